@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Durable state in SQLite (WAL, synchronous=FULL): schema versions with forward
+ * migrations, tenants, hashed access tokens and the event log. Every function
+ * that returns success has committed its write. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct Store Store;
+
+typedef struct Tenant {
+        int64_t id;               /* assigned by the store, > 0 */
+        char *name;               /* unique */
+        int priority;             /* 0 (highest) .. 7 (lowest) */
+        char *workload_class;     /* "batch" | "serving" */
+        uid_t uid;                /* owner: the uid that registered it */
+        pid_t pid;                /* 0 = none */
+        uint64_t pid_starttime;   /* /proc/PID/stat field 22, guards against pid reuse; 0 = none */
+        char *cgroup;             /* NULL = none */
+        int64_t created_usec;     /* CLOCK_REALTIME */
+} Tenant;
+
+typedef struct StoreEvent {
+        int64_t id;
+        int64_t time_usec;        /* CLOCK_REALTIME */
+        int64_t tenant_id;        /* 0 = not about a tenant */
+        char *kind;               /* short machine word: "tenant-added", "pid-exit", ... */
+        char *message;            /* human text */
+} StoreEvent;
+
+/* Opens (creating if needed) DIR/maiod.db, sets WAL and synchronous=FULL and
+ * applies pending migrations, each in its own transaction. Returns 0, -EPROTO
+ * when the database has a newer schema than this build knows (never
+ * downgraded), or -errno. */
+int store_open(const char *dir, Store **ret);
+Store *store_free(Store *s);
+static inline void store_freep(Store **s) {
+        store_free(*s);
+}
+
+/* Schema version after migration (>= 1). */
+int store_schema_version(Store *s);
+/* Number of migrations this build knows (the newest version). */
+int store_schema_latest(void);
+
+/* Inserts t (id ignored) together with the hash of its token. Returns 0 and
+ * sets *ret_id, -EEXIST when the name is taken, or -errno. */
+int store_tenant_add(Store *s, const Tenant *t, const char *token_hash, int64_t *ret_id);
+/* Loads one tenant into *ret (caller frees with tenant_done). -ENOENT if absent. */
+int store_tenant_get(Store *s, int64_t id, Tenant *ret);
+/* Tenant id owning a token hash: 0 and *ret_id, or -ENOENT. */
+int store_tenant_by_token(Store *s, const char *token_hash, int64_t *ret_id);
+/* Lists tenants ordered by id; uid_filter < 0 lists all, else only that owner.
+ * *ret is a malloc'd array of *ret_n tenants (free with tenants_free). */
+int store_tenant_list(Store *s, long long uid_filter, Tenant **ret, size_t *ret_n);
+/* Updates name, priority, workload_class, pid, pid_starttime and cgroup from t
+ * (by t->id). -ENOENT if absent, -EEXIST on a duplicate name. */
+int store_tenant_update(Store *s, const Tenant *t);
+/* Deletes a tenant and its tokens. -ENOENT if absent. */
+int store_tenant_remove(Store *s, int64_t id);
+/* Number of tenants, or -errno. */
+int store_tenant_count(Store *s);
+
+/* Appends an event; tenant_id 0 for none. Returns 0 or -errno. */
+int store_event_add(Store *s, int64_t tenant_id, const char *kind, const char *message);
+/* Newest-first list of at most `limit` events, optionally for one tenant (0 = all). */
+int store_event_list(Store *s, int64_t tenant_id, unsigned limit, StoreEvent **ret, size_t *ret_n);
+/* Total number of events recorded, or -errno. */
+int64_t store_event_count(Store *s);
+
+void tenant_done(Tenant *t);
+void tenants_free(Tenant *t, size_t n);
+void store_events_free(StoreEvent *e, size_t n);
+
+/* Access tokens: a fresh random token (43 chars, URL-safe base64 of 32 bytes
+ * from the kernel CSPRNG) and its SHA-256 hex digest (OpenSSL libcrypto).
+ * Buffers must hold TOKEN_STRLEN+1 and TOKEN_HASH_STRLEN+1 bytes. */
+#define TOKEN_STRLEN 43
+#define TOKEN_HASH_STRLEN 64
+int token_generate(char ret[static TOKEN_STRLEN + 1]);
+int token_hash(const char *token, char ret[static TOKEN_HASH_STRLEN + 1]);
