@@ -1,1 +1,409 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Manager lifecycle: config, store, feature detection, listeners (socket
+ * activation first), signals, sd_notify/watchdog, reload, and GET /v1/status. */
+#include <errno.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "log.h"
+#include "maio-config.h"
+#include "manager.h"
+#include "tenants.h"
+
+#define LISTEN_BACKLOG 4096
+
+static uint64_t monotonic_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
+
+double manager_uptime_sec(const Manager *m) {
+        return (double) (monotonic_usec() - m->start_usec) / 1e6;
+}
+
+bool manager_is_admin(Manager *m, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups) {
+        if (uid == 0)
+                return true;
+        if (!m->have_admin_gid)
+                return false;
+        if (gid == m->admin_gid)
+                return true;
+        for (size_t i = 0; i < n_groups; i++)
+                if (groups[i] == m->admin_gid)
+                        return true;
+        return false;
+}
+
+static void manager_resolve_admin_group(Manager *m) {
+        struct group *g;
+
+        m->have_admin_gid = false;
+        if (!m->config->admin_group || !m->config->admin_group[0])
+                return;
+        errno = 0;
+        g = getgrnam(m->config->admin_group);
+        if (!g) {
+                log_warning("Admin group '%s' does not exist, only uid 0 is administrator.", m->config->admin_group);
+                return;
+        }
+        m->admin_gid = g->gr_gid;
+        m->have_admin_gid = true;
+}
+
+static void manager_apply_log_level(Manager *m) {
+        log_set_max_level(m->log_level_override >= 0 ? m->log_level_override : m->config->log_level);
+}
+
+static void manager_notify_status(Manager *m) {
+        int n = m->store ? store_tenant_count(m->store) : 0;
+
+        (void) sd_notifyf(false, "STATUS=Serving %d tenant%s on %s; %llu requests answered", n < 0 ? 0 : n,
+                          n == 1 ? "" : "s", m->socket_path, (unsigned long long) m->metrics.requests_total);
+}
+
+static int on_status_timer(sd_event_source *es, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        manager_notify_status(m);
+        (void) sd_event_source_set_time_relative(es, (uint64_t) m->config->status_interval_s * 1000000);
+        return 0;
+}
+
+static int on_stop_signal(sd_event_source *es, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+
+        log_info("Received SIG%s, stopping.", sigabbrev_np((int) si->ssi_signo));
+        (void) sd_notify(false, "STOPPING=1\nSTATUS=Stopping");
+        return sd_event_exit(m->event, 0);
+}
+
+static int on_sighup(sd_event_source *es, const struct signalfd_siginfo *si, void *userdata) {
+        (void) manager_reload(userdata);
+        return 0;
+}
+
+static int manager_add_signals(Manager *m) {
+        static const struct {
+                int sig;
+                sd_event_signal_handler_t handler;
+                const char *desc;
+        } sigs[] = {
+                { SIGTERM, on_stop_signal, "signal-term" },
+                { SIGINT, on_stop_signal, "signal-int" },
+                { SIGHUP, on_sighup, "signal-hup" },
+        };
+        sigset_t mask;
+
+        sigemptyset(&mask);
+        for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
+                sigaddset(&mask, sigs[i].sig);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return -errno;
+        for (size_t i = 0; i < ELEMENTSOF(sigs); i++) {
+                sd_event_source *s;
+                int r = sd_event_add_signal(m->event, &s, sigs[i].sig, sigs[i].handler, m);
+
+                if (r < 0)
+                        return r;
+                (void) sd_event_source_set_description(s, sigs[i].desc);
+                (void) sd_event_source_set_floating(s, true); /* lives as long as the loop */
+                sd_event_source_unref(s);
+        }
+        return 0;
+}
+
+int manager_new(const ManagerArgs *args, Manager **ret) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        m = calloc(1, sizeof *m);
+        if (!m)
+                return log_oom();
+        m->start_usec = monotonic_usec();
+        m->config_must_exist = args->config_must_exist;
+        m->dry_run = args->dry_run;
+        m->log_level_override = args->log_level_override;
+        m->config_path = strdup(args->config_path);
+        m->state_dir = strdup(args->state_dir);
+        m->runtime_dir = strdup(args->runtime_dir);
+        m->root = strdup(args->root);
+        if (!m->config_path || !m->state_dir || !m->runtime_dir || !m->root ||
+            asprintf(&m->socket_path, "%s/maiod.sock", args->runtime_dir) < 0)
+                return log_oom();
+
+        r = conf_load(m->config_path, m->config_must_exist, &m->config, &error);
+        if (r < 0)
+                return log_error_errno(r, "Invalid configuration: %s", error ? error : "unknown error");
+        manager_apply_log_level(m);
+        manager_resolve_admin_group(m);
+
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the event loop: %m");
+        r = manager_add_signals(m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up signal handling: %m");
+        /* A no-op unless WATCHDOG_USEC is set for us; then pings run inside the loop. */
+        r = sd_event_set_watchdog(m->event, true);
+        if (r < 0)
+                log_warning_errno(r, "Failed to enable the watchdog, ignoring: %m");
+        else if (r > 0)
+                log_debug("Watchdog enabled.");
+
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        tenants_unwatch_all(m);
+        sd_event_source_disable_unref(m->status_timer);
+        /* Our own socket file goes with us; systemd's stays for the next activation. */
+        if (m->http_unix && !m->socket_activated)
+                (void) unlink(m->socket_path);
+        http_server_free(m->http_unix);
+        http_server_free(m->http_tcp);
+        store_free(m->store);
+        detect_done(&m->features);
+        conf_free(m->config);
+        sd_event_unref(m->event);
+        free(m->config_path);
+        free(m->state_dir);
+        free(m->runtime_dir);
+        free(m->root);
+        free(m->socket_path);
+        free(m->tcp_listen);
+        free(m);
+        return NULL;
+}
+
+/* mkdir -p with mode for the last component only; parents get 0755. */
+static int mkdir_p(const char *path, mode_t mode) {
+        _cleanup_free_ char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = '\0';
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+/* The unix listener: a socket systemd passed us (maiod.socket), else our own. */
+static int manager_listen_unix(Manager *m) {
+        int n = sd_listen_fds(true), fd = -EBADF, r;
+
+        for (int i = 0; i < n; i++)
+                if (sd_is_socket_unix(SD_LISTEN_FDS_START + i, SOCK_STREAM, 1, NULL, 0) > 0) {
+                        fd = SD_LISTEN_FDS_START + i;
+                        m->socket_activated = true;
+                        log_info("Using the unix socket passed by systemd.");
+                } else
+                        (void) close(SD_LISTEN_FDS_START + i);
+
+        if (fd < 0) {
+                fd = http_listen_unix(m->socket_path, m->config->socket_mode, LISTEN_BACKLOG);
+                if (fd < 0)
+                        return log_error_errno(fd, "Failed to listen on %s: %m", m->socket_path);
+        }
+        r = http_server_new(m, HTTP_UNIX, fd, &m->http_unix);
+        if (r < 0)
+                return r;
+        log_info("Listening on %s", m->socket_path);
+        return 0;
+}
+
+/* (Re)starts the TCP listener when [api] listen asks for one it does not have yet. */
+static int manager_listen_tcp(Manager *m) {
+        const char *want = m->config->listen;
+        HttpServer *s = NULL;
+        char *copy = NULL;
+        int fd, r;
+
+        if (m->tcp_listen && want && strcmp(m->tcp_listen, want) == 0)
+                return 0;
+        if (want && want[0]) {
+                copy = strdup(want);
+                if (!copy)
+                        return log_oom();
+                fd = http_listen_tcp(want, LISTEN_BACKLOG);
+                if (fd < 0) {
+                        free(copy);
+                        return log_error_errno(fd, "Failed to listen on %s: %m", want);
+                }
+                r = http_server_new(m, HTTP_TCP, fd, &s);
+                if (r < 0) {
+                        free(copy);
+                        return r;
+                }
+                log_info("Listening on tcp %s (bearer tokens required for tenant operations)", want);
+        }
+        http_server_free(m->http_tcp);
+        free(m->tcp_listen);
+        m->http_tcp = s;
+        m->tcp_listen = copy;
+        return 0;
+}
+
+static void manager_log_features(Manager *m) {
+        const Features *f = &m->features;
+
+        log_info("Features: io_uring %s (sqpoll %s, send_zc %s, buf_ring %s), bpf %s (xdp %s), "
+                 "damon %s (%u kdamonds, %u foreign running), numa nodes %u, numa_balancing %d",
+                 f->io_uring ? "yes" : "no", f->io_uring_sqpoll ? "yes" : "no", f->io_uring_send_zc ? "yes" : "no",
+                 f->io_uring_buf_ring ? "yes" : "no", f->bpf_prog_load ? "yes" : "no", f->bpf_xdp ? "yes" : "no",
+                 f->damon_sysfs ? "yes" : "no", f->damon_kdamonds, f->damon_kdamonds_foreign, f->numa_nodes,
+                 f->numa_balancing);
+        if (f->damon_kdamonds_foreign > 0)
+                log_notice("A DAMON kdamond not started by maiod is running; maiod will not touch it.");
+}
+
+int manager_start(Manager *m) {
+        int r;
+
+        r = mkdir_p(m->state_dir, 0700);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create state directory %s: %m", m->state_dir);
+        r = mkdir_p(m->runtime_dir, 0755);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create runtime directory %s: %m", m->runtime_dir);
+        r = store_open(m->state_dir, &m->store);
+        if (r == -EPROTO)
+                return log_error_errno(r, "The database in %s was written by a newer maiod; refusing to downgrade it.",
+                                       m->state_dir);
+        if (r < 0)
+                return log_error_errno(r, "Failed to open the database in %s: %m", m->state_dir);
+
+        r = detect_run(m->root, &m->features);
+        if (r < 0)
+                return log_error_errno(r, "Failed to detect kernel features: %m");
+        manager_log_features(m);
+
+        r = manager_listen_unix(m);
+        if (r < 0)
+                return r;
+        r = manager_listen_tcp(m);
+        if (r < 0)
+                return r;
+        r = tenants_watch_all(m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to watch tenant processes: %m");
+
+        r = sd_event_add_time_relative(m->event, &m->status_timer, CLOCK_MONOTONIC,
+                                       (uint64_t) m->config->status_interval_s * 1000000, 1000000, on_status_timer, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the status timer: %m");
+        (void) sd_event_source_set_description(m->status_timer, "status-timer");
+        (void) sd_event_source_set_enabled(m->status_timer, SD_EVENT_ON);
+        return 0;
+}
+
+int manager_run(Manager *m) {
+        int r;
+
+        (void) sd_notify(false, "READY=1");
+        manager_notify_status(m);
+        log_info("maiod %s ready%s.", MAIO_VERSION, m->dry_run ? " (dry run: no kernel knob is written)" : "");
+        r = sd_event_loop(m->event);
+        if (r < 0)
+                return log_error_errno(r, "Event loop failed: %m");
+        log_info("maiod stopped.");
+        return r;
+}
+
+int manager_reload(Manager *m) {
+        _cleanup_free_ char *error = NULL;
+        Config *c = NULL;
+        int r;
+
+        (void) sd_notify(false, "RELOADING=1\nSTATUS=Reloading configuration");
+        r = conf_load(m->config_path, m->config_must_exist, &c, &error);
+        if (r < 0) {
+                m->metrics.reload_failures_total++;
+                log_error("Configuration reload rejected, keeping the previous configuration: %s",
+                          error ? error : "unknown error");
+                (void) sd_notify(false, "READY=1\nSTATUS=Configuration reload rejected; previous configuration kept");
+                return r;
+        }
+        if (c->max_connections != m->config->max_connections)
+                log_notice("[api] max_connections changes take effect at the next restart.");
+        if (c->socket_mode != m->config->socket_mode)
+                log_notice("[api] socket_mode changes take effect at the next restart.");
+        conf_free(m->config);
+        m->config = c;
+        manager_apply_log_level(m);
+        manager_resolve_admin_group(m);
+        (void) manager_listen_tcp(m); /* logged; the unix socket keeps serving regardless */
+        m->metrics.reloads_total++;
+        log_info("Configuration reloaded from %s.", m->config_path);
+        (void) sd_notify(false, "READY=1");
+        manager_notify_status(m);
+        return 0;
+}
+
+static json_object *status_listeners(Manager *m) {
+        json_object *o = json_object_new_object();
+
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "unix", json_object_new_string(m->socket_path));
+        json_object_object_add(o, "tcp", m->tcp_listen ? json_object_new_string(m->tcp_listen) : NULL);
+        return o;
+}
+
+static json_object *status_counts(Manager *m) {
+        json_object *o = json_object_new_object();
+        int tenants = store_tenant_count(m->store);
+        int64_t events = store_event_count(m->store);
+
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "tenants", json_object_new_int(tenants < 0 ? 0 : tenants));
+        json_object_object_add(o, "events", json_object_new_int64(events < 0 ? 0 : events));
+        json_object_object_add(o, "requests", json_object_new_int64((int64_t) m->metrics.requests_total));
+        json_object_object_add(o, "connections",
+                               json_object_new_int((int) (http_server_connections(m->http_unix) +
+                                                          http_server_connections(m->http_tcp))));
+        return o;
+}
+
+int manager_op_status(Manager *m, const Request *req, Reply *reply) {
+        json_object *o = json_object_new_object();
+
+        if (!o)
+                return -ENOMEM;
+        json_object_object_add(o, "version", json_object_new_string(MAIO_VERSION));
+        json_object_object_add(o, "pid", json_object_new_int((int) getpid()));
+        char uptime[32];
+
+        snprintf(uptime, sizeof uptime, "%.3f", manager_uptime_sec(m));
+        json_object_object_add(o, "uptime_sec", json_object_new_double_s(manager_uptime_sec(m), uptime));
+        json_object_object_add(o, "config_file", json_object_new_string(m->config_path));
+        json_object_object_add(o, "state_dir", json_object_new_string(m->state_dir));
+        json_object_object_add(o, "runtime_dir", json_object_new_string(m->runtime_dir));
+        json_object_object_add(o, "root", json_object_new_string(m->root));
+        json_object_object_add(o, "dry_run", json_object_new_boolean(m->dry_run));
+        json_object_object_add(o, "listeners", status_listeners(m));
+        json_object_object_add(o, "features", detect_to_json(&m->features));
+        json_object_object_add(o, "counts", status_counts(m));
+        return reply_json(reply, 200, o);
+}

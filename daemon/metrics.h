@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Counters the daemon keeps and their Prometheus text exposition (GET /metrics). */
+#pragma once
+
+#include <stdint.h>
+
+#include "ops.h"
+
+/* Status classes counted per request; index by status / 100 - 1. */
+typedef struct Metrics {
+        uint64_t requests_total;
+        uint64_t requests_by_class[5];   /* 1xx..5xx */
+        uint64_t requests_rejected;      /* cut off: timeouts, too many connections */
+        uint64_t reloads_total;
+        uint64_t reload_failures_total;
+        uint64_t tenant_exits_total;
+} Metrics;
+
+/* Counts one finished request with its status. */
+void metrics_count_request(Metrics *mt, unsigned status);
+
+int metrics_op_get(Manager *m, const Request *req, Reply *reply);
