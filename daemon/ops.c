@@ -68,7 +68,7 @@ static int path_match(const char *tmpl, const char *path, int64_t ids[OP_MAX_IDS
                 tl = (size_t) (te - tmpl);
                 pl = (size_t) (pe - path);
 
-                if (tl == 4 && memcmp(tmpl, "{id}", 4) == 0) {
+                if (tl == 4 && memcmp(tmpl, "{id}", 4) == 0 && pl > 0) {
                         if (n_ids >= OP_MAX_IDS || parse_id(path, pl, &ids[n_ids]) < 0)
                                 bad_param = true;
                         n_ids++;

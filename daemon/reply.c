@@ -160,7 +160,8 @@ int reply_parse_body(Reply *r, const char *buf, size_t len, unsigned max_depth, 
         if (memchr(buf, '\0', len))
                 return reply_error(r, 400, "invalid-json", "Request body contains a NUL byte");
 
-        tok = json_tokener_new_ex((int) max_depth);
+        /* json-c's depth counts one past the deepest nesting it accepts. */
+        tok = json_tokener_new_ex((int) max_depth + 1);
         if (!tok)
                 return reply_error(r, 500, "internal", "Out of memory");
         json_tokener_set_flags(tok, JSON_TOKENER_STRICT);

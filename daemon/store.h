@@ -8,6 +8,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* The database file inside the state directory (plus its -wal and -shm companions). */
+#define STORE_DB_FILENAME "maiod.db"
+
 typedef struct Store Store;
 
 typedef struct Tenant {
@@ -30,10 +33,12 @@ typedef struct StoreEvent {
         char *message;            /* human text */
 } StoreEvent;
 
-/* Opens (creating if needed) DIR/maiod.db, sets WAL and synchronous=FULL and
- * applies pending migrations, each in its own transaction. Returns 0, -EPROTO
- * when the database has a newer schema than this build knows (never
- * downgraded), or -errno. */
+/* Opens (creating if needed, mode 0600) DIR/maiod.db, sets WAL and
+ * synchronous=FULL and applies pending migrations, each in its own
+ * transaction. DIR must exist. Returns 0, -EPROTO when the database has a
+ * newer schema than this build knows (never downgraded; the file is not
+ * written), -ELOOP when the file is a symlink, -EOPNOTSUPP when WAL or foreign
+ * keys are unavailable, -EBADMSG for a corrupt database, or -errno. */
 int store_open(const char *dir, Store **ret);
 Store *store_free(Store *s);
 static inline void store_freep(Store **s) {
@@ -45,31 +50,42 @@ int store_schema_version(Store *s);
 /* Number of migrations this build knows (the newest version). */
 int store_schema_latest(void);
 
-/* Inserts t (id ignored) together with the hash of its token. Returns 0 and
- * sets *ret_id, -EEXIST when the name is taken, or -errno. */
+/* Inserts t (id ignored; created_usec <= 0 means now) together with the hash
+ * of its token, in one transaction: both or neither. Returns 0 and sets
+ * *ret_id (may be NULL), -EEXIST when the name (or token hash) is taken,
+ * -EINVAL for a missing name/class/hash or a priority outside 0..7, -EBUSY
+ * when another writer held the database for over a second, or -errno. */
 int store_tenant_add(Store *s, const Tenant *t, const char *token_hash, int64_t *ret_id);
 /* Loads one tenant into *ret (caller frees with tenant_done). -ENOENT if absent. */
 int store_tenant_get(Store *s, int64_t id, Tenant *ret);
 /* Tenant id owning a token hash: 0 and *ret_id, or -ENOENT. */
 int store_tenant_by_token(Store *s, const char *token_hash, int64_t *ret_id);
 /* Lists tenants ordered by id; uid_filter < 0 lists all, else only that owner.
- * *ret is a malloc'd array of *ret_n tenants (free with tenants_free). */
+ * Returns 0; *ret is a malloc'd array of *ret_n tenants (free with
+ * tenants_free), NULL when there are none. Or -errno. */
 int store_tenant_list(Store *s, long long uid_filter, Tenant **ret, size_t *ret_n);
 /* Updates name, priority, workload_class, pid, pid_starttime and cgroup from t
- * (by t->id). -ENOENT if absent, -EEXIST on a duplicate name. */
+ * (by t->id). Returns 0, -ENOENT if absent, -EEXIST on a duplicate name,
+ * -EINVAL as for store_tenant_add, or -errno. */
 int store_tenant_update(Store *s, const Tenant *t);
-/* Deletes a tenant and its tokens. -ENOENT if absent. */
+/* Deletes a tenant and its tokens; its events stay. Returns 0, -ENOENT if
+ * absent, or -errno. */
 int store_tenant_remove(Store *s, int64_t id);
 /* Number of tenants, or -errno. */
 int store_tenant_count(Store *s);
 
-/* Appends an event; tenant_id 0 for none. Returns 0 or -errno. */
+/* Appends an event stamped with the current time; tenant_id 0 for none.
+ * Returns 0, -EINVAL for a missing kind/message or a negative id, or -errno. */
 int store_event_add(Store *s, int64_t tenant_id, const char *kind, const char *message);
-/* Newest-first list of at most `limit` events, optionally for one tenant (0 = all). */
+/* Newest-first list of at most `limit` events (0 gives none), optionally for
+ * one tenant (0 = all). Returns 0 with a malloc'd array as for
+ * store_tenant_list (free with store_events_free), or -errno. */
 int store_event_list(Store *s, int64_t tenant_id, unsigned limit, StoreEvent **ret, size_t *ret_n);
 /* Total number of events recorded, or -errno. */
 int64_t store_event_count(Store *s);
 
+/* Free the strings of one tenant (and zero them) / an array of n tenants /
+ * an array of n events. All accept NULL. */
 void tenant_done(Tenant *t);
 void tenants_free(Tenant *t, size_t n);
 void store_events_free(StoreEvent *e, size_t n);
@@ -79,5 +95,10 @@ void store_events_free(StoreEvent *e, size_t n);
  * Buffers must hold TOKEN_STRLEN+1 and TOKEN_HASH_STRLEN+1 bytes. */
 #define TOKEN_STRLEN 43
 #define TOKEN_HASH_STRLEN 64
+/* Hashes accept tokens of 1..TOKEN_MAX_LEN bytes (longer input is not ours). */
+#define TOKEN_MAX_LEN 256
+/* Returns 0 with a NUL-terminated token in ret, or -errno from getrandom(2). */
 int token_generate(char ret[static TOKEN_STRLEN + 1]);
+/* Returns 0 with lowercase hex in ret, -EINVAL for a NULL, empty or too long
+ * token, or -EIO if libcrypto fails. */
 int token_hash(const char *token, char ret[static TOKEN_HASH_STRLEN + 1]);

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Hooks into the store for its unit tests: opening with a custom migration list
+ * and the SQLite-to-errno mapping. Nothing outside store.c and tests uses this. */
+#pragma once
+
+#include <stddef.h>
+
+#include "store.h"
+
+/* store_open() with steps[0..n_steps) in place of the built-in migrations:
+ * step i (one or more SQL statements) takes the schema from version i to i+1.
+ * Same return contract as store_open(); a failing step is rolled back, leaving
+ * the version at i, and its -errno is returned. */
+int store_open_with_migrations(const char *dir, const char *const *steps, size_t n_steps, Store **ret);
+
+/* Maps an (extended) SQLite result code to 0 or -errno. system_errno is
+ * sqlite3_system_errno(), used for open and I/O failures when > 0. Never fails. */
+int store_errno_from_sqlite(int code, int system_errno);
