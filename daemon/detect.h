@@ -30,26 +30,60 @@ typedef struct Features {
         bool damon_sysfs;
         unsigned damon_kdamonds;        /* nr_kdamonds */
         unsigned damon_kdamonds_running;/* state == "on" */
-        unsigned damon_kdamonds_foreign;/* running and not maiod's (all of them until maiod owns any) */
+        unsigned damon_kdamonds_foreign;/* running and not maiod's (see detect_damon_set_owned()) */
+        unsigned *damon_running_ids;    /* indices N of kdamonds/N that are "on", ascending;
+                                         * damon_kdamonds_running entries (NULL if none) */
 
         /* NUMA: ROOT/sys/devices/system/node, ROOT/sys/devices/virtual/memory_tiering */
-        unsigned numa_nodes;            /* nodes in has_memory, >= 1 on a live system */
-        char *numa_nodes_list;          /* "0" or "0-1" as the kernel prints it */
-        char **memory_tiers;            /* "memory_tier4: nodes 0" style, NULL-terminated; NULL if none */
+        unsigned numa_nodes;            /* nodes in has_memory, >= 1 on a live NUMA-enabled kernel */
+        char *numa_nodes_list;          /* "0" or "0-1" as the kernel prints it; NULL if absent/malformed */
+        char **memory_tiers;            /* "memory_tier4: 0" (tier: nodelist), ascending tier number,
+                                         * NULL-terminated; NULL if none */
 
-        /* hugepages: ROOT/sys/kernel/mm/hugepages */
+        /* hugepages: ROOT/sys/kernel/mm/hugepages, ascending size */
         HugepageSize *hugepages;
         size_t n_hugepages;
 
-        /* ROOT/proc/sys/kernel/numa_balancing: -1 if absent, else 0..3 */
+        /* ROOT/proc/sys/kernel/numa_balancing: -1 if absent or unknown, else 0..3 */
         int numa_balancing;
         bool numa_balancing_tiering;    /* mode 2 is available (promote_rate_limit knob exists) */
 } Features;
 
-/* Fills *ret; reading failures of individual facts leave them false/0 and are
- * logged at debug. Returns 0 or -ENOMEM. Call detect_done() afterwards. */
+/* Fills *ret (root NULL or "" means "/"). A fact that cannot be read or is
+ * malformed is left false/0/NULL (-1 for numa_balancing) and logged at debug;
+ * it is not an error. Returns 0, or -ENOMEM with *ret untouched. Call
+ * detect_done() on a filled *ret afterwards. */
 int detect_run(const char *root, Features *ret);
+
+/* Frees what *f owns and zeroes it; accepts a zeroed or half-filled Features,
+ * so it works as _cleanup_(detect_done). */
 void detect_done(Features *f);
 
-/* JSON object for GET /v1/status "features". Returns NULL on OOM. */
+/* Recomputes f->damon_kdamonds_foreign: running kdamonds whose index is not in
+ * owned[0..n_owned). detect_run() calls it with no owned kdamonds; the DAMON
+ * applier calls it again once maiod starts its own. Never fails. */
+void detect_damon_set_owned(Features *f, const unsigned *owned, size_t n_owned);
+
+/* JSON object for GET /v1/status "features" (schema Features in api/openapi.yaml). Returns a new
+ * reference, or NULL on OOM. */
 json_object *detect_to_json(const Features *f);
+
+/* One human-readable line for the start-up log, e.g. "io_uring=yes sqpoll=yes
+ * ... numa_balancing=disabled". Returns 0 and a malloc'd *ret, or -ENOMEM. */
+int detect_summary(const Features *f, char **ret);
+
+/* "disabled", "normal", "memory-tiering", "normal+memory-tiering" for 0..3,
+ * "absent" for -1; NULL for anything else. */
+const char *detect_numa_balancing_to_string(int mode);
+
+/* Counts the members of a kernel cpulist/nodelist such as "0" or "0-1,3":
+ * ascending, non-overlapping ranges as the kernel prints them, without spaces
+ * or the trailing newline (strip that first). Returns 0 and *ret >= 1, or
+ * -EINVAL for malformed input (including "", "a", "3-1", "1,0"), -ERANGE for
+ * a member above 2^20. */
+int detect_nodelist_count(const char *s, unsigned *ret);
+
+/* Joins root and a relative path without doubling slashes: ("/", "sys/x") ->
+ * "/sys/x", ("/t/host/", "/sys/x") -> "/t/host/sys/x". Returns 0 and a
+ * malloc'd *ret, or -ENOMEM. */
+int detect_root_path(const char *root, const char *rel, char **ret);

@@ -265,16 +265,13 @@ static int manager_listen_tcp(Manager *m) {
 }
 
 static void manager_log_features(Manager *m) {
-        const Features *f = &m->features;
+        _cleanup_free_ char *summary = NULL;
 
-        log_info("Features: io_uring %s (sqpoll %s, send_zc %s, buf_ring %s), bpf %s (xdp %s), "
-                 "damon %s (%u kdamonds, %u foreign running), numa nodes %u, numa_balancing %d",
-                 f->io_uring ? "yes" : "no", f->io_uring_sqpoll ? "yes" : "no", f->io_uring_send_zc ? "yes" : "no",
-                 f->io_uring_buf_ring ? "yes" : "no", f->bpf_prog_load ? "yes" : "no", f->bpf_xdp ? "yes" : "no",
-                 f->damon_sysfs ? "yes" : "no", f->damon_kdamonds, f->damon_kdamonds_foreign, f->numa_nodes,
-                 f->numa_balancing);
-        if (f->damon_kdamonds_foreign > 0)
-                log_notice("A DAMON kdamond not started by maiod is running; maiod will not touch it.");
+        if (detect_summary(&m->features, &summary) >= 0)
+                log_info("Features: %s", summary);
+        if (m->features.damon_kdamonds_foreign > 0)
+                log_notice("%u DAMON kdamond(s) not started by maiod are running; maiod will not touch them.",
+                           m->features.damon_kdamonds_foreign);
 }
 
 int manager_start(Manager *m) {
