@@ -1,1 +1,590 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* maiod.conf: the key table and the generic core that parses (through inih),
+ * validates and prints it. Adding a key is one table row and one Config field. */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "cleanup.h"
+#include "conf.h"
+#include "log.h"
+
+#define REASON_MAX 256
+#define SYNTAX_ERROR "syntax error, expected [section] or key = value"
+
+static const char *const pid_exit_words[_TENANT_PID_EXIT_MAX + 1] = {
+        [TENANT_PID_EXIT_KEEP] = "keep",
+        [TENANT_PID_EXIT_REMOVE] = "remove",
+};
+
+#define ITEM(s, k, t, field, lo, hi, d, w, text)                                                   \
+        {                                                                                          \
+                .section = (s), .key = (k), .type = (t), .offset = offsetof(Config, field),       \
+                .min = (lo), .max = (hi), .def = (d), .words = (w), .doc = (text),                 \
+        }
+
+static const ConfItem conf_items[] = {
+        ITEM("daemon", "log_level", CONF_LOG_LEVEL, log_level, 0, 0, "info", NULL,
+             "Minimum level logged: debug, info, notice, warning, err, crit, alert or emerg."),
+        ITEM("daemon", "status_interval_sec", CONF_UINT, status_interval_s, 1, 3600, "10", NULL,
+             "Seconds between refreshes of the STATUS= line sent to systemd."),
+
+        ITEM("api", "listen", CONF_LISTEN, listen, 0, 0, "", NULL,
+             "TCP listener as host:port (e.g. 127.0.0.1:7470 or [::1]:7470); empty disables it. "
+             "TCP clients authenticate with bearer tokens."),
+        ITEM("api", "socket_mode", CONF_MODE, socket_mode, 0, 0777, "0666", NULL,
+             "Mode of RUNTIME_DIR/maiod.sock; each request is still checked against the caller's peer credentials."),
+        ITEM("api", "admin_group", CONF_NAME, admin_group, 0, 32, "", NULL,
+             "Members of this group are administrators, like uid 0; empty for none."),
+        ITEM("api", "max_connections", CONF_UINT, max_connections, 1, 65536, "1000", NULL,
+             "Most concurrent connections per listener."),
+        ITEM("api", "idle_timeout_sec", CONF_UINT, idle_timeout_s, 1, 3600, "30", NULL,
+             "Seconds after which an idle keep-alive connection is closed."),
+        ITEM("api", "request_timeout_sec", CONF_UINT, request_timeout_s, 1, 600, "10", NULL,
+             "Seconds within which a request must arrive completely, or the connection is cut."),
+        ITEM("api", "json_max_depth", CONF_UINT, json_max_depth, 1, 64, "16", NULL,
+             "Deepest nesting accepted in a JSON request body."),
+
+        ITEM("tenants", "max_tenants", CONF_UINT, max_tenants, 1, 1000000, "4096", NULL,
+             "Most tenants that may be registered at once."),
+        ITEM("tenants", "on_pid_exit", CONF_ENUM, on_pid_exit, 0, 0, "keep", pid_exit_words,
+             "What happens to a tenant when its watched pid exits: keep or remove. "
+             "The exit is recorded as an event either way."),
+};
+
+const ConfItem *conf_table(size_t *ret_n) {
+        *ret_n = ELEMENTSOF(conf_items);
+        return conf_items;
+}
+
+/* With key NULL, finds the first row of the section. */
+static const ConfItem *item_find(const char *section, const char *key) {
+        for (size_t i = 0; i < ELEMENTSOF(conf_items); i++)
+                if (strcmp(conf_items[i].section, section) == 0 && (!key || strcmp(conf_items[i].key, key) == 0))
+                        return &conf_items[i];
+        return NULL;
+}
+
+/* ---- per-type parsers: 0 or -EINVAL/-ERANGE with a reason in buf ---- */
+
+/* strtoul() alone would take a sign, leading blanks and a 0x prefix. */
+static int parse_digits(const char *s, int base, unsigned long *ret) {
+        unsigned long v;
+
+        if (s[0] == '\0' || s[strspn(s, base == 8 ? "01234567" : "0123456789")] != '\0')
+                return -EINVAL;
+        errno = 0;
+        v = strtoul(s, NULL, base);
+        if (errno == ERANGE)
+                return -ERANGE;
+        *ret = v;
+        return 0;
+}
+
+static int parse_number(const ConfItem *item, const char *value, unsigned *field, char *buf) {
+        int base = item->type == CONF_MODE ? 8 : 10;
+        unsigned long v = 0;
+        int r;
+
+        r = parse_digits(value, base, &v);
+        if (r == -EINVAL) {
+                snprintf(buf, REASON_MAX, "%s", base == 8 ? "not an octal mode" : "not a decimal number");
+                return r;
+        }
+        if (r < 0 || v < item->min || v > item->max || v > UINT_MAX) {
+                snprintf(buf, REASON_MAX, base == 8 ? "out of range %#lo..%#lo" : "out of range %lu..%lu",
+                         item->min, item->max);
+                return -ERANGE;
+        }
+        *field = (unsigned) v;
+        return 0;
+}
+
+static int parse_bool(const char *value, bool *field, char *buf) {
+        static const char *const words[] = { "no", "yes", "false", "true", "off", "on", "0", "1" };
+
+        for (size_t i = 0; i < ELEMENTSOF(words); i++)
+                if (strcasecmp(value, words[i]) == 0) {
+                        *field = i % 2;
+                        return 0;
+                }
+        snprintf(buf, REASON_MAX, "expected a boolean (yes, no, true, false, on, off, 1 or 0)");
+        return -EINVAL;
+}
+
+static int check_text(const ConfItem *item, const char *value, char *buf) {
+        if (item->max > 0 && strlen(value) > item->max) {
+                snprintf(buf, REASON_MAX, "longer than %lu characters", item->max);
+                return -EINVAL;
+        }
+        for (const char *p = value; *p; p++)
+                if ((unsigned char) *p < ' ' || *p == 0x7f) {
+                        snprintf(buf, REASON_MAX, "contains control characters");
+                        return -EINVAL;
+                }
+        if (item->type != CONF_NAME || value[0] == '\0')
+                return 0;
+        if (!strchr("abcdefghijklmnopqrstuvwxyz_", value[0]) ||
+            value[strspn(value, "abcdefghijklmnopqrstuvwxyz0123456789_-")] != '\0') {
+                snprintf(buf, REASON_MAX, "not a valid name ([a-z_][a-z0-9_-]*, at most %lu characters)",
+                         item->max);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* Writes the normalised form of a listen address into buf (REASON_MAX bytes)
+ * on success, the reason on failure. */
+static int parse_listen(const char *value, char *buf) {
+        union { struct in_addr v4; struct in6_addr v6; } a;
+        char host[128], text[INET6_ADDRSTRLEN];
+        const char *colon = strrchr(value, ':');
+        unsigned long port = 0;
+        size_t n;
+
+        buf[0] = '\0';
+        if (value[0] == '\0')
+                return 0;
+        n = colon ? (size_t) (colon - value) : 0;
+        if (!colon || n == 0 || n >= sizeof(host) || colon[1] == '\0') {
+                snprintf(buf, REASON_MAX, "expected HOST:PORT");
+                return -EINVAL;
+        }
+        if (parse_digits(colon + 1, 10, &port) == -EINVAL) {
+                snprintf(buf, REASON_MAX, "port '%s' is not a decimal number", colon + 1);
+                return -EINVAL;
+        }
+        if (port < 1 || port > 65535) {
+                snprintf(buf, REASON_MAX, "port %s is out of range 1..65535", colon + 1);
+                return -ERANGE;
+        }
+        memcpy(host, value, n);
+        host[n] = '\0';
+        if (host[0] == '[' && host[n - 1] == ']') {
+                host[n - 1] = '\0';
+                if (inet_pton(AF_INET6, host + 1, &a.v6) == 1 && inet_ntop(AF_INET6, &a.v6, text, sizeof(text))) {
+                        snprintf(buf, REASON_MAX, "[%s]:%lu", text, port);
+                        return 0;
+                }
+                host[n - 1] = ']';
+        } else if (strcasecmp(host, "localhost") == 0) {
+                snprintf(buf, REASON_MAX, "localhost:%lu", port);
+                return 0;
+        } else if (inet_pton(AF_INET, host, &a.v4) == 1 && inet_ntop(AF_INET, &a.v4, text, sizeof(text))) {
+                snprintf(buf, REASON_MAX, "%s:%lu", text, port);
+                return 0;
+        }
+        snprintf(buf, REASON_MAX, "'%s' is not an IPv4 address, [IPv6 address] or localhost", host);
+        return -EINVAL;
+}
+
+static int parse_word(const ConfItem *item, const char *value, void *field, char *buf) {
+        size_t len = 0;
+        int level;
+
+        if (item->type == CONF_LOG_LEVEL) {
+                level = log_level_from_string(value);
+                if (level >= 0) {
+                        *(int *) field = level;
+                        return 0;
+                }
+                snprintf(buf, REASON_MAX, "expected one of debug, info, notice, warning, err, crit, alert, emerg");
+                return -EINVAL;
+        }
+        for (unsigned i = 0; item->words[i]; i++)
+                if (strcasecmp(value, item->words[i]) == 0) {
+                        *(unsigned *) field = i;
+                        return 0;
+                }
+        len = (size_t) snprintf(buf, REASON_MAX, "expected one of");
+        for (unsigned i = 0; item->words[i] && len < REASON_MAX; i++)
+                len += (size_t) snprintf(buf + len, REASON_MAX - len, "%s %s", i ? "," : "", item->words[i]);
+        return -EINVAL;
+}
+
+static int set_string(char **field, const char *value) {
+        char *s = strdup(value);
+
+        if (!s)
+                return -ENOMEM;
+        free(*field);
+        *field = s;
+        return 0;
+}
+
+int conf_item_parse(const ConfItem *item, const char *value, void *base, char **ret_reason) {
+        void *field = (char *) base + item->offset;
+        char buf[REASON_MAX] = "";
+        int r;
+
+        *ret_reason = NULL;
+        switch (item->type) {
+        case CONF_UINT:
+        case CONF_MODE:
+                r = parse_number(item, value, field, buf);
+                break;
+        case CONF_BOOL:
+                r = parse_bool(value, field, buf);
+                break;
+        case CONF_STRING:
+        case CONF_NAME:
+                r = check_text(item, value, buf);
+                if (r >= 0)
+                        return set_string(field, value);
+                break;
+        case CONF_LISTEN:
+                r = parse_listen(value, buf);
+                if (r >= 0)
+                        return set_string(field, buf);
+                break;
+        case CONF_LOG_LEVEL:
+        case CONF_ENUM:
+                r = parse_word(item, value, field, buf);
+                break;
+        default:
+                snprintf(buf, REASON_MAX, "unsupported type %d", (int) item->type);
+                r = -EINVAL;
+        }
+        if (r < 0) {
+                *ret_reason = strdup(buf);
+                if (!*ret_reason)
+                        return -ENOMEM;
+        }
+        return r;
+}
+
+int conf_item_format(const ConfItem *item, const void *base, char **ret) {
+        const void *field = (const char *) base + item->offset;
+        const char *s = NULL;
+        char buf[32];
+
+        switch (item->type) {
+        case CONF_UINT:
+        case CONF_MODE:
+                snprintf(buf, sizeof(buf), item->type == CONF_MODE ? "0%03o" : "%u", *(const unsigned *) field);
+                s = buf;
+                break;
+        case CONF_BOOL:
+                s = *(const bool *) field ? "yes" : "no";
+                break;
+        case CONF_STRING:
+        case CONF_NAME:
+        case CONF_LISTEN:
+                s = *(char *const *) field ?: "";
+                break;
+        case CONF_LOG_LEVEL:
+                s = log_level_to_string(*(const int *) field);
+                break;
+        case CONF_ENUM:
+                for (unsigned i = 0; item->words[i] && !s; i++)
+                        if (i == *(const unsigned *) field)
+                                s = item->words[i];
+                break;
+        }
+        if (!s)
+                return -EINVAL;
+        *ret = strdup(s);
+        return *ret ? 0 : -ENOMEM;
+}
+
+Config *conf_free(Config *c) {
+        if (!c)
+                return NULL;
+        for (size_t i = 0; i < ELEMENTSOF(conf_items); i++)
+                switch (conf_items[i].type) {
+                case CONF_STRING:
+                case CONF_NAME:
+                case CONF_LISTEN:
+                        free(*(char **) ((char *) c + conf_items[i].offset));
+                        break;
+                default:
+                        break;
+                }
+        free(c);
+        return NULL;
+}
+
+int conf_new_default(Config **ret) {
+        _cleanup_(conf_freep) Config *c = calloc(1, sizeof(Config));
+        int r;
+
+        if (!c)
+                return -ENOMEM;
+        for (size_t i = 0; i < ELEMENTSOF(conf_items); i++) {
+                _cleanup_free_ char *reason = NULL;
+
+                r = conf_item_parse(&conf_items[i], conf_items[i].def, c, &reason);
+                if (r < 0)
+                        return log_debug_errno(r, "Default of [%s] %s does not parse: %s", conf_items[i].section,
+                                               conf_items[i].key, reason ?: "out of memory");
+        }
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+/* ---- reading files through inih ---- */
+
+typedef struct ConfParser {
+        Config *config;
+        const char *file;  /* for messages, as the caller spelled it */
+        FILE *f;
+        char *line;        /* getline() buffer */
+        size_t line_size;
+        unsigned line_no;
+        char *error;       /* the first error, "FILE:LINE: ..." */
+        int error_r;       /* its -errno; 0 while there is none */
+        unsigned error_line;
+} ConfParser;
+
+/* Keeps the first error only; line 0 means the error concerns the whole file. */
+_printf_(4, 5) static int parser_fail(ConfParser *p, unsigned line, int r, const char *format, ...) {
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+        int k;
+
+        if (p->error_r != 0)
+                return p->error_r;
+        va_start(ap, format);
+        k = vasprintf(&msg, format, ap);
+        va_end(ap);
+        if (k < 0)
+                msg = NULL; /* asprintf() leaves it undefined on failure */
+        if (k < 0 || (line > 0 ? asprintf(&p->error, "%s:%u: %s", p->file, line, msg)
+                               : asprintf(&p->error, "%s: %s", p->file, msg)) < 0) {
+                p->error = NULL;
+                return (p->error_r = -ENOMEM);
+        }
+        p->error_line = line > 0 ? line : p->line_no + 1;
+        return (p->error_r = r);
+}
+
+/* inih checks a section only when a key follows it; catching "[name]" here
+ * also rejects empty unknown sections, on the header's own line. */
+static int parser_check_section(ConfParser *p, const char *s) {
+        const char *end = strchr(s, ']');
+        const char *rest;
+
+        if (!end)
+                return 0; /* inih reports the missing ']' */
+        rest = end + 1 + strspn(end + 1, " \t\r\n");
+        if (*rest != '\0' && *rest != '#' && *rest != ';')
+                return parser_fail(p, p->line_no, -EINVAL, SYNTAX_ERROR);
+        if (!item_find(strndupa(s + 1, end - s - 1), NULL))
+                return parser_fail(p, p->line_no, -EINVAL, "unknown section [%.*s]", (int) (end - s - 1), s + 1);
+        return 0;
+}
+
+/* inih's line reader. Counting lines here gives the handler its line number,
+ * and stripping leading blanks keeps inih from joining an indented line to the
+ * previous value as a "continuation". Returning NULL ends the parse. */
+static char *parser_read(char *str, int num, void *stream) {
+        ConfParser *p = stream;
+        size_t len;
+        ssize_t n;
+        char *s;
+
+        if (p->error_r != 0)
+                return NULL;
+        errno = 0;
+        n = getline(&p->line, &p->line_size, p->f);
+        if (n < 0) {
+                if (ferror(p->f))
+                        parser_fail(p, 0, errno > 0 ? -errno : -EIO, "%s", strerror(errno > 0 ? errno : EIO));
+                return NULL;
+        }
+        p->line_no++;
+        s = p->line;
+        if (p->line_no == 1 && strncmp(s, "\xef\xbb\xbf", 3) == 0)
+                s += 3; /* UTF-8 byte order mark */
+        s += strspn(s, " \t\v\f");
+        if (strlen(p->line) != (size_t) n) {
+                parser_fail(p, p->line_no, -EINVAL, "syntax error (NUL byte)");
+                return NULL;
+        }
+        /* inih's buffer (num bytes) must take the text plus "\r\n" and NUL. */
+        len = strlen(s);
+        n = (ssize_t) len - (len > 0 && s[len - 1] == '\n');
+        n -= n > 0 && s[n - 1] == '\r';
+        if ((size_t) n + 3 > (size_t) num) {
+                parser_fail(p, p->line_no, -EINVAL, "line too long (more than %d characters)", num - 3);
+                return NULL;
+        }
+        if (*s == '[' && parser_check_section(p, s) < 0)
+                return NULL;
+        return memcpy(str, s, len + 1);
+}
+
+static int parser_handle(void *user, const char *section, const char *name, const char *value) {
+        ConfParser *p = user;
+        _cleanup_free_ char *reason = NULL;
+        const ConfItem *item;
+        int r;
+
+        if (section[0] == '\0') {
+                parser_fail(p, p->line_no, -EINVAL, "key '%s' outside any section", name);
+                return 0;
+        }
+        item = item_find(section, name);
+        if (!item) {
+                if (item_find(section, NULL))
+                        parser_fail(p, p->line_no, -EINVAL, "unknown key '%s' in section [%s]", name, section);
+                else
+                        parser_fail(p, p->line_no, -EINVAL, "unknown section [%s]", section);
+                return 0;
+        }
+        r = conf_item_parse(item, value, p->config, &reason);
+        if (r == -ENOMEM)
+                p->error_r = -ENOMEM;
+        else if (r < 0)
+                parser_fail(p, p->line_no, -EINVAL, "[%s] %s = %s: %s", section, name, value, reason);
+        return r >= 0;
+}
+
+/* Turns ini_parse_stream()'s result into -errno and p->error: a line number
+ * is an error at that line, ours if we recorded one there, else inih's own. */
+static int parser_result(ConfParser *p, int ini_r) {
+        if (ini_r < 0) /* -2: out of memory; -1 (cannot open) is not possible for a stream */
+                return -ENOMEM;
+        if (ini_r > 0 && (p->error_r == 0 || (unsigned) ini_r < p->error_line)) {
+                free(p->error);
+                p->error = NULL;
+                p->error_r = 0;
+                return parser_fail(p, (unsigned) ini_r, -EINVAL, SYNTAX_ERROR);
+        }
+        return p->error_r;
+}
+
+/* Sets *ret_error to "PATH: strerror" and returns r (or -ENOMEM). */
+static int path_error(const char *path, int r, char **ret_error) {
+        if (asprintf(ret_error, "%s: %s", path, strerror(-r)) < 0) {
+                *ret_error = NULL;
+                return -ENOMEM;
+        }
+        return r;
+}
+
+static int conf_parse_file(Config *c, const char *path, bool must_exist, char **ret_error) {
+        _cleanup_fclose_ FILE *f = NULL;
+        ConfParser p = { .config = c, .file = path };
+        int r;
+
+        f = fopen(path, "re");
+        if (!f) {
+                r = -errno;
+                if (r == -ENOENT && !must_exist)
+                        return 0;
+                return path_error(path, r, ret_error);
+        }
+        p.f = f;
+        r = parser_result(&p, ini_parse_stream(parser_read, &p, parser_handle, &p));
+        free(p.line);
+        *ret_error = p.error;
+        return r;
+}
+
+/* ---- drop-ins ---- */
+
+static int dropin_filter(const struct dirent *de) {
+        size_t n = strlen(de->d_name);
+
+        return de->d_name[0] != '.' && n > 5 && strcmp(de->d_name + n - 5, ".conf") == 0;
+}
+
+static int dropin_compare(const struct dirent **a, const struct dirent **b) {
+        return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static void dirent_list_free(struct dirent **list, int n) {
+        for (int i = 0; i < n; i++)
+                free(list[i]);
+        free(list);
+}
+
+/* Only regular files count (symlinks are followed); a name that vanished or
+ * is a directory is skipped, anything else unreadable is an error. */
+static int conf_parse_dropin(Config *c, const char *dir, const char *name, char **ret_error) {
+        _cleanup_free_ char *path = NULL;
+        struct stat st;
+        int r;
+
+        if (asprintf(&path, "%s/%s", dir, name) < 0) {
+                path = NULL;
+                return -ENOMEM;
+        }
+        if (stat(path, &st) < 0) {
+                r = -errno;
+                if (r == -ENOENT)
+                        return 0;
+                return path_error(path, r, ret_error);
+        }
+        if (!S_ISREG(st.st_mode))
+                return 0;
+        return conf_parse_file(c, path, true, ret_error);
+}
+
+static int conf_parse_dropins(Config *c, const char *dir, char **ret_error) {
+        struct dirent **list = NULL;
+        int n, r = 0;
+
+        n = scandir(dir, &list, dropin_filter, dropin_compare);
+        if (n < 0) {
+                r = -errno;
+                if (r == -ENOENT)
+                        return 0;
+                return path_error(dir, r, ret_error);
+        }
+        for (int i = 0; i < n && r >= 0; i++)
+                r = conf_parse_dropin(c, dir, list[i]->d_name, ret_error);
+        dirent_list_free(list, n);
+        return r;
+}
+
+int conf_load(const char *path, bool must_exist, Config **ret, char **ret_error) {
+        _cleanup_(conf_freep) Config *c = NULL;
+        _cleanup_free_ char *dir = NULL;
+        int r;
+
+        *ret_error = NULL;
+        r = conf_new_default(&c);
+        if (r < 0)
+                return r;
+        r = conf_parse_file(c, path, must_exist, ret_error);
+        if (r < 0)
+                return r;
+        if (asprintf(&dir, "%s.d", path) < 0) {
+                dir = NULL;
+                return -ENOMEM;
+        }
+        r = conf_parse_dropins(c, dir, ret_error);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+int conf_print(const Config *c, FILE *f) {
+        const char *section = NULL;
+
+        for (size_t i = 0; i < ELEMENTSOF(conf_items); i++) {
+                const ConfItem *item = &conf_items[i];
+                _cleanup_free_ char *value = NULL;
+                int r;
+
+                if (!section || strcmp(section, item->section) != 0) {
+                        fprintf(f, "%s[%s]\n", section ? "\n" : "", item->section);
+                        section = item->section;
+                }
+                r = conf_item_format(item, c, &value);
+                if (r < 0)
+                        return r;
+                fprintf(f, "# %s\n%s =%s%s\n", item->doc, item->key, value[0] ? " " : "", value);
+        }
+        return ferror(f) ? -EIO : 0;
+}

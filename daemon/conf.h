@@ -7,14 +7,17 @@
 #include <stddef.h>
 #include <stdio.h>
 
+/* The C type of the Config field each ConfType writes is given in brackets. */
 typedef enum ConfType {
-        CONF_UINT,      /* decimal unsigned, range [min, max] */
-        CONF_BOOL,      /* yes/no/true/false/on/off/1/0, printed as yes/no */
-        CONF_MODE,      /* octal file mode, range [min, max], printed as 0NNN */
-        CONF_STRING,    /* free text, length <= max (0 = any); printed as is */
-        CONF_LISTEN,    /* "" (off) or IPv4/IPv6 "host:port" / "[v6]:port" */
-        CONF_LOG_LEVEL, /* a syslog level name, stored as LOG_* int */
-        CONF_ENUM,      /* one of the words in ConfItem.words, stored as its index (unsigned) */
+        CONF_UINT,      /* [unsigned] decimal digits only, range [min, max] */
+        CONF_BOOL,      /* [bool] yes/no/true/false/on/off/1/0 (any case), printed as yes/no */
+        CONF_MODE,      /* [unsigned] octal file mode, range [min, max], printed as 0NNN */
+        CONF_STRING,    /* [char *] text without control characters, length <= max (0 = any) */
+        CONF_NAME,      /* [char *] "" or a user/group name [a-z_][a-z0-9_-]*, length <= max */
+        CONF_LISTEN,    /* [char *] "" (off), "A.B.C.D:PORT", "[v6]:PORT" or "localhost:PORT";
+                         * stored normalised (inet_ntop form, decimal port) */
+        CONF_LOG_LEVEL, /* [int] a syslog level name, stored as LOG_* */
+        CONF_ENUM,      /* [unsigned] one of ConfItem.words (any case), stored as its index */
 } ConfType;
 
 typedef struct Config {
@@ -25,7 +28,7 @@ typedef struct Config {
         /* [api] */
         char *listen;               /* "" = TCP listener off */
         unsigned socket_mode;       /* mode of RUNTIME_DIR/maiod.sock */
-        char *admin_group;          /* "" = only uid 0 is admin */
+        char *admin_group;          /* "" = only uid 0 is admin; existence is not checked here */
         unsigned max_connections;   /* per listener */
         unsigned idle_timeout_s;    /* idle keep-alive connection is closed after this */
         unsigned request_timeout_s; /* a request must be complete within this from its first byte */
@@ -39,37 +42,55 @@ typedef struct Config {
 enum {
         TENANT_PID_EXIT_KEEP,
         TENANT_PID_EXIT_REMOVE,
+        _TENANT_PID_EXIT_MAX,
 };
 
 typedef struct ConfItem {
         const char *section;
         const char *key;
         ConfType type;
-        size_t offset;           /* into Config */
-        unsigned long min, max;  /* range for UINT/MODE; max length for STRING */
+        size_t offset;           /* of the field in the base struct (Config for the table) */
+        unsigned long min, max;  /* range for UINT/MODE; max length for STRING/NAME */
         const char *def;         /* default, in the same syntax as the file */
         const char *const *words; /* CONF_ENUM: NULL-terminated list */
         const char *doc;         /* one line for --print comments and the man page */
 } ConfItem;
 
-/* The table, for docs and tests. Never NULL; *ret_n is set to the row count. */
+/* The table, for docs and tests; rows of one section are adjacent. Never NULL;
+ * *ret_n is set to the row count. */
 const ConfItem *conf_table(size_t *ret_n);
 
-/* Allocates a Config holding every default. Returns 0 or -ENOMEM. */
+/* Parses `value` as `item` describes and stores it in the field at
+ * base + item->offset (a string field's old value is freed). Returns 0;
+ * -EINVAL or -ERANGE for a bad value, leaving the field untouched and setting
+ * *ret_reason (malloc'd, caller frees) to why, e.g. "out of range 1..65536";
+ * or -ENOMEM (then *ret_reason is NULL). */
+int conf_item_parse(const ConfItem *item, const char *value, void *base, char **ret_reason);
+
+/* Formats the field of `item` at base + item->offset in the file's syntax,
+ * so that conf_item_parse() accepts it again. Returns 0 and a malloc'd *ret,
+ * -ENOMEM, or -EINVAL if the field holds a value its type cannot express. */
+int conf_item_format(const ConfItem *item, const void *base, char **ret);
+
+/* Allocates a Config holding every default. Returns 0, -ENOMEM, or -EINVAL
+ * if a default in the table does not parse (a bug the unit test guards). */
 int conf_new_default(Config **ret);
 
-/* Loads `path` and then `path`.d/\*.conf in lexical order on top of the defaults.
- * A missing `path` is an error only when must_exist is set; a missing drop-in
- * directory never is. On failure returns -errno (-EINVAL for bad content) and
- * sets *ret_error (malloc'd, caller frees) to "FILE:LINE: message" or
- * "FILE: message"; on success *ret_error is NULL and *ret a new Config. */
+/* Loads `path` and then every regular `path`.d/\*.conf file in strcmp order on
+ * top of the defaults; later values override earlier ones. A missing `path` is
+ * an error only when must_exist is set; a missing drop-in directory never is.
+ * The first error aborts the whole load. On failure returns -errno (-EINVAL
+ * for bad content) and sets *ret_error (malloc'd, caller frees; NULL only on
+ * -ENOMEM) to "FILE:LINE: message" or "FILE: message", FILE as given; *ret is
+ * untouched. On success *ret_error is NULL and *ret a new Config. */
 int conf_load(const char *path, bool must_exist, Config **ret, char **ret_error);
 
-/* Writes the normalised effective configuration as a valid INI file:
- * every section and key in table order, each preceded by "# doc". */
-void conf_print(const Config *c, FILE *f);
+/* Writes the normalised configuration as an INI file that conf_load() reads
+ * back to an equal Config: every section and key in table order, each key
+ * preceded by "# doc". Returns 0, -ENOMEM, or -EIO if the stream has an error. */
+int conf_print(const Config *c, FILE *f);
 
-/* Frees c and its strings; accepts NULL. Returns NULL. */
+/* Frees c and its strings; accepts NULL and half-built objects. Returns NULL. */
 Config *conf_free(Config *c);
 
 static inline void conf_freep(Config **c) {

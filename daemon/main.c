@@ -128,8 +128,10 @@ static int check_config(const Args *a) {
                 fprintf(stderr, "%s\n", error ? error : "invalid configuration");
                 return EXIT_FAILURE;
         }
-        if (a->print)
-                conf_print(c, stdout);
+        if (a->print && (conf_print(c, stdout) < 0 || fflush(stdout) != 0)) {
+                fprintf(stderr, "maiod: failed to write the configuration\n");
+                return EXIT_FAILURE;
+        }
         return EXIT_SUCCESS;
 }
 
