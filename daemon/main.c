@@ -41,7 +41,8 @@ static void usage(FILE *f) {
                 "  -f, --foreground       stay in the foreground and log to stderr\n"
                 "      --check-config     validate the configuration and exit (0 valid, 1 invalid)\n"
                 "      --print            with --check-config: print the effective configuration\n"
-                "      --log-level LEVEL  override [daemon] log_level (debug, info, notice, warning, err)\n"
+                "      --log-level LEVEL  override [daemon] log_level (debug, info, notice, warning,\n"
+                "                         err, crit, alert, emerg)\n"
                 "  -h, --help             show this help\n"
                 "  -V, --version          show the version\n",
                 MAIOD_CONFIG_PATH, MAIOD_STATE_DIR, MAIOD_RUNTIME_DIR);

@@ -1,2 +1,531 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-int main(void) { return 0; }
+/* maioctl: the operator CLI for maiod. Parses the command line against one verb
+ * table (which also writes --help), then runs the verb's handler. */
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "macro.h"
+#include "maio-config.h"
+#include "maioctl.h"
+#include "reply.h"
+#include "table.h"
+
+enum {
+        ARG_VERSION = 0x100,
+        ARG_SOCKET,
+        /* Verb options; their order defines their bit in Verb.options. */
+        ARG_PRIORITY,
+        ARG_CLASS,
+        ARG_PID,
+        ARG_CGROUP,
+        ARG_TENANT,
+        _ARG_MAX,
+};
+
+#define OPT(arg) (1u << ((arg) - ARG_PRIORITY))
+#define N_VERB_OPTIONS (_ARG_MAX - ARG_PRIORITY)
+
+typedef struct VerbOption {
+        int id;
+        const char *name;
+        const char *metavar;
+        const char *help;
+} VerbOption;
+
+/* Indexed by id - ARG_PRIORITY. */
+static const VerbOption verb_options[N_VERB_OPTIONS] = {
+        { ARG_PRIORITY, "priority", "N",             "Priority from 0 (highest) to 7 (default: 4)" },
+        { ARG_CLASS,    "class",    "batch|serving", "Workload class (default: batch)" },
+        { ARG_PID,      "pid",      "P",             "The tenant's main process; maiod notices its exit" },
+        { ARG_CGROUP,   "cgroup",   "PATH",          "The tenant's cgroup below the cgroup root, e.g. /maio/web" },
+        { ARG_TENANT,   "tenant",   "ID",            "Only this tenant's events (without it: all events, admin only)" },
+};
+
+typedef enum Positional {
+        POS_NONE,
+        POS_ID,
+        POS_NAME,
+} Positional;
+
+typedef struct Verb {
+        const char *group;     /* first word */
+        const char *name;      /* second word, NULL for one-word verbs */
+        Positional positional;
+        unsigned options;      /* OPT() of the verb options it takes */
+        ExitStatus (*run)(const Args *a);
+        const char *summary;
+} Verb;
+
+static const Verb verbs[] = {
+        { "status",  NULL,   POS_NONE, 0, status_show, "Show maiod's status, host features and counts" },
+        { "tenants", "list", POS_NONE, 0, tenants_list, "List tenants" },
+        { "tenants", "show", POS_ID,   0, tenants_show, "Show one tenant" },
+        { "tenants", "add",  POS_NAME, OPT(ARG_PRIORITY) | OPT(ARG_CLASS) | OPT(ARG_PID) | OPT(ARG_CGROUP),
+          tenants_add, "Register a tenant; prints its id and token (the token is shown only once)" },
+        { "tenants", "rm",   POS_ID,   0, tenants_rm, "Remove a tenant" },
+        { "events",  NULL,   POS_NONE, OPT(ARG_TENANT), events_list, "Show recent events, newest first" },
+};
+
+static const struct option global_options[] = {
+        { "help",     no_argument,       NULL, 'h'          },
+        { "version",  no_argument,       NULL, ARG_VERSION  },
+        { "socket",   required_argument, NULL, ARG_SOCKET   },
+        { "output",   required_argument, NULL, 'o'          },
+        {}
+};
+
+static const struct option all_options[] = {
+        { "help",     no_argument,       NULL, 'h'          },
+        { "socket",   required_argument, NULL, ARG_SOCKET   },
+        { "output",   required_argument, NULL, 'o'          },
+        { "priority", required_argument, NULL, ARG_PRIORITY },
+        { "class",    required_argument, NULL, ARG_CLASS    },
+        { "pid",      required_argument, NULL, ARG_PID      },
+        { "cgroup",   required_argument, NULL, ARG_CGROUP   },
+        { "tenant",   required_argument, NULL, ARG_TENANT   },
+        {}
+};
+
+static const char *verb_title(const Verb *v, char *buf, size_t size) {
+        snprintf(buf, size, "%s%s%s", v->group, v->name ? " " : "", v->name ?: "");
+        return buf;
+}
+
+static const char *verb_synopsis(const Verb *v, char *buf, size_t size) {
+        static const char *const positional[] = { [POS_NONE] = "", [POS_ID] = " ID", [POS_NAME] = " NAME" };
+        size_t n;
+
+        verb_title(v, buf, size);
+        n = strlen(buf);
+        n += snprintf(buf + n, size - n, "%s", positional[v->positional]);
+        for (size_t i = 0; i < N_VERB_OPTIONS && n < size; i++)
+                if (v->options & (1u << i))
+                        n += snprintf(buf + n, size - n, " [--%s %s]", verb_options[i].name, verb_options[i].metavar);
+        return buf;
+}
+
+/* Options every verb takes as well; --version only before the command. */
+static const struct {
+        char short_name;
+        const char *name;
+        const char *metavar;
+        const char *help;
+        bool per_verb;
+} common_help[] = {
+        { 0,   "socket",  "PATH",       "maiod's unix socket (default: $MAIOD_SOCKET, else " MAIOD_SOCKET_PATH ")", true },
+        { 'o', "output",  "table|json", "Output format (default: table)", true },
+        { 'h', "help",    NULL,         "Show this help (after a command: that command's help)", true },
+        { 0,   "version", NULL,         "Show maioctl's version", false },
+};
+
+static void help_option(char short_name, const char *name, const char *metavar, const char *help) {
+        char buf[64];
+
+        snprintf(buf, sizeof buf, "--%s%s%s", name, metavar ? " " : "", metavar ?: "");
+        if (short_name)
+                printf("  -%c, %-22s  %s\n", short_name, buf, help);
+        else
+                printf("      %-22s  %s\n", buf, help);
+}
+
+static void help_common_options(bool per_verb) {
+        for (size_t i = 0; i < ELEMENTSOF(common_help); i++)
+                if (common_help[i].per_verb || !per_verb)
+                        help_option(common_help[i].short_name, common_help[i].name,
+                                    common_help[i].metavar, common_help[i].help);
+}
+
+/* Lists the verbs, or only those of one group. */
+static void help_commands(const char *group) {
+        char buf[256];
+
+        printf("Commands:\n");
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
+                if (group && strcmp(verbs[i].group, group) != 0)
+                        continue;
+                verb_synopsis(&verbs[i], buf, sizeof buf);
+                if (strlen(buf) <= 24)
+                        printf("  %-24s  %s\n", buf, verbs[i].summary);
+                else
+                        printf("  %s\n  %-24s  %s\n", buf, "", verbs[i].summary);
+        }
+}
+
+static void help_main(void) {
+        printf("Usage: maioctl [OPTIONS] COMMAND ...\n\n"
+               "Control maiod, the maio host daemon, through its REST API on a unix socket.\n\n");
+        help_commands(NULL);
+        printf("\nOptions:\n");
+        help_common_options(false);
+        printf("\nRun 'maioctl COMMAND --help' for the options of one command. See maioctl(8).\n");
+}
+
+static void help_group(const char *group) {
+        printf("Usage: maioctl [OPTIONS] %s COMMAND ...\n\n", group);
+        help_commands(group);
+        printf("\nOptions:\n");
+        help_common_options(true);
+}
+
+static void help_verb(const Verb *v) {
+        char buf[256];
+
+        printf("Usage: maioctl [OPTIONS] %s\n\n%s.\n\nOptions:\n", verb_synopsis(v, buf, sizeof buf), v->summary);
+        for (size_t i = 0; i < N_VERB_OPTIONS; i++)
+                if (v->options & (1u << i))
+                        help_option(0, verb_options[i].name, verb_options[i].metavar, verb_options[i].help);
+        help_common_options(true);
+}
+
+static int usage_error(const char *command, const char *format, ...) _printf_(2, 3);
+static int usage_error(const char *command, const char *format, ...) {
+        va_list ap;
+
+        fputs("maioctl: ", stderr);
+        va_start(ap, format);
+        vfprintf(stderr, format, ap);
+        va_end(ap);
+        fprintf(stderr, "\nTry 'maioctl%s%s --help'.\n", command ? " " : "", command ?: "");
+        return -EINVAL;
+}
+
+/* getopt_long() returned '?' or ':' (opterr is off, so it printed nothing). */
+static int option_error(int c, char **argv, const char *command) {
+        const char *arg = argv[optind - 1];
+        bool is_long = arg[0] == '-' && arg[1] == '-';
+
+        if (c == ':')
+                return is_long ? usage_error(command, "option '%s' needs an argument", arg)
+                               : usage_error(command, "option '-%c' needs an argument", optopt);
+        return is_long ? usage_error(command, "unrecognized option '%s'", arg)
+                       : usage_error(command, "unrecognized option '-%c'", optopt);
+}
+
+/* Strict decimal: digits only (no sign, no blanks, no suffix), within [min, max].
+ * Returns 0, -EINVAL (not a number) or -ERANGE. */
+static int parse_number(const char *s, int64_t min, int64_t max, int64_t *ret) {
+        long long v;
+        char *end;
+
+        if (!s || *s < '0' || *s > '9')
+                return -EINVAL;
+        errno = 0;
+        v = strtoll(s, &end, 10);
+        if (errno != 0)
+                return -errno;
+        if (*end != '\0')
+                return -EINVAL;
+        if (v < min || v > max)
+                return -ERANGE;
+        *ret = v;
+        return 0;
+}
+
+static int parse_number_arg(const char *what, const char *s, int64_t min, int64_t max, int64_t *ret, const char *command) {
+        if (parse_number(s, min, max, ret) < 0)
+                return usage_error(command, "invalid %s '%s': expected an integer from %" PRId64 " to %" PRId64,
+                                   what, s, min, max);
+        return 0;
+}
+
+/* --socket and -o, accepted before and after the command. */
+static int parse_common(int c, const char *value, Args *a, const char *command) {
+        static const char *const modes[] = { [OUTPUT_TABLE] = "table", [OUTPUT_JSON] = "json" };
+
+        if (c == ARG_SOCKET) {
+                if (value[0] == '\0')
+                        return usage_error(command, "--socket needs a non-empty path");
+                a->socket_path = value;
+                return 0;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(modes); i++)
+                if (strcmp(value, modes[i]) == 0) {
+                        a->output = (OutputMode) i;
+                        return 0;
+                }
+        return usage_error(command, "invalid output format '%s': expected table or json", value);
+}
+
+/* Returns 1 to go on with the command at *ret_index, 0 when done (help, version),
+ * -EINVAL on a usage error (already reported). */
+static int parse_global(int argc, char **argv, Args *a, int *ret_index) {
+        int c, r;
+
+        /* '+': stop at the command; ':': report missing arguments as ':'. */
+        while ((c = getopt_long(argc, argv, "+:ho:", global_options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help_main();
+                        return 0;
+                case ARG_VERSION:
+                        printf("maioctl %s\n", MAIO_VERSION);
+                        return 0;
+                case ARG_SOCKET:
+                case 'o':
+                        r = parse_common(c, optarg, a, NULL);
+                        if (r < 0)
+                                return r;
+                        break;
+                default:
+                        return option_error(c, argv, NULL);
+                }
+
+        if (optind >= argc)
+                return usage_error(NULL, "missing command");
+        *ret_index = optind;
+        return 1;
+}
+
+/* Finds the verb named at argv[i] (one or two words). Returns 1 with *ret and the
+ * index of its last word, 0 after printing a group's help, -EINVAL on errors. */
+static int find_verb(int argc, char **argv, int i, const Verb **ret, int *ret_index) {
+        const char *group = argv[i], *sub = i + 1 < argc ? argv[i + 1] : NULL;
+        bool known_group = false;
+
+        for (size_t k = 0; k < ELEMENTSOF(verbs); k++) {
+                const Verb *v = &verbs[k];
+
+                if (strcmp(v->group, group) != 0)
+                        continue;
+                known_group = true;
+                if (!v->name || (sub && strcmp(v->name, sub) == 0)) {
+                        *ret = v;
+                        *ret_index = v->name ? i + 1 : i;
+                        return 1;
+                }
+        }
+
+        if (!known_group)
+                return usage_error(NULL, "unknown command '%s'", group);
+        if (sub && (strcmp(sub, "--help") == 0 || strcmp(sub, "-h") == 0)) {
+                help_group(group);
+                return 0;
+        }
+        if (!sub || sub[0] == '-')
+                return usage_error(group, "'%s' needs a subcommand", group);
+        return usage_error(group, "unknown subcommand '%s %s'", group, sub);
+}
+
+/* args holds the first (up to) two of the n arguments that are not options. */
+static int parse_positional(const Verb *v, int n, const char *const *args, Args *a, const char *command) {
+        static const char *const what[] = { [POS_ID] = "an ID", [POS_NAME] = "a NAME" };
+        int64_t id;
+        int r;
+
+        if (v->positional == POS_NONE && n > 0)
+                return usage_error(command, "unexpected argument '%s'", args[0]);
+        if (v->positional == POS_NONE)
+                return 0;
+        if (n == 0)
+                return usage_error(command, "'%s' needs %s", command, what[v->positional]);
+        if (n > 1)
+                return usage_error(command, "unexpected argument '%s'", args[1]);
+
+        if (v->positional == POS_NAME) {
+                a->name = args[0];
+                return 0;
+        }
+        r = parse_number_arg("ID", args[0], 1, INT64_MAX, &id, command);
+        if (r < 0)
+                return r;
+        a->id = id;
+        return 0;
+}
+
+/* Validates the verb options collected as strings, indexed by id - ARG_PRIORITY. */
+static int parse_values(const char *const *raw, Args *a, const char *command) {
+        const char *s;
+        int64_t v;
+        int r;
+
+        if ((s = raw[ARG_PRIORITY - ARG_PRIORITY])) {
+                r = parse_number_arg("--priority", s, 0, 7, &v, command);
+                if (r < 0)
+                        return r;
+                a->priority = (int) v;
+        }
+        if ((s = raw[ARG_PID - ARG_PRIORITY])) {
+                r = parse_number_arg("--pid", s, 1, INT32_MAX, &v, command);
+                if (r < 0)
+                        return r;
+                a->pid = (int) v;
+        }
+        if ((s = raw[ARG_TENANT - ARG_PRIORITY])) {
+                r = parse_number_arg("--tenant", s, 1, INT64_MAX, &v, command);
+                if (r < 0)
+                        return r;
+                a->tenant = v;
+        }
+        if ((s = raw[ARG_CLASS - ARG_PRIORITY])) {
+                if (strcmp(s, "batch") != 0 && strcmp(s, "serving") != 0)
+                        return usage_error(command, "invalid --class '%s': expected batch or serving", s);
+                a->workload_class = s;
+        }
+        if ((s = raw[ARG_CGROUP - ARG_PRIORITY])) {
+                if (s[0] == '\0')
+                        return usage_error(command, "--cgroup needs a non-empty path");
+                a->cgroup = s;
+        }
+        return 0;
+}
+
+/* argv[0] is the verb's last word. Returns 1 to run it, 0 after --help, -EINVAL. */
+static int parse_verb(const Verb *v, int argc, char **argv, Args *a) {
+        const char *raw[N_VERB_OPTIONS] = {}, *args[2] = {};
+        char command[64];
+        bool help = false;
+        int c, r, n_args = 0;
+
+        verb_title(v, command, sizeof command);
+        optind = 0; /* glibc: start over on a new argv */
+        /* '-': arguments come back in order as 1, so options may follow them even
+         * under POSIXLY_CORRECT; ':': missing values come back as ':'. */
+        while ((c = getopt_long(argc, argv, "-:ho:", all_options, NULL)) >= 0)
+                switch (c) {
+                case 1:
+                        if (n_args < (int) ELEMENTSOF(args))
+                                args[n_args] = optarg;
+                        n_args++;
+                        break;
+                case 'h':
+                        help = true;
+                        break;
+                case ARG_SOCKET:
+                case 'o':
+                        r = parse_common(c, optarg, a, command);
+                        if (r < 0)
+                                return r;
+                        break;
+                case ARG_PRIORITY ... _ARG_MAX - 1:
+                        if (!(v->options & OPT(c)))
+                                return usage_error(command, "option '--%s' does not apply to '%s'",
+                                                   verb_options[c - ARG_PRIORITY].name, command);
+                        raw[c - ARG_PRIORITY] = optarg;
+                        break;
+                default:
+                        return option_error(c, argv, command);
+                }
+
+        if (help) {
+                help_verb(v);
+                return 0;
+        }
+        for (; optind < argc; optind++, n_args++) /* after "--" */
+                if (n_args < (int) ELEMENTSOF(args))
+                        args[n_args] = argv[optind];
+        r = parse_positional(v, n_args, args, a, command);
+        if (r < 0)
+                return r;
+        r = parse_values(raw, a, command);
+        if (r < 0)
+                return r;
+        return 1;
+}
+
+ExitStatus maioctl_call(const Args *a, const char *method, const char *path, json_object *body, json_object **ret_reply) {
+        _cleanup_json_ json_object *reply = NULL;
+        const char *code, *message;
+        int status = 0, r;
+
+        r = http_request(a->socket_path, method, path, body, &status, &reply);
+        switch (r) {
+        case 0:
+                break;
+        case -ENOMEM:
+                return maioctl_local_error(r);
+        case -EBADMSG:
+                return maioctl_bad_reply(a, "not valid JSON");
+        case -EPROTO:
+                return maioctl_bad_reply(a, "not HTTP");
+        case -EMSGSIZE: {
+                char what[64];
+
+                snprintf(what, sizeof what, "larger than %u MiB", HTTP_REPLY_MAX >> 20);
+                return maioctl_bad_reply(a, what);
+        }
+        default:
+                fprintf(stderr, "maioctl: cannot reach maiod at %s: %s\n", a->socket_path, strerror(-r));
+                return EXIT_UNREACHABLE;
+        }
+
+        if (status >= 200 && status < 300) {
+                *ret_reply = TAKE_PTR(reply);
+                return EXIT_OK;
+        }
+
+        (void) reply_error(reply, &code, &message);
+        fprintf(stderr, "maioctl: %s (%s, HTTP %d)\n",
+                message ?: "maiod answered without an error message", code ?: "unknown", status);
+        return EXIT_DAEMON_ERROR;
+}
+
+ExitStatus maioctl_bad_reply(const Args *a, const char *what) {
+        fprintf(stderr, "maioctl: unreadable reply from maiod at %s: %s\n", a->socket_path, what);
+        return EXIT_UNREACHABLE;
+}
+
+ExitStatus maioctl_print_json(json_object *o) {
+        int r = reply_print_json(o, stdout);
+
+        return r < 0 ? maioctl_local_error(r) : EXIT_OK;
+}
+
+ExitStatus maioctl_print_table(const Table *t) {
+        int r = table_print(t, stdout);
+
+        return r < 0 ? maioctl_local_error(r) : EXIT_OK;
+}
+
+ExitStatus maioctl_local_error(int r) {
+        fprintf(stderr, "maioctl: %s\n", strerror(abs(r)));
+        return EXIT_DAEMON_ERROR;
+}
+
+int main(int argc, char *argv[]) {
+        Args a = {
+                .output = OUTPUT_TABLE,
+                .priority = -1,
+                .pid = -1,
+                .tenant = -1,
+        };
+        const Verb *v = NULL;
+        ExitStatus e;
+        int i = 0, r;
+
+        opterr = 0; /* option_error() words the messages */
+        r = parse_global(argc, argv, &a, &i);
+        if (r <= 0)
+                return r == 0 ? EXIT_OK : EXIT_USAGE;
+        r = find_verb(argc, argv, i, &v, &i);
+        if (r <= 0)
+                return r == 0 ? EXIT_OK : EXIT_USAGE;
+        r = parse_verb(v, argc - i, argv + i, &a);
+        if (r <= 0)
+                return r == 0 ? EXIT_OK : EXIT_USAGE;
+
+        if (!a.socket_path) {
+                const char *env = getenv("MAIOD_SOCKET");
+
+                a.socket_path = env && env[0] ? env : MAIOD_SOCKET_PATH;
+        }
+
+        r = http_init();
+        if (r < 0)
+                return maioctl_local_error(r);
+        e = v->run(&a);
+        http_done();
+
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+                fprintf(stderr, "maioctl: cannot write output: %s\n", strerror(errno ?: EIO));
+                return e == EXIT_OK ? EXIT_DAEMON_ERROR : e;
+        }
+        return e;
+}
