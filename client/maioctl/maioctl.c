@@ -34,20 +34,21 @@ enum {
 #define N_VERB_OPTIONS (_ARG_MAX - ARG_PRIORITY)
 
 typedef struct VerbOption {
-        int id;
         const char *name;
         const char *metavar;
         const char *help;
 } VerbOption;
 
-/* Indexed by id - ARG_PRIORITY. */
+/* What --help and the synopses say about each verb option; indexed by ARG_* - ARG_PRIORITY. */
+#define V(arg) [(arg) - ARG_PRIORITY]
 static const VerbOption verb_options[N_VERB_OPTIONS] = {
-        { ARG_PRIORITY, "priority", "N",             "Priority from 0 (highest) to 7 (default: 4)" },
-        { ARG_CLASS,    "class",    "batch|serving", "Workload class (default: batch)" },
-        { ARG_PID,      "pid",      "P",             "The tenant's main process; maiod notices its exit" },
-        { ARG_CGROUP,   "cgroup",   "PATH",          "The tenant's cgroup below the cgroup root, e.g. /maio/web" },
-        { ARG_TENANT,   "tenant",   "ID",            "Only this tenant's events (without it: all events, admin only)" },
+        V(ARG_PRIORITY) = { "priority", "N",             "Priority from 0 (highest) to 7 (default: 4)" },
+        V(ARG_CLASS)    = { "class",    "batch|serving", "Workload class (default: batch)" },
+        V(ARG_PID)      = { "pid",      "P",             "The tenant's main process; maiod notices its exit" },
+        V(ARG_CGROUP)   = { "cgroup",   "PATH",          "The tenant's cgroup below the cgroup root, e.g. /maio/web" },
+        V(ARG_TENANT)   = { "tenant",   "ID",            "Only this tenant's events (without it: all events, admin only)" },
 };
+#undef V
 
 typedef enum Positional {
         POS_NONE,

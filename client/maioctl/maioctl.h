@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What maioctl's verb handlers share: the parsed command line, the exit statuses
+ * and the one helper that talks to maiod and reports its errors. */
+#pragma once
+
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+/* maioctl's documented exit statuses (see maioctl(8)). */
+typedef enum ExitStatus {
+        EXIT_OK = 0,
+        EXIT_DAEMON_ERROR = 1,  /* maiod answered with an error */
+        EXIT_USAGE = 2,         /* bad command line */
+        EXIT_UNREACHABLE = 3,   /* no exchange with maiod, or a reply maioctl cannot read */
+} ExitStatus;
+
+typedef enum OutputMode {
+        OUTPUT_TABLE,
+        OUTPUT_JSON,
+} OutputMode;
+
+/* The command line after parsing and validation. Unset optional values are
+ * negative or NULL so handlers send only what the user gave. */
+typedef struct Args {
+        const char *socket_path;
+        OutputMode output;
+        int64_t id;                  /* ID argument of tenants show/rm */
+        const char *name;            /* NAME argument of tenants add */
+        int priority;                /* --priority, -1 when unset */
+        const char *workload_class;  /* --class */
+        int pid;                     /* --pid, -1 when unset */
+        const char *cgroup;          /* --cgroup */
+        int64_t tenant;              /* --tenant, -1 when unset */
+} Args;
+
+/* Sends METHOD PATH (with body if not NULL) to maiod. On a 2xx answer returns EXIT_OK
+ * and *ret_reply holds the reply (NULL when it had no body). Otherwise prints the
+ * reason to stderr and returns EXIT_DAEMON_ERROR (maiod answered an error) or
+ * EXIT_UNREACHABLE (no answer, or one that is not JSON). */
+ExitStatus maioctl_call(const Args *a, const char *method, const char *path, json_object *body, json_object **ret_reply);
+
+/* Reports a reply that parsed but lacks what the verb needs; returns EXIT_UNREACHABLE. */
+ExitStatus maioctl_bad_reply(const Args *a, const char *what);
+
+/* Prints o with the one -o json serialisation. Returns EXIT_OK or what
+ * maioctl_local_error() returns. */
+ExitStatus maioctl_print_json(json_object *o);
+
+/* Prints t to stdout. Returns EXIT_OK or what maioctl_local_error() returns. */
+typedef struct Table Table;
+ExitStatus maioctl_print_table(const Table *t);
+
+/* Reports running out of memory or failing to write output; returns EXIT_DAEMON_ERROR. */
+ExitStatus maioctl_local_error(int r);
+
+/* Verb handlers (status.c, tenants.c, events.c). Each returns an ExitStatus and
+ * prints its own output and errors. */
+ExitStatus status_show(const Args *a);
+ExitStatus tenants_list(const Args *a);
+ExitStatus tenants_show(const Args *a);
+ExitStatus tenants_add(const Args *a);
+ExitStatus tenants_rm(const Args *a);
+ExitStatus events_list(const Args *a);

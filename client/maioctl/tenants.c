@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* maioctl tenants list|show|add|rm: thin wrappers around /v1/tenants that print
+ * the daemon's objects as tables or, with -o json, as the daemon sent them. */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "macro.h"
+#include "maioctl.h"
+#include "reply.h"
+#include "table.h"
+
+#define TENANTS_PATH_MAX 64
+
+static const char *tenants_path(int64_t id, char buf[static TENANTS_PATH_MAX]) {
+        snprintf(buf, TENANTS_PATH_MAX, "/v1/tenants/%" PRId64, id);
+        return buf;
+}
+
+static int tenants_add_row(Table *t, json_object *tenant) {
+        static const char *const keys[] = { "id", "name", "priority", "workload_class", "uid", "pid", "cgroup" };
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                r = table_add_cell(t, reply_text(tenant, keys[i]));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+ExitStatus tenants_list(const Args *a) {
+        static const char *const header[] = { "ID", "NAME", "PRIO", "CLASS", "UID", "PID", "CGROUP" };
+        _cleanup_json_ json_object *reply = NULL;
+        _cleanup_(table_freep) Table *t = NULL;
+        json_object *list;
+        ExitStatus e;
+        int r;
+
+        e = maioctl_call(a, "GET", "/v1/tenants", NULL, &reply);
+        if (e != EXIT_OK)
+                return e;
+        list = reply_member(reply, "tenants", json_type_array);
+        if (!list)
+                return maioctl_bad_reply(a, "no \"tenants\" array");
+        if (a->output == OUTPUT_JSON)
+                return maioctl_print_json(reply);
+
+        t = table_new(ELEMENTSOF(header), header);
+        if (!t)
+                return maioctl_local_error(-ENOMEM);
+        for (size_t i = 0; i < json_object_array_length(list); i++) {
+                r = tenants_add_row(t, json_object_array_get_idx(list, i));
+                if (r < 0)
+                        return maioctl_local_error(r);
+        }
+        return maioctl_print_table(t);
+}
+
+/* "1234 (alive)", "1234 (exited)", or just the pid when maiod could not tell. */
+static int tenants_add_pid(Table *t, json_object *tenant) {
+        bool alive;
+
+        if (!reply_member(tenant, "pid", json_type_int) || !reply_bool(tenant, "pid_alive", &alive))
+                return table_add_pair(t, "pid", reply_text(tenant, "pid"));
+        return table_add_pairf(t, "pid", "%s (%s)", reply_text(tenant, "pid"), alive ? "alive" : "exited");
+}
+
+ExitStatus tenants_show(const Args *a) {
+        static const struct {
+                const char *label;
+                const char *key;
+        } fields[] = {
+                { "id",       "id"             },
+                { "name",     "name"           },
+                { "priority", "priority"       },
+                { "class",    "workload_class" },
+                { "uid",      "uid"            },
+                { "pid",      NULL             },
+                { "cgroup",   "cgroup"         },
+                { "created",  "created"        },
+        };
+        _cleanup_json_ json_object *reply = NULL;
+        _cleanup_(table_freep) Table *t = NULL;
+        char path[TENANTS_PATH_MAX];
+        ExitStatus e;
+        int r;
+
+        e = maioctl_call(a, "GET", tenants_path(a->id, path), NULL, &reply);
+        if (e != EXIT_OK)
+                return e;
+        if (!reply || !json_object_is_type(reply, json_type_object))
+                return maioctl_bad_reply(a, "no tenant object");
+        if (a->output == OUTPUT_JSON)
+                return maioctl_print_json(reply);
+
+        t = table_new(2, NULL);
+        if (!t)
+                return maioctl_local_error(-ENOMEM);
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
+                r = fields[i].key ? table_add_pair(t, fields[i].label, reply_text(reply, fields[i].key))
+                                  : tenants_add_pid(t, reply);
+                if (r < 0)
+                        return maioctl_local_error(r);
+        }
+        return maioctl_print_table(t);
+}
+
+/* Adds v (taking it) under key; a NULL v is json-c's out-of-memory signal. */
+static int tenants_body_add(json_object *body, const char *key, json_object *v) {
+        if (!v)
+                return -ENOMEM;
+        if (json_object_object_add(body, key, v) < 0) {
+                json_object_put(v);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* Only what the user gave, so maiod's defaults apply to the rest. */
+static int tenants_add_body(const Args *a, json_object **ret) {
+        _cleanup_json_ json_object *body = json_object_new_object();
+        int r;
+
+        if (!body)
+                return -ENOMEM;
+        r = tenants_body_add(body, "name", json_object_new_string(a->name));
+        if (r >= 0 && a->priority >= 0)
+                r = tenants_body_add(body, "priority", json_object_new_int(a->priority));
+        if (r >= 0 && a->workload_class)
+                r = tenants_body_add(body, "workload_class", json_object_new_string(a->workload_class));
+        if (r >= 0 && a->pid >= 0)
+                r = tenants_body_add(body, "pid", json_object_new_int(a->pid));
+        if (r >= 0 && a->cgroup)
+                r = tenants_body_add(body, "cgroup", json_object_new_string(a->cgroup));
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(body);
+        return 0;
+}
+
+ExitStatus tenants_add(const Args *a) {
+        _cleanup_json_ json_object *body = NULL, *reply = NULL;
+        _cleanup_(table_freep) Table *t = NULL;
+        ExitStatus e;
+        int r;
+
+        r = tenants_add_body(a, &body);
+        if (r < 0)
+                return maioctl_local_error(r);
+        e = maioctl_call(a, "POST", "/v1/tenants", body, &reply);
+        if (e != EXIT_OK)
+                return e;
+        if (!reply_member(reply, "id", json_type_int))
+                return maioctl_bad_reply(a, "no tenant id");
+        if (a->output == OUTPUT_JSON)
+                return maioctl_print_json(reply);
+
+        t = table_new(2, NULL);
+        if (!t)
+                return maioctl_local_error(-ENOMEM);
+        r = table_add_pair(t, "id", reply_text(reply, "id"));
+        if (r >= 0)
+                r = table_add_pair(t, "name", reply_text(reply, "name"));
+        if (r >= 0)
+                r = table_add_pair(t, "token", reply_text(reply, "token"));
+        if (r < 0)
+                return maioctl_local_error(r);
+        e = maioctl_print_table(t);
+        if (e == EXIT_OK)
+                printf("Note: the token is shown only once; store it now. The tenant uses it as a bearer token over TCP.\n");
+        return e;
+}
+
+ExitStatus tenants_rm(const Args *a) {
+        _cleanup_json_ json_object *reply = NULL;
+        char path[TENANTS_PATH_MAX];
+
+        /* Success prints nothing, in both output modes. */
+        return maioctl_call(a, "DELETE", tenants_path(a->id, path), NULL, &reply);
+}

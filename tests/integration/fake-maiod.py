@@ -1,0 +1,263 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# A stand-in for maiod's REST API v1 on a unix socket, serving canned replies so
+# maioctl can be tested without the daemon. Stdlib only. Logs each request as a
+# JSON line (--log) so tests can check what maioctl sent.
+"""Usage:
+  fake-maiod.py --socket PATH [--log FILE] [--mode normal|garbage|hangup|huge]
+  fake-maiod.py --dump NAME      print a canned reply (status, tenants, tenant-1,
+                                 tenant-2, created, events, tenant-events)
+Modes: normal serves the API; garbage answers 200 with a body that is not JSON;
+hangup closes every connection without answering; huge answers 200 with 17 MiB of JSON."""
+
+import argparse
+import copy
+import http.server
+import json
+import os
+import re
+import socketserver
+import sys
+
+TENANT_1 = {
+    "id": 1, "name": "web", "priority": 4, "workload_class": "batch", "uid": 1000,
+    "pid": 1234, "cgroup": "/maio/web", "created": "2026-11-21T22:40:00Z", "pid_alive": True,
+}
+TENANT_2 = {
+    "id": 2, "name": "database", "priority": 0, "workload_class": "serving", "uid": 0,
+    "pid": None, "cgroup": None, "created": "2026-11-21T22:41:07Z", "pid_alive": None,
+}
+TENANTS = {1: TENANT_1, 2: TENANT_2}
+
+STATUS = {
+    "version": "0.1.0", "pid": 4242, "uptime_sec": 3725.5,
+    "config_file": "/etc/maiod/maiod.conf", "state_dir": "/var/lib/maiod",
+    "runtime_dir": "/run/maiod", "root": "/", "dry_run": False,
+    "listeners": {"unix": "/run/maiod/maiod.sock", "tcp": None},
+    "features": {
+        "io_uring": {"available": True, "sqpoll": True, "send_zc": False, "buf_ring": True},
+        "bpf": {"prog_load": True, "xdp": False},
+        "damon": {"sysfs": True, "kdamonds": 2, "running": 1, "foreign": 1},
+        "numa": {"nodes": 2, "nodes_list": "0-1",
+                 "memory_tiers": ["memory_tier4: 0", "memory_tier22: 1"]},
+        "hugepages": [{"size_kb": 2048, "total": 512, "free": 500},
+                      {"size_kb": 1048576, "total": 0, "free": 0}],
+        "numa_balancing": {"mode": 2, "mode_name": "memory-tiering", "tiering_available": True},
+    },
+    "counts": {"tenants": 2, "events": 3, "requests": 1234, "connections": 1},
+}
+
+EVENTS = [
+    {"id": 3, "time": "2026-11-21T22:41:07Z", "tenant_id": 2, "kind": "tenant-added",
+     "message": "tenant database added"},
+    {"id": 2, "time": "2026-11-21T22:40:00Z", "tenant_id": 1, "kind": "tenant-added",
+     "message": "tenant web added"},
+    {"id": 1, "time": "2026-11-21T22:39:58Z", "tenant_id": None, "kind": "daemon-started",
+     "message": "maiod 0.1.0 started"},
+]
+
+CREATED_ID = 3
+TOKEN = "fAkE_t0ken-0123456789abcdefghijklmnopqrstuv"  # 43 URL-safe base64 chars, like maiod's
+NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,62}$")
+ADD_FIELDS = {"name": str, "priority": int, "workload_class": str, "pid": int, "cgroup": str}
+
+
+def created(body):
+    t = {"id": CREATED_ID, "name": body["name"], "priority": body.get("priority", 4),
+         "workload_class": body.get("workload_class", "batch"), "uid": os.getuid(),
+         "pid": body.get("pid"), "cgroup": body.get("cgroup"),
+         "created": "2026-11-21T22:45:00Z", "pid_alive": True if "pid" in body else None}
+    t["token"] = TOKEN
+    return t
+
+
+CANNED = {
+    "status": STATUS,
+    "tenants": {"tenants": [TENANT_1, TENANT_2]},
+    "tenant-1": TENANT_1,
+    "tenant-2": TENANT_2,
+    "created": created({"name": "web2", "priority": 2, "workload_class": "serving",
+                        "pid": 1234, "cgroup": "/maio/web2"}),
+    "events": {"events": EVENTS},
+    "tenant-events": {"events": [EVENTS[1]]},
+}
+
+
+class ApiError(Exception):
+    def __init__(self, status, code, message, allow=None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.allow = status, code, message, allow
+
+
+def validate_add(body):
+    if not isinstance(body, dict):
+        raise ApiError(400, "wrong-type", "body must be an object")
+    for key, value in body.items():
+        if key not in ADD_FIELDS:
+            raise ApiError(400, "unknown-field", f"unknown field '{key}'")
+        if not isinstance(value, ADD_FIELDS[key]) or isinstance(value, bool):
+            raise ApiError(400, "wrong-type", f"field '{key}' has the wrong type")
+    if "name" not in body:
+        raise ApiError(400, "missing-field", "field 'name' is required")
+    if not NAME_RE.match(body["name"]):
+        raise ApiError(400, "invalid-value", f"invalid tenant name '{body['name']}'")
+    if any(t["name"] == body["name"] for t in TENANTS.values()):
+        raise ApiError(409, "conflict", f"a tenant named '{body['name']}' exists")
+    return body
+
+
+def tenant_id(text):
+    # Canonical only: no sign, no leading zero, at most 2^63-1 (api/openapi.yaml).
+    if not re.fullmatch(r"[1-9][0-9]{0,18}", text) or int(text) >= 2**63:
+        raise ApiError(400, "bad-request", f"invalid tenant id '{text}'")
+    if int(text) not in TENANTS:
+        raise ApiError(404, "not-found", f"tenant {int(text)} not found")
+    return int(text)
+
+
+class Server(socketserver.UnixStreamServer):
+    # A client that gives up mid-reply (maioctl refusing a huge one) is no error here.
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    mode = "normal"
+    log_file = None
+
+    # Unix sockets have no peer address for the default log line.
+    def address_string(self):
+        return "unix"
+
+    def log_message(self, format, *args):
+        pass
+
+    def reply(self, status, obj=None, headers=None):
+        data = b"" if obj is None else json.dumps(obj).encode()
+        self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if status != 204:
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if status != 204:
+            self.wfile.write(data)
+        self.close_connection = True
+
+    def read_body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def record(self, raw):
+        if not self.log_file:
+            return
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw.decode(errors="replace")
+        entry = {"method": self.command, "path": self.path,
+                 "content_type": self.headers.get("Content-Type"), "body": body}
+        with open(self.log_file, "a") as f:
+            f.write(json.dumps(entry) + "\n")
+
+    def transport_checks(self, raw):
+        content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
+        if raw and content_type != "application/json":
+            raise ApiError(415, "unsupported-media-type", "expected application/json")
+        if raw and self.command != "POST":
+            raise ApiError(400, "bad-request", f"{self.command} takes no body")
+
+    def route(self, raw):
+        self.transport_checks(raw)
+        parts = self.path.split("?")[0].strip("/").split("/")
+        if parts == ["v1", "health"]:
+            return self.only("GET", 200, {"status": "ok"})
+        if parts == ["v1", "version"]:
+            return self.only("GET", 200, {"version": "0.1.0", "api": "v1"})
+        if parts == ["v1", "status"]:
+            return self.only("GET", 200, STATUS)
+        if parts == ["v1", "events"]:
+            return self.only("GET", 200, CANNED["events"])
+        if parts == ["v1", "tenants"]:
+            if self.command == "POST":
+                return self.add(raw)
+            return self.only("GET, POST", 200, CANNED["tenants"])
+        if len(parts) == 3 and parts[:2] == ["v1", "tenants"]:
+            tid = tenant_id(parts[2])
+            if self.command == "DELETE":
+                return 204, None, None
+            return self.only("GET, PATCH, DELETE", 200, TENANTS[tid])
+        if len(parts) == 4 and parts[:2] == ["v1", "tenants"] and parts[3] == "events":
+            tid = tenant_id(parts[2])
+            return self.only("GET", 200, {"events": [e for e in EVENTS if e["tenant_id"] == tid]})
+        raise ApiError(404, "not-found", f"no route {self.path}")
+
+    def only(self, allow, status, obj):
+        if self.command not in [m.strip() for m in allow.split(",")]:
+            raise ApiError(405, "method-not-allowed", f"{self.command} not allowed", allow)
+        return status, copy.deepcopy(obj), None
+
+    def add(self, raw):
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            raise ApiError(400, "invalid-json", "body is not JSON")
+        obj = created(validate_add(body))
+        return 201, obj, {"Location": f"/v1/tenants/{CREATED_ID}"}
+
+    def handle_any(self):
+        raw = self.read_body()
+        self.record(raw)
+        if self.mode == "hangup":
+            self.close_connection = True
+            return
+        if self.mode in ("garbage", "huge"):
+            data = b"this is not JSON" if self.mode == "garbage" else \
+                json.dumps({"tenants": [], "pad": "x" * (17 << 20)}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(data)
+            self.close_connection = True
+            return
+        try:
+            status, obj, headers = self.route(raw)
+        except ApiError as e:
+            headers = {"Allow": e.allow} if e.allow else None
+            status, obj = e.status, {"error": {"code": e.code, "message": e.message}}
+        self.reply(status, obj, headers)
+
+    do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = handle_any
+
+
+def main():
+    parser = argparse.ArgumentParser(description="fake maiod REST API for maioctl tests")
+    parser.add_argument("--socket")
+    parser.add_argument("--log")
+    parser.add_argument("--mode", choices=["normal", "garbage", "hangup", "huge"], default="normal")
+    parser.add_argument("--dump", choices=sorted(CANNED))
+    args = parser.parse_args()
+
+    if args.dump:
+        json.dump(CANNED[args.dump], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    if not args.socket:
+        parser.error("--socket is required")
+
+    Handler.mode, Handler.log_file = args.mode, args.log
+    if os.path.exists(args.socket):
+        os.unlink(args.socket)
+    with Server(args.socket, Handler) as server:
+        server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
