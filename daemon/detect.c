@@ -67,7 +67,7 @@ int detect_root_path(const char *root, const char *rel, char **ret) {
         return 0;
 }
 
-static int path_buildv(const char *root, char **ret, const char *fmt, va_list ap) {
+static _printf_(3, 0) int path_buildv(const char *root, char **ret, const char *fmt, va_list ap) {
         _cleanup_free_ char *rel = NULL;
 
         if (vasprintf(&rel, fmt, ap) < 0) {

@@ -32,6 +32,9 @@ struct HttpConn {
         int fd;
         Identity peer;           /* unix: from SO_PEERCRED; TCP: anonymous until a token */
         uint64_t deadline_usec;  /* CLOCK_MONOTONIC; the current request must be done by then */
+        char *token;             /* TCP: the last bearer token resolved on this connection ... */
+        Identity token_identity; /* ... what it resolved to ... */
+        uint64_t token_generation; /* ... valid while m->tenants_generation is unchanged */
         HttpConn *prev, *next;
 };
 
@@ -148,6 +151,7 @@ static void http_on_connection(void *cls, struct MHD_Connection *connection, voi
                 if (c->next)
                         c->next->prev = c->prev;
                 s->n_conns--;
+                free(c->token);
                 free(c);
                 *socket_context = NULL;
                 return;
@@ -278,9 +282,11 @@ static int http_check_headers(HttpServer *s, struct MHD_Connection *connection, 
         return 0;
 }
 
-/* Over TCP the bearer token names the tenant; on the unix socket the peer does. */
+/* Over TCP the bearer token names the tenant; on the unix socket the peer does.
+ * A keep-alive connection reuses its last resolution until a tenant is removed. */
 static void http_identify(HttpServer *s, HttpConn *c, struct MHD_Connection *connection, Identity *ret) {
-        const char *auth;
+        Manager *m = s->manager;
+        const char *auth, *token;
 
         *ret = c ? c->peer : (Identity){ .kind = IDENTITY_ANONYMOUS };
         if (s->transport != HTTP_TCP)
@@ -288,8 +294,25 @@ static void http_identify(HttpServer *s, HttpConn *c, struct MHD_Connection *con
         auth = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
         if (!auth)
                 return;
-        if (strncasecmp(auth, "Bearer ", 7) != 0 || tenants_identify_token(s->manager, auth + 7, ret) < 0)
+        if (strncasecmp(auth, "Bearer ", 7) != 0) {
                 ret->bad_token = true;
+                return;
+        }
+        token = auth + 7;
+        if (c && c->token && c->token_generation == m->tenants_generation && strcmp(c->token, token) == 0) {
+                *ret = c->token_identity;
+                return;
+        }
+        if (tenants_identify_token(m, token, ret) < 0) {
+                ret->bad_token = true;
+                return;
+        }
+        if (c) {
+                free(c->token);
+                c->token = strdup(token);
+                c->token_identity = *ret;
+                c->token_generation = m->tenants_generation;
+        }
 }
 
 static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *connection, const char *url,
@@ -348,7 +371,7 @@ static size_t http_unescape_none(void *cls, struct MHD_Connection *c, char *s) {
         return strlen(s);
 }
 
-static void http_mhd_log(void *cls, const char *fmt, va_list ap) {
+static _printf_(2, 0) void http_mhd_log(void *cls, const char *fmt, va_list ap) {
         char buf[512];
 
         vsnprintf(buf, sizeof buf, fmt, ap);

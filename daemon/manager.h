@@ -53,6 +53,7 @@ struct Manager {
         gid_t admin_gid;
 
         TenantWatch *watches;    /* pidfd watches, a list */
+        uint64_t tenants_generation; /* bumped when a tenant goes away: invalidates cached token identities */
 
         sd_event_source *status_timer;
         uint64_t start_usec;     /* CLOCK_MONOTONIC */

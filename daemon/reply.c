@@ -67,7 +67,7 @@ const char *reply_code_from_status(unsigned status) {
         return status >= 500 ? "internal" : "bad-request";
 }
 
-static int reply_verror(Reply *r, unsigned status, const char *code, const char *format, va_list ap) {
+static _printf_(4, 0) int reply_verror(Reply *r, unsigned status, const char *code, const char *format, va_list ap) {
         char msg[512];
         json_object *o, *e;
 

@@ -152,6 +152,7 @@ static void watch_record_exit(Manager *m, int64_t tenant_id, pid_t pid) {
                 log_warning("Failed to record the exit of process %d, ignoring", (int) pid);
 
         if (m->config->on_pid_exit == TENANT_PID_EXIT_REMOVE) {
+                m->tenants_generation++;
                 if (store_tenant_remove(m->store, tenant_id) >= 0)
                         (void) store_event_add(m->store, tenant_id, "tenant-removed", "Removed after its process exited");
                 return;
@@ -485,6 +486,7 @@ int tenants_op_delete(Manager *m, const Request *req, Reply *reply) {
                 return reply_error(reply, 404, "not-found", "No tenant %" PRId64, req->ids[0]);
         if (r < 0)
                 return r;
+        m->tenants_generation++;
         r = store_tenant_remove(m->store, t.id);
         if (r >= 0) {
                 w = watch_find(m, t.id);
