@@ -4,10 +4,12 @@
 #include <errno.h>
 #include <grp.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -208,6 +210,26 @@ static int mkdir_p(const char *path, mode_t mode) {
         return 0;
 }
 
+/* Status and logs name the path a passed socket is bound to, which the socket
+ * unit chooses; an unnamed or abstract socket keeps the default path. */
+static int manager_adopt_socket_path(Manager *m, int fd) {
+        struct sockaddr_un sa = {};
+        socklen_t len = sizeof sa;
+        size_t off = offsetof(struct sockaddr_un, sun_path);
+        char *p;
+
+        if (getsockname(fd, (struct sockaddr *) &sa, &len) < 0)
+                return -errno;
+        if (len <= off || sa.sun_path[0] == '\0')
+                return 0;
+        p = strndup(sa.sun_path, len - off);
+        if (!p)
+                return -ENOMEM;
+        free(m->socket_path);
+        m->socket_path = p;
+        return 0;
+}
+
 /* The unix listener: a socket systemd passed us (maiod.socket), else our own. */
 static int manager_listen_unix(Manager *m) {
         int n = sd_listen_fds(true), fd = -EBADF, r;
@@ -216,6 +238,8 @@ static int manager_listen_unix(Manager *m) {
                 if (sd_is_socket_unix(SD_LISTEN_FDS_START + i, SOCK_STREAM, 1, NULL, 0) > 0) {
                         fd = SD_LISTEN_FDS_START + i;
                         m->socket_activated = true;
+                        if (manager_adopt_socket_path(m, fd) < 0)
+                                log_warning("Cannot tell the path of the passed socket, ignoring.");
                         log_info("Using the unix socket passed by systemd.");
                 } else
                         (void) close(SD_LISTEN_FDS_START + i);

@@ -101,6 +101,8 @@ int ops_route(const char *method, const char *path, const Op **ret_op, int64_t r
                 }
                 path_found = true;
                 if (strcmp(ops[i].method, method) == 0) {
+                        if (allow_size > 0)
+                                allow[0] = '\0'; /* Allow is for 405 replies only */
                         *ret_op = &ops[i];
                         memcpy(ret_ids, ids, sizeof ids);
                         return 0;

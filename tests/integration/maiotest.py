@@ -1,0 +1,440 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Shared helper of the integration tests: runs the real maiod on temporary
+# directories and talks HTTP to it over its unix socket (also as another uid)
+# or TCP. Standard library only; every wait is bounded.
+
+import http.client
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+EXIT_SKIP = 77
+NOBODY = 65534
+
+
+class Skip(Exception):
+    """A capability the test needs is missing: exit 77 with the reason."""
+
+
+def check(cond, what):
+    if not cond:
+        raise AssertionError(what)
+
+
+def check_eq(got, want, what):
+    if got != want:
+        raise AssertionError(f"{what}: expected {want!r}, got {got!r}")
+
+
+def env(name):
+    value = os.environ.get(name)
+    if not value:
+        raise AssertionError(f"${name} is not set; run the tests through 'meson test'")
+    return value
+
+
+def fixture(name):
+    return os.path.join(env("MAIO_FIXTURES"), name)
+
+
+def free_port():
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout, what, interval=0.05):
+    """Polls predicate() until it returns a true value, which is returned."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, path, timeout):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.unix_path)
+
+
+def _decode(resp_headers, data):
+    ctype = resp_headers.get("content-type", "")
+    if not data:
+        return None
+    if ctype.startswith("application/json"):
+        return json.loads(data)
+    return data.decode("utf-8", "replace")
+
+
+def _encode_body(body, headers):
+    hdrs = {}
+    if body is not None:
+        hdrs["Content-Type"] = "application/json"
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+        if isinstance(body, str):
+            body = body.encode()
+    for k, v in (headers or {}).items():
+        hdrs = {hk: hv for hk, hv in hdrs.items() if hk.lower() != k.lower()}
+        if v is not None:
+            hdrs[k] = v
+    return body, hdrs
+
+
+def http_request(conn, method, path, body=None, headers=None):
+    """One request on a fresh connection; returns (status, headers with lower-case
+    names, parsed JSON or text or None)."""
+    body, hdrs = _encode_body(body, headers)
+    try:
+        try:
+            conn.request(method, path, body=body, headers=hdrs)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered early (413, 415) and closed: read that answer
+        resp = conn.getresponse()
+        data = resp.read()
+        rh = {k.lower(): v for k, v in resp.getheaders()}
+        return resp.status, rh, _decode(rh, data)
+    finally:
+        conn.close()
+
+
+def _parse_head(raw):
+    head, sep, rest = raw.partition(b"\r\n\r\n")
+    check(sep, f"incomplete HTTP response: {raw[:200]!r}")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    return int(lines[0].split()[1]), headers, rest
+
+
+def parse_response(raw):
+    """Parses one HTTP/1.1 response with a Content-Length body from bytes."""
+    status, headers, rest = _parse_head(raw)
+    n = int(headers.get("content-length", len(rest)))
+    return status, headers, _decode(headers, rest[:n])
+
+
+def recv_all(sock, timeout):
+    """Reads until EOF or timeout; returns the bytes and whether EOF was seen."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return data, False
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            return data, False
+        except ConnectionResetError:
+            return data, True
+        if not chunk:
+            return data, True
+        data += chunk
+
+
+def recv_response(sock, timeout):
+    """Reads exactly one response (Content-Length framed) from a keep-alive
+    connection; returns its bytes, or b"" if the server closed it first."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    while True:
+        if b"\r\n\r\n" in data:
+            _, headers, rest = _parse_head(data)
+            if len(rest) >= int(headers.get("content-length", 0)):
+                return data
+        left = deadline - time.monotonic()
+        check(left > 0, f"no complete response within {timeout} s (got {data[:100]!r})")
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(65536)
+        except socket.timeout:
+            continue
+        except ConnectionResetError:
+            chunk = b""
+        if not chunk:
+            return data
+        data += chunk
+
+
+def as_user(uid, gid, groups, fn):
+    """Runs fn() in a forked child with uid/gid/groups and returns what it
+    returned (JSON-serialisable) or raises what it raised, as AssertionError."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:  # the child never returns into the test
+            os.close(r)
+            try:
+                os.setgroups(groups)
+                os.setresgid(gid, gid, gid)
+                os.setresuid(uid, uid, uid)
+                out = {"result": fn()}
+            except BaseException as e:
+                out = {"error": f"{type(e).__name__}: {e}"}
+            with os.fdopen(w, "w") as f:
+                json.dump(out, f)
+        finally:
+            os._exit(0)
+    os.close(w)
+    data = b""
+    deadline = time.monotonic() + 20
+    try:
+        while True:
+            ready, _, _ = select.select([r], [], [], max(0, deadline - time.monotonic()))
+            if not ready:
+                os.kill(pid, signal.SIGKILL)
+                raise AssertionError(f"child running as uid {uid} did not finish in time")
+            chunk = os.read(r, 65536)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(r)
+        os.waitpid(pid, 0)
+    out = json.loads(data)
+    if "error" in out:
+        raise AssertionError(f"as uid {uid}: {out['error']}")
+    return out["result"]
+
+
+class Daemon:
+    """A maiod on its own temp dirs. Use as a context manager; on a clean exit
+    it must stop on SIGTERM with status 0 within 2 s. The log is printed when
+    the body raised."""
+
+    def __init__(self, config="", root=None, extra_args=(), env_extra=None, log_level="debug", start=True):
+        self.maiod = env("MAIOD")
+        self.tmp = tempfile.mkdtemp(prefix="maio-it-")
+        os.chmod(self.tmp, 0o755)  # other uids must reach the socket below it
+        self.config_path = os.path.join(self.tmp, "maiod.conf")
+        self.state_dir = os.path.join(self.tmp, "state")
+        self.runtime_dir = os.path.join(self.tmp, "run")
+        self.socket_path = os.path.join(self.runtime_dir, "maiod.sock")
+        self.log_path = os.path.join(self.tmp, "maiod.log")
+        self.root = root or fixture("host-2node")
+        self.extra_args = list(extra_args)
+        self.env = dict(os.environ)
+        for k in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID"):
+            self.env.pop(k, None)
+        self.env.update(env_extra or {})
+        self.log_level = log_level
+        self.autostart = start  # False: the with-block starts it, e.g. with start(argv)
+        self.proc = None
+        self.tcp = None  # (host, port) when the config has a TCP listener
+        self.write_config(config)
+
+    def write_config(self, text):
+        with open(self.config_path, "w") as f:
+            f.write(text)
+
+    def argv(self, foreground=True):
+        a = [self.maiod, "--config", self.config_path, "--state-dir", self.state_dir,
+             "--runtime-dir", self.runtime_dir, "--root", self.root, "--log-level", self.log_level]
+        return a + (["--foreground"] if foreground else []) + self.extra_args
+
+    def start(self, argv=None, wait=True):
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(argv or self.argv(), stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=log, env=self.env)
+        if wait:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout=5):
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc and self.proc.poll() is not None:
+                raise AssertionError(f"maiod exited with status {self.proc.returncode} before answering")
+            try:
+                if self.request("GET", "/v1/health", timeout=1)[0] == 200:
+                    return
+            except (OSError, http.client.HTTPException):
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"maiod did not answer /v1/health within {timeout} s")
+            time.sleep(0.05)
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=2):
+        """SIGTERM; asserts exit status 0 within timeout."""
+        proc, self.proc = self.proc, None
+        if not proc:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            rc = proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise AssertionError(f"maiod did not exit within {timeout} s of SIGTERM")
+        check_eq(rc, 0, "maiod exit status after SIGTERM")
+        self.check_log_clean()
+
+    def check_log_clean(self):
+        """Sanitizer reports fail the test even when they did not abort maiod."""
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            check(marker not in self.log(), f"sanitizer report in the maiod log: {marker}")
+
+    def kill(self):
+        proc, self.proc = self.proc, None
+        if proc and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def __enter__(self):
+        return self.start() if self.autostart else self
+
+    def __exit__(self, exc_type, exc, tb):
+        failed = exc_type is not None and exc_type is not Skip
+        try:
+            if exc_type is None:
+                self.stop()
+            else:
+                self.kill()
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            if failed:
+                print(f"---- maiod log ({self.log_path}), last 150 lines ----", file=sys.stderr)
+                print("\n".join(self.log().splitlines()[-150:]), file=sys.stderr)
+                print("---- end of maiod log ----", file=sys.stderr)
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        return False
+
+    # HTTP
+
+    def request(self, method, path, body=None, headers=None, as_uid=None, groups=(), token=None,
+                tcp=False, timeout=10):
+        """Returns (status, headers, body): headers with lower-case names, body
+        parsed JSON, text, or None. as_uid runs the client as that uid (gid the
+        same) with the supplementary groups; tcp uses the TCP listener."""
+        if token is not None:
+            headers = dict(headers or {}, Authorization=f"Bearer {token}")
+        if as_uid is not None:
+            def child():
+                return list(self.request(method, path, body, headers, tcp=tcp, timeout=timeout))
+            return tuple(as_user(as_uid, as_uid, list(groups), child))
+        if tcp:
+            check(self.tcp, "no TCP listener configured")
+            conn = http.client.HTTPConnection(*self.tcp, timeout=timeout)
+        else:
+            conn = UnixHTTPConnection(self.socket_path, timeout)
+        return http_request(conn, method, path, body, headers)
+
+    def ok(self, method, path, body=None, want=200, **kw):
+        """request() that asserts the status and returns the body."""
+        status, _, data = self.request(method, path, body, **kw)
+        check_eq(status, want, f"{method} {path} status (body {data!r})")
+        return data
+
+    def check_error(self, method, path, body=None, status=400, code=None, **kw):
+        """Asserts an error reply of the documented shape; returns its headers."""
+        st, hdrs, data = self.request(method, path, body, **kw)
+        check_eq(st, status, f"{method} {path} status (body {data!r})")
+        check_error_body(data, code, f"{method} {path}")
+        return hdrs
+
+    def health(self):
+        check_eq(self.request("GET", "/v1/health")[:1], (200,), "health after the case")
+
+    def connect(self, timeout=5):
+        """A raw connected unix socket, for malformed or slow requests."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect(self.socket_path)
+        return s
+
+    def raw(self, data, timeout=5):
+        """Sends bytes on a fresh connection, returns everything read until EOF
+        (or until timeout)."""
+        with self.connect(timeout) as s:
+            s.sendall(data)
+            return recv_all(s, timeout)[0]
+
+    def metrics(self):
+        """GET /metrics as {name{labels}: float}."""
+        status, _, text = self.request("GET", "/metrics")
+        check_eq(status, 200, "GET /metrics status")
+        return parse_metrics(text)
+
+
+def check_error_body(data, code, what):
+    check(isinstance(data, dict) and set(data) == {"error"}, f"{what}: error body shape: {data!r}")
+    err = data["error"]
+    check(isinstance(err, dict) and set(err) == {"code", "message"}, f"{what}: error object: {err!r}")
+    check(isinstance(err["message"], str) and err["message"], f"{what}: empty error message")
+    if code is not None:
+        check_eq(err["code"], code, f"{what}: error code")
+
+
+def parse_metrics(text):
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            out[name] = float(value)
+    return out
+
+
+def main(tests, needs_root=True):
+    """Runs every test function; exits 1 if any failed, else 77 if any
+    skipped (with the reason printed), else 0."""
+    if needs_root and os.geteuid() != 0:
+        print("SKIP: needs root: clients switch to other uids and uid 0 is the administrator")
+        sys.exit(EXIT_SKIP)
+    skipped, failed = [], []
+    for t in tests:
+        print(f"== {t.__name__}", flush=True)
+        try:
+            t()
+        except Skip as e:
+            print(f"SKIP {t.__name__}: {e}", flush=True)
+            skipped.append(t.__name__)
+        except BaseException:
+            traceback.print_exc()
+            print(f"FAIL {t.__name__}", flush=True)
+            failed.append(t.__name__)
+    if failed:
+        print(f"FAILED: {', '.join(failed)}")
+        sys.exit(1)
+    if skipped:
+        print(f"SKIPPED: {', '.join(skipped)}")
+        sys.exit(EXIT_SKIP)
+    print("PASS")
+    sys.exit(0)
