@@ -71,6 +71,17 @@ static json_object *tenant_to_json(Manager *m, const Tenant *t) {
         return o;
 }
 
+/* Replies {key: arr} with 200, taking both objects; either may be NULL after an allocation failure. */
+static int reply_list(Reply *reply, json_object *o, const char *key, json_object *arr) {
+        if (!o || !arr) {
+                json_object_put(o);
+                json_object_put(arr);
+                return -ENOMEM;
+        }
+        json_object_object_add(o, key, arr);
+        return reply_json(reply, 200, o);
+}
+
 static int tenant_reply(Manager *m, Reply *reply, unsigned status, const Tenant *t) {
         return reply_json(reply, status, tenant_to_json(m, t));
 }
@@ -98,6 +109,15 @@ int tenants_get_visible(Manager *m, const Identity *who, int64_t id, Tenant *ret
         }
         *ret = t;
         return 0;
+}
+
+/* tenants_get_visible() for a handler: the tenant named by the path, or a 404 reply. */
+static int tenant_lookup(Manager *m, const Request *req, Reply *reply, Tenant *ret) {
+        int r = tenants_get_visible(m, req->who, req->ids[0], ret);
+
+        if (r == -ENOENT)
+                return reply_error(reply, 404, "not-found", "No tenant %" PRId64, req->ids[0]);
+        return r;
 }
 
 int tenants_identify_token(Manager *m, const char *token, Identity *ret) {
@@ -385,10 +405,8 @@ int tenants_op_create(Manager *m, const Request *req, Reply *reply) {
 
 int tenants_op_get(Manager *m, const Request *req, Reply *reply) {
         Tenant t = {};
-        int r = tenants_get_visible(m, req->who, req->ids[0], &t);
+        int r = tenant_lookup(m, req, reply, &t);
 
-        if (r == -ENOENT)
-                return reply_error(reply, 404, "not-found", "No tenant %" PRId64, req->ids[0]);
         if (r < 0)
                 return r;
         r = tenant_reply(m, reply, 200, &t);
@@ -422,13 +440,7 @@ int tenants_op_list(Manager *m, const Request *req, Reply *reply) {
         for (size_t i = 0; o && arr && i < n; i++)
                 json_object_array_add(arr, tenant_to_json(m, &ts[i]));
         tenants_free(ts, n);
-        if (!o || !arr) {
-                json_object_put(o);
-                json_object_put(arr);
-                return -ENOMEM;
-        }
-        json_object_object_add(o, "tenants", arr);
-        return reply_json(reply, 200, o);
+        return reply_list(reply, o, "tenants", arr);
 }
 
 static const Field update_fields[] = {
@@ -445,9 +457,7 @@ int tenants_op_update(Manager *m, const Request *req, Reply *reply) {
         r = reply_check_fields(reply, req->body, update_fields, ELEMENTSOF(update_fields));
         if (r < 0)
                 return r;
-        r = tenants_get_visible(m, req->who, req->ids[0], &t);
-        if (r == -ENOENT)
-                return reply_error(reply, 404, "not-found", "No tenant %" PRId64, req->ids[0]);
+        r = tenant_lookup(m, req, reply, &t);
         if (r < 0)
                 return r;
 
@@ -481,9 +491,7 @@ int tenants_op_delete(Manager *m, const Request *req, Reply *reply) {
         char msg[128];
         int r;
 
-        r = tenants_get_visible(m, req->who, req->ids[0], &t);
-        if (r == -ENOENT)
-                return reply_error(reply, 404, "not-found", "No tenant %" PRId64, req->ids[0]);
+        r = tenant_lookup(m, req, reply, &t);
         if (r < 0)
                 return r;
         m->tenants_generation++;
@@ -524,21 +532,13 @@ static int events_reply(Manager *m, Reply *reply, int64_t tenant_id) {
                 json_object_array_add(arr, e);
         }
         store_events_free(ev, n);
-        if (!o || !arr) {
-                json_object_put(o);
-                json_object_put(arr);
-                return -ENOMEM;
-        }
-        json_object_object_add(o, "events", arr);
-        return reply_json(reply, 200, o);
+        return reply_list(reply, o, "events", arr);
 }
 
 int tenants_op_events(Manager *m, const Request *req, Reply *reply) {
         Tenant t = {};
-        int r = tenants_get_visible(m, req->who, req->ids[0], &t);
+        int r = tenant_lookup(m, req, reply, &t);
 
-        if (r == -ENOENT)
-                return reply_error(reply, 404, "not-found", "No tenant %" PRId64, req->ids[0]);
         if (r < 0)
                 return r;
         tenant_done(&t);
