@@ -24,6 +24,11 @@ static const char *const pid_exit_words[_TENANT_PID_EXIT_MAX + 1] = {
         [TENANT_PID_EXIT_REMOVE] = "remove",
 };
 
+static const char *const reconcile_words[_KNOBS_RECONCILE_MAX + 1] = {
+        [KNOBS_RECONCILE_RESTORE] = "restore",
+        [KNOBS_RECONCILE_REAPPLY] = "reapply",
+};
+
 #define ITEM(s, k, t, field, lo, hi, d, w, text)                                                   \
         {                                                                                          \
                 .section = (s), .key = (k), .type = (t), .offset = offsetof(Config, field),       \
@@ -57,6 +62,15 @@ static const ConfItem conf_items[] = {
         ITEM("tenants", "on_pid_exit", CONF_ENUM, on_pid_exit, 0, 0, "keep", pid_exit_words,
              "What happens to a tenant when its watched pid exits: keep or remove. "
              "The exit is recorded as an event either way."),
+
+        ITEM("knobs", "restore_on_exit", CONF_BOOL, knobs_restore_on_exit, 0, 0, "yes", NULL,
+             "Whether a clean stop writes back the original value of every kernel knob maiod changed."),
+        ITEM("knobs", "reconcile", CONF_ENUM, knobs_reconcile, 0, 0, "restore", reconcile_words,
+             "After an unclean stop: restore the original of every journaled knob, or reapply the desired value."),
+        ITEM("knobs", "drift_check_sec", CONF_UINT, knobs_drift_check_s, 1, 86400, "30", NULL,
+             "Seconds between checks that the knobs maiod wrote still hold its values."),
+        ITEM("knobs", "enforce", CONF_BOOL, knobs_enforce, 0, 0, "no", NULL,
+             "Whether a knob someone else changed is written back (otherwise it is reported and left alone)."),
 };
 
 const ConfItem *conf_table(size_t *ret_n) {

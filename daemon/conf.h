@@ -37,12 +37,24 @@ typedef struct Config {
         /* [tenants] */
         unsigned max_tenants;
         unsigned on_pid_exit;       /* TENANT_PID_EXIT_KEEP / _REMOVE (index into words) */
+
+        /* [knobs] */
+        bool knobs_restore_on_exit; /* a clean stop writes the originals back */
+        unsigned knobs_reconcile;   /* KNOBS_RECONCILE_*: what a start after an unclean stop does */
+        unsigned knobs_drift_check_s; /* period of the live-vs-written comparison */
+        bool knobs_enforce;         /* re-write a knob someone else changed */
 } Config;
 
 enum {
         TENANT_PID_EXIT_KEEP,
         TENANT_PID_EXIT_REMOVE,
         _TENANT_PID_EXIT_MAX,
+};
+
+enum {
+        KNOBS_RECONCILE_RESTORE,
+        KNOBS_RECONCILE_REAPPLY,
+        _KNOBS_RECONCILE_MAX,
 };
 
 typedef struct ConfItem {

@@ -116,8 +116,7 @@ static int read_text(const char *path, char **ret) {
         return 0;
 }
 
-static int read_text_at(const char *root, char **ret, const char *fmt, ...) _printf_(3, 4);
-static int read_text_at(const char *root, char **ret, const char *fmt, ...) {
+int detect_read_text_at(const char *root, char **ret, const char *fmt, ...) {
         _cleanup_free_ char *p = NULL;
         va_list ap;
         int r;
@@ -150,8 +149,7 @@ static int parse_ulong(const char *s, unsigned long *ret) {
         return 0;
 }
 
-static int read_ulong_at(const char *root, unsigned long *ret, const char *fmt, ...) _printf_(3, 4);
-static int read_ulong_at(const char *root, unsigned long *ret, const char *fmt, ...) {
+int detect_read_ulong_at(const char *root, unsigned long *ret, const char *fmt, ...) {
         _cleanup_free_ char *p = NULL, *text = NULL;
         va_list ap;
         int r;
@@ -204,9 +202,7 @@ static int cmp_ulong(const void *a, const void *b) {
         return (x > y) - (x < y);
 }
 
-/* Lists the numbers N of entries "<prefix>N<suffix>" in ROOT/rel, ascending.
- * A missing directory gives an empty list. Returns 0 or -ENOMEM. */
-static int list_numbered(const char *root, const char *rel, const char *prefix, const char *suffix,
+int detect_list_numbered(const char *root, const char *rel, const char *prefix, const char *suffix,
                          unsigned long **ret, size_t *ret_n) {
         _cleanup_(closedirp) DIR *d = NULL;
         _cleanup_free_ unsigned long *nums = NULL;
@@ -265,7 +261,11 @@ static int take_member(const char **p, unsigned long *ret) {
         return 0;
 }
 
-int detect_nodelist_count(const char *s, unsigned *ret) {
+typedef int (*NodelistRangeFn)(unsigned long lo, unsigned long hi, void *userdata);
+
+/* Validates s as detect_nodelist_count() documents, handing each range to fn (if
+ * not NULL). Returns 0 and the member count, -EINVAL, -ERANGE, or fn's failure. */
+static int nodelist_walk(const char *s, NodelistRangeFn fn, void *userdata, unsigned long *ret_count) {
         unsigned long count = 0, prev_hi = 0;
         bool first = true;
         const char *p = s;
@@ -291,6 +291,11 @@ int detect_nodelist_count(const char *s, unsigned *ret) {
                 /* The kernel prints ascending, disjoint ranges; anything else would double-count. */
                 if (!first && lo <= prev_hi)
                         return -EINVAL;
+                if (fn) {
+                        r = fn(lo, hi, userdata);
+                        if (r < 0)
+                                return r;
+                }
                 count += hi - lo + 1;
                 prev_hi = hi;
                 first = false;
@@ -300,7 +305,58 @@ int detect_nodelist_count(const char *s, unsigned *ret) {
                         return -EINVAL;
                 p++;
         }
+        *ret_count = count;
+        return 0;
+}
+
+int detect_nodelist_count(const char *s, unsigned *ret) {
+        unsigned long count;
+        int r;
+
+        r = nodelist_walk(s, NULL, NULL, &count);
+        if (r < 0)
+                return r;
         *ret = (unsigned) count;
+        return 0;
+}
+
+typedef struct NodelistFill {
+        unsigned *members;
+        size_t n;
+} NodelistFill;
+
+static int nodelist_fill(unsigned long lo, unsigned long hi, void *userdata) {
+        NodelistFill *f = userdata;
+
+        for (unsigned long v = lo; v <= hi; v++)
+                f->members[f->n++] = (unsigned) v;
+        return 0;
+}
+
+int detect_nodelist_parse(const char *s, unsigned **ret, size_t *ret_n) {
+        _cleanup_free_ unsigned *members = NULL;
+        NodelistFill fill = {};
+        unsigned long count;
+        int r;
+
+        if (s && *s == '\0') {
+                *ret = NULL;
+                *ret_n = 0;
+                return 0;
+        }
+        /* Validate and count first, so the fill pass cannot overrun. */
+        r = nodelist_walk(s, NULL, NULL, &count);
+        if (r < 0)
+                return r;
+        members = calloc(count, sizeof(*members));
+        if (!members)
+                return -ENOMEM;
+        fill.members = members;
+        r = nodelist_walk(s, nodelist_fill, &fill, &count);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(members);
+        *ret_n = fill.n;
         return 0;
 }
 
@@ -433,7 +489,7 @@ static int detect_damon(const char *root, Features *f) {
                 return r;
         f->damon_sysfs = true;
 
-        r = read_ulong_at(root, &nr, "sys/kernel/mm/damon/admin/kdamonds/nr_kdamonds");
+        r = detect_read_ulong_at(root, &nr, "sys/kernel/mm/damon/admin/kdamonds/nr_kdamonds");
         if (r < 0)
                 return r == -ENOMEM ? r : 0;
         f->damon_kdamonds = nr > UINT_MAX ? UINT_MAX : (unsigned) nr;
@@ -449,7 +505,7 @@ static int detect_damon(const char *root, Features *f) {
         for (unsigned i = 0; i < scan; i++) {
                 _cleanup_free_ char *state = NULL;
 
-                r = read_text_at(root, &state, "sys/kernel/mm/damon/admin/kdamonds/%u/state", i);
+                r = detect_read_text_at(root, &state, "sys/kernel/mm/damon/admin/kdamonds/%u/state", i);
                 if (r == -ENOMEM)
                         return r;
                 if (r >= 0 && strcmp(state, "on") == 0)
@@ -468,7 +524,7 @@ static int detect_memory_tiers(const char *root, Features *f) {
         size_t n, k = 0;
         int r;
 
-        r = list_numbered(root, "sys/devices/virtual/memory_tiering", "memory_tier", "", &ids, &n);
+        r = detect_list_numbered(root, "sys/devices/virtual/memory_tiering", "memory_tier", "", &ids, &n);
         if (r < 0 || n == 0)
                 return r;
         tiers = calloc(n + 1, sizeof(*tiers));
@@ -478,8 +534,8 @@ static int detect_memory_tiers(const char *root, Features *f) {
                 _cleanup_free_ char *nodes = NULL;
                 char *line;
 
-                r = read_text_at(root, &nodes, "sys/devices/virtual/memory_tiering/memory_tier%lu/nodelist",
-                                 ids[i]);
+                r = detect_read_text_at(root, &nodes, "sys/devices/virtual/memory_tiering/memory_tier%lu/nodelist",
+                                        ids[i]);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
@@ -498,7 +554,7 @@ static int detect_numa(const char *root, Features *f) {
         unsigned n;
         int r;
 
-        r = read_text_at(root, &list, "sys/devices/system/node/has_memory");
+        r = detect_read_text_at(root, &list, "sys/devices/system/node/has_memory");
         if (r == -ENOMEM)
                 return r;
         if (r >= 0) {
@@ -519,7 +575,7 @@ static int detect_hugepages(const char *root, Features *f) {
         size_t n;
         int r;
 
-        r = list_numbered(root, "sys/kernel/mm/hugepages", "hugepages-", "kB", &sizes, &n);
+        r = detect_list_numbered(root, "sys/kernel/mm/hugepages", "hugepages-", "kB", &sizes, &n);
         if (r < 0 || n == 0)
                 return r;
         hp = calloc(n, sizeof(*hp));
@@ -527,12 +583,12 @@ static int detect_hugepages(const char *root, Features *f) {
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++) {
                 hp[i].size_kb = sizes[i];
-                r = read_ulong_at(root, &hp[i].total, "sys/kernel/mm/hugepages/hugepages-%lukB/nr_hugepages",
-                                  sizes[i]);
+                r = detect_read_ulong_at(root, &hp[i].total, "sys/kernel/mm/hugepages/hugepages-%lukB/nr_hugepages",
+                                         sizes[i]);
                 if (r == -ENOMEM)
                         return r;
-                r = read_ulong_at(root, &hp[i].free, "sys/kernel/mm/hugepages/hugepages-%lukB/free_hugepages",
-                                  sizes[i]);
+                r = detect_read_ulong_at(root, &hp[i].free, "sys/kernel/mm/hugepages/hugepages-%lukB/free_hugepages",
+                                         sizes[i]);
                 if (r == -ENOMEM)
                         return r;
         }
@@ -546,7 +602,7 @@ static int detect_numa_balancing(const char *root, Features *f) {
         int r;
 
         f->numa_balancing = -1;
-        r = read_ulong_at(root, &mode, "proc/sys/kernel/numa_balancing");
+        r = detect_read_ulong_at(root, &mode, "proc/sys/kernel/numa_balancing");
         if (r == -ENOMEM)
                 return r;
         if (r >= 0 && mode > 3)

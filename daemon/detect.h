@@ -87,3 +87,26 @@ int detect_nodelist_count(const char *s, unsigned *ret);
  * "/sys/x", ("/t/host/", "/sys/x") -> "/t/host/sys/x". Returns 0 and a
  * malloc'd *ret, or -ENOMEM. */
 int detect_root_path(const char *root, const char *rel, char **ret);
+
+/* The members of a cpulist/nodelist, ascending, validated as detect_nodelist_count()
+ * says, except that "" (an empty list, as the kernel prints e.g. an unused
+ * isolated mask) is accepted. Returns 0 with a malloc'd *ret (NULL when empty)
+ * and *ret_n, -EINVAL/-ERANGE for malformed input, or -ENOMEM. */
+int detect_nodelist_parse(const char *s, unsigned **ret, size_t *ret_n);
+
+/* Reads the small file ROOT/<fmt...> whole, trailing blanks and newlines
+ * dropped. Returns 0 and a malloc'd *ret, or -errno (-ENOENT when absent,
+ * -EFBIG above one page, -EBADMSG with a NUL byte); failures other than
+ * -ENOMEM are logged at debug. */
+int detect_read_text_at(const char *root, char **ret, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* As detect_read_text_at(), for a file holding one strict unsigned decimal.
+ * Returns 0 and *ret, or -errno (-EINVAL/-ERANGE for a malformed number). */
+int detect_read_ulong_at(const char *root, unsigned long *ret, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+/* The numbers N of entries "<prefix>N<suffix>" in the directory ROOT/rel,
+ * ascending; a missing or unreadable directory gives an empty list. Returns 0
+ * and a malloc'd *ret (NULL when empty) with *ret_n, or -ENOMEM. */
+int detect_list_numbered(const char *root, const char *rel, const char *prefix, const char *suffix,
+                         unsigned long **ret, size_t *ret_n);

@@ -15,6 +15,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "journal.h"
 #include "log.h"
 #include "maio-config.h"
 #include "manager.h"
@@ -177,7 +178,9 @@ Manager *manager_free(Manager *m) {
                 (void) unlink(m->socket_path);
         http_server_free(m->http_unix);
         http_server_free(m->http_tcp);
+        journal_free(m->journal);
         store_free(m->store);
+        topo_stop(m);
         detect_done(&m->features);
         conf_free(m->config);
         sd_event_unref(m->event);
@@ -313,11 +316,18 @@ int manager_start(Manager *m) {
                                        m->state_dir);
         if (r < 0)
                 return log_error_errno(r, "Failed to open the database in %s: %m", m->state_dir);
+        /* Before anything listens: takes the state directory's lock and reconciles knobs. */
+        r = journal_start(m);
+        if (r < 0)
+                return r;
 
         r = detect_run(m->root, &m->features);
         if (r < 0)
                 return log_error_errno(r, "Failed to detect kernel features: %m");
         manager_log_features(m);
+        r = topo_start(m);
+        if (r < 0)
+                return r;
 
         r = manager_listen_unix(m);
         if (r < 0)
@@ -345,6 +355,7 @@ int manager_run(Manager *m) {
         manager_notify_status(m);
         log_info("maiod %s ready%s.", MAIO_VERSION, m->dry_run ? " (dry run: no kernel knob is written)" : "");
         r = sd_event_loop(m->event);
+        (void) journal_stop(m); /* logged; a failure leaves the run marked unclean for the next start */
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m");
         log_info("maiod stopped.");
@@ -425,6 +436,7 @@ int manager_op_status(Manager *m, const Request *req, Reply *reply) {
         json_object_object_add(o, "dry_run", json_object_new_boolean(m->dry_run));
         json_object_object_add(o, "listeners", status_listeners(m));
         json_object_object_add(o, "features", detect_to_json(&m->features));
+        json_object_object_add(o, "conflicts", journal_conflicts_to_json(m));
         json_object_object_add(o, "counts", status_counts(m));
         return reply_json(reply, 200, o);
 }

@@ -14,8 +14,10 @@
 #include "metrics.h"
 #include "ops.h"
 #include "store.h"
+#include "topo.h"
 
 typedef struct TenantWatch TenantWatch;
+typedef struct Journal Journal;
 
 typedef struct ManagerArgs {
         const char *config_path;
@@ -41,7 +43,10 @@ struct Manager {
         int log_level_override;
 
         Store *store;
+        Journal *journal;        /* the knob journal's runtime state (journal.c) */
         Features features;
+        Topology *topology;      /* re-read on rtnetlink link events (topo.c) */
+        TopoWatch *topo_watch;
         Metrics metrics;
 
         HttpServer *http_unix;

@@ -29,6 +29,7 @@ static void metrics_write(Manager *m, FILE *f) {
         const Metrics *mt = &m->metrics;
         int tenants = store_tenant_count(m->store);
         int64_t events = store_event_count(m->store);
+        int knobs = store_knob_count(m->store);
 
         metric_header(f, "maiod_build_info", "gauge", "Build information, always 1.");
         fprintf(f, "maiod_build_info{version=\"%s\"} 1\n", MAIO_VERSION);
@@ -47,6 +48,14 @@ static void metrics_write(Manager *m, FILE *f) {
         metric_u64(f, "maiod_tenant_process_exits_total", "counter", "Watched tenant processes that exited.",
                    mt->tenant_exits_total);
         metric_u64(f, "maiod_events_total", "counter", "Events in the event log.", events > 0 ? (uint64_t) events : 0);
+        metric_u64(f, "maiod_knobs_owned", "gauge", "Kernel knobs in the journal (changed by maiod and not restored).",
+                   knobs > 0 ? (uint64_t) knobs : 0);
+        metric_u64(f, "maiod_knob_writes_total", "counter", "Kernel knob writes (and restores) that took.",
+                   mt->knob_writes_total);
+        metric_u64(f, "maiod_knob_write_failures_total", "counter", "Kernel knob writes that failed.",
+                   mt->knob_write_failures_total);
+        metric_u64(f, "maiod_knob_overrides_total", "counter",
+                   "Times a knob maiod wrote was found changed by someone else.", mt->knob_overrides_total);
         metric_u64(f, "maiod_config_reloads_total", "counter", "Configuration reloads that succeeded.",
                    mt->reloads_total);
         metric_u64(f, "maiod_config_reload_failures_total", "counter",

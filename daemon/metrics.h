@@ -14,6 +14,9 @@ typedef struct Metrics {
         uint64_t reloads_total;
         uint64_t reload_failures_total;
         uint64_t tenant_exits_total;
+        uint64_t knob_writes_total;         /* kernel knob writes that took (journal.c) */
+        uint64_t knob_write_failures_total; /* kernel knob writes that failed */
+        uint64_t knob_overrides_total;      /* knobs found changed by someone else */
 } Metrics;
 
 /* Counts one finished request with its status. */

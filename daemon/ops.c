@@ -6,12 +6,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "journal.h"
 #include "log.h"
 #include "manager.h"
 #include "maio-config.h"
 #include "metrics.h"
 #include "ops.h"
 #include "tenants.h"
+#include "topo.h"
 
 static const Op ops[] = {
         /* name              method    path                        access      mutating body   handler */
@@ -26,6 +28,12 @@ static const Op ops[] = {
         { "tenants.delete",  "DELETE", "/v1/tenants/{id}",         OP_TENANT,  true,   false, tenants_op_delete },
         { "tenants.events",  "GET",    "/v1/tenants/{id}/events",  OP_TENANT,  false,  false, tenants_op_events },
         { "events.list",     "GET",    "/v1/events",               OP_ADMIN,   false,  false, events_op_list },
+        { "knobs.list",      "GET",    "/v1/knobs",                OP_TENANT,  false,  false, journal_op_list },
+        { "knobs.restore_all", "POST", "/v1/knobs/restore",        OP_ADMIN,   true,   false, journal_op_restore_all },
+        { "knobs.get",       "GET",    "/v1/knobs/{name}",         OP_TENANT,  false,  false, journal_op_get },
+        { "knobs.set",       "PUT",    "/v1/knobs/{name}",         OP_ADMIN,   true,   true,  journal_op_set },
+        { "knobs.restore",   "DELETE", "/v1/knobs/{name}",         OP_ADMIN,   true,   false, journal_op_restore },
+        { "topology",        "GET",    "/v1/topology",             OP_TENANT,  false,  false, topo_op_get },
 };
 
 const Op *ops_table(size_t *ret_n) {
@@ -50,9 +58,23 @@ static int parse_id(const char *s, size_t len, int64_t *ret) {
         return 0;
 }
 
+/* A {name}: 1..OP_NAME_MAX characters of [A-Za-z0-9._-]. Whether the name
+ * means anything is the handler's business. */
+static int parse_name(const char *s, size_t len, char ret[OP_NAME_MAX + 1]) {
+        if (len == 0 || len > OP_NAME_MAX)
+                return -EINVAL;
+        for (size_t i = 0; i < len; i++)
+                if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-", s[i]))
+                        return -EINVAL;
+        memcpy(ret, s, len);
+        ret[len] = '\0';
+        return 0;
+}
+
 /* Matches path against a template segment by segment. Returns 1 on a match,
  * 0 on none, -EINVAL when only a parameter failed to parse. */
-static int path_match(const char *tmpl, const char *path, int64_t ids[OP_MAX_IDS]) {
+static int path_match(const char *tmpl, const char *path, OpParams *params) {
+        int64_t *ids = params->ids;
         size_t n_ids = 0;
         bool bad_param = false;
 
@@ -72,6 +94,9 @@ static int path_match(const char *tmpl, const char *path, int64_t ids[OP_MAX_IDS
                         if (n_ids >= OP_MAX_IDS || parse_id(path, pl, &ids[n_ids]) < 0)
                                 bad_param = true;
                         n_ids++;
+                } else if (tl == 6 && memcmp(tmpl, "{name}", 6) == 0 && pl > 0) {
+                        if (parse_name(path, pl, params->name) < 0)
+                                bad_param = true;
                 } else if (tl != pl || memcmp(tmpl, path, tl) != 0)
                         return 0;
 
@@ -83,6 +108,17 @@ static int path_match(const char *tmpl, const char *path, int64_t ids[OP_MAX_IDS
 
 int ops_route(const char *method, const char *path, const Op **ret_op, int64_t ret_ids[OP_MAX_IDS], char *allow,
               size_t allow_size) {
+        OpParams params;
+        int r;
+
+        r = ops_route_params(method, path, ret_op, &params, allow, allow_size);
+        if (r >= 0)
+                memcpy(ret_ids, params.ids, sizeof params.ids);
+        return r;
+}
+
+int ops_route_params(const char *method, const char *path, const Op **ret_op, OpParams *ret_params, char *allow,
+                     size_t allow_size) {
         bool path_found = false, bad_param = false;
         size_t used = 0;
 
@@ -90,8 +126,8 @@ int ops_route(const char *method, const char *path, const Op **ret_op, int64_t r
                 allow[0] = '\0';
 
         for (size_t i = 0; i < ELEMENTSOF(ops); i++) {
-                int64_t ids[OP_MAX_IDS] = {};
-                int k = path_match(ops[i].path, path, ids);
+                OpParams params = {};
+                int k = path_match(ops[i].path, path, &params);
 
                 if (k == 0)
                         continue;
@@ -104,7 +140,7 @@ int ops_route(const char *method, const char *path, const Op **ret_op, int64_t r
                         if (allow_size > 0)
                                 allow[0] = '\0'; /* Allow is for 405 replies only */
                         *ret_op = &ops[i];
-                        memcpy(ret_ids, ids, sizeof ids);
+                        *ret_params = params;
                         return 0;
                 }
                 if (used < allow_size) {
@@ -138,7 +174,8 @@ static int dispatch_route_error(int r, const char *method, const char *path, Rep
                                    method, reply->allow);
         case -EINVAL:
                 return reply_error(reply, 400, "bad-request",
-                                   "Invalid identifier in path: identifiers are positive decimal integers");
+                                   "Invalid parameter in path: identifiers are positive decimal integers, names "
+                                   "1-%d characters of A-Z a-z 0-9 . _ -", OP_NAME_MAX);
         default:
                 return reply_error(reply, 404, "not-found", "No such resource: %.200s", path);
         }
@@ -156,13 +193,16 @@ void ops_dispatch(Manager *m, const char *method, const char *path, const Identi
                   size_t len, unsigned json_max_depth, Reply *reply) {
         _cleanup_(json_object_putp) json_object *obj = NULL;
         Request req = { .who = who };
+        OpParams params;
         int r;
 
-        r = ops_route(method, path, &req.op, req.ids, reply->allow, sizeof reply->allow);
+        r = ops_route_params(method, path, &req.op, &params, reply->allow, sizeof reply->allow);
         if (r < 0) {
                 dispatch_route_error(r, method, path, reply);
                 return;
         }
+        memcpy(req.ids, params.ids, sizeof req.ids);
+        req.name = params.name[0] ? params.name : NULL;
         r = ops_authorize(req.op, who);
         if (r < 0) {
                 dispatch_auth_error(r, req.op, who, reply);

@@ -35,11 +35,20 @@ typedef struct Identity {
 } Identity;
 
 #define OP_MAX_IDS 2
+/* Longest "{name}" path parameter. */
+#define OP_NAME_MAX 128
+
+/* Path parameters: "{id}"s in order, and the one "{name}" a template may have. */
+typedef struct OpParams {
+        int64_t ids[OP_MAX_IDS];
+        char name[OP_NAME_MAX + 1]; /* "" when the template has no {name} */
+} OpParams;
 
 typedef struct Request {
         const struct Op *op;
         const Identity *who;
         int64_t ids[OP_MAX_IDS]; /* path parameters ({id}, ...) in order */
+        const char *name;        /* the {name} parameter; NULL when the template has none */
         json_object *body;       /* NULL unless op->takes_body */
 } Request;
 
@@ -48,7 +57,8 @@ typedef int (*OpHandler)(Manager *m, const Request *req, Reply *reply);
 typedef struct Op {
         const char *name;   /* stable, e.g. "tenants.get"; used in logs and metrics */
         const char *method; /* "GET", "POST", ... */
-        const char *path;   /* template: literal segments and "{id}" for a positive integer */
+        const char *path;   /* template: literal segments, "{id}" for a positive integer, "{name}" for
+                             * one segment of 1..OP_NAME_MAX characters of [A-Za-z0-9._-] */
         OpAccess access;
         bool mutating;
         bool takes_body;
@@ -65,6 +75,11 @@ const Op *ops_table(size_t *ret_n);
  * positive decimal integer (400). */
 int ops_route(const char *method, const char *path, const Op **ret_op, int64_t ret_ids[OP_MAX_IDS], char *allow,
               size_t allow_size);
+/* ops_route() that also returns the {name} parameter. A {name} segment with
+ * another character (notably '%': paths are not percent-decoded, so an
+ * encoded '/' or NUL never reaches a handler) or too long is -EINVAL (400). */
+int ops_route_params(const char *method, const char *path, const Op **ret_op, OpParams *ret_params, char *allow,
+                     size_t allow_size);
 
 /* Access check for the op's class: 0 allowed, -ENOKEY unauthenticated (401),
  * -EPERM authenticated but not allowed (403). Tenant ownership is the handler's job. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Hooks into the store for its unit tests: opening with a custom migration list
- * and the SQLite-to-errno mapping. Nothing outside store.c and tests uses this. */
+/* Hooks into the store for its unit tests and its other source files: opening
+ * with a custom migration list, the connection and the SQLite-to-errno mapping.
+ * Nothing outside the store's files and tests uses this. */
 #pragma once
 
 #include <stddef.h>
@@ -12,6 +13,9 @@
  * Same return contract as store_open(); a failing step is rolled back, leaving
  * the version at i, and its -errno is returned. */
 int store_open_with_migrations(const char *dir, const char *const *steps, size_t n_steps, Store **ret);
+
+/* The connection, for the store's other files (store-knobs.c); never NULL for an open store. */
+struct sqlite3 *store_db(Store *s);
 
 /* Maps an (extended) SQLite result code to 0 or -errno. system_errno is
  * sqlite3_system_errno(), used for open and I/O failures when > 0. Never fails. */

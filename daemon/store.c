@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The SQLite store: opening (WAL, synchronous=FULL), forward-only schema
- * migrations, tenants with their token hashes, and the event log. All SQL is
- * constant text; values only ever travel as bound parameters. */
+ * migrations, tenants with their token hashes, and the event log (the knob
+ * journal is in store-knobs.c). All SQL is constant text; values only ever
+ * travel as bound parameters. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -50,6 +51,22 @@ static const char *const store_migrations[] = {
         "  kind TEXT NOT NULL,"
         "  message TEXT NOT NULL);"
         "CREATE INDEX events_tenant ON events(tenant_id, id);",
+        /* 2: the knob journal (store-knobs.c) and small daemon facts such as the
+         * clean-stop marker. */
+        "CREATE TABLE knobs("
+        "  name TEXT PRIMARY KEY,"
+        "  path TEXT NOT NULL,"
+        "  original TEXT NOT NULL,"
+        "  desired TEXT,"
+        "  applied TEXT,"
+        "  state TEXT NOT NULL,"
+        "  written INTEGER NOT NULL DEFAULT 0,"
+        "  changed_usec INTEGER NOT NULL,"
+        "  changed_by TEXT NOT NULL,"
+        "  overridden_logged INTEGER NOT NULL DEFAULT 0);"
+        "CREATE TABLE daemon_state("
+        "  key TEXT PRIMARY KEY,"
+        "  value TEXT NOT NULL);",
 };
 
 typedef enum StoreStmt {
@@ -478,6 +495,10 @@ Store *store_free(Store *s) {
                 log_debug("SQLite: close failed: %s", sqlite3_errmsg(s->db));
         free(s);
         return NULL;
+}
+
+sqlite3 *store_db(Store *s) {
+        return s->db;
 }
 
 int store_schema_version(Store *s) {

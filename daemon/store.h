@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Durable state in SQLite (WAL, synchronous=FULL): schema versions with forward
- * migrations, tenants, hashed access tokens and the event log. Every function
- * that returns success has committed its write. */
+ * migrations, tenants, hashed access tokens, the event log and the knob
+ * journal. Every function that returns success has committed its write. */
 #pragma once
 
 #include <stdbool.h>
@@ -83,6 +83,44 @@ int store_event_add(Store *s, int64_t tenant_id, const char *kind, const char *m
 int store_event_list(Store *s, int64_t tenant_id, unsigned limit, StoreEvent **ret, size_t *ret_n);
 /* Total number of events recorded, or -errno. */
 int64_t store_event_count(Store *s);
+
+/* A knob maiod has touched (or, in a dry run, meant to): the journal's record.
+ * state is a word of journal.c ("pending", "applied", ...), written tells
+ * whether maiod may have written the file since original was recorded. */
+typedef struct StoreKnob {
+        char *name;               /* registry name, e.g. "vm.nr_hugepages"; the key */
+        char *path;               /* the resolved file it was written through */
+        char *original;           /* the value before maiod's first write */
+        char *desired;            /* what maiod was last asked to set, NULL = none */
+        char *applied;            /* what the kernel showed after maiod's last write, NULL = none yet */
+        char *state;
+        bool written;
+        bool overridden_logged;   /* the current override has been reported */
+        int64_t changed_usec;     /* CLOCK_REALTIME of the last change */
+        char *changed_by;         /* who asked, e.g. "uid 0 (pid 42)" */
+} StoreKnob;
+
+/* Inserts or updates the record k->name in one statement (committed, durable
+ * on return). original is taken only while the stored record has written
+ * false, so once maiod may have written the file its original never changes;
+ * written never goes back from true to false. Returns 0, -EINVAL for a
+ * missing name/path/original/state/changed_by, or -errno. */
+int store_knob_put(Store *s, const StoreKnob *k);
+/* Loads one record into *ret (free with store_knob_done). -ENOENT if absent. */
+int store_knob_get(Store *s, const char *name, StoreKnob *ret);
+/* All records ordered by name; as store_tenant_list (free with store_knobs_free). */
+int store_knob_list(Store *s, StoreKnob **ret, size_t *ret_n);
+/* Deletes a record. Returns 0, -ENOENT if absent, or -errno. */
+int store_knob_remove(Store *s, const char *name);
+/* Number of records, or -errno. */
+int store_knob_count(Store *s);
+void store_knob_done(StoreKnob *k);
+void store_knobs_free(StoreKnob *k, size_t n);
+
+/* Small durable daemon facts (the clean-stop marker, the boot id): get returns
+ * 0 and a malloc'd *ret, or -ENOENT; set inserts or replaces. Both -errno on failure. */
+int store_state_get(Store *s, const char *key, char **ret);
+int store_state_set(Store *s, const char *key, const char *value);
 
 /* Free the strings of one tenant (and zero them) / an array of n tenants /
  * an array of n events. All accept NULL. */

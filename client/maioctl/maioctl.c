@@ -54,7 +54,23 @@ typedef enum Positional {
         POS_NONE,
         POS_ID,
         POS_NAME,
+        POS_NAME_VALUE,
+        POS_OPT_NAME,
+        _POS_MAX,
 } Positional;
+
+/* How many arguments each kind takes, and how synopses and errors name them. */
+static const struct {
+        const char *synopsis;
+        int min, max;
+        const char *what;
+} positionals[_POS_MAX] = {
+        [POS_NONE] = { "", 0, 0, NULL },
+        [POS_ID] = { " ID", 1, 1, "an ID" },
+        [POS_NAME] = { " NAME", 1, 1, "a NAME" },
+        [POS_NAME_VALUE] = { " NAME VALUE", 2, 2, "a NAME and a VALUE" },
+        [POS_OPT_NAME] = { " [NAME]", 0, 1, NULL },
+};
 
 typedef struct Verb {
         const char *group;     /* first word */
@@ -73,6 +89,13 @@ static const Verb verbs[] = {
           tenants_add, "Register a tenant; prints its id and token (the token is shown only once)" },
         { "tenants", "rm",   POS_ID,   0, tenants_rm, "Remove a tenant" },
         { "events",  NULL,   POS_NONE, OPT(ARG_TENANT), events_list, "Show recent events, newest first" },
+        { "knobs",   "list", POS_NONE, 0, knobs_list, "List the kernel knobs maiod may own, live values and journal state" },
+        { "knobs",   "get",  POS_NAME, 0, knobs_get, "Show one knob: original, desired and live value, state, last change" },
+        { "knobs",   "set",  POS_NAME_VALUE, 0, knobs_set, "Set a knob through maiod's journal (administrators)" },
+        { "knobs",   "restore", POS_OPT_NAME, 0, knobs_restore,
+          "Restore one knob, or without NAME every knob, to its original value (administrators)" },
+        { "topology", NULL,  POS_NONE, 0, topology_show,
+          "Show the host topology: CPUs, NUMA nodes, hugepages, network devices" },
 };
 
 static const struct option global_options[] = {
@@ -101,12 +124,11 @@ static const char *verb_title(const Verb *v, char *buf, size_t size) {
 }
 
 static const char *verb_synopsis(const Verb *v, char *buf, size_t size) {
-        static const char *const positional[] = { [POS_NONE] = "", [POS_ID] = " ID", [POS_NAME] = " NAME" };
         size_t n;
 
         verb_title(v, buf, size);
         n = strlen(buf);
-        n += snprintf(buf + n, size - n, "%s", positional[v->positional]);
+        n += snprintf(buf + n, size - n, "%s", positionals[v->positional].synopsis);
         for (size_t i = 0; i < N_VERB_OPTIONS && n < size; i++)
                 if (v->options & (1u << i))
                         n += snprintf(buf + n, size - n, " [--%s %s]", verb_options[i].name, verb_options[i].metavar);
@@ -315,23 +337,22 @@ static int find_verb(int argc, char **argv, int i, const Verb **ret, int *ret_in
         return usage_error(group, "unknown subcommand '%s %s'", group, sub);
 }
 
-/* args holds the first (up to) two of the n arguments that are not options. */
+/* args holds the first (up to) three of the n arguments that are not options. */
 static int parse_positional(const Verb *v, int n, const char *const *args, Args *a, const char *command) {
-        static const char *const what[] = { [POS_ID] = "an ID", [POS_NAME] = "a NAME" };
+        int min = positionals[v->positional].min, max = positionals[v->positional].max;
         int64_t id;
         int r;
 
-        if (v->positional == POS_NONE && n > 0)
-                return usage_error(command, "unexpected argument '%s'", args[0]);
-        if (v->positional == POS_NONE)
+        if (n > max)
+                return usage_error(command, "unexpected argument '%s'", args[max]);
+        if (n < min)
+                return usage_error(command, "'%s' needs %s", command, positionals[v->positional].what);
+        if (v->positional == POS_NONE || n == 0)
                 return 0;
-        if (n == 0)
-                return usage_error(command, "'%s' needs %s", command, what[v->positional]);
-        if (n > 1)
-                return usage_error(command, "unexpected argument '%s'", args[1]);
 
-        if (v->positional == POS_NAME) {
+        if (v->positional != POS_ID) {
                 a->name = args[0];
+                a->value = n > 1 ? args[1] : NULL;
                 return 0;
         }
         r = parse_number_arg("ID", args[0], 1, INT64_MAX, &id, command);
@@ -380,7 +401,7 @@ static int parse_values(const char *const *raw, Args *a, const char *command) {
 
 /* argv[0] is the verb's last word. Returns 1 to run it, 0 after --help, -EINVAL. */
 static int parse_verb(const Verb *v, int argc, char **argv, Args *a) {
-        const char *raw[N_VERB_OPTIONS] = {}, *args[2] = {};
+        const char *raw[N_VERB_OPTIONS] = {}, *args[3] = {};
         char command[64];
         bool help = false;
         int c, r, n_args = 0;

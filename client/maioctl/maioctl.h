@@ -26,7 +26,8 @@ typedef struct Args {
         const char *socket_path;
         OutputMode output;
         int64_t id;                  /* ID argument of tenants show/rm */
-        const char *name;            /* NAME argument of tenants add */
+        const char *name;            /* NAME argument of tenants add, knobs get/set/restore (NULL: none) */
+        const char *value;           /* VALUE argument of knobs set */
         int priority;                /* --priority, -1 when unset */
         const char *workload_class;  /* --class */
         int pid;                     /* --pid, -1 when unset */
@@ -54,7 +55,7 @@ ExitStatus maioctl_print_table(const Table *t);
 /* Reports running out of memory or failing to write output; returns EXIT_DAEMON_ERROR. */
 ExitStatus maioctl_local_error(int r);
 
-/* Verb handlers (status.c, tenants.c, events.c). Each returns an ExitStatus and
+/* Verb handlers (status.c, tenants.c, events.c, topology.c). Each returns an ExitStatus and
  * prints its own output and errors. */
 ExitStatus status_show(const Args *a);
 ExitStatus tenants_list(const Args *a);
@@ -62,3 +63,8 @@ ExitStatus tenants_show(const Args *a);
 ExitStatus tenants_add(const Args *a);
 ExitStatus tenants_rm(const Args *a);
 ExitStatus events_list(const Args *a);
+ExitStatus knobs_list(const Args *a);
+ExitStatus knobs_get(const Args *a);
+ExitStatus knobs_set(const Args *a);
+ExitStatus knobs_restore(const Args *a);
+ExitStatus topology_show(const Args *a);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* maioctl status: GET /v1/status as key/value lines, with the "features" object
- * (see detect_to_json() in the daemon) condensed to one line per subsystem. */
+ * (see detect_to_json() in the daemon) condensed to one line per subsystem and
+ * the tuners that fight over maiod's knobs ("conflicts") on one line. */
 
 #include <errno.h>
 #include <inttypes.h>
@@ -138,6 +139,25 @@ static void status_numa_balancing(FILE *f, json_object *o) {
                 fputs(", tiering available", f);
 }
 
+/* "irqbalance (pid 812); kdamond x2", "none", or "-" when maiod sent no list. */
+static void status_conflicts(FILE *f, json_object *status) {
+        json_object *list = reply_member(status, "conflicts", json_type_array);
+        size_t n = list ? json_object_array_length(list) : 0;
+
+        if (n == 0)
+                fputs(list ? "none" : "-", f);
+        for (size_t i = 0; i < n; i++) {
+                json_object *c = json_object_array_get_idx(list, i);
+                int64_t pid, count;
+
+                fprintf(f, "%s%s", i > 0 ? "; " : "", reply_text(c, "name"));
+                if (reply_int(c, "pid", &pid))
+                        fprintf(f, " (pid %" PRId64 ")", pid);
+                else if (reply_int(c, "count", &count) && count > 1)
+                        fprintf(f, " x%" PRId64, count);
+        }
+}
+
 typedef struct StatusLine {
         const char *label;
         const char *section;     /* member of the status object holding the value, NULL: the object itself */
@@ -164,6 +184,7 @@ static const StatusLine status_lines[] = {
         { "memory tiers",   "features",  "numa",           NULL,          status_tiers },
         { "hugepages",      "features",  NULL,             NULL,          status_hugepages },
         { "numa_balancing", "features",  "numa_balancing", NULL,          status_numa_balancing },
+        { "conflicts",      NULL,        NULL,             NULL,          status_conflicts },
         { "tenants",        "counts",    NULL,             "tenants"     },
         { "events",         "counts",    NULL,             "events"      },
         { "requests",       "counts",    NULL,             "requests"    },

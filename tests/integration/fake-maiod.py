@@ -6,7 +6,8 @@
 """Usage:
   fake-maiod.py --socket PATH [--log FILE] [--mode normal|garbage|hangup|huge]
   fake-maiod.py --dump NAME      print a canned reply (status, tenants, tenant-1,
-                                 tenant-2, created, events, tenant-events)
+                                 tenant-2, created, events, tenant-events, knobs,
+                                 knob, knobs-restored)
 Modes: normal serves the API; garbage answers 200 with a body that is not JSON;
 hangup closes every connection without answering; huge answers 200 with 17 MiB of JSON."""
 
@@ -44,8 +45,33 @@ STATUS = {
                       {"size_kb": 1048576, "total": 0, "free": 0}],
         "numa_balancing": {"mode": 2, "mode_name": "memory-tiering", "tiering_available": True},
     },
+    "conflicts": [
+        {"kind": "process", "name": "irqbalance", "pid": 812, "count": 1,
+         "affects": "IRQ affinity, which RPS CPU masks and threaded NAPI pinning depend on"},
+        {"kind": "damon", "name": "kdamond", "pid": None, "count": 1,
+         "affects": "page migration by DAMON schemes maiod did not create"},
+    ],
     "counts": {"tenants": 2, "events": 3, "requests": 1234, "connections": 1},
 }
+
+KNOB_NUMAB = {
+    "name": "kernel.numa_balancing", "scope": "global", "type": "int", "addressing": "procsys",
+    "allowed": "0..3", "requires": "CAP_SYS_ADMIN",
+    "doc": "Automatic NUMA balancing: 0 off, 1 normal, 2 memory tiering (promotion), 3 both.",
+    "path": "/proc/sys/kernel/numa_balancing", "available": True, "live": "2", "state": "applied",
+    "original": "0", "desired": "2", "applied": "2", "changed": "2026-11-21T22:40:00Z",
+    "changed_by": "uid 0 (pid 4242)",
+}
+KNOB_HUGEPAGES = {
+    "name": "node.0.hugepages.2048kB", "scope": "node", "type": "int", "addressing": "sysfs",
+    "allowed": "0..16777216", "requires": "CAP_SYS_ADMIN",
+    "doc": "Persistent 2 MiB hugepages on NUMA node N (backing for libmaio buffer pools).",
+    "path": "/sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages", "available": True,
+    "live": "0", "state": "untouched", "original": None, "desired": None, "applied": None,
+    "changed": None, "changed_by": None,
+}
+KNOBS = {k["name"]: k for k in (KNOB_NUMAB, KNOB_HUGEPAGES)}
+KNOB_NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 EVENTS = [
     {"id": 3, "time": "2026-11-21T22:41:07Z", "tenant_id": 2, "kind": "tenant-added",
@@ -80,6 +106,9 @@ CANNED = {
                         "pid": 1234, "cgroup": "/maio/web2"}),
     "events": {"events": EVENTS},
     "tenant-events": {"events": [EVENTS[1]]},
+    "knobs": {"knobs": [KNOB_NUMAB, KNOB_HUGEPAGES]},
+    "knob": KNOB_NUMAB,
+    "knobs-restored": {"restored": 2, "remaining": 0},
 }
 
 
@@ -168,7 +197,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
         if raw and content_type != "application/json":
             raise ApiError(415, "unsupported-media-type", "expected application/json")
-        if raw and self.command != "POST":
+        if raw and self.command not in ("POST", "PUT"):
             raise ApiError(400, "bad-request", f"{self.command} takes no body")
 
     def route(self, raw):
@@ -191,6 +220,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if self.command == "DELETE":
                 return 204, None, None
             return self.only("GET, PATCH, DELETE", 200, TENANTS[tid])
+        if parts == ["v1", "knobs"]:
+            return self.only("GET", 200, CANNED["knobs"])
+        if parts == ["v1", "knobs", "restore"] and self.command == "POST":
+            return 200, copy.deepcopy(CANNED["knobs-restored"]), None
+        if len(parts) == 3 and parts[:2] == ["v1", "knobs"]:
+            return self.knob(parts[2], raw)
         if len(parts) == 4 and parts[:2] == ["v1", "tenants"] and parts[3] == "events":
             tid = tenant_id(parts[2])
             return self.only("GET", 200, {"events": [e for e in EVENTS if e["tenant_id"] == tid]})
@@ -200,6 +235,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.command not in [m.strip() for m in allow.split(",")]:
             raise ApiError(405, "method-not-allowed", f"{self.command} not allowed", allow)
         return status, copy.deepcopy(obj), None
+
+    def knob(self, name, raw):
+        # As maiod: no percent-decoding, so an encoded "/" is a bad name.
+        if not KNOB_NAME_RE.match(name):
+            raise ApiError(400, "bad-request", f"Invalid knob name '{name}'")
+        if name not in KNOBS:
+            raise ApiError(404, "not-found", f"Unknown knob '{name}'")
+        knob = copy.deepcopy(KNOBS[name])
+        if self.command == "PUT":
+            value = str(json.loads(raw)["value"])
+            if not value.isdigit() or int(value) > 3:
+                raise ApiError(400, "invalid-value",
+                               f"Value '{value}' for {name} is invalid: out of range; allowed: 0..3")
+            knob.update(live=value, desired=value, applied=value, state="applied")
+        elif self.command == "DELETE":
+            knob.update(live=knob["original"] or knob["live"], state="untouched", original=None,
+                        desired=None, applied=None, changed=None, changed_by=None)
+        elif self.command != "GET":
+            raise ApiError(405, "method-not-allowed", f"{self.command} not allowed", "GET, PUT, DELETE")
+        return 200, knob, None
 
     def add(self, raw):
         try:

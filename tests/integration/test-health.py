@@ -72,7 +72,9 @@ def test_status():
     with Daemon() as d:
         s = d.ok("GET", "/v1/status")
         check_eq(sorted(s), sorted(["version", "pid", "uptime_sec", "config_file", "state_dir", "runtime_dir",
-                                    "root", "dry_run", "listeners", "features", "counts"]), "status keys")
+                                    "root", "dry_run", "listeners", "features", "conflicts", "counts"]),
+                 "status keys")
+        check_eq(s["conflicts"], [], "status.conflicts (host-2node runs no tuner)")
         check_eq(s["version"], maiod_version(), "status.version")
         check_eq(s["pid"], d.proc.pid, "status.pid")
         check(isinstance(s["uptime_sec"], float) and 0 <= s["uptime_sec"] < 30, f"uptime_sec {s['uptime_sec']!r}")

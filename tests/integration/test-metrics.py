@@ -20,6 +20,10 @@ EXPECTED = {
     "maiod_tenants": "gauge",
     "maiod_tenant_process_exits_total": "counter",
     "maiod_events_total": "counter",
+    "maiod_knobs_owned": "gauge",
+    "maiod_knob_writes_total": "counter",
+    "maiod_knob_write_failures_total": "counter",
+    "maiod_knob_overrides_total": "counter",
     "maiod_config_reloads_total": "counter",
     "maiod_config_reload_failures_total": "counter",
 }

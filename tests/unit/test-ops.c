@@ -89,6 +89,71 @@ static void test_route_method_not_allowed(void **state) {
         assert_true(strlen(allow) < 6);
 }
 
+static const Op *route_name_ok(const char *method, const char *path, OpParams *params) {
+        const Op *op = NULL;
+        char allow[64];
+
+        assert_int_equal(ops_route_params(method, path, &op, params, allow, sizeof allow), 0);
+        assert_non_null(op);
+        return op;
+}
+
+static void test_route_name_params(void **state) {
+        char path[256], longest[OP_NAME_MAX + 1];
+        OpParams p;
+
+        assert_string_equal(route_name_ok("GET", "/v1/knobs/vm.nr_hugepages", &p)->name, "knobs.get");
+        assert_string_equal(p.name, "vm.nr_hugepages");
+        assert_string_equal(route_name_ok("PUT", "/v1/knobs/net.eth0.rx.1.rps_cpus", &p)->name, "knobs.set");
+        assert_string_equal(p.name, "net.eth0.rx.1.rps_cpus");
+        assert_string_equal(route_name_ok("DELETE", "/v1/knobs/node.0.hugepages.2048kB", &p)->name, "knobs.restore");
+        assert_string_equal(p.name, "node.0.hugepages.2048kB");
+        /* The literal route wins for its method; other methods see a name. */
+        assert_string_equal(route_name_ok("POST", "/v1/knobs/restore", &p)->name, "knobs.restore_all");
+        assert_string_equal(p.name, "");
+        assert_string_equal(route_name_ok("GET", "/v1/knobs/restore", &p)->name, "knobs.get");
+        assert_string_equal(p.name, "restore");
+        /* Name syntax is the handler's business beyond the character set: ".." reaches it. */
+        assert_string_equal(route_name_ok("GET", "/v1/knobs/..", &p)->name, "knobs.get");
+        assert_string_equal(p.name, "..");
+        /* An {id} route still reports no name. */
+        assert_string_equal(route_name_ok("GET", "/v1/tenants/3", &p)->name, "tenants.get");
+        assert_int_equal(p.ids[0], 3);
+        assert_string_equal(p.name, "");
+
+        memset(longest, 'a', OP_NAME_MAX);
+        longest[OP_NAME_MAX] = '\0';
+        snprintf(path, sizeof path, "/v1/knobs/%s", longest);
+        route_name_ok("GET", path, &p);
+        assert_int_equal(strlen(p.name), OP_NAME_MAX);
+}
+
+static void test_route_bad_names(void **state) {
+        static const char *const paths[] = {
+                "/v1/knobs/a%2Fb", "/v1/knobs/%2e%2e", "/v1/knobs/vm%00x", "/v1/knobs/ vm", "/v1/knobs/vm:x",
+                "/v1/knobs/{name}", "/v1/knobs/vm\\x", "/v1/knobs/caf\xc3\xa9",
+        };
+        char path[256], toolong[OP_NAME_MAX + 2];
+        const Op *op;
+        OpParams p;
+        char allow[64];
+
+        for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++)
+                assert_int_equal(ops_route_params("GET", paths[i], &op, &p, allow, sizeof allow), -EINVAL);
+        memset(toolong, 'a', OP_NAME_MAX + 1);
+        toolong[OP_NAME_MAX + 1] = '\0';
+        snprintf(path, sizeof path, "/v1/knobs/%s", toolong);
+        assert_int_equal(ops_route_params("GET", path, &op, &p, allow, sizeof allow), -EINVAL);
+        /* More or fewer segments match no route at all. */
+        assert_int_equal(ops_route_params("GET", "/v1/knobs/a/b", &op, &p, allow, sizeof allow), -ENOENT);
+        assert_int_equal(ops_route_params("GET", "/v1/knobs/", &op, &p, allow, sizeof allow), -ENOENT);
+        assert_int_equal(ops_route_params("POST", "/v1/knobs/vm.nr_hugepages", &op, &p, allow, sizeof allow),
+                         -EOPNOTSUPP);
+        assert_string_equal(allow, "GET, PUT, DELETE");
+        assert_int_equal(ops_route_params("PATCH", "/v1/knobs/restore", &op, &p, allow, sizeof allow), -EOPNOTSUPP);
+        assert_string_equal(allow, "POST, GET, PUT, DELETE");
+}
+
 static void test_access_classes(void **state) {
         size_t n;
         const Op *ops = ops_table(&n);
@@ -131,6 +196,8 @@ static void test_table_sane(void **state) {
                 snprintf(path, sizeof path, "%s", ops[i].path);
                 for (char *p; (p = strstr(path, "{id}"));)
                         memmove(p + 1, p + 4, strlen(p + 4) + 1), *p = '1';
+                for (char *p; (p = strstr(path, "{name}"));)
+                        memmove(p + 1, p + 6, strlen(p + 6) + 1), *p = 'x';
                 assert_int_equal(ops_route(ops[i].method, path, &found, ids, allow, sizeof allow), 0);
                 assert_ptr_equal(found, &ops[i]);
                 assert_non_null(ops[i].handler);
@@ -195,6 +262,24 @@ static void test_dispatch_errors(void **state) {
         assert_string_equal(error_code(&r), "bad-request");
         reply_done(&r);
 
+        /* Knob changes are for administrators; a bad name is refused before any handler. */
+        dispatch("PUT", "/v1/knobs/vm.nr_hugepages", &user, "{\"value\":1}", &r);
+        assert_int_equal(r.status, 403);
+        reply_done(&r);
+        dispatch("DELETE", "/v1/knobs/vm.nr_hugepages", &token, NULL, &r);
+        assert_int_equal(r.status, 403);
+        reply_done(&r);
+        dispatch("POST", "/v1/knobs/restore", &anonymous, NULL, &r);
+        assert_int_equal(r.status, 401);
+        reply_done(&r);
+        dispatch("PUT", "/v1/knobs/vm%2Fnr_hugepages", &admin, "{\"value\":1}", &r);
+        assert_int_equal(r.status, 400);
+        assert_string_equal(error_code(&r), "bad-request");
+        reply_done(&r);
+        dispatch("GET", "/v1/knobs/a%2F..%2Fb", &user, NULL, &r);
+        assert_int_equal(r.status, 400);
+        reply_done(&r);
+
         /* Public handlers need no manager either. */
         dispatch("GET", "/v1/health", &anonymous, NULL, &r);
         assert_int_equal(r.status, 200);
@@ -208,6 +293,8 @@ int main(void) {
                 cmocka_unit_test(test_route_not_found),
                 cmocka_unit_test(test_route_bad_ids),
                 cmocka_unit_test(test_route_method_not_allowed),
+                cmocka_unit_test(test_route_name_params),
+                cmocka_unit_test(test_route_bad_names),
                 cmocka_unit_test(test_access_classes),
                 cmocka_unit_test(test_table_sane),
                 cmocka_unit_test(test_dispatch_errors),

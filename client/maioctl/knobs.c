@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* maioctl knobs list|get|set|restore: the kernel knobs maiod owns through its
+ * journal (/v1/knobs). Tables for people, the daemon's JSON with -o json. */
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "macro.h"
+#include "maioctl.h"
+#include "reply.h"
+#include "table.h"
+
+/* "/v1/knobs/" + the name with every byte outside [A-Za-z0-9._-] percent-encoded,
+ * so a name with "/" reaches maiod as one (refused) segment instead of another path. */
+static int knobs_path(const char *name, char **ret) {
+        static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-";
+        size_t n = strlen(name);
+        char *p, *s = malloc(sizeof "/v1/knobs/" + 3 * n);
+
+        if (!s)
+                return -ENOMEM;
+        p = stpcpy(s, "/v1/knobs/");
+        for (size_t i = 0; i < n; i++)
+                if (strchr(safe, name[i]))
+                        *p++ = name[i];
+                else
+                        p += sprintf(p, "%%%02X", (unsigned char) name[i]);
+        *p = '\0';
+        *ret = s;
+        return 0;
+}
+
+static int knobs_add_row(Table *t, json_object *knob) {
+        static const char *const keys[] = { "name", "scope", "live", "state", "original" };
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                r = table_add_cell(t, reply_text(knob, keys[i]));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+ExitStatus knobs_list(const Args *a) {
+        static const char *const header[] = { "NAME", "SCOPE", "LIVE", "STATE", "ORIGINAL" };
+        _cleanup_json_ json_object *reply = NULL;
+        _cleanup_(table_freep) Table *t = NULL;
+        json_object *list;
+        ExitStatus e;
+        int r;
+
+        e = maioctl_call(a, "GET", "/v1/knobs", NULL, &reply);
+        if (e != EXIT_OK)
+                return e;
+        list = reply_member(reply, "knobs", json_type_array);
+        if (!list)
+                return maioctl_bad_reply(a, "no \"knobs\" array");
+        if (a->output == OUTPUT_JSON)
+                return maioctl_print_json(reply);
+
+        t = table_new(ELEMENTSOF(header), header);
+        if (!t)
+                return maioctl_local_error(-ENOMEM);
+        for (size_t i = 0; i < json_object_array_length(list); i++) {
+                r = knobs_add_row(t, json_object_array_get_idx(list, i));
+                if (r < 0)
+                        return maioctl_local_error(r);
+        }
+        return maioctl_print_table(t);
+}
+
+/* One knob object as key/value lines (get, set, restore NAME). */
+static ExitStatus knobs_print_one(const Args *a, json_object *knob) {
+        static const struct {
+                const char *label;
+                const char *key;
+        } fields[] = {
+                { "name", "name" },       { "scope", "scope" },       { "type", "type" },
+                { "allowed", "allowed" }, { "live", "live" },         { "state", "state" },
+                { "original", "original" }, { "desired", "desired" }, { "applied", "applied" },
+                { "changed", "changed" }, { "changed by", "changed_by" }, { "path", "path" },
+                { "available", "available" }, { "requires", "requires" }, { "doc", "doc" },
+        };
+        _cleanup_(table_freep) Table *t = NULL;
+        int r;
+
+        if (!knob || !json_object_is_type(knob, json_type_object) || !reply_string(knob, "name"))
+                return maioctl_bad_reply(a, "no knob object");
+        if (a->output == OUTPUT_JSON)
+                return maioctl_print_json(knob);
+        t = table_new(2, NULL);
+        if (!t)
+                return maioctl_local_error(-ENOMEM);
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
+                r = table_add_pair(t, fields[i].label, reply_text(knob, fields[i].key));
+                if (r < 0)
+                        return maioctl_local_error(r);
+        }
+        return maioctl_print_table(t);
+}
+
+/* Sends method to the knob's path with body and prints the knob answered. */
+static ExitStatus knobs_one(const Args *a, const char *method, json_object *body) {
+        _cleanup_json_ json_object *reply = NULL;
+        _cleanup_free_ char *path = NULL;
+        ExitStatus e;
+        int r;
+
+        r = knobs_path(a->name, &path);
+        if (r < 0)
+                return maioctl_local_error(r);
+        e = maioctl_call(a, method, path, body, &reply);
+        if (e != EXIT_OK)
+                return e;
+        return knobs_print_one(a, reply);
+}
+
+ExitStatus knobs_get(const Args *a) {
+        return knobs_one(a, "GET", NULL);
+}
+
+ExitStatus knobs_set(const Args *a) {
+        _cleanup_json_ json_object *body = json_object_new_object();
+        json_object *v = json_object_new_string(a->value);
+
+        /* Always a string: maiod validates and normalises it for the knob's type. */
+        if (!body || !v || json_object_object_add(body, "value", v) < 0) {
+                json_object_put(v);
+                return maioctl_local_error(-ENOMEM);
+        }
+        return knobs_one(a, "PUT", body);
+}
+
+ExitStatus knobs_restore(const Args *a) {
+        _cleanup_json_ json_object *reply = NULL;
+        _cleanup_(table_freep) Table *t = NULL;
+        ExitStatus e;
+        int r;
+
+        if (a->name)
+                return knobs_one(a, "DELETE", NULL);
+        e = maioctl_call(a, "POST", "/v1/knobs/restore", NULL, &reply);
+        if (e != EXIT_OK)
+                return e;
+        if (!reply_member(reply, "restored", json_type_int))
+                return maioctl_bad_reply(a, "no \"restored\" count");
+        if (a->output == OUTPUT_JSON)
+                return maioctl_print_json(reply);
+        t = table_new(2, NULL);
+        if (!t)
+                return maioctl_local_error(-ENOMEM);
+        r = table_add_pair(t, "restored", reply_text(reply, "restored"));
+        if (r >= 0)
+                r = table_add_pair(t, "remaining", reply_text(reply, "remaining"));
+        if (r < 0)
+                return maioctl_local_error(r);
+        return maioctl_print_table(t);
+}

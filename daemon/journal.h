@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The knob journal: the only writer of kernel knobs in maiod. It commits a
+ * knob's original value before the first write, records what the kernel kept,
+ * restores on stop, reconciles after a crash, and notices values changed by
+ * someone else. Also the /v1/knobs operations and the conflicting-tuner scan. */
+#pragma once
+
+#include <stdbool.h>
+
+#include <json-c/json.h>
+
+#include "ops.h"
+
+typedef struct Manager Manager;
+typedef struct Journal Journal;
+
+/* States of a journal record, as stored and shown by the API. */
+typedef enum KnobState {
+        KNOB_STATE_UNTOUCHED,  /* no record: maiod never changed it (API only) */
+        KNOB_STATE_PENDING,    /* original committed, the write in flight or cut short by a crash */
+        KNOB_STATE_APPLIED,    /* maiod's value is live */
+        KNOB_STATE_PARTIAL,    /* the kernel kept another value than asked (applied holds it) */
+        KNOB_STATE_OVERRIDDEN, /* someone else changed it after maiod wrote it */
+        KNOB_STATE_DRY_RUN,    /* --dry-run: the write was recorded, not performed */
+        KNOB_STATE_FAILED,     /* the last write (or restore) failed */
+        _KNOB_STATE_MAX,
+} KnobState;
+
+/* The stored and shown word ("applied", "dry-run", ...), NULL outside the enum. */
+const char *knob_state_to_string(KnobState s);
+/* Returns the state, or -EINVAL for an unknown word. */
+int knob_state_from_string(const char *s);
+
+/* Test hook: runs after a knob's record is committed and right before the
+ * kernel file is written, so a test can prove that order (e.g. by exiting). */
+typedef void (*JournalHook)(Manager *m, const char *name, void *userdata);
+
+/* Allocates m->journal if it is missing. Returns 0 or -ENOMEM. */
+int journal_new(Manager *m);
+/* Frees j (NULL is fine), closing its lock and drift timer. Returns NULL. */
+Journal *journal_free(Journal *j);
+/* Installs the test hook (allocating m->journal if needed; silently not on OOM). */
+void journal_set_hook(Manager *m, JournalHook hook, void *userdata);
+
+/* At start, after the store is open: takes STATE_DIR/maiod.lock (-EBUSY when
+ * another maiod holds it); if the host rebooted since the records were written
+ * (boot id changed) forgets them, or with [knobs] reconcile = reapply writes the
+ * desired values again over fresh originals; else if the last stop was not
+ * clean reconciles (journal_reconcile()); then marks the run unclean until
+ * journal_stop() and arms the drift timer (needs m->event). Returns 0 or -errno
+ * (logged). */
+int journal_start(Manager *m);
+
+/* At a clean stop: with [knobs] restore_on_exit restores every record not
+ * overridden by someone else (those are forgotten, as they are no longer
+ * maiod's), then marks the stop clean if nothing failed. Returns 0 or the
+ * first -errno (logged). */
+int journal_stop(Manager *m);
+
+/* Validates value for the knob name and sets it: the original is committed
+ * before the first write, the applied value after it; in a dry run only the
+ * intent is recorded. by names the requester for the record and the event.
+ * Returns 0; or -errno with a malloc'd human message in *ret_error (NULL only
+ * on -ENOMEM): -ENOENT unknown knob, -EINVAL bad name, invalid value or a value
+ * the kernel rejected, -ENODEV missing node/netdev/queue, -EOPNOTSUPP knob file
+ * absent on this host, -EACCES not writable by maiod (read-only, sandboxed, no
+ * capability), -EBUSY still busy after retries, -ENOSPC the kernel kept another
+ * value (recorded as partial; the message says what it kept). */
+int journal_set(Manager *m, const char *name, const char *value, const char *by, char **ret_error);
+
+/* Writes back the original of one record and forgets it. With force unset a
+ * knob someone else changed is left as it is (and forgotten). A knob maiod
+ * never wrote (dry-run intents) is forgotten without a write; in a dry run
+ * nothing is written or forgotten. A knob without a record is a no-op.
+ * Returns 0 or -errno with *ret_error as for journal_set(). */
+int journal_restore(Manager *m, const char *name, bool force, char **ret_error);
+
+/* journal_restore() for every record; continues past failures. Returns the
+ * number restored or forgotten (>= 0) when all succeeded, else the first
+ * -errno with *ret_error describing it. */
+int journal_restore_all(Manager *m, bool force, char **ret_error);
+
+/* After an unclean stop: reports (log and event) what each record's knob holds
+ * now compared with its original, desired and applied values, then restores
+ * it or writes the desired value again per [knobs] reconcile. Returns the
+ * number of records handled or the first -errno; continues past failures. */
+int journal_reconcile(Manager *m);
+
+/* Compares every written knob with the value maiod wrote: a difference marks
+ * it overridden (logged and counted once), and with [knobs] enforce it is
+ * written again. Returns the number of knobs found overridden, or -errno. */
+int journal_check_drift(Manager *m);
+
+/* Tuners that fight over the same knobs: irqbalance, tuned and numad
+ * processes (ROOT/proc/PID/comm) and DAMON kdamonds maiod did not start.
+ * Returns a new array (possibly empty) or NULL on OOM. */
+json_object *journal_conflicts_to_json(Manager *m);
+
+/* GET /v1/knobs, GET/PUT/DELETE /v1/knobs/{name}, POST /v1/knobs/restore. */
+int journal_op_list(Manager *m, const Request *req, Reply *reply);
+int journal_op_get(Manager *m, const Request *req, Reply *reply);
+int journal_op_set(Manager *m, const Request *req, Reply *reply);
+int journal_op_restore(Manager *m, const Request *req, Reply *reply);
+int journal_op_restore_all(Manager *m, const Request *req, Reply *reply);
