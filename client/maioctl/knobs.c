@@ -31,44 +31,14 @@ static int knobs_path(const char *name, char **ret) {
         return 0;
 }
 
-static int knobs_add_row(Table *t, json_object *knob) {
-        static const char *const keys[] = { "name", "scope", "live", "state", "original" };
-        int r;
-
-        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
-                r = table_add_cell(t, reply_text(knob, keys[i]));
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
 
 ExitStatus knobs_list(const Args *a) {
-        static const char *const header[] = { "NAME", "SCOPE", "LIVE", "STATE", "ORIGINAL" };
-        _cleanup_json_ json_object *reply = NULL;
-        _cleanup_(table_freep) Table *t = NULL;
-        json_object *list;
-        ExitStatus e;
-        int r;
+        static const ListColumn cols[] = {
+                { "NAME", "name" }, { "SCOPE", "scope" }, { "LIVE", "live" }, { "STATE", "state" },
+                { "ORIGINAL", "original" },
+        };
 
-        e = maioctl_call(a, "GET", "/v1/knobs", NULL, &reply);
-        if (e != EXIT_OK)
-                return e;
-        list = reply_member(reply, "knobs", json_type_array);
-        if (!list)
-                return maioctl_bad_reply(a, "no \"knobs\" array");
-        if (a->output == OUTPUT_JSON)
-                return maioctl_print_json(reply);
-
-        t = table_new(ELEMENTSOF(header), header);
-        if (!t)
-                return maioctl_local_error(-ENOMEM);
-        for (size_t i = 0; i < json_object_array_length(list); i++) {
-                r = knobs_add_row(t, json_object_array_get_idx(list, i));
-                if (r < 0)
-                        return maioctl_local_error(r);
-        }
-        return maioctl_print_table(t);
+        return maioctl_list(a, "/v1/knobs", "knobs", cols, ELEMENTSOF(cols));
 }
 
 /* One knob object as key/value lines (get, set, restore NAME). */

@@ -52,6 +52,16 @@ ExitStatus maioctl_print_json(json_object *o);
 typedef struct Table Table;
 ExitStatus maioctl_print_table(const Table *t);
 
+/* One column of a list verb: its header and the member of each element shown in it. */
+typedef struct ListColumn {
+        const char *header;
+        const char *key;
+} ListColumn;
+
+/* The list verbs: GET path, whose reply holds the array `member`; prints the
+ * reply as JSON (-o json) or the array as a table of cols. Returns an exit status. */
+ExitStatus maioctl_list(const Args *a, const char *path, const char *member, const ListColumn *cols, size_t n_cols);
+
 /* Reports running out of memory or failing to write output; returns EXIT_DAEMON_ERROR. */
 ExitStatus maioctl_local_error(int r);
 

@@ -18,44 +18,14 @@ static const char *tenants_path(int64_t id, char buf[static TENANTS_PATH_MAX]) {
         return buf;
 }
 
-static int tenants_add_row(Table *t, json_object *tenant) {
-        static const char *const keys[] = { "id", "name", "priority", "workload_class", "uid", "pid", "cgroup" };
-        int r;
-
-        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
-                r = table_add_cell(t, reply_text(tenant, keys[i]));
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
 
 ExitStatus tenants_list(const Args *a) {
-        static const char *const header[] = { "ID", "NAME", "PRIO", "CLASS", "UID", "PID", "CGROUP" };
-        _cleanup_json_ json_object *reply = NULL;
-        _cleanup_(table_freep) Table *t = NULL;
-        json_object *list;
-        ExitStatus e;
-        int r;
+        static const ListColumn cols[] = {
+                { "ID", "id" },   { "NAME", "name" }, { "PRIO", "priority" }, { "CLASS", "workload_class" },
+                { "UID", "uid" }, { "PID", "pid" },   { "CGROUP", "cgroup" },
+        };
 
-        e = maioctl_call(a, "GET", "/v1/tenants", NULL, &reply);
-        if (e != EXIT_OK)
-                return e;
-        list = reply_member(reply, "tenants", json_type_array);
-        if (!list)
-                return maioctl_bad_reply(a, "no \"tenants\" array");
-        if (a->output == OUTPUT_JSON)
-                return maioctl_print_json(reply);
-
-        t = table_new(ELEMENTSOF(header), header);
-        if (!t)
-                return maioctl_local_error(-ENOMEM);
-        for (size_t i = 0; i < json_object_array_length(list); i++) {
-                r = tenants_add_row(t, json_object_array_get_idx(list, i));
-                if (r < 0)
-                        return maioctl_local_error(r);
-        }
-        return maioctl_print_table(t);
+        return maioctl_list(a, "/v1/tenants", "tenants", cols, ELEMENTSOF(cols));
 }
 
 /* "1234 (alive)", "1234 (exited)", or just the pid when maiod could not tell. */
