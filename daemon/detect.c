@@ -20,6 +20,7 @@
 
 #include "cleanup.h"
 #include "detect.h"
+#include "jsonutil.h"
 #include "log.h"
 
 /* sysfs and procfs attributes are at most one page; anything longer is not what we expect. */
@@ -43,10 +44,6 @@ static void strv_free(char **l) {
 DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 
-static inline void json_putp(json_object **o) {
-        if (*o)
-                json_object_put(*o);
-}
 
 /* ---- paths and files below root ---- */
 
@@ -670,33 +667,8 @@ int detect_run(const char *root, Features *ret) {
 
 /* ---- output ---- */
 
-/* json-c reports OOM as NULL objects or -1; takes v (NULL = OOM) and frees it when adding fails. */
-static int json_add(json_object *o, const char *key, json_object *v) {
-        if (!v)
-                return -ENOMEM;
-        if (json_object_object_add(o, key, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
-}
 
-/* A NULL string becomes JSON null, which json-c represents as a NULL object. */
-static int json_add_string_or_null(json_object *o, const char *key, const char *s) {
-        if (!s)
-                return json_object_object_add(o, key, NULL) < 0 ? -ENOMEM : 0;
-        return json_add(o, key, json_object_new_string(s));
-}
 
-static int json_append(json_object *a, json_object *v) {
-        if (!v)
-                return -ENOMEM;
-        if (json_object_array_add(a, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
-}
 
 /* Adds the booleans named in keys[] from values[]; one call per section keeps the builders flat. */
 static int json_add_bools(json_object *o, const char *const *keys, const bool *values, size_t n) {
@@ -711,7 +683,7 @@ static int json_add_bools(json_object *o, const char *const *keys, const bool *v
 static json_object *json_io_uring(const Features *f) {
         static const char *const keys[] = { "available", "sqpoll", "send_zc", "buf_ring" };
         const bool values[] = { f->io_uring, f->io_uring_sqpoll, f->io_uring_send_zc, f->io_uring_buf_ring };
-        _cleanup_(json_putp) json_object *o = json_object_new_object();
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
 
         if (!o || json_add_bools(o, keys, values, ELEMENTSOF(keys)) < 0)
                 return NULL;
@@ -721,7 +693,7 @@ static json_object *json_io_uring(const Features *f) {
 static json_object *json_bpf(const Features *f) {
         static const char *const keys[] = { "prog_load", "xdp" };
         const bool values[] = { f->bpf_prog_load, f->bpf_xdp };
-        _cleanup_(json_putp) json_object *o = json_object_new_object();
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
 
         if (!o || json_add_bools(o, keys, values, ELEMENTSOF(keys)) < 0)
                 return NULL;
@@ -729,7 +701,7 @@ static json_object *json_bpf(const Features *f) {
 }
 
 static json_object *json_damon(const Features *f) {
-        _cleanup_(json_putp) json_object *o = json_object_new_object();
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
 
         if (!o || json_add(o, "sysfs", json_object_new_boolean(f->damon_sysfs)) < 0 ||
             json_add(o, "kdamonds", json_object_new_int64(f->damon_kdamonds)) < 0 ||
@@ -740,8 +712,8 @@ static json_object *json_damon(const Features *f) {
 }
 
 static json_object *json_numa(const Features *f) {
-        _cleanup_(json_putp) json_object *o = json_object_new_object();
-        _cleanup_(json_putp) json_object *tiers = json_object_new_array();
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
+        _cleanup_(json_object_putp) json_object *tiers = json_object_new_array();
 
         if (!o || !tiers)
                 return NULL;
@@ -749,20 +721,20 @@ static json_object *json_numa(const Features *f) {
                 if (json_append(tiers, json_object_new_string(*t)) < 0)
                         return NULL;
         if (json_add(o, "nodes", json_object_new_int64(f->numa_nodes)) < 0 ||
-            json_add_string_or_null(o, "nodes_list", f->numa_nodes_list) < 0 ||
+            json_add_string(o, "nodes_list", f->numa_nodes_list) < 0 ||
             json_add(o, "memory_tiers", TAKE_PTR(tiers)) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }
 
 static json_object *json_hugepages(const Features *f) {
-        _cleanup_(json_putp) json_object *a = json_object_new_array();
+        _cleanup_(json_object_putp) json_object *a = json_object_new_array();
 
         if (!a)
                 return NULL;
         for (size_t i = 0; i < f->n_hugepages; i++) {
                 const HugepageSize *h = &f->hugepages[i];
-                _cleanup_(json_putp) json_object *o = json_object_new_object();
+                _cleanup_(json_object_putp) json_object *o = json_object_new_object();
 
                 if (!o || json_add(o, "size_kb", json_object_new_uint64(h->size_kb)) < 0 ||
                     json_add(o, "total", json_object_new_uint64(h->total)) < 0 ||
@@ -774,17 +746,17 @@ static json_object *json_hugepages(const Features *f) {
 }
 
 static json_object *json_numa_balancing(const Features *f) {
-        _cleanup_(json_putp) json_object *o = json_object_new_object();
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
 
         if (!o || json_add(o, "mode", json_object_new_int(f->numa_balancing)) < 0 ||
-            json_add_string_or_null(o, "mode_name", detect_numa_balancing_to_string(f->numa_balancing)) < 0 ||
+            json_add_string(o, "mode_name", detect_numa_balancing_to_string(f->numa_balancing)) < 0 ||
             json_add(o, "tiering_available", json_object_new_boolean(f->numa_balancing_tiering)) < 0)
                 return NULL;
         return TAKE_PTR(o);
 }
 
 json_object *detect_to_json(const Features *f) {
-        _cleanup_(json_putp) json_object *o = json_object_new_object();
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
 
         if (!o || json_add(o, "io_uring", json_io_uring(f)) < 0 || json_add(o, "bpf", json_bpf(f)) < 0 ||
             json_add(o, "damon", json_damon(f)) < 0 || json_add(o, "numa", json_numa(f)) < 0 ||

@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 
 #include "cleanup.h"
+#include "jsonutil.h"
 
 /* Largest request body accepted; larger is 413. */
 #define REPLY_MAX_BODY (64u * 1024u)
@@ -78,7 +79,3 @@ int reply_check_fields(Reply *r, json_object *obj, const Field *fields, size_t n
 /* Time formatting shared by replies: RFC 3339 UTC "2026-11-21T22:40:00Z" of a
  * CLOCK_REALTIME usec value. Returns a new json string, or NULL (json null). */
 json_object *json_time_new(int64_t usec);
-
-static inline void json_object_putp(json_object **o) {
-        json_object_put(*o);
-}

@@ -18,6 +18,7 @@
 #include "cleanup.h"
 #include "log.h"
 #include "manager.h"
+#include "jsonutil.h"
 #include "topo.h"
 
 /* One burst of link events (a veth pair, a bond) is re-read once. */
@@ -685,47 +686,15 @@ static const char *native_source_to_string(TopoNativeSource s) {
         return s >= 0 && s < _TOPO_NATIVE_SOURCE_MAX ? names[s] : NULL;
 }
 
-static inline void json_putp(json_object **o) {
-        json_object_put(*o);
-}
 
-/* json-c signals OOM with NULL objects or -1: v NULL is OOM unless null_ok, and v is freed when adding fails. */
-static int json_add_full(json_object *o, const char *key, json_object *v, bool null_ok) {
-        if (!v && !null_ok)
-                return -ENOMEM;
-        if (json_object_object_add(o, key, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
-}
 
-static int json_add(json_object *o, const char *key, json_object *v) {
-        return json_add_full(o, key, v, false);
-}
 
-/* A NULL string, or a value that is not known, is JSON null. */
-static int json_add_string(json_object *o, const char *key, const char *s) {
-        return s ? json_add(o, key, json_object_new_string(s)) : json_add_full(o, key, NULL, true);
-}
 
-static int json_add_int(json_object *o, const char *key, int64_t v, bool known) {
-        return known ? json_add(o, key, json_object_new_int64(v)) : json_add_full(o, key, NULL, true);
-}
 
-static int json_append(json_object *a, json_object *v) {
-        if (!v)
-                return -ENOMEM;
-        if (json_object_array_add(a, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
-}
 
 static json_object *json_cpu(const void *item) {
         const TopoCpu *c = item;
-        _cleanup_(json_putp) json_object *o = json_object_new_object();
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
 
         if (!o || json_add_int(o, "id", c->id, true) < 0 || json_add_int(o, "core", c->core_id, c->core_id >= 0) < 0 ||
             json_add_int(o, "package", c->package_id, c->package_id >= 0) < 0 ||
@@ -737,10 +706,10 @@ static json_object *json_cpu(const void *item) {
 }
 
 static json_object *json_hugepages(const HugepageSize *h, size_t n) {
-        _cleanup_(json_putp) json_object *a = json_object_new_array();
+        _cleanup_(json_object_putp) json_object *a = json_object_new_array();
 
         for (size_t i = 0; a && i < n; i++) {
-                _cleanup_(json_putp) json_object *o = json_object_new_object();
+                _cleanup_(json_object_putp) json_object *o = json_object_new_object();
 
                 if (!o || json_add(o, "size_kb", json_object_new_uint64(h[i].size_kb)) < 0 ||
                     json_add(o, "total", json_object_new_uint64(h[i].total)) < 0 ||
@@ -751,7 +720,7 @@ static json_object *json_hugepages(const HugepageSize *h, size_t n) {
 }
 
 static json_object *json_distances(const TopoNode *node) {
-        _cleanup_(json_putp) json_object *a = json_object_new_array();
+        _cleanup_(json_object_putp) json_object *a = json_object_new_array();
 
         for (size_t i = 0; a && i < node->n_distances; i++)
                 if (json_append(a, json_object_new_int64(node->distances[i])) < 0)
@@ -761,7 +730,7 @@ static json_object *json_distances(const TopoNode *node) {
 
 static json_object *json_node(const void *item) {
         const TopoNode *n = item;
-        _cleanup_(json_putp) json_object *o = json_object_new_object();
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
 
         if (!o || json_add_int(o, "id", n->id, true) < 0 ||
             json_add(o, "has_memory", json_object_new_boolean(n->has_memory)) < 0 ||
@@ -777,7 +746,7 @@ static json_object *json_node(const void *item) {
 
 static json_object *json_tier(const void *item) {
         const TopoTier *tier = item;
-        _cleanup_(json_putp) json_object *o = json_object_new_object();
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
 
         if (!o || json_add_int(o, "id", tier->id, true) < 0 || json_add_string(o, "nodes", tier->nodelist) < 0)
                 return NULL;
@@ -785,7 +754,7 @@ static json_object *json_tier(const void *item) {
 }
 
 static json_object *json_xdp(const TopoNetdev *d) {
-        _cleanup_(json_putp) json_object *o = json_object_new_object();
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
         bool known = d->xdp_mode != TOPO_XDP_UNKNOWN;
 
         /* Generic (skb) XDP works on every device the kernel has. */
@@ -800,7 +769,7 @@ static json_object *json_xdp(const TopoNetdev *d) {
 
 static json_object *json_netdev(const void *item) {
         const TopoNetdev *d = item;
-        _cleanup_(json_putp) json_object *o = json_object_new_object();
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
 
         if (!o || json_add_string(o, "name", d->name) < 0 ||
             json_add_int(o, "ifindex", d->ifindex, d->ifindex > 0) < 0 || json_add_string(o, "driver", d->driver) < 0 ||
@@ -815,7 +784,7 @@ typedef json_object *(*JsonItemFn)(const void *item);
 
 /* An array of n items of size bytes each, converted by fn. */
 static json_object *json_array_of(const void *items, size_t n, size_t size, JsonItemFn fn) {
-        _cleanup_(json_putp) json_object *a = json_object_new_array();
+        _cleanup_(json_object_putp) json_object *a = json_object_new_array();
 
         for (size_t i = 0; a && i < n; i++)
                 if (json_append(a, fn((const char *) items + i * size)) < 0)
@@ -824,7 +793,7 @@ static json_object *json_array_of(const void *items, size_t n, size_t size, Json
 }
 
 json_object *topo_to_json(const Topology *t) {
-        _cleanup_(json_putp) json_object *o = json_object_new_object();
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object();
 
         if (!o || json_add(o, "generation", json_object_new_uint64(t->generation)) < 0 ||
             json_add_string(o, "cpus_online", t->cpus_online) < 0 ||
