@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <ini.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -71,6 +72,11 @@ static const ConfItem conf_items[] = {
              "Seconds between checks that the knobs maiod wrote still hold its values."),
         ITEM("knobs", "enforce", CONF_BOOL, knobs_enforce, 0, 0, "no", NULL,
              "Whether a knob someone else changed is written back (otherwise it is reported and left alone)."),
+
+        ITEM("pools", "headroom_pages", CONF_UINT, pools_headroom_pages, 0, 16777216, "0", NULL,
+             "2 MiB hugepages kept on a NUMA node beyond the sum of its grants, while it has any grant."),
+        ITEM("pools", "max_grant_bytes", CONF_U64, pools_max_grant_bytes, 2097152, 35184372088832, "68719476736", NULL,
+             "Largest hugepage grant in bytes that one tenant may hold on one NUMA node."),
 };
 
 const ConfItem *conf_table(size_t *ret_n) {
@@ -118,6 +124,23 @@ static int parse_number(const ConfItem *item, const char *value, unsigned *field
                 return -ERANGE;
         }
         *field = (unsigned) v;
+        return 0;
+}
+
+static int parse_u64(const ConfItem *item, const char *value, uint64_t *field, char *buf) {
+        unsigned long v = 0;
+        int r;
+
+        r = parse_digits(value, 10, &v);
+        if (r == -EINVAL) {
+                snprintf(buf, REASON_MAX, "not a decimal number");
+                return r;
+        }
+        if (r < 0 || v < item->min || v > item->max) {
+                snprintf(buf, REASON_MAX, "out of range %lu..%lu", item->min, item->max);
+                return -ERANGE;
+        }
+        *field = v;
         return 0;
 }
 
@@ -244,6 +267,9 @@ int conf_item_parse(const ConfItem *item, const char *value, void *base, char **
         case CONF_MODE:
                 r = parse_number(item, value, field, buf);
                 break;
+        case CONF_U64:
+                r = parse_u64(item, value, field, buf);
+                break;
         case CONF_BOOL:
                 r = parse_bool(value, field, buf);
                 break;
@@ -283,6 +309,10 @@ int conf_item_format(const ConfItem *item, const void *base, char **ret) {
         case CONF_UINT:
         case CONF_MODE:
                 snprintf(buf, sizeof(buf), item->type == CONF_MODE ? "0%03o" : "%u", *(const unsigned *) field);
+                s = buf;
+                break;
+        case CONF_U64:
+                snprintf(buf, sizeof(buf), "%" PRIu64, *(const uint64_t *) field);
                 s = buf;
                 break;
         case CONF_BOOL:

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* The C type of the Config field each ConfType writes is given in brackets. */
@@ -18,6 +19,7 @@ typedef enum ConfType {
                          * stored normalised (inet_ntop form, decimal port) */
         CONF_LOG_LEVEL, /* [int] a syslog level name, stored as LOG_* */
         CONF_ENUM,      /* [unsigned] one of ConfItem.words (any case), stored as its index */
+        CONF_U64,       /* [uint64_t] decimal digits only, range [min, max] (for byte counts) */
 } ConfType;
 
 typedef struct Config {
@@ -43,6 +45,10 @@ typedef struct Config {
         unsigned knobs_reconcile;   /* KNOBS_RECONCILE_*: what a start after an unclean stop does */
         unsigned knobs_drift_check_s; /* period of the live-vs-written comparison */
         bool knobs_enforce;         /* re-write a knob someone else changed */
+
+        /* [pools] */
+        unsigned pools_headroom_pages;   /* 2 MiB pages reserved on a node beyond its grants */
+        uint64_t pools_max_grant_bytes;  /* largest grant one tenant may hold on one node */
 } Config;
 
 enum {
@@ -62,7 +68,7 @@ typedef struct ConfItem {
         const char *key;
         ConfType type;
         size_t offset;           /* of the field in the base struct (Config for the table) */
-        unsigned long min, max;  /* range for UINT/MODE; max length for STRING/NAME */
+        unsigned long min, max;  /* range for UINT/MODE/U64; max length for STRING/NAME */
         const char *def;         /* default, in the same syntax as the file */
         const char *const *words; /* CONF_ENUM: NULL-terminated list */
         const char *doc;         /* one line for --print comments and the man page */

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "maio-config.h"
 #include "manager.h"
+#include "pools.h"
 #include "tenants.h"
 
 #define LISTEN_BACKLOG 4096
@@ -328,6 +329,10 @@ int manager_start(Manager *m) {
         r = topo_start(m);
         if (r < 0)
                 return r;
+        /* After the journal reconciled: sizes the hugepage reserve to the grants on record. */
+        r = pools_start(m);
+        if (r < 0)
+                return r;
 
         r = manager_listen_unix(m);
         if (r < 0)
@@ -365,6 +370,7 @@ int manager_run(Manager *m) {
 int manager_reload(Manager *m) {
         _cleanup_free_ char *error = NULL;
         Config *c = NULL;
+        bool resize;
         int r;
 
         (void) sd_notify(false, "RELOADING=1\nSTATUS=Reloading configuration");
@@ -380,8 +386,11 @@ int manager_reload(Manager *m) {
                 log_notice("[api] max_connections changes take effect at the next restart.");
         if (c->socket_mode != m->config->socket_mode)
                 log_notice("[api] socket_mode changes take effect at the next restart.");
+        resize = c->pools_headroom_pages != m->config->pools_headroom_pages;
         conf_free(m->config);
         m->config = c;
+        if (resize) /* logged; the reserve then follows the new headroom */
+                (void) pools_sync(m, "maio reserve (reload)");
         manager_apply_log_level(m);
         manager_resolve_admin_group(m);
         (void) manager_listen_tcp(m); /* logged; the unix socket keeps serving regardless */

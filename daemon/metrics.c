@@ -9,6 +9,7 @@
 #include "maio-config.h"
 #include "manager.h"
 #include "metrics.h"
+#include "pools.h"
 
 void metrics_count_request(Metrics *mt, unsigned status) {
         mt->requests_total++;
@@ -56,6 +57,7 @@ static void metrics_write(Manager *m, FILE *f) {
                    mt->knob_write_failures_total);
         metric_u64(f, "maiod_knob_overrides_total", "counter",
                    "Times a knob maiod wrote was found changed by someone else.", mt->knob_overrides_total);
+        pools_metrics_write(m, f);
         metric_u64(f, "maiod_config_reloads_total", "counter", "Configuration reloads that succeeded.",
                    mt->reloads_total);
         metric_u64(f, "maiod_config_reload_failures_total", "counter",

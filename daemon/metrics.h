@@ -17,6 +17,7 @@ typedef struct Metrics {
         uint64_t knob_writes_total;         /* kernel knob writes that took (journal.c) */
         uint64_t knob_write_failures_total; /* kernel knob writes that failed */
         uint64_t knob_overrides_total;      /* knobs found changed by someone else */
+        uint64_t maio_partial_allocations_total; /* hugepage reserve: the kernel kept fewer pages (pools.c) */
 } Metrics;
 
 /* Counts one finished request with its status. */

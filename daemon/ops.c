@@ -12,6 +12,7 @@
 #include "maio-config.h"
 #include "metrics.h"
 #include "ops.h"
+#include "pools.h"
 #include "tenants.h"
 #include "topo.h"
 
@@ -34,6 +35,9 @@ static const Op ops[] = {
         { "knobs.set",       "PUT",    "/v1/knobs/{name}",         OP_ADMIN,   true,   true,  journal_op_set },
         { "knobs.restore",   "DELETE", "/v1/knobs/{name}",         OP_ADMIN,   true,   false, journal_op_restore },
         { "topology",        "GET",    "/v1/topology",             OP_TENANT,  false,  false, topo_op_get },
+        { "maio.list",       "GET",    "/v1/maio",                 OP_TENANT,  false,  false, pools_op_list },
+        { "maio.grant",      "POST",   "/v1/tenants/{id}/maio",    OP_TENANT,  true,   true,  pools_op_grant },
+        { "maio.release",    "DELETE", "/v1/tenants/{id}/maio",    OP_TENANT,  true,   false, pools_op_release },
 };
 
 const Op *ops_table(size_t *ret_n) {

@@ -67,6 +67,18 @@ static const char *const store_migrations[] = {
         "CREATE TABLE daemon_state("
         "  key TEXT PRIMARY KEY,"
         "  value TEXT NOT NULL);",
+        /* 3: the hugepage reserve (store-pools.c): grants per (tenant, node), gone
+         * with their tenant, and the nodes whose knob the reserve has sized. */
+        "CREATE TABLE maio_grants("
+        "  tenant_id INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,"
+        "  node INTEGER NOT NULL CHECK (node >= 0),"
+        "  pages INTEGER NOT NULL CHECK (pages > 0),"
+        "  created_usec INTEGER NOT NULL,"
+        "  PRIMARY KEY (tenant_id, node));"
+        "CREATE INDEX maio_grants_node ON maio_grants(node);"
+        "CREATE TABLE maio_nodes("
+        "  node INTEGER PRIMARY KEY CHECK (node >= 0),"
+        "  since_usec INTEGER NOT NULL);",
 };
 
 typedef enum StoreStmt {

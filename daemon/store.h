@@ -122,6 +122,47 @@ void store_knobs_free(StoreKnob *k, size_t n);
 int store_state_get(Store *s, const char *key, char **ret);
 int store_state_set(Store *s, const char *key, const char *value);
 
+/* One tenant's grant of hugepage-backed buffer capacity on one NUMA node (the
+ * hugepage reserve, pools.c; schema v3, store-pools.c). */
+typedef struct StoreGrant {
+        int64_t tenant_id;
+        char *tenant_name;        /* from the tenants table when it still exists; NULL otherwise */
+        unsigned node;
+        uint64_t pages;           /* 2 MiB pages, > 0 */
+        int64_t created_usec;     /* CLOCK_REALTIME of the grant's last change */
+} StoreGrant;
+
+/* Inserts the grant (tenant_id, node) or replaces its pages and time
+ * (created_usec <= 0 means now). Returns 0, -EINVAL for a tenant id <= 0,
+ * pages 0 or above INT64_MAX, -ENOENT when the tenant does not exist, or -errno. */
+int store_grant_put(Store *s, const StoreGrant *g);
+/* Loads one grant into *ret (free with store_grant_done). -ENOENT if absent. */
+int store_grant_get(Store *s, int64_t tenant_id, unsigned node, StoreGrant *ret);
+/* Deletes the tenant's grant on node, or all its grants when node < 0.
+ * Returns the number deleted (>= 0) or -errno. */
+int store_grant_remove(Store *s, int64_t tenant_id, int node);
+/* Grants ordered by node then tenant: tenant_id > 0 keeps only that tenant's,
+ * uid_filter >= 0 only those of tenants that uid owns. As store_tenant_list
+ * (free with store_grants_free). */
+int store_grant_list(Store *s, int64_t tenant_id, long long uid_filter, StoreGrant **ret, size_t *ret_n);
+/* Total pages granted on node (0 without grants). Returns 0 or -errno. */
+int store_grant_sum(Store *s, unsigned node, uint64_t *ret);
+/* Deletes grants whose tenant is gone (only possible if something removed a
+ * tenant with foreign keys off). Returns the number deleted or -errno. */
+int store_grant_prune(Store *s);
+void store_grant_done(StoreGrant *g);
+void store_grants_free(StoreGrant *g, size_t n);
+
+/* The nodes whose hugepage knob the reserve has sized and not given back yet:
+ * pools.c adds a node before its first write and removes it after restoring
+ * the knob, so a crash in between is still known at the next start. add is
+ * idempotent; remove returns 0 or -ENOENT. list returns these nodes together
+ * with every node that has a grant, ascending, as a malloc'd array (NULL when
+ * empty). All return 0 or -errno. */
+int store_reserve_node_add(Store *s, unsigned node);
+int store_reserve_node_remove(Store *s, unsigned node);
+int store_reserve_nodes(Store *s, unsigned **ret, size_t *ret_n);
+
 /* Free the strings of one tenant (and zero them) / an array of n tenants /
  * an array of n events. All accept NULL. */
 void tenant_done(Tenant *t);

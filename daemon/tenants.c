@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "manager.h"
+#include "pools.h"
 #include "tenants.h"
 
 #define EVENTS_LIMIT 100
@@ -173,8 +174,10 @@ static void watch_record_exit(Manager *m, int64_t tenant_id, pid_t pid) {
 
         if (m->config->on_pid_exit == TENANT_PID_EXIT_REMOVE) {
                 m->tenants_generation++;
-                if (store_tenant_remove(m->store, tenant_id) >= 0)
+                if (store_tenant_remove(m->store, tenant_id) >= 0) {
                         (void) store_event_add(m->store, tenant_id, "tenant-removed", "Removed after its process exited");
+                        (void) pools_sync(m, "maio reserve (tenant removed)"); /* its grants went with it */
+                }
                 return;
         }
         /* Keep the tenant; starttime 0 marks the pid as exited so a restart does not record it again. */
@@ -502,6 +505,7 @@ int tenants_op_delete(Manager *m, const Request *req, Reply *reply) {
                         watch_free(m, w);
                 snprintf(msg, sizeof msg, "Tenant '%s' removed", t.name);
                 (void) store_event_add(m->store, t.id, "tenant-removed", msg);
+                (void) pools_sync(m, "maio reserve (tenant removed)"); /* its grants went with it */
                 r = reply_empty(reply, 204);
         }
         tenant_done(&t);

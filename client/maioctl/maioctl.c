@@ -27,6 +27,7 @@ enum {
         ARG_PID,
         ARG_CGROUP,
         ARG_TENANT,
+        ARG_NODE,
         _ARG_MAX,
 };
 
@@ -47,6 +48,7 @@ static const VerbOption verb_options[N_VERB_OPTIONS] = {
         V(ARG_PID)      = { "pid",      "P",             "The tenant's main process; maiod notices its exit" },
         V(ARG_CGROUP)   = { "cgroup",   "PATH",          "The tenant's cgroup below the cgroup root, e.g. /maio/web" },
         V(ARG_TENANT)   = { "tenant",   "ID",            "Only this tenant's events (without it: all events, admin only)" },
+        V(ARG_NODE)     = { "node",     "N",             "NUMA node of the hugepages, 0 to 1023 (default: 0)" },
 };
 #undef V
 
@@ -56,6 +58,8 @@ typedef enum Positional {
         POS_NAME,
         POS_NAME_VALUE,
         POS_OPT_NAME,
+        POS_TENANT,
+        POS_TENANT_BYTES,
         _POS_MAX,
 } Positional;
 
@@ -70,6 +74,8 @@ static const struct {
         [POS_NAME] = { " NAME", 1, 1, "a NAME" },
         [POS_NAME_VALUE] = { " NAME VALUE", 2, 2, "a NAME and a VALUE" },
         [POS_OPT_NAME] = { " [NAME]", 0, 1, NULL },
+        [POS_TENANT] = { " TENANT", 1, 1, "a TENANT id" },
+        [POS_TENANT_BYTES] = { " TENANT BYTES", 2, 2, "a TENANT id and BYTES" },
 };
 
 typedef struct Verb {
@@ -96,6 +102,11 @@ static const Verb verbs[] = {
           "Restore one knob, or without NAME every knob, to its original value (administrators)" },
         { "topology", NULL,  POS_NONE, 0, topology_show,
           "Show the host topology: CPUs, NUMA nodes, hugepages, network devices" },
+        { "maio",    "list", POS_NONE, 0, maio_list,
+          "Show the hugepage reserve per NUMA node and the grants you may see" },
+        { "maio",    "grant", POS_TENANT_BYTES, OPT(ARG_NODE), maio_grant,
+          "Grant a tenant BYTES of hugepage-backed buffer capacity on a NUMA node (replaces its grant there)" },
+        { "maio",    "release", POS_TENANT, 0, maio_release, "Release all of a tenant's hugepage grants" },
 };
 
 static const struct option global_options[] = {
@@ -115,6 +126,7 @@ static const struct option all_options[] = {
         { "pid",      required_argument, NULL, ARG_PID      },
         { "cgroup",   required_argument, NULL, ARG_CGROUP   },
         { "tenant",   required_argument, NULL, ARG_TENANT   },
+        { "node",     required_argument, NULL, ARG_NODE     },
         {}
 };
 
@@ -350,15 +362,18 @@ static int parse_positional(const Verb *v, int n, const char *const *args, Args 
         if (v->positional == POS_NONE || n == 0)
                 return 0;
 
-        if (v->positional != POS_ID) {
+        if (v->positional != POS_ID && v->positional != POS_TENANT && v->positional != POS_TENANT_BYTES) {
                 a->name = args[0];
                 a->value = n > 1 ? args[1] : NULL;
                 return 0;
         }
-        r = parse_number_arg("ID", args[0], 1, INT64_MAX, &id, command);
+        r = parse_number_arg(v->positional == POS_ID ? "ID" : "TENANT", args[0], 1, INT64_MAX, &id, command);
         if (r < 0)
                 return r;
         a->id = id;
+        if (v->positional == POS_TENANT_BYTES && maio_parse_bytes(args[1], &a->bytes) < 0)
+                return usage_error(command, "invalid BYTES '%s': expected a positive number of bytes, optionally "
+                                   "with a suffix K, M, G or T (KiB, MiB, GiB, TiB)", args[1]);
         return 0;
 }
 
@@ -385,6 +400,12 @@ static int parse_values(const char *const *raw, Args *a, const char *command) {
                 if (r < 0)
                         return r;
                 a->tenant = v;
+        }
+        if ((s = raw[ARG_NODE - ARG_PRIORITY])) {
+                r = parse_number_arg("--node", s, 0, 1023, &v, command);
+                if (r < 0)
+                        return r;
+                a->node = (int) v;
         }
         if ((s = raw[ARG_CLASS - ARG_PRIORITY])) {
                 if (strcmp(s, "batch") != 0 && strcmp(s, "serving") != 0)
@@ -549,6 +570,7 @@ int main(int argc, char *argv[]) {
                 .priority = -1,
                 .pid = -1,
                 .tenant = -1,
+                .node = -1,
         };
         const Verb *v = NULL;
         ExitStatus e;

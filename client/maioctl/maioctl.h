@@ -25,7 +25,7 @@ typedef enum OutputMode {
 typedef struct Args {
         const char *socket_path;
         OutputMode output;
-        int64_t id;                  /* ID argument of tenants show/rm */
+        int64_t id;                  /* ID argument of tenants show/rm, TENANT of maio grant/release */
         const char *name;            /* NAME argument of tenants add, knobs get/set/restore (NULL: none) */
         const char *value;           /* VALUE argument of knobs set */
         int priority;                /* --priority, -1 when unset */
@@ -33,6 +33,8 @@ typedef struct Args {
         int pid;                     /* --pid, -1 when unset */
         const char *cgroup;          /* --cgroup */
         int64_t tenant;              /* --tenant, -1 when unset */
+        int64_t bytes;               /* BYTES argument of maio grant */
+        int node;                    /* --node, -1 when unset */
 } Args;
 
 /* Sends METHOD PATH (with body if not NULL) to maiod. On a 2xx answer returns EXIT_OK
@@ -78,3 +80,11 @@ ExitStatus knobs_get(const Args *a);
 ExitStatus knobs_set(const Args *a);
 ExitStatus knobs_restore(const Args *a);
 ExitStatus topology_show(const Args *a);
+ExitStatus maio_list(const Args *a);
+ExitStatus maio_grant(const Args *a);
+ExitStatus maio_release(const Args *a);
+
+/* Parses BYTES of maio grant: decimal digits with an optional binary suffix K, M,
+ * G, T (or KiB, MiB, GiB, TiB). Returns 0 and *ret >= 1, -EINVAL for anything
+ * else, -ERANGE for 0 or a value beyond INT64_MAX. */
+int maio_parse_bytes(const char *s, int64_t *ret);

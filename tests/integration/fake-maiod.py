@@ -7,7 +7,7 @@
   fake-maiod.py --socket PATH [--log FILE] [--mode normal|garbage|hangup|huge]
   fake-maiod.py --dump NAME      print a canned reply (status, tenants, tenant-1,
                                  tenant-2, created, events, tenant-events, knobs,
-                                 knob, knobs-restored)
+                                 knob, knobs-restored, maio, maio-granted, maio-released)
 Modes: normal serves the API; garbage answers 200 with a body that is not JSON;
 hangup closes every connection without answering; huge answers 200 with 17 MiB of JSON."""
 
@@ -82,6 +82,17 @@ EVENTS = [
      "message": "maiod 0.1.0 started"},
 ]
 
+MAIO_NODES = [
+    {"node": 0, "knob": "node.0.hugepages.2048kB", "original_pages": 0, "granted_pages": 0,
+     "headroom_pages": 0, "target_pages": 0, "total_pages": 0, "free_pages": 0, "state": "untouched"},
+    {"node": 1, "knob": "node.1.hugepages.2048kB", "original_pages": 2, "granted_pages": 32,
+     "headroom_pages": 4, "target_pages": 36, "total_pages": 36, "free_pages": 30, "state": "applied"},
+]
+MAIO_GRANT = {"tenant_id": 1, "tenant": "web", "node": 1, "pages": 32, "bytes": 67108864,
+              "created": "2026-11-21T22:42:00Z"}
+MAIO_PAGE = 2 << 20
+MAIO_MAX_GRANT = 64 << 30
+
 CREATED_ID = 3
 TOKEN = "fAkE_t0ken-0123456789abcdefghijklmnopqrstuv"  # 43 URL-safe base64 chars, like maiod's
 NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,62}$")
@@ -109,6 +120,10 @@ CANNED = {
     "knobs": {"knobs": [KNOB_NUMAB, KNOB_HUGEPAGES]},
     "knob": KNOB_NUMAB,
     "knobs-restored": {"restored": 2, "remaining": 0},
+    "maio": {"page_size_bytes": MAIO_PAGE, "headroom_pages": 4, "max_grant_bytes": MAIO_MAX_GRANT,
+             "nodes": MAIO_NODES, "grants": [MAIO_GRANT]},
+    "maio-granted": dict(MAIO_GRANT, requested_bytes=67108864, replaced_pages=None, reserve=MAIO_NODES[1]),
+    "maio-released": {"tenant_id": 1, "released": [MAIO_GRANT], "pages": 32, "bytes": 67108864},
 }
 
 
@@ -226,6 +241,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return 200, copy.deepcopy(CANNED["knobs-restored"]), None
         if len(parts) == 3 and parts[:2] == ["v1", "knobs"]:
             return self.knob(parts[2], raw)
+        if parts == ["v1", "maio"]:
+            return self.only("GET", 200, CANNED["maio"])
+        if len(parts) == 4 and parts[:2] == ["v1", "tenants"] and parts[3] == "maio":
+            return self.maio(tenant_id(parts[2]), raw)
         if len(parts) == 4 and parts[:2] == ["v1", "tenants"] and parts[3] == "events":
             tid = tenant_id(parts[2])
             return self.only("GET", 200, {"events": [e for e in EVENTS if e["tenant_id"] == tid]})
@@ -255,6 +274,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif self.command != "GET":
             raise ApiError(405, "method-not-allowed", f"{self.command} not allowed", "GET, PUT, DELETE")
         return 200, knob, None
+
+    def maio(self, tid, raw):
+        # As maiod: bytes 1..[pools] max_grant_bytes, node 0..1023 and present (nodes 0 and 1
+        # here); a grant above 16 GiB stands for a kernel that allocates too few pages (507).
+        if self.command == "DELETE":
+            return 200, copy.deepcopy(CANNED["maio-released"]), None
+        if self.command != "POST":
+            raise ApiError(405, "method-not-allowed", f"{self.command} not allowed", "POST, DELETE")
+        body = json.loads(raw)
+        if set(body) != {"bytes", "node"} or not all(type(v) is int for v in body.values()):
+            raise ApiError(400, "bad-request", f"unexpected body {body!r}")
+        if not 1 <= body["bytes"] <= MAIO_MAX_GRANT:
+            raise ApiError(400, "invalid-value", f"Field 'bytes' must be in the range 1..{MAIO_MAX_GRANT}")
+        if body["node"] not in (0, 1):
+            raise ApiError(400, "invalid-value", f"No NUMA node {body['node']} on this host")
+        if body["bytes"] > 16 << 30:
+            raise ApiError(507, "insufficient-storage",
+                           "The kernel could allocate only 4 of the 16384 hugepages asked on node 1 (8388608 of "
+                           "34359738368 bytes; the node holds 40 of the 16420 pages its grants need); "
+                           "nothing was granted")
+        return 200, copy.deepcopy(CANNED["maio-granted"]), None
 
     def add(self, raw):
         try:

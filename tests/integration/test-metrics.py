@@ -24,6 +24,8 @@ EXPECTED = {
     "maiod_knob_writes_total": "counter",
     "maiod_knob_write_failures_total": "counter",
     "maiod_knob_overrides_total": "counter",
+    "maiod_maio_grant_pages": "gauge",
+    "maiod_maio_partial_allocations_total": "counter",
     "maiod_config_reloads_total": "counter",
     "maiod_config_reload_failures_total": "counter",
 }

@@ -648,7 +648,7 @@ static void test_man_ranges(void **state) {
                         char head[128], range[64];
                         size_t j = 0;
 
-                        if (t[i].type != CONF_UINT && t[i].type != CONF_MODE)
+                        if (t[i].type != CONF_UINT && t[i].type != CONF_U64 && t[i].type != CONF_MODE)
                                 continue;
                         /* "*max\_connections* = ": scdoc needs '_' escaped. */
                         head[j++] = '*';
@@ -669,7 +669,7 @@ static void test_man_ranges(void **state) {
                 }
         }
         for (size_t i = 0; i < n; i++)
-                want += t[i].type == CONF_UINT || t[i].type == CONF_MODE;
+                want += t[i].type == CONF_UINT || t[i].type == CONF_U64 || t[i].type == CONF_MODE;
         assert_int_equal(found, want);
 }
 

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* maioctl maio list|grant|release: the per-node hugepage reserve behind libmaio's
+ * buffer pools (/v1/maio, /v1/tenants/ID/maio). Tables for people, the daemon's
+ * JSON with -o json. */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "macro.h"
+#include "maioctl.h"
+#include "reply.h"
+#include "table.h"
+
+int maio_parse_bytes(const char *s, int64_t *ret) {
+        static const struct {
+                const char *suffix;
+                unsigned shift;
+        } units[] = {
+                { "", 0 },   { "K", 10 }, { "KiB", 10 }, { "M", 20 }, { "MiB", 20 },
+                { "G", 30 }, { "GiB", 30 }, { "T", 40 }, { "TiB", 40 },
+        };
+        unsigned long long v;
+        char *end;
+
+        if (!s || *s < '0' || *s > '9')
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 10);
+        if (errno != 0)
+                return -ERANGE;
+        for (size_t i = 0; i < ELEMENTSOF(units); i++) {
+                if (strcmp(end, units[i].suffix) != 0)
+                        continue;
+                if (v == 0 || v > ((unsigned long long) INT64_MAX >> units[i].shift))
+                        return -ERANGE;
+                *ret = (int64_t) (v << units[i].shift);
+                return 0;
+        }
+        return -EINVAL;
+}
+
+/* Adds one row per element of list with the members named by cols. */
+static int add_rows(Table *t, json_object *list, const ListColumn *cols, size_t n_cols) {
+        int r = 0;
+
+        for (size_t i = 0; i < json_object_array_length(list) && r >= 0; i++)
+                for (size_t c = 0; c < n_cols && r >= 0; c++)
+                        r = table_add_cell(t, reply_text(json_object_array_get_idx(list, i), cols[c].key));
+        return r;
+}
+
+/* Prints list as a table of cols. */
+static ExitStatus print_list(json_object *list, const ListColumn *cols, size_t n_cols) {
+        _cleanup_(table_freep) Table *t = NULL;
+        const char *header[n_cols];
+        int r;
+
+        for (size_t c = 0; c < n_cols; c++)
+                header[c] = cols[c].header;
+        t = table_new(n_cols, header);
+        if (!t)
+                return maioctl_local_error(-ENOMEM);
+        r = add_rows(t, list, cols, n_cols);
+        return r < 0 ? maioctl_local_error(r) : maioctl_print_table(t);
+}
+
+ExitStatus maio_list(const Args *a) {
+        static const ListColumn node_cols[] = {
+                { "NODE", "node" },           { "ORIGINAL", "original_pages" }, { "GRANTED", "granted_pages" },
+                { "HEADROOM", "headroom_pages" }, { "TARGET", "target_pages" },   { "TOTAL", "total_pages" },
+                { "FREE", "free_pages" },     { "STATE", "state" },
+        };
+        static const ListColumn grant_cols[] = {
+                { "TENANT", "tenant_id" }, { "NAME", "tenant" }, { "NODE", "node" },
+                { "PAGES", "pages" },      { "BYTES", "bytes" }, { "CREATED", "created" },
+        };
+        _cleanup_json_ json_object *reply = NULL;
+        json_object *nodes, *grants;
+        ExitStatus e;
+
+        e = maioctl_call(a, "GET", "/v1/maio", NULL, &reply);
+        if (e != EXIT_OK)
+                return e;
+        nodes = reply_member(reply, "nodes", json_type_array);
+        grants = reply_member(reply, "grants", json_type_array);
+        if (!nodes || !grants)
+                return maioctl_bad_reply(a, "no \"nodes\" and \"grants\" arrays");
+        if (a->output == OUTPUT_JSON)
+                return maioctl_print_json(reply);
+        e = print_list(nodes, node_cols, ELEMENTSOF(node_cols));
+        if (e != EXIT_OK)
+                return e;
+        putchar('\n');
+        return print_list(grants, grant_cols, ELEMENTSOF(grant_cols));
+}
+
+static void maio_path(int64_t id, char *buf, size_t size) {
+        snprintf(buf, size, "/v1/tenants/%" PRId64 "/maio", id);
+}
+
+ExitStatus maio_grant(const Args *a) {
+        static const struct {
+                const char *label, *key;
+        } fields[] = {
+                { "tenant", "tenant_id" }, { "name", "tenant" },     { "node", "node" },
+                { "pages", "pages" },      { "bytes", "bytes" },     { "requested", "requested_bytes" },
+                { "replaced", "replaced_pages" },
+        };
+        _cleanup_json_ json_object *body = json_object_new_object(), *reply = NULL;
+        _cleanup_(table_freep) Table *t = NULL;
+        json_object *reserve;
+        char path[64];
+        ExitStatus e;
+        int r = 0;
+
+        if (!body || json_object_object_add(body, "bytes", json_object_new_int64(a->bytes)) < 0 ||
+            json_object_object_add(body, "node", json_object_new_int(a->node >= 0 ? a->node : 0)) < 0)
+                return maioctl_local_error(-ENOMEM);
+        maio_path(a->id, path, sizeof path);
+        e = maioctl_call(a, "POST", path, body, &reply);
+        if (e != EXIT_OK)
+                return e;
+        if (!reply_member(reply, "pages", json_type_int))
+                return maioctl_bad_reply(a, "no grant object");
+        if (a->output == OUTPUT_JSON)
+                return maioctl_print_json(reply);
+        t = table_new(2, NULL);
+        if (!t)
+                return maioctl_local_error(-ENOMEM);
+        for (size_t i = 0; i < ELEMENTSOF(fields) && r >= 0; i++)
+                r = table_add_pair(t, fields[i].label, reply_text(reply, fields[i].key));
+        reserve = reply_member(reply, "reserve", json_type_object);
+        if (r >= 0)
+                r = table_add_pairf(t, "node pages", "%s total, %s target, %s granted", reply_text(reserve, "total_pages"),
+                                    reply_text(reserve, "target_pages"), reply_text(reserve, "granted_pages"));
+        return r < 0 ? maioctl_local_error(r) : maioctl_print_table(t);
+}
+
+ExitStatus maio_release(const Args *a) {
+        _cleanup_json_ json_object *reply = NULL;
+        _cleanup_(table_freep) Table *t = NULL;
+        json_object *released;
+        char path[64];
+        ExitStatus e;
+        int r;
+
+        maio_path(a->id, path, sizeof path);
+        e = maioctl_call(a, "DELETE", path, NULL, &reply);
+        if (e != EXIT_OK)
+                return e;
+        released = reply_member(reply, "released", json_type_array);
+        if (!released)
+                return maioctl_bad_reply(a, "no \"released\" array");
+        if (a->output == OUTPUT_JSON)
+                return maioctl_print_json(reply);
+        t = table_new(2, NULL);
+        if (!t)
+                return maioctl_local_error(-ENOMEM);
+        r = table_add_pair(t, "tenant", reply_text(reply, "tenant_id"));
+        if (r >= 0)
+                r = table_add_pairf(t, "released", "%zu grant(s)", json_object_array_length(released));
+        if (r >= 0)
+                r = table_add_pair(t, "pages", reply_text(reply, "pages"));
+        if (r >= 0)
+                r = table_add_pair(t, "bytes", reply_text(reply, "bytes"));
+        return r < 0 ? maioctl_local_error(r) : maioctl_print_table(t);
+}

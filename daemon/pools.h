@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The per-node hugepage reserve behind libmaio's buffer pools: tenants' grants
+ * of 2 MiB pages per NUMA node, and the sizing of node.N.hugepages.2048kB
+ * (through the knob journal) to what the grants need. Also /v1/maio. */
+#pragma once
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ops.h"
+
+/* The page size grants are counted in: the kernel's 2048 kB hugepages. */
+#define POOLS_PAGE_SIZE (UINT64_C(2) * 1024 * 1024)
+/* Highest node id a request may name (the kernel's MAX_NUMNODES is at most 1024). */
+#define POOLS_NODE_MAX 1023
+
+/* ---- pure: no I/O ---- */
+
+/* The number of POOLS_PAGE_SIZE pages that hold bytes, rounded up (0 for 0).
+ * Never fails. */
+uint64_t pools_bytes_to_pages(uint64_t bytes);
+
+/* What a node's hugepage knob should hold: its original while the node has no
+ * grant (granted 0; headroom is kept only for nodes in use), else
+ * max(original, granted + headroom), saturating instead of overflowing. The
+ * pages a node had before maiod count toward its grants: maiod never takes
+ * them away, and never adds pages the node already has. Never fails. */
+uint64_t pools_target_pages(uint64_t original, uint64_t granted, uint64_t headroom);
+
+/* After a partial allocation: how many of a grant's asked pages the kernel's
+ * kept pages on the node cover once the other grants on it (others) and the
+ * headroom are served first; between 0 and asked. Never fails. */
+uint64_t pools_obtained_pages(uint64_t kept, uint64_t others, uint64_t headroom, uint64_t asked);
+
+/* ---- the daemon ---- */
+
+/* At start, after journal_start() and topo_start(): forgets grants of tenants
+ * that no longer exist, then sizes every node the reserve is responsible for
+ * (nodes with grants, and nodes it sized before a stop or crash) to what the
+ * grants need now. Failures are logged and tolerated: GET /v1/maio shows the
+ * node as it is. Under a fixture root (not the live host) the environment
+ * variable MAIOD_TEST_HUGEPAGES_LIMIT=NODE:PAGES makes that node's fixture
+ * file keep at most PAGES, as a kernel short of memory would (test hook).
+ * Returns 0, or -errno for an invalid test hook setting. */
+int pools_start(Manager *m);
+
+/* Sizes every node the reserve is responsible for to its grants now, e.g.
+ * after a tenant was removed (its grants go with it by the store's cascade).
+ * by names the cause in the knob journal. Continues past failures. Returns 0
+ * or the first -errno (each failure logged). */
+int pools_sync(Manager *m, const char *by);
+
+/* Writes maiod_maio_grant_pages{node="N"} (a gauge per host node) and
+ * maiod_maio_partial_allocations_total in Prometheus text. Never fails. */
+void pools_metrics_write(Manager *m, FILE *f);
+
+/* GET /v1/maio, POST /v1/tenants/{id}/maio, DELETE /v1/tenants/{id}/maio. */
+int pools_op_list(Manager *m, const Request *req, Reply *reply);
+int pools_op_grant(Manager *m, const Request *req, Reply *reply);
+int pools_op_release(Manager *m, const Request *req, Reply *reply);
