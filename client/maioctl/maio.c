@@ -42,31 +42,6 @@ int maio_parse_bytes(const char *s, int64_t *ret) {
         return -EINVAL;
 }
 
-/* Adds one row per element of list with the members named by cols. */
-static int add_rows(Table *t, json_object *list, const ListColumn *cols, size_t n_cols) {
-        int r = 0;
-
-        for (size_t i = 0; i < json_object_array_length(list) && r >= 0; i++)
-                for (size_t c = 0; c < n_cols && r >= 0; c++)
-                        r = table_add_cell(t, reply_text(json_object_array_get_idx(list, i), cols[c].key));
-        return r;
-}
-
-/* Prints list as a table of cols. */
-static ExitStatus print_list(json_object *list, const ListColumn *cols, size_t n_cols) {
-        _cleanup_(table_freep) Table *t = NULL;
-        const char *header[n_cols];
-        int r;
-
-        for (size_t c = 0; c < n_cols; c++)
-                header[c] = cols[c].header;
-        t = table_new(n_cols, header);
-        if (!t)
-                return maioctl_local_error(-ENOMEM);
-        r = add_rows(t, list, cols, n_cols);
-        return r < 0 ? maioctl_local_error(r) : maioctl_print_table(t);
-}
-
 ExitStatus maio_list(const Args *a) {
         static const ListColumn node_cols[] = {
                 { "NODE", "node" },           { "ORIGINAL", "original_pages" }, { "GRANTED", "granted_pages" },
@@ -90,11 +65,11 @@ ExitStatus maio_list(const Args *a) {
                 return maioctl_bad_reply(a, "no \"nodes\" and \"grants\" arrays");
         if (a->output == OUTPUT_JSON)
                 return maioctl_print_json(reply);
-        e = print_list(nodes, node_cols, ELEMENTSOF(node_cols));
+        e = maioctl_print_list(nodes, node_cols, ELEMENTSOF(node_cols));
         if (e != EXIT_OK)
                 return e;
         putchar('\n');
-        return print_list(grants, grant_cols, ELEMENTSOF(grant_cols));
+        return maioctl_print_list(grants, grant_cols, ELEMENTSOF(grant_cols));
 }
 
 static void maio_path(int64_t id, char *buf, size_t size) {

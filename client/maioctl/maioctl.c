@@ -527,13 +527,26 @@ ExitStatus maioctl_print_table(const Table *t) {
         return r < 0 ? maioctl_local_error(r) : EXIT_OK;
 }
 
-ExitStatus maioctl_list(const Args *a, const char *path, const char *member, const ListColumn *cols, size_t n_cols) {
-        _cleanup_json_ json_object *reply = NULL;
+ExitStatus maioctl_print_list(json_object *list, const ListColumn *cols, size_t n_cols) {
         _cleanup_(table_freep) Table *t = NULL;
         const char *header[n_cols];
+        int r = 0;
+
+        for (size_t c = 0; c < n_cols; c++)
+                header[c] = cols[c].header;
+        t = table_new(n_cols, header);
+        if (!t)
+                return maioctl_local_error(-ENOMEM);
+        for (size_t i = 0; i < json_object_array_length(list) && r >= 0; i++)
+                for (size_t c = 0; c < n_cols && r >= 0; c++)
+                        r = table_add_cell(t, reply_text(json_object_array_get_idx(list, i), cols[c].key));
+        return r < 0 ? maioctl_local_error(r) : maioctl_print_table(t);
+}
+
+ExitStatus maioctl_list(const Args *a, const char *path, const char *member, const ListColumn *cols, size_t n_cols) {
+        _cleanup_json_ json_object *reply = NULL;
         json_object *list;
         ExitStatus e;
-        int r = 0;
 
         e = maioctl_call(a, "GET", path, NULL, &reply);
         if (e != EXIT_OK)
@@ -547,16 +560,7 @@ ExitStatus maioctl_list(const Args *a, const char *path, const char *member, con
         }
         if (a->output == OUTPUT_JSON)
                 return maioctl_print_json(reply);
-
-        for (size_t c = 0; c < n_cols; c++)
-                header[c] = cols[c].header;
-        t = table_new(n_cols, header);
-        if (!t)
-                return maioctl_local_error(-ENOMEM);
-        for (size_t i = 0; i < json_object_array_length(list) && r >= 0; i++)
-                for (size_t c = 0; c < n_cols && r >= 0; c++)
-                        r = table_add_cell(t, reply_text(json_object_array_get_idx(list, i), cols[c].key));
-        return r < 0 ? maioctl_local_error(r) : maioctl_print_table(t);
+        return maioctl_print_list(list, cols, n_cols);
 }
 
 ExitStatus maioctl_local_error(int r) {

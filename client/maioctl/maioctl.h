@@ -60,6 +60,9 @@ typedef struct ListColumn {
         const char *key;
 } ListColumn;
 
+/* Prints the array list as a table with one row per element and cols for columns. */
+ExitStatus maioctl_print_list(json_object *list, const ListColumn *cols, size_t n_cols);
+
 /* The list verbs: GET path, whose reply holds the array `member`; prints the
  * reply as JSON (-o json) or the array as a table of cols. Returns an exit status. */
 ExitStatus maioctl_list(const Args *a, const char *path, const char *member, const ListColumn *cols, size_t n_cols);
