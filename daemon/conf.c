@@ -30,6 +30,20 @@ static const char *const reconcile_words[_KNOBS_RECONCILE_MAX + 1] = {
         [KNOBS_RECONCILE_REAPPLY] = "reapply",
 };
 
+static const char *const tiering_backend_words[_TIERING_BACKEND_MAX + 1] = {
+        [TIERING_BACKEND_AUTO] = "auto",
+        [TIERING_BACKEND_DAMON] = "damon",
+        [TIERING_BACKEND_NUMA_BALANCING] = "numa-balancing",
+        [TIERING_BACKEND_OFF] = "off",
+};
+
+static const char *const tiering_policy_words[_TIERING_POLICY_MAX + 1] = {
+        [TIERING_POLICY_HEURISTIC] = "heuristic",
+        [TIERING_POLICY_INDIGO] = "indigo",
+        [TIERING_POLICY_LINUCB] = "linucb",
+        [TIERING_POLICY_STATIC] = "static",
+};
+
 #define ITEM(s, k, t, field, lo, hi, d, w, text)                                                   \
         {                                                                                          \
                 .section = (s), .key = (k), .type = (t), .offset = offsetof(Config, field),       \
@@ -77,6 +91,29 @@ static const ConfItem conf_items[] = {
              "2 MiB hugepages kept on a NUMA node beyond the sum of its grants, while it has any grant."),
         ITEM("pools", "max_grant_bytes", CONF_U64, pools_max_grant_bytes, 2097152, 35184372088832, "68719476736", NULL,
              "Largest hugepage grant in bytes that one tenant may hold on one NUMA node."),
+
+        ITEM("tiering", "backend", CONF_ENUM, tiering_backend, 0, 0, "auto", tiering_backend_words,
+             "How promotion thresholds are applied: auto (damon if maiod can own a kdamond, else numa-balancing "
+             "when its tiering mode exists, else off), damon, numa-balancing or off."),
+        ITEM("tiering", "policy", CONF_ENUM, tiering_policy, 0, 0, "heuristic", tiering_policy_words,
+             "Policy a tenant starts with: heuristic (network-adaptive, needs no training), indigo, linucb "
+             "(learn from feedback) or static."),
+        ITEM("tiering", "seed", CONF_UINT, tiering_seed, 0, 4294967295, "1", NULL,
+             "Seed a tenant's policy starts with; a given seed makes its decisions reproducible."),
+        ITEM("tiering", "interval_sec", CONF_UINT, tiering_interval_s, 1, 3600, "10", NULL,
+             "Seconds between telemetry reads that refresh contexts and re-apply online policies."),
+        ITEM("tiering", "link_bandwidth_mbps", CONF_UINT, tiering_link_bandwidth_mbps, 1, 10000000, "32000", NULL,
+             "Bandwidth of the memory link to the slower tier in MB/s (megabytes per second)."),
+        ITEM("tiering", "link_contention_percent", CONF_UINT, tiering_link_contention_percent, 0, 99, "0", NULL,
+             "Percent of the memory link's bandwidth taken by other hosts."),
+        ITEM("tiering", "local_latency_ns", CONF_UINT, tiering_local_latency_ns, 1, 1000000, "100", NULL,
+             "Access latency of local (fast tier) memory in nanoseconds."),
+        ITEM("tiering", "remote_latency_ns", CONF_UINT, tiering_remote_latency_ns, 1, 1000000, "250", NULL,
+             "Access latency of remote (slow tier) memory on an idle link in nanoseconds."),
+        ITEM("tiering", "promote_budget_percent", CONF_UINT, tiering_promote_budget_percent, 1, 100, "50", NULL,
+             "Percent of the link bandwidth left to this host that promotions may use, shared by priority."),
+        ITEM("tiering", "demote_after_sec", CONF_UINT, tiering_demote_after_s, 1, 3600, "5", NULL,
+             "DAMON backend: seconds a tenant's region must go unaccessed before it is demoted."),
 };
 
 const ConfItem *conf_table(size_t *ret_n) {

@@ -49,6 +49,18 @@ typedef struct Config {
         /* [pools] */
         unsigned pools_headroom_pages;   /* 2 MiB pages reserved on a node beyond its grants */
         uint64_t pools_max_grant_bytes;  /* largest grant one tenant may hold on one node */
+
+        /* [tiering] */
+        unsigned tiering_backend;        /* TIERING_BACKEND_* */
+        unsigned tiering_policy;         /* TIERING_POLICY_*: the policy a tenant starts with */
+        unsigned tiering_seed;           /* the seed a tenant's policy starts with */
+        unsigned tiering_interval_s;     /* period of the telemetry timer */
+        unsigned tiering_link_bandwidth_mbps;     /* memory link bandwidth, MB/s */
+        unsigned tiering_link_contention_percent; /* share of it other hosts take */
+        unsigned tiering_local_latency_ns;
+        unsigned tiering_remote_latency_ns;
+        unsigned tiering_promote_budget_percent;  /* share of our link bandwidth promotions may use */
+        unsigned tiering_demote_after_s;          /* DAMON: idle time before a page is demoted */
 } Config;
 
 enum {
@@ -61,6 +73,23 @@ enum {
         KNOBS_RECONCILE_RESTORE,
         KNOBS_RECONCILE_REAPPLY,
         _KNOBS_RECONCILE_MAX,
+};
+
+enum {
+        TIERING_BACKEND_AUTO,
+        TIERING_BACKEND_DAMON,
+        TIERING_BACKEND_NUMA_BALANCING,
+        TIERING_BACKEND_OFF,
+        _TIERING_BACKEND_MAX,
+};
+
+/* The policies a tenant may start with; conf.c's words are their daemon/tier names. */
+enum {
+        TIERING_POLICY_HEURISTIC,
+        TIERING_POLICY_INDIGO,
+        TIERING_POLICY_LINUCB,
+        TIERING_POLICY_STATIC,
+        _TIERING_POLICY_MAX,
 };
 
 typedef struct ConfItem {

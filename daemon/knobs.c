@@ -29,6 +29,32 @@
 
 static const char *const words_false_true[] = { "false", "true", NULL };
 static const char *const words_thp[] = { "always", "madvise", "never", NULL };
+static const char *const words_damon_state[] = { "off", "on", NULL };
+/* Commands kdamonds/N/state takes while the kdamond runs; reading it still shows "on". */
+static const char *const words_damon_commands[] = {
+        "commit", "update_schemes_stats", "update_schemes_tried_regions", "update_schemes_tried_bytes",
+        "clear_schemes_tried_regions", NULL,
+};
+static const char *const words_damon_ops[] = { "vaddr", "fvaddr", "paddr", NULL };
+static const char *const words_damos_action[] = {
+        "willneed", "cold", "pageout", "hugepage", "nohugepage", "lru_prio", "lru_deprio", "migrate_hot",
+        "migrate_cold", "stat", NULL,
+};
+static const char *const words_damos_filter[] = {
+        "anon", "active", "memcg", "young", "hugepage_size", "unmapped", "addr", "target", NULL,
+};
+/* DAMON's boolean files print Y and N. */
+static const char *const words_n_y[] = { "N", "Y", NULL };
+
+#define DAMON_KDAMONDS "sys/kernel/mm/damon/admin/kdamonds"
+#define DAMON_CTX DAMON_KDAMONDS "/{k}/contexts/0"
+#define DAMON_SCHEME DAMON_CTX "/schemes/{s}"
+#define DAMON_KDAMONDS_MAX 1024
+#define DAMON_SCHEMES_MAX 1024
+/* A DAMON scheme knob: {k} kdamond, {s} scheme, an integer file in [lo, hi]. */
+#define DAMON_SCHEME_INT(name, file, lo, hi, text)                                                            \
+        { "damon.{k}.scheme.{s}." name, DAMON_SCHEME "/" file, KNOB_SYSFS, KNOB_SCOPE_DAMON, KNOB_INT, lo, hi, \
+          0, NULL, KNOB_NEED_SYS_ADMIN, text }
 
 static const KnobDef knob_defs[] = {
         { "kernel.numa_balancing", "proc/sys/kernel/numa_balancing", KNOB_PROCSYS, KNOB_SCOPE_GLOBAL, KNOB_INT,
@@ -67,6 +93,58 @@ static const KnobDef knob_defs[] = {
         { "net.{dev}.threaded", "sys/class/net/{dev}/threaded", KNOB_SYSFS, KNOB_SCOPE_NETDEV, KNOB_INT,
           0, 1, 0, NULL, KNOB_NEED_NET_ADMIN,
           "Threaded NAPI: 1 polls the device in kernel threads that can be pinned to CPUs." },
+
+        /* DAMON (the tiering applier's own kdamond, context 0, schemes and their first filter). */
+        { "damon.nr_kdamonds", DAMON_KDAMONDS "/nr_kdamonds", KNOB_SYSFS, KNOB_SCOPE_DAMON, KNOB_INT,
+          0, DAMON_KDAMONDS_MAX, 0, NULL, KNOB_NEED_SYS_ADMIN,
+          "DAMON kdamonds set up through sysfs; changing it rebuilds every kdamond directory (refused while one runs)." },
+        { "damon.{k}.state", DAMON_KDAMONDS "/{k}/state", KNOB_SYSFS, KNOB_SCOPE_DAMON, KNOB_ENUM, 0, 0, 0,
+          words_damon_state, KNOB_NEED_SYS_ADMIN,
+          "Whether kdamond k runs; while on it takes commands such as commit (apply changed files online).",
+          words_damon_commands },
+        { "damon.{k}.nr_contexts", DAMON_KDAMONDS "/{k}/contexts/nr_contexts", KNOB_SYSFS, KNOB_SCOPE_DAMON,
+          KNOB_INT, 0, 1, 0, NULL, KNOB_NEED_SYS_ADMIN, "Monitoring contexts of kdamond k (at most one)." },
+        { "damon.{k}.operations", DAMON_CTX "/operations", KNOB_SYSFS, KNOB_SCOPE_DAMON, KNOB_ENUM, 0, 0, 0,
+          words_damon_ops, KNOB_NEED_SYS_ADMIN,
+          "Address space kdamond k monitors: vaddr, fvaddr or paddr (physical memory)." },
+        { "damon.{k}.sample_us", DAMON_CTX "/monitoring_attrs/intervals/sample_us", KNOB_SYSFS, KNOB_SCOPE_DAMON,
+          KNOB_INT, 1, INT32_MAX, 0, NULL, KNOB_NEED_SYS_ADMIN, "Microseconds between access samples of kdamond k." },
+        { "damon.{k}.aggr_us", DAMON_CTX "/monitoring_attrs/intervals/aggr_us", KNOB_SYSFS, KNOB_SCOPE_DAMON,
+          KNOB_INT, 1, INT32_MAX, 0, NULL, KNOB_NEED_SYS_ADMIN,
+          "Microseconds per aggregation interval of kdamond k: nr_accesses counts samples in one, age counts them." },
+        { "damon.{k}.nr_targets", DAMON_CTX "/targets/nr_targets", KNOB_SYSFS, KNOB_SCOPE_DAMON, KNOB_INT, 0, 1, 0,
+          NULL, KNOB_NEED_SYS_ADMIN, "Monitoring targets of kdamond k (paddr: one, the physical address space)." },
+        { "damon.{k}.nr_schemes", DAMON_CTX "/schemes/nr_schemes", KNOB_SYSFS, KNOB_SCOPE_DAMON, KNOB_INT,
+          0, DAMON_SCHEMES_MAX, 0, NULL, KNOB_NEED_SYS_ADMIN, "DAMOS schemes of kdamond k." },
+        { "damon.{k}.scheme.{s}.action", DAMON_SCHEME "/action", KNOB_SYSFS, KNOB_SCOPE_DAMON, KNOB_ENUM, 0, 0, 0,
+          words_damos_action, KNOB_NEED_SYS_ADMIN,
+          "What scheme s does to matching regions, e.g. migrate_hot (promote) or migrate_cold (demote)." },
+        DAMON_SCHEME_INT("nr_accesses_min", "access_pattern/nr_accesses/min", 0, UINT32_MAX,
+                         "Fewest access samples per aggregation interval a region needs to match scheme s."),
+        DAMON_SCHEME_INT("nr_accesses_max", "access_pattern/nr_accesses/max", 0, UINT32_MAX,
+                         "Most access samples per aggregation interval a region may have to match scheme s."),
+        DAMON_SCHEME_INT("age_min", "access_pattern/age/min", 0, UINT32_MAX,
+                         "Fewest aggregation intervals a region must have kept its access rate to match scheme s."),
+        DAMON_SCHEME_INT("age_max", "access_pattern/age/max", 0, UINT32_MAX,
+                         "Most aggregation intervals of unchanged access rate a region may have to match scheme s."),
+        DAMON_SCHEME_INT("sz_min", "access_pattern/sz/min", 0, INT64_MAX, "Smallest region (bytes) scheme s acts on."),
+        DAMON_SCHEME_INT("sz_max", "access_pattern/sz/max", 0, INT64_MAX, "Largest region (bytes) scheme s acts on."),
+        DAMON_SCHEME_INT("target_nid", "target_nid", -1, 1023,
+                         "NUMA node scheme s migrates to (migrate_hot, migrate_cold); -1 none."),
+        DAMON_SCHEME_INT("quota_bytes", "quotas/bytes", 0, INT64_MAX,
+                         "Most bytes scheme s acts on per reset interval; 0 means no limit."),
+        DAMON_SCHEME_INT("quota_reset_ms", "quotas/reset_interval_ms", 0, INT32_MAX,
+                         "Milliseconds after which the byte quota of scheme s is charged again."),
+        DAMON_SCHEME_INT("nr_filters", "filters/nr_filters", 0, 16, "Filters of scheme s."),
+        { "damon.{k}.scheme.{s}.filter_type", DAMON_SCHEME "/filters/0/type", KNOB_SYSFS, KNOB_SCOPE_DAMON,
+          KNOB_ENUM, 0, 0, 0, words_damos_filter, KNOB_NEED_SYS_ADMIN,
+          "What the first filter of scheme s tests, e.g. memcg (pages of one cgroup)." },
+        { "damon.{k}.scheme.{s}.filter_memcg_path", DAMON_SCHEME "/filters/0/memcg_path", KNOB_SYSFS,
+          KNOB_SCOPE_DAMON, KNOB_STRING, 1, 4095, 0, NULL, KNOB_NEED_SYS_ADMIN,
+          "Cgroup (path below the cgroup root) of a memcg filter of scheme s." },
+        { "damon.{k}.scheme.{s}.filter_matching", DAMON_SCHEME "/filters/0/matching", KNOB_SYSFS, KNOB_SCOPE_DAMON,
+          KNOB_BOOL, 0, 0, 0, words_n_y, KNOB_NEED_SYS_ADMIN,
+          "Y: the first filter of scheme s excludes the pages it matches; N: those it does not match." },
 };
 
 const KnobDef *knobs_table(size_t *ret_n) {
@@ -84,7 +162,7 @@ const char *knob_addressing_to_string(KnobAddressing a) {
 const char *knob_scope_to_string(KnobScope sc) {
         static const char *const s[_KNOB_SCOPE_MAX] = {
                 [KNOB_SCOPE_GLOBAL] = "global", [KNOB_SCOPE_NODE] = "node", [KNOB_SCOPE_NETDEV] = "netdev",
-                [KNOB_SCOPE_RXQUEUE] = "rxqueue", [KNOB_SCOPE_NETNS] = "netns",
+                [KNOB_SCOPE_RXQUEUE] = "rxqueue", [KNOB_SCOPE_NETNS] = "netns", [KNOB_SCOPE_DAMON] = "damon",
         };
         return (unsigned) sc < _KNOB_SCOPE_MAX ? s[sc] : NULL;
 }
@@ -92,6 +170,7 @@ const char *knob_scope_to_string(KnobScope sc) {
 const char *knob_type_to_string(KnobType t) {
         static const char *const s[_KNOB_TYPE_MAX] = {
                 [KNOB_INT] = "int", [KNOB_BOOL] = "bool", [KNOB_CPUMASK] = "cpumask", [KNOB_ENUM] = "enum",
+                [KNOB_STRING] = "string",
         };
         return (unsigned) t < _KNOB_TYPE_MAX ? s[t] : NULL;
 }
@@ -111,11 +190,13 @@ typedef enum Placeholder {
         PH_NODE,
         PH_DEV,
         PH_QUEUE,
+        PH_KDAMOND,
+        PH_SCHEME,
         _PH_MAX,
 } Placeholder;
 
 static const char *const placeholder_tokens[_PH_MAX] = {
-        [PH_NODE] = "{N}", [PH_DEV] = "{dev}", [PH_QUEUE] = "{q}",
+        [PH_NODE] = "{N}", [PH_DEV] = "{dev}", [PH_QUEUE] = "{q}", [PH_KDAMOND] = "{k}", [PH_SCHEME] = "{s}",
 };
 
 /* Placeholder values, as text: they were checked when matched. */
@@ -336,6 +417,12 @@ const char *knobs_describe_allowed(const KnobDef *def, char *buf, size_t size) {
         case KNOB_ENUM:
                 for (size_t i = 0; def->words[i] && n < size; i++)
                         n += (size_t) snprintf(buf + n, size - n, "%s%s", i ? "|" : "", def->words[i]);
+                for (size_t i = 0; def->actions && def->actions[i] && n < size; i++)
+                        n += (size_t) snprintf(buf + n, size - n, "%s%s%s", i ? "|" : " (commands: ", def->actions[i],
+                                               def->actions[i + 1] ? "" : ")");
+                break;
+        case KNOB_STRING:
+                snprintf(buf, size, "text of 1..%" PRId64 " printable characters", def->max);
                 break;
         case KNOB_CPUMASK:
                 snprintf(buf, size, "a hex CPU mask such as 3 or 1,00000000 (comma-separated 32-bit groups)");
@@ -383,8 +470,32 @@ static int validate_word(const KnobDef *def, const char *value, char **ret, char
                         *ret = strdup(def->words[i]);
                         return *ret ? 0 : -ENOMEM;
                 }
+        for (size_t i = 0; def->actions && def->actions[i]; i++)
+                if (strcasecmp(value, def->actions[i]) == 0) {
+                        *ret = strdup(def->actions[i]);
+                        return *ret ? 0 : -ENOMEM;
+                }
         snprintf(reason, size, "not one of %s", allowed);
         return -EINVAL;
+}
+
+static int validate_string(const KnobDef *def, const char *value, char **ret, char *reason, size_t size) {
+        char allowed[128];
+        size_t n = strlen(value);
+
+        for (size_t i = 0; i < n; i++)
+                if ((unsigned char) value[i] < ' ' || value[i] == 0x7f) {
+                        snprintf(reason, size, "contains control characters; allowed: %s",
+                                 knobs_describe_allowed(def, allowed, sizeof allowed));
+                        return -EINVAL;
+                }
+        if ((int64_t) n < def->min || (int64_t) n > def->max || value[n - 1] == ' ') {
+                snprintf(reason, size, "not %s without trailing blanks",
+                         knobs_describe_allowed(def, allowed, sizeof allowed));
+                return -EINVAL;
+        }
+        *ret = strdup(value);
+        return *ret ? 0 : -ENOMEM;
 }
 
 static int validate_mask(const KnobDef *def, const char *value, char **ret, char *reason, size_t size) {
@@ -426,6 +537,9 @@ int knobs_validate(const KnobDef *def, const char *value, char **ret_normalised,
                         break;
                 case KNOB_CPUMASK:
                         r = validate_mask(def, value, ret_normalised, reason, sizeof reason);
+                        break;
+                case KNOB_STRING:
+                        r = validate_string(def, value, ret_normalised, reason, sizeof reason);
                         break;
                 default:
                         snprintf(reason, sizeof reason, "unsupported knob type");
@@ -469,12 +583,22 @@ static bool mask_equal(const char *a, const char *b) {
         return strcmp(ca, cb) == 0;
 }
 
+static bool is_action(const KnobDef *def, const char *s) {
+        for (size_t i = 0; def->actions && def->actions[i]; i++)
+                if (strcasecmp(s, def->actions[i]) == 0)
+                        return true;
+        return false;
+}
+
 bool knobs_value_equal(const KnobDef *def, const char *a, const char *b) {
         int64_t x, y;
         int p, q;
 
         if (!a || !b)
                 return a == b;
+        /* A command leaves the file showing a state: what it shows is what the command kept. */
+        if (is_action(def, a) || is_action(def, b))
+                return true;
         switch (def->type) {
         case KNOB_INT:
                 if (parse_int64(a, &x) >= 0 && parse_int64(b, &y) >= 0)
@@ -841,6 +965,10 @@ static int enumerate_def(KnobArray *a, const char *root, const KnobDef *def) {
                 return enumerate_dir(root, "sys/class/net", "", PH_DEV, enumerate_leaf, &c);
         case KNOB_SCOPE_RXQUEUE:
                 return enumerate_dir(root, "sys/class/net", "", PH_DEV, enumerate_queues_of, &c);
+        case KNOB_SCOPE_DAMON:
+                /* Directories the kernel makes on demand, most of them someone else's: a DAMON
+                 * knob is listed (journal.c) once maiod holds a record of it. */
+                return 0;
         default:
                 return -EINVAL;
         }

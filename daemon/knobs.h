@@ -26,6 +26,8 @@ typedef enum KnobScope {
         KNOB_SCOPE_NETDEV,   /* one per network device: {dev} */
         KNOB_SCOPE_RXQUEUE,  /* one per receive queue: {dev} and {q} */
         KNOB_SCOPE_NETNS,    /* one per network namespace: maiod's own */
+        KNOB_SCOPE_DAMON,    /* a DAMON sysfs file: {k} kdamond, {s} scheme; the kernel creates these
+                              * directories on demand, so instances are listed once journaled */
         _KNOB_SCOPE_MAX,
 } KnobScope;
 
@@ -34,6 +36,7 @@ typedef enum KnobType {
         KNOB_BOOL,      /* written as words[0] (false) or words[1] (true) */
         KNOB_CPUMASK,   /* hex words of up to 8 digits separated by commas, as the kernel prints */
         KNOB_ENUM,      /* one of words; the kernel may print "a [b] c" with the current one bracketed */
+        KNOB_STRING,    /* 1..max printable characters, no control characters (a path such as a cgroup) */
         _KNOB_TYPE_MAX,
 } KnobType;
 
@@ -58,6 +61,10 @@ typedef struct KnobDef {
         const char *const *words;  /* KNOB_BOOL: {false, true}; KNOB_ENUM: NULL-terminated */
         KnobNeed need;
         const char *doc;
+        /* KNOB_ENUM: NULL-terminated words the file accepts as commands rather than states
+         * (DAMON's "commit"): valid to write, and the file then shows one of words, so an
+         * action equals any state in knobs_value_equal() and the state is what gets recorded. */
+        const char *const *actions;
 } KnobDef;
 
 /* One concrete knob: a definition with its placeholders filled in. */

@@ -21,6 +21,7 @@
 #include "manager.h"
 #include "pools.h"
 #include "tenants.h"
+#include "tierd.h"
 
 #define LISTEN_BACKLOG 4096
 
@@ -70,9 +71,11 @@ static void manager_apply_log_level(Manager *m) {
 
 static void manager_notify_status(Manager *m) {
         int n = m->store ? store_tenant_count(m->store) : 0;
+        const char *note = tierd_status_note(m);
 
-        (void) sd_notifyf(false, "STATUS=Serving %d tenant%s on %s; %llu requests answered", n < 0 ? 0 : n,
-                          n == 1 ? "" : "s", m->socket_path, (unsigned long long) m->metrics.requests_total);
+        (void) sd_notifyf(false, "STATUS=Serving %d tenant%s on %s; %llu requests answered%s%s", n < 0 ? 0 : n,
+                          n == 1 ? "" : "s", m->socket_path, (unsigned long long) m->metrics.requests_total,
+                          note ? "; " : "", note ?: "");
 }
 
 static int on_status_timer(sd_event_source *es, uint64_t usec, void *userdata) {
@@ -179,6 +182,7 @@ Manager *manager_free(Manager *m) {
                 (void) unlink(m->socket_path);
         http_server_free(m->http_unix);
         http_server_free(m->http_tcp);
+        tierd_free(m->tierd);
         journal_free(m->journal);
         store_free(m->store);
         topo_stop(m);
@@ -333,6 +337,10 @@ int manager_start(Manager *m) {
         r = pools_start(m);
         if (r < 0)
                 return r;
+        /* After the reserve: picks the tiering backend and re-applies the tenants' thresholds. */
+        r = tierd_start(m);
+        if (r < 0)
+                return r;
 
         r = manager_listen_unix(m);
         if (r < 0)
@@ -360,6 +368,7 @@ int manager_run(Manager *m) {
         manager_notify_status(m);
         log_info("maiod %s ready%s.", MAIO_VERSION, m->dry_run ? " (dry run: no kernel knob is written)" : "");
         r = sd_event_loop(m->event);
+        tierd_stop(m); /* maiod's kdamond goes down in the order the kernel needs, before the journal restores */
         (void) journal_stop(m); /* logged; a failure leaves the run marked unclean for the next start */
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m");
@@ -446,6 +455,7 @@ int manager_op_status(Manager *m, const Request *req, Reply *reply) {
         json_object_object_add(o, "listeners", status_listeners(m));
         json_object_object_add(o, "features", detect_to_json(&m->features));
         json_object_object_add(o, "conflicts", journal_conflicts_to_json(m));
+        json_object_object_add(o, "tiering", tierd_status_to_json(m));
         json_object_object_add(o, "counts", status_counts(m));
         return reply_json(reply, 200, o);
 }

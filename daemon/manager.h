@@ -18,6 +18,7 @@
 
 typedef struct TenantWatch TenantWatch;
 typedef struct Journal Journal;
+typedef struct Tierd Tierd;
 
 typedef struct ManagerArgs {
         const char *config_path;
@@ -44,6 +45,7 @@ struct Manager {
 
         Store *store;
         Journal *journal;        /* the knob journal's runtime state (journal.c) */
+        Tierd *tierd;            /* tiering: per-tenant thresholds and their applier (tierd.c) */
         Features features;
         Topology *topology;      /* re-read on rtnetlink link events (topo.c) */
         TopoWatch *topo_watch;

@@ -14,6 +14,7 @@
 #include "ops.h"
 #include "pools.h"
 #include "tenants.h"
+#include "tierd.h"
 #include "topo.h"
 
 static const Op ops[] = {
@@ -38,6 +39,12 @@ static const Op ops[] = {
         { "maio.list",       "GET",    "/v1/maio",                 OP_TENANT,  false,  false, pools_op_list },
         { "maio.grant",      "POST",   "/v1/tenants/{id}/maio",    OP_TENANT,  true,   true,  pools_op_grant },
         { "maio.release",    "DELETE", "/v1/tenants/{id}/maio",    OP_TENANT,  true,   false, pools_op_release },
+        { "tiering.thresholds", "GET", "/v1/tenants/{id}/thresholds", OP_TENANT, false, false, tierd_op_thresholds },
+        { "tiering.feedback", "POST",  "/v1/tenants/{id}/feedback", OP_TENANT,  true,   true,  tierd_op_feedback },
+        { "tiering.policy",  "GET",    "/v1/tenants/{id}/policy",  OP_TENANT,  false,  false, tierd_op_policy_get },
+        { "tiering.policy_set", "PUT", "/v1/tenants/{id}/policy",  OP_TENANT,  true,   true,  tierd_op_policy_set },
+        { "models.get",      "GET",    "/v1/models/{id}",          OP_TENANT,  false,  false, tierd_op_model_get },
+        { "models.import",   "POST",   "/v1/models",               OP_ADMIN,   true,   true,  tierd_op_model_import },
 };
 
 const Op *ops_table(size_t *ret_n) {

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -28,6 +29,10 @@ enum {
         ARG_CGROUP,
         ARG_TENANT,
         ARG_NODE,
+        ARG_TIME,
+        ARG_RPS,
+        ARG_SET,
+        ARG_SEED,
         _ARG_MAX,
 };
 
@@ -49,6 +54,10 @@ static const VerbOption verb_options[N_VERB_OPTIONS] = {
         V(ARG_CGROUP)   = { "cgroup",   "PATH",          "The tenant's cgroup below the cgroup root, e.g. /maio/web" },
         V(ARG_TENANT)   = { "tenant",   "ID",            "Only this tenant's events (without it: all events, admin only)" },
         V(ARG_NODE)     = { "node",     "N",             "NUMA node of the hugepages, 0 to 1023 (default: 0)" },
+        V(ARG_TIME)     = { "time",     "S",             "Seconds the episode's run took (batch tenants)" },
+        V(ARG_RPS)      = { "rps",      "R",             "Requests per second over the episode (serving tenants)" },
+        V(ARG_SET)      = { "set",      "POLICY",        "Switch to indigo, linucb, heuristic or static" },
+        V(ARG_SEED)     = { "seed",     "N",             "Seed of the policy --set starts (default: the current one)" },
 };
 #undef V
 
@@ -60,6 +69,7 @@ typedef enum Positional {
         POS_OPT_NAME,
         POS_TENANT,
         POS_TENANT_BYTES,
+        POS_ID_EPISODE,
         _POS_MAX,
 } Positional;
 
@@ -76,6 +86,7 @@ static const struct {
         [POS_OPT_NAME] = { " [NAME]", 0, 1, NULL },
         [POS_TENANT] = { " TENANT", 1, 1, "a TENANT id" },
         [POS_TENANT_BYTES] = { " TENANT BYTES", 2, 2, "a TENANT id and BYTES" },
+        [POS_ID_EPISODE] = { " ID EPISODE", 2, 2, "an ID and an EPISODE" },
 };
 
 typedef struct Verb {
@@ -107,6 +118,12 @@ static const Verb verbs[] = {
         { "maio",    "grant", POS_TENANT_BYTES, OPT(ARG_NODE), maio_grant,
           "Grant a tenant BYTES of hugepage-backed buffer capacity on a NUMA node (replaces its grant there)" },
         { "maio",    "release", POS_TENANT, 0, maio_release, "Release all of a tenant's hugepage grants" },
+        { "thresholds", NULL, POS_ID, 0, tier_thresholds,
+          "Show a tenant's promotion thresholds and the episode to report on" },
+        { "feedback", NULL,  POS_ID_EPISODE, OPT(ARG_TIME) | OPT(ARG_RPS), tier_feedback,
+          "Report how a tenant's episode went: its run time (--time) or throughput (--rps)" },
+        { "policy",  NULL,   POS_ID, OPT(ARG_SET) | OPT(ARG_SEED), tier_policy,
+          "Show a tenant's tiering policy and reward history, or switch its policy (--set)" },
 };
 
 static const struct option global_options[] = {
@@ -127,6 +144,10 @@ static const struct option all_options[] = {
         { "cgroup",   required_argument, NULL, ARG_CGROUP   },
         { "tenant",   required_argument, NULL, ARG_TENANT   },
         { "node",     required_argument, NULL, ARG_NODE     },
+        { "time",     required_argument, NULL, ARG_TIME     },
+        { "rps",      required_argument, NULL, ARG_RPS      },
+        { "set",      required_argument, NULL, ARG_SET      },
+        { "seed",     required_argument, NULL, ARG_SEED     },
         {}
 };
 
@@ -362,7 +383,8 @@ static int parse_positional(const Verb *v, int n, const char *const *args, Args 
         if (v->positional == POS_NONE || n == 0)
                 return 0;
 
-        if (v->positional != POS_ID && v->positional != POS_TENANT && v->positional != POS_TENANT_BYTES) {
+        if (v->positional != POS_ID && v->positional != POS_TENANT && v->positional != POS_TENANT_BYTES &&
+            v->positional != POS_ID_EPISODE) {
                 a->name = args[0];
                 a->value = n > 1 ? args[1] : NULL;
                 return 0;
@@ -371,9 +393,44 @@ static int parse_positional(const Verb *v, int n, const char *const *args, Args 
         if (r < 0)
                 return r;
         a->id = id;
+        if (v->positional == POS_ID_EPISODE)
+                return parse_number_arg("EPISODE", args[1], 1, INT64_MAX, &a->episode, command);
         if (v->positional == POS_TENANT_BYTES && maio_parse_bytes(args[1], &a->bytes) < 0)
                 return usage_error(command, "invalid BYTES '%s': expected a positive number of bytes, optionally "
                                    "with a suffix K, M, G or T (KiB, MiB, GiB, TiB)", args[1]);
+        return 0;
+}
+
+/* A finite decimal number above 0 as strtod() reads it, without blanks or sign around it. */
+static int parse_positive_arg(const char *what, const char *s, double *ret, const char *command) {
+        char *end;
+        double v;
+
+        errno = 0;
+        v = strtod(s, &end);
+        if (!strchr("0123456789.", s[0]) || s[0] == '\0' || s[strspn(s, "0123456789.eE+-")] != '\0' || errno != 0 ||
+            end == s || *end != '\0' || !isfinite(v) || v <= 0)
+                return usage_error(command, "invalid %s '%s': expected a number greater than 0", what, s);
+        *ret = v;
+        return 0;
+}
+
+/* The tiering options: --time, --rps, --set, --seed. */
+static int parse_tier_values(const char *const *raw, Args *a, const char *command) {
+        const char *s;
+        int r;
+
+        if ((s = raw[ARG_TIME - ARG_PRIORITY]) && (r = parse_positive_arg("--time", s, &a->time_s, command)) < 0)
+                return r;
+        if ((s = raw[ARG_RPS - ARG_PRIORITY]) && (r = parse_positive_arg("--rps", s, &a->rps, command)) < 0)
+                return r;
+        if ((s = raw[ARG_SEED - ARG_PRIORITY]) && (r = parse_number_arg("--seed", s, 0, INT64_MAX, &a->seed, command)) < 0)
+                return r;
+        if ((s = raw[ARG_SET - ARG_PRIORITY])) {
+                if (s[0] == '\0')
+                        return usage_error(command, "--set needs a policy name");
+                a->policy = s;
+        }
         return 0;
 }
 
@@ -417,7 +474,7 @@ static int parse_values(const char *const *raw, Args *a, const char *command) {
                         return usage_error(command, "--cgroup needs a non-empty path");
                 a->cgroup = s;
         }
-        return 0;
+        return parse_tier_values(raw, a, command);
 }
 
 /* argv[0] is the verb's last word. Returns 1 to run it, 0 after --help, -EINVAL. */
@@ -575,6 +632,9 @@ int main(int argc, char *argv[]) {
                 .pid = -1,
                 .tenant = -1,
                 .node = -1,
+                .time_s = NAN,
+                .rps = NAN,
+                .seed = -1,
         };
         const Verb *v = NULL;
         ExitStatus e;

@@ -35,6 +35,11 @@ typedef struct Args {
         int64_t tenant;              /* --tenant, -1 when unset */
         int64_t bytes;               /* BYTES argument of maio grant */
         int node;                    /* --node, -1 when unset */
+        int64_t episode;             /* EPISODE argument of feedback */
+        double time_s;               /* --time, NAN when unset */
+        double rps;                  /* --rps, NAN when unset */
+        const char *policy;          /* --set of policy, NULL when unset */
+        int64_t seed;                /* --seed, -1 when unset */
 } Args;
 
 /* Sends METHOD PATH (with body if not NULL) to maiod. On a 2xx answer returns EXIT_OK
@@ -86,6 +91,10 @@ ExitStatus topology_show(const Args *a);
 ExitStatus maio_list(const Args *a);
 ExitStatus maio_grant(const Args *a);
 ExitStatus maio_release(const Args *a);
+/* tier.c: thresholds ID, feedback ID EPISODE --time S | --rps R, policy ID [--set P [--seed N]]. */
+ExitStatus tier_thresholds(const Args *a);
+ExitStatus tier_feedback(const Args *a);
+ExitStatus tier_policy(const Args *a);
 
 /* Parses BYTES of maio grant: decimal digits with an optional binary suffix K, M,
  * G, T (or KiB, MiB, GiB, TiB). Returns 0 and *ret >= 1, -EINVAL for anything

@@ -7,7 +7,8 @@
   fake-maiod.py --socket PATH [--log FILE] [--mode normal|garbage|hangup|huge]
   fake-maiod.py --dump NAME      print a canned reply (status, tenants, tenant-1,
                                  tenant-2, created, events, tenant-events, knobs,
-                                 knob, knobs-restored, maio, maio-granted, maio-released)
+                                 knob, knobs-restored, maio, maio-granted, maio-released,
+                                 thresholds, feedback, policy, policy-set)
 Modes: normal serves the API; garbage answers 200 with a body that is not JSON;
 hangup closes every connection without answering; huge answers 200 with 17 MiB of JSON."""
 
@@ -93,6 +94,33 @@ MAIO_GRANT = {"tenant_id": 1, "tenant": "web", "node": 1, "pages": 32, "bytes": 
 MAIO_PAGE = 2 << 20
 MAIO_MAX_GRANT = 64 << 30
 
+THRESHOLDS = {
+    "tenant_id": 1, "episode": 3, "policy": "linucb", "model_id": 7, "model_version": 2, "rule": "thresholds",
+    "access_rate": 15.848931924611133, "burst_duration": 0.1, "action": 21, "explored": True, "cached_rewards": 1,
+    "context": {"local_alloc": 0.25, "local_usage": 0.95, "remote_usage": 0.25, "traffic": 0.0001,
+                "contention": 0.5, "link_bandwidth_Bps": 16000000000.0, "delta_latency_s": 3e-07,
+                "demote_rate": 20.0, "page_size": 4096.0},
+    "decided": "2026-11-21T22:50:00Z", "backend": "damon", "applied": True,
+    "applied_note": "DAMON schemes limited to the tenant's cgroup",
+}
+NEXT_THRESHOLDS = dict(THRESHOLDS, episode=4, model_version=3, action=22, burst_duration=0.31622776601683794,
+                       explored=False, cached_rewards=0, decided="2026-11-21T22:51:00Z")
+REWARDS = [
+    {"episode": 1, "policy": "linucb", "action": 0, "access_rate": 1.0, "burst_duration": 0.0, "explored": True,
+     "metric": "completion_time_s", "value": 48.0, "reward": 0.0, "committed": "2026-11-21T22:48:00Z"},
+    {"episode": 2, "policy": "linucb", "action": 13, "access_rate": 3.981071705534973, "burst_duration": 0.01,
+     "explored": True, "metric": "completion_time_s", "value": 42.0, "reward": 0.125,
+     "committed": "2026-11-21T22:49:00Z"},
+]
+POLICY = {
+    "tenant_id": 1, "policy": "linucb", "seed": 7, "learns": True, "model_id": 7, "model_version": 2,
+    "transferred_from": None, "metric": "completion_time_s", "reference": 48.0,
+    "episodes": {"total": 3, "committed": 2, "explored": 2, "open": 3},
+    "cache": {"hits": 1, "misses": 2, "hit_rate": 0.3333333333333333, "entries": 2},
+    "thresholds": THRESHOLDS, "rewards": REWARDS,
+}
+POLICIES = ("indigo", "linucb", "heuristic", "static")
+
 CREATED_ID = 3
 TOKEN = "fAkE_t0ken-0123456789abcdefghijklmnopqrstuv"  # 43 URL-safe base64 chars, like maiod's
 NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,62}$")
@@ -124,6 +152,13 @@ CANNED = {
              "nodes": MAIO_NODES, "grants": [MAIO_GRANT]},
     "maio-granted": dict(MAIO_GRANT, requested_bytes=67108864, replaced_pages=None, reserve=MAIO_NODES[1]),
     "maio-released": {"tenant_id": 1, "released": [MAIO_GRANT], "pages": 32, "bytes": 67108864},
+    "thresholds": THRESHOLDS,
+    "feedback": {"tenant_id": 1, "episode": 3, "reward": 0.125, "next": NEXT_THRESHOLDS},
+    "policy": POLICY,
+    "policy-set": dict(POLICY, policy="static", seed=3, learns=False, model_id=8, model_version=0,
+                       thresholds=dict(THRESHOLDS, episode=4, policy="static", model_id=8, model_version=0,
+                                       access_rate=1.0, burst_duration=0.0, action=None, explored=False,
+                                       cached_rewards=0)),
 }
 
 
@@ -245,6 +280,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.only("GET", 200, CANNED["maio"])
         if len(parts) == 4 and parts[:2] == ["v1", "tenants"] and parts[3] == "maio":
             return self.maio(tenant_id(parts[2]), raw)
+        if len(parts) == 4 and parts[:2] == ["v1", "tenants"] and parts[3] in ("thresholds", "feedback", "policy"):
+            return self.tiering(tenant_id(parts[2]), parts[3], raw)
         if len(parts) == 4 and parts[:2] == ["v1", "tenants"] and parts[3] == "events":
             tid = tenant_id(parts[2])
             return self.only("GET", 200, {"events": [e for e in EVENTS if e["tenant_id"] == tid]})
@@ -295,6 +332,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
                            "34359738368 bytes; the node holds 40 of the 16420 pages its grants need); "
                            "nothing was granted")
         return 200, copy.deepcopy(CANNED["maio-granted"]), None
+
+    def tiering(self, tid, what, raw):
+        # As maiod: the open episode is 3; feedback is one positive metric, the batch one here.
+        if what == "thresholds":
+            return self.only("GET", 200, CANNED["thresholds"])
+        if what == "policy" and self.command == "GET":
+            return 200, copy.deepcopy(CANNED["policy"]), None
+        body = json.loads(raw) if raw else None
+        if what == "policy":
+            if self.command != "PUT":
+                raise ApiError(405, "method-not-allowed", f"{self.command} not allowed", "GET, PUT")
+            if not isinstance(body, dict) or set(body) - {"policy", "seed"} or body.get("policy") not in POLICIES:
+                raise ApiError(400, "invalid-value", "Field 'policy' must be one of indigo, linucb, heuristic, static")
+            return 200, copy.deepcopy(CANNED["policy-set"]), None
+        if self.command != "POST":
+            raise ApiError(405, "method-not-allowed", f"{self.command} not allowed", "POST")
+        if not isinstance(body, dict) or set(body) != {"episode", "completion_time_s"} or \
+                type(body["episode"]) is not int or not isinstance(body["completion_time_s"], (int, float)):
+            raise ApiError(400, "invalid-value", f"unexpected body {body!r}")
+        if body["episode"] != 3:
+            raise ApiError(404, "not-found", f"Tenant {tid} has no open episode {body['episode']}")
+        return 202, copy.deepcopy(CANNED["feedback"]), None
 
     def add(self, raw):
         try:

@@ -1,0 +1,956 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Tiering state per tenant: its policy, reward cache and normalisation, kept
+ * in the store (schema v4) and cached here; episodes opened and committed
+ * from feedback, transfer from the nearest model, the telemetry timer, and
+ * the hand-over of every tenant's decision to the applier. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "jsonutil.h"
+#include "log.h"
+#include "manager.h"
+#include "store-tier.h"
+#include "tierd.h"
+
+struct Tierd {
+        Manager *manager;
+        TierdApplier applier;
+        TierdTiers tiers;
+        TierdTelemetry now, prev;
+        TierdTenant *tenants;
+        sd_event_source *timer;
+};
+
+static int64_t realtime_usec(void) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static const char *config_policy(const Config *c) {
+        size_t n;
+        const ConfItem *items = conf_table(&n);
+
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(items[i].section, "tiering") == 0 && strcmp(items[i].key, "policy") == 0)
+                        return items[i].words[c->tiering_policy];
+        return "heuristic";
+}
+
+static void link_from_config(const Config *c, TierdLink *ret) {
+        double lat = ((double) c->tiering_remote_latency_ns - (double) c->tiering_local_latency_ns) / 1e9;
+
+        *ret = (TierdLink) {
+                .bandwidth_Bps = (double) c->tiering_link_bandwidth_mbps * 1e6,
+                .contention = c->tiering_link_contention_percent / 100.0,
+                .delta_latency_s = lat > 0 ? lat : 0,
+                .budget = c->tiering_promote_budget_percent / 100.0,
+        };
+}
+
+/* ---- the tenant list ---- */
+
+static void tenant_free(TierdTenant *tt) {
+        if (!tt)
+                return;
+        policy_free(tt->policy);
+        reward_cache_free(tt->cache);
+        free(tt->workload_class);
+        free(tt->cgroup);
+        free(tt);
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(TierdTenant *, tenant_free);
+
+static TierdTenant *tenant_find(Tierd *t, int64_t id) {
+        for (TierdTenant *tt = t->tenants; tt; tt = tt->next)
+                if (tt->id == id)
+                        return tt;
+        return NULL;
+}
+
+/* Drops the cached state; the store stays the truth and the next use reloads it. */
+static void tenant_forget(Tierd *t, TierdTenant *tt) {
+        for (TierdTenant **p = &t->tenants; *p; p = &(*p)->next)
+                if (*p == tt) {
+                        *p = tt->next;
+                        break;
+                }
+        tenant_free(tt);
+}
+
+/* Takes the tenant's attributes; a changed workload class means another metric, so the reward
+ * scale starts over. Returns 0 or -ENOMEM. */
+static int tenant_refresh(TierdTenant *tt, const Tenant *t) {
+        char *class = strdup(t->workload_class), *cg = t->cgroup ? strdup(t->cgroup) : NULL;
+        int kind = tierd_kind_from_class(t->workload_class);
+
+        if (!class || (t->cgroup && !cg)) {
+                free(class);
+                free(cg);
+                return -ENOMEM;
+        }
+        if (tt->workload_class && strcmp(tt->workload_class, class) != 0)
+                tt->norm.ref_cost = 0;
+        free(tt->workload_class);
+        free(tt->cgroup);
+        tt->workload_class = class;
+        tt->cgroup = cg;
+        tt->priority = t->priority;
+        tt->kind = kind < 0 ? TIER_TENANT_BATCH : (TierTenantKind) kind;
+        tt->id = t->id;
+        return 0;
+}
+
+/* ---- telemetry and context ---- */
+
+/* Reads the telemetry again; with snapshot, also DAMON regions (that writes a command to maiod's
+ * kdamond, so only on the decision path); otherwise the last snapshot is kept. */
+static void telemetry_refresh(Manager *m, bool snapshot) {
+        Tierd *t = m->tierd;
+        TierdTelemetry fresh = {};
+        int r;
+
+        r = tierd_telemetry_read(m->root, &fresh);
+        if (r < 0) {
+                log_debug_errno(r, "Reading tiering telemetry failed, keeping the last: %m");
+                return;
+        }
+        fresh.regions = TAKE_PTR(t->now.regions);
+        fresh.n_regions = t->now.n_regions;
+        fresh.sample_s = t->now.sample_s;
+        fresh.aggr_s = t->now.aggr_s;
+        if (snapshot && (r = tierd_applier_snapshot(m, &t->applier, &fresh)) < 0)
+                log_debug_errno(r, "No DAMON region snapshot, ignoring: %m");
+        tierd_telemetry_done(&t->prev);
+        t->prev = t->now;
+        t->prev.regions = NULL;
+        t->prev.n_regions = 0;
+        t->now = fresh;
+}
+
+static void tenant_context(Manager *m, const TierdTenant *tt, TierContext *ret) {
+        Tierd *t = m->tierd;
+        TierdTenantMem mem = {};
+        TierdLink link;
+
+        link_from_config(m->config, &link);
+        if (tt->cgroup)
+                (void) tierd_tenant_mem_read(m->root, tt->cgroup, &t->tiers, &mem);
+        tierd_context_compute(&t->now, t->prev.time_s > 0 ? &t->prev : NULL, &t->tiers, &link, &mem, ret);
+}
+
+/* The decision of a new episode: each cached reward the policy's choice hits is fed to it (a
+ * decision that costs no episode) before the policy chooses again; a miss, a decision outside
+ * the grid or TIERD_CACHE_SERVES_MAX hits end the loop. Returns 0 or -errno. */
+static int tenant_decide(TierdTenant *tt, const TierContext *ctx) {
+        TierDecision d = {};
+        int64_t hits = 0;
+        int r = 1;
+
+        for (unsigned i = 0; i < TIERD_CACHE_SERVES_MAX && r > 0; i++) {
+                r = reward_cache_serve(tt->cache, tt->policy, ctx, TIERD_BUCKET_LEVELS, &d);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        hits++;
+                else if (d.action >= 0)
+                        tt->cache_misses++;
+        }
+        if (r > 0)
+                d.explored = false; /* its reward is known: not an exploration any more */
+        tt->cache_hits += hits;
+        tt->decision = d;
+        tt->context = *ctx;
+        tt->decision_cache_hits = hits;
+        tt->decided_usec = realtime_usec();
+        return 0;
+}
+
+/* ---- building policies ---- */
+
+/* Replaces *p with the policy of stored model id, reseeded with seed. Returns 0 or -errno (*p kept). */
+static int policy_from_model(Manager *m, int64_t id, uint64_t seed, TierPolicy **p) {
+        _cleanup_(store_tier_model_done) StoreTierModel row = {};
+        _cleanup_(json_object_putp) json_object *j = NULL;
+        TierPolicy *q = NULL;
+        int r;
+
+        r = store_tier_model_get(m->store, id, &row);
+        if (r < 0)
+                return r;
+        j = json_tokener_parse(row.json);
+        if (!j)
+                return -EBADMSG;
+        r = tierd_model_reseed(j, seed);
+        if (r >= 0)
+                r = policy_from_json(j, &q);
+        if (r < 0)
+                return log_warning_errno(r, "Tiering model %" PRId64 " cannot be loaded, starting afresh: %m", id);
+        policy_free(*p);
+        *p = q;
+        return 0;
+}
+
+/* A fresh policy called name, or, for one that learns, the nearest trained model of its workload
+ * class reseeded with seed. *ret_from is the model it came from (0: fresh). */
+static int policy_make(Manager *m, const char *class, const char *name, uint64_t seed, const TierContext *ctx,
+                       TierPolicy **ret, int64_t *ret_from) {
+        _cleanup_(policy_freep) TierPolicy *p = NULL;
+        StoreTierModel *c = NULL;
+        size_t n = 0;
+        TierPolicyParams pp;
+        int r;
+
+        policy_params_default(&pp);
+        pp.seed = seed;
+        r = policy_new(name, &pp, &p);
+        if (r < 0)
+                return r;
+        *ret_from = 0;
+        if (policy_learns(p) && store_tier_model_candidates(m->store, class, name, &c, &n) >= 0 && n > 0) {
+                _cleanup_free_ TierdModelCandidate *cand = calloc(n, sizeof *cand);
+                double f[TIER_N_FEATURES];
+                size_t k = 0;
+                int at;
+
+                for (size_t i = 0; cand && i < n; i++) {
+                        _cleanup_(json_object_putp) json_object *j = json_tokener_parse(c[i].centroid);
+
+                        if (tierd_features_from_json(j, cand[k].features) >= 0)
+                                cand[k++].id = c[i].id;
+                }
+                tier_context_features(ctx, f);
+                at = cand ? tierd_model_nearest(cand, k, f) : -ENOENT;
+                if (at >= 0 && policy_from_model(m, cand[at].id, seed, &p) >= 0)
+                        *ret_from = cand[at].id;
+        }
+        store_tier_models_free(c, n);
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+/* ---- rows ---- */
+
+static const char *rule_to_string(TierRuleKind k) {
+        return k == TIER_RULE_THRESHOLDS ? "thresholds" : "never";
+}
+
+/* The model row of tt (json and centroid malloc'd into *ret). Returns 0 or -ENOMEM. */
+static int model_row(const TierdTenant *tt, StoreTierModel *ret) {
+        _cleanup_(json_object_putp) json_object *j = NULL, *cj = NULL;
+        StoreTierModel row = {
+                .id = tt->model_id,
+                .tenant_id = tt->id,
+                .samples = tt->model_samples,
+        };
+        TierContext c = {};
+        uint64_t updates;
+        int r;
+
+        r = policy_to_json(tt->policy, &j);
+        if (r < 0)
+                return r;
+        cj = tierd_features_to_json(tt->centroid);
+        if (!cj)
+                return -ENOMEM;
+        policy_counters(tt->policy, NULL, NULL, &updates);
+        c = (TierContext) { tt->centroid[0], tt->centroid[1], tt->centroid[2], tt->centroid[3], tt->centroid[4] };
+        row.bucket = (int64_t) tier_context_bucket(&c, TIERD_BUCKET_LEVELS);
+        row.version = (int64_t) updates;
+        row.workload_class = strdup(tt->workload_class);
+        row.policy = strdup(policy_name(tt->policy));
+        row.json = strdup(json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN));
+        row.centroid = strdup(json_object_to_json_string_ext(cj, JSON_C_TO_STRING_PLAIN));
+        if (!row.workload_class || !row.policy || !row.json || !row.centroid) {
+                store_tier_model_done(&row);
+                return -ENOMEM;
+        }
+        *ret = row;
+        return 0;
+}
+
+/* The open episode of tt as a row (context malloc'd into *ret). */
+static int episode_row(const TierdTenant *tt, StoreTierEpisode *ret) {
+        _cleanup_(json_object_putp) json_object *cj = tierd_context_to_json(&tt->context);
+        bool thresholds = tt->decision.rule == TIER_RULE_THRESHOLDS;
+
+        if (!cj)
+                return -ENOMEM;
+        *ret = (StoreTierEpisode) {
+                .tenant_id = tt->id,
+                .episode = tt->episode,
+                .policy = strdup(policy_name(tt->policy)),
+                .action = tt->decision.action,
+                .rule = strdup(rule_to_string(tt->decision.rule)),
+                .rate_threshold = thresholds ? tt->decision.rate_threshold : NAN,
+                .burst_threshold = thresholds ? tt->decision.burst_threshold : NAN,
+                .context = strdup(json_object_to_json_string_ext(cj, JSON_C_TO_STRING_PLAIN)),
+                .explored = tt->decision.explored,
+                .cache_hits = tt->decision_cache_hits,
+                .value = NAN,
+                .reward = NAN,
+                .started_usec = tt->decided_usec,
+        };
+        if (!ret->policy || !ret->rule || !ret->context) {
+                store_tier_episode_done(ret);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static StoreTierTenant tenant_row(const TierdTenant *tt) {
+        return (StoreTierTenant) {
+                .tenant_id = tt->id,
+                .policy = (char *) policy_name(tt->policy),
+                .seed = (int64_t) tt->seed,
+                .model_id = tt->model_id,
+                .transferred_from = tt->transferred_from,
+                .ref_cost = tt->norm.ref_cost,
+                .cache_hits = tt->cache_hits,
+                .cache_misses = tt->cache_misses,
+                .episode = tt->episode,
+        };
+}
+
+/* What one save writes besides tt's model, state and open episode. */
+typedef struct SaveExtra {
+        const StoreTierEpisode *committed; /* the episode just committed */
+        int64_t drop_episode;              /* an abandoned open episode to delete, 0 none */
+        int64_t old_model;                 /* the tenant's previous model: kept if trained, else deleted */
+        bool old_model_trained;
+} SaveExtra;
+
+static int save_writes(Manager *m, TierdTenant *tt, const SaveExtra *x, int64_t *ret_model_id) {
+        _cleanup_(store_tier_model_done) StoreTierModel model = {};
+        _cleanup_(store_tier_episode_done) StoreTierEpisode open = {};
+        StoreTierTenant row;
+        int r;
+
+        r = model_row(tt, &model);
+        if (r >= 0)
+                r = episode_row(tt, &open);
+        if (r >= 0 && x->old_model > 0)
+                r = x->old_model_trained ? store_tier_model_detach(m->store, x->old_model)
+                                         : store_tier_model_remove(m->store, x->old_model);
+        if (r >= 0)
+                r = store_tier_model_put(m->store, &model, ret_model_id);
+        row = tenant_row(tt);
+        row.model_id = *ret_model_id;
+        if (r >= 0)
+                r = store_tier_tenant_put(m->store, &row);
+        if (r >= 0 && x->committed)
+                r = store_tier_episode_put(m->store, x->committed);
+        if (r >= 0 && x->drop_episode > 0)
+                r = store_tier_episode_remove(m->store, tt->id, x->drop_episode);
+        if (r >= 0)
+                r = store_tier_episode_put(m->store, &open);
+        return r;
+}
+
+/* Commits tt (model, state, open episode) and x in one transaction. Returns 0 or -errno. */
+static int tenant_save(Manager *m, TierdTenant *tt, const SaveExtra *x) {
+        static const SaveExtra none = {};
+        int64_t model_id = 0;
+        int r;
+
+        r = store_tier_begin(m->store);
+        if (r < 0)
+                return r;
+        r = save_writes(m, tt, x ?: &none, &model_id);
+        if (r >= 0)
+                r = store_tier_commit(m->store);
+        if (r < 0) {
+                store_tier_rollback(m->store);
+                return r;
+        }
+        tt->model_id = model_id;
+        return 0;
+}
+
+/* ---- creating and loading ---- */
+
+static int tenant_new(const Tenant *t, TierdTenant **ret) {
+        _cleanup_(tenant_freep) TierdTenant *tt = calloc(1, sizeof *tt);
+        int r;
+
+        if (!tt)
+                return -ENOMEM;
+        r = tenant_refresh(tt, t);
+        if (r < 0)
+                return r;
+        r = reward_cache_new(1, &tt->cache);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(tt);
+        return 0;
+}
+
+static int tenant_create(Manager *m, const Tenant *t, const char *name, uint64_t seed, TierdTenant **ret) {
+        _cleanup_(tenant_freep) TierdTenant *tt = NULL;
+        TierContext ctx;
+        int r;
+
+        r = tenant_new(t, &tt);
+        if (r < 0)
+                return r;
+        tt->seed = seed;
+        telemetry_refresh(m, true);
+        tenant_context(m, tt, &ctx);
+        r = policy_make(m, tt->workload_class, name, tt->seed, &ctx, &tt->policy, &tt->transferred_from);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the %s policy of tenant %" PRId64 ": %m", name, t->id);
+        r = tenant_decide(tt, &ctx);
+        if (r < 0)
+                return r;
+        tt->episode = 1;
+        r = tenant_save(m, tt, NULL);
+        if (r < 0)
+                return log_error_errno(r, "Failed to store the tiering state of tenant %" PRId64 ": %m", t->id);
+        log_info("Tenant %" PRId64 " takes part in tiering with policy %s (seed %" PRIu64 ")%s.", t->id, name, tt->seed,
+                 tt->transferred_from > 0 ? ", starting from a transferred model" : "");
+        *ret = TAKE_PTR(tt);
+        return 0;
+}
+
+/* The reward cache from the tenant's committed grid episodes: the measured rewards it held. */
+static int cache_rebuild(Manager *m, TierdTenant *tt) {
+        StoreTierEpisode *e = NULL;
+        size_t n = 0;
+        int r;
+
+        r = store_tier_episode_list(m->store, tt->id, true, 0, &e, &n);
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                _cleanup_(json_object_putp) json_object *j = json_tokener_parse(e[i].context);
+                TierContext c;
+
+                if (e[i].action < 0 || !isfinite(e[i].reward) || tierd_context_from_json(j, &c) < 0)
+                        continue;
+                r = reward_cache_store(tt->cache, tier_context_bucket(&c, TIERD_BUCKET_LEVELS), (unsigned) e[i].action,
+                                       e[i].reward);
+        }
+        store_tier_episodes_free(e, n);
+        return r;
+}
+
+static int open_episode_load(Manager *m, TierdTenant *tt) {
+        _cleanup_(store_tier_episode_done) StoreTierEpisode e = {};
+        _cleanup_(json_object_putp) json_object *j = NULL;
+        int r;
+
+        r = store_tier_episode_get(m->store, tt->id, tt->episode, &e);
+        if (r < 0)
+                return r;
+        j = json_tokener_parse(e.context);
+        r = tierd_context_from_json(j, &tt->context);
+        if (r < 0)
+                return r;
+        tt->decision = (TierDecision) {
+                .rule = strcmp(e.rule, "thresholds") == 0 ? TIER_RULE_THRESHOLDS : TIER_RULE_NEVER,
+                .action = (int) e.action,
+                .rate_threshold = isfinite(e.rate_threshold) ? e.rate_threshold : 0,
+                .burst_threshold = isfinite(e.burst_threshold) ? e.burst_threshold : 0,
+                .explored = e.explored,
+        };
+        tt->decision_cache_hits = e.cache_hits;
+        tt->decided_usec = e.started_usec;
+        return 0;
+}
+
+static int model_load(Manager *m, TierdTenant *tt, const StoreTierTenant *row) {
+        _cleanup_(store_tier_model_done) StoreTierModel model = {};
+        _cleanup_(json_object_putp) json_object *j = NULL, *cj = NULL;
+        int r;
+
+        r = store_tier_model_get(m->store, row->model_id, &model);
+        if (r < 0)
+                return r;
+        j = json_tokener_parse(model.json);
+        cj = json_tokener_parse(model.centroid);
+        r = j ? policy_from_json(j, &tt->policy) : -EBADMSG;
+        if (r < 0)
+                return r;
+        if (strcmp(policy_name(tt->policy), row->policy) != 0 || tierd_features_from_json(cj, tt->centroid) < 0)
+                return -EBADMSG;
+        tt->model_samples = model.samples;
+        tt->model_id = model.id;
+        return 0;
+}
+
+static int tenant_load(Manager *m, const Tenant *t, const StoreTierTenant *row, TierdTenant **ret) {
+        _cleanup_(tenant_freep) TierdTenant *tt = NULL;
+        int r;
+
+        r = tenant_new(t, &tt);
+        if (r < 0)
+                return r;
+        tt->seed = (uint64_t) row->seed;
+        tt->transferred_from = row->transferred_from;
+        tt->norm.ref_cost = row->ref_cost;
+        tt->cache_hits = row->cache_hits;
+        tt->cache_misses = row->cache_misses;
+        tt->episode = row->episode;
+        r = model_load(m, tt, row);
+        if (r >= 0)
+                r = cache_rebuild(m, tt);
+        if (r >= 0)
+                r = open_episode_load(m, tt);
+        if (r < 0)
+                return log_error_errno(r, "Failed to load the tiering state of tenant %" PRId64 ": %m", t->id);
+        *ret = TAKE_PTR(tt);
+        return 0;
+}
+
+int tierd_tenant_get(Manager *m, const Tenant *t, bool create, TierdTenant **ret) {
+        _cleanup_(store_tier_tenant_done) StoreTierTenant row = {};
+        Tierd *d = m->tierd;
+        TierdTenant *tt;
+        int r;
+
+        if (!d)
+                return -EAGAIN;
+        tt = tenant_find(d, t->id);
+        if (tt) {
+                r = tenant_refresh(tt, t);
+                if (r < 0)
+                        return r;
+                *ret = tt;
+                return 0;
+        }
+        r = store_tier_tenant_get(m->store, t->id, &row);
+        if (r >= 0)
+                r = tenant_load(m, t, &row, &tt);
+        else if (r == -ENOENT && create)
+                r = tenant_create(m, t, config_policy(m->config), m->config->tiering_seed, &tt);
+        if (r < 0)
+                return r;
+        tt->next = d->tenants;
+        d->tenants = tt;
+        tierd_apply(m);
+        *ret = tt;
+        return 0;
+}
+
+int tierd_tenant_enrol(Manager *m, const Tenant *t, const char *policy, uint64_t seed, TierdTenant **ret) {
+        TierdTenant *tt;
+        int r;
+
+        if (!m->tierd)
+                return -EAGAIN;
+        if (!tierd_policy_selectable(policy))
+                return -EINVAL;
+        r = tierd_tenant_get(m, t, false, &tt);
+        if (r >= 0)
+                return -EEXIST;
+        if (r != -ENOENT)
+                return r;
+        r = tenant_create(m, t, policy, seed, &tt);
+        if (r < 0)
+                return r;
+        tt->next = m->tierd->tenants;
+        m->tierd->tenants = tt;
+        tierd_apply(m);
+        *ret = tt;
+        return 0;
+}
+
+/* ---- feedback ---- */
+
+/* Why episode is not the open one: -EALREADY when it has feedback, -ENOENT when it never existed
+ * (or was abandoned by a policy change). */
+static int episode_not_open(Manager *m, const TierdTenant *tt, int64_t episode) {
+        _cleanup_(store_tier_episode_done) StoreTierEpisode e = {};
+        int r = store_tier_episode_get(m->store, tt->id, episode, &e);
+
+        if (r < 0)
+                return r;
+        return e.committed_usec > 0 ? -EALREADY : -ENOENT;
+}
+
+/* Learns from the committed episode: reward cache, policy, the model's context centroid. */
+static int tenant_learn(TierdTenant *tt, double reward) {
+        double f[TIER_N_FEATURES];
+        int r;
+
+        if (tt->decision.action >= 0) {
+                r = reward_cache_store(tt->cache, tier_context_bucket(&tt->context, TIERD_BUCKET_LEVELS),
+                                       (unsigned) tt->decision.action, reward);
+                if (r < 0)
+                        return r;
+                r = policy_update(tt->policy, &tt->context, (unsigned) tt->decision.action, reward);
+                if (r < 0)
+                        return r;
+        }
+        tier_context_features(&tt->context, f);
+        for (unsigned i = 0; i < TIER_N_FEATURES; i++)
+                tt->centroid[i] += (f[i] - tt->centroid[i]) / (double) (tt->model_samples + 1);
+        tt->model_samples++;
+        return 0;
+}
+
+static int feedback_commit(Manager *m, TierdTenant *tt, const TierdFeedback *fb, double reward) {
+        _cleanup_(store_tier_episode_done) StoreTierEpisode done = {};
+        SaveExtra x = {};
+        TierContext ctx;
+        int r;
+
+        r = episode_row(tt, &done);
+        if (r < 0)
+                return r;
+        done.metric = strdup(tierd_metric_to_string(fb->metric));
+        if (!done.metric)
+                return -ENOMEM;
+        done.value = fb->value;
+        done.reward = reward;
+        done.committed_usec = realtime_usec();
+        r = tenant_learn(tt, reward);
+        if (r < 0)
+                return r;
+        telemetry_refresh(m, true);
+        tenant_context(m, tt, &ctx);
+        r = tenant_decide(tt, &ctx);
+        if (r < 0)
+                return r;
+        tt->episode++;
+        x.committed = &done;
+        return tenant_save(m, tt, &x);
+}
+
+int tierd_feedback(Manager *m, TierdTenant *tt, const TierdFeedback *fb, double *ret_reward) {
+        TierRewardNorm norm = tt->norm;
+        double reward;
+        int r;
+
+        if (fb->episode != tt->episode)
+                return episode_not_open(m, tt, fb->episode);
+        r = tier_reward(&norm, tt->kind, fb->value, &reward);
+        if (r < 0)
+                return r;
+        reward = fmax(reward, TIERD_REWARD_MIN);
+        tt->norm = norm;
+        r = feedback_commit(m, tt, fb, reward);
+        if (r < 0) {
+                /* Half-learned in memory but not on disk: the store is the truth. */
+                log_warning_errno(r, "Failed to commit feedback of tenant %" PRId64 ", reloading its state: %m", tt->id);
+                tenant_forget(m->tierd, tt);
+                return r;
+        }
+        log_debug("Tenant %" PRId64 ": episode %" PRId64 " committed, reward %.4f.", tt->id, fb->episode, reward);
+        tierd_apply(m);
+        *ret_reward = reward;
+        return 0;
+}
+
+/* ---- policy changes and imports ---- */
+
+int tierd_policy_set(Manager *m, TierdTenant *tt, const char *name, uint64_t seed) {
+        SaveExtra x = { .drop_episode = tt->episode, .old_model = tt->model_id, .old_model_trained = tt->model_samples > 0 };
+        TierPolicy *p = NULL;
+        int64_t from = 0;
+        TierContext ctx;
+        int r;
+
+        if (!tierd_policy_selectable(name))
+                return -EINVAL;
+        telemetry_refresh(m, true);
+        tenant_context(m, tt, &ctx);
+        r = policy_make(m, tt->workload_class, name, seed, &ctx, &p, &from);
+        if (r < 0)
+                return r;
+        policy_free(tt->policy);
+        tt->policy = p;
+        tt->seed = seed;
+        tt->transferred_from = from;
+        tt->model_id = 0;
+        tt->model_samples = 0;
+        memset(tt->centroid, 0, sizeof tt->centroid);
+        tt->episode++;
+        r = tenant_decide(tt, &ctx);
+        if (r >= 0)
+                r = tenant_save(m, tt, &x);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to switch tenant %" PRId64 " to policy %s, reloading its state: %m", tt->id, name);
+                tenant_forget(m->tierd, tt);
+                return r;
+        }
+        log_info("Tenant %" PRId64 " switched to tiering policy %s (seed %" PRIu64 ").", tt->id, name, seed);
+        tierd_apply(m);
+        return 0;
+}
+
+int tierd_model_import(Manager *m, const char *workload_class, const double features[static TIER_N_FEATURES],
+                       int64_t samples, json_object *model, int64_t *ret_id) {
+        _cleanup_(policy_freep) TierPolicy *p = NULL;
+        _cleanup_(json_object_putp) json_object *cj = NULL, *canon = NULL;
+        TierContext c = { features[0], features[1], features[2], features[3], features[4] };
+        StoreTierModel row = {
+                .workload_class = (char *) workload_class,
+                .bucket = (int64_t) tier_context_bucket(&c, TIERD_BUCKET_LEVELS),
+                .samples = samples > 0 ? samples : 1,
+        };
+        uint64_t updates;
+        int r;
+
+        if (tierd_kind_from_class(workload_class) < 0 || tierd_model_check_bounds(model) < 0)
+                return -EINVAL;
+        r = policy_from_json(model, &p);
+        if (r == -ENOENT || (r >= 0 && !tierd_policy_selectable(policy_name(p))))
+                return -EINVAL;
+        if (r < 0)
+                return r;
+        /* Stored as this maiod writes it, so an export reads back what it exports. */
+        r = policy_to_json(p, &canon);
+        if (r < 0)
+                return r;
+        cj = tierd_features_to_json(features);
+        if (!cj)
+                return -ENOMEM;
+        policy_counters(p, NULL, NULL, &updates);
+        row.version = (int64_t) updates;
+        row.policy = (char *) policy_name(p);
+        row.json = (char *) json_object_to_json_string_ext(canon, JSON_C_TO_STRING_PLAIN);
+        row.centroid = (char *) json_object_to_json_string_ext(cj, JSON_C_TO_STRING_PLAIN);
+        return store_tier_model_put(m->store, &row, ret_id);
+}
+
+/* ---- applying ---- */
+
+static int apply_order(const void *a, const void *b) {
+        const TierdApplyTenant *x = a, *y = b;
+
+        if (x->priority != y->priority)
+                return x->priority < y->priority ? -1 : 1;
+        return x->id < y->id ? -1 : x->id > y->id;
+}
+
+void tierd_apply(Manager *m) {
+        Tierd *t = m->tierd;
+        _cleanup_free_ TierdApplyTenant *v = NULL;
+        size_t n = 0, k = 0;
+
+        if (!t)
+                return;
+        for (TierdTenant *tt = t->tenants; tt; tt = tt->next)
+                n++;
+        v = calloc(n ?: 1, sizeof *v);
+        if (!v) {
+                log_oom();
+                return;
+        }
+        for (TierdTenant *tt = t->tenants; tt; tt = tt->next)
+                v[k++] = (TierdApplyTenant) {
+                        .id = tt->id, .priority = tt->priority, .cgroup = tt->cgroup, .decision = tt->decision,
+                };
+        qsort(v, n, sizeof *v, apply_order);
+        (void) tierd_applier_run(m, &t->applier, &t->tiers, v, n);
+}
+
+/* ---- the timer ---- */
+
+static bool decision_equal(const TierDecision *a, const TierDecision *b) {
+        return a->rule == b->rule && a->action == b->action && a->rate_threshold == b->rate_threshold &&
+               a->burst_threshold == b->burst_threshold && a->rate_limit_Bps == b->rate_limit_Bps;
+}
+
+/* Drops tenants that went away and refreshes the others' attributes. */
+static void tenants_sync(Manager *m) {
+        Tierd *t = m->tierd;
+        TierdTenant *next;
+
+        for (TierdTenant *tt = t->tenants; tt; tt = next) {
+                Tenant row = {};
+                int r = store_tenant_get(m->store, tt->id, &row);
+
+                next = tt->next;
+                if (r == -ENOENT) {
+                        log_debug("Tenant %" PRId64 " is gone, dropping its tiering state.", tt->id);
+                        tenant_forget(t, tt);
+                } else if (r >= 0)
+                        (void) tenant_refresh(tt, &row);
+                tenant_done(&row);
+        }
+}
+
+static void tierd_tick(Manager *m) {
+        Tierd *t = m->tierd;
+
+        telemetry_refresh(m, false);
+        tenants_sync(m);
+        for (TierdTenant *tt = t->tenants; tt; tt = tt->next) {
+                TierDecision d;
+                TierContext ctx;
+
+                if (!policy_online(tt->policy))
+                        continue;
+                /* An online policy follows the link as it changes; the episode keeps its first decision. */
+                tenant_context(m, tt, &ctx);
+                if (policy_greedy(tt->policy, &ctx, &d) < 0 || decision_equal(&d, &tt->decision))
+                        continue;
+                tt->decision = d;
+                tt->context = ctx;
+                tt->decided_usec = realtime_usec();
+        }
+        tierd_apply(m);
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+
+        tierd_tick(m);
+        (void) sd_event_source_set_time_relative(s, (uint64_t) m->config->tiering_interval_s * 1000000);
+        return 0;
+}
+
+/* ---- lifecycle ---- */
+
+static void tierd_load_all(Manager *m) {
+        Tenant *ts = NULL;
+        size_t n = 0;
+
+        if (store_tenant_list(m->store, -1, &ts, &n) < 0) {
+                log_warning("Failed to list tenants, tiering starts without them.");
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_(store_tier_tenant_done) StoreTierTenant row = {};
+                TierdTenant *tt;
+
+                if (store_tier_tenant_get(m->store, ts[i].id, &row) < 0 || tenant_load(m, &ts[i], &row, &tt) < 0)
+                        continue;
+                tt->next = m->tierd->tenants;
+                m->tierd->tenants = tt;
+        }
+        tenants_free(ts, n);
+}
+
+Tierd *tierd_free(Tierd *t) {
+        if (!t)
+                return NULL;
+        while (t->tenants)
+                tenant_forget(t, t->tenants);
+        sd_event_source_disable_unref(t->timer);
+        tierd_applier_done(&t->applier);
+        tierd_telemetry_done(&t->now);
+        tierd_telemetry_done(&t->prev);
+        free(t);
+        return NULL;
+}
+
+static int tierd_arm(Manager *m) {
+        int r;
+
+        if (!m->event)
+                return 0;
+        r = sd_event_add_time_relative(m->event, &m->tierd->timer, CLOCK_MONOTONIC,
+                                       (uint64_t) m->config->tiering_interval_s * 1000000, 1000000, on_timer, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to add the tiering timer: %m");
+        (void) sd_event_source_set_description(m->tierd->timer, "tier-telemetry");
+        return sd_event_source_set_enabled(m->tierd->timer, SD_EVENT_ON);
+}
+
+int tierd_start(Manager *m) {
+        Tierd *t;
+        int r;
+
+        t = calloc(1, sizeof *t);
+        if (!t)
+                return log_oom();
+        *t = (Tierd) { .manager = m, .applier = { .kdamond = -1 } };
+        m->tierd = t;
+        r = tierd_tiers_from_features(m->features.memory_tiers, m->features.numa_nodes_list, &t->tiers);
+        if (r < 0)
+                log_warning_errno(r, "Cannot tell the memory tiers apart, treating every node as local: %m");
+        r = tierd_applier_select(m, m->config->tiering_backend, &t->applier);
+        if (r < 0)
+                return log_oom();
+        if (t->applier.unavailable)
+                log_notice("%s; tiering uses %s.", t->applier.unavailable, tierd_backend_to_string(t->applier.backend));
+        else
+                log_info("Tiering backend: %s.", tierd_backend_to_string(t->applier.backend));
+        telemetry_refresh(m, false);
+        tierd_load_all(m);
+        /* Also without tenants: what an earlier run left applied (restore_on_exit = no) goes back. */
+        tierd_apply(m);
+        return tierd_arm(m);
+}
+
+void tierd_stop(Manager *m) {
+        if (!m->tierd)
+                return;
+        m->tierd->timer = sd_event_source_disable_unref(m->tierd->timer);
+        if (m->config->knobs_restore_on_exit)
+                tierd_applier_teardown(m, &m->tierd->applier);
+}
+
+/* ---- status ---- */
+
+json_object *tierd_status_to_json(Manager *m) {
+        static const char *const requested[] = { "auto", "damon", "numa-balancing", "off" };
+        Tierd *t = m->tierd;
+        json_object *o = json_object_new_object();
+        size_t n = 0;
+        int r;
+
+        if (!o)
+                return NULL;
+        for (TierdTenant *tt = t ? t->tenants : NULL; tt; tt = tt->next)
+                n++;
+        r = json_add_string(o, "requested", m->config->tiering_backend < ELEMENTSOF(requested)
+                                                    ? requested[m->config->tiering_backend] : NULL);
+        if (r >= 0)
+                r = json_add_string(o, "backend", tierd_backend_to_string(t ? t->applier.backend : TIERD_BACKEND_OFF));
+        if (r >= 0)
+                r = json_add_string(o, "unavailable", t ? t->applier.unavailable : NULL);
+        if (r >= 0)
+                r = json_add_int(o, "kdamond", t ? t->applier.kdamond : 0, t && t->applier.kdamond >= 0);
+        if (r >= 0)
+                r = json_add_int(o, "tenants", (int64_t) n, true);
+        if (r >= 0)
+                r = json_add_string(o, "apply_error", t ? t->applier.error : NULL);
+        if (r < 0) {
+                json_object_put(o);
+                return NULL;
+        }
+        return o;
+}
+
+bool tierd_tenant_applied(Manager *m, const TierdTenant *tt, const char **ret_note) {
+        Tierd *t = m->tierd;
+        const TierdTenant *first = NULL;
+
+        if (t->applier.error) {
+                *ret_note = "the last apply failed (see status)";
+                return false;
+        }
+        switch (t->applier.backend) {
+        case TIERD_BACKEND_DAMON:
+                *ret_note = tt->cgroup ? "DAMON schemes limited to the tenant's cgroup"
+                                       : "no cgroup: DAMON schemes need one to be limited to the tenant";
+                return tt->cgroup != NULL;
+        case TIERD_BACKEND_NUMAB:
+                /* Host-wide knobs follow the highest-priority tenant (lowest id among equals). */
+                for (const TierdTenant *o = t->tenants; o; o = o->next)
+                        if (!first || o->priority < first->priority || (o->priority == first->priority && o->id < first->id))
+                                first = o;
+                *ret_note = first == tt ? "host-wide NUMA-balancing knobs (burst duration not applied)"
+                                        : "host-wide knobs follow a tenant of higher priority";
+                return first == tt;
+        default:
+                *ret_note = "tiering backend off";
+                return false;
+        }
+}
+
+TierdBackend tierd_backend(Manager *m) {
+        return m->tierd ? m->tierd->applier.backend : TIERD_BACKEND_OFF;
+}
+
+const char *tierd_status_note(Manager *m) {
+        return m->tierd ? m->tierd->applier.unavailable : NULL;
+}

@@ -1,0 +1,373 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Tiering in the daemon (INDIGO): each tenant's promotion thresholds chosen by a
+ * policy of daemon/tier/ from its runtime feedback, in a context computed from
+ * telemetry below --root, applied as DAMON schemes or NUMA-balancing knobs
+ * through the knob journal. Pure parts (context, plans, validation, transfer)
+ * are separated from the I/O and declared here for the daemon and its tests. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+#include "ops.h"
+#include "store.h"
+#include "tier/policy.h"
+#include "tier/reward-cache.h"
+
+typedef struct Manager Manager;
+typedef struct Tierd Tierd;
+
+/* Quantisation of context features for the reward cache and model buckets (as maio-tiersim). */
+#define TIERD_BUCKET_LEVELS 8
+/* Most cached rewards fed to a policy before one decision is served anyway. */
+#define TIERD_CACHE_SERVES_MAX 8
+/* Reward history entries GET /v1/tenants/{id}/policy returns. */
+#define TIERD_HISTORY_MAX 50
+#define TIERD_NODES_MAX 64
+#define TIERD_PAGE_SIZE 4096.0
+/* Rewards below this are clipped: a run many times slower than the first says "bad" already, and
+ * an unbounded value would swamp a model other tenants may start from. */
+#define TIERD_REWARD_MIN -10.0
+
+/* The effective backend; the [tiering] backend words are TIERING_BACKEND_* in conf.h. */
+typedef enum TierdBackend {
+        TIERD_BACKEND_OFF,
+        TIERD_BACKEND_DAMON,
+        TIERD_BACKEND_NUMAB,
+        _TIERD_BACKEND_MAX,
+} TierdBackend;
+
+/* "off", "damon", "numa-balancing"; NULL outside the enum. */
+const char *tierd_backend_to_string(TierdBackend b);
+
+/* ---- telemetry (read below the root) and context (pure) ---- */
+
+typedef struct TierdVmstat {
+        bool valid;
+        uint64_t numa_hint_faults, pgpromote_success, pgpromote_candidate, pgdemote_kswapd, pgdemote_direct,
+                pgdemote_khugepaged, pgmigrate_success, pgmigrate_fail;
+} TierdVmstat;
+
+typedef struct TierdNodeMem {
+        unsigned node;
+        uint64_t total_kb, free_kb;
+} TierdNodeMem;
+
+/* One DAMON region of a snapshot. */
+typedef struct TierdRegion {
+        uint64_t start, end;
+        unsigned nr_accesses; /* sampling intervals it was seen accessed in, per aggregation interval */
+        unsigned age;         /* aggregation intervals its access rate has held */
+} TierdRegion;
+
+typedef struct TierdTelemetry {
+        double time_s;                  /* CLOCK_MONOTONIC when read; 0 = never read */
+        TierdVmstat vmstat;
+        TierdNodeMem nodes[TIERD_NODES_MAX];
+        size_t n_nodes;
+        double psi_some_avg10;          /* % of time some task stalled on memory, NAN unknown */
+        TierdRegion *regions;           /* DAMON snapshot of maiod's kdamond (owned), NULL none */
+        size_t n_regions;
+        double sample_s, aggr_s;        /* the kdamond's intervals the snapshot was counted in */
+} TierdTelemetry;
+
+/* Which nodes are fast (local) and which slow (remote), from the memory tiers. */
+typedef struct TierdTiers {
+        bool fast[TIERD_NODES_MAX];
+        bool slow[TIERD_NODES_MAX];
+        int local_nid;                  /* first fast node, -1 none */
+        int remote_nid;                 /* first slow node, -1 none (one tier) */
+} TierdTiers;
+
+/* The memory link as configured ([tiering] link_*, *_latency_ns, promote_budget_percent). */
+typedef struct TierdLink {
+        double bandwidth_Bps;           /* raw link bandwidth */
+        double contention;              /* fraction taken by other hosts, 0..1 */
+        double delta_latency_s;         /* remote minus local latency on an idle link */
+        double budget;                  /* fraction of our bandwidth promotions may use, 0..1 */
+} TierdLink;
+
+/* Where a tenant's memory is: bytes on fast and slow nodes (cgroup memory.numa_stat). */
+typedef struct TierdTenantMem {
+        bool valid;
+        uint64_t local_bytes, remote_bytes;
+} TierdTenantMem;
+
+/* Frees the regions and zeroes t; accepts a zeroed one. */
+void tierd_telemetry_done(TierdTelemetry *t);
+
+/* Pure parsers of the kernel's text. vmstat: the counters above from /proc/vmstat lines
+ * (others ignored; valid when at least pgmigrate_success was found). PSI: "some avg10=" of
+ * /proc/pressure/memory. numa_stat: the anon and file N<node>= totals of a cgroup's
+ * memory.numa_stat, split by tiers. meminfo: "Node N MemTotal:" and "MemFree:" kB. Each returns
+ * 0 or -EINVAL (nothing usable found). */
+int tierd_parse_vmstat(const char *text, TierdVmstat *ret);
+int tierd_parse_psi(const char *text, double *ret_some_avg10);
+int tierd_parse_numa_stat(const char *text, const TierdTiers *tiers, TierdTenantMem *ret);
+int tierd_parse_meminfo(const char *text, TierdNodeMem *ret);
+
+/* Fast and slow nodes from detect's "memory_tierN: LIST" strings (ascending tier numbers, so
+ * the first is the fastest), or, without tiers, every node in nodes_list fast. Returns 0 or -EINVAL. */
+int tierd_tiers_from_features(char *const *memory_tiers, const char *nodes_list, TierdTiers *ret);
+
+/* Reads vmstat, node meminfo and PSI below root (missing files leave their part unknown). Returns 0 or -ENOMEM. */
+int tierd_telemetry_read(const char *root, TierdTelemetry *ret);
+/* Reads a cgroup's memory.numa_stat below root. Returns 0, -ENOENT or -errno. */
+int tierd_tenant_mem_read(const char *root, const char *cgroup, const TierdTiers *tiers, TierdTenantMem *ret);
+/* Reads the tried regions of scheme 0 of kdamond k below root into t, with the intervals.
+ * Returns the number of regions or -errno. */
+int tierd_regions_read(const char *root, unsigned kdamond, TierdTelemetry *t);
+
+/* The access rate (1/s) of the page promotion would demote first: when fast memory is at
+ * least 90% used (or memory stalls are reported), the rate at which the hottest regions of
+ * the snapshot fill the fast nodes' capacity; else 0 (there is room). Pure. */
+double tierd_demote_rate(const TierdTelemetry *t, const TierdTiers *tiers);
+
+/* The tenant's context from telemetry now and at the previous read (prev may be NULL or never
+ * read: no traffic measured yet), mirroring maio-tiersim's: local_alloc (its bytes on fast
+ * nodes, else the host's), local and remote usage, migration traffic over the link, contention;
+ * link bandwidth left to us and the latency gap grown with utilisation u as 1/(1-u). Pure. */
+void tierd_context_compute(const TierdTelemetry *now, const TierdTelemetry *prev, const TierdTiers *tiers,
+                           const TierdLink *link, const TierdTenantMem *mem, TierContext *ret);
+
+/* A number for API replies: 10 significant digits, enough for thresholds and rewards, without
+ * the binary noise of a 17-digit rendering (3.0186320000000002). NULL on OOM. */
+json_object *tierd_json_number(double v);
+
+/* {"local_alloc":..,...,"page_size":..} and back (missing members are 0). to_json returns NULL on
+ * OOM; from_json returns 0 or -EINVAL. */
+json_object *tierd_context_to_json(const TierContext *c);
+int tierd_context_from_json(json_object *j, TierContext *ret);
+
+/* ---- write plans (pure) ---- */
+
+typedef struct TierdWrite {
+        char *name;          /* knob name */
+        char *value;
+        bool if_changed;     /* only when an earlier write of the plan changed something (commit) */
+} TierdWrite;
+
+typedef struct TierdPlan {
+        TierdWrite *writes;
+        size_t n, allocated;
+} TierdPlan;
+
+void tierd_plan_done(TierdPlan *p);
+/* Appends a write; returns 0 or -ENOMEM. */
+int tierd_plan_add(TierdPlan *p, bool if_changed, const char *name, const char *format, ...) _printf_(4, 5);
+
+/* One tenant as the appliers see it. */
+typedef struct TierdApplyTenant {
+        int64_t id;
+        int priority;                /* 0 highest .. 7 */
+        const char *cgroup;          /* NULL: DAMON cannot scope schemes to it */
+        TierDecision decision;
+} TierdApplyTenant;
+
+typedef struct TierdDamonInput {
+        unsigned kdamond;            /* the index maiod owns */
+        bool create;                 /* raise nr_kdamonds to kdamond + 1 first */
+        bool running;                /* on already: changes are applied with commit */
+        int local_nid, remote_nid;   /* targets of migrate_hot / migrate_cold; -1 none */
+        double sample_s, aggr_s;     /* monitoring intervals to set */
+        double budget_Bps;           /* promotion bandwidth shared by the tenants */
+        double demote_after_s;       /* idle time before migrate_cold demotes */
+        const TierdApplyTenant *tenants;
+        size_t n_tenants;
+} TierdDamonInput;
+
+/* The DAMON backend's writes: the kdamond (paddr, one target), scheme 0 a stat scheme over all
+ * regions (the snapshot the context reads), then per tenant with a cgroup, in the order given,
+ * a migrate_hot scheme (nr_accesses minimum from the access-rate threshold, age minimum from the
+ * burst-duration threshold, target the local node) and a migrate_cold scheme (idle regions to the
+ * remote node), both limited to the tenant's memcg and to its priority-weighted share of the
+ * budget per second; last the state: on, or commit when running. Returns 0, -EINVAL or -ENOMEM. */
+int tierd_plan_damon(const TierdDamonInput *in, TierdPlan *ret);
+
+/* DAMON nr_accesses minimum for an access rate (1/s): the expected count of sampling intervals a
+ * page of that rate is seen accessed in per aggregation interval, 1 .. aggr/sample. Pure. */
+unsigned tierd_damon_nr_accesses(double rate, double sample_s, double aggr_s);
+
+typedef struct TierdNumabInput {
+        int mode_original;           /* kernel.numa_balancing before maiod, -1 unknown */
+        const TierdApplyTenant *tenants; /* the first decides: callers sort by priority */
+        size_t n_tenants;
+        double budget_Bps;
+} TierdNumabInput;
+
+/* The NUMA-balancing backend's writes for the governing tenant's decision:
+ * kernel.numa_balancing with the tiering bit (2) added to the original mode,
+ * sched.numa_balancing.hot_threshold_ms = 1000 / access rate (a page is hot when its hint fault
+ * comes sooner), kernel.numa_balancing_promote_rate_limit_MBps from the budget (0 when the
+ * decision promotes nothing). No tenants: no writes. Returns 0 or -ENOMEM. */
+int tierd_plan_numab(const TierdNumabInput *in, TierdPlan *ret);
+
+/* ---- feedback validation (pure) ---- */
+
+typedef enum TierdMetric {
+        TIERD_METRIC_COMPLETION_TIME,  /* "completion_time_s", batch tenants */
+        TIERD_METRIC_REQUESTS_PER_S,   /* "requests_per_s", serving tenants */
+        _TIERD_METRIC_MAX,
+} TierdMetric;
+
+const char *tierd_metric_to_string(TierdMetric m);
+
+typedef struct TierdFeedback {
+        int64_t episode;
+        TierdMetric metric;
+        double value;
+} TierdFeedback;
+
+/* Checks a feedback body for a tenant of kind: only the members episode (integer >= 1) and
+ * exactly one metric, the one of its kind, finite and > 0. Returns 0, or -EINVAL with *ret_code
+ * (a static error code: unknown-field, wrong-type, missing-field, invalid-value) and a message. */
+int tierd_feedback_parse(json_object *body, TierTenantKind kind, TierdFeedback *ret, const char **ret_code,
+                         char *msg, size_t msg_size);
+
+/* Kind of a workload class: "batch" or "serving". Returns the kind or -EINVAL. */
+int tierd_kind_from_class(const char *workload_class);
+
+/* ---- transfer (pure) ---- */
+
+typedef struct TierdModelCandidate {
+        int64_t id;
+        double features[TIER_N_FEATURES];
+} TierdModelCandidate;
+
+/* Index of the candidate whose centroid is nearest (Euclidean) to features; ties go to the
+ * earlier one (callers list newest first). Returns the index, or -ENOENT when n is 0. */
+int tierd_model_nearest(const TierdModelCandidate *c, size_t n, const double features[static TIER_N_FEATURES]);
+/* Parses a JSON array of TIER_N_FEATURES numbers in [0, 1]. Returns 0 or -EINVAL. */
+int tierd_features_from_json(json_object *j, double ret[static TIER_N_FEATURES]);
+json_object *tierd_features_to_json(const double f[static TIER_N_FEATURES]);
+/* Whether an imported model's size parameters stay within what one event loop can afford (hidden
+ * <= 256 units, batch <= 4096, train_steps <= 1024, replay <= 2^20): policy_from_json() accepts any
+ * size, and one update costs train_steps x batch passes. Returns 0 or -EINVAL. */
+int tierd_model_check_bounds(json_object *model);
+/* Rewrites a model's seed and RNG state for seed, so a transferred or imported model explores
+ * like a fresh policy with that seed. Returns 0, -EINVAL (not a model object) or -ENOMEM. */
+int tierd_model_reseed(json_object *model, uint64_t seed);
+
+/* ---- per-tenant state (tierd.c) ---- */
+
+typedef struct TierdTenant {
+        int64_t id;
+        int priority;
+        char *workload_class;
+        char *cgroup;                /* NULL none */
+        TierTenantKind kind;
+        TierPolicy *policy;
+        RewardCache *cache;
+        TierRewardNorm norm;
+        uint64_t seed;
+        int64_t model_id;
+        int64_t transferred_from;    /* 0 none */
+        int64_t model_samples;
+        double centroid[TIER_N_FEATURES];
+        int64_t cache_hits, cache_misses;
+        int64_t episode;             /* the open episode */
+        TierDecision decision;       /* the open episode's (online policies: the latest) */
+        TierContext context;         /* the context the decision was made in */
+        int64_t decision_cache_hits; /* cached rewards fed before the open episode's decision */
+        int64_t decided_usec;        /* CLOCK_REALTIME */
+        struct TierdTenant *next;
+} TierdTenant;
+
+/* Policies a tenant may run (the simulator's baselines ewma, none and grid are not offered). */
+bool tierd_policy_selectable(const char *name);
+
+/* At start, after pools_start(): picks the backend ([tiering] backend, DAMON only when no
+ * kdamond but maiod's own exists), loads the tiering state of every tenant that has one,
+ * applies it, and arms the telemetry timer. Failures to apply are logged and shown in status.
+ * Returns 0 or -errno (logged). */
+int tierd_start(Manager *m);
+/* Before journal_stop(), when [knobs] restore_on_exit: takes maiod's kdamond down in the order
+ * the kernel needs (state off, then nr_kdamonds, then the rest is gone or restored). Never fails. */
+void tierd_stop(Manager *m);
+Tierd *tierd_free(Tierd *t);
+
+/* The tiering state of tenant t (visible to the caller already), loaded from the store or, with
+ * create, created: the tenant takes part from then on (policy and seed from [tiering], a learning
+ * policy starting from the nearest model of the workload class, episode 1 opened and applied).
+ * Returns 0 and *ret (owned by m), -ENOENT without state when !create, -EAGAIN before
+ * tierd_start(), or -errno. */
+int tierd_tenant_get(Manager *m, const Tenant *t, bool create, TierdTenant **ret);
+
+/* Enrols tenant t (which has no tiering state yet) with policy and seed instead of the
+ * [tiering] defaults, as tierd_tenant_get() with create does otherwise. Returns 0 and *ret,
+ * -EEXIST when it has state already, -EINVAL for a policy tenants may not run, or -errno. */
+int tierd_tenant_enrol(Manager *m, const Tenant *t, const char *policy, uint64_t seed, TierdTenant **ret);
+
+/* Whether tt's decision is what the backend applies now; *ret_note says why not (static text)
+ * or how ("DAMON schemes 1 and 2", "host-wide"). */
+bool tierd_tenant_applied(Manager *m, const TierdTenant *tt, const char **ret_note);
+
+/* Commits feedback for the open episode and opens the next (one transaction), then applies.
+ * Returns 0 and *ret_reward, -ENOENT for an episode that is not the tenant's open one nor a
+ * committed one, -EALREADY for one already committed, -EINVAL for a value the reward cannot take
+ * (nothing changed for these), or another -errno after which tt is freed (the state is reloaded
+ * from the store at its next use). */
+int tierd_feedback(Manager *m, TierdTenant *tt, const TierdFeedback *fb, double *ret_reward);
+
+/* Switches the tenant to policy (tierd_policy_selectable) with seed: a new model (a learning
+ * policy starts from the nearest model of its class), the tenant's old model kept for transfer
+ * once trained, the open episode replaced by a new one. Returns 0, -EINVAL (nothing changed),
+ * or another -errno after which tt is freed as for tierd_feedback(). */
+int tierd_policy_set(Manager *m, TierdTenant *tt, const char *policy, uint64_t seed);
+
+/* Stores an imported model for transfer (no tenant). Returns 0 and *ret_id, -EINVAL (not a model
+ * policy_from_json() takes, or not a selectable policy) or -errno. */
+int tierd_model_import(Manager *m, const char *workload_class, const double features[static TIER_N_FEATURES],
+                       int64_t samples, json_object *model, int64_t *ret_id);
+
+/* Re-applies every tenant's current decision through the backend. Never fails (errors logged
+ * and kept for status). */
+void tierd_apply(Manager *m);
+
+/* GET /v1/status "tiering": requested and effective backend, why another is unavailable, the
+ * owned kdamond, tenants, the last apply error. NULL on OOM. */
+json_object *tierd_status_to_json(Manager *m);
+/* The backend in use (TIERD_BACKEND_OFF before tierd_start()). */
+TierdBackend tierd_backend(Manager *m);
+/* The line for sd_notify STATUS=, e.g. "tiering backend unavailable: foreign kdamond", or NULL. */
+const char *tierd_status_note(Manager *m);
+
+/* ---- appliers (tierd-apply.c) ---- */
+
+typedef struct TierdApplier {
+        TierdBackend backend;
+        char *unavailable;           /* why the requested (or preferred) backend is not used, NULL none */
+        int kdamond;                 /* owned index, -1 none */
+        bool kdamond_made;           /* maiod set it up in this run (or found its own) */
+        char *last_plan;             /* the plan last executed, to skip identical ones */
+        char *error;                 /* the last apply error, NULL none */
+} TierdApplier;
+
+/* Chooses the backend for [tiering] backend `requested` (a TIERING_BACKEND_* of conf.h) on
+ * this host and fills a (freeing what it held). Returns 0 or -ENOMEM. */
+int tierd_applier_select(Manager *m, unsigned requested, TierdApplier *a);
+void tierd_applier_done(TierdApplier *a);
+/* Executes the backend's plan for tenants (sorted by priority, then id) on a host with tiers.
+ * A plan identical to the last one that succeeded is skipped. Returns 0 or the first -errno
+ * (also kept in a->error). */
+int tierd_applier_run(Manager *m, TierdApplier *a, const TierdTiers *tiers, const TierdApplyTenant *tenants, size_t n);
+/* Asks maiod's running kdamond to refresh scheme 0's tried regions and reads them into t.
+ * Returns the number of regions, 0 when there is no running kdamond of ours, or -errno. */
+int tierd_applier_snapshot(Manager *m, TierdApplier *a, TierdTelemetry *t);
+/* Takes maiod's kdamond down through the journal (see tierd_stop()). */
+void tierd_applier_teardown(Manager *m, TierdApplier *a);
+
+/* ---- REST (tierd-ops.c) ---- */
+
+int tierd_op_thresholds(Manager *m, const Request *req, Reply *reply);
+int tierd_op_feedback(Manager *m, const Request *req, Reply *reply);
+int tierd_op_policy_get(Manager *m, const Request *req, Reply *reply);
+int tierd_op_policy_set(Manager *m, const Request *req, Reply *reply);
+int tierd_op_model_get(Manager *m, const Request *req, Reply *reply);
+int tierd_op_model_import(Manager *m, const Request *req, Reply *reply);
+
+/* The thresholds object of GET /v1/tenants/{id}/thresholds for tt. NULL on OOM. */
+json_object *tierd_thresholds_to_json(Manager *m, const TierdTenant *tt);

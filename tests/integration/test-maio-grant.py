@@ -1,0 +1,83 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# libmaio's grant client (maio_daemon_grant, called through ctypes) against the real maiod on a
+# temp copy of tests/fixtures/knobs-host: a grant sizes the node's fixture file and comes back
+# with its pages, an unknown tenant and a missing daemon mean "standalone", a partial allocation
+# (MAIOD_TEST_HUGEPAGES_LIMIT, honoured only under a fixture root) is an error with the status.
+
+import ctypes
+import os
+import shutil
+import sys
+import tempfile
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from maiotest import Daemon, check_eq, env, fixture, main
+
+PAGE = 2 << 20
+NODE_FILE = "sys/devices/system/node/node{}/hugepages/hugepages-2048kB/nr_hugepages"
+
+
+class Grant(ctypes.Structure):
+    _fields_ = [("numa_node", ctypes.c_int), ("pages", ctypes.c_uint64)]
+
+
+def libmaio():
+    lib = ctypes.CDLL(os.path.join(env("MAIO_BUILD_ROOT"), "client", "libmaio", "libmaio.so.0"))
+    lib.maio_daemon_grant.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_uint64,
+                                      ctypes.c_int, ctypes.POINTER(Grant)]
+    lib.maio_daemon_grant.restype = ctypes.c_int
+    return lib
+
+
+def grant(lib, sock, tenant, node, nbytes):
+    g = Grant(-2, 0)
+    r = lib.maio_daemon_grant(sock.encode(), str(tenant).encode(), node, nbytes, 3000, ctypes.byref(g))
+    return r, g.numa_node, g.pages
+
+
+def with_root(fn):
+    tmp = tempfile.mkdtemp(prefix="maio-grant-")
+    try:
+        root = os.path.join(tmp, "root")
+        shutil.copytree(fixture("knobs-host"), root, symlinks=True)
+        fn(root)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def node_pages(root, n):
+    with open(os.path.join(root, NODE_FILE.format(n))) as f:
+        return int(f.read())
+
+
+def test_grant():
+    lib = libmaio()
+
+    def body(root):
+        with Daemon(root=root) as d:
+            tid = d.ok("POST", "/v1/tenants", {"name": "maio-tenant"}, want=201)["id"]
+            check_eq(grant(lib, d.socket_path, tid, 1, 5000000), (1, 1, 3), "granted 3 pages on node 1")
+            check_eq(node_pages(root, 1), 3, "node 1 sized by the grant")
+            check_eq([(g["tenant_id"], g["pages"]) for g in d.ok("GET", "/v1/maio")["grants"]], [(tid, 3)],
+                     "the daemon lists the grant")
+            check_eq(grant(lib, d.socket_path, 9999, 1, PAGE)[0], 0, "unknown tenant (404): standalone")
+            check_eq(grant(lib, d.socket_path, "web", 1, PAGE)[0], -400, "a tenant id must be a number")
+        check_eq(grant(lib, d.socket_path, tid, 1, PAGE)[0], 0, "daemon gone: standalone")
+
+    with_root(body)
+
+
+def test_partial():
+    lib = libmaio()
+
+    def body(root):
+        with Daemon(root=root, env_extra={"MAIOD_TEST_HUGEPAGES_LIMIT": "1:2"}) as d:
+            tid = d.ok("POST", "/v1/tenants", {"name": "maio-tenant"}, want=201)["id"]
+            check_eq(grant(lib, d.socket_path, tid, 1, 8 * PAGE)[0], -507, "partial allocation refused")
+
+    with_root(body)
+
+
+if __name__ == "__main__":
+    main([test_grant, test_partial])
