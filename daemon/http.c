@@ -43,6 +43,7 @@ typedef struct HttpRequest {
         size_t len;
         bool rejected;           /* a reply was queued early (413/415); drop the rest */
         bool too_big;            /* a chunked body grew past the limit; answer 413 at its end */
+        size_t limit;            /* largest body accepted for this request's operation */
 } HttpRequest;
 
 struct HttpServer {
@@ -259,6 +260,24 @@ static bool content_type_is_json(const char *ct) {
         return ct && strncasecmp(ct, "application/json", n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
+static enum MHD_Result http_send_too_large(HttpServer *s, struct MHD_Connection *connection, const HttpRequest *req) {
+        char msg[64];
+
+        snprintf(msg, sizeof msg, "Request body exceeds %zu bytes", req->limit);
+        return http_send_error(s, connection, 413, "payload-too-large", msg);
+}
+
+/* The body limit of the operation method and url route to: its own, or the default. */
+static size_t http_body_limit(const char *method, const char *url) {
+        int64_t ids[OP_MAX_IDS];
+        const Op *op;
+        char allow[64];
+
+        if (ops_route(method, url, &op, ids, allow, sizeof allow) >= 0 && op->max_body > 0)
+                return op->max_body;
+        return REPLY_MAX_BODY;
+}
+
 /* Checks made once the headers are in, before any body byte is read. Returns
  * 0, or queues an error reply and returns -1. */
 static int http_check_headers(HttpServer *s, struct MHD_Connection *connection, HttpRequest *req) {
@@ -268,9 +287,9 @@ static int http_check_headers(HttpServer *s, struct MHD_Connection *connection, 
         unsigned long long length = cl ? strtoull(cl, NULL, 10) : 0;
         bool has_body = length > 0 || te;
 
-        if (length > REPLY_MAX_BODY) {
+        if (length > req->limit) {
                 req->rejected = true;
-                http_send_error(s, connection, 413, "payload-too-large", "Request body exceeds 65536 bytes");
+                http_send_too_large(s, connection, req);
                 return -1;
         }
         if (has_body && !content_type_is_json(ct)) {
@@ -339,6 +358,7 @@ static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *connect
                 if (!req)
                         return MHD_NO;
                 *con_cls = req;
+                req->limit = http_body_limit(method, url);
                 (void) http_check_headers(s, connection, req);
                 return MHD_YES;
         }
@@ -348,7 +368,7 @@ static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *connect
                 *upload_data_size = 0;
                 if (req->rejected || req->too_big)
                         return MHD_YES;
-                if (req->len + n > REPLY_MAX_BODY) {
+                if (req->len + n > req->limit) {
                         /* MHD cannot answer mid-upload: drop the rest, answer at the end. */
                         req->too_big = true;
                         return MHD_YES;
@@ -364,7 +384,7 @@ static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *connect
                 return MHD_YES;
         if (req->too_big) {
                 req->rejected = true;
-                return http_send_error(s, connection, 413, "payload-too-large", "Request body exceeds 65536 bytes");
+                return http_send_too_large(s, connection, req);
         }
 
         http_identify(s, http_conn_of(connection), connection, &who);

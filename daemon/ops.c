@@ -17,6 +17,8 @@
 #include "tierd.h"
 #include "topo.h"
 
+#define OPS_MODEL_MAX_BODY (16u * 1024u * 1024u)
+
 static const Op ops[] = {
         /* name              method    path                        access      mutating body   handler */
         { "health",          "GET",    "/v1/health",               OP_PUBLIC,  false,  false, ops_health },
@@ -44,7 +46,9 @@ static const Op ops[] = {
         { "tiering.policy",  "GET",    "/v1/tenants/{id}/policy",  OP_TENANT,  false,  false, tierd_op_policy_get },
         { "tiering.policy_set", "PUT", "/v1/tenants/{id}/policy",  OP_TENANT,  true,   true,  tierd_op_policy_set },
         { "models.get",      "GET",    "/v1/models/{id}",          OP_TENANT,  false,  false, tierd_op_model_get },
-        { "models.import",   "POST",   "/v1/models",               OP_ADMIN,   true,   true,  tierd_op_model_import },
+        /* A trained indigo model (weights and Adam state) is far beyond 64 KiB. */
+        { "models.import",   "POST",   "/v1/models",               OP_ADMIN,   true,   true,  tierd_op_model_import,
+          OPS_MODEL_MAX_BODY },
 };
 
 const Op *ops_table(size_t *ret_n) {

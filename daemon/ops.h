@@ -63,6 +63,7 @@ typedef struct Op {
         bool mutating;
         bool takes_body;
         OpHandler handler;
+        size_t max_body;    /* largest request body; 0 = REPLY_MAX_BODY (64 KiB) */
 } Op;
 
 /* The table, for transports, docs and the spec test. Never NULL. */

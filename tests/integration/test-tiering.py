@@ -224,6 +224,23 @@ def test_policy_switch():
         check_eq(d.ok("GET", f"/v1/tenants/{other}/thresholds")["policy"], "indigo", "and it stays")
 
 
+def test_indigo_model_import():
+    # A trained indigo model is far larger than the default 64 KiB body limit; import has its own.
+    with Root() as root, Daemon(config=config("indigo"), root=root.path) as d:
+        a = add_tenant(d, "q", as_uid=NOBODY)
+        thresholds(d, a, as_uid=NOBODY)
+        feedback(d, a, 1, 20.0, as_uid=NOBODY)
+        mid = d.ok("GET", f"/v1/tenants/{a}/policy", as_uid=NOBODY)["model_id"]
+        exported = d.ok("GET", f"/v1/models/{mid}", as_uid=NOBODY)
+        check(len(json.dumps(exported)) > 65536, f"an indigo model exceeds 64 KiB ({len(json.dumps(exported))} bytes)")
+        status, _, imported = d.request("POST", "/v1/models", exported)
+        check_eq(status, 201, f"indigo import ({str(imported)[:200]})")
+        check_eq(imported["model"], exported["model"], "indigo round trip")
+        # Other operations keep the 64 KiB limit.
+        d.check_error("PUT", f"/v1/tenants/{a}/policy", {"policy": "x" * 70000}, 413, "payload-too-large",
+                      as_uid=NOBODY)
+
+
 def test_models_and_transfer():
     with Root() as root, Daemon(config=config("linucb"), root=root.path) as d:
         a = add_tenant(d, "a", as_uid=NOBODY)
@@ -331,5 +348,5 @@ def test_maioctl():
 
 
 if __name__ == "__main__":
-    main([test_feedback_loop, test_bad_feedback, test_policy_switch, test_models_and_transfer, test_persistence,
+    main([test_feedback_loop, test_bad_feedback, test_policy_switch, test_models_and_transfer, test_indigo_model_import, test_persistence,
           test_maioctl])
