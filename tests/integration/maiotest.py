@@ -279,8 +279,9 @@ class Daemon:
     def signal(self, sig):
         self.proc.send_signal(sig)
 
-    def stop(self, timeout=2):
-        """SIGTERM; asserts exit status 0 within timeout."""
+    def stop(self, timeout=10):
+        """SIGTERM; asserts exit status 0 within timeout. The issue's 2 s bound is
+        asserted by test-lifecycle; elsewhere a loaded sanitizer build gets slack."""
         proc, self.proc = self.proc, None
         if not proc:
             return

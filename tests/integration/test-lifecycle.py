@@ -110,7 +110,7 @@ def test_notify():
             partial = d.connect()
             partial.sendall(b"GET /v1/hea")
             mark = len(n.messages)
-            d.stop()
+            d.stop(timeout=2)  # SIGTERM exits 0 within 2 s, even with clients connected
             n.wait("STOPPING=1", timeout=1, start=mark)
             idle.close()
             partial.close()
