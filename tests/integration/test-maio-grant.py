@@ -8,6 +8,7 @@
 import ctypes
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -22,8 +23,26 @@ class Grant(ctypes.Structure):
     _fields_ = [("numa_node", ctypes.c_int), ("pages", ctypes.c_uint64)]
 
 
+def libmaio_path():
+    return os.path.join(env("MAIO_BUILD_ROOT"), "client", "libmaio", "libmaio.so.0")
+
+
+def reexec_for_asan():
+    """A sanitizer build of libmaio can only be loaded into python with its ASan runtime
+    preloaded: run this script again that way (leak checks off: python's own)."""
+    if "LD_PRELOAD" in os.environ:
+        return
+    out = subprocess.run(["ldd", libmaio_path()], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if "libasan" in line and "=>" in line:
+            asan = line.split("=>")[1].split()[0]
+            e = dict(os.environ, LD_PRELOAD=asan,
+                     ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
+            os.execve(sys.executable, [sys.executable] + sys.argv, e)
+
+
 def libmaio():
-    lib = ctypes.CDLL(os.path.join(env("MAIO_BUILD_ROOT"), "client", "libmaio", "libmaio.so.0"))
+    lib = ctypes.CDLL(libmaio_path())
     lib.maio_daemon_grant.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_uint64,
                                       ctypes.c_int, ctypes.POINTER(Grant)]
     lib.maio_daemon_grant.restype = ctypes.c_int
@@ -80,4 +99,5 @@ def test_partial():
 
 
 if __name__ == "__main__":
+    reexec_for_asan()
     main([test_grant, test_partial])

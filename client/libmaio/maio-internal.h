@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* libmaio internals shared by pool.c, alloc.c, ring.c, sock.c, send.c and recv.c: the pool layout
+ * (chunk metadata, magazines), the ring's op and socket tables. Not installed. */
+#pragma once
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <liburing.h>
+
+#include "cleanup.h"
+#include "maio/maio.h"
+
+#define MAIO_GRANULES (MAIO_CHUNK_SIZE / MAIO_ALIGN)  /* state slots per chunk */
+#define MAIO_MAG_SIZE 16u                              /* chunks per magazine */
+#define MAIO_NONE UINT32_MAX
+
+
+/* Per-chunk metadata. refs counts live buffers carved from the chunk plus one while a thread's
+ * frag allocator is carving from it; at zero the chunk goes back to a magazine. state[] holds a
+ * maio_buf_state at each buffer's first granule and 0 elsewhere. */
+typedef struct maio_chunk {
+        atomic_uint refs;
+        _Atomic uint8_t state[MAIO_GRANULES];
+        uint16_t granules[MAIO_GRANULES];  /* size of the buffer starting here, in granules */
+} maio_chunk;
+
+typedef struct maio_magazine {
+        uint32_t n;
+        uint32_t slot[MAIO_MAG_SIZE];
+        struct maio_magazine *next;
+} maio_magazine;
+
+/* One per thread per pool (pthread key): two magazines (Bonwick's loaded/previous) and the
+ * page_frag cursor. */
+typedef struct maio_tcache {
+        maio_pool *pool;
+        maio_magazine *loaded, *previous;
+        uint32_t frag_chunk;
+        uint32_t frag_off;
+        struct maio_tcache *next;
+} maio_tcache;
+
+struct maio_pool {
+        uint8_t *base;
+        size_t size;
+        void *map_addr;              /* what munmap needs (THP path over-maps to align) */
+        size_t map_size;
+        uint32_t nchunks;
+        maio_chunk *chunks;
+
+        pthread_mutex_t lock;        /* the depot and the tcache list */
+        maio_magazine *full, *empty;
+        uint32_t *loose;             /* chunks freed when no magazine could be had */
+        uint32_t nloose;
+        maio_tcache *tcaches;
+        pthread_key_t key;
+        bool key_created;
+
+        atomic_size_t chunks_free;
+        atomic_uint_fast64_t allocs, frees, alloc_failures, rejected_frees;
+
+        maio_backing backing;
+        char backing_reason[160];
+        maio_grant_state grant;
+        int grant_error;
+        int numa_node, numa_error;
+};
+
+/* alloc.c */
+int alloc_init(maio_pool *p);
+void alloc_done(maio_pool *p);
+/* Allocates with the buffer's first state set to `state` (APP or RECV). 0 or -ENOBUFS/-EINVAL. */
+int alloc_buf(maio_pool *p, size_t size, maio_buf_state state, void **ret);
+/* Frees a buffer currently in state `expect`. 0, -EINVAL, -EALREADY, -EBUSY. */
+int alloc_release(maio_pool *p, void *buf, maio_buf_state expect);
+/* Size in bytes of the buffer starting at buf (rounded to MAIO_ALIGN), or -EINVAL. */
+int alloc_size(maio_pool *p, const void *buf, size_t *ret);
+/* Moves a buffer from state `from` to `to` atomically. 0, -EINVAL (not a buffer), -EBUSY
+ * (in another state). */
+int alloc_transition(maio_pool *p, const void *buf, maio_buf_state from, maio_buf_state to);
+
+/* ---- ring internals ---- */
+
+typedef enum maio_op_kind {
+        OP_FREE,
+        OP_SYNC,                     /* socket/connect/accept/close/cancel: a waiter reads res */
+        OP_SEND,
+        OP_RECV,                     /* the multishot receive of one socket */
+} maio_op_kind;
+
+enum {
+        SEND_ZC = 1u << 0,           /* SEND_ZC: wait for the notification */
+        SEND_GOT_RESULT = 1u << 1,
+        SEND_WAIT_NOTIF = 1u << 2,
+        SEND_RECYCLE = 1u << 3,      /* a receive buffer: back to the buffer ring when done */
+        SEND_FREE = 1u << 4,         /* free to the pool when done */
+        SEND_MSG_MORE = 1u << 5,     /* MSG_MORE */
+};
+
+typedef struct maio_op {
+        uint8_t kind;
+        uint8_t done;                /* OP_SYNC: completion arrived */
+        uint16_t flags;              /* SEND_* */
+        int32_t handle;
+        int32_t res;
+        uint32_t len;
+        uint32_t next;               /* free list / per-socket send queue */
+        void *buf;
+} maio_op;
+
+enum {
+        SOCK_OPEN = 1u << 0,
+        SOCK_RECV_ARMED = 1u << 1,
+        SOCK_EOF = 1u << 2,
+        SOCK_CLOSING = 1u << 3,
+        SOCK_RECV_THROTTLED = 1u << 4,  /* multishot cancelled: the socket holds too many buffers */
+};
+
+typedef struct maio_sock {
+        int fd;
+        int type;
+        unsigned flags;
+        int error;                   /* first send/receive error */
+        int recv_error;              /* terminal receive error (not -ENOBUFS) */
+        uint32_t q_head, q_tail;     /* queued sends not yet submitted (op indices) */
+        uint32_t inflight;           /* submitted sends without their result CQE yet */
+        uint32_t pending;            /* sends queued or waiting for result or notification */
+        uint32_t recv_op;
+        uint32_t *rq;                /* received (bid << 32 would not fit: bid and len arrays) */
+        uint32_t *rq_len;
+        uint32_t rq_head, rq_count;
+        uint32_t held;               /* receive buffers queued, delivered or relayed */
+        int64_t recv_seen_ms;        /* last receive completion or stall check */
+} maio_sock;
+
+struct maio_ring {
+        struct io_uring uring;
+        maio_pool *pool;
+        unsigned flags;
+        bool sqpoll;
+        bool zc_ok;
+        bool poller_shared;          /* another ring attached to our poller, or we to theirs */
+        bool kick_pending;           /* some handle has queued sends and nothing in flight */
+        int zc_probe_error;
+        size_t zc_threshold;
+        unsigned nregions;           /* registered iovecs, 1 GiB each */
+
+        maio_op *ops;
+        uint32_t nops, op_free, ops_used;
+
+        maio_sock *socks;
+        uint32_t nsocks;
+
+        struct io_uring_buf_ring *br;
+        size_t br_size;
+        uint32_t nbufs;
+        size_t rbuf_size;
+        void **rbufs;                /* by bid */
+        uint8_t *rbuf_out;           /* 1 = handed out (in a socket queue or to the app) */
+        int32_t *rbuf_owner;         /* handle holding the buffer, -1 none */
+        uint32_t *rbuf_hash;         /* open addressing: pointer -> bid + 1 */
+        uint32_t rbuf_hash_mask;
+        unsigned br_added;           /* buffers added since the last advance */
+
+        maio_ring_stats st;
+};
+
+#define MAIO_BGID 0
+
+/* ring.c */
+int64_t ring_now_ms(void);
+int ring_op_new(maio_ring *r, maio_op_kind kind, int handle, uint32_t *ret);
+void ring_op_put(maio_ring *r, uint32_t idx);
+/* An SQE, submitting (and once waiting briefly for the poller) when the SQ is full; NULL if the
+ * ring stays full. */
+struct io_uring_sqe *ring_get_sqe(maio_ring *r);
+int ring_submit(maio_ring *r);
+/* Submits and waits for a single OP_SYNC op; frees it. Returns the op's res or -ETIMEDOUT
+ * (the op is then cancelled and reaped). */
+int ring_sync_wait(maio_ring *r, uint32_t op, int timeout_ms);
+/* Waits (up to timeout_ms, -1 forever) until `cond(r, arg)` is true, processing completions. */
+int ring_wait_until(maio_ring *r, bool (*cond)(maio_ring *r, void *arg), void *arg, int timeout_ms);
+maio_sock *ring_sock(maio_ring *r, int handle);
+
+/* send.c */
+void send_complete(maio_ring *r, uint32_t op, const struct io_uring_cqe *cqe);
+int send_queue_buf(maio_ring *r, int handle, void *buf, size_t len, uint16_t flags);
+void send_kick(maio_ring *r, int handle);
+/* Gives the buffer of an op the kernel will never answer back to its owner, frees the op. */
+void send_abandon(maio_ring *r, uint32_t op);
+/* Completes the handle's queued (unsubmitted) sends with its error. */
+void send_fail_queued(maio_ring *r, int handle);
+
+/* recv.c */
+int recv_init(maio_ring *r, size_t rbuf_size, unsigned nbufs);
+void recv_done(maio_ring *r);
+void recv_complete(maio_ring *r, uint32_t op, const struct io_uring_cqe *cqe);
+void recv_recycle(maio_ring *r, void *buf);
+void recv_sock_reset(maio_ring *r, maio_sock *s);
+int recv_sock_init(maio_ring *r, maio_sock *s);
+void recv_flush_adds(maio_ring *r);

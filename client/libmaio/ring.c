@@ -1,0 +1,360 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* One io_uring per application thread: SQPOLL poller (the paper's bifurcated I/O), the pool
+ * registered once as fixed buffers, an op table whose index is each SQE's user_data, and the
+ * completion loop that reaps without syscalls while the poller is awake. */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "maio-internal.h"
+
+#define MAIO_REGION (1ull << 30)         /* the kernel's limit per registered iovec */
+#define CANCEL_USER_DATA UINT64_MAX      /* CQEs of our cancel requests: nothing to do */
+
+static unsigned round_pow2(unsigned v) {
+        unsigned p = 1;
+        while (p < v)
+                p <<= 1;
+        return p;
+}
+
+int ring_op_new(maio_ring *r, maio_op_kind kind, int handle, uint32_t *ret) {
+        if (r->op_free == MAIO_NONE) {
+                r->st.ring_full++;
+                return -EBUSY;
+        }
+        uint32_t i = r->op_free;
+        maio_op *op = &r->ops[i];
+        r->op_free = op->next;
+        *op = (maio_op) { .kind = (uint8_t) kind, .handle = handle, .next = MAIO_NONE };
+        r->ops_used++;
+        *ret = i;
+        return 0;
+}
+
+void ring_op_put(maio_ring *r, uint32_t i) {
+        r->ops[i] = (maio_op) { .kind = OP_FREE, .next = r->op_free };
+        r->op_free = i;
+        r->ops_used--;
+}
+
+maio_sock *ring_sock(maio_ring *r, int handle) {
+        if (handle < 0 || (uint32_t) handle >= r->nsocks || !(r->socks[handle].flags & SOCK_OPEN))
+                return NULL;
+        return &r->socks[handle];
+}
+
+/* Restarts handles whose queued sends found no SQE earlier. */
+static void ring_kick_all(maio_ring *r) {
+        if (!r->kick_pending)
+                return;
+        r->kick_pending = false;
+        for (uint32_t h = 0; h < r->nsocks; h++)
+                if ((r->socks[h].flags & SOCK_OPEN) && r->socks[h].q_head != MAIO_NONE)
+                        send_kick(r, (int) h);
+}
+
+int ring_submit(maio_ring *r) {
+        if (io_uring_sq_ready(&r->uring) == 0)
+                return 0;
+        r->st.submits++;
+        /* liburing enters the kernel only without SQPOLL or when the poller went to sleep. */
+        if (!r->sqpoll || (IO_URING_READ_ONCE(*r->uring.sq.kflags) & IORING_SQ_NEED_WAKEUP))
+                r->st.submit_syscalls++;
+        int k = io_uring_submit(&r->uring);
+        return k < 0 ? k : 0;
+}
+
+struct io_uring_sqe *ring_get_sqe(maio_ring *r) {
+        struct io_uring_sqe *sqe = io_uring_get_sqe(&r->uring);
+        if (sqe)
+                return sqe;
+        (void) ring_submit(r);
+        if (r->sqpoll)
+                (void) io_uring_sqring_wait(&r->uring);
+        sqe = io_uring_get_sqe(&r->uring);
+        if (!sqe)
+                r->st.ring_full++;
+        return sqe;
+}
+
+static void ring_dispatch(maio_ring *r, const struct io_uring_cqe *cqe) {
+        if (cqe->user_data == CANCEL_USER_DATA || cqe->user_data == 0 || cqe->user_data > r->nops)
+                return;
+        uint32_t i = (uint32_t) (cqe->user_data - 1);
+        maio_op *op = &r->ops[i];
+        switch ((maio_op_kind) op->kind) {
+        case OP_SYNC:
+                op->res = cqe->res;
+                op->done = 1;
+                break;
+        case OP_SEND:
+                send_complete(r, i, cqe);
+                break;
+        case OP_RECV:
+                recv_complete(r, i, cqe);
+                break;
+        case OP_FREE:
+                break;
+        }
+}
+
+/* Processes every CQE that is there. No syscall. */
+static int ring_reap(maio_ring *r) {
+        struct io_uring_cqe *cqe;
+        int n = 0;
+        while (io_uring_peek_cqe(&r->uring, &cqe) == 0) {
+                struct io_uring_cqe copy = *cqe;
+                io_uring_cqe_seen(&r->uring, cqe);
+                ring_dispatch(r, &copy);
+                n++;
+        }
+        return n;
+}
+
+int64_t ring_now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Sleeps in the kernel for the next CQE, at most ms (-1: no limit). 0, -ETIMEDOUT, or -errno. */
+static int ring_sleep(maio_ring *r, int ms) {
+        struct io_uring_cqe *cqe;
+        struct __kernel_timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long long) (ms % 1000) * 1000000 };
+        r->st.wait_syscalls++;
+        int k = io_uring_wait_cqe_timeout(&r->uring, &cqe, ms < 0 ? NULL : &ts);
+        if (k == -ETIME || k == -EINTR)
+                return -ETIMEDOUT;
+        return k < 0 ? k : 0;
+}
+
+int maio_ring_poll(maio_ring *r, int timeout_ms) {
+        if (!r)
+                return -EINVAL;
+        ring_kick_all(r);
+        int k = ring_submit(r);
+        if (k < 0)
+                return k;
+        int n = ring_reap(r);
+        if (n == 0 && timeout_ms != 0) {
+                k = ring_sleep(r, timeout_ms);
+                if (k < 0 && k != -ETIMEDOUT)
+                        return k;
+                n = ring_reap(r);
+        }
+        (void) ring_submit(r);
+        return n;
+}
+
+int ring_wait_until(maio_ring *r, bool (*cond)(maio_ring *r, void *arg), void *arg, int timeout_ms) {
+        int64_t deadline = timeout_ms < 0 ? INT64_MAX : ring_now_ms() + timeout_ms;
+        for (;;) {
+                ring_kick_all(r);
+                int k = ring_submit(r);
+                if (k < 0)
+                        return k;
+                ring_reap(r);
+                /* Completions may have prepared SQEs (the next chain of a handle): publish
+                 * them before returning or sleeping, or they wait for the next call. */
+                k = ring_submit(r);
+                if (k < 0)
+                        return k;
+                if (cond(r, arg))
+                        return 0;
+                int64_t left = deadline == INT64_MAX ? -1 : deadline - ring_now_ms();
+                if (deadline != INT64_MAX && left <= 0)
+                        return timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
+                k = ring_sleep(r, left > 1000 || left < 0 ? 1000 : (int) left);
+                if (k < 0 && k != -ETIMEDOUT)
+                        return k;
+        }
+}
+
+static bool ring_op_done(maio_ring *r, void *arg) {
+        return r->ops[*(uint32_t *) arg].done;
+}
+
+int ring_sync_wait(maio_ring *r, uint32_t op, int timeout_ms) {
+        int k = ring_wait_until(r, ring_op_done, &op, timeout_ms);
+        if (k == -ETIMEDOUT || k == -EAGAIN) {
+                struct io_uring_sqe *sqe = ring_get_sqe(r);
+                if (sqe) {
+                        io_uring_prep_cancel64(sqe, (uint64_t) op + 1, 0);
+                        io_uring_sqe_set_data64(sqe, CANCEL_USER_DATA);
+                }
+                /* The op completes either way (cancelled or done meanwhile): keep its result if it
+                 * won the race, e.g. an accepted connection. */
+                k = ring_wait_until(r, ring_op_done, &op, -1);
+                if (k >= 0)
+                        k = r->ops[op].res == -ECANCELED ? -ETIMEDOUT : 0;
+        }
+        if (k >= 0)
+                k = r->ops[op].res;
+        ring_op_put(r, op);
+        return k;
+}
+
+static int ring_register_pool(maio_ring *r) {
+        size_t size;
+        uint8_t *base = maio_pool_base(r->pool, &size);
+        unsigned n = (unsigned) ((size + MAIO_REGION - 1) / MAIO_REGION);
+        _cleanup_free_ struct iovec *iov = calloc(n, sizeof(*iov));
+        if (!iov)
+                return -ENOMEM;
+        for (unsigned i = 0; i < n; i++) {
+                iov[i].iov_base = base + (size_t) i * MAIO_REGION;
+                iov[i].iov_len = size - (size_t) i * MAIO_REGION < MAIO_REGION ? size - (size_t) i * MAIO_REGION
+                                                                                  : MAIO_REGION;
+        }
+        int k = io_uring_register_buffers(&r->uring, iov, n);
+        if (k < 0)
+                return k;
+        r->nregions = n;
+        return 0;
+}
+
+static void ring_probe_zc(maio_ring *r) {
+        struct io_uring_probe *probe = io_uring_get_probe_ring(&r->uring);
+        if (!probe) {
+                r->zc_probe_error = -ENOMEM;
+                return;
+        }
+        if (io_uring_opcode_supported(probe, IORING_OP_SEND_ZC))
+                r->zc_ok = !(r->flags & MAIO_RING_NO_ZC);
+        else
+                r->zc_probe_error = -EOPNOTSUPP;
+        io_uring_free_probe(probe);
+}
+
+/* io_uring_queue_init_params with SQPOLL, and without it when the kernel refuses the poller
+ * (old kernels without privilege): stats.sqpoll says which. */
+static int ring_setup(maio_ring *r, const maio_ring_config *cfg, unsigned entries, unsigned cq) {
+        struct io_uring_params p = { .flags = IORING_SETUP_CQSIZE, .cq_entries = cq };
+        if (!(cfg->flags & MAIO_RING_NO_SQPOLL)) {
+                p.flags |= IORING_SETUP_SQPOLL;
+                p.sq_thread_idle = cfg->sq_idle_ms ? cfg->sq_idle_ms : 100;
+                if (cfg->sq_thread_cpu >= 0) {
+                        p.flags |= IORING_SETUP_SQ_AFF;
+                        p.sq_thread_cpu = (unsigned) cfg->sq_thread_cpu;
+                }
+                if (cfg->attach_to && cfg->attach_to->sqpoll) {
+                        p.flags |= IORING_SETUP_ATTACH_WQ;
+                        p.wq_fd = (unsigned) cfg->attach_to->uring.ring_fd;
+                }
+                int k = io_uring_queue_init_params(entries, &r->uring, &p);
+                if (k == 0) {
+                        r->sqpoll = true;
+                        if (p.flags & IORING_SETUP_ATTACH_WQ) {
+                                r->poller_shared = true;
+                                cfg->attach_to->poller_shared = true;
+                        }
+                        return 0;
+                }
+                if (k != -EPERM)
+                        return k;
+                p = (struct io_uring_params) { .flags = IORING_SETUP_CQSIZE, .cq_entries = cq };
+        }
+        return io_uring_queue_init_params(entries, &r->uring, &p);
+}
+
+static size_t ring_default_threshold(void) {
+        const char *e = getenv("MAIO_ZC_THRESHOLD");
+        if (e && *e) {
+                char *end;
+                unsigned long long v = strtoull(e, &end, 10);
+                if (*end == 0)
+                        return (size_t) v;
+        }
+        return MAIO_ZC_THRESHOLD_DEFAULT;
+}
+
+static void maio_ring_freep(maio_ring **r) {
+        maio_ring_free(*r);
+}
+
+int maio_ring_new(maio_pool *pool, const maio_ring_config *cfg, maio_ring **ret) {
+        static const maio_ring_config defaults = { .sq_thread_cpu = -1 };
+        _cleanup_(maio_ring_freep) maio_ring *r = NULL;
+        if (!pool || !ret)
+                return -EINVAL;
+        if (!cfg)
+                cfg = &defaults;
+        unsigned entries = round_pow2(cfg->entries ? cfg->entries : 256);
+        unsigned nbufs = round_pow2(cfg->recv_buffers ? cfg->recv_buffers : 64);
+        size_t rsize = cfg->recv_buffer_size ? cfg->recv_buffer_size : MAIO_CHUNK_SIZE;
+        unsigned nops = cfg->max_ops ? cfg->max_ops : 4 * entries;
+        unsigned nsocks = cfg->max_sockets ? cfg->max_sockets : 1024;
+        if (rsize > MAIO_CHUNK_SIZE || nbufs > 32768 || entries > 32768 || nsocks > (1u << 20))
+                return -EINVAL;
+
+        r = calloc(1, sizeof(*r));
+        if (!r)
+                return -ENOMEM;
+        r->uring.ring_fd = -1;
+        r->pool = pool;
+        r->flags = cfg->flags;
+        r->zc_threshold = cfg->zc_threshold ? cfg->zc_threshold : ring_default_threshold();
+        r->ops = calloc(nops, sizeof(maio_op));
+        r->socks = calloc(nsocks, sizeof(maio_sock));
+        if (!r->ops || !r->socks)
+                return -ENOMEM;
+        r->nops = nops;
+        r->op_free = MAIO_NONE;
+        for (uint32_t i = nops; i-- > 0;) {
+                r->ops[i].next = r->op_free;
+                r->op_free = i;
+        }
+        r->nsocks = nsocks;
+        for (uint32_t i = 0; i < nsocks; i++)
+                r->socks[i].fd = -1;
+
+        int k = ring_setup(r, cfg, entries, round_pow2(2 * nops + nbufs + nsocks));
+        if (k < 0) {
+                r->uring.ring_fd = -1;
+                return k;
+        }
+        k = ring_register_pool(r);
+        if (k < 0)
+                return k;
+        ring_probe_zc(r);
+        k = recv_init(r, rsize, nbufs);
+        if (k < 0)
+                return k;
+        *ret = TAKE_PTR(r);
+        return 0;
+}
+
+maio_ring *maio_ring_free(maio_ring *r) {
+        if (!r)
+                return NULL;
+        if (r->uring.ring_fd >= 0) {
+                for (uint32_t h = 0; h < r->nsocks; h++)
+                        if (r->socks[h].flags & SOCK_OPEN)
+                                (void) maio_close(r, (int) h);
+                io_uring_queue_exit(&r->uring);
+                r->uring.ring_fd = -1;
+        }
+        /* Whatever the kernel never answered (a close that timed out) gives its buffer back. */
+        for (uint32_t i = 0; r->ops && i < r->nops; i++)
+                if (r->ops[i].kind == OP_SEND)
+                        send_abandon(r, i);
+        recv_done(r);
+        free(r->ops);
+        free(r->socks);
+        free(r);
+        return NULL;
+}
+
+void maio_ring_stats_get(maio_ring *r, maio_ring_stats *ret) {
+        *ret = r->st;
+        ret->sqpoll = r->sqpoll;
+        ret->zc_supported = r->zc_probe_error == 0;
+        ret->zc_probe_error = r->zc_probe_error;
+}
+
+size_t maio_ring_zc_threshold(maio_ring *r) {
+        return r->zc_threshold;
+}

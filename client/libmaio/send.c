@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Sends: zero-copy from registered pool buffers (SEND_ZC fixed; the buffer is the kernel's until
+ * the notification CQE), plain SEND below the crossover size, and the staging copy for memory
+ * outside the pool. Per handle, sends go out as linked chains, one chain in flight at a time:
+ * io_uring would otherwise let a send that had to wait be overtaken by a later one. */
+
+#include <errno.h>
+#include <string.h>
+
+#include "maio-internal.h"
+
+#ifndef IORING_SEND_ZC_REPORT_USAGE
+#define IORING_SEND_ZC_REPORT_USAGE (1U << 3)   /* kernel 6.2; liburing 2.3 lacks the name */
+#endif
+#ifndef IORING_NOTIF_USAGE_ZC_COPIED
+#define IORING_NOTIF_USAGE_ZC_COPIED (1U << 31)
+#endif
+
+#define SEND_CHAIN_MAX 32u
+
+/* Hands the buffer back to whoever owns it next and frees the op. */
+static void send_finish(maio_ring *r, uint32_t i) {
+        maio_op *op = &r->ops[i];
+        maio_sock *s = op->handle >= 0 ? &r->socks[op->handle] : NULL;
+
+        if (op->flags & SEND_RECYCLE)
+                recv_recycle(r, op->buf);
+        else if (op->flags & SEND_FREE)
+                (void) alloc_release(r->pool, op->buf, MAIO_BUF_INFLIGHT);
+        else
+                (void) alloc_transition(r->pool, op->buf, MAIO_BUF_INFLIGHT, MAIO_BUF_APP);
+        if (s && s->pending > 0)
+                s->pending--;
+        ring_op_put(r, i);
+}
+
+void send_abandon(maio_ring *r, uint32_t i) {
+        r->ops[i].handle = -1;
+        send_finish(r, i);
+}
+
+void send_fail_queued(maio_ring *r, int handle) {
+        maio_sock *s = &r->socks[handle];
+        while (s->q_head != MAIO_NONE) {
+                uint32_t i = s->q_head;
+                s->q_head = r->ops[i].next;
+                send_finish(r, i);
+        }
+        s->q_tail = MAIO_NONE;
+}
+
+/* Records the first real error of the handle; -ECANCELED is only the rest of a broken chain. */
+static void send_record_error(maio_sock *s, int err) {
+        if (s->error == 0 || s->error == -ECANCELED)
+                s->error = err;
+}
+
+void send_complete(maio_ring *r, uint32_t i, const struct io_uring_cqe *cqe) {
+        maio_op *op = &r->ops[i];
+        maio_sock *s = op->handle >= 0 ? &r->socks[op->handle] : NULL;
+
+        if (cqe->flags & IORING_CQE_F_NOTIF) {
+                r->st.zc_notifications++;
+                if ((uint32_t) cqe->res & IORING_NOTIF_USAGE_ZC_COPIED)
+                        r->st.zc_copied++;
+                op->flags &= (uint16_t) ~SEND_WAIT_NOTIF;
+        } else {
+                op->flags |= SEND_GOT_RESULT;
+                if (cqe->flags & IORING_CQE_F_MORE)
+                        op->flags |= SEND_WAIT_NOTIF;
+                op->res = cqe->res;
+                if (cqe->res >= 0 && (uint32_t) cqe->res == op->len) {
+                        r->st.sends++;
+                        r->st.bytes_sent += op->len;
+                        if (op->flags & SEND_ZC)
+                                r->st.sends_zc++;
+                        else
+                                r->st.sends_copy++;
+                } else if (s)
+                        /* A short send cannot be retried in order behind the rest of the chain:
+                         * the stream is broken either way. */
+                        send_record_error(s, cqe->res < 0 ? cqe->res : -EIO);
+                if (s && s->inflight > 0 && --s->inflight == 0) {
+                        if (s->error)
+                                send_fail_queued(r, op->handle);
+                        else
+                                send_kick(r, op->handle);
+                }
+        }
+        if ((op->flags & SEND_GOT_RESULT) && !(op->flags & SEND_WAIT_NOTIF))
+                send_finish(r, i);
+}
+
+static void send_prep(maio_ring *r, maio_sock *s, uint32_t i, struct io_uring_sqe *sqe) {
+        maio_op *op = &r->ops[i];
+        int msg = MSG_NOSIGNAL | (s->type == SOCK_STREAM ? MSG_WAITALL : 0) |
+                  ((op->flags & SEND_MSG_MORE) ? MSG_MORE : 0);
+        if (r->zc_ok && op->len >= r->zc_threshold) {
+                size_t base_len;
+                uint8_t *base = maio_pool_base(r->pool, &base_len);
+                unsigned idx = (unsigned) (((uint8_t *) op->buf - base) >> 30);
+                io_uring_prep_send_zc_fixed(sqe, s->fd, op->buf, op->len, msg, IORING_SEND_ZC_REPORT_USAGE, idx);
+                op->flags |= SEND_ZC;
+        } else
+                io_uring_prep_send(sqe, s->fd, op->buf, op->len, msg);
+        op->res = 0;
+        io_uring_sqe_set_data64(sqe, (uint64_t) i + 1);
+}
+
+void send_kick(maio_ring *r, int handle) {
+        maio_sock *s = &r->socks[handle];
+        struct io_uring_sqe *last = NULL;
+
+        if (s->inflight > 0 || s->q_head == MAIO_NONE || s->fd < 0)
+                return;
+        /* A poller shared by several rings submits at most 8 SQEs per ring per pass, which can
+         * split a chain into pieces that then race: one send at a time there. */
+        uint32_t chain_max = r->poller_shared ? 1 : SEND_CHAIN_MAX;
+        while (s->q_head != MAIO_NONE && s->inflight < chain_max) {
+                struct io_uring_sqe *sqe = io_uring_get_sqe(&r->uring);
+                if (!sqe) {
+                        /* The SQ is full: what is prepared goes out as a shorter chain; the rest
+                         * is kicked when that chain completes. */
+                        r->st.ring_full++;
+                        break;
+                }
+                uint32_t i = s->q_head;
+                s->q_head = r->ops[i].next;
+                if (s->q_head == MAIO_NONE)
+                        s->q_tail = MAIO_NONE;
+                send_prep(r, s, i, sqe);
+                if (last)
+                        last->flags |= IOSQE_IO_LINK;
+                last = sqe;
+                s->inflight++;
+        }
+        if (s->inflight == 0) {
+                /* Nothing could be prepared and nothing is in flight to kick us later. */
+                (void) ring_submit(r);
+                if (r->sqpoll)
+                        (void) io_uring_sqring_wait(&r->uring);
+                if (io_uring_sq_space_left(&r->uring) > 0)
+                        send_kick(r, handle);
+                else
+                        r->kick_pending = true;
+        }
+}
+
+int send_queue_buf(maio_ring *r, int handle, void *buf, size_t len, uint16_t flags) {
+        maio_sock *s = ring_sock(r, handle);
+        uint32_t i;
+        if (!s)
+                return -EBADF;
+        if (s->error)
+                return s->error;
+        int k = ring_op_new(r, OP_SEND, handle, &i);
+        if (k < 0)
+                return k;
+        maio_op *op = &r->ops[i];
+        op->buf = buf;
+        op->len = (uint32_t) len;
+        op->flags = flags;
+        op->res = 0;
+        if (s->q_tail == MAIO_NONE)
+                s->q_head = i;
+        else
+                r->ops[s->q_tail].next = i;
+        s->q_tail = i;
+        s->pending++;
+        send_kick(r, handle);
+        return 0;
+}
+
+int maio_send(maio_ring *r, int handle, void *buf, size_t len, unsigned flags) {
+        size_t size;
+        if (!r || !ring_sock(r, handle))
+                return -EBADF;
+        if (len == 0 || alloc_size(r->pool, buf, &size) < 0 || len > size)
+                return -EINVAL;
+        int k = alloc_transition(r->pool, buf, MAIO_BUF_APP, MAIO_BUF_INFLIGHT);
+        if (k < 0)
+                return -EINVAL;
+        k = send_queue_buf(r, handle, buf, len,
+                           (uint16_t) (((flags & MAIO_SEND_FREE) ? SEND_FREE : 0) |
+                                       ((flags & MAIO_SEND_MORE) ? SEND_MSG_MORE : 0)));
+        if (k < 0) {
+                (void) alloc_transition(r->pool, buf, MAIO_BUF_INFLIGHT, MAIO_BUF_APP);
+                return k;
+        }
+        (void) ring_submit(r);
+        return 0;
+}
+
+int maio_send_copy(maio_ring *r, int handle, const void *data, size_t len) {
+        maio_sock *s;
+        if (!r || !(s = ring_sock(r, handle)))
+                return -EBADF;
+        if (len == 0 || !data)
+                return -EINVAL;
+        if (s->error)
+                return s->error;
+        size_t n = (len + MAIO_CHUNK_SIZE - 1) / MAIO_CHUNK_SIZE;
+        if (n > r->nops - r->ops_used) {
+                r->st.ring_full++;
+                return -EBUSY;
+        }
+        void *stack[16], **bufs = n <= 16 ? stack : calloc(n, sizeof(void *));
+        if (!bufs)
+                return -ENOMEM;
+        /* Everything is allocated before anything is queued, so exhaustion leaves no trace. */
+        size_t got = 0;
+        int k = 0;
+        for (; got < n; got++) {
+                size_t piece = got + 1 < n ? MAIO_CHUNK_SIZE : len - got * MAIO_CHUNK_SIZE;
+                k = alloc_buf(r->pool, piece, MAIO_BUF_INFLIGHT, &bufs[got]);
+                if (k < 0)
+                        break;
+        }
+        if (k < 0) {
+                while (got-- > 0)
+                        (void) alloc_release(r->pool, bufs[got], MAIO_BUF_INFLIGHT);
+        } else {
+                for (size_t i = 0; i < n; i++) {
+                        size_t piece = i + 1 < n ? MAIO_CHUNK_SIZE : len - i * MAIO_CHUNK_SIZE;
+                        memcpy(bufs[i], (const uint8_t *) data + i * MAIO_CHUNK_SIZE, piece);
+                        /* Cannot fail: op slots were counted and the handle is healthy. */
+                        (void) send_queue_buf(r, handle, bufs[i], piece, SEND_FREE);
+                        r->st.copies++;
+                        r->st.bytes_copied += piece;
+                }
+                (void) ring_submit(r);
+        }
+        if (bufs != stack)
+                free(bufs);
+        return k;
+}
+
+int maio_send_pending(maio_ring *r, int handle) {
+        maio_sock *s = r ? ring_sock(r, handle) : NULL;
+        return s ? (int) s->pending : -EBADF;
+}
+
+static bool send_flushed(maio_ring *r, void *arg) {
+        maio_sock *s = &r->socks[*(int *) arg];
+        return s->pending == 0 || !(s->flags & SOCK_OPEN);
+}
+
+int maio_flush(maio_ring *r, int handle, int timeout_ms) {
+        maio_sock *s = r ? ring_sock(r, handle) : NULL;
+        if (!s)
+                return -EBADF;
+        int k = ring_wait_until(r, send_flushed, &handle, timeout_ms);
+        if (k < 0)
+                return k;
+        return s->error;
+}
