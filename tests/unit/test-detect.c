@@ -25,13 +25,12 @@
 
 #include "cleanup.h"
 #include "detect.h"
-
-static const char *fixtures_dir;
+#include "testutil.h"
 
 static void run_tree(const char *tree, Features *ret) {
         _cleanup_free_ char *root = NULL;
 
-        assert_true(asprintf(&root, "%s/%s", fixtures_dir, tree) > 0);
+        assert_true(asprintf(&root, "%s/%s", testutil_fixtures, tree) > 0);
         assert_int_equal(detect_run(root, ret), 0);
 }
 
@@ -123,7 +122,7 @@ static void test_root_slashes(void **state) {
         _cleanup_(detect_done) Features f = {};
         _cleanup_free_ char *root = NULL;
 
-        assert_true(asprintf(&root, "%s//host-2node//", fixtures_dir) > 0);
+        assert_true(asprintf(&root, "%s//host-2node//", testutil_fixtures) > 0);
         assert_int_equal(detect_run(root, &f), 0);
         check_host_2node(&f);
 }
@@ -304,35 +303,7 @@ static void test_libbpf_print_restored(void **state) {
 
 /* ---- a temporary tree of odd files ---- */
 
-static void write_file(const char *base, const char *rel, const char *content) {
-        _cleanup_free_ char *p = NULL;
-        FILE *f;
-
-        assert_true(asprintf(&p, "%s/%s", base, rel) > 0);
-        for (char *s = strchr(p + strlen(base) + 1, '/'); s; s = strchr(s + 1, '/')) {
-                *s = '\0';
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        fail_msg("mkdir %s: %s", p, strerror(errno));
-                *s = '/';
-        }
-        f = fopen(p, "we");
-        assert_non_null(f);
-        assert_true(fputs(content, f) >= 0);
-        assert_int_equal(fclose(f), 0);
-}
-
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path);
-}
-
-static void remove_tree(const char *dir) {
-        if (nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS) < 0)
-                fprintf(stderr, "Failed to remove %s: %s\n", dir, strerror(errno));
-}
-
-static const struct {
-        const char *rel, *content;
-} odd_tree[] = {
+static const TestFile odd_tree[] = {
         { "sys/devices/system/node/has_memory", "3-1\n" },
         { "proc/sys/kernel/numa_balancing", "7\n" },
         { "sys/kernel/mm/damon/admin/kdamonds/nr_kdamonds", "3\n" },
@@ -352,25 +323,8 @@ static const struct {
 
 /* cmocka runs the teardown even when a test fails, so no tree is left behind. */
 static int odd_tree_setup(void **state) {
-        const char *tmp = getenv("TMPDIR");
-        char *dir;
-
-        if (asprintf(&dir, "%s/maio-test-detect-XXXXXX", tmp ?: "/tmp") < 0)
-                return -1;
-        if (!mkdtemp(dir)) {
-                free(dir);
-                return -1;
-        }
-        for (size_t i = 0; i < ELEMENTSOF(odd_tree); i++)
-                write_file(dir, odd_tree[i].rel, odd_tree[i].content);
-        *state = dir;
-        return 0;
-}
-
-static int odd_tree_teardown(void **state) {
-        remove_tree(*state);
-        free(*state);
-        return 0;
+        *state = testutil_files_tree("maio-test-detect", odd_tree, ELEMENTSOF(odd_tree));
+        return *state ? 0 : -1;
 }
 
 static void test_odd_tree(void **state) {
@@ -413,9 +367,9 @@ static void test_odd_tree_changed(void **state) {
         const char *dir = *state;
 
         /* An unreadable count: DAMON is there, with nothing known about kdamonds. */
-        write_file(dir, "sys/kernel/mm/damon/admin/kdamonds/nr_kdamonds", "many\n");
-        write_file(dir, "proc/sys/kernel/numa_balancing", "3\n");
-        write_file(dir, "sys/devices/system/node/has_memory", "\n");
+        testutil_write_file(dir, "sys/kernel/mm/damon/admin/kdamonds/nr_kdamonds", "many\n");
+        testutil_write_file(dir, "proc/sys/kernel/numa_balancing", "3\n");
+        testutil_write_file(dir, "sys/devices/system/node/has_memory", "\n");
         assert_int_equal(detect_run(dir, &f), 0);
         assert_true(f.damon_sysfs);
         assert_int_equal(f.damon_kdamonds, 0);
@@ -502,7 +456,7 @@ static void run_refused(const unsigned *nrs, size_t n, bool want_io_uring) {
         Refused t = { .nrs = nrs, .n = n, .want_io_uring = want_io_uring };
         pthread_t thread;
 
-        assert_true(asprintf(&root, "%s/host-bare", fixtures_dir) > 0);
+        assert_true(asprintf(&root, "%s/host-bare", testutil_fixtures) > 0);
         t.root = root;
         assert_int_equal(pthread_create(&thread, NULL, refused_thread, &t), 0);
         assert_int_equal(pthread_join(thread, NULL), 0);
@@ -586,16 +540,13 @@ int main(void) {
                 cmocka_unit_test(test_numa_balancing_names),
                 cmocka_unit_test(test_summary),
                 cmocka_unit_test(test_libbpf_print_restored),
-                cmocka_unit_test_setup_teardown(test_odd_tree, odd_tree_setup, odd_tree_teardown),
-                cmocka_unit_test_setup_teardown(test_odd_tree_changed, odd_tree_setup, odd_tree_teardown),
+                cmocka_unit_test_setup_teardown(test_odd_tree, odd_tree_setup, testutil_files_tree_teardown),
+                cmocka_unit_test_setup_teardown(test_odd_tree_changed, odd_tree_setup, testutil_files_tree_teardown),
                 cmocka_unit_test(test_probes_refused),
                 cmocka_unit_test(test_live_host),
         };
 
-        fixtures_dir = getenv("MAIO_FIXTURES");
-        if (!fixtures_dir) {
-                fprintf(stderr, "MAIO_FIXTURES is not set; run through meson test or point it at tests/fixtures.\n");
+        if (testutil_fixtures_init() < 0)
                 return EXIT_FAILURE;
-        }
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

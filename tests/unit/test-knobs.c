@@ -27,64 +27,20 @@
 
 #include "cleanup.h"
 #include "knobs.h"
+#include "testutil.h"
 
 #define EXIT_SKIP 77
 
-static const char *fixtures_dir;
-static char tmp_dir[64], tmp_root[128];
-
 /* ---- helpers ---- */
 
-static void sh(const char *format, ...) _printf_(1, 2);
-static void sh(const char *format, ...) {
-        _cleanup_free_ char *cmd = NULL;
-        va_list ap;
-
-        va_start(ap, format);
-        assert_true(vasprintf(&cmd, format, ap) > 0);
-        va_end(ap);
-        assert_int_equal(system(cmd), 0);
-}
-
-/* A fresh copy of the fixture tree at tmp_root for every test that writes. */
+/* A fresh copy of the fixture tree at testutil_tree.root for every test that writes. */
 static int setup_copy(void **state) {
-        snprintf(tmp_dir, sizeof tmp_dir, "/tmp/test-knobs-XXXXXX");
-        assert_non_null(mkdtemp(tmp_dir));
-        snprintf(tmp_root, sizeof tmp_root, "%s/root", tmp_dir);
-        sh("cp -a '%s/knobs-host' '%s'", fixtures_dir, tmp_root);
-        return 0;
+        return testutil_tree_setup("knobs", "knobs-host", false);
 }
 
 static int teardown_copy(void **state) {
-        sh("chattr -R -i '%s' 2>/dev/null; rm -rf '%s'", tmp_root, tmp_dir);
+        testutil_sh("chattr -R -i '%s' 2>/dev/null; rm -rf '%s'", testutil_tree.root, testutil_tree.dir);
         return 0;
-}
-
-static char *file_text(const char *root, const char *rel) {
-        _cleanup_free_ char *path = NULL;
-        char *buf = calloc(1, 8192);
-        int fd;
-        ssize_t n;
-
-        assert_non_null(buf);
-        assert_true(asprintf(&path, "%s/%s", root, rel) > 0);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-        assert_true(fd >= 0);
-        n = read(fd, buf, 8191);
-        assert_true(n >= 0);
-        close(fd);
-        return buf;
-}
-
-static void put_text(const char *root, const char *rel, const char *text) {
-        _cleanup_free_ char *path = NULL;
-        FILE *f;
-
-        assert_true(asprintf(&path, "%s/%s", root, rel) > 0);
-        f = fopen(path, "we");
-        assert_non_null(f);
-        fputs(text, f);
-        assert_int_equal(fclose(f), 0);
 }
 
 static void resolve_ok(const char *root, const char *name, Knob *k) {
@@ -326,7 +282,7 @@ static void test_resolve(void **state) {
         _cleanup_free_ char *root = NULL, *want = NULL;
         Knob k = {};
 
-        assert_true(asprintf(&root, "%s/knobs-host", fixtures_dir) > 0);
+        assert_true(asprintf(&root, "%s/knobs-host", testutil_fixtures) > 0);
         resolve_ok(root, "vm.nr_hugepages", &k);
         assert_true(asprintf(&want, "%s/proc/sys/vm/nr_hugepages", root) > 0);
         assert_string_equal(k.path, want);
@@ -357,18 +313,19 @@ static void test_resolve_escaping_links(void **state) {
         Knob k = {};
 
         /* Links a hostile or broken tree could hold: outside the root, or inside it but not below sys/. */
-        sh("ln -s /sys/class/net/lo '%s/sys/class/net/abs'", tmp_root);
-        sh("ln -s ../../../proc '%s/sys/class/net/sneaky'", tmp_root);
-        sh("ln -s ../../../.. '%s/sys/class/net/up'", tmp_root);
-        sh("mkdir -p '%s/proc/queues/rx-0' && echo 0 > '%s/proc/threaded'", tmp_root, tmp_root);
+        testutil_sh("ln -s /sys/class/net/lo '%s/sys/class/net/abs'", testutil_tree.root);
+        testutil_sh("ln -s ../../../proc '%s/sys/class/net/sneaky'", testutil_tree.root);
+        testutil_sh("ln -s ../../../.. '%s/sys/class/net/up'", testutil_tree.root);
+        testutil_sh("mkdir -p '%s/proc/queues/rx-0' && echo 0 > '%s/proc/threaded'", testutil_tree.root,
+                    testutil_tree.root);
         if (access("/sys/class/net/lo", F_OK) == 0)
-                assert_int_equal(knobs_resolve(tmp_root, "net.abs.threaded", &k), -EINVAL);
-        assert_int_equal(knobs_resolve(tmp_root, "net.sneaky.threaded", &k), -EINVAL);
-        assert_int_equal(knobs_resolve(tmp_root, "net.sneaky.rx.0.rps_cpus", &k), -EINVAL);
-        assert_int_equal(knobs_resolve(tmp_root, "net.up.threaded", &k), -EINVAL);
+                assert_int_equal(knobs_resolve(testutil_tree.root, "net.abs.threaded", &k), -EINVAL);
+        assert_int_equal(knobs_resolve(testutil_tree.root, "net.sneaky.threaded", &k), -EINVAL);
+        assert_int_equal(knobs_resolve(testutil_tree.root, "net.sneaky.rx.0.rps_cpus", &k), -EINVAL);
+        assert_int_equal(knobs_resolve(testutil_tree.root, "net.up.threaded", &k), -EINVAL);
         /* A dangling link is a missing device. */
-        sh("ln -s ../../devices/virtual/net/gone '%s/sys/class/net/gone'", tmp_root);
-        assert_int_equal(knobs_resolve(tmp_root, "net.gone.threaded", &k), -ENODEV);
+        testutil_sh("ln -s ../../devices/virtual/net/gone '%s/sys/class/net/gone'", testutil_tree.root);
+        assert_int_equal(knobs_resolve(testutil_tree.root, "net.gone.threaded", &k), -ENODEV);
 }
 
 static void test_enumerate_fixture(void **state) {
@@ -383,7 +340,7 @@ static void test_enumerate_fixture(void **state) {
         Knob *ks = NULL;
         size_t n = 0;
 
-        assert_true(asprintf(&root, "%s/knobs-host", fixtures_dir) > 0);
+        assert_true(asprintf(&root, "%s/knobs-host", testutil_fixtures) > 0);
         assert_int_equal(knobs_enumerate(root, &ks, &n), 0);
         for (size_t i = 0; i < n && i < ELEMENTSOF(want); i++)
                 assert_string_equal(ks[i].name, want[i]);
@@ -422,11 +379,11 @@ static void write_ok(const char *name, const char *value, const char *rel, const
         _cleanup_free_ char *obtained = NULL, *text = NULL;
         Knob k = {};
 
-        resolve_ok(tmp_root, name, &k);
+        resolve_ok(testutil_tree.root, name, &k);
         assert_int_equal(knobs_write(&k, value, &obtained), 0);
         assert_non_null(obtained);
         assert_true(knobs_value_equal(k.def, obtained, value));
-        text = file_text(tmp_root, rel);
+        text = testutil_file_text(testutil_tree.root, rel);
         assert_string_equal(text, file_after);
         knob_done(&k);
 }
@@ -449,19 +406,19 @@ static void test_read_errors(void **state) {
         char big[KNOB_VALUE_MAX + 16];
         Knob k = {};
 
-        resolve_ok(tmp_root, "sched.numa_balancing.hot_threshold_ms", &k);
-        sh("rm '%s'", k.path);
+        resolve_ok(testutil_tree.root, "sched.numa_balancing.hot_threshold_ms", &k);
+        testutil_sh("rm '%s'", k.path);
         assert_int_equal(knobs_read(&k, &v), -ENOENT);
         assert_int_equal(knobs_write(&k, "1", NULL), -ENOENT);
-        sh("mkdir '%s'", k.path);
+        testutil_sh("mkdir '%s'", k.path);
         assert_int_equal(knobs_read(&k, &v), -EBADFD);
         assert_int_equal(knobs_write(&k, "1", NULL), -EISDIR);
         knob_done(&k);
 
         memset(big, '1', sizeof big - 1);
         big[sizeof big - 1] = '\0';
-        put_text(tmp_root, "proc/sys/vm/nr_hugepages", big);
-        resolve_ok(tmp_root, "vm.nr_hugepages", &k);
+        testutil_put_text("proc/sys/vm/nr_hugepages", big);
+        resolve_ok(testutil_tree.root, "vm.nr_hugepages", &k);
         assert_int_equal(knobs_read(&k, &v), -EFBIG);
         knob_done(&k);
 }
@@ -474,8 +431,8 @@ static void test_write_busy_fifo(void **state) {
         Knob k = {};
         double ms;
 
-        resolve_ok(tmp_root, "net.eth0.threaded", &k);
-        sh("rm '%s' && mkfifo '%s'", k.path, k.path);
+        resolve_ok(testutil_tree.root, "net.eth0.threaded", &k);
+        testutil_sh("rm '%s' && mkfifo '%s'", k.path, k.path);
         /* No reader: ENXIO, reported as it is. */
         assert_int_equal(knobs_write(&k, "1", NULL), -ENXIO);
 
@@ -503,18 +460,18 @@ static void test_write_not_owned_immutable(void **state) {
         int flags = FS_IMMUTABLE_FL;
         Knob k = {};
 
-        resolve_ok(tmp_root, "vm.nr_hugepages", &k);
+        resolve_ok(testutil_tree.root, "vm.nr_hugepages", &k);
         fd = open(k.path, O_RDONLY | O_CLOEXEC);
         assert_true(fd >= 0);
         if (ioctl(fd, FS_IOC_SETFLAGS, &flags) < 0) {
                 knob_done(&k);
-                print_message("skipping: %s cannot be made immutable (%s)\n", tmp_root, strerror(errno));
+                print_message("skipping: %s cannot be made immutable (%s)\n", testutil_tree.root, strerror(errno));
                 skip();
         }
         assert_int_equal(knobs_write(&k, "7", NULL), -EACCES);
         flags = 0;
         assert_int_equal(ioctl(fd, FS_IOC_SETFLAGS, &flags), 0);
-        text = file_text(tmp_root, "proc/sys/vm/nr_hugepages");
+        text = testutil_file_text(testutil_tree.root, "proc/sys/vm/nr_hugepages");
         assert_string_equal(text, "0\n");
         knob_done(&k);
 }
@@ -524,7 +481,7 @@ static int child_read_only_mount(void) {
 
         if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
                 return EXIT_SKIP;
-        if (knobs_resolve(tmp_root, "mm.numa.demotion_enabled", &k) < 0)
+        if (knobs_resolve(testutil_tree.root, "mm.numa.demotion_enabled", &k) < 0)
                 return 1;
         if (mount(k.path, k.path, NULL, MS_BIND, NULL) < 0 ||
             mount(NULL, k.path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
@@ -537,7 +494,7 @@ static void test_write_not_owned_rofs(void **state) {
         _cleanup_free_ char *text = NULL;
 
         in_child(child_read_only_mount, "read-only bind mount");
-        text = file_text(tmp_root, "sys/kernel/mm/numa/demotion_enabled");
+        text = testutil_file_text(testutil_tree.root, "sys/kernel/mm/numa/demotion_enabled");
         assert_string_equal(text, "false\n");
 }
 
@@ -569,10 +526,10 @@ static int child_netns_sysctl(void) {
 }
 
 static void test_write_rejected_netns(void **state) {
-        _cleanup_free_ char *before = file_text("/proc/sys/net/ipv4", "tcp_reordering"), *after = NULL;
+        _cleanup_free_ char *before = testutil_file_text("/proc/sys/net/ipv4", "tcp_reordering"), *after = NULL;
 
         in_child(child_netns_sysctl, "network namespace");
-        after = file_text("/proc/sys/net/ipv4", "tcp_reordering");
+        after = testutil_file_text("/proc/sys/net/ipv4", "tcp_reordering");
         assert_string_equal(after, before);
 }
 
@@ -597,7 +554,7 @@ static void test_write_retry_then_partial(void **state) {
         struct timespec t0;
         Knob k = {};
 
-        resolve_ok(tmp_root, "node.0.hugepages.2048kB", &k);
+        resolve_ok(testutil_tree.root, "node.0.hugepages.2048kB", &k);
         busy_calls = 0;
         knobs_set_write_fn(write_busy_twice);
         clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -636,10 +593,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_write_retry_then_partial, setup_copy, teardown_copy),
         };
 
-        fixtures_dir = getenv("MAIO_FIXTURES");
-        if (!fixtures_dir) {
-                fprintf(stderr, "MAIO_FIXTURES is not set; run through meson test\n");
+        if (testutil_fixtures_init() < 0)
                 return 1;
-        }
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,13 +23,11 @@
 #include "manager.h"
 #include "pools.h"
 #include "store-internal.h"
+#include "testutil.h"
 
 #define MIB (UINT64_C(1) << 20)
 #define NODE1_FILE "sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages"
 #define NODE0_FILE "sys/devices/system/node/node0/hugepages/hugepages-2048kB/nr_hugepages"
-
-static const char *fixtures_dir;
-static char tmp_dir[64], tmp_root[128], tmp_state[128], pristine[PATH_MAX];
 
 /* ---- pure arithmetic ---- */
 
@@ -76,80 +74,13 @@ static void test_obtained_pages(void **state) {
 
 /* ---- a manager on a temp fixture copy ---- */
 
-static void sh(const char *format, ...) _printf_(1, 2);
-static void sh(const char *format, ...) {
-        _cleanup_free_ char *cmd = NULL;
-        va_list ap;
-
-        va_start(ap, format);
-        assert_true(vasprintf(&cmd, format, ap) > 0);
-        va_end(ap);
-        assert_int_equal(system(cmd), 0);
-}
-
 static int setup(void **state) {
-        snprintf(tmp_dir, sizeof tmp_dir, "/tmp/test-pools-XXXXXX");
-        assert_non_null(mkdtemp(tmp_dir));
-        snprintf(tmp_root, sizeof tmp_root, "%s/root", tmp_dir);
-        snprintf(tmp_state, sizeof tmp_state, "%s/state", tmp_dir);
-        snprintf(pristine, sizeof pristine, "%s/knobs-host", fixtures_dir);
-        sh("cp -a '%s' '%s' && mkdir -m 0700 '%s'", pristine, tmp_root, tmp_state);
-        return 0;
+        return testutil_tree_setup("pools", "knobs-host", true);
 }
 
 static int teardown(void **state) {
         knobs_set_write_fn(NULL);
-        sh("rm -rf '%s'", tmp_dir);
-        return 0;
-}
-
-static Manager *manager_make(void) {
-        Manager *m = calloc(1, sizeof *m);
-
-        assert_non_null(m);
-        m->root = strdup(tmp_root);
-        m->state_dir = strdup(tmp_state);
-        assert_int_equal(conf_new_default(&m->config), 0);
-        assert_int_equal(store_open(tmp_state, &m->store), 0);
-        return m;
-}
-
-static void manager_drop(Manager *m) {
-        journal_free(m->journal);
-        store_free(m->store);
-        conf_free(m->config);
-        free(m->root);
-        free(m->state_dir);
-        free(m);
-}
-
-static void assert_text(const char *rel, const char *want) {
-        _cleanup_free_ char *path = NULL;
-        char buf[64] = "";
-        FILE *f;
-
-        assert_true(asprintf(&path, "%s/%s", tmp_root, rel) > 0);
-        f = fopen(path, "re");
-        assert_non_null(f);
-        (void) fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        if (strcmp(buf, want) != 0)
-                fail_msg("%s holds '%s', expected '%s'", rel, buf, want);
-}
-
-static void put_text(const char *rel, const char *text) {
-        _cleanup_free_ char *path = NULL;
-        FILE *f;
-
-        assert_true(asprintf(&path, "%s/%s", tmp_root, rel) > 0);
-        f = fopen(path, "we");
-        assert_non_null(f);
-        fputs(text, f);
-        assert_int_equal(fclose(f), 0);
-}
-
-static void assert_pristine(void) {
-        sh("diff -r --no-dereference '%s' '%s'", pristine, tmp_root);
+        return testutil_tree_teardown(state);
 }
 
 static int64_t tenant_add(Manager *m, const char *name, uid_t uid) {
@@ -209,25 +140,25 @@ static void grant_ok(Manager *m, int64_t id, uint64_t bytes, int node, int64_t w
 }
 
 static void test_grant_release(void **state) {
-        Manager *m = manager_make();
+        Manager *m = testutil_manager_new();
         int64_t a = tenant_add(m, "web", 1000), b = tenant_add(m, "db", 1001);
         Reply reply;
         json_object *v;
 
         grant_ok(m, a, 5000000, 1, 3);             /* rounded up to 3 pages */
-        assert_text(NODE1_FILE, "3\n");
-        assert_text(NODE0_FILE, "0\n");            /* the other node is untouched */
+        testutil_assert_text(NODE1_FILE, "3\n");
+        testutil_assert_text(NODE0_FILE, "0\n");            /* the other node is untouched */
         grant_ok(m, b, 4 * MIB, 1, 2);             /* a second tenant adds */
-        assert_text(NODE1_FILE, "5\n");
+        testutil_assert_text(NODE1_FILE, "5\n");
         grant_ok(m, a, 2 * MIB, 1, 1);             /* the same node again replaces, not adds */
-        assert_text(NODE1_FILE, "3\n");
+        testutil_assert_text(NODE1_FILE, "3\n");
 
         assert_int_equal(call(m, pools_op_release, &root_peer, a, NULL, &reply), 200);
         assert_int_equal(member_int(reply.json, "pages"), 1);
         assert_true(json_object_object_get_ex(reply.json, "released", &v));
         assert_int_equal(json_object_array_length(v), 1);
         reply_done(&reply);
-        assert_text(NODE1_FILE, "2\n");
+        testutil_assert_text(NODE1_FILE, "2\n");
         /* Releasing again is a no-op answered with an empty list. */
         assert_int_equal(call(m, pools_op_release, &root_peer, a, NULL, &reply), 200);
         assert_int_equal(member_int(reply.json, "pages"), 0);
@@ -237,26 +168,26 @@ static void test_grant_release(void **state) {
         assert_int_equal(store_tenant_remove(m->store, b), 0);
         assert_int_equal(pools_sync(m, "test"), 0);
         assert_int_equal(store_knob_count(m->store), 0);
-        assert_pristine();
-        manager_drop(m);
+        testutil_assert_pristine();
+        testutil_manager_free(m);
 }
 
 static void test_original_and_headroom(void **state) {
-        Manager *m = manager_make();
+        Manager *m = testutil_manager_new();
         int64_t a = tenant_add(m, "web", 1000);
         Reply reply;
 
-        put_text(NODE0_FILE, "4\n");
+        testutil_put_text(NODE0_FILE, "4\n");
         m->config->pools_headroom_pages = 1;
         grant_ok(m, a, 2 * MIB, 0, 1);             /* 1 + 1 headroom < 4: the original stays */
-        assert_text(NODE0_FILE, "4\n");
+        testutil_assert_text(NODE0_FILE, "4\n");
         grant_ok(m, a, 8 * MIB, 0, 4);             /* 4 + 1 > 4 */
-        assert_text(NODE0_FILE, "5\n");
+        testutil_assert_text(NODE0_FILE, "5\n");
         assert_int_equal(call(m, pools_op_release, &root_peer, a, NULL, &reply), 200);
         reply_done(&reply);
-        assert_text(NODE0_FILE, "4\n");            /* never below the original, headroom gone */
+        testutil_assert_text(NODE0_FILE, "4\n");            /* never below the original, headroom gone */
         assert_int_equal(store_knob_count(m->store), 0);
-        manager_drop(m);
+        testutil_manager_free(m);
 }
 
 /* The kernel allocates at most 4 pages, whatever is asked. */
@@ -274,14 +205,14 @@ static ssize_t write_keep_4(int fd, const void *buf, size_t n) {
 }
 
 static void test_partial(void **state) {
-        Manager *m = manager_make();
+        Manager *m = testutil_manager_new();
         int64_t a = tenant_add(m, "web", 1000), b = tenant_add(m, "db", 1001);
         json_object *alloc, *err;
         Reply reply;
 
         knobs_set_write_fn(write_keep_4);
         grant_ok(m, a, 6 * MIB, 1, 3);
-        assert_text(NODE1_FILE, "3\n");
+        testutil_assert_text(NODE1_FILE, "3\n");
         /* 3 + 5 = 8 asked, 4 kept: 1 page for b, nothing granted, knob back to 3. */
         assert_int_equal(grant(m, &root_peer, b, 10 * MIB, 1, &reply), 507);
         assert_true(json_object_object_get_ex(reply.json, "error", &err));
@@ -293,14 +224,14 @@ static void test_partial(void **state) {
         assert_int_equal(member_int(alloc, "node_kept_pages"), 4);
         assert_int_equal(member_int(alloc, "node_target_pages"), 8);
         reply_done(&reply);
-        assert_text(NODE1_FILE, "3\n");
+        testutil_assert_text(NODE1_FILE, "3\n");
         assert_int_equal(store_grant_get(m->store, b, 1, &(StoreGrant){}), -ENOENT);
         assert_int_equal(m->metrics.maio_partial_allocations_total, 1);
 
         /* A replacement that fails keeps the previous size. */
         assert_int_equal(grant(m, &root_peer, a, 20 * MIB, 1, &reply), 507);
         reply_done(&reply);
-        assert_text(NODE1_FILE, "3\n");
+        testutil_assert_text(NODE1_FILE, "3\n");
         {
                 StoreGrant g = {};
 
@@ -311,8 +242,8 @@ static void test_partial(void **state) {
         knobs_set_write_fn(NULL);
         assert_int_equal(call(m, pools_op_release, &root_peer, a, NULL, &reply), 200);
         reply_done(&reply);
-        assert_pristine();
-        manager_drop(m);
+        testutil_assert_pristine();
+        testutil_manager_free(m);
 }
 
 static void test_bad_requests(void **state) {
@@ -324,7 +255,7 @@ static void test_bad_requests(void **state) {
                 "{\"bytes\": 1.5, \"node\": 0}",     "{\"bytes\": 1, \"node\": 0, \"x\": 1}",
                 "{\"bytes\": 1, \"node\": 2}",       /* no node 2 in the fixture */
         };
-        Manager *m = manager_make();
+        Manager *m = testutil_manager_new();
         int64_t a = tenant_add(m, "web", 1000);
         const Identity other = { .kind = IDENTITY_PEER, .uid = 1001 }, owner = { .kind = IDENTITY_PEER, .uid = 1000 };
         Reply reply;
@@ -345,7 +276,7 @@ static void test_bad_requests(void **state) {
         reply_done(&reply);
         assert_int_equal(grant(m, &owner, a, 1, 0, &reply), 200);
         reply_done(&reply);
-        assert_text(NODE0_FILE, "1\n");
+        testutil_assert_text(NODE0_FILE, "1\n");
         /* The owner sees its grant, the other uid only the node figures. */
         assert_int_equal(call(m, pools_op_list, &other, 0, NULL, &reply), 200);
         assert_int_equal(json_object_array_length(json_object_object_get(reply.json, "grants")), 0);
@@ -356,22 +287,22 @@ static void test_bad_requests(void **state) {
         reply_done(&reply);
         assert_int_equal(call(m, pools_op_release, &owner, a, NULL, &reply), 200);
         reply_done(&reply);
-        assert_pristine();
-        manager_drop(m);
+        testutil_assert_pristine();
+        testutil_manager_free(m);
 }
 
 /* A crash after the grant was committed and before the knob was written:
  * the next start sizes the node; grants of removed tenants are forgotten. */
 static void test_start_reconciles(void **state) {
         char sql[160];
-        Manager *m = manager_make();
+        Manager *m = testutil_manager_new();
         int64_t a = tenant_add(m, "web", 1000), b = tenant_add(m, "db", 1001);
 
         assert_int_equal(store_grant_put(m->store, &(StoreGrant){ .tenant_id = a, .node = 1, .pages = 2 }), 0);
         assert_int_equal(store_grant_put(m->store, &(StoreGrant){ .tenant_id = b, .node = 0, .pages = 3 }), 0);
         assert_int_equal(pools_start(m), 0);
-        assert_text(NODE1_FILE, "2\n");
-        assert_text(NODE0_FILE, "3\n");
+        testutil_assert_text(NODE1_FILE, "2\n");
+        testutil_assert_text(NODE0_FILE, "3\n");
         /* Nothing changed: a second sync writes nothing (the journal counts writes). */
         assert_int_equal(m->metrics.knob_writes_total, 2);
         assert_int_equal(pools_sync(m, "test"), 0);
@@ -383,52 +314,52 @@ static void test_start_reconciles(void **state) {
         assert_int_equal(sqlite3_exec(store_db(m->store), sql, NULL, NULL, NULL), SQLITE_OK);
         assert_int_equal(store_grant_get(m->store, b, 0, &(StoreGrant){}), 0); /* orphaned */
         assert_int_equal(pools_start(m), 0);
-        assert_text(NODE0_FILE, "0\n");
-        assert_text(NODE1_FILE, "2\n");
+        testutil_assert_text(NODE0_FILE, "0\n");
+        testutil_assert_text(NODE1_FILE, "2\n");
         assert_int_equal(store_tenant_remove(m->store, a), 0);
         assert_int_equal(pools_sync(m, "test"), 0);
-        assert_pristine();
-        manager_drop(m);
+        testutil_assert_pristine();
+        testutil_manager_free(m);
 }
 
 /* An administrator's own setting of a node without grants is not the reserve's to undo. */
 static void test_admin_setting_kept(void **state) {
         _cleanup_free_ char *error = NULL;
-        Manager *m = manager_make();
+        Manager *m = testutil_manager_new();
         int64_t a = tenant_add(m, "web", 1000);
         Reply reply;
 
         assert_int_equal(journal_set(m, "node.0.hugepages.2048kB", "6", "admin", &error), 0);
         assert_int_equal(pools_sync(m, "test"), 0);
-        assert_text(NODE0_FILE, "6\n");
+        testutil_assert_text(NODE0_FILE, "6\n");
         grant_ok(m, a, 2 * MIB, 1, 1);
         assert_int_equal(call(m, pools_op_release, &root_peer, a, NULL, &reply), 200);
         reply_done(&reply);
-        assert_text(NODE0_FILE, "6\n");
-        assert_text(NODE1_FILE, "0\n");
+        testutil_assert_text(NODE0_FILE, "6\n");
+        testutil_assert_text(NODE1_FILE, "0\n");
         assert_int_equal(store_knob_count(m->store), 1);
 
         /* Nor once the reserve has given a node back: node 1 is no longer the reserve's. */
         assert_int_equal(journal_set(m, "node.1.hugepages.2048kB", "7", "admin", &error), 0);
         assert_int_equal(pools_sync(m, "test"), 0);
-        assert_text(NODE1_FILE, "7\n");
+        testutil_assert_text(NODE1_FILE, "7\n");
         assert_int_equal(store_knob_count(m->store), 2);
-        manager_drop(m);
+        testutil_manager_free(m);
 }
 
 static void test_dry_run(void **state) {
-        Manager *m = manager_make();
+        Manager *m = testutil_manager_new();
         int64_t a = tenant_add(m, "web", 1000);
         Reply reply;
 
         m->dry_run = true;
         grant_ok(m, a, 4 * MIB, 1, 2);
-        assert_pristine(); /* recorded, not written */
+        testutil_assert_pristine(); /* recorded, not written */
         assert_int_equal(call(m, pools_op_release, &root_peer, a, NULL, &reply), 200);
         reply_done(&reply);
         assert_int_equal(store_knob_count(m->store), 0);
-        assert_pristine();
-        manager_drop(m);
+        testutil_assert_pristine();
+        testutil_manager_free(m);
 }
 
 int main(void) {
@@ -445,10 +376,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
         };
 
-        fixtures_dir = getenv("MAIO_FIXTURES");
-        if (!fixtures_dir) {
-                fprintf(stderr, "MAIO_FIXTURES is not set; run through meson test\n");
+        if (testutil_fixtures_init() < 0)
                 return 1;
-        }
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,33 +21,14 @@
 #include "journal.h"
 #include "manager.h"
 #include "store-tier.h"
+#include "testutil.h"
 #include "tierd.h"
 
 #define KD "sys/kernel/mm/damon/admin/kdamonds/"
 #define S1 KD "0/contexts/0/schemes/1/"
 
-static const char *fixtures_dir;
-static char tmp_dir[64], tmp_root[128], tmp_state[128], pristine[PATH_MAX];
-
-static void sh(const char *format, ...) _printf_(1, 2);
-static void sh(const char *format, ...) {
-        _cleanup_free_ char *cmd = NULL;
-        va_list ap;
-
-        va_start(ap, format);
-        assert_true(vasprintf(&cmd, format, ap) > 0);
-        va_end(ap);
-        assert_int_equal(system(cmd), 0);
-}
-
 static int setup_tree(const char *tree) {
-        snprintf(tmp_dir, sizeof tmp_dir, "/tmp/test-tierd-XXXXXX");
-        assert_non_null(mkdtemp(tmp_dir));
-        snprintf(tmp_root, sizeof tmp_root, "%s/root", tmp_dir);
-        snprintf(tmp_state, sizeof tmp_state, "%s/state", tmp_dir);
-        snprintf(pristine, sizeof pristine, "%s/%s", fixtures_dir, tree);
-        sh("cp -a '%s' '%s' && mkdir -m 0700 '%s'", pristine, tmp_root, tmp_state);
-        return 0;
+        return testutil_tree_setup("tierd", tree, true);
 }
 
 static int setup_free(void **state) {
@@ -58,22 +39,12 @@ static int setup_foreign(void **state) {
         return setup_tree("tier-foreign");
 }
 
-static int teardown(void **state) {
-        sh("rm -rf '%s'", tmp_dir);
-        return 0;
-}
-
 /* A Manager with the store, the journal (no event loop: no timers), detected features. */
 static Manager *manager_make(unsigned policy, bool dry_run) {
-        Manager *m = calloc(1, sizeof *m);
+        Manager *m = testutil_manager_new();
 
-        assert_non_null(m);
-        m->root = strdup(tmp_root);
-        m->state_dir = strdup(tmp_state);
         m->dry_run = dry_run;
-        assert_int_equal(conf_new_default(&m->config), 0);
         m->config->tiering_policy = policy;
-        assert_int_equal(store_open(tmp_state, &m->store), 0);
         assert_int_equal(journal_start(m), 0);
         assert_int_equal(detect_run(m->root, &m->features), 0);
         assert_int_equal(tierd_start(m), 0);
@@ -85,13 +56,8 @@ static void manager_drop(Manager *m) {
         tierd_stop(m);
         assert_int_equal(journal_stop(m), 0);
         tierd_free(m->tierd);
-        journal_free(m->journal);
         detect_done(&m->features);
-        store_free(m->store);
-        conf_free(m->config);
-        free(m->root);
-        free(m->state_dir);
-        free(m);
+        testutil_manager_free(m);
 }
 
 /* The state-losing restart of a crash is not needed here: a restart keeps the store. */
@@ -127,27 +93,6 @@ static TierdTenant *state_of(Manager *m, int64_t id, bool create) {
         return tt;
 }
 
-static char *text_of(const char *rel) {
-        _cleanup_free_ char *path = NULL;
-        char *buf = calloc(1, 4096);
-        FILE *f;
-
-        assert_non_null(buf);
-        assert_true(asprintf(&path, "%s/%s", tmp_root, rel) > 0);
-        f = fopen(path, "re");
-        assert_non_null(f);
-        (void) fread(buf, 1, 4095, f);
-        fclose(f);
-        return buf;
-}
-
-static void assert_text(const char *rel, const char *want) {
-        _cleanup_free_ char *t = text_of(rel);
-
-        if (strcmp(t, want) != 0)
-                fail_msg("%s holds '%s', expected '%s'", rel, t, want);
-}
-
 /* The files of the copy that differ from the fixture, sorted, one per line. */
 static char *changed_files(void) {
         _cleanup_free_ char *cmd = NULL;
@@ -156,18 +101,15 @@ static char *changed_files(void) {
         FILE *p;
 
         assert_non_null(buf);
-        assert_true(asprintf(&cmd, "cd '%s' && diff -rq . '%s' | sed -n 's|^Files ./\\([^ ]*\\) and .* differ$|\\1|p' | sort",
-                             pristine, tmp_root) > 0);
+        assert_true(asprintf(&cmd,
+                             "cd '%s' && diff -rq . '%s' | sed -n 's|^Files ./\\([^ ]*\\) and .* differ$|\\1|p' | sort",
+                             testutil_tree.pristine, testutil_tree.root) > 0);
         p = popen(cmd, "re");
         assert_non_null(p);
         n = fread(buf, 1, 65535, p);
         buf[n] = '\0';
         pclose(p);
         return buf;
-}
-
-static void assert_pristine(void) {
-        sh("diff -r --no-dereference '%s' '%s'", pristine, tmp_root);
 }
 
 /* ---- DAMON on a host without kdamonds ---- */
@@ -185,15 +127,15 @@ static void test_damon_writes(void **state) {
         json_object_put(st);
         /* Nothing is written for nobody. */
         tierd_apply(m);
-        assert_pristine();
+        testutil_assert_pristine();
 
         tt = state_of(m, a, true);
         assert_int_equal(tt->episode, 1);
         assert_string_equal(policy_name(tt->policy), "heuristic");
-        assert_text(KD "0/state", "on\n");
+        testutil_assert_text(KD "0/state", "on\n");
         /* Enrolling the next tenant reads a region snapshot of the running kdamond first. */
         (void) state_of(m, nocg, true); /* no cgroup: no schemes of its own */
-        assert_text(KD "0/state", "update_schemes_tried_regions\n");
+        testutil_assert_text(KD "0/state", "update_schemes_tried_regions\n");
         changed = changed_files();
         assert_string_equal(changed,
                             KD "0/contexts/0/operations\n"
@@ -219,22 +161,22 @@ static void test_damon_writes(void **state) {
                             KD "0/contexts/nr_contexts\n"
                             KD "0/state\n"
                             KD "nr_kdamonds\n");
-        assert_text(KD "nr_kdamonds", "1\n");
-        assert_text(KD "0/contexts/0/operations", "paddr\n");
-        assert_text(KD "0/contexts/0/schemes/nr_schemes", "3\n");
-        assert_text(S1 "action", "migrate_hot\n");
-        assert_text(S1 "target_nid", "0\n");
-        assert_text(S1 "filters/0/type", "memcg\n");
-        assert_text(S1 "filters/0/memcg_path", "/maio/a\n");
-        assert_text(S1 "filters/0/matching", "N\n");
+        testutil_assert_text(KD "nr_kdamonds", "1\n");
+        testutil_assert_text(KD "0/contexts/0/operations", "paddr\n");
+        testutil_assert_text(KD "0/contexts/0/schemes/nr_schemes", "3\n");
+        testutil_assert_text(S1 "action", "migrate_hot\n");
+        testutil_assert_text(S1 "target_nid", "0\n");
+        testutil_assert_text(S1 "filters/0/type", "memcg\n");
+        testutil_assert_text(S1 "filters/0/memcg_path", "/maio/a\n");
+        testutil_assert_text(S1 "filters/0/matching", "N\n");
         /* The whole promotion budget (50% of 32 GB/s) is tenant a's: the only one with schemes. */
-        assert_text(S1 "quotas/bytes", "16000000000\n");
-        assert_text(KD "0/contexts/0/schemes/2/action", "migrate_cold\n");
-        assert_text(KD "0/contexts/0/schemes/2/target_nid", "1\n");
-        assert_text(KD "0/contexts/0/schemes/2/access_pattern/age/min", "50\n");
+        testutil_assert_text(S1 "quotas/bytes", "16000000000\n");
+        testutil_assert_text(KD "0/contexts/0/schemes/2/action", "migrate_cold\n");
+        testutil_assert_text(KD "0/contexts/0/schemes/2/target_nid", "1\n");
+        testutil_assert_text(KD "0/contexts/0/schemes/2/access_pattern/age/min", "50\n");
         /* A clean stop takes the kdamond down and leaves the host as it was. */
         manager_drop(m);
-        assert_pristine();
+        testutil_assert_pristine();
 }
 
 static void test_damon_online_update(void **state) {
@@ -245,7 +187,7 @@ static void test_damon_online_update(void **state) {
         TierdTenant *tt = state_of(m, a, true);
         double reward = -1, rate1 = tt->decision.rate_threshold;
 
-        before = text_of(S1 "access_pattern/nr_accesses/min");
+        before = testutil_text_of(S1 "access_pattern/nr_accesses/min");
         /* The next decision reads a region snapshot: fast memory is 95% used, so promotions must
          * now beat the access rate of what they would demote. */
         assert_int_equal(tierd_feedback(m, tt, &fb, &reward), 0);
@@ -253,12 +195,12 @@ static void test_damon_online_update(void **state) {
         assert_int_equal(tt->episode, 2);
         assert_true(tt->decision.rate_threshold > rate1);
         assert_true(tt->context.demote_rate > 0);
-        after = text_of(S1 "access_pattern/nr_accesses/min");
+        after = testutil_text_of(S1 "access_pattern/nr_accesses/min");
         assert_string_not_equal(before, after);
         /* Online: committed while the kdamond runs. */
-        assert_text(KD "0/state", "commit\n");
+        testutil_assert_text(KD "0/state", "commit\n");
         manager_drop(m);
-        assert_pristine();
+        testutil_assert_pristine();
 }
 
 /* ---- someone else's kdamond ---- */
@@ -285,12 +227,12 @@ static void test_foreign_numab(void **state) {
         assert_string_equal(changed, "proc/sys/kernel/numa_balancing\n"
                                      "proc/sys/kernel/numa_balancing_promote_rate_limit_MBps\n");
         /* Normal balancing (1) stays on, tiering added; the threshold already is 1000 ms. */
-        assert_text("proc/sys/kernel/numa_balancing", "3\n");
-        assert_text("sys/kernel/debug/sched/numa_balancing/hot_threshold_ms", "1000\n");
+        testutil_assert_text("proc/sys/kernel/numa_balancing", "3\n");
+        testutil_assert_text("sys/kernel/debug/sched/numa_balancing/hot_threshold_ms", "1000\n");
         /* 50% of 32 GB/s in MiB/s. */
-        assert_text("proc/sys/kernel/numa_balancing_promote_rate_limit_MBps", "15258\n");
+        testutil_assert_text("proc/sys/kernel/numa_balancing_promote_rate_limit_MBps", "15258\n");
         manager_drop(m);
-        assert_pristine();
+        testutil_assert_pristine();
 }
 
 static void test_foreign_threshold(void **state) {
@@ -302,12 +244,12 @@ static void test_foreign_threshold(void **state) {
         /* Heuristic: 4096 / (32e9 x 150e-9 x 0.05) = 17.07 accesses/s, a 59 ms hot threshold. */
         assert_true(fabs(tt->decision.rate_threshold - 4096.0 / (32e9 * 150e-9 * 0.05)) < 1e-6);
         snprintf(want, sizeof want, "%.0f\n", floor(1000.0 / tt->decision.rate_threshold + 0.5));
-        assert_text("sys/kernel/debug/sched/numa_balancing/hot_threshold_ms", want);
+        testutil_assert_text("sys/kernel/debug/sched/numa_balancing/hot_threshold_ms", want);
         /* The foreign kdamond's files are never touched. */
-        assert_text(KD "0/state", "on\n");
-        assert_text(KD "nr_kdamonds", "1\n");
+        testutil_assert_text(KD "0/state", "on\n");
+        testutil_assert_text(KD "nr_kdamonds", "1\n");
         manager_drop(m);
-        assert_pristine();
+        testutil_assert_pristine();
 }
 
 /* ---- feedback, persistence, transfer, switching ---- */
@@ -387,7 +329,7 @@ static void test_persistence(void **state) {
         feedback_ok(m, tt, 3);
         assert_int_equal(tt->episode, episode + 1);
         manager_drop(m);
-        assert_pristine();
+        testutil_assert_pristine();
 }
 
 static void test_transfer(void **state) {
@@ -468,17 +410,17 @@ static void test_dry_run(void **state) {
         StoreKnob row = {};
 
         (void) state_of(m, a, true);
-        assert_pristine();
+        testutil_assert_pristine();
         assert_int_equal(store_knob_get(m->store, "damon.0.scheme.1.action", &row), 0);
         assert_string_equal(row.state, "dry-run");
         store_knob_done(&row);
         manager_drop(m);
-        assert_pristine();
+        testutil_assert_pristine();
         /* The stop forgot the intents; the restart records the tenant's plan again, still unwritten. */
         {
                 Store *s = NULL;
 
-                assert_int_equal(store_open(tmp_state, &s), 0);
+                assert_int_equal(store_open(testutil_tree.state, &s), 0);
                 assert_int_equal(store_knob_count(s), 0);
                 store_free(s);
         }
@@ -486,27 +428,24 @@ static void test_dry_run(void **state) {
         assert_int_equal(store_knob_get(m->store, "damon.0.scheme.1.action", &row), 0);
         assert_string_equal(row.state, "dry-run");
         store_knob_done(&row);
-        assert_pristine();
+        testutil_assert_pristine();
         manager_drop(m);
 }
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_damon_writes, setup_free, teardown),
-                cmocka_unit_test_setup_teardown(test_damon_online_update, setup_free, teardown),
-                cmocka_unit_test_setup_teardown(test_foreign_numab, setup_foreign, teardown),
-                cmocka_unit_test_setup_teardown(test_foreign_threshold, setup_foreign, teardown),
-                cmocka_unit_test_setup_teardown(test_feedback_errors, setup_free, teardown),
-                cmocka_unit_test_setup_teardown(test_persistence, setup_free, teardown),
-                cmocka_unit_test_setup_teardown(test_transfer, setup_free, teardown),
-                cmocka_unit_test_setup_teardown(test_policy_switch, setup_free, teardown),
-                cmocka_unit_test_setup_teardown(test_dry_run, setup_free, teardown),
+                cmocka_unit_test_setup_teardown(test_damon_writes, setup_free, testutil_tree_teardown),
+                cmocka_unit_test_setup_teardown(test_damon_online_update, setup_free, testutil_tree_teardown),
+                cmocka_unit_test_setup_teardown(test_foreign_numab, setup_foreign, testutil_tree_teardown),
+                cmocka_unit_test_setup_teardown(test_foreign_threshold, setup_foreign, testutil_tree_teardown),
+                cmocka_unit_test_setup_teardown(test_feedback_errors, setup_free, testutil_tree_teardown),
+                cmocka_unit_test_setup_teardown(test_persistence, setup_free, testutil_tree_teardown),
+                cmocka_unit_test_setup_teardown(test_transfer, setup_free, testutil_tree_teardown),
+                cmocka_unit_test_setup_teardown(test_policy_switch, setup_free, testutil_tree_teardown),
+                cmocka_unit_test_setup_teardown(test_dry_run, setup_free, testutil_tree_teardown),
         };
 
-        fixtures_dir = getenv("MAIO_FIXTURES");
-        if (!fixtures_dir) {
-                fprintf(stderr, "MAIO_FIXTURES is not set; run through meson test\n");
+        if (testutil_fixtures_init() < 0)
                 return 1;
-        }
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -28,18 +28,18 @@
 #include <numa.h>
 
 #include "cleanup.h"
+#include "testutil.h"
 #include "topo.h"
 
 #define CHILD_SKIP 77
 
-static const char *fixtures_dir;
 /* A test skipped for a missing capability makes the binary exit 77, not pass. */
 static bool skipped_any;
 
 static void load_tree(const char *tree, Topology **ret) {
         _cleanup_free_ char *root = NULL;
 
-        assert_true(asprintf(&root, "%s/%s", fixtures_dir, tree) > 0);
+        assert_true(asprintf(&root, "%s/%s", testutil_fixtures, tree) > 0);
         assert_int_equal(topo_load(root, ret), 0);
         assert_non_null(*ret);
 }
@@ -154,7 +154,7 @@ static void test_root_slashes(void **state) {
         _cleanup_(topo_freep) Topology *t = NULL;
         _cleanup_free_ char *root = NULL;
 
-        assert_true(asprintf(&root, "%s//host-2node//", fixtures_dir) > 0);
+        assert_true(asprintf(&root, "%s//host-2node//", testutil_fixtures) > 0);
         assert_int_equal(topo_load(root, &t), 0);
         check_2node_nodes(t);
         check_2node_netdevs(t);
@@ -359,30 +359,7 @@ static void test_nodelist_parse(void **state) {
 
 /* ---- a temporary tree of odd files ---- */
 
-static void write_file(const char *base, const char *rel, const char *content) {
-        _cleanup_free_ char *p = NULL;
-        FILE *f;
-
-        assert_true(asprintf(&p, "%s/%s", base, rel) > 0);
-        for (char *s = strchr(p + strlen(base) + 1, '/'); s; s = strchr(s + 1, '/')) {
-                *s = '\0';
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        fail_msg("mkdir %s: %s", p, strerror(errno));
-                *s = '/';
-        }
-        f = fopen(p, "we");
-        assert_non_null(f);
-        assert_true(fputs(content, f) >= 0);
-        assert_int_equal(fclose(f), 0);
-}
-
-static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path);
-}
-
-static const struct {
-        const char *rel, *content;
-} odd_tree[] = {
+static const TestFile odd_tree[] = {
         { "sys/devices/system/cpu/online", "0-2\n" },
         { "sys/devices/system/cpu/cpu0/topology/core_id", "x\n" },
         { "sys/devices/system/cpu/cpu0/topology/physical_package_id", "-1\n" },
@@ -409,26 +386,8 @@ static const struct {
 };
 
 static int odd_tree_setup(void **state) {
-        const char *tmp = getenv("TMPDIR");
-        char *dir;
-
-        if (asprintf(&dir, "%s/maio-test-topo-XXXXXX", tmp ?: "/tmp") < 0)
-                return -1;
-        if (!mkdtemp(dir)) {
-                free(dir);
-                return -1;
-        }
-        for (size_t i = 0; i < ELEMENTSOF(odd_tree); i++)
-                write_file(dir, odd_tree[i].rel, odd_tree[i].content);
-        *state = dir;
-        return 0;
-}
-
-static int odd_tree_teardown(void **state) {
-        if (nftw(*state, remove_one, 16, FTW_DEPTH | FTW_PHYS) < 0)
-                fprintf(stderr, "Failed to remove %s: %s\n", (char *) *state, strerror(errno));
-        free(*state);
-        return 0;
+        *state = testutil_files_tree("maio-test-topo", odd_tree, ELEMENTSOF(odd_tree));
+        return *state ? 0 : -1;
 }
 
 static void test_odd_tree(void **state) {
@@ -724,17 +683,14 @@ int main(void) {
                 cmocka_unit_test(test_xdp_names),
                 cmocka_unit_test(test_rtnl_errno),
                 cmocka_unit_test(test_nodelist_parse),
-                cmocka_unit_test_setup_teardown(test_odd_tree, odd_tree_setup, odd_tree_teardown),
+                cmocka_unit_test_setup_teardown(test_odd_tree, odd_tree_setup, testutil_files_tree_teardown),
                 cmocka_unit_test(test_live_host),
                 cmocka_unit_test(test_live_netns_links),
                 cmocka_unit_test(test_watch_debounce),
         };
 
-        fixtures_dir = getenv("MAIO_FIXTURES");
-        if (!fixtures_dir) {
-                fprintf(stderr, "MAIO_FIXTURES is not set; run through meson test or point it at tests/fixtures.\n");
+        if (testutil_fixtures_init() < 0)
                 return EXIT_FAILURE;
-        }
         r = cmocka_run_group_tests(tests, NULL, NULL);
         if (r == 0 && skipped_any) {
                 fprintf(stderr, "Some tests were skipped (see above): exiting 77.\n");
