@@ -20,3 +20,16 @@ struct sqlite3 *store_db(Store *s);
 /* Maps an (extended) SQLite result code to 0 or -errno. system_errno is
  * sqlite3_system_errno(), used for open and I/O failures when > 0. Never fails. */
 int store_errno_from_sqlite(int code, int system_errno);
+
+/* Helpers shared by store.c and the store-*.c table modules. */
+
+/* Logs (debug) and converts a SQLite result code on db to -errno (store_errno_from_sqlite). */
+int store_error(struct sqlite3 *db, int code, const char *what);
+/* Prepares an uncached statement. Returns 0 or -errno. */
+int store_prepare(struct sqlite3 *db, const char *sql, struct sqlite3_stmt **ret);
+/* Steps st: 1 with a row ready, 0 when done, or -errno. */
+int store_step(struct sqlite3 *db, struct sqlite3_stmt *st, const char *what);
+/* _cleanup_ helper finalising a statement (NULL is fine). */
+void store_finalizep(struct sqlite3_stmt **st);
+/* Makes room in *array (*allocated elements of size) for element n: doubles, from 8. 0 or -ENOMEM. */
+int store_grow(void **array, size_t *allocated, size_t n, size_t size);

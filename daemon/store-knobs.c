@@ -28,41 +28,14 @@ static const char knob_put_sql[] =
         "  changed_usec = excluded.changed_usec, changed_by = excluded.changed_by,"
         "  overridden_logged = excluded.overridden_logged";
 
-static int sk_error(sqlite3 *db, int rc, const char *what) {
-        log_debug("SQLite: %s failed: %s (%s)", what, sqlite3_errmsg(db), sqlite3_errstr(rc));
-        return store_errno_from_sqlite(rc, sqlite3_system_errno(db));
-}
-
-static void sk_finalizep(sqlite3_stmt **st) {
-        sqlite3_finalize(*st);
-}
-
-/* Knob records change at operator pace; preparing per call keeps this file
- * independent of store.c's statement cache. */
-static int sk_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret) {
-        int rc = sqlite3_prepare_v2(db, sql, -1, ret, NULL);
-        return rc == SQLITE_OK ? 0 : sk_error(db, rc, "prepare");
-}
-
-/* 1 with a row, 0 when done, or -errno. */
-static int sk_step(sqlite3 *db, sqlite3_stmt *st, const char *what) {
-        int rc = sqlite3_step(st);
-
-        if (rc == SQLITE_ROW)
-                return 1;
-        if (rc == SQLITE_DONE)
-                return 0;
-        return sk_error(db, rc, what);
-}
-
 static int sk_bind_text(sqlite3 *db, sqlite3_stmt *st, int i, const char *s) {
         int rc = sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC); /* NULL binds NULL */
-        return rc == SQLITE_OK ? 0 : sk_error(db, rc, "bind");
+        return rc == SQLITE_OK ? 0 : store_error(db, rc, "bind");
 }
 
 static int sk_bind_int64(sqlite3 *db, sqlite3_stmt *st, int i, int64_t v) {
         int rc = sqlite3_bind_int64(st, i, v);
-        return rc == SQLITE_OK ? 0 : sk_error(db, rc, "bind");
+        return rc == SQLITE_OK ? 0 : store_error(db, rc, "bind");
 }
 
 static int sk_column_strdup(sqlite3_stmt *st, int col, bool nullable, char **ret) {
@@ -100,14 +73,14 @@ void store_knobs_free(StoreKnob *k, size_t n) {
 }
 
 int store_knob_put(Store *s, const StoreKnob *k) {
-        _cleanup_(sk_finalizep) sqlite3_stmt *st = NULL;
+        _cleanup_(store_finalizep) sqlite3_stmt *st = NULL;
         sqlite3 *db = store_db(s);
         const char *texts[] = { k->name, k->path, k->original, k->desired, k->applied, k->state };
         int r;
 
         if (!k->name || !k->path || !k->original || !k->state || !k->changed_by)
                 return -EINVAL;
-        r = sk_prepare(db, knob_put_sql, &st);
+        r = store_prepare(db, knob_put_sql, &st);
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(texts); i++)
                 r = sk_bind_text(db, st, (int) i + 1, texts[i]);
         if (r >= 0)
@@ -119,7 +92,7 @@ int store_knob_put(Store *s, const StoreKnob *k) {
         if (r >= 0)
                 r = sk_bind_int64(db, st, 10, k->overridden_logged);
         if (r >= 0)
-                r = sk_step(db, st, "put knob");
+                r = store_step(db, st, "put knob");
         return r < 0 ? r : 0;
 }
 
@@ -152,17 +125,17 @@ static int sk_knob_from_row(sqlite3_stmt *st, StoreKnob *ret) {
 }
 
 int store_knob_get(Store *s, const char *name, StoreKnob *ret) {
-        _cleanup_(sk_finalizep) sqlite3_stmt *st = NULL;
+        _cleanup_(store_finalizep) sqlite3_stmt *st = NULL;
         sqlite3 *db = store_db(s);
         int r;
 
         if (!name)
                 return -EINVAL;
-        r = sk_prepare(db, "SELECT " KNOB_COLUMNS " FROM knobs WHERE name = ?1", &st);
+        r = store_prepare(db, "SELECT " KNOB_COLUMNS " FROM knobs WHERE name = ?1", &st);
         if (r >= 0)
                 r = sk_bind_text(db, st, 1, name);
         if (r >= 0)
-                r = sk_step(db, st, "get knob");
+                r = store_step(db, st, "get knob");
         if (r < 0)
                 return r;
         if (r == 0)
@@ -171,28 +144,20 @@ int store_knob_get(Store *s, const char *name, StoreKnob *ret) {
 }
 
 int store_knob_list(Store *s, StoreKnob **ret, size_t *ret_n) {
-        _cleanup_(sk_finalizep) sqlite3_stmt *st = NULL;
+        _cleanup_(store_finalizep) sqlite3_stmt *st = NULL;
         sqlite3 *db = store_db(s);
         StoreKnob *v = NULL;
         size_t n = 0, allocated = 0;
         int r;
 
-        r = sk_prepare(db, "SELECT " KNOB_COLUMNS " FROM knobs ORDER BY name", &st);
+        r = store_prepare(db, "SELECT " KNOB_COLUMNS " FROM knobs ORDER BY name", &st);
         while (r >= 0) {
-                r = sk_step(db, st, "list knobs");
+                r = store_step(db, st, "list knobs");
                 if (r <= 0)
                         break;
-                if (n == allocated) {
-                        size_t m = allocated ? allocated * 2 : 16;
-                        StoreKnob *w = reallocarray(v, m, sizeof *w);
-
-                        if (!w) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        v = w;
-                        allocated = m;
-                }
+                r = store_grow((void **) &v, &allocated, n, sizeof *v);
+                if (r < 0)
+                        break;
                 r = sk_knob_from_row(st, &v[n]);
                 if (r >= 0)
                         n++;
@@ -207,29 +172,29 @@ int store_knob_list(Store *s, StoreKnob **ret, size_t *ret_n) {
 }
 
 int store_knob_remove(Store *s, const char *name) {
-        _cleanup_(sk_finalizep) sqlite3_stmt *st = NULL;
+        _cleanup_(store_finalizep) sqlite3_stmt *st = NULL;
         sqlite3 *db = store_db(s);
         int r;
 
-        r = sk_prepare(db, "DELETE FROM knobs WHERE name = ?1", &st);
+        r = store_prepare(db, "DELETE FROM knobs WHERE name = ?1", &st);
         if (r >= 0)
                 r = sk_bind_text(db, st, 1, name);
         if (r >= 0)
-                r = sk_step(db, st, "remove knob");
+                r = store_step(db, st, "remove knob");
         if (r < 0)
                 return r;
         return sqlite3_changes(db) > 0 ? 0 : -ENOENT;
 }
 
 int store_knob_count(Store *s) {
-        _cleanup_(sk_finalizep) sqlite3_stmt *st = NULL;
+        _cleanup_(store_finalizep) sqlite3_stmt *st = NULL;
         sqlite3 *db = store_db(s);
         int64_t n;
         int r;
 
-        r = sk_prepare(db, "SELECT count(*) FROM knobs", &st);
+        r = store_prepare(db, "SELECT count(*) FROM knobs", &st);
         if (r >= 0)
-                r = sk_step(db, st, "count knobs");
+                r = store_step(db, st, "count knobs");
         if (r < 0)
                 return r;
         if (r == 0)
@@ -239,15 +204,15 @@ int store_knob_count(Store *s) {
 }
 
 int store_state_get(Store *s, const char *key, char **ret) {
-        _cleanup_(sk_finalizep) sqlite3_stmt *st = NULL;
+        _cleanup_(store_finalizep) sqlite3_stmt *st = NULL;
         sqlite3 *db = store_db(s);
         int r;
 
-        r = sk_prepare(db, "SELECT value FROM daemon_state WHERE key = ?1", &st);
+        r = store_prepare(db, "SELECT value FROM daemon_state WHERE key = ?1", &st);
         if (r >= 0)
                 r = sk_bind_text(db, st, 1, key);
         if (r >= 0)
-                r = sk_step(db, st, "get daemon state");
+                r = store_step(db, st, "get daemon state");
         if (r < 0)
                 return r;
         if (r == 0)
@@ -256,18 +221,18 @@ int store_state_get(Store *s, const char *key, char **ret) {
 }
 
 int store_state_set(Store *s, const char *key, const char *value) {
-        _cleanup_(sk_finalizep) sqlite3_stmt *st = NULL;
+        _cleanup_(store_finalizep) sqlite3_stmt *st = NULL;
         sqlite3 *db = store_db(s);
         int r;
 
         if (!key || !value)
                 return -EINVAL;
-        r = sk_prepare(db, "INSERT OR REPLACE INTO daemon_state(key, value) VALUES (?1, ?2)", &st);
+        r = store_prepare(db, "INSERT OR REPLACE INTO daemon_state(key, value) VALUES (?1, ?2)", &st);
         if (r >= 0)
                 r = sk_bind_text(db, st, 1, key);
         if (r >= 0)
                 r = sk_bind_text(db, st, 2, value);
         if (r >= 0)
-                r = sk_step(db, st, "set daemon state");
+                r = store_step(db, st, "set daemon state");
         return r < 0 ? r : 0;
 }

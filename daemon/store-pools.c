@@ -17,43 +17,13 @@
 
 #define GRANT_COLUMNS "g.tenant_id, t.name, g.node, g.pages, g.created_usec"
 
-static int sp_error(sqlite3 *db, int rc, const char *what) {
-        log_debug("SQLite: %s failed: %s (%s)", what, sqlite3_errmsg(db), sqlite3_errstr(rc));
-        /* A grant for a tenant that is gone: the only foreign key these tables have. */
-        if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
-                return -ENOENT;
-        return store_errno_from_sqlite(rc, sqlite3_system_errno(db));
-}
-
-static void sp_finalizep(sqlite3_stmt **st) {
-        sqlite3_finalize(*st);
-}
-
-/* Grants change at operator pace; preparing per call keeps this file
- * independent of store.c's statement cache. */
-static int sp_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret) {
-        int rc = sqlite3_prepare_v2(db, sql, -1, ret, NULL);
-        return rc == SQLITE_OK ? 0 : sp_error(db, rc, "prepare");
-}
-
-/* 1 with a row, 0 when done, or -errno. */
-static int sp_step(sqlite3 *db, sqlite3_stmt *st, const char *what) {
-        int rc = sqlite3_step(st);
-
-        if (rc == SQLITE_ROW)
-                return 1;
-        if (rc == SQLITE_DONE)
-                return 0;
-        return sp_error(db, rc, what);
-}
-
 /* Binds the integers in order from parameter 1. */
 static int sp_bind(sqlite3 *db, sqlite3_stmt *st, const int64_t *v, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 int rc = sqlite3_bind_int64(st, (int) i + 1, v[i]);
 
                 if (rc != SQLITE_OK)
-                        return sp_error(db, rc, "bind");
+                        return store_error(db, rc, "bind");
         }
         return 0;
 }
@@ -61,15 +31,15 @@ static int sp_bind(sqlite3 *db, sqlite3_stmt *st, const int64_t *v, size_t n) {
 /* Runs a statement that returns no rows, with integer parameters. Returns the
  * number of rows it changed, or -errno. */
 static int sp_exec(Store *s, const char *sql, const int64_t *v, size_t n, const char *what) {
-        _cleanup_(sp_finalizep) sqlite3_stmt *st = NULL;
+        _cleanup_(store_finalizep) sqlite3_stmt *st = NULL;
         sqlite3 *db = store_db(s);
         int r;
 
-        r = sp_prepare(db, sql, &st);
+        r = store_prepare(db, sql, &st);
         if (r >= 0)
                 r = sp_bind(db, st, v, n);
         if (r >= 0)
-                r = sp_step(db, st, what);
+                r = store_step(db, st, what);
         if (r < 0)
                 return r;
         return sqlite3_changes(db);
@@ -133,20 +103,12 @@ static int sp_grant_rows(sqlite3 *db, sqlite3_stmt *st, StoreGrant **ret, size_t
         int r;
 
         for (;;) {
-                r = sp_step(db, st, "list grants");
+                r = store_step(db, st, "list grants");
                 if (r <= 0)
                         break;
-                if (n == allocated) {
-                        size_t m = allocated ? allocated * 2 : 8;
-                        StoreGrant *w = reallocarray(v, m, sizeof *w);
-
-                        if (!w) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        v = w;
-                        allocated = m;
-                }
+                r = store_grow((void **) &v, &allocated, n, sizeof *v);
+                if (r < 0)
+                        break;
                 r = sp_grant_from_row(st, &v[n]);
                 if (r < 0)
                         break;
@@ -162,14 +124,14 @@ static int sp_grant_rows(sqlite3 *db, sqlite3_stmt *st, StoreGrant **ret, size_t
 }
 
 int store_grant_get(Store *s, int64_t tenant_id, unsigned node, StoreGrant *ret) {
-        _cleanup_(sp_finalizep) sqlite3_stmt *st = NULL;
+        _cleanup_(store_finalizep) sqlite3_stmt *st = NULL;
         sqlite3 *db = store_db(s);
         int64_t v[] = { tenant_id, node };
         StoreGrant *rows = NULL;
         size_t n = 0;
         int r;
 
-        r = sp_prepare(db,
+        r = store_prepare(db,
                        "SELECT " GRANT_COLUMNS " FROM maio_grants g LEFT JOIN tenants t ON t.id = g.tenant_id "
                        "WHERE g.tenant_id = ?1 AND g.node = ?2",
                        &st);
@@ -197,13 +159,13 @@ int store_grant_remove(Store *s, int64_t tenant_id, int node) {
 }
 
 int store_grant_list(Store *s, int64_t tenant_id, long long uid_filter, StoreGrant **ret, size_t *ret_n) {
-        _cleanup_(sp_finalizep) sqlite3_stmt *st = NULL;
+        _cleanup_(store_finalizep) sqlite3_stmt *st = NULL;
         sqlite3 *db = store_db(s);
         /* -1 turns a filter off; ids and uids are never negative. */
         int64_t v[] = { tenant_id > 0 ? tenant_id : -1, uid_filter >= 0 ? (int64_t) uid_filter : -1 };
         int r;
 
-        r = sp_prepare(db,
+        r = store_prepare(db,
                        "SELECT " GRANT_COLUMNS " FROM maio_grants g JOIN tenants t ON t.id = g.tenant_id "
                        "WHERE (?1 < 0 OR g.tenant_id = ?1) AND (?2 < 0 OR t.uid = ?2) "
                        "ORDER BY g.node, g.tenant_id",
@@ -216,16 +178,16 @@ int store_grant_list(Store *s, int64_t tenant_id, long long uid_filter, StoreGra
 }
 
 int store_grant_sum(Store *s, unsigned node, uint64_t *ret) {
-        _cleanup_(sp_finalizep) sqlite3_stmt *st = NULL;
+        _cleanup_(store_finalizep) sqlite3_stmt *st = NULL;
         sqlite3 *db = store_db(s);
         int64_t v[] = { node };
         int r;
 
-        r = sp_prepare(db, "SELECT coalesce(sum(pages), 0) FROM maio_grants WHERE node = ?1", &st);
+        r = store_prepare(db, "SELECT coalesce(sum(pages), 0) FROM maio_grants WHERE node = ?1", &st);
         if (r >= 0)
                 r = sp_bind(db, st, v, ELEMENTSOF(v));
         if (r >= 0)
-                r = sp_step(db, st, "sum grants");
+                r = store_step(db, st, "sum grants");
         if (r < 0)
                 return r;
         if (r == 0 || sqlite3_column_int64(st, 0) < 0)
@@ -261,28 +223,20 @@ int store_reserve_node_remove(Store *s, unsigned node) {
 }
 
 int store_reserve_nodes(Store *s, unsigned **ret, size_t *ret_n) {
-        _cleanup_(sp_finalizep) sqlite3_stmt *st = NULL;
+        _cleanup_(store_finalizep) sqlite3_stmt *st = NULL;
         sqlite3 *db = store_db(s);
         unsigned *v = NULL;
         size_t n = 0, allocated = 0;
         int r;
 
-        r = sp_prepare(db, "SELECT node FROM maio_nodes UNION SELECT node FROM maio_grants ORDER BY 1", &st);
+        r = store_prepare(db, "SELECT node FROM maio_nodes UNION SELECT node FROM maio_grants ORDER BY 1", &st);
         while (r >= 0) {
-                r = sp_step(db, st, "list reserve nodes");
+                r = store_step(db, st, "list reserve nodes");
                 if (r <= 0)
                         break;
-                if (n == allocated) {
-                        size_t m = allocated ? allocated * 2 : 8;
-                        unsigned *w = reallocarray(v, m, sizeof *w);
-
-                        if (!w) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        v = w;
-                        allocated = m;
-                }
+                r = store_grow((void **) &v, &allocated, n, sizeof *v);
+                if (r < 0)
+                        break;
                 v[n++] = (unsigned) sqlite3_column_int64(st, 0);
         }
         if (r < 0) {

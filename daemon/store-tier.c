@@ -23,34 +23,6 @@
         "tenant_id, episode, policy, action, rule, rate_threshold, burst_threshold, context, explored, cache_hits, " \
         "metric, value, reward, started_usec, committed_usec"
 
-static int st_error(sqlite3 *db, int rc, const char *what) {
-        log_debug("SQLite: %s failed: %s (%s)", what, sqlite3_errmsg(db), sqlite3_errstr(rc));
-        /* A foreign key that names nothing: the tenant (or model) is gone. */
-        if (rc == SQLITE_CONSTRAINT_FOREIGNKEY)
-                return -ENOENT;
-        return store_errno_from_sqlite(rc, sqlite3_system_errno(db));
-}
-
-static void st_finalizep(sqlite3_stmt **st) {
-        sqlite3_finalize(*st);
-}
-
-static int st_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret) {
-        int rc = sqlite3_prepare_v2(db, sql, -1, ret, NULL);
-        return rc == SQLITE_OK ? 0 : st_error(db, rc, "prepare");
-}
-
-/* 1 with a row, 0 when done, or -errno. */
-static int st_step(sqlite3 *db, sqlite3_stmt *st, const char *what) {
-        int rc = sqlite3_step(st);
-
-        if (rc == SQLITE_ROW)
-                return 1;
-        if (rc == SQLITE_DONE)
-                return 0;
-        return st_error(db, rc, what);
-}
-
 /* Binds values in order from parameter 1: 'i' int64, 'I' int64 with <= 0 as NULL, 'd' double with
  * NAN as NULL, 's' text (NULL binds NULL). */
 static int st_bind(sqlite3 *db, sqlite3_stmt *st, const char *types, ...) {
@@ -82,7 +54,7 @@ static int st_bind(sqlite3 *db, sqlite3_stmt *st, const char *types, ...) {
                 }
         }
         va_end(ap);
-        return rc == SQLITE_OK ? 0 : st_error(db, rc, "bind");
+        return rc == SQLITE_OK ? 0 : store_error(db, rc, "bind");
 }
 
 static int st_text(sqlite3_stmt *st, int col, bool nullable, char **ret) {
@@ -111,12 +83,12 @@ static int64_t now_usec(void) {
 
 /* Runs one write statement with bound values; -ENOENT when it changed no row and must_change. */
 static int st_exec(Store *s, const char *sql, bool must_change, const char *what, const char *types, ...) {
-        _cleanup_(st_finalizep) sqlite3_stmt *st = NULL;
+        _cleanup_(store_finalizep) sqlite3_stmt *st = NULL;
         sqlite3 *db = store_db(s);
         va_list ap;
         int r, rc = SQLITE_OK;
 
-        r = st_prepare(db, sql, &st);
+        r = store_prepare(db, sql, &st);
         if (r < 0)
                 return r;
         va_start(ap, types);
@@ -124,8 +96,8 @@ static int st_exec(Store *s, const char *sql, bool must_change, const char *what
                 rc = sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t)); /* only ids here */
         va_end(ap);
         if (rc != SQLITE_OK)
-                return st_error(db, rc, "bind");
-        r = st_step(db, st, what);
+                return store_error(db, rc, "bind");
+        r = store_step(db, st, what);
         if (r < 0)
                 return r;
         return must_change && sqlite3_changes(db) == 0 ? -ENOENT : 0;
@@ -135,7 +107,7 @@ static int st_exec(Store *s, const char *sql, bool must_change, const char *what
 
 int store_tier_begin(Store *s) {
         int rc = sqlite3_exec(store_db(s), "BEGIN IMMEDIATE", NULL, NULL, NULL);
-        return rc == SQLITE_OK ? 0 : st_error(store_db(s), rc, "begin");
+        return rc == SQLITE_OK ? 0 : store_error(store_db(s), rc, "begin");
 }
 
 int store_tier_commit(Store *s) {
@@ -144,7 +116,7 @@ int store_tier_commit(Store *s) {
 
         if (rc == SQLITE_OK)
                 return 0;
-        rc = st_error(db, rc, "commit");
+        rc = store_error(db, rc, "commit");
         store_tier_rollback(s);
         return rc;
 }
@@ -177,7 +149,7 @@ void store_tier_models_free(StoreTierModel *m, size_t n) {
 }
 
 int store_tier_model_put(Store *s, const StoreTierModel *m, int64_t *ret_id) {
-        _cleanup_(st_finalizep) sqlite3_stmt *st = NULL;
+        _cleanup_(store_finalizep) sqlite3_stmt *st = NULL;
         sqlite3 *db = store_db(s);
         int r;
 
@@ -185,12 +157,12 @@ int store_tier_model_put(Store *s, const StoreTierModel *m, int64_t *ret_id) {
                 return -EINVAL;
         /* Same parameter numbers for both; an id bound as NULL makes SQLite assign one. */
         if (m->id > 0)
-                r = st_prepare(db,
+                r = store_prepare(db,
                                "UPDATE tier_models SET tenant_id = ?2, workload_class = ?3, bucket = ?4, centroid = ?5,"
                                " samples = ?6, policy = ?7, json = ?8, version = ?9, updated_usec = ?10 WHERE id = ?1",
                                &st);
         else
-                r = st_prepare(db,
+                r = store_prepare(db,
                                "INSERT INTO tier_models(" MODEL_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                                &st);
         if (r >= 0)
@@ -198,7 +170,7 @@ int store_tier_model_put(Store *s, const StoreTierModel *m, int64_t *ret_id) {
                             m->samples, m->policy, m->json, m->version,
                             m->updated_usec > 0 ? m->updated_usec : now_usec());
         if (r >= 0)
-                r = st_step(db, st, "put model");
+                r = store_step(db, st, "put model");
         if (r < 0)
                 return r;
         if (m->id > 0 && sqlite3_changes(db) == 0)
@@ -235,15 +207,15 @@ static int model_from_row(sqlite3_stmt *st, bool with_json, StoreTierModel *ret)
 }
 
 int store_tier_model_get(Store *s, int64_t id, StoreTierModel *ret) {
-        _cleanup_(st_finalizep) sqlite3_stmt *st = NULL;
+        _cleanup_(store_finalizep) sqlite3_stmt *st = NULL;
         sqlite3 *db = store_db(s);
         int r;
 
-        r = st_prepare(db, "SELECT " MODEL_COLUMNS " FROM tier_models WHERE id = ?1", &st);
+        r = store_prepare(db, "SELECT " MODEL_COLUMNS " FROM tier_models WHERE id = ?1", &st);
         if (r >= 0)
                 r = st_bind(db, st, "i", id);
         if (r >= 0)
-                r = st_step(db, st, "get model");
+                r = store_step(db, st, "get model");
         if (r < 0)
                 return r;
         if (r == 0)
@@ -251,41 +223,25 @@ int store_tier_model_get(Store *s, int64_t id, StoreTierModel *ret) {
         return model_from_row(st, true, ret);
 }
 
-/* Grows *v (of *allocated elements of size) to hold n + 1. */
-static int grow(void **v, size_t *allocated, size_t n, size_t size) {
-        size_t m;
-        void *w;
-
-        if (n < *allocated)
-                return 0;
-        m = *allocated ? *allocated * 2 : 16;
-        w = reallocarray(*v, m, size);
-        if (!w)
-                return -ENOMEM;
-        *v = w;
-        *allocated = m;
-        return 0;
-}
-
 int store_tier_model_candidates(Store *s, const char *workload_class, const char *policy, StoreTierModel **ret,
                                 size_t *ret_n) {
-        _cleanup_(st_finalizep) sqlite3_stmt *st = NULL;
+        _cleanup_(store_finalizep) sqlite3_stmt *st = NULL;
         sqlite3 *db = store_db(s);
         StoreTierModel *v = NULL;
         size_t n = 0, allocated = 0;
         int r;
 
-        r = st_prepare(db,
+        r = store_prepare(db,
                        "SELECT " MODEL_COLUMNS " FROM tier_models WHERE workload_class = ?1 AND policy = ?2 "
                        "AND samples > 0 ORDER BY updated_usec DESC, id DESC",
                        &st);
         if (r >= 0)
                 r = st_bind(db, st, "ss", workload_class, policy);
         while (r >= 0) {
-                r = st_step(db, st, "list models");
+                r = store_step(db, st, "list models");
                 if (r <= 0)
                         break;
-                r = grow((void **) &v, &allocated, n, sizeof *v);
+                r = store_grow((void **) &v, &allocated, n, sizeof *v);
                 if (r >= 0)
                         r = model_from_row(st, false, &v[n]);
                 if (r >= 0)
@@ -318,33 +274,33 @@ void store_tier_tenant_done(StoreTierTenant *t) {
 }
 
 int store_tier_tenant_put(Store *s, const StoreTierTenant *t) {
-        _cleanup_(st_finalizep) sqlite3_stmt *st = NULL;
+        _cleanup_(store_finalizep) sqlite3_stmt *st = NULL;
         sqlite3 *db = store_db(s);
         int r;
 
         if (t->tenant_id <= 0 || !t->policy || !isfinite(t->ref_cost) || t->episode < 0)
                 return -EINVAL;
-        r = st_prepare(db, "INSERT OR REPLACE INTO tier_tenants(" TENANT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        r = store_prepare(db, "INSERT OR REPLACE INTO tier_tenants(" TENANT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                        &st);
         if (r >= 0)
                 r = st_bind(db, st, "isiIIdiii", t->tenant_id, t->policy, t->seed, t->model_id, t->transferred_from,
                             t->ref_cost, t->cache_hits, t->cache_misses, t->episode);
         if (r >= 0)
-                r = st_step(db, st, "put tier tenant");
+                r = store_step(db, st, "put tier tenant");
         return r < 0 ? r : 0;
 }
 
 int store_tier_tenant_get(Store *s, int64_t tenant_id, StoreTierTenant *ret) {
-        _cleanup_(st_finalizep) sqlite3_stmt *st = NULL;
+        _cleanup_(store_finalizep) sqlite3_stmt *st = NULL;
         sqlite3 *db = store_db(s);
         StoreTierTenant t;
         int r;
 
-        r = st_prepare(db, "SELECT " TENANT_COLUMNS " FROM tier_tenants WHERE tenant_id = ?1", &st);
+        r = store_prepare(db, "SELECT " TENANT_COLUMNS " FROM tier_tenants WHERE tenant_id = ?1", &st);
         if (r >= 0)
                 r = st_bind(db, st, "i", tenant_id);
         if (r >= 0)
-                r = st_step(db, st, "get tier tenant");
+                r = store_step(db, st, "get tier tenant");
         if (r < 0)
                 return r;
         if (r == 0)
@@ -387,13 +343,13 @@ void store_tier_episodes_free(StoreTierEpisode *e, size_t n) {
 }
 
 int store_tier_episode_put(Store *s, const StoreTierEpisode *e) {
-        _cleanup_(st_finalizep) sqlite3_stmt *st = NULL;
+        _cleanup_(store_finalizep) sqlite3_stmt *st = NULL;
         sqlite3 *db = store_db(s);
         int r;
 
         if (e->tenant_id <= 0 || e->episode <= 0 || !e->policy || !e->rule || !e->context)
                 return -EINVAL;
-        r = st_prepare(db,
+        r = store_prepare(db,
                        "INSERT OR REPLACE INTO tier_episodes(" EPISODE_COLUMNS ") VALUES "
                        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
                        &st);
@@ -403,7 +359,7 @@ int store_tier_episode_put(Store *s, const StoreTierEpisode *e) {
                             e->metric, e->value, e->reward, e->started_usec > 0 ? e->started_usec : now_usec(),
                             e->committed_usec);
         if (r >= 0)
-                r = st_step(db, st, "put episode");
+                r = store_step(db, st, "put episode");
         return r < 0 ? r : 0;
 }
 
@@ -439,15 +395,15 @@ static int episode_from_row(sqlite3_stmt *st, StoreTierEpisode *ret) {
 }
 
 int store_tier_episode_get(Store *s, int64_t tenant_id, int64_t episode, StoreTierEpisode *ret) {
-        _cleanup_(st_finalizep) sqlite3_stmt *st = NULL;
+        _cleanup_(store_finalizep) sqlite3_stmt *st = NULL;
         sqlite3 *db = store_db(s);
         int r;
 
-        r = st_prepare(db, "SELECT " EPISODE_COLUMNS " FROM tier_episodes WHERE tenant_id = ?1 AND episode = ?2", &st);
+        r = store_prepare(db, "SELECT " EPISODE_COLUMNS " FROM tier_episodes WHERE tenant_id = ?1 AND episode = ?2", &st);
         if (r >= 0)
                 r = st_bind(db, st, "ii", tenant_id, episode);
         if (r >= 0)
-                r = st_step(db, st, "get episode");
+                r = store_step(db, st, "get episode");
         if (r < 0)
                 return r;
         if (r == 0)
@@ -462,24 +418,24 @@ int store_tier_episode_remove(Store *s, int64_t tenant_id, int64_t episode) {
 
 int store_tier_episode_list(Store *s, int64_t tenant_id, bool committed_only, unsigned limit, StoreTierEpisode **ret,
                             size_t *ret_n) {
-        _cleanup_(st_finalizep) sqlite3_stmt *st = NULL;
+        _cleanup_(store_finalizep) sqlite3_stmt *st = NULL;
         sqlite3 *db = store_db(s);
         StoreTierEpisode *v = NULL;
         size_t n = 0, allocated = 0;
         int r;
 
         /* The newest `limit` (-1: all), handed out oldest first. */
-        r = st_prepare(db,
+        r = store_prepare(db,
                        "SELECT * FROM (SELECT " EPISODE_COLUMNS " FROM tier_episodes WHERE tenant_id = ?1 "
                        "AND (?2 = 0 OR committed_usec IS NOT NULL) ORDER BY episode DESC LIMIT ?3) ORDER BY episode",
                        &st);
         if (r >= 0)
                 r = st_bind(db, st, "iii", tenant_id, (int64_t) committed_only, limit > 0 ? (int64_t) limit : -1);
         while (r >= 0) {
-                r = st_step(db, st, "list episodes");
+                r = store_step(db, st, "list episodes");
                 if (r <= 0)
                         break;
-                r = grow((void **) &v, &allocated, n, sizeof *v);
+                r = store_grow((void **) &v, &allocated, n, sizeof *v);
                 if (r >= 0)
                         r = episode_from_row(st, &v[n]);
                 if (r >= 0)
@@ -496,18 +452,18 @@ int store_tier_episode_list(Store *s, int64_t tenant_id, bool committed_only, un
 
 int store_tier_episode_counts(Store *s, int64_t tenant_id, int64_t *ret_total, int64_t *ret_committed,
                               int64_t *ret_explored) {
-        _cleanup_(st_finalizep) sqlite3_stmt *st = NULL;
+        _cleanup_(store_finalizep) sqlite3_stmt *st = NULL;
         sqlite3 *db = store_db(s);
         int r;
 
-        r = st_prepare(db,
+        r = store_prepare(db,
                        "SELECT count(*), count(committed_usec), coalesce(sum(explored), 0) FROM tier_episodes "
                        "WHERE tenant_id = ?1",
                        &st);
         if (r >= 0)
                 r = st_bind(db, st, "i", tenant_id);
         if (r >= 0)
-                r = st_step(db, st, "count episodes");
+                r = store_step(db, st, "count episodes");
         if (r < 0)
                 return r;
         if (r == 0)

@@ -183,6 +183,9 @@ int store_errno_from_sqlite(int code, int system_errno) {
         case SQLITE_CONSTRAINT_NOTNULL:
                 /* Only reachable past our own validation: the caller passed bad data. */
                 return -EINVAL;
+        case SQLITE_CONSTRAINT_FOREIGNKEY:
+                /* The row referred to (a tenant, a model) is gone. */
+                return -ENOENT;
         }
 
         switch (code & 0xff) {
@@ -209,13 +212,13 @@ int store_errno_from_sqlite(int code, int system_errno) {
 
 /* The one place SQLite errors become -errno; the message is only of debug interest
  * because callers decide what to say. */
-static int store_error(sqlite3 *db, int code, const char *what) {
+int store_error(sqlite3 *db, int code, const char *what) {
         log_debug("SQLite: %s failed: %s (%s)", what, db ? sqlite3_errmsg(db) : "no connection",
                   sqlite3_errstr(code));
         return store_errno_from_sqlite(code, db ? sqlite3_system_errno(db) : 0);
 }
 
-static void store_finalizep(sqlite3_stmt **st) {
+void store_finalizep(sqlite3_stmt **st) {
         sqlite3_finalize(*st);
 }
 
@@ -241,7 +244,12 @@ static int store_exec(sqlite3 *db, const char *sql, const char *what) {
 }
 
 /* Returns 1 with a row ready, 0 when the statement is done, or -errno. */
-static int store_step(sqlite3 *db, sqlite3_stmt *st, const char *what) {
+int store_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret) {
+        int rc = sqlite3_prepare_v2(db, sql, -1, ret, NULL);
+        return rc == SQLITE_OK ? 0 : store_error(db, rc, "prepare");
+}
+
+int store_step(sqlite3 *db, sqlite3_stmt *st, const char *what) {
         int rc = sqlite3_step(st);
         if (rc == SQLITE_ROW)
                 return 1;
@@ -591,7 +599,7 @@ void store_events_free(StoreEvent *e, size_t n) {
 }
 
 /* Makes room for one more element of `size` bytes in *array. */
-static int store_grow(void **array, size_t *allocated, size_t n, size_t size) {
+int store_grow(void **array, size_t *allocated, size_t n, size_t size) {
         size_t m;
         void *p;
 

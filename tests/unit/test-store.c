@@ -780,7 +780,7 @@ static void test_errno_mapping(void **state) {
                 { SQLITE_CONSTRAINT_PRIMARYKEY, 0, -EEXIST },
                 { SQLITE_CONSTRAINT_CHECK, 0, -EINVAL },
                 { SQLITE_CONSTRAINT_NOTNULL, 0, -EINVAL },
-                { SQLITE_CONSTRAINT_FOREIGNKEY, 0, -EIO },
+                { SQLITE_CONSTRAINT_FOREIGNKEY, 0, -ENOENT },
                 { SQLITE_BUSY, 0, -EBUSY },
                 { SQLITE_BUSY_SNAPSHOT, 0, -EBUSY },
                 { SQLITE_LOCKED, 0, -EBUSY },
