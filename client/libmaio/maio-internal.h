@@ -144,6 +144,7 @@ struct maio_ring {
         bool zc_ok;
         bool poller_shared;          /* another ring attached to our poller, or we to theirs */
         bool kick_pending;           /* some handle has queued sends and nothing in flight */
+        uint32_t send_cqes_due;      /* CQEs submitted sends still owe (results, notifications) */
         int zc_probe_error;
         size_t zc_threshold;
         unsigned nregions;           /* registered iovecs, 1 GiB each */

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Sends: zero-copy from registered pool buffers (SEND_ZC fixed; the buffer is the kernel's until
  * the notification CQE), plain SEND below the crossover size, and the staging copy for memory
- * outside the pool. Per handle, sends go out as linked chains, one chain in flight at a time:
- * io_uring would otherwise let a send that had to wait be overtaken by a later one. */
+ * outside the pool. On a stream handle sends go out as linked chains, one chain in flight at a
+ * time: io_uring would otherwise let a send that had to wait be overtaken by a later one. On a
+ * datagram handle they go out unlinked, as many as the op table holds: UDP promises no order, and
+ * a chain would make the application wait for its last send before the next one could start. */
 
 #include <errno.h>
 #include <string.h>
@@ -59,6 +61,8 @@ void send_complete(maio_ring *r, uint32_t i, const struct io_uring_cqe *cqe) {
         maio_op *op = &r->ops[i];
         maio_sock *s = op->handle >= 0 ? &r->socks[op->handle] : NULL;
 
+        if (r->send_cqes_due > 0)
+                r->send_cqes_due--;
         if (cqe->flags & IORING_CQE_F_NOTIF) {
                 r->st.zc_notifications++;
                 if ((uint32_t) cqe->res & IORING_NOTIF_USAGE_ZC_COPIED)
@@ -66,8 +70,10 @@ void send_complete(maio_ring *r, uint32_t i, const struct io_uring_cqe *cqe) {
                 op->flags &= (uint16_t) ~SEND_WAIT_NOTIF;
         } else {
                 op->flags |= SEND_GOT_RESULT;
-                if (cqe->flags & IORING_CQE_F_MORE)
+                if (cqe->flags & IORING_CQE_F_MORE) {
                         op->flags |= SEND_WAIT_NOTIF;
+                        r->send_cqes_due++;
+                }
                 op->res = cqe->res;
                 if (cqe->res >= 0 && (uint32_t) cqe->res == op->len) {
                         r->st.sends++;
@@ -80,10 +86,11 @@ void send_complete(maio_ring *r, uint32_t i, const struct io_uring_cqe *cqe) {
                         /* A short send cannot be retried in order behind the rest of the chain:
                          * the stream is broken either way. */
                         send_record_error(s, cqe->res < 0 ? cqe->res : -EIO);
-                if (s && s->inflight > 0 && --s->inflight == 0) {
-                        if (s->error)
+                if (s && s->inflight > 0) {
+                        s->inflight--;
+                        if (s->error && s->inflight == 0)
                                 send_fail_queued(r, op->handle);
-                        else
+                        else if (!s->error)
                                 send_kick(r, op->handle);
                 }
         }
@@ -105,22 +112,25 @@ static void send_prep(maio_ring *r, maio_sock *s, uint32_t i, struct io_uring_sq
                 io_uring_prep_send(sqe, s->fd, op->buf, op->len, msg);
         op->res = 0;
         io_uring_sqe_set_data64(sqe, (uint64_t) i + 1);
+        r->send_cqes_due++;
 }
 
 void send_kick(maio_ring *r, int handle) {
         maio_sock *s = &r->socks[handle];
         struct io_uring_sqe *last = NULL;
+        bool stream = s->type == SOCK_STREAM;
 
-        if (s->inflight > 0 || s->q_head == MAIO_NONE || s->fd < 0)
+        if ((stream && s->inflight > 0) || s->q_head == MAIO_NONE || s->fd < 0)
                 return;
         /* A poller shared by several rings submits at most 8 SQEs per ring per pass, which can
          * split a chain into pieces that then race: one send at a time there. */
-        uint32_t chain_max = r->poller_shared ? 1 : SEND_CHAIN_MAX;
-        while (s->q_head != MAIO_NONE && s->inflight < chain_max) {
+        uint32_t chain_max = !stream ? UINT32_MAX : r->poller_shared ? 1 : SEND_CHAIN_MAX;
+        uint32_t started = 0;
+        while (s->q_head != MAIO_NONE && started < chain_max) {
                 struct io_uring_sqe *sqe = io_uring_get_sqe(&r->uring);
                 if (!sqe) {
-                        /* The SQ is full: what is prepared goes out as a shorter chain; the rest
-                         * is kicked when that chain completes. */
+                        /* The SQ is full: what is prepared goes out (a shorter chain); the rest
+                         * is kicked when a send completes. */
                         r->st.ring_full++;
                         break;
                 }
@@ -131,8 +141,10 @@ void send_kick(maio_ring *r, int handle) {
                 send_prep(r, s, i, sqe);
                 if (last)
                         last->flags |= IOSQE_IO_LINK;
-                last = sqe;
+                if (stream)
+                        last = sqe;
                 s->inflight++;
+                started++;
         }
         if (s->inflight == 0) {
                 /* Nothing could be prepared and nothing is in flight to kick us later. */

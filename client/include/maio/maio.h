@@ -219,7 +219,9 @@ enum {
 };
 
 /* Sends the first len bytes of buf, which must be the start of a pool buffer the application
- * owns (state MAIO_BUF_APP). Sends to one handle complete in order. From
+ * owns (state MAIO_BUF_APP). Sends to a stream handle leave and complete in order; sends to a
+ * datagram handle are not linked and leave in order unless the socket buffer fills, when a
+ * datagram that waited may be overtaken (see libmaio(3)). From
  * here until completion the buffer is MAIO_BUF_INFLIGHT; at completion it returns to
  * MAIO_BUF_APP (or is freed with MAIO_SEND_FREE). Zero-copy sends complete only on the
  * notification CQE. Returns 0 when queued; -EINVAL (not an owned pool buffer, len 0 or too
