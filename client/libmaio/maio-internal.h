@@ -133,7 +133,13 @@ typedef struct maio_sock {
         uint32_t *rq_len;
         uint32_t rq_head, rq_count;
         uint32_t held;               /* receive buffers queued, delivered or relayed */
-        int64_t recv_seen_ms;        /* last receive completion or stall check */
+        int64_t recv_seen_ms;        /* last receive completion, arm or restart */
+        int64_t recv_look_ms;        /* the watchdog's last FIONREAD */
+        int64_t recv_queued_ms;      /* since when data has sat queued without a completion, 0 none */
+        uint32_t send_cqes;          /* send CQEs so far (the watchdog compares) */
+        uint32_t send_cqes_seen;     /* ... at the watchdog's last look */
+        uint32_t recv_kicks;         /* kicks since then: a restart needs some, so a caller that did
+                                      * not look for a second is not mistaken for a stall */
 } maio_sock;
 
 struct maio_ring {
@@ -144,7 +150,6 @@ struct maio_ring {
         bool zc_ok;
         bool poller_shared;          /* another ring attached to our poller, or we to theirs */
         bool kick_pending;           /* some handle has queued sends and nothing in flight */
-        uint32_t send_cqes_due;      /* CQEs submitted sends still owe (results, notifications) */
         int zc_probe_error;
         size_t zc_threshold;
         unsigned nregions;           /* registered iovecs, 1 GiB each */
@@ -154,6 +159,8 @@ struct maio_ring {
 
         maio_sock *socks;
         uint32_t nsocks;
+        uint32_t socks_hwm;          /* handles at or above this were never used */
+        int64_t watch_ms;            /* last run of the stall watchdog */
 
         struct io_uring_buf_ring *br;
         size_t br_size;
@@ -164,7 +171,6 @@ struct maio_ring {
         int32_t *rbuf_owner;         /* handle holding the buffer, -1 none */
         uint32_t *rbuf_hash;         /* open addressing: pointer -> bid + 1 */
         uint32_t rbuf_hash_mask;
-        unsigned br_added;           /* buffers added since the last advance */
 
         maio_ring_stats st;
 };
@@ -186,6 +192,11 @@ int ring_sync_wait(maio_ring *r, uint32_t op, int timeout_ms);
 int ring_wait_until(maio_ring *r, bool (*cond)(maio_ring *r, void *arg), void *arg, int timeout_ms);
 maio_sock *ring_sock(maio_ring *r, int handle);
 
+/* The stall watchdog (ring.c runs it every RING_WATCH_MS while the application waits): the
+ * kernel can leave a request armed on a socket's wait queue without acting on the wakeup that
+ * should have run it (seen on 6.18 with SQPOLL under CPU load; libmaio(3)). */
+#define RING_WATCH_MS 20
+
 /* send.c */
 void send_complete(maio_ring *r, uint32_t op, const struct io_uring_cqe *cqe);
 int send_queue_buf(maio_ring *r, int handle, void *buf, size_t len, uint16_t flags);
@@ -194,6 +205,8 @@ void send_kick(maio_ring *r, int handle);
 void send_abandon(maio_ring *r, uint32_t op);
 /* Completes the handle's queued (unsubmitted) sends with its error. */
 void send_fail_queued(maio_ring *r, int handle);
+/* Watchdog: re-signals write space on a stream socket whose sends went quiet. */
+void send_check_stall(maio_ring *r, maio_sock *s);
 
 /* recv.c */
 int recv_init(maio_ring *r, size_t rbuf_size, unsigned nbufs);
@@ -202,4 +215,5 @@ void recv_complete(maio_ring *r, uint32_t op, const struct io_uring_cqe *cqe);
 void recv_recycle(maio_ring *r, void *buf);
 void recv_sock_reset(maio_ring *r, maio_sock *s);
 int recv_sock_init(maio_ring *r, maio_sock *s);
-void recv_flush_adds(maio_ring *r);
+/* Watchdog: re-wakes (TCP) or restarts an armed receive whose socket has data and no completion. */
+void recv_check_stall(maio_ring *r, maio_sock *s, int64_t now);

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 
 #include "maio-internal.h"
 
@@ -159,6 +160,7 @@ void recv_complete(maio_ring *r, uint32_t i, const struct io_uring_cqe *cqe) {
                         s->rq_count++;
                         r->st.recv_completions++;
                         s->recv_seen_ms = ring_now_ms();
+                        s->recv_queued_ms = 0;
                         r->st.bytes_received += (uint64_t) cqe->res;
                 }
         }
@@ -212,6 +214,9 @@ int maio_recv_start(maio_ring *r, int handle) {
         io_uring_sqe_set_data64(sqe, (uint64_t) i + 1);
         s->flags |= SOCK_RECV_ARMED;
         s->recv_op = i;
+        /* The watchdog measures this receive, not the time the socket spent unarmed. */
+        s->recv_seen_ms = ring_now_ms();
+        s->recv_queued_ms = 0;
         r->st.recv_rearms++;
         return ring_submit(r);
 }
@@ -223,30 +228,69 @@ static unsigned recv_buffers_in_ring(maio_ring *r) {
         return n;
 }
 
-/* Watchdog: an armed multishot receive whose socket has had bytes queued for a second without
- * a completion is restarted (cancelled; recv_sg re-arms it). Seen once in ~20 runs of the 1 GiB
- * loopback test on a loaded VM, cause not found; recv_stalls counts it so it is never silent. */
-static void recv_check_stall(maio_ring *r, maio_sock *s) {
-        int64_t now = ring_now_ms();
-        int queued = 0;
-        if (!(s->flags & SOCK_RECV_ARMED) || (s->flags & SOCK_RECV_THROTTLED) || s->recv_op == MAIO_NONE)
-                return;
-        if (s->recv_seen_ms == 0 || now - s->recv_seen_ms < 1000) {
-                if (s->recv_seen_ms == 0)
-                        s->recv_seen_ms = now;
+/* An armed multishot receive can sit idle while its socket has data queued (the watchdog in
+ * maio-internal.h): the request stays on the socket's wait queue and the next wakeup revives
+ * it. A TCP socket quiet for RING_WATCH_MS with data queued gets that wakeup: re-setting
+ * SO_RCVLOWAT to its own value makes TCP signal readiness again, which costs nothing if the
+ * receive was merely late. Data queued for RECV_RESTART_MS without a completion (any socket
+ * type) restarts the receive, once the watchdog has looked that often: a caller busy elsewhere
+ * for a second is no stall. */
+#define RECV_RESTART_MS 1000
+#define RECV_RESTART_KICKS 25   /* ... and after this many looks, however long the caller was away */
+
+static void recv_kick(maio_ring *r, maio_sock *s) {
+        int lowat = 1;
+        socklen_t len = sizeof(lowat);
+        if (s->type != SOCK_STREAM) {
+                s->recv_kicks++;       /* nothing to poke: counts as a look for the restart */
                 return;
         }
-        s->recv_seen_ms = now;
-        if (ioctl(s->fd, FIONREAD, &queued) < 0 || queued <= 0 || recv_buffers_in_ring(r) == 0)
+        if (getsockopt(s->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, &len) < 0)
                 return;
+        if (setsockopt(s->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)) == 0)
+                r->st.recv_kicks++;
+        s->recv_kicks++;
+}
+
+/* Cancels the receive; maio_recv_sg re-arms it, and the new request reads what is queued. */
+static void recv_restart(maio_ring *r, maio_sock *s) {
         struct io_uring_sqe *sqe = io_uring_get_sqe(&r->uring);
         if (!sqe)
                 return;
         io_uring_prep_cancel64(sqe, (uint64_t) s->recv_op + 1, 0);
         io_uring_sqe_set_data64(sqe, UINT64_MAX);
         s->flags |= SOCK_RECV_THROTTLED;
+        s->recv_seen_ms = ring_now_ms();
+        s->recv_queued_ms = 0;
         r->st.recv_stalls++;
         (void) ring_submit(r);
+}
+
+void recv_check_stall(maio_ring *r, maio_sock *s, int64_t now) {
+        int queued = 0;
+        if (!(s->flags & SOCK_RECV_ARMED) || (s->flags & SOCK_RECV_THROTTLED) || s->recv_op == MAIO_NONE)
+                return;
+        /* Look only once completions paused, and at a long-quiet socket less often (1/8 of its
+         * quiet time, at most a second apart): idle connections cost a few ioctls a second. */
+        int64_t quiet = now - s->recv_seen_ms;
+        int64_t every = s->recv_queued_ms || quiet / 8 < RING_WATCH_MS ? RING_WATCH_MS
+                        : quiet / 8 > 1000                             ? 1000
+                                                                       : quiet / 8;
+        if (quiet < RING_WATCH_MS || now - s->recv_look_ms < every)
+                return;
+        s->recv_look_ms = now;
+        if (ioctl(s->fd, FIONREAD, &queued) < 0 || queued <= 0 || recv_buffers_in_ring(r) == 0) {
+                s->recv_queued_ms = 0;
+                return;
+        }
+        /* Data the kernel has not got to yet on the first look; still there on the next, stuck. */
+        if (s->recv_queued_ms == 0) {
+                s->recv_queued_ms = now;
+                s->recv_kicks = 0;
+        } else if (now - s->recv_queued_ms < RECV_RESTART_MS || s->recv_kicks < RECV_RESTART_KICKS)
+                recv_kick(r, s);
+        else
+                recv_restart(r, s);
 }
 
 /* True when maio_recv_sg has something to return, or must re-arm. */
@@ -293,8 +337,6 @@ int maio_recv_sg(maio_ring *r, int handle, struct iovec *iov, int iovcnt, int ti
                                 return k;
                 }
                 int k = ring_wait_until(r, recv_ready, s, timeout_ms);
-                if (k == -EAGAIN || k == -ETIMEDOUT)
-                        recv_check_stall(r, s);
                 if (k < 0)
                         return k;
                 if (!(s->flags & SOCK_OPEN))

@@ -125,34 +125,50 @@ int64_t ring_now_ms(void) {
         return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A wait while many send completions are due first asks for a batch of them, bounded in time:
- * the poller then wakes the application once per batch instead of once per CQE (waking it is
- * the poller's largest cost in small-packet runs). */
-#define WAIT_BATCH_MAX 64u
-#define WAIT_BATCH_NS 250000ll
-
 /* Sleeps in the kernel for the next CQE, at most ms (-1: no limit). 0, -ETIMEDOUT, or -errno.
- * With more than two send CQEs due it first waits for half of them, for at most WAIT_BATCH_NS:
- * a batch that does not fill (a send held back by a slow peer while a receive arrived) costs
- * that much latency, no more. */
+ * (Waiting for a batch of send CQEs instead, io_uring_wait_cqes with a bound, was measured:
+ * no gain for small datagrams and twice the relay's CPU per byte; docs/benchmarks.md.) */
 static int ring_sleep(maio_ring *r, int ms) {
         struct io_uring_cqe *cqe;
-        unsigned nr = r->send_cqes_due / 2;
-        if (ms != 0 && nr > 1) {
-                struct __kernel_timespec bt = { .tv_nsec = WAIT_BATCH_NS };
-                r->st.wait_syscalls++;
-                int k = io_uring_wait_cqes(&r->uring, &cqe, nr < WAIT_BATCH_MAX ? nr : WAIT_BATCH_MAX, &bt, NULL);
-                if (k == 0 || io_uring_cq_ready(&r->uring) > 0)
-                        return 0;
-                if (k != -ETIME && k != -EINTR)
-                        return k;
-        }
         struct __kernel_timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long long) (ms % 1000) * 1000000 };
         r->st.wait_syscalls++;
         int k = io_uring_wait_cqe_timeout(&r->uring, &cqe, ms < 0 ? NULL : &ts);
         if (k == -ETIME || k == -EINTR)
                 return -ETIMEDOUT;
         return k < 0 ? k : 0;
+}
+
+/* Checks every socket for a stalled request and restarts sends that found the SQ full, at most
+ * every RING_WATCH_MS. */
+static void ring_watchdog(maio_ring *r) {
+        int64_t now = ring_now_ms();
+        if (now - r->watch_ms < RING_WATCH_MS)
+                return;
+        r->watch_ms = now;
+        for (uint32_t h = 0; h < r->socks_hwm; h++) {
+                maio_sock *s = &r->socks[h];
+                if (!(s->flags & SOCK_OPEN))
+                        continue;
+                recv_check_stall(r, s, now);
+                send_check_stall(r, s);
+        }
+        ring_kick_all(r);
+        (void) ring_submit(r);
+}
+
+/* ring_sleep in slices of RING_WATCH_MS with the watchdog between them, until a CQE is ready
+ * or ms (-1: no limit) have passed. 0, -ETIMEDOUT, or -errno. */
+static int ring_sleep_watched(maio_ring *r, int ms) {
+        int64_t deadline = ms < 0 ? INT64_MAX : ring_now_ms() + ms;
+        for (;;) {
+                int64_t left = deadline == INT64_MAX ? RING_WATCH_MS : deadline - ring_now_ms();
+                if (left <= 0)
+                        return -ETIMEDOUT;
+                int k = ring_sleep(r, left < RING_WATCH_MS ? (int) left : RING_WATCH_MS);
+                if (k != -ETIMEDOUT || io_uring_cq_ready(&r->uring) > 0)
+                        return k == -ETIMEDOUT ? 0 : k;
+                ring_watchdog(r);
+        }
 }
 
 int maio_ring_poll(maio_ring *r, int timeout_ms) {
@@ -164,11 +180,13 @@ int maio_ring_poll(maio_ring *r, int timeout_ms) {
                 return k;
         int n = ring_reap(r);
         if (n == 0 && timeout_ms != 0) {
-                k = ring_sleep(r, timeout_ms);
+                k = ring_sleep_watched(r, timeout_ms);
                 if (k < 0 && k != -ETIMEDOUT)
                         return k;
                 n = ring_reap(r);
         }
+        if (n == 0)
+                ring_watchdog(r);   /* also for callers that spin with timeout 0 */
         (void) ring_submit(r);
         return n;
 }
@@ -191,7 +209,7 @@ int ring_wait_until(maio_ring *r, bool (*cond)(maio_ring *r, void *arg), void *a
                 int64_t left = deadline == INT64_MAX ? -1 : deadline - ring_now_ms();
                 if (deadline != INT64_MAX && left <= 0)
                         return timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
-                k = ring_sleep(r, left > 1000 || left < 0 ? 1000 : (int) left);
+                k = ring_sleep_watched(r, left < 0 || left > INT32_MAX ? -1 : (int) left);
                 if (k < 0 && k != -ETIMEDOUT)
                         return k;
         }

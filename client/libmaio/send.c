@@ -7,7 +7,10 @@
  * a chain would make the application wait for its last send before the next one could start. */
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "maio-internal.h"
 
@@ -61,8 +64,8 @@ void send_complete(maio_ring *r, uint32_t i, const struct io_uring_cqe *cqe) {
         maio_op *op = &r->ops[i];
         maio_sock *s = op->handle >= 0 ? &r->socks[op->handle] : NULL;
 
-        if (r->send_cqes_due > 0)
-                r->send_cqes_due--;
+        if (s)
+                s->send_cqes++;
         if (cqe->flags & IORING_CQE_F_NOTIF) {
                 r->st.zc_notifications++;
                 if ((uint32_t) cqe->res & IORING_NOTIF_USAGE_ZC_COPIED)
@@ -70,10 +73,8 @@ void send_complete(maio_ring *r, uint32_t i, const struct io_uring_cqe *cqe) {
                 op->flags &= (uint16_t) ~SEND_WAIT_NOTIF;
         } else {
                 op->flags |= SEND_GOT_RESULT;
-                if (cqe->flags & IORING_CQE_F_MORE) {
+                if (cqe->flags & IORING_CQE_F_MORE)
                         op->flags |= SEND_WAIT_NOTIF;
-                        r->send_cqes_due++;
-                }
                 op->res = cqe->res;
                 if (cqe->res >= 0 && (uint32_t) cqe->res == op->len) {
                         r->st.sends++;
@@ -112,7 +113,6 @@ static void send_prep(maio_ring *r, maio_sock *s, uint32_t i, struct io_uring_sq
                 io_uring_prep_send(sqe, s->fd, op->buf, op->len, msg);
         op->res = 0;
         io_uring_sqe_set_data64(sqe, (uint64_t) i + 1);
-        r->send_cqes_due++;
 }
 
 void send_kick(maio_ring *r, int handle) {
@@ -156,6 +156,22 @@ void send_kick(maio_ring *r, int handle) {
                 else
                         r->kick_pending = true;
         }
+}
+
+/* A stream send waiting for write space can miss the wakeup (the watchdog in maio-internal.h).
+ * Sends in flight and no send CQE since the last look: re-setting TCP_NOTSENT_LOWAT to its own
+ * value makes TCP signal write space again (sk_write_space), which wakes only a send that can
+ * go; a peer that is merely slow is not disturbed. */
+void send_check_stall(maio_ring *r, maio_sock *s) {
+        int lowat = 0;
+        socklen_t len = sizeof(lowat);
+        bool quiet = s->send_cqes == s->send_cqes_seen;
+        s->send_cqes_seen = s->send_cqes;
+        if (!quiet || s->type != SOCK_STREAM || s->inflight == 0 || s->fd < 0)
+                return;
+        if (getsockopt(s->fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, &len) == 0 &&
+            setsockopt(s->fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat)) == 0)
+                r->st.send_kicks++;
 }
 
 int send_queue_buf(maio_ring *r, int handle, void *buf, size_t len, uint16_t flags) {

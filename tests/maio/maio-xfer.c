@@ -253,10 +253,11 @@ static int xfer_report(xfer *x, int r, double secs) {
                pattern_sum_value(&x->tx), x->rx.n, pattern_sum_value(&x->rx));
         printf("STATS %.2fs %.0f MB/s each way; sends %" PRIu64 " zc %" PRIu64 " copy %" PRIu64
                " notif %" PRIu64 " zc-copied %" PRIu64 " staging-copies %" PRIu64 " recv %" PRIu64
-               " rearms %" PRIu64 " stalls %" PRIu64 " nobufs %" PRIu64 " ring-full %" PRIu64
+               " rearms %" PRIu64 " stalls %" PRIu64 " recv-kicks %" PRIu64 " send-kicks %" PRIu64 " nobufs %" PRIu64 " ring-full %" PRIu64
                " wait-syscalls %" PRIu64 "\n",
                secs, secs > 0 ? (double) x->got / 1e6 / secs : 0.0, st.sends, st.sends_zc, st.sends_copy,
                st.zc_notifications, st.zc_copied, st.copies, st.recv_completions, st.recv_rearms, st.recv_stalls,
+               st.recv_kicks, st.send_kicks,
                st.recv_nobufs, st.ring_full, st.wait_syscalls);
         if (r < 0)
                 fprintf(stderr, "maio-xfer: %s\n", strerror(-r));

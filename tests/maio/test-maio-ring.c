@@ -226,6 +226,42 @@ static void test_peer_reset(void **state) {
         env_free(&e);   /* every buffer of the broken stream is back */
 }
 
+/* The watchdog on a stream blocked by its peer: sends stay in flight with no completion, the
+ * watchdog re-signals write space (send_kicks), which does not disturb the stream; once the
+ * peer reads, every byte arrives in order and the sends complete. Copying sends: a zero-copy
+ * send parked behind a peer of the same process would hang this process's exit if an
+ * assertion failed here (libmaio(3), NOTES). */
+static void test_send_watchdog(void **state) {
+        env e;
+        int a, b;
+        maio_ring_stats st;
+        maio_ring_config rc = { .sq_thread_cpu = -1, .zc_threshold = 1u << 30 };
+        enum { N = 48 };
+        env_make(&e, 16u << 20, &rc);
+        tcp_pair(e.ring, &a, &b);
+        int small = 64 << 10;
+        assert_int_equal(setsockopt(maio_fd(e.ring, a), SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+        assert_int_equal(setsockopt(maio_fd(e.ring, b), SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+        for (int i = 0; i < N; i++) {
+                void *buf;
+                assert_int_equal(maio_alloc(e.pool, MAIO_CHUNK_SIZE, &buf), 0);
+                pattern_fill(31, (uint64_t) i * MAIO_CHUNK_SIZE, buf, MAIO_CHUNK_SIZE);
+                assert_int_equal(maio_send(e.ring, a, buf, MAIO_CHUNK_SIZE, MAIO_SEND_FREE), 0);
+        }
+        /* b does not read: 3 MiB cannot fit in 128 KiB of socket buffers. */
+        for (int i = 0; i < 10; i++)
+                (void) maio_ring_poll(e.ring, 50);
+        maio_ring_stats_get(e.ring, &st);
+        assert_true(maio_send_pending(e.ring, a) > 0);
+        assert_true(st.send_kicks >= 1);
+        assert_int_equal(maio_socket_error(e.ring, a), 0);
+        recv_expect(e.ring, b, 31, 0, (size_t) N * MAIO_CHUNK_SIZE);
+        assert_int_equal(maio_flush(e.ring, a, 5000), 0);
+        maio_close(e.ring, a);
+        maio_close(e.ring, b);
+        env_free(&e);
+}
+
 static void test_exhaustion_and_backpressure(void **state) {
         env e;
         int a, b;
@@ -486,6 +522,7 @@ int main(void) {
                 cmocka_unit_test(test_recv_states),
                 cmocka_unit_test(test_copy_paths),
                 cmocka_unit_test(test_peer_reset),
+                cmocka_unit_test(test_send_watchdog),
                 cmocka_unit_test(test_exhaustion_and_backpressure),
                 cmocka_unit_test(test_connect_close_cycles),
                 cmocka_unit_test(test_udp),

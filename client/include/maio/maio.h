@@ -165,11 +165,13 @@ typedef struct maio_ring_stats {
         uint64_t copies, bytes_copied; /* maio_send_copy staging copies */
         uint64_t bytes_sent;
         uint64_t recv_completions, bytes_received, recv_rearms, recv_nobufs;
-        uint64_t recv_stalls;        /* armed receives restarted: the socket had data, no CQE came */
+        uint64_t recv_stalls;        /* armed receives restarted: data sat queued a second, no CQE came */
         uint64_t submit_syscalls;    /* io_uring_submit calls that entered the kernel */
         uint64_t submits;            /* io_uring_submit calls */
         uint64_t wait_syscalls;      /* waits that had to sleep in the kernel */
         uint64_t ring_full;          /* times an SQE or op slot was not available */
+        uint64_t recv_kicks;         /* TCP receives re-woken: data sat queued 20 ms, no CQE came */
+        uint64_t send_kicks;         /* TCP sends re-woken: in flight 20 ms, no CQE came */
 } maio_ring_stats;
 
 /* Creates an io_uring bound to pool: SQPOLL (unless NO_SQPOLL), the pool registered as fixed
