@@ -15,6 +15,7 @@
 #include "manager.h"
 #include "pools.h"
 #include "tenants.h"
+#include "tierd.h"
 
 #define EVENTS_LIMIT 100
 
@@ -161,6 +162,15 @@ int tenants_pid_starttime(const char *proc_root, pid_t pid, uint64_t *ret) {
         return 0;
 }
 
+/* After a tenant's row is gone: the event, and what it held goes at once — its hugepage grants
+ * (the reserve shrinks) and its tiering state (its DAMON scheme leaves the kdamond now, not at
+ * the next tiering tick). */
+static void tenant_removed(Manager *m, int64_t tenant_id, const char *msg) {
+        (void) store_event_add(m->store, tenant_id, "tenant-removed", msg);
+        (void) pools_sync(m, "maio reserve (tenant removed)");
+        tierd_tenant_removed(m, tenant_id);
+}
+
 static void watch_record_exit(Manager *m, int64_t tenant_id, pid_t pid) {
         char msg[128], field[64];
         Tenant t = {};
@@ -174,10 +184,8 @@ static void watch_record_exit(Manager *m, int64_t tenant_id, pid_t pid) {
 
         if (m->config->on_pid_exit == TENANT_PID_EXIT_REMOVE) {
                 m->tenants_generation++;
-                if (store_tenant_remove(m->store, tenant_id) >= 0) {
-                        (void) store_event_add(m->store, tenant_id, "tenant-removed", "Removed after its process exited");
-                        (void) pools_sync(m, "maio reserve (tenant removed)"); /* its grants went with it */
-                }
+                if (store_tenant_remove(m->store, tenant_id) >= 0)
+                        tenant_removed(m, tenant_id, "Removed after its process exited");
                 return;
         }
         /* Keep the tenant; starttime 0 marks the pid as exited so a restart does not record it again. */
@@ -504,8 +512,7 @@ int tenants_op_delete(Manager *m, const Request *req, Reply *reply) {
                 if (w)
                         watch_free(m, w);
                 snprintf(msg, sizeof msg, "Tenant '%s' removed", t.name);
-                (void) store_event_add(m->store, t.id, "tenant-removed", msg);
-                (void) pools_sync(m, "maio reserve (tenant removed)"); /* its grants went with it */
+                tenant_removed(m, t.id, msg);
                 r = reply_empty(reply, 204);
         }
         tenant_done(&t);

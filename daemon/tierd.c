@@ -776,6 +776,20 @@ static void tenants_sync(Manager *m) {
         }
 }
 
+void tierd_tenant_removed(Manager *m, int64_t id) {
+        Tierd *t = m->tierd;
+
+        if (!t)
+                return;
+        for (TierdTenant *tt = t->tenants; tt; tt = tt->next)
+                if (tt->id == id) {
+                        log_debug("Tenant %" PRId64 " removed, dropping its tiering state.", id);
+                        tenant_forget(t, tt);
+                        tierd_apply(m);
+                        return;
+                }
+}
+
 static void tierd_tick(Manager *m) {
         Tierd *t = m->tierd;
 

@@ -288,6 +288,9 @@ int tierd_start(Manager *m);
  * the kernel needs (state off, then nr_kdamonds, then the rest is gone or restored). Never fails. */
 void tierd_stop(Manager *m);
 Tierd *tierd_free(Tierd *t);
+/* Tenant id's row is gone: drops its tiering state and applies the rest at once, so its scheme
+ * leaves the backend now. Does nothing before tierd_start() or for a tenant without state. */
+void tierd_tenant_removed(Manager *m, int64_t id);
 
 /* The tiering state of tenant t (visible to the caller already), loaded from the store or, with
  * create, created: the tenant takes part from then on (policy and seed from [tiering], a learning

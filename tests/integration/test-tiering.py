@@ -317,6 +317,27 @@ def test_persistence():
         check_eq(root.differences(), [], "a clean stop leaves the fixture as it was")
 
 
+def test_removal():
+    """A removed tenant's scheme leaves the kdamond at once, not at the next tiering tick
+    (interval_sec is an hour here); the other tenant's scheme stays."""
+    nr = "sys/kernel/mm/damon/admin/kdamonds/0/contexts/0/schemes/nr_schemes"
+
+    def actions(root):
+        return [root.read(SCHEME.format(i, "action")).strip() for i in range(int(root.read(nr)))]
+
+    with Root() as root, Daemon(config=config("static"), root=root.path) as d:
+        a = add_tenant(d, "a", cgroup="/maio/a")
+        b = add_tenant(d, "b", cgroup="/maio/b")
+        thresholds(d, a)
+        thresholds(d, b)
+        before = actions(root)
+        check_eq(before.count("migrate_hot"), 2, f"one promotion scheme per tenant: {before}")
+        d.ok("DELETE", f"/v1/tenants/{a}", want=204)
+        after = actions(root)
+        check_eq(after.count("migrate_hot"), 1, f"the removed tenant's scheme is gone: {after}")
+        check_eq(thresholds(d, b)["applied"], True, "the other tenant stays applied")
+
+
 def test_maioctl():
     maioctl = env("MAIOCTL")
     with Root() as root, Daemon(config=config("linucb"), root=root.path) as d:
@@ -349,4 +370,4 @@ def test_maioctl():
 
 if __name__ == "__main__":
     main([test_feedback_loop, test_bad_feedback, test_policy_switch, test_models_and_transfer, test_indigo_model_import, test_persistence,
-          test_maioctl])
+          test_removal, test_maioctl])
