@@ -13,6 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h>    /* struct tcp_info with tcpi_snd_wnd (glibc's is older) */
+#include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <time.h>
 
 #include <maio/maio.h>
@@ -244,6 +248,28 @@ static int xfer_open(xfer *x, const char *listen_addr, const char *connect_addr,
         return x->h < 0 ? x->h : 0;
 }
 
+/* After a failure: the TCP state of our socket, so a stalled stream says where its bytes are
+ * (unsent in our queue, unread at the peer, window closed). */
+static void xfer_report_socket(xfer *x) {
+        int fd = x->ring && x->h >= 0 ? maio_fd(x->ring, x->h) : -1;
+        struct tcp_info ti = { 0 };
+        socklen_t len = sizeof(ti);
+        int inq = -1, outq = -1, notsent = -1;
+        if (fd < 0 || x->udp)
+                return;
+        (void) ioctl(fd, SIOCINQ, &inq);
+        (void) ioctl(fd, SIOCOUTQ, &outq);
+        (void) ioctl(fd, SIOCOUTQNSD, &notsent);
+        if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+                return;
+        fprintf(stderr,
+                "maio-xfer: socket inq %d outq %d notsent %d; tcp state %u ca %u unacked %u retrans %u lost %u "
+                "cwnd %u snd_wnd %u rcv_space %u pmtu %u probes %u backoff %u\n",
+                inq, outq, notsent, ti.tcpi_state, ti.tcpi_ca_state, ti.tcpi_unacked, ti.tcpi_total_retrans,
+                ti.tcpi_lost, ti.tcpi_snd_cwnd, ti.tcpi_snd_wnd, ti.tcpi_rcv_space,
+                ti.tcpi_pmtu, ti.tcpi_probes, ti.tcpi_backoff);
+}
+
 /* Prints the result lines and checks the mode did what it says. Returns r or -EPROTO. */
 static int xfer_report(xfer *x, int r, double secs) {
         maio_ring_stats st = { 0 };
@@ -259,8 +285,10 @@ static int xfer_report(xfer *x, int r, double secs) {
                st.zc_notifications, st.zc_copied, st.copies, st.recv_completions, st.recv_rearms, st.recv_stalls,
                st.recv_kicks, st.send_kicks,
                st.recv_nobufs, st.ring_full, st.wait_syscalls);
-        if (r < 0)
+        if (r < 0) {
                 fprintf(stderr, "maio-xfer: %s\n", strerror(-r));
+                xfer_report_socket(x);
+        }
         if (r >= 0 && x->zc && st.sends_zc == 0 && st.zc_supported) {
                 fprintf(stderr, "maio-xfer: zero-copy mode made no SEND_ZC send\n");
                 r = -EPROTO;
