@@ -21,6 +21,7 @@
 
 #include <maio/maio.h>
 
+#include "addr.h"
 #include "pattern.h"
 
 #define TCP_MSG_MAX (1u << 20)
@@ -47,22 +48,6 @@ static int64_t now_ms(void) {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len) {
-        char host[256];
-        const char *colon = strrchr(s, ':');
-        if (!colon || (size_t) (colon - s) >= sizeof(host))
-                return -EINVAL;
-        memcpy(host, s, (size_t) (colon - s));
-        host[colon - s] = 0;
-        struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV }, *ai;
-        if (getaddrinfo(host, colon + 1, &hints, &ai) != 0)
-                return -EINVAL;
-        memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-        *len = ai->ai_addrlen;
-        freeaddrinfo(ai);
-        return 0;
 }
 
 /* Queues one piece (header + payload for UDP). Returns payload bytes queued, 0 if the pool or

@@ -13,22 +13,7 @@
 #include <string.h>
 
 #include <maio/maio.h>
-
-static int parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len) {
-        char host[256];
-        const char *colon = strrchr(s, ':');
-        if (!colon || (size_t) (colon - s) >= sizeof(host))
-                return -EINVAL;
-        memcpy(host, s, (size_t) (colon - s));
-        host[colon - s] = 0;
-        struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV }, *ai;
-        if (getaddrinfo(host, colon + 1, &hints, &ai) != 0)
-                return -EINVAL;
-        memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-        *len = ai->ai_addrlen;
-        freeaddrinfo(ai);
-        return 0;
-}
+#include "addr.h"
 
 /* Moves data a->b and b->a until both directions ended. Returns bytes moved or -errno. */
 static int64_t relay_pair(maio_ring *ring, int a, int b) {

@@ -13,25 +13,10 @@
 
 #include <maio/maio.h>
 
+#include "addr.h"
 #include "pattern.h"
 
 #define MSG_MAX (1u << 20)
-
-static int parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len) {
-        char host[256];
-        const char *colon = strrchr(s, ':');
-        if (!colon || (size_t) (colon - s) >= sizeof(host))
-                return -EINVAL;
-        memcpy(host, s, (size_t) (colon - s));
-        host[colon - s] = 0;
-        struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV }, *ai;
-        if (getaddrinfo(host, colon + 1, &hints, &ai) != 0)
-                return -EINVAL;
-        memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-        *len = ai->ai_addrlen;
-        freeaddrinfo(ai);
-        return 0;
-}
 
 /* Queues the next piece of the stream; returns bytes queued, 0 when the pool or ring is full. */
 static long send_some(maio_pool *pool, maio_ring *ring, int h, bool copy, uint64_t seed, uint64_t off,

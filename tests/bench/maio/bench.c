@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "bench.h"
 
 static uint64_t clock_ns(clockid_t id) {
@@ -126,22 +127,6 @@ int relay_open(const bench_opts *o, int *ret_in, int *ret_out) {
         }
         *ret_in = in;
         *ret_out = out;
-        return 0;
-}
-
-static int parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len) {
-        char host[256];
-        const char *colon = strrchr(s, ':');
-        if (!colon || (size_t) (colon - s) >= sizeof(host))
-                return -EINVAL;
-        memcpy(host, s, (size_t) (colon - s));
-        host[colon - s] = 0;
-        struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV }, *ai;
-        if (getaddrinfo(host, colon + 1, &hints, &ai) != 0)
-                return -EINVAL;
-        memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-        *len = ai->ai_addrlen;
-        freeaddrinfo(ai);
         return 0;
 }
 
