@@ -136,10 +136,10 @@ typedef struct maio_sock {
         int64_t recv_seen_ms;        /* last receive completion, arm or restart */
         int64_t recv_look_ms;        /* the watchdog's last FIONREAD */
         int64_t recv_queued_ms;      /* since when data has sat queued without a completion, 0 none */
+        uint32_t recv_looks;         /* looks since then: a restart needs some, so a caller that did
+                                      * not look for a second is not mistaken for a stall */
         uint32_t send_cqes;          /* send CQEs so far (the watchdog compares) */
         uint32_t send_cqes_seen;     /* ... at the watchdog's last look */
-        uint32_t recv_kicks;         /* kicks since then: a restart needs some, so a caller that did
-                                      * not look for a second is not mistaken for a stall */
 } maio_sock;
 
 struct maio_ring {

@@ -236,20 +236,20 @@ static unsigned recv_buffers_in_ring(maio_ring *r) {
  * type) restarts the receive, once the watchdog has looked that often: a caller busy elsewhere
  * for a second is no stall. */
 #define RECV_RESTART_MS 1000
-#define RECV_RESTART_KICKS 25   /* ... and after this many looks, however long the caller was away */
+#define RECV_RESTART_LOOKS 25   /* ... and after this many looks, however long the caller was away */
 
 static void recv_kick(maio_ring *r, maio_sock *s) {
         int lowat = 1;
         socklen_t len = sizeof(lowat);
         if (s->type != SOCK_STREAM) {
-                s->recv_kicks++;       /* nothing to poke: counts as a look for the restart */
+                s->recv_looks++;       /* nothing to poke; the look still counts for the restart */
                 return;
         }
         if (getsockopt(s->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, &len) < 0)
                 return;
         if (setsockopt(s->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)) == 0)
                 r->st.recv_kicks++;
-        s->recv_kicks++;
+        s->recv_looks++;
 }
 
 /* Cancels the receive; maio_recv_sg re-arms it, and the new request reads what is queued. */
@@ -286,8 +286,8 @@ void recv_check_stall(maio_ring *r, maio_sock *s, int64_t now) {
         /* Data the kernel has not got to yet on the first look; still there on the next, stuck. */
         if (s->recv_queued_ms == 0) {
                 s->recv_queued_ms = now;
-                s->recv_kicks = 0;
-        } else if (now - s->recv_queued_ms < RECV_RESTART_MS || s->recv_kicks < RECV_RESTART_KICKS)
+                s->recv_looks = 0;
+        } else if (now - s->recv_queued_ms < RECV_RESTART_MS || s->recv_looks < RECV_RESTART_LOOKS)
                 recv_kick(r, s);
         else
                 recv_restart(r, s);
