@@ -14,8 +14,8 @@
 
 #include "ops.h"
 #include "store.h"
-#include "tier/policy.h"
-#include "tier/reward-cache.h"
+#include "policy.h"
+#include "reward-cache.h"
 
 typedef struct Manager Manager;
 typedef struct Tierd Tierd;
