@@ -18,12 +18,12 @@
 
 #include "http.h"
 #include "log.h"
-#include "manager.h"
+#include "metrics.h"
 #include "ops.h"
 #include "tenants.h"
+#include "time-util.h"
 
 #define HTTP_MAX_GROUPS 64
-#define USEC_PER_SEC 1000000ULL
 
 typedef struct HttpConn HttpConn;
 
@@ -34,7 +34,7 @@ struct HttpConn {
         uint64_t deadline_usec;  /* CLOCK_MONOTONIC; the current request must be done by then */
         char *token;             /* TCP: the last bearer token resolved on this connection ... */
         Identity token_identity; /* ... what it resolved to ... */
-        uint64_t token_generation; /* ... valid while m->tenants_generation is unchanged */
+        uint64_t token_generation; /* ... valid while the tenants' generation is unchanged */
         HttpConn *prev, *next;
 };
 
@@ -44,10 +44,14 @@ typedef struct HttpRequest {
         bool rejected;           /* a reply was queued early (413/415); drop the rest */
         bool too_big;            /* a chunked body grew past the limit; answer 413 at its end */
         size_t limit;            /* largest body accepted for this request's operation */
+        int route;               /* ops_route()'s result, resolved once when the headers are in */
+        const Op *op;
+        OpParams params;
+        char allow[64];
 } HttpRequest;
 
 struct HttpServer {
-        Manager *manager;
+        HttpContext ctx;
         HttpTransport transport;
         int listen_fd;
         struct MHD_Daemon *mhd;
@@ -58,15 +62,34 @@ struct HttpServer {
         unsigned n_conns;
 };
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+void http_stats_count(HttpStats *st, unsigned status) {
+        st->requests_total++;
+        if (status >= 100 && status < 600)
+                st->requests_by_class[status / 100 - 1]++;
 }
 
-unsigned http_server_connections(const HttpServer *s) {
-        return s ? s->n_conns : 0;
+void http_stats_metrics_write(void *userdata, FILE *f) {
+        const HttpStats *st = userdata;
+
+        metrics_header(f, "maiod_http_requests_total", "counter", "API requests answered, by status class.");
+        for (unsigned i = 0; i < 5; i++)
+                fprintf(f, "maiod_http_requests_total{code=\"%uxx\"} %" PRIu64 "\n", i + 1, st->requests_by_class[i]);
+        metrics_u64(f, "maiod_http_connections_cut_total", "counter",
+                    "Connections cut off because a request overran request_timeout_sec.", st->requests_rejected);
+        metrics_u64(f, "maiod_http_connections", "gauge", "Open API connections.", st->connections);
+}
+
+bool http_is_admin(const HttpConf *conf, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups) {
+        if (uid == 0)
+                return true;
+        if (!conf->have_admin_gid)
+                return false;
+        if (gid == conf->admin_gid)
+                return true;
+        for (size_t i = 0; i < n_groups; i++)
+                if (groups[i] == conf->admin_gid)
+                        return true;
+        return false;
 }
 
 static void http_reschedule(HttpServer *s) {
@@ -96,21 +119,21 @@ static int http_on_timer(sd_event_source *es, uint64_t usec, void *userdata) {
  * socket readable with EOF, and MHD closes it on its next run. */
 static int http_on_reaper(sd_event_source *es, uint64_t usec, void *userdata) {
         HttpServer *s = userdata;
-        uint64_t now = now_usec();
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
 
         for (HttpConn *c = s->conns; c; c = c->next)
                 if (c->deadline_usec > 0 && now > c->deadline_usec) {
                         log_debug("Connection on fd %d overran its request deadline, cutting it off", c->fd);
                         (void) shutdown(c->fd, SHUT_RDWR);
                         c->deadline_usec = 0;
-                        s->manager->metrics.requests_rejected++;
+                        s->ctx.stats->requests_rejected++;
                 }
         (void) sd_event_source_set_time_relative(es, USEC_PER_SEC);
         return 0;
 }
 
 static void http_conn_identify_peer(HttpConn *c) {
-        Manager *m = c->server->manager;
+        const HttpConf *conf = c->server->ctx.conf;
         struct ucred cred;
         socklen_t sl = sizeof cred;
         gid_t groups[HTTP_MAX_GROUPS];
@@ -132,7 +155,7 @@ static void http_conn_identify_peer(HttpConn *c) {
                 .uid = cred.uid,
                 .gid = cred.gid,
                 .pid = cred.pid,
-                .admin = manager_is_admin(m, cred.uid, cred.gid, groups, n_groups),
+                .admin = http_is_admin(conf, cred.uid, cred.gid, groups, n_groups),
         };
 }
 
@@ -152,6 +175,7 @@ static void http_on_connection(void *cls, struct MHD_Connection *connection, voi
                 if (c->next)
                         c->next->prev = c->prev;
                 s->n_conns--;
+                s->ctx.stats->connections--;
                 free(c->token);
                 free(c);
                 *socket_context = NULL;
@@ -167,19 +191,20 @@ static void http_on_connection(void *cls, struct MHD_Connection *connection, voi
         }
         c->server = s;
         c->fd = info->connect_fd;
-        c->deadline_usec = now_usec() + s->manager->config->request_timeout_s * USEC_PER_SEC;
+        c->deadline_usec = now_usec(CLOCK_MONOTONIC) + s->ctx.conf->request_timeout_s * USEC_PER_SEC;
         if (s->transport == HTTP_UNIX)
                 http_conn_identify_peer(c);
         else
                 c->peer = (Identity){ .kind = IDENTITY_ANONYMOUS };
         MHD_set_connection_option(connection, MHD_CONNECTION_OPTION_TIMEOUT,
-                                  (unsigned) s->manager->config->idle_timeout_s);
+                                  (unsigned) s->ctx.conf->idle_timeout_s);
 
         c->next = s->conns;
         if (s->conns)
                 s->conns->prev = c;
         s->conns = c;
         s->n_conns++;
+        s->ctx.stats->connections++;
         *socket_context = c;
 }
 
@@ -202,8 +227,8 @@ static void http_on_completed(void *cls, struct MHD_Connection *connection, void
         }
         /* A keep-alive connection may idle, then must deliver its next request in time. */
         if (c && c->deadline_usec > 0)
-                c->deadline_usec = now_usec() + (s->manager->config->idle_timeout_s +
-                                                 s->manager->config->request_timeout_s) * USEC_PER_SEC;
+                c->deadline_usec = now_usec(CLOCK_MONOTONIC) + (s->ctx.conf->idle_timeout_s +
+                                                 s->ctx.conf->request_timeout_s) * USEC_PER_SEC;
 }
 
 static enum MHD_Result http_send(HttpServer *s, struct MHD_Connection *connection, Reply *reply) {
@@ -213,6 +238,10 @@ static enum MHD_Result http_send(HttpServer *s, struct MHD_Connection *connectio
         _cleanup_free_ char *json = NULL;
         enum MHD_Result ret;
 
+        if (reply->code != REPLY_OK && !reply->json)
+                reply->json = reply_error_to_json(reply); /* NULL on OOM: status and an empty body */
+        if (reply->code != REPLY_OK)
+                reply->content_type = "application/json";
         if (reply->json) {
                 size_t jl;
                 const char *js = json_object_to_json_string_length(reply->json, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &jl);
@@ -231,23 +260,23 @@ static enum MHD_Result http_send(HttpServer *s, struct MHD_Connection *connectio
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
         if (reply->location)
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, reply->location);
-        if (reply->allow[0])
+        if (reply->code == REPLY_METHOD_NOT_ALLOWED && reply->allow[0])
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, reply->allow);
-        if (reply->status == 401)
+        if (reply->code == REPLY_UNAUTHORIZED)
                 MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"maiod\"");
 
         ret = MHD_queue_response(connection, reply->status, resp);
         MHD_destroy_response(resp);
-        metrics_count_request(&s->manager->metrics, reply->status);
+        http_stats_count(s->ctx.stats, reply->status);
         return ret;
 }
 
-static enum MHD_Result http_send_error(HttpServer *s, struct MHD_Connection *connection, unsigned status,
-                                       const char *code, const char *message) {
+static enum MHD_Result http_send_error(HttpServer *s, struct MHD_Connection *connection, ReplyError code,
+                                       const char *message) {
         Reply reply = {};
         enum MHD_Result ret;
 
-        reply_error(&reply, status, code, "%s", message);
+        reply_error(&reply, code, "%s", message);
         ret = http_send(s, connection, &reply);
         reply_done(&reply);
         return ret;
@@ -264,18 +293,13 @@ static enum MHD_Result http_send_too_large(HttpServer *s, struct MHD_Connection 
         char msg[64];
 
         snprintf(msg, sizeof msg, "Request body exceeds %zu bytes", req->limit);
-        return http_send_error(s, connection, 413, "payload-too-large", msg);
+        return http_send_error(s, connection, REPLY_PAYLOAD_TOO_LARGE, msg);
 }
 
-/* The body limit of the operation method and url route to: its own, or the default. */
-static size_t http_body_limit(const char *method, const char *url) {
-        int64_t ids[OP_MAX_IDS];
-        const Op *op;
-        char allow[64];
-
-        if (ops_route(method, url, &op, ids, allow, sizeof allow) >= 0 && op->max_body > 0)
-                return op->max_body;
-        return REPLY_MAX_BODY;
+/* Resolves the route once, when the headers are in: the op's own body limit applies from the first byte. */
+static void http_route(HttpRequest *req, const char *method, const char *url) {
+        req->route = ops_route(method, url, &req->op, &req->params, req->allow, sizeof req->allow);
+        req->limit = req->route >= 0 && req->op->max_body > 0 ? req->op->max_body : REPLY_MAX_BODY;
 }
 
 /* Checks made once the headers are in, before any body byte is read. Returns
@@ -294,7 +318,7 @@ static int http_check_headers(HttpServer *s, struct MHD_Connection *connection, 
         }
         if (has_body && !content_type_is_json(ct)) {
                 req->rejected = true;
-                http_send_error(s, connection, 415, "unsupported-media-type",
+                http_send_error(s, connection, REPLY_UNSUPPORTED_MEDIA_TYPE,
                                 "Request bodies must be sent as Content-Type: application/json");
                 return -1;
         }
@@ -304,8 +328,8 @@ static int http_check_headers(HttpServer *s, struct MHD_Connection *connection, 
 /* Over TCP the bearer token names the tenant; on the unix socket the peer does.
  * A keep-alive connection reuses its last resolution until a tenant is removed. */
 static void http_identify(HttpServer *s, HttpConn *c, struct MHD_Connection *connection, Identity *ret) {
-        Manager *m = s->manager;
         const char *auth, *token;
+        uint64_t generation = tenants_generation(s->ctx.tenants);
 
         *ret = c ? c->peer : (Identity){ .kind = IDENTITY_ANONYMOUS };
         if (s->transport != HTTP_TCP)
@@ -318,11 +342,11 @@ static void http_identify(HttpServer *s, HttpConn *c, struct MHD_Connection *con
                 return;
         }
         token = auth + 7;
-        if (c && c->token && c->token_generation == m->tenants_generation && strcmp(c->token, token) == 0) {
+        if (c && c->token && c->token_generation == generation && strcmp(c->token, token) == 0) {
                 *ret = c->token_identity;
                 return;
         }
-        if (tenants_identify_token(m, token, ret) < 0) {
+        if (tenants_identify_token(s->ctx.tenants, token, ret) < 0) {
                 ret->bad_token = true;
                 return;
         }
@@ -330,7 +354,7 @@ static void http_identify(HttpServer *s, HttpConn *c, struct MHD_Connection *con
                 free(c->token);
                 c->token = strdup(token);
                 c->token_identity = *ret;
-                c->token_generation = m->tenants_generation;
+                c->token_generation = generation;
         }
 }
 
@@ -341,7 +365,7 @@ static void http_identify(HttpServer *s, HttpConn *c, struct MHD_Connection *con
 static enum MHD_Result http_accept_policy(void *cls, const struct sockaddr *addr, socklen_t addrlen) {
         HttpServer *s = cls;
 
-        return s->n_conns < s->manager->config->max_connections ? MHD_YES : MHD_NO;
+        return s->n_conns < s->ctx.conf->max_connections ? MHD_YES : MHD_NO;
 }
 
 static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *connection, const char *url,
@@ -358,7 +382,7 @@ static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *connect
                 if (!req)
                         return MHD_NO;
                 *con_cls = req;
-                req->limit = http_body_limit(method, url);
+                http_route(req, method, url);
                 (void) http_check_headers(s, connection, req);
                 return MHD_YES;
         }
@@ -387,8 +411,13 @@ static enum MHD_Result http_on_request(void *cls, struct MHD_Connection *connect
                 return http_send_too_large(s, connection, req);
         }
 
-        http_identify(s, http_conn_of(connection), connection, &who);
-        ops_dispatch(s->manager, method, url, &who, req->body, req->len, s->manager->config->json_max_depth, &reply);
+        if (req->route < 0) {
+                memcpy(reply.allow, req->allow, sizeof reply.allow);
+                (void) ops_route_error(req->route, method, url, &reply);
+        } else {
+                http_identify(s, http_conn_of(connection), connection, &who);
+                (void) ops_call(s->ctx.ops, req->op, &req->params, &who, req->body, req->len, &reply);
+        }
         log_debug("%s %s -> %u", method, url, reply.status);
         ret = http_send(s, connection, &reply);
         reply_done(&reply);
@@ -454,7 +483,7 @@ static int http_add_sources(HttpServer *s, sd_event *e, const char *name) {
         return 0;
 }
 
-int http_server_new(Manager *m, HttpTransport transport, int listen_fd, HttpServer **ret) {
+int http_server_new(sd_event *event, const HttpContext *ctx, HttpTransport transport, int listen_fd, HttpServer **ret) {
         _cleanup_(http_server_freep) HttpServer *s = NULL;
         const char *name = transport == HTTP_UNIX ? "unix" : "tcp";
         int r;
@@ -464,7 +493,7 @@ int http_server_new(Manager *m, HttpTransport transport, int listen_fd, HttpServ
                 safe_close(listen_fd);
                 return -ENOMEM;
         }
-        s->manager = m;
+        s->ctx = *ctx;
         s->transport = transport;
         s->listen_fd = listen_fd;
 
@@ -473,8 +502,8 @@ int http_server_new(Manager *m, HttpTransport transport, int listen_fd, HttpServ
                 MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL, /* first, or MHD logs to stderr before it */
                 MHD_OPTION_LISTEN_SOCKET, listen_fd,
                 /* headroom over http_accept_policy(), which enforces the limit */
-                MHD_OPTION_CONNECTION_LIMIT, (unsigned) m->config->max_connections + 1,
-                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) m->config->idle_timeout_s,
+                MHD_OPTION_CONNECTION_LIMIT, (unsigned) ctx->conf->max_connections + 1,
+                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) ctx->conf->idle_timeout_s,
                 MHD_OPTION_NOTIFY_CONNECTION, http_on_connection, s,
                 MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, s,
                 MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_none, NULL,
@@ -482,7 +511,7 @@ int http_server_new(Manager *m, HttpTransport transport, int listen_fd, HttpServ
         if (!s->mhd)
                 return log_error_errno(EIO, "Failed to start the HTTP server on the %s listener.", name);
 
-        r = http_add_sources(s, m->event, name);
+        r = http_add_sources(s, event, name);
         if (r < 0)
                 return log_error_errno(r, "Failed to add HTTP event sources: %m");
 

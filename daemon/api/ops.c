@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The ops table, path routing, access classes and the dispatch every transport
  * shares. A new operation is one row here and one handler in its module. */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -8,7 +9,6 @@
 
 #include "journal.h"
 #include "log.h"
-#include "manager.h"
 #include "maio-config.h"
 #include "metrics.h"
 #include "ops.h"
@@ -19,41 +19,53 @@
 
 #define OPS_MODEL_MAX_BODY (16u * 1024u * 1024u)
 
-static const Op ops[] = {
-        /* name              method    path                        access      mutating body   handler */
-        { "health",          "GET",    "/v1/health",               OP_PUBLIC,  false,  false, ops_health },
-        { "version",         "GET",    "/v1/version",              OP_PUBLIC,  false,  false, ops_version },
-        { "status",          "GET",    "/v1/status",               OP_TENANT,  false,  false, manager_op_status },
-        { "metrics",         "GET",    "/metrics",                 OP_PUBLIC,  false,  false, metrics_op_get },
-        { "tenants.list",    "GET",    "/v1/tenants",              OP_TENANT,  false,  false, tenants_op_list },
-        { "tenants.create",  "POST",   "/v1/tenants",              OP_TENANT,  true,   true,  tenants_op_create },
-        { "tenants.get",     "GET",    "/v1/tenants/{id}",         OP_TENANT,  false,  false, tenants_op_get },
-        { "tenants.update",  "PATCH",  "/v1/tenants/{id}",         OP_TENANT,  true,   true,  tenants_op_update },
-        { "tenants.delete",  "DELETE", "/v1/tenants/{id}",         OP_TENANT,  true,   false, tenants_op_delete },
-        { "tenants.events",  "GET",    "/v1/tenants/{id}/events",  OP_TENANT,  false,  false, tenants_op_events },
-        { "events.list",     "GET",    "/v1/events",               OP_ADMIN,   false,  false, events_op_list },
-        { "knobs.list",      "GET",    "/v1/knobs",                OP_TENANT,  false,  false, journal_op_list },
-        { "knobs.restore_all", "POST", "/v1/knobs/restore",        OP_ADMIN,   true,   false, journal_op_restore_all },
-        { "knobs.get",       "GET",    "/v1/knobs/{name}",         OP_TENANT,  false,  false, journal_op_get },
-        { "knobs.set",       "PUT",    "/v1/knobs/{name}",         OP_ADMIN,   true,   true,  journal_op_set },
-        { "knobs.restore",   "DELETE", "/v1/knobs/{name}",         OP_ADMIN,   true,   false, journal_op_restore },
-        { "topology",        "GET",    "/v1/topology",             OP_TENANT,  false,  false, topo_op_get },
-        { "maio.list",       "GET",    "/v1/maio",                 OP_TENANT,  false,  false, pools_op_list },
-        { "maio.grant",      "POST",   "/v1/tenants/{id}/maio",    OP_TENANT,  true,   true,  pools_op_grant },
-        { "maio.release",    "DELETE", "/v1/tenants/{id}/maio",    OP_TENANT,  true,   false, pools_op_release },
-        { "tiering.thresholds", "GET", "/v1/tenants/{id}/thresholds", OP_TENANT, false, false, tierd_op_thresholds },
-        { "tiering.feedback", "POST",  "/v1/tenants/{id}/feedback", OP_TENANT,  true,   true,  tierd_op_feedback },
-        { "tiering.policy",  "GET",    "/v1/tenants/{id}/policy",  OP_TENANT,  false,  false, tierd_op_policy_get },
-        { "tiering.policy_set", "PUT", "/v1/tenants/{id}/policy",  OP_TENANT,  true,   true,  tierd_op_policy_set },
-        { "models.get",      "GET",    "/v1/models/{id}",          OP_TENANT,  false,  false, tierd_op_model_get },
+static int ops_health(void *userdata, const Request *req, Reply *reply);
+static int ops_version(void *userdata, const Request *req, Reply *reply);
+static int ops_status(void *userdata, const Request *req, Reply *reply);
+
+#define API OP_MODULE_API
+#define METRICS OP_MODULE_METRICS
+#define TENANTS OP_MODULE_TENANTS
+#define JOURNAL OP_MODULE_JOURNAL
+#define TOPOLOGY OP_MODULE_TOPOLOGY
+#define POOLS OP_MODULE_POOLS
+#define TIER OP_MODULE_TIER
+
+static const Op op_table[] = {
+        /* name                 method    path                           access         mutating module    handler                  body */
+        { "health",             "GET",    "/v1/health",                  OP_PUBLIC,     false, API,      ops_health },
+        { "version",            "GET",    "/v1/version",                 OP_PUBLIC,     false, API,      ops_version },
+        { "status",             "GET",    "/v1/status",                  OP_TENANT,     false, API,      ops_status },
+        { "metrics",            "GET",    "/metrics",                    OP_PUBLIC,     false, METRICS,  metrics_op_get },
+        { "tenants.list",       "GET",    "/v1/tenants",                 OP_TENANT,     false, TENANTS,  tenants_op_list },
+        { "tenants.create",     "POST",   "/v1/tenants",                 OP_PEER,       true,  TENANTS,  tenants_op_create,       &tenants_create_body },
+        { "tenants.get",        "GET",    "/v1/tenants/{id}",            OP_TENANT_OWN, false, TENANTS,  tenants_op_get },
+        { "tenants.update",     "PATCH",  "/v1/tenants/{id}",            OP_TENANT_OWN, true,  TENANTS,  tenants_op_update,       &tenants_update_body },
+        { "tenants.delete",     "DELETE", "/v1/tenants/{id}",            OP_TENANT_OWN, true,  TENANTS,  tenants_op_delete },
+        { "tenants.events",     "GET",    "/v1/tenants/{id}/events",     OP_TENANT_OWN, false, TENANTS,  tenants_op_events },
+        { "events.list",        "GET",    "/v1/events",                  OP_ADMIN,      false, TENANTS,  events_op_list },
+        { "knobs.list",         "GET",    "/v1/knobs",                   OP_TENANT,     false, JOURNAL,  journal_op_list },
+        { "knobs.restore_all",  "POST",   "/v1/knobs/restore",           OP_ADMIN,      true,  JOURNAL,  journal_op_restore_all },
+        { "knobs.get",          "GET",    "/v1/knobs/{name}",            OP_TENANT,     false, JOURNAL,  journal_op_get },
+        { "knobs.set",          "PUT",    "/v1/knobs/{name}",            OP_ADMIN,      true,  JOURNAL,  journal_op_set,          &journal_set_body },
+        { "knobs.restore",      "DELETE", "/v1/knobs/{name}",            OP_ADMIN,      true,  JOURNAL,  journal_op_restore },
+        { "topology",           "GET",    "/v1/topology",                OP_TENANT,     false, TOPOLOGY, topo_op_get },
+        { "maio.list",          "GET",    "/v1/maio",                    OP_TENANT,     false, POOLS,    pools_op_list },
+        { "maio.grant",         "POST",   "/v1/tenants/{id}/maio",       OP_TENANT_OWN, true,  POOLS,    pools_op_grant,          &pools_grant_body },
+        { "maio.release",       "DELETE", "/v1/tenants/{id}/maio",       OP_TENANT_OWN, true,  POOLS,    pools_op_release },
+        { "tiering.thresholds", "GET",    "/v1/tenants/{id}/thresholds", OP_TENANT_OWN, false, TIER,     tierd_op_thresholds },
+        { "tiering.feedback",   "POST",   "/v1/tenants/{id}/feedback",   OP_TENANT_OWN, true,  TIER,     tierd_op_feedback,       &tierd_feedback_body },
+        { "tiering.policy",     "GET",    "/v1/tenants/{id}/policy",     OP_TENANT_OWN, false, TIER,     tierd_op_policy_get },
+        { "tiering.policy_set", "PUT",    "/v1/tenants/{id}/policy",     OP_TENANT_OWN, true,  TIER,     tierd_op_policy_set,     &tierd_policy_body },
+        { "models.get",         "GET",    "/v1/models/{id}",             OP_TENANT,     false, TIER,     tierd_op_model_get },
         /* A trained indigo model (weights and Adam state) is far beyond 64 KiB. */
-        { "models.import",   "POST",   "/v1/models",               OP_ADMIN,   true,   true,  tierd_op_model_import,
+        { "models.import",      "POST",   "/v1/models",                  OP_ADMIN,      true,  TIER,     tierd_op_model_import,   &tierd_import_body,
           OPS_MODEL_MAX_BODY },
 };
 
 const Op *ops_table(size_t *ret_n) {
-        *ret_n = ELEMENTSOF(ops);
-        return ops;
+        *ret_n = ELEMENTSOF(op_table);
+        return op_table;
 }
 
 /* A canonical positive decimal: no sign, no leading zero, fits int64. */
@@ -121,28 +133,17 @@ static int path_match(const char *tmpl, const char *path, OpParams *params) {
         }
 }
 
-int ops_route(const char *method, const char *path, const Op **ret_op, int64_t ret_ids[OP_MAX_IDS], char *allow,
+int ops_route(const char *method, const char *path, const Op **ret_op, OpParams *ret_params, char *allow,
               size_t allow_size) {
-        OpParams params;
-        int r;
-
-        r = ops_route_params(method, path, ret_op, &params, allow, allow_size);
-        if (r >= 0)
-                memcpy(ret_ids, params.ids, sizeof params.ids);
-        return r;
-}
-
-int ops_route_params(const char *method, const char *path, const Op **ret_op, OpParams *ret_params, char *allow,
-                     size_t allow_size) {
         bool path_found = false, bad_param = false;
         size_t used = 0;
 
         if (allow_size > 0)
                 allow[0] = '\0';
 
-        for (size_t i = 0; i < ELEMENTSOF(ops); i++) {
+        for (size_t i = 0; i < ELEMENTSOF(op_table); i++) {
                 OpParams params = {};
-                int k = path_match(ops[i].path, path, &params);
+                int k = path_match(op_table[i].path, path, &params);
 
                 if (k == 0)
                         continue;
@@ -151,15 +152,15 @@ int ops_route_params(const char *method, const char *path, const Op **ret_op, Op
                         continue;
                 }
                 path_found = true;
-                if (strcmp(ops[i].method, method) == 0) {
+                if (strcmp(op_table[i].method, method) == 0) {
                         if (allow_size > 0)
                                 allow[0] = '\0'; /* Allow is for 405 replies only */
-                        *ret_op = &ops[i];
+                        *ret_op = &op_table[i];
                         *ret_params = params;
                         return 0;
                 }
                 if (used < allow_size) {
-                        int w = snprintf(allow + used, allow_size - used, "%s%s", used ? ", " : "", ops[i].method);
+                        int w = snprintf(allow + used, allow_size - used, "%s%s", used ? ", " : "", op_table[i].method);
                         used = w < 0 ? allow_size : used + (size_t) w;
                 }
         }
@@ -173,7 +174,12 @@ int ops_authorize(const Op *op, const Identity *who) {
         case OP_PUBLIC:
                 return 0;
         case OP_TENANT:
+        case OP_TENANT_OWN:
                 return who->kind == IDENTITY_ANONYMOUS ? -ENOKEY : 0;
+        case OP_PEER:
+                if (who->kind == IDENTITY_ANONYMOUS)
+                        return -ENOKEY;
+                return who->kind == IDENTITY_PEER ? 0 : -EPERM;
         case OP_ADMIN:
                 if (who->kind == IDENTITY_ANONYMOUS)
                         return -ENOKEY;
@@ -182,65 +188,83 @@ int ops_authorize(const Op *op, const Identity *who) {
         return -EPERM;
 }
 
-static int dispatch_route_error(int r, const char *method, const char *path, Reply *reply) {
+int ops_route_error(int r, const char *method, const char *path, Reply *reply) {
         switch (r) {
         case -EOPNOTSUPP:
-                return reply_error(reply, 405, "method-not-allowed", "Method %s is not allowed here; allowed: %s",
-                                   method, reply->allow);
+                return reply_error(reply, REPLY_METHOD_NOT_ALLOWED, "Method %s is not allowed here; allowed: %s", method,
+                                   reply->allow);
         case -EINVAL:
-                return reply_error(reply, 400, "bad-request",
+                return reply_error(reply, REPLY_BAD_REQUEST,
                                    "Invalid parameter in path: identifiers are positive decimal integers, names "
                                    "1-%d characters of A-Z a-z 0-9 . _ -", OP_NAME_MAX);
         default:
-                return reply_error(reply, 404, "not-found", "No such resource: %.200s", path);
+                return reply_error(reply, REPLY_NOT_FOUND, "No such resource: %.200s", path);
         }
 }
 
-static int dispatch_auth_error(int r, const Op *op, const Identity *who, Reply *reply) {
+static int ops_auth_error(int r, const Op *op, const Identity *who, Reply *reply) {
         if (r == -ENOKEY)
-                return reply_error(reply, 401, "unauthorized",
+                return reply_error(reply, REPLY_UNAUTHORIZED,
                                    who->bad_token ? "The bearer token is not valid"
                                                   : "Authentication required: send Authorization: Bearer <token>");
-        return reply_error(reply, 403, "forbidden", "Operation %s requires administrator rights", op->name);
+        if (op->access == OP_PEER)
+                return reply_error(reply, REPLY_FORBIDDEN, "Operation %s is only served over the unix socket", op->name);
+        return reply_error(reply, REPLY_FORBIDDEN, "Operation %s requires administrator rights", op->name);
 }
 
-void ops_dispatch(Manager *m, const char *method, const char *path, const Identity *who, const char *body,
-                  size_t len, unsigned json_max_depth, Reply *reply) {
-        _cleanup_(json_object_putp) json_object *obj = NULL;
-        Request req = { .who = who };
-        OpParams params;
+/* Parses and decodes the body into req, or fills reply. */
+static int ops_decode_body(const Ops *ops, const Op *op, const char *body, size_t len, Request *req, Reply *reply,
+                           json_object **ret_obj) {
         int r;
 
-        r = ops_route_params(method, path, &req.op, &params, reply->allow, sizeof reply->allow);
-        if (r < 0) {
-                dispatch_route_error(r, method, path, reply);
-                return;
+        if (!op->body) {
+                if (len > 0)
+                        return reply_error(reply, REPLY_BAD_REQUEST, "Operation %s takes no request body", op->name);
+                return 0;
         }
-        memcpy(req.ids, params.ids, sizeof req.ids);
-        req.name = params.name[0] ? params.name : NULL;
-        r = ops_authorize(req.op, who);
-        if (r < 0) {
-                dispatch_auth_error(r, req.op, who, reply);
-                return;
-        }
-        if (req.op->takes_body) {
-                if (reply_parse_body(reply, body, len, json_max_depth, &obj) < 0)
-                        return;
-                req.body = obj;
-        } else if (len > 0) {
-                reply_error(reply, 400, "bad-request", "Operation %s takes no request body", req.op->name);
-                return;
-        }
-
-        r = req.op->handler(m, &req, reply);
-        if (r < 0 && (reply->status == 0 || reply->status < 400)) {
-                log_debug_errno(r, "Operation %s failed: %m", req.op->name);
-                reply_errno(reply, r, NULL);
-        } else if (r >= 0 && reply->status == 0)
-                reply_error(reply, 500, "internal", "Operation %s produced no reply", req.op->name);
+        assert(op->body->n <= OP_MAX_FIELDS);
+        r = reply_parse_body(reply, body, len, ops->json_max_depth, ret_obj);
+        if (r < 0)
+                return r;
+        req->body = *ret_obj;
+        return reply_decode_fields(reply, req->body, op->body->fields, op->body->n, req->params);
 }
 
-int ops_health(Manager *m, const Request *req, Reply *reply) {
+int ops_call(const Ops *ops, const Op *op, const OpParams *params, const Identity *who, const char *body,
+             size_t len, Reply *reply) {
+        _cleanup_(json_object_putp) json_object *obj = NULL;
+        _cleanup_(tenant_done) Tenant tenant = {};
+        Request req = { .op = op, .who = who };
+        int r;
+
+        memcpy(req.ids, params->ids, sizeof req.ids);
+        req.name = params->name[0] ? params->name : NULL;
+        r = ops_authorize(op, who);
+        if (r < 0)
+                return ops_auth_error(r, op, who, reply);
+        if (op->access == OP_TENANT_OWN) {
+                r = tenants_get_visible(ops->tenants, who, req.ids[0], &tenant);
+                if (r == -ENOENT)
+                        return reply_error(reply, REPLY_NOT_FOUND, "No tenant %" PRId64, req.ids[0]);
+                if (r < 0)
+                        return reply_errno(reply, r, NULL);
+                req.tenant = &tenant;
+        }
+        r = ops_decode_body(ops, op, body, len, &req, reply, &obj);
+        if (r < 0)
+                return r;
+
+        r = op->handler(op->module == OP_MODULE_API ? (void *) ops : ops->contexts[op->module], &req, reply);
+        if (r < 0 && (!reply_is_set(reply) || reply->error == 0)) {
+                log_debug_errno(r, "Operation %s failed: %m", op->name);
+                return reply_errno(reply, r, NULL);
+        }
+        if (r >= 0 && !reply_is_set(reply))
+                return reply_error(reply, REPLY_INTERNAL, "Operation %s produced no reply", op->name);
+        return r < 0 ? r : 0;
+}
+
+static int ops_health(void *userdata, const Request *req, Reply *reply) {
         json_object *o = json_object_new_object();
 
         if (o)
@@ -248,7 +272,7 @@ int ops_health(Manager *m, const Request *req, Reply *reply) {
         return reply_json(reply, 200, o);
 }
 
-int ops_version(Manager *m, const Request *req, Reply *reply) {
+static int ops_version(void *userdata, const Request *req, Reply *reply) {
         json_object *o = json_object_new_object();
 
         if (o) {
@@ -256,4 +280,13 @@ int ops_version(Manager *m, const Request *req, Reply *reply) {
                 json_object_object_add(o, "api", json_object_new_string("v1"));
         }
         return reply_json(reply, 200, o);
+}
+
+/* The status is the core's: it knows the listeners, paths and uptime. */
+static int ops_status(void *userdata, const Request *req, Reply *reply) {
+        const Ops *ops = userdata;
+
+        if (!ops->status)
+                return reply_error(reply, REPLY_UNAVAILABLE, "The daemon is starting");
+        return ops->status(ops->contexts[OP_MODULE_CORE], req, reply);
 }

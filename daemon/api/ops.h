@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The one ops table: every API operation declared once (method, path template,
- * access class, handler). Transports (REST, later netlink) decode a request,
- * call ops_dispatch() and encode the Reply. */
+/* The one ops table: every API operation declared once (name, method, path template, access
+ * class, the module whose context its handler takes, its body fields). A transport resolves the
+ * route once with ops_route(), then runs the operation with ops_call() and encodes the Reply. */
 #pragma once
 
 #include <stdbool.h>
@@ -9,34 +9,43 @@
 #include <sys/types.h>
 
 #include "reply.h"
+#include "request.h"
 
-typedef struct Manager Manager;
+typedef struct Tenants Tenants;
 
 typedef enum OpAccess {
-        OP_PUBLIC, /* anyone, even unauthenticated TCP clients */
-        OP_TENANT, /* any authenticated caller; handlers scope to its own tenants */
-        OP_ADMIN,  /* uid 0 or a member of [api] admin_group, on the unix socket */
+        OP_PUBLIC,     /* anyone, even unauthenticated TCP clients */
+        OP_TENANT,     /* any authenticated caller; handlers scope to its own tenants */
+        OP_PEER,       /* an authenticated local peer (unix socket), not a bearer token */
+        OP_TENANT_OWN, /* about tenant {id}: resolved and authorised before the handler (req->tenant) */
+        OP_ADMIN,      /* uid 0 or a member of [api] admin_group, on the unix socket */
 } OpAccess;
 
-typedef enum IdentityKind {
-        IDENTITY_ANONYMOUS, /* TCP without a (valid) bearer token */
-        IDENTITY_PEER,      /* unix socket: SO_PEERCRED */
-        IDENTITY_TOKEN,     /* TCP with a bearer token of tenant `tenant_id` */
-} IdentityKind;
+/* Whose context a handler takes (Ops.contexts[module]). */
+typedef enum OpModule {
+        OP_MODULE_API,      /* Ops itself: health, version, status (which asks the core) */
+        OP_MODULE_CORE,     /* the Manager */
+        OP_MODULE_METRICS,  /* the metrics registry */
+        OP_MODULE_TENANTS,
+        OP_MODULE_JOURNAL,
+        OP_MODULE_TOPOLOGY,
+        OP_MODULE_POOLS,
+        OP_MODULE_TIER,
+        _OP_MODULE_MAX,
+} OpModule;
 
-typedef struct Identity {
-        IdentityKind kind;
-        uid_t uid;          /* PEER: the peer; TOKEN: the tenant's owner */
-        gid_t gid;
-        pid_t pid;          /* PEER only */
-        int64_t tenant_id;  /* TOKEN only */
-        bool admin;         /* resolved by the transport when the connection starts */
-        bool bad_token;     /* ANONYMOUS because the token presented was unknown */
-} Identity;
-
-#define OP_MAX_IDS 2
-/* Longest "{name}" path parameter. */
-#define OP_NAME_MAX 128
+struct Op {
+        const char *name;   /* stable, e.g. "tenants.get"; used in logs and metrics */
+        const char *method; /* "GET", "POST", ... */
+        const char *path;   /* template: literal segments, "{id}" for a positive integer, "{name}" for
+                             * one segment of 1..OP_NAME_MAX characters of [A-Za-z0-9._-] */
+        OpAccess access;
+        bool mutating;
+        OpModule module;
+        OpHandler handler;
+        const FieldSet *body; /* the body's fields; NULL: the op takes no body */
+        size_t max_body;      /* largest request body; 0 = REPLY_MAX_BODY (64 KiB) */
+};
 
 /* Path parameters: "{id}"s in order, and the one "{name}" a template may have. */
 typedef struct OpParams {
@@ -44,54 +53,35 @@ typedef struct OpParams {
         char name[OP_NAME_MAX + 1]; /* "" when the template has no {name} */
 } OpParams;
 
-typedef struct Request {
-        const struct Op *op;
-        const Identity *who;
-        int64_t ids[OP_MAX_IDS]; /* path parameters ({id}, ...) in order */
-        const char *name;        /* the {name} parameter; NULL when the template has none */
-        json_object *body;       /* NULL unless op->takes_body */
-} Request;
-
-typedef int (*OpHandler)(Manager *m, const Request *req, Reply *reply);
-
-typedef struct Op {
-        const char *name;   /* stable, e.g. "tenants.get"; used in logs and metrics */
-        const char *method; /* "GET", "POST", ... */
-        const char *path;   /* template: literal segments, "{id}" for a positive integer, "{name}" for
-                             * one segment of 1..OP_NAME_MAX characters of [A-Za-z0-9._-] */
-        OpAccess access;
-        bool mutating;
-        bool takes_body;
-        OpHandler handler;
-        size_t max_body;    /* largest request body; 0 = REPLY_MAX_BODY (64 KiB) */
-} Op;
+/* What ops_call() runs handlers with; the Manager fills it. */
+typedef struct Ops {
+        void *contexts[_OP_MODULE_MAX];
+        Tenants *tenants;        /* resolves OP_TENANT_OWN */
+        OpHandler status;        /* GET /v1/status, the core's, run with contexts[OP_MODULE_CORE] */
+        unsigned json_max_depth; /* [api] json_max_depth */
+} Ops;
 
 /* The table, for transports, docs and the spec test. Never NULL. */
 const Op *ops_table(size_t *ret_n);
 
-/* Finds the op for method and path (no query string). Returns 0 and *ret_op and
- * ret_ids filled; -ENOENT when no template matches the path (404); -EOPNOTSUPP
- * when the path matches but not the method (405; allow receives the "GET, POST"
- * list, truncated to allow_size); -EINVAL when a parameter is not a canonical
- * positive decimal integer (400). */
-int ops_route(const char *method, const char *path, const Op **ret_op, int64_t ret_ids[OP_MAX_IDS], char *allow,
+/* Finds the op for method and path (no query string). Returns 0 with *ret_op and *ret_params;
+ * -ENOENT when no template matches the path; -EOPNOTSUPP when the path matches but not the method
+ * (allow receives the "GET, POST" list, truncated to allow_size); -EINVAL when a parameter is not
+ * a canonical positive decimal integer, or a {name} holds another character (notably '%': paths
+ * are not percent-decoded, so an encoded '/' or NUL never reaches a handler) or is too long. */
+int ops_route(const char *method, const char *path, const Op **ret_op, OpParams *ret_params, char *allow,
               size_t allow_size);
-/* ops_route() that also returns the {name} parameter. A {name} segment with
- * another character (notably '%': paths are not percent-decoded, so an
- * encoded '/' or NUL never reaches a handler) or too long is -EINVAL (400). */
-int ops_route_params(const char *method, const char *path, const Op **ret_op, OpParams *ret_params, char *allow,
-                     size_t allow_size);
 
-/* Access check for the op's class: 0 allowed, -ENOKEY unauthenticated (401),
- * -EPERM authenticated but not allowed (403). Tenant ownership is the handler's job. */
+/* Fills reply with the error of a failed ops_route() (r) for method and path. Returns r. */
+int ops_route_error(int r, const char *method, const char *path, Reply *reply);
+
+/* Access check for the op's class: 0 allowed, -ENOKEY unauthenticated, -EPERM authenticated but
+ * not allowed. Tenant ownership (OP_TENANT_OWN) is checked by ops_call(). */
 int ops_authorize(const Op *op, const Identity *who);
 
-/* Runs one request end to end: route, authorize, parse and type-check the body,
- * call the handler, map a failure to an error reply. Always leaves a reply
- * with a status in *reply. body may be NULL when len is 0. */
-void ops_dispatch(Manager *m, const char *method, const char *path, const Identity *who, const char *body,
-                  size_t len, unsigned json_max_depth, Reply *reply);
-
-/* Handlers that live in ops.c (the rest live with their module). */
-int ops_health(Manager *m, const Request *req, Reply *reply);
-int ops_version(Manager *m, const Request *req, Reply *reply);
+/* Runs one routed operation: authorize, resolve the tenant of an OP_TENANT_OWN op, decode and
+ * check the body against the op's fields, call the handler, turn a failure into an error reply.
+ * body may be NULL when len is 0. Always leaves *reply set (reply_is_set()). Returns the
+ * handler's result (>= 0) or the negative errno of the error reply. */
+int ops_call(const Ops *ops, const Op *op, const OpParams *params, const Identity *who, const char *body,
+             size_t len, Reply *reply);

@@ -3,11 +3,15 @@
  * parsing/validation shared by every operation. */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
 
 #include "reply.h"
+#include "request.h"
 
 void reply_done(Reply *r) {
         if (!r)
@@ -22,12 +26,15 @@ static void reply_reset_body(Reply *r) {
         json_object_put(TAKE_PTR(r->json));
         free(TAKE_PTR(r->text));
         r->content_type = NULL;
+        r->error = 0;
+        r->code = REPLY_OK;
+        r->message[0] = '\0';
 }
 
 int reply_json(Reply *r, unsigned status, json_object *obj) {
         reply_reset_body(r);
         if (!obj)
-                return reply_error(r, 500, "internal", "Out of memory");
+                return reply_error(r, REPLY_INTERNAL, "Out of memory");
         r->status = status;
         r->json = obj;
         r->content_type = "application/json";
@@ -43,7 +50,7 @@ int reply_empty(Reply *r, unsigned status) {
 int reply_text(Reply *r, unsigned status, const char *content_type, char *text) {
         reply_reset_body(r);
         if (!text)
-                return reply_error(r, 500, "internal", "Out of memory");
+                return reply_error(r, REPLY_INTERNAL, "Out of memory");
         r->status = status;
         r->text = text;
         r->content_type = content_type;
@@ -51,102 +58,131 @@ int reply_text(Reply *r, unsigned status, const char *content_type, char *text) 
 }
 
 static const struct {
-        unsigned status;
         const char *code;
-} status_codes[] = {
-        { 400, "bad-request" },         { 401, "unauthorized" },       { 403, "forbidden" },
-        { 404, "not-found" },           { 405, "method-not-allowed" }, { 408, "request-timeout" },
-        { 409, "conflict" },            { 413, "payload-too-large" },  { 415, "unsupported-media-type" },
-        { 500, "internal" },            { 503, "unavailable" },        { 507, "insufficient-storage" },
+        unsigned status;
+        int error;
+} reply_errors[_REPLY_ERROR_MAX] = {
+        [REPLY_OK] = { NULL, 200, 0 },
+        [REPLY_BAD_REQUEST] = { "bad-request", 400, -EINVAL },
+        [REPLY_INVALID_JSON] = { "invalid-json", 400, -EINVAL },
+        [REPLY_UNKNOWN_FIELD] = { "unknown-field", 400, -EINVAL },
+        [REPLY_WRONG_TYPE] = { "wrong-type", 400, -EINVAL },
+        [REPLY_MISSING_FIELD] = { "missing-field", 400, -EINVAL },
+        [REPLY_INVALID_VALUE] = { "invalid-value", 400, -EINVAL },
+        [REPLY_UNAUTHORIZED] = { "unauthorized", 401, -ENOKEY },
+        [REPLY_FORBIDDEN] = { "forbidden", 403, -EPERM },
+        [REPLY_NOT_FOUND] = { "not-found", 404, -ENOENT },
+        [REPLY_METHOD_NOT_ALLOWED] = { "method-not-allowed", 405, -EOPNOTSUPP },
+        [REPLY_REQUEST_TIMEOUT] = { "request-timeout", 408, -ETIMEDOUT },
+        [REPLY_CONFLICT] = { "conflict", 409, -EEXIST },
+        [REPLY_PAYLOAD_TOO_LARGE] = { "payload-too-large", 413, -E2BIG },
+        [REPLY_UNSUPPORTED_MEDIA_TYPE] = { "unsupported-media-type", 415, -EMEDIUMTYPE },
+        [REPLY_INTERNAL] = { "internal", 500, -EIO },
+        [REPLY_UNAVAILABLE] = { "unavailable", 503, -EAGAIN },
+        [REPLY_INSUFFICIENT_STORAGE] = { "insufficient-storage", 507, -ENOSPC },
 };
 
-const char *reply_code_from_status(unsigned status) {
-        for (size_t i = 0; i < ELEMENTSOF(status_codes); i++)
-                if (status_codes[i].status == status)
-                        return status_codes[i].code;
-        return status >= 500 ? "internal" : "bad-request";
+const char *reply_error_to_string(ReplyError e) {
+        return (unsigned) e < _REPLY_ERROR_MAX ? reply_errors[e].code : NULL;
 }
 
-static _printf_(4, 0) int reply_verror(Reply *r, unsigned status, const char *code, const char *format, va_list ap) {
-        char msg[512];
-        json_object *o, *e;
+ReplyError reply_error_from_string(const char *s) {
+        for (size_t i = 1; s && i < _REPLY_ERROR_MAX; i++)
+                if (strcmp(reply_errors[i].code, s) == 0)
+                        return (ReplyError) i;
+        return REPLY_INTERNAL;
+}
 
-        vsnprintf(msg, sizeof msg, format, ap);
-        reply_reset_body(r);
-        r->status = status;
-        r->error_code = code;
-        r->content_type = "application/json";
+unsigned reply_error_status(ReplyError e) {
+        return (unsigned) e < _REPLY_ERROR_MAX ? reply_errors[e].status : 500;
+}
 
-        e = json_object_new_object();
-        o = json_object_new_object();
-        if (!e || !o || json_object_object_add(e, "code", json_object_new_string(code)) < 0 ||
-            json_object_object_add(e, "message", json_object_new_string(msg)) < 0) {
-                json_object_put(e);
-                json_object_put(o);
-                /* Status and code are set; the transport sends an empty body. */
-                return status < 500 ? -EINVAL : -EIO;
+int reply_error_errno(ReplyError e) {
+        return (unsigned) e < _REPLY_ERROR_MAX ? reply_errors[e].error : -EIO;
+}
+
+ReplyError reply_error_from_errno(int r) {
+        switch (-abs(r)) {
+        case -ENOENT:
+                return REPLY_NOT_FOUND;
+        case -EEXIST:
+                return REPLY_CONFLICT;
+        case -EINVAL:
+        case -ERANGE:
+                return REPLY_INVALID_VALUE;
+        case -ENOKEY:
+                return REPLY_UNAUTHORIZED;
+        case -EPERM:
+        case -EACCES:
+                return REPLY_FORBIDDEN;
+        case -EOPNOTSUPP:
+                return REPLY_METHOD_NOT_ALLOWED;
+        case -E2BIG:
+        case -EMSGSIZE:
+                return REPLY_PAYLOAD_TOO_LARGE;
+        case -EMEDIUMTYPE:
+                return REPLY_UNSUPPORTED_MEDIA_TYPE;
+        case -EBUSY:
+        case -EAGAIN:
+                return REPLY_UNAVAILABLE;
+        case -ENOSPC:
+                return REPLY_INSUFFICIENT_STORAGE;
+        default:
+                return REPLY_INTERNAL;
         }
-        json_object_object_add(o, "error", e);
-        r->json = o;
-        return status < 500 ? -EINVAL : -EIO;
 }
 
-int reply_error(Reply *r, unsigned status, const char *code, const char *format, ...) {
+static _printf_(4, 0) int reply_verror(Reply *r, ReplyError code, int error, const char *format, va_list ap) {
+        int saved = errno;
+
+        reply_reset_body(r);
+        errno = saved; /* for %m */
+        vsnprintf(r->message, sizeof r->message, format, ap);
+        r->code = code;
+        r->status = reply_error_status(code);
+        r->error = error;
+        return error;
+}
+
+int reply_error(Reply *r, ReplyError code, const char *format, ...) {
         va_list ap;
         int ret;
 
         va_start(ap, format);
-        ret = reply_verror(r, status, code, format, ap);
+        ret = reply_verror(r, code, reply_error_errno(code), format, ap);
         va_end(ap);
         return ret;
-}
-
-unsigned reply_status_from_errno(int r) {
-        switch (-abs(r)) {
-        case -ENOENT:
-                return 404;
-        case -EEXIST:
-                return 409;
-        case -EINVAL:
-        case -ERANGE:
-                return 400;
-        case -ENOKEY:
-                return 401;
-        case -EPERM:
-        case -EACCES:
-                return 403;
-        case -EOPNOTSUPP:
-                return 405;
-        case -E2BIG:
-        case -EMSGSIZE:
-                return 413;
-        case -EMEDIUMTYPE:
-                return 415;
-        case -EBUSY:
-        case -EAGAIN:
-                return 503;
-        case -ENOSPC:
-                return 507;
-        default:
-                return 500;
-        }
 }
 
 int reply_errno(Reply *r, int error, const char *format, ...) {
-        unsigned status = reply_status_from_errno(error);
-        const char *code = status == 400 ? "invalid-value" : reply_code_from_status(status);
+        ReplyError code = reply_error_from_errno(error);
         va_list ap;
         int ret;
 
+        error = -abs(error);
+        errno = -error; /* lets callers use %m */
         if (!format) {
-                errno = abs(error);
-                return reply_error(r, status, code, "%m");
+                (void) reply_error(r, code, "%m");
+                r->error = error;
+                return error;
         }
         va_start(ap, format);
-        errno = abs(error); /* lets callers use %m */
-        ret = reply_verror(r, status, code, format, ap);
+        ret = reply_verror(r, code, error, format, ap);
         va_end(ap);
         return ret;
+}
+
+json_object *reply_error_to_json(const Reply *r) {
+        json_object *o = json_object_new_object(), *e = json_object_new_object();
+
+        if (!o || !e || json_object_object_add(e, "code", json_object_new_string(reply_error_to_string(r->code))) < 0 ||
+            json_object_object_add(e, "message", json_object_new_string(r->message)) < 0) {
+                json_object_put(e);
+                json_object_put(o);
+                return NULL;
+        }
+        json_object_object_add(o, "error", e);
+        return o;
 }
 
 int reply_parse_body(Reply *r, const char *buf, size_t len, unsigned max_depth, json_object **ret) {
@@ -156,14 +192,14 @@ int reply_parse_body(Reply *r, const char *buf, size_t len, unsigned max_depth, 
         size_t used;
 
         if (len == 0)
-                return reply_error(r, 400, "invalid-json", "Request body is empty, expected a JSON object");
+                return reply_error(r, REPLY_INVALID_JSON, "Request body is empty, expected a JSON object");
         if (memchr(buf, '\0', len))
-                return reply_error(r, 400, "invalid-json", "Request body contains a NUL byte");
+                return reply_error(r, REPLY_INVALID_JSON, "Request body contains a NUL byte");
 
         /* json-c's depth counts one past the deepest nesting it accepts. */
         tok = json_tokener_new_ex((int) max_depth + 1);
         if (!tok)
-                return reply_error(r, 500, "internal", "Out of memory");
+                return reply_error(r, REPLY_INTERNAL, "Out of memory");
         json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
         obj = json_tokener_parse_ex(tok, buf, (int) len);
         jerr = json_tokener_get_error(tok);
@@ -172,94 +208,175 @@ int reply_parse_body(Reply *r, const char *buf, size_t len, unsigned max_depth, 
 
         if (jerr == json_tokener_continue) {
                 json_object_put(obj);
-                return reply_error(r, 400, "invalid-json", "Request body is truncated JSON");
+                return reply_error(r, REPLY_INVALID_JSON, "Request body is truncated JSON");
         }
         if (jerr != json_tokener_success) {
                 json_object_put(obj);
-                return reply_error(r, 400, "invalid-json", "Malformed JSON at offset %zu: %s", used,
+                return reply_error(r, REPLY_INVALID_JSON, "Malformed JSON at offset %zu: %s", used,
                                    json_tokener_error_desc(jerr));
         }
         /* Anything but whitespace after the object is trailing garbage. */
         for (size_t i = used; i < len; i++)
                 if (!strchr(" \t\r\n", buf[i])) {
                         json_object_put(obj);
-                        return reply_error(r, 400, "invalid-json", "Trailing data after the JSON object at offset %zu", i);
+                        return reply_error(r, REPLY_INVALID_JSON, "Trailing data after the JSON object at offset %zu", i);
                 }
         if (!json_object_is_type(obj, json_type_object)) {
                 json_object_put(obj);
-                return reply_error(r, 400, "invalid-json", "Request body must be a JSON object");
+                return reply_error(r, REPLY_INVALID_JSON, "Request body must be a JSON object");
         }
         *ret = obj;
         return 0;
 }
 
-static const Field *field_find(const Field *fields, size_t n, const char *name) {
+static const Field *field_find(const Field *fields, size_t n, const char *name, size_t *ret_index) {
         for (size_t i = 0; i < n; i++)
-                if (strcmp(fields[i].name, name) == 0)
+                if (strcmp(fields[i].name, name) == 0) {
+                        *ret_index = i;
                         return &fields[i];
+                }
         return NULL;
 }
 
-static const char *field_type_name(FieldType t) {
+static const char *const field_type_names[_FIELD_TYPE_MAX] = {
+        [FIELD_STRING] = "a string",    [FIELD_INT] = "an integer", [FIELD_DOUBLE] = "a number",
+        [FIELD_BOOL] = "a boolean",     [FIELD_ENUM] = "a string",  [FIELD_SCALAR] = "a string or an integer",
+        [FIELD_JSON] = "a JSON value",
+};
+
+static bool field_type_ok(FieldType t, json_object *v) {
         switch (t) {
         case FIELD_STRING:
-                return "a string";
+        case FIELD_ENUM:
+                return json_object_is_type(v, json_type_string);
         case FIELD_INT:
-                return "an integer";
+                return json_object_is_type(v, json_type_int);
+        case FIELD_DOUBLE:
+                return json_object_is_type(v, json_type_int) || json_object_is_type(v, json_type_double);
         case FIELD_BOOL:
-                return "a boolean";
+                return json_object_is_type(v, json_type_boolean);
+        case FIELD_SCALAR:
+                return json_object_is_type(v, json_type_string) || json_object_is_type(v, json_type_int);
+        case FIELD_JSON:
+                return v != NULL;
+        default:
+                return false;
         }
-        return "?";
 }
 
-static int field_check_one(Reply *r, const Field *f, json_object *v) {
-        static const json_type want[] = {
-                [FIELD_STRING] = json_type_string,
-                [FIELD_INT] = json_type_int,
-                [FIELD_BOOL] = json_type_boolean,
-        };
-        int64_t x;
+static int field_string(Reply *r, const Field *f, json_object *v, Param *p) {
+        int64_t x = json_object_get_string_len(v);
 
-        if (!json_object_is_type(v, want[f->type]))
-                return reply_error(r, 400, "wrong-type", "Field '%s' must be %s", f->name, field_type_name(f->type));
+        p->s = json_object_get_string(v);
+        if (strlen(p->s) != (size_t) x)
+                return reply_error(r, REPLY_INVALID_VALUE, "Field '%s' contains a NUL character", f->name);
+        if (f->type == FIELD_STRING && (x < f->min || (f->max > 0 && x > f->max)))
+                return reply_error(r, REPLY_INVALID_VALUE, "Field '%s' must be %" PRId64 "..%" PRId64 " characters long",
+                                   f->name, f->min, f->max);
+        return 0;
+}
+
+static int field_enum(Reply *r, const Field *f, Param *p) {
+        char list[256] = "";
+        size_t used = 0;
+
+        for (size_t i = 0; f->words[i]; i++) {
+                if (strcmp(f->words[i], p->s) == 0) {
+                        p->i = (int64_t) i;
+                        return 0;
+                }
+                used += (size_t) snprintf(list + used, used < sizeof list ? sizeof list - used : 0, "%s%s",
+                                          i ? ", " : "", f->words[i]);
+        }
+        return reply_error(r, REPLY_INVALID_VALUE, "Field '%s' must be one of %s", f->name, list);
+}
+
+static int field_decode_one(Reply *r, const Field *f, json_object *v, Param *p) {
+        if (!field_type_ok(f->type, v))
+                return reply_error(r, REPLY_WRONG_TYPE, "Field '%s' must be %s", f->name, field_type_names[f->type]);
+        *p = (Param){ .set = true, .j = v };
 
         switch (f->type) {
         case FIELD_INT:
                 /* json-c saturates integers beyond int64, which every range here rejects. */
-                x = json_object_get_int64(v);
-                if (x < f->min || x > f->max)
-                        return reply_error(r, 400, "invalid-value", "Field '%s' must be in the range %" PRId64 "..%" PRId64,
+                p->i = json_object_get_int64(v);
+                if (p->i < f->min || p->i > f->max)
+                        return reply_error(r, REPLY_INVALID_VALUE, "Field '%s' must be in the range %" PRId64 "..%" PRId64,
                                            f->name, f->min, f->max);
-                break;
-        case FIELD_STRING:
-                x = json_object_get_string_len(v);
-                if (x < f->min || (f->max > 0 && x > f->max))
-                        return reply_error(r, 400, "invalid-value", "Field '%s' must be %" PRId64 "..%" PRId64 " characters long",
-                                           f->name, f->min, f->max);
-                if (strlen(json_object_get_string(v)) != (size_t) x)
-                        return reply_error(r, 400, "invalid-value", "Field '%s' contains a NUL character", f->name);
-                break;
+                return 0;
+        case FIELD_DOUBLE:
+                p->d = json_object_get_double(v);
+                if (!isfinite(p->d) || ((f->dmin != 0 || f->dmax != 0) && (p->d < f->dmin || p->d > f->dmax)))
+                        return reply_error(r, REPLY_INVALID_VALUE, "Field '%s' must be a number from %g to %g", f->name,
+                                           f->dmin, f->dmax);
+                return 0;
         case FIELD_BOOL:
-                break;
+                p->b = json_object_get_boolean(v);
+                return 0;
+        case FIELD_STRING:
+                return field_string(r, f, v, p);
+        case FIELD_ENUM:
+                return field_string(r, f, v, p) < 0 ? r->error : field_enum(r, f, p);
+        case FIELD_SCALAR:
+                if (json_object_is_type(v, json_type_int)) {
+                        p->i = json_object_get_int64(v);
+                        return 0;
+                }
+                return field_string(r, f, v, p);
+        default:
+                return 0;
+        }
+}
+
+/* Each "exactly one of" group: none given is missing-field, more than one invalid-value. */
+static int field_check_groups(Reply *r, const Field *fields, size_t n, const Param *params) {
+        for (size_t i = 0; i < n; i++) {
+                const char *first = NULL, *second = NULL;
+                unsigned g = fields[i].one_of;
+
+                if (g == 0)
+                        continue;
+                for (size_t k = 0; k < n; k++)
+                        if (fields[k].one_of == g && params[k].set) {
+                                if (!first)
+                                        first = fields[k].name;
+                                else if (!second)
+                                        second = fields[k].name;
+                        }
+                if (!first || second) {
+                        char names[256] = "";
+                        size_t used = 0;
+
+                        for (size_t k = 0; k < n; k++)
+                                if (fields[k].one_of == g)
+                                        used += (size_t) snprintf(names + used, used < sizeof names ? sizeof names - used : 0,
+                                                                  "%s'%s'", used ? ", " : "", fields[k].name);
+                        return reply_error(r, first ? REPLY_INVALID_VALUE : REPLY_MISSING_FIELD,
+                                           "Give exactly one of %s", names);
+                }
         }
         return 0;
 }
 
-int reply_check_fields(Reply *r, json_object *obj, const Field *fields, size_t n_fields) {
+int reply_decode_fields(Reply *r, json_object *obj, const Field *fields, size_t n_fields, Param *params) {
+        for (size_t i = 0; i < n_fields; i++)
+                params[i] = (Param){};
+
         json_object_object_foreach(obj, key, val) {
-                const Field *f = field_find(fields, n_fields, key);
+                size_t index;
+                const Field *f = field_find(fields, n_fields, key, &index);
                 int q;
 
                 if (!f)
-                        return reply_error(r, 400, "unknown-field", "Unknown field '%s'", key);
-                q = field_check_one(r, f, val);
+                        return reply_error(r, REPLY_UNKNOWN_FIELD, "Unknown field '%s'", key);
+                q = field_decode_one(r, f, val, &params[index]);
                 if (q < 0)
                         return q;
         }
         for (size_t i = 0; i < n_fields; i++)
-                if (fields[i].required && !json_object_object_get_ex(obj, fields[i].name, NULL))
-                        return reply_error(r, 400, "missing-field", "Missing required field '%s'", fields[i].name);
-        return 0;
+                if (fields[i].required && !params[i].set)
+                        return reply_error(r, REPLY_MISSING_FIELD, "Missing required field '%s'", fields[i].name);
+        return field_check_groups(r, fields, n_fields, params);
 }
 
 json_object *json_time_new(int64_t usec) {

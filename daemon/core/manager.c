@@ -15,44 +15,21 @@
 
 #include <systemd/sd-daemon.h>
 
-#include "journal.h"
 #include "log.h"
 #include "maio-config.h"
 #include "manager.h"
-#include "pools.h"
-#include "tenants.h"
-#include "tierd.h"
+#include "time-util.h"
 
 #define LISTEN_BACKLOG 4096
 
-static uint64_t monotonic_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
-
 double manager_uptime_sec(const Manager *m) {
-        return (double) (monotonic_usec() - m->start_usec) / 1e6;
-}
-
-bool manager_is_admin(Manager *m, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups) {
-        if (uid == 0)
-                return true;
-        if (!m->have_admin_gid)
-                return false;
-        if (gid == m->admin_gid)
-                return true;
-        for (size_t i = 0; i < n_groups; i++)
-                if (groups[i] == m->admin_gid)
-                        return true;
-        return false;
+        return (double) (now_usec(CLOCK_MONOTONIC) - m->start_usec) / 1e6;
 }
 
 static void manager_resolve_admin_group(Manager *m) {
         struct group *g;
 
-        m->have_admin_gid = false;
+        m->http_conf.have_admin_gid = false;
         if (!m->config->admin_group || !m->config->admin_group[0])
                 return;
         errno = 0;
@@ -61,8 +38,8 @@ static void manager_resolve_admin_group(Manager *m) {
                 log_warning("Admin group '%s' does not exist, only uid 0 is administrator.", m->config->admin_group);
                 return;
         }
-        m->admin_gid = g->gr_gid;
-        m->have_admin_gid = true;
+        m->http_conf.admin_gid = g->gr_gid;
+        m->http_conf.have_admin_gid = true;
 }
 
 static void manager_apply_log_level(Manager *m) {
@@ -71,10 +48,10 @@ static void manager_apply_log_level(Manager *m) {
 
 static void manager_notify_status(Manager *m) {
         int n = m->store ? store_tenant_count(m->store) : 0;
-        const char *note = tierd_status_note(m);
+        const char *note = m->tierd ? tierd_status_note(m->tierd) : NULL;
 
         (void) sd_notifyf(false, "STATUS=Serving %d tenant%s on %s; %llu requests answered%s%s", n < 0 ? 0 : n,
-                          n == 1 ? "" : "s", m->socket_path, (unsigned long long) m->metrics.requests_total,
+                          n == 1 ? "" : "s", m->socket_path, (unsigned long long) m->http_stats.requests_total,
                           note ? "; " : "", note ?: "");
 }
 
@@ -137,7 +114,7 @@ int manager_new(const ManagerArgs *args, Manager **ret) {
         m = calloc(1, sizeof *m);
         if (!m)
                 return log_oom();
-        m->start_usec = monotonic_usec();
+        m->start_usec = now_usec(CLOCK_MONOTONIC);
         m->config_must_exist = args->config_must_exist;
         m->dry_run = args->dry_run;
         m->log_level_override = args->log_level_override;
@@ -175,7 +152,6 @@ int manager_new(const ManagerArgs *args, Manager **ret) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
-        tenants_unwatch_all(m);
         sd_event_source_disable_unref(m->status_timer);
         /* Our own socket file goes with us; systemd's stays for the next activation. */
         if (m->http_unix && !m->socket_activated)
@@ -183,9 +159,11 @@ Manager *manager_free(Manager *m) {
         http_server_free(m->http_unix);
         http_server_free(m->http_tcp);
         tierd_free(m->tierd);
+        pools_free(m->pools);
+        tenants_free(m->tenants);
         journal_free(m->journal);
+        topo_state_free(m->topo);
         store_free(m->store);
-        topo_stop(m);
         detect_done(&m->features);
         conf_free(m->config);
         sd_event_unref(m->event);
@@ -257,7 +235,8 @@ static int manager_listen_unix(Manager *m) {
                 if (fd < 0)
                         return log_error_errno(fd, "Failed to listen on %s: %m", m->socket_path);
         }
-        r = http_server_new(m, HTTP_UNIX, fd, &m->http_unix);
+        r = http_server_new(m->event, &(HttpContext){ &m->ops, m->tenants, &m->http_conf, &m->http_stats }, HTTP_UNIX, fd,
+                            &m->http_unix);
         if (r < 0)
                 return r;
         log_info("Listening on %s", m->socket_path);
@@ -282,7 +261,8 @@ static int manager_listen_tcp(Manager *m) {
                         free(copy);
                         return log_error_errno(fd, "Failed to listen on %s: %m", want);
                 }
-                r = http_server_new(m, HTTP_TCP, fd, &s);
+                r = http_server_new(m->event, &(HttpContext){ &m->ops, m->tenants, &m->http_conf, &m->http_stats }, HTTP_TCP,
+                                    fd, &s);
                 if (r < 0) {
                         free(copy);
                         return r;
@@ -306,6 +286,91 @@ static void manager_log_features(Manager *m) {
                            m->features.damon_kdamonds_foreign);
 }
 
+/* The modules' views of the configuration, after a load or reload. */
+static void manager_push_config(Manager *m) {
+        const Config *c = m->config;
+
+        m->http_conf.max_connections = c->max_connections;
+        m->http_conf.idle_timeout_s = c->idle_timeout_s;
+        m->http_conf.request_timeout_s = c->request_timeout_s;
+        m->ops.json_max_depth = c->json_max_depth;
+        if (m->journal)
+                journal_set_conf(m->journal, &(JournalConf){ .restore_on_exit = c->knobs_restore_on_exit,
+                                                             .reconcile = (int) c->knobs_reconcile,
+                                                             .enforce = c->knobs_enforce,
+                                                             .drift_check_s = c->knobs_drift_check_s });
+        if (m->tenants)
+                tenants_set_conf(m->tenants, &(TenantsConf){ .max_tenants = c->max_tenants, .on_pid_exit = (int) c->on_pid_exit });
+        if (m->pools)
+                pools_set_conf(m->pools, &(PoolsConf){ .headroom_pages = c->pools_headroom_pages,
+                                                       .max_grant_bytes = c->pools_max_grant_bytes });
+        if (m->tierd)
+                tierd_set_config(m->tierd, c);
+}
+
+static void manager_core_metrics_write(void *userdata, FILE *f) {
+        Manager *m = userdata;
+
+        metrics_header(f, "maiod_build_info", "gauge", "Build information, always 1.");
+        fprintf(f, "maiod_build_info{version=\"%s\"} 1\n", MAIO_VERSION);
+        metrics_header(f, "maiod_uptime_seconds", "gauge", "Seconds since maiod started.");
+        fprintf(f, "maiod_uptime_seconds %.3f\n", manager_uptime_sec(m));
+}
+
+static void manager_reload_metrics_write(void *userdata, FILE *f) {
+        Manager *m = userdata;
+
+        metrics_u64(f, "maiod_config_reloads_total", "counter", "Configuration reloads that succeeded.", m->reloads_total);
+        metrics_u64(f, "maiod_config_reload_failures_total", "counter",
+                    "Configuration reloads rejected (the old configuration stayed).", m->reload_failures_total);
+}
+
+/* Builds every module from what it needs and connects the hooks, the ops contexts and the
+ * metrics writers. Nothing is started. */
+static int manager_wire(Manager *m) {
+        const Config *c = m->config;
+        int r;
+
+        r = journal_new(m->store, m->root, m->state_dir, m->dry_run, &(JournalConf){ 0 }, m->event, &m->journal);
+        if (r >= 0)
+                r = topo_state_new(m->root, m->event, &m->topo);
+        if (r >= 0)
+                r = tenants_new(m->store, m->root, m->event, &(TenantsConf){ 0 }, &m->tenants);
+        if (r >= 0)
+                r = pools_new(m->store, m->root, m->dry_run, m->journal, &(PoolsConf){ 0 }, &m->pools);
+        if (r >= 0)
+                r = tierd_new(&(TierdDeps){ .store = m->store, .root = m->root, .dry_run = m->dry_run,
+                                            .event = m->event, .journal = m->journal, .tenants = m->tenants,
+                                            .features = &m->features, .config = c },
+                              &m->tierd);
+        if (r < 0)
+                return log_oom();
+        manager_push_config(m);
+
+        /* What a removed tenant held goes at once: its hugepages, then its DAMON scheme. */
+        (void) tenants_on_removed(m->tenants, pools_tenant_removed, m->pools);
+        (void) tenants_on_removed(m->tenants, tierd_tenant_removed_hook, m->tierd);
+
+        m->ops.tenants = m->tenants;
+        m->ops.status = manager_op_status;
+        m->ops.contexts[OP_MODULE_CORE] = m;
+        m->ops.contexts[OP_MODULE_METRICS] = &m->metrics;
+        m->ops.contexts[OP_MODULE_TENANTS] = m->tenants;
+        m->ops.contexts[OP_MODULE_JOURNAL] = m->journal;
+        m->ops.contexts[OP_MODULE_TOPOLOGY] = m->topo;
+        m->ops.contexts[OP_MODULE_POOLS] = m->pools;
+        m->ops.contexts[OP_MODULE_TIER] = m->tierd;
+
+        /* The order of /metrics. */
+        (void) metrics_register(&m->metrics, manager_core_metrics_write, m);
+        (void) metrics_register(&m->metrics, http_stats_metrics_write, &m->http_stats);
+        (void) metrics_register(&m->metrics, tenants_metrics_write, m->tenants);
+        (void) metrics_register(&m->metrics, journal_metrics_write, m->journal);
+        (void) metrics_register(&m->metrics, pools_metrics_write, m->pools);
+        (void) metrics_register(&m->metrics, manager_reload_metrics_write, m);
+        return 0;
+}
+
 int manager_start(Manager *m) {
         int r;
 
@@ -321,8 +386,11 @@ int manager_start(Manager *m) {
                                        m->state_dir);
         if (r < 0)
                 return log_error_errno(r, "Failed to open the database in %s: %m", m->state_dir);
+        r = manager_wire(m);
+        if (r < 0)
+                return r;
         /* Before anything listens: takes the state directory's lock and reconciles knobs. */
-        r = journal_start(m);
+        r = journal_start(m->journal);
         if (r < 0)
                 return r;
 
@@ -330,15 +398,16 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to detect kernel features: %m");
         manager_log_features(m);
-        r = topo_start(m);
+        journal_set_foreign_kdamonds(m->journal, m->features.damon_kdamonds_foreign);
+        r = topo_start(m->topo);
         if (r < 0)
                 return r;
         /* After the journal reconciled: sizes the hugepage reserve to the grants on record. */
-        r = pools_start(m);
+        r = pools_start(m->pools);
         if (r < 0)
                 return r;
         /* After the reserve: picks the tiering backend and re-applies the tenants' thresholds. */
-        r = tierd_start(m);
+        r = tierd_start(m->tierd);
         if (r < 0)
                 return r;
 
@@ -348,7 +417,7 @@ int manager_start(Manager *m) {
         r = manager_listen_tcp(m);
         if (r < 0)
                 return r;
-        r = tenants_watch_all(m);
+        r = tenants_watch_all(m->tenants);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch tenant processes: %m");
 
@@ -368,8 +437,8 @@ int manager_run(Manager *m) {
         manager_notify_status(m);
         log_info("maiod %s ready%s.", MAIO_VERSION, m->dry_run ? " (dry run: no kernel knob is written)" : "");
         r = sd_event_loop(m->event);
-        tierd_stop(m); /* maiod's kdamond goes down in the order the kernel needs, before the journal restores */
-        (void) journal_stop(m); /* logged; a failure leaves the run marked unclean for the next start */
+        tierd_stop(m->tierd); /* maiod's kdamond goes down in the order the kernel needs, before the journal restores */
+        (void) journal_stop(m->journal); /* logged; a failure leaves the run marked unclean for the next start */
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m");
         log_info("maiod stopped.");
@@ -385,7 +454,7 @@ int manager_reload(Manager *m) {
         (void) sd_notify(false, "RELOADING=1\nSTATUS=Reloading configuration");
         r = conf_load(m->config_path, m->config_must_exist, &c, &error);
         if (r < 0) {
-                m->metrics.reload_failures_total++;
+                m->reload_failures_total++;
                 log_error("Configuration reload rejected, keeping the previous configuration: %s",
                           error ? error : "unknown error");
                 (void) sd_notify(false, "READY=1\nSTATUS=Configuration reload rejected; previous configuration kept");
@@ -398,12 +467,13 @@ int manager_reload(Manager *m) {
         resize = c->pools_headroom_pages != m->config->pools_headroom_pages;
         conf_free(m->config);
         m->config = c;
+        manager_push_config(m);
         if (resize) /* logged; the reserve then follows the new headroom */
-                (void) pools_sync(m, "maio reserve (reload)");
+                (void) pools_sync(m->pools, "maio reserve (reload)");
         manager_apply_log_level(m);
         manager_resolve_admin_group(m);
         (void) manager_listen_tcp(m); /* logged; the unix socket keeps serving regardless */
-        m->metrics.reloads_total++;
+        m->reloads_total++;
         log_info("Configuration reloaded from %s.", m->config_path);
         (void) sd_notify(false, "READY=1");
         manager_notify_status(m);
@@ -429,14 +499,13 @@ static json_object *status_counts(Manager *m) {
                 return NULL;
         json_object_object_add(o, "tenants", json_object_new_int(tenants < 0 ? 0 : tenants));
         json_object_object_add(o, "events", json_object_new_int64(events < 0 ? 0 : events));
-        json_object_object_add(o, "requests", json_object_new_int64((int64_t) m->metrics.requests_total));
-        json_object_object_add(o, "connections",
-                               json_object_new_int((int) (http_server_connections(m->http_unix) +
-                                                          http_server_connections(m->http_tcp))));
+        json_object_object_add(o, "requests", json_object_new_int64((int64_t) m->http_stats.requests_total));
+        json_object_object_add(o, "connections", json_object_new_int((int) m->http_stats.connections));
         return o;
 }
 
-int manager_op_status(Manager *m, const Request *req, Reply *reply) {
+int manager_op_status(void *userdata, const Request *req, Reply *reply) {
+        Manager *m = userdata;
         json_object *o = json_object_new_object();
 
         if (!o)
@@ -454,8 +523,8 @@ int manager_op_status(Manager *m, const Request *req, Reply *reply) {
         json_object_object_add(o, "dry_run", json_object_new_boolean(m->dry_run));
         json_object_object_add(o, "listeners", status_listeners(m));
         json_object_object_add(o, "features", detect_to_json(&m->features));
-        json_object_object_add(o, "conflicts", journal_conflicts_to_json(m));
-        json_object_object_add(o, "tiering", tierd_status_to_json(m));
+        json_object_object_add(o, "conflicts", journal_conflicts_to_json(m->journal));
+        json_object_object_add(o, "tiering", tierd_status_to_json(m->tierd));
         json_object_object_add(o, "counts", status_counts(m));
         return reply_json(reply, 200, o);
 }

@@ -11,14 +11,14 @@
 #include "conf.h"
 #include "detect.h"
 #include "http.h"
+#include "journal.h"
 #include "metrics.h"
 #include "ops.h"
+#include "pools.h"
 #include "store.h"
+#include "tenants.h"
+#include "tierd.h"
 #include "topo.h"
-
-typedef struct TenantWatch TenantWatch;
-typedef struct Journal Journal;
-typedef struct Tierd Tierd;
 
 typedef struct ManagerArgs {
         const char *config_path;
@@ -30,7 +30,9 @@ typedef struct ManagerArgs {
         int log_level_override;  /* -1 = take [daemon] log_level */
 } ManagerArgs;
 
-struct Manager {
+/* The Manager wires the modules together and owns what belongs to no module (paths, the loop,
+ * signals, listeners, sd_notify). Modules get what they need at construction, never the Manager. */
+typedef struct Manager {
         sd_event *event;
         Config *config;
 
@@ -44,27 +46,28 @@ struct Manager {
         int log_level_override;
 
         Store *store;
-        Journal *journal;        /* the knob journal's runtime state (journal.c) */
-        Tierd *tierd;            /* tiering: per-tenant thresholds and their applier (tierd.c) */
         Features features;
-        Topology *topology;      /* re-read on rtnetlink link events (topo.c) */
-        TopoWatch *topo_watch;
-        Metrics metrics;
+        Journal *journal;        /* the one writer of kernel knobs */
+        TopoState *topo;         /* the topology, re-read on rtnetlink link events */
+        Tenants *tenants;
+        Pools *pools;            /* the hugepage reserve */
+        Tierd *tierd;            /* tiering: per-tenant thresholds and their applier */
 
+        Ops ops;                 /* the handlers' contexts */
+        MetricsRegistry metrics;
+        HttpConf http_conf;
+        HttpStats http_stats;
         HttpServer *http_unix;
         HttpServer *http_tcp;
         char *tcp_listen;        /* what the TCP listener was bound with, NULL = none */
         bool socket_activated;   /* the unix socket came from systemd */
 
-        bool have_admin_gid;     /* [api] admin_group resolved */
-        gid_t admin_gid;
-
-        TenantWatch *watches;    /* pidfd watches, a list */
-        uint64_t tenants_generation; /* bumped when a tenant goes away: invalidates cached token identities */
+        uint64_t reloads_total;
+        uint64_t reload_failures_total;
 
         sd_event_source *status_timer;
         uint64_t start_usec;     /* CLOCK_MONOTONIC */
-};
+} Manager;
 
 /* Builds the manager: copies args, loads the config (error text logged),
  * creates the event loop with signal sources and watchdog. Returns 0 or -errno. */
@@ -82,10 +85,8 @@ int manager_run(Manager *m);
 /* Reloads the configuration; on failure keeps the old one. Returns 0 or -errno. */
 int manager_reload(Manager *m);
 
-/* True if the identity (uid, gid and supplementary groups) is an administrator. */
-bool manager_is_admin(Manager *m, uid_t uid, gid_t gid, const gid_t *groups, size_t n_groups);
-
 /* Seconds since start, for status and metrics. */
 double manager_uptime_sec(const Manager *m);
 
-int manager_op_status(Manager *m, const Request *req, Reply *reply);
+/* GET /v1/status (Ops.status); userdata is the Manager. */
+int manager_op_status(void *userdata, const Request *req, Reply *reply);

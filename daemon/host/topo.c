@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Host topology read below --root: CPUs, NUMA nodes with memory, distances,
  * tiers and hugepages, network devices with queues and XDP state; its JSON
- * form, GET /v1/topology, and the Manager's copy kept current on link events. */
+ * form, GET /v1/topology, and the daemon's copy kept current on link events. */
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -17,7 +17,6 @@
 
 #include "cleanup.h"
 #include "log.h"
-#include "manager.h"
 #include "jsonutil.h"
 #include "topo.h"
 
@@ -810,7 +809,7 @@ json_object *topo_to_json(const Topology *t) {
         return TAKE_PTR(o);
 }
 
-/* ---- the Manager's copy ---- */
+/* ---- the daemon's copy (TopoState) ---- */
 
 /* Logs network devices that came or went between two loads (both sorted by name). */
 static void log_netdev_changes(const Topology *old, const Topology *new) {
@@ -830,20 +829,52 @@ static void log_netdev_changes(const Topology *old, const Topology *new) {
         }
 }
 
-int topo_reload(Manager *m) {
+struct TopoState {
+        char *root;
+        sd_event *event;
+        Topology *topology; /* re-read on rtnetlink link events */
+        TopoWatch *watch;
+};
+
+int topo_state_new(const char *root, sd_event *event, TopoState **ret) {
+        TopoState *ts = calloc(1, sizeof *ts);
+
+        if (!ts || !(ts->root = strdup(root))) {
+                free(ts);
+                return -ENOMEM;
+        }
+        ts->event = event;
+        *ret = ts;
+        return 0;
+}
+
+TopoState *topo_state_free(TopoState *ts) {
+        if (!ts)
+                return NULL;
+        topo_stop(ts);
+        free(ts->root);
+        free(ts);
+        return NULL;
+}
+
+const Topology *topo_state_get(const TopoState *ts) {
+        return ts ? ts->topology : NULL;
+}
+
+int topo_reload(TopoState *ts) {
         Topology *t = NULL;
         int r;
 
-        r = topo_load(m->root, &t);
+        r = topo_load(ts->root, &t);
         if (r < 0)
                 return log_warning_errno(r, "Failed to re-read the host topology, keeping the previous one: %m");
-        t->generation = m->topology ? m->topology->generation + 1 : 1;
-        if (m->topology)
-                log_netdev_changes(m->topology, t);
+        t->generation = ts->topology ? ts->topology->generation + 1 : 1;
+        if (ts->topology)
+                log_netdev_changes(ts->topology, t);
         log_debug("Topology generation %" PRIu64 ": %zu CPUs, %zu nodes, %zu network devices.", t->generation,
                   t->n_cpus, t->n_nodes, t->n_netdevs);
-        topo_free(m->topology);
-        m->topology = t;
+        topo_free(ts->topology);
+        ts->topology = t;
         return 0;
 }
 
@@ -851,13 +882,13 @@ static void on_links_changed(void *userdata) {
         (void) topo_reload(userdata);
 }
 
-int topo_start(Manager *m) {
+int topo_start(TopoState *ts) {
         int r;
 
-        r = topo_reload(m);
+        r = topo_reload(ts);
         if (r < 0)
                 return r;
-        r = topo_watch_new(m->event, TOPO_DEBOUNCE_USEC, on_links_changed, m, &m->topo_watch);
+        r = topo_watch_new(ts->event, TOPO_DEBOUNCE_USEC, on_links_changed, ts, &ts->watch);
         if (r == -ENOMEM)
                 return log_oom();
         if (r < 0)
@@ -866,17 +897,18 @@ int topo_start(Manager *m) {
         return 0;
 }
 
-void topo_stop(Manager *m) {
-        m->topo_watch = topo_watch_free(m->topo_watch);
-        m->topology = topo_free(m->topology);
+void topo_stop(TopoState *ts) {
+        ts->watch = topo_watch_free(ts->watch);
+        ts->topology = topo_free(ts->topology);
 }
 
-int topo_op_get(Manager *m, const Request *req, Reply *reply) {
+int topo_op_get(void *userdata, const Request *req, Reply *reply) {
+        TopoState *ts = userdata;
         json_object *o;
 
-        if (!m->topology)
-                return reply_error(reply, 503, "unavailable", "The host topology has not been read yet");
-        o = topo_to_json(m->topology);
+        if (!ts->topology)
+                return reply_error(reply, REPLY_UNAVAILABLE, "The host topology has not been read yet");
+        o = topo_to_json(ts->topology);
         if (!o)
                 return -ENOMEM;
         return reply_json(reply, 200, o);

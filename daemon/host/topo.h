@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Host topology: CPUs, NUMA nodes (memory, distances, tiers, hugepages) and
  * network devices, read below a root directory (--root), plus the rtnetlink
- * link watch that keeps the Manager's copy current. */
+ * link watch that keeps the daemon's copy current. */
 #pragma once
 
 #include <stdbool.h>
@@ -12,7 +12,7 @@
 #include <systemd/sd-event.h>
 
 #include "detect.h"
-#include "ops.h"
+#include "request.h"
 
 typedef struct TopoCpu {
         unsigned id;
@@ -153,20 +153,28 @@ int topo_watch_new(sd_event *event, uint64_t delay_usec, TopoWatchFn fn, void *u
 /* Unsubscribes and frees; NULL is fine. Returns NULL. */
 TopoWatch *topo_watch_free(TopoWatch *w);
 
-/* Reads the topology into m->topology and subscribes to rtnetlink link
- * events (io source "rtnl-link"); an event schedules one re-read ~100 ms
- * later (timer "rtnl-link-debounce"). A failed subscription is logged and
- * tolerated (the topology then stays as read at start). Returns 0 or -ENOMEM
- * (logged). */
-int topo_start(Manager *m);
+/* The daemon's copy of the topology, kept current on link events. */
+typedef struct TopoState TopoState;
 
-/* Re-reads the topology now and swaps it into m->topology, bumping the
- * generation. On failure the old one stays. Returns 0 or -ENOMEM. */
-int topo_reload(Manager *m);
+/* Returns 0 or -ENOMEM. Nothing is read until topo_start(). */
+int topo_state_new(const char *root, sd_event *event, TopoState **ret);
+/* topo_stop() and frees; NULL is fine. Returns NULL. */
+TopoState *topo_state_free(TopoState *ts);
+/* The current topology, NULL before topo_start(). */
+const Topology *topo_state_get(const TopoState *ts);
 
-/* Drops the subscription, the timer and m->topology. Accepts a manager on
- * which topo_start() never ran or failed half-way. */
-void topo_stop(Manager *m);
+/* Reads the topology and subscribes to rtnetlink link events (io source "rtnl-link"); an event
+ * schedules one re-read ~100 ms later (timer "rtnl-link-debounce"). A failed subscription is
+ * logged and tolerated (the topology then stays as read at start). Returns 0 or -ENOMEM (logged). */
+int topo_start(TopoState *ts);
 
-/* GET /v1/topology. */
-int topo_op_get(Manager *m, const Request *req, Reply *reply);
+/* Re-reads the topology now and swaps it in, bumping the generation. On failure the old one
+ * stays. Returns 0 or -ENOMEM. */
+int topo_reload(TopoState *ts);
+
+/* Drops the subscription, the timer and the topology. Accepts a state on which topo_start()
+ * never ran or failed half-way. */
+void topo_stop(TopoState *ts);
+
+/* GET /v1/topology; userdata is the TopoState. */
+int topo_op_get(void *userdata, const Request *req, Reply *reply);

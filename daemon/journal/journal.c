@@ -16,16 +16,29 @@
 #include <unistd.h>
 
 #include "journal.h"
+#include "detect.h"
 #include "knobs.h"
+#include "conf.h"
 #include "log.h"
-#include "manager.h"
+#include "metrics.h"
+#include "string-table.h"
+#include "time-util.h"
 
 #define STATE_CLEAN_STOP "clean_stop"
 #define STATE_BOOT_ID "boot_id"
 #define LOCK_FILENAME "maiod.lock"
 
 struct Journal {
-        Manager *manager;
+        Store *store;
+        char *root;
+        char *state_dir;
+        bool dry_run;
+        sd_event *event;
+        JournalConf conf;
+        unsigned foreign_kdamonds;   /* DAMON kdamonds maiod did not start (reported as a conflict) */
+        uint64_t writes_total;       /* kernel knob writes (and restores) that took */
+        uint64_t write_failures_total;
+        uint64_t overrides_total;    /* knobs found changed by someone else */
         int lock_fd;
         sd_event_source *drift_timer;
         JournalHook hook;
@@ -39,23 +52,8 @@ static const char *const knob_states[_KNOB_STATE_MAX] = {
         [KNOB_STATE_FAILED] = "failed",
 };
 
-const char *knob_state_to_string(KnobState s) {
-        return (unsigned) s < _KNOB_STATE_MAX ? knob_states[s] : NULL;
-}
-
-int knob_state_from_string(const char *s) {
-        for (int i = 0; s && i < _KNOB_STATE_MAX; i++)
-                if (strcmp(s, knob_states[i]) == 0)
-                        return i;
-        return -EINVAL;
-}
-
-static int64_t now_usec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
+#define knob_state_table knob_states
+DEFINE_STRING_TABLE_LOOKUP(knob_state, KnobState)
 
 /* Sets *ret_error (may be NULL) to the message and returns r; %m is r's text. */
 _printf_(3, 4) static int fail(char **ret_error, int r, const char *format, ...) {
@@ -73,7 +71,7 @@ _printf_(3, 4) static int fail(char **ret_error, int r, const char *format, ...)
 }
 
 /* Logs with KNOB=name and appends an event; both are best effort. */
-_printf_(5, 6) static void report(Manager *m, int level, const char *knob, const char *kind, const char *format, ...) {
+_printf_(5, 6) static void report(Journal *j, int level, const char *knob, const char *kind, const char *format, ...) {
         _cleanup_free_ char *msg = NULL, *field = NULL;
         va_list ap;
         int k;
@@ -88,7 +86,7 @@ _printf_(5, 6) static void report(Manager *m, int level, const char *knob, const
         if (asprintf(&field, "KNOB=%s", knob) < 0)
                 field = NULL;
         log_full_errno_field(level, 0, field, "%s", msg);
-        if (kind && store_event_add(m->store, 0, kind, msg) < 0)
+        if (kind && store_event_add(j->store, 0, kind, msg) < 0)
                 log_debug("Failed to record a %s event, ignoring.", kind);
 }
 
@@ -108,7 +106,7 @@ static KnobState row_state(const StoreKnob *row) {
 }
 
 static int row_set_state(StoreKnob *row, KnobState s, const char *by) {
-        row->changed_usec = now_usec();
+        row->changed_usec = (int64_t) now_usec(CLOCK_REALTIME);
         if (by && set_str(&row->changed_by, by) < 0)
                 return -ENOMEM;
         return set_str(&row->state, knob_state_to_string(s));
@@ -116,16 +114,18 @@ static int row_set_state(StoreKnob *row, KnobState s, const char *by) {
 
 /* ---- lifecycle of the Journal object ---- */
 
-int journal_new(Manager *m) {
-        Journal *j;
+int journal_new(Store *store, const char *root, const char *state_dir, bool dry_run, const JournalConf *conf,
+                sd_event *event, Journal **ret) {
+        _cleanup_(journal_freep) Journal *j = calloc(1, sizeof *j);
 
-        if (m->journal)
-                return 0;
-        j = calloc(1, sizeof *j);
         if (!j)
                 return -ENOMEM;
-        *j = (Journal){ .manager = m, .lock_fd = -EBADF };
-        m->journal = j;
+        *j = (Journal){ .store = store, .dry_run = dry_run, .event = event, .conf = *conf, .lock_fd = -EBADF };
+        j->root = strdup(root);
+        j->state_dir = strdup(state_dir);
+        if (!j->root || !j->state_dir)
+                return -ENOMEM;
+        *ret = TAKE_PTR(j);
         return 0;
 }
 
@@ -134,50 +134,72 @@ Journal *journal_free(Journal *j) {
                 return NULL;
         sd_event_source_disable_unref(j->drift_timer);
         safe_close(j->lock_fd);
+        free(j->root);
+        free(j->state_dir);
         free(j);
         return NULL;
 }
 
-void journal_set_hook(Manager *m, JournalHook hook, void *userdata) {
-        if (journal_new(m) < 0)
-                return;
-        m->journal->hook = hook;
-        m->journal->hook_userdata = userdata;
+void journal_set_conf(Journal *j, const JournalConf *conf) {
+        j->conf = *conf;
+}
+
+void journal_set_foreign_kdamonds(Journal *j, unsigned n) {
+        j->foreign_kdamonds = n;
+}
+
+void journal_set_hook(Journal *j, JournalHook hook, void *userdata) {
+        j->hook = hook;
+        j->hook_userdata = userdata;
+}
+
+void journal_metrics_write(void *userdata, FILE *f) {
+        Journal *j = userdata;
+        int knobs = store_knob_count(j->store);
+
+        metrics_u64(f, "maiod_knobs_owned", "gauge", "Kernel knobs in the journal (changed by maiod and not restored).",
+                    knobs > 0 ? (uint64_t) knobs : 0);
+        metrics_u64(f, "maiod_knob_writes_total", "counter", "Kernel knob writes (and restores) that took.",
+                    j->writes_total);
+        metrics_u64(f, "maiod_knob_write_failures_total", "counter", "Kernel knob writes that failed.",
+                    j->write_failures_total);
+        metrics_u64(f, "maiod_knob_overrides_total", "counter",
+                    "Times a knob maiod wrote was found changed by someone else.", j->overrides_total);
 }
 
 /* ---- setting ---- */
 
 /* Records the outcome of knobs_write() r on row (committed before the write). */
-static int record_write(Manager *m, StoreKnob *row, const Knob *k, const char *value, int r, const char *obtained,
+static int record_write(Journal *j, StoreKnob *row, const Knob *k, const char *value, int r, const char *obtained,
                         char **ret_error) {
         _cleanup_free_ char *live = NULL;
         int q;
 
         if (r >= 0 || r == -ENOSPC) {
-                m->metrics.knob_writes_total++;
+                j->writes_total++;
                 row->overridden_logged = false;
                 if (set_str(&row->applied, obtained) < 0 ||
                     row_set_state(row, r >= 0 ? KNOB_STATE_APPLIED : KNOB_STATE_PARTIAL, NULL) < 0)
                         return -ENOMEM;
-                q = store_knob_put(m->store, row);
+                q = store_knob_put(j->store, row);
                 if (q < 0) /* The kernel has the value and the journal its original: reconcile copes. */
                         return fail(ret_error, q, "Set %s to %s but failed to record it: %m", k->name, value);
                 if (r >= 0) {
-                        report(m, LOG_INFO, k->name, "knob-set", "Knob %s set to %s by %s (original %s).", k->name,
+                        report(j, LOG_INFO, k->name, "knob-set", "Knob %s set to %s by %s (original %s).", k->name,
                                value, row->changed_by, row->original);
                         return 0;
                 }
-                report(m, LOG_WARNING, k->name, "knob-partial", "Knob %s: %s asked for %s, the kernel kept %s.",
+                report(j, LOG_WARNING, k->name, "knob-partial", "Knob %s: %s asked for %s, the kernel kept %s.",
                        k->name, row->changed_by, value, obtained);
                 return fail(ret_error, -ENOSPC, "The kernel kept %s of %s asked for %s", obtained, value, k->name);
         }
 
-        m->metrics.knob_write_failures_total++;
+        j->write_failures_total++;
         /* A first write that changed nothing leaves nothing of ours in the kernel. */
         if (!row->applied && knobs_read(k, &live) >= 0 && knobs_value_equal(k->def, live, row->original))
-                q = store_knob_remove(m->store, row->name);
+                q = store_knob_remove(j->store, row->name);
         else
-                q = row_set_state(row, KNOB_STATE_FAILED, NULL) < 0 ? -ENOMEM : store_knob_put(m->store, row);
+                q = row_set_state(row, KNOB_STATE_FAILED, NULL) < 0 ? -ENOMEM : store_knob_put(j->store, row);
         if (q < 0)
                 log_warning_errno(q, "Failed to record the failed write of %s, ignoring: %m", k->name);
         log_full_errno(LOG_WARNING, r, "Writing %s to %s failed: %m", value, k->path);
@@ -196,7 +218,7 @@ static int record_write(Manager *m, StoreKnob *row, const Knob *k, const char *v
 
 /* Prepares row for a write of value: a new record takes the live value as its
  * original; a record maiod never wrote takes it again (it may have changed). */
-static int prepare_row(Manager *m, StoreKnob *row, bool existed, const Knob *k, const char *value,
+static int prepare_row(Journal *j, StoreKnob *row, bool existed, const Knob *k, const char *value,
                        const char *live, const char *by) {
         if (!existed && set_str(&row->name, k->name) < 0)
                 return -ENOMEM;
@@ -204,18 +226,18 @@ static int prepare_row(Manager *m, StoreKnob *row, bool existed, const Knob *k, 
                 return -ENOMEM;
         if (set_str(&row->path, k->path) < 0 || set_str(&row->desired, value) < 0)
                 return -ENOMEM;
-        row->written = row->written || !m->dry_run;
-        return row_set_state(row, m->dry_run ? KNOB_STATE_DRY_RUN : KNOB_STATE_PENDING, by);
+        row->written = row->written || !j->dry_run;
+        return row_set_state(row, j->dry_run ? KNOB_STATE_DRY_RUN : KNOB_STATE_PENDING, by);
 }
 
 /* Sets an already resolved knob to a validated value (see journal_set()). */
-static int journal_apply(Manager *m, const Knob *k, const char *value, const char *by, char **ret_error) {
+static int journal_apply(Journal *j, const Knob *k, const char *value, const char *by, char **ret_error) {
         _cleanup_(store_knob_done) StoreKnob row = {};
         _cleanup_free_ char *live = NULL, *obtained = NULL;
         bool existed;
         int r;
 
-        r = store_knob_get(m->store, k->name, &row);
+        r = store_knob_get(j->store, k->name, &row);
         if (r < 0 && r != -ENOENT)
                 return fail(ret_error, r, "Failed to read the journal record of %s: %m", k->name);
         existed = r >= 0;
@@ -225,26 +247,26 @@ static int journal_apply(Manager *m, const Knob *k, const char *value, const cha
                             k->name, k->path, knob_need_to_string(k->def->need));
         if (r < 0)
                 return fail(ret_error, r, "Failed to read %s: %m", k->path);
-        r = prepare_row(m, &row, existed, k, value, live, by);
+        r = prepare_row(j, &row, existed, k, value, live, by);
         if (r < 0)
                 return r;
         /* The contract: the original is durable before the kernel is touched. */
-        r = store_knob_put(m->store, &row);
+        r = store_knob_put(j->store, &row);
         if (r < 0)
                 return fail(ret_error, r, "Failed to record the original of %s, not writing it: %m", k->name);
-        if (m->dry_run) {
-                report(m, LOG_INFO, k->name, "knob-dry-run", "Dry run: knob %s would be set to %s by %s (now %s).",
+        if (j->dry_run) {
+                report(j, LOG_INFO, k->name, "knob-dry-run", "Dry run: knob %s would be set to %s by %s (now %s).",
                        k->name, value, by, live);
                 return 0;
         }
-        if (m->journal && m->journal->hook)
-                m->journal->hook(m, k->name, m->journal->hook_userdata);
+        if (j->hook)
+                j->hook(j, k->name, j->hook_userdata);
         r = knobs_write(k, value, &obtained);
-        return record_write(m, &row, k, value, r, obtained, ret_error);
+        return record_write(j, &row, k, value, r, obtained, ret_error);
 }
 
-static int resolve_for_change(Manager *m, const char *name, Knob *ret, char **ret_error) {
-        int r = knobs_resolve(m->root, name, ret);
+static int resolve_for_change(Journal *j, const char *name, Knob *ret, char **ret_error) {
+        int r = knobs_resolve(j->root, name, ret);
 
         switch (r) {
         case 0:
@@ -260,13 +282,13 @@ static int resolve_for_change(Manager *m, const char *name, Knob *ret, char **re
         }
 }
 
-int journal_set(Manager *m, const char *name, const char *value, const char *by, char **ret_error) {
+int journal_set(Journal *j, const char *name, const char *value, const char *by, char **ret_error) {
         _cleanup_(knob_done) Knob k = {};
         _cleanup_free_ char *normalised = NULL, *reason = NULL;
         int r;
 
         *ret_error = NULL;
-        r = resolve_for_change(m, name, &k, ret_error);
+        r = resolve_for_change(j, name, &k, ret_error);
         if (r < 0)
                 return r;
         r = knobs_validate(k.def, value, &normalised, &reason);
@@ -274,85 +296,85 @@ int journal_set(Manager *m, const char *name, const char *value, const char *by,
                 return r;
         if (r < 0)
                 return fail(ret_error, -EINVAL, "Value '%.64s' for %s is invalid: %s", value, name, reason);
-        return journal_apply(m, &k, normalised, by, ret_error);
+        return journal_apply(j, &k, normalised, by, ret_error);
 }
 
 /* ---- restoring ---- */
 
-static int forget(Manager *m, const StoreKnob *row) {
-        int r = store_knob_remove(m->store, row->name);
+static int forget(Journal *j, const StoreKnob *row) {
+        int r = store_knob_remove(j->store, row->name);
         return r == -ENOENT ? 0 : r;
 }
 
-static int restore_row(Manager *m, StoreKnob *row, bool force, const char *by, char **ret_error) {
+static int restore_row(Journal *j, StoreKnob *row, bool force, const char *by, char **ret_error) {
         _cleanup_(knob_done) Knob k = {};
         _cleanup_free_ char *obtained = NULL;
         int r;
 
         if (!row->written)
-                return forget(m, row); /* only ever a dry-run intent */
-        if (m->dry_run) {
-                report(m, LOG_INFO, row->name, NULL, "Dry run: knob %s would be restored to %s.", row->name,
+                return forget(j, row); /* only ever a dry-run intent */
+        if (j->dry_run) {
+                report(j, LOG_INFO, row->name, NULL, "Dry run: knob %s would be restored to %s.", row->name,
                        row->original);
                 return 0;
         }
         if (!force && row_state(row) == KNOB_STATE_OVERRIDDEN) {
-                report(m, LOG_NOTICE, row->name, "knob-released",
+                report(j, LOG_NOTICE, row->name, "knob-released",
                        "Knob %s was changed by someone else; leaving their value and forgetting it.", row->name);
-                return forget(m, row);
+                return forget(j, row);
         }
         r = knobs_from_path(row->name, row->path, &k);
         if (r < 0)
                 return fail(ret_error, r, "Journal record %s cannot be restored: %m", row->name);
         r = knobs_write(&k, row->original, &obtained);
         if (r == -ENOENT) { /* the device or node went away, and its knob with it */
-                report(m, LOG_NOTICE, row->name, "knob-released", "Knob %s is gone (%s), forgetting it.", row->name,
+                report(j, LOG_NOTICE, row->name, "knob-released", "Knob %s is gone (%s), forgetting it.", row->name,
                        row->path);
-                return forget(m, row);
+                return forget(j, row);
         }
         if (r < 0) {
-                m->metrics.knob_write_failures_total++;
+                j->write_failures_total++;
                 if (row_set_state(row, KNOB_STATE_FAILED, NULL) >= 0)
-                        (void) store_knob_put(m->store, row);
+                        (void) store_knob_put(j->store, row);
                 if (r == -ENOSPC)
                         return fail(ret_error, r, "Restoring %s to %s left %s", row->name, row->original, obtained);
                 return fail(ret_error, r, "Restoring %s to %s failed: %m", row->name, row->original);
         }
-        m->metrics.knob_writes_total++;
-        r = forget(m, row);
+        j->writes_total++;
+        r = forget(j, row);
         if (r < 0)
                 return fail(ret_error, r, "Restored %s but failed to update the journal: %m", row->name);
-        report(m, LOG_INFO, row->name, "knob-restored", "Knob %s restored to %s by %s.", row->name, row->original, by);
+        report(j, LOG_INFO, row->name, "knob-restored", "Knob %s restored to %s by %s.", row->name, row->original, by);
         return 1;
 }
 
-int journal_restore(Manager *m, const char *name, bool force, char **ret_error) {
+int journal_restore(Journal *j, const char *name, bool force, char **ret_error) {
         _cleanup_(store_knob_done) StoreKnob row = {};
         int r;
 
         *ret_error = NULL;
-        r = store_knob_get(m->store, name, &row);
+        r = store_knob_get(j->store, name, &row);
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
                 return fail(ret_error, r, "Failed to read the journal record of %s: %m", name);
-        r = restore_row(m, &row, force, "request", ret_error);
+        r = restore_row(j, &row, force, "request", ret_error);
         return r < 0 ? r : 0;
 }
 
-int journal_restore_all(Manager *m, bool force, char **ret_error) {
+int journal_restore_all(Journal *j, bool force, char **ret_error) {
         StoreKnob *rows = NULL;
         size_t n = 0;
         int r, first = 0, done = 0;
 
         *ret_error = NULL;
-        r = store_knob_list(m->store, &rows, &n);
+        r = store_knob_list(j->store, &rows, &n);
         if (r < 0)
                 return fail(ret_error, r, "Failed to read the knob journal: %m");
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *error = NULL;
 
-                r = restore_row(m, &rows[i], force, "restore-all", &error);
+                r = restore_row(j, &rows[i], force, "restore-all", &error);
                 if (r >= 0) {
                         done++;
                         continue;
@@ -382,41 +404,41 @@ static const char *reconcile_finding(const Knob *k, const StoreKnob *row, const 
         return "holds a value set by someone else";
 }
 
-static int reconcile_row(Manager *m, StoreKnob *row) {
+static int reconcile_row(Journal *j, StoreKnob *row) {
         _cleanup_(knob_done) Knob k = {};
         _cleanup_free_ char *live = NULL, *error = NULL;
-        bool reapply = m->config->knobs_reconcile == KNOBS_RECONCILE_REAPPLY;
+        bool reapply = j->conf.reconcile == KNOBS_RECONCILE_REAPPLY;
         int r;
 
         r = knobs_from_path(row->name, row->path, &k);
         if (r < 0)
                 return log_warning_errno(r, "Journal record %s is not a knob this maiod knows, ignoring: %m", row->name);
         (void) knobs_read(&k, &live);
-        report(m, LOG_NOTICE, row->name, "knob-reconcile",
+        report(j, LOG_NOTICE, row->name, "knob-reconcile",
                "After an unclean stop knob %s %s (now %s, original %s, desired %s, state %s); %s.", row->name,
                reconcile_finding(&k, row, live), live ?: "-", row->original, row->desired ?: "-", row->state,
                !row->written ? "forgetting the dry-run record" : reapply && row->desired ? "reapplying" : "restoring");
         if (!row->written)
-                return forget(m, row);
+                return forget(j, row);
         if (reapply && row->desired)
-                r = journal_apply(m, &k, row->desired, "reconcile", &error);
+                r = journal_apply(j, &k, row->desired, "reconcile", &error);
         else
-                r = restore_row(m, row, true, "reconcile", &error);
+                r = restore_row(j, row, true, "reconcile", &error);
         if (r < 0)
                 log_warning("Reconciling knob %s failed: %s", row->name, error ?: "out of memory");
         return r;
 }
 
-int journal_reconcile(Manager *m) {
+int journal_reconcile(Journal *j) {
         StoreKnob *rows = NULL;
         size_t n = 0;
         int r, first = 0;
 
-        r = store_knob_list(m->store, &rows, &n);
+        r = store_knob_list(j->store, &rows, &n);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n; i++) {
-                r = reconcile_row(m, &rows[i]);
+                r = reconcile_row(j, &rows[i]);
                 if (r < 0 && first == 0)
                         first = r;
         }
@@ -425,7 +447,7 @@ int journal_reconcile(Manager *m) {
 }
 
 /* Returns 1 when the row's knob was found overridden just now, else 0 or -errno. */
-static int drift_row(Manager *m, StoreKnob *row) {
+static int drift_row(Journal *j, StoreKnob *row) {
         _cleanup_(knob_done) Knob k = {};
         _cleanup_free_ char *live = NULL, *error = NULL;
         KnobState s = row_state(row);
@@ -445,36 +467,36 @@ static int drift_row(Manager *m, StoreKnob *row) {
                 if (s != KNOB_STATE_OVERRIDDEN)
                         return 0;
                 row->overridden_logged = false;
-                report(m, LOG_INFO, row->name, NULL, "Knob %s holds maiod's value %s again.", row->name, live);
-                return row_set_state(row, KNOB_STATE_APPLIED, NULL) < 0 ? -ENOMEM : store_knob_put(m->store, row);
+                report(j, LOG_INFO, row->name, NULL, "Knob %s holds maiod's value %s again.", row->name, live);
+                return row_set_state(row, KNOB_STATE_APPLIED, NULL) < 0 ? -ENOMEM : store_knob_put(j->store, row);
         }
         fresh = !row->overridden_logged;
         if (fresh) {
-                m->metrics.knob_overrides_total++;
-                report(m, LOG_NOTICE, row->name, "knob-overridden",
+                j->overrides_total++;
+                report(j, LOG_NOTICE, row->name, "knob-overridden",
                        "Knob %s was changed by someone else: maiod wrote %s, it now holds %s; %s.", row->name,
-                       row->applied, live, m->config->knobs_enforce ? "enforcing maiod's value" : "leaving it alone");
+                       row->applied, live, j->conf.enforce ? "enforcing maiod's value" : "leaving it alone");
         }
         row->overridden_logged = true;
-        r = row_set_state(row, KNOB_STATE_OVERRIDDEN, NULL) < 0 ? -ENOMEM : store_knob_put(m->store, row);
-        if (r >= 0 && m->config->knobs_enforce && row->desired) {
-                r = journal_apply(m, &k, row->desired, "enforce", &error);
+        r = row_set_state(row, KNOB_STATE_OVERRIDDEN, NULL) < 0 ? -ENOMEM : store_knob_put(j->store, row);
+        if (r >= 0 && j->conf.enforce && row->desired) {
+                r = journal_apply(j, &k, row->desired, "enforce", &error);
                 if (r < 0)
                         log_warning("Enforcing knob %s failed: %s", row->name, error ?: "out of memory");
         }
         return r < 0 ? r : fresh;
 }
 
-int journal_check_drift(Manager *m) {
+int journal_check_drift(Journal *j) {
         StoreKnob *rows = NULL;
         size_t n = 0;
         int r, found = 0;
 
-        r = store_knob_list(m->store, &rows, &n);
+        r = store_knob_list(j->store, &rows, &n);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n; i++) {
-                r = drift_row(m, &rows[i]);
+                r = drift_row(j, &rows[i]);
                 if (r > 0)
                         found++;
                 else if (r < 0)
@@ -486,11 +508,11 @@ int journal_check_drift(Manager *m) {
 
 /* ---- start and stop ---- */
 
-static int journal_lock(Manager *m) {
+static int journal_lock(Journal *j) {
         _cleanup_free_ char *path = NULL;
         int fd;
 
-        if (asprintf(&path, "%s/%s", m->state_dir, LOCK_FILENAME) < 0)
+        if (asprintf(&path, "%s/%s", j->state_dir, LOCK_FILENAME) < 0)
                 return log_oom();
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
         if (fd < 0)
@@ -500,24 +522,24 @@ static int journal_lock(Manager *m) {
 
                 safe_close(fd);
                 if (r == -EWOULDBLOCK)
-                        return log_error_errno(EBUSY, "Another maiod is using the state directory %s.", m->state_dir);
+                        return log_error_errno(EBUSY, "Another maiod is using the state directory %s.", j->state_dir);
                 return log_error_errno(r, "Failed to lock %s: %m", path);
         }
-        safe_close(m->journal->lock_fd);
-        m->journal->lock_fd = fd;
+        safe_close(j->lock_fd);
+        j->lock_fd = fd;
         return 0;
 }
 
 /* After a reboot the kernel has its boot values again: records describe a
  * kernel that is gone. Reapply mode writes the desired values over fresh
  * originals; otherwise the records are forgotten. */
-static int journal_after_reboot(Manager *m) {
-        bool reapply = m->config->knobs_reconcile == KNOBS_RECONCILE_REAPPLY;
+static int journal_after_reboot(Journal *j) {
+        bool reapply = j->conf.reconcile == KNOBS_RECONCILE_REAPPLY;
         StoreKnob *rows = NULL;
         size_t n = 0;
         int r;
 
-        r = store_knob_list(m->store, &rows, &n);
+        r = store_knob_list(j->store, &rows, &n);
         if (r < 0)
                 return r;
         if (n > 0)
@@ -526,9 +548,9 @@ static int journal_after_reboot(Manager *m) {
         for (size_t i = 0; i < n && r >= 0; i++) {
                 _cleanup_free_ char *error = NULL;
 
-                r = forget(m, &rows[i]);
+                r = forget(j, &rows[i]);
                 if (r >= 0 && reapply && rows[i].desired && rows[i].written &&
-                    journal_set(m, rows[i].name, rows[i].desired, "reconcile", &error) < 0)
+                    journal_set(j, rows[i].name, rows[i].desired, "reconcile", &error) < 0)
                         log_warning("Reapplying knob %s failed: %s", rows[i].name, error ?: "out of memory");
         }
         store_knobs_free(rows, n);
@@ -537,107 +559,102 @@ static int journal_after_reboot(Manager *m) {
 
 /* Returns 1 if the boot id differs from the recorded one, else 0 (or when the
  * root has none, e.g. a fixture). Records the current one. */
-static int journal_boot_check(Manager *m) {
+static int journal_boot_check(Journal *j) {
         _cleanup_free_ char *path = NULL, *old = NULL;
         _cleanup_fclose_ FILE *f = NULL;
         char id[64] = "";
         int r;
 
-        r = detect_root_path(m->root, "proc/sys/kernel/random/boot_id", &path);
+        r = detect_root_path(j->root, "proc/sys/kernel/random/boot_id", &path);
         if (r < 0)
                 return r;
         f = fopen(path, "re");
         if (!f || !fgets(id, sizeof id, f) || !id[0])
                 return 0;
         id[strcspn(id, "\n")] = '\0';
-        r = store_state_get(m->store, STATE_BOOT_ID, &old);
+        r = store_state_get(j->store, STATE_BOOT_ID, &old);
         if (r < 0 && r != -ENOENT)
                 return r;
         r = r >= 0 && strcmp(old, id) != 0;
-        if (store_state_set(m->store, STATE_BOOT_ID, id) < 0)
+        if (store_state_set(j->store, STATE_BOOT_ID, id) < 0)
                 log_warning("Failed to record the boot id, ignoring.");
         return r;
 }
 
 static int on_drift_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        Manager *m = userdata;
+        Journal *j = userdata;
         int r;
 
-        r = journal_check_drift(m);
+        r = journal_check_drift(j);
         if (r < 0)
                 log_warning_errno(r, "Knob drift check failed, ignoring: %m");
-        (void) sd_event_source_set_time_relative(s, (uint64_t) m->config->knobs_drift_check_s * 1000000);
+        (void) sd_event_source_set_time_relative(s, (uint64_t) j->conf.drift_check_s * 1000000);
         return 0;
 }
 
-static int journal_arm_drift(Manager *m) {
-        Journal *j = m->journal;
+static int journal_arm_drift(Journal *j) {
         int r;
 
-        if (!m->event || j->drift_timer)
+        if (!j->event || j->drift_timer)
                 return 0;
-        r = sd_event_add_time_relative(m->event, &j->drift_timer, CLOCK_MONOTONIC,
-                                       (uint64_t) m->config->knobs_drift_check_s * 1000000, 100000, on_drift_timer, m);
+        r = sd_event_add_time_relative(j->event, &j->drift_timer, CLOCK_MONOTONIC,
+                                       (uint64_t) j->conf.drift_check_s * 1000000, 100000, on_drift_timer, j);
         if (r < 0)
                 return log_error_errno(r, "Failed to add the knob drift timer: %m");
         (void) sd_event_source_set_description(j->drift_timer, "knob-drift");
         return sd_event_source_set_enabled(j->drift_timer, SD_EVENT_ON);
 }
 
-int journal_start(Manager *m) {
+int journal_start(Journal *j) {
         _cleanup_free_ char *marker = NULL;
         int r, rebooted;
 
-        r = journal_new(m);
-        if (r < 0)
-                return log_oom();
-        r = journal_lock(m);
+        r = journal_lock(j);
         if (r < 0)
                 return r;
-        rebooted = journal_boot_check(m);
+        rebooted = journal_boot_check(j);
         if (rebooted < 0)
                 return log_error_errno(rebooted, "Failed to compare the boot id: %m");
         if (rebooted > 0) {
-                r = journal_after_reboot(m);
+                r = journal_after_reboot(j);
                 if (r < 0)
                         return log_error_errno(r, "Failed to update the knob journal after a reboot: %m");
         }
 
-        r = store_state_get(m->store, STATE_CLEAN_STOP, &marker);
+        r = store_state_get(j->store, STATE_CLEAN_STOP, &marker);
         if (r < 0 && r != -ENOENT)
                 return log_error_errno(r, "Failed to read the clean-stop marker: %m");
         if (r >= 0 && strcmp(marker, "yes") != 0 && rebooted == 0) {
                 log_warning("maiod did not stop cleanly last time; reconciling the knob journal ([knobs] reconcile = %s).",
-                            m->config->knobs_reconcile == KNOBS_RECONCILE_REAPPLY ? "reapply" : "restore");
-                r = journal_reconcile(m);
+                            j->conf.reconcile == KNOBS_RECONCILE_REAPPLY ? "reapply" : "restore");
+                r = journal_reconcile(j);
                 if (r < 0)
                         log_warning_errno(r, "Some knobs could not be reconciled, continuing: %m");
         }
         /* From here until journal_stop() a crash leaves "no" behind. */
-        r = store_state_set(m->store, STATE_CLEAN_STOP, "no");
+        r = store_state_set(j->store, STATE_CLEAN_STOP, "no");
         if (r < 0)
                 return log_error_errno(r, "Failed to write the clean-stop marker: %m");
-        return journal_arm_drift(m);
+        return journal_arm_drift(j);
 }
 
-int journal_stop(Manager *m) {
+int journal_stop(Journal *j) {
         _cleanup_free_ char *error = NULL;
         int r = 0, n;
 
-        if (m->journal)
-                m->journal->drift_timer = sd_event_source_disable_unref(m->journal->drift_timer);
-        if (m->config->knobs_restore_on_exit) {
-                r = journal_restore_all(m, false, &error);
+        j->drift_timer = sd_event_source_disable_unref(j->drift_timer);
+        if (j->conf.restore_on_exit) {
+                r = journal_restore_all(j, false, &error);
                 if (r < 0)
                         log_error("Failed to restore every knob at exit (the journal keeps the rest): %s",
                                   error ?: "out of memory");
                 else if (r > 0)
                         log_info("Restored %d knob(s) at exit.", r);
-        } else if ((n = store_knob_count(m->store)) > 0)
+        } else if ((n = store_knob_count(j->store)) > 0)
                 log_info("Leaving %d knob(s) at maiod's values ([knobs] restore_on_exit = no).", n);
         if (r < 0)
                 return r;
-        r = store_state_set(m->store, STATE_CLEAN_STOP, "yes");
+        r = store_state_set(j->store, STATE_CLEAN_STOP, "yes");
         if (r < 0)
                 return log_error_errno(r, "Failed to write the clean-stop marker: %m");
         return 0;
@@ -667,11 +684,11 @@ static json_object *conflict_new(const char *kind, const char *name, int pid, un
         return o;
 }
 
-static void conflicts_scan_proc(Manager *m, json_object *arr) {
+static void conflicts_scan_proc(Journal *j, json_object *arr) {
         _cleanup_free_ char *proc = NULL;
         DIR *d;
 
-        if (detect_root_path(m->root, "proc", &proc) < 0 || !(d = opendir(proc)))
+        if (detect_root_path(j->root, "proc", &proc) < 0 || !(d = opendir(proc)))
                 return;
         for (struct dirent *de; (de = readdir(d));) {
                 _cleanup_free_ char *path = NULL;
@@ -693,14 +710,14 @@ static void conflicts_scan_proc(Manager *m, json_object *arr) {
         closedir(d);
 }
 
-json_object *journal_conflicts_to_json(Manager *m) {
+json_object *journal_conflicts_to_json(Journal *j) {
         json_object *arr = json_object_new_array();
 
         if (!arr)
                 return NULL;
-        conflicts_scan_proc(m, arr);
-        if (m->features.damon_kdamonds_foreign > 0)
-                json_object_array_add(arr, conflict_new("damon", "kdamond", 0, m->features.damon_kdamonds_foreign,
+        conflicts_scan_proc(j, arr);
+        if (j->foreign_kdamonds > 0)
+                json_object_array_add(arr, conflict_new("damon", "kdamond", 0, j->foreign_kdamonds,
                                                         "page migration by DAMON schemes maiod did not create"));
         return arr;
 }
@@ -740,16 +757,16 @@ static json_object *knob_to_json(const KnobDef *def, const char *name, const cha
 }
 
 /* The knob's object after a drift check of its record (so every read compares). */
-static int knob_json(Manager *m, const Knob *k, json_object **ret) {
+static int knob_json(Journal *j, const Knob *k, json_object **ret) {
         _cleanup_(store_knob_done) StoreKnob row = {};
         _cleanup_free_ char *live = NULL;
         int r, rl;
 
-        r = store_knob_get(m->store, k->name, &row);
+        r = store_knob_get(j->store, k->name, &row);
         if (r >= 0) {
-                (void) drift_row(m, &row);
+                (void) drift_row(j, &row);
                 store_knob_done(&row);
-                r = store_knob_get(m->store, k->name, &row);
+                r = store_knob_get(j->store, k->name, &row);
         }
         if (r < 0 && r != -ENOENT)
                 return r;
@@ -760,57 +777,60 @@ static int knob_json(Manager *m, const Knob *k, json_object **ret) {
 
 /* The request's {name} as a knob: 404 unknown, 400 bad or naming a missing
  * object. A knob with a record whose device has gone keeps its recorded path. */
-static int op_resolve(Manager *m, const Request *req, Reply *reply, Knob *ret) {
+static int op_resolve(Journal *j, const Request *req, Reply *reply, Knob *ret) {
         _cleanup_(store_knob_done) StoreKnob row = {};
-        int r = knobs_resolve(m->root, req->name, ret);
+        int r = knobs_resolve(j->root, req->name, ret);
 
-        if (r == -ENODEV && store_knob_get(m->store, req->name, &row) >= 0)
+        if (r == -ENODEV && store_knob_get(j->store, req->name, &row) >= 0)
                 r = knobs_from_path(row.name, row.path, ret);
         switch (r) {
         case 0:
                 return 0;
         case -ENOENT:
-                return reply_error(reply, 404, "not-found", "Unknown knob '%s'; GET /v1/knobs lists them", req->name);
+                return reply_error(reply, REPLY_NOT_FOUND, "Unknown knob '%s'; GET /v1/knobs lists them", req->name);
         case -EINVAL:
-                return reply_error(reply, 400, "bad-request",
+                return reply_error(reply, REPLY_BAD_REQUEST,
                                    "Invalid knob name '%s': dot-separated components of A-Z a-z 0-9 _ -", req->name);
         case -ENODEV:
-                return reply_error(reply, 400, "bad-request",
+                return reply_error(reply, REPLY_BAD_REQUEST,
                                    "Knob '%s' names a node, network device or queue that does not exist", req->name);
         default:
                 return reply_errno(reply, r, "Failed to resolve knob '%s': %m", req->name);
         }
 }
 
+/* The journal's messages with the code each errno stands for here; the reply keeps r itself. */
 static int op_error(Reply *reply, int r, const char *message) {
         static const struct {
                 int error;
-                unsigned status;
-                const char *code;
+                ReplyError code;
         } map[] = {
-                { -ENOENT, 404, "not-found" },   { -EOPNOTSUPP, 404, "not-found" },
-                { -EINVAL, 400, "invalid-value" }, { -ENODEV, 400, "bad-request" },
-                { -EACCES, 403, "forbidden" },   { -EBUSY, 503, "unavailable" },
-                { -ENOSPC, 507, "insufficient-storage" },
+                { -ENOENT, REPLY_NOT_FOUND },      { -EOPNOTSUPP, REPLY_NOT_FOUND }, { -EINVAL, REPLY_INVALID_VALUE },
+                { -ENODEV, REPLY_BAD_REQUEST },    { -EACCES, REPLY_FORBIDDEN },     { -EBUSY, REPLY_UNAVAILABLE },
+                { -ENOSPC, REPLY_INSUFFICIENT_STORAGE },
         };
+        ReplyError code = REPLY_INTERNAL;
 
         if (!message)
                 return reply_errno(reply, r, NULL);
         for (size_t i = 0; i < ELEMENTSOF(map); i++)
                 if (map[i].error == r)
-                        return reply_error(reply, map[i].status, map[i].code, "%s", message);
-        return reply_error(reply, 500, "internal", "%s", message);
+                        code = map[i].code;
+        (void) reply_error(reply, code, "%s", message);
+        reply->error = r;
+        return r;
 }
 
-int journal_op_get(Manager *m, const Request *req, Reply *reply) {
+int journal_op_get(void *userdata, const Request *req, Reply *reply) {
+        Journal *j = userdata;
         _cleanup_(knob_done) Knob k = {};
         json_object *o;
         int r;
 
-        r = op_resolve(m, req, reply, &k);
+        r = op_resolve(j, req, reply, &k);
         if (r < 0)
                 return r;
-        r = knob_json(m, &k, &o);
+        r = knob_json(j, &k, &o);
         return r < 0 ? r : reply_json(reply, 200, o);
 }
 
@@ -831,7 +851,7 @@ static int list_add_records(json_object *arr, const StoreKnob *rows, size_t n, c
         return 0;
 }
 
-static int list_build(Manager *m, const Knob *ks, size_t n, const StoreKnob *rows, size_t n_rows, json_object *arr) {
+static int list_build(Journal *j, const Knob *ks, size_t n, const StoreKnob *rows, size_t n_rows, json_object *arr) {
         _cleanup_free_ bool *listed = calloc(n_rows + 1, sizeof(bool));
 
         if (!listed)
@@ -841,10 +861,10 @@ static int list_build(Manager *m, const Knob *ks, size_t n, const StoreKnob *row
                 const StoreKnob *row = NULL;
                 int rl = knobs_read(&ks[i], &live);
 
-                for (size_t j = 0; j < n_rows && !row; j++)
-                        if (strcmp(rows[j].name, ks[i].name) == 0) {
-                                row = &rows[j];
-                                listed[j] = true;
+                for (size_t x = 0; x < n_rows && !row; x++)
+                        if (strcmp(rows[x].name, ks[i].name) == 0) {
+                                row = &rows[x];
+                                listed[x] = true;
                         }
                 if (json_object_array_add(arr, knob_to_json(ks[i].def, ks[i].name, ks[i].path, row, live,
                                                             rl != -ENOENT)) < 0)
@@ -853,7 +873,8 @@ static int list_build(Manager *m, const Knob *ks, size_t n, const StoreKnob *row
         return list_add_records(arr, rows, n_rows, listed);
 }
 
-int journal_op_list(Manager *m, const Request *req, Reply *reply) {
+int journal_op_list(void *userdata, const Request *req, Reply *reply) {
+        Journal *j = userdata;
         _cleanup_(json_object_putp) json_object *arr = NULL;
         StoreKnob *rows = NULL;
         Knob *ks = NULL;
@@ -861,17 +882,17 @@ int journal_op_list(Manager *m, const Request *req, Reply *reply) {
         json_object *o;
         int r;
 
-        r = journal_check_drift(m);
+        r = journal_check_drift(j);
         if (r < 0)
                 log_warning_errno(r, "Knob drift check failed, ignoring: %m");
-        r = knobs_enumerate(m->root, &ks, &n);
+        r = knobs_enumerate(j->root, &ks, &n);
         if (r >= 0)
-                r = store_knob_list(m->store, &rows, &n_rows);
+                r = store_knob_list(j->store, &rows, &n_rows);
         arr = json_object_new_array();
         if (r >= 0 && !arr)
                 r = -ENOMEM;
         if (r >= 0)
-                r = list_build(m, ks, n, rows, n_rows, arr);
+                r = list_build(j, ks, n, rows, n_rows, arr);
         knobs_free(ks, n);
         store_knobs_free(rows, n_rows);
         if (r < 0)
@@ -883,30 +904,19 @@ int journal_op_list(Manager *m, const Request *req, Reply *reply) {
         return reply_json(reply, 200, o);
 }
 
-/* The body's "value": a string, or an integer sent as a JSON number. */
-static int op_body_value(const Request *req, Reply *reply, char *buf, size_t size, const char **ret) {
-        json_object *v;
+static const Field set_fields[] = {
+        { "value", FIELD_SCALAR, true, .id = 1 },
+};
+const FieldSet journal_set_body = { set_fields, ELEMENTSOF(set_fields) };
 
-        json_object_object_foreach(req->body, key, val) {
-                (void) val;
-                if (strcmp(key, "value") != 0)
-                        return reply_error(reply, 400, "unknown-field", "Unknown field '%s'", key);
-        }
-        if (!json_object_object_get_ex(req->body, "value", &v))
-                return reply_error(reply, 400, "missing-field", "Missing required field 'value'");
-        switch (json_object_get_type(v)) {
-        case json_type_string:
-                if (strlen(json_object_get_string(v)) != (size_t) json_object_get_string_len(v))
-                        return reply_error(reply, 400, "invalid-value", "Field 'value' contains a NUL character");
-                *ret = json_object_get_string(v);
-                return 0;
-        case json_type_int:
-                snprintf(buf, size, "%" PRId64, json_object_get_int64(v));
-                *ret = buf;
-                return 0;
-        default:
-                return reply_error(reply, 400, "wrong-type", "Field 'value' must be a string or an integer");
-        }
+/* The body's "value": a string, or an integer sent as a JSON number. */
+static const char *op_body_value(const Request *req, char *buf, size_t size) {
+        const Param *v = request_param(req, 0);
+
+        if (v->s)
+                return v->s;
+        snprintf(buf, size, "%" PRId64, v->i);
+        return buf;
 }
 
 static void op_by(const Identity *who, char *buf, size_t size) {
@@ -916,7 +926,8 @@ static void op_by(const Identity *who, char *buf, size_t size) {
                 snprintf(buf, size, "tenant %" PRId64, who->tenant_id);
 }
 
-int journal_op_set(Manager *m, const Request *req, Reply *reply) {
+int journal_op_set(void *userdata, const Request *req, Reply *reply) {
+        Journal *j = userdata;
         _cleanup_(knob_done) Knob k = {};
         _cleanup_free_ char *error = NULL;
         char number[32], by[64];
@@ -924,48 +935,48 @@ int journal_op_set(Manager *m, const Request *req, Reply *reply) {
         json_object *o;
         int r;
 
-        r = op_body_value(req, reply, number, sizeof number, &value);
-        if (r < 0)
-                return r;
-        r = op_resolve(m, req, reply, &k);
+        value = op_body_value(req, number, sizeof number);
+        r = op_resolve(j, req, reply, &k);
         if (r < 0)
                 return r;
         op_by(req->who, by, sizeof by);
-        r = journal_set(m, req->name, value, by, &error);
+        r = journal_set(j, req->name, value, by, &error);
         if (r < 0)
                 return op_error(reply, r, error);
-        r = knob_json(m, &k, &o);
+        r = knob_json(j, &k, &o);
         return r < 0 ? r : reply_json(reply, 200, o);
 }
 
-int journal_op_restore(Manager *m, const Request *req, Reply *reply) {
+int journal_op_restore(void *userdata, const Request *req, Reply *reply) {
+        Journal *j = userdata;
         _cleanup_(knob_done) Knob k = {};
         _cleanup_free_ char *error = NULL;
         json_object *o;
         int r;
 
-        r = op_resolve(m, req, reply, &k);
+        r = op_resolve(j, req, reply, &k);
         if (r < 0)
                 return r;
-        r = journal_restore(m, req->name, true, &error);
+        r = journal_restore(j, req->name, true, &error);
         if (r < 0)
                 return op_error(reply, r, error);
-        r = knob_json(m, &k, &o);
+        r = knob_json(j, &k, &o);
         return r < 0 ? r : reply_json(reply, 200, o);
 }
 
-int journal_op_restore_all(Manager *m, const Request *req, Reply *reply) {
+int journal_op_restore_all(void *userdata, const Request *req, Reply *reply) {
+        Journal *j = userdata;
         _cleanup_free_ char *error = NULL;
         json_object *o;
         int r;
 
-        r = journal_restore_all(m, true, &error);
+        r = journal_restore_all(j, true, &error);
         if (r < 0)
                 return op_error(reply, r, error);
         o = json_object_new_object();
         if (!o)
                 return -ENOMEM;
         json_object_object_add(o, "restored", json_object_new_int(r));
-        json_object_object_add(o, "remaining", json_object_new_int(store_knob_count(m->store)));
+        json_object_object_add(o, "remaining", json_object_new_int(store_knob_count(j->store)));
         return reply_json(reply, 200, o);
 }

@@ -9,10 +9,22 @@
 
 #include <json-c/json.h>
 
-#include "ops.h"
+#include <stdio.h>
 
-typedef struct Manager Manager;
+#include <systemd/sd-event.h>
+
+#include "request.h"
+#include "store.h"
+
 typedef struct Journal Journal;
+
+/* What [knobs] says (re-read on reload). */
+typedef struct JournalConf {
+        bool restore_on_exit;
+        int reconcile;            /* KNOBS_RECONCILE_* */
+        bool enforce;
+        unsigned drift_check_s;
+} JournalConf;
 
 /* States of a journal record, as stored and shown by the API. */
 typedef enum KnobState {
@@ -33,14 +45,24 @@ int knob_state_from_string(const char *s);
 
 /* Test hook: runs after a knob's record is committed and right before the
  * kernel file is written, so a test can prove that order (e.g. by exiting). */
-typedef void (*JournalHook)(Manager *m, const char *name, void *userdata);
+typedef void (*JournalHook)(Journal *j, const char *name, void *userdata);
 
-/* Allocates m->journal if it is missing. Returns 0 or -ENOMEM. */
-int journal_new(Manager *m);
+/* Builds the journal over store (borrowed), writing knobs below root, locking state_dir, with
+ * its drift timer on event (NULL: no timer). Returns 0 or -ENOMEM. */
+int journal_new(Store *store, const char *root, const char *state_dir, bool dry_run, const JournalConf *conf,
+                sd_event *event, Journal **ret);
 /* Frees j (NULL is fine), closing its lock and drift timer. Returns NULL. */
 Journal *journal_free(Journal *j);
-/* Installs the test hook (allocating m->journal if needed; silently not on OOM). */
-void journal_set_hook(Manager *m, JournalHook hook, void *userdata);
+static inline void journal_freep(Journal **j) {
+        journal_free(*j);
+}
+void journal_set_conf(Journal *j, const JournalConf *conf);
+/* How many kdamonds someone else runs (detect), for the conflicts report. */
+void journal_set_foreign_kdamonds(Journal *j, unsigned n);
+/* Installs the test hook. */
+void journal_set_hook(Journal *j, JournalHook hook, void *userdata);
+/* maiod_knobs_owned and the write, failure and override counters (a MetricsWriteFn). */
+void journal_metrics_write(void *userdata, FILE *f);
 
 /* At start, after the store is open: takes STATE_DIR/maiod.lock (-EBUSY when
  * another maiod holds it); if the host rebooted since the records were written
@@ -49,13 +71,13 @@ void journal_set_hook(Manager *m, JournalHook hook, void *userdata);
  * clean reconciles (journal_reconcile()); then marks the run unclean until
  * journal_stop() and arms the drift timer (needs m->event). Returns 0 or -errno
  * (logged). */
-int journal_start(Manager *m);
+int journal_start(Journal *j);
 
 /* At a clean stop: with [knobs] restore_on_exit restores every record not
  * overridden by someone else (those are forgotten, as they are no longer
  * maiod's), then marks the stop clean if nothing failed. Returns 0 or the
  * first -errno (logged). */
-int journal_stop(Manager *m);
+int journal_stop(Journal *j);
 
 /* Validates value for the knob name and sets it: the original is committed
  * before the first write, the applied value after it; in a dry run only the
@@ -66,39 +88,40 @@ int journal_stop(Manager *m);
  * absent on this host, -EACCES not writable by maiod (read-only, sandboxed, no
  * capability), -EBUSY still busy after retries, -ENOSPC the kernel kept another
  * value (recorded as partial; the message says what it kept). */
-int journal_set(Manager *m, const char *name, const char *value, const char *by, char **ret_error);
+int journal_set(Journal *j, const char *name, const char *value, const char *by, char **ret_error);
 
 /* Writes back the original of one record and forgets it. With force unset a
  * knob someone else changed is left as it is (and forgotten). A knob maiod
  * never wrote (dry-run intents) is forgotten without a write; in a dry run
  * nothing is written or forgotten. A knob without a record is a no-op.
  * Returns 0 or -errno with *ret_error as for journal_set(). */
-int journal_restore(Manager *m, const char *name, bool force, char **ret_error);
+int journal_restore(Journal *j, const char *name, bool force, char **ret_error);
 
 /* journal_restore() for every record; continues past failures. Returns the
  * number restored or forgotten (>= 0) when all succeeded, else the first
  * -errno with *ret_error describing it. */
-int journal_restore_all(Manager *m, bool force, char **ret_error);
+int journal_restore_all(Journal *j, bool force, char **ret_error);
 
 /* After an unclean stop: reports (log and event) what each record's knob holds
  * now compared with its original, desired and applied values, then restores
  * it or writes the desired value again per [knobs] reconcile. Returns the
  * number of records handled or the first -errno; continues past failures. */
-int journal_reconcile(Manager *m);
+int journal_reconcile(Journal *j);
 
 /* Compares every written knob with the value maiod wrote: a difference marks
  * it overridden (logged and counted once), and with [knobs] enforce it is
  * written again. Returns the number of knobs found overridden, or -errno. */
-int journal_check_drift(Manager *m);
+int journal_check_drift(Journal *j);
 
 /* Tuners that fight over the same knobs: irqbalance, tuned and numad
  * processes (ROOT/proc/PID/comm) and DAMON kdamonds maiod did not start.
  * Returns a new array (possibly empty) or NULL on OOM. */
-json_object *journal_conflicts_to_json(Manager *m);
+json_object *journal_conflicts_to_json(Journal *j);
 
-/* GET /v1/knobs, GET/PUT/DELETE /v1/knobs/{name}, POST /v1/knobs/restore. */
-int journal_op_list(Manager *m, const Request *req, Reply *reply);
-int journal_op_get(Manager *m, const Request *req, Reply *reply);
-int journal_op_set(Manager *m, const Request *req, Reply *reply);
-int journal_op_restore(Manager *m, const Request *req, Reply *reply);
-int journal_op_restore_all(Manager *m, const Request *req, Reply *reply);
+/* GET /v1/knobs, GET/PUT/DELETE /v1/knobs/{name}, POST /v1/knobs/restore; userdata is the Journal. */
+extern const FieldSet journal_set_body;
+int journal_op_list(void *userdata, const Request *req, Reply *reply);
+int journal_op_get(void *userdata, const Request *req, Reply *reply);
+int journal_op_set(void *userdata, const Request *req, Reply *reply);
+int journal_op_restore(void *userdata, const Request *req, Reply *reply);
+int journal_op_restore_all(void *userdata, const Request *req, Reply *reply);

@@ -15,9 +15,9 @@
 #include "journal.h"
 #include "knobs.h"
 #include "log.h"
-#include "manager.h"
+#include "metrics.h"
 #include "pools.h"
-#include "tenants.h"
+#include "topo.h"
 
 #define NODES_DIR "sys/devices/system/node"
 #define TEST_LIMIT_ENV "MAIOD_TEST_HUGEPAGES_LIMIT"
@@ -33,6 +33,46 @@ typedef struct NodeSize {
 } NodeSize;
 
 /* ---- pure ---- */
+
+struct Pools {
+        Store *store;
+        char *root;
+        bool dry_run;
+        Journal *journal;
+        PoolsConf conf;
+        uint64_t partial_allocations_total; /* the kernel kept fewer pages than the grants needed */
+};
+
+int pools_new(Store *store, const char *root, bool dry_run, Journal *journal, const PoolsConf *conf, Pools **ret) {
+        Pools *p = calloc(1, sizeof *p);
+
+        if (!p || !(p->root = strdup(root))) {
+                free(p);
+                return -ENOMEM;
+        }
+        p->store = store;
+        p->dry_run = dry_run;
+        p->journal = journal;
+        p->conf = *conf;
+        *ret = p;
+        return 0;
+}
+
+Pools *pools_free(Pools *p) {
+        if (!p)
+                return NULL;
+        free(p->root);
+        free(p);
+        return NULL;
+}
+
+void pools_set_conf(Pools *p, const PoolsConf *conf) {
+        p->conf = *conf;
+}
+
+void pools_tenant_removed(void *userdata, int64_t tenant_id) {
+        (void) pools_sync(userdata, "maio reserve (tenant removed)");
+}
 
 uint64_t pools_bytes_to_pages(uint64_t bytes) {
         return bytes / POOLS_PAGE_SIZE + (bytes % POOLS_PAGE_SIZE != 0);
@@ -101,7 +141,7 @@ static int node_live(const Knob *k, uint64_t *ret) {
 
 /* The node's original page count: the journal's once maiod changed the knob,
  * else the live value. *row receives the record; *ret_has_row says if there is one. */
-static int node_original(Manager *m, const Knob *k, StoreKnob *row, bool *ret_has_row, uint64_t *ret) {
+static int node_original(Pools *m, const Knob *k, StoreKnob *row, bool *ret_has_row, uint64_t *ret) {
         int r = store_knob_get(m->store, k->name, row);
 
         *ret_has_row = r >= 0;
@@ -112,7 +152,7 @@ static int node_original(Manager *m, const Knob *k, StoreKnob *row, bool *ret_ha
         return node_live(k, ret);
 }
 
-static int node_in_reserve(Manager *m, unsigned node) {
+static int node_in_reserve(Pools *m, unsigned node) {
         _cleanup_free_ unsigned *nodes = NULL;
         size_t n = 0;
         int r = store_reserve_nodes(m->store, &nodes, &n);
@@ -123,8 +163,8 @@ static int node_in_reserve(Manager *m, unsigned node) {
         return r < 0 ? r : 0;
 }
 
-static void event(Manager *m, int level, int64_t tenant_id, const char *kind, const char *format, ...) _printf_(5, 6);
-static void event(Manager *m, int level, int64_t tenant_id, const char *kind, const char *format, ...) {
+static void event(Pools *m, int level, int64_t tenant_id, const char *kind, const char *format, ...) _printf_(5, 6);
+static void event(Pools *m, int level, int64_t tenant_id, const char *kind, const char *format, ...) {
         _cleanup_free_ char *msg = NULL;
         char field[64];
         va_list ap;
@@ -148,14 +188,14 @@ static void event(Manager *m, int level, int64_t tenant_id, const char *kind, co
 /* No grant needs more than the original: the knob goes back through the
  * journal, if the reserve is what changed it (an administrator's own
  * setting of a node without grants is not the reserve's to undo). */
-static int node_give_back(Manager *m, const Knob *k, bool has_row, NodeSize *ns, char **ret_error) {
+static int node_give_back(Pools *m, const Knob *k, bool has_row, NodeSize *ns, char **ret_error) {
         int ours, r;
 
         ours = node_in_reserve(m, ns->node);
         if (ours < 0)
                 return fail(ret_error, ours, "Failed to read the hugepage reserve's nodes: %m");
         if (ours && has_row) {
-                r = journal_restore(m, k->name, false, ret_error);
+                r = journal_restore(m->journal, k->name, false, ret_error);
                 if (r < 0)
                         return r;
         }
@@ -169,7 +209,7 @@ static int node_give_back(Manager *m, const Knob *k, bool has_row, NodeSize *ns,
         return r < 0 ? fail(ret_error, r, "Failed to read %s: %m", k->path) : 0;
 }
 
-static int node_grow(Manager *m, const Knob *k, const StoreKnob *row, const char *by, NodeSize *ns,
+static int node_grow(Pools *m, const Knob *k, const StoreKnob *row, const char *by, NodeSize *ns,
                      char **ret_error) {
         char value[32];
         int r, q;
@@ -183,7 +223,7 @@ static int node_grow(Manager *m, const Knob *k, const StoreKnob *row, const char
         if (row && row->written && row->desired && strcmp(row->desired, value) == 0 &&
             node_live(k, &ns->kept) >= 0 && ns->kept == ns->target)
                 return 0;
-        r = journal_set(m, k->name, value, by, ret_error);
+        r = journal_set(m->journal, k->name, value, by, ret_error);
         if (r < 0 && r != -ENOSPC)
                 return r;
         if (m->dry_run) {
@@ -200,7 +240,7 @@ static int node_grow(Manager *m, const Knob *k, const StoreKnob *row, const char
  * also on failure (kept matters for -ENOSPC). Returns 0 or -errno with a
  * message in *ret_error (NULL only on -ENOMEM); -ENOSPC when the kernel kept
  * fewer pages than the target, as journal_set() says. */
-static int node_size(Manager *m, unsigned node, const char *by, NodeSize *ret, char **ret_error) {
+static int node_size(Pools *m, unsigned node, const char *by, NodeSize *ret, char **ret_error) {
         _cleanup_(knob_done) Knob k = {};
         _cleanup_(store_knob_done) StoreKnob row = {};
         char name[64];
@@ -217,14 +257,14 @@ static int node_size(Manager *m, unsigned node, const char *by, NodeSize *ret, c
                 r = node_original(m, &k, &row, &has_row, &ret->original);
         if (r < 0)
                 return fail(ret_error, r, "Failed to read the state of %s: %m", name);
-        ret->headroom = ret->granted > 0 ? m->config->pools_headroom_pages : 0;
+        ret->headroom = ret->granted > 0 ? m->conf.headroom_pages : 0;
         ret->target = pools_target_pages(ret->original, ret->granted, ret->headroom);
         if (ret->target == ret->original)
                 return node_give_back(m, &k, has_row, ret, ret_error);
         return node_grow(m, &k, has_row ? &row : NULL, by, ret, ret_error);
 }
 
-int pools_sync(Manager *m, const char *by) {
+int pools_sync(Pools *m, const char *by) {
         _cleanup_free_ unsigned *nodes = NULL;
         size_t n = 0;
         int r, first = 0;
@@ -238,7 +278,7 @@ int pools_sync(Manager *m, const char *by) {
 
                 r = node_size(m, nodes[i], by, &ns, &error);
                 if (r == -ENOSPC)
-                        m->metrics.maio_partial_allocations_total++;
+                        m->partial_allocations_total++;
                 if (r < 0) {
                         log_warning("Sizing the hugepage reserve of node %u failed: %s", nodes[i],
                                     error ?: "out of memory");
@@ -286,7 +326,7 @@ static ssize_t test_limit_write(int fd, const void *buf, size_t n) {
         return write(fd, out, n);
 }
 
-static int test_hook_setup(Manager *m) {
+static int test_hook_setup(Pools *m) {
         const char *s = secure_getenv(TEST_LIMIT_ENV);
         unsigned node;
         uint64_t pages;
@@ -307,7 +347,7 @@ static int test_hook_setup(Manager *m) {
         return 0;
 }
 
-int pools_start(Manager *m) {
+int pools_start(Pools *m) {
         int r;
 
         r = test_hook_setup(m);
@@ -350,7 +390,7 @@ typedef struct NodeView {
         char *state;        /* the journal record's, NULL for untouched */
 } NodeView;
 
-static int node_view(Manager *m, unsigned node, NodeView *v) {
+static int node_view(Pools *m, unsigned node, NodeView *v) {
         _cleanup_(knob_done) Knob k = {};
         _cleanup_(store_knob_done) StoreKnob row = {};
         bool has_row = false;
@@ -373,9 +413,9 @@ static int node_view(Manager *m, unsigned node, NodeView *v) {
         return 0;
 }
 
-static int node_to_json(Manager *m, unsigned node, json_object **ret) {
+static int node_to_json(Pools *m, unsigned node, json_object **ret) {
         _cleanup_(json_object_putp) json_object *o = NULL;
-        uint64_t headroom = m->config->pools_headroom_pages;
+        uint64_t headroom = m->conf.headroom_pages;
         NodeView v;
         int r;
 
@@ -400,18 +440,7 @@ static int node_to_json(Manager *m, unsigned node, json_object **ret) {
 
 /* ---- the API ---- */
 
-/* The tenant named by the path if the caller may see it, else a 404 reply. */
-static int tenant_lookup(Manager *m, const Request *req, Reply *reply) {
-        Tenant t = {};
-        int r = tenants_get_visible(m, req->who, req->ids[0], &t);
-
-        if (r == -ENOENT)
-                return reply_error(reply, 404, "not-found", "No tenant %" PRId64, req->ids[0]);
-        tenant_done(&t);
-        return r;
-}
-
-static int nodes_to_json(Manager *m, json_object **ret) {
+static int nodes_to_json(Pools *m, json_object **ret) {
         _cleanup_(json_object_putp) json_object *arr = json_object_new_array();
         _cleanup_free_ unsigned long *ids = NULL;
         size_t n = 0;
@@ -435,7 +464,7 @@ static int nodes_to_json(Manager *m, json_object **ret) {
 
 /* The grants of the tenants who may see: all for an admin, its uid's for a
  * peer, its own for a token. */
-static int grants_to_json(Manager *m, const Identity *who, json_object **ret) {
+static int grants_to_json(Pools *m, const Identity *who, json_object **ret) {
         _cleanup_(json_object_putp) json_object *arr = json_object_new_array();
         StoreGrant *gs = NULL;
         size_t n = 0;
@@ -456,7 +485,8 @@ static int grants_to_json(Manager *m, const Identity *who, json_object **ret) {
         return 0;
 }
 
-int pools_op_list(Manager *m, const Request *req, Reply *reply) {
+int pools_op_list(void *userdata, const Request *req, Reply *reply) {
+        Pools *m = userdata;
         _cleanup_(json_object_putp) json_object *o = json_object_new_object(), *nodes = NULL, *grants = NULL;
         int r;
 
@@ -466,15 +496,15 @@ int pools_op_list(Manager *m, const Request *req, Reply *reply) {
         if (r < 0)
                 return r;
         if (!o || add_pages(o, "page_size_bytes", POOLS_PAGE_SIZE, true) < 0 ||
-            add_pages(o, "headroom_pages", m->config->pools_headroom_pages, true) < 0 ||
-            add_pages(o, "max_grant_bytes", m->config->pools_max_grant_bytes, true) < 0 ||
+            add_pages(o, "headroom_pages", m->conf.headroom_pages, true) < 0 ||
+            add_pages(o, "max_grant_bytes", m->conf.max_grant_bytes, true) < 0 ||
             json_add(o, "nodes", TAKE_PTR(nodes)) < 0 || json_add(o, "grants", TAKE_PTR(grants)) < 0)
                 return -ENOMEM;
         return reply_json(reply, 200, TAKE_PTR(o));
 }
 
 /* The node must exist and have 2 MiB hugepages: 400 otherwise. */
-static int grant_check_node(Manager *m, Reply *reply, unsigned node) {
+static int grant_check_node(Pools *m, Reply *reply, unsigned node) {
         _cleanup_(knob_done) Knob k = {};
         uint64_t v;
         char name[64];
@@ -483,12 +513,12 @@ static int grant_check_node(Manager *m, Reply *reply, unsigned node) {
         node_knob_name(node, name, sizeof name);
         r = knobs_resolve(m->root, name, &k);
         if (r == -ENODEV)
-                return reply_error(reply, 400, "invalid-value", "No NUMA node %u on this host", node);
+                return reply_error(reply, REPLY_INVALID_VALUE, "No NUMA node %u on this host", node);
         if (r < 0)
                 return r;
         r = node_live(&k, &v);
         if (r == -ENOENT)
-                return reply_error(reply, 400, "invalid-value", "NUMA node %u has no 2048 kB hugepages (%s is absent)",
+                return reply_error(reply, REPLY_INVALID_VALUE, "NUMA node %u has no 2048 kB hugepages (%s is absent)",
                                    node, k.path);
         return r < 0 ? r : 0;
 }
@@ -503,7 +533,7 @@ typedef struct GrantAsk {
 } GrantAsk;
 
 /* Puts the previous grant back (or none) and sizes the node for it again. */
-static void grant_roll_back(Manager *m, const GrantAsk *g, const char *by) {
+static void grant_roll_back(Pools *m, const GrantAsk *g, const char *by) {
         _cleanup_free_ char *error = NULL;
         NodeSize ns;
         int r;
@@ -517,22 +547,22 @@ static void grant_roll_back(Manager *m, const GrantAsk *g, const char *by) {
                                 g->tenant_id, g->node);
         r = node_size(m, g->node, by, &ns, &error);
         if (r == -ENOSPC)
-                m->metrics.maio_partial_allocations_total++;
+                m->partial_allocations_total++;
         if (r < 0)
                 log_warning("Resizing node %u after a failed grant failed too: %s", g->node, error ?: "out of memory");
 }
 
-static int grant_partial_reply(Manager *m, Reply *reply, const GrantAsk *g, const NodeSize *ns) {
+static int grant_partial_reply(Pools *m, Reply *reply, const GrantAsk *g, const NodeSize *ns) {
         uint64_t others = ns->granted > g->pages ? ns->granted - g->pages : 0;
         uint64_t got = pools_obtained_pages(ns->kept, others, ns->headroom, g->pages);
         json_object *a;
 
-        m->metrics.maio_partial_allocations_total++;
+        m->partial_allocations_total++;
         event(m, LOG_WARNING, g->tenant_id, "maio-partial",
               "Hugepage grant of tenant %" PRId64 " on node %u refused: the kernel allocated %" PRIu64 " of the %" PRIu64
               " pages node.%u.hugepages.2048kB needed, enough for %" PRIu64 " of the %" PRIu64 " pages asked",
               g->tenant_id, g->node, ns->kept, ns->target, g->node, got, g->pages);
-        reply_error(reply, 507, "insufficient-storage",
+        reply_error(reply, REPLY_INSUFFICIENT_STORAGE,
                     "The kernel could allocate only %" PRIu64 " of the %" PRIu64 " hugepages asked on node %u (%" PRIu64
                     " of %" PRIu64 " bytes; the node holds %" PRIu64 " of the %" PRIu64 " pages its grants need); nothing was granted",
                     got, g->pages, g->node, got * POOLS_PAGE_SIZE, g->pages * POOLS_PAGE_SIZE, ns->kept, ns->target);
@@ -553,17 +583,17 @@ static int grant_error_reply(Reply *reply, int r, const char *error) {
                 return reply_errno(reply, r, NULL);
         switch (r) {
         case -EINVAL:
-                return reply_error(reply, 400, "invalid-value", "%s", error);
+                return reply_error(reply, REPLY_INVALID_VALUE, "%s", error);
         case -EBUSY:
         case -EACCES:
                 /* Not the tenant's doing: the knob is busy or not maiod's to write here. */
-                return reply_error(reply, 503, "unavailable", "The hugepage reserve cannot be sized now: %s", error);
+                return reply_error(reply, REPLY_UNAVAILABLE, "The hugepage reserve cannot be sized now: %s", error);
         default:
-                return reply_error(reply, 500, "internal", "%s", error);
+                return reply_error(reply, REPLY_INTERNAL, "%s", error);
         }
 }
 
-static int grant_reply(Manager *m, Reply *reply, const GrantAsk *g) {
+static int grant_reply(Pools *m, Reply *reply, const GrantAsk *g) {
         _cleanup_(store_grant_done) StoreGrant now = {};
         _cleanup_(json_object_putp) json_object *o = NULL, *node = NULL;
         int r;
@@ -582,7 +612,7 @@ static int grant_reply(Manager *m, Reply *reply, const GrantAsk *g) {
 }
 
 /* Records the grant, then sizes the node; on failure rolls both back. */
-static int grant_apply(Manager *m, Reply *reply, GrantAsk *g) {
+static int grant_apply(Pools *m, Reply *reply, GrantAsk *g) {
         _cleanup_free_ char *error = NULL;
         StoreGrant want = { .tenant_id = g->tenant_id, .node = g->node, .pages = g->pages };
         char by[64];
@@ -595,7 +625,7 @@ static int grant_apply(Manager *m, Reply *reply, GrantAsk *g) {
         /* The intent is committed first: a crash during the write leaves a grant the next start sizes for. */
         r = store_grant_put(m->store, &want);
         if (r == -ENOENT)
-                return reply_error(reply, 404, "not-found", "No tenant %" PRId64, g->tenant_id);
+                return reply_error(reply, REPLY_NOT_FOUND, "No tenant %" PRId64, g->tenant_id);
         if (r < 0)
                 return r;
         snprintf(by, sizeof by, "maio grant (tenant %" PRId64 ")", g->tenant_id);
@@ -612,25 +642,24 @@ static int grant_apply(Manager *m, Reply *reply, GrantAsk *g) {
         return grant_error_reply(reply, r, error);
 }
 
-int pools_op_grant(Manager *m, const Request *req, Reply *reply) {
-        const Field fields[] = {
-                { "bytes", FIELD_INT, true, 1, (int64_t) m->config->pools_max_grant_bytes },
-                { "node", FIELD_INT, true, 0, POOLS_NODE_MAX },
-        };
-        GrantAsk g = { .tenant_id = req->ids[0] };
-        json_object *v;
+enum { GRANT_BYTES, GRANT_NODE };
+static const Field grant_fields[] = {
+        /* The upper bound of bytes is [pools] max_grant_bytes, checked by the handler. */
+        [GRANT_BYTES] = { "bytes", FIELD_INT, true, 1, INT64_MAX, .id = 1 },
+        [GRANT_NODE] = { "node", FIELD_INT, true, 0, POOLS_NODE_MAX, .id = 2 },
+};
+const FieldSet pools_grant_body = { grant_fields, ELEMENTSOF(grant_fields) };
+
+int pools_op_grant(void *userdata, const Request *req, Reply *reply) {
+        Pools *m = userdata;
+        GrantAsk g = { .tenant_id = req->tenant->id };
         int r;
 
-        r = reply_check_fields(reply, req->body, fields, ELEMENTSOF(fields));
-        if (r < 0)
-                return r;
-        r = tenant_lookup(m, req, reply);
-        if (r < 0)
-                return r;
-        if (json_object_object_get_ex(req->body, "bytes", &v))
-                g.bytes = (uint64_t) json_object_get_int64(v);
-        if (json_object_object_get_ex(req->body, "node", &v))
-                g.node = (unsigned) json_object_get_int(v);
+        g.bytes = (uint64_t) request_param(req, GRANT_BYTES)->i;
+        g.node = (unsigned) request_param(req, GRANT_NODE)->i;
+        if (g.bytes > m->conf.max_grant_bytes)
+                return reply_error(reply, REPLY_INVALID_VALUE, "Field 'bytes' must be in the range 1..%" PRIu64,
+                                   m->conf.max_grant_bytes);
         r = grant_check_node(m, reply, g.node);
         if (r < 0)
                 return r;
@@ -642,7 +671,7 @@ int pools_op_grant(Manager *m, const Request *req, Reply *reply) {
 
 /* Shrinks the nodes of released grants. The release is committed already: a
  * node that does not shrink is logged, not the caller's failure. */
-static void release_resize(Manager *m, int64_t tenant_id, const StoreGrant *gs, size_t n) {
+static void release_resize(Pools *m, int64_t tenant_id, const StoreGrant *gs, size_t n) {
         char by[64];
 
         snprintf(by, sizeof by, "maio release (tenant %" PRId64 ")", tenant_id);
@@ -671,16 +700,15 @@ static int release_reply(Reply *reply, int64_t tenant_id, const StoreGrant *gs, 
         return reply_json(reply, 200, TAKE_PTR(o));
 }
 
-int pools_op_release(Manager *m, const Request *req, Reply *reply) {
-        int64_t id = req->ids[0];
+int pools_op_release(void *userdata, const Request *req, Reply *reply) {
+        Pools *m = userdata;
+        int64_t id = req->tenant->id;
         StoreGrant *gs = NULL;
         uint64_t pages = 0;
         size_t n = 0;
         int r;
 
-        r = tenant_lookup(m, req, reply);
-        if (r >= 0)
-                r = store_grant_list(m->store, id, -1, &gs, &n);
+        r = store_grant_list(m->store, id, -1, &gs, &n);
         if (r >= 0)
                 r = store_grant_remove(m->store, id, -1);
         if (r >= 0) {
@@ -698,7 +726,8 @@ int pools_op_release(Manager *m, const Request *req, Reply *reply) {
 
 /* ---- metrics ---- */
 
-void pools_metrics_write(Manager *m, FILE *f) {
+void pools_metrics_write(void *userdata, FILE *f) {
+        Pools *m = userdata;
         _cleanup_free_ unsigned long *ids = NULL;
         size_t n = 0;
 
@@ -714,5 +743,5 @@ void pools_metrics_write(Manager *m, FILE *f) {
         fprintf(f, "# HELP maiod_maio_partial_allocations_total Times the kernel allocated fewer hugepages than a "
                    "node's grants needed.\n# TYPE maiod_maio_partial_allocations_total counter\n"
                    "maiod_maio_partial_allocations_total %" PRIu64 "\n",
-                m->metrics.maio_partial_allocations_total);
+                m->partial_allocations_total);
 }

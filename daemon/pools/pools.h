@@ -7,7 +7,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "ops.h"
+#include "journal.h"
+#include "request.h"
+#include "store.h"
 
 /* The page size grants are counted in: the kernel's 2048 kB hugepages. */
 #define POOLS_PAGE_SIZE (UINT64_C(2) * 1024 * 1024)
@@ -34,6 +36,27 @@ uint64_t pools_obtained_pages(uint64_t kept, uint64_t others, uint64_t headroom,
 
 /* ---- the daemon ---- */
 
+typedef struct Pools Pools;
+
+/* What [pools] says (re-read on reload). */
+typedef struct PoolsConf {
+        uint64_t headroom_pages;
+        uint64_t max_grant_bytes;
+} PoolsConf;
+
+/* Builds the reserve over store (borrowed), sizing nodes below root through journal (borrowed).
+ * Returns 0 or -ENOMEM. */
+int pools_new(Store *store, const char *root, bool dry_run, Journal *journal, const PoolsConf *conf, Pools **ret);
+/* Accepts NULL; returns NULL. */
+Pools *pools_free(Pools *p);
+static inline void pools_freep(Pools **p) {
+        pools_free(*p);
+}
+void pools_set_conf(Pools *p, const PoolsConf *conf);
+
+/* A tenants hook (HookFn): the removed tenant's grants went with its row; shrinks the reserve. */
+void pools_tenant_removed(void *userdata, int64_t tenant_id);
+
 /* At start, after journal_start() and topo_start(): forgets grants of tenants
  * that no longer exist, then sizes every node the reserve is responsible for
  * (nodes with grants, and nodes it sized before a stop or crash) to what the
@@ -42,19 +65,20 @@ uint64_t pools_obtained_pages(uint64_t kept, uint64_t others, uint64_t headroom,
  * variable MAIOD_TEST_HUGEPAGES_LIMIT=NODE:PAGES makes that node's fixture
  * file keep at most PAGES, as a kernel short of memory would (test hook).
  * Returns 0, or -errno for an invalid test hook setting. */
-int pools_start(Manager *m);
+int pools_start(Pools *p);
 
 /* Sizes every node the reserve is responsible for to its grants now, e.g.
  * after a tenant was removed (its grants go with it by the store's cascade).
  * by names the cause in the knob journal. Continues past failures. Returns 0
  * or the first -errno (each failure logged). */
-int pools_sync(Manager *m, const char *by);
+int pools_sync(Pools *p, const char *by);
 
 /* Writes maiod_maio_grant_pages{node="N"} (a gauge per host node) and
  * maiod_maio_partial_allocations_total in Prometheus text. Never fails. */
-void pools_metrics_write(Manager *m, FILE *f);
+void pools_metrics_write(void *userdata, FILE *f);
 
-/* GET /v1/maio, POST /v1/tenants/{id}/maio, DELETE /v1/tenants/{id}/maio. */
-int pools_op_list(Manager *m, const Request *req, Reply *reply);
-int pools_op_grant(Manager *m, const Request *req, Reply *reply);
-int pools_op_release(Manager *m, const Request *req, Reply *reply);
+/* GET /v1/maio, POST /v1/tenants/{id}/maio, DELETE /v1/tenants/{id}/maio; userdata is the Pools. */
+extern const FieldSet pools_grant_body;
+int pools_op_list(void *userdata, const Request *req, Reply *reply);
+int pools_op_grant(void *userdata, const Request *req, Reply *reply);
+int pools_op_release(void *userdata, const Request *req, Reply *reply);

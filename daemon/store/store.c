@@ -580,7 +580,7 @@ void tenant_done(Tenant *t) {
         t->name = t->workload_class = t->cgroup = NULL;
 }
 
-void tenants_free(Tenant *t, size_t n) {
+void tenant_list_free(Tenant *t, size_t n) {
         if (!t)
                 return;
         for (size_t i = 0; i < n; i++)
@@ -802,7 +802,7 @@ typedef struct TenantArray {
 } TenantArray;
 
 static void tenant_array_done(TenantArray *a) {
-        tenants_free(a->v, a->n);
+        tenant_list_free(a->v, a->n);
 }
 
 int store_tenant_list(Store *s, long long uid_filter, Tenant **ret, size_t *ret_n) {

@@ -166,7 +166,7 @@ int store_reserve_nodes(Store *s, unsigned **ret, size_t *ret_n);
 /* Free the strings of one tenant (and zero them) / an array of n tenants /
  * an array of n events. All accept NULL. */
 void tenant_done(Tenant *t);
-void tenants_free(Tenant *t, size_t n);
+void tenant_list_free(Tenant *t, size_t n);
 void store_events_free(StoreEvent *e, size_t n);
 
 /* Access tokens: a fresh random token (43 chars, URL-safe base64 of 32 bytes

@@ -11,16 +11,29 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "conf.h"
 #include "log.h"
-#include "manager.h"
-#include "pools.h"
+#include "metrics.h"
 #include "tenants.h"
-#include "tierd.h"
+#include "time-util.h"
 
 #define EVENTS_LIMIT 100
 
+typedef struct TenantWatch TenantWatch;
+
+struct Tenants {
+        Store *store;
+        char *root;
+        sd_event *event;
+        TenantsConf conf;
+        TenantWatch *watches;     /* pidfd watches, a list */
+        uint64_t generation;      /* bumped when a tenant goes away */
+        uint64_t exits_total;     /* watched processes that exited */
+        HookList removed;
+};
+
 struct TenantWatch {
-        Manager *manager;
+        Tenants *tenants;
         int64_t tenant_id;
         pid_t pid;
         int pidfd;
@@ -30,22 +43,61 @@ struct TenantWatch {
 
 static const char *const workload_classes[] = { "batch", "serving" };
 
-static int64_t realtime_usec(void) {
-        struct timespec ts;
+int tenants_new(Store *store, const char *root, sd_event *event, const TenantsConf *conf, Tenants **ret) {
+        Tenants *t = calloc(1, sizeof *t);
 
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+        if (!t || !(t->root = strdup(root))) {
+                free(t);
+                return -ENOMEM;
+        }
+        t->store = store;
+        t->event = event;
+        t->conf = *conf;
+        *ret = t;
+        return 0;
 }
 
-static TenantWatch *watch_find(Manager *m, int64_t tenant_id) {
-        for (TenantWatch *w = m->watches; w; w = w->next)
+Tenants *tenants_free(Tenants *t) {
+        if (!t)
+                return NULL;
+        tenants_unwatch_all(t);
+        free(t->root);
+        free(t);
+        return NULL;
+}
+
+void tenants_set_conf(Tenants *t, const TenantsConf *conf) {
+        t->conf = *conf;
+}
+
+int tenants_on_removed(Tenants *t, HookFn fn, void *userdata) {
+        return hook_list_add(&t->removed, fn, userdata);
+}
+
+uint64_t tenants_generation(const Tenants *t) {
+        return t->generation;
+}
+
+void tenants_metrics_write(void *userdata, FILE *f) {
+        Tenants *t = userdata;
+        int tenants = store_tenant_count(t->store);
+        int64_t events = store_event_count(t->store);
+
+        metrics_u64(f, "maiod_tenants", "gauge", "Registered tenants.", tenants > 0 ? (uint64_t) tenants : 0);
+        metrics_u64(f, "maiod_tenant_process_exits_total", "counter", "Watched tenant processes that exited.",
+                    t->exits_total);
+        metrics_u64(f, "maiod_events_total", "counter", "Events in the event log.", events > 0 ? (uint64_t) events : 0);
+}
+
+static TenantWatch *watch_find(Tenants *tn, int64_t tenant_id) {
+        for (TenantWatch *w = tn->watches; w; w = w->next)
                 if (w->tenant_id == tenant_id)
                         return w;
         return NULL;
 }
 
-static void watch_free(Manager *m, TenantWatch *w) {
-        for (TenantWatch **p = &m->watches; *p; p = &(*p)->next)
+static void watch_free(Tenants *tn, TenantWatch *w) {
+        for (TenantWatch **p = &tn->watches; *p; p = &(*p)->next)
                 if (*p == w) {
                         *p = w->next;
                         break;
@@ -55,7 +107,7 @@ static void watch_free(Manager *m, TenantWatch *w) {
         free(w);
 }
 
-static json_object *tenant_to_json(Manager *m, const Tenant *t) {
+static json_object *tenant_to_json(Tenants *tn, const Tenant *t) {
         json_object *o = json_object_new_object();
 
         if (!o)
@@ -69,7 +121,7 @@ static json_object *tenant_to_json(Manager *m, const Tenant *t) {
         json_object_object_add(o, "cgroup", t->cgroup ? json_object_new_string(t->cgroup) : NULL);
         json_object_object_add(o, "created", json_time_new(t->created_usec));
         json_object_object_add(o, "pid_alive",
-                               t->pid > 0 ? json_object_new_boolean(watch_find(m, t->id) != NULL) : NULL);
+                               t->pid > 0 ? json_object_new_boolean(watch_find(tn, t->id) != NULL) : NULL);
         return o;
 }
 
@@ -84,8 +136,8 @@ static int reply_list(Reply *reply, json_object *o, const char *key, json_object
         return reply_json(reply, 200, o);
 }
 
-static int tenant_reply(Manager *m, Reply *reply, unsigned status, const Tenant *t) {
-        return reply_json(reply, status, tenant_to_json(m, t));
+static int tenant_reply(Tenants *tn, Reply *reply, unsigned status, const Tenant *t) {
+        return reply_json(reply, status, tenant_to_json(tn, t));
 }
 
 static bool visible(const Identity *who, const Tenant *t) {
@@ -99,9 +151,9 @@ static bool visible(const Identity *who, const Tenant *t) {
         }
 }
 
-int tenants_get_visible(Manager *m, const Identity *who, int64_t id, Tenant *ret) {
+int tenants_get_visible(Tenants *tn, const Identity *who, int64_t id, Tenant *ret) {
         Tenant t = {};
-        int r = store_tenant_get(m->store, id, &t);
+        int r = store_tenant_get(tn->store, id, &t);
 
         if (r < 0)
                 return r;
@@ -113,16 +165,7 @@ int tenants_get_visible(Manager *m, const Identity *who, int64_t id, Tenant *ret
         return 0;
 }
 
-/* tenants_get_visible() for a handler: the tenant named by the path, or a 404 reply. */
-static int tenant_lookup(Manager *m, const Request *req, Reply *reply, Tenant *ret) {
-        int r = tenants_get_visible(m, req->who, req->ids[0], ret);
-
-        if (r == -ENOENT)
-                return reply_error(reply, 404, "not-found", "No tenant %" PRId64, req->ids[0]);
-        return r;
-}
-
-int tenants_identify_token(Manager *m, const char *token, Identity *ret) {
+int tenants_identify_token(Tenants *tn, const char *token, Identity *ret) {
         char hash[TOKEN_HASH_STRLEN + 1];
         Tenant t = {};
         int64_t id;
@@ -131,10 +174,10 @@ int tenants_identify_token(Manager *m, const char *token, Identity *ret) {
         r = token_hash(token, hash);
         if (r < 0)
                 return r;
-        r = store_tenant_by_token(m->store, hash, &id);
+        r = store_tenant_by_token(tn->store, hash, &id);
         if (r < 0)
                 return r;
-        r = store_tenant_get(m->store, id, &t);
+        r = store_tenant_get(tn->store, id, &t);
         if (r < 0)
                 return r;
         *ret = (Identity){ .kind = IDENTITY_TOKEN, .uid = t.uid, .tenant_id = id };
@@ -162,53 +205,52 @@ int tenants_pid_starttime(const char *proc_root, pid_t pid, uint64_t *ret) {
         return 0;
 }
 
-/* After a tenant's row is gone: the event, and what it held goes at once — its hugepage grants
- * (the reserve shrinks) and its tiering state (its DAMON scheme leaves the kdamond now, not at
- * the next tiering tick). */
-static void tenant_removed(Manager *m, int64_t tenant_id, const char *msg) {
-        (void) store_event_add(m->store, tenant_id, "tenant-removed", msg);
-        (void) pools_sync(m, "maio reserve (tenant removed)");
-        tierd_tenant_removed(m, tenant_id);
+/* After a tenant's row is gone: the event, and what it held goes at once through the hooks of the
+ * modules above (the hugepage reserve shrinks, its DAMON scheme leaves the kdamond now, not at the
+ * next tiering tick). */
+static void tenant_removed(Tenants *tn, int64_t tenant_id, const char *msg) {
+        (void) store_event_add(tn->store, tenant_id, "tenant-removed", msg);
+        hook_list_run(&tn->removed, tenant_id);
 }
 
-static void watch_record_exit(Manager *m, int64_t tenant_id, pid_t pid) {
+static void watch_record_exit(Tenants *tn, int64_t tenant_id, pid_t pid) {
         char msg[128], field[64];
         Tenant t = {};
 
         snprintf(msg, sizeof msg, "Process %d of tenant %" PRId64 " exited", (int) pid, tenant_id);
         snprintf(field, sizeof field, "TENANT=%" PRId64, tenant_id);
         log_full_errno_field(LOG_INFO, 0, field, "%s", msg);
-        m->metrics.tenant_exits_total++;
-        if (store_event_add(m->store, tenant_id, "pid-exit", msg) < 0)
+        tn->exits_total++;
+        if (store_event_add(tn->store, tenant_id, "pid-exit", msg) < 0)
                 log_warning("Failed to record the exit of process %d, ignoring", (int) pid);
 
-        if (m->config->on_pid_exit == TENANT_PID_EXIT_REMOVE) {
-                m->tenants_generation++;
-                if (store_tenant_remove(m->store, tenant_id) >= 0)
-                        tenant_removed(m, tenant_id, "Removed after its process exited");
+        if (tn->conf.on_pid_exit == TENANT_PID_EXIT_REMOVE) {
+                tn->generation++;
+                if (store_tenant_remove(tn->store, tenant_id) >= 0)
+                        tenant_removed(tn, tenant_id, "Removed after its process exited");
                 return;
         }
         /* Keep the tenant; starttime 0 marks the pid as exited so a restart does not record it again. */
-        if (store_tenant_get(m->store, tenant_id, &t) >= 0) {
+        if (store_tenant_get(tn->store, tenant_id, &t) >= 0) {
                 t.pid_starttime = 0;
-                (void) store_tenant_update(m->store, &t);
+                (void) store_tenant_update(tn->store, &t);
                 tenant_done(&t);
         }
 }
 
 static int watch_on_exit(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
         TenantWatch *w = userdata;
-        Manager *m = w->manager;
+        Tenants *tn = w->tenants;
         int64_t id = w->tenant_id;
         pid_t pid = w->pid;
 
-        watch_free(m, w);
-        watch_record_exit(m, id, pid);
+        watch_free(tn, w);
+        watch_record_exit(tn, id, pid);
         return 0;
 }
 
 /* Watches pid for tenant id through a pidfd already opened by the caller (taken). */
-static int watch_add(Manager *m, int64_t tenant_id, pid_t pid, int pidfd) {
+static int watch_add(Tenants *tn, int64_t tenant_id, pid_t pid, int pidfd) {
         TenantWatch *w = calloc(1, sizeof *w);
         char desc[64];
         int r;
@@ -217,8 +259,8 @@ static int watch_add(Manager *m, int64_t tenant_id, pid_t pid, int pidfd) {
                 safe_close(pidfd);
                 return -ENOMEM;
         }
-        *w = (TenantWatch){ .manager = m, .tenant_id = tenant_id, .pid = pid, .pidfd = pidfd };
-        r = sd_event_add_io(m->event, &w->source, pidfd, EPOLLIN, watch_on_exit, w);
+        *w = (TenantWatch){ .tenants = tn, .tenant_id = tenant_id, .pid = pid, .pidfd = pidfd };
+        r = sd_event_add_io(tn->event, &w->source, pidfd, EPOLLIN, watch_on_exit, w);
         if (r < 0) {
                 safe_close(pidfd);
                 free(w);
@@ -226,17 +268,17 @@ static int watch_add(Manager *m, int64_t tenant_id, pid_t pid, int pidfd) {
         }
         snprintf(desc, sizeof desc, "tenant-%" PRId64 "-pid", tenant_id);
         (void) sd_event_source_set_description(w->source, desc);
-        w->next = m->watches;
-        m->watches = w;
+        w->next = tn->watches;
+        tn->watches = w;
         return 0;
 }
 
-int tenants_watch_all(Manager *m) {
+int tenants_watch_all(Tenants *tn) {
         Tenant *ts = NULL;
         size_t n = 0;
         int r;
 
-        r = store_tenant_list(m->store, -1, &ts, &n);
+        r = store_tenant_list(tn->store, -1, &ts, &n);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n; i++) {
@@ -250,21 +292,21 @@ int tenants_watch_all(Manager *m) {
                 if (fd >= 0 && (tenants_pid_starttime("/proc", ts[i].pid, &st) < 0 || st != ts[i].pid_starttime))
                         fd = safe_close(fd);
                 if (fd < 0) {
-                        watch_record_exit(m, ts[i].id, ts[i].pid);
+                        watch_record_exit(tn, ts[i].id, ts[i].pid);
                         continue;
                 }
-                r = watch_add(m, ts[i].id, ts[i].pid, fd);
+                r = watch_add(tn, ts[i].id, ts[i].pid, fd);
                 if (r < 0)
                         log_warning_errno(r, "Failed to watch process %d of tenant %" PRId64 ", ignoring: %m",
                                           (int) ts[i].pid, ts[i].id);
         }
-        tenants_free(ts, n);
+        tenant_list_free(ts, n);
         return 0;
 }
 
-void tenants_unwatch_all(Manager *m) {
-        while (m->watches)
-                watch_free(m, m->watches);
+void tenants_unwatch_all(Tenants *tn) {
+        while (tn->watches)
+                watch_free(tn, tn->watches);
 }
 
 /* 1-63 of [A-Za-z0-9._-], not starting with '.' or '-'. */
@@ -283,22 +325,22 @@ static int workload_class_check(Reply *reply, const char *c) {
         for (size_t i = 0; i < ELEMENTSOF(workload_classes); i++)
                 if (strcmp(c, workload_classes[i]) == 0)
                         return 0;
-        return reply_error(reply, 400, "invalid-value", "Field 'workload_class' must be \"batch\" or \"serving\"");
+        return reply_error(reply, REPLY_INVALID_VALUE, "Field 'workload_class' must be \"batch\" or \"serving\"");
 }
 
 /* An absolute path below the cgroup root without "." or ".." segments, that exists. */
-static int cgroup_check(Manager *m, Reply *reply, const char *cg) {
+static int cgroup_check(Tenants *tn, Reply *reply, const char *cg) {
         char path[PATH_MAX];
         struct stat st;
 
         if (cg[0] != '/' || strstr(cg, "//") || strstr(cg, "/./") || strstr(cg, "/../") ||
             (strlen(cg) >= 2 && strcmp(cg + strlen(cg) - 2, "/.") == 0) ||
             (strlen(cg) >= 3 && strcmp(cg + strlen(cg) - 3, "/..") == 0))
-                return reply_error(reply, 400, "invalid-value",
+                return reply_error(reply, REPLY_INVALID_VALUE,
                                    "Field 'cgroup' must be an absolute path below the cgroup root, without . or .. segments");
-        snprintf(path, sizeof path, "%s/sys/fs/cgroup%s", m->root, cg);
+        snprintf(path, sizeof path, "%s/sys/fs/cgroup%s", tn->root, cg);
         if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
-                return reply_error(reply, 400, "invalid-value", "No cgroup %s", cg);
+                return reply_error(reply, REPLY_INVALID_VALUE, "No cgroup %s", cg);
         return 0;
 }
 
@@ -311,82 +353,75 @@ static int pid_check(const Identity *who, Reply *reply, pid_t pid, uint64_t *ret
 
         fd = pidfd_open(pid, 0);
         if (fd < 0)
-                return reply_error(reply, 400, "invalid-value", "No process %d", (int) pid);
+                return reply_error(reply, REPLY_INVALID_VALUE, "No process %d", (int) pid);
         snprintf(path, sizeof path, "/proc/%d", (int) pid);
         if (stat(path, &st) < 0 || tenants_pid_starttime("/proc", pid, ret_starttime) < 0)
-                return reply_error(reply, 400, "invalid-value", "No process %d", (int) pid);
+                return reply_error(reply, REPLY_INVALID_VALUE, "No process %d", (int) pid);
         if (!who->admin && st.st_uid != who->uid)
-                return reply_error(reply, 403, "forbidden", "Process %d does not belong to uid %u", (int) pid,
+                return reply_error(reply, REPLY_FORBIDDEN, "Process %d does not belong to uid %u", (int) pid,
                                    (unsigned) who->uid);
         return TAKE_FD(fd);
 }
 
+enum { CREATE_NAME, CREATE_PRIORITY, CREATE_CLASS, CREATE_PID, CREATE_CGROUP };
 static const Field create_fields[] = {
-        { "name", FIELD_STRING, true, 1, 63 },
-        { "priority", FIELD_INT, false, 0, 7 },
-        { "workload_class", FIELD_STRING, false, 1, 32 },
-        { "pid", FIELD_INT, false, 1, INT_MAX },
-        { "cgroup", FIELD_STRING, false, 1, 4095 },
+        [CREATE_NAME] = { "name", FIELD_STRING, true, 1, 63, .id = 1 },
+        [CREATE_PRIORITY] = { "priority", FIELD_INT, false, 0, 7, .id = 2 },
+        [CREATE_CLASS] = { "workload_class", FIELD_STRING, false, 1, 32, .id = 3 },
+        [CREATE_PID] = { "pid", FIELD_INT, false, 1, INT_MAX, .id = 4 },
+        [CREATE_CGROUP] = { "cgroup", FIELD_STRING, false, 1, 4095, .id = 5 },
 };
+const FieldSet tenants_create_body = { create_fields, ELEMENTSOF(create_fields) };
 
-static const char *json_str(json_object *o, const char *key, const char *def) {
-        json_object *v;
-
-        return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : def;
+static const char *param_str(const Request *req, unsigned i, const char *def) {
+        return req->params[i].set ? req->params[i].s : def;
 }
 
-static int64_t json_int(json_object *o, const char *key, int64_t def) {
-        json_object *v;
-
-        return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : def;
+static int64_t param_int(const Request *req, unsigned i, int64_t def) {
+        return req->params[i].set ? req->params[i].i : def;
 }
 
 /* Fills t from a create body (already type-checked); returns a pidfd (or -EBADF
  * when no pid was given) or a negative errno with reply filled. */
-static int create_parse(Manager *m, const Request *req, Reply *reply, Tenant *t) {
-        json_object *b = req->body;
+static int create_parse(Tenants *tn, const Request *req, Reply *reply, Tenant *t) {
         int r;
 
-        t->name = (char *) json_str(b, "name", NULL);
+        t->name = (char *) param_str(req, CREATE_NAME, NULL);
         if (!name_is_valid(t->name))
-                return reply_error(reply, 400, "invalid-value",
+                return reply_error(reply, REPLY_INVALID_VALUE,
                                    "Field 'name' must be 1-63 characters of A-Z a-z 0-9 . _ - not starting with . or -");
-        t->priority = (int) json_int(b, "priority", 4);
-        t->workload_class = (char *) json_str(b, "workload_class", "batch");
+        t->priority = (int) param_int(req, CREATE_PRIORITY, 4);
+        t->workload_class = (char *) param_str(req, CREATE_CLASS, "batch");
         r = workload_class_check(reply, t->workload_class);
         if (r < 0)
                 return r;
-        t->cgroup = (char *) json_str(b, "cgroup", NULL);
-        if (t->cgroup && (r = cgroup_check(m, reply, t->cgroup)) < 0)
+        t->cgroup = (char *) param_str(req, CREATE_CGROUP, NULL);
+        if (t->cgroup && (r = cgroup_check(tn, reply, t->cgroup)) < 0)
                 return r;
         t->uid = req->who->uid;
-        t->created_usec = realtime_usec();
-        t->pid = (pid_t) json_int(b, "pid", 0);
+        t->created_usec = (int64_t) now_usec(CLOCK_REALTIME);
+        t->pid = (pid_t) param_int(req, CREATE_PID, 0);
         if (t->pid == 0)
                 return -EBADF;
         return pid_check(req->who, reply, t->pid, &t->pid_starttime);
 }
 
-int tenants_op_create(Manager *m, const Request *req, Reply *reply) {
+int tenants_op_create(void *userdata, const Request *req, Reply *reply) {
+        Tenants *tn = userdata;
         char token[TOKEN_STRLEN + 1], hash[TOKEN_HASH_STRLEN + 1], msg[160];
         _cleanup_close_ int pidfd = -EBADF;
         json_object *o;
         Tenant t = {};
         int r;
 
-        if (req->who->kind != IDENTITY_PEER)
-                return reply_error(reply, 403, "forbidden", "Tenants are registered over the unix socket");
-        r = reply_check_fields(reply, req->body, create_fields, ELEMENTSOF(create_fields));
-        if (r < 0)
-                return r;
-        pidfd = create_parse(m, req, reply, &t);
+        pidfd = create_parse(tn, req, reply, &t);
         if (pidfd < 0 && pidfd != -EBADF)
                 return pidfd;
-        r = store_tenant_count(m->store);
+        r = store_tenant_count(tn->store);
         if (r < 0)
                 return r;
-        if ((unsigned) r >= m->config->max_tenants)
-                return reply_error(reply, 409, "conflict", "The tenant limit of %u is reached", m->config->max_tenants);
+        if ((unsigned) r >= tn->conf.max_tenants)
+                return reply_error(reply, REPLY_CONFLICT, "The tenant limit of %u is reached", tn->conf.max_tenants);
 
         r = token_generate(token);
         if (r < 0)
@@ -394,18 +429,18 @@ int tenants_op_create(Manager *m, const Request *req, Reply *reply) {
         r = token_hash(token, hash);
         if (r < 0)
                 return r;
-        r = store_tenant_add(m->store, &t, hash, &t.id);
+        r = store_tenant_add(tn->store, &t, hash, &t.id);
         if (r == -EEXIST)
-                return reply_error(reply, 409, "conflict", "A tenant named '%s' exists already", t.name);
+                return reply_error(reply, REPLY_CONFLICT, "A tenant named '%s' exists already", t.name);
         if (r < 0)
                 return r;
 
         snprintf(msg, sizeof msg, "Tenant '%s' registered by uid %u", t.name, (unsigned) t.uid);
-        (void) store_event_add(m->store, t.id, "tenant-added", msg);
-        if (pidfd >= 0 && (r = watch_add(m, t.id, t.pid, TAKE_FD(pidfd))) < 0)
+        (void) store_event_add(tn->store, t.id, "tenant-added", msg);
+        if (pidfd >= 0 && (r = watch_add(tn, t.id, t.pid, TAKE_FD(pidfd))) < 0)
                 log_warning_errno(r, "Failed to watch process %d of tenant %" PRId64 ", ignoring: %m", (int) t.pid, t.id);
 
-        o = tenant_to_json(m, &t);
+        o = tenant_to_json(tn, &t);
         if (o)
                 json_object_object_add(o, "token", json_object_new_string(token));
         explicit_bzero(token, sizeof token);
@@ -414,18 +449,12 @@ int tenants_op_create(Manager *m, const Request *req, Reply *reply) {
         return reply_json(reply, 201, o);
 }
 
-int tenants_op_get(Manager *m, const Request *req, Reply *reply) {
-        Tenant t = {};
-        int r = tenant_lookup(m, req, reply, &t);
-
-        if (r < 0)
-                return r;
-        r = tenant_reply(m, reply, 200, &t);
-        tenant_done(&t);
-        return r;
+int tenants_op_get(void *userdata, const Request *req, Reply *reply) {
+        return tenant_reply(userdata, reply, 200, req->tenant);
 }
 
-int tenants_op_list(Manager *m, const Request *req, Reply *reply) {
+int tenants_op_list(void *userdata, const Request *req, Reply *reply) {
+        Tenants *tn = userdata;
         const Identity *who = req->who;
         json_object *o, *arr;
         Tenant *ts = NULL;
@@ -436,12 +465,12 @@ int tenants_op_list(Manager *m, const Request *req, Reply *reply) {
                 ts = calloc(1, sizeof *ts);
                 if (!ts)
                         return -ENOMEM;
-                r = store_tenant_get(m->store, who->tenant_id, ts);
+                r = store_tenant_get(tn->store, who->tenant_id, ts);
                 n = r >= 0;
                 if (r == -ENOENT)
                         r = 0;
         } else
-                r = store_tenant_list(m->store, who->admin ? -1 : (long long) who->uid, &ts, &n);
+                r = store_tenant_list(tn->store, who->admin ? -1 : (long long) who->uid, &ts, &n);
         if (r < 0) {
                 free(ts);
                 return r;
@@ -449,83 +478,69 @@ int tenants_op_list(Manager *m, const Request *req, Reply *reply) {
         o = json_object_new_object();
         arr = json_object_new_array();
         for (size_t i = 0; o && arr && i < n; i++)
-                json_object_array_add(arr, tenant_to_json(m, &ts[i]));
-        tenants_free(ts, n);
+                json_object_array_add(arr, tenant_to_json(tn, &ts[i]));
+        tenant_list_free(ts, n);
         return reply_list(reply, o, "tenants", arr);
 }
 
+enum { UPDATE_NAME, UPDATE_PRIORITY, UPDATE_CLASS };
 static const Field update_fields[] = {
-        { "name", FIELD_STRING, false, 1, 63 },
-        { "priority", FIELD_INT, false, 0, 7 },
-        { "workload_class", FIELD_STRING, false, 1, 32 },
+        [UPDATE_NAME] = { "name", FIELD_STRING, false, 1, 63, .id = 1 },
+        [UPDATE_PRIORITY] = { "priority", FIELD_INT, false, 0, 7, .id = 2 },
+        [UPDATE_CLASS] = { "workload_class", FIELD_STRING, false, 1, 32, .id = 3 },
 };
+const FieldSet tenants_update_body = { update_fields, ELEMENTSOF(update_fields) };
 
-int tenants_op_update(Manager *m, const Request *req, Reply *reply) {
-        _cleanup_free_ char *old_name = NULL, *old_class = NULL;
-        Tenant t = {};
+int tenants_op_update(void *userdata, const Request *req, Reply *reply) {
+        Tenants *tn = userdata;
+        Tenant t = *req->tenant;
         int r;
 
-        r = reply_check_fields(reply, req->body, update_fields, ELEMENTSOF(update_fields));
-        if (r < 0)
-                return r;
-        r = tenant_lookup(m, req, reply, &t);
-        if (r < 0)
-                return r;
-
-        /* Body strings are owned by the request; keep the stored ones to free later. */
-        old_name = t.name, old_class = t.workload_class;
-        t.name = (char *) json_str(req->body, "name", old_name);
-        t.workload_class = (char *) json_str(req->body, "workload_class", old_class);
-        t.priority = (int) json_int(req->body, "priority", t.priority);
+        /* t borrows the request's strings and the resolved tenant's: nothing here is freed. */
+        t.name = (char *) param_str(req, UPDATE_NAME, t.name);
+        t.workload_class = (char *) param_str(req, UPDATE_CLASS, t.workload_class);
+        t.priority = (int) param_int(req, UPDATE_PRIORITY, t.priority);
         if (!name_is_valid(t.name))
-                r = reply_error(reply, 400, "invalid-value",
-                                "Field 'name' must be 1-63 characters of A-Z a-z 0-9 . _ - not starting with . or -");
-        else
-                r = workload_class_check(reply, t.workload_class);
-        if (r >= 0) {
-                r = store_tenant_update(m->store, &t);
-                if (r == -EEXIST)
-                        r = reply_error(reply, 409, "conflict", "A tenant named '%s' exists already", t.name);
-        }
-        if (r >= 0) {
-                (void) store_event_add(m->store, t.id, "tenant-updated", "Tenant attributes changed");
-                r = tenant_reply(m, reply, 200, &t);
-        }
-        t.name = t.workload_class = NULL;
-        tenant_done(&t);
-        return r;
+                return reply_error(reply, REPLY_INVALID_VALUE,
+                                   "Field 'name' must be 1-63 characters of A-Z a-z 0-9 . _ - not starting with . or -");
+        r = workload_class_check(reply, t.workload_class);
+        if (r < 0)
+                return r;
+        r = store_tenant_update(tn->store, &t);
+        if (r == -EEXIST)
+                return reply_error(reply, REPLY_CONFLICT, "A tenant named '%s' exists already", t.name);
+        if (r < 0)
+                return r;
+        (void) store_event_add(tn->store, t.id, "tenant-updated", "Tenant attributes changed");
+        return tenant_reply(tn, reply, 200, &t);
 }
 
-int tenants_op_delete(Manager *m, const Request *req, Reply *reply) {
+int tenants_op_delete(void *userdata, const Request *req, Reply *reply) {
+        Tenants *tn = userdata;
+        const Tenant *t = req->tenant;
         TenantWatch *w;
-        Tenant t = {};
         char msg[128];
         int r;
 
-        r = tenant_lookup(m, req, reply, &t);
+        tn->generation++;
+        r = store_tenant_remove(tn->store, t->id);
         if (r < 0)
                 return r;
-        m->tenants_generation++;
-        r = store_tenant_remove(m->store, t.id);
-        if (r >= 0) {
-                w = watch_find(m, t.id);
-                if (w)
-                        watch_free(m, w);
-                snprintf(msg, sizeof msg, "Tenant '%s' removed", t.name);
-                tenant_removed(m, t.id, msg);
-                r = reply_empty(reply, 204);
-        }
-        tenant_done(&t);
-        return r;
+        w = watch_find(tn, t->id);
+        if (w)
+                watch_free(tn, w);
+        snprintf(msg, sizeof msg, "Tenant '%s' removed", t->name);
+        tenant_removed(tn, t->id, msg);
+        return reply_empty(reply, 204);
 }
 
-static int events_reply(Manager *m, Reply *reply, int64_t tenant_id) {
+static int events_reply(Tenants *tn, Reply *reply, int64_t tenant_id) {
         StoreEvent *ev = NULL;
         size_t n = 0;
         json_object *o, *arr;
         int r;
 
-        r = store_event_list(m->store, tenant_id, EVENTS_LIMIT, &ev, &n);
+        r = store_event_list(tn->store, tenant_id, EVENTS_LIMIT, &ev, &n);
         if (r < 0)
                 return r;
         o = json_object_new_object();
@@ -546,16 +561,10 @@ static int events_reply(Manager *m, Reply *reply, int64_t tenant_id) {
         return reply_list(reply, o, "events", arr);
 }
 
-int tenants_op_events(Manager *m, const Request *req, Reply *reply) {
-        Tenant t = {};
-        int r = tenant_lookup(m, req, reply, &t);
-
-        if (r < 0)
-                return r;
-        tenant_done(&t);
-        return events_reply(m, reply, req->ids[0]);
+int tenants_op_events(void *userdata, const Request *req, Reply *reply) {
+        return events_reply(userdata, reply, req->tenant->id);
 }
 
-int events_op_list(Manager *m, const Request *req, Reply *reply) {
-        return events_reply(m, reply, 0);
+int events_op_list(void *userdata, const Request *req, Reply *reply) {
+        return events_reply(userdata, reply, 0);
 }

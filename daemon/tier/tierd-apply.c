@@ -13,7 +13,7 @@
 #include "journal.h"
 #include "knobs.h"
 #include "log.h"
-#include "manager.h"
+#include "tier-internal.h"
 #include "tierd.h"
 
 #define STATE_KDAMOND "tier_kdamond"
@@ -51,14 +51,14 @@ static int set_string(char **field, const char *format, ...) {
 }
 
 /* Reads knob name below the root. Returns 0 and a malloc'd *ret or -errno. */
-static int knob_live(Manager *m, const char *name, char **ret) {
+static int knob_live(Tierd *m, const char *name, char **ret) {
         _cleanup_(knob_done) Knob k = {};
         int r = knobs_resolve(m->root, name, &k);
 
         return r < 0 ? r : knobs_read(&k, ret);
 }
 
-static int knob_live_int(Manager *m, const char *name, long *ret) {
+static int knob_live_int(Tierd *m, const char *name, long *ret) {
         _cleanup_free_ char *v = NULL;
         char *end;
         int r = knob_live(m, name, &v);
@@ -71,7 +71,7 @@ static int knob_live_int(Manager *m, const char *name, long *ret) {
 }
 
 /* Whether maiod wrote kdamond k's state in an earlier run and the journal still holds it. */
-static bool kdamond_recorded(Manager *m, unsigned k) {
+static bool kdamond_recorded(Tierd *m, unsigned k) {
         _cleanup_(store_knob_done) StoreKnob row = {};
         _cleanup_free_ char *v = NULL;
         char name[64];
@@ -85,8 +85,8 @@ static bool kdamond_recorded(Manager *m, unsigned k) {
 /* Can maiod own kdamond 0? Writing nr_kdamonds rebuilds every kdamond directory (and the kernel
  * refuses while one runs), so only when none exists or the only one is maiod's own. Returns
  * NULL when it can, else the reason. */
-static const char *damon_unusable(Manager *m) {
-        const Features *f = &m->features;
+static const char *damon_unusable(Tierd *m) {
+        const Features *f = m->features;
 
         if (!f->damon_sysfs)
                 return "no DAMON sysfs";
@@ -97,16 +97,16 @@ static const char *damon_unusable(Manager *m) {
         return "foreign kdamond";
 }
 
-int tierd_applier_select(Manager *m, unsigned requested, TierdApplier *a) {
+int tierd_applier_select(Tierd *m, unsigned requested, TierdApplier *a) {
         const char *why_damon = damon_unusable(m), *why = NULL;
-        bool numab = m->features.numa_balancing_tiering && m->features.numa_balancing >= 0;
+        bool numab = m->features->numa_balancing_tiering && m->features->numa_balancing >= 0;
         unsigned owned = 0;
         int r;
 
         tierd_applier_done(a);
         if (kdamond_recorded(m, 0)) {
                 a->kdamond = 0;
-                detect_damon_set_owned(&m->features, &owned, 1);
+                detect_damon_set_owned(m->features, &owned, 1);
         }
         switch (requested) {
         case TIERING_BACKEND_AUTO:
@@ -149,7 +149,7 @@ static int plan_text(const TierdPlan *p, char **ret) {
 
 /* Writes the plan through the journal, skipping values the kernel holds already; a write marked
  * if_changed happens only after another one did. */
-static int plan_execute(Manager *m, const TierdPlan *p, char **ret_error) {
+static int plan_execute(Tierd *m, const TierdPlan *p, char **ret_error) {
         bool changed = false;
 
         for (size_t i = 0; i < p->n; i++) {
@@ -163,7 +163,7 @@ static int plan_execute(Manager *m, const TierdPlan *p, char **ret_error) {
                 if (!w->if_changed && knobs_resolve(m->root, w->name, &k) >= 0 && knobs_read(&k, &live) >= 0 &&
                     knobs_value_equal(k.def, live, w->value))
                         continue;
-                r = journal_set(m, w->name, w->value, BY, &error);
+                r = journal_set(m->journal, w->name, w->value, BY, &error);
                 if (r == -EOPNOTSUPP) {
                         /* This host lacks the file (debugfs not mounted): the rest still applies. */
                         log_notice("%s, leaving it out.", error ?: w->name);
@@ -183,18 +183,18 @@ static double budget_Bps(const Config *c) {
 }
 
 /* kernel.numa_balancing before maiod: the journal's original once maiod wrote it. */
-static int numab_original_mode(Manager *m) {
+static int numab_original_mode(Tierd *m) {
         _cleanup_(store_knob_done) StoreKnob row = {};
         char *end;
         long v;
 
         if (store_knob_get(m->store, "kernel.numa_balancing", &row) < 0)
-                return m->features.numa_balancing;
+                return m->features->numa_balancing;
         v = strtol(row.original, &end, 10);
         return *end || v < 0 || v > 3 ? -1 : (int) v;
 }
 
-static int plan_numab(Manager *m, const TierdApplyTenant *tenants, size_t n, TierdPlan *ret) {
+static int plan_numab(Tierd *m, const TierdApplyTenant *tenants, size_t n, TierdPlan *ret) {
         TierdNumabInput in = {
                 .mode_original = numab_original_mode(m),
                 .tenants = tenants,
@@ -205,7 +205,7 @@ static int plan_numab(Manager *m, const TierdApplyTenant *tenants, size_t n, Tie
         return tierd_plan_numab(&in, ret);
 }
 
-static int plan_damon(Manager *m, TierdApplier *a, const TierdTiers *tiers, const TierdApplyTenant *tenants,
+static int plan_damon(Tierd *m, TierdApplier *a, const TierdTiers *tiers, const TierdApplyTenant *tenants,
                       size_t n, TierdPlan *ret) {
         _cleanup_free_ char *state = NULL;
         char name[64];
@@ -238,7 +238,7 @@ static int plan_damon(Manager *m, TierdApplier *a, const TierdTiers *tiers, cons
 }
 
 /* Records that maiod owns its kdamond before the first write that creates it. */
-static int kdamond_own(Manager *m, TierdApplier *a) {
+static int kdamond_own(Tierd *m, TierdApplier *a) {
         unsigned k = (unsigned) a->kdamond;
         int r;
 
@@ -247,12 +247,12 @@ static int kdamond_own(Manager *m, TierdApplier *a) {
         r = m->dry_run ? 0 : store_state_set(m->store, STATE_KDAMOND, "0");
         if (r < 0)
                 return r;
-        detect_damon_set_owned(&m->features, &k, 1);
+        detect_damon_set_owned(m->features, &k, 1);
         a->kdamond_made = true;
         return 0;
 }
 
-static int applier_plan(Manager *m, TierdApplier *a, const TierdTiers *tiers, const TierdApplyTenant *tenants,
+static int applier_plan(Tierd *m, TierdApplier *a, const TierdTiers *tiers, const TierdApplyTenant *tenants,
                         size_t n, TierdPlan *ret) {
         switch (a->backend) {
         case TIERD_BACKEND_NUMAB:
@@ -264,16 +264,16 @@ static int applier_plan(Manager *m, TierdApplier *a, const TierdTiers *tiers, co
         }
 }
 
-static void restore_one(Manager *m, const char *name) {
+static void restore_one(Tierd *m, const char *name) {
         _cleanup_free_ char *error = NULL;
 
-        if (journal_restore(m, name, false, &error) < 0)
+        if (journal_restore(m->journal, name, false, &error) < 0)
                 log_warning("Failed to restore %s: %s", name, error ?: "out of memory");
 }
 
 /* No tenant takes part: the backend's knobs go back (only those tiering set last, so an
  * administrator's own setting stays), maiod's kdamond is taken down. */
-static void applier_release(Manager *m, TierdApplier *a) {
+static void applier_release(Tierd *m, TierdApplier *a) {
         static const char *const numab[] = {
                 "kernel.numa_balancing", "sched.numa_balancing.hot_threshold_ms",
                 "kernel.numa_balancing_promote_rate_limit_MBps",
@@ -293,7 +293,7 @@ static void applier_release(Manager *m, TierdApplier *a) {
         }
 }
 
-int tierd_applier_run(Manager *m, TierdApplier *a, const TierdTiers *tiers, const TierdApplyTenant *tenants, size_t n) {
+int tierd_applier_run(Tierd *m, TierdApplier *a, const TierdTiers *tiers, const TierdApplyTenant *tenants, size_t n) {
         _cleanup_(tierd_plan_done) TierdPlan p = {};
         _cleanup_free_ char *text = NULL, *error = NULL;
         int r;
@@ -330,7 +330,7 @@ int tierd_applier_run(Manager *m, TierdApplier *a, const TierdTiers *tiers, cons
 
 /* ---- snapshots and teardown ---- */
 
-int tierd_applier_snapshot(Manager *m, TierdApplier *a, TierdTelemetry *t) {
+int tierd_applier_snapshot(Tierd *m, TierdApplier *a, TierdTelemetry *t) {
         _cleanup_free_ char *state = NULL, *error = NULL;
         char name[64];
         int r;
@@ -340,14 +340,14 @@ int tierd_applier_snapshot(Manager *m, TierdApplier *a, TierdTelemetry *t) {
         snprintf(name, sizeof name, "damon.%d.state", a->kdamond);
         if (knob_live(m, name, &state) < 0 || strcmp(state, "off") == 0)
                 return 0;
-        r = journal_set(m, name, "update_schemes_tried_regions", BY, &error);
+        r = journal_set(m->journal, name, "update_schemes_tried_regions", BY, &error);
         if (r < 0)
                 return log_debug_errno(r, "Asking for DAMON regions failed: %s", error ?: "out of memory");
         return tierd_regions_read(m->root, (unsigned) a->kdamond, t);
 }
 
 
-void tierd_applier_teardown(Manager *m, TierdApplier *a) {
+void tierd_applier_teardown(Tierd *m, TierdApplier *a) {
         StoreKnob *rows = NULL;
         size_t n = 0;
         char name[64], prefix[32];

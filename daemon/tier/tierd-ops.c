@@ -10,28 +10,19 @@
 
 #include "jsonutil.h"
 #include "log.h"
-#include "manager.h"
+#include "tier-internal.h"
 #include "store-tier.h"
 #include "tenants.h"
 #include "tierd.h"
 
 #define MSG_MAX 256
 
-/* The tenant named by the path, visible to the caller, or a 404 reply. */
-static int tenant_lookup(Manager *m, const Request *req, Reply *reply, Tenant *ret) {
-        int r = tenants_get_visible(m, req->who, req->ids[0], ret);
-
-        if (r == -ENOENT)
-                return reply_error(reply, 404, "not-found", "No tenant %" PRId64, req->ids[0]);
-        return r;
-}
-
 /* The tenant's tiering state, created on first use when create; 503 before the module runs. */
-static int state_lookup(Manager *m, const Tenant *t, bool create, Reply *reply, TierdTenant **ret) {
+static int state_lookup(Tierd *m, const Tenant *t, bool create, Reply *reply, TierdTenant **ret) {
         int r = tierd_tenant_get(m, t, create, ret);
 
         if (r == -EAGAIN)
-                return reply_error(reply, 503, "unavailable", "Tiering is not running");
+                return reply_error(reply, REPLY_UNAVAILABLE, "Tiering is not running");
         return r;
 }
 
@@ -43,7 +34,7 @@ static int add_double(json_object *o, const char *key, double v, bool known) {
 
 /* ---- thresholds ---- */
 
-static int thresholds_fill(Manager *m, const TierdTenant *tt, json_object *o) {
+static int thresholds_fill(Tierd *m, const TierdTenant *tt, json_object *o) {
         bool thresholds = tt->decision.rule == TIER_RULE_THRESHOLDS, applied;
         const char *note = NULL;
         uint64_t version;
@@ -70,7 +61,7 @@ static int thresholds_fill(Manager *m, const TierdTenant *tt, json_object *o) {
         return r;
 }
 
-json_object *tierd_thresholds_to_json(Manager *m, const TierdTenant *tt) {
+json_object *tierd_thresholds_to_json(Tierd *m, const TierdTenant *tt) {
         json_object *o = json_object_new_object();
 
         if (o && thresholds_fill(m, tt, o) < 0) {
@@ -80,15 +71,12 @@ json_object *tierd_thresholds_to_json(Manager *m, const TierdTenant *tt) {
         return o;
 }
 
-int tierd_op_thresholds(Manager *m, const Request *req, Reply *reply) {
+int tierd_op_thresholds(void *userdata, const Request *req, Reply *reply) {
+        Tierd *m = userdata;
         TierdTenant *tt;
-        Tenant t = {};
         int r;
 
-        r = tenant_lookup(m, req, reply, &t);
-        if (r >= 0)
-                r = state_lookup(m, &t, true, reply, &tt);
-        tenant_done(&t);
+        r = state_lookup(m, req->tenant, true, reply, &tt);
         if (r < 0)
                 return r;
         return reply_json(reply, 200, tierd_thresholds_to_json(m, tt));
@@ -99,44 +87,50 @@ int tierd_op_thresholds(Manager *m, const Request *req, Reply *reply) {
 static int feedback_error(Reply *reply, int r, const Tenant *t, const TierdFeedback *fb) {
         switch (r) {
         case -ENOENT:
-                return reply_error(reply, 404, "not-found",
+                return reply_error(reply, REPLY_NOT_FOUND,
                                    "Tenant %" PRId64 " has no open episode %" PRId64 " (GET its thresholds for the episode)",
                                    t->id, fb->episode);
         case -EALREADY:
-                return reply_error(reply, 409, "conflict", "Episode %" PRId64 " of tenant %" PRId64 " has feedback already",
+                return reply_error(reply, REPLY_CONFLICT, "Episode %" PRId64 " of tenant %" PRId64 " has feedback already",
                                    fb->episode, t->id);
         case -EINVAL:
-                return reply_error(reply, 400, "invalid-value", "The feedback value cannot be used as a reward");
+                return reply_error(reply, REPLY_INVALID_VALUE, "The feedback value cannot be used as a reward");
         default:
                 return reply_errno(reply, r, "Failed to commit the feedback: %m");
         }
 }
 
-int tierd_op_feedback(Manager *m, const Request *req, Reply *reply) {
+enum { FEEDBACK_EPISODE, FEEDBACK_COMPLETION_TIME, FEEDBACK_REQUESTS_PER_S };
+/* The decoder checks types and the one-of; tierd_feedback_parse() the values against the tenant's kind. */
+static const Field feedback_fields[] = {
+        [FEEDBACK_EPISODE] = { "episode", FIELD_INT, true, 1, INT64_MAX, .id = 1 },
+        [FEEDBACK_COMPLETION_TIME] = { "completion_time_s", FIELD_DOUBLE, .one_of = 1, .id = 2 },
+        [FEEDBACK_REQUESTS_PER_S] = { "requests_per_s", FIELD_DOUBLE, .one_of = 1, .id = 3 },
+};
+const FieldSet tierd_feedback_body = { feedback_fields, ELEMENTSOF(feedback_fields) };
+
+int tierd_op_feedback(void *userdata, const Request *req, Reply *reply) {
+        Tierd *m = userdata;
+        const Tenant *t = req->tenant;
         const char *code = "invalid-value";
         char msg[MSG_MAX];
         TierdFeedback fb;
         TierdTenant *tt = NULL;
         json_object *o;
         double reward;
-        Tenant t = {};
         int r, kind;
 
-        r = tenant_lookup(m, req, reply, &t);
-        if (r < 0)
-                return r;
-        kind = tierd_kind_from_class(t.workload_class);
+        kind = tierd_kind_from_class(t->workload_class);
         r = tierd_feedback_parse(req->body, kind < 0 ? TIER_TENANT_BATCH : (TierTenantKind) kind, &fb, &code, msg,
                                  sizeof msg);
         if (r < 0)
-                r = reply_error(reply, 400, code, "%s", msg);
+                r = reply_error(reply, reply_error_from_string(code), "%s", msg);
         if (r >= 0)
-                r = state_lookup(m, &t, false, reply, &tt);
+                r = state_lookup(m, t, false, reply, &tt);
         if (r >= 0)
                 r = tierd_feedback(m, tt, &fb, &reward);
-        if (r < 0 && reply->status == 0)
-                r = feedback_error(reply, r, &t, &fb);
-        tenant_done(&t);
+        if (r < 0 && !reply_is_set(reply))
+                r = feedback_error(reply, r, t, &fb);
         if (r < 0)
                 return r;
         o = json_object_new_object();
@@ -179,7 +173,7 @@ static json_object *history_to_json(const StoreTierEpisode *e, size_t n) {
         return a;
 }
 
-static json_object *episodes_to_json(Manager *m, const TierdTenant *tt) {
+static json_object *episodes_to_json(Tierd *m, const TierdTenant *tt) {
         int64_t total = 0, committed = 0, explored = 0;
         json_object *o = json_object_new_object();
 
@@ -208,7 +202,7 @@ static json_object *cache_to_json(const TierdTenant *tt) {
         return o;
 }
 
-static int policy_fill(Manager *m, const TierdTenant *tt, json_object *o) {
+static int policy_fill(Tierd *m, const TierdTenant *tt, json_object *o) {
         StoreTierEpisode *e = NULL;
         double ref = tt->norm.ref_cost;
         uint64_t version;
@@ -237,7 +231,7 @@ static int policy_fill(Manager *m, const TierdTenant *tt, json_object *o) {
         return r;
 }
 
-static int policy_reply(Manager *m, const TierdTenant *tt, Reply *reply) {
+static int policy_reply(Tierd *m, const TierdTenant *tt, Reply *reply) {
         json_object *o = json_object_new_object();
         int r = o ? policy_fill(m, tt, o) : -ENOMEM;
 
@@ -248,50 +242,41 @@ static int policy_reply(Manager *m, const TierdTenant *tt, Reply *reply) {
         return reply_json(reply, 200, o);
 }
 
-int tierd_op_policy_get(Manager *m, const Request *req, Reply *reply) {
+int tierd_op_policy_get(void *userdata, const Request *req, Reply *reply) {
+        Tierd *m = userdata;
         TierdTenant *tt;
-        Tenant t = {};
         int r;
 
-        r = tenant_lookup(m, req, reply, &t);
-        if (r >= 0)
-                r = state_lookup(m, &t, true, reply, &tt);
-        tenant_done(&t);
+        r = state_lookup(m, req->tenant, true, reply, &tt);
         return r < 0 ? r : policy_reply(m, tt, reply);
 }
 
+enum { POLICY_NAME, POLICY_SEED };
 static const Field policy_fields[] = {
-        { "policy", FIELD_STRING, true, 1, 32 },
-        { "seed", FIELD_INT, false, 0, INT64_MAX },
+        [POLICY_NAME] = { "policy", FIELD_STRING, true, 1, 32, .id = 1 },
+        [POLICY_SEED] = { "seed", FIELD_INT, false, 0, INT64_MAX, .id = 2 },
 };
+const FieldSet tierd_policy_body = { policy_fields, ELEMENTSOF(policy_fields) };
 
-int tierd_op_policy_set(Manager *m, const Request *req, Reply *reply) {
+int tierd_op_policy_set(void *userdata, const Request *req, Reply *reply) {
+        Tierd *m = userdata;
+        const Param *seed = request_param(req, POLICY_SEED);
+        const Tenant *t = req->tenant;
         TierdTenant *tt = NULL;
         const char *name;
-        json_object *v;
-        bool has_seed;
-        Tenant t = {};
         int r;
 
-        r = reply_check_fields(reply, req->body, policy_fields, ELEMENTSOF(policy_fields));
-        if (r < 0)
-                return r;
-        name = json_object_get_string(json_object_object_get(req->body, "policy"));
+        name = request_param(req, POLICY_NAME)->s;
         if (!tierd_policy_selectable(name))
-                return reply_error(reply, 400, "invalid-value",
+                return reply_error(reply, REPLY_INVALID_VALUE,
                                    "Field 'policy' must be one of indigo, linucb, heuristic, static");
-        has_seed = json_object_object_get_ex(req->body, "seed", &v);
-        r = tenant_lookup(m, req, reply, &t);
-        if (r >= 0)
-                r = state_lookup(m, &t, false, reply, &tt);
+        r = state_lookup(m, t, false, reply, &tt);
         /* Not enrolled yet: it starts with this policy rather than switching away from the default. */
-        if (r == -ENOENT && reply->status == 0)
-                r = tierd_tenant_enrol(m, &t, name, has_seed ? (uint64_t) json_object_get_int64(v)
-                                                             : m->config->tiering_seed, &tt);
+        if (r == -ENOENT && !reply_is_set(reply))
+                r = tierd_tenant_enrol(m, t, name, seed->set ? (uint64_t) seed->i : m->config->tiering_seed, &tt);
         else if (r >= 0)
-                r = tierd_policy_set(m, tt, name, has_seed ? (uint64_t) json_object_get_int64(v) : tt->seed);
-        tenant_done(&t);
-        if (r < 0 && reply->status == 0)
+                r = tierd_policy_set(m, tt, name, seed->set ? (uint64_t) seed->i : tt->seed);
+        if (r < 0 && !reply_is_set(reply))
                 return reply_errno(reply, r, "Failed to set the policy: %m");
         if (r < 0)
                 return r;
@@ -318,18 +303,19 @@ static json_object *model_to_json(const StoreTierModel *row) {
 
 /* A tenant's model is visible with its tenant; a model of no tenant (imported, or its tenant is
  * gone) to administrators. */
-static int model_visible(Manager *m, const Identity *who, const StoreTierModel *row) {
+static int model_visible(Tierd *m, const Identity *who, const StoreTierModel *row) {
         Tenant t = {};
         int r;
 
         if (row->tenant_id <= 0)
                 return who->kind == IDENTITY_PEER && who->admin ? 0 : -ENOENT;
-        r = tenants_get_visible(m, who, row->tenant_id, &t);
+        r = tenants_get_visible(m->tenants, who, row->tenant_id, &t);
         tenant_done(&t);
         return r;
 }
 
-int tierd_op_model_get(Manager *m, const Request *req, Reply *reply) {
+int tierd_op_model_get(void *userdata, const Request *req, Reply *reply) {
+        Tierd *m = userdata;
         _cleanup_(store_tier_model_done) StoreTierModel row = {};
         int r;
 
@@ -337,62 +323,52 @@ int tierd_op_model_get(Manager *m, const Request *req, Reply *reply) {
         if (r >= 0)
                 r = model_visible(m, req->who, &row);
         if (r == -ENOENT)
-                return reply_error(reply, 404, "not-found", "No model %" PRId64, req->ids[0]);
+                return reply_error(reply, REPLY_NOT_FOUND, "No model %" PRId64, req->ids[0]);
         if (r < 0)
                 return r;
         return reply_json(reply, 200, model_to_json(&row));
 }
 
 /* The members of an import: an export of GET /v1/models/{id} is accepted as it is, the members
- * that describe a stored model (id, tenant_id, policy, version, updated) being ignored. */
-static int import_check(json_object *body, Reply *reply) {
-        static const char *const known[] = {
-                "workload_class", "context", "model", "samples", "id", "tenant_id", "policy", "version", "updated",
-        };
-        static const char *const required[] = { "workload_class", "context", "model" };
-
-        json_object_object_foreach(body, key, val) {
-                bool ok = false;
-
-                (void) val;
-                for (size_t i = 0; i < ELEMENTSOF(known) && !ok; i++)
-                        ok = strcmp(key, known[i]) == 0;
-                if (!ok)
-                        return reply_error(reply, 400, "unknown-field", "Unknown field '%.64s'", key);
-        }
-        for (size_t i = 0; i < ELEMENTSOF(required); i++)
-                if (!json_object_object_get_ex(body, required[i], NULL))
-                        return reply_error(reply, 400, "missing-field", "Missing required field '%s'", required[i]);
-        return 0;
-}
+ * that describe a stored model (id, tenant_id, policy, version, updated) being ignored. The
+ * document's parts are checked by import_parse() (and the model by policy_from_json()). */
+static const Field import_fields[] = {
+        { "workload_class", FIELD_JSON, true, .id = 1 },
+        { "context", FIELD_JSON, true, .id = 2 },
+        { "model", FIELD_JSON, true, .id = 3 },
+        { "samples", FIELD_JSON, .id = 4 },
+        { "id", FIELD_JSON, .id = 5 },
+        { "tenant_id", FIELD_JSON, .id = 6 },
+        { "policy", FIELD_JSON, .id = 7 },
+        { "version", FIELD_JSON, .id = 8 },
+        { "updated", FIELD_JSON, .id = 9 },
+};
+const FieldSet tierd_import_body = { import_fields, ELEMENTSOF(import_fields) };
 
 static int import_parse(json_object *body, Reply *reply, const char **ret_class, double features[static TIER_N_FEATURES],
                         int64_t *ret_samples) {
         json_object *v;
-        int r;
 
-        r = import_check(body, reply);
-        if (r < 0)
-                return r;
         *ret_class = json_object_get_string(json_object_object_get(body, "workload_class"));
         if (!json_object_is_type(json_object_object_get(body, "workload_class"), json_type_string) ||
             tierd_kind_from_class(*ret_class) < 0)
-                return reply_error(reply, 400, "invalid-value", "Field 'workload_class' must be \"batch\" or \"serving\"");
+                return reply_error(reply, REPLY_INVALID_VALUE, "Field 'workload_class' must be \"batch\" or \"serving\"");
         if (tierd_features_from_json(json_object_object_get(body, "context"), features) < 0)
-                return reply_error(reply, 400, "invalid-value",
+                return reply_error(reply, REPLY_INVALID_VALUE,
                                    "Field 'context' must be an array of %d numbers from 0 to 1", TIER_N_FEATURES);
         if (!json_object_is_type(json_object_object_get(body, "model"), json_type_object))
-                return reply_error(reply, 400, "wrong-type", "Field 'model' must be an object");
+                return reply_error(reply, REPLY_WRONG_TYPE, "Field 'model' must be an object");
         *ret_samples = 1;
         if (json_object_object_get_ex(body, "samples", &v)) {
                 if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0)
-                        return reply_error(reply, 400, "invalid-value", "Field 'samples' must be an integer >= 0");
+                        return reply_error(reply, REPLY_INVALID_VALUE, "Field 'samples' must be an integer >= 0");
                 *ret_samples = json_object_get_int64(v);
         }
         return 0;
 }
 
-int tierd_op_model_import(Manager *m, const Request *req, Reply *reply) {
+int tierd_op_model_import(void *userdata, const Request *req, Reply *reply) {
+        Tierd *m = userdata;
         _cleanup_(store_tier_model_done) StoreTierModel row = {};
         double features[TIER_N_FEATURES];
         const char *class;
@@ -404,7 +380,7 @@ int tierd_op_model_import(Manager *m, const Request *req, Reply *reply) {
                 return r;
         r = tierd_model_import(m, class, features, samples, json_object_object_get(req->body, "model"), &id);
         if (r == -EINVAL)
-                return reply_error(reply, 400, "invalid-value",
+                return reply_error(reply, REPLY_INVALID_VALUE,
                                    "Field 'model' is not a model of indigo, linucb, heuristic or static "
                                    "(format maio-tier-model, version 1)");
         if (r < 0)

@@ -13,12 +13,12 @@
 
 #include "jsonutil.h"
 #include "log.h"
-#include "manager.h"
+#include "tier-internal.h"
 #include "store-tier.h"
 #include "tierd.h"
+#include "time-util.h"
 
-struct Tierd {
-        Manager *manager;
+struct TierdState {
         TierdApplier applier;
         TierdTiers tiers;
         TierdTelemetry now, prev;
@@ -26,11 +26,41 @@ struct Tierd {
         sd_event_source *timer;
 };
 
-static int64_t realtime_usec(void) {
-        struct timespec ts;
+static TierdState *tierd_state_free(TierdState *t);
 
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+int tierd_new(const TierdDeps *deps, Tierd **ret) {
+        Tierd *m = calloc(1, sizeof *m);
+
+        if (!m || !(m->root = strdup(deps->root))) {
+                free(m);
+                return -ENOMEM;
+        }
+        m->store = deps->store;
+        m->dry_run = deps->dry_run;
+        m->event = deps->event;
+        m->journal = deps->journal;
+        m->tenants = deps->tenants;
+        m->features = deps->features;
+        m->config = deps->config;
+        *ret = m;
+        return 0;
+}
+
+Tierd *tierd_free(Tierd *m) {
+        if (!m)
+                return NULL;
+        tierd_state_free(m->tierd);
+        free(m->root);
+        free(m);
+        return NULL;
+}
+
+void tierd_set_config(Tierd *m, const Config *config) {
+        m->config = config;
+}
+
+void tierd_tenant_removed_hook(void *userdata, int64_t tenant_id) {
+        tierd_tenant_removed(userdata, tenant_id);
 }
 
 static const char *config_policy(const Config *c) {
@@ -67,7 +97,7 @@ static void tenant_free(TierdTenant *tt) {
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(TierdTenant *, tenant_free);
 
-static TierdTenant *tenant_find(Tierd *t, int64_t id) {
+static TierdTenant *tenant_find(TierdState *t, int64_t id) {
         for (TierdTenant *tt = t->tenants; tt; tt = tt->next)
                 if (tt->id == id)
                         return tt;
@@ -75,7 +105,7 @@ static TierdTenant *tenant_find(Tierd *t, int64_t id) {
 }
 
 /* Drops the cached state; the store stays the truth and the next use reloads it. */
-static void tenant_forget(Tierd *t, TierdTenant *tt) {
+static void tenant_forget(TierdState *t, TierdTenant *tt) {
         for (TierdTenant **p = &t->tenants; *p; p = &(*p)->next)
                 if (*p == tt) {
                         *p = tt->next;
@@ -111,8 +141,8 @@ static int tenant_refresh(TierdTenant *tt, const Tenant *t) {
 
 /* Reads the telemetry again; with snapshot, also DAMON regions (that writes a command to maiod's
  * kdamond, so only on the decision path); otherwise the last snapshot is kept. */
-static void telemetry_refresh(Manager *m, bool snapshot) {
-        Tierd *t = m->tierd;
+static void telemetry_refresh(Tierd *m, bool snapshot) {
+        TierdState *t = m->tierd;
         TierdTelemetry fresh = {};
         int r;
 
@@ -134,8 +164,8 @@ static void telemetry_refresh(Manager *m, bool snapshot) {
         t->now = fresh;
 }
 
-static void tenant_context(Manager *m, const TierdTenant *tt, TierContext *ret) {
-        Tierd *t = m->tierd;
+static void tenant_context(Tierd *m, const TierdTenant *tt, TierContext *ret) {
+        TierdState *t = m->tierd;
         TierdTenantMem mem = {};
         TierdLink link;
 
@@ -168,14 +198,14 @@ static int tenant_decide(TierdTenant *tt, const TierContext *ctx) {
         tt->decision = d;
         tt->context = *ctx;
         tt->decision_cache_hits = hits;
-        tt->decided_usec = realtime_usec();
+        tt->decided_usec = (int64_t) now_usec(CLOCK_REALTIME);
         return 0;
 }
 
 /* ---- building policies ---- */
 
 /* Replaces *p with the policy of stored model id, reseeded with seed. Returns 0 or -errno (*p kept). */
-static int policy_from_model(Manager *m, int64_t id, uint64_t seed, TierPolicy **p) {
+static int policy_from_model(Tierd *m, int64_t id, uint64_t seed, TierPolicy **p) {
         _cleanup_(store_tier_model_done) StoreTierModel row = {};
         _cleanup_(json_object_putp) json_object *j = NULL;
         TierPolicy *q = NULL;
@@ -199,7 +229,7 @@ static int policy_from_model(Manager *m, int64_t id, uint64_t seed, TierPolicy *
 
 /* A fresh policy called name, or, for one that learns, the nearest trained model of its workload
  * class reseeded with seed. *ret_from is the model it came from (0: fresh). */
-static int policy_make(Manager *m, const char *class, const char *name, uint64_t seed, const TierContext *ctx,
+static int policy_make(Tierd *m, const char *class, const char *name, uint64_t seed, const TierContext *ctx,
                        TierPolicy **ret, int64_t *ret_from) {
         _cleanup_(policy_freep) TierPolicy *p = NULL;
         StoreTierModel *c = NULL;
@@ -326,7 +356,7 @@ typedef struct SaveExtra {
         bool old_model_trained;
 } SaveExtra;
 
-static int save_writes(Manager *m, TierdTenant *tt, const SaveExtra *x, int64_t *ret_model_id) {
+static int save_writes(Tierd *m, TierdTenant *tt, const SaveExtra *x, int64_t *ret_model_id) {
         _cleanup_(store_tier_model_done) StoreTierModel model = {};
         _cleanup_(store_tier_episode_done) StoreTierEpisode open = {};
         StoreTierTenant row;
@@ -354,7 +384,7 @@ static int save_writes(Manager *m, TierdTenant *tt, const SaveExtra *x, int64_t 
 }
 
 /* Commits tt (model, state, open episode) and x in one transaction. Returns 0 or -errno. */
-static int tenant_save(Manager *m, TierdTenant *tt, const SaveExtra *x) {
+static int tenant_save(Tierd *m, TierdTenant *tt, const SaveExtra *x) {
         static const SaveExtra none = {};
         int64_t model_id = 0;
         int r;
@@ -391,7 +421,7 @@ static int tenant_new(const Tenant *t, TierdTenant **ret) {
         return 0;
 }
 
-static int tenant_create(Manager *m, const Tenant *t, const char *name, uint64_t seed, TierdTenant **ret) {
+static int tenant_create(Tierd *m, const Tenant *t, const char *name, uint64_t seed, TierdTenant **ret) {
         _cleanup_(tenant_freep) TierdTenant *tt = NULL;
         TierContext ctx;
         int r;
@@ -419,7 +449,7 @@ static int tenant_create(Manager *m, const Tenant *t, const char *name, uint64_t
 }
 
 /* The reward cache from the tenant's committed grid episodes: the measured rewards it held. */
-static int cache_rebuild(Manager *m, TierdTenant *tt) {
+static int cache_rebuild(Tierd *m, TierdTenant *tt) {
         StoreTierEpisode *e = NULL;
         size_t n = 0;
         int r;
@@ -438,7 +468,7 @@ static int cache_rebuild(Manager *m, TierdTenant *tt) {
         return r;
 }
 
-static int open_episode_load(Manager *m, TierdTenant *tt) {
+static int open_episode_load(Tierd *m, TierdTenant *tt) {
         _cleanup_(store_tier_episode_done) StoreTierEpisode e = {};
         _cleanup_(json_object_putp) json_object *j = NULL;
         int r;
@@ -462,7 +492,7 @@ static int open_episode_load(Manager *m, TierdTenant *tt) {
         return 0;
 }
 
-static int model_load(Manager *m, TierdTenant *tt, const StoreTierTenant *row) {
+static int model_load(Tierd *m, TierdTenant *tt, const StoreTierTenant *row) {
         _cleanup_(store_tier_model_done) StoreTierModel model = {};
         _cleanup_(json_object_putp) json_object *j = NULL, *cj = NULL;
         int r;
@@ -482,7 +512,7 @@ static int model_load(Manager *m, TierdTenant *tt, const StoreTierTenant *row) {
         return 0;
 }
 
-static int tenant_load(Manager *m, const Tenant *t, const StoreTierTenant *row, TierdTenant **ret) {
+static int tenant_load(Tierd *m, const Tenant *t, const StoreTierTenant *row, TierdTenant **ret) {
         _cleanup_(tenant_freep) TierdTenant *tt = NULL;
         int r;
 
@@ -506,9 +536,9 @@ static int tenant_load(Manager *m, const Tenant *t, const StoreTierTenant *row, 
         return 0;
 }
 
-int tierd_tenant_get(Manager *m, const Tenant *t, bool create, TierdTenant **ret) {
+int tierd_tenant_get(Tierd *m, const Tenant *t, bool create, TierdTenant **ret) {
         _cleanup_(store_tier_tenant_done) StoreTierTenant row = {};
-        Tierd *d = m->tierd;
+        TierdState *d = m->tierd;
         TierdTenant *tt;
         int r;
 
@@ -536,7 +566,7 @@ int tierd_tenant_get(Manager *m, const Tenant *t, bool create, TierdTenant **ret
         return 0;
 }
 
-int tierd_tenant_enrol(Manager *m, const Tenant *t, const char *policy, uint64_t seed, TierdTenant **ret) {
+int tierd_tenant_enrol(Tierd *m, const Tenant *t, const char *policy, uint64_t seed, TierdTenant **ret) {
         TierdTenant *tt;
         int r;
 
@@ -563,7 +593,7 @@ int tierd_tenant_enrol(Manager *m, const Tenant *t, const char *policy, uint64_t
 
 /* Why episode is not the open one: -EALREADY when it has feedback, -ENOENT when it never existed
  * (or was abandoned by a policy change). */
-static int episode_not_open(Manager *m, const TierdTenant *tt, int64_t episode) {
+static int episode_not_open(Tierd *m, const TierdTenant *tt, int64_t episode) {
         _cleanup_(store_tier_episode_done) StoreTierEpisode e = {};
         int r = store_tier_episode_get(m->store, tt->id, episode, &e);
 
@@ -593,7 +623,7 @@ static int tenant_learn(TierdTenant *tt, double reward) {
         return 0;
 }
 
-static int feedback_commit(Manager *m, TierdTenant *tt, const TierdFeedback *fb, double reward) {
+static int feedback_commit(Tierd *m, TierdTenant *tt, const TierdFeedback *fb, double reward) {
         _cleanup_(store_tier_episode_done) StoreTierEpisode done = {};
         SaveExtra x = {};
         TierContext ctx;
@@ -607,7 +637,7 @@ static int feedback_commit(Manager *m, TierdTenant *tt, const TierdFeedback *fb,
                 return -ENOMEM;
         done.value = fb->value;
         done.reward = reward;
-        done.committed_usec = realtime_usec();
+        done.committed_usec = (int64_t) now_usec(CLOCK_REALTIME);
         r = tenant_learn(tt, reward);
         if (r < 0)
                 return r;
@@ -621,7 +651,7 @@ static int feedback_commit(Manager *m, TierdTenant *tt, const TierdFeedback *fb,
         return tenant_save(m, tt, &x);
 }
 
-int tierd_feedback(Manager *m, TierdTenant *tt, const TierdFeedback *fb, double *ret_reward) {
+int tierd_feedback(Tierd *m, TierdTenant *tt, const TierdFeedback *fb, double *ret_reward) {
         TierRewardNorm norm = tt->norm;
         double reward;
         int r;
@@ -648,7 +678,7 @@ int tierd_feedback(Manager *m, TierdTenant *tt, const TierdFeedback *fb, double 
 
 /* ---- policy changes and imports ---- */
 
-int tierd_policy_set(Manager *m, TierdTenant *tt, const char *name, uint64_t seed) {
+int tierd_policy_set(Tierd *m, TierdTenant *tt, const char *name, uint64_t seed) {
         SaveExtra x = { .drop_episode = tt->episode, .old_model = tt->model_id, .old_model_trained = tt->model_samples > 0 };
         TierPolicy *p = NULL;
         int64_t from = 0;
@@ -683,7 +713,7 @@ int tierd_policy_set(Manager *m, TierdTenant *tt, const char *name, uint64_t see
         return 0;
 }
 
-int tierd_model_import(Manager *m, const char *workload_class, const double features[static TIER_N_FEATURES],
+int tierd_model_import(Tierd *m, const char *workload_class, const double features[static TIER_N_FEATURES],
                        int64_t samples, json_object *model, int64_t *ret_id) {
         _cleanup_(policy_freep) TierPolicy *p = NULL;
         _cleanup_(json_object_putp) json_object *cj = NULL, *canon = NULL;
@@ -728,8 +758,8 @@ static int apply_order(const void *a, const void *b) {
         return x->id < y->id ? -1 : x->id > y->id;
 }
 
-void tierd_apply(Manager *m) {
-        Tierd *t = m->tierd;
+void tierd_apply(Tierd *m) {
+        TierdState *t = m->tierd;
         _cleanup_free_ TierdApplyTenant *v = NULL;
         size_t n = 0, k = 0;
 
@@ -758,8 +788,8 @@ static bool decision_equal(const TierDecision *a, const TierDecision *b) {
 }
 
 /* Drops tenants that went away and refreshes the others' attributes. */
-static void tenants_sync(Manager *m) {
-        Tierd *t = m->tierd;
+static void tenants_sync(Tierd *m) {
+        TierdState *t = m->tierd;
         TierdTenant *next;
 
         for (TierdTenant *tt = t->tenants; tt; tt = next) {
@@ -776,8 +806,8 @@ static void tenants_sync(Manager *m) {
         }
 }
 
-void tierd_tenant_removed(Manager *m, int64_t id) {
-        Tierd *t = m->tierd;
+void tierd_tenant_removed(Tierd *m, int64_t id) {
+        TierdState *t = m->tierd;
 
         if (!t)
                 return;
@@ -790,8 +820,8 @@ void tierd_tenant_removed(Manager *m, int64_t id) {
                 }
 }
 
-static void tierd_tick(Manager *m) {
-        Tierd *t = m->tierd;
+static void tierd_tick(Tierd *m) {
+        TierdState *t = m->tierd;
 
         telemetry_refresh(m, false);
         tenants_sync(m);
@@ -807,13 +837,13 @@ static void tierd_tick(Manager *m) {
                         continue;
                 tt->decision = d;
                 tt->context = ctx;
-                tt->decided_usec = realtime_usec();
+                tt->decided_usec = (int64_t) now_usec(CLOCK_REALTIME);
         }
         tierd_apply(m);
 }
 
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        Manager *m = userdata;
+        Tierd *m = userdata;
 
         tierd_tick(m);
         (void) sd_event_source_set_time_relative(s, (uint64_t) m->config->tiering_interval_s * 1000000);
@@ -822,7 +852,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
 
 /* ---- lifecycle ---- */
 
-static void tierd_load_all(Manager *m) {
+static void tierd_load_all(Tierd *m) {
         Tenant *ts = NULL;
         size_t n = 0;
 
@@ -839,10 +869,10 @@ static void tierd_load_all(Manager *m) {
                 tt->next = m->tierd->tenants;
                 m->tierd->tenants = tt;
         }
-        tenants_free(ts, n);
+        tenant_list_free(ts, n);
 }
 
-Tierd *tierd_free(Tierd *t) {
+static TierdState *tierd_state_free(TierdState *t) {
         if (!t)
                 return NULL;
         while (t->tenants)
@@ -855,7 +885,7 @@ Tierd *tierd_free(Tierd *t) {
         return NULL;
 }
 
-static int tierd_arm(Manager *m) {
+static int tierd_arm(Tierd *m) {
         int r;
 
         if (!m->event)
@@ -868,16 +898,16 @@ static int tierd_arm(Manager *m) {
         return sd_event_source_set_enabled(m->tierd->timer, SD_EVENT_ON);
 }
 
-int tierd_start(Manager *m) {
-        Tierd *t;
+int tierd_start(Tierd *m) {
+        TierdState *t;
         int r;
 
         t = calloc(1, sizeof *t);
         if (!t)
                 return log_oom();
-        *t = (Tierd) { .manager = m, .applier = { .kdamond = -1 } };
+        *t = (TierdState) { .applier = { .kdamond = -1 } };
         m->tierd = t;
-        r = tierd_tiers_from_features(m->features.memory_tiers, m->features.numa_nodes_list, &t->tiers);
+        r = tierd_tiers_from_features(m->features->memory_tiers, m->features->numa_nodes_list, &t->tiers);
         if (r < 0)
                 log_warning_errno(r, "Cannot tell the memory tiers apart, treating every node as local: %m");
         r = tierd_applier_select(m, m->config->tiering_backend, &t->applier);
@@ -894,7 +924,7 @@ int tierd_start(Manager *m) {
         return tierd_arm(m);
 }
 
-void tierd_stop(Manager *m) {
+void tierd_stop(Tierd *m) {
         if (!m->tierd)
                 return;
         m->tierd->timer = sd_event_source_disable_unref(m->tierd->timer);
@@ -904,9 +934,9 @@ void tierd_stop(Manager *m) {
 
 /* ---- status ---- */
 
-json_object *tierd_status_to_json(Manager *m) {
+json_object *tierd_status_to_json(Tierd *m) {
         static const char *const requested[] = { "auto", "damon", "numa-balancing", "off" };
-        Tierd *t = m->tierd;
+        TierdState *t = m->tierd;
         json_object *o = json_object_new_object();
         size_t n = 0;
         int r;
@@ -934,8 +964,8 @@ json_object *tierd_status_to_json(Manager *m) {
         return o;
 }
 
-bool tierd_tenant_applied(Manager *m, const TierdTenant *tt, const char **ret_note) {
-        Tierd *t = m->tierd;
+bool tierd_tenant_applied(Tierd *m, const TierdTenant *tt, const char **ret_note) {
+        TierdState *t = m->tierd;
         const TierdTenant *first = NULL;
 
         if (t->applier.error) {
@@ -961,10 +991,10 @@ bool tierd_tenant_applied(Manager *m, const TierdTenant *tt, const char **ret_no
         }
 }
 
-TierdBackend tierd_backend(Manager *m) {
+TierdBackend tierd_backend(Tierd *m) {
         return m->tierd ? m->tierd->applier.backend : TIERD_BACKEND_OFF;
 }
 
-const char *tierd_status_note(Manager *m) {
+const char *tierd_status_note(Tierd *m) {
         return m->tierd ? m->tierd->applier.unavailable : NULL;
 }

@@ -12,12 +12,15 @@
 
 #include <json-c/json.h>
 
-#include "ops.h"
+#include "conf.h"
+#include "detect.h"
+#include "journal.h"
+#include "request.h"
 #include "store.h"
+#include "tenants.h"
 #include "policy.h"
 #include "reward-cache.h"
 
-typedef struct Manager Manager;
 typedef struct Tierd Tierd;
 
 /* Quantisation of context features for the reward cache and model buckets (as maio-tiersim). */
@@ -283,60 +286,82 @@ bool tierd_policy_selectable(const char *name);
  * kdamond but maiod's own exists), loads the tiering state of every tenant that has one,
  * applies it, and arms the telemetry timer. Failures to apply are logged and shown in status.
  * Returns 0 or -errno (logged). */
-int tierd_start(Manager *m);
+/* What the tiering module is built from: all borrowed, and alive until tierd_free(). */
+typedef struct TierdDeps {
+        Store *store;
+        const char *root;
+        bool dry_run;
+        sd_event *event;            /* NULL: no timer */
+        Journal *journal;
+        Tenants *tenants;
+        Features *features;
+        const Config *config;
+} TierdDeps;
+
+/* Returns 0 or -ENOMEM. Nothing runs until tierd_start(). */
+int tierd_new(const TierdDeps *deps, Tierd **ret);
+/* After a reload: the configuration to read from now on. */
+void tierd_set_config(Tierd *m, const Config *config);
+/* A tenants hook (HookFn): tierd_tenant_removed(). */
+void tierd_tenant_removed_hook(void *userdata, int64_t tenant_id);
+int tierd_start(Tierd *m);
 /* Before journal_stop(), when [knobs] restore_on_exit: takes maiod's kdamond down in the order
  * the kernel needs (state off, then nr_kdamonds, then the rest is gone or restored). Never fails. */
-void tierd_stop(Manager *m);
-Tierd *tierd_free(Tierd *t);
+void tierd_stop(Tierd *m);
+/* Accepts NULL; returns NULL. */
+Tierd *tierd_free(Tierd *m);
+static inline void tierd_freep(Tierd **m) {
+        tierd_free(*m);
+}
 /* Tenant id's row is gone: drops its tiering state and applies the rest at once, so its scheme
  * leaves the backend now. Does nothing before tierd_start() or for a tenant without state. */
-void tierd_tenant_removed(Manager *m, int64_t id);
+void tierd_tenant_removed(Tierd *m, int64_t id);
 
 /* The tiering state of tenant t (visible to the caller already), loaded from the store or, with
  * create, created: the tenant takes part from then on (policy and seed from [tiering], a learning
  * policy starting from the nearest model of the workload class, episode 1 opened and applied).
  * Returns 0 and *ret (owned by m), -ENOENT without state when !create, -EAGAIN before
  * tierd_start(), or -errno. */
-int tierd_tenant_get(Manager *m, const Tenant *t, bool create, TierdTenant **ret);
+int tierd_tenant_get(Tierd *m, const Tenant *t, bool create, TierdTenant **ret);
 
 /* Enrols tenant t (which has no tiering state yet) with policy and seed instead of the
  * [tiering] defaults, as tierd_tenant_get() with create does otherwise. Returns 0 and *ret,
  * -EEXIST when it has state already, -EINVAL for a policy tenants may not run, or -errno. */
-int tierd_tenant_enrol(Manager *m, const Tenant *t, const char *policy, uint64_t seed, TierdTenant **ret);
+int tierd_tenant_enrol(Tierd *m, const Tenant *t, const char *policy, uint64_t seed, TierdTenant **ret);
 
 /* Whether tt's decision is what the backend applies now; *ret_note says why not (static text)
  * or how ("DAMON schemes 1 and 2", "host-wide"). */
-bool tierd_tenant_applied(Manager *m, const TierdTenant *tt, const char **ret_note);
+bool tierd_tenant_applied(Tierd *m, const TierdTenant *tt, const char **ret_note);
 
 /* Commits feedback for the open episode and opens the next (one transaction), then applies.
  * Returns 0 and *ret_reward, -ENOENT for an episode that is not the tenant's open one nor a
  * committed one, -EALREADY for one already committed, -EINVAL for a value the reward cannot take
  * (nothing changed for these), or another -errno after which tt is freed (the state is reloaded
  * from the store at its next use). */
-int tierd_feedback(Manager *m, TierdTenant *tt, const TierdFeedback *fb, double *ret_reward);
+int tierd_feedback(Tierd *m, TierdTenant *tt, const TierdFeedback *fb, double *ret_reward);
 
 /* Switches the tenant to policy (tierd_policy_selectable) with seed: a new model (a learning
  * policy starts from the nearest model of its class), the tenant's old model kept for transfer
  * once trained, the open episode replaced by a new one. Returns 0, -EINVAL (nothing changed),
  * or another -errno after which tt is freed as for tierd_feedback(). */
-int tierd_policy_set(Manager *m, TierdTenant *tt, const char *policy, uint64_t seed);
+int tierd_policy_set(Tierd *m, TierdTenant *tt, const char *policy, uint64_t seed);
 
 /* Stores an imported model for transfer (no tenant). Returns 0 and *ret_id, -EINVAL (not a model
  * policy_from_json() takes, or not a selectable policy) or -errno. */
-int tierd_model_import(Manager *m, const char *workload_class, const double features[static TIER_N_FEATURES],
+int tierd_model_import(Tierd *m, const char *workload_class, const double features[static TIER_N_FEATURES],
                        int64_t samples, json_object *model, int64_t *ret_id);
 
 /* Re-applies every tenant's current decision through the backend. Never fails (errors logged
  * and kept for status). */
-void tierd_apply(Manager *m);
+void tierd_apply(Tierd *m);
 
 /* GET /v1/status "tiering": requested and effective backend, why another is unavailable, the
  * owned kdamond, tenants, the last apply error. NULL on OOM. */
-json_object *tierd_status_to_json(Manager *m);
+json_object *tierd_status_to_json(Tierd *m);
 /* The backend in use (TIERD_BACKEND_OFF before tierd_start()). */
-TierdBackend tierd_backend(Manager *m);
+TierdBackend tierd_backend(Tierd *m);
 /* The line for sd_notify STATUS=, e.g. "tiering backend unavailable: foreign kdamond", or NULL. */
-const char *tierd_status_note(Manager *m);
+const char *tierd_status_note(Tierd *m);
 
 /* ---- appliers (tierd-apply.c) ---- */
 
@@ -351,26 +376,28 @@ typedef struct TierdApplier {
 
 /* Chooses the backend for [tiering] backend `requested` (a TIERING_BACKEND_* of conf.h) on
  * this host and fills a (freeing what it held). Returns 0 or -ENOMEM. */
-int tierd_applier_select(Manager *m, unsigned requested, TierdApplier *a);
+int tierd_applier_select(Tierd *m, unsigned requested, TierdApplier *a);
 void tierd_applier_done(TierdApplier *a);
 /* Executes the backend's plan for tenants (sorted by priority, then id) on a host with tiers.
  * A plan identical to the last one that succeeded is skipped. Returns 0 or the first -errno
  * (also kept in a->error). */
-int tierd_applier_run(Manager *m, TierdApplier *a, const TierdTiers *tiers, const TierdApplyTenant *tenants, size_t n);
+int tierd_applier_run(Tierd *m, TierdApplier *a, const TierdTiers *tiers, const TierdApplyTenant *tenants, size_t n);
 /* Asks maiod's running kdamond to refresh scheme 0's tried regions and reads them into t.
  * Returns the number of regions, 0 when there is no running kdamond of ours, or -errno. */
-int tierd_applier_snapshot(Manager *m, TierdApplier *a, TierdTelemetry *t);
+int tierd_applier_snapshot(Tierd *m, TierdApplier *a, TierdTelemetry *t);
 /* Takes maiod's kdamond down through the journal (see tierd_stop()). */
-void tierd_applier_teardown(Manager *m, TierdApplier *a);
+void tierd_applier_teardown(Tierd *m, TierdApplier *a);
 
-/* ---- REST (tierd-ops.c) ---- */
+/* ---- REST (tierd-ops.c); userdata is the Tierd ---- */
 
-int tierd_op_thresholds(Manager *m, const Request *req, Reply *reply);
-int tierd_op_feedback(Manager *m, const Request *req, Reply *reply);
-int tierd_op_policy_get(Manager *m, const Request *req, Reply *reply);
-int tierd_op_policy_set(Manager *m, const Request *req, Reply *reply);
-int tierd_op_model_get(Manager *m, const Request *req, Reply *reply);
-int tierd_op_model_import(Manager *m, const Request *req, Reply *reply);
+extern const FieldSet tierd_feedback_body, tierd_policy_body, tierd_import_body;
+
+int tierd_op_thresholds(void *userdata, const Request *req, Reply *reply);
+int tierd_op_feedback(void *userdata, const Request *req, Reply *reply);
+int tierd_op_policy_get(void *userdata, const Request *req, Reply *reply);
+int tierd_op_policy_set(void *userdata, const Request *req, Reply *reply);
+int tierd_op_model_get(void *userdata, const Request *req, Reply *reply);
+int tierd_op_model_import(void *userdata, const Request *req, Reply *reply);
 
 /* The thresholds object of GET /v1/tenants/{id}/thresholds for tt. NULL on OOM. */
-json_object *tierd_thresholds_to_json(Manager *m, const TierdTenant *tt);
+json_object *tierd_thresholds_to_json(Tierd *m, const TierdTenant *tt);

@@ -454,16 +454,16 @@ static void test_tenant_crud(void **state) {
         assert_int_equal(list[0].id, a);
         assert_int_equal(list[1].id, b);
         assert_string_equal(list[1].name, "db");
-        tenants_free(list, n);
+        tenant_list_free(list, n);
 
         assert_int_equal(store_tenant_list(s, 1001, &list, &n), 0);
         assert_int_equal(n, 1);
         assert_int_equal(list[0].id, b);
-        tenants_free(list, n);
+        tenant_list_free(list, n);
 
         assert_int_equal(store_tenant_list(s, 5, &list, &n), 0);
         assert_int_equal(n, 0);
-        tenants_free(list, n);
+        tenant_list_free(list, n);
 }
 
 static void test_tenant_update(void **state) {
@@ -712,10 +712,10 @@ static void test_many_rows(void **state) {
         assert_int_equal(store_tenant_list(s, -1, &t, &n), 0);
         assert_int_equal(n, 50);
         assert_string_equal(t[49].name, "t49");
-        tenants_free(t, n);
+        tenant_list_free(t, n);
         assert_int_equal(store_tenant_list(s, 1, &t, &n), 0);
         assert_int_equal(n, 25);
-        tenants_free(t, n);
+        tenant_list_free(t, n);
         assert_int_equal(store_event_list(s, 0, 1000, &e, &n), 0);
         assert_int_equal(n, 50);
         assert_string_equal(e[0].message, "t49");
