@@ -33,8 +33,8 @@ typedef struct Identity {
 #define OP_MAX_IDS 2
 /* Longest "{name}" path parameter. */
 #define OP_NAME_MAX 128
-/* Most fields one operation declares. */
-#define OP_MAX_FIELDS 8
+/* Most fields one operation declares (models.import declares 9: an export is accepted as it is). */
+#define OP_MAX_FIELDS 16
 
 /* One decoded body field: which member is set follows the field's type. */
 typedef struct Param {
