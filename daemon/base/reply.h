@@ -106,7 +106,7 @@ typedef enum FieldType {
         FIELD_BOOL,
         FIELD_ENUM,   /* a string from words; the index lands in Param.i */
         FIELD_SCALAR, /* a string or an integer (knob values) */
-        FIELD_JSON,   /* any JSON value, checked by the handler (model documents, arrays) */
+        FIELD_JSON,   /* any JSON value, null included (Param.j NULL, set), checked by the handler */
         _FIELD_TYPE_MAX,
 } FieldType;
 
@@ -128,9 +128,10 @@ typedef struct FieldSet {
 } FieldSet;
 
 /* Decodes obj against fields into params (indexed like fields): unknown member -> unknown-field,
- * wrong JSON type (null counts as wrong) -> wrong-type, required member missing -> missing-field,
- * value out of range or not a word -> invalid-value (the message names what is allowed), an
- * "exactly one of" group with none -> missing-field, with two -> invalid-value. Returns 0 or
+ * wrong JSON type (null counts as wrong but for FIELD_JSON) -> wrong-type, required member
+ * missing -> missing-field, value out of range or not a word -> invalid-value (the message names
+ * what is allowed), an "exactly one of" group with none -> missing-field, with two ->
+ * invalid-value. Members are taken in the body's order and the first error wins. Returns 0 or
  * -EINVAL with r filled. Strings and documents in params point into obj. */
 int reply_decode_fields(Reply *r, json_object *obj, const Field *fields, size_t n_fields, Param *params);
 
