@@ -63,7 +63,8 @@ typedef struct Reply {
         int error;                /* 0, or the negative errno of a failed operation */
         ReplyError code;          /* REPLY_OK, or the stable error code */
         char message[REPLY_MESSAGE_MAX]; /* the error's message, "" on success */
-        json_object *json;        /* body when JSON (owned) */
+        json_object *json;        /* body when JSON (owned); an error's is NULL (the transport sends
+                                   * reply_error_to_json()) or that object with members added */
         char *text;               /* body when not JSON, e.g. /metrics (owned) */
         const char *content_type; /* for text; JSON sets "application/json" */
         char *location;           /* Location header or NULL (owned) */

@@ -566,7 +566,9 @@ static int grant_partial_reply(Pools *m, Reply *reply, const GrantAsk *g, const 
                     "The kernel could allocate only %" PRIu64 " of the %" PRIu64 " hugepages asked on node %u (%" PRIu64
                     " of %" PRIu64 " bytes; the node holds %" PRIu64 " of the %" PRIu64 " pages its grants need); nothing was granted",
                     got, g->pages, g->node, got * POOLS_PAGE_SIZE, g->pages * POOLS_PAGE_SIZE, ns->kept, ns->target);
-        /* The numbers beside the error object; without memory the message alone still says them. */
+        /* The numbers beside the error object (the body is ours, so the transport keeps it); without
+         * memory the message alone still says them. */
+        reply->json = reply_error_to_json(reply);
         a = json_object_new_object();
         if (!a || json_add_int(a, "node", g->node, true) < 0 || add_pages(a, "requested_pages", g->pages, true) < 0 ||
             add_pages(a, "requested_bytes", g->pages * POOLS_PAGE_SIZE, true) < 0 ||
