@@ -398,7 +398,7 @@ int manager_start(Manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to detect kernel features: %m");
         manager_log_features(m);
-        journal_set_foreign_kdamonds(m->journal, m->features.damon_kdamonds_foreign);
+        journal_set_features(m->journal, &m->features);
         r = topo_start(m->topo);
         if (r < 0)
                 return r;

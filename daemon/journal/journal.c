@@ -35,7 +35,7 @@ struct Journal {
         bool dry_run;
         sd_event *event;
         JournalConf conf;
-        unsigned foreign_kdamonds;   /* DAMON kdamonds maiod did not start (reported as a conflict) */
+        const Features *features;    /* borrowed: DAMON kdamonds maiod did not start (a conflict), NULL none */
         uint64_t writes_total;       /* kernel knob writes (and restores) that took */
         uint64_t write_failures_total;
         uint64_t overrides_total;    /* knobs found changed by someone else */
@@ -144,8 +144,8 @@ void journal_set_conf(Journal *j, const JournalConf *conf) {
         j->conf = *conf;
 }
 
-void journal_set_foreign_kdamonds(Journal *j, unsigned n) {
-        j->foreign_kdamonds = n;
+void journal_set_features(Journal *j, const Features *features) {
+        j->features = features;
 }
 
 void journal_set_hook(Journal *j, JournalHook hook, void *userdata) {
@@ -716,8 +716,8 @@ json_object *journal_conflicts_to_json(Journal *j) {
         if (!arr)
                 return NULL;
         conflicts_scan_proc(j, arr);
-        if (j->foreign_kdamonds > 0)
-                json_object_array_add(arr, conflict_new("damon", "kdamond", 0, j->foreign_kdamonds,
+        if (j->features && j->features->damon_kdamonds_foreign > 0)
+                json_object_array_add(arr, conflict_new("damon", "kdamond", 0, j->features->damon_kdamonds_foreign,
                                                         "page migration by DAMON schemes maiod did not create"));
         return arr;
 }

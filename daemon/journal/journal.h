@@ -13,6 +13,7 @@
 
 #include <systemd/sd-event.h>
 
+#include "detect.h"
 #include "request.h"
 #include "store.h"
 
@@ -57,8 +58,10 @@ static inline void journal_freep(Journal **j) {
         journal_free(*j);
 }
 void journal_set_conf(Journal *j, const JournalConf *conf);
-/* How many kdamonds someone else runs (detect), for the conflicts report. */
-void journal_set_foreign_kdamonds(Journal *j, unsigned n);
+/* The detected features (borrowed until journal_free(), NULL: none), whose count of kdamonds
+ * someone else runs goes into the conflicts report as it is when the report is made: the tiering
+ * applier marks maiod's own kdamond after detection. */
+void journal_set_features(Journal *j, const Features *features);
 /* Installs the test hook. */
 void journal_set_hook(Journal *j, JournalHook hook, void *userdata);
 /* maiod_knobs_owned and the write, failure and override counters (a MetricsWriteFn). */
