@@ -153,6 +153,14 @@ void journal_set_hook(Journal *j, JournalHook hook, void *userdata) {
         j->hook_userdata = userdata;
 }
 
+void journal_counters(const Journal *j, JournalCounters *ret) {
+        *ret = (JournalCounters){
+                .writes_total = j->writes_total,
+                .write_failures_total = j->write_failures_total,
+                .overrides_total = j->overrides_total,
+        };
+}
+
 void journal_metrics_write(void *userdata, FILE *f) {
         Journal *j = userdata;
         int knobs = store_knob_count(j->store);

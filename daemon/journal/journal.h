@@ -6,6 +6,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <json-c/json.h>
 
@@ -64,6 +65,15 @@ void journal_set_conf(Journal *j, const JournalConf *conf);
 void journal_set_features(Journal *j, const Features *features);
 /* Installs the test hook. */
 void journal_set_hook(Journal *j, JournalHook hook, void *userdata);
+/* The journal's counters since journal_new(), as /metrics shows them. */
+typedef struct JournalCounters {
+        uint64_t writes_total;         /* kernel knob writes (and restores) that took, partial ones included */
+        uint64_t write_failures_total; /* kernel knob writes (and restores) that failed */
+        uint64_t overrides_total;      /* times a knob maiod wrote was found changed by someone else */
+} JournalCounters;
+
+/* Fills *ret with j's counters. Never fails. */
+void journal_counters(const Journal *j, JournalCounters *ret);
 /* maiod_knobs_owned and the write, failure and override counters (a MetricsWriteFn). */
 void journal_metrics_write(void *userdata, FILE *f);
 
