@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Unit tests for daemon/journal.c on a temp store and a temp copy of
- * tests/fixtures/knobs-host: the original is committed before the write (a
+/* Unit tests for daemon/journal/journal.c: a Journal alone over a temp store and a temp copy of
+ * tests/fixtures/knobs-host. The original is committed before the write (a
  * child dies between the two), restores are byte-for-byte, failed writes leave
  * nothing owned, drift marks overridden (once) or is enforced, dry runs touch
  * no file, clean and unclean stops, reboots, the state lock, conflicts. */
@@ -20,26 +20,85 @@
 
 #include <cmocka.h>
 
+#include "conf.h"
 #include "journal.h"
 #include "knobs.h"
-#include "manager.h"
 #include "testutil.h"
 
 static int setup(void **state) {
         return testutil_tree_setup("journal", "knobs-host", true);
 }
 
-static void set_ok(Manager *m, const char *name, const char *value) {
+/* [knobs] as maiod.conf has it by default. */
+static const JournalConf defaults = {
+        .restore_on_exit = true,
+        .reconcile = KNOBS_RECONCILE_RESTORE,
+        .enforce = false,
+        .drift_check_s = 30,
+};
+
+/* The defaults but [knobs] restore_on_exit = no. */
+static const JournalConf keep_on_exit = {
+        .restore_on_exit = false,
+        .reconcile = KNOBS_RECONCILE_RESTORE,
+        .enforce = false,
+        .drift_check_s = 30,
+};
+
+/* What a test works on: a store on the temp state directory and a journal over it that writes
+ * below the temp root (no event loop: no drift timer). */
+typedef struct Subject {
+        Store *store;
+        Journal *journal;
+} Subject;
+
+/* A journal as a maiod started with (or without) --dry-run and conf (NULL: the defaults) makes it. */
+static Subject *subject_new(bool dry_run, const JournalConf *conf) {
+        Subject *s = calloc(1, sizeof *s);
+
+        assert_non_null(s);
+        s->store = testutil_store_open();
+        assert_int_equal(journal_new(s->store, testutil_tree.root, testutil_tree.state, dry_run, conf ?: &defaults,
+                                     NULL, &s->journal),
+                         0);
+        return s;
+}
+
+/* Frees without journal_stop(): to the journal's records, a crash unless the test stopped it. */
+static void subject_free(Subject *s) {
+        if (!s)
+                return;
+        journal_free(s->journal);
+        store_free(s->store);
+        free(s);
+}
+
+/* The journal of s rebuilt as a maiod started on the same state with or without --dry-run. */
+static void subject_restart(Subject *s, bool dry_run) {
+        journal_free(s->journal);
+        assert_int_equal(journal_new(s->store, testutil_tree.root, testutil_tree.state, dry_run, &defaults, NULL,
+                                     &s->journal),
+                         0);
+}
+
+static JournalCounters counters(const Journal *j) {
+        JournalCounters c;
+
+        journal_counters(j, &c);
+        return c;
+}
+
+static void set_ok(Journal *j, const char *name, const char *value) {
         _cleanup_free_ char *error = NULL;
-        int r = journal_set(m, name, value, "test", &error);
+        int r = journal_set(j, name, value, "test", &error);
 
         if (r != 0)
                 fail_msg("journal_set(%s, %s) = %d: %s", name, value, r, error ?: "?");
         assert_null(error);
 }
 
-static void get_row(Manager *m, const char *name, StoreKnob *row) {
-        int r = store_knob_get(m->store, name, row);
+static void get_row(Store *store, const char *name, StoreKnob *row) {
+        int r = store_knob_get(store, name, row);
 
         if (r != 0)
                 fail_msg("no journal record of %s: %d", name, r);
@@ -60,9 +119,9 @@ static const struct {
           "250\n" },
 };
 
-static void set_each_scope(Manager *m) {
+static void set_each_scope(Journal *j) {
         for (size_t i = 0; i < ELEMENTSOF(each_scope); i++) {
-                set_ok(m, each_scope[i].name, each_scope[i].value);
+                set_ok(j, each_scope[i].name, each_scope[i].value);
                 testutil_assert_text(each_scope[i].rel, each_scope[i].file_after);
         }
 }
@@ -70,12 +129,12 @@ static void set_each_scope(Manager *m) {
 static void test_set_and_restore_all(void **state) {
         _cleanup_free_ char *error = NULL;
         StoreKnob row = {};
-        Manager *m = testutil_manager_new();
+        Subject *s = subject_new(false, NULL);
 
-        set_each_scope(m);
+        set_each_scope(s->journal);
         /* A second write keeps the first original. */
-        set_ok(m, "kernel.numa_balancing", "3");
-        get_row(m, "kernel.numa_balancing", &row);
+        set_ok(s->journal, "kernel.numa_balancing", "3");
+        get_row(s->store, "kernel.numa_balancing", &row);
         assert_string_equal(row.original, "0");
         assert_string_equal(row.desired, "3");
         assert_string_equal(row.applied, "3");
@@ -84,38 +143,38 @@ static void test_set_and_restore_all(void **state) {
         assert_string_equal(row.changed_by, "test");
         assert_non_null(strstr(row.path, "/proc/sys/kernel/numa_balancing"));
         store_knob_done(&row);
-        get_row(m, "net.eth0.rx.1.rps_cpus", &row);
+        get_row(s->store, "net.eth0.rx.1.rps_cpus", &row);
         assert_string_equal(row.original, "00000000,00000000");
         assert_non_null(strstr(row.path, "/sys/devices/pci0000:00/")); /* the resolved path is journaled */
         store_knob_done(&row);
-        assert_int_equal(store_knob_count(m->store), (int) ELEMENTSOF(each_scope));
-        assert_int_equal(m->metrics.knob_writes_total, ELEMENTSOF(each_scope) + 1);
+        assert_int_equal(store_knob_count(s->store), (int) ELEMENTSOF(each_scope));
+        assert_int_equal(counters(s->journal).writes_total, ELEMENTSOF(each_scope) + 1);
 
-        assert_int_equal(journal_restore_all(m, true, &error), (int) ELEMENTSOF(each_scope));
+        assert_int_equal(journal_restore_all(s->journal, true, &error), (int) ELEMENTSOF(each_scope));
         assert_null(error);
-        assert_int_equal(store_knob_count(m->store), 0);
+        assert_int_equal(store_knob_count(s->store), 0);
         testutil_assert_pristine();
-        testutil_manager_free(m);
+        subject_free(s);
 }
 
 static void test_restore_one(void **state) {
         _cleanup_free_ char *error = NULL;
-        Manager *m = testutil_manager_new();
+        Subject *s = subject_new(false, NULL);
 
-        set_ok(m, "vm.nr_hugepages", "64");
-        set_ok(m, "net.core.optmem_max", "5");
-        assert_int_equal(journal_restore(m, "net.core.optmem_max", true, &error), 0);
+        set_ok(s->journal, "vm.nr_hugepages", "64");
+        set_ok(s->journal, "net.core.optmem_max", "5");
+        assert_int_equal(journal_restore(s->journal, "net.core.optmem_max", true, &error), 0);
         testutil_assert_text("proc/sys/net/core/optmem_max", "131072\n");
         testutil_assert_text("proc/sys/vm/nr_hugepages", "64\n");
-        assert_int_equal(store_knob_get(m->store, "net.core.optmem_max", &(StoreKnob){}), -ENOENT);
+        assert_int_equal(store_knob_get(s->store, "net.core.optmem_max", &(StoreKnob){}), -ENOENT);
         /* Nothing to restore is fine. */
-        assert_int_equal(journal_restore(m, "net.core.optmem_max", true, &error), 0);
-        assert_int_equal(journal_restore(m, "vm.nr_hugepages", false, &error), 0);
+        assert_int_equal(journal_restore(s->journal, "net.core.optmem_max", true, &error), 0);
+        assert_int_equal(journal_restore(s->journal, "vm.nr_hugepages", false, &error), 0);
         testutil_assert_pristine();
-        testutil_manager_free(m);
+        subject_free(s);
 }
 
-static void die_before_write(Manager *m, const char *name, void *userdata) {
+static void die_before_write(Journal *j, const char *name, void *userdata) {
         _exit(42);
 }
 
@@ -123,7 +182,7 @@ static void die_before_write(Manager *m, const char *name, void *userdata) {
  * journaled and the file untouched; reconciling restores (a no-op write). */
 static void test_original_committed_before_write(void **state) {
         StoreKnob row = {};
-        Manager *m;
+        Subject *s;
         int status;
         pid_t pid = fork();
 
@@ -131,17 +190,17 @@ static void test_original_committed_before_write(void **state) {
         if (pid == 0) {
                 _cleanup_free_ char *error = NULL;
 
-                m = testutil_manager_new();
-                journal_set_hook(m, die_before_write, NULL);
-                (void) journal_set(m, "vm.nr_hugepages", "1024", "test", &error);
+                s = subject_new(false, NULL);
+                journal_set_hook(s->journal, die_before_write, NULL);
+                (void) journal_set(s->journal, "vm.nr_hugepages", "1024", "test", &error);
                 _exit(1); /* the hook did not run */
         }
         assert_int_equal(waitpid(pid, &status, 0), pid);
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 42);
 
-        m = testutil_manager_new();
-        get_row(m, "vm.nr_hugepages", &row);
+        s = subject_new(false, NULL);
+        get_row(s->store, "vm.nr_hugepages", &row);
         assert_string_equal(row.original, "0");
         assert_string_equal(row.desired, "1024");
         assert_null(row.applied);
@@ -150,10 +209,10 @@ static void test_original_committed_before_write(void **state) {
         store_knob_done(&row);
         testutil_assert_text("proc/sys/vm/nr_hugepages", "0\n");
 
-        assert_int_equal(journal_reconcile(m), 1);
-        assert_int_equal(store_knob_count(m->store), 0);
+        assert_int_equal(journal_reconcile(s->journal), 1);
+        assert_int_equal(store_knob_count(s->store), 0);
         testutil_assert_pristine();
-        testutil_manager_free(m);
+        subject_free(s);
 }
 
 static ssize_t write_einval(int fd, const void *buf, size_t n) {
@@ -168,212 +227,216 @@ static ssize_t write_keep_100(int fd, const void *buf, size_t n) {
 static void test_failed_write(void **state) {
         _cleanup_free_ char *error = NULL;
         StoreKnob row = {};
-        Manager *m = testutil_manager_new();
+        Subject *s = subject_new(false, NULL);
 
         /* A first write the kernel refuses leaves nothing owned. */
         knobs_set_write_fn(write_einval);
-        assert_int_equal(journal_set(m, "vm.nr_hugepages", "8", "test", &error), -EINVAL);
+        assert_int_equal(journal_set(s->journal, "vm.nr_hugepages", "8", "test", &error), -EINVAL);
         assert_non_null(strstr(error, "rejected"));
-        assert_int_equal(store_knob_get(m->store, "vm.nr_hugepages", &row), -ENOENT);
+        assert_int_equal(store_knob_get(s->store, "vm.nr_hugepages", &row), -ENOENT);
         free(TAKE_PTR(error));
 
         /* After a good write, a refused one keeps what maiod wrote as applied. */
         knobs_set_write_fn(NULL);
-        set_ok(m, "vm.nr_hugepages", "8");
+        set_ok(s->journal, "vm.nr_hugepages", "8");
         knobs_set_write_fn(write_einval);
-        assert_int_equal(journal_set(m, "vm.nr_hugepages", "9", "test", &error), -EINVAL);
+        assert_int_equal(journal_set(s->journal, "vm.nr_hugepages", "9", "test", &error), -EINVAL);
         knobs_set_write_fn(NULL);
-        get_row(m, "vm.nr_hugepages", &row);
+        get_row(s->store, "vm.nr_hugepages", &row);
         assert_string_equal(row.state, "failed");
         assert_string_equal(row.applied, "8");
         assert_string_equal(row.original, "0");
         store_knob_done(&row);
-        assert_int_equal(m->metrics.knob_write_failures_total, 2);
+        assert_int_equal(counters(s->journal).write_failures_total, 2);
         free(TAKE_PTR(error));
 
-        assert_int_equal(journal_restore_all(m, true, &error), 1);
+        assert_int_equal(journal_restore_all(s->journal, true, &error), 1);
         testutil_assert_pristine();
-        testutil_manager_free(m);
+        subject_free(s);
 }
 
 static void test_partial(void **state) {
         _cleanup_free_ char *error = NULL;
         StoreKnob row = {};
-        Manager *m = testutil_manager_new();
+        Subject *s = subject_new(false, NULL);
 
         knobs_set_write_fn(write_keep_100);
-        assert_int_equal(journal_set(m, "node.0.hugepages.2048kB", "512", "test", &error), -ENOSPC);
+        assert_int_equal(journal_set(s->journal, "node.0.hugepages.2048kB", "512", "test", &error), -ENOSPC);
         knobs_set_write_fn(NULL);
         assert_non_null(strstr(error, "kept 100 of 512"));
-        get_row(m, "node.0.hugepages.2048kB", &row);
+        get_row(s->store, "node.0.hugepages.2048kB", &row);
         assert_string_equal(row.state, "partial");
         assert_string_equal(row.applied, "100");
         assert_string_equal(row.desired, "512");
         store_knob_done(&row);
         /* Partial is still maiod's value: no drift. */
-        assert_int_equal(journal_check_drift(m), 0);
+        assert_int_equal(journal_check_drift(s->journal), 0);
         free(TAKE_PTR(error));
-        assert_int_equal(journal_restore_all(m, true, &error), 1);
+        assert_int_equal(journal_restore_all(s->journal, true, &error), 1);
         testutil_assert_pristine();
-        testutil_manager_free(m);
+        subject_free(s);
 }
 
 static void test_bad_requests(void **state) {
         _cleanup_free_ char *error = NULL;
-        Manager *m = testutil_manager_new();
+        Subject *s = subject_new(false, NULL);
 
-        assert_int_equal(journal_set(m, "vm.nope", "1", "test", &error), -ENOENT);
+        assert_int_equal(journal_set(s->journal, "vm.nope", "1", "test", &error), -ENOENT);
         free(TAKE_PTR(error));
-        assert_int_equal(journal_set(m, "vm..nr_hugepages", "1", "test", &error), -EINVAL);
+        assert_int_equal(journal_set(s->journal, "vm..nr_hugepages", "1", "test", &error), -EINVAL);
         free(TAKE_PTR(error));
-        assert_int_equal(journal_set(m, "net.nope.threaded", "1", "test", &error), -ENODEV);
+        assert_int_equal(journal_set(s->journal, "net.nope.threaded", "1", "test", &error), -ENODEV);
         free(TAKE_PTR(error));
-        assert_int_equal(journal_set(m, "kernel.numa_balancing", "7", "test", &error), -EINVAL);
+        assert_int_equal(journal_set(s->journal, "kernel.numa_balancing", "7", "test", &error), -EINVAL);
         assert_non_null(strstr(error, "0..3"));
         free(TAKE_PTR(error));
         testutil_sh("rm '%s/sys/kernel/debug/sched/numa_balancing/hot_threshold_ms'", testutil_tree.root);
-        assert_int_equal(journal_set(m, "sched.numa_balancing.hot_threshold_ms", "5", "test", &error), -EOPNOTSUPP);
+        assert_int_equal(journal_set(s->journal, "sched.numa_balancing.hot_threshold_ms", "5", "test", &error), -EOPNOTSUPP);
         assert_non_null(strstr(error, "debugfs"));
-        assert_int_equal(store_knob_count(m->store), 0);
-        testutil_manager_free(m);
+        assert_int_equal(store_knob_count(s->store), 0);
+        subject_free(s);
 }
 
 static void test_dry_run(void **state) {
         _cleanup_free_ char *error = NULL;
         StoreKnob row = {};
-        Manager *m = testutil_manager_new();
+        Subject *s = subject_new(true, NULL);
 
-        m->dry_run = true;
         for (size_t i = 0; i < ELEMENTSOF(each_scope); i++)
-                set_ok(m, each_scope[i].name, each_scope[i].value);
+                set_ok(s->journal, each_scope[i].name, each_scope[i].value);
         testutil_assert_pristine();
-        get_row(m, "kernel.numa_balancing", &row);
+        get_row(s->store, "kernel.numa_balancing", &row);
         assert_string_equal(row.state, "dry-run");
         assert_false(row.written);
         assert_null(row.applied);
         store_knob_done(&row);
-        assert_int_equal(journal_check_drift(m), 0);
+        assert_int_equal(journal_check_drift(s->journal), 0);
         /* Restoring a dry-run intent writes nothing and forgets it. */
-        assert_int_equal(journal_restore_all(m, true, &error), (int) ELEMENTSOF(each_scope));
-        assert_int_equal(store_knob_count(m->store), 0);
+        assert_int_equal(journal_restore_all(s->journal, true, &error), (int) ELEMENTSOF(each_scope));
+        assert_int_equal(store_knob_count(s->store), 0);
         testutil_assert_pristine();
 
         /* A record maiod did write is not restored, nor forgotten, by a dry run. */
-        m->dry_run = false;
-        set_ok(m, "vm.nr_hugepages", "4");
-        m->dry_run = true;
-        assert_int_equal(journal_restore(m, "vm.nr_hugepages", true, &error), 0);
+        subject_restart(s, false);
+        set_ok(s->journal, "vm.nr_hugepages", "4");
+        subject_restart(s, true);
+        assert_int_equal(journal_restore(s->journal, "vm.nr_hugepages", true, &error), 0);
         testutil_assert_text("proc/sys/vm/nr_hugepages", "4\n");
-        assert_int_equal(store_knob_count(m->store), 1);
+        assert_int_equal(store_knob_count(s->store), 1);
         /* Nor does a dry-run set lose its original. */
-        set_ok(m, "vm.nr_hugepages", "6");
+        set_ok(s->journal, "vm.nr_hugepages", "6");
         testutil_assert_text("proc/sys/vm/nr_hugepages", "4\n");
-        get_row(m, "vm.nr_hugepages", &row);
+        get_row(s->store, "vm.nr_hugepages", &row);
         assert_string_equal(row.original, "0");
         assert_true(row.written);
         store_knob_done(&row);
-        m->dry_run = false;
-        assert_int_equal(journal_restore_all(m, true, &error), 1);
+        subject_restart(s, false);
+        assert_int_equal(journal_restore_all(s->journal, true, &error), 1);
         testutil_assert_pristine();
-        testutil_manager_free(m);
+        subject_free(s);
 }
 
 static void test_drift(void **state) {
         _cleanup_free_ char *error = NULL;
         StoreKnob row = {};
-        Manager *m = testutil_manager_new();
+        Subject *s = subject_new(false, NULL);
 
-        set_ok(m, "net.core.optmem_max", "4096");
-        set_ok(m, "vm.nr_hugepages", "16");
-        assert_int_equal(journal_check_drift(m), 0);
+        set_ok(s->journal, "net.core.optmem_max", "4096");
+        set_ok(s->journal, "vm.nr_hugepages", "16");
+        assert_int_equal(journal_check_drift(s->journal), 0);
         testutil_put_text("proc/sys/net/core/optmem_max", "777\n");
-        assert_int_equal(journal_check_drift(m), 1);
-        assert_int_equal(m->metrics.knob_overrides_total, 1);
-        get_row(m, "net.core.optmem_max", &row);
+        assert_int_equal(journal_check_drift(s->journal), 1);
+        assert_int_equal(counters(s->journal).overrides_total, 1);
+        get_row(s->store, "net.core.optmem_max", &row);
         assert_string_equal(row.state, "overridden");
         assert_true(row.overridden_logged);
         store_knob_done(&row);
         /* Reported once, left alone. */
-        assert_int_equal(journal_check_drift(m), 0);
-        assert_int_equal(m->metrics.knob_overrides_total, 1);
+        assert_int_equal(journal_check_drift(s->journal), 0);
+        assert_int_equal(counters(s->journal).overrides_total, 1);
         testutil_assert_text("proc/sys/net/core/optmem_max", "777\n");
 
         /* Back at maiod's value: applied again, and a new override counts again. */
         testutil_put_text("proc/sys/net/core/optmem_max", "4096\n");
-        assert_int_equal(journal_check_drift(m), 0);
-        get_row(m, "net.core.optmem_max", &row);
+        assert_int_equal(journal_check_drift(s->journal), 0);
+        get_row(s->store, "net.core.optmem_max", &row);
         assert_string_equal(row.state, "applied");
         store_knob_done(&row);
         testutil_put_text("proc/sys/net/core/optmem_max", "778\n");
-        assert_int_equal(journal_check_drift(m), 1);
-        assert_int_equal(m->metrics.knob_overrides_total, 2);
+        assert_int_equal(journal_check_drift(s->journal), 1);
+        assert_int_equal(counters(s->journal).overrides_total, 2);
 
         /* A clean stop leaves the overridden knob to whoever changed it, restores the rest. */
-        assert_int_equal(journal_restore_all(m, false, &error), 2);
+        assert_int_equal(journal_restore_all(s->journal, false, &error), 2);
         testutil_assert_text("proc/sys/net/core/optmem_max", "778\n");
         testutil_assert_text("proc/sys/vm/nr_hugepages", "0\n");
-        assert_int_equal(store_knob_count(m->store), 0);
-        testutil_manager_free(m);
+        assert_int_equal(store_knob_count(s->store), 0);
+        subject_free(s);
 }
 
 static void test_drift_forced_restore(void **state) {
         _cleanup_free_ char *error = NULL;
-        Manager *m = testutil_manager_new();
+        Subject *s = subject_new(false, NULL);
 
-        set_ok(m, "net.core.optmem_max", "4096");
+        set_ok(s->journal, "net.core.optmem_max", "4096");
         testutil_put_text("proc/sys/net/core/optmem_max", "777\n");
-        assert_int_equal(journal_check_drift(m), 1);
+        assert_int_equal(journal_check_drift(s->journal), 1);
         /* An explicit restore is the operator's call: it writes the original anyway. */
-        assert_int_equal(journal_restore_all(m, true, &error), 1);
+        assert_int_equal(journal_restore_all(s->journal, true, &error), 1);
         testutil_assert_pristine();
-        testutil_manager_free(m);
+        subject_free(s);
 }
 
 static void test_enforce(void **state) {
         _cleanup_free_ char *error = NULL;
         StoreKnob row = {};
-        Manager *m = testutil_manager_new();
+        JournalConf conf = defaults;
+        Subject *s;
 
-        m->config->knobs_enforce = true;
-        set_ok(m, "net.eth0.rx.0.rps_cpus", "f");
+        conf.enforce = true;
+        s = subject_new(false, &conf);
+
+        set_ok(s->journal, "net.eth0.rx.0.rps_cpus", "f");
         testutil_put_text("sys/class/net/eth0/queues/rx-0/rps_cpus", "00000000,00000001\n");
-        assert_int_equal(journal_check_drift(m), 1);
+        assert_int_equal(journal_check_drift(s->journal), 1);
         testutil_assert_text("sys/class/net/eth0/queues/rx-0/rps_cpus", "f\n");
-        get_row(m, "net.eth0.rx.0.rps_cpus", &row);
+        get_row(s->store, "net.eth0.rx.0.rps_cpus", &row);
         assert_string_equal(row.state, "applied");
         assert_string_equal(row.changed_by, "enforce");
         assert_string_equal(row.original, "00000000,00000000");
         store_knob_done(&row);
-        assert_int_equal(m->metrics.knob_overrides_total, 1);
-        assert_int_equal(journal_restore_all(m, true, &error), 1);
+        assert_int_equal(counters(s->journal).overrides_total, 1);
+        assert_int_equal(journal_restore_all(s->journal, true, &error), 1);
         testutil_assert_pristine();
-        testutil_manager_free(m);
+        subject_free(s);
 }
 
 /* Start, change knobs, "crash" (no journal_stop), start again. */
 static void crash_and_restart(unsigned reconcile) {
-        Manager *m = testutil_manager_new();
+        JournalConf conf = defaults;
+        Subject *s;
 
-        m->config->knobs_reconcile = reconcile;
-        assert_int_equal(journal_start(m), 0);
-        set_each_scope(m);
-        testutil_manager_free(m);
+        conf.reconcile = (int) reconcile;
+        s = subject_new(false, &conf);
 
-        m = testutil_manager_new();
-        m->config->knobs_reconcile = reconcile;
-        assert_int_equal(journal_start(m), 0);
+        assert_int_equal(journal_start(s->journal), 0);
+        set_each_scope(s->journal);
+        subject_free(s);
+
+        s = subject_new(false, &conf);
+        assert_int_equal(journal_start(s->journal), 0);
         if (reconcile == KNOBS_RECONCILE_RESTORE) {
-                assert_int_equal(store_knob_count(m->store), 0);
+                assert_int_equal(store_knob_count(s->store), 0);
                 testutil_assert_pristine();
         } else {
                 for (size_t i = 0; i < ELEMENTSOF(each_scope); i++)
                         testutil_assert_text(each_scope[i].rel, each_scope[i].file_after);
-                assert_int_equal(store_knob_count(m->store), (int) ELEMENTSOF(each_scope));
+                assert_int_equal(store_knob_count(s->store), (int) ELEMENTSOF(each_scope));
                 /* The originals survived the crash and the reapply. */
-                assert_int_equal(journal_stop(m), 0);
+                assert_int_equal(journal_stop(s->journal), 0);
                 testutil_assert_pristine();
         }
-        testutil_manager_free(m);
+        subject_free(s);
 }
 
 static void test_unclean_restore(void **state) {
@@ -386,97 +449,97 @@ static void test_unclean_reapply(void **state) {
 
 static void test_clean_stop(void **state) {
         _cleanup_free_ char *marker = NULL;
-        Manager *m = testutil_manager_new();
+        Subject *s = subject_new(false, NULL);
 
-        assert_int_equal(journal_start(m), 0);
-        assert_int_equal(store_state_get(m->store, "clean_stop", &marker), 0);
+        assert_int_equal(journal_start(s->journal), 0);
+        assert_int_equal(store_state_get(s->store, "clean_stop", &marker), 0);
         assert_string_equal(marker, "no");
         free(TAKE_PTR(marker));
-        set_each_scope(m);
-        assert_int_equal(journal_stop(m), 0);
+        set_each_scope(s->journal);
+        assert_int_equal(journal_stop(s->journal), 0);
         testutil_assert_pristine();
-        assert_int_equal(store_state_get(m->store, "clean_stop", &marker), 0);
+        assert_int_equal(store_state_get(s->store, "clean_stop", &marker), 0);
         assert_string_equal(marker, "yes");
-        testutil_manager_free(m);
+        subject_free(s);
 
         /* restore_on_exit = no keeps the values, and a clean start does not reconcile them. */
-        m = testutil_manager_new();
-        m->config->knobs_restore_on_exit = false;
-        assert_int_equal(journal_start(m), 0);
-        set_ok(m, "vm.nr_hugepages", "32");
-        assert_int_equal(journal_stop(m), 0);
-        testutil_manager_free(m);
+        s = subject_new(false, &keep_on_exit);
+        assert_int_equal(journal_start(s->journal), 0);
+        set_ok(s->journal, "vm.nr_hugepages", "32");
+        assert_int_equal(journal_stop(s->journal), 0);
+        subject_free(s);
         testutil_assert_text("proc/sys/vm/nr_hugepages", "32\n");
-        m = testutil_manager_new();
-        assert_int_equal(journal_start(m), 0);
+        s = subject_new(false, NULL);
+        assert_int_equal(journal_start(s->journal), 0);
         testutil_assert_text("proc/sys/vm/nr_hugepages", "32\n");
-        assert_int_equal(store_knob_count(m->store), 1);
-        assert_int_equal(journal_stop(m), 0); /* restore_on_exit is back to yes */
+        assert_int_equal(store_knob_count(s->store), 1);
+        assert_int_equal(journal_stop(s->journal), 0); /* restore_on_exit is back to yes */
         testutil_assert_pristine();
-        testutil_manager_free(m);
+        subject_free(s);
 }
 
 static void test_reboot(void **state) {
+        JournalConf reapply = defaults;
         StoreKnob row = {};
-        Manager *m;
+        Subject *s;
+
+        reapply.reconcile = KNOBS_RECONCILE_REAPPLY;
 
         testutil_sh("mkdir -p '%s/proc/sys/kernel/random' && echo boot-a > '%s/proc/sys/kernel/random/boot_id'",
                     testutil_tree.root, testutil_tree.root);
-        m = testutil_manager_new();
-        m->config->knobs_restore_on_exit = false;
-        assert_int_equal(journal_start(m), 0);
-        set_ok(m, "vm.nr_hugepages", "32");
-        set_ok(m, "kernel.numa_balancing", "1");
-        assert_int_equal(journal_stop(m), 0);
-        testutil_manager_free(m);
+        s = subject_new(false, &keep_on_exit);
+        assert_int_equal(journal_start(s->journal), 0);
+        set_ok(s->journal, "vm.nr_hugepages", "32");
+        set_ok(s->journal, "kernel.numa_balancing", "1");
+        assert_int_equal(journal_stop(s->journal), 0);
+        subject_free(s);
 
         /* The "kernel" came back with boot values, one of them different from before. */
         testutil_sh("echo boot-b > '%s/proc/sys/kernel/random/boot_id'", testutil_tree.root);
         testutil_put_text("proc/sys/vm/nr_hugepages", "5\n");
         testutil_put_text("proc/sys/kernel/numa_balancing", "0\n");
-        m = testutil_manager_new();
-        m->config->knobs_reconcile = KNOBS_RECONCILE_REAPPLY;
-        assert_int_equal(journal_start(m), 0);
+        s = subject_new(false, &reapply);
+        assert_int_equal(journal_start(s->journal), 0);
         testutil_assert_text("proc/sys/vm/nr_hugepages", "32\n");
-        get_row(m, "vm.nr_hugepages", &row);
+        get_row(s->store, "vm.nr_hugepages", &row);
         assert_string_equal(row.original, "5"); /* the new boot's value */
         store_knob_done(&row);
-        assert_int_equal(journal_stop(m), 0);
+        assert_int_equal(journal_stop(s->journal), 0);
         testutil_assert_text("proc/sys/vm/nr_hugepages", "5\n");
-        testutil_manager_free(m);
+        subject_free(s);
 
         /* Restore mode forgets records from another boot without writing. */
-        m = testutil_manager_new();
-        m->config->knobs_restore_on_exit = false;
-        assert_int_equal(journal_start(m), 0);
-        set_ok(m, "vm.nr_hugepages", "33");
-        assert_int_equal(journal_stop(m), 0);
-        testutil_manager_free(m);
+        s = subject_new(false, &keep_on_exit);
+        assert_int_equal(journal_start(s->journal), 0);
+        set_ok(s->journal, "vm.nr_hugepages", "33");
+        assert_int_equal(journal_stop(s->journal), 0);
+        subject_free(s);
         testutil_sh("echo boot-c > '%s/proc/sys/kernel/random/boot_id'", testutil_tree.root);
-        m = testutil_manager_new();
-        assert_int_equal(journal_start(m), 0);
-        assert_int_equal(store_knob_count(m->store), 0);
+        s = subject_new(false, NULL);
+        assert_int_equal(journal_start(s->journal), 0);
+        assert_int_equal(store_knob_count(s->store), 0);
         testutil_assert_text("proc/sys/vm/nr_hugepages", "33\n");
-        testutil_manager_free(m);
+        subject_free(s);
 }
 
 static void test_lock(void **state) {
-        Manager *a = testutil_manager_new(), *b = testutil_manager_new();
+        Subject *a = subject_new(false, NULL), *b = subject_new(false, NULL);
 
-        assert_int_equal(journal_start(a), 0);
-        assert_int_equal(journal_start(b), -EBUSY);
-        testutil_manager_free(a);
-        assert_int_equal(journal_start(b), 0);
-        testutil_manager_free(b);
+        assert_int_equal(journal_start(a->journal), 0);
+        assert_int_equal(journal_start(b->journal), -EBUSY);
+        subject_free(a);
+        assert_int_equal(journal_start(b->journal), 0);
+        subject_free(b);
 }
 
 static void test_conflicts(void **state) {
         _cleanup_(json_object_putp) json_object *arr = NULL;
         json_object *c, *v;
-        Manager *m = testutil_manager_new();
+        Subject *s = subject_new(false, NULL);
+        Features features = { .damon_kdamonds_foreign = 2 };
 
-        m->features.damon_kdamonds_foreign = 2;
-        arr = journal_conflicts_to_json(m);
+        journal_set_features(s->journal, &features);
+        arr = journal_conflicts_to_json(s->journal);
         assert_non_null(arr);
         assert_int_equal(json_object_array_length(arr), 2);
         c = json_object_array_get_idx(arr, 0);
@@ -490,10 +553,10 @@ static void test_conflicts(void **state) {
         json_object_put(TAKE_PTR(arr));
 
         testutil_sh("rm -r '%s/proc/812'", testutil_tree.root);
-        m->features.damon_kdamonds_foreign = 0;
-        arr = journal_conflicts_to_json(m);
+        features.damon_kdamonds_foreign = 0;
+        arr = journal_conflicts_to_json(s->journal);
         assert_int_equal(json_object_array_length(arr), 0);
-        testutil_manager_free(m);
+        subject_free(s);
 }
 
 int main(void) {

@@ -14,7 +14,6 @@
 
 #include <cmocka.h>
 
-#include "journal.h"
 #include "testutil.h"
 
 const char *testutil_fixtures;
@@ -100,26 +99,11 @@ void testutil_assert_pristine(void) {
         testutil_sh("diff -r --no-dereference '%s' '%s'", testutil_tree.pristine, testutil_tree.root);
 }
 
-Manager *testutil_manager_new(void) {
-        Manager *m = calloc(1, sizeof *m);
+Store *testutil_store_open(void) {
+        Store *s = NULL;
 
-        assert_non_null(m);
-        m->root = strdup(testutil_tree.root);
-        m->state_dir = strdup(testutil_tree.state);
-        assert_int_equal(conf_new_default(&m->config), 0);
-        assert_int_equal(store_open(testutil_tree.state, &m->store), 0);
-        return m;
-}
-
-void testutil_manager_free(Manager *m) {
-        if (!m)
-                return;
-        journal_free(m->journal);
-        store_free(m->store);
-        conf_free(m->config);
-        free(m->root);
-        free(m->state_dir);
-        free(m);
+        assert_int_equal(store_open(testutil_tree.state, &s), 0);
+        return s;
 }
 
 void testutil_write_file(const char *base, const char *rel, const char *content) {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Helpers the cmocka unit tests share: shell commands that must succeed, a temp copy of a fixture
- * tree (MAIO_FIXTURES) with a state directory, its files, a minimal Manager on it, and small temp
- * trees of hand-written files. Helpers fail the running test on error unless they say they return one. */
+ * tree (MAIO_FIXTURES) with a state directory, its files, the store on it, and small temp trees of
+ * hand-written files. Each test builds the module it tests from these; none builds a Manager. Helpers fail the running test on error unless they say they return one. */
 #pragma once
 
 #include <limits.h>
@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 #include "cleanup.h"
-#include "manager.h"
+#include "store.h"
 
 /* The temp copy the running test works on; filled by testutil_tree_setup(). */
 typedef struct TestTree {
@@ -52,12 +52,10 @@ void testutil_put_text(const char *rel, const char *text);
 /* Fails the test unless every file of the copy is byte-for-byte the fixture's. */
 void testutil_assert_pristine(void);
 
-/* Returns a calloc'ed Manager with root and state dir of testutil_tree, the default config and
- * an open store (nothing started); fails the test otherwise. Free with testutil_manager_free(). */
-Manager *testutil_manager_new(void);
-/* Frees what testutil_manager_new() made plus m->journal; anything else the test started it stops and
- * frees first. NULL is fine. */
-void testutil_manager_free(Manager *m);
+/* Opens the store in testutil_tree.state (testutil_tree_setup() with state), as maiod's start does;
+ * opening it again, e.g. after a simulated restart, sees what was committed. Fails the test
+ * otherwise. Free with store_free(). */
+Store *testutil_store_open(void);
 
 /* Writes content to base/rel, making the directories between; fails the test on error. */
 void testutil_write_file(const char *base, const char *rel, const char *content);
