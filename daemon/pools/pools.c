@@ -728,6 +728,10 @@ int pools_op_release(void *userdata, const Request *req, Reply *reply) {
 
 /* ---- metrics ---- */
 
+void pools_counters(const Pools *p, PoolsCounters *ret) {
+        *ret = (PoolsCounters){ .partial_allocations_total = p->partial_allocations_total };
+}
+
 void pools_metrics_write(void *userdata, FILE *f) {
         Pools *m = userdata;
         _cleanup_free_ unsigned long *ids = NULL;

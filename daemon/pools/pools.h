@@ -73,6 +73,14 @@ int pools_start(Pools *p);
  * or the first -errno (each failure logged). */
 int pools_sync(Pools *p, const char *by);
 
+/* The reserve's counters since pools_new(), as /metrics shows them. */
+typedef struct PoolsCounters {
+        uint64_t partial_allocations_total; /* sizings where the kernel kept fewer pages than the grants needed */
+} PoolsCounters;
+
+/* Fills *ret with p's counters. Never fails. */
+void pools_counters(const Pools *p, PoolsCounters *ret);
+
 /* Writes maiod_maio_grant_pages{node="N"} (a gauge per host node) and
  * maiod_maio_partial_allocations_total in Prometheus text. Never fails. */
 void pools_metrics_write(void *userdata, FILE *f);
