@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Unit tests for daemon/pools.c: the sizing arithmetic (bytes to pages, target
- * never below the original, what a partial allocation covered), and the
- * operations on a temp store and a temp copy of tests/fixtures/knobs-host:
+/* Unit tests for daemon/pools/pools.c: the sizing arithmetic (bytes to pages,
+ * target never below the original, what a partial allocation covered), and
+ * Pools over a Journal and a Store on a temp copy of tests/fixtures/knobs-host:
  * grants size the node knob, replace, release and removal shrink it, a kernel
- * that keeps fewer pages gives 507 with nothing granted, visibility. */
+ * that keeps fewer pages gives 507 with nothing granted, who sees which grant. */
 #include <errno.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -20,7 +20,6 @@
 
 #include "journal.h"
 #include "knobs.h"
-#include "manager.h"
 #include "pools.h"
 #include "store-internal.h"
 #include "testutil.h"
@@ -72,10 +71,46 @@ static void test_obtained_pages(void **state) {
         assert_int_equal(pools_obtained_pages(5, UINT64_MAX, 1, 5), 0);
 }
 
-/* ---- a manager on a temp fixture copy ---- */
+/* ---- the reserve on a temp fixture copy ---- */
 
 static int setup(void **state) {
         return testutil_tree_setup("pools", "knobs-host", true);
+}
+
+/* [pools] as maiod.conf has it by default. */
+static const PoolsConf defaults = {
+        .headroom_pages = 0,
+        .max_grant_bytes = 64 * 1024 * MIB,
+};
+
+/* What a test works on: the store on the temp state directory, the knob journal over it (not
+ * started: no lock, no timer), and the reserve sizing nodes through that journal. */
+typedef struct Subject {
+        Store *store;
+        Journal *journal;
+        Pools *pools;
+} Subject;
+
+/* The modules as a maiod started with (or without) --dry-run builds them. */
+static Subject *subject_new(bool dry_run) {
+        Subject *s = calloc(1, sizeof *s);
+
+        assert_non_null(s);
+        s->store = testutil_store_open();
+        assert_int_equal(journal_new(s->store, testutil_tree.root, testutil_tree.state, dry_run,
+                                     &(JournalConf){ .restore_on_exit = true, .drift_check_s = 30 }, NULL, &s->journal),
+                         0);
+        assert_int_equal(pools_new(s->store, testutil_tree.root, dry_run, s->journal, &defaults, &s->pools), 0);
+        return s;
+}
+
+static void subject_free(Subject *s) {
+        if (!s)
+                return;
+        pools_free(s->pools);
+        journal_free(s->journal);
+        store_free(s->store);
+        free(s);
 }
 
 static int teardown(void **state) {
@@ -83,7 +118,7 @@ static int teardown(void **state) {
         return testutil_tree_teardown(state);
 }
 
-static int64_t tenant_add(Manager *m, const char *name, uid_t uid) {
+static int64_t tenant_add(Subject *s, const char *name, uid_t uid) {
         char hash[TOKEN_HASH_STRLEN + 1];
         Tenant t = { .name = (char *) name, .priority = 4, .workload_class = (char *) "batch", .uid = uid };
         int64_t id = 0;
@@ -92,32 +127,78 @@ static int64_t tenant_add(Manager *m, const char *name, uid_t uid) {
         hash[TOKEN_HASH_STRLEN] = '\0';
         hash[0] = name[0]; /* unique enough for the two or three tenants a test makes */
         hash[1] = name[strlen(name) - 1];
-        assert_int_equal(store_tenant_add(m->store, &t, hash, &id), 0);
+        assert_int_equal(store_tenant_add(s->store, &t, hash, &id), 0);
         return id;
 }
 
 static const Identity root_peer = { .kind = IDENTITY_PEER, .uid = 0, .admin = true };
 
-/* Calls handler as who on tenant id with body (a JSON text or NULL); returns
- * the status and leaves the reply in *reply. */
-static unsigned call(Manager *m, OpHandler handler, const Identity *who, int64_t id, const char *body, Reply *reply) {
-        _cleanup_(json_object_putp) json_object *b = body ? json_tokener_parse(body) : NULL;
-        Request req = { .who = who, .ids = { id }, .body = b };
+/* Calls handler as who with the request ops_call() would make: tenant id (0: none) loaded as
+ * req->tenant, body (a JSON text or NULL) decoded against fields. Who may see the tenant is
+ * ops_call()'s business (test-ops), not the handler's: an id the store does not know stands for a
+ * tenant removed after ops_call() resolved it. Returns the status and leaves the reply in *reply. */
+static unsigned call(Subject *s, OpHandler handler, const FieldSet *fields, const Identity *who, int64_t id,
+                     const char *body, Reply *reply) {
+        _cleanup_(json_object_putp) json_object *b = NULL;
+        _cleanup_(tenant_done) Tenant t = {};
+        Request req = { .who = who, .ids = { id } };
         int r;
 
-        assert_true(!body || b);
         *reply = (Reply){};
-        r = handler(m, &req, reply);
-        if (r < 0 && reply->status == 0)
+        if (id > 0) {
+                r = store_tenant_get(s->store, id, &t);
+                if (r == -ENOENT)
+                        t.id = id;
+                else
+                        assert_int_equal(r, 0);
+                req.tenant = &t;
+        }
+        if (fields) {
+                assert_non_null(body);
+                if (reply_parse_body(reply, body, strlen(body), 16, &b) < 0 ||
+                    reply_decode_fields(reply, b, fields->fields, fields->n, req.params) < 0)
+                        return reply->status;
+                req.body = b;
+        } else
+                assert_null(body);
+        r = handler(s->pools, &req, reply);
+        if (r < 0 && !reply_is_set(reply))
                 reply_errno(reply, r, NULL);
+        if (r >= 0)
+                assert_int_equal(reply->code, REPLY_OK);
+        else
+                assert_int_not_equal(reply->code, REPLY_OK);
         return reply->status;
 }
 
-static unsigned grant(Manager *m, const Identity *who, int64_t id, uint64_t bytes, int node, Reply *reply) {
+static uint64_t partial_allocations(const Subject *s) {
+        PoolsCounters c;
+
+        pools_counters(s->pools, &c);
+        return c.partial_allocations_total;
+}
+
+/* The journal counts the knob writes that took. */
+static uint64_t knob_writes(const Subject *s) {
+        JournalCounters c;
+
+        journal_counters(s->journal, &c);
+        return c.writes_total;
+}
+
+static unsigned grant(Subject *s, const Identity *who, int64_t id, uint64_t bytes, int node, Reply *reply) {
         char body[96];
 
         snprintf(body, sizeof body, "{\"bytes\": %" PRIu64 ", \"node\": %d}", bytes, node);
-        return call(m, pools_op_grant, who, id, body, reply);
+        return call(s, pools_op_grant, &pools_grant_body, who, id, body, reply);
+}
+
+static unsigned release(Subject *s, const Identity *who, int64_t id, Reply *reply) {
+        return call(s, pools_op_release, NULL, who, id, NULL, reply);
+}
+
+static unsigned list(Subject *s, const Identity *who, Reply *reply) {
+        return call(s, pools_op_list, NULL, who, 0, NULL, reply);
 }
 
 static int64_t member_int(json_object *o, const char *key) {
@@ -128,66 +209,66 @@ static int64_t member_int(json_object *o, const char *key) {
         return json_object_get_int64(v);
 }
 
-static void grant_ok(Manager *m, int64_t id, uint64_t bytes, int node, int64_t want_pages) {
+static void grant_ok(Subject *s, int64_t id, uint64_t bytes, int node, int64_t want_pages) {
         Reply reply;
-        unsigned st = grant(m, &root_peer, id, bytes, node, &reply);
+        unsigned st = grant(s, &root_peer, id, bytes, node, &reply);
 
         if (st != 200)
-                fail_msg("grant: status %u: %s", st, json_object_to_json_string(reply.json));
+                fail_msg("grant: status %u: %s", st, reply.message);
         assert_int_equal(member_int(reply.json, "pages"), want_pages);
         assert_int_equal(member_int(reply.json, "node"), node);
         reply_done(&reply);
 }
 
 static void test_grant_release(void **state) {
-        Manager *m = testutil_manager_new();
-        int64_t a = tenant_add(m, "web", 1000), b = tenant_add(m, "db", 1001);
+        Subject *s = subject_new(false);
+        int64_t a = tenant_add(s, "web", 1000), b = tenant_add(s, "db", 1001);
         Reply reply;
         json_object *v;
 
-        grant_ok(m, a, 5000000, 1, 3);             /* rounded up to 3 pages */
+        grant_ok(s, a, 5000000, 1, 3);             /* rounded up to 3 pages */
         testutil_assert_text(NODE1_FILE, "3\n");
         testutil_assert_text(NODE0_FILE, "0\n");            /* the other node is untouched */
-        grant_ok(m, b, 4 * MIB, 1, 2);             /* a second tenant adds */
+        grant_ok(s, b, 4 * MIB, 1, 2);             /* a second tenant adds */
         testutil_assert_text(NODE1_FILE, "5\n");
-        grant_ok(m, a, 2 * MIB, 1, 1);             /* the same node again replaces, not adds */
+        grant_ok(s, a, 2 * MIB, 1, 1);             /* the same node again replaces, not adds */
         testutil_assert_text(NODE1_FILE, "3\n");
 
-        assert_int_equal(call(m, pools_op_release, &root_peer, a, NULL, &reply), 200);
+        assert_int_equal(release(s, &root_peer, a, &reply), 200);
         assert_int_equal(member_int(reply.json, "pages"), 1);
         assert_true(json_object_object_get_ex(reply.json, "released", &v));
         assert_int_equal(json_object_array_length(v), 1);
         reply_done(&reply);
         testutil_assert_text(NODE1_FILE, "2\n");
         /* Releasing again is a no-op answered with an empty list. */
-        assert_int_equal(call(m, pools_op_release, &root_peer, a, NULL, &reply), 200);
+        assert_int_equal(release(s, &root_peer, a, &reply), 200);
         assert_int_equal(member_int(reply.json, "pages"), 0);
         reply_done(&reply);
 
         /* Removing the last tenant with grants gives the knob back through the journal. */
-        assert_int_equal(store_tenant_remove(m->store, b), 0);
-        assert_int_equal(pools_sync(m, "test"), 0);
-        assert_int_equal(store_knob_count(m->store), 0);
+        assert_int_equal(store_tenant_remove(s->store, b), 0);
+        assert_int_equal(pools_sync(s->pools, "test"), 0);
+        assert_int_equal(store_knob_count(s->store), 0);
         testutil_assert_pristine();
-        testutil_manager_free(m);
+        subject_free(s);
 }
 
 static void test_original_and_headroom(void **state) {
-        Manager *m = testutil_manager_new();
-        int64_t a = tenant_add(m, "web", 1000);
+        Subject *s = subject_new(false);
+        int64_t a = tenant_add(s, "web", 1000);
         Reply reply;
 
         testutil_put_text(NODE0_FILE, "4\n");
-        m->config->pools_headroom_pages = 1;
-        grant_ok(m, a, 2 * MIB, 0, 1);             /* 1 + 1 headroom < 4: the original stays */
+        pools_set_conf(s->pools, &(PoolsConf){ .headroom_pages = 1, .max_grant_bytes = defaults.max_grant_bytes });
+        grant_ok(s, a, 2 * MIB, 0, 1);             /* 1 + 1 headroom < 4: the original stays */
         testutil_assert_text(NODE0_FILE, "4\n");
-        grant_ok(m, a, 8 * MIB, 0, 4);             /* 4 + 1 > 4 */
+        grant_ok(s, a, 8 * MIB, 0, 4);             /* 4 + 1 > 4 */
         testutil_assert_text(NODE0_FILE, "5\n");
-        assert_int_equal(call(m, pools_op_release, &root_peer, a, NULL, &reply), 200);
+        assert_int_equal(release(s, &root_peer, a, &reply), 200);
         reply_done(&reply);
         testutil_assert_text(NODE0_FILE, "4\n");            /* never below the original, headroom gone */
-        assert_int_equal(store_knob_count(m->store), 0);
-        testutil_manager_free(m);
+        assert_int_equal(store_knob_count(s->store), 0);
+        subject_free(s);
 }
 
 /* The kernel allocates at most 4 pages, whatever is asked. */
@@ -205,16 +286,16 @@ static ssize_t write_keep_4(int fd, const void *buf, size_t n) {
 }
 
 static void test_partial(void **state) {
-        Manager *m = testutil_manager_new();
-        int64_t a = tenant_add(m, "web", 1000), b = tenant_add(m, "db", 1001);
+        Subject *s = subject_new(false);
+        int64_t a = tenant_add(s, "web", 1000), b = tenant_add(s, "db", 1001);
         json_object *alloc, *err;
         Reply reply;
 
         knobs_set_write_fn(write_keep_4);
-        grant_ok(m, a, 6 * MIB, 1, 3);
+        grant_ok(s, a, 6 * MIB, 1, 3);
         testutil_assert_text(NODE1_FILE, "3\n");
         /* 3 + 5 = 8 asked, 4 kept: 1 page for b, nothing granted, knob back to 3. */
-        assert_int_equal(grant(m, &root_peer, b, 10 * MIB, 1, &reply), 507);
+        assert_int_equal(grant(s, &root_peer, b, 10 * MIB, 1, &reply), 507);
         assert_true(json_object_object_get_ex(reply.json, "error", &err));
         assert_non_null(strstr(json_object_get_string(json_object_object_get(err, "message")), "only 1 of the 5"));
         assert_true(json_object_object_get_ex(reply.json, "allocation", &alloc));
@@ -225,25 +306,25 @@ static void test_partial(void **state) {
         assert_int_equal(member_int(alloc, "node_target_pages"), 8);
         reply_done(&reply);
         testutil_assert_text(NODE1_FILE, "3\n");
-        assert_int_equal(store_grant_get(m->store, b, 1, &(StoreGrant){}), -ENOENT);
-        assert_int_equal(m->metrics.maio_partial_allocations_total, 1);
+        assert_int_equal(store_grant_get(s->store, b, 1, &(StoreGrant){}), -ENOENT);
+        assert_int_equal(partial_allocations(s), 1);
 
         /* A replacement that fails keeps the previous size. */
-        assert_int_equal(grant(m, &root_peer, a, 20 * MIB, 1, &reply), 507);
+        assert_int_equal(grant(s, &root_peer, a, 20 * MIB, 1, &reply), 507);
         reply_done(&reply);
         testutil_assert_text(NODE1_FILE, "3\n");
         {
                 StoreGrant g = {};
 
-                assert_int_equal(store_grant_get(m->store, a, 1, &g), 0);
+                assert_int_equal(store_grant_get(s->store, a, 1, &g), 0);
                 assert_int_equal(g.pages, 3);
                 store_grant_done(&g);
         }
         knobs_set_write_fn(NULL);
-        assert_int_equal(call(m, pools_op_release, &root_peer, a, NULL, &reply), 200);
+        assert_int_equal(release(s, &root_peer, a, &reply), 200);
         reply_done(&reply);
         testutil_assert_pristine();
-        testutil_manager_free(m);
+        subject_free(s);
 }
 
 static void test_bad_requests(void **state) {
@@ -255,111 +336,109 @@ static void test_bad_requests(void **state) {
                 "{\"bytes\": 1.5, \"node\": 0}",     "{\"bytes\": 1, \"node\": 0, \"x\": 1}",
                 "{\"bytes\": 1, \"node\": 2}",       /* no node 2 in the fixture */
         };
-        Manager *m = testutil_manager_new();
-        int64_t a = tenant_add(m, "web", 1000);
+        Subject *s = subject_new(false);
+        int64_t a = tenant_add(s, "web", 1000);
         const Identity other = { .kind = IDENTITY_PEER, .uid = 1001 }, owner = { .kind = IDENTITY_PEER, .uid = 1000 };
         Reply reply;
 
         for (size_t i = 0; i < ELEMENTSOF(bodies); i++) {
-                unsigned st = call(m, pools_op_grant, &root_peer, a, bodies[i], &reply);
+                unsigned st = call(s, pools_op_grant, &pools_grant_body, &root_peer, a, bodies[i], &reply);
 
                 if (st != 400)
                         fail_msg("%s: status %u, expected 400", bodies[i], st);
                 reply_done(&reply);
         }
-        /* Another uid's tenant, or none at all: 404, for grant and release alike. */
-        assert_int_equal(grant(m, &other, a, 1, 0, &reply), 404);
+        /* A tenant removed after its request was resolved: 404 and nothing granted. (Another uid's
+         * tenant is 404 before any handler runs: see test-ops.) */
+        assert_int_equal(grant(s, &root_peer, a + 7, 1, 0, &reply), 404);
+        assert_int_equal(reply.code, REPLY_NOT_FOUND);
         reply_done(&reply);
-        assert_int_equal(call(m, pools_op_release, &other, a, NULL, &reply), 404);
-        reply_done(&reply);
-        assert_int_equal(grant(m, &root_peer, a + 7, 1, 0, &reply), 404);
-        reply_done(&reply);
-        assert_int_equal(grant(m, &owner, a, 1, 0, &reply), 200);
+        assert_int_equal(store_grant_get(s->store, a + 7, 0, &(StoreGrant){}), -ENOENT);
+        assert_int_equal(grant(s, &owner, a, 1, 0, &reply), 200);
         reply_done(&reply);
         testutil_assert_text(NODE0_FILE, "1\n");
         /* The owner sees its grant, the other uid only the node figures. */
-        assert_int_equal(call(m, pools_op_list, &other, 0, NULL, &reply), 200);
+        assert_int_equal(list(s, &other, &reply), 200);
         assert_int_equal(json_object_array_length(json_object_object_get(reply.json, "grants")), 0);
         assert_int_equal(json_object_array_length(json_object_object_get(reply.json, "nodes")), 2);
         reply_done(&reply);
-        assert_int_equal(call(m, pools_op_list, &owner, 0, NULL, &reply), 200);
+        assert_int_equal(list(s, &owner, &reply), 200);
         assert_int_equal(json_object_array_length(json_object_object_get(reply.json, "grants")), 1);
         reply_done(&reply);
-        assert_int_equal(call(m, pools_op_release, &owner, a, NULL, &reply), 200);
+        assert_int_equal(release(s, &owner, a, &reply), 200);
         reply_done(&reply);
         testutil_assert_pristine();
-        testutil_manager_free(m);
+        subject_free(s);
 }
 
 /* A crash after the grant was committed and before the knob was written:
  * the next start sizes the node; grants of removed tenants are forgotten. */
 static void test_start_reconciles(void **state) {
         char sql[160];
-        Manager *m = testutil_manager_new();
-        int64_t a = tenant_add(m, "web", 1000), b = tenant_add(m, "db", 1001);
+        Subject *s = subject_new(false);
+        int64_t a = tenant_add(s, "web", 1000), b = tenant_add(s, "db", 1001);
 
-        assert_int_equal(store_grant_put(m->store, &(StoreGrant){ .tenant_id = a, .node = 1, .pages = 2 }), 0);
-        assert_int_equal(store_grant_put(m->store, &(StoreGrant){ .tenant_id = b, .node = 0, .pages = 3 }), 0);
-        assert_int_equal(pools_start(m), 0);
+        assert_int_equal(store_grant_put(s->store, &(StoreGrant){ .tenant_id = a, .node = 1, .pages = 2 }), 0);
+        assert_int_equal(store_grant_put(s->store, &(StoreGrant){ .tenant_id = b, .node = 0, .pages = 3 }), 0);
+        assert_int_equal(pools_start(s->pools), 0);
         testutil_assert_text(NODE1_FILE, "2\n");
         testutil_assert_text(NODE0_FILE, "3\n");
         /* Nothing changed: a second sync writes nothing (the journal counts writes). */
-        assert_int_equal(m->metrics.knob_writes_total, 2);
-        assert_int_equal(pools_sync(m, "test"), 0);
-        assert_int_equal(m->metrics.knob_writes_total, 2);
+        assert_int_equal(knob_writes(s), 2);
+        assert_int_equal(pools_sync(s->pools, "test"), 0);
+        assert_int_equal(knob_writes(s), 2);
 
         /* A tenant gone behind the store's back (foreign keys off): pruned and shrunk at start. */
         snprintf(sql, sizeof sql, "PRAGMA foreign_keys=OFF; DELETE FROM tenants WHERE id = %" PRId64 "; "
                  "PRAGMA foreign_keys=ON", b);
-        assert_int_equal(sqlite3_exec(store_db(m->store), sql, NULL, NULL, NULL), SQLITE_OK);
-        assert_int_equal(store_grant_get(m->store, b, 0, &(StoreGrant){}), 0); /* orphaned */
-        assert_int_equal(pools_start(m), 0);
+        assert_int_equal(sqlite3_exec(store_db(s->store), sql, NULL, NULL, NULL), SQLITE_OK);
+        assert_int_equal(store_grant_get(s->store, b, 0, &(StoreGrant){}), 0); /* orphaned */
+        assert_int_equal(pools_start(s->pools), 0);
         testutil_assert_text(NODE0_FILE, "0\n");
         testutil_assert_text(NODE1_FILE, "2\n");
-        assert_int_equal(store_tenant_remove(m->store, a), 0);
-        assert_int_equal(pools_sync(m, "test"), 0);
+        assert_int_equal(store_tenant_remove(s->store, a), 0);
+        assert_int_equal(pools_sync(s->pools, "test"), 0);
         testutil_assert_pristine();
-        testutil_manager_free(m);
+        subject_free(s);
 }
 
 /* An administrator's own setting of a node without grants is not the reserve's to undo. */
 static void test_admin_setting_kept(void **state) {
         _cleanup_free_ char *error = NULL;
-        Manager *m = testutil_manager_new();
-        int64_t a = tenant_add(m, "web", 1000);
+        Subject *s = subject_new(false);
+        int64_t a = tenant_add(s, "web", 1000);
         Reply reply;
 
-        assert_int_equal(journal_set(m, "node.0.hugepages.2048kB", "6", "admin", &error), 0);
-        assert_int_equal(pools_sync(m, "test"), 0);
+        assert_int_equal(journal_set(s->journal, "node.0.hugepages.2048kB", "6", "admin", &error), 0);
+        assert_int_equal(pools_sync(s->pools, "test"), 0);
         testutil_assert_text(NODE0_FILE, "6\n");
-        grant_ok(m, a, 2 * MIB, 1, 1);
-        assert_int_equal(call(m, pools_op_release, &root_peer, a, NULL, &reply), 200);
+        grant_ok(s, a, 2 * MIB, 1, 1);
+        assert_int_equal(release(s, &root_peer, a, &reply), 200);
         reply_done(&reply);
         testutil_assert_text(NODE0_FILE, "6\n");
         testutil_assert_text(NODE1_FILE, "0\n");
-        assert_int_equal(store_knob_count(m->store), 1);
+        assert_int_equal(store_knob_count(s->store), 1);
 
         /* Nor once the reserve has given a node back: node 1 is no longer the reserve's. */
-        assert_int_equal(journal_set(m, "node.1.hugepages.2048kB", "7", "admin", &error), 0);
-        assert_int_equal(pools_sync(m, "test"), 0);
+        assert_int_equal(journal_set(s->journal, "node.1.hugepages.2048kB", "7", "admin", &error), 0);
+        assert_int_equal(pools_sync(s->pools, "test"), 0);
         testutil_assert_text(NODE1_FILE, "7\n");
-        assert_int_equal(store_knob_count(m->store), 2);
-        testutil_manager_free(m);
+        assert_int_equal(store_knob_count(s->store), 2);
+        subject_free(s);
 }
 
 static void test_dry_run(void **state) {
-        Manager *m = testutil_manager_new();
-        int64_t a = tenant_add(m, "web", 1000);
+        Subject *s = subject_new(true);
+        int64_t a = tenant_add(s, "web", 1000);
         Reply reply;
 
-        m->dry_run = true;
-        grant_ok(m, a, 4 * MIB, 1, 2);
+        grant_ok(s, a, 4 * MIB, 1, 2);
         testutil_assert_pristine(); /* recorded, not written */
-        assert_int_equal(call(m, pools_op_release, &root_peer, a, NULL, &reply), 200);
+        assert_int_equal(release(s, &root_peer, a, &reply), 200);
         reply_done(&reply);
-        assert_int_equal(store_knob_count(m->store), 0);
+        assert_int_equal(store_knob_count(s->store), 0);
         testutil_assert_pristine();
-        testutil_manager_free(m);
+        subject_free(s);
 }
 
 int main(void) {
