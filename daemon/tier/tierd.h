@@ -282,10 +282,6 @@ typedef struct TierdTenant {
 /* Policies a tenant may run (the simulator's baselines ewma, none and grid are not offered). */
 bool tierd_policy_selectable(const char *name);
 
-/* At start, after pools_start(): picks the backend ([tiering] backend, DAMON only when no
- * kdamond but maiod's own exists), loads the tiering state of every tenant that has one,
- * applies it, and arms the telemetry timer. Failures to apply are logged and shown in status.
- * Returns 0 or -errno (logged). */
 /* What the tiering module is built from: all borrowed, and alive until tierd_free(). */
 typedef struct TierdDeps {
         Store *store;
@@ -293,9 +289,9 @@ typedef struct TierdDeps {
         bool dry_run;
         sd_event *event;            /* NULL: no timer */
         Journal *journal;
-        Tenants *tenants;
+        Tenants *tenants;           /* who sees which model (GET /v1/models/{id}); NULL when no op is served */
         Features *features;
-        const Config *config;
+        const Config *config;       /* read when tiering decides: changes show at once */
 } TierdDeps;
 
 /* Returns 0 or -ENOMEM. Nothing runs until tierd_start(). */
@@ -304,6 +300,10 @@ int tierd_new(const TierdDeps *deps, Tierd **ret);
 void tierd_set_config(Tierd *m, const Config *config);
 /* A tenants hook (HookFn): tierd_tenant_removed(). */
 void tierd_tenant_removed_hook(void *userdata, int64_t tenant_id);
+/* At start, after pools_start(): picks the backend ([tiering] backend, DAMON only when no
+ * kdamond but maiod's own exists), loads the tiering state of every tenant that has one,
+ * applies it, and arms the telemetry timer. Failures to apply are logged and shown in status.
+ * Returns 0 or -errno (logged). */
 int tierd_start(Tierd *m);
 /* Before journal_stop(), when [knobs] restore_on_exit: takes maiod's kdamond down in the order
  * the kernel needs (state off, then nr_kdamonds, then the rest is gone or restored). Never fails. */
