@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Unit tests for tiering in the daemon on a temp store and temp copies of
- * tests/fixtures/tier-free (no kdamond: maiod makes its own) and tier-foreign
- * (someone else's kdamond runs: DAMON unavailable, NUMA balancing instead):
+/* Unit tests for tiering in the daemon, a Tierd over its Journal, Store and
+ * Features on temp copies of tests/fixtures/tier-free (no kdamond: maiod makes
+ * its own) and tier-foreign (someone else's kdamond runs: DAMON unavailable,
+ * NUMA balancing instead):
  * every file each backend writes, feedback and its errors, persistence across a
  * restart, transfer to a new tenant, policy switches, dry runs, teardown. */
 #include <errno.h>
@@ -18,8 +19,9 @@
 
 #include <cmocka.h>
 
+#include "conf.h"
+#include "detect.h"
 #include "journal.h"
-#include "manager.h"
 #include "store-tier.h"
 #include "testutil.h"
 #include "tierd.h"
@@ -39,34 +41,64 @@ static int setup_foreign(void **state) {
         return setup_tree("tier-foreign");
 }
 
-/* A Manager with the store, the journal (no event loop: no timers), detected features. */
-static Manager *manager_make(unsigned policy, bool dry_run) {
-        Manager *m = testutil_manager_new();
+/* What a test works on: the tiering module and what it is built from, as maiod's start makes
+ * them: the store, the default configuration (which the test may change: tiering reads it when it
+ * decides), the journal (started: tiering writes through it), the detected features. No event loop:
+ * no timers. No tenants module: it only serves the visibility of models to GET /v1/models/{id}. */
+typedef struct Subject {
+        Store *store;
+        Config *config;
+        Journal *journal;
+        Features features;
+        Tierd *tierd;
+} Subject;
 
-        m->dry_run = dry_run;
-        m->config->tiering_policy = policy;
-        assert_int_equal(journal_start(m), 0);
-        assert_int_equal(detect_run(m->root, &m->features), 0);
-        assert_int_equal(tierd_start(m), 0);
-        return m;
+static Subject *subject_start(unsigned policy, bool dry_run) {
+        Subject *s = calloc(1, sizeof *s);
+        const Config *c;
+
+        assert_non_null(s);
+        s->store = testutil_store_open();
+        assert_int_equal(conf_new_default(&s->config), 0);
+        s->config->tiering_policy = policy;
+        c = s->config;
+        assert_int_equal(journal_new(s->store, testutil_tree.root, testutil_tree.state, dry_run,
+                                     &(JournalConf){ .restore_on_exit = c->knobs_restore_on_exit,
+                                                     .reconcile = (int) c->knobs_reconcile,
+                                                     .enforce = c->knobs_enforce,
+                                                     .drift_check_s = c->knobs_drift_check_s },
+                                     NULL, &s->journal),
+                         0);
+        assert_int_equal(journal_start(s->journal), 0);
+        assert_int_equal(detect_run(testutil_tree.root, &s->features), 0);
+        journal_set_features(s->journal, &s->features);
+        assert_int_equal(tierd_new(&(TierdDeps){ .store = s->store, .root = testutil_tree.root, .dry_run = dry_run,
+                                                 .journal = s->journal, .features = &s->features, .config = s->config },
+                                   &s->tierd),
+                         0);
+        assert_int_equal(tierd_start(s->tierd), 0);
+        return s;
 }
 
 /* A clean stop: tiering first, then the journal restores. */
-static void manager_drop(Manager *m) {
-        tierd_stop(m);
-        assert_int_equal(journal_stop(m), 0);
-        tierd_free(m->tierd);
-        detect_done(&m->features);
-        testutil_manager_free(m);
+static void subject_stop(Subject *s) {
+        tierd_stop(s->tierd);
+        assert_int_equal(journal_stop(s->journal), 0);
+        tierd_free(s->tierd);
+        journal_free(s->journal);
+        detect_done(&s->features);
+        conf_free(s->config);
+        store_free(s->store);
+        free(s);
 }
 
 /* The state-losing restart of a crash is not needed here: a restart keeps the store. */
-static Manager *manager_restart(Manager *m, unsigned policy) {
-        manager_drop(m);
-        return manager_make(policy, false);
+static Subject *subject_restart(Subject *s, unsigned policy) {
+        subject_stop(s);
+        return subject_start(policy, false);
 }
 
-static int64_t tenant_add(Manager *m, const char *name, const char *class, int priority, const char *cgroup) {
+static int64_t tenant_add(Subject *s, const char *name, const char *class, int priority, const char *cgroup) {
         char token[TOKEN_STRLEN + 1], hash[TOKEN_HASH_STRLEN + 1];
         Tenant t = {
                 .name = (char *) name, .workload_class = (char *) class, .priority = priority,
@@ -76,17 +108,17 @@ static int64_t tenant_add(Manager *m, const char *name, const char *class, int p
 
         assert_int_equal(token_generate(token), 0);
         assert_int_equal(token_hash(token, hash), 0);
-        assert_int_equal(store_tenant_add(m->store, &t, hash, &id), 0);
+        assert_int_equal(store_tenant_add(s->store, &t, hash, &id), 0);
         return id;
 }
 
-static TierdTenant *state_of(Manager *m, int64_t id, bool create) {
+static TierdTenant *state_of(Subject *s, int64_t id, bool create) {
         TierdTenant *tt = NULL;
         Tenant t = {};
         int r;
 
-        assert_int_equal(store_tenant_get(m->store, id, &t), 0);
-        r = tierd_tenant_get(m, &t, create, &tt);
+        assert_int_equal(store_tenant_get(s->store, id, &t), 0);
+        r = tierd_tenant_get(s->tierd, &t, create, &tt);
         tenant_done(&t);
         if (r != 0)
                 fail_msg("tierd_tenant_get(%lld) = %d", (long long) id, r);
@@ -115,26 +147,26 @@ static char *changed_files(void) {
 /* ---- DAMON on a host without kdamonds ---- */
 
 static void test_damon_writes(void **state) {
-        Manager *m = manager_make(TIERING_POLICY_HEURISTIC, false);
+        Subject *s = subject_start(TIERING_POLICY_HEURISTIC, false);
         _cleanup_free_ char *changed = NULL;
         json_object *st;
         TierdTenant *tt;
-        int64_t a = tenant_add(m, "a", "batch", 0, "/maio/a"), nocg = tenant_add(m, "nocg", "batch", 4, NULL);
+        int64_t a = tenant_add(s, "a", "batch", 0, "/maio/a"), nocg = tenant_add(s, "nocg", "batch", 4, NULL);
 
-        st = tierd_status_to_json(m);
+        st = tierd_status_to_json(s->tierd);
         assert_string_equal(json_object_get_string(json_object_object_get(st, "backend")), "damon");
         assert_null(json_object_object_get(st, "unavailable"));
         json_object_put(st);
         /* Nothing is written for nobody. */
-        tierd_apply(m);
+        tierd_apply(s->tierd);
         testutil_assert_pristine();
 
-        tt = state_of(m, a, true);
+        tt = state_of(s, a, true);
         assert_int_equal(tt->episode, 1);
         assert_string_equal(policy_name(tt->policy), "heuristic");
         testutil_assert_text(KD "0/state", "on\n");
         /* Enrolling the next tenant reads a region snapshot of the running kdamond first. */
-        (void) state_of(m, nocg, true); /* no cgroup: no schemes of its own */
+        (void) state_of(s, nocg, true); /* no cgroup: no schemes of its own */
         testutil_assert_text(KD "0/state", "update_schemes_tried_regions\n");
         changed = changed_files();
         assert_string_equal(changed,
@@ -175,22 +207,22 @@ static void test_damon_writes(void **state) {
         testutil_assert_text(KD "0/contexts/0/schemes/2/target_nid", "1\n");
         testutil_assert_text(KD "0/contexts/0/schemes/2/access_pattern/age/min", "50\n");
         /* A clean stop takes the kdamond down and leaves the host as it was. */
-        manager_drop(m);
+        subject_stop(s);
         testutil_assert_pristine();
 }
 
 static void test_damon_online_update(void **state) {
-        Manager *m = manager_make(TIERING_POLICY_HEURISTIC, false);
-        int64_t a = tenant_add(m, "a", "batch", 0, "/maio/a");
+        Subject *s = subject_start(TIERING_POLICY_HEURISTIC, false);
+        int64_t a = tenant_add(s, "a", "batch", 0, "/maio/a");
         TierdFeedback fb = { .episode = 1, .metric = TIERD_METRIC_COMPLETION_TIME, .value = 10 };
         _cleanup_free_ char *before = NULL, *after = NULL;
-        TierdTenant *tt = state_of(m, a, true);
+        TierdTenant *tt = state_of(s, a, true);
         double reward = -1, rate1 = tt->decision.rate_threshold;
 
         before = testutil_text_of(S1 "access_pattern/nr_accesses/min");
         /* The next decision reads a region snapshot: fast memory is 95% used, so promotions must
          * now beat the access rate of what they would demote. */
-        assert_int_equal(tierd_feedback(m, tt, &fb, &reward), 0);
+        assert_int_equal(tierd_feedback(s->tierd, tt, &fb, &reward), 0);
         assert_true(reward == 0);
         assert_int_equal(tt->episode, 2);
         assert_true(tt->decision.rate_threshold > rate1);
@@ -199,30 +231,30 @@ static void test_damon_online_update(void **state) {
         assert_string_not_equal(before, after);
         /* Online: committed while the kdamond runs. */
         testutil_assert_text(KD "0/state", "commit\n");
-        manager_drop(m);
+        subject_stop(s);
         testutil_assert_pristine();
 }
 
 /* ---- someone else's kdamond ---- */
 
 static void test_foreign_numab(void **state) {
-        Manager *m = manager_make(TIERING_POLICY_STATIC, false);
+        Subject *s = subject_start(TIERING_POLICY_STATIC, false);
         _cleanup_free_ char *changed = NULL;
-        int64_t a = tenant_add(m, "a", "batch", 3, "/maio/a"), b = tenant_add(m, "b", "batch", 1, "/maio/b");
-        json_object *st = tierd_status_to_json(m);
+        int64_t a = tenant_add(s, "a", "batch", 3, "/maio/a"), b = tenant_add(s, "b", "batch", 1, "/maio/b");
+        json_object *st = tierd_status_to_json(s->tierd);
         const char *note = NULL;
         TierdTenant *ta, *tb;
 
         assert_string_equal(json_object_get_string(json_object_object_get(st, "backend")), "numa-balancing");
         assert_string_equal(json_object_get_string(json_object_object_get(st, "unavailable")),
                             "tiering backend unavailable: foreign kdamond");
-        assert_string_equal(tierd_status_note(m), "tiering backend unavailable: foreign kdamond");
+        assert_string_equal(tierd_status_note(s->tierd), "tiering backend unavailable: foreign kdamond");
         json_object_put(st);
-        ta = state_of(m, a, true);
-        tb = state_of(m, b, true);
+        ta = state_of(s, a, true);
+        tb = state_of(s, b, true);
         /* Host-wide knobs follow b, of higher priority; static: TPP's 1 access/s = 1000 ms. */
-        assert_true(tierd_tenant_applied(m, tb, &note));
-        assert_false(tierd_tenant_applied(m, ta, &note));
+        assert_true(tierd_tenant_applied(s->tierd, tb, &note));
+        assert_false(tierd_tenant_applied(s->tierd, ta, &note));
         changed = changed_files();
         assert_string_equal(changed, "proc/sys/kernel/numa_balancing\n"
                                      "proc/sys/kernel/numa_balancing_promote_rate_limit_MBps\n");
@@ -231,14 +263,14 @@ static void test_foreign_numab(void **state) {
         testutil_assert_text("sys/kernel/debug/sched/numa_balancing/hot_threshold_ms", "1000\n");
         /* 50% of 32 GB/s in MiB/s. */
         testutil_assert_text("proc/sys/kernel/numa_balancing_promote_rate_limit_MBps", "15258\n");
-        manager_drop(m);
+        subject_stop(s);
         testutil_assert_pristine();
 }
 
 static void test_foreign_threshold(void **state) {
-        Manager *m = manager_make(TIERING_POLICY_HEURISTIC, false);
-        int64_t a = tenant_add(m, "a", "batch", 3, "/maio/a");
-        TierdTenant *tt = state_of(m, a, true);
+        Subject *s = subject_start(TIERING_POLICY_HEURISTIC, false);
+        int64_t a = tenant_add(s, "a", "batch", 3, "/maio/a");
+        TierdTenant *tt = state_of(s, a, true);
         char want[32];
 
         /* Heuristic: 4096 / (32e9 x 150e-9 x 0.05) = 17.07 accesses/s, a 59 ms hot threshold. */
@@ -248,22 +280,22 @@ static void test_foreign_threshold(void **state) {
         /* The foreign kdamond's files are never touched. */
         testutil_assert_text(KD "0/state", "on\n");
         testutil_assert_text(KD "nr_kdamonds", "1\n");
-        manager_drop(m);
+        subject_stop(s);
         testutil_assert_pristine();
 }
 
 /* ---- feedback, persistence, transfer, switching ---- */
 
-static void feedback_ok(Manager *m, TierdTenant *tt, double seconds) {
+static void feedback_ok(Subject *s, TierdTenant *tt, double seconds) {
         TierdFeedback fb = { .episode = tt->episode, .metric = TIERD_METRIC_COMPLETION_TIME, .value = seconds };
         double reward;
 
-        assert_int_equal(tierd_feedback(m, tt, &fb, &reward), 0);
+        assert_int_equal(tierd_feedback(s->tierd, tt, &fb, &reward), 0);
 }
 
 static void test_feedback_errors(void **state) {
-        Manager *m = manager_make(TIERING_POLICY_LINUCB, false);
-        int64_t a = tenant_add(m, "a", "batch", 0, "/maio/a"), other = tenant_add(m, "o", "batch", 0, NULL);
+        Subject *s = subject_start(TIERING_POLICY_LINUCB, false);
+        int64_t a = tenant_add(s, "a", "batch", 0, "/maio/a"), other = tenant_add(s, "o", "batch", 0, NULL);
         TierdFeedback fb = { .episode = 2, .metric = TIERD_METRIC_COMPLETION_TIME, .value = 5 };
         TierdTenant *tt;
         uint64_t updates;
@@ -271,40 +303,40 @@ static void test_feedback_errors(void **state) {
         Tenant t = {};
 
         /* No tiering state yet: no episode to report on, and feedback does not enrol. */
-        assert_int_equal(store_tenant_get(m->store, other, &t), 0);
-        assert_int_equal(tierd_tenant_get(m, &t, false, &tt), -ENOENT);
+        assert_int_equal(store_tenant_get(s->store, other, &t), 0);
+        assert_int_equal(tierd_tenant_get(s->tierd, &t, false, &tt), -ENOENT);
         tenant_done(&t);
-        tt = state_of(m, a, true);
-        assert_int_equal(tierd_feedback(m, tt, &fb, &reward), -ENOENT);   /* not opened yet */
+        tt = state_of(s, a, true);
+        assert_int_equal(tierd_feedback(s->tierd, tt, &fb, &reward), -ENOENT);   /* not opened yet */
         fb.episode = 1;
         fb.value = 0;
-        assert_int_equal(tierd_feedback(m, tt, &fb, &reward), -EINVAL);   /* no reward from 0 s */
+        assert_int_equal(tierd_feedback(s->tierd, tt, &fb, &reward), -EINVAL);   /* no reward from 0 s */
         fb.value = NAN;
-        assert_int_equal(tierd_feedback(m, tt, &fb, &reward), -EINVAL);
+        assert_int_equal(tierd_feedback(s->tierd, tt, &fb, &reward), -EINVAL);
         policy_counters(tt->policy, NULL, NULL, &updates);
         assert_int_equal(updates, 0);                                     /* none of it reached the model */
         assert_int_equal(tt->episode, 1);
-        feedback_ok(m, tt, 8);
+        feedback_ok(s, tt, 8);
         fb.value = 8;
-        assert_int_equal(tierd_feedback(m, tt, &fb, &reward), -EALREADY); /* episode 1 is committed */
+        assert_int_equal(tierd_feedback(s->tierd, tt, &fb, &reward), -EALREADY); /* episode 1 is committed */
         fb.episode = 99;
-        assert_int_equal(tierd_feedback(m, tt, &fb, &reward), -ENOENT);
+        assert_int_equal(tierd_feedback(s->tierd, tt, &fb, &reward), -ENOENT);
         policy_counters(tt->policy, NULL, NULL, &updates);
         assert_int_equal(updates, 1);
-        manager_drop(m);
+        subject_stop(s);
 }
 
 static void test_persistence(void **state) {
-        Manager *m = manager_make(TIERING_POLICY_LINUCB, false);
-        int64_t a = tenant_add(m, "a", "batch", 0, "/maio/a");
-        TierdTenant *tt = state_of(m, a, true);
+        Subject *s = subject_start(TIERING_POLICY_LINUCB, false);
+        int64_t a = tenant_add(s, "a", "batch", 0, "/maio/a");
+        TierdTenant *tt = state_of(s, a, true);
         TierDecision d;
         uint64_t updates, updates2;
         int64_t episode, hits, misses;
         size_t entries, entries2;
 
         for (unsigned i = 0; i < 6; i++)
-                feedback_ok(m, tt, 10 - i);
+                feedback_ok(s, tt, 10 - i);
         d = tt->decision;
         episode = tt->episode;
         hits = tt->cache_hits;
@@ -313,8 +345,8 @@ static void test_persistence(void **state) {
         reward_cache_stats(tt->cache, &entries, NULL, NULL);
         assert_true(entries > 0);
 
-        m = manager_restart(m, TIERING_POLICY_HEURISTIC); /* a config change does not touch a running tenant */
-        tt = state_of(m, a, false);
+        s = subject_restart(s, TIERING_POLICY_HEURISTIC); /* a config change does not touch a running tenant */
+        tt = state_of(s, a, false);
         assert_string_equal(policy_name(tt->policy), "linucb");
         assert_int_equal(tt->episode, episode);
         assert_int_equal(tt->decision.action, d.action);
@@ -326,110 +358,109 @@ static void test_persistence(void **state) {
         assert_int_equal(updates2, updates);
         reward_cache_stats(tt->cache, &entries2, NULL, NULL);
         assert_int_equal(entries2, entries);
-        feedback_ok(m, tt, 3);
+        feedback_ok(s, tt, 3);
         assert_int_equal(tt->episode, episode + 1);
-        manager_drop(m);
+        subject_stop(s);
         testutil_assert_pristine();
 }
 
 static void test_transfer(void **state) {
-        Manager *m = manager_make(TIERING_POLICY_LINUCB, false);
-        int64_t a = tenant_add(m, "a", "batch", 0, "/maio/a");
-        TierdTenant *ta = state_of(m, a, true), *tb, *tc;
+        Subject *s = subject_start(TIERING_POLICY_LINUCB, false);
+        int64_t a = tenant_add(s, "a", "batch", 0, "/maio/a");
+        TierdTenant *ta = state_of(s, a, true), *tb, *tc;
         int64_t model_a = ta->model_id, b, c;
 
         assert_int_equal(ta->transferred_from, 0);
         for (unsigned i = 0; i < 4; i++)
-                feedback_ok(m, ta, 5 + i);
+                feedback_ok(s, ta, 5 + i);
         /* A new batch tenant starts from a's model, reseeded with its own seed... */
-        m->config->tiering_seed = 99;
-        b = tenant_add(m, "b", "batch", 0, "/maio/b");
-        tb = state_of(m, b, true);
+        s->config->tiering_seed = 99;
+        b = tenant_add(s, "b", "batch", 0, "/maio/b");
+        tb = state_of(s, b, true);
         assert_int_equal(tb->transferred_from, model_a);
         assert_true(tb->model_id != model_a);
         assert_int_equal(policy_params(tb->policy)->seed, 99);
         /* ... a serving tenant does not (another workload class). */
-        c = tenant_add(m, "c", "serving", 0, NULL);
-        tc = state_of(m, c, true);
+        c = tenant_add(s, "c", "serving", 0, NULL);
+        tc = state_of(s, c, true);
         assert_int_equal(tc->transferred_from, 0);
         /* a's model outlives a, and still transfers. */
-        assert_int_equal(store_tenant_remove(m->store, a), 0);
+        assert_int_equal(store_tenant_remove(s->store, a), 0);
         {
                 _cleanup_(store_tier_model_done) StoreTierModel row = {};
 
-                assert_int_equal(store_tier_model_get(m->store, model_a, &row), 0);
+                assert_int_equal(store_tier_model_get(s->store, model_a, &row), 0);
                 assert_int_equal(row.tenant_id, 0);
                 assert_int_equal(row.samples, 4);
         }
-        manager_drop(m);
+        subject_stop(s);
 }
 
 static void test_policy_switch(void **state) {
-        Manager *m = manager_make(TIERING_POLICY_HEURISTIC, false);
-        int64_t a = tenant_add(m, "a", "serving", 0, "/maio/a");
-        TierdTenant *tt = state_of(m, a, true);
+        Subject *s = subject_start(TIERING_POLICY_HEURISTIC, false);
+        int64_t a = tenant_add(s, "a", "serving", 0, "/maio/a");
+        TierdTenant *tt = state_of(s, a, true);
         int64_t old_model = tt->model_id, old_episode;
         TierdFeedback fb = { .metric = TIERD_METRIC_REQUESTS_PER_S, .value = 100 };
         _cleanup_(store_tier_model_done) StoreTierModel row = {};
         double reward;
 
-        assert_int_equal(tierd_policy_set(m, tt, "grid", 1), -EINVAL);
+        assert_int_equal(tierd_policy_set(s->tierd, tt, "grid", 1), -EINVAL);
         /* Untrained: the old model goes. */
-        assert_int_equal(tierd_policy_set(m, tt, "static", 5), 0);
-        assert_int_equal(store_tier_model_get(m->store, old_model, &row), -ENOENT);
+        assert_int_equal(tierd_policy_set(s->tierd, tt, "static", 5), 0);
+        assert_int_equal(store_tier_model_get(s->store, old_model, &row), -ENOENT);
         assert_int_equal(tt->episode, 2);
         fb.episode = 2;
-        assert_int_equal(tierd_feedback(m, tt, &fb, &reward), 0);
+        assert_int_equal(tierd_feedback(s->tierd, tt, &fb, &reward), 0);
         old_model = tt->model_id;
         old_episode = tt->episode;
         /* Trained: kept, without a tenant, for transfer; the open episode is abandoned. */
-        assert_int_equal(tierd_policy_set(m, tt, "indigo", 7), 0);
-        assert_int_equal(store_tier_model_get(m->store, old_model, &row), 0);
+        assert_int_equal(tierd_policy_set(s->tierd, tt, "indigo", 7), 0);
+        assert_int_equal(store_tier_model_get(s->store, old_model, &row), 0);
         assert_int_equal(row.tenant_id, 0);
         assert_string_equal(policy_name(tt->policy), "indigo");
         assert_int_equal(tt->seed, 7);
         assert_int_equal(tt->episode, old_episode + 1);
         fb.episode = old_episode;
-        assert_int_equal(tierd_feedback(m, tt, &fb, &reward), -ENOENT);
+        assert_int_equal(tierd_feedback(s->tierd, tt, &fb, &reward), -ENOENT);
         /* The reward scale is the tenant's: 200 rps is twice as good as the first 100. */
         fb.episode = tt->episode;
         fb.value = 200;
-        assert_int_equal(tierd_feedback(m, tt, &fb, &reward), 0);
+        assert_int_equal(tierd_feedback(s->tierd, tt, &fb, &reward), 0);
         assert_true(fabs(reward - 0.5) < 1e-12);
         /* A run a thousand times worse is clipped, not allowed to swamp the model. */
         fb.episode = tt->episode;
         fb.value = 0.1;
-        assert_int_equal(tierd_feedback(m, tt, &fb, &reward), 0);
+        assert_int_equal(tierd_feedback(s->tierd, tt, &fb, &reward), 0);
         assert_true(reward == TIERD_REWARD_MIN);
-        manager_drop(m);
+        subject_stop(s);
 }
 
 static void test_dry_run(void **state) {
-        Manager *m = manager_make(TIERING_POLICY_HEURISTIC, true);
-        int64_t a = tenant_add(m, "a", "batch", 0, "/maio/a");
+        Subject *s = subject_start(TIERING_POLICY_HEURISTIC, true);
+        int64_t a = tenant_add(s, "a", "batch", 0, "/maio/a");
         StoreKnob row = {};
 
-        (void) state_of(m, a, true);
+        (void) state_of(s, a, true);
         testutil_assert_pristine();
-        assert_int_equal(store_knob_get(m->store, "damon.0.scheme.1.action", &row), 0);
+        assert_int_equal(store_knob_get(s->store, "damon.0.scheme.1.action", &row), 0);
         assert_string_equal(row.state, "dry-run");
         store_knob_done(&row);
-        manager_drop(m);
+        subject_stop(s);
         testutil_assert_pristine();
         /* The stop forgot the intents; the restart records the tenant's plan again, still unwritten. */
         {
-                Store *s = NULL;
+                Store *store = testutil_store_open();
 
-                assert_int_equal(store_open(testutil_tree.state, &s), 0);
-                assert_int_equal(store_knob_count(s), 0);
-                store_free(s);
+                assert_int_equal(store_knob_count(store), 0);
+                store_free(store);
         }
-        m = manager_make(TIERING_POLICY_HEURISTIC, true);
-        assert_int_equal(store_knob_get(m->store, "damon.0.scheme.1.action", &row), 0);
+        s = subject_start(TIERING_POLICY_HEURISTIC, true);
+        assert_int_equal(store_knob_get(s->store, "damon.0.scheme.1.action", &row), 0);
         assert_string_equal(row.state, "dry-run");
         store_knob_done(&row);
         testutil_assert_pristine();
-        manager_drop(m);
+        subject_stop(s);
 }
 
 int main(void) {
