@@ -6,11 +6,17 @@
 
 #include "ops.h"
 
+/* The spec's x-maio-access class of an op. The table is finer than the spec: an op about one
+ * tenant (OP_TENANT_OWN) and one served to unix peers only (OP_PEER, the spec's
+ * x-maio-transport: unix) are open to any authenticated caller, as "tenant" says; which tenant,
+ * or which transport, is checked after that. */
 static const char *access_to_string(OpAccess a) {
         switch (a) {
         case OP_PUBLIC:
                 return "public";
         case OP_TENANT:
+        case OP_TENANT_OWN:
+        case OP_PEER:
                 return "tenant";
         case OP_ADMIN:
                 return "admin";
