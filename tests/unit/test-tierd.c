@@ -493,7 +493,8 @@ static void test_reseed(void **state) {
 
                 assert_int_equal(policy_to_json(q, &a), 0);
                 assert_int_equal(policy_to_json(fresh, &b), 0);
-                assert_true(json_object_object_get_ex(a, "rng", &ra) && json_object_object_get_ex(b, "rng", &rb));
+                assert_true(json_object_object_get_ex(a, "rng", &ra));
+                assert_true(json_object_object_get_ex(b, "rng", &rb));
                 assert_true(json_object_equal(ra, rb));
                 json_object_put(a);
                 json_object_put(b);
