@@ -62,7 +62,7 @@ int store_tenant_get(Store *s, int64_t id, Tenant *ret);
 int store_tenant_by_token(Store *s, const char *token_hash, int64_t *ret_id);
 /* Lists tenants ordered by id; uid_filter < 0 lists all, else only that owner.
  * Returns 0; *ret is a malloc'd array of *ret_n tenants (free with
- * tenants_free), NULL when there are none. Or -errno. */
+ * tenant_list_free), NULL when there are none. Or -errno. */
 int store_tenant_list(Store *s, long long uid_filter, Tenant **ret, size_t *ret_n);
 /* Updates name, priority, workload_class, pid, pid_starttime and cgroup from t
  * (by t->id). Returns 0, -ENOENT if absent, -EEXIST on a duplicate name,
