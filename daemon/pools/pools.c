@@ -646,8 +646,9 @@ static int grant_apply(Pools *m, Reply *reply, GrantAsk *g) {
 
 enum { GRANT_BYTES, GRANT_NODE };
 static const Field grant_fields[] = {
-        /* The upper bound of bytes is [pools] max_grant_bytes, checked by the handler. */
-        [GRANT_BYTES] = { "bytes", FIELD_INT, true, 1, INT64_MAX, .id = 1 },
+        /* 1..[pools] max_grant_bytes, checked by the handler: the decoder's message would name
+         * another bound than the configured one. */
+        [GRANT_BYTES] = { "bytes", FIELD_INT, true, INT64_MIN, INT64_MAX, .id = 1 },
         [GRANT_NODE] = { "node", FIELD_INT, true, 0, POOLS_NODE_MAX, .id = 2 },
 };
 const FieldSet pools_grant_body = { grant_fields, ELEMENTSOF(grant_fields) };
@@ -659,7 +660,7 @@ int pools_op_grant(void *userdata, const Request *req, Reply *reply) {
 
         g.bytes = (uint64_t) request_param(req, GRANT_BYTES)->i;
         g.node = (unsigned) request_param(req, GRANT_NODE)->i;
-        if (g.bytes > m->conf.max_grant_bytes)
+        if (request_param(req, GRANT_BYTES)->i < 1 || g.bytes > m->conf.max_grant_bytes)
                 return reply_error(reply, REPLY_INVALID_VALUE, "Field 'bytes' must be in the range 1..%" PRIu64,
                                    m->conf.max_grant_bytes);
         r = grant_check_node(m, reply, g.node);
