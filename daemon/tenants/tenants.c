@@ -214,15 +214,13 @@ static void tenant_removed(Tenants *tn, int64_t tenant_id, const char *msg) {
 }
 
 static void watch_record_exit(Tenants *tn, int64_t tenant_id, pid_t pid) {
-        char msg[128], field[64];
+        char field[32];
         Tenant t = {};
 
-        snprintf(msg, sizeof msg, "Process %d of tenant %" PRId64 " exited", (int) pid, tenant_id);
         snprintf(field, sizeof field, "TENANT=%" PRId64, tenant_id);
-        log_full_errno_field(LOG_INFO, 0, field, "%s", msg);
+        store_event_log(tn->store, LOG_INFO, field, tenant_id, "pid-exit", "Process %d of tenant %" PRId64 " exited",
+                        (int) pid, tenant_id);
         tn->exits_total++;
-        if (store_event_add(tn->store, tenant_id, "pid-exit", msg) < 0)
-                log_warning("Failed to record the exit of process %d, ignoring", (int) pid);
 
         if (tn->conf.on_pid_exit == TENANT_PID_EXIT_REMOVE) {
                 tn->generation++;
