@@ -575,6 +575,20 @@ void tenant_done(Tenant *t) {
         t->name = t->workload_class = t->cgroup = NULL;
 }
 
+int tenant_copy(const Tenant *t, Tenant *ret) {
+        Tenant c = *t;
+
+        c.name = strdup(t->name);
+        c.workload_class = strdup(t->workload_class);
+        c.cgroup = t->cgroup ? strdup(t->cgroup) : NULL;
+        if (!c.name || !c.workload_class || (t->cgroup && !c.cgroup)) {
+                tenant_done(&c);
+                return -ENOMEM;
+        }
+        *ret = c;
+        return 0;
+}
+
 void tenant_list_free(Tenant *t, size_t n) {
         if (!t)
                 return;

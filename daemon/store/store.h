@@ -171,6 +171,8 @@ int store_reserve_nodes(Store *s, unsigned **ret, size_t *ret_n);
 /* Free the strings of one tenant (and zero them) / an array of n tenants /
  * an array of n events. All accept NULL. */
 void tenant_done(Tenant *t);
+/* A deep copy of t into *ret (free with tenant_done). Returns 0 or -ENOMEM (*ret untouched). */
+int tenant_copy(const Tenant *t, Tenant *ret);
 void tenant_list_free(Tenant *t, size_t n);
 void store_events_free(StoreEvent *e, size_t n);
 
