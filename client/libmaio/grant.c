@@ -22,16 +22,10 @@
 
 #define GRANT_REPLY_MAX (64u * 1024u)
 
-static int64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits for `events` on fd until the deadline. Returns 0, -ETIMEDOUT, or -errno. */
 static int grant_poll(int fd, short events, int64_t deadline) {
         for (;;) {
-                int64_t left = deadline - now_ms();
+                int64_t left = deadline - ring_now_ms();
                 if (left <= 0)
                         return -ETIMEDOUT;
                 struct pollfd pfd = { .fd = fd, .events = events };
@@ -178,7 +172,7 @@ int maio_daemon_grant(const char *socket_path, const char *tenant, int numa_node
 
         if (!socket_path || !tenant || !ret || !grant_tenant_valid(tenant) || timeout_ms <= 0)
                 return -EINVAL;
-        int64_t deadline = now_ms() + timeout_ms;
+        int64_t deadline = ring_now_ms() + timeout_ms;
         _cleanup_close_ int fd = grant_connect(socket_path, deadline);
         if (fd == -ENOENT || fd == -ECONNREFUSED || fd == -ENOTDIR)
                 return 0;

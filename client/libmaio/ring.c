@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "maio-internal.h"
+#include "time-util.h"
 
 #define MAIO_REGION (1ull << 30)         /* the kernel's limit per registered iovec */
 #define CANCEL_USER_DATA UINT64_MAX      /* CQEs of our cancel requests: nothing to do */
@@ -120,9 +121,7 @@ static int ring_reap(maio_ring *r) {
 }
 
 int64_t ring_now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+        return (int64_t) (now_usec(CLOCK_MONOTONIC) / 1000);
 }
 
 /* Sleeps in the kernel for the next CQE, at most ms (-1: no limit). 0, -ETIMEDOUT, or -errno.

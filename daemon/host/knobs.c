@@ -20,6 +20,7 @@
 #include "cleanup.h"
 #include "detect.h"
 #include "knobs.h"
+#include "string-table.h"
 #include "log.h"
 
 #define HUGEPAGES_MAX 16777216           /* 32 TiB of 2 MiB pages: a sanity bound, not the kernel's */
@@ -152,37 +153,29 @@ const KnobDef *knobs_table(size_t *ret_n) {
         return knob_defs;
 }
 
-const char *knob_addressing_to_string(KnobAddressing a) {
-        static const char *const s[_KNOB_ADDRESSING_MAX] = {
-                [KNOB_PROCSYS] = "procsys", [KNOB_SYSFS] = "sysfs", [KNOB_DEBUGFS] = "debugfs",
-        };
-        return (unsigned) a < _KNOB_ADDRESSING_MAX ? s[a] : NULL;
-}
+static const char *const knob_addressing_table[_KNOB_ADDRESSING_MAX] = {
+        [KNOB_PROCSYS] = "procsys", [KNOB_SYSFS] = "sysfs", [KNOB_DEBUGFS] = "debugfs",
+};
+DEFINE_STRING_TABLE_TO_STRING(knob_addressing, KnobAddressing, )
 
-const char *knob_scope_to_string(KnobScope sc) {
-        static const char *const s[_KNOB_SCOPE_MAX] = {
-                [KNOB_SCOPE_GLOBAL] = "global", [KNOB_SCOPE_NODE] = "node", [KNOB_SCOPE_NETDEV] = "netdev",
-                [KNOB_SCOPE_RXQUEUE] = "rxqueue", [KNOB_SCOPE_NETNS] = "netns", [KNOB_SCOPE_DAMON] = "damon",
-        };
-        return (unsigned) sc < _KNOB_SCOPE_MAX ? s[sc] : NULL;
-}
+static const char *const knob_scope_table[_KNOB_SCOPE_MAX] = {
+        [KNOB_SCOPE_GLOBAL] = "global", [KNOB_SCOPE_NODE] = "node", [KNOB_SCOPE_NETDEV] = "netdev",
+        [KNOB_SCOPE_RXQUEUE] = "rxqueue", [KNOB_SCOPE_NETNS] = "netns", [KNOB_SCOPE_DAMON] = "damon",
+};
+DEFINE_STRING_TABLE_TO_STRING(knob_scope, KnobScope, )
 
-const char *knob_type_to_string(KnobType t) {
-        static const char *const s[_KNOB_TYPE_MAX] = {
-                [KNOB_INT] = "int", [KNOB_BOOL] = "bool", [KNOB_CPUMASK] = "cpumask", [KNOB_ENUM] = "enum",
-                [KNOB_STRING] = "string",
-        };
-        return (unsigned) t < _KNOB_TYPE_MAX ? s[t] : NULL;
-}
+static const char *const knob_type_table[_KNOB_TYPE_MAX] = {
+        [KNOB_INT] = "int", [KNOB_BOOL] = "bool", [KNOB_CPUMASK] = "cpumask", [KNOB_ENUM] = "enum",
+        [KNOB_STRING] = "string",
+};
+DEFINE_STRING_TABLE_TO_STRING(knob_type, KnobType, )
 
-const char *knob_need_to_string(KnobNeed n) {
-        static const char *const s[_KNOB_NEED_MAX] = {
-                [KNOB_NEED_SYS_ADMIN] = "CAP_SYS_ADMIN",
-                [KNOB_NEED_NET_ADMIN] = "CAP_NET_ADMIN",
-                [KNOB_NEED_DEBUGFS] = "debugfs mounted at /sys/kernel/debug, CAP_SYS_ADMIN",
-        };
-        return (unsigned) n < _KNOB_NEED_MAX ? s[n] : NULL;
-}
+static const char *const knob_need_table[_KNOB_NEED_MAX] = {
+        [KNOB_NEED_SYS_ADMIN] = "CAP_SYS_ADMIN",
+        [KNOB_NEED_NET_ADMIN] = "CAP_NET_ADMIN",
+        [KNOB_NEED_DEBUGFS] = "debugfs mounted at /sys/kernel/debug, CAP_SYS_ADMIN",
+};
+DEFINE_STRING_TABLE_TO_STRING(knob_need, KnobNeed, )
 
 /* ---- names and patterns ---- */
 

@@ -18,6 +18,7 @@
 #include "cleanup.h"
 #include "log.h"
 #include "jsonutil.h"
+#include "string-table.h"
 #include "topo.h"
 
 /* One burst of link events (a veth pair, a bond) is re-read once. */
@@ -660,30 +661,17 @@ int topo_load(const char *root, Topology **ret) {
 
 /* ---- JSON ---- */
 
-static const char *const xdp_mode_names[_TOPO_XDP_MODE_MAX] = {
+static const char *const topo_xdp_mode_table[_TOPO_XDP_MODE_MAX] = {
         [TOPO_XDP_NONE] = "none",       [TOPO_XDP_DRIVER] = "driver", [TOPO_XDP_GENERIC] = "generic",
         [TOPO_XDP_OFFLOAD] = "offload", [TOPO_XDP_MULTI] = "multi",
 };
+DEFINE_STRING_TABLE_LOOKUP(topo_xdp_mode, TopoXdpMode)
 
-const char *topo_xdp_mode_to_string(TopoXdpMode m) {
-        return m >= 0 && m < _TOPO_XDP_MODE_MAX ? xdp_mode_names[m] : NULL;
-}
-
-int topo_xdp_mode_from_string(const char *s) {
-        for (int i = 0; i < _TOPO_XDP_MODE_MAX; i++)
-                if (s && strcmp(s, xdp_mode_names[i]) == 0)
-                        return i;
-        return -EINVAL;
-}
-
-static const char *native_source_to_string(TopoNativeSource s) {
-        static const char *const names[_TOPO_NATIVE_SOURCE_MAX] = {
-                [TOPO_NATIVE_DRIVER_LIST] = "driver-list",
-                [TOPO_NATIVE_ATTACHED] = "attached",
-        };
-
-        return s >= 0 && s < _TOPO_NATIVE_SOURCE_MAX ? names[s] : NULL;
-}
+static const char *const native_source_table[_TOPO_NATIVE_SOURCE_MAX] = {
+        [TOPO_NATIVE_DRIVER_LIST] = "driver-list",
+        [TOPO_NATIVE_ATTACHED] = "attached",
+};
+DEFINE_STRING_TABLE_TO_STRING(native_source, TopoNativeSource, static)
 
 
 

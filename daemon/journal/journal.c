@@ -45,14 +45,13 @@ struct Journal {
         void *hook_userdata;
 };
 
-static const char *const knob_states[_KNOB_STATE_MAX] = {
+static const char *const knob_state_table[_KNOB_STATE_MAX] = {
         [KNOB_STATE_UNTOUCHED] = "untouched", [KNOB_STATE_PENDING] = "pending",
         [KNOB_STATE_APPLIED] = "applied",     [KNOB_STATE_PARTIAL] = "partial",
         [KNOB_STATE_OVERRIDDEN] = "overridden", [KNOB_STATE_DRY_RUN] = "dry-run",
         [KNOB_STATE_FAILED] = "failed",
 };
 
-#define knob_state_table knob_states
 DEFINE_STRING_TABLE_LOOKUP(knob_state, KnobState)
 
 /* Sets *ret_error (may be NULL) to the message and returns r; %m is r's text. */
@@ -71,24 +70,12 @@ _printf_(3, 4) static int fail(char **ret_error, int r, const char *format, ...)
 }
 
 /* Logs with KNOB=name and appends an event; both are best effort. */
-_printf_(5, 6) static void report(Journal *j, int level, const char *knob, const char *kind, const char *format, ...) {
-        _cleanup_free_ char *msg = NULL, *field = NULL;
-        va_list ap;
-        int k;
-
-        va_start(ap, format);
-        k = vasprintf(&msg, format, ap);
-        va_end(ap);
-        if (k < 0) {
-                msg = NULL;
-                return (void) log_oom();
-        }
-        if (asprintf(&field, "KNOB=%s", knob) < 0)
-                field = NULL;
-        log_full_errno_field(level, 0, field, "%s", msg);
-        if (kind && store_event_add(j->store, 0, kind, msg) < 0)
-                log_debug("Failed to record a %s event, ignoring.", kind);
-}
+#define report(j, level, knob, kind, ...)                                                      \
+        do {                                                                                   \
+                char _field_[KNOB_NAME_MAX + 8];                                                \
+                snprintf(_field_, sizeof _field_, "KNOB=%s", (knob));                           \
+                store_event_log((j)->store, (level), _field_, 0, (kind), __VA_ARGS__);          \
+        } while (0)
 
 static int set_str(char **field, const char *value) {
         char *s = NULL;

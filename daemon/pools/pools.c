@@ -163,25 +163,12 @@ static int node_in_reserve(Pools *m, unsigned node) {
         return r < 0 ? r : 0;
 }
 
-static void event(Pools *m, int level, int64_t tenant_id, const char *kind, const char *format, ...) _printf_(5, 6);
-static void event(Pools *m, int level, int64_t tenant_id, const char *kind, const char *format, ...) {
-        _cleanup_free_ char *msg = NULL;
-        char field[64];
-        va_list ap;
-        int k;
-
-        va_start(ap, format);
-        k = vasprintf(&msg, format, ap);
-        va_end(ap);
-        if (k < 0) {
-                msg = NULL;
-                return (void) log_oom();
-        }
-        snprintf(field, sizeof field, "TENANT=%" PRId64, tenant_id);
-        log_full_errno_field(level, 0, field, "%s", msg);
-        if (store_event_add(m->store, tenant_id, kind, msg) < 0)
-                log_debug("Failed to record a %s event, ignoring.", kind);
-}
+#define event(m, level, tenant_id, kind, ...)                                                  \
+        do {                                                                                   \
+                char _field_[32];                                                              \
+                snprintf(_field_, sizeof _field_, "TENANT=%" PRId64, (int64_t) (tenant_id));   \
+                store_event_log((m)->store, (level), _field_, (tenant_id), (kind), __VA_ARGS__); \
+        } while (0)
 
 /* ---- sizing a node ---- */
 

@@ -31,5 +31,13 @@ int store_prepare(struct sqlite3 *db, const char *sql, struct sqlite3_stmt **ret
 int store_step(struct sqlite3 *db, struct sqlite3_stmt *st, const char *what);
 /* _cleanup_ helper finalising a statement (NULL is fine). */
 void store_finalizep(struct sqlite3_stmt **st);
-/* Makes room in *array (*allocated elements of size) for element n: doubles, from 8. 0 or -ENOMEM. */
-int store_grow(void **array, size_t *allocated, size_t n, size_t size);
+/* Fills *ret_elem from the current row of st. Returns 0 or -errno. */
+typedef int (*StoreRowFn)(struct sqlite3_stmt *st, void *ret_elem);
+/* Frees the n elements of v and v itself. */
+typedef void (*StoreListFreeFn)(void *v, size_t n);
+
+/* The one list loop: steps the prepared and bound st to its end, each row turned into an element
+ * of size bytes by from_row. Returns 0 with a new array in *ret (NULL when empty) and its length,
+ * or -errno with nothing allocated (free_list frees what was read). */
+int store_collect(struct sqlite3 *db, struct sqlite3_stmt *st, const char *what, size_t size, StoreRowFn from_row,
+                  StoreListFreeFn free_list, void **ret, size_t *ret_n);

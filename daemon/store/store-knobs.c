@@ -143,32 +143,23 @@ int store_knob_get(Store *s, const char *name, StoreKnob *ret) {
         return sk_knob_from_row(st, ret);
 }
 
+static int knob_row(sqlite3_stmt *st, void *ret) {
+        return sk_knob_from_row(st, ret);
+}
+
+static void knobs_free_v(void *v, size_t n) {
+        store_knobs_free(v, n);
+}
+
 int store_knob_list(Store *s, StoreKnob **ret, size_t *ret_n) {
         _cleanup_(store_finalizep) sqlite3_stmt *st = NULL;
         sqlite3 *db = store_db(s);
-        StoreKnob *v = NULL;
-        size_t n = 0, allocated = 0;
         int r;
 
         r = store_prepare(db, "SELECT " KNOB_COLUMNS " FROM knobs ORDER BY name", &st);
-        while (r >= 0) {
-                r = store_step(db, st, "list knobs");
-                if (r <= 0)
-                        break;
-                r = store_grow((void **) &v, &allocated, n, sizeof *v);
-                if (r < 0)
-                        break;
-                r = sk_knob_from_row(st, &v[n]);
-                if (r >= 0)
-                        n++;
-        }
-        if (r < 0) {
-                store_knobs_free(v, n);
+        if (r < 0)
                 return r;
-        }
-        *ret = v;
-        *ret_n = n;
-        return 0;
+        return store_collect(db, st, "list knobs", sizeof(StoreKnob), knob_row, knobs_free_v, (void **) ret, ret_n);
 }
 
 int store_knob_remove(Store *s, const char *name) {

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "store-internal.h"
 #include "store.h"
+#include "time-util.h"
 
 #define GRANT_COLUMNS "g.tenant_id, t.name, g.node, g.pages, g.created_usec"
 
@@ -45,13 +46,6 @@ static int sp_exec(Store *s, const char *sql, const int64_t *v, size_t n, const 
         return sqlite3_changes(db);
 }
 
-static int64_t sp_now_usec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 void store_grant_done(StoreGrant *g) {
         if (!g)
                 return;
@@ -68,7 +62,7 @@ void store_grants_free(StoreGrant *g, size_t n) {
 }
 
 int store_grant_put(Store *s, const StoreGrant *g) {
-        int64_t v[] = { g->tenant_id, g->node, (int64_t) g->pages, g->created_usec > 0 ? g->created_usec : sp_now_usec() };
+        int64_t v[] = { g->tenant_id, g->node, (int64_t) g->pages, g->created_usec > 0 ? g->created_usec : (int64_t) now_usec(CLOCK_REALTIME) };
         int r;
 
         if (g->tenant_id <= 0 || g->pages == 0 || g->pages > INT64_MAX || g->node > INT32_MAX)
@@ -97,30 +91,16 @@ static int sp_grant_from_row(sqlite3_stmt *st, StoreGrant *ret) {
 }
 
 /* Collects every row of a prepared and bound grant query. */
-static int sp_grant_rows(sqlite3 *db, sqlite3_stmt *st, StoreGrant **ret, size_t *ret_n) {
-        StoreGrant *v = NULL;
-        size_t n = 0, allocated = 0;
-        int r;
+static int grant_row(sqlite3_stmt *st, void *ret) {
+        return sp_grant_from_row(st, ret);
+}
 
-        for (;;) {
-                r = store_step(db, st, "list grants");
-                if (r <= 0)
-                        break;
-                r = store_grow((void **) &v, &allocated, n, sizeof *v);
-                if (r < 0)
-                        break;
-                r = sp_grant_from_row(st, &v[n]);
-                if (r < 0)
-                        break;
-                n++;
-        }
-        if (r < 0) {
-                store_grants_free(v, n);
-                return r;
-        }
-        *ret = v;
-        *ret_n = n;
-        return 0;
+static void grants_free_v(void *v, size_t n) {
+        store_grants_free(v, n);
+}
+
+static int sp_grant_rows(sqlite3 *db, sqlite3_stmt *st, StoreGrant **ret, size_t *ret_n) {
+        return store_collect(db, st, "list grants", sizeof(StoreGrant), grant_row, grants_free_v, (void **) ret, ret_n);
 }
 
 int store_grant_get(Store *s, int64_t tenant_id, unsigned node, StoreGrant *ret) {
@@ -202,7 +182,7 @@ int store_grant_prune(Store *s) {
 }
 
 int store_reserve_node_add(Store *s, unsigned node) {
-        int64_t v[] = { node, sp_now_usec() };
+        int64_t v[] = { node, (int64_t) now_usec(CLOCK_REALTIME) };
         int r;
 
         if (node > INT32_MAX)
@@ -222,28 +202,23 @@ int store_reserve_node_remove(Store *s, unsigned node) {
         return r > 0 ? 0 : -ENOENT;
 }
 
+static int node_row(sqlite3_stmt *st, void *ret) {
+        *(unsigned *) ret = (unsigned) sqlite3_column_int64(st, 0);
+        return 0;
+}
+
+static void nodes_free_v(void *v, size_t n) {
+        free(v);
+}
+
 int store_reserve_nodes(Store *s, unsigned **ret, size_t *ret_n) {
         _cleanup_(store_finalizep) sqlite3_stmt *st = NULL;
         sqlite3 *db = store_db(s);
-        unsigned *v = NULL;
-        size_t n = 0, allocated = 0;
         int r;
 
         r = store_prepare(db, "SELECT node FROM maio_nodes UNION SELECT node FROM maio_grants ORDER BY 1", &st);
-        while (r >= 0) {
-                r = store_step(db, st, "list reserve nodes");
-                if (r <= 0)
-                        break;
-                r = store_grow((void **) &v, &allocated, n, sizeof *v);
-                if (r < 0)
-                        break;
-                v[n++] = (unsigned) sqlite3_column_int64(st, 0);
-        }
-        if (r < 0) {
-                free(v);
+        if (r < 0)
                 return r;
-        }
-        *ret = v;
-        *ret_n = n;
-        return 0;
+        return store_collect(db, st, "list reserve nodes", sizeof(unsigned), node_row, nodes_free_v, (void **) ret,
+                             ret_n);
 }

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "store-internal.h"
 #include "store-tier.h"
+#include "time-util.h"
 
 #define MODEL_COLUMNS \
         "id, tenant_id, workload_class, bucket, centroid, samples, policy, json, version, updated_usec"
@@ -72,13 +73,6 @@ static int st_text(sqlite3_stmt *st, int col, bool nullable, char **ret) {
 
 static double st_double(sqlite3_stmt *st, int col) {
         return sqlite3_column_type(st, col) == SQLITE_NULL ? NAN : sqlite3_column_double(st, col);
-}
-
-static int64_t now_usec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* Runs one write statement with bound values; -ENOENT when it changed no row and must_change. */
@@ -168,7 +162,7 @@ int store_tier_model_put(Store *s, const StoreTierModel *m, int64_t *ret_id) {
         if (r >= 0)
                 r = st_bind(db, st, "IIsisissii", m->id, m->tenant_id, m->workload_class, m->bucket, m->centroid,
                             m->samples, m->policy, m->json, m->version,
-                            m->updated_usec > 0 ? m->updated_usec : now_usec());
+                            m->updated_usec > 0 ? m->updated_usec : (int64_t) now_usec(CLOCK_REALTIME));
         if (r >= 0)
                 r = store_step(db, st, "put model");
         if (r < 0)
@@ -223,12 +217,19 @@ int store_tier_model_get(Store *s, int64_t id, StoreTierModel *ret) {
         return model_from_row(st, true, ret);
 }
 
+/* A candidate for transfer: the model's JSON is not needed to choose one. */
+static int candidate_row(sqlite3_stmt *st, void *ret) {
+        return model_from_row(st, false, ret);
+}
+
+static void models_free_v(void *v, size_t n) {
+        store_tier_models_free(v, n);
+}
+
 int store_tier_model_candidates(Store *s, const char *workload_class, const char *policy, StoreTierModel **ret,
                                 size_t *ret_n) {
         _cleanup_(store_finalizep) sqlite3_stmt *st = NULL;
         sqlite3 *db = store_db(s);
-        StoreTierModel *v = NULL;
-        size_t n = 0, allocated = 0;
         int r;
 
         r = store_prepare(db,
@@ -237,23 +238,10 @@ int store_tier_model_candidates(Store *s, const char *workload_class, const char
                        &st);
         if (r >= 0)
                 r = st_bind(db, st, "ss", workload_class, policy);
-        while (r >= 0) {
-                r = store_step(db, st, "list models");
-                if (r <= 0)
-                        break;
-                r = store_grow((void **) &v, &allocated, n, sizeof *v);
-                if (r >= 0)
-                        r = model_from_row(st, false, &v[n]);
-                if (r >= 0)
-                        n++;
-        }
-        if (r < 0) {
-                store_tier_models_free(v, n);
+        if (r < 0)
                 return r;
-        }
-        *ret = v;
-        *ret_n = n;
-        return 0;
+        return store_collect(db, st, "list models", sizeof(StoreTierModel), candidate_row, models_free_v, (void **) ret,
+                             ret_n);
 }
 
 int store_tier_model_detach(Store *s, int64_t id) {
@@ -356,7 +344,7 @@ int store_tier_episode_put(Store *s, const StoreTierEpisode *e) {
         if (r >= 0)
                 r = st_bind(db, st, "iisisddsiisddiI", e->tenant_id, e->episode, e->policy, e->action, e->rule,
                             e->rate_threshold, e->burst_threshold, e->context, (int64_t) e->explored, e->cache_hits,
-                            e->metric, e->value, e->reward, e->started_usec > 0 ? e->started_usec : now_usec(),
+                            e->metric, e->value, e->reward, e->started_usec > 0 ? e->started_usec : (int64_t) now_usec(CLOCK_REALTIME),
                             e->committed_usec);
         if (r >= 0)
                 r = store_step(db, st, "put episode");
@@ -416,12 +404,18 @@ int store_tier_episode_remove(Store *s, int64_t tenant_id, int64_t episode) {
                        "ii", tenant_id, episode);
 }
 
+static int episode_row(sqlite3_stmt *st, void *ret) {
+        return episode_from_row(st, ret);
+}
+
+static void episodes_free_v(void *v, size_t n) {
+        store_tier_episodes_free(v, n);
+}
+
 int store_tier_episode_list(Store *s, int64_t tenant_id, bool committed_only, unsigned limit, StoreTierEpisode **ret,
                             size_t *ret_n) {
         _cleanup_(store_finalizep) sqlite3_stmt *st = NULL;
         sqlite3 *db = store_db(s);
-        StoreTierEpisode *v = NULL;
-        size_t n = 0, allocated = 0;
         int r;
 
         /* The newest `limit` (-1: all), handed out oldest first. */
@@ -431,23 +425,10 @@ int store_tier_episode_list(Store *s, int64_t tenant_id, bool committed_only, un
                        &st);
         if (r >= 0)
                 r = st_bind(db, st, "iii", tenant_id, (int64_t) committed_only, limit > 0 ? (int64_t) limit : -1);
-        while (r >= 0) {
-                r = store_step(db, st, "list episodes");
-                if (r <= 0)
-                        break;
-                r = store_grow((void **) &v, &allocated, n, sizeof *v);
-                if (r >= 0)
-                        r = episode_from_row(st, &v[n]);
-                if (r >= 0)
-                        n++;
-        }
-        if (r < 0) {
-                store_tier_episodes_free(v, n);
+        if (r < 0)
                 return r;
-        }
-        *ret = v;
-        *ret_n = n;
-        return 0;
+        return store_collect(db, st, "list episodes", sizeof(StoreTierEpisode), episode_row, episodes_free_v,
+                             (void **) ret, ret_n);
 }
 
 int store_tier_episode_counts(Store *s, int64_t tenant_id, int64_t *ret_total, int64_t *ret_committed,

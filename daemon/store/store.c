@@ -4,6 +4,7 @@
  * journal is in store-knobs.c). All SQL is constant text; values only ever
  * travel as bound parameters. */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -19,6 +20,7 @@
 #include "log.h"
 #include "store-internal.h"
 #include "store.h"
+#include "time-util.h"
 
 #define STORE_BUSY_TIMEOUT_MS 1000
 #define STORE_PRIORITY_MAX 7
@@ -303,13 +305,6 @@ static int store_count(Store *s, StoreStmt id, int64_t *ret) {
         return 0;
 }
 
-static int64_t store_now_usec(void) {
-        struct timespec ts;
-
-        (void) clock_gettime(CLOCK_REALTIME, &ts);
-        return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* Reads the schema version without writing anything: 0 (and *ret_exists false)
  * before the version table exists. -EBADMSG when it does not hold one row. */
 static int store_read_version(sqlite3 *db, int64_t *ret, bool *ret_exists) {
@@ -580,6 +575,20 @@ void tenant_done(Tenant *t) {
         t->name = t->workload_class = t->cgroup = NULL;
 }
 
+int tenant_copy(const Tenant *t, Tenant *ret) {
+        Tenant c = *t;
+
+        c.name = strdup(t->name);
+        c.workload_class = strdup(t->workload_class);
+        c.cgroup = t->cgroup ? strdup(t->cgroup) : NULL;
+        if (!c.name || !c.workload_class || (t->cgroup && !c.cgroup)) {
+                tenant_done(&c);
+                return -ENOMEM;
+        }
+        *ret = c;
+        return 0;
+}
+
 void tenant_list_free(Tenant *t, size_t n) {
         if (!t)
                 return;
@@ -598,8 +607,8 @@ void store_events_free(StoreEvent *e, size_t n) {
         free(e);
 }
 
-/* Makes room for one more element of `size` bytes in *array. */
-int store_grow(void **array, size_t *allocated, size_t n, size_t size) {
+/* Makes room in *array (*allocated elements of size) for element n: doubles, from 8. 0 or -ENOMEM. */
+static int store_grow(void **array, size_t *allocated, size_t n, size_t size) {
         size_t m;
         void *p;
 
@@ -611,6 +620,33 @@ int store_grow(void **array, size_t *allocated, size_t n, size_t size) {
                 return -ENOMEM;
         *array = p;
         *allocated = m;
+        return 0;
+}
+
+int store_collect(sqlite3 *db, sqlite3_stmt *st, const char *what, size_t size, StoreRowFn from_row,
+                  StoreListFreeFn free_list, void **ret, size_t *ret_n) {
+        void *v = NULL;
+        size_t n = 0, allocated = 0;
+        int r;
+
+        for (;;) {
+                r = store_step(db, st, what);
+                if (r <= 0)
+                        break;
+                r = store_grow(&v, &allocated, n, size);
+                if (r < 0)
+                        break;
+                r = from_row(st, (char *) v + n * size);
+                if (r < 0)
+                        break;
+                n++;
+        }
+        if (r < 0) {
+                free_list(v, n);
+                return r;
+        }
+        *ret = v;
+        *ret_n = n;
         return 0;
 }
 
@@ -730,7 +766,7 @@ int store_tenant_add(Store *s, const Tenant *t, const char *token_hash, int64_t 
                 return r;
         if (!token_hash || !*token_hash)
                 return -EINVAL;
-        created = t->created_usec > 0 ? t->created_usec : store_now_usec();
+        created = t->created_usec > 0 ? t->created_usec : (int64_t) now_usec(CLOCK_REALTIME);
 
         /* IMMEDIATE takes the write lock up front, so waiting for it is the busy
          * timeout's job and nothing later in the transaction can hit SQLITE_BUSY. */
@@ -796,18 +832,16 @@ int store_tenant_by_token(Store *s, const char *token_hash, int64_t *ret_id) {
         return 0;
 }
 
-typedef struct TenantArray {
-        Tenant *v;
-        size_t n, allocated;
-} TenantArray;
+static int tenant_row(sqlite3_stmt *st, void *ret) {
+        return store_tenant_from_row(st, ret);
+}
 
-static void tenant_array_done(TenantArray *a) {
-        tenant_list_free(a->v, a->n);
+static void tenant_list_free_v(void *v, size_t n) {
+        tenant_list_free(v, n);
 }
 
 int store_tenant_list(Store *s, long long uid_filter, Tenant **ret, size_t *ret_n) {
         _cleanup_(store_stmt_resetp) sqlite3_stmt *st = NULL;
-        _cleanup_(tenant_array_done) TenantArray a = {};
         int rc, r;
 
         if (!ret || !ret_n)
@@ -820,23 +854,8 @@ int store_tenant_list(Store *s, long long uid_filter, Tenant **ret, size_t *ret_
                 if (rc != SQLITE_OK)
                         return store_error(s->db, rc, "bind uid");
         }
-        for (;;) {
-                r = store_step(s->db, st, "list tenants");
-                if (r < 0)
-                        return r;
-                if (r == 0)
-                        break;
-                r = store_grow((void **) &a.v, &a.allocated, a.n, sizeof *a.v);
-                if (r < 0)
-                        return r;
-                r = store_tenant_from_row(st, &a.v[a.n]);
-                if (r < 0)
-                        return r;
-                a.n++;
-        }
-        *ret_n = a.n;
-        *ret = TAKE_PTR(a.v);
-        return 0;
+        return store_collect(s->db, st, "list tenants", sizeof(Tenant), tenant_row, tenant_list_free_v, (void **) ret,
+                             ret_n);
 }
 
 int store_tenant_update(Store *s, const Tenant *t) {
@@ -889,6 +908,24 @@ int store_tenant_count(Store *s) {
         return n > INT_MAX ? -EOVERFLOW : (int) n;
 }
 
+void store_event_log(Store *s, int level, const char *field, int64_t tenant_id, const char *kind,
+                     const char *format, ...) {
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+        int k;
+
+        va_start(ap, format);
+        k = vasprintf(&msg, format, ap);
+        va_end(ap);
+        if (k < 0) {
+                msg = NULL;
+                return (void) log_oom();
+        }
+        log_full_errno_field(level, 0, field, "%s", msg);
+        if (kind && store_event_add(s, tenant_id, kind, msg) < 0)
+                log_warning("Failed to record a %s event, ignoring.", kind);
+}
+
 int store_event_add(Store *s, int64_t tenant_id, const char *kind, const char *message) {
         _cleanup_(store_stmt_resetp) sqlite3_stmt *st = NULL;
         int rc, r;
@@ -898,7 +935,7 @@ int store_event_add(Store *s, int64_t tenant_id, const char *kind, const char *m
         r = store_stmt(s, STMT_EVENT_INSERT, &st);
         if (r < 0)
                 return r;
-        rc = sqlite3_bind_int64(st, 1, store_now_usec());
+        rc = sqlite3_bind_int64(st, 1, (int64_t) now_usec(CLOCK_REALTIME));
         if (rc == SQLITE_OK)
                 rc = tenant_id > 0 ? sqlite3_bind_int64(st, 2, tenant_id) : sqlite3_bind_null(st, 2);
         if (rc == SQLITE_OK)
@@ -929,18 +966,16 @@ static int store_event_from_row(sqlite3_stmt *st, StoreEvent *ret) {
         return 0;
 }
 
-typedef struct EventArray {
-        StoreEvent *v;
-        size_t n, allocated;
-} EventArray;
+static int event_row(sqlite3_stmt *st, void *ret) {
+        return store_event_from_row(st, ret);
+}
 
-static void event_array_done(EventArray *a) {
-        store_events_free(a->v, a->n);
+static void events_free_v(void *v, size_t n) {
+        store_events_free(v, n);
 }
 
 int store_event_list(Store *s, int64_t tenant_id, unsigned limit, StoreEvent **ret, size_t *ret_n) {
         _cleanup_(store_stmt_resetp) sqlite3_stmt *st = NULL;
-        _cleanup_(event_array_done) EventArray a = {};
         int rc, r;
 
         if (tenant_id < 0 || !ret || !ret_n)
@@ -953,23 +988,7 @@ int store_event_list(Store *s, int64_t tenant_id, unsigned limit, StoreEvent **r
                 rc = sqlite3_bind_int64(st, 2, tenant_id);
         if (rc != SQLITE_OK)
                 return store_error(s->db, rc, "bind event query");
-        for (;;) {
-                r = store_step(s->db, st, "list events");
-                if (r < 0)
-                        return r;
-                if (r == 0)
-                        break;
-                r = store_grow((void **) &a.v, &a.allocated, a.n, sizeof *a.v);
-                if (r < 0)
-                        return r;
-                r = store_event_from_row(st, &a.v[a.n]);
-                if (r < 0)
-                        return r;
-                a.n++;
-        }
-        *ret_n = a.n;
-        *ret = TAKE_PTR(a.v);
-        return 0;
+        return store_collect(s->db, st, "list events", sizeof(StoreEvent), event_row, events_free_v, (void **) ret, ret_n);
 }
 
 int64_t store_event_count(Store *s) {

@@ -77,6 +77,11 @@ int store_tenant_count(Store *s);
 /* Appends an event stamped with the current time; tenant_id 0 for none.
  * Returns 0, -EINVAL for a missing kind/message or a negative id, or -errno. */
 int store_event_add(Store *s, int64_t tenant_id, const char *kind, const char *message);
+/* The one "log it and record it" step: logs the message at level with the structured field
+ * (e.g. "KNOB=vm.nr_hugepages", NULL for none) and, when kind is not NULL, appends it as an
+ * event of tenant_id. Both are best effort (a failed append is logged). Never fails. */
+void store_event_log(Store *s, int level, const char *field, int64_t tenant_id, const char *kind,
+                     const char *format, ...) _printf_(6, 7);
 /* Newest-first list of at most `limit` events (0 gives none), optionally for
  * one tenant (0 = all). Returns 0 with a malloc'd array as for
  * store_tenant_list (free with store_events_free), or -errno. */
@@ -166,6 +171,8 @@ int store_reserve_nodes(Store *s, unsigned **ret, size_t *ret_n);
 /* Free the strings of one tenant (and zero them) / an array of n tenants /
  * an array of n events. All accept NULL. */
 void tenant_done(Tenant *t);
+/* A deep copy of t into *ret (free with tenant_done). Returns 0 or -ENOMEM (*ret untouched). */
+int tenant_copy(const Tenant *t, Tenant *ret);
 void tenant_list_free(Tenant *t, size_t n);
 void store_events_free(StoreEvent *e, size_t n);
 

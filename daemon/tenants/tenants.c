@@ -21,13 +21,25 @@
 
 typedef struct TenantWatch TenantWatch;
 
+/* Tenant rows kept between requests: a slot is good while the generation it was read in is
+ * current (every change to a tenant row bumps it), so a read never sees a stale row. */
+#define TENANT_CACHE_SLOTS 64
+
+typedef struct TenantCacheSlot {
+        bool valid;
+        uint64_t generation;
+        Tenant row;
+} TenantCacheSlot;
+
 struct Tenants {
         Store *store;
         char *root;
         sd_event *event;
         TenantsConf conf;
         TenantWatch *watches;     /* pidfd watches, a list */
-        uint64_t generation;      /* bumped when a tenant goes away */
+        uint64_t generation;      /* bumped whenever a tenant row changes or goes away */
+        TenantCacheSlot cache[TENANT_CACHE_SLOTS]; /* by id modulo the size */
+        uint64_t cache_hits, cache_misses;
         uint64_t exits_total;     /* watched processes that exited */
         HookList removed;
 };
@@ -61,6 +73,8 @@ Tenants *tenants_free(Tenants *t) {
         if (!t)
                 return NULL;
         tenants_unwatch_all(t);
+        for (size_t i = 0; i < TENANT_CACHE_SLOTS; i++)
+                tenant_done(&t->cache[i].row);
         free(t->root);
         free(t);
         return NULL;
@@ -87,6 +101,10 @@ void tenants_metrics_write(void *userdata, FILE *f) {
         metrics_u64(f, "maiod_tenant_process_exits_total", "counter", "Watched tenant processes that exited.",
                     t->exits_total);
         metrics_u64(f, "maiod_events_total", "counter", "Events in the event log.", events > 0 ? (uint64_t) events : 0);
+        metrics_u64(f, "maiod_tenant_cache_hits_total", "counter", "Tenant reads served from the row cache.",
+                    t->cache_hits);
+        metrics_u64(f, "maiod_tenant_cache_misses_total", "counter", "Tenant reads that went to the database.",
+                    t->cache_misses);
 }
 
 static TenantWatch *watch_find(Tenants *tn, int64_t tenant_id) {
@@ -151,23 +169,42 @@ static bool visible(const Identity *who, const Tenant *t) {
         }
 }
 
-int tenants_get_visible(Tenants *tn, const Identity *who, int64_t id, Tenant *ret) {
+/* The row of tenant id, from the cache when it is current, else read (and kept). The pointer
+ * is valid until the next call. Returns 0, -ENOENT or -errno. */
+static int tenant_row(Tenants *tn, int64_t id, const Tenant **ret) {
+        TenantCacheSlot *slot = &tn->cache[(uint64_t) id % TENANT_CACHE_SLOTS];
         Tenant t = {};
-        int r = store_tenant_get(tn->store, id, &t);
+        int r;
+
+        if (slot->valid && slot->row.id == id && slot->generation == tn->generation) {
+                tn->cache_hits++;
+                *ret = &slot->row;
+                return 0;
+        }
+        tn->cache_misses++;
+        r = store_tenant_get(tn->store, id, &t);
+        if (r < 0)
+                return r;
+        tenant_done(&slot->row);
+        *slot = (TenantCacheSlot){ .valid = true, .generation = tn->generation, .row = t };
+        *ret = &slot->row;
+        return 0;
+}
+
+int tenants_get_visible(Tenants *tn, const Identity *who, int64_t id, Tenant *ret) {
+        const Tenant *t;
+        int r = tenant_row(tn, id, &t);
 
         if (r < 0)
                 return r;
-        if (!visible(who, &t)) {
-                tenant_done(&t);
+        if (!visible(who, t))
                 return -ENOENT;
-        }
-        *ret = t;
-        return 0;
+        return tenant_copy(t, ret);
 }
 
 int tenants_identify_token(Tenants *tn, const char *token, Identity *ret) {
         char hash[TOKEN_HASH_STRLEN + 1];
-        Tenant t = {};
+        const Tenant *t;
         int64_t id;
         int r;
 
@@ -177,11 +214,10 @@ int tenants_identify_token(Tenants *tn, const char *token, Identity *ret) {
         r = store_tenant_by_token(tn->store, hash, &id);
         if (r < 0)
                 return r;
-        r = store_tenant_get(tn->store, id, &t);
+        r = tenant_row(tn, id, &t);
         if (r < 0)
                 return r;
-        *ret = (Identity){ .kind = IDENTITY_TOKEN, .uid = t.uid, .tenant_id = id };
-        tenant_done(&t);
+        *ret = (Identity){ .kind = IDENTITY_TOKEN, .uid = t->uid, .tenant_id = id };
         return 0;
 }
 
@@ -214,15 +250,13 @@ static void tenant_removed(Tenants *tn, int64_t tenant_id, const char *msg) {
 }
 
 static void watch_record_exit(Tenants *tn, int64_t tenant_id, pid_t pid) {
-        char msg[128], field[64];
+        char field[32];
         Tenant t = {};
 
-        snprintf(msg, sizeof msg, "Process %d of tenant %" PRId64 " exited", (int) pid, tenant_id);
         snprintf(field, sizeof field, "TENANT=%" PRId64, tenant_id);
-        log_full_errno_field(LOG_INFO, 0, field, "%s", msg);
+        store_event_log(tn->store, LOG_INFO, field, tenant_id, "pid-exit", "Process %d of tenant %" PRId64 " exited",
+                        (int) pid, tenant_id);
         tn->exits_total++;
-        if (store_event_add(tn->store, tenant_id, "pid-exit", msg) < 0)
-                log_warning("Failed to record the exit of process %d, ignoring", (int) pid);
 
         if (tn->conf.on_pid_exit == TENANT_PID_EXIT_REMOVE) {
                 tn->generation++;
@@ -233,6 +267,7 @@ static void watch_record_exit(Tenants *tn, int64_t tenant_id, pid_t pid) {
         /* Keep the tenant; starttime 0 marks the pid as exited so a restart does not record it again. */
         if (store_tenant_get(tn->store, tenant_id, &t) >= 0) {
                 t.pid_starttime = 0;
+                tn->generation++;
                 (void) store_tenant_update(tn->store, &t);
                 tenant_done(&t);
         }
@@ -506,6 +541,7 @@ int tenants_op_update(void *userdata, const Request *req, Reply *reply) {
         r = workload_class_check(reply, t.workload_class);
         if (r < 0)
                 return r;
+        tn->generation++;
         r = store_tenant_update(tn->store, &t);
         if (r == -EEXIST)
                 return reply_error(reply, REPLY_CONFLICT, "A tenant named '%s' exists already", t.name);

@@ -34,10 +34,12 @@ void tenants_set_conf(Tenants *t, const TenantsConf *conf);
  * with the tenant id: the modules above drop what the tenant held. Returns 0 or -ENOSPC. */
 int tenants_on_removed(Tenants *t, HookFn fn, void *userdata);
 
-/* Bumped whenever a tenant goes away: cached identities of tokens are valid while it is unchanged. */
+/* Bumped whenever a tenant row changes or goes away: cached rows and identities of tokens are
+ * valid while it is unchanged. */
 uint64_t tenants_generation(const Tenants *t);
 
-/* Writes maiod_tenants, maiod_tenant_process_exits_total, maiod_events_total (a MetricsWriteFn). */
+/* Writes maiod_tenants, maiod_tenant_process_exits_total, maiod_events_total and the row cache's
+ * hit and miss counters (a MetricsWriteFn). */
 void tenants_metrics_write(void *userdata, FILE *f);
 
 /* Op handlers (see the ops table); userdata is the Tenants. */

@@ -18,6 +18,7 @@
 #include "jsonutil.h"
 #include "log.h"
 #include "tierd.h"
+#include "time-util.h"
 
 /* /proc/vmstat and memory.numa_stat outgrow the one page detect_read_text_at() allows. */
 #define TEXT_MAX (256u * 1024u)
@@ -70,13 +71,6 @@ static const char *next_line(const char *s) {
         const char *nl = strchr(s, '\n');
 
         return nl ? nl + 1 : NULL;
-}
-
-static double monotonic_s(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
 void tierd_telemetry_done(TierdTelemetry *t) {
@@ -273,7 +267,7 @@ static void telemetry_read_nodes(const char *root, TierdTelemetry *t) {
 
 int tierd_telemetry_read(const char *root, TierdTelemetry *ret) {
         _cleanup_free_ char *vmstat = NULL, *psi = NULL;
-        TierdTelemetry t = { .time_s = monotonic_s(), .psi_some_avg10 = NAN };
+        TierdTelemetry t = { .time_s = now_sec(CLOCK_MONOTONIC), .psi_some_avg10 = NAN };
         int r;
 
         r = read_file_at(root, "proc/vmstat", &vmstat);

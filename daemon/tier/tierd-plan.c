@@ -12,6 +12,7 @@
 
 #include "cleanup.h"
 #include "jsonutil.h"
+#include "string-table.h"
 #include "tierd.h"
 
 #define DAMON_AGE_MAX UINT32_MAX
@@ -21,24 +22,18 @@
 #define QUOTA_RESET_MS 1000
 #define PRIORITY_LEVELS 8
 
-static const char *const backend_names[_TIERD_BACKEND_MAX] = {
+static const char *const tierd_backend_table[_TIERD_BACKEND_MAX] = {
         [TIERD_BACKEND_OFF] = "off",
         [TIERD_BACKEND_DAMON] = "damon",
         [TIERD_BACKEND_NUMAB] = "numa-balancing",
 };
+DEFINE_STRING_TABLE_TO_STRING(tierd_backend, TierdBackend, )
 
-const char *tierd_backend_to_string(TierdBackend b) {
-        return (unsigned) b < _TIERD_BACKEND_MAX ? backend_names[b] : NULL;
-}
-
-static const char *const metric_names[_TIERD_METRIC_MAX] = {
+static const char *const tierd_metric_table[_TIERD_METRIC_MAX] = {
         [TIERD_METRIC_COMPLETION_TIME] = "completion_time_s",
         [TIERD_METRIC_REQUESTS_PER_S] = "requests_per_s",
 };
-
-const char *tierd_metric_to_string(TierdMetric m) {
-        return (unsigned) m < _TIERD_METRIC_MAX ? metric_names[m] : NULL;
-}
+DEFINE_STRING_TABLE_TO_STRING(tierd_metric, TierdMetric, )
 
 int tierd_kind_from_class(const char *workload_class) {
         if (workload_class && strcmp(workload_class, "batch") == 0)
@@ -323,7 +318,7 @@ int tierd_feedback_parse(json_object *body, TierTenantKind kind, TierdFeedback *
 
         json_object_object_foreach(body, key, val) {
                 (void) val;
-                if (strcmp(key, "episode") != 0 && strcmp(key, metric_names[0]) != 0 && strcmp(key, metric_names[1]) != 0) {
+                if (strcmp(key, "episode") != 0 && strcmp(key, tierd_metric_table[0]) != 0 && strcmp(key, tierd_metric_table[1]) != 0) {
                         *ret_code = "unknown-field";
                         snprintf(msg, msg_size, "Unknown field '%.64s'", key);
                         return -EINVAL;
@@ -331,7 +326,7 @@ int tierd_feedback_parse(json_object *body, TierTenantKind kind, TierdFeedback *
         }
         r = feedback_episode(body, &fb.episode, ret_code, msg, msg_size);
         for (unsigned i = 0; r >= 0 && i < _TIERD_METRIC_MAX; i++)
-                r = have[i] = feedback_metric(body, metric_names[i], &v[i], ret_code, msg, msg_size);
+                r = have[i] = feedback_metric(body, tierd_metric_table[i], &v[i], ret_code, msg, msg_size);
         if (r < 0)
                 return r;
         if (have[0] + have[1] != 1) {
@@ -343,7 +338,7 @@ int tierd_feedback_parse(json_object *body, TierTenantKind kind, TierdFeedback *
         if (!have[want]) {
                 *ret_code = "invalid-value";
                 snprintf(msg, msg_size, "A %s tenant reports '%s'", kind == TIER_TENANT_SERVING ? "serving" : "batch",
-                         metric_names[want]);
+                         tierd_metric_table[want]);
                 return -EINVAL;
         }
         fb.metric = want;
@@ -374,30 +369,17 @@ int tierd_model_nearest(const TierdModelCandidate *c, size_t n, const double fea
 int tierd_features_from_json(json_object *j, double ret[static TIER_N_FEATURES]) {
         double f[TIER_N_FEATURES];
 
-        if (!json_object_is_type(j, json_type_array) || json_object_array_length(j) != TIER_N_FEATURES)
+        if (tier_json_doubles_parse(j, f, TIER_N_FEATURES) < 0)
                 return -EINVAL;
-        for (size_t i = 0; i < TIER_N_FEATURES; i++) {
-                json_object *e = json_object_array_get_idx(j, i);
-
-                if (!json_object_is_type(e, json_type_double) && !json_object_is_type(e, json_type_int))
-                        return -EINVAL;
-                f[i] = json_object_get_double(e);
+        for (size_t i = 0; i < TIER_N_FEATURES; i++)
                 if (!(f[i] >= 0 && f[i] <= 1))
                         return -EINVAL;
-        }
         memcpy(ret, f, sizeof f);
         return 0;
 }
 
 json_object *tierd_features_to_json(const double f[static TIER_N_FEATURES]) {
-        json_object *a = json_object_new_array_ext(TIER_N_FEATURES);
-
-        for (size_t i = 0; a && i < TIER_N_FEATURES; i++)
-                if (json_append(a, json_object_new_double(f[i])) < 0) {
-                        json_object_put(a);
-                        return NULL;
-                }
-        return a;
+        return tier_json_doubles(f, TIER_N_FEATURES);
 }
 
 int tierd_model_check_bounds(json_object *model) {

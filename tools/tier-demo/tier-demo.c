@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "time-util.h"
+
 typedef struct Graph {
         uint32_t n, degree;
         uint32_t *edges;  /* n * degree neighbour ids */
@@ -31,13 +33,6 @@ static uint64_t next_random(uint64_t *x) {
         z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
         z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
         return z ^ (z >> 31);
-}
-
-static double now_s(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
 }
 
 static void graph_free(Graph *g) {
@@ -171,10 +166,10 @@ int main(int argc, char **argv) {
                 return 1;
         }
         x = o.seed ^ UINT64_C(0x5eed);
-        start = now_s();
+        start = now_sec(CLOCK_MONOTONIC);
         for (unsigned i = 0; i < o.rounds; i++)
                 reached += graph_bfs(&g, (uint32_t) (next_random(&x) % g.n));
-        printf("%.6f\n", now_s() - start);
+        printf("%.6f\n", now_sec(CLOCK_MONOTONIC) - start);
         fprintf(stderr, "maio-tier-demo: %u walks over %" PRIu32 " nodes (%" PRIu64 " MiB), %" PRIu64 " visits\n",
                 o.rounds, g.n, o.megabytes, reached);
         graph_free(&g);

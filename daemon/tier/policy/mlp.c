@@ -130,34 +130,6 @@ void mlp_backward(Mlp *m, const double *acts, const double *dout, double *grad) 
         }
 }
 
-static json_object *array_of_doubles(const double *v, size_t n) {
-        json_object *a = json_object_new_array_ext((int) n);
-
-        if (!a)
-                return NULL;
-        for (size_t i = 0; i < n; i++)
-                if (json_object_array_add(a, json_object_new_double(v[i])) < 0) {
-                        json_object_put(a);
-                        return NULL;
-                }
-        return a;
-}
-
-static int doubles_from_array(json_object *a, double *out, size_t n) {
-        if (!json_object_is_type(a, json_type_array) || json_object_array_length(a) != n)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++) {
-                json_object *e = json_object_array_get_idx(a, i);
-
-                if (!json_object_is_type(e, json_type_double) && !json_object_is_type(e, json_type_int))
-                        return -EINVAL;
-                out[i] = json_object_get_double(e);
-                if (!isfinite(out[i]))
-                        return -EINVAL;
-        }
-        return 0;
-}
-
 /* Adds v to o under key, consuming v; returns -ENOMEM when either step failed. */
 static int add_owned(json_object *o, const char *key, json_object *v) {
         if (!v)
@@ -178,7 +150,7 @@ json_object *mlp_to_json(const Mlp *m) {
                 if (json_object_array_add(sizes, json_object_new_int((int) m->sizes[i])) < 0)
                         goto fail;
         if (add_owned(o, "sizes", TAKE_PTR(sizes)) < 0 ||
-            add_owned(o, "params", array_of_doubles(m->params, m->n_params)) < 0)
+            add_owned(o, "params", tier_json_doubles(m->params, m->n_params)) < 0)
                 goto fail;
         return o;
 fail:
@@ -214,7 +186,7 @@ int mlp_from_json(json_object *j, Mlp **ret) {
         r = mlp_layout(m, sizes, (unsigned) n);
         if (r < 0)
                 return r;
-        r = doubles_from_array(jp, m->params, m->n_params);
+        r = tier_json_doubles_parse(jp, m->params, m->n_params);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(m);
@@ -268,8 +240,8 @@ json_object *mlp_adam_to_json(const MlpAdam *a) {
                 return NULL;
         if (add_owned(o, "lr", json_object_new_double(a->lr)) < 0 ||
             add_owned(o, "t", json_object_new_int64((int64_t) a->t)) < 0 ||
-            add_owned(o, "m", array_of_doubles(a->m, a->n)) < 0 ||
-            add_owned(o, "v", array_of_doubles(a->v, a->n)) < 0) {
+            add_owned(o, "m", tier_json_doubles(a->m, a->n)) < 0 ||
+            add_owned(o, "v", tier_json_doubles(a->v, a->n)) < 0) {
                 json_object_put(o);
                 return NULL;
         }
@@ -289,10 +261,10 @@ int mlp_adam_from_json(json_object *j, size_t n, MlpAdam **ret) {
         if (r < 0)
                 return r;
         a->t = (uint64_t) json_object_get_int64(jt);
-        r = doubles_from_array(jm, a->m, n);
+        r = tier_json_doubles_parse(jm, a->m, n);
         if (r < 0)
                 return r;
-        r = doubles_from_array(jv, a->v, n);
+        r = tier_json_doubles_parse(jv, a->v, n);
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n; i++)

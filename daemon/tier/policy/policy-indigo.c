@@ -151,7 +151,7 @@ static int indigo_save_replay(const PolicyIndigo *g, json_object *state) {
                 memcpy(row, s->x, sizeof s->x);
                 row[TIER_N_FEATURES] = s->action;
                 row[TIER_N_FEATURES + 1] = s->reward;
-                if (json_object_array_add(arr, policy_json_doubles(row, TIER_N_FEATURES + 2)) < 0) {
+                if (json_object_array_add(arr, tier_json_doubles(row, TIER_N_FEATURES + 2)) < 0) {
                         json_object_put(arr);
                         return -ENOMEM;
                 }
@@ -184,7 +184,7 @@ static int indigo_load_replay(PolicyIndigo *g, json_object *arr) {
                 double row[TIER_N_FEATURES + 2];
                 int r;
 
-                r = policy_json_array_doubles(json_object_array_get_idx(arr, i), row, TIER_N_FEATURES + 2);
+                r = tier_json_doubles_parse(json_object_array_get_idx(arr, i), row, TIER_N_FEATURES + 2);
                 if (r < 0)
                         return r;
                 if (row[TIER_N_FEATURES] < 0 || row[TIER_N_FEATURES] >= g->n_actions ||

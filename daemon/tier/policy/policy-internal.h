@@ -43,9 +43,6 @@ void policy_decision_from_action(const TierPolicy *p, unsigned a, bool explored,
 
 /* Adds v under key to o, consuming v (NULL counts as OOM). Returns 0 or -ENOMEM. */
 int policy_json_add(json_object *o, const char *key, json_object *v);
-/* Array of n doubles; NULL on OOM. */
-json_object *policy_json_doubles(const double *v, size_t n);
 /* Reads an array of exactly n finite numbers. Returns 0 or -EINVAL. */
-int policy_json_array_doubles(json_object *a, double *out, size_t n);
 /* The same for the array under key in object o. */
 int policy_json_get_doubles(json_object *o, const char *key, double *out, size_t n);

@@ -138,8 +138,8 @@ static int linucb_save(const TierPolicy *p, json_object *state) {
                         json_object_put(arms);
                         return -ENOMEM;
                 }
-                if (policy_json_add(o, "ainv", policy_json_doubles(l->arms[a].ainv, LINUCB_D * LINUCB_D)) < 0 ||
-                    policy_json_add(o, "b", policy_json_doubles(l->arms[a].b, LINUCB_D)) < 0 ||
+                if (policy_json_add(o, "ainv", tier_json_doubles(l->arms[a].ainv, LINUCB_D * LINUCB_D)) < 0 ||
+                    policy_json_add(o, "b", tier_json_doubles(l->arms[a].b, LINUCB_D)) < 0 ||
                     policy_json_add(o, "n", json_object_new_int64((int64_t) l->arms[a].n)) < 0) {
                         json_object_put(arms);
                         return -ENOMEM;

@@ -184,40 +184,12 @@ int policy_json_add(json_object *o, const char *key, json_object *v) {
         return 0;
 }
 
-json_object *policy_json_doubles(const double *v, size_t n) {
-        json_object *a = json_object_new_array_ext((int) n);
-
-        if (!a)
-                return NULL;
-        for (size_t i = 0; i < n; i++)
-                if (json_object_array_add(a, json_object_new_double(v[i])) < 0) {
-                        json_object_put(a);
-                        return NULL;
-                }
-        return a;
-}
-
 int policy_json_get_doubles(json_object *o, const char *key, double *out, size_t n) {
         json_object *a;
 
         if (!json_object_object_get_ex(o, key, &a))
                 return -EINVAL;
-        return policy_json_array_doubles(a, out, n);
-}
-
-int policy_json_array_doubles(json_object *a, double *out, size_t n) {
-        if (!json_object_is_type(a, json_type_array) || json_object_array_length(a) != n)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++) {
-                json_object *e = json_object_array_get_idx(a, i);
-
-                if (!json_object_is_type(e, json_type_double) && !json_object_is_type(e, json_type_int))
-                        return -EINVAL;
-                out[i] = json_object_get_double(e);
-                if (!isfinite(out[i]))
-                        return -EINVAL;
-        }
-        return 0;
+        return tier_json_doubles_parse(a, out, n);
 }
 
 /* The numeric params, one table for export and import. */

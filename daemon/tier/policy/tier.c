@@ -148,12 +148,12 @@ int tier_grid_action(const TierGrid *g, unsigned a, double *ret_rate, double *re
         return 0;
 }
 
-static json_object *doubles_to_json(const double *v, unsigned n) {
+json_object *tier_json_doubles(const double *v, size_t n) {
         json_object *a = json_object_new_array_ext((int) n);
 
         if (!a)
                 return NULL;
-        for (unsigned i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++)
                 if (json_object_array_add(a, json_object_new_double(v[i])) < 0) {
                         json_object_put(a);
                         return NULL;
@@ -161,13 +161,28 @@ static json_object *doubles_to_json(const double *v, unsigned n) {
         return a;
 }
 
+int tier_json_doubles_parse(json_object *a, double *out, size_t n) {
+        if (!json_object_is_type(a, json_type_array) || json_object_array_length(a) != n)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++) {
+                json_object *e = json_object_array_get_idx(a, i);
+
+                if (!json_object_is_type(e, json_type_double) && !json_object_is_type(e, json_type_int))
+                        return -EINVAL;
+                out[i] = json_object_get_double(e);
+                if (!isfinite(out[i]))
+                        return -EINVAL;
+        }
+        return 0;
+}
+
 json_object *tier_grid_to_json(const TierGrid *g) {
         json_object *o = json_object_new_object(), *rate, *burst;
 
         if (!o)
                 return NULL;
-        rate = doubles_to_json(g->rate, g->n_rate);
-        burst = doubles_to_json(g->burst, g->n_burst);
+        rate = tier_json_doubles(g->rate, g->n_rate);
+        burst = tier_json_doubles(g->burst, g->n_burst);
         if (!rate || !burst || json_object_object_add(o, "rate", rate) < 0) {
                 json_object_put(rate);
                 json_object_put(burst);

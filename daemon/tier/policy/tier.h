@@ -100,3 +100,8 @@ typedef struct TierRewardNorm {
 /* Returns 0 and the normalised reward, or -EINVAL for a value that is not finite and > 0 or an
  * unknown kind (the model never sees such feedback). */
 int tier_reward(TierRewardNorm *n, TierTenantKind kind, double value, double *ret_reward);
+
+/* A JSON array of the n numbers of v; NULL on OOM. */
+json_object *tier_json_doubles(const double *v, size_t n);
+/* Reads an array of exactly n finite numbers into out. Returns 0 or -EINVAL. */
+int tier_json_doubles_parse(json_object *a, double *out, size_t n);
