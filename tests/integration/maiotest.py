@@ -1,11 +1,15 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Shared helper of the integration tests: runs the real maiod on temporary
 # directories and talks HTTP to it over its unix socket (also as another uid)
-# or TCP. Standard library only; every wait is bounded.
+# or TCP. Standard library only; every wait is bounded. With $MAIO_GOLDEN_DIR set
+# it records the shape of every reply (tests/golden/check-golden).
 
+import atexit
+import fcntl
 import http.client
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -75,6 +79,102 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.sock.connect(self.unix_path)
 
 
+# Golden records: with $MAIO_GOLDEN_DIR set, every request made through
+# http_request() or Daemon.raw() adds one line to $MAIO_GOLDEN_DIR/<script>.txt:
+#   METHOD /path/{n}?sorted&keys -> STATUS ERROR-CODE BODY-KEYS
+# BODY-KEYS is {a,b} for an object, [a,b] for a list (its first element's keys),
+# "text" for a non-JSON body and "-" for none. Only what does not depend on ids,
+# values or timing goes in, so the file is a deterministic sorted set of lines
+# (polling repeats a line, it never adds one). Requests that got no reply
+# (connection refused or reset) are not recorded: wait_ready() probes and crash
+# tests make those by timing. Forked as_user() children cannot write the file as
+# their uid: they hand their lines to the parent through as_user()'s pipe.
+
+_golden_dir = os.path.abspath(os.environ["MAIO_GOLDEN_DIR"]) if os.environ.get("MAIO_GOLDEN_DIR") else None
+_golden_child = None  # a list in an as_user() child: lines for the parent
+
+
+def _golden_file():
+    name = os.path.splitext(os.path.basename(sys.argv[0]))[0] or "unknown"
+    return os.path.join(_golden_dir, name + ".txt")
+
+
+def golden_path(path):
+    """path with numeric segments as {n} and the query as its sorted key names."""
+    path, sep, query = path.partition("#")[0].partition("?")
+    path = "/".join("{n}" if re.fullmatch(r"[0-9]+", seg) else seg for seg in path.split("/"))
+    if sep:
+        path += "?" + "&".join(sorted(p.partition("=")[0] for p in query.split("&") if p))
+    return path
+
+
+def golden_shape(status, data):
+    """'STATUS CODE KEYS' of a reply whose body _decode() gave as data."""
+    code = "-"
+    if isinstance(data, dict) and isinstance(data.get("error"), dict):
+        code = str(data["error"].get("code", "-"))
+    if data is None:
+        keys = "-"
+    elif isinstance(data, str):
+        keys = "text"
+    elif isinstance(data, dict):
+        keys = "{" + ",".join(sorted(data)) + "}"
+    elif isinstance(data, list):
+        first = data[0] if data else None
+        keys = "[" + (",".join(sorted(first)) if isinstance(first, dict) else
+                      type(first).__name__ if data else "") + "]"
+    else:
+        keys = type(data).__name__
+    return f"{status} {code} {keys}"
+
+
+def golden_record(line):
+    if _golden_child is not None:
+        _golden_child.append(line)
+    elif _golden_dir:
+        fd = os.open(_golden_file(), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, (line + "\n").encode())  # one O_APPEND write: lines never interleave
+        finally:
+            os.close(fd)
+
+
+def _golden_raw_line(request, reply):
+    """A line for raw bytes sent and received: the request line as sent (escaped,
+    numeric segments as {n}) and the reply's shape, or 'closed' without one."""
+    first = request.split(b"\r\n", 1)[0][:80]
+    parts = first.split(b" ")
+    if len(parts) == 3 and parts[1].startswith(b"/"):
+        what = parts[0].decode("latin-1") + " " + golden_path(parts[1].decode("latin-1"))
+    else:
+        what = repr(first)
+    shape = "closed"
+    if reply:
+        try:
+            shape = golden_shape(*parse_response(reply)[::2])
+        except (AssertionError, ValueError, IndexError):
+            shape = "unparsed " + repr(reply.split(b"\r\n", 1)[0][:40])
+    return f"raw {what} -> {shape}"
+
+
+def _golden_finish():
+    """Sorts and dedupes the file under a lock (a second process of the same
+    script, or a rerun into the same dir, merges)."""
+    if not _golden_dir or _golden_child is not None or not os.path.exists(_golden_file()):
+        return
+    with open(_golden_file(), "r+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        lines = sorted(set(f.read().splitlines()) - {""})
+        f.seek(0)
+        f.truncate()
+        f.write("".join(line + "\n" for line in lines))
+
+
+if _golden_dir:
+    os.makedirs(_golden_dir, exist_ok=True)
+    atexit.register(_golden_finish)
+
+
 def _decode(resp_headers, data):
     ctype = resp_headers.get("content-type", "")
     if not data:
@@ -111,7 +211,9 @@ def http_request(conn, method, path, body=None, headers=None):
         resp = conn.getresponse()
         data = resp.read()
         rh = {k.lower(): v for k, v in resp.getheaders()}
-        return resp.status, rh, _decode(rh, data)
+        parsed = _decode(rh, data)
+        golden_record(f"{method} {golden_path(path)} -> {golden_shape(resp.status, parsed)}")
+        return resp.status, rh, parsed
     finally:
         conn.close()
 
@@ -184,8 +286,10 @@ def as_user(uid, gid, groups, fn):
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
+        global _golden_child
         try:  # the child never returns into the test
             os.close(r)
+            _golden_child = []
             try:
                 os.setgroups(groups)
                 os.setresgid(gid, gid, gid)
@@ -193,6 +297,7 @@ def as_user(uid, gid, groups, fn):
                 out = {"result": fn()}
             except BaseException as e:
                 out = {"error": f"{type(e).__name__}: {e}"}
+            out["golden"] = _golden_child
             with os.fdopen(w, "w") as f:
                 json.dump(out, f)
         finally:
@@ -214,6 +319,8 @@ def as_user(uid, gid, groups, fn):
         os.close(r)
         os.waitpid(pid, 0)
     out = json.loads(data)
+    for line in out.get("golden", ()):
+        golden_record(line)
     if "error" in out:
         raise AssertionError(f"as uid {uid}: {out['error']}")
     return out["result"]
@@ -386,7 +493,10 @@ class Daemon:
         (or until timeout)."""
         with self.connect(timeout) as s:
             s.sendall(data)
-            return recv_all(s, timeout)[0]
+            reply = recv_all(s, timeout)[0]
+        if _golden_dir:
+            golden_record(_golden_raw_line(data, reply))
+        return reply
 
     def metrics(self):
         """GET /metrics as {name{labels}: float}."""
