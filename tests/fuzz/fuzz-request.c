@@ -18,7 +18,7 @@
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Same shapes as the tenant create/update tables in daemon/tenants.c (static there). */
+/* Same shapes as the tenant create/update tables in daemon/tenants/tenants.c (static there). */
 static const Field create_fields[] = {
         { "name", FIELD_STRING, true, 1, 63 },
         { "priority", FIELD_INT, false, 0, 7 },

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Unit tests for daemon/detect.c: fixture trees give exact values, a temporary
+/* Unit tests for daemon/host/detect.c: fixture trees give exact values, a temporary
  * tree of malformed files is tolerated, the live host satisfies invariants. */
 #include <errno.h>
 #include <ftw.h>

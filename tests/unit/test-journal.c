@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Unit tests for daemon/journal.c on a temp store and a temp copy of
+/* Unit tests for daemon/journal/journal.c on a temp store and a temp copy of
  * tests/fixtures/knobs-host: the original is committed before the write (a
  * child dies between the two), restores are byte-for-byte, failed writes leave
  * nothing owned, drift marks overridden (once) or is enforced, dry runs touch

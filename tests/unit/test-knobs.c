@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Unit tests for daemon/knobs.c: names and patterns, validation, resolution
+/* Unit tests for daemon/host/knobs.c: names and patterns, validation, resolution
  * below a root (symlinks included), enumeration, and write/verify/triage on a
  * temp copy of tests/fixtures/knobs-host. Errnos come from real files where one
  * can produce them (directory, FIFO, immutable file, read-only bind mount, a

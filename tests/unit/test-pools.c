@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Unit tests for daemon/pools.c: the sizing arithmetic (bytes to pages, target
+/* Unit tests for daemon/pools/pools.c: the sizing arithmetic (bytes to pages, target
  * never below the original, what a partial allocation covered), and the
  * operations on a temp store and a temp copy of tests/fixtures/knobs-host:
  * grants size the node knob, replace, release and removal shrink it, a kernel

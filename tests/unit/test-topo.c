@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Unit tests for daemon/topo.c and topo-rtnl.c: exact values from the fixture
+/* Unit tests for daemon/host/topo.c and topo-rtnl.c: exact values from the fixture
  * trees, tolerance of malformed files, the JSON form, invariants of the live
  * host, and (in a child in its own network namespace) the rtnetlink dump, XDP
  * state and the debounced link watch. */
