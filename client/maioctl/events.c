@@ -11,13 +11,18 @@
 #include "reply.h"
 #include "table.h"
 
-ExitStatus events_list(const Args *a) {
+static int events_table(json_object *reply) {
         static const ListColumn cols[] = {
                 { "ID", "id" }, { "TIME", "time" }, { "TENANT", "tenant_id" }, { "KIND", "kind" }, { "MESSAGE", "message" },
         };
+
+        return maioctl_print_list(reply_member(reply, "events", json_type_array), cols, ELEMENTSOF(cols));
+}
+
+ExitStatus events_list(const Args *a) {
         char path[64] = "/v1/events";
 
         if (a->tenant > 0)
                 snprintf(path, sizeof path, "/v1/tenants/%" PRId64 "/events", a->tenant);
-        return maioctl_list(a, path, "events", cols, ELEMENTSOF(cols));
+        return maioctl_list(a, path, "events", events_table);
 }

@@ -292,18 +292,33 @@ static int parse_number_arg(const char *what, const char *s, int64_t min, int64_
         return 0;
 }
 
+static int output_table(json_object *data, TablePrinter print_table) {
+        return print_table(data);
+}
+
+static int output_json(json_object *data, TablePrinter print_table) {
+        return reply_print_json(data, stdout);
+}
+
+/* The output formats of -o, indexed by OutputMode: the one place that knows them. */
+static const struct {
+        const char *name;
+        int (*print)(json_object *data, TablePrinter print_table);
+} outputs[] = {
+        [OUTPUT_TABLE] = { "table", output_table },
+        [OUTPUT_JSON] = { "json", output_json },
+};
+
 /* --socket and -o, accepted before and after the command. */
 static int parse_common(int c, const char *value, Args *a, const char *command) {
-        static const char *const modes[] = { [OUTPUT_TABLE] = "table", [OUTPUT_JSON] = "json" };
-
         if (c == ARG_SOCKET) {
                 if (value[0] == '\0')
                         return usage_error(command, "--socket needs a non-empty path");
                 a->socket_path = value;
                 return 0;
         }
-        for (size_t i = 0; i < ELEMENTSOF(modes); i++)
-                if (strcmp(value, modes[i]) == 0) {
+        for (size_t i = 0; i < ELEMENTSOF(outputs); i++)
+                if (strcmp(value, outputs[i].name) == 0) {
                         a->output = (OutputMode) i;
                         return 0;
                 }
@@ -572,19 +587,13 @@ ExitStatus maioctl_bad_reply(const Args *a, const char *what) {
         return EXIT_UNREACHABLE;
 }
 
-ExitStatus maioctl_print_json(json_object *o) {
-        int r = reply_print_json(o, stdout);
+ExitStatus maioctl_output(const Args *a, json_object *data, TablePrinter print_table) {
+        int r = outputs[a->output].print(data, print_table);
 
         return r < 0 ? maioctl_local_error(r) : EXIT_OK;
 }
 
-ExitStatus maioctl_print_table(const Table *t) {
-        int r = table_print(t, stdout);
-
-        return r < 0 ? maioctl_local_error(r) : EXIT_OK;
-}
-
-ExitStatus maioctl_print_list(json_object *list, const ListColumn *cols, size_t n_cols) {
+int maioctl_print_list(json_object *list, const ListColumn *cols, size_t n_cols) {
         _cleanup_(table_freep) Table *t = NULL;
         const char *header[n_cols];
         int r = 0;
@@ -593,31 +602,27 @@ ExitStatus maioctl_print_list(json_object *list, const ListColumn *cols, size_t 
                 header[c] = cols[c].header;
         t = table_new(n_cols, header);
         if (!t)
-                return maioctl_local_error(-ENOMEM);
+                return -ENOMEM;
         for (size_t i = 0; i < json_object_array_length(list) && r >= 0; i++)
                 for (size_t c = 0; c < n_cols && r >= 0; c++)
                         r = table_add_cell(t, reply_text(json_object_array_get_idx(list, i), cols[c].key));
-        return r < 0 ? maioctl_local_error(r) : maioctl_print_table(t);
+        return r < 0 ? r : table_print(t, stdout);
 }
 
-ExitStatus maioctl_list(const Args *a, const char *path, const char *member, const ListColumn *cols, size_t n_cols) {
+ExitStatus maioctl_list(const Args *a, const char *path, const char *member, TablePrinter print_table) {
         _cleanup_json_ json_object *reply = NULL;
-        json_object *list;
         ExitStatus e;
 
         e = maioctl_call(a, "GET", path, NULL, &reply);
         if (e != EXIT_OK)
                 return e;
-        list = reply_member(reply, member, json_type_array);
-        if (!list) {
+        if (!reply_member(reply, member, json_type_array)) {
                 char what[64];
 
                 snprintf(what, sizeof what, "no \"%s\" array", member);
                 return maioctl_bad_reply(a, what);
         }
-        if (a->output == OUTPUT_JSON)
-                return maioctl_print_json(reply);
-        return maioctl_print_list(list, cols, n_cols);
+        return maioctl_output(a, reply, print_table);
 }
 
 ExitStatus maioctl_local_error(int r) {

@@ -51,13 +51,13 @@ ExitStatus maioctl_call(const Args *a, const char *method, const char *path, jso
 /* Reports a reply that parsed but lacks what the verb needs; returns EXIT_UNREACHABLE. */
 ExitStatus maioctl_bad_reply(const Args *a, const char *what);
 
-/* Prints o with the one -o json serialisation. Returns EXIT_OK or what
- * maioctl_local_error() returns. */
-ExitStatus maioctl_print_json(json_object *o);
+/* Prints a verb's data for -o table, to stdout. Returns 0 or -errno (-ENOMEM, -EIO). */
+typedef int (*TablePrinter)(json_object *data);
 
-/* Prints t to stdout. Returns EXIT_OK or what maioctl_local_error() returns. */
-typedef struct Table Table;
-ExitStatus maioctl_print_table(const Table *t);
+/* Prints data in the format -o chose: as JSON, or through print_table. The
+ * verbs call this and never look at the format themselves. Returns EXIT_OK or
+ * what maioctl_local_error() returns. */
+ExitStatus maioctl_output(const Args *a, json_object *data, TablePrinter print_table);
 
 /* One column of a list verb: its header and the member of each element shown in it. */
 typedef struct ListColumn {
@@ -65,12 +65,13 @@ typedef struct ListColumn {
         const char *key;
 } ListColumn;
 
-/* Prints the array list as a table with one row per element and cols for columns. */
-ExitStatus maioctl_print_list(json_object *list, const ListColumn *cols, size_t n_cols);
+/* Prints the array list as a table with one row per element and cols for columns.
+ * Returns 0 or -errno. */
+int maioctl_print_list(json_object *list, const ListColumn *cols, size_t n_cols);
 
-/* The list verbs: GET path, whose reply holds the array `member`; prints the
- * reply as JSON (-o json) or the array as a table of cols. Returns an exit status. */
-ExitStatus maioctl_list(const Args *a, const char *path, const char *member, const ListColumn *cols, size_t n_cols);
+/* The list verbs: GET path, whose reply must hold the array `member`, and output
+ * of the reply with print_table. Returns an exit status. */
+ExitStatus maioctl_list(const Args *a, const char *path, const char *member, TablePrinter print_table);
 
 /* Reports running out of memory or failing to write output; returns EXIT_DAEMON_ERROR. */
 ExitStatus maioctl_local_error(int r);

@@ -18,14 +18,17 @@ static const char *tenants_path(int64_t id, char buf[static TENANTS_PATH_MAX]) {
         return buf;
 }
 
-
-ExitStatus tenants_list(const Args *a) {
+static int tenants_list_table(json_object *reply) {
         static const ListColumn cols[] = {
                 { "ID", "id" },   { "NAME", "name" }, { "PRIO", "priority" }, { "CLASS", "workload_class" },
                 { "UID", "uid" }, { "PID", "pid" },   { "CGROUP", "cgroup" },
         };
 
-        return maioctl_list(a, "/v1/tenants", "tenants", cols, ELEMENTSOF(cols));
+        return maioctl_print_list(reply_member(reply, "tenants", json_type_array), cols, ELEMENTSOF(cols));
+}
+
+ExitStatus tenants_list(const Args *a) {
+        return maioctl_list(a, "/v1/tenants", "tenants", tenants_list_table);
 }
 
 /* "1234 (alive)", "1234 (exited)", or just the pid when maiod could not tell. */
@@ -37,7 +40,7 @@ static int tenants_add_pid(Table *t, json_object *tenant) {
         return table_add_pairf(t, "pid", "%s (%s)", reply_text(tenant, "pid"), alive ? "alive" : "exited");
 }
 
-ExitStatus tenants_show(const Args *a) {
+static int tenants_show_table(json_object *tenant) {
         static const struct {
                 const char *label;
                 const char *key;
@@ -51,30 +54,26 @@ ExitStatus tenants_show(const Args *a) {
                 { "cgroup",   "cgroup"         },
                 { "created",  "created"        },
         };
+        _cleanup_(table_freep) Table *t = table_new(2, NULL);
+        int r = t ? 0 : -ENOMEM;
+
+        for (size_t i = 0; i < ELEMENTSOF(fields) && r >= 0; i++)
+                r = fields[i].key ? table_add_pair(t, fields[i].label, reply_text(tenant, fields[i].key))
+                                  : tenants_add_pid(t, tenant);
+        return r < 0 ? r : table_print(t, stdout);
+}
+
+ExitStatus tenants_show(const Args *a) {
         _cleanup_json_ json_object *reply = NULL;
-        _cleanup_(table_freep) Table *t = NULL;
         char path[TENANTS_PATH_MAX];
         ExitStatus e;
-        int r;
 
         e = maioctl_call(a, "GET", tenants_path(a->id, path), NULL, &reply);
         if (e != EXIT_OK)
                 return e;
         if (!reply || !json_object_is_type(reply, json_type_object))
                 return maioctl_bad_reply(a, "no tenant object");
-        if (a->output == OUTPUT_JSON)
-                return maioctl_print_json(reply);
-
-        t = table_new(2, NULL);
-        if (!t)
-                return maioctl_local_error(-ENOMEM);
-        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
-                r = fields[i].key ? table_add_pair(t, fields[i].label, reply_text(reply, fields[i].key))
-                                  : tenants_add_pid(t, reply);
-                if (r < 0)
-                        return maioctl_local_error(r);
-        }
-        return maioctl_print_table(t);
+        return maioctl_output(a, reply, tenants_show_table);
 }
 
 /* Adds v (taking it) under key; a NULL v is json-c's out-of-memory signal. */
@@ -111,9 +110,25 @@ static int tenants_add_body(const Args *a, json_object **ret) {
         return 0;
 }
 
+static int tenants_add_table(json_object *created) {
+        _cleanup_(table_freep) Table *t = table_new(2, NULL);
+        int r = t ? 0 : -ENOMEM;
+
+        if (r >= 0)
+                r = table_add_pair(t, "id", reply_text(created, "id"));
+        if (r >= 0)
+                r = table_add_pair(t, "name", reply_text(created, "name"));
+        if (r >= 0)
+                r = table_add_pair(t, "token", reply_text(created, "token"));
+        if (r >= 0)
+                r = table_print(t, stdout);
+        if (r >= 0)
+                printf("Note: the token is shown only once; store it now. The tenant uses it as a bearer token over TCP.\n");
+        return r;
+}
+
 ExitStatus tenants_add(const Args *a) {
         _cleanup_json_ json_object *body = NULL, *reply = NULL;
-        _cleanup_(table_freep) Table *t = NULL;
         ExitStatus e;
         int r;
 
@@ -125,23 +140,7 @@ ExitStatus tenants_add(const Args *a) {
                 return e;
         if (!reply_member(reply, "id", json_type_int))
                 return maioctl_bad_reply(a, "no tenant id");
-        if (a->output == OUTPUT_JSON)
-                return maioctl_print_json(reply);
-
-        t = table_new(2, NULL);
-        if (!t)
-                return maioctl_local_error(-ENOMEM);
-        r = table_add_pair(t, "id", reply_text(reply, "id"));
-        if (r >= 0)
-                r = table_add_pair(t, "name", reply_text(reply, "name"));
-        if (r >= 0)
-                r = table_add_pair(t, "token", reply_text(reply, "token"));
-        if (r < 0)
-                return maioctl_local_error(r);
-        e = maioctl_print_table(t);
-        if (e == EXIT_OK)
-                printf("Note: the token is shown only once; store it now. The tenant uses it as a bearer token over TCP.\n");
-        return e;
+        return maioctl_output(a, reply, tenants_add_table);
 }
 
 ExitStatus tenants_rm(const Args *a) {

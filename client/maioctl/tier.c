@@ -79,12 +79,23 @@ static int add_thresholds(Table *t, json_object *th) {
         return r;
 }
 
+static int thresholds_table(json_object *th) {
+        _cleanup_(table_freep) Table *t = table_new(2, NULL);
+        int r = t ? 0 : -ENOMEM;
+
+        if (r >= 0)
+                r = table_add_pair(t, "tenant", reply_text(th, "tenant_id"));
+        if (r >= 0)
+                r = table_add_pair(t, "policy", reply_text(th, "policy"));
+        if (r >= 0)
+                r = add_thresholds(t, th);
+        return r < 0 ? r : table_print(t, stdout);
+}
+
 ExitStatus tier_thresholds(const Args *a) {
         _cleanup_json_ json_object *reply = NULL;
-        _cleanup_(table_freep) Table *t = NULL;
         char path[96];
         ExitStatus e;
-        int r;
 
         tier_path(a, "thresholds", path, sizeof path);
         e = maioctl_call(a, "GET", path, NULL, &reply);
@@ -92,27 +103,26 @@ ExitStatus tier_thresholds(const Args *a) {
                 return e;
         if (!reply_member(reply, "episode", json_type_int))
                 return maioctl_bad_reply(a, "no thresholds object");
-        if (a->output == OUTPUT_JSON)
-                return maioctl_print_json(reply);
-        t = table_new(2, NULL);
-        if (!t)
-                return maioctl_local_error(-ENOMEM);
-        r = table_add_pair(t, "tenant", reply_text(reply, "tenant_id"));
+        return maioctl_output(a, reply, thresholds_table);
+}
+
+static int feedback_table(json_object *feedback) {
+        _cleanup_(table_freep) Table *t = table_new(2, NULL);
+        int r = t ? 0 : -ENOMEM;
+
         if (r >= 0)
-                r = table_add_pair(t, "policy", reply_text(reply, "policy"));
+                r = table_add_pairf(t, "committed", "episode %s, reward %s", reply_text(feedback, "episode"),
+                                    reply_text(feedback, "reward"));
         if (r >= 0)
-                r = add_thresholds(t, reply);
-        return r < 0 ? maioctl_local_error(r) : maioctl_print_table(t);
+                r = add_thresholds(t, reply_member(feedback, "next", json_type_object));
+        return r < 0 ? r : table_print(t, stdout);
 }
 
 ExitStatus tier_feedback(const Args *a) {
         _cleanup_json_ json_object *body = json_object_new_object(), *reply = NULL;
-        _cleanup_(table_freep) Table *t = NULL;
-        json_object *next;
         bool time = isfinite(a->time_s), rps = isfinite(a->rps);
         char path[96];
         ExitStatus e;
-        int r;
 
         if (time == rps) {
                 fprintf(stderr, "maioctl: 'feedback' needs exactly one of --time and --rps\nTry 'maioctl feedback --help'.\n");
@@ -126,19 +136,9 @@ ExitStatus tier_feedback(const Args *a) {
         e = maioctl_call(a, "POST", path, body, &reply);
         if (e != EXIT_OK)
                 return e;
-        next = reply_member(reply, "next", json_type_object);
-        if (!next)
+        if (!reply_member(reply, "next", json_type_object))
                 return maioctl_bad_reply(a, "no next episode");
-        if (a->output == OUTPUT_JSON)
-                return maioctl_print_json(reply);
-        t = table_new(2, NULL);
-        if (!t)
-                return maioctl_local_error(-ENOMEM);
-        r = table_add_pairf(t, "committed", "episode %s, reward %s", reply_text(reply, "episode"),
-                            reply_text(reply, "reward"));
-        if (r >= 0)
-                r = add_thresholds(t, next);
-        return r < 0 ? maioctl_local_error(r) : maioctl_print_table(t);
+        return maioctl_output(a, reply, feedback_table);
 }
 
 static int policy_pairs(Table *t, json_object *reply) {
@@ -175,18 +175,31 @@ static int policy_pairs(Table *t, json_object *reply) {
         return r;
 }
 
-ExitStatus tier_policy(const Args *a) {
+/* The policy as key/value lines, then its reward history. */
+static int policy_table(json_object *policy) {
         static const ListColumn cols[] = {
                 { "EPISODE", "episode" }, { "POLICY", "policy" },   { "ACTION", "action" },
                 { "ACCESS_RATE", "access_rate" }, { "BURST", "burst_duration" }, { "EXPLORED", "explored" },
                 { "VALUE", "value" },     { "REWARD", "reward" },   { "COMMITTED", "committed" },
         };
+        _cleanup_(table_freep) Table *t = table_new(2, NULL);
+        json_object *rewards = reply_member(policy, "rewards", json_type_array);
+        int r = t ? 0 : -ENOMEM;
+
+        if (r >= 0)
+                r = policy_pairs(t, policy);
+        if (r >= 0)
+                r = table_print(t, stdout);
+        if (r < 0)
+                return r;
+        printf("\nReward history (newest %zu committed episodes):\n", json_object_array_length(rewards));
+        return maioctl_print_list(rewards, cols, ELEMENTSOF(cols));
+}
+
+ExitStatus tier_policy(const Args *a) {
         _cleanup_json_ json_object *body = NULL, *reply = NULL;
-        _cleanup_(table_freep) Table *t = NULL;
-        json_object *rewards;
         char path[96];
         ExitStatus e;
-        int r;
 
         if (a->seed >= 0 && !a->policy) {
                 fprintf(stderr, "maioctl: --seed goes with --set\nTry 'maioctl policy --help'.\n");
@@ -202,20 +215,7 @@ ExitStatus tier_policy(const Args *a) {
         e = maioctl_call(a, a->policy ? "PUT" : "GET", path, body, &reply);
         if (e != EXIT_OK)
                 return e;
-        rewards = reply_member(reply, "rewards", json_type_array);
-        if (!rewards || !reply_member(reply, "thresholds", json_type_object))
+        if (!reply_member(reply, "rewards", json_type_array) || !reply_member(reply, "thresholds", json_type_object))
                 return maioctl_bad_reply(a, "no policy object");
-        if (a->output == OUTPUT_JSON)
-                return maioctl_print_json(reply);
-        t = table_new(2, NULL);
-        if (!t)
-                return maioctl_local_error(-ENOMEM);
-        r = policy_pairs(t, reply);
-        if (r < 0)
-                return maioctl_local_error(r);
-        e = maioctl_print_table(t);
-        if (e != EXIT_OK)
-                return e;
-        printf("\nReward history (newest %zu committed episodes):\n", json_object_array_length(rewards));
-        return maioctl_print_list(rewards, cols, ELEMENTSOF(cols));
+        return maioctl_output(a, reply, policy_table);
 }
