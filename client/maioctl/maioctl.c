@@ -300,13 +300,15 @@ static int output_json(json_object *data, TablePrinter print_table) {
         return reply_print_json(data, stdout);
 }
 
-/* The output formats of -o, indexed by OutputMode: the one place that knows them. */
-static const struct {
+struct Output {
         const char *name;
         int (*print)(json_object *data, TablePrinter print_table);
-} outputs[] = {
-        [OUTPUT_TABLE] = { "table", output_table },
-        [OUTPUT_JSON] = { "json", output_json },
+};
+
+/* The formats of -o, the default first: the one place that knows them. */
+static const Output outputs[] = {
+        { "table", output_table },
+        { "json",  output_json  },
 };
 
 /* --socket and -o, accepted before and after the command. */
@@ -319,7 +321,7 @@ static int parse_common(int c, const char *value, Args *a, const char *command) 
         }
         for (size_t i = 0; i < ELEMENTSOF(outputs); i++)
                 if (strcmp(value, outputs[i].name) == 0) {
-                        a->output = (OutputMode) i;
+                        a->output = &outputs[i];
                         return 0;
                 }
         return usage_error(command, "invalid output format '%s': expected table or json", value);
@@ -588,7 +590,7 @@ ExitStatus maioctl_bad_reply(const Args *a, const char *what) {
 }
 
 ExitStatus maioctl_output(const Args *a, json_object *data, TablePrinter print_table) {
-        int r = outputs[a->output].print(data, print_table);
+        int r = a->output->print(data, print_table);
 
         return r < 0 ? maioctl_local_error(r) : EXIT_OK;
 }
@@ -632,7 +634,7 @@ ExitStatus maioctl_local_error(int r) {
 
 int main(int argc, char *argv[]) {
         Args a = {
-                .output = OUTPUT_TABLE,
+                .output = &outputs[0],
                 .priority = -1,
                 .pid = -1,
                 .tenant = -1,

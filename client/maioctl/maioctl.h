@@ -15,16 +15,14 @@ typedef enum ExitStatus {
         EXIT_UNREACHABLE = 3,   /* no exchange with maiod, or a reply maioctl cannot read */
 } ExitStatus;
 
-typedef enum OutputMode {
-        OUTPUT_TABLE,
-        OUTPUT_JSON,
-} OutputMode;
+/* An output format of -o; only maioctl_output() looks inside. */
+typedef struct Output Output;
 
 /* The command line after parsing and validation. Unset optional values are
  * negative or NULL so handlers send only what the user gave. */
 typedef struct Args {
         const char *socket_path;
-        OutputMode output;
+        const Output *output;
         int64_t id;                  /* ID argument of tenants show/rm, TENANT of maio grant/release */
         const char *name;            /* NAME argument of tenants add, knobs get/set/restore (NULL: none) */
         const char *value;           /* VALUE argument of knobs set */
@@ -76,8 +74,9 @@ ExitStatus maioctl_list(const Args *a, const char *path, const char *member, Tab
 /* Reports running out of memory or failing to write output; returns EXIT_DAEMON_ERROR. */
 ExitStatus maioctl_local_error(int r);
 
-/* Verb handlers (status.c, tenants.c, events.c, topology.c). Each returns an ExitStatus and
- * prints its own output and errors. */
+/* Verb handlers (status.c, tenants.c, events.c, knobs.c, topology.c, maio.c, tier.c).
+ * Each returns an ExitStatus, prints its own errors and hands the data it got to
+ * maioctl_output(). */
 ExitStatus status_show(const Args *a);
 ExitStatus tenants_list(const Args *a);
 ExitStatus tenants_show(const Args *a);
