@@ -2,14 +2,9 @@
 /* maioctl events [--tenant ID]: the daemon's event log, newest first. All events
  * (/v1/events) are for admins; one tenant's (/v1/tenants/ID/events) for its owner. */
 
-#include <errno.h>
-#include <inttypes.h>
-#include <stdio.h>
-
 #include "macro.h"
 #include "maioctl.h"
 #include "reply.h"
-#include "table.h"
 
 static int events_table(json_object *reply) {
         static const ListColumn cols[] = {
@@ -20,9 +15,8 @@ static int events_table(json_object *reply) {
 }
 
 ExitStatus events_list(const Args *a) {
-        char path[64] = "/v1/events";
+        char path[TENANT_PATH_MAX];
 
-        if (a->tenant > 0)
-                snprintf(path, sizeof path, "/v1/tenants/%" PRId64 "/events", a->tenant);
-        return maioctl_list(a, path, "events", events_table);
+        return maioctl_list(a, a->tenant > 0 ? maioctl_tenant_path(path, a->tenant, "events") : "/v1/events", "events",
+                            events_table);
 }

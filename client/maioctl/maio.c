@@ -4,7 +4,7 @@
  * JSON with -o json. */
 
 #include <errno.h>
-#include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,10 +74,6 @@ ExitStatus maio_list(const Args *a) {
         return maioctl_output(a, reply, maio_list_table);
 }
 
-static void maio_path(int64_t id, char *buf, size_t size) {
-        snprintf(buf, size, "/v1/tenants/%" PRId64 "/maio", id);
-}
-
 static int maio_granted_table(json_object *grant) {
         static const struct {
                 const char *label, *key;
@@ -100,14 +96,13 @@ static int maio_granted_table(json_object *grant) {
 
 ExitStatus maio_grant(const Args *a) {
         _cleanup_json_ json_object *body = json_object_new_object(), *reply = NULL;
-        char path[64];
+        char path[TENANT_PATH_MAX];
         ExitStatus e;
 
         if (!body || json_object_object_add(body, "bytes", json_object_new_int64(a->bytes)) < 0 ||
             json_object_object_add(body, "node", json_object_new_int(a->node >= 0 ? a->node : 0)) < 0)
                 return maioctl_local_error(-ENOMEM);
-        maio_path(a->id, path, sizeof path);
-        e = maioctl_call(a, "POST", path, body, &reply);
+        e = maioctl_call(a, "POST", maioctl_tenant_path(path, a->id, "maio"), body, &reply);
         if (e != EXIT_OK)
                 return e;
         if (!reply_member(reply, "pages", json_type_int))
@@ -133,11 +128,10 @@ static int maio_released_table(json_object *released) {
 
 ExitStatus maio_release(const Args *a) {
         _cleanup_json_ json_object *reply = NULL;
-        char path[64];
+        char path[TENANT_PATH_MAX];
         ExitStatus e;
 
-        maio_path(a->id, path, sizeof path);
-        e = maioctl_call(a, "DELETE", path, NULL, &reply);
+        e = maioctl_call(a, "DELETE", maioctl_tenant_path(path, a->id, "maio"), NULL, &reply);
         if (e != EXIT_OK)
                 return e;
         if (!reply_member(reply, "released", json_type_array))

@@ -584,6 +584,11 @@ ExitStatus maioctl_call(const Args *a, const char *method, const char *path, jso
         return EXIT_DAEMON_ERROR;
 }
 
+const char *maioctl_tenant_path(char buf[static TENANT_PATH_MAX], int64_t id, const char *what) {
+        snprintf(buf, TENANT_PATH_MAX, "/v1/tenants/%" PRId64 "%s%s", id, what ? "/" : "", what ?: "");
+        return buf;
+}
+
 ExitStatus maioctl_bad_reply(const Args *a, const char *what) {
         fprintf(stderr, "maioctl: unreadable reply from maiod at %s: %s\n", a->socket_path, what);
         return EXIT_UNREACHABLE;

@@ -46,6 +46,10 @@ typedef struct Args {
  * EXIT_UNREACHABLE (no answer, or one that is not JSON). */
 ExitStatus maioctl_call(const Args *a, const char *method, const char *path, json_object *body, json_object **ret_reply);
 
+/* Writes "/v1/tenants/ID" to buf, followed by "/" and what unless what is NULL. Returns buf. */
+#define TENANT_PATH_MAX 64
+const char *maioctl_tenant_path(char buf[static TENANT_PATH_MAX], int64_t id, const char *what);
+
 /* Reports a reply that parsed but lacks what the verb needs; returns EXIT_UNREACHABLE. */
 ExitStatus maioctl_bad_reply(const Args *a, const char *what);
 

@@ -3,20 +3,12 @@
  * the daemon's objects as tables or, with -o json, as the daemon sent them. */
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 
 #include "macro.h"
 #include "maioctl.h"
 #include "reply.h"
 #include "table.h"
-
-#define TENANTS_PATH_MAX 64
-
-static const char *tenants_path(int64_t id, char buf[static TENANTS_PATH_MAX]) {
-        snprintf(buf, TENANTS_PATH_MAX, "/v1/tenants/%" PRId64, id);
-        return buf;
-}
 
 static int tenants_list_table(json_object *reply) {
         static const ListColumn cols[] = {
@@ -65,10 +57,10 @@ static int tenants_show_table(json_object *tenant) {
 
 ExitStatus tenants_show(const Args *a) {
         _cleanup_json_ json_object *reply = NULL;
-        char path[TENANTS_PATH_MAX];
+        char path[TENANT_PATH_MAX];
         ExitStatus e;
 
-        e = maioctl_call(a, "GET", tenants_path(a->id, path), NULL, &reply);
+        e = maioctl_call(a, "GET", maioctl_tenant_path(path, a->id, NULL), NULL, &reply);
         if (e != EXIT_OK)
                 return e;
         if (!reply || !json_object_is_type(reply, json_type_object))
@@ -145,8 +137,8 @@ ExitStatus tenants_add(const Args *a) {
 
 ExitStatus tenants_rm(const Args *a) {
         _cleanup_json_ json_object *reply = NULL;
-        char path[TENANTS_PATH_MAX];
+        char path[TENANT_PATH_MAX];
 
         /* Success prints nothing, in both output modes. */
-        return maioctl_call(a, "DELETE", tenants_path(a->id, path), NULL, &reply);
+        return maioctl_call(a, "DELETE", maioctl_tenant_path(path, a->id, NULL), NULL, &reply);
 }

@@ -5,7 +5,6 @@
  * JSON with -o json. */
 
 #include <errno.h>
-#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,10 +14,6 @@
 #include "maioctl.h"
 #include "reply.h"
 #include "table.h"
-
-static void tier_path(const Args *a, const char *what, char *buf, size_t size) {
-        snprintf(buf, size, "/v1/tenants/%" PRId64 "/%s", a->id, what);
-}
 
 /* A number member as "%.4g" with a unit, or "-" when missing or null. */
 static void number_text(json_object *o, const char *key, const char *unit, char *buf, size_t size) {
@@ -94,11 +89,10 @@ static int thresholds_table(json_object *th) {
 
 ExitStatus tier_thresholds(const Args *a) {
         _cleanup_json_ json_object *reply = NULL;
-        char path[96];
+        char path[TENANT_PATH_MAX];
         ExitStatus e;
 
-        tier_path(a, "thresholds", path, sizeof path);
-        e = maioctl_call(a, "GET", path, NULL, &reply);
+        e = maioctl_call(a, "GET", maioctl_tenant_path(path, a->id, "thresholds"), NULL, &reply);
         if (e != EXIT_OK)
                 return e;
         if (!reply_member(reply, "episode", json_type_int))
@@ -121,7 +115,7 @@ static int feedback_table(json_object *feedback) {
 ExitStatus tier_feedback(const Args *a) {
         _cleanup_json_ json_object *body = json_object_new_object(), *reply = NULL;
         bool time = isfinite(a->time_s), rps = isfinite(a->rps);
-        char path[96];
+        char path[TENANT_PATH_MAX];
         ExitStatus e;
 
         if (time == rps) {
@@ -132,8 +126,7 @@ ExitStatus tier_feedback(const Args *a) {
             json_object_object_add(body, time ? "completion_time_s" : "requests_per_s",
                                    json_object_new_double(time ? a->time_s : a->rps)) < 0)
                 return maioctl_local_error(-ENOMEM);
-        tier_path(a, "feedback", path, sizeof path);
-        e = maioctl_call(a, "POST", path, body, &reply);
+        e = maioctl_call(a, "POST", maioctl_tenant_path(path, a->id, "feedback"), body, &reply);
         if (e != EXIT_OK)
                 return e;
         if (!reply_member(reply, "next", json_type_object))
@@ -198,7 +191,7 @@ static int policy_table(json_object *policy) {
 
 ExitStatus tier_policy(const Args *a) {
         _cleanup_json_ json_object *body = NULL, *reply = NULL;
-        char path[96];
+        char path[TENANT_PATH_MAX];
         ExitStatus e;
 
         if (a->seed >= 0 && !a->policy) {
@@ -211,8 +204,7 @@ ExitStatus tier_policy(const Args *a) {
                     (a->seed >= 0 && json_object_object_add(body, "seed", json_object_new_int64(a->seed)) < 0))
                         return maioctl_local_error(-ENOMEM);
         }
-        tier_path(a, "policy", path, sizeof path);
-        e = maioctl_call(a, a->policy ? "PUT" : "GET", path, body, &reply);
+        e = maioctl_call(a, a->policy ? "PUT" : "GET", maioctl_tenant_path(path, a->id, "policy"), body, &reply);
         if (e != EXIT_OK)
                 return e;
         if (!reply_member(reply, "rewards", json_type_array) || !reply_member(reply, "thresholds", json_type_object))
