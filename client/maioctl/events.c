@@ -7,7 +7,7 @@
 #include "reply.h"
 
 static int events_table(json_object *reply) {
-        static const ListColumn cols[] = {
+        static const Field cols[] = {
                 { "ID", "id" }, { "TIME", "time" }, { "TENANT", "tenant_id" }, { "KIND", "kind" }, { "MESSAGE", "message" },
         };
 

@@ -32,7 +32,7 @@ static int knobs_path(const char *name, char **ret) {
 }
 
 static int knobs_list_table(json_object *reply) {
-        static const ListColumn cols[] = {
+        static const Field cols[] = {
                 { "NAME", "name" }, { "SCOPE", "scope" }, { "LIVE", "live" }, { "STATE", "state" },
                 { "ORIGINAL", "original" },
         };
@@ -46,22 +46,15 @@ ExitStatus knobs_list(const Args *a) {
 
 /* One knob object as key/value lines (get, set, restore NAME). */
 static int knobs_table(json_object *knob) {
-        static const struct {
-                const char *label;
-                const char *key;
-        } fields[] = {
+        static const Field fields[] = {
                 { "name", "name" },       { "scope", "scope" },       { "type", "type" },
                 { "allowed", "allowed" }, { "live", "live" },         { "state", "state" },
                 { "original", "original" }, { "desired", "desired" }, { "applied", "applied" },
                 { "changed", "changed" }, { "changed by", "changed_by" }, { "path", "path" },
                 { "available", "available" }, { "requires", "requires" }, { "doc", "doc" },
         };
-        _cleanup_(table_freep) Table *t = table_new(2, NULL);
-        int r = t ? 0 : -ENOMEM;
 
-        for (size_t i = 0; i < ELEMENTSOF(fields) && r >= 0; i++)
-                r = table_add_pair(t, fields[i].label, reply_text(knob, fields[i].key));
-        return r < 0 ? r : table_print(t, stdout);
+        return maioctl_print_fields(knob, fields, ELEMENTSOF(fields));
 }
 
 /* Sends method to the knob's path with body and prints the knob answered. */
@@ -99,14 +92,9 @@ ExitStatus knobs_set(const Args *a) {
 }
 
 static int knobs_restored_table(json_object *restored) {
-        _cleanup_(table_freep) Table *t = table_new(2, NULL);
-        int r = t ? 0 : -ENOMEM;
+        static const Field fields[] = { { "restored", "restored" }, { "remaining", "remaining" } };
 
-        if (r >= 0)
-                r = table_add_pair(t, "restored", reply_text(restored, "restored"));
-        if (r >= 0)
-                r = table_add_pair(t, "remaining", reply_text(restored, "remaining"));
-        return r < 0 ? r : table_print(t, stdout);
+        return maioctl_print_fields(restored, fields, ELEMENTSOF(fields));
 }
 
 ExitStatus knobs_restore(const Args *a) {

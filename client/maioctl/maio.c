@@ -44,12 +44,12 @@ int maio_parse_bytes(const char *s, int64_t *ret) {
 
 /* Two tables: the reserve of each node, then the grants. */
 static int maio_list_table(json_object *maio) {
-        static const ListColumn node_cols[] = {
+        static const Field node_cols[] = {
                 { "NODE", "node" },           { "ORIGINAL", "original_pages" }, { "GRANTED", "granted_pages" },
                 { "HEADROOM", "headroom_pages" }, { "TARGET", "target_pages" },   { "TOTAL", "total_pages" },
                 { "FREE", "free_pages" },     { "STATE", "state" },
         };
-        static const ListColumn grant_cols[] = {
+        static const Field grant_cols[] = {
                 { "TENANT", "tenant_id" }, { "NAME", "tenant" }, { "NODE", "node" },
                 { "PAGES", "pages" },      { "BYTES", "bytes" }, { "CREATED", "created" },
         };
@@ -75,19 +75,15 @@ ExitStatus maio_list(const Args *a) {
 }
 
 static int maio_granted_table(json_object *grant) {
-        static const struct {
-                const char *label, *key;
-        } fields[] = {
+        static const Field fields[] = {
                 { "tenant", "tenant_id" }, { "name", "tenant" },     { "node", "node" },
                 { "pages", "pages" },      { "bytes", "bytes" },     { "requested", "requested_bytes" },
                 { "replaced", "replaced_pages" },
         };
         _cleanup_(table_freep) Table *t = table_new(2, NULL);
         json_object *reserve = reply_member(grant, "reserve", json_type_object);
-        int r = t ? 0 : -ENOMEM;
+        int r = t ? maioctl_add_fields(t, grant, fields, ELEMENTSOF(fields)) : -ENOMEM;
 
-        for (size_t i = 0; i < ELEMENTSOF(fields) && r >= 0; i++)
-                r = table_add_pair(t, fields[i].label, reply_text(grant, fields[i].key));
         if (r >= 0)
                 r = table_add_pairf(t, "node pages", "%s total, %s target, %s granted", reply_text(reserve, "total_pages"),
                                     reply_text(reserve, "target_pages"), reply_text(reserve, "granted_pages"));

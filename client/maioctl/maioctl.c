@@ -600,19 +600,34 @@ ExitStatus maioctl_output(const Args *a, json_object *data, TablePrinter print_t
         return r < 0 ? maioctl_local_error(r) : EXIT_OK;
 }
 
-int maioctl_print_list(json_object *list, const ListColumn *cols, size_t n_cols) {
+int maioctl_print_list(json_object *list, const Field *cols, size_t n_cols) {
         _cleanup_(table_freep) Table *t = NULL;
         const char *header[n_cols];
         int r = 0;
 
         for (size_t c = 0; c < n_cols; c++)
-                header[c] = cols[c].header;
+                header[c] = cols[c].title;
         t = table_new(n_cols, header);
         if (!t)
                 return -ENOMEM;
         for (size_t i = 0; i < json_object_array_length(list) && r >= 0; i++)
                 for (size_t c = 0; c < n_cols && r >= 0; c++)
                         r = table_add_cell(t, reply_text(json_object_array_get_idx(list, i), cols[c].key));
+        return r < 0 ? r : table_print(t, stdout);
+}
+
+int maioctl_add_fields(Table *t, json_object *o, const Field *fields, size_t n_fields) {
+        int r = 0;
+
+        for (size_t i = 0; i < n_fields && r >= 0; i++)
+                r = table_add_pair(t, fields[i].title, reply_text(o, fields[i].key));
+        return r;
+}
+
+int maioctl_print_fields(json_object *o, const Field *fields, size_t n_fields) {
+        _cleanup_(table_freep) Table *t = table_new(2, NULL);
+        int r = t ? maioctl_add_fields(t, o, fields, n_fields) : -ENOMEM;
+
         return r < 0 ? r : table_print(t, stdout);
 }
 

@@ -61,15 +61,24 @@ typedef int (*TablePrinter)(json_object *data);
  * what maioctl_local_error() returns. */
 ExitStatus maioctl_output(const Args *a, json_object *data, TablePrinter print_table);
 
-/* One column of a list verb: its header and the member of each element shown in it. */
-typedef struct ListColumn {
-        const char *header;
+/* A member of a reply and its title: the header of its column in a list, or
+ * the label of its line in a key/value table. */
+typedef struct Field {
+        const char *title;
         const char *key;
-} ListColumn;
+} Field;
 
 /* Prints the array list as a table with one row per element and cols for columns.
  * Returns 0 or -errno. */
-int maioctl_print_list(json_object *list, const ListColumn *cols, size_t n_cols);
+int maioctl_print_list(json_object *list, const Field *cols, size_t n_cols);
+
+/* Adds a "title:" line to the key/value table t for each field, with the text of
+ * o's member (reply_text()). Returns 0 or -ENOMEM. */
+typedef struct Table Table;
+int maioctl_add_fields(Table *t, json_object *o, const Field *fields, size_t n_fields);
+
+/* Prints the key/value table of fields of o. Returns 0 or -errno. */
+int maioctl_print_fields(json_object *o, const Field *fields, size_t n_fields);
 
 /* The list verbs: GET path, whose reply must hold the array `member`, and output
  * of the reply with print_table. Returns an exit status. */

@@ -11,7 +11,7 @@
 #include "table.h"
 
 static int tenants_list_table(json_object *reply) {
-        static const ListColumn cols[] = {
+        static const Field cols[] = {
                 { "ID", "id" },   { "NAME", "name" }, { "PRIO", "priority" }, { "CLASS", "workload_class" },
                 { "UID", "uid" }, { "PID", "pid" },   { "CGROUP", "cgroup" },
         };
@@ -33,10 +33,7 @@ static int tenants_add_pid(Table *t, json_object *tenant) {
 }
 
 static int tenants_show_table(json_object *tenant) {
-        static const struct {
-                const char *label;
-                const char *key;
-        } fields[] = {
+        static const Field fields[] = {
                 { "id",       "id"             },
                 { "name",     "name"           },
                 { "priority", "priority"       },
@@ -50,7 +47,7 @@ static int tenants_show_table(json_object *tenant) {
         int r = t ? 0 : -ENOMEM;
 
         for (size_t i = 0; i < ELEMENTSOF(fields) && r >= 0; i++)
-                r = fields[i].key ? table_add_pair(t, fields[i].label, reply_text(tenant, fields[i].key))
+                r = fields[i].key ? table_add_pair(t, fields[i].title, reply_text(tenant, fields[i].key))
                                   : tenants_add_pid(t, tenant);
         return r < 0 ? r : table_print(t, stdout);
 }
@@ -103,17 +100,10 @@ static int tenants_add_body(const Args *a, json_object **ret) {
 }
 
 static int tenants_add_table(json_object *created) {
-        _cleanup_(table_freep) Table *t = table_new(2, NULL);
-        int r = t ? 0 : -ENOMEM;
+        static const Field fields[] = { { "id", "id" }, { "name", "name" }, { "token", "token" } };
+        int r;
 
-        if (r >= 0)
-                r = table_add_pair(t, "id", reply_text(created, "id"));
-        if (r >= 0)
-                r = table_add_pair(t, "name", reply_text(created, "name"));
-        if (r >= 0)
-                r = table_add_pair(t, "token", reply_text(created, "token"));
-        if (r >= 0)
-                r = table_print(t, stdout);
+        r = maioctl_print_fields(created, fields, ELEMENTSOF(fields));
         if (r >= 0)
                 printf("Note: the token is shown only once; store it now. The tenant uses it as a bearer token over TCP.\n");
         return r;

@@ -75,13 +75,10 @@ static int add_thresholds(Table *t, json_object *th) {
 }
 
 static int thresholds_table(json_object *th) {
+        static const Field fields[] = { { "tenant", "tenant_id" }, { "policy", "policy" } };
         _cleanup_(table_freep) Table *t = table_new(2, NULL);
-        int r = t ? 0 : -ENOMEM;
+        int r = t ? maioctl_add_fields(t, th, fields, ELEMENTSOF(fields)) : -ENOMEM;
 
-        if (r >= 0)
-                r = table_add_pair(t, "tenant", reply_text(th, "tenant_id"));
-        if (r >= 0)
-                r = table_add_pair(t, "policy", reply_text(th, "policy"));
         if (r >= 0)
                 r = add_thresholds(t, th);
         return r < 0 ? r : table_print(t, stdout);
@@ -170,7 +167,7 @@ static int policy_pairs(Table *t, json_object *reply) {
 
 /* The policy as key/value lines, then its reward history. */
 static int policy_table(json_object *policy) {
-        static const ListColumn cols[] = {
+        static const Field cols[] = {
                 { "EPISODE", "episode" }, { "POLICY", "policy" },   { "ACTION", "action" },
                 { "ACCESS_RATE", "access_rate" }, { "BURST", "burst_duration" }, { "EXPLORED", "explored" },
                 { "VALUE", "value" },     { "REWARD", "reward" },   { "COMMITTED", "committed" },
