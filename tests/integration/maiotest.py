@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Shared helper of the integration tests: runs the real maiod on temporary
 # directories and talks HTTP to it over its unix socket (also as another uid)
-# or TCP. Standard library only; every wait is bounded. main() runs one group of a
+# or TCP; copies of built programs other uids can run. Standard library only;
+# every wait is bounded. main() runs one group of a
 # script's tests: the default group, or the group @needs(...) names (argv[1]).
 
+import atexit
 import http.client
 import json
 import os
@@ -229,6 +231,37 @@ def as_user(uid, gid, groups, fn):
     if "error" in out:
         raise AssertionError(f"as uid {uid}: {out['error']}")
     return out["result"]
+
+
+_copies = {}
+
+
+def runnable_by_others(program):
+    """Returns (path, environ) to run the built program as another uid. The
+    checkout may sit in a directory only its owner can enter (Debian's /root is
+    0700), so the program is copied to a 0755 temp dir removed at exit, with the
+    shared libraries it loads from the build tree (ldd says which), found
+    through LD_LIBRARY_PATH (merge environ into the child's environment)."""
+    if program in _copies:
+        return _copies[program]
+    build_root = os.path.realpath(env("MAIO_BUILD_ROOT")) + os.sep
+    tmp = tempfile.mkdtemp(prefix="maio-it-bin-")
+    atexit.register(shutil.rmtree, tmp, True)  # not in forked children: they leave with os._exit()
+    os.chmod(tmp, 0o755)
+    path = os.path.join(tmp, os.path.basename(program))
+    shutil.copyfile(program, path)
+    os.chmod(path, 0o755)
+    environ = {}
+    ldd = subprocess.run(["ldd", program], capture_output=True, text=True, timeout=30).stdout
+    for line in ldd.splitlines():
+        name, arrow, where = line.partition(" => ")
+        lib = where.split(" (")[0].strip() if arrow else ""
+        if lib.startswith("/") and os.path.realpath(lib).startswith(build_root):
+            shutil.copyfile(lib, os.path.join(tmp, name.strip()))
+            os.chmod(os.path.join(tmp, name.strip()), 0o644)
+            environ["LD_LIBRARY_PATH"] = tmp
+    _copies[program] = (path, environ)
+    return path, environ
 
 
 class Daemon:
