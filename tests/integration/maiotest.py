@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Shared helper of the integration tests: runs the real maiod on temporary
 # directories and talks HTTP to it over its unix socket (also as another uid)
-# or TCP. Standard library only; every wait is bounded. With $MAIO_GOLDEN_DIR set
-# it records the shape of every reply (tests/golden/check-golden).
+# or TCP; copies of built programs other uids can run. Standard library only;
+# every wait is bounded. main() runs one group of a script's tests: the default
+# group, or the group @needs(...) names (argv[1]). With $MAIO_GOLDEN_DIR set it
+# records the shape of every reply (tests/golden/check-golden).
 
 import atexit
 import fcntl
@@ -26,6 +28,17 @@ NOBODY = 65534
 
 class Skip(Exception):
     """A capability the test needs is missing: exit 77 with the reason."""
+
+
+def needs(group, what):
+    """Puts a test function in a group of its own, for a capability (a tool, a
+    namespace, a file attribute) the host may lack; `what` says which.
+    tests/integration/meson.build makes each @needs("GROUP", ...) of a script a
+    test() of its own, it-<script>-live-<GROUP>, run with GROUP as argument."""
+    def mark(fn):
+        fn.group, fn.needs = group, what
+        return fn
+    return mark
 
 
 def check(cond, what):
@@ -326,6 +339,37 @@ def as_user(uid, gid, groups, fn):
     return out["result"]
 
 
+_copies = {}
+
+
+def runnable_by_others(program):
+    """Returns (path, environ) to run the built program as another uid. The
+    checkout may sit in a directory only its owner can enter (Debian's /root is
+    0700), so the program is copied to a 0755 temp dir removed at exit, with the
+    shared libraries it loads from the build tree (ldd says which), found
+    through LD_LIBRARY_PATH (merge environ into the child's environment)."""
+    if program in _copies:
+        return _copies[program]
+    build_root = os.path.realpath(env("MAIO_BUILD_ROOT")) + os.sep
+    tmp = tempfile.mkdtemp(prefix="maio-it-bin-")
+    atexit.register(shutil.rmtree, tmp, True)  # not in forked children: they leave with os._exit()
+    os.chmod(tmp, 0o755)
+    path = os.path.join(tmp, os.path.basename(program))
+    shutil.copyfile(program, path)
+    os.chmod(path, 0o755)
+    environ = {}
+    ldd = subprocess.run(["ldd", program], capture_output=True, text=True, timeout=30).stdout
+    for line in ldd.splitlines():
+        name, arrow, where = line.partition(" => ")
+        lib = where.split(" (")[0].strip() if arrow else ""
+        if lib.startswith("/") and os.path.realpath(lib).startswith(build_root):
+            shutil.copyfile(lib, os.path.join(tmp, name.strip()))
+            os.chmod(os.path.join(tmp, name.strip()), 0o644)
+            environ["LD_LIBRARY_PATH"] = tmp
+    _copies[program] = (path, environ)
+    return path, environ
+
+
 class Daemon:
     """A maiod on its own temp dirs. Use as a context manager; on a clean exit
     it must stop on SIGTERM with status 0 within 2 s. The log is printed when
@@ -523,14 +567,25 @@ def parse_metrics(text):
     return out
 
 
-def main(tests, needs_root=True):
-    """Runs every test function; exits 1 if any failed, else 77 if any
-    skipped (with the reason printed), else 0."""
+def main(tests, needs_root=True, needs=None):
+    """Runs the tests of one group: those @needs() put in the group argv[1]
+    names, or without an argument the others (the default group; `needs` says
+    what it needs when that is more than any host has). Exits 1 if any failed,
+    77 if every one skipped (with the reasons printed) and the group says what
+    it needs, 1 if some skipped beside passes (77 would hide those), else 0."""
+    group = sys.argv[1] if len(sys.argv) > 1 else None
+    chosen = [t for t in tests if getattr(t, "group", None) == group]
+    if len(sys.argv) > 2 or not chosen:
+        groups = sorted({t.group for t in tests if hasattr(t, "group")})
+        print(f"usage: {sys.argv[0]} [GROUP]; groups: {', '.join(groups) or 'none'}", file=sys.stderr)
+        sys.exit(1)
+    if group is not None:
+        needs = chosen[0].needs
     if needs_root and os.geteuid() != 0:
         print("SKIP: needs root: clients switch to other uids and uid 0 is the administrator")
         sys.exit(EXIT_SKIP)
     skipped, failed = [], []
-    for t in tests:
+    for t in chosen:
         print(f"== {t.__name__}", flush=True)
         try:
             t()
@@ -544,8 +599,13 @@ def main(tests, needs_root=True):
     if failed:
         print(f"FAILED: {', '.join(failed)}")
         sys.exit(1)
-    if skipped:
-        print(f"SKIPPED: {', '.join(skipped)}")
+    if skipped and len(skipped) == len(chosen) and needs:
+        print(f"SKIPPED: {', '.join(skipped)}: group {group or 'default'} needs {needs}")
         sys.exit(EXIT_SKIP)
+    if skipped:
+        why = ("beside passes, which exit 77 would hide" if len(skipped) < len(chosen)
+               else "in the default group, which any host should run")
+        print(f"FAILED: {', '.join(skipped)} skipped {why}: put them in a group of their own with @needs()")
+        sys.exit(1)
     print("PASS")
     sys.exit(0)
