@@ -2,22 +2,21 @@
 /* maioctl events [--tenant ID]: the daemon's event log, newest first. All events
  * (/v1/events) are for admins; one tenant's (/v1/tenants/ID/events) for its owner. */
 
-#include <errno.h>
-#include <inttypes.h>
-#include <stdio.h>
-
 #include "macro.h"
 #include "maioctl.h"
 #include "reply.h"
-#include "table.h"
 
-ExitStatus events_list(const Args *a) {
-        static const ListColumn cols[] = {
+static int events_table(json_object *reply) {
+        static const Field cols[] = {
                 { "ID", "id" }, { "TIME", "time" }, { "TENANT", "tenant_id" }, { "KIND", "kind" }, { "MESSAGE", "message" },
         };
-        char path[64] = "/v1/events";
 
-        if (a->tenant > 0)
-                snprintf(path, sizeof path, "/v1/tenants/%" PRId64 "/events", a->tenant);
-        return maioctl_list(a, path, "events", cols, ELEMENTSOF(cols));
+        return maioctl_print_list(reply_member(reply, "events", json_type_array), cols, ELEMENTSOF(cols));
+}
+
+ExitStatus events_list(const Args *a) {
+        char path[TENANT_PATH_MAX];
+
+        return maioctl_list(a, a->tenant > 0 ? maioctl_tenant_path(path, a->tenant, "events") : "/v1/events", "events",
+                            events_table);
 }

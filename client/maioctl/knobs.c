@@ -31,44 +31,30 @@ static int knobs_path(const char *name, char **ret) {
         return 0;
 }
 
-
-ExitStatus knobs_list(const Args *a) {
-        static const ListColumn cols[] = {
+static int knobs_list_table(json_object *reply) {
+        static const Field cols[] = {
                 { "NAME", "name" }, { "SCOPE", "scope" }, { "LIVE", "live" }, { "STATE", "state" },
                 { "ORIGINAL", "original" },
         };
 
-        return maioctl_list(a, "/v1/knobs", "knobs", cols, ELEMENTSOF(cols));
+        return maioctl_print_list(reply_member(reply, "knobs", json_type_array), cols, ELEMENTSOF(cols));
+}
+
+ExitStatus knobs_list(const Args *a) {
+        return maioctl_list(a, "/v1/knobs", "knobs", knobs_list_table);
 }
 
 /* One knob object as key/value lines (get, set, restore NAME). */
-static ExitStatus knobs_print_one(const Args *a, json_object *knob) {
-        static const struct {
-                const char *label;
-                const char *key;
-        } fields[] = {
+static int knobs_table(json_object *knob) {
+        static const Field fields[] = {
                 { "name", "name" },       { "scope", "scope" },       { "type", "type" },
                 { "allowed", "allowed" }, { "live", "live" },         { "state", "state" },
                 { "original", "original" }, { "desired", "desired" }, { "applied", "applied" },
                 { "changed", "changed" }, { "changed by", "changed_by" }, { "path", "path" },
                 { "available", "available" }, { "requires", "requires" }, { "doc", "doc" },
         };
-        _cleanup_(table_freep) Table *t = NULL;
-        int r;
 
-        if (!knob || !json_object_is_type(knob, json_type_object) || !reply_string(knob, "name"))
-                return maioctl_bad_reply(a, "no knob object");
-        if (a->output == OUTPUT_JSON)
-                return maioctl_print_json(knob);
-        t = table_new(2, NULL);
-        if (!t)
-                return maioctl_local_error(-ENOMEM);
-        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
-                r = table_add_pair(t, fields[i].label, reply_text(knob, fields[i].key));
-                if (r < 0)
-                        return maioctl_local_error(r);
-        }
-        return maioctl_print_table(t);
+        return maioctl_print_fields(knob, fields, ELEMENTSOF(fields));
 }
 
 /* Sends method to the knob's path with body and prints the knob answered. */
@@ -84,7 +70,9 @@ static ExitStatus knobs_one(const Args *a, const char *method, json_object *body
         e = maioctl_call(a, method, path, body, &reply);
         if (e != EXIT_OK)
                 return e;
-        return knobs_print_one(a, reply);
+        if (!reply_string(reply, "name"))
+                return maioctl_bad_reply(a, "no knob object");
+        return maioctl_output(a, reply, knobs_table);
 }
 
 ExitStatus knobs_get(const Args *a) {
@@ -103,11 +91,15 @@ ExitStatus knobs_set(const Args *a) {
         return knobs_one(a, "PUT", body);
 }
 
+static int knobs_restored_table(json_object *restored) {
+        static const Field fields[] = { { "restored", "restored" }, { "remaining", "remaining" } };
+
+        return maioctl_print_fields(restored, fields, ELEMENTSOF(fields));
+}
+
 ExitStatus knobs_restore(const Args *a) {
         _cleanup_json_ json_object *reply = NULL;
-        _cleanup_(table_freep) Table *t = NULL;
         ExitStatus e;
-        int r;
 
         if (a->name)
                 return knobs_one(a, "DELETE", NULL);
@@ -116,15 +108,5 @@ ExitStatus knobs_restore(const Args *a) {
                 return e;
         if (!reply_member(reply, "restored", json_type_int))
                 return maioctl_bad_reply(a, "no \"restored\" count");
-        if (a->output == OUTPUT_JSON)
-                return maioctl_print_json(reply);
-        t = table_new(2, NULL);
-        if (!t)
-                return maioctl_local_error(-ENOMEM);
-        r = table_add_pair(t, "restored", reply_text(reply, "restored"));
-        if (r >= 0)
-                r = table_add_pair(t, "remaining", reply_text(reply, "remaining"));
-        if (r < 0)
-                return maioctl_local_error(r);
-        return maioctl_print_table(t);
+        return maioctl_output(a, reply, knobs_restored_table);
 }

@@ -4,7 +4,7 @@
  * JSON with -o json. */
 
 #include <errno.h>
-#include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,104 +42,95 @@ int maio_parse_bytes(const char *s, int64_t *ret) {
         return -EINVAL;
 }
 
-ExitStatus maio_list(const Args *a) {
-        static const ListColumn node_cols[] = {
+/* Two tables: the reserve of each node, then the grants. */
+static int maio_list_table(json_object *maio) {
+        static const Field node_cols[] = {
                 { "NODE", "node" },           { "ORIGINAL", "original_pages" }, { "GRANTED", "granted_pages" },
                 { "HEADROOM", "headroom_pages" }, { "TARGET", "target_pages" },   { "TOTAL", "total_pages" },
                 { "FREE", "free_pages" },     { "STATE", "state" },
         };
-        static const ListColumn grant_cols[] = {
+        static const Field grant_cols[] = {
                 { "TENANT", "tenant_id" }, { "NAME", "tenant" }, { "NODE", "node" },
                 { "PAGES", "pages" },      { "BYTES", "bytes" }, { "CREATED", "created" },
         };
+        int r;
+
+        r = maioctl_print_list(reply_member(maio, "nodes", json_type_array), node_cols, ELEMENTSOF(node_cols));
+        if (r < 0)
+                return r;
+        putchar('\n');
+        return maioctl_print_list(reply_member(maio, "grants", json_type_array), grant_cols, ELEMENTSOF(grant_cols));
+}
+
+ExitStatus maio_list(const Args *a) {
         _cleanup_json_ json_object *reply = NULL;
-        json_object *nodes, *grants;
         ExitStatus e;
 
         e = maioctl_call(a, "GET", "/v1/maio", NULL, &reply);
         if (e != EXIT_OK)
                 return e;
-        nodes = reply_member(reply, "nodes", json_type_array);
-        grants = reply_member(reply, "grants", json_type_array);
-        if (!nodes || !grants)
+        if (!reply_member(reply, "nodes", json_type_array) || !reply_member(reply, "grants", json_type_array))
                 return maioctl_bad_reply(a, "no \"nodes\" and \"grants\" arrays");
-        if (a->output == OUTPUT_JSON)
-                return maioctl_print_json(reply);
-        e = maioctl_print_list(nodes, node_cols, ELEMENTSOF(node_cols));
-        if (e != EXIT_OK)
-                return e;
-        putchar('\n');
-        return maioctl_print_list(grants, grant_cols, ELEMENTSOF(grant_cols));
+        return maioctl_output(a, reply, maio_list_table);
 }
 
-static void maio_path(int64_t id, char *buf, size_t size) {
-        snprintf(buf, size, "/v1/tenants/%" PRId64 "/maio", id);
-}
-
-ExitStatus maio_grant(const Args *a) {
-        static const struct {
-                const char *label, *key;
-        } fields[] = {
+static int maio_granted_table(json_object *grant) {
+        static const Field fields[] = {
                 { "tenant", "tenant_id" }, { "name", "tenant" },     { "node", "node" },
                 { "pages", "pages" },      { "bytes", "bytes" },     { "requested", "requested_bytes" },
                 { "replaced", "replaced_pages" },
         };
+        _cleanup_(table_freep) Table *t = table_new(2, NULL);
+        json_object *reserve = reply_member(grant, "reserve", json_type_object);
+        int r = t ? maioctl_add_fields(t, grant, fields, ELEMENTSOF(fields)) : -ENOMEM;
+
+        if (r >= 0)
+                r = table_add_pairf(t, "node pages", "%s total, %s target, %s granted", reply_text(reserve, "total_pages"),
+                                    reply_text(reserve, "target_pages"), reply_text(reserve, "granted_pages"));
+        return r < 0 ? r : table_print(t, stdout);
+}
+
+ExitStatus maio_grant(const Args *a) {
         _cleanup_json_ json_object *body = json_object_new_object(), *reply = NULL;
-        _cleanup_(table_freep) Table *t = NULL;
-        json_object *reserve;
-        char path[64];
+        char path[TENANT_PATH_MAX];
         ExitStatus e;
-        int r = 0;
 
         if (!body || json_object_object_add(body, "bytes", json_object_new_int64(a->bytes)) < 0 ||
             json_object_object_add(body, "node", json_object_new_int(a->node >= 0 ? a->node : 0)) < 0)
                 return maioctl_local_error(-ENOMEM);
-        maio_path(a->id, path, sizeof path);
-        e = maioctl_call(a, "POST", path, body, &reply);
+        e = maioctl_call(a, "POST", maioctl_tenant_path(path, a->id, "maio"), body, &reply);
         if (e != EXIT_OK)
                 return e;
         if (!reply_member(reply, "pages", json_type_int))
                 return maioctl_bad_reply(a, "no grant object");
-        if (a->output == OUTPUT_JSON)
-                return maioctl_print_json(reply);
-        t = table_new(2, NULL);
-        if (!t)
-                return maioctl_local_error(-ENOMEM);
-        for (size_t i = 0; i < ELEMENTSOF(fields) && r >= 0; i++)
-                r = table_add_pair(t, fields[i].label, reply_text(reply, fields[i].key));
-        reserve = reply_member(reply, "reserve", json_type_object);
+        return maioctl_output(a, reply, maio_granted_table);
+}
+
+static int maio_released_table(json_object *released) {
+        _cleanup_(table_freep) Table *t = table_new(2, NULL);
+        int r = t ? 0 : -ENOMEM;
+
         if (r >= 0)
-                r = table_add_pairf(t, "node pages", "%s total, %s target, %s granted", reply_text(reserve, "total_pages"),
-                                    reply_text(reserve, "target_pages"), reply_text(reserve, "granted_pages"));
-        return r < 0 ? maioctl_local_error(r) : maioctl_print_table(t);
+                r = table_add_pair(t, "tenant", reply_text(released, "tenant_id"));
+        if (r >= 0)
+                r = table_add_pairf(t, "released", "%zu grant(s)",
+                                    json_object_array_length(reply_member(released, "released", json_type_array)));
+        if (r >= 0)
+                r = table_add_pair(t, "pages", reply_text(released, "pages"));
+        if (r >= 0)
+                r = table_add_pair(t, "bytes", reply_text(released, "bytes"));
+        return r < 0 ? r : table_print(t, stdout);
 }
 
 ExitStatus maio_release(const Args *a) {
         _cleanup_json_ json_object *reply = NULL;
-        _cleanup_(table_freep) Table *t = NULL;
-        json_object *released;
-        char path[64];
+        char path[TENANT_PATH_MAX];
         ExitStatus e;
-        int r;
 
-        maio_path(a->id, path, sizeof path);
-        e = maioctl_call(a, "DELETE", path, NULL, &reply);
+        e = maioctl_call(a, "DELETE", maioctl_tenant_path(path, a->id, "maio"), NULL, &reply);
         if (e != EXIT_OK)
                 return e;
-        released = reply_member(reply, "released", json_type_array);
-        if (!released)
+        if (!reply_member(reply, "released", json_type_array))
                 return maioctl_bad_reply(a, "no \"released\" array");
-        if (a->output == OUTPUT_JSON)
-                return maioctl_print_json(reply);
-        t = table_new(2, NULL);
-        if (!t)
-                return maioctl_local_error(-ENOMEM);
-        r = table_add_pair(t, "tenant", reply_text(reply, "tenant_id"));
-        if (r >= 0)
-                r = table_add_pairf(t, "released", "%zu grant(s)", json_object_array_length(released));
-        if (r >= 0)
-                r = table_add_pair(t, "pages", reply_text(reply, "pages"));
-        if (r >= 0)
-                r = table_add_pair(t, "bytes", reply_text(reply, "bytes"));
-        return r < 0 ? maioctl_local_error(r) : maioctl_print_table(t);
+        return maioctl_output(a, reply, maio_released_table);
 }

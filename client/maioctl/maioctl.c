@@ -292,19 +292,36 @@ static int parse_number_arg(const char *what, const char *s, int64_t min, int64_
         return 0;
 }
 
+static int output_table(json_object *data, TablePrinter print_table) {
+        return print_table(data);
+}
+
+static int output_json(json_object *data, TablePrinter print_table) {
+        return reply_print_json(data, stdout);
+}
+
+struct Output {
+        const char *name;
+        int (*print)(json_object *data, TablePrinter print_table);
+};
+
+/* The formats of -o, the default first: the one place that knows them. */
+static const Output outputs[] = {
+        { "table", output_table },
+        { "json",  output_json  },
+};
+
 /* --socket and -o, accepted before and after the command. */
 static int parse_common(int c, const char *value, Args *a, const char *command) {
-        static const char *const modes[] = { [OUTPUT_TABLE] = "table", [OUTPUT_JSON] = "json" };
-
         if (c == ARG_SOCKET) {
                 if (value[0] == '\0')
                         return usage_error(command, "--socket needs a non-empty path");
                 a->socket_path = value;
                 return 0;
         }
-        for (size_t i = 0; i < ELEMENTSOF(modes); i++)
-                if (strcmp(value, modes[i]) == 0) {
-                        a->output = (OutputMode) i;
+        for (size_t i = 0; i < ELEMENTSOF(outputs); i++)
+                if (strcmp(value, outputs[i].name) == 0) {
+                        a->output = &outputs[i];
                         return 0;
                 }
         return usage_error(command, "invalid output format '%s': expected table or json", value);
@@ -567,57 +584,67 @@ ExitStatus maioctl_call(const Args *a, const char *method, const char *path, jso
         return EXIT_DAEMON_ERROR;
 }
 
+const char *maioctl_tenant_path(char buf[static TENANT_PATH_MAX], int64_t id, const char *what) {
+        snprintf(buf, TENANT_PATH_MAX, "/v1/tenants/%" PRId64 "%s%s", id, what ? "/" : "", what ?: "");
+        return buf;
+}
+
 ExitStatus maioctl_bad_reply(const Args *a, const char *what) {
         fprintf(stderr, "maioctl: unreadable reply from maiod at %s: %s\n", a->socket_path, what);
         return EXIT_UNREACHABLE;
 }
 
-ExitStatus maioctl_print_json(json_object *o) {
-        int r = reply_print_json(o, stdout);
+ExitStatus maioctl_output(const Args *a, json_object *data, TablePrinter print_table) {
+        int r = a->output->print(data, print_table);
 
         return r < 0 ? maioctl_local_error(r) : EXIT_OK;
 }
 
-ExitStatus maioctl_print_table(const Table *t) {
-        int r = table_print(t, stdout);
-
-        return r < 0 ? maioctl_local_error(r) : EXIT_OK;
-}
-
-ExitStatus maioctl_print_list(json_object *list, const ListColumn *cols, size_t n_cols) {
+int maioctl_print_list(json_object *list, const Field *cols, size_t n_cols) {
         _cleanup_(table_freep) Table *t = NULL;
         const char *header[n_cols];
         int r = 0;
 
         for (size_t c = 0; c < n_cols; c++)
-                header[c] = cols[c].header;
+                header[c] = cols[c].title;
         t = table_new(n_cols, header);
         if (!t)
-                return maioctl_local_error(-ENOMEM);
+                return -ENOMEM;
         for (size_t i = 0; i < json_object_array_length(list) && r >= 0; i++)
                 for (size_t c = 0; c < n_cols && r >= 0; c++)
                         r = table_add_cell(t, reply_text(json_object_array_get_idx(list, i), cols[c].key));
-        return r < 0 ? maioctl_local_error(r) : maioctl_print_table(t);
+        return r < 0 ? r : table_print(t, stdout);
 }
 
-ExitStatus maioctl_list(const Args *a, const char *path, const char *member, const ListColumn *cols, size_t n_cols) {
+int maioctl_add_fields(Table *t, json_object *o, const Field *fields, size_t n_fields) {
+        int r = 0;
+
+        for (size_t i = 0; i < n_fields && r >= 0; i++)
+                r = table_add_pair(t, fields[i].title, reply_text(o, fields[i].key));
+        return r;
+}
+
+int maioctl_print_fields(json_object *o, const Field *fields, size_t n_fields) {
+        _cleanup_(table_freep) Table *t = table_new(2, NULL);
+        int r = t ? maioctl_add_fields(t, o, fields, n_fields) : -ENOMEM;
+
+        return r < 0 ? r : table_print(t, stdout);
+}
+
+ExitStatus maioctl_list(const Args *a, const char *path, const char *member, TablePrinter print_table) {
         _cleanup_json_ json_object *reply = NULL;
-        json_object *list;
         ExitStatus e;
 
         e = maioctl_call(a, "GET", path, NULL, &reply);
         if (e != EXIT_OK)
                 return e;
-        list = reply_member(reply, member, json_type_array);
-        if (!list) {
+        if (!reply_member(reply, member, json_type_array)) {
                 char what[64];
 
                 snprintf(what, sizeof what, "no \"%s\" array", member);
                 return maioctl_bad_reply(a, what);
         }
-        if (a->output == OUTPUT_JSON)
-                return maioctl_print_json(reply);
-        return maioctl_print_list(list, cols, n_cols);
+        return maioctl_output(a, reply, print_table);
 }
 
 ExitStatus maioctl_local_error(int r) {
@@ -627,7 +654,7 @@ ExitStatus maioctl_local_error(int r) {
 
 int main(int argc, char *argv[]) {
         Args a = {
-                .output = OUTPUT_TABLE,
+                .output = &outputs[0],
                 .priority = -1,
                 .pid = -1,
                 .tenant = -1,

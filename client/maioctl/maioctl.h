@@ -15,16 +15,14 @@ typedef enum ExitStatus {
         EXIT_UNREACHABLE = 3,   /* no exchange with maiod, or a reply maioctl cannot read */
 } ExitStatus;
 
-typedef enum OutputMode {
-        OUTPUT_TABLE,
-        OUTPUT_JSON,
-} OutputMode;
+/* An output format of -o; only maioctl_output() looks inside. */
+typedef struct Output Output;
 
 /* The command line after parsing and validation. Unset optional values are
  * negative or NULL so handlers send only what the user gave. */
 typedef struct Args {
         const char *socket_path;
-        OutputMode output;
+        const Output *output;
         int64_t id;                  /* ID argument of tenants show/rm, TENANT of maio grant/release */
         const char *name;            /* NAME argument of tenants add, knobs get/set/restore (NULL: none) */
         const char *value;           /* VALUE argument of knobs set */
@@ -48,35 +46,50 @@ typedef struct Args {
  * EXIT_UNREACHABLE (no answer, or one that is not JSON). */
 ExitStatus maioctl_call(const Args *a, const char *method, const char *path, json_object *body, json_object **ret_reply);
 
+/* Writes "/v1/tenants/ID" to buf, followed by "/" and what unless what is NULL. Returns buf. */
+#define TENANT_PATH_MAX 64
+const char *maioctl_tenant_path(char buf[static TENANT_PATH_MAX], int64_t id, const char *what);
+
 /* Reports a reply that parsed but lacks what the verb needs; returns EXIT_UNREACHABLE. */
 ExitStatus maioctl_bad_reply(const Args *a, const char *what);
 
-/* Prints o with the one -o json serialisation. Returns EXIT_OK or what
- * maioctl_local_error() returns. */
-ExitStatus maioctl_print_json(json_object *o);
+/* Prints a verb's data for -o table, to stdout. Returns 0 or -errno (-ENOMEM, -EIO). */
+typedef int (*TablePrinter)(json_object *data);
 
-/* Prints t to stdout. Returns EXIT_OK or what maioctl_local_error() returns. */
-typedef struct Table Table;
-ExitStatus maioctl_print_table(const Table *t);
+/* Prints data in the format -o chose: as JSON, or through print_table. The
+ * verbs call this and never look at the format themselves. Returns EXIT_OK or
+ * what maioctl_local_error() returns. */
+ExitStatus maioctl_output(const Args *a, json_object *data, TablePrinter print_table);
 
-/* One column of a list verb: its header and the member of each element shown in it. */
-typedef struct ListColumn {
-        const char *header;
+/* A member of a reply and its title: the header of its column in a list, or
+ * the label of its line in a key/value table. */
+typedef struct Field {
+        const char *title;
         const char *key;
-} ListColumn;
+} Field;
 
-/* Prints the array list as a table with one row per element and cols for columns. */
-ExitStatus maioctl_print_list(json_object *list, const ListColumn *cols, size_t n_cols);
+/* Prints the array list as a table with one row per element and cols for columns.
+ * Returns 0 or -errno. */
+int maioctl_print_list(json_object *list, const Field *cols, size_t n_cols);
 
-/* The list verbs: GET path, whose reply holds the array `member`; prints the
- * reply as JSON (-o json) or the array as a table of cols. Returns an exit status. */
-ExitStatus maioctl_list(const Args *a, const char *path, const char *member, const ListColumn *cols, size_t n_cols);
+/* Adds a "title:" line to the key/value table t for each field, with the text of
+ * o's member (reply_text()). Returns 0 or -ENOMEM. */
+typedef struct Table Table;
+int maioctl_add_fields(Table *t, json_object *o, const Field *fields, size_t n_fields);
+
+/* Prints the key/value table of fields of o. Returns 0 or -errno. */
+int maioctl_print_fields(json_object *o, const Field *fields, size_t n_fields);
+
+/* The list verbs: GET path, whose reply must hold the array `member`, and output
+ * of the reply with print_table. Returns an exit status. */
+ExitStatus maioctl_list(const Args *a, const char *path, const char *member, TablePrinter print_table);
 
 /* Reports running out of memory or failing to write output; returns EXIT_DAEMON_ERROR. */
 ExitStatus maioctl_local_error(int r);
 
-/* Verb handlers (status.c, tenants.c, events.c, topology.c). Each returns an ExitStatus and
- * prints its own output and errors. */
+/* Verb handlers (status.c, tenants.c, events.c, knobs.c, topology.c, maio.c, tier.c).
+ * Each returns an ExitStatus, prints its own errors and hands the data it got to
+ * maioctl_output(). */
 ExitStatus status_show(const Args *a);
 ExitStatus tenants_list(const Args *a);
 ExitStatus tenants_show(const Args *a);

@@ -222,27 +222,23 @@ static int status_add_line(Table *t, json_object *status, const StatusLine *l) {
         return table_add_pair(t, l->label, reply_text(o, l->key));
 }
 
+static int status_table(json_object *status) {
+        _cleanup_(table_freep) Table *t = table_new(2, NULL);
+        int r = t ? 0 : -ENOMEM;
+
+        for (size_t i = 0; i < ELEMENTSOF(status_lines) && r >= 0; i++)
+                r = status_add_line(t, status, &status_lines[i]);
+        return r < 0 ? r : table_print(t, stdout);
+}
+
 ExitStatus status_show(const Args *a) {
         _cleanup_json_ json_object *reply = NULL;
-        _cleanup_(table_freep) Table *t = NULL;
         ExitStatus e;
-        int r;
 
         e = maioctl_call(a, "GET", "/v1/status", NULL, &reply);
         if (e != EXIT_OK)
                 return e;
         if (!reply || !json_object_is_type(reply, json_type_object))
                 return maioctl_bad_reply(a, "no status object");
-        if (a->output == OUTPUT_JSON)
-                return maioctl_print_json(reply);
-
-        t = table_new(2, NULL);
-        if (!t)
-                return maioctl_local_error(-ENOMEM);
-        for (size_t i = 0; i < ELEMENTSOF(status_lines); i++) {
-                r = status_add_line(t, reply, &status_lines[i]);
-                if (r < 0)
-                        return maioctl_local_error(r);
-        }
-        return maioctl_print_table(t);
+        return maioctl_output(a, reply, status_table);
 }

@@ -3,7 +3,6 @@
  * the daemon's objects as tables or, with -o json, as the daemon sent them. */
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 
 #include "macro.h"
@@ -11,21 +10,17 @@
 #include "reply.h"
 #include "table.h"
 
-#define TENANTS_PATH_MAX 64
-
-static const char *tenants_path(int64_t id, char buf[static TENANTS_PATH_MAX]) {
-        snprintf(buf, TENANTS_PATH_MAX, "/v1/tenants/%" PRId64, id);
-        return buf;
-}
-
-
-ExitStatus tenants_list(const Args *a) {
-        static const ListColumn cols[] = {
+static int tenants_list_table(json_object *reply) {
+        static const Field cols[] = {
                 { "ID", "id" },   { "NAME", "name" }, { "PRIO", "priority" }, { "CLASS", "workload_class" },
                 { "UID", "uid" }, { "PID", "pid" },   { "CGROUP", "cgroup" },
         };
 
-        return maioctl_list(a, "/v1/tenants", "tenants", cols, ELEMENTSOF(cols));
+        return maioctl_print_list(reply_member(reply, "tenants", json_type_array), cols, ELEMENTSOF(cols));
+}
+
+ExitStatus tenants_list(const Args *a) {
+        return maioctl_list(a, "/v1/tenants", "tenants", tenants_list_table);
 }
 
 /* "1234 (alive)", "1234 (exited)", or just the pid when maiod could not tell. */
@@ -37,11 +32,8 @@ static int tenants_add_pid(Table *t, json_object *tenant) {
         return table_add_pairf(t, "pid", "%s (%s)", reply_text(tenant, "pid"), alive ? "alive" : "exited");
 }
 
-ExitStatus tenants_show(const Args *a) {
-        static const struct {
-                const char *label;
-                const char *key;
-        } fields[] = {
+static int tenants_show_table(json_object *tenant) {
+        static const Field fields[] = {
                 { "id",       "id"             },
                 { "name",     "name"           },
                 { "priority", "priority"       },
@@ -51,30 +43,26 @@ ExitStatus tenants_show(const Args *a) {
                 { "cgroup",   "cgroup"         },
                 { "created",  "created"        },
         };
-        _cleanup_json_ json_object *reply = NULL;
-        _cleanup_(table_freep) Table *t = NULL;
-        char path[TENANTS_PATH_MAX];
-        ExitStatus e;
-        int r;
+        _cleanup_(table_freep) Table *t = table_new(2, NULL);
+        int r = t ? 0 : -ENOMEM;
 
-        e = maioctl_call(a, "GET", tenants_path(a->id, path), NULL, &reply);
+        for (size_t i = 0; i < ELEMENTSOF(fields) && r >= 0; i++)
+                r = fields[i].key ? table_add_pair(t, fields[i].title, reply_text(tenant, fields[i].key))
+                                  : tenants_add_pid(t, tenant);
+        return r < 0 ? r : table_print(t, stdout);
+}
+
+ExitStatus tenants_show(const Args *a) {
+        _cleanup_json_ json_object *reply = NULL;
+        char path[TENANT_PATH_MAX];
+        ExitStatus e;
+
+        e = maioctl_call(a, "GET", maioctl_tenant_path(path, a->id, NULL), NULL, &reply);
         if (e != EXIT_OK)
                 return e;
         if (!reply || !json_object_is_type(reply, json_type_object))
                 return maioctl_bad_reply(a, "no tenant object");
-        if (a->output == OUTPUT_JSON)
-                return maioctl_print_json(reply);
-
-        t = table_new(2, NULL);
-        if (!t)
-                return maioctl_local_error(-ENOMEM);
-        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
-                r = fields[i].key ? table_add_pair(t, fields[i].label, reply_text(reply, fields[i].key))
-                                  : tenants_add_pid(t, reply);
-                if (r < 0)
-                        return maioctl_local_error(r);
-        }
-        return maioctl_print_table(t);
+        return maioctl_output(a, reply, tenants_show_table);
 }
 
 /* Adds v (taking it) under key; a NULL v is json-c's out-of-memory signal. */
@@ -111,9 +99,18 @@ static int tenants_add_body(const Args *a, json_object **ret) {
         return 0;
 }
 
+static int tenants_add_table(json_object *created) {
+        static const Field fields[] = { { "id", "id" }, { "name", "name" }, { "token", "token" } };
+        int r;
+
+        r = maioctl_print_fields(created, fields, ELEMENTSOF(fields));
+        if (r >= 0)
+                printf("Note: the token is shown only once; store it now. The tenant uses it as a bearer token over TCP.\n");
+        return r;
+}
+
 ExitStatus tenants_add(const Args *a) {
         _cleanup_json_ json_object *body = NULL, *reply = NULL;
-        _cleanup_(table_freep) Table *t = NULL;
         ExitStatus e;
         int r;
 
@@ -125,29 +122,13 @@ ExitStatus tenants_add(const Args *a) {
                 return e;
         if (!reply_member(reply, "id", json_type_int))
                 return maioctl_bad_reply(a, "no tenant id");
-        if (a->output == OUTPUT_JSON)
-                return maioctl_print_json(reply);
-
-        t = table_new(2, NULL);
-        if (!t)
-                return maioctl_local_error(-ENOMEM);
-        r = table_add_pair(t, "id", reply_text(reply, "id"));
-        if (r >= 0)
-                r = table_add_pair(t, "name", reply_text(reply, "name"));
-        if (r >= 0)
-                r = table_add_pair(t, "token", reply_text(reply, "token"));
-        if (r < 0)
-                return maioctl_local_error(r);
-        e = maioctl_print_table(t);
-        if (e == EXIT_OK)
-                printf("Note: the token is shown only once; store it now. The tenant uses it as a bearer token over TCP.\n");
-        return e;
+        return maioctl_output(a, reply, tenants_add_table);
 }
 
 ExitStatus tenants_rm(const Args *a) {
         _cleanup_json_ json_object *reply = NULL;
-        char path[TENANTS_PATH_MAX];
+        char path[TENANT_PATH_MAX];
 
         /* Success prints nothing, in both output modes. */
-        return maioctl_call(a, "DELETE", tenants_path(a->id, path), NULL, &reply);
+        return maioctl_call(a, "DELETE", maioctl_tenant_path(path, a->id, NULL), NULL, &reply);
 }

@@ -5,7 +5,6 @@
  * JSON with -o json. */
 
 #include <errno.h>
-#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,10 +14,6 @@
 #include "maioctl.h"
 #include "reply.h"
 #include "table.h"
-
-static void tier_path(const Args *a, const char *what, char *buf, size_t size) {
-        snprintf(buf, size, "/v1/tenants/%" PRId64 "/%s", a->id, what);
-}
 
 /* A number member as "%.4g" with a unit, or "-" when missing or null. */
 static void number_text(json_object *o, const char *key, const char *unit, char *buf, size_t size) {
@@ -79,40 +74,46 @@ static int add_thresholds(Table *t, json_object *th) {
         return r;
 }
 
+static int thresholds_table(json_object *th) {
+        static const Field fields[] = { { "tenant", "tenant_id" }, { "policy", "policy" } };
+        _cleanup_(table_freep) Table *t = table_new(2, NULL);
+        int r = t ? maioctl_add_fields(t, th, fields, ELEMENTSOF(fields)) : -ENOMEM;
+
+        if (r >= 0)
+                r = add_thresholds(t, th);
+        return r < 0 ? r : table_print(t, stdout);
+}
+
 ExitStatus tier_thresholds(const Args *a) {
         _cleanup_json_ json_object *reply = NULL;
-        _cleanup_(table_freep) Table *t = NULL;
-        char path[96];
+        char path[TENANT_PATH_MAX];
         ExitStatus e;
-        int r;
 
-        tier_path(a, "thresholds", path, sizeof path);
-        e = maioctl_call(a, "GET", path, NULL, &reply);
+        e = maioctl_call(a, "GET", maioctl_tenant_path(path, a->id, "thresholds"), NULL, &reply);
         if (e != EXIT_OK)
                 return e;
         if (!reply_member(reply, "episode", json_type_int))
                 return maioctl_bad_reply(a, "no thresholds object");
-        if (a->output == OUTPUT_JSON)
-                return maioctl_print_json(reply);
-        t = table_new(2, NULL);
-        if (!t)
-                return maioctl_local_error(-ENOMEM);
-        r = table_add_pair(t, "tenant", reply_text(reply, "tenant_id"));
+        return maioctl_output(a, reply, thresholds_table);
+}
+
+static int feedback_table(json_object *feedback) {
+        _cleanup_(table_freep) Table *t = table_new(2, NULL);
+        int r = t ? 0 : -ENOMEM;
+
         if (r >= 0)
-                r = table_add_pair(t, "policy", reply_text(reply, "policy"));
+                r = table_add_pairf(t, "committed", "episode %s, reward %s", reply_text(feedback, "episode"),
+                                    reply_text(feedback, "reward"));
         if (r >= 0)
-                r = add_thresholds(t, reply);
-        return r < 0 ? maioctl_local_error(r) : maioctl_print_table(t);
+                r = add_thresholds(t, reply_member(feedback, "next", json_type_object));
+        return r < 0 ? r : table_print(t, stdout);
 }
 
 ExitStatus tier_feedback(const Args *a) {
         _cleanup_json_ json_object *body = json_object_new_object(), *reply = NULL;
-        _cleanup_(table_freep) Table *t = NULL;
-        json_object *next;
         bool time = isfinite(a->time_s), rps = isfinite(a->rps);
-        char path[96];
+        char path[TENANT_PATH_MAX];
         ExitStatus e;
-        int r;
 
         if (time == rps) {
                 fprintf(stderr, "maioctl: 'feedback' needs exactly one of --time and --rps\nTry 'maioctl feedback --help'.\n");
@@ -122,23 +123,12 @@ ExitStatus tier_feedback(const Args *a) {
             json_object_object_add(body, time ? "completion_time_s" : "requests_per_s",
                                    json_object_new_double(time ? a->time_s : a->rps)) < 0)
                 return maioctl_local_error(-ENOMEM);
-        tier_path(a, "feedback", path, sizeof path);
-        e = maioctl_call(a, "POST", path, body, &reply);
+        e = maioctl_call(a, "POST", maioctl_tenant_path(path, a->id, "feedback"), body, &reply);
         if (e != EXIT_OK)
                 return e;
-        next = reply_member(reply, "next", json_type_object);
-        if (!next)
+        if (!reply_member(reply, "next", json_type_object))
                 return maioctl_bad_reply(a, "no next episode");
-        if (a->output == OUTPUT_JSON)
-                return maioctl_print_json(reply);
-        t = table_new(2, NULL);
-        if (!t)
-                return maioctl_local_error(-ENOMEM);
-        r = table_add_pairf(t, "committed", "episode %s, reward %s", reply_text(reply, "episode"),
-                            reply_text(reply, "reward"));
-        if (r >= 0)
-                r = add_thresholds(t, next);
-        return r < 0 ? maioctl_local_error(r) : maioctl_print_table(t);
+        return maioctl_output(a, reply, feedback_table);
 }
 
 static int policy_pairs(Table *t, json_object *reply) {
@@ -175,18 +165,31 @@ static int policy_pairs(Table *t, json_object *reply) {
         return r;
 }
 
-ExitStatus tier_policy(const Args *a) {
-        static const ListColumn cols[] = {
+/* The policy as key/value lines, then its reward history. */
+static int policy_table(json_object *policy) {
+        static const Field cols[] = {
                 { "EPISODE", "episode" }, { "POLICY", "policy" },   { "ACTION", "action" },
                 { "ACCESS_RATE", "access_rate" }, { "BURST", "burst_duration" }, { "EXPLORED", "explored" },
                 { "VALUE", "value" },     { "REWARD", "reward" },   { "COMMITTED", "committed" },
         };
+        _cleanup_(table_freep) Table *t = table_new(2, NULL);
+        json_object *rewards = reply_member(policy, "rewards", json_type_array);
+        int r = t ? 0 : -ENOMEM;
+
+        if (r >= 0)
+                r = policy_pairs(t, policy);
+        if (r >= 0)
+                r = table_print(t, stdout);
+        if (r < 0)
+                return r;
+        printf("\nReward history (newest %zu committed episodes):\n", json_object_array_length(rewards));
+        return maioctl_print_list(rewards, cols, ELEMENTSOF(cols));
+}
+
+ExitStatus tier_policy(const Args *a) {
         _cleanup_json_ json_object *body = NULL, *reply = NULL;
-        _cleanup_(table_freep) Table *t = NULL;
-        json_object *rewards;
-        char path[96];
+        char path[TENANT_PATH_MAX];
         ExitStatus e;
-        int r;
 
         if (a->seed >= 0 && !a->policy) {
                 fprintf(stderr, "maioctl: --seed goes with --set\nTry 'maioctl policy --help'.\n");
@@ -198,24 +201,10 @@ ExitStatus tier_policy(const Args *a) {
                     (a->seed >= 0 && json_object_object_add(body, "seed", json_object_new_int64(a->seed)) < 0))
                         return maioctl_local_error(-ENOMEM);
         }
-        tier_path(a, "policy", path, sizeof path);
-        e = maioctl_call(a, a->policy ? "PUT" : "GET", path, body, &reply);
+        e = maioctl_call(a, a->policy ? "PUT" : "GET", maioctl_tenant_path(path, a->id, "policy"), body, &reply);
         if (e != EXIT_OK)
                 return e;
-        rewards = reply_member(reply, "rewards", json_type_array);
-        if (!rewards || !reply_member(reply, "thresholds", json_type_object))
+        if (!reply_member(reply, "rewards", json_type_array) || !reply_member(reply, "thresholds", json_type_object))
                 return maioctl_bad_reply(a, "no policy object");
-        if (a->output == OUTPUT_JSON)
-                return maioctl_print_json(reply);
-        t = table_new(2, NULL);
-        if (!t)
-                return maioctl_local_error(-ENOMEM);
-        r = policy_pairs(t, reply);
-        if (r < 0)
-                return maioctl_local_error(r);
-        e = maioctl_print_table(t);
-        if (e != EXIT_OK)
-                return e;
-        printf("\nReward history (newest %zu committed episodes):\n", json_object_array_length(rewards));
-        return maioctl_print_list(rewards, cols, ELEMENTSOF(cols));
+        return maioctl_output(a, reply, policy_table);
 }

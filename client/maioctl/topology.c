@@ -192,42 +192,38 @@ static const Section sections[] = {
         { "Network devices", ELEMENTSOF(netdev_header), netdev_header, fill_netdevs },
 };
 
-static ExitStatus print_section(const Section *s, json_object *topology) {
-        _cleanup_(table_freep) Table *t = NULL;
-        int r;
+static int print_section(const Section *s, json_object *topology) {
+        _cleanup_(table_freep) Table *t = table_new(s->n_columns, s->header);
+        int r = t ? s->fill(t, topology) : -ENOMEM;
 
-        t = table_new(s->n_columns, s->header);
-        if (!t)
-                return maioctl_local_error(-ENOMEM);
-        r = s->fill(t, topology);
         if (r < 0)
-                return maioctl_local_error(r);
+                return r;
         if (s->title)
                 printf("\n%s:\n", s->title);
-        return maioctl_print_table(t);
+        return table_print(t, stdout);
+}
+
+/* A summary line, then one table per section. */
+static int topology_table(json_object *topology) {
+        int r = 0;
+
+        printf("CPUs: %zu online (%s), isolated: %s, nohz_full: %s\n",
+               json_object_array_length(reply_member(topology, "cpus", json_type_array)),
+               cpulist_text(topology, "cpus_online"), cpulist_text(topology, "cpus_isolated"),
+               cpulist_text(topology, "cpus_nohz_full"));
+        for (size_t i = 0; i < ELEMENTSOF(sections) && r >= 0; i++)
+                r = print_section(&sections[i], topology);
+        return r;
 }
 
 ExitStatus topology_show(const Args *a) {
         _cleanup_json_ json_object *reply = NULL;
-        json_object *cpus;
         ExitStatus e;
 
         e = maioctl_call(a, "GET", "/v1/topology", NULL, &reply);
         if (e != EXIT_OK)
                 return e;
-        cpus = reply_member(reply, "cpus", json_type_array);
-        if (!cpus)
+        if (!reply_member(reply, "cpus", json_type_array))
                 return maioctl_bad_reply(a, "no \"cpus\" array");
-        if (a->output == OUTPUT_JSON)
-                return maioctl_print_json(reply);
-
-        printf("CPUs: %zu online (%s), isolated: %s, nohz_full: %s\n", json_object_array_length(cpus),
-               cpulist_text(reply, "cpus_online"), cpulist_text(reply, "cpus_isolated"),
-               cpulist_text(reply, "cpus_nohz_full"));
-        for (size_t i = 0; i < ELEMENTSOF(sections); i++) {
-                e = print_section(&sections[i], reply);
-                if (e != EXIT_OK)
-                        return e;
-        }
-        return EXIT_OK;
+        return maioctl_output(a, reply, topology_table);
 }

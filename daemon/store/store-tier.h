@@ -11,7 +11,7 @@
 
 #include "store.h"
 
-/* A policy model: the JSON of daemon/tier/policy.h plus where it applies. */
+/* A policy model: the JSON of daemon/tier/policy/policy.h plus where it applies. */
 typedef struct StoreTierModel {
         int64_t id;               /* assigned by the store, > 0 */
         int64_t tenant_id;        /* the tenant training it; 0 = none (imported, or its tenant is gone) */

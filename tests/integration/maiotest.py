@@ -1,11 +1,17 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Shared helper of the integration tests: runs the real maiod on temporary
 # directories and talks HTTP to it over its unix socket (also as another uid)
-# or TCP. Standard library only; every wait is bounded.
+# or TCP; copies of built programs other uids can run. Standard library only;
+# every wait is bounded. main() runs one group of a script's tests: the default
+# group, or the group @needs(...) names (argv[1]). With $MAIO_GOLDEN_DIR set it
+# records the shape of every reply (tests/golden/check-golden).
 
+import atexit
+import fcntl
 import http.client
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -22,6 +28,17 @@ NOBODY = 65534
 
 class Skip(Exception):
     """A capability the test needs is missing: exit 77 with the reason."""
+
+
+def needs(group, what):
+    """Puts a test function in a group of its own, for a capability (a tool, a
+    namespace, a file attribute) the host may lack; `what` says which.
+    tests/integration/meson.build makes each @needs("GROUP", ...) of a script a
+    test() of its own, it-<script>-live-<GROUP>, run with GROUP as argument."""
+    def mark(fn):
+        fn.group, fn.needs = group, what
+        return fn
+    return mark
 
 
 def check(cond, what):
@@ -75,6 +92,102 @@ class UnixHTTPConnection(http.client.HTTPConnection):
         self.sock.connect(self.unix_path)
 
 
+# Golden records: with $MAIO_GOLDEN_DIR set, every request made through
+# http_request() or Daemon.raw() adds one line to $MAIO_GOLDEN_DIR/<script>.txt:
+#   METHOD /path/{n}?sorted&keys -> STATUS ERROR-CODE BODY-KEYS
+# BODY-KEYS is {a,b} for an object, [a,b] for a list (its first element's keys),
+# "text" for a non-JSON body and "-" for none. Only what does not depend on ids,
+# values or timing goes in, so the file is a deterministic sorted set of lines
+# (polling repeats a line, it never adds one). Requests that got no reply
+# (connection refused or reset) are not recorded: wait_ready() probes and crash
+# tests make those by timing. Forked as_user() children cannot write the file as
+# their uid: they hand their lines to the parent through as_user()'s pipe.
+
+_golden_dir = os.path.abspath(os.environ["MAIO_GOLDEN_DIR"]) if os.environ.get("MAIO_GOLDEN_DIR") else None
+_golden_child = None  # a list in an as_user() child: lines for the parent
+
+
+def _golden_file():
+    name = os.path.splitext(os.path.basename(sys.argv[0]))[0] or "unknown"
+    return os.path.join(_golden_dir, name + ".txt")
+
+
+def golden_path(path):
+    """path with numeric segments as {n} and the query as its sorted key names."""
+    path, sep, query = path.partition("#")[0].partition("?")
+    path = "/".join("{n}" if re.fullmatch(r"[0-9]+", seg) else seg for seg in path.split("/"))
+    if sep:
+        path += "?" + "&".join(sorted(p.partition("=")[0] for p in query.split("&") if p))
+    return path
+
+
+def golden_shape(status, data):
+    """'STATUS CODE KEYS' of a reply whose body _decode() gave as data."""
+    code = "-"
+    if isinstance(data, dict) and isinstance(data.get("error"), dict):
+        code = str(data["error"].get("code", "-"))
+    if data is None:
+        keys = "-"
+    elif isinstance(data, str):
+        keys = "text"
+    elif isinstance(data, dict):
+        keys = "{" + ",".join(sorted(data)) + "}"
+    elif isinstance(data, list):
+        first = data[0] if data else None
+        keys = "[" + (",".join(sorted(first)) if isinstance(first, dict) else
+                      type(first).__name__ if data else "") + "]"
+    else:
+        keys = type(data).__name__
+    return f"{status} {code} {keys}"
+
+
+def golden_record(line):
+    if _golden_child is not None:
+        _golden_child.append(line)
+    elif _golden_dir:
+        fd = os.open(_golden_file(), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, (line + "\n").encode())  # one O_APPEND write: lines never interleave
+        finally:
+            os.close(fd)
+
+
+def _golden_raw_line(request, reply):
+    """A line for raw bytes sent and received: the request line as sent (escaped,
+    numeric segments as {n}) and the reply's shape, or 'closed' without one."""
+    first = request.split(b"\r\n", 1)[0][:80]
+    parts = first.split(b" ")
+    if len(parts) == 3 and parts[1].startswith(b"/"):
+        what = parts[0].decode("latin-1") + " " + golden_path(parts[1].decode("latin-1"))
+    else:
+        what = repr(first)
+    shape = "closed"
+    if reply:
+        try:
+            shape = golden_shape(*parse_response(reply)[::2])
+        except (AssertionError, ValueError, IndexError):
+            shape = "unparsed " + repr(reply.split(b"\r\n", 1)[0][:40])
+    return f"raw {what} -> {shape}"
+
+
+def _golden_finish():
+    """Sorts and dedupes the file under a lock (a second process of the same
+    script, or a rerun into the same dir, merges)."""
+    if not _golden_dir or _golden_child is not None or not os.path.exists(_golden_file()):
+        return
+    with open(_golden_file(), "r+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        lines = sorted(set(f.read().splitlines()) - {""})
+        f.seek(0)
+        f.truncate()
+        f.write("".join(line + "\n" for line in lines))
+
+
+if _golden_dir:
+    os.makedirs(_golden_dir, exist_ok=True)
+    atexit.register(_golden_finish)
+
+
 def _decode(resp_headers, data):
     ctype = resp_headers.get("content-type", "")
     if not data:
@@ -111,7 +224,9 @@ def http_request(conn, method, path, body=None, headers=None):
         resp = conn.getresponse()
         data = resp.read()
         rh = {k.lower(): v for k, v in resp.getheaders()}
-        return resp.status, rh, _decode(rh, data)
+        parsed = _decode(rh, data)
+        golden_record(f"{method} {golden_path(path)} -> {golden_shape(resp.status, parsed)}")
+        return resp.status, rh, parsed
     finally:
         conn.close()
 
@@ -184,8 +299,10 @@ def as_user(uid, gid, groups, fn):
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
+        global _golden_child
         try:  # the child never returns into the test
             os.close(r)
+            _golden_child = []
             try:
                 os.setgroups(groups)
                 os.setresgid(gid, gid, gid)
@@ -193,6 +310,7 @@ def as_user(uid, gid, groups, fn):
                 out = {"result": fn()}
             except BaseException as e:
                 out = {"error": f"{type(e).__name__}: {e}"}
+            out["golden"] = _golden_child
             with os.fdopen(w, "w") as f:
                 json.dump(out, f)
         finally:
@@ -214,9 +332,42 @@ def as_user(uid, gid, groups, fn):
         os.close(r)
         os.waitpid(pid, 0)
     out = json.loads(data)
+    for line in out.get("golden", ()):
+        golden_record(line)
     if "error" in out:
         raise AssertionError(f"as uid {uid}: {out['error']}")
     return out["result"]
+
+
+_copies = {}
+
+
+def runnable_by_others(program):
+    """Returns (path, environ) to run the built program as another uid. The
+    checkout may sit in a directory only its owner can enter (Debian's /root is
+    0700), so the program is copied to a 0755 temp dir removed at exit, with the
+    shared libraries it loads from the build tree (ldd says which), found
+    through LD_LIBRARY_PATH (merge environ into the child's environment)."""
+    if program in _copies:
+        return _copies[program]
+    build_root = os.path.realpath(env("MAIO_BUILD_ROOT")) + os.sep
+    tmp = tempfile.mkdtemp(prefix="maio-it-bin-")
+    atexit.register(shutil.rmtree, tmp, True)  # not in forked children: they leave with os._exit()
+    os.chmod(tmp, 0o755)
+    path = os.path.join(tmp, os.path.basename(program))
+    shutil.copyfile(program, path)
+    os.chmod(path, 0o755)
+    environ = {}
+    ldd = subprocess.run(["ldd", program], capture_output=True, text=True, timeout=30).stdout
+    for line in ldd.splitlines():
+        name, arrow, where = line.partition(" => ")
+        lib = where.split(" (")[0].strip() if arrow else ""
+        if lib.startswith("/") and os.path.realpath(lib).startswith(build_root):
+            shutil.copyfile(lib, os.path.join(tmp, name.strip()))
+            os.chmod(os.path.join(tmp, name.strip()), 0o644)
+            environ["LD_LIBRARY_PATH"] = tmp
+    _copies[program] = (path, environ)
+    return path, environ
 
 
 class Daemon:
@@ -386,7 +537,10 @@ class Daemon:
         (or until timeout)."""
         with self.connect(timeout) as s:
             s.sendall(data)
-            return recv_all(s, timeout)[0]
+            reply = recv_all(s, timeout)[0]
+        if _golden_dir:
+            golden_record(_golden_raw_line(data, reply))
+        return reply
 
     def metrics(self):
         """GET /metrics as {name{labels}: float}."""
@@ -413,14 +567,25 @@ def parse_metrics(text):
     return out
 
 
-def main(tests, needs_root=True):
-    """Runs every test function; exits 1 if any failed, else 77 if any
-    skipped (with the reason printed), else 0."""
+def main(tests, needs_root=True, needs=None):
+    """Runs the tests of one group: those @needs() put in the group argv[1]
+    names, or without an argument the others (the default group; `needs` says
+    what it needs when that is more than any host has). Exits 1 if any failed,
+    77 if every one skipped (with the reasons printed) and the group says what
+    it needs, 1 if some skipped beside passes (77 would hide those), else 0."""
+    group = sys.argv[1] if len(sys.argv) > 1 else None
+    chosen = [t for t in tests if getattr(t, "group", None) == group]
+    if len(sys.argv) > 2 or not chosen:
+        groups = sorted({t.group for t in tests if hasattr(t, "group")})
+        print(f"usage: {sys.argv[0]} [GROUP]; groups: {', '.join(groups) or 'none'}", file=sys.stderr)
+        sys.exit(1)
+    if group is not None:
+        needs = chosen[0].needs
     if needs_root and os.geteuid() != 0:
         print("SKIP: needs root: clients switch to other uids and uid 0 is the administrator")
         sys.exit(EXIT_SKIP)
     skipped, failed = [], []
-    for t in tests:
+    for t in chosen:
         print(f"== {t.__name__}", flush=True)
         try:
             t()
@@ -434,8 +599,13 @@ def main(tests, needs_root=True):
     if failed:
         print(f"FAILED: {', '.join(failed)}")
         sys.exit(1)
-    if skipped:
-        print(f"SKIPPED: {', '.join(skipped)}")
+    if skipped and len(skipped) == len(chosen) and needs:
+        print(f"SKIPPED: {', '.join(skipped)}: group {group or 'default'} needs {needs}")
         sys.exit(EXIT_SKIP)
+    if skipped:
+        why = ("beside passes, which exit 77 would hide" if len(skipped) < len(chosen)
+               else "in the default group, which any host should run")
+        print(f"FAILED: {', '.join(skipped)} skipped {why}: put them in a group of their own with @needs()")
+        sys.exit(1)
     print("PASS")
     sys.exit(0)

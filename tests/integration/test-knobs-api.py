@@ -3,7 +3,8 @@
 # The /v1/knobs API of a real maiod on a temp copy of tests/fixtures/knobs-host:
 # listing, get/set/restore, every bad-input class (404 unknown, 400 range and
 # names with "/", "..", "%", a missing netdev, 403 non-admin and not-owned),
-# conflicts in /v1/status, events, and maioctl against the daemon.
+# conflicts in /v1/status, events, and maioctl against the daemon. The not-owned
+# case needs the immutable attribute (it-knobs-api-live-immutable).
 
 import fcntl
 import os
@@ -14,7 +15,7 @@ import sys
 import tempfile
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from maiotest import NOBODY, Daemon, Skip, check, check_eq, env, fixture, main
+from maiotest import NOBODY, Daemon, Skip, check, check_eq, env, fixture, main, needs
 
 FS_IOC_GETFLAGS = 0x80086601
 FS_IOC_SETFLAGS = 0x40086602
@@ -132,6 +133,7 @@ def set_immutable(path, on):
         os.close(fd)
 
 
+@needs("immutable", "CAP_LINUX_IMMUTABLE and a temp dir whose filesystem keeps the immutable attribute")
 @with_root
 def test_not_owned(d, root):
     path = os.path.join(root, "proc/sys/vm/nr_hugepages")
@@ -145,6 +147,10 @@ def test_not_owned(d, root):
         check_eq(d.metrics()["maiod_knob_write_failures_total"], 1, "failure counted")
     finally:
         set_immutable(path, False)
+
+
+@with_root
+def test_not_available(d, root):
     os.remove(os.path.join(root, "sys/kernel/debug/sched/numa_balancing/hot_threshold_ms"))
     d.check_error("PUT", "/v1/knobs/sched.numa_balancing.hot_threshold_ms", {"value": 5}, status=404,
                   code="not-found")
@@ -187,4 +193,5 @@ def test_maioctl(d, root):
 
 
 if __name__ == "__main__":
-    main([test_list_and_get, test_set_restore, test_bad_input, test_not_owned, test_status_conflicts, test_maioctl])
+    main([test_list_and_get, test_set_restore, test_bad_input, test_not_owned, test_not_available, test_status_conflicts,
+          test_maioctl])

@@ -104,4 +104,4 @@ def test_netns_crash_reconcile():
 
 
 if __name__ == "__main__":
-    main([test_netns_sysctl, test_netns_crash_reconcile])
+    main([test_netns_sysctl, test_netns_crash_reconcile], needs="root, ip(8), sysctl(8) and a network namespace")

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # maiod's process lifecycle: sd_notify (READY, STATUS, WATCHDOG, STOPPING),
 # SIGTERM, SIGHUP reloads (rejected and accepted), socket activation through
-# systemd-socket-activate, and detaching when started outside systemd.
+# systemd-socket-activate (it-lifecycle-live-socket-activation), and detaching
+# when started outside systemd.
 
 import os
 import select
@@ -15,7 +16,7 @@ import tempfile
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from maiotest import (Daemon, Skip, check, check_eq, env, free_port, main, recv_response, wait_for)
+from maiotest import (Daemon, Skip, check, check_eq, env, free_port, main, needs, recv_response, wait_for)
 
 WATCHDOG_USEC = 400000
 
@@ -186,6 +187,7 @@ def test_reload():
                 pass
 
 
+@needs("socket-activation", "systemd-socket-activate(1) (Debian package systemd)")
 def test_socket_activation():
     tool = shutil.which("systemd-socket-activate")
     if not tool:

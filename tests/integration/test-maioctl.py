@@ -11,18 +11,24 @@ import subprocess
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from maiotest import Daemon, NOBODY, check, check_eq, env, free_port, main
+from maiotest import Daemon, NOBODY, check, check_eq, env, free_port, main, runnable_by_others
 
 OK, DAEMON_ERROR, USAGE, UNREACHABLE = 0, 1, 2, 3
 
 
 def maioctl(*args, socket_path=None, environ=None, user=None, want=OK):
+    """Runs the built maioctl, as uid and gid `user` when given (a copy that uid can reach)."""
     e = dict(os.environ)
     e.pop("MAIOD_SOCKET", None)
     e.update(environ or {})
-    argv = [env("MAIOCTL")] + (["--socket", socket_path] if socket_path else []) + list(args)
+    program, cwd = env("MAIOCTL"), None
+    if user is not None:
+        program, copy_env = runnable_by_others(program)
+        e.update(copy_env)
+        cwd = os.path.dirname(program)
+    argv = [program] + (["--socket", socket_path] if socket_path else []) + list(args)
     r = subprocess.run(argv, env=e, capture_output=True, text=True, timeout=40, stdin=subprocess.DEVNULL,
-                       user=user, group=user, extra_groups=[] if user is not None else None)
+                       user=user, group=user, extra_groups=[] if user is not None else None, cwd=cwd)
     check_eq(r.returncode, want, f"exit status of {' '.join(argv[1:])} (stdout {r.stdout!r}, stderr {r.stderr!r})")
     if want == OK:
         check_eq(r.stderr, "", f"stderr of {' '.join(argv[1:])}")

@@ -15,7 +15,7 @@ import sys
 import tempfile
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from maiotest import NOBODY, Daemon, check, check_eq, env, fixture, main
+from maiotest import NOBODY, Daemon, as_user, check, check_eq, env, fixture, main, runnable_by_others
 
 SCHEME = "sys/kernel/mm/damon/admin/kdamonds/0/contexts/0/schemes/{}/{}"
 
@@ -339,16 +339,15 @@ def test_removal():
 
 
 def test_maioctl():
-    maioctl = env("MAIOCTL")
+    maioctl, copy_env = runnable_by_others(env("MAIOCTL"))  # run as nobody
     with Root() as root, Daemon(config=config("linucb"), root=root.path) as d:
         tid = add_tenant(d, "job", as_uid=NOBODY)
 
         def run(*args):
             def child():
                 p = subprocess.run([maioctl, "--socket", d.socket_path, *args], capture_output=True, text=True,
-                                   timeout=30)
+                                   timeout=30, env=dict(os.environ, **copy_env), cwd=os.path.dirname(maioctl))
                 return [p.returncode, p.stdout, p.stderr]
-            from maiotest import as_user
             return as_user(NOBODY, NOBODY, [], child)
 
         rc, out, err = run("thresholds", str(tid))

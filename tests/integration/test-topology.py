@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # GET /v1/topology and maioctl topology: exact values from the fixture roots, and
 # the live "/" root of a maiod running in a network namespace of its own, where
-# a veth pair created afterwards must appear (and vanish) without a restart.
+# a veth pair created afterwards must appear (and vanish) without a restart
+# (that one is it-topology-live-netns).
 
 import json
 import os
@@ -11,7 +12,7 @@ import subprocess
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from maiotest import Daemon, Skip, check, check_eq, env, fixture, main, wait_for, NOBODY
+from maiotest import Daemon, Skip, check, check_eq, env, fixture, main, needs, wait_for, NOBODY
 
 TWO_NODE_NODES = [
     {"id": 0, "has_memory": True, "cpus": "0-1", "mem_total_kb": 16777216, "mem_free_kb": 8388608,
@@ -108,6 +109,7 @@ def netdev_names(d):
     return {n["name"]: n for n in d.ok("GET", "/v1/topology")["netdevs"]}
 
 
+@needs("netns", "ip(8) and a network namespace of its own (CAP_SYS_ADMIN)")
 def test_live_netns():
     with Netns() as ns:
         d = Daemon(root="/", start=False)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for libmaio's pool and allocator: backing and its stated reason (THP fallback),
  * buffer states, double free and foreign pointers, exhaustion and recovery with nothing leaked,
- * chunk recycling across threads. */
+ * chunk recycling across threads. The refusal of a required hugetlb backing needs a host without
+ * 2 MB hugetlb pages and is a group of its own (maio-alloc-live-no-hugetlb). */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -16,8 +17,13 @@
 
 #include <maio/maio.h>
 
-static long free_hugepages(void) {
-        FILE *f = fopen("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", "re");
+#include "testgroups.h"
+
+/* A number of the 2 MB hugetlb pool (free_hugepages, nr_overcommit_hugepages); 0 when absent. */
+static long hugepages_2mb(const char *file) {
+        char path[128];
+        snprintf(path, sizeof path, "/sys/kernel/mm/hugepages/hugepages-2048kB/%s", file);
+        FILE *f = fopen(path, "re");
         long n = 0;
         if (!f)
                 return 0;
@@ -25,6 +31,10 @@ static long free_hugepages(void) {
                 n = 0;
         fclose(f);
         return n;
+}
+
+static long free_hugepages(void) {
+        return hugepages_2mb("free_hugepages");
 }
 
 static maio_pool *pool_make(size_t size, unsigned flags) {
@@ -71,10 +81,10 @@ static void test_require_hugetlb(void **state) {
         maio_pool *p = NULL;
         maio_pool_config cfg = { .size = 2u << 20, .numa_node = -1,
                                  .flags = MAIO_POOL_NO_DAEMON | MAIO_POOL_REQUIRE_HUGETLB };
-        if (free_hugepages() >= 1) {
-                skip();
-                return;
-        }
+        long n_free = free_hugepages(), n_overcommit = hugepages_2mb("nr_overcommit_hugepages");
+        if (n_free > 0 || n_overcommit > 0)
+                testgroups_skip("the host has 2 MB hugetlb pages to give (%ld free, %ld overcommit), so a required "
+                                "hugetlb backing cannot be refused", n_free, n_overcommit);
         assert_int_equal(maio_pool_new(&cfg, &p), -ENOMEM);
         assert_null(p);
 }
@@ -257,15 +267,26 @@ static void test_threads(void **state) {
         maio_pool_free(p);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_backing_stated),
-                cmocka_unit_test(test_require_hugetlb),
-                cmocka_unit_test(test_numa_bind),
-                cmocka_unit_test(test_states),
-                cmocka_unit_test(test_no_overlap),
-                cmocka_unit_test(test_exhaustion),
-                cmocka_unit_test(test_threads),
-        };
-        return cmocka_run_group_tests(tests, NULL, NULL);
+/* Any host runs these; test_backing_stated checks the backing this host can give, whichever. */
+static const struct CMUnitTest tests_any_host[] = {
+        cmocka_unit_test(test_backing_stated),
+        cmocka_unit_test(test_numa_bind),
+        cmocka_unit_test(test_states),
+        cmocka_unit_test(test_no_overlap),
+        cmocka_unit_test(test_exhaustion),
+        cmocka_unit_test(test_threads),
+};
+
+static const struct CMUnitTest tests_no_hugetlb[] = {
+        cmocka_unit_test(test_require_hugetlb),
+};
+
+static const TestGroup groups[] = {
+        TEST_GROUP(NULL, NULL, tests_any_host),
+        TEST_GROUP("no-hugetlb", "a host with no 2 MB hugetlb page to give (none free, no overcommit)",
+                   tests_no_hugetlb),
+};
+
+int main(int argc, char **argv) {
+        return testgroups_run(argc, argv, groups, sizeof(groups) / sizeof(groups[0]));
 }

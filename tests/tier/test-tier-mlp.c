@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Unit tests for daemon/tier/mlp.c: backpropagation against finite
+/* Unit tests for daemon/tier/policy/mlp.c: backpropagation against finite
  * differences, Adam against hand-computed steps, a small fit, and the JSON
  * round trip. Plus the seeded RNG of tier.c the network is built from. */
 #include <errno.h>

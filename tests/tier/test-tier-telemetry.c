@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Unit tests for daemon/tier/telemetry.c: the point access-rate estimate, the
+/* Unit tests for daemon/tier/policy/telemetry.c: the point access-rate estimate, the
  * burst clustering on hand-computed series, and the HeMem-style cooled
  * counter. */
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Unit tests for daemon/conf.c: the table, each value type's parser and
+/* Unit tests for daemon/base/conf.c: the table, each value type's parser and
  * printer, drop-in order, error messages, and the print -> load round trip. */
 #include <errno.h>
 #include <ftw.h>

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Unit tests for daemon/detect.c: fixture trees give exact values, a temporary
- * tree of malformed files is tolerated, the live host satisfies invariants. */
+/* Unit tests for daemon/host/detect.c: fixture trees give exact values, a temporary
+ * tree of malformed files is tolerated, the live host satisfies invariants.
+ * The probes under a seccomp filter are a group of their own (unit-detect-live-seccomp). */
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
@@ -25,6 +26,7 @@
 
 #include "cleanup.h"
 #include "detect.h"
+#include "testgroups.h"
 #include "testutil.h"
 
 static void run_tree(const char *tree, Features *ret) {
@@ -460,10 +462,8 @@ static void run_refused(const unsigned *nrs, size_t n, bool want_io_uring) {
         t.root = root;
         assert_int_equal(pthread_create(&thread, NULL, refused_thread, &t), 0);
         assert_int_equal(pthread_join(thread, NULL), 0);
-        if (t.result == -EINVAL || t.result == -ENOSYS) {
-                print_message("seccomp filters unavailable (%s), not testing refused probes\n", strerror(-t.result));
-                skip();
-        }
+        if (t.result == -EINVAL || t.result == -ENOSYS)
+                testgroups_skip("seccomp filters are unavailable: %s", strerror(-t.result));
         assert_int_equal(t.result, 0);
 }
 #endif
@@ -475,8 +475,7 @@ static void test_probes_refused(void **state) {
         run_refused((const unsigned[]) { __NR_io_uring_setup, __NR_bpf }, 2, false);
         run_refused((const unsigned[]) { __NR_io_uring_register, __NR_bpf }, 2, true);
 #else
-        print_message("no seccomp architecture constant for this CPU, not testing refused probes\n");
-        skip();
+        testgroups_skip("no seccomp architecture constant for this CPU");
 #endif
 }
 
@@ -527,26 +526,35 @@ static void test_live_host(void **state) {
                 assert_true(f.hugepages[i - 1].size_kb < f.hugepages[i].size_kb);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_host_1node),
-                cmocka_unit_test(test_host_2node),
-                cmocka_unit_test(test_host_bare),
-                cmocka_unit_test(test_root_slashes),
-                cmocka_unit_test(test_root_path),
-                cmocka_unit_test(test_nodelist),
-                cmocka_unit_test(test_json_2node),
-                cmocka_unit_test(test_json_absent),
-                cmocka_unit_test(test_numa_balancing_names),
-                cmocka_unit_test(test_summary),
-                cmocka_unit_test(test_libbpf_print_restored),
-                cmocka_unit_test_setup_teardown(test_odd_tree, odd_tree_setup, testutil_files_tree_teardown),
-                cmocka_unit_test_setup_teardown(test_odd_tree_changed, odd_tree_setup, testutil_files_tree_teardown),
-                cmocka_unit_test(test_probes_refused),
-                cmocka_unit_test(test_live_host),
-        };
+/* Fixtures, temp trees and read-only invariants of the live host: any host runs these. */
+static const struct CMUnitTest tests_any_host[] = {
+        cmocka_unit_test(test_host_1node),
+        cmocka_unit_test(test_host_2node),
+        cmocka_unit_test(test_host_bare),
+        cmocka_unit_test(test_root_slashes),
+        cmocka_unit_test(test_root_path),
+        cmocka_unit_test(test_nodelist),
+        cmocka_unit_test(test_json_2node),
+        cmocka_unit_test(test_json_absent),
+        cmocka_unit_test(test_numa_balancing_names),
+        cmocka_unit_test(test_summary),
+        cmocka_unit_test(test_libbpf_print_restored),
+        cmocka_unit_test_setup_teardown(test_odd_tree, odd_tree_setup, testutil_files_tree_teardown),
+        cmocka_unit_test_setup_teardown(test_odd_tree_changed, odd_tree_setup, testutil_files_tree_teardown),
+        cmocka_unit_test(test_live_host),
+};
 
+static const struct CMUnitTest tests_seccomp[] = {
+        cmocka_unit_test(test_probes_refused),
+};
+
+static const TestGroup groups[] = {
+        TEST_GROUP(NULL, NULL, tests_any_host),
+        TEST_GROUP("seccomp", "seccomp filters (CONFIG_SECCOMP_FILTER) on x86_64 or aarch64", tests_seccomp),
+};
+
+int main(int argc, char **argv) {
         if (testutil_fixtures_init() < 0)
                 return EXIT_FAILURE;
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        return testgroups_run(argc, argv, groups, ELEMENTSOF(groups));
 }

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Unit tests for daemon/knobs.c: names and patterns, validation, resolution
+/* Unit tests for daemon/host/knobs.c: names and patterns, validation, resolution
  * below a root (symlinks included), enumeration, and write/verify/triage on a
  * temp copy of tests/fixtures/knobs-host. Errnos come from real files where one
  * can produce them (directory, FIFO, immutable file, read-only bind mount, a
  * sysctl in a private network namespace); only EBUSY-then-success and a
- * kernel keeping less than asked go through the write seam. */
+ * kernel keeping less than asked go through the write seam. The cases needing a
+ * capability a host may lack are groups of their own (unit-knobs-live-*). */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
@@ -27,6 +28,7 @@
 
 #include "cleanup.h"
 #include "knobs.h"
+#include "testgroups.h"
 #include "testutil.h"
 
 #define EXIT_SKIP 77
@@ -57,7 +59,13 @@ static double elapsed_ms(const struct timespec *a) {
         return (double) (b.tv_sec - a->tv_sec) * 1e3 + (double) (b.tv_nsec - a->tv_nsec) / 1e6;
 }
 
-/* Runs fn in a child (namespaces stay there); it returns 0, EXIT_SKIP or 1. */
+/* In the child: says which call was refused and why, and returns EXIT_SKIP. */
+static int child_refused(const char *call) {
+        fprintf(stderr, "child: %s: %s\n", call, strerror(errno));
+        return EXIT_SKIP;
+}
+
+/* Runs fn in a child (namespaces stay there); it returns 0, EXIT_SKIP (after saying why) or 1. */
 static void in_child(int (*fn)(void), const char *what) {
         int status;
         pid_t pid = fork();
@@ -67,10 +75,8 @@ static void in_child(int (*fn)(void), const char *what) {
                 _exit(fn());
         assert_int_equal(waitpid(pid, &status, 0), pid);
         assert_true(WIFEXITED(status));
-        if (WEXITSTATUS(status) == EXIT_SKIP) {
-                print_message("skipping %s: the needed namespace or mount is not permitted here\n", what);
-                skip();
-        }
+        if (WEXITSTATUS(status) == EXIT_SKIP)
+                testgroups_skip("%s is not permitted here (the child said why above)", what);
         assert_int_equal(WEXITSTATUS(status), 0);
 }
 
@@ -464,9 +470,10 @@ static void test_write_not_owned_immutable(void **state) {
         fd = open(k.path, O_RDONLY | O_CLOEXEC);
         assert_true(fd >= 0);
         if (ioctl(fd, FS_IOC_SETFLAGS, &flags) < 0) {
+                int e = errno;
+
                 knob_done(&k);
-                print_message("skipping: %s cannot be made immutable (%s)\n", testutil_tree.root, strerror(errno));
-                skip();
+                testgroups_skip("a file below %s cannot be made immutable: %s", testutil_tree.root, strerror(e));
         }
         assert_int_equal(knobs_write(&k, "7", NULL), -EACCES);
         flags = 0;
@@ -479,13 +486,16 @@ static void test_write_not_owned_immutable(void **state) {
 static int child_read_only_mount(void) {
         Knob k = {};
 
-        if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-                return EXIT_SKIP;
+        if (unshare(CLONE_NEWNS) < 0)
+                return child_refused("unshare(CLONE_NEWNS)");
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                return child_refused("making / a private mount");
         if (knobs_resolve(testutil_tree.root, "mm.numa.demotion_enabled", &k) < 0)
                 return 1;
-        if (mount(k.path, k.path, NULL, MS_BIND, NULL) < 0 ||
-            mount(NULL, k.path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
-                return EXIT_SKIP;
+        if (mount(k.path, k.path, NULL, MS_BIND, NULL) < 0)
+                return child_refused("bind mount");
+        if (mount(NULL, k.path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+                return child_refused("read-only remount of the bind mount");
         return knobs_write(&k, "true", NULL) == -EACCES ? 0 : 1;
 }
 
@@ -511,8 +521,10 @@ static int child_netns_sysctl(void) {
         ino_t before = netns_inode();
         Knob k = {};
 
-        if (before == 0 || unshare(CLONE_NEWNET) < 0)
-                return EXIT_SKIP;
+        if (before == 0)
+                return child_refused("stat /proc/self/ns/net");
+        if (unshare(CLONE_NEWNET) < 0)
+                return child_refused("unshare(CLONE_NEWNET)");
         if (netns_inode() == before) /* never touch the host's own knob */
                 return 1;
         if (knobs_from_path("net.ipv4.tcp_reordering", "/proc/sys/net/ipv4/tcp_reordering", &k) < 0)
@@ -571,29 +583,48 @@ static void test_write_retry_then_partial(void **state) {
         knob_done(&k);
 }
 
-int main(void) {
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_table_sane),
-                cmocka_unit_test(test_check_name),
-                cmocka_unit_test(test_match),
-                cmocka_unit_test(test_validate_int),
-                cmocka_unit_test(test_validate_words),
-                cmocka_unit_test(test_validate_cpumask),
-                cmocka_unit_test(test_parse_live_and_equal),
-                cmocka_unit_test(test_resolve),
-                cmocka_unit_test_setup_teardown(test_resolve_escaping_links, setup_copy, teardown_copy),
-                cmocka_unit_test(test_enumerate_fixture),
-                cmocka_unit_test(test_enumerate_live),
-                cmocka_unit_test_setup_teardown(test_write_verify, setup_copy, teardown_copy),
-                cmocka_unit_test_setup_teardown(test_read_errors, setup_copy, teardown_copy),
-                cmocka_unit_test_setup_teardown(test_write_busy_fifo, setup_copy, teardown_copy),
-                cmocka_unit_test_setup_teardown(test_write_not_owned_immutable, setup_copy, teardown_copy),
-                cmocka_unit_test_setup_teardown(test_write_not_owned_rofs, setup_copy, teardown_copy),
-                cmocka_unit_test(test_write_rejected_netns),
-                cmocka_unit_test_setup_teardown(test_write_retry_then_partial, setup_copy, teardown_copy),
-        };
+/* Fixtures and read-only views of the live host: any host runs these. */
+static const struct CMUnitTest tests_any_host[] = {
+        cmocka_unit_test(test_table_sane),
+        cmocka_unit_test(test_check_name),
+        cmocka_unit_test(test_match),
+        cmocka_unit_test(test_validate_int),
+        cmocka_unit_test(test_validate_words),
+        cmocka_unit_test(test_validate_cpumask),
+        cmocka_unit_test(test_parse_live_and_equal),
+        cmocka_unit_test(test_resolve),
+        cmocka_unit_test_setup_teardown(test_resolve_escaping_links, setup_copy, teardown_copy),
+        cmocka_unit_test(test_enumerate_fixture),
+        cmocka_unit_test(test_enumerate_live),
+        cmocka_unit_test_setup_teardown(test_write_verify, setup_copy, teardown_copy),
+        cmocka_unit_test_setup_teardown(test_read_errors, setup_copy, teardown_copy),
+        cmocka_unit_test_setup_teardown(test_write_busy_fifo, setup_copy, teardown_copy),
+        cmocka_unit_test_setup_teardown(test_write_retry_then_partial, setup_copy, teardown_copy),
+};
 
+static const struct CMUnitTest tests_immutable[] = {
+        cmocka_unit_test_setup_teardown(test_write_not_owned_immutable, setup_copy, teardown_copy),
+};
+
+static const struct CMUnitTest tests_mountns[] = {
+        cmocka_unit_test_setup_teardown(test_write_not_owned_rofs, setup_copy, teardown_copy),
+};
+
+static const struct CMUnitTest tests_netns[] = {
+        cmocka_unit_test(test_write_rejected_netns),
+};
+
+static const TestGroup groups[] = {
+        TEST_GROUP(NULL, NULL, tests_any_host),
+        TEST_GROUP("immutable", "CAP_LINUX_IMMUTABLE and a /tmp whose filesystem keeps the immutable attribute",
+                   tests_immutable),
+        TEST_GROUP("mountns", "a mount namespace of its own with a read-only bind mount (CAP_SYS_ADMIN)",
+                   tests_mountns),
+        TEST_GROUP("netns", "a network namespace of its own (CAP_SYS_ADMIN)", tests_netns),
+};
+
+int main(int argc, char **argv) {
         if (testutil_fixtures_init() < 0)
                 return 1;
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        return testgroups_run(argc, argv, groups, ELEMENTSOF(groups));
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Unit tests for daemon/topo.c and topo-rtnl.c: exact values from the fixture
+/* Unit tests for daemon/host/topo.c and topo-rtnl.c: exact values from the fixture
  * trees, tolerance of malformed files, the JSON form, invariants of the live
  * host, and (in a child in its own network namespace) the rtnetlink dump, XDP
- * state and the debounced link watch. */
+ * state and the debounced link watch. Those children need capabilities a host
+ * may lack and are groups of their own (unit-topo-live-*). */
 #include <errno.h>
 #include <ftw.h>
 #include <sched.h>
@@ -28,13 +29,11 @@
 #include <numa.h>
 
 #include "cleanup.h"
+#include "testgroups.h"
 #include "testutil.h"
 #include "topo.h"
 
 #define CHILD_SKIP 77
-
-/* A test skipped for a missing capability makes the binary exit 77, not pass. */
-static bool skipped_any;
 
 static void load_tree(const char *tree, Topology **ret) {
         _cleanup_free_ char *root = NULL;
@@ -523,7 +522,7 @@ static void child_enter_netns(void) {
         }
 }
 
-/* Runs fn in a forked child; 77 from it skips the test, anything but 0 fails it. */
+/* Runs fn in a forked child; 77 from it (after saying why) skips the test, anything but 0 fails it. */
 static void run_in_child(void (*fn)(void), const char *what) {
         int status;
         pid_t pid;
@@ -537,11 +536,8 @@ static void run_in_child(void (*fn)(void), const char *what) {
         }
         assert_int_equal(waitpid(pid, &status, 0), pid);
         assert_true(WIFEXITED(status));
-        if (WEXITSTATUS(status) == CHILD_SKIP) {
-                print_message("%s: not permitted here, skipping\n", what);
-                skipped_any = true;
-                skip();
-        }
+        if (WEXITSTATUS(status) == CHILD_SKIP)
+                testgroups_skip("%s: not permitted here (the child said why above)", what);
         assert_int_equal(WEXITSTATUS(status), 0);
 }
 
@@ -586,12 +582,10 @@ static void child_links(void) {
         struct nl_sock *s;
         Topology *t = NULL;
         const TopoNetdev *a, *lo;
-        uint32_t prog_id;
 
         child_enter_netns();
         s = child_route_socket();
         child_check(rtnl_link_veth_add(s, "maio-a", "maio-b", getpid()) == 0);
-        prog_id = child_attach_xdp();
 
         child_check(topo_load("/", &t) == 0);
         child_check(t->rtnl_known);
@@ -603,8 +597,7 @@ static void child_links(void) {
         child_check(a->xdp_native == TOPO_NATIVE_DRIVER_LIST);
         child_check(a->xdp_mode == TOPO_XDP_NONE && a->xdp_prog_id == 0);
         lo = netdev(t, "lo");
-        child_check(lo && lo->xdp_mode == TOPO_XDP_GENERIC);
-        child_check(lo->xdp_prog_id == prog_id && prog_id != 0);
+        child_check(lo && lo->xdp_mode == TOPO_XDP_NONE && lo->xdp_prog_id == 0);
         child_check(lo->xdp_native == TOPO_NATIVE_NO);
         topo_free(t);
 
@@ -617,6 +610,27 @@ static void child_links(void) {
 
 static void test_live_netns_links(void **state) {
         run_in_child(child_links, "live links in a network namespace");
+}
+
+/* A generic-mode XDP program on lo is reported as such, with its id. */
+static void child_xdp(void) {
+        Topology *t = NULL;
+        const TopoNetdev *lo;
+        uint32_t prog_id;
+
+        child_enter_netns();
+        prog_id = child_attach_xdp();
+        child_check(topo_load("/", &t) == 0);
+        child_check(t->rtnl_known);
+        lo = netdev(t, "lo");
+        child_check(lo && lo->xdp_mode == TOPO_XDP_GENERIC);
+        child_check(lo->xdp_prog_id == prog_id && prog_id != 0);
+        child_check(lo->xdp_native == TOPO_NATIVE_NO);
+        topo_free(t);
+}
+
+static void test_live_netns_xdp(void **state) {
+        run_in_child(child_xdp, "an XDP program in a network namespace");
 }
 
 static unsigned watch_calls;
@@ -670,31 +684,40 @@ static void test_watch_debounce(void **state) {
         run_in_child(child_watch, "link watch in a network namespace");
 }
 
-int main(void) {
-        int r;
-        const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_host_2node),
-                cmocka_unit_test(test_root_slashes),
-                cmocka_unit_test(test_host_1node),
-                cmocka_unit_test(test_host_bare),
-                cmocka_unit_test(test_json_2node),
-                cmocka_unit_test(test_json_unknown),
-                cmocka_unit_test(test_root_is_live),
-                cmocka_unit_test(test_xdp_names),
-                cmocka_unit_test(test_rtnl_errno),
-                cmocka_unit_test(test_nodelist_parse),
-                cmocka_unit_test_setup_teardown(test_odd_tree, odd_tree_setup, testutil_files_tree_teardown),
-                cmocka_unit_test(test_live_host),
-                cmocka_unit_test(test_live_netns_links),
-                cmocka_unit_test(test_watch_debounce),
-        };
+/* Fixtures, temp trees and read-only invariants of the live host: any host runs these. */
+static const struct CMUnitTest tests_any_host[] = {
+        cmocka_unit_test(test_host_2node),
+        cmocka_unit_test(test_root_slashes),
+        cmocka_unit_test(test_host_1node),
+        cmocka_unit_test(test_host_bare),
+        cmocka_unit_test(test_json_2node),
+        cmocka_unit_test(test_json_unknown),
+        cmocka_unit_test(test_root_is_live),
+        cmocka_unit_test(test_xdp_names),
+        cmocka_unit_test(test_rtnl_errno),
+        cmocka_unit_test(test_nodelist_parse),
+        cmocka_unit_test_setup_teardown(test_odd_tree, odd_tree_setup, testutil_files_tree_teardown),
+        cmocka_unit_test(test_live_host),
+};
 
+static const struct CMUnitTest tests_netns[] = {
+        cmocka_unit_test(test_live_netns_links),
+        cmocka_unit_test(test_watch_debounce),
+};
+
+static const struct CMUnitTest tests_xdp[] = {
+        cmocka_unit_test(test_live_netns_xdp),
+};
+
+static const TestGroup groups[] = {
+        TEST_GROUP(NULL, NULL, tests_any_host),
+        TEST_GROUP("netns", "a network namespace of its own with its sysfs mounted (CAP_SYS_ADMIN)", tests_netns),
+        TEST_GROUP("xdp", "a network namespace of its own and loading an XDP program (CAP_SYS_ADMIN, or CAP_BPF "
+                          "and CAP_NET_ADMIN)", tests_xdp),
+};
+
+int main(int argc, char **argv) {
         if (testutil_fixtures_init() < 0)
                 return EXIT_FAILURE;
-        r = cmocka_run_group_tests(tests, NULL, NULL);
-        if (r == 0 && skipped_any) {
-                fprintf(stderr, "Some tests were skipped (see above): exiting 77.\n");
-                return 77;
-        }
-        return r == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+        return testgroups_run(argc, argv, groups, ELEMENTSOF(groups));
 }
