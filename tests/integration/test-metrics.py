@@ -21,6 +21,8 @@ EXPECTED = {
     "maiod_tenants": "gauge",
     "maiod_tenant_process_exits_total": "counter",
     "maiod_events_total": "counter",
+    "maiod_tenant_cache_hits_total": "counter",
+    "maiod_tenant_cache_misses_total": "counter",
     "maiod_knobs_owned": "gauge",
     "maiod_knob_writes_total": "counter",
     "maiod_knob_write_failures_total": "counter",
