@@ -31,6 +31,8 @@ static int ops_status(void *userdata, const Request *req, Reply *reply);
 #define POOLS OP_MODULE_POOLS
 #define TIER OP_MODULE_TIER
 
+/* One row per operation, aligned as a table. */
+/* clang-format off */
 static const Op op_table[] = {
         /* name                 method    path                           access         mutating module    handler                  body */
         { "health",             "GET",    "/v1/health",                  OP_PUBLIC,     false, API,      ops_health },
@@ -62,6 +64,7 @@ static const Op op_table[] = {
         { "models.import",      "POST",   "/v1/models",                  OP_ADMIN,      true,  TIER,     tierd_op_model_import,   &tierd_import_body,
           OPS_MODEL_MAX_BODY },
 };
+/* clang-format on */
 
 const Op *ops_table(size_t *ret_n) {
         *ret_n = ELEMENTSOF(op_table);

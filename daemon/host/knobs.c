@@ -57,6 +57,8 @@ static const char *const words_n_y[] = { "N", "Y", NULL };
         { "damon.{k}.scheme.{s}." name, DAMON_SCHEME "/" file, KNOB_SYSFS, KNOB_SCOPE_DAMON, KNOB_INT, lo, hi, \
           0, NULL, KNOB_NEED_SYS_ADMIN, text }
 
+/* Each row wrapped where its meaning breaks. */
+/* clang-format off */
 static const KnobDef knob_defs[] = {
         { "kernel.numa_balancing", "proc/sys/kernel/numa_balancing", KNOB_PROCSYS, KNOB_SCOPE_GLOBAL, KNOB_INT,
           0, 3, 0, NULL, KNOB_NEED_SYS_ADMIN,
@@ -147,6 +149,7 @@ static const KnobDef knob_defs[] = {
           KNOB_BOOL, 0, 0, 0, words_n_y, KNOB_NEED_SYS_ADMIN,
           "Y: the first filter of scheme s excludes the pages it matches; N: those it does not match." },
 };
+/* clang-format on */
 
 const KnobDef *knobs_table(size_t *ret_n) {
         *ret_n = ELEMENTSOF(knob_defs);
