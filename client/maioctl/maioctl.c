@@ -36,7 +36,10 @@ enum {
         _ARG_MAX,
 };
 
+/* clang-format 14 reads "(arg) - X" as a cast. */
+/* clang-format off */
 #define OPT(arg) (1u << ((arg) - ARG_PRIORITY))
+/* clang-format on */
 #define N_VERB_OPTIONS (_ARG_MAX - ARG_PRIORITY)
 
 typedef struct VerbOption {
@@ -46,6 +49,8 @@ typedef struct VerbOption {
 } VerbOption;
 
 /* What --help and the synopses say about each verb option; indexed by ARG_* - ARG_PRIORITY. */
+/* A table; and clang-format 14 reads "(arg) - X" as a cast. */
+/* clang-format off */
 #define V(arg) [(arg) - ARG_PRIORITY]
 static const VerbOption verb_options[N_VERB_OPTIONS] = {
         V(ARG_PRIORITY) = { "priority", "N",             "Priority from 0 (highest) to 7 (default: 4)" },
@@ -59,6 +64,7 @@ static const VerbOption verb_options[N_VERB_OPTIONS] = {
         V(ARG_SET)      = { "set",      "POLICY",        "Switch to indigo, linucb, heuristic or static" },
         V(ARG_SEED)     = { "seed",     "N",             "Seed of the policy --set starts (default: the current one)" },
 };
+/* clang-format on */
 #undef V
 
 typedef enum Positional {
