@@ -16,27 +16,27 @@
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 
 /* Returns the value of p and sets p to NULL, so a cleanup handler on p does nothing. */
-#define TAKE_PTR(p)                          \
-        ({                                   \
-                __typeof__(p) *_pp_ = &(p);  \
-                __typeof__(p) _v_ = *_pp_;   \
-                *_pp_ = NULL;                \
-                _v_;                         \
+#define TAKE_PTR(p)                         \
+        ({                                  \
+                __typeof__(p) *_pp_ = &(p); \
+                __typeof__(p) _v_ = *_pp_;  \
+                *_pp_ = NULL;               \
+                _v_;                        \
         })
 
-#define TAKE_FD(fd)                \
-        ({                         \
+#define TAKE_FD(fd)                 \
+        ({                          \
                 int *_pfd_ = &(fd); \
-                int _v_ = *_pfd_;  \
-                *_pfd_ = -EBADF;   \
-                _v_;               \
+                int _v_ = *_pfd_;   \
+                *_pfd_ = -EBADF;    \
+                _v_;                \
         })
 
 /* Defines static inline void funcp(type *p) calling func(*p) when *p is not NULL. */
-#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)          \
-        static inline void func##p(type *p) {            \
-                if (*p)                                  \
-                        func(*p);                        \
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func) \
+        static inline void func##p(type *p) {   \
+                if (*p)                         \
+                        func(*p);               \
         }
 
 static inline void freep(void *p) {

@@ -128,8 +128,8 @@ static int grant_read_reply(int fd, char *buf, size_t cap, int64_t deadline, int
                         break;
         }
         unsigned major, minor, status;
-        if (body == 0 || sscanf(buf, "HTTP/%u.%u %3u", &major, &minor, &status) != 3 || len < need ||
-            status < 100 || status > 599)
+        if (body == 0 || sscanf(buf, "HTTP/%u.%u %3u", &major, &minor, &status) != 3 || len < need || status < 100 ||
+            status > 599)
                 return -EPROTO;
         *ret_status = (int) status;
         *ret_body = body;
@@ -164,8 +164,8 @@ static bool grant_tenant_valid(const char *t) {
         return true;
 }
 
-int maio_daemon_grant(const char *socket_path, const char *tenant, int numa_node, uint64_t bytes,
-                      int timeout_ms, maio_grant *ret) {
+int maio_daemon_grant(const char *socket_path, const char *tenant, int numa_node, uint64_t bytes, int timeout_ms,
+                      maio_grant *ret) {
         char req[512], body[128];
         int status = 0, r;
         size_t body_off = 0;
@@ -185,7 +185,8 @@ int maio_daemon_grant(const char *socket_path, const char *tenant, int numa_node
         int qlen = snprintf(req, sizeof(req),
                             "POST /v1/tenants/%s/maio HTTP/1.1\r\nHost: localhost\r\n"
                             "Content-Type: application/json\r\nContent-Length: %d\r\n"
-                            "Connection: close\r\n\r\n%s", tenant, blen, body);
+                            "Connection: close\r\n\r\n%s",
+                            tenant, blen, body);
         r = grant_write_all(fd, req, (size_t) qlen, deadline);
         if (r == -EPIPE || r == -ECONNRESET)
                 return 0;

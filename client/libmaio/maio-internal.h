@@ -13,8 +13,8 @@
 #include "cleanup.h"
 #include "maio/maio.h"
 
-#define MAIO_GRANULES (MAIO_CHUNK_SIZE / MAIO_ALIGN)  /* state slots per chunk */
-#define MAIO_MAG_SIZE 16u                              /* chunks per magazine */
+#define MAIO_GRANULES (MAIO_CHUNK_SIZE / MAIO_ALIGN) /* state slots per chunk */
+#define MAIO_MAG_SIZE 16u                            /* chunks per magazine */
 #define MAIO_NONE UINT32_MAX
 
 
@@ -24,7 +24,7 @@
 typedef struct maio_chunk {
         atomic_uint refs;
         _Atomic uint8_t state[MAIO_GRANULES];
-        uint16_t granules[MAIO_GRANULES];  /* size of the buffer starting here, in granules */
+        uint16_t granules[MAIO_GRANULES]; /* size of the buffer starting here, in granules */
 } maio_chunk;
 
 typedef struct maio_magazine {
@@ -46,14 +46,14 @@ typedef struct maio_tcache {
 struct maio_pool {
         uint8_t *base;
         size_t size;
-        void *map_addr;              /* what munmap needs (THP path over-maps to align) */
+        void *map_addr; /* what munmap needs (THP path over-maps to align) */
         size_t map_size;
         uint32_t nchunks;
         maio_chunk *chunks;
 
-        pthread_mutex_t lock;        /* the depot and the tcache list */
+        pthread_mutex_t lock; /* the depot and the tcache list */
         maio_magazine *full, *empty;
-        uint32_t *loose;             /* chunks freed when no magazine could be had */
+        uint32_t *loose; /* chunks freed when no magazine could be had */
         uint32_t nloose;
         maio_tcache *tcaches;
         pthread_key_t key;
@@ -86,28 +86,28 @@ int alloc_transition(maio_pool *p, const void *buf, maio_buf_state from, maio_bu
 
 typedef enum maio_op_kind {
         OP_FREE,
-        OP_SYNC,                     /* socket/connect/accept/close/cancel: a waiter reads res */
+        OP_SYNC, /* socket/connect/accept/close/cancel: a waiter reads res */
         OP_SEND,
-        OP_RECV,                     /* the multishot receive of one socket */
+        OP_RECV, /* the multishot receive of one socket */
 } maio_op_kind;
 
 enum {
-        SEND_ZC = 1u << 0,           /* SEND_ZC: wait for the notification */
+        SEND_ZC = 1u << 0, /* SEND_ZC: wait for the notification */
         SEND_GOT_RESULT = 1u << 1,
         SEND_WAIT_NOTIF = 1u << 2,
-        SEND_RECYCLE = 1u << 3,      /* a receive buffer: back to the buffer ring when done */
-        SEND_FREE = 1u << 4,         /* free to the pool when done */
-        SEND_MSG_MORE = 1u << 5,     /* MSG_MORE */
+        SEND_RECYCLE = 1u << 3,  /* a receive buffer: back to the buffer ring when done */
+        SEND_FREE = 1u << 4,     /* free to the pool when done */
+        SEND_MSG_MORE = 1u << 5, /* MSG_MORE */
 };
 
 typedef struct maio_op {
         uint8_t kind;
-        uint8_t done;                /* OP_SYNC: completion arrived */
-        uint16_t flags;              /* SEND_* */
+        uint8_t done;   /* OP_SYNC: completion arrived */
+        uint16_t flags; /* SEND_* */
         int32_t handle;
         int32_t res;
         uint32_t len;
-        uint32_t next;               /* free list / per-socket send queue */
+        uint32_t next; /* free list / per-socket send queue */
         void *buf;
 } maio_op;
 
@@ -116,30 +116,30 @@ enum {
         SOCK_RECV_ARMED = 1u << 1,
         SOCK_EOF = 1u << 2,
         SOCK_CLOSING = 1u << 3,
-        SOCK_RECV_THROTTLED = 1u << 4,  /* multishot cancelled: the socket holds too many buffers */
+        SOCK_RECV_THROTTLED = 1u << 4, /* multishot cancelled: the socket holds too many buffers */
 };
 
 typedef struct maio_sock {
         int fd;
         int type;
         unsigned flags;
-        int error;                   /* first send/receive error */
-        int recv_error;              /* terminal receive error (not -ENOBUFS) */
-        uint32_t q_head, q_tail;     /* queued sends not yet submitted (op indices) */
-        uint32_t inflight;           /* submitted sends without their result CQE yet */
-        uint32_t pending;            /* sends queued or waiting for result or notification */
+        int error;               /* first send/receive error */
+        int recv_error;          /* terminal receive error (not -ENOBUFS) */
+        uint32_t q_head, q_tail; /* queued sends not yet submitted (op indices) */
+        uint32_t inflight;       /* submitted sends without their result CQE yet */
+        uint32_t pending;        /* sends queued or waiting for result or notification */
         uint32_t recv_op;
-        uint32_t *rq;                /* received (bid << 32 would not fit: bid and len arrays) */
+        uint32_t *rq; /* received (bid << 32 would not fit: bid and len arrays) */
         uint32_t *rq_len;
         uint32_t rq_head, rq_count;
-        uint32_t held;               /* receive buffers queued, delivered or relayed */
-        int64_t recv_seen_ms;        /* last receive completion, arm or restart */
-        int64_t recv_look_ms;        /* the watchdog's last FIONREAD */
-        int64_t recv_queued_ms;      /* since when data has sat queued without a completion, 0 none */
-        uint32_t recv_looks;         /* looks since then: a restart needs some, so a caller that did
-                                      * not look for a second is not mistaken for a stall */
-        uint32_t send_cqes;          /* send CQEs so far (the watchdog compares) */
-        uint32_t send_cqes_seen;     /* ... at the watchdog's last look */
+        uint32_t held;           /* receive buffers queued, delivered or relayed */
+        int64_t recv_seen_ms;    /* last receive completion, arm or restart */
+        int64_t recv_look_ms;    /* the watchdog's last FIONREAD */
+        int64_t recv_queued_ms;  /* since when data has sat queued without a completion, 0 none */
+        uint32_t recv_looks;     /* looks since then: a restart needs some, so a caller that did
+                                  * not look for a second is not mistaken for a stall */
+        uint32_t send_cqes;      /* send CQEs so far (the watchdog compares) */
+        uint32_t send_cqes_seen; /* ... at the watchdog's last look */
 } maio_sock;
 
 struct maio_ring {
@@ -148,28 +148,28 @@ struct maio_ring {
         unsigned flags;
         bool sqpoll;
         bool zc_ok;
-        bool poller_shared;          /* another ring attached to our poller, or we to theirs */
-        bool kick_pending;           /* some handle has queued sends and nothing in flight */
+        bool poller_shared; /* another ring attached to our poller, or we to theirs */
+        bool kick_pending;  /* some handle has queued sends and nothing in flight */
         int zc_probe_error;
         size_t zc_threshold;
-        unsigned nregions;           /* registered iovecs, 1 GiB each */
+        unsigned nregions; /* registered iovecs, 1 GiB each */
 
         maio_op *ops;
         uint32_t nops, op_free, ops_used;
 
         maio_sock *socks;
         uint32_t nsocks;
-        uint32_t socks_hwm;          /* handles at or above this were never used */
-        int64_t watch_ms;            /* last run of the stall watchdog */
+        uint32_t socks_hwm; /* handles at or above this were never used */
+        int64_t watch_ms;   /* last run of the stall watchdog */
 
         struct io_uring_buf_ring *br;
         size_t br_size;
         uint32_t nbufs;
         size_t rbuf_size;
-        void **rbufs;                /* by bid */
-        uint8_t *rbuf_out;           /* 1 = handed out (in a socket queue or to the app) */
-        int32_t *rbuf_owner;         /* handle holding the buffer, -1 none */
-        uint32_t *rbuf_hash;         /* open addressing: pointer -> bid + 1 */
+        void **rbufs;        /* by bid */
+        uint8_t *rbuf_out;   /* 1 = handed out (in a socket queue or to the app) */
+        int32_t *rbuf_owner; /* handle holding the buffer, -1 none */
+        uint32_t *rbuf_hash; /* open addressing: pointer -> bid + 1 */
         uint32_t rbuf_hash_mask;
 
         maio_ring_stats st;

@@ -41,8 +41,8 @@ static void pool_thp_mode(char *buf, size_t n) {
 }
 
 static int pool_map_hugetlb(maio_pool *p) {
-        void *a = mmap(NULL, p->size, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB, -1, 0);
+        void *a = mmap(NULL, p->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | MAP_HUGE_2MB,
+                       -1, 0);
         if (a == MAP_FAILED)
                 return -errno;
         p->map_addr = a;
@@ -71,14 +71,14 @@ static int pool_map_thp(maio_pool *p, int hugetlb_error) {
 
         char mode[32];
         pool_thp_mode(mode, sizeof(mode));
-        const char *why = hugetlb_error == 0 ? "hugetlb not requested (MAIO_POOL_NO_HUGETLB)"
+        const char *why = hugetlb_error == 0         ? "hugetlb not requested (MAIO_POOL_NO_HUGETLB)"
                           : hugetlb_error == -ENOMEM ? "no free 2 MB hugetlb pages"
                                                      : "hugetlb mapping failed";
         if (madvise(p->base, p->size, MADV_HUGEPAGE) < 0 || strcmp(mode, "never") == 0) {
                 p->backing = MAIO_BACKING_SMALL_PAGES;
                 snprintf(p->backing_reason, sizeof(p->backing_reason),
-                         "%s (%s); transparent huge pages unavailable (enabled=%s): 4 KiB pages",
-                         why, strerror(-hugetlb_error), mode);
+                         "%s (%s); transparent huge pages unavailable (enabled=%s): 4 KiB pages", why,
+                         strerror(-hugetlb_error), mode);
         } else {
                 p->backing = MAIO_BACKING_THP;
                 snprintf(p->backing_reason, sizeof(p->backing_reason),

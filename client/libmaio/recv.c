@@ -236,13 +236,13 @@ static unsigned recv_buffers_in_ring(maio_ring *r) {
  * type) restarts the receive, once the watchdog has looked that often: a caller busy elsewhere
  * for a second is no stall. */
 #define RECV_RESTART_MS 1000
-#define RECV_RESTART_LOOKS 25   /* ... and after this many looks, however long the caller was away */
+#define RECV_RESTART_LOOKS 25 /* ... and after this many looks, however long the caller was away */
 
 static void recv_kick(maio_ring *r, maio_sock *s) {
         int lowat = 1;
         socklen_t len = sizeof(lowat);
         if (s->type != SOCK_STREAM) {
-                s->recv_looks++;       /* nothing to poke; the look still counts for the restart */
+                s->recv_looks++; /* nothing to poke; the look still counts for the restart */
                 return;
         }
         if (getsockopt(s->fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, &len) < 0)

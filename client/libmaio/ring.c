@@ -11,8 +11,8 @@
 #include "maio-internal.h"
 #include "time-util.h"
 
-#define MAIO_REGION (1ull << 30)         /* the kernel's limit per registered iovec */
-#define CANCEL_USER_DATA UINT64_MAX      /* CQEs of our cancel requests: nothing to do */
+#define MAIO_REGION (1ull << 30)    /* the kernel's limit per registered iovec */
+#define CANCEL_USER_DATA UINT64_MAX /* CQEs of our cancel requests: nothing to do */
 
 static unsigned round_pow2(unsigned v) {
         unsigned p = 1;
@@ -185,7 +185,7 @@ int maio_ring_poll(maio_ring *r, int timeout_ms) {
                 n = ring_reap(r);
         }
         if (n == 0)
-                ring_watchdog(r);   /* also for callers that spin with timeout 0 */
+                ring_watchdog(r); /* also for callers that spin with timeout 0 */
         (void) ring_submit(r);
         return n;
 }
@@ -247,8 +247,8 @@ static int ring_register_pool(maio_ring *r) {
                 return -ENOMEM;
         for (unsigned i = 0; i < n; i++) {
                 iov[i].iov_base = base + (size_t) i * MAIO_REGION;
-                iov[i].iov_len = size - (size_t) i * MAIO_REGION < MAIO_REGION ? size - (size_t) i * MAIO_REGION
-                                                                                  : MAIO_REGION;
+                iov[i].iov_len =
+                        size - (size_t) i * MAIO_REGION < MAIO_REGION ? size - (size_t) i * MAIO_REGION : MAIO_REGION;
         }
         int k = io_uring_register_buffers(&r->uring, iov, n);
         if (k < 0)

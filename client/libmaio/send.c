@@ -15,7 +15,7 @@
 #include "maio-internal.h"
 
 #ifndef IORING_SEND_ZC_REPORT_USAGE
-#define IORING_SEND_ZC_REPORT_USAGE (1U << 3)   /* kernel 6.2; liburing 2.3 lacks the name */
+#define IORING_SEND_ZC_REPORT_USAGE (1U << 3) /* kernel 6.2; liburing 2.3 lacks the name */
 #endif
 #ifndef IORING_NOTIF_USAGE_ZC_COPIED
 #define IORING_NOTIF_USAGE_ZC_COPIED (1U << 31)

@@ -28,9 +28,15 @@ static int sock_add(maio_ring *r, int fd, int type) {
                 return h;
         }
         maio_sock *s = &r->socks[h];
-        uint32_t *rq = s->rq, *rq_len = s->rq_len;  /* kept across reuse */
-        *s = (maio_sock) { .fd = fd, .type = type, .flags = SOCK_OPEN, .q_head = MAIO_NONE,
-                           .q_tail = MAIO_NONE, .recv_op = MAIO_NONE, .rq = rq, .rq_len = rq_len };
+        uint32_t *rq = s->rq, *rq_len = s->rq_len; /* kept across reuse */
+        *s = (maio_sock) { .fd = fd,
+                           .type = type,
+                           .flags = SOCK_OPEN,
+                           .q_head = MAIO_NONE,
+                           .q_tail = MAIO_NONE,
+                           .recv_op = MAIO_NONE,
+                           .rq = rq,
+                           .rq_len = rq_len };
         if ((uint32_t) h >= r->socks_hwm)
                 r->socks_hwm = (uint32_t) h + 1;
         return h;

@@ -8,7 +8,8 @@
 
 static int events_table(json_object *reply) {
         static const Field cols[] = {
-                { "ID", "id" }, { "TIME", "time" }, { "TENANT", "tenant_id" }, { "KIND", "kind" }, { "MESSAGE", "message" },
+                { "ID", "id" },     { "TIME", "time" },       { "TENANT", "tenant_id" },
+                { "KIND", "kind" }, { "MESSAGE", "message" },
         };
 
         return maioctl_print_list(reply_member(reply, "events", json_type_array), cols, ELEMENTSOF(cols));

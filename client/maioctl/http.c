@@ -16,10 +16,10 @@
 #include "maio-config.h"
 
 typedef struct HttpBuffer {
-        char *data;         /* always NUL-terminated once allocated */
+        char *data; /* always NUL-terminated once allocated */
         size_t size;
         size_t allocated;
-        int error;          /* why the write callback refused data: -EMSGSIZE or -ENOMEM */
+        int error; /* why the write callback refused data: -EMSGSIZE or -ENOMEM */
 } HttpBuffer;
 
 static void http_buffer_done(HttpBuffer *b) {
@@ -131,21 +131,15 @@ static int http_parse_json(const char *data, size_t size, json_object **ret) {
         return 0;
 }
 
-#define HTTP_SETOPT(curl, opt, val)                                      \
-        do {                                                             \
-                CURLcode _c = curl_easy_setopt((curl), (opt), (val));    \
-                if (_c != CURLE_OK)                                      \
-                        return http_curl_to_errno(_c, 0, 0);             \
+#define HTTP_SETOPT(curl, opt, val)                                   \
+        do {                                                          \
+                CURLcode _c = curl_easy_setopt((curl), (opt), (val)); \
+                if (_c != CURLE_OK)                                   \
+                        return http_curl_to_errno(_c, 0, 0);          \
         } while (0)
 
-static int http_setup(
-                CURL *curl,
-                const char *socket_path,
-                const char *method,
-                const char *url,
-                struct curl_slist *headers,
-                const char *payload,
-                HttpBuffer *reply) {
+static int http_setup(CURL *curl, const char *socket_path, const char *method, const char *url,
+                      struct curl_slist *headers, const char *payload, HttpBuffer *reply) {
 
         HTTP_SETOPT(curl, CURLOPT_UNIX_SOCKET_PATH, socket_path);
         HTTP_SETOPT(curl, CURLOPT_URL, url);
@@ -176,8 +170,7 @@ static int http_setup(
 
 static int http_headers(bool with_body, struct curl_slist **ret) {
         static const char *const names[] = {
-                "Accept: application/json",
-                "Content-Type: application/json",
+                "Accept: application/json", "Content-Type: application/json",
                 "Expect:", /* never wait for 100-continue */
         };
         struct curl_slist *l = NULL, *n;
@@ -206,13 +199,8 @@ void http_done(void) {
         curl_global_cleanup();
 }
 
-int http_request(
-                const char *socket_path,
-                const char *method,
-                const char *path,
-                json_object *body,
-                int *ret_status,
-                json_object **ret_reply) {
+int http_request(const char *socket_path, const char *method, const char *path, json_object *body, int *ret_status,
+                 json_object **ret_reply) {
 
         _cleanup_(curl_easy_cleanupp) CURL *curl = NULL;
         _cleanup_(curl_slist_free_allp) struct curl_slist *headers = NULL;

@@ -22,10 +22,5 @@ void http_done(void);
  * (-ENOENT, -ECONNREFUSED, -EACCES, ...), -ENAMETOOLONG (socket path too long for
  * sockaddr_un), -ETIMEDOUT, -ECONNRESET (closed without a complete reply), -EPROTO (not
  * HTTP), -EBADMSG (body is not JSON), -EMSGSIZE (over HTTP_REPLY_MAX), -ENOMEM, -EIO. */
-int http_request(
-                const char *socket_path,
-                const char *method,
-                const char *path,
-                json_object *body,
-                int *ret_status,
-                json_object **ret_reply);
+int http_request(const char *socket_path, const char *method, const char *path, json_object *body, int *ret_status,
+                 json_object **ret_reply);

@@ -33,8 +33,8 @@ static int knobs_path(const char *name, char **ret) {
 
 static int knobs_list_table(json_object *reply) {
         static const Field cols[] = {
-                { "NAME", "name" }, { "SCOPE", "scope" }, { "LIVE", "live" }, { "STATE", "state" },
-                { "ORIGINAL", "original" },
+                { "NAME", "name" },   { "SCOPE", "scope" },       { "LIVE", "live" },
+                { "STATE", "state" }, { "ORIGINAL", "original" },
         };
 
         return maioctl_print_list(reply_member(reply, "knobs", json_type_array), cols, ELEMENTSOF(cols));
@@ -47,11 +47,21 @@ ExitStatus knobs_list(const Args *a) {
 /* One knob object as key/value lines (get, set, restore NAME). */
 static int knobs_table(json_object *knob) {
         static const Field fields[] = {
-                { "name", "name" },       { "scope", "scope" },       { "type", "type" },
-                { "allowed", "allowed" }, { "live", "live" },         { "state", "state" },
-                { "original", "original" }, { "desired", "desired" }, { "applied", "applied" },
-                { "changed", "changed" }, { "changed by", "changed_by" }, { "path", "path" },
-                { "available", "available" }, { "requires", "requires" }, { "doc", "doc" },
+                { "name", "name" },
+                { "scope", "scope" },
+                { "type", "type" },
+                { "allowed", "allowed" },
+                { "live", "live" },
+                { "state", "state" },
+                { "original", "original" },
+                { "desired", "desired" },
+                { "applied", "applied" },
+                { "changed", "changed" },
+                { "changed by", "changed_by" },
+                { "path", "path" },
+                { "available", "available" },
+                { "requires", "requires" },
+                { "doc", "doc" },
         };
 
         return maioctl_print_fields(knob, fields, ELEMENTSOF(fields));

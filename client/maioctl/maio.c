@@ -19,8 +19,8 @@ int maio_parse_bytes(const char *s, int64_t *ret) {
                 const char *suffix;
                 unsigned shift;
         } units[] = {
-                { "", 0 },   { "K", 10 }, { "KiB", 10 }, { "M", 20 }, { "MiB", 20 },
-                { "G", 30 }, { "GiB", 30 }, { "T", 40 }, { "TiB", 40 },
+                { "", 0 },   { "K", 10 },   { "KiB", 10 }, { "M", 20 },   { "MiB", 20 },
+                { "G", 30 }, { "GiB", 30 }, { "T", 40 },   { "TiB", 40 },
         };
         unsigned long long v;
         char *end;
@@ -45,9 +45,14 @@ int maio_parse_bytes(const char *s, int64_t *ret) {
 /* Two tables: the reserve of each node, then the grants. */
 static int maio_list_table(json_object *maio) {
         static const Field node_cols[] = {
-                { "NODE", "node" },           { "ORIGINAL", "original_pages" }, { "GRANTED", "granted_pages" },
-                { "HEADROOM", "headroom_pages" }, { "TARGET", "target_pages" },   { "TOTAL", "total_pages" },
-                { "FREE", "free_pages" },     { "STATE", "state" },
+                { "NODE", "node" },
+                { "ORIGINAL", "original_pages" },
+                { "GRANTED", "granted_pages" },
+                { "HEADROOM", "headroom_pages" },
+                { "TARGET", "target_pages" },
+                { "TOTAL", "total_pages" },
+                { "FREE", "free_pages" },
+                { "STATE", "state" },
         };
         static const Field grant_cols[] = {
                 { "TENANT", "tenant_id" }, { "NAME", "tenant" }, { "NODE", "node" },
@@ -76,8 +81,12 @@ ExitStatus maio_list(const Args *a) {
 
 static int maio_granted_table(json_object *grant) {
         static const Field fields[] = {
-                { "tenant", "tenant_id" }, { "name", "tenant" },     { "node", "node" },
-                { "pages", "pages" },      { "bytes", "bytes" },     { "requested", "requested_bytes" },
+                { "tenant", "tenant_id" },
+                { "name", "tenant" },
+                { "node", "node" },
+                { "pages", "pages" },
+                { "bytes", "bytes" },
+                { "requested", "requested_bytes" },
                 { "replaced", "replaced_pages" },
         };
         _cleanup_(table_freep) Table *t = table_new(2, NULL);
@@ -85,8 +94,9 @@ static int maio_granted_table(json_object *grant) {
         int r = t ? maioctl_add_fields(t, grant, fields, ELEMENTSOF(fields)) : -ENOMEM;
 
         if (r >= 0)
-                r = table_add_pairf(t, "node pages", "%s total, %s target, %s granted", reply_text(reserve, "total_pages"),
-                                    reply_text(reserve, "target_pages"), reply_text(reserve, "granted_pages"));
+                r = table_add_pairf(t, "node pages", "%s total, %s target, %s granted",
+                                    reply_text(reserve, "total_pages"), reply_text(reserve, "target_pages"),
+                                    reply_text(reserve, "granted_pages"));
         return r < 0 ? r : table_print(t, stdout);
 }
 

@@ -96,66 +96,64 @@ static const struct {
 };
 
 typedef struct Verb {
-        const char *group;     /* first word */
-        const char *name;      /* second word, NULL for one-word verbs */
+        const char *group; /* first word */
+        const char *name;  /* second word, NULL for one-word verbs */
         Positional positional;
-        unsigned options;      /* OPT() of the verb options it takes */
+        unsigned options; /* OPT() of the verb options it takes */
         ExitStatus (*run)(const Args *a);
         const char *summary;
 } Verb;
 
 static const Verb verbs[] = {
-        { "status",  NULL,   POS_NONE, 0, status_show, "Show maiod's status, host features and counts" },
+        { "status", NULL, POS_NONE, 0, status_show, "Show maiod's status, host features and counts" },
         { "tenants", "list", POS_NONE, 0, tenants_list, "List tenants" },
-        { "tenants", "show", POS_ID,   0, tenants_show, "Show one tenant" },
-        { "tenants", "add",  POS_NAME, OPT(ARG_PRIORITY) | OPT(ARG_CLASS) | OPT(ARG_PID) | OPT(ARG_CGROUP),
-          tenants_add, "Register a tenant; prints its id and token (the token is shown only once)" },
-        { "tenants", "rm",   POS_ID,   0, tenants_rm, "Remove a tenant" },
-        { "events",  NULL,   POS_NONE, OPT(ARG_TENANT), events_list, "Show recent events, newest first" },
-        { "knobs",   "list", POS_NONE, 0, knobs_list, "List the kernel knobs maiod may own, live values and journal state" },
-        { "knobs",   "get",  POS_NAME, 0, knobs_get, "Show one knob: original, desired and live value, state, last change" },
-        { "knobs",   "set",  POS_NAME_VALUE, 0, knobs_set, "Set a knob through maiod's journal (administrators)" },
-        { "knobs",   "restore", POS_OPT_NAME, 0, knobs_restore,
+        { "tenants", "show", POS_ID, 0, tenants_show, "Show one tenant" },
+        { "tenants", "add", POS_NAME, OPT(ARG_PRIORITY) | OPT(ARG_CLASS) | OPT(ARG_PID) | OPT(ARG_CGROUP), tenants_add,
+          "Register a tenant; prints its id and token (the token is shown only once)" },
+        { "tenants", "rm", POS_ID, 0, tenants_rm, "Remove a tenant" },
+        { "events", NULL, POS_NONE, OPT(ARG_TENANT), events_list, "Show recent events, newest first" },
+        { "knobs", "list", POS_NONE, 0, knobs_list,
+          "List the kernel knobs maiod may own, live values and journal state" },
+        { "knobs", "get", POS_NAME, 0, knobs_get,
+          "Show one knob: original, desired and live value, state, last change" },
+        { "knobs", "set", POS_NAME_VALUE, 0, knobs_set, "Set a knob through maiod's journal (administrators)" },
+        { "knobs", "restore", POS_OPT_NAME, 0, knobs_restore,
           "Restore one knob, or without NAME every knob, to its original value (administrators)" },
-        { "topology", NULL,  POS_NONE, 0, topology_show,
+        { "topology", NULL, POS_NONE, 0, topology_show,
           "Show the host topology: CPUs, NUMA nodes, hugepages, network devices" },
-        { "maio",    "list", POS_NONE, 0, maio_list,
+        { "maio", "list", POS_NONE, 0, maio_list,
           "Show the hugepage reserve per NUMA node and the grants you may see" },
-        { "maio",    "grant", POS_TENANT_BYTES, OPT(ARG_NODE), maio_grant,
+        { "maio", "grant", POS_TENANT_BYTES, OPT(ARG_NODE), maio_grant,
           "Grant a tenant BYTES of hugepage-backed buffer capacity on a NUMA node (replaces its grant there)" },
-        { "maio",    "release", POS_TENANT, 0, maio_release, "Release all of a tenant's hugepage grants" },
+        { "maio", "release", POS_TENANT, 0, maio_release, "Release all of a tenant's hugepage grants" },
         { "thresholds", NULL, POS_ID, 0, tier_thresholds,
           "Show a tenant's promotion thresholds and the episode to report on" },
-        { "feedback", NULL,  POS_ID_EPISODE, OPT(ARG_TIME) | OPT(ARG_RPS), tier_feedback,
+        { "feedback", NULL, POS_ID_EPISODE, OPT(ARG_TIME) | OPT(ARG_RPS), tier_feedback,
           "Report how a tenant's episode went: its run time (--time) or throughput (--rps)" },
-        { "policy",  NULL,   POS_ID, OPT(ARG_SET) | OPT(ARG_SEED), tier_policy,
+        { "policy", NULL, POS_ID, OPT(ARG_SET) | OPT(ARG_SEED), tier_policy,
           "Show a tenant's tiering policy and reward history, or switch its policy (--set)" },
 };
 
-static const struct option global_options[] = {
-        { "help",     no_argument,       NULL, 'h'          },
-        { "version",  no_argument,       NULL, ARG_VERSION  },
-        { "socket",   required_argument, NULL, ARG_SOCKET   },
-        { "output",   required_argument, NULL, 'o'          },
-        {}
-};
+static const struct option global_options[] = { { "help", no_argument, NULL, 'h' },
+                                                { "version", no_argument, NULL, ARG_VERSION },
+                                                { "socket", required_argument, NULL, ARG_SOCKET },
+                                                { "output", required_argument, NULL, 'o' },
+                                                {} };
 
-static const struct option all_options[] = {
-        { "help",     no_argument,       NULL, 'h'          },
-        { "socket",   required_argument, NULL, ARG_SOCKET   },
-        { "output",   required_argument, NULL, 'o'          },
-        { "priority", required_argument, NULL, ARG_PRIORITY },
-        { "class",    required_argument, NULL, ARG_CLASS    },
-        { "pid",      required_argument, NULL, ARG_PID      },
-        { "cgroup",   required_argument, NULL, ARG_CGROUP   },
-        { "tenant",   required_argument, NULL, ARG_TENANT   },
-        { "node",     required_argument, NULL, ARG_NODE     },
-        { "time",     required_argument, NULL, ARG_TIME     },
-        { "rps",      required_argument, NULL, ARG_RPS      },
-        { "set",      required_argument, NULL, ARG_SET      },
-        { "seed",     required_argument, NULL, ARG_SEED     },
-        {}
-};
+static const struct option all_options[] = { { "help", no_argument, NULL, 'h' },
+                                             { "socket", required_argument, NULL, ARG_SOCKET },
+                                             { "output", required_argument, NULL, 'o' },
+                                             { "priority", required_argument, NULL, ARG_PRIORITY },
+                                             { "class", required_argument, NULL, ARG_CLASS },
+                                             { "pid", required_argument, NULL, ARG_PID },
+                                             { "cgroup", required_argument, NULL, ARG_CGROUP },
+                                             { "tenant", required_argument, NULL, ARG_TENANT },
+                                             { "node", required_argument, NULL, ARG_NODE },
+                                             { "time", required_argument, NULL, ARG_TIME },
+                                             { "rps", required_argument, NULL, ARG_RPS },
+                                             { "set", required_argument, NULL, ARG_SET },
+                                             { "seed", required_argument, NULL, ARG_SEED },
+                                             {} };
 
 static const char *verb_title(const Verb *v, char *buf, size_t size) {
         snprintf(buf, size, "%s%s%s", v->group, v->name ? " " : "", v->name ?: "");
@@ -182,10 +180,10 @@ static const struct {
         const char *help;
         bool per_verb;
 } common_help[] = {
-        { 0,   "socket",  "PATH",       "maiod's unix socket (default: $MAIOD_SOCKET, else " MAIOD_SOCKET_PATH ")", true },
-        { 'o', "output",  "table|json", "Output format (default: table)", true },
-        { 'h', "help",    NULL,         "Show this help (after a command: that command's help)", true },
-        { 0,   "version", NULL,         "Show maioctl's version", false },
+        { 0, "socket", "PATH", "maiod's unix socket (default: $MAIOD_SOCKET, else " MAIOD_SOCKET_PATH ")", true },
+        { 'o', "output", "table|json", "Output format (default: table)", true },
+        { 'h', "help", NULL, "Show this help (after a command: that command's help)", true },
+        { 0, "version", NULL, "Show maioctl's version", false },
 };
 
 static void help_option(char short_name, const char *name, const char *metavar, const char *help) {
@@ -201,8 +199,8 @@ static void help_option(char short_name, const char *name, const char *metavar, 
 static void help_common_options(bool per_verb) {
         for (size_t i = 0; i < ELEMENTSOF(common_help); i++)
                 if (common_help[i].per_verb || !per_verb)
-                        help_option(common_help[i].short_name, common_help[i].name,
-                                    common_help[i].metavar, common_help[i].help);
+                        help_option(common_help[i].short_name, common_help[i].name, common_help[i].metavar,
+                                    common_help[i].help);
 }
 
 /* Lists the verbs, or only those of one group. */
@@ -291,10 +289,11 @@ static int parse_number(const char *s, int64_t min, int64_t max, int64_t *ret) {
         return 0;
 }
 
-static int parse_number_arg(const char *what, const char *s, int64_t min, int64_t max, int64_t *ret, const char *command) {
+static int parse_number_arg(const char *what, const char *s, int64_t min, int64_t max, int64_t *ret,
+                            const char *command) {
         if (parse_number(s, min, max, ret) < 0)
-                return usage_error(command, "invalid %s '%s': expected an integer from %" PRId64 " to %" PRId64,
-                                   what, s, min, max);
+                return usage_error(command, "invalid %s '%s': expected an integer from %" PRId64 " to %" PRId64, what,
+                                   s, min, max);
         return 0;
 }
 
@@ -314,7 +313,7 @@ struct Output {
 /* The formats of -o, the default first: the one place that knows them. */
 static const Output outputs[] = {
         { "table", output_table },
-        { "json",  output_json  },
+        { "json", output_json },
 };
 
 /* --socket and -o, accepted before and after the command. */
@@ -419,8 +418,10 @@ static int parse_positional(const Verb *v, int n, const char *const *args, Args 
         if (v->positional == POS_ID_EPISODE)
                 return parse_number_arg("EPISODE", args[1], 1, INT64_MAX, &a->episode, command);
         if (v->positional == POS_TENANT_BYTES && maio_parse_bytes(args[1], &a->bytes) < 0)
-                return usage_error(command, "invalid BYTES '%s': expected a positive number of bytes, optionally "
-                                   "with a suffix K, M, G or T (KiB, MiB, GiB, TiB)", args[1]);
+                return usage_error(command,
+                                   "invalid BYTES '%s': expected a positive number of bytes, optionally "
+                                   "with a suffix K, M, G or T (KiB, MiB, GiB, TiB)",
+                                   args[1]);
         return 0;
 }
 
@@ -447,7 +448,8 @@ static int parse_tier_values(const char *const *raw, Args *a, const char *comman
                 return r;
         if ((s = raw[ARG_RPS - ARG_PRIORITY]) && (r = parse_positive_arg("--rps", s, &a->rps, command)) < 0)
                 return r;
-        if ((s = raw[ARG_SEED - ARG_PRIORITY]) && (r = parse_number_arg("--seed", s, 0, INT64_MAX, &a->seed, command)) < 0)
+        if ((s = raw[ARG_SEED - ARG_PRIORITY]) &&
+            (r = parse_number_arg("--seed", s, 0, INT64_MAX, &a->seed, command)) < 0)
                 return r;
         if ((s = raw[ARG_SET - ARG_PRIORITY])) {
                 if (s[0] == '\0')
@@ -553,7 +555,8 @@ static int parse_verb(const Verb *v, int argc, char **argv, Args *a) {
         return 1;
 }
 
-ExitStatus maioctl_call(const Args *a, const char *method, const char *path, json_object *body, json_object **ret_reply) {
+ExitStatus maioctl_call(const Args *a, const char *method, const char *path, json_object *body,
+                        json_object **ret_reply) {
         _cleanup_json_ json_object *reply = NULL;
         const char *code, *message;
         int status = 0, r;
@@ -585,8 +588,8 @@ ExitStatus maioctl_call(const Args *a, const char *method, const char *path, jso
         }
 
         (void) reply_error(reply, &code, &message);
-        fprintf(stderr, "maioctl: %s (%s, HTTP %d)\n",
-                message ?: "maiod answered without an error message", code ?: "unknown", status);
+        fprintf(stderr, "maioctl: %s (%s, HTTP %d)\n", message ?: "maiod answered without an error message",
+                code ?: "unknown", status);
         return EXIT_DAEMON_ERROR;
 }
 

@@ -10,9 +10,9 @@
 /* maioctl's documented exit statuses (see maioctl(8)). */
 typedef enum ExitStatus {
         EXIT_OK = 0,
-        EXIT_DAEMON_ERROR = 1,  /* maiod answered with an error */
-        EXIT_USAGE = 2,         /* bad command line */
-        EXIT_UNREACHABLE = 3,   /* no exchange with maiod, or a reply maioctl cannot read */
+        EXIT_DAEMON_ERROR = 1, /* maiod answered with an error */
+        EXIT_USAGE = 2,        /* bad command line */
+        EXIT_UNREACHABLE = 3,  /* no exchange with maiod, or a reply maioctl cannot read */
 } ExitStatus;
 
 /* An output format of -o; only maioctl_output() looks inside. */
@@ -23,28 +23,29 @@ typedef struct Output Output;
 typedef struct Args {
         const char *socket_path;
         const Output *output;
-        int64_t id;                  /* ID argument of tenants show/rm, TENANT of maio grant/release */
-        const char *name;            /* NAME argument of tenants add, knobs get/set/restore (NULL: none) */
-        const char *value;           /* VALUE argument of knobs set */
-        int priority;                /* --priority, -1 when unset */
-        const char *workload_class;  /* --class */
-        int pid;                     /* --pid, -1 when unset */
-        const char *cgroup;          /* --cgroup */
-        int64_t tenant;              /* --tenant, -1 when unset */
-        int64_t bytes;               /* BYTES argument of maio grant */
-        int node;                    /* --node, -1 when unset */
-        int64_t episode;             /* EPISODE argument of feedback */
-        double time_s;               /* --time, NAN when unset */
-        double rps;                  /* --rps, NAN when unset */
-        const char *policy;          /* --set of policy, NULL when unset */
-        int64_t seed;                /* --seed, -1 when unset */
+        int64_t id;                 /* ID argument of tenants show/rm, TENANT of maio grant/release */
+        const char *name;           /* NAME argument of tenants add, knobs get/set/restore (NULL: none) */
+        const char *value;          /* VALUE argument of knobs set */
+        int priority;               /* --priority, -1 when unset */
+        const char *workload_class; /* --class */
+        int pid;                    /* --pid, -1 when unset */
+        const char *cgroup;         /* --cgroup */
+        int64_t tenant;             /* --tenant, -1 when unset */
+        int64_t bytes;              /* BYTES argument of maio grant */
+        int node;                   /* --node, -1 when unset */
+        int64_t episode;            /* EPISODE argument of feedback */
+        double time_s;              /* --time, NAN when unset */
+        double rps;                 /* --rps, NAN when unset */
+        const char *policy;         /* --set of policy, NULL when unset */
+        int64_t seed;               /* --seed, -1 when unset */
 } Args;
 
 /* Sends METHOD PATH (with body if not NULL) to maiod. On a 2xx answer returns EXIT_OK
  * and *ret_reply holds the reply (NULL when it had no body). Otherwise prints the
  * reason to stderr and returns EXIT_DAEMON_ERROR (maiod answered an error) or
  * EXIT_UNREACHABLE (no answer, or one that is not JSON). */
-ExitStatus maioctl_call(const Args *a, const char *method, const char *path, json_object *body, json_object **ret_reply);
+ExitStatus maioctl_call(const Args *a, const char *method, const char *path, json_object *body,
+                        json_object **ret_reply);
 
 /* Writes "/v1/tenants/ID" to buf, followed by "/" and what unless what is NULL. Returns buf. */
 #define TENANT_PATH_MAX 64

@@ -58,7 +58,8 @@ const char *reply_text(json_object *o, const char *key) {
                 return "-";
         default: {
                 /* Numbers keep the daemon's own text; objects and arrays print compactly. */
-                const char *s = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+                const char *s =
+                        json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
                 return s ?: "-";
         }
         }

@@ -51,8 +51,8 @@ static void status_io_uring(FILE *f, json_object *o) {
         else if (!available)
                 fputs("unavailable", f);
         else
-                fprintf(f, "sqpoll %s, send_zc %s, buf_ring %s",
-                        reply_text(o, "sqpoll"), reply_text(o, "send_zc"), reply_text(o, "buf_ring"));
+                fprintf(f, "sqpoll %s, send_zc %s, buf_ring %s", reply_text(o, "sqpoll"), reply_text(o, "send_zc"),
+                        reply_text(o, "buf_ring"));
 }
 
 static void status_bpf(FILE *f, json_object *o) {
@@ -70,8 +70,8 @@ static void status_damon(FILE *f, json_object *o) {
         else if (!sysfs)
                 fputs("absent", f);
         else
-                fprintf(f, "sysfs, kdamonds %s, running %s, foreign %s",
-                        reply_text(o, "kdamonds"), reply_text(o, "running"), reply_text(o, "foreign"));
+                fprintf(f, "sysfs, kdamonds %s, running %s, foreign %s", reply_text(o, "kdamonds"),
+                        reply_text(o, "running"), reply_text(o, "foreign"));
 }
 
 static void status_numa(FILE *f, json_object *o) {
@@ -160,35 +160,35 @@ static void status_conflicts(FILE *f, json_object *status) {
 
 typedef struct StatusLine {
         const char *label;
-        const char *section;     /* member of the status object holding the value, NULL: the object itself */
-        const char *subsection;  /* member of that, or NULL */
-        const char *key;         /* a value shown as it is ... */
-        StatusFormat format;     /* ... or the (sub)section condensed by this function */
+        const char *section;    /* member of the status object holding the value, NULL: the object itself */
+        const char *subsection; /* member of that, or NULL */
+        const char *key;        /* a value shown as it is ... */
+        StatusFormat format;    /* ... or the (sub)section condensed by this function */
 } StatusLine;
 
 static const StatusLine status_lines[] = {
-        { "version",        NULL,        NULL,             "version"     },
-        { "pid",            NULL,        NULL,             "pid"         },
-        { "uptime",         NULL,        NULL,             NULL,          status_uptime },
-        { "config",         NULL,        NULL,             "config_file" },
-        { "state dir",      NULL,        NULL,             "state_dir"   },
-        { "runtime dir",    NULL,        NULL,             "runtime_dir" },
-        { "root",           NULL,        NULL,             "root"        },
-        { "dry run",        NULL,        NULL,             "dry_run"     },
-        { "unix socket",    "listeners", NULL,             "unix"        },
-        { "tcp",            "listeners", NULL,             "tcp"         },
-        { "io_uring",       "features",  "io_uring",       NULL,          status_io_uring },
-        { "bpf",            "features",  "bpf",            NULL,          status_bpf },
-        { "damon",          "features",  "damon",          NULL,          status_damon },
-        { "numa",           "features",  "numa",           NULL,          status_numa },
-        { "memory tiers",   "features",  "numa",           NULL,          status_tiers },
-        { "hugepages",      "features",  NULL,             NULL,          status_hugepages },
-        { "numa_balancing", "features",  "numa_balancing", NULL,          status_numa_balancing },
-        { "conflicts",      NULL,        NULL,             NULL,          status_conflicts },
-        { "tenants",        "counts",    NULL,             "tenants"     },
-        { "events",         "counts",    NULL,             "events"      },
-        { "requests",       "counts",    NULL,             "requests"    },
-        { "connections",    "counts",    NULL,             "connections" },
+        { "version", NULL, NULL, "version" },
+        { "pid", NULL, NULL, "pid" },
+        { "uptime", NULL, NULL, NULL, status_uptime },
+        { "config", NULL, NULL, "config_file" },
+        { "state dir", NULL, NULL, "state_dir" },
+        { "runtime dir", NULL, NULL, "runtime_dir" },
+        { "root", NULL, NULL, "root" },
+        { "dry run", NULL, NULL, "dry_run" },
+        { "unix socket", "listeners", NULL, "unix" },
+        { "tcp", "listeners", NULL, "tcp" },
+        { "io_uring", "features", "io_uring", NULL, status_io_uring },
+        { "bpf", "features", "bpf", NULL, status_bpf },
+        { "damon", "features", "damon", NULL, status_damon },
+        { "numa", "features", "numa", NULL, status_numa },
+        { "memory tiers", "features", "numa", NULL, status_tiers },
+        { "hugepages", "features", NULL, NULL, status_hugepages },
+        { "numa_balancing", "features", "numa_balancing", NULL, status_numa_balancing },
+        { "conflicts", NULL, NULL, NULL, status_conflicts },
+        { "tenants", "counts", NULL, "tenants" },
+        { "events", "counts", NULL, "events" },
+        { "requests", "counts", NULL, "requests" },
+        { "connections", "counts", NULL, "connections" },
 };
 
 /* Formats o with fn and adds the text under label. Returns 0 or -ENOMEM. */

@@ -34,14 +34,8 @@ static int tenants_add_pid(Table *t, json_object *tenant) {
 
 static int tenants_show_table(json_object *tenant) {
         static const Field fields[] = {
-                { "id",       "id"             },
-                { "name",     "name"           },
-                { "priority", "priority"       },
-                { "class",    "workload_class" },
-                { "uid",      "uid"            },
-                { "pid",      NULL             },
-                { "cgroup",   "cgroup"         },
-                { "created",  "created"        },
+                { "id", "id" },   { "name", "name" }, { "priority", "priority" }, { "class", "workload_class" },
+                { "uid", "uid" }, { "pid", NULL },    { "cgroup", "cgroup" },     { "created", "created" },
         };
         _cleanup_(table_freep) Table *t = table_new(2, NULL);
         int r = t ? 0 : -ENOMEM;

@@ -60,13 +60,15 @@ static int add_thresholds(Table *t, json_object *th) {
         if (r >= 0)
                 r = table_add_pairf(t, "backend", "%s (%s: %s)", reply_text(th, "backend"),
                                     json_object_get_boolean(json_object_object_get(th, "applied")) ? "applied"
-                                                                                                  : "not applied",
+                                                                                                   : "not applied",
                                     reply_text(th, "applied_note"));
         for (size_t i = 0; i < ELEMENTSOF(keys); i++)
                 number_text(ctx, keys[i], "", f[i], sizeof f[i]);
         if (r >= 0)
-                r = table_add_pairf(t, "context", "local_alloc %s, local_usage %s, remote_usage %s, traffic %s, "
-                                    "contention %s", f[0], f[1], f[2], f[3], f[4]);
+                r = table_add_pairf(t, "context",
+                                    "local_alloc %s, local_usage %s, remote_usage %s, traffic %s, "
+                                    "contention %s",
+                                    f[0], f[1], f[2], f[3], f[4]);
         if (r >= 0)
                 r = add_number(t, "demote rate", ctx, "demote_rate", " accesses/s");
         if (r >= 0)
@@ -116,7 +118,8 @@ ExitStatus tier_feedback(const Args *a) {
         ExitStatus e;
 
         if (time == rps) {
-                fprintf(stderr, "maioctl: 'feedback' needs exactly one of --time and --rps\nTry 'maioctl feedback --help'.\n");
+                fprintf(stderr,
+                        "maioctl: 'feedback' needs exactly one of --time and --rps\nTry 'maioctl feedback --help'.\n");
                 return EXIT_USAGE;
         }
         if (!body || json_object_object_add(body, "episode", json_object_new_int64(a->episode)) < 0 ||
@@ -139,12 +142,14 @@ static int policy_pairs(Table *t, json_object *reply) {
 
         number_text(reply, "reference", "", ref, sizeof ref);
         if (reply_member(cache, "hit_rate", json_type_double) || reply_member(cache, "hit_rate", json_type_int))
-                snprintf(rate, sizeof rate, "%.0f%%", 100 * json_object_get_double(json_object_object_get(cache, "hit_rate")));
+                snprintf(rate, sizeof rate, "%.0f%%",
+                         100 * json_object_get_double(json_object_object_get(cache, "hit_rate")));
         else
                 snprintf(rate, sizeof rate, "-");
         r = table_add_pair(t, "tenant", reply_text(reply, "tenant_id"));
         if (r >= 0)
-                r = table_add_pairf(t, "policy", "%s (seed %s%s)", reply_text(reply, "policy"), reply_text(reply, "seed"),
+                r = table_add_pairf(t, "policy", "%s (seed %s%s)", reply_text(reply, "policy"),
+                                    reply_text(reply, "seed"),
                                     json_object_get_boolean(json_object_object_get(reply, "learns")) ? ", learns" : "");
         if (r >= 0 && reply_member(reply, "transferred_from", json_type_int))
                 r = table_add_pairf(t, "started from", "model %s (nearest context of its class)",
@@ -158,8 +163,8 @@ static int policy_pairs(Table *t, json_object *reply) {
                                     reply_text(ep, "committed"), reply_text(ep, "explored"));
         if (r >= 0)
                 r = table_add_pairf(t, "reward cache", "%s entries, %s hits, %s misses (hit rate %s)",
-                                    reply_text(cache, "entries"), reply_text(cache, "hits"), reply_text(cache, "misses"),
-                                    rate);
+                                    reply_text(cache, "entries"), reply_text(cache, "hits"),
+                                    reply_text(cache, "misses"), rate);
         if (r >= 0)
                 r = add_thresholds(t, reply_member(reply, "thresholds", json_type_object));
         return r;
@@ -168,9 +173,11 @@ static int policy_pairs(Table *t, json_object *reply) {
 /* The policy as key/value lines, then its reward history. */
 static int policy_table(json_object *policy) {
         static const Field cols[] = {
-                { "EPISODE", "episode" }, { "POLICY", "policy" },   { "ACTION", "action" },
-                { "ACCESS_RATE", "access_rate" }, { "BURST", "burst_duration" }, { "EXPLORED", "explored" },
-                { "VALUE", "value" },     { "REWARD", "reward" },   { "COMMITTED", "committed" },
+                { "EPISODE", "episode" },      { "POLICY", "policy" },
+                { "ACTION", "action" },        { "ACCESS_RATE", "access_rate" },
+                { "BURST", "burst_duration" }, { "EXPLORED", "explored" },
+                { "VALUE", "value" },          { "REWARD", "reward" },
+                { "COMMITTED", "committed" },
         };
         _cleanup_(table_freep) Table *t = table_new(2, NULL);
         json_object *rewards = reply_member(policy, "rewards", json_type_array);

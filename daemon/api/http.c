@@ -30,10 +30,10 @@ typedef struct HttpConn HttpConn;
 struct HttpConn {
         HttpServer *server;
         int fd;
-        Identity peer;           /* unix: from SO_PEERCRED; TCP: anonymous until a token */
-        uint64_t deadline_usec;  /* CLOCK_MONOTONIC; the current request must be done by then */
-        char *token;             /* TCP: the last bearer token resolved on this connection ... */
-        Identity token_identity; /* ... what it resolved to ... */
+        Identity peer;             /* unix: from SO_PEERCRED; TCP: anonymous until a token */
+        uint64_t deadline_usec;    /* CLOCK_MONOTONIC; the current request must be done by then */
+        char *token;               /* TCP: the last bearer token resolved on this connection ... */
+        Identity token_identity;   /* ... what it resolved to ... */
         uint64_t token_generation; /* ... valid while the tenants' generation is unchanged */
         HttpConn *prev, *next;
 };
@@ -41,10 +41,10 @@ struct HttpConn {
 typedef struct HttpRequest {
         char *body;
         size_t len;
-        bool rejected;           /* a reply was queued early (413/415); drop the rest */
-        bool too_big;            /* a chunked body grew past the limit; answer 413 at its end */
-        size_t limit;            /* largest body accepted for this request's operation */
-        int route;               /* ops_route()'s result, resolved once when the headers are in */
+        bool rejected; /* a reply was queued early (413/415); drop the rest */
+        bool too_big;  /* a chunked body grew past the limit; answer 413 at its end */
+        size_t limit;  /* largest body accepted for this request's operation */
+        int route;     /* ops_route()'s result, resolved once when the headers are in */
         const Op *op;
         OpParams params;
         char allow[64];
@@ -140,9 +140,10 @@ static void http_conn_identify_peer(HttpConn *c) {
         socklen_t gl = sizeof groups;
         size_t n_groups = 0;
 
-        c->peer = (Identity){ .kind = IDENTITY_ANONYMOUS };
+        c->peer = (Identity) { .kind = IDENTITY_ANONYMOUS };
         if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &sl) < 0) {
-                log_warning_errno(errno, "Failed to read peer credentials of a connection, treating it as anonymous: %m");
+                log_warning_errno(errno,
+                                  "Failed to read peer credentials of a connection, treating it as anonymous: %m");
                 return;
         }
         if (getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, groups, &gl) >= 0)
@@ -150,7 +151,7 @@ static void http_conn_identify_peer(HttpConn *c) {
         else
                 log_debug_errno(errno, "SO_PEERGROUPS failed, using the primary group only: %m");
 
-        c->peer = (Identity){
+        c->peer = (Identity) {
                 .kind = IDENTITY_PEER,
                 .uid = cred.uid,
                 .gid = cred.gid,
@@ -195,9 +196,8 @@ static void http_on_connection(void *cls, struct MHD_Connection *connection, voi
         if (s->transport == HTTP_UNIX)
                 http_conn_identify_peer(c);
         else
-                c->peer = (Identity){ .kind = IDENTITY_ANONYMOUS };
-        MHD_set_connection_option(connection, MHD_CONNECTION_OPTION_TIMEOUT,
-                                  (unsigned) s->ctx.conf->idle_timeout_s);
+                c->peer = (Identity) { .kind = IDENTITY_ANONYMOUS };
+        MHD_set_connection_option(connection, MHD_CONNECTION_OPTION_TIMEOUT, (unsigned) s->ctx.conf->idle_timeout_s);
 
         c->next = s->conns;
         if (s->conns)
@@ -227,8 +227,8 @@ static void http_on_completed(void *cls, struct MHD_Connection *connection, void
         }
         /* A keep-alive connection may idle, then must deliver its next request in time. */
         if (c && c->deadline_usec > 0)
-                c->deadline_usec = now_usec(CLOCK_MONOTONIC) + (s->ctx.conf->idle_timeout_s +
-                                                 s->ctx.conf->request_timeout_s) * USEC_PER_SEC;
+                c->deadline_usec = now_usec(CLOCK_MONOTONIC) +
+                                   (s->ctx.conf->idle_timeout_s + s->ctx.conf->request_timeout_s) * USEC_PER_SEC;
 }
 
 static enum MHD_Result http_send(HttpServer *s, struct MHD_Connection *connection, Reply *reply) {
@@ -244,7 +244,9 @@ static enum MHD_Result http_send(HttpServer *s, struct MHD_Connection *connectio
                 reply->content_type = "application/json";
         if (reply->json) {
                 size_t jl;
-                const char *js = json_object_to_json_string_length(reply->json, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &jl);
+                const char *js =
+                        json_object_to_json_string_length(reply->json,
+                                                          JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &jl);
 
                 if (asprintf(&json, "%s\n", js) < 0)
                         return MHD_NO;
@@ -331,7 +333,7 @@ static void http_identify(HttpServer *s, HttpConn *c, struct MHD_Connection *con
         const char *auth, *token;
         uint64_t generation = tenants_generation(s->ctx.tenants);
 
-        *ret = c ? c->peer : (Identity){ .kind = IDENTITY_ANONYMOUS };
+        *ret = c ? c->peer : (Identity) { .kind = IDENTITY_ANONYMOUS };
         if (s->transport != HTTP_TCP)
                 return;
         auth = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
@@ -472,8 +474,8 @@ static int http_add_sources(HttpServer *s, sd_event *e, const char *name) {
         snprintf(desc, sizeof desc, "http-%s-timeout", name);
         (void) sd_event_source_set_description(s->timer_source, desc);
 
-        r = sd_event_add_time_relative(e, &s->reaper_source, CLOCK_MONOTONIC, USEC_PER_SEC, 100 * 1000,
-                                       http_on_reaper, s);
+        r = sd_event_add_time_relative(e, &s->reaper_source, CLOCK_MONOTONIC, USEC_PER_SEC, 100 * 1000, http_on_reaper,
+                                       s);
         if (r < 0)
                 return r;
         snprintf(desc, sizeof desc, "http-%s-reaper", name);
@@ -497,17 +499,16 @@ int http_server_new(sd_event *event, const HttpContext *ctx, HttpTransport trans
         s->transport = transport;
         s->listen_fd = listen_fd;
 
-        s->mhd = MHD_start_daemon(
-                MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_TURBO, 0, http_accept_policy, s, http_on_request, s,
-                MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL, /* first, or MHD logs to stderr before it */
-                MHD_OPTION_LISTEN_SOCKET, listen_fd,
-                /* headroom over http_accept_policy(), which enforces the limit */
-                MHD_OPTION_CONNECTION_LIMIT, (unsigned) ctx->conf->max_connections + 1,
-                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) ctx->conf->idle_timeout_s,
-                MHD_OPTION_NOTIFY_CONNECTION, http_on_connection, s,
-                MHD_OPTION_NOTIFY_COMPLETED, http_on_completed, s,
-                MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_none, NULL,
-                MHD_OPTION_END);
+        s->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_USE_TURBO, 0, http_accept_policy, s,
+                                  http_on_request, s, MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log,
+                                  NULL, /* first, or MHD logs to stderr before it */
+                                  MHD_OPTION_LISTEN_SOCKET, listen_fd,
+                                  /* headroom over http_accept_policy(), which enforces the limit */
+                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned) ctx->conf->max_connections + 1,
+                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned) ctx->conf->idle_timeout_s,
+                                  MHD_OPTION_NOTIFY_CONNECTION, http_on_connection, s, MHD_OPTION_NOTIFY_COMPLETED,
+                                  http_on_completed, s, MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_none, NULL,
+                                  MHD_OPTION_END);
         if (!s->mhd)
                 return log_error_errno(EIO, "Failed to start the HTTP server on the %s listener.", name);
 
@@ -563,14 +564,14 @@ static int parse_hostport(const char *hostport, struct sockaddr_storage *ss, soc
                 if (l < 2 || host[l - 1] != ']')
                         return -EINVAL;
                 host[l - 1] = '\0';
-                *in6 = (struct sockaddr_in6){ .sin6_family = AF_INET6, .sin6_port = htons((uint16_t) port) };
+                *in6 = (struct sockaddr_in6) { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t) port) };
                 if (inet_pton(AF_INET6, host + 1, &in6->sin6_addr) != 1)
                         return -EINVAL;
                 *ret_len = sizeof *in6;
                 return 0;
         }
         struct sockaddr_in *in4 = (struct sockaddr_in *) ss;
-        *in4 = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons((uint16_t) port) };
+        *in4 = (struct sockaddr_in) { .sin_family = AF_INET, .sin_port = htons((uint16_t) port) };
         if (strcmp(host, "localhost") == 0)
                 in4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
         else if (inet_pton(AF_INET, host, &in4->sin_addr) != 1)

@@ -41,7 +41,7 @@ typedef struct HttpStats {
 /* What a server runs requests with; all borrowed and alive until the server is freed. */
 typedef struct HttpContext {
         const Ops *ops;
-        Tenants *tenants;     /* bearer tokens */
+        Tenants *tenants; /* bearer tokens */
         const HttpConf *conf;
         HttpStats *stats;
 } HttpContext;
@@ -56,8 +56,7 @@ bool http_is_admin(const HttpConf *conf, uid_t uid, gid_t gid, const gid_t *grou
 
 /* Serves on listen_fd (a listening, non-blocking stream socket; ownership passes
  * to the server) from event. Returns 0 or -errno. */
-int http_server_new(sd_event *event, const HttpContext *ctx, HttpTransport transport, int listen_fd,
-                    HttpServer **ret);
+int http_server_new(sd_event *event, const HttpContext *ctx, HttpTransport transport, int listen_fd, HttpServer **ret);
 /* Stops accepting, closes every connection, frees. Accepts NULL; returns NULL. */
 HttpServer *http_server_free(HttpServer *s);
 static inline void http_server_freep(HttpServer **s) {

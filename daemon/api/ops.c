@@ -194,12 +194,13 @@ int ops_authorize(const Op *op, const Identity *who) {
 int ops_route_error(int r, const char *method, const char *path, Reply *reply) {
         switch (r) {
         case -EOPNOTSUPP:
-                return reply_error(reply, REPLY_METHOD_NOT_ALLOWED, "Method %s is not allowed here; allowed: %s", method,
-                                   reply->allow);
+                return reply_error(reply, REPLY_METHOD_NOT_ALLOWED, "Method %s is not allowed here; allowed: %s",
+                                   method, reply->allow);
         case -EINVAL:
                 return reply_error(reply, REPLY_BAD_REQUEST,
                                    "Invalid parameter in path: identifiers are positive decimal integers, names "
-                                   "1-%d characters of A-Z a-z 0-9 . _ -", OP_NAME_MAX);
+                                   "1-%d characters of A-Z a-z 0-9 . _ -",
+                                   OP_NAME_MAX);
         default:
                 return reply_error(reply, REPLY_NOT_FOUND, "No such resource: %.200s", path);
         }
@@ -211,7 +212,8 @@ static int ops_auth_error(int r, const Op *op, const Identity *who, Reply *reply
                                    who->bad_token ? "The bearer token is not valid"
                                                   : "Authentication required: send Authorization: Bearer <token>");
         if (op->access == OP_PEER)
-                return reply_error(reply, REPLY_FORBIDDEN, "Operation %s is only served over the unix socket", op->name);
+                return reply_error(reply, REPLY_FORBIDDEN, "Operation %s is only served over the unix socket",
+                                   op->name);
         return reply_error(reply, REPLY_FORBIDDEN, "Operation %s requires administrator rights", op->name);
 }
 
@@ -233,8 +235,8 @@ static int ops_decode_body(const Ops *ops, const Op *op, const char *body, size_
         return reply_decode_fields(reply, req->body, op->body->fields, op->body->n, req->params);
 }
 
-int ops_call(const Ops *ops, const Op *op, const OpParams *params, const Identity *who, const char *body,
-             size_t len, Reply *reply) {
+int ops_call(const Ops *ops, const Op *op, const OpParams *params, const Identity *who, const char *body, size_t len,
+             Reply *reply) {
         _cleanup_(json_object_putp) json_object *obj = NULL;
         _cleanup_(tenant_done) Tenant tenant = {};
         Request req = { .op = op, .who = who };

@@ -23,9 +23,9 @@ typedef enum OpAccess {
 
 /* Whose context a handler takes (Ops.contexts[module]). */
 typedef enum OpModule {
-        OP_MODULE_API,      /* Ops itself: health, version, status (which asks the core) */
-        OP_MODULE_CORE,     /* the Manager */
-        OP_MODULE_METRICS,  /* the metrics registry */
+        OP_MODULE_API,     /* Ops itself: health, version, status (which asks the core) */
+        OP_MODULE_CORE,    /* the Manager */
+        OP_MODULE_METRICS, /* the metrics registry */
         OP_MODULE_TENANTS,
         OP_MODULE_JOURNAL,
         OP_MODULE_TOPOLOGY,
@@ -83,5 +83,5 @@ int ops_authorize(const Op *op, const Identity *who);
  * check the body against the op's fields, call the handler, turn a failure into an error reply.
  * body may be NULL when len is 0. Always leaves *reply set (reply_is_set()). Returns the
  * handler's result (>= 0) or the negative errno of the error reply. */
-int ops_call(const Ops *ops, const Op *op, const OpParams *params, const Identity *who, const char *body,
-             size_t len, Reply *reply);
+int ops_call(const Ops *ops, const Op *op, const OpParams *params, const Identity *who, const char *body, size_t len,
+             Reply *reply);

@@ -44,10 +44,10 @@ static const char *const tiering_policy_words[_TIERING_POLICY_MAX + 1] = {
         [TIERING_POLICY_STATIC] = "static",
 };
 
-#define ITEM(s, k, t, field, lo, hi, d, w, text)                                                   \
-        {                                                                                          \
-                .section = (s), .key = (k), .type = (t), .offset = offsetof(Config, field),       \
-                .min = (lo), .max = (hi), .def = (d), .words = (w), .doc = (text),                 \
+#define ITEM(s, k, t, field, lo, hi, d, w, text)                                                                      \
+        {                                                                                                             \
+                .section = (s), .key = (k), .type = (t), .offset = offsetof(Config, field), .min = (lo), .max = (hi), \
+                .def = (d), .words = (w), .doc = (text),                                                              \
         }
 
 static const ConfItem conf_items[] = {
@@ -156,8 +156,8 @@ static int parse_number(const ConfItem *item, const char *value, unsigned *field
                 return r;
         }
         if (r < 0 || v < item->min || v > item->max || v > UINT_MAX) {
-                snprintf(buf, REASON_MAX, base == 8 ? "out of range %#lo..%#lo" : "out of range %lu..%lu",
-                         item->min, item->max);
+                snprintf(buf, REASON_MAX, base == 8 ? "out of range %#lo..%#lo" : "out of range %lu..%lu", item->min,
+                         item->max);
                 return -ERANGE;
         }
         *field = (unsigned) v;
@@ -207,8 +207,7 @@ static int check_text(const ConfItem *item, const char *value, char *buf) {
                 return 0;
         if (!strchr("abcdefghijklmnopqrstuvwxyz_", value[0]) ||
             value[strspn(value, "abcdefghijklmnopqrstuvwxyz0123456789_-")] != '\0') {
-                snprintf(buf, REASON_MAX, "not a valid name ([a-z_][a-z0-9_-]*, at most %lu characters)",
-                         item->max);
+                snprintf(buf, REASON_MAX, "not a valid name ([a-z_][a-z0-9_-]*, at most %lu characters)", item->max);
                 return -EINVAL;
         }
         return 0;
@@ -217,7 +216,10 @@ static int check_text(const ConfItem *item, const char *value, char *buf) {
 /* Writes the normalised form of a listen address into buf (REASON_MAX bytes)
  * on success, the reason on failure. */
 static int parse_listen(const char *value, char *buf) {
-        union { struct in_addr v4; struct in6_addr v6; } a;
+        union {
+                struct in_addr v4;
+                struct in6_addr v6;
+        } a;
         char host[128], text[INET6_ADDRSTRLEN];
         const char *colon = strrchr(value, ':');
         unsigned long port = 0;
@@ -414,13 +416,13 @@ int conf_new_default(Config **ret) {
 
 typedef struct ConfParser {
         Config *config;
-        const char *file;  /* for messages, as the caller spelled it */
+        const char *file; /* for messages, as the caller spelled it */
         FILE *f;
-        char *line;        /* getline() buffer */
+        char *line; /* getline() buffer */
         size_t line_size;
         unsigned line_no;
-        char *error;       /* the first error, "FILE:LINE: ..." */
-        int error_r;       /* its -errno; 0 while there is none */
+        char *error; /* the first error, "FILE:LINE: ..." */
+        int error_r; /* its -errno; 0 while there is none */
         unsigned error_line;
 } ConfParser;
 

@@ -38,29 +38,29 @@ typedef struct Config {
 
         /* [tenants] */
         unsigned max_tenants;
-        unsigned on_pid_exit;       /* TENANT_PID_EXIT_KEEP / _REMOVE (index into words) */
+        unsigned on_pid_exit; /* TENANT_PID_EXIT_KEEP / _REMOVE (index into words) */
 
         /* [knobs] */
-        bool knobs_restore_on_exit; /* a clean stop writes the originals back */
-        unsigned knobs_reconcile;   /* KNOBS_RECONCILE_*: what a start after an unclean stop does */
+        bool knobs_restore_on_exit;   /* a clean stop writes the originals back */
+        unsigned knobs_reconcile;     /* KNOBS_RECONCILE_*: what a start after an unclean stop does */
         unsigned knobs_drift_check_s; /* period of the live-vs-written comparison */
-        bool knobs_enforce;         /* re-write a knob someone else changed */
+        bool knobs_enforce;           /* re-write a knob someone else changed */
 
         /* [pools] */
-        unsigned pools_headroom_pages;   /* 2 MiB pages reserved on a node beyond its grants */
-        uint64_t pools_max_grant_bytes;  /* largest grant one tenant may hold on one node */
+        unsigned pools_headroom_pages;  /* 2 MiB pages reserved on a node beyond its grants */
+        uint64_t pools_max_grant_bytes; /* largest grant one tenant may hold on one node */
 
         /* [tiering] */
-        unsigned tiering_backend;        /* TIERING_BACKEND_* */
-        unsigned tiering_policy;         /* TIERING_POLICY_*: the policy a tenant starts with */
-        unsigned tiering_seed;           /* the seed a tenant's policy starts with */
-        unsigned tiering_interval_s;     /* period of the telemetry timer */
+        unsigned tiering_backend;                 /* TIERING_BACKEND_* */
+        unsigned tiering_policy;                  /* TIERING_POLICY_*: the policy a tenant starts with */
+        unsigned tiering_seed;                    /* the seed a tenant's policy starts with */
+        unsigned tiering_interval_s;              /* period of the telemetry timer */
         unsigned tiering_link_bandwidth_mbps;     /* memory link bandwidth, MB/s */
         unsigned tiering_link_contention_percent; /* share of it other hosts take */
         unsigned tiering_local_latency_ns;
         unsigned tiering_remote_latency_ns;
-        unsigned tiering_promote_budget_percent;  /* share of our link bandwidth promotions may use */
-        unsigned tiering_demote_after_s;          /* DAMON: idle time before a page is demoted */
+        unsigned tiering_promote_budget_percent; /* share of our link bandwidth promotions may use */
+        unsigned tiering_demote_after_s;         /* DAMON: idle time before a page is demoted */
 } Config;
 
 enum {
@@ -96,11 +96,11 @@ typedef struct ConfItem {
         const char *section;
         const char *key;
         ConfType type;
-        size_t offset;           /* of the field in the base struct (Config for the table) */
-        unsigned long min, max;  /* range for UINT/MODE/U64; max length for STRING/NAME */
-        const char *def;         /* default, in the same syntax as the file */
+        size_t offset;            /* of the field in the base struct (Config for the table) */
+        unsigned long min, max;   /* range for UINT/MODE/U64; max length for STRING/NAME */
+        const char *def;          /* default, in the same syntax as the file */
         const char *const *words; /* CONF_ENUM: NULL-terminated list */
-        const char *doc;         /* one line for --print comments and the man page */
+        const char *doc;          /* one line for --print comments and the man page */
 } ConfItem;
 
 /* The table, for docs and tests; rows of one section are adjacent. Never NULL;

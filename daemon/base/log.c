@@ -18,7 +18,7 @@ static int max_level = LOG_INFO;
 static LogTarget log_target = LOG_TARGET_STDERR;
 
 static const char *const level_names[] = {
-        [LOG_EMERG] = "emerg",   [LOG_ALERT] = "alert", [LOG_CRIT] = "crit", [LOG_ERR] = "err",
+        [LOG_EMERG] = "emerg",     [LOG_ALERT] = "alert",   [LOG_CRIT] = "crit", [LOG_ERR] = "err",
         [LOG_WARNING] = "warning", [LOG_NOTICE] = "notice", [LOG_INFO] = "info", [LOG_DEBUG] = "debug",
 };
 
@@ -73,8 +73,8 @@ const char *log_level_to_string(int level) {
         return level_names[level];
 }
 
-static void write_journal(int level, int error, const char *field, const char *file, int line,
-                          const char *func, const char *msg) {
+static void write_journal(int level, int error, const char *field, const char *file, int line, const char *func,
+                          const char *msg) {
         char prio[32], code_file[512], code_line[32], code_func[256], errno_field[32], *m;
         struct iovec iov[8];
         size_t n = 0;
@@ -86,18 +86,18 @@ static void write_journal(int level, int error, const char *field, const char *f
         snprintf(code_file, sizeof code_file, "CODE_FILE=%s", file);
         snprintf(code_line, sizeof code_line, "CODE_LINE=%d", line);
         snprintf(code_func, sizeof code_func, "CODE_FUNC=%s", func);
-        iov[n++] = (struct iovec){ m, strlen(m) };
-        iov[n++] = (struct iovec){ prio, strlen(prio) };
-        iov[n++] = (struct iovec){ code_file, strlen(code_file) };
-        iov[n++] = (struct iovec){ code_line, strlen(code_line) };
-        iov[n++] = (struct iovec){ code_func, strlen(code_func) };
-        iov[n++] = (struct iovec){ (char *) "SYSLOG_IDENTIFIER=maiod", strlen("SYSLOG_IDENTIFIER=maiod") };
+        iov[n++] = (struct iovec) { m, strlen(m) };
+        iov[n++] = (struct iovec) { prio, strlen(prio) };
+        iov[n++] = (struct iovec) { code_file, strlen(code_file) };
+        iov[n++] = (struct iovec) { code_line, strlen(code_line) };
+        iov[n++] = (struct iovec) { code_func, strlen(code_func) };
+        iov[n++] = (struct iovec) { (char *) "SYSLOG_IDENTIFIER=maiod", strlen("SYSLOG_IDENTIFIER=maiod") };
         if (error != 0) {
                 snprintf(errno_field, sizeof errno_field, "ERRNO=%d", error);
-                iov[n++] = (struct iovec){ errno_field, strlen(errno_field) };
+                iov[n++] = (struct iovec) { errno_field, strlen(errno_field) };
         }
         if (field && strchr(field, '='))
-                iov[n++] = (struct iovec){ (char *) field, strlen(field) };
+                iov[n++] = (struct iovec) { (char *) field, strlen(field) };
 
         if (sd_journal_sendv(iov, (int) n) < 0)
                 fprintf(stderr, "%s\n", msg); /* journal gone: do not lose the line */

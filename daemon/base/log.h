@@ -9,7 +9,7 @@
 #include "cleanup.h"
 
 typedef enum LogTarget {
-        LOG_TARGET_AUTO,    /* journal if JOURNAL_STREAM names our stderr, else stderr */
+        LOG_TARGET_AUTO, /* journal if JOURNAL_STREAM names our stderr, else stderr */
         LOG_TARGET_STDERR,
         LOG_TARGET_JOURNAL,
         LOG_TARGET_SYSLOG,
@@ -31,12 +31,12 @@ const char *log_level_to_string(int level);
 int log_internal(int level, int error, const char *field, const char *file, int line, const char *func,
                  const char *format, ...) __attribute__((format(printf, 7, 8)));
 
-#define log_full_errno_field(level, error, field, ...)                                         \
-        ({                                                                                     \
-                int _l_ = (level), _e_ = (error);                                              \
-                (log_get_max_level() >= _l_)                                                   \
+#define log_full_errno_field(level, error, field, ...)                                               \
+        ({                                                                                           \
+                int _l_ = (level), _e_ = (error);                                                    \
+                (log_get_max_level() >= _l_)                                                         \
                         ? log_internal(_l_, _e_, (field), __FILE__, __LINE__, __func__, __VA_ARGS__) \
-                        : -abs(_e_);                                                           \
+                        : -abs(_e_);                                                                 \
         })
 
 #define log_full_errno(level, error, ...) log_full_errno_field(level, error, NULL, __VA_ARGS__)

@@ -4,9 +4,9 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <stdarg.h>
 #include <string.h>
 #include <time.h>
 
@@ -19,7 +19,7 @@ void reply_done(Reply *r) {
         json_object_put(r->json);
         free(r->text);
         free(r->location);
-        *r = (Reply){};
+        *r = (Reply) {};
 }
 
 static void reply_reset_body(Reply *r) {
@@ -219,7 +219,8 @@ int reply_parse_body(Reply *r, const char *buf, size_t len, unsigned max_depth, 
         for (size_t i = used; i < len; i++)
                 if (!strchr(" \t\r\n", buf[i])) {
                         json_object_put(obj);
-                        return reply_error(r, REPLY_INVALID_JSON, "Trailing data after the JSON object at offset %zu", i);
+                        return reply_error(r, REPLY_INVALID_JSON, "Trailing data after the JSON object at offset %zu",
+                                           i);
                 }
         if (!json_object_is_type(obj, json_type_object)) {
                 json_object_put(obj);
@@ -239,8 +240,8 @@ static const Field *field_find(const Field *fields, size_t n, const char *name, 
 }
 
 static const char *const field_type_names[_FIELD_TYPE_MAX] = {
-        [FIELD_STRING] = "a string",    [FIELD_INT] = "an integer", [FIELD_DOUBLE] = "a number",
-        [FIELD_BOOL] = "a boolean",     [FIELD_ENUM] = "a string",  [FIELD_SCALAR] = "a string or an integer",
+        [FIELD_STRING] = "a string",   [FIELD_INT] = "an integer", [FIELD_DOUBLE] = "a number",
+        [FIELD_BOOL] = "a boolean",    [FIELD_ENUM] = "a string",  [FIELD_SCALAR] = "a string or an integer",
         [FIELD_JSON] = "a JSON value",
 };
 
@@ -271,8 +272,9 @@ static int field_string(Reply *r, const Field *f, json_object *v, Param *p) {
         if (strlen(p->s) != (size_t) x)
                 return reply_error(r, REPLY_INVALID_VALUE, "Field '%s' contains a NUL character", f->name);
         if (f->type == FIELD_STRING && (x < f->min || (f->max > 0 && x > f->max)))
-                return reply_error(r, REPLY_INVALID_VALUE, "Field '%s' must be %" PRId64 "..%" PRId64 " characters long",
-                                   f->name, f->min, f->max);
+                return reply_error(r, REPLY_INVALID_VALUE,
+                                   "Field '%s' must be %" PRId64 "..%" PRId64 " characters long", f->name, f->min,
+                                   f->max);
         return 0;
 }
 
@@ -294,15 +296,16 @@ static int field_enum(Reply *r, const Field *f, Param *p) {
 static int field_decode_one(Reply *r, const Field *f, json_object *v, Param *p) {
         if (!field_type_ok(f->type, v))
                 return reply_error(r, REPLY_WRONG_TYPE, "Field '%s' must be %s", f->name, field_type_names[f->type]);
-        *p = (Param){ .set = true, .j = v };
+        *p = (Param) { .set = true, .j = v };
 
         switch (f->type) {
         case FIELD_INT:
                 /* json-c saturates integers beyond int64, which every range here rejects. */
                 p->i = json_object_get_int64(v);
                 if (p->i < f->min || p->i > f->max)
-                        return reply_error(r, REPLY_INVALID_VALUE, "Field '%s' must be in the range %" PRId64 "..%" PRId64,
-                                           f->name, f->min, f->max);
+                        return reply_error(r, REPLY_INVALID_VALUE,
+                                           "Field '%s' must be in the range %" PRId64 "..%" PRId64, f->name, f->min,
+                                           f->max);
                 return 0;
         case FIELD_DOUBLE:
                 p->d = json_object_get_double(v);
@@ -349,7 +352,8 @@ static int field_check_groups(Reply *r, const Field *fields, size_t n, const Par
 
                         for (size_t k = 0; k < n; k++)
                                 if (fields[k].one_of == g)
-                                        used += (size_t) snprintf(names + used, used < sizeof names ? sizeof names - used : 0,
+                                        used += (size_t) snprintf(names + used,
+                                                                  used < sizeof names ? sizeof names - used : 0,
                                                                   "%s'%s'", used ? ", " : "", fields[k].name);
                         return reply_error(r, first ? REPLY_INVALID_VALUE : REPLY_MISSING_FIELD,
                                            "Give exactly one of %s", names);
@@ -360,7 +364,7 @@ static int field_check_groups(Reply *r, const Field *fields, size_t n, const Par
 
 int reply_decode_fields(Reply *r, json_object *obj, const Field *fields, size_t n_fields, Param *params) {
         for (size_t i = 0; i < n_fields; i++)
-                params[i] = (Param){};
+                params[i] = (Param) {};
 
         json_object_object_foreach(obj, key, val) {
                 size_t index;

@@ -59,16 +59,16 @@ ReplyError reply_error_from_errno(int r);
 #define REPLY_MESSAGE_MAX 512
 
 typedef struct Reply {
-        unsigned status;          /* success: 200, 201, 204; an error: its code's HTTP status; 0 until set */
-        int error;                /* 0, or the negative errno of a failed operation */
-        ReplyError code;          /* REPLY_OK, or the stable error code */
+        unsigned status;                 /* success: 200, 201, 204; an error: its code's HTTP status; 0 until set */
+        int error;                       /* 0, or the negative errno of a failed operation */
+        ReplyError code;                 /* REPLY_OK, or the stable error code */
         char message[REPLY_MESSAGE_MAX]; /* the error's message, "" on success */
-        json_object *json;        /* body when JSON (owned); an error's is NULL (the transport sends
-                                   * reply_error_to_json()) or that object with members added */
-        char *text;               /* body when not JSON, e.g. /metrics (owned) */
-        const char *content_type; /* for text; JSON sets "application/json" */
-        char *location;           /* Location header or NULL (owned) */
-        char allow[64];           /* methods allowed on the path, for method-not-allowed; "" when none */
+        json_object *json;               /* body when JSON (owned); an error's is NULL (the transport sends
+                                          * reply_error_to_json()) or that object with members added */
+        char *text;                      /* body when not JSON, e.g. /metrics (owned) */
+        const char *content_type;        /* for text; JSON sets "application/json" */
+        char *location;                  /* Location header or NULL (owned) */
+        char allow[64];                  /* methods allowed on the path, for method-not-allowed; "" when none */
 } Reply;
 
 void reply_done(Reply *r);
@@ -115,11 +115,11 @@ typedef struct Field {
         const char *name;
         FieldType type;
         bool required;
-        int64_t min, max;       /* FIELD_INT range; FIELD_STRING length (max 0 = no limit) */
-        double dmin, dmax;      /* FIELD_DOUBLE range (both 0: any finite number) */
+        int64_t min, max;         /* FIELD_INT range; FIELD_STRING length (max 0 = no limit) */
+        double dmin, dmax;        /* FIELD_DOUBLE range (both 0: any finite number) */
         const char *const *words; /* FIELD_ENUM: NULL-terminated */
-        unsigned one_of;        /* fields sharing a group number > 0: exactly one must be given */
-        uint16_t id;            /* stable attribute number for binary transports (netlink), >= 1 */
+        unsigned one_of;          /* fields sharing a group number > 0: exactly one must be given */
+        uint16_t id;              /* stable attribute number for binary transports (netlink), >= 1 */
 } Field;
 
 /* An operation's body fields, declared once next to its handler. */

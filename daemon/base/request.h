@@ -22,7 +22,7 @@ typedef enum IdentityKind {
 
 typedef struct Identity {
         IdentityKind kind;
-        uid_t uid;         /* PEER: the peer; TOKEN: the tenant's owner */
+        uid_t uid; /* PEER: the peer; TOKEN: the tenant's owner */
         gid_t gid;
         pid_t pid;         /* PEER only */
         int64_t tenant_id; /* TOKEN only */
@@ -38,22 +38,22 @@ typedef struct Identity {
 
 /* One decoded body field: which member is set follows the field's type. */
 typedef struct Param {
-        bool set; /* present in the request */
-        const char *s;   /* FIELD_STRING, FIELD_ENUM (the word), FIELD_SCALAR given as a string */
-        int64_t i;       /* FIELD_INT, FIELD_ENUM (the index), FIELD_SCALAR given as an integer */
-        double d;        /* FIELD_DOUBLE */
-        bool b;          /* FIELD_BOOL */
-        json_object *j;  /* the raw value (FIELD_JSON: the document); owned by the request */
+        bool set;       /* present in the request */
+        const char *s;  /* FIELD_STRING, FIELD_ENUM (the word), FIELD_SCALAR given as a string */
+        int64_t i;      /* FIELD_INT, FIELD_ENUM (the index), FIELD_SCALAR given as an integer */
+        double d;       /* FIELD_DOUBLE */
+        bool b;         /* FIELD_BOOL */
+        json_object *j; /* the raw value (FIELD_JSON: the document); owned by the request */
 } Param;
 
 typedef struct Request {
         const Op *op;
         const Identity *who;
-        int64_t ids[OP_MAX_IDS];      /* path parameters ({id}, ...) in order */
-        const char *name;             /* the {name} parameter; NULL when the template has none */
-        json_object *body;            /* the decoded body, NULL unless the op declares fields */
-        Param params[OP_MAX_FIELDS];  /* by the index of the op's field declaration */
-        const Tenant *tenant;         /* OP_TENANT_OWN: the tenant of ids[0], resolved and authorised */
+        int64_t ids[OP_MAX_IDS];     /* path parameters ({id}, ...) in order */
+        const char *name;            /* the {name} parameter; NULL when the template has none */
+        json_object *body;           /* the decoded body, NULL unless the op declares fields */
+        Param params[OP_MAX_FIELDS]; /* by the index of the op's field declaration */
+        const Tenant *tenant;        /* OP_TENANT_OWN: the tenant of ids[0], resolved and authorised */
 } Request;
 
 /* A handler: userdata is the context of the module the op belongs to (its table row says which).

@@ -50,20 +50,18 @@ static void usage(FILE *f) {
 
 /* Returns 1 to run, 0 to exit successfully (--help, --version), or -EINVAL. */
 static int parse_argv(int argc, char *argv[], Args *a) {
-        static const struct option options[] = {
-                { "config", required_argument, NULL, 'c' },
-                { "state-dir", required_argument, NULL, 's' },
-                { "runtime-dir", required_argument, NULL, 'r' },
-                { "root", required_argument, NULL, ARG_ROOT },
-                { "dry-run", no_argument, NULL, 'n' },
-                { "foreground", no_argument, NULL, 'f' },
-                { "check-config", no_argument, NULL, ARG_CHECK_CONFIG },
-                { "print", no_argument, NULL, ARG_PRINT },
-                { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
-                { "help", no_argument, NULL, 'h' },
-                { "version", no_argument, NULL, 'V' },
-                {}
-        };
+        static const struct option options[] = { { "config", required_argument, NULL, 'c' },
+                                                 { "state-dir", required_argument, NULL, 's' },
+                                                 { "runtime-dir", required_argument, NULL, 'r' },
+                                                 { "root", required_argument, NULL, ARG_ROOT },
+                                                 { "dry-run", no_argument, NULL, 'n' },
+                                                 { "foreground", no_argument, NULL, 'f' },
+                                                 { "check-config", no_argument, NULL, ARG_CHECK_CONFIG },
+                                                 { "print", no_argument, NULL, ARG_PRINT },
+                                                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                                                 { "help", no_argument, NULL, 'h' },
+                                                 { "version", no_argument, NULL, 'V' },
+                                                 {} };
         int c;
 
         while ((c = getopt_long(argc, argv, "c:s:r:nfhV", options, NULL)) >= 0)

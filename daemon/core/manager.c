@@ -235,8 +235,8 @@ static int manager_listen_unix(Manager *m) {
                 if (fd < 0)
                         return log_error_errno(fd, "Failed to listen on %s: %m", m->socket_path);
         }
-        r = http_server_new(m->event, &(HttpContext){ &m->ops, m->tenants, &m->http_conf, &m->http_stats }, HTTP_UNIX, fd,
-                            &m->http_unix);
+        r = http_server_new(m->event, &(HttpContext) { &m->ops, m->tenants, &m->http_conf, &m->http_stats }, HTTP_UNIX,
+                            fd, &m->http_unix);
         if (r < 0)
                 return r;
         log_info("Listening on %s", m->socket_path);
@@ -261,8 +261,8 @@ static int manager_listen_tcp(Manager *m) {
                         free(copy);
                         return log_error_errno(fd, "Failed to listen on %s: %m", want);
                 }
-                r = http_server_new(m->event, &(HttpContext){ &m->ops, m->tenants, &m->http_conf, &m->http_stats }, HTTP_TCP,
-                                    fd, &s);
+                r = http_server_new(m->event, &(HttpContext) { &m->ops, m->tenants, &m->http_conf, &m->http_stats },
+                                    HTTP_TCP, fd, &s);
                 if (r < 0) {
                         free(copy);
                         return r;
@@ -295,15 +295,16 @@ static void manager_push_config(Manager *m) {
         m->http_conf.request_timeout_s = c->request_timeout_s;
         m->ops.json_max_depth = c->json_max_depth;
         if (m->journal)
-                journal_set_conf(m->journal, &(JournalConf){ .restore_on_exit = c->knobs_restore_on_exit,
-                                                             .reconcile = (int) c->knobs_reconcile,
-                                                             .enforce = c->knobs_enforce,
-                                                             .drift_check_s = c->knobs_drift_check_s });
+                journal_set_conf(m->journal, &(JournalConf) { .restore_on_exit = c->knobs_restore_on_exit,
+                                                              .reconcile = (int) c->knobs_reconcile,
+                                                              .enforce = c->knobs_enforce,
+                                                              .drift_check_s = c->knobs_drift_check_s });
         if (m->tenants)
-                tenants_set_conf(m->tenants, &(TenantsConf){ .max_tenants = c->max_tenants, .on_pid_exit = (int) c->on_pid_exit });
+                tenants_set_conf(m->tenants,
+                                 &(TenantsConf) { .max_tenants = c->max_tenants, .on_pid_exit = (int) c->on_pid_exit });
         if (m->pools)
-                pools_set_conf(m->pools, &(PoolsConf){ .headroom_pages = c->pools_headroom_pages,
-                                                       .max_grant_bytes = c->pools_max_grant_bytes });
+                pools_set_conf(m->pools, &(PoolsConf) { .headroom_pages = c->pools_headroom_pages,
+                                                        .max_grant_bytes = c->pools_max_grant_bytes });
         if (m->tierd)
                 tierd_set_config(m->tierd, c);
 }
@@ -320,7 +321,8 @@ static void manager_core_metrics_write(void *userdata, FILE *f) {
 static void manager_reload_metrics_write(void *userdata, FILE *f) {
         Manager *m = userdata;
 
-        metrics_u64(f, "maiod_config_reloads_total", "counter", "Configuration reloads that succeeded.", m->reloads_total);
+        metrics_u64(f, "maiod_config_reloads_total", "counter", "Configuration reloads that succeeded.",
+                    m->reloads_total);
         metrics_u64(f, "maiod_config_reload_failures_total", "counter",
                     "Configuration reloads rejected (the old configuration stayed).", m->reload_failures_total);
 }
@@ -331,17 +333,22 @@ static int manager_wire(Manager *m) {
         const Config *c = m->config;
         int r;
 
-        r = journal_new(m->store, m->root, m->state_dir, m->dry_run, &(JournalConf){ 0 }, m->event, &m->journal);
+        r = journal_new(m->store, m->root, m->state_dir, m->dry_run, &(JournalConf) { 0 }, m->event, &m->journal);
         if (r >= 0)
                 r = topo_state_new(m->root, m->event, &m->topo);
         if (r >= 0)
-                r = tenants_new(m->store, m->root, m->event, &(TenantsConf){ 0 }, &m->tenants);
+                r = tenants_new(m->store, m->root, m->event, &(TenantsConf) { 0 }, &m->tenants);
         if (r >= 0)
-                r = pools_new(m->store, m->root, m->dry_run, m->journal, &(PoolsConf){ 0 }, &m->pools);
+                r = pools_new(m->store, m->root, m->dry_run, m->journal, &(PoolsConf) { 0 }, &m->pools);
         if (r >= 0)
-                r = tierd_new(&(TierdDeps){ .store = m->store, .root = m->root, .dry_run = m->dry_run,
-                                            .event = m->event, .journal = m->journal, .tenants = m->tenants,
-                                            .features = &m->features, .config = c },
+                r = tierd_new(&(TierdDeps) { .store = m->store,
+                                             .root = m->root,
+                                             .dry_run = m->dry_run,
+                                             .event = m->event,
+                                             .journal = m->journal,
+                                             .tenants = m->tenants,
+                                             .features = &m->features,
+                                             .config = c },
                               &m->tierd);
         if (r < 0)
                 return log_oom();

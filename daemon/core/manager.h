@@ -22,12 +22,12 @@
 
 typedef struct ManagerArgs {
         const char *config_path;
-        bool config_must_exist;  /* --config given explicitly */
+        bool config_must_exist; /* --config given explicitly */
         const char *state_dir;
         const char *runtime_dir;
         const char *root;
         bool dry_run;
-        int log_level_override;  /* -1 = take [daemon] log_level */
+        int log_level_override; /* -1 = take [daemon] log_level */
 } ManagerArgs;
 
 /* The Manager wires the modules together and owns what belongs to no module (paths, the loop,
@@ -47,26 +47,26 @@ typedef struct Manager {
 
         Store *store;
         Features features;
-        Journal *journal;        /* the one writer of kernel knobs */
-        TopoState *topo;         /* the topology, re-read on rtnetlink link events */
+        Journal *journal; /* the one writer of kernel knobs */
+        TopoState *topo;  /* the topology, re-read on rtnetlink link events */
         Tenants *tenants;
-        Pools *pools;            /* the hugepage reserve */
-        Tierd *tierd;            /* tiering: per-tenant thresholds and their applier */
+        Pools *pools; /* the hugepage reserve */
+        Tierd *tierd; /* tiering: per-tenant thresholds and their applier */
 
-        Ops ops;                 /* the handlers' contexts */
+        Ops ops; /* the handlers' contexts */
         MetricsRegistry metrics;
         HttpConf http_conf;
         HttpStats http_stats;
         HttpServer *http_unix;
         HttpServer *http_tcp;
-        char *tcp_listen;        /* what the TCP listener was bound with, NULL = none */
-        bool socket_activated;   /* the unix socket came from systemd */
+        char *tcp_listen;      /* what the TCP listener was bound with, NULL = none */
+        bool socket_activated; /* the unix socket came from systemd */
 
         uint64_t reloads_total;
         uint64_t reload_failures_total;
 
         sd_event_source *status_timer;
-        uint64_t start_usec;     /* CLOCK_MONOTONIC */
+        uint64_t start_usec; /* CLOCK_MONOTONIC */
 } Manager;
 
 /* Builds the manager: copies args, loads the config (error text logged),

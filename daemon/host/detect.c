@@ -199,8 +199,8 @@ static int cmp_ulong(const void *a, const void *b) {
         return (x > y) - (x < y);
 }
 
-int detect_list_numbered(const char *root, const char *rel, const char *prefix, const char *suffix,
-                         unsigned long **ret, size_t *ret_n) {
+int detect_list_numbered(const char *root, const char *rel, const char *prefix, const char *suffix, unsigned long **ret,
+                         size_t *ret_n) {
         _cleanup_(closedirp) DIR *d = NULL;
         _cleanup_free_ unsigned long *nums = NULL;
         _cleanup_free_ char *p = NULL;
@@ -668,8 +668,6 @@ int detect_run(const char *root, Features *ret) {
 /* ---- output ---- */
 
 
-
-
 /* Adds the booleans named in keys[] from values[]; one call per section keeps the builders flat. */
 static int json_add_bools(json_object *o, const char *const *keys, const bool *values, size_t n) {
         for (size_t i = 0; i < n; i++) {
@@ -738,8 +736,7 @@ static json_object *json_hugepages(const Features *f) {
 
                 if (!o || json_add(o, "size_kb", json_object_new_uint64(h->size_kb)) < 0 ||
                     json_add(o, "total", json_object_new_uint64(h->total)) < 0 ||
-                    json_add(o, "free", json_object_new_uint64(h->free)) < 0 ||
-                    json_append(a, TAKE_PTR(o)) < 0)
+                    json_add(o, "free", json_object_new_uint64(h->free)) < 0 || json_append(a, TAKE_PTR(o)) < 0)
                         return NULL;
         }
         return TAKE_PTR(a);
@@ -783,8 +780,8 @@ int detect_summary(const Features *f, char **ret) {
                 yes_no(f->io_uring_sqpoll), yes_no(f->io_uring_send_zc), yes_no(f->io_uring_buf_ring),
                 yes_no(f->bpf_prog_load), yes_no(f->bpf_xdp));
         if (f->damon_sysfs)
-                fprintf(s, " damon=%u/%u/%u(kdamonds/running/foreign)", f->damon_kdamonds,
-                        f->damon_kdamonds_running, f->damon_kdamonds_foreign);
+                fprintf(s, " damon=%u/%u/%u(kdamonds/running/foreign)", f->damon_kdamonds, f->damon_kdamonds_running,
+                        f->damon_kdamonds_foreign);
         else
                 fputs(" damon=no", s);
         fprintf(s, " numa_nodes=%u(%s)", f->numa_nodes, f->numa_nodes_list ?: "?");

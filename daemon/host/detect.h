@@ -10,35 +10,35 @@
 #include <json-c/json.h>
 
 typedef struct HugepageSize {
-        unsigned long size_kb;    /* 2048, 1048576, ... */
-        unsigned long total;      /* nr_hugepages */
-        unsigned long free;       /* free_hugepages */
+        unsigned long size_kb; /* 2048, 1048576, ... */
+        unsigned long total;   /* nr_hugepages */
+        unsigned long free;    /* free_hugepages */
 } HugepageSize;
 
 typedef struct Features {
         /* io_uring (probed, not under root) */
-        bool io_uring;            /* io_uring_setup works */
-        bool io_uring_sqpoll;     /* IORING_SETUP_SQPOLL accepted */
-        bool io_uring_send_zc;    /* IORING_OP_SEND_ZC in the probe */
-        bool io_uring_buf_ring;   /* provided-buffer ring registration works */
+        bool io_uring;          /* io_uring_setup works */
+        bool io_uring_sqpoll;   /* IORING_SETUP_SQPOLL accepted */
+        bool io_uring_send_zc;  /* IORING_OP_SEND_ZC in the probe */
+        bool io_uring_buf_ring; /* provided-buffer ring registration works */
 
         /* BPF (probed) */
-        bool bpf_prog_load;       /* a trivial socket filter loads */
-        bool bpf_xdp;             /* XDP program type supported */
+        bool bpf_prog_load; /* a trivial socket filter loads */
+        bool bpf_xdp;       /* XDP program type supported */
 
         /* DAMON: ROOT/sys/kernel/mm/damon/admin */
         bool damon_sysfs;
-        unsigned damon_kdamonds;        /* nr_kdamonds */
-        unsigned damon_kdamonds_running;/* state == "on" */
-        unsigned damon_kdamonds_foreign;/* running and not maiod's (see detect_damon_set_owned()) */
-        unsigned *damon_running_ids;    /* indices N of kdamonds/N that are "on", ascending;
-                                         * damon_kdamonds_running entries (NULL if none) */
+        unsigned damon_kdamonds;         /* nr_kdamonds */
+        unsigned damon_kdamonds_running; /* state == "on" */
+        unsigned damon_kdamonds_foreign; /* running and not maiod's (see detect_damon_set_owned()) */
+        unsigned *damon_running_ids;     /* indices N of kdamonds/N that are "on", ascending;
+                                          * damon_kdamonds_running entries (NULL if none) */
 
         /* NUMA: ROOT/sys/devices/system/node, ROOT/sys/devices/virtual/memory_tiering */
-        unsigned numa_nodes;            /* nodes in has_memory, >= 1 on a live NUMA-enabled kernel */
-        char *numa_nodes_list;          /* "0" or "0-1" as the kernel prints it; NULL if absent/malformed */
-        char **memory_tiers;            /* "memory_tier4: 0" (tier: nodelist), ascending tier number,
-                                         * NULL-terminated; NULL if none */
+        unsigned numa_nodes;   /* nodes in has_memory, >= 1 on a live NUMA-enabled kernel */
+        char *numa_nodes_list; /* "0" or "0-1" as the kernel prints it; NULL if absent/malformed */
+        char **memory_tiers;   /* "memory_tier4: 0" (tier: nodelist), ascending tier number,
+                                * NULL-terminated; NULL if none */
 
         /* hugepages: ROOT/sys/kernel/mm/hugepages, ascending size */
         HugepageSize *hugepages;
@@ -46,7 +46,7 @@ typedef struct Features {
 
         /* ROOT/proc/sys/kernel/numa_balancing: -1 if absent or unknown, else 0..3 */
         int numa_balancing;
-        bool numa_balancing_tiering;    /* mode 2 is available (promote_rate_limit knob exists) */
+        bool numa_balancing_tiering; /* mode 2 is available (promote_rate_limit knob exists) */
 } Features;
 
 /* Fills *ret (root NULL or "" means "/"). A fact that cannot be read or is
@@ -108,5 +108,5 @@ int detect_read_ulong_at(const char *root, unsigned long *ret, const char *fmt, 
 /* The numbers N of entries "<prefix>N<suffix>" in the directory ROOT/rel,
  * ascending; a missing or unreadable directory gives an empty list. Returns 0
  * and a malloc'd *ret (NULL when empty) with *ret_n, or -ENOMEM. */
-int detect_list_numbered(const char *root, const char *rel, const char *prefix, const char *suffix,
-                         unsigned long **ret, size_t *ret_n);
+int detect_list_numbered(const char *root, const char *rel, const char *prefix, const char *suffix, unsigned long **ret,
+                         size_t *ret_n);

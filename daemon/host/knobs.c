@@ -20,12 +20,12 @@
 #include "cleanup.h"
 #include "detect.h"
 #include "knobs.h"
-#include "string-table.h"
 #include "log.h"
+#include "string-table.h"
 
-#define HUGEPAGES_MAX 16777216           /* 32 TiB of 2 MiB pages: a sanity bound, not the kernel's */
-#define RPS_FLOW_ENTRIES_MAX (1 << 29)   /* the kernel refuses more */
-#define IFNAME_MAX 15                    /* IFNAMSIZ - 1 */
+#define HUGEPAGES_MAX 16777216         /* 32 TiB of 2 MiB pages: a sanity bound, not the kernel's */
+#define RPS_FLOW_ENTRIES_MAX (1 << 29) /* the kernel refuses more */
+#define IFNAME_MAX 15                  /* IFNAMSIZ - 1 */
 #define PLACEHOLDER_DIGITS_MAX 9
 
 static const char *const words_false_true[] = { "false", "true", NULL };
@@ -33,13 +33,17 @@ static const char *const words_thp[] = { "always", "madvise", "never", NULL };
 static const char *const words_damon_state[] = { "off", "on", NULL };
 /* Commands kdamonds/N/state takes while the kdamond runs; reading it still shows "on". */
 static const char *const words_damon_commands[] = {
-        "commit", "update_schemes_stats", "update_schemes_tried_regions", "update_schemes_tried_bytes",
-        "clear_schemes_tried_regions", NULL,
+        "commit",
+        "update_schemes_stats",
+        "update_schemes_tried_regions",
+        "update_schemes_tried_bytes",
+        "clear_schemes_tried_regions",
+        NULL,
 };
 static const char *const words_damon_ops[] = { "vaddr", "fvaddr", "paddr", NULL };
 static const char *const words_damos_action[] = {
-        "willneed", "cold", "pageout", "hugepage", "nohugepage", "lru_prio", "lru_deprio", "migrate_hot",
-        "migrate_cold", "stat", NULL,
+        "willneed",   "cold",        "pageout",      "hugepage", "nohugepage", "lru_prio",
+        "lru_deprio", "migrate_hot", "migrate_cold", "stat",     NULL,
 };
 static const char *const words_damos_filter[] = {
         "anon", "active", "memcg", "young", "hugepage_size", "unmapped", "addr", "target", NULL,
@@ -53,9 +57,11 @@ static const char *const words_n_y[] = { "N", "Y", NULL };
 #define DAMON_KDAMONDS_MAX 1024
 #define DAMON_SCHEMES_MAX 1024
 /* A DAMON scheme knob: {k} kdamond, {s} scheme, an integer file in [lo, hi]. */
-#define DAMON_SCHEME_INT(name, file, lo, hi, text)                                                            \
-        { "damon.{k}.scheme.{s}." name, DAMON_SCHEME "/" file, KNOB_SYSFS, KNOB_SCOPE_DAMON, KNOB_INT, lo, hi, \
-          0, NULL, KNOB_NEED_SYS_ADMIN, text }
+#define DAMON_SCHEME_INT(name, file, lo, hi, text)                                                                   \
+        {                                                                                                            \
+                "damon.{k}.scheme.{s}." name, DAMON_SCHEME "/" file, KNOB_SYSFS, KNOB_SCOPE_DAMON, KNOB_INT, lo, hi, \
+                        0, NULL, KNOB_NEED_SYS_ADMIN, text                                                           \
+        }
 
 /* Each row wrapped where its meaning breaks. */
 /* clang-format off */
@@ -157,19 +163,21 @@ const KnobDef *knobs_table(size_t *ret_n) {
 }
 
 static const char *const knob_addressing_table[_KNOB_ADDRESSING_MAX] = {
-        [KNOB_PROCSYS] = "procsys", [KNOB_SYSFS] = "sysfs", [KNOB_DEBUGFS] = "debugfs",
+        [KNOB_PROCSYS] = "procsys",
+        [KNOB_SYSFS] = "sysfs",
+        [KNOB_DEBUGFS] = "debugfs",
 };
 DEFINE_STRING_TABLE_TO_STRING(knob_addressing, KnobAddressing, )
 
 static const char *const knob_scope_table[_KNOB_SCOPE_MAX] = {
-        [KNOB_SCOPE_GLOBAL] = "global", [KNOB_SCOPE_NODE] = "node", [KNOB_SCOPE_NETDEV] = "netdev",
+        [KNOB_SCOPE_GLOBAL] = "global",   [KNOB_SCOPE_NODE] = "node",   [KNOB_SCOPE_NETDEV] = "netdev",
         [KNOB_SCOPE_RXQUEUE] = "rxqueue", [KNOB_SCOPE_NETNS] = "netns", [KNOB_SCOPE_DAMON] = "damon",
 };
 DEFINE_STRING_TABLE_TO_STRING(knob_scope, KnobScope, )
 
 static const char *const knob_type_table[_KNOB_TYPE_MAX] = {
-        [KNOB_INT] = "int", [KNOB_BOOL] = "bool", [KNOB_CPUMASK] = "cpumask", [KNOB_ENUM] = "enum",
-        [KNOB_STRING] = "string",
+        [KNOB_INT] = "int",   [KNOB_BOOL] = "bool",     [KNOB_CPUMASK] = "cpumask",
+        [KNOB_ENUM] = "enum", [KNOB_STRING] = "string",
 };
 DEFINE_STRING_TABLE_TO_STRING(knob_type, KnobType, )
 
@@ -682,7 +690,7 @@ int knobs_resolve(const char *root, const char *name, Knob *ret) {
         n = strdup(name);
         if (!n)
                 return -ENOMEM;
-        *ret = (Knob){ .def = def, .name = TAKE_PTR(n), .path = TAKE_PTR(path) };
+        *ret = (Knob) { .def = def, .name = TAKE_PTR(n), .path = TAKE_PTR(path) };
         return 0;
 }
 
@@ -703,7 +711,7 @@ int knobs_from_path(const char *name, const char *path, Knob *ret) {
                 free(p);
                 return -ENOMEM;
         }
-        *ret = (Knob){ .def = def, .name = n, .path = p };
+        *ret = (Knob) { .def = def, .name = n, .path = p };
         return 0;
 }
 
@@ -712,7 +720,7 @@ void knob_done(Knob *k) {
                 return;
         free(k->name);
         free(k->path);
-        *k = (Knob){};
+        *k = (Knob) {};
 }
 
 void knobs_free(Knob *k, size_t n) {
@@ -932,8 +940,9 @@ typedef struct EnumerateCtx {
 static int enumerate_leaf(const char *value, void *userdata) {
         EnumerateCtx *c = userdata;
 
-        snprintf(c->params.v[c->def->scope == KNOB_SCOPE_NODE ? PH_NODE
-                             : c->def->scope == KNOB_SCOPE_RXQUEUE ? PH_QUEUE : PH_DEV],
+        snprintf(c->params.v[c->def->scope == KNOB_SCOPE_NODE      ? PH_NODE
+                             : c->def->scope == KNOB_SCOPE_RXQUEUE ? PH_QUEUE
+                                                                   : PH_DEV],
                  IFNAME_MAX + 1, "%s", value);
         return enumerate_add(c->array, c->root, c->def, &c->params);
 }

@@ -14,36 +14,36 @@
 #define KNOB_VALUE_MAX 4096
 
 typedef enum KnobAddressing {
-        KNOB_PROCSYS,   /* a sysctl below ROOT/proc/sys */
-        KNOB_SYSFS,     /* below ROOT/sys */
-        KNOB_DEBUGFS,   /* below ROOT/sys/kernel/debug (debugfs must be mounted) */
+        KNOB_PROCSYS, /* a sysctl below ROOT/proc/sys */
+        KNOB_SYSFS,   /* below ROOT/sys */
+        KNOB_DEBUGFS, /* below ROOT/sys/kernel/debug (debugfs must be mounted) */
         _KNOB_ADDRESSING_MAX,
 } KnobAddressing;
 
 typedef enum KnobScope {
-        KNOB_SCOPE_GLOBAL,   /* one per host */
-        KNOB_SCOPE_NODE,     /* one per NUMA node: {N} */
-        KNOB_SCOPE_NETDEV,   /* one per network device: {dev} */
-        KNOB_SCOPE_RXQUEUE,  /* one per receive queue: {dev} and {q} */
-        KNOB_SCOPE_NETNS,    /* one per network namespace: maiod's own */
-        KNOB_SCOPE_DAMON,    /* a DAMON sysfs file: {k} kdamond, {s} scheme; the kernel creates these
-                              * directories on demand, so instances are listed once journaled */
+        KNOB_SCOPE_GLOBAL,  /* one per host */
+        KNOB_SCOPE_NODE,    /* one per NUMA node: {N} */
+        KNOB_SCOPE_NETDEV,  /* one per network device: {dev} */
+        KNOB_SCOPE_RXQUEUE, /* one per receive queue: {dev} and {q} */
+        KNOB_SCOPE_NETNS,   /* one per network namespace: maiod's own */
+        KNOB_SCOPE_DAMON,   /* a DAMON sysfs file: {k} kdamond, {s} scheme; the kernel creates these
+                             * directories on demand, so instances are listed once journaled */
         _KNOB_SCOPE_MAX,
 } KnobScope;
 
 typedef enum KnobType {
-        KNOB_INT,       /* decimal integer in [min, max] */
-        KNOB_BOOL,      /* written as words[0] (false) or words[1] (true) */
-        KNOB_CPUMASK,   /* hex words of up to 8 digits separated by commas, as the kernel prints */
-        KNOB_ENUM,      /* one of words; the kernel may print "a [b] c" with the current one bracketed */
-        KNOB_STRING,    /* 1..max printable characters, no control characters (a path such as a cgroup) */
+        KNOB_INT,     /* decimal integer in [min, max] */
+        KNOB_BOOL,    /* written as words[0] (false) or words[1] (true) */
+        KNOB_CPUMASK, /* hex words of up to 8 digits separated by commas, as the kernel prints */
+        KNOB_ENUM,    /* one of words; the kernel may print "a [b] c" with the current one bracketed */
+        KNOB_STRING,  /* 1..max printable characters, no control characters (a path such as a cgroup) */
         _KNOB_TYPE_MAX,
 } KnobType;
 
 typedef enum KnobNeed {
-        KNOB_NEED_SYS_ADMIN,  /* CAP_SYS_ADMIN (root-owned sysctl or sysfs file) */
-        KNOB_NEED_NET_ADMIN,  /* CAP_NET_ADMIN in the owning network namespace */
-        KNOB_NEED_DEBUGFS,    /* debugfs mounted at /sys/kernel/debug, and CAP_SYS_ADMIN */
+        KNOB_NEED_SYS_ADMIN, /* CAP_SYS_ADMIN (root-owned sysctl or sysfs file) */
+        KNOB_NEED_NET_ADMIN, /* CAP_NET_ADMIN in the owning network namespace */
+        KNOB_NEED_DEBUGFS,   /* debugfs mounted at /sys/kernel/debug, and CAP_SYS_ADMIN */
         _KNOB_NEED_MAX,
 } KnobNeed;
 
@@ -51,14 +51,14 @@ typedef enum KnobNeed {
 #define KNOB_F_POW2 (1u << 0)
 
 typedef struct KnobDef {
-        const char *name;          /* pattern: literal text with {N}, {dev}, {q} */
-        const char *path;          /* template below the root with the same placeholders */
+        const char *name; /* pattern: literal text with {N}, {dev}, {q} */
+        const char *path; /* template below the root with the same placeholders */
         KnobAddressing addressing;
         KnobScope scope;
         KnobType type;
-        int64_t min, max;          /* KNOB_INT */
-        unsigned flags;            /* KNOB_F_* */
-        const char *const *words;  /* KNOB_BOOL: {false, true}; KNOB_ENUM: NULL-terminated */
+        int64_t min, max;         /* KNOB_INT */
+        unsigned flags;           /* KNOB_F_* */
+        const char *const *words; /* KNOB_BOOL: {false, true}; KNOB_ENUM: NULL-terminated */
         KnobNeed need;
         const char *doc;
         /* KNOB_ENUM: NULL-terminated words the file accepts as commands rather than states
@@ -70,8 +70,8 @@ typedef struct KnobDef {
 /* One concrete knob: a definition with its placeholders filled in. */
 typedef struct Knob {
         const KnobDef *def;
-        char *name;   /* e.g. "net.eth0.rx.1.rps_cpus" */
-        char *path;   /* absolute, below the root; a netdev's sysfs symlink is resolved */
+        char *name; /* e.g. "net.eth0.rx.1.rps_cpus" */
+        char *path; /* absolute, below the root; a netdev's sysfs symlink is resolved */
 } Knob;
 
 /* The table; never NULL, *ret_n rows. */

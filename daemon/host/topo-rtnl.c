@@ -137,10 +137,8 @@ static struct nla_policy linkinfo_policy[IFLA_INFO_MAX + 1] = {
 };
 
 static struct nla_policy xdp_policy[IFLA_XDP_MAX + 1] = {
-        [IFLA_XDP_ATTACHED] = { .type = NLA_U8 },
-        [IFLA_XDP_PROG_ID] = { .type = NLA_U32 },
-        [IFLA_XDP_DRV_PROG_ID] = { .type = NLA_U32 },
-        [IFLA_XDP_SKB_PROG_ID] = { .type = NLA_U32 },
+        [IFLA_XDP_ATTACHED] = { .type = NLA_U8 },     [IFLA_XDP_PROG_ID] = { .type = NLA_U32 },
+        [IFLA_XDP_DRV_PROG_ID] = { .type = NLA_U32 }, [IFLA_XDP_SKB_PROG_ID] = { .type = NLA_U32 },
         [IFLA_XDP_HW_PROG_ID] = { .type = NLA_U32 },
 };
 
@@ -412,8 +410,8 @@ int topo_watch_new(sd_event *event, uint64_t delay_usec, TopoWatchFn fn, void *u
         if (r < 0)
                 return r;
         (void) sd_event_source_set_description(w->io, "rtnl-link");
-        r = sd_event_add_time_relative(event, &w->timer, CLOCK_MONOTONIC, delay_usec, delay_usec / 10,
-                                       on_watch_timer, w);
+        r = sd_event_add_time_relative(event, &w->timer, CLOCK_MONOTONIC, delay_usec, delay_usec / 10, on_watch_timer,
+                                       w);
         if (r < 0)
                 return r;
         (void) sd_event_source_set_description(w->timer, "rtnl-link-debounce");

@@ -16,8 +16,8 @@
 #include <numa.h>
 
 #include "cleanup.h"
-#include "log.h"
 #include "jsonutil.h"
+#include "log.h"
 #include "string-table.h"
 #include "topo.h"
 
@@ -425,9 +425,9 @@ static int load_nodes(const char *root, Topology *t) {
  * 6.x drivers/net. Not exhaustive: a driver missing here is reported as
  * generic-only unless a program is seen attached in driver mode. Sorted. */
 static const char *const xdp_native_drivers[] = {
-        "bnxt_en", "bond",    "ena",     "gve",       "hv_netvsc", "i40e",       "ice",      "igb",
-        "igc",     "ixgbe",   "ixgbevf", "mlx4_core", "mlx5_core", "mvneta",     "mvpp2",    "netdevsim",
-        "nfp",     "qede",    "sfc",     "stmmaceth", "tun",       "veth",       "virtio_net",
+        "bnxt_en", "bond",  "ena",     "gve",       "hv_netvsc", "i40e",   "ice",        "igb",
+        "igc",     "ixgbe", "ixgbevf", "mlx4_core", "mlx5_core", "mvneta", "mvpp2",      "netdevsim",
+        "nfp",     "qede",  "sfc",     "stmmaceth", "tun",       "veth",   "virtio_net",
 };
 
 static int cmp_string(const void *a, const void *b) {
@@ -674,11 +674,6 @@ static const char *const native_source_table[_TOPO_NATIVE_SOURCE_MAX] = {
 DEFINE_STRING_TABLE_TO_STRING(native_source, TopoNativeSource, static)
 
 
-
-
-
-
-
 static json_object *json_cpu(const void *item) {
         const TopoCpu *c = item;
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
@@ -788,10 +783,8 @@ json_object *topo_to_json(const Topology *t) {
             json_add_string(o, "cpus_nohz_full", t->cpus_nohz_full) < 0 ||
             json_add(o, "cpus", json_array_of(t->cpus, t->n_cpus, sizeof(*t->cpus), json_cpu)) < 0 ||
             json_add(o, "nodes", json_array_of(t->nodes, t->n_nodes, sizeof(*t->nodes), json_node)) < 0 ||
-            json_add(o, "memory_tiers",
-                     json_array_of(t->tiers, t->n_tiers, sizeof(*t->tiers), json_tier)) < 0 ||
-            json_add(o, "netdevs",
-                     json_array_of(t->netdevs, t->n_netdevs, sizeof(*t->netdevs), json_netdev)) < 0 ||
+            json_add(o, "memory_tiers", json_array_of(t->tiers, t->n_tiers, sizeof(*t->tiers), json_tier)) < 0 ||
+            json_add(o, "netdevs", json_array_of(t->netdevs, t->n_netdevs, sizeof(*t->netdevs), json_netdev)) < 0 ||
             json_add(o, "link_facts", json_object_new_boolean(t->rtnl_known)) < 0)
                 return NULL;
         return TAKE_PTR(o);

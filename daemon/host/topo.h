@@ -25,8 +25,8 @@ typedef struct TopoCpu {
 
 typedef struct TopoNode {
         unsigned id;
-        bool has_memory;         /* in node/has_memory */
-        char *cpulist;           /* nodeN/cpulist as printed ("" memory-only); NULL unreadable */
+        bool has_memory; /* in node/has_memory */
+        char *cpulist;   /* nodeN/cpulist as printed ("" memory-only); NULL unreadable */
         bool have_meminfo;
         uint64_t mem_total_kb;   /* nodeN/meminfo MemTotal, valid when have_meminfo */
         uint64_t mem_free_kb;    /* nodeN/meminfo MemFree */
@@ -63,40 +63,40 @@ typedef enum TopoNativeSource {
 
 typedef struct TopoNetdev {
         char *name;
-        int ifindex;            /* -1 unknown */
-        char *driver;           /* basename of device/driver; NULL for virtual devices */
-        char *kind;             /* rtnetlink IFLA_INFO_KIND ("veth", ...); NULL none or unknown */
-        int node;               /* device/numa_node, -1 none */
-        unsigned rx_queues;     /* entries queues/rx-N */
-        unsigned tx_queues;     /* entries queues/tx-N */
+        int ifindex;        /* -1 unknown */
+        char *driver;       /* basename of device/driver; NULL for virtual devices */
+        char *kind;         /* rtnetlink IFLA_INFO_KIND ("veth", ...); NULL none or unknown */
+        int node;           /* device/numa_node, -1 none */
+        unsigned rx_queues; /* entries queues/rx-N */
+        unsigned tx_queues; /* entries queues/tx-N */
         TopoNativeSource xdp_native;
         TopoXdpMode xdp_mode;
-        uint32_t xdp_prog_id;   /* 0 none; meaningless when xdp_mode is TOPO_XDP_UNKNOWN */
+        uint32_t xdp_prog_id; /* 0 none; meaningless when xdp_mode is TOPO_XDP_UNKNOWN */
 } TopoNetdev;
 
 typedef struct Topology {
-        char *cpus_online;       /* cpu/online as printed; NULL unreadable */
-        char *cpus_isolated;     /* cpu/isolated; "" none; NULL absent */
-        char *cpus_nohz_full;    /* cpu/nohz_full; "" none (also for the kernel's "(null)"); NULL absent */
-        TopoCpu *cpus;           /* online CPUs, ascending */
+        char *cpus_online;    /* cpu/online as printed; NULL unreadable */
+        char *cpus_isolated;  /* cpu/isolated; "" none; NULL absent */
+        char *cpus_nohz_full; /* cpu/nohz_full; "" none (also for the kernel's "(null)"); NULL absent */
+        TopoCpu *cpus;        /* online CPUs, ascending */
         size_t n_cpus;
-        TopoNode *nodes;         /* nodeN directories, ascending */
+        TopoNode *nodes; /* nodeN directories, ascending */
         size_t n_nodes;
-        TopoTier *tiers;         /* ascending tier id */
+        TopoTier *tiers; /* ascending tier id */
         size_t n_tiers;
-        TopoNetdev *netdevs;     /* sorted by name */
+        TopoNetdev *netdevs; /* sorted by name */
         size_t n_netdevs;
-        bool rtnl_known;         /* link kinds and XDP state were read (live dump or fixture file) */
-        uint64_t generation;     /* set by the owner: 1 for the first load, +1 per re-read */
+        bool rtnl_known;     /* link kinds and XDP state were read (live dump or fixture file) */
+        uint64_t generation; /* set by the owner: 1 for the first load, +1 per re-read */
 } Topology;
 
 /* One link as rtnetlink describes it: what sysfs does not say. */
 typedef struct TopoLink {
         char *name;
-        char *kind;         /* NULL: no IFLA_INFO_KIND */
+        char *kind; /* NULL: no IFLA_INFO_KIND */
         TopoXdpMode xdp_mode;
-        uint32_t xdp_prog_id;       /* the driver-mode one first when several are attached */
-        bool xdp_native_attached;   /* a program is attached in driver mode */
+        uint32_t xdp_prog_id;     /* the driver-mode one first when several are attached */
+        bool xdp_native_attached; /* a program is attached in driver mode */
 } TopoLink;
 
 /* Reads the topology below root (NULL, "" or "/" is the live host). A fact

@@ -15,10 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "journal.h"
-#include "detect.h"
-#include "knobs.h"
 #include "conf.h"
+#include "detect.h"
+#include "journal.h"
+#include "knobs.h"
 #include "log.h"
 #include "metrics.h"
 #include "string-table.h"
@@ -35,10 +35,10 @@ struct Journal {
         bool dry_run;
         sd_event *event;
         JournalConf conf;
-        const Features *features;    /* borrowed: DAMON kdamonds maiod did not start (a conflict), NULL none */
-        uint64_t writes_total;       /* kernel knob writes (and restores) that took */
+        const Features *features; /* borrowed: DAMON kdamonds maiod did not start (a conflict), NULL none */
+        uint64_t writes_total;    /* kernel knob writes (and restores) that took */
         uint64_t write_failures_total;
-        uint64_t overrides_total;    /* knobs found changed by someone else */
+        uint64_t overrides_total; /* knobs found changed by someone else */
         int lock_fd;
         sd_event_source *drift_timer;
         JournalHook hook;
@@ -46,9 +46,8 @@ struct Journal {
 };
 
 static const char *const knob_state_table[_KNOB_STATE_MAX] = {
-        [KNOB_STATE_UNTOUCHED] = "untouched", [KNOB_STATE_PENDING] = "pending",
-        [KNOB_STATE_APPLIED] = "applied",     [KNOB_STATE_PARTIAL] = "partial",
-        [KNOB_STATE_OVERRIDDEN] = "overridden", [KNOB_STATE_DRY_RUN] = "dry-run",
+        [KNOB_STATE_UNTOUCHED] = "untouched", [KNOB_STATE_PENDING] = "pending",       [KNOB_STATE_APPLIED] = "applied",
+        [KNOB_STATE_PARTIAL] = "partial",     [KNOB_STATE_OVERRIDDEN] = "overridden", [KNOB_STATE_DRY_RUN] = "dry-run",
         [KNOB_STATE_FAILED] = "failed",
 };
 
@@ -70,11 +69,11 @@ _printf_(3, 4) static int fail(char **ret_error, int r, const char *format, ...)
 }
 
 /* Logs with KNOB=name and appends an event; both are best effort. */
-#define report(j, level, knob, kind, ...)                                                      \
-        do {                                                                                   \
-                char _field_[KNOB_NAME_MAX + 8];                                                \
-                snprintf(_field_, sizeof _field_, "KNOB=%s", (knob));                           \
-                store_event_log((j)->store, (level), _field_, 0, (kind), __VA_ARGS__);          \
+#define report(j, level, knob, kind, ...)                                              \
+        do {                                                                           \
+                char _field_[KNOB_NAME_MAX + 8];                                       \
+                snprintf(_field_, sizeof _field_, "KNOB=%s", (knob));                  \
+                store_event_log((j)->store, (level), _field_, 0, (kind), __VA_ARGS__); \
         } while (0)
 
 static int set_str(char **field, const char *value) {
@@ -107,7 +106,7 @@ int journal_new(Store *store, const char *root, const char *state_dir, bool dry_
 
         if (!j)
                 return -ENOMEM;
-        *j = (Journal){ .store = store, .dry_run = dry_run, .event = event, .conf = *conf, .lock_fd = -EBADF };
+        *j = (Journal) { .store = store, .dry_run = dry_run, .event = event, .conf = *conf, .lock_fd = -EBADF };
         j->root = strdup(root);
         j->state_dir = strdup(state_dir);
         if (!j->root || !j->state_dir)
@@ -141,7 +140,7 @@ void journal_set_hook(Journal *j, JournalHook hook, void *userdata) {
 }
 
 void journal_counters(const Journal *j, JournalCounters *ret) {
-        *ret = (JournalCounters){
+        *ret = (JournalCounters) {
                 .writes_total = j->writes_total,
                 .write_failures_total = j->write_failures_total,
                 .overrides_total = j->overrides_total,
@@ -202,8 +201,9 @@ static int record_write(Journal *j, StoreKnob *row, const Knob *k, const char *v
         case -EINVAL:
                 return fail(ret_error, r, "The kernel rejected %s for %s", value, k->name);
         case -EACCES:
-                return fail(ret_error, r, "Knob %s is not maiod's to write: %s is read-only or not permitted (needs %s)",
-                            k->name, k->path, knob_need_to_string(k->def->need));
+                return fail(ret_error, r,
+                            "Knob %s is not maiod's to write: %s is read-only or not permitted (needs %s)", k->name,
+                            k->path, knob_need_to_string(k->def->need));
         case -EBUSY:
                 return fail(ret_error, r, "Knob %s stayed busy; try again later", k->name);
         default:
@@ -213,8 +213,8 @@ static int record_write(Journal *j, StoreKnob *row, const Knob *k, const char *v
 
 /* Prepares row for a write of value: a new record takes the live value as its
  * original; a record maiod never wrote takes it again (it may have changed). */
-static int prepare_row(Journal *j, StoreKnob *row, bool existed, const Knob *k, const char *value,
-                       const char *live, const char *by) {
+static int prepare_row(Journal *j, StoreKnob *row, bool existed, const Knob *k, const char *value, const char *live,
+                       const char *by) {
         if (!existed && set_str(&row->name, k->name) < 0)
                 return -ENOMEM;
         if ((!existed || !row->written) && set_str(&row->original, live) < 0)
@@ -238,8 +238,9 @@ static int journal_apply(Journal *j, const Knob *k, const char *value, const cha
         existed = r >= 0;
         r = knobs_read(k, &live);
         if (r == -ENOENT)
-                return fail(ret_error, -EOPNOTSUPP, "Knob %s is not available on this host: %s does not exist (needs %s)",
-                            k->name, k->path, knob_need_to_string(k->def->need));
+                return fail(ret_error, -EOPNOTSUPP,
+                            "Knob %s is not available on this host: %s does not exist (needs %s)", k->name, k->path,
+                            knob_need_to_string(k->def->need));
         if (r < 0)
                 return fail(ret_error, r, "Failed to read %s: %m", k->path);
         r = prepare_row(j, &row, existed, k, value, live, by);
@@ -407,12 +408,15 @@ static int reconcile_row(Journal *j, StoreKnob *row) {
 
         r = knobs_from_path(row->name, row->path, &k);
         if (r < 0)
-                return log_warning_errno(r, "Journal record %s is not a knob this maiod knows, ignoring: %m", row->name);
+                return log_warning_errno(r, "Journal record %s is not a knob this maiod knows, ignoring: %m",
+                                         row->name);
         (void) knobs_read(&k, &live);
         report(j, LOG_NOTICE, row->name, "knob-reconcile",
                "After an unclean stop knob %s %s (now %s, original %s, desired %s, state %s); %s.", row->name,
                reconcile_finding(&k, row, live), live ?: "-", row->original, row->desired ?: "-", row->state,
-               !row->written ? "forgetting the dry-run record" : reapply && row->desired ? "reapplying" : "restoring");
+               !row->written             ? "forgetting the dry-run record"
+               : reapply && row->desired ? "reapplying"
+                                         : "restoring");
         if (!row->written)
                 return forget(j, row);
         if (reapply && row->desired)
@@ -620,8 +624,9 @@ int journal_start(Journal *j) {
         if (r < 0 && r != -ENOENT)
                 return log_error_errno(r, "Failed to read the clean-stop marker: %m");
         if (r >= 0 && strcmp(marker, "yes") != 0 && rebooted == 0) {
-                log_warning("maiod did not stop cleanly last time; reconciling the knob journal ([knobs] reconcile = %s).",
-                            j->conf.reconcile == KNOBS_RECONCILE_REAPPLY ? "reapply" : "restore");
+                log_warning(
+                        "maiod did not stop cleanly last time; reconciling the knob journal ([knobs] reconcile = %s).",
+                        j->conf.reconcile == KNOBS_RECONCILE_REAPPLY ? "reapply" : "restore");
                 r = journal_reconcile(j);
                 if (r < 0)
                         log_warning_errno(r, "Some knobs could not be reconciled, continuing: %m");
@@ -736,7 +741,8 @@ static json_object *knob_to_json(const KnobDef *def, const char *name, const cha
         json_object_object_add(o, "addressing",
                                def ? json_str_or_null(knob_addressing_to_string(def->addressing)) : NULL);
         json_object_object_add(o, "allowed",
-                               def ? json_object_new_string(knobs_describe_allowed(def, allowed, sizeof allowed)) : NULL);
+                               def ? json_object_new_string(knobs_describe_allowed(def, allowed, sizeof allowed))
+                                   : NULL);
         json_object_object_add(o, "requires", def ? json_str_or_null(knob_need_to_string(def->need)) : NULL);
         json_object_object_add(o, "doc", def ? json_object_new_string(def->doc) : NULL);
         json_object_object_add(o, "path", json_object_new_string(path));
@@ -800,8 +806,12 @@ static int op_error(Reply *reply, int r, const char *message) {
                 int error;
                 ReplyError code;
         } map[] = {
-                { -ENOENT, REPLY_NOT_FOUND },      { -EOPNOTSUPP, REPLY_NOT_FOUND }, { -EINVAL, REPLY_INVALID_VALUE },
-                { -ENODEV, REPLY_BAD_REQUEST },    { -EACCES, REPLY_FORBIDDEN },     { -EBUSY, REPLY_UNAVAILABLE },
+                { -ENOENT, REPLY_NOT_FOUND },
+                { -EOPNOTSUPP, REPLY_NOT_FOUND },
+                { -EINVAL, REPLY_INVALID_VALUE },
+                { -ENODEV, REPLY_BAD_REQUEST },
+                { -EACCES, REPLY_FORBIDDEN },
+                { -EBUSY, REPLY_UNAVAILABLE },
                 { -ENOSPC, REPLY_INSUFFICIENT_STORAGE },
         };
         ReplyError code = REPLY_INTERNAL;

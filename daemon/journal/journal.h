@@ -23,7 +23,7 @@ typedef struct Journal Journal;
 /* What [knobs] says (re-read on reload). */
 typedef struct JournalConf {
         bool restore_on_exit;
-        int reconcile;            /* KNOBS_RECONCILE_* */
+        int reconcile; /* KNOBS_RECONCILE_* */
         bool enforce;
         unsigned drift_check_s;
 } JournalConf;

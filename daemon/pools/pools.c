@@ -25,11 +25,11 @@
 /* What sizing one node found and did. */
 typedef struct NodeSize {
         unsigned node;
-        uint64_t original;  /* the journal record's original, else the live value */
-        uint64_t granted;   /* sum of the node's grants */
-        uint64_t headroom;  /* headroom kept (0 while the node has no grant) */
+        uint64_t original; /* the journal record's original, else the live value */
+        uint64_t granted;  /* sum of the node's grants */
+        uint64_t headroom; /* headroom kept (0 while the node has no grant) */
         uint64_t target;
-        uint64_t kept;      /* what the knob holds afterwards (the target in a dry run) */
+        uint64_t kept; /* what the knob holds afterwards (the target in a dry run) */
 } NodeSize;
 
 /* ---- pure ---- */
@@ -163,10 +163,10 @@ static int node_in_reserve(Pools *m, unsigned node) {
         return r < 0 ? r : 0;
 }
 
-#define event(m, level, tenant_id, kind, ...)                                                  \
-        do {                                                                                   \
-                char _field_[32];                                                              \
-                snprintf(_field_, sizeof _field_, "TENANT=%" PRId64, (int64_t) (tenant_id));   \
+#define event(m, level, tenant_id, kind, ...)                                                    \
+        do {                                                                                     \
+                char _field_[32];                                                                \
+                snprintf(_field_, sizeof _field_, "TENANT=%" PRId64, (int64_t) (tenant_id));     \
                 store_event_log((m)->store, (level), _field_, (tenant_id), (kind), __VA_ARGS__); \
         } while (0)
 
@@ -196,8 +196,7 @@ static int node_give_back(Pools *m, const Knob *k, bool has_row, NodeSize *ns, c
         return r < 0 ? fail(ret_error, r, "Failed to read %s: %m", k->path) : 0;
 }
 
-static int node_grow(Pools *m, const Knob *k, const StoreKnob *row, const char *by, NodeSize *ns,
-                     char **ret_error) {
+static int node_grow(Pools *m, const Knob *k, const StoreKnob *row, const char *by, NodeSize *ns, char **ret_error) {
         char value[32];
         int r, q;
 
@@ -207,8 +206,8 @@ static int node_grow(Pools *m, const Knob *k, const StoreKnob *row, const char *
                 return fail(ret_error, r, "Failed to record the hugepage reserve of node %u: %m", ns->node);
         snprintf(value, sizeof value, "%" PRIu64, ns->target);
         /* Nothing to write when maiod already set this value and the kernel holds it. */
-        if (row && row->written && row->desired && strcmp(row->desired, value) == 0 &&
-            node_live(k, &ns->kept) >= 0 && ns->kept == ns->target)
+        if (row && row->written && row->desired && strcmp(row->desired, value) == 0 && node_live(k, &ns->kept) >= 0 &&
+            ns->kept == ns->target)
                 return 0;
         r = journal_set(m->journal, k->name, value, by, ret_error);
         if (r < 0 && r != -ENOSPC)
@@ -234,7 +233,7 @@ static int node_size(Pools *m, unsigned node, const char *by, NodeSize *ret, cha
         bool has_row = false;
         int r;
 
-        *ret = (NodeSize){ .node = node };
+        *ret = (NodeSize) { .node = node };
         node_knob_name(node, name, sizeof name);
         r = knobs_resolve(m->root, name, &k);
         if (r < 0)
@@ -374,7 +373,7 @@ typedef struct NodeView {
         uint64_t granted, original, total;
         unsigned long free_pages;
         bool have_original, have_total, have_free;
-        char *state;        /* the journal record's, NULL for untouched */
+        char *state; /* the journal record's, NULL for untouched */
 } NodeView;
 
 static int node_view(Pools *m, unsigned node, NodeView *v) {
@@ -383,7 +382,7 @@ static int node_view(Pools *m, unsigned node, NodeView *v) {
         bool has_row = false;
         int r;
 
-        *v = (NodeView){ .node = node };
+        *v = (NodeView) { .node = node };
         node_knob_name(node, v->knob, sizeof v->knob);
         r = store_grant_sum(m->store, node, &v->granted);
         if (r < 0)
@@ -408,15 +407,15 @@ static int node_to_json(Pools *m, unsigned node, json_object **ret) {
 
         r = node_view(m, node, &v);
         o = r >= 0 ? json_object_new_object() : NULL;
-        if (r >= 0 && (!o || json_add_int(o, "node", node, true) < 0 || json_add_string(o, "knob", v.knob) < 0 ||
-                       add_pages(o, "original_pages", v.original, v.have_original) < 0 ||
-                       add_pages(o, "granted_pages", v.granted, true) < 0 ||
-                       add_pages(o, "headroom_pages", v.granted > 0 ? headroom : 0, true) < 0 ||
-                       add_pages(o, "target_pages", pools_target_pages(v.original, v.granted, headroom),
-                                 v.have_original) < 0 ||
-                       add_pages(o, "total_pages", v.total, v.have_total) < 0 ||
-                       add_pages(o, "free_pages", v.free_pages, v.have_free) < 0 ||
-                       json_add_string(o, "state", v.state ?: "untouched") < 0))
+        if (r >= 0 &&
+            (!o || json_add_int(o, "node", node, true) < 0 || json_add_string(o, "knob", v.knob) < 0 ||
+             add_pages(o, "original_pages", v.original, v.have_original) < 0 ||
+             add_pages(o, "granted_pages", v.granted, true) < 0 ||
+             add_pages(o, "headroom_pages", v.granted > 0 ? headroom : 0, true) < 0 ||
+             add_pages(o, "target_pages", pools_target_pages(v.original, v.granted, headroom), v.have_original) < 0 ||
+             add_pages(o, "total_pages", v.total, v.have_total) < 0 ||
+             add_pages(o, "free_pages", v.free_pages, v.have_free) < 0 ||
+             json_add_string(o, "state", v.state ?: "untouched") < 0))
                 r = -ENOMEM;
         free(v.state);
         if (r < 0)
@@ -516,7 +515,7 @@ typedef struct GrantAsk {
         unsigned node;
         uint64_t bytes;
         uint64_t pages;
-        StoreGrant old;  /* the grant it replaces; pages 0 when none */
+        StoreGrant old; /* the grant it replaces; pages 0 when none */
 } GrantAsk;
 
 /* Puts the previous grant back (or none) and sizes the node for it again. */
@@ -546,12 +545,14 @@ static int grant_partial_reply(Pools *m, Reply *reply, const GrantAsk *g, const 
 
         m->partial_allocations_total++;
         event(m, LOG_WARNING, g->tenant_id, "maio-partial",
-              "Hugepage grant of tenant %" PRId64 " on node %u refused: the kernel allocated %" PRIu64 " of the %" PRIu64
-              " pages node.%u.hugepages.2048kB needed, enough for %" PRIu64 " of the %" PRIu64 " pages asked",
+              "Hugepage grant of tenant %" PRId64 " on node %u refused: the kernel allocated %" PRIu64
+              " of the %" PRIu64 " pages node.%u.hugepages.2048kB needed, enough for %" PRIu64 " of the %" PRIu64
+              " pages asked",
               g->tenant_id, g->node, ns->kept, ns->target, g->node, got, g->pages);
         reply_error(reply, REPLY_INSUFFICIENT_STORAGE,
                     "The kernel could allocate only %" PRIu64 " of the %" PRIu64 " hugepages asked on node %u (%" PRIu64
-                    " of %" PRIu64 " bytes; the node holds %" PRIu64 " of the %" PRIu64 " pages its grants need); nothing was granted",
+                    " of %" PRIu64 " bytes; the node holds %" PRIu64 " of the %" PRIu64
+                    " pages its grants need); nothing was granted",
                     got, g->pages, g->node, got * POOLS_PAGE_SIZE, g->pages * POOLS_PAGE_SIZE, ns->kept, ns->target);
         /* The numbers beside the error object (the body is ours, so the transport keeps it); without
          * memory the message alone still says them. */
@@ -561,8 +562,9 @@ static int grant_partial_reply(Pools *m, Reply *reply, const GrantAsk *g, const 
             add_pages(a, "requested_bytes", g->pages * POOLS_PAGE_SIZE, true) < 0 ||
             add_pages(a, "obtained_pages", got, true) < 0 ||
             add_pages(a, "obtained_bytes", got * POOLS_PAGE_SIZE, true) < 0 ||
-            add_pages(a, "node_target_pages", ns->target, true) < 0 || add_pages(a, "node_kept_pages", ns->kept, true) < 0 ||
-            !reply->json || json_add(reply->json, "allocation", TAKE_PTR(a)) < 0)
+            add_pages(a, "node_target_pages", ns->target, true) < 0 ||
+            add_pages(a, "node_kept_pages", ns->kept, true) < 0 || !reply->json ||
+            json_add(reply->json, "allocation", TAKE_PTR(a)) < 0)
                 json_object_put(a);
         return -ENOSPC;
 }
@@ -621,7 +623,8 @@ static int grant_apply(Pools *m, Reply *reply, GrantAsk *g) {
         r = node_size(m, g->node, by, &ns, &error);
         if (r >= 0) {
                 event(m, LOG_INFO, g->tenant_id, "maio-grant",
-                      "Tenant %" PRId64 " holds %" PRIu64 " hugepages on node %u (node.%u.hugepages.2048kB = %" PRIu64 ")",
+                      "Tenant %" PRId64 " holds %" PRIu64 " hugepages on node %u (node.%u.hugepages.2048kB = %" PRIu64
+                      ")",
                       g->tenant_id, g->pages, g->node, g->node, ns.kept);
                 return grant_reply(m, reply, g);
         }
@@ -717,7 +720,7 @@ int pools_op_release(void *userdata, const Request *req, Reply *reply) {
 /* ---- metrics ---- */
 
 void pools_counters(const Pools *p, PoolsCounters *ret) {
-        *ret = (PoolsCounters){ .partial_allocations_total = p->partial_allocations_total };
+        *ret = (PoolsCounters) { .partial_allocations_total = p->partial_allocations_total };
 }
 
 void pools_metrics_write(void *userdata, FILE *f) {
@@ -726,7 +729,8 @@ void pools_metrics_write(void *userdata, FILE *f) {
         size_t n = 0;
 
         fputs("# HELP maiod_maio_grant_pages 2 MiB hugepages granted to tenants, per NUMA node.\n"
-              "# TYPE maiod_maio_grant_pages gauge\n", f);
+              "# TYPE maiod_maio_grant_pages gauge\n",
+              f);
         if (detect_list_numbered(m->root, NODES_DIR, "node", "", &ids, &n) >= 0)
                 for (size_t i = 0; i < n; i++) {
                         uint64_t pages = 0;
@@ -734,8 +738,9 @@ void pools_metrics_write(void *userdata, FILE *f) {
                         if (store_grant_sum(m->store, (unsigned) ids[i], &pages) >= 0)
                                 fprintf(f, "maiod_maio_grant_pages{node=\"%lu\"} %" PRIu64 "\n", ids[i], pages);
                 }
-        fprintf(f, "# HELP maiod_maio_partial_allocations_total Times the kernel allocated fewer hugepages than a "
-                   "node's grants needed.\n# TYPE maiod_maio_partial_allocations_total counter\n"
-                   "maiod_maio_partial_allocations_total %" PRIu64 "\n",
+        fprintf(f,
+                "# HELP maiod_maio_partial_allocations_total Times the kernel allocated fewer hugepages than a "
+                "node's grants needed.\n# TYPE maiod_maio_partial_allocations_total counter\n"
+                "maiod_maio_partial_allocations_total %" PRIu64 "\n",
                 m->partial_allocations_total);
 }

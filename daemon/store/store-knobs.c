@@ -61,7 +61,7 @@ void store_knob_done(StoreKnob *k) {
         free(k->applied);
         free(k->state);
         free(k->changed_by);
-        *k = (StoreKnob){};
+        *k = (StoreKnob) {};
 }
 
 void store_knobs_free(StoreKnob *k, size_t n) {
@@ -120,7 +120,7 @@ static int sk_knob_from_row(sqlite3_stmt *st, StoreKnob *ret) {
         if (r < 0)
                 return r;
         *ret = k;
-        k = (StoreKnob){};
+        k = (StoreKnob) {};
         return 0;
 }
 

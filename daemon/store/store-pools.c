@@ -50,7 +50,7 @@ void store_grant_done(StoreGrant *g) {
         if (!g)
                 return;
         free(g->tenant_name);
-        *g = (StoreGrant){};
+        *g = (StoreGrant) {};
 }
 
 void store_grants_free(StoreGrant *g, size_t n) {
@@ -62,7 +62,8 @@ void store_grants_free(StoreGrant *g, size_t n) {
 }
 
 int store_grant_put(Store *s, const StoreGrant *g) {
-        int64_t v[] = { g->tenant_id, g->node, (int64_t) g->pages, g->created_usec > 0 ? g->created_usec : (int64_t) now_usec(CLOCK_REALTIME) };
+        int64_t v[] = { g->tenant_id, g->node, (int64_t) g->pages,
+                        g->created_usec > 0 ? g->created_usec : (int64_t) now_usec(CLOCK_REALTIME) };
         int r;
 
         if (g->tenant_id <= 0 || g->pages == 0 || g->pages > INT64_MAX || g->node > INT32_MAX)
@@ -112,9 +113,9 @@ int store_grant_get(Store *s, int64_t tenant_id, unsigned node, StoreGrant *ret)
         int r;
 
         r = store_prepare(db,
-                       "SELECT " GRANT_COLUMNS " FROM maio_grants g LEFT JOIN tenants t ON t.id = g.tenant_id "
-                       "WHERE g.tenant_id = ?1 AND g.node = ?2",
-                       &st);
+                          "SELECT " GRANT_COLUMNS " FROM maio_grants g LEFT JOIN tenants t ON t.id = g.tenant_id "
+                          "WHERE g.tenant_id = ?1 AND g.node = ?2",
+                          &st);
         if (r >= 0)
                 r = sp_bind(db, st, v, ELEMENTSOF(v));
         if (r >= 0)
@@ -124,7 +125,7 @@ int store_grant_get(Store *s, int64_t tenant_id, unsigned node, StoreGrant *ret)
         if (n == 0)
                 return -ENOENT;
         *ret = rows[0];
-        rows[0] = (StoreGrant){};
+        rows[0] = (StoreGrant) {};
         store_grants_free(rows, n);
         return 0;
 }
@@ -146,10 +147,10 @@ int store_grant_list(Store *s, int64_t tenant_id, long long uid_filter, StoreGra
         int r;
 
         r = store_prepare(db,
-                       "SELECT " GRANT_COLUMNS " FROM maio_grants g JOIN tenants t ON t.id = g.tenant_id "
-                       "WHERE (?1 < 0 OR g.tenant_id = ?1) AND (?2 < 0 OR t.uid = ?2) "
-                       "ORDER BY g.node, g.tenant_id",
-                       &st);
+                          "SELECT " GRANT_COLUMNS " FROM maio_grants g JOIN tenants t ON t.id = g.tenant_id "
+                          "WHERE (?1 < 0 OR g.tenant_id = ?1) AND (?2 < 0 OR t.uid = ?2) "
+                          "ORDER BY g.node, g.tenant_id",
+                          &st);
         if (r >= 0)
                 r = sp_bind(db, st, v, ELEMENTSOF(v));
         if (r < 0)

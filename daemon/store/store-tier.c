@@ -4,8 +4,8 @@
  * the caller groups writes that belong together in one transaction. */
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -16,11 +16,10 @@
 #include "store-tier.h"
 #include "time-util.h"
 
-#define MODEL_COLUMNS \
-        "id, tenant_id, workload_class, bucket, centroid, samples, policy, json, version, updated_usec"
+#define MODEL_COLUMNS "id, tenant_id, workload_class, bucket, centroid, samples, policy, json, version, updated_usec"
 #define TENANT_COLUMNS \
         "tenant_id, policy, seed, model_id, transferred_from, ref_cost, cache_hits, cache_misses, episode"
-#define EPISODE_COLUMNS                                                                                       \
+#define EPISODE_COLUMNS                                                                                              \
         "tenant_id, episode, policy, action, rule, rate_threshold, burst_threshold, context, explored, cache_hits, " \
         "metric, value, reward, started_usec, committed_usec"
 
@@ -131,7 +130,7 @@ void store_tier_model_done(StoreTierModel *m) {
         free(m->centroid);
         free(m->policy);
         free(m->json);
-        *m = (StoreTierModel){};
+        *m = (StoreTierModel) {};
 }
 
 void store_tier_models_free(StoreTierModel *m, size_t n) {
@@ -151,14 +150,16 @@ int store_tier_model_put(Store *s, const StoreTierModel *m, int64_t *ret_id) {
                 return -EINVAL;
         /* Same parameter numbers for both; an id bound as NULL makes SQLite assign one. */
         if (m->id > 0)
-                r = store_prepare(db,
-                               "UPDATE tier_models SET tenant_id = ?2, workload_class = ?3, bucket = ?4, centroid = ?5,"
-                               " samples = ?6, policy = ?7, json = ?8, version = ?9, updated_usec = ?10 WHERE id = ?1",
-                               &st);
+                r = store_prepare(
+                        db,
+                        "UPDATE tier_models SET tenant_id = ?2, workload_class = ?3, bucket = ?4, centroid = ?5,"
+                        " samples = ?6, policy = ?7, json = ?8, version = ?9, updated_usec = ?10 WHERE id = ?1",
+                        &st);
         else
                 r = store_prepare(db,
-                               "INSERT INTO tier_models(" MODEL_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                               &st);
+                                  "INSERT INTO tier_models(" MODEL_COLUMNS
+                                  ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                                  &st);
         if (r >= 0)
                 r = st_bind(db, st, "IIsisissii", m->id, m->tenant_id, m->workload_class, m->bucket, m->centroid,
                             m->samples, m->policy, m->json, m->version,
@@ -233,9 +234,9 @@ int store_tier_model_candidates(Store *s, const char *workload_class, const char
         int r;
 
         r = store_prepare(db,
-                       "SELECT " MODEL_COLUMNS " FROM tier_models WHERE workload_class = ?1 AND policy = ?2 "
-                       "AND samples > 0 ORDER BY updated_usec DESC, id DESC",
-                       &st);
+                          "SELECT " MODEL_COLUMNS " FROM tier_models WHERE workload_class = ?1 AND policy = ?2 "
+                          "AND samples > 0 ORDER BY updated_usec DESC, id DESC",
+                          &st);
         if (r >= 0)
                 r = st_bind(db, st, "ss", workload_class, policy);
         if (r < 0)
@@ -258,7 +259,7 @@ void store_tier_tenant_done(StoreTierTenant *t) {
         if (!t)
                 return;
         free(t->policy);
-        *t = (StoreTierTenant){};
+        *t = (StoreTierTenant) {};
 }
 
 int store_tier_tenant_put(Store *s, const StoreTierTenant *t) {
@@ -268,8 +269,10 @@ int store_tier_tenant_put(Store *s, const StoreTierTenant *t) {
 
         if (t->tenant_id <= 0 || !t->policy || !isfinite(t->ref_cost) || t->episode < 0)
                 return -EINVAL;
-        r = store_prepare(db, "INSERT OR REPLACE INTO tier_tenants(" TENANT_COLUMNS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                       &st);
+        r = store_prepare(db,
+                          "INSERT OR REPLACE INTO tier_tenants(" TENANT_COLUMNS
+                          ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                          &st);
         if (r >= 0)
                 r = st_bind(db, st, "isiIIdiii", t->tenant_id, t->policy, t->seed, t->model_id, t->transferred_from,
                             t->ref_cost, t->cache_hits, t->cache_misses, t->episode);
@@ -319,7 +322,7 @@ void store_tier_episode_done(StoreTierEpisode *e) {
         free(e->rule);
         free(e->context);
         free(e->metric);
-        *e = (StoreTierEpisode){};
+        *e = (StoreTierEpisode) {};
 }
 
 void store_tier_episodes_free(StoreTierEpisode *e, size_t n) {
@@ -338,13 +341,14 @@ int store_tier_episode_put(Store *s, const StoreTierEpisode *e) {
         if (e->tenant_id <= 0 || e->episode <= 0 || !e->policy || !e->rule || !e->context)
                 return -EINVAL;
         r = store_prepare(db,
-                       "INSERT OR REPLACE INTO tier_episodes(" EPISODE_COLUMNS ") VALUES "
-                       "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-                       &st);
+                          "INSERT OR REPLACE INTO tier_episodes(" EPISODE_COLUMNS ") VALUES "
+                          "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                          &st);
         if (r >= 0)
                 r = st_bind(db, st, "iisisddsiisddiI", e->tenant_id, e->episode, e->policy, e->action, e->rule,
                             e->rate_threshold, e->burst_threshold, e->context, (int64_t) e->explored, e->cache_hits,
-                            e->metric, e->value, e->reward, e->started_usec > 0 ? e->started_usec : (int64_t) now_usec(CLOCK_REALTIME),
+                            e->metric, e->value, e->reward,
+                            e->started_usec > 0 ? e->started_usec : (int64_t) now_usec(CLOCK_REALTIME),
                             e->committed_usec);
         if (r >= 0)
                 r = store_step(db, st, "put episode");
@@ -387,7 +391,8 @@ int store_tier_episode_get(Store *s, int64_t tenant_id, int64_t episode, StoreTi
         sqlite3 *db = store_db(s);
         int r;
 
-        r = store_prepare(db, "SELECT " EPISODE_COLUMNS " FROM tier_episodes WHERE tenant_id = ?1 AND episode = ?2", &st);
+        r = store_prepare(db, "SELECT " EPISODE_COLUMNS " FROM tier_episodes WHERE tenant_id = ?1 AND episode = ?2",
+                          &st);
         if (r >= 0)
                 r = st_bind(db, st, "ii", tenant_id, episode);
         if (r >= 0)
@@ -420,9 +425,9 @@ int store_tier_episode_list(Store *s, int64_t tenant_id, bool committed_only, un
 
         /* The newest `limit` (-1: all), handed out oldest first. */
         r = store_prepare(db,
-                       "SELECT * FROM (SELECT " EPISODE_COLUMNS " FROM tier_episodes WHERE tenant_id = ?1 "
-                       "AND (?2 = 0 OR committed_usec IS NOT NULL) ORDER BY episode DESC LIMIT ?3) ORDER BY episode",
-                       &st);
+                          "SELECT * FROM (SELECT " EPISODE_COLUMNS " FROM tier_episodes WHERE tenant_id = ?1 "
+                          "AND (?2 = 0 OR committed_usec IS NOT NULL) ORDER BY episode DESC LIMIT ?3) ORDER BY episode",
+                          &st);
         if (r >= 0)
                 r = st_bind(db, st, "iii", tenant_id, (int64_t) committed_only, limit > 0 ? (int64_t) limit : -1);
         if (r < 0)
@@ -438,9 +443,9 @@ int store_tier_episode_counts(Store *s, int64_t tenant_id, int64_t *ret_total, i
         int r;
 
         r = store_prepare(db,
-                       "SELECT count(*), count(committed_usec), coalesce(sum(explored), 0) FROM tier_episodes "
-                       "WHERE tenant_id = ?1",
-                       &st);
+                          "SELECT count(*), count(committed_usec), coalesce(sum(explored), 0) FROM tier_episodes "
+                          "WHERE tenant_id = ?1",
+                          &st);
         if (r >= 0)
                 r = st_bind(db, st, "i", tenant_id);
         if (r >= 0)

@@ -13,16 +13,16 @@
 
 /* A policy model: the JSON of daemon/tier/policy/policy.h plus where it applies. */
 typedef struct StoreTierModel {
-        int64_t id;               /* assigned by the store, > 0 */
-        int64_t tenant_id;        /* the tenant training it; 0 = none (imported, or its tenant is gone) */
-        char *workload_class;     /* "batch" | "serving" */
-        int64_t bucket;           /* context bucket of the centroid */
-        char *centroid;           /* JSON array of the mean context features it was trained in */
-        int64_t samples;          /* contexts averaged into the centroid */
-        char *policy;             /* policy name */
-        char *json;               /* the model; NULL in candidate lists */
-        int64_t version;          /* the policy's update count */
-        int64_t updated_usec;     /* CLOCK_REALTIME; <= 0 means now on writes */
+        int64_t id;           /* assigned by the store, > 0 */
+        int64_t tenant_id;    /* the tenant training it; 0 = none (imported, or its tenant is gone) */
+        char *workload_class; /* "batch" | "serving" */
+        int64_t bucket;       /* context bucket of the centroid */
+        char *centroid;       /* JSON array of the mean context features it was trained in */
+        int64_t samples;      /* contexts averaged into the centroid */
+        char *policy;         /* policy name */
+        char *json;           /* the model; NULL in candidate lists */
+        int64_t version;      /* the policy's update count */
+        int64_t updated_usec; /* CLOCK_REALTIME; <= 0 means now on writes */
 } StoreTierModel;
 
 /* A tenant's tiering state. */
@@ -34,26 +34,26 @@ typedef struct StoreTierTenant {
         int64_t transferred_from; /* model the tenant's model started from, 0 = none */
         double ref_cost;          /* reward normalisation: the first episode's cost, 0 before */
         int64_t cache_hits, cache_misses;
-        int64_t episode;          /* the open episode, 0 = none */
+        int64_t episode; /* the open episode, 0 = none */
 } StoreTierTenant;
 
 /* One episode: the decision it ran with and, once committed, its feedback. */
 typedef struct StoreTierEpisode {
         int64_t tenant_id;
-        int64_t episode;          /* 1, 2, ... per tenant */
+        int64_t episode; /* 1, 2, ... per tenant */
         char *policy;
-        int64_t action;           /* grid action, -1 when the thresholds are not one */
-        char *rule;               /* "thresholds" | "never" */
-        double rate_threshold;    /* accesses/s; NAN when none */
-        double burst_threshold;   /* s; NAN when none */
-        char *context;            /* JSON object of the context decided in */
+        int64_t action;         /* grid action, -1 when the thresholds are not one */
+        char *rule;             /* "thresholds" | "never" */
+        double rate_threshold;  /* accesses/s; NAN when none */
+        double burst_threshold; /* s; NAN when none */
+        char *context;          /* JSON object of the context decided in */
         bool explored;
-        int64_t cache_hits;       /* cached rewards fed to the policy before this decision */
-        char *metric;             /* "completion_time_s" | "requests_per_s"; NULL while open */
-        double value;             /* the metric; NAN while open */
-        double reward;            /* normalised reward; NAN while open */
-        int64_t started_usec;     /* CLOCK_REALTIME; <= 0 means now on writes */
-        int64_t committed_usec;   /* 0 while open */
+        int64_t cache_hits;     /* cached rewards fed to the policy before this decision */
+        char *metric;           /* "completion_time_s" | "requests_per_s"; NULL while open */
+        double value;           /* the metric; NAN while open */
+        double reward;          /* normalised reward; NAN while open */
+        int64_t started_usec;   /* CLOCK_REALTIME; <= 0 means now on writes */
+        int64_t committed_usec; /* 0 while open */
 } StoreTierEpisode;
 
 /* Opens a write transaction (BEGIN IMMEDIATE). Returns 0, -EBUSY (another

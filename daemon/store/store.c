@@ -4,11 +4,11 @@
  * journal is in store-knobs.c). All SQL is constant text; values only ever
  * travel as bound parameters. */
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -215,8 +215,7 @@ int store_errno_from_sqlite(int code, int system_errno) {
 /* The one place SQLite errors become -errno; the message is only of debug interest
  * because callers decide what to say. */
 int store_error(sqlite3 *db, int code, const char *what) {
-        log_debug("SQLite: %s failed: %s (%s)", what, db ? sqlite3_errmsg(db) : "no connection",
-                  sqlite3_errstr(code));
+        log_debug("SQLite: %s failed: %s (%s)", what, db ? sqlite3_errmsg(db) : "no connection", sqlite3_errstr(code));
         return store_errno_from_sqlite(code, db ? sqlite3_system_errno(db) : 0);
 }
 
@@ -262,8 +261,8 @@ int store_step(sqlite3 *db, sqlite3_stmt *st, const char *what) {
 
 static int store_stmt(Store *s, StoreStmt id, sqlite3_stmt **ret) {
         if (!s->stmts[id]) {
-                int rc = sqlite3_prepare_v3(s->db, store_stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
-                                            &s->stmts[id], NULL);
+                int rc = sqlite3_prepare_v3(s->db, store_stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &s->stmts[id],
+                                            NULL);
                 if (rc != SQLITE_OK)
                         return store_error(s->db, rc, "prepare");
         }
@@ -311,8 +310,7 @@ static int store_read_version(sqlite3 *db, int64_t *ret, bool *ret_exists) {
         int64_t n, v;
         int r;
 
-        r = store_query_int64(db,
-                              "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
+        r = store_query_int64(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
                               &n);
         if (r < 0)
                 return r;
@@ -321,8 +319,7 @@ static int store_read_version(sqlite3 *db, int64_t *ret, bool *ret_exists) {
                 *ret = 0;
                 return 0;
         }
-        r = store_query_int64(db, "SELECT CASE count(*) WHEN 1 THEN max(version) ELSE -1 END FROM schema_version",
-                              &v);
+        r = store_query_int64(db, "SELECT CASE count(*) WHEN 1 THEN max(version) ELSE -1 END FROM schema_version", &v);
         if (r < 0)
                 return r;
         if (v < 0)
@@ -401,8 +398,8 @@ static int store_migrate(Store *s, const char *const *steps, size_t n_steps) {
                 r = store_migrate_one(s->db, steps, n_steps, &v);
         while (r > 0);
         if (r == -EPROTO)
-                return log_debug_errno(r, "Store schema version %" PRId64 " is newer than this build knows (%zu).",
-                                       v, n_steps);
+                return log_debug_errno(r, "Store schema version %" PRId64 " is newer than this build knows (%zu).", v,
+                                       n_steps);
         if (r < 0)
                 return r;
         s->version = (int) v;
@@ -908,8 +905,8 @@ int store_tenant_count(Store *s) {
         return n > INT_MAX ? -EOVERFLOW : (int) n;
 }
 
-void store_event_log(Store *s, int level, const char *field, int64_t tenant_id, const char *kind,
-                     const char *format, ...) {
+void store_event_log(Store *s, int level, const char *field, int64_t tenant_id, const char *kind, const char *format,
+                     ...) {
         _cleanup_free_ char *msg = NULL;
         va_list ap;
         int k;
@@ -988,7 +985,8 @@ int store_event_list(Store *s, int64_t tenant_id, unsigned limit, StoreEvent **r
                 rc = sqlite3_bind_int64(st, 2, tenant_id);
         if (rc != SQLITE_OK)
                 return store_error(s->db, rc, "bind event query");
-        return store_collect(s->db, st, "list events", sizeof(StoreEvent), event_row, events_free_v, (void **) ret, ret_n);
+        return store_collect(s->db, st, "list events", sizeof(StoreEvent), event_row, events_free_v, (void **) ret,
+                             ret_n);
 }
 
 int64_t store_event_count(Store *s) {

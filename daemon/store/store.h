@@ -14,23 +14,23 @@
 typedef struct Store Store;
 
 typedef struct Tenant {
-        int64_t id;               /* assigned by the store, > 0 */
-        char *name;               /* unique */
-        int priority;             /* 0 (highest) .. 7 (lowest) */
-        char *workload_class;     /* "batch" | "serving" */
-        uid_t uid;                /* owner: the uid that registered it */
-        pid_t pid;                /* 0 = none */
-        uint64_t pid_starttime;   /* /proc/PID/stat field 22, guards against pid reuse; 0 = none */
-        char *cgroup;             /* NULL = none */
-        int64_t created_usec;     /* CLOCK_REALTIME */
+        int64_t id;             /* assigned by the store, > 0 */
+        char *name;             /* unique */
+        int priority;           /* 0 (highest) .. 7 (lowest) */
+        char *workload_class;   /* "batch" | "serving" */
+        uid_t uid;              /* owner: the uid that registered it */
+        pid_t pid;              /* 0 = none */
+        uint64_t pid_starttime; /* /proc/PID/stat field 22, guards against pid reuse; 0 = none */
+        char *cgroup;           /* NULL = none */
+        int64_t created_usec;   /* CLOCK_REALTIME */
 } Tenant;
 
 typedef struct StoreEvent {
         int64_t id;
-        int64_t time_usec;        /* CLOCK_REALTIME */
-        int64_t tenant_id;        /* 0 = not about a tenant */
-        char *kind;               /* short machine word: "tenant-added", "pid-exit", ... */
-        char *message;            /* human text */
+        int64_t time_usec; /* CLOCK_REALTIME */
+        int64_t tenant_id; /* 0 = not about a tenant */
+        char *kind;        /* short machine word: "tenant-added", "pid-exit", ... */
+        char *message;     /* human text */
 } StoreEvent;
 
 /* Opens (creating if needed, mode 0600) DIR/maiod.db, sets WAL and
@@ -80,8 +80,8 @@ int store_event_add(Store *s, int64_t tenant_id, const char *kind, const char *m
 /* The one "log it and record it" step: logs the message at level with the structured field
  * (e.g. "KNOB=vm.nr_hugepages", NULL for none) and, when kind is not NULL, appends it as an
  * event of tenant_id. Both are best effort (a failed append is logged). Never fails. */
-void store_event_log(Store *s, int level, const char *field, int64_t tenant_id, const char *kind,
-                     const char *format, ...) _printf_(6, 7);
+void store_event_log(Store *s, int level, const char *field, int64_t tenant_id, const char *kind, const char *format,
+                     ...) _printf_(6, 7);
 /* Newest-first list of at most `limit` events (0 gives none), optionally for
  * one tenant (0 = all). Returns 0 with a malloc'd array as for
  * store_tenant_list (free with store_events_free), or -errno. */
@@ -93,16 +93,16 @@ int64_t store_event_count(Store *s);
  * state is a word of journal.c ("pending", "applied", ...), written tells
  * whether maiod may have written the file since original was recorded. */
 typedef struct StoreKnob {
-        char *name;               /* registry name, e.g. "vm.nr_hugepages"; the key */
-        char *path;               /* the resolved file it was written through */
-        char *original;           /* the value before maiod's first write */
-        char *desired;            /* what maiod was last asked to set, NULL = none */
-        char *applied;            /* what the kernel showed after maiod's last write, NULL = none yet */
+        char *name;     /* registry name, e.g. "vm.nr_hugepages"; the key */
+        char *path;     /* the resolved file it was written through */
+        char *original; /* the value before maiod's first write */
+        char *desired;  /* what maiod was last asked to set, NULL = none */
+        char *applied;  /* what the kernel showed after maiod's last write, NULL = none yet */
         char *state;
         bool written;
-        bool overridden_logged;   /* the current override has been reported */
-        int64_t changed_usec;     /* CLOCK_REALTIME of the last change */
-        char *changed_by;         /* who asked, e.g. "uid 0 (pid 42)" */
+        bool overridden_logged; /* the current override has been reported */
+        int64_t changed_usec;   /* CLOCK_REALTIME of the last change */
+        char *changed_by;       /* who asked, e.g. "uid 0 (pid 42)" */
 } StoreKnob;
 
 /* Inserts or updates the record k->name in one statement (committed, durable
@@ -131,10 +131,10 @@ int store_state_set(Store *s, const char *key, const char *value);
  * hugepage reserve, pools.c; schema v3, store-pools.c). */
 typedef struct StoreGrant {
         int64_t tenant_id;
-        char *tenant_name;        /* from the tenants table when it still exists; NULL otherwise */
+        char *tenant_name; /* from the tenants table when it still exists; NULL otherwise */
         unsigned node;
-        uint64_t pages;           /* 2 MiB pages, > 0 */
-        int64_t created_usec;     /* CLOCK_REALTIME of the grant's last change */
+        uint64_t pages;       /* 2 MiB pages, > 0 */
+        int64_t created_usec; /* CLOCK_REALTIME of the grant's last change */
 } StoreGrant;
 
 /* Inserts the grant (tenant_id, node) or replaces its pages and time

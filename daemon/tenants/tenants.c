@@ -36,11 +36,11 @@ struct Tenants {
         char *root;
         sd_event *event;
         TenantsConf conf;
-        TenantWatch *watches;     /* pidfd watches, a list */
-        uint64_t generation;      /* bumped whenever a tenant row changes or goes away */
+        TenantWatch *watches;                      /* pidfd watches, a list */
+        uint64_t generation;                       /* bumped whenever a tenant row changes or goes away */
         TenantCacheSlot cache[TENANT_CACHE_SLOTS]; /* by id modulo the size */
         uint64_t cache_hits, cache_misses;
-        uint64_t exits_total;     /* watched processes that exited */
+        uint64_t exits_total; /* watched processes that exited */
         HookList removed;
 };
 
@@ -186,7 +186,7 @@ static int tenant_row(Tenants *tn, int64_t id, const Tenant **ret) {
         if (r < 0)
                 return r;
         tenant_done(&slot->row);
-        *slot = (TenantCacheSlot){ .valid = true, .generation = tn->generation, .row = t };
+        *slot = (TenantCacheSlot) { .valid = true, .generation = tn->generation, .row = t };
         *ret = &slot->row;
         return 0;
 }
@@ -217,7 +217,7 @@ int tenants_identify_token(Tenants *tn, const char *token, Identity *ret) {
         r = tenant_row(tn, id, &t);
         if (r < 0)
                 return r;
-        *ret = (Identity){ .kind = IDENTITY_TOKEN, .uid = t->uid, .tenant_id = id };
+        *ret = (Identity) { .kind = IDENTITY_TOKEN, .uid = t->uid, .tenant_id = id };
         return 0;
 }
 
@@ -234,8 +234,8 @@ int tenants_pid_starttime(const char *proc_root, pid_t pid, uint64_t *ret) {
                 return -EIO;
         /* comm may hold spaces and parentheses: fields resume after the last ')'. */
         p = strrchr(buf, ')');
-        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-                         &v) != 1)
+        if (!p ||
+            sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu", &v) != 1)
                 return -EIO;
         *ret = v;
         return 0;
@@ -294,7 +294,7 @@ static int watch_add(Tenants *tn, int64_t tenant_id, pid_t pid, int pidfd) {
                 safe_close(pidfd);
                 return -ENOMEM;
         }
-        *w = (TenantWatch){ .tenants = tn, .tenant_id = tenant_id, .pid = pid, .pidfd = pidfd };
+        *w = (TenantWatch) { .tenants = tn, .tenant_id = tenant_id, .pid = pid, .pidfd = pidfd };
         r = sd_event_add_io(tn->event, &w->source, pidfd, EPOLLIN, watch_on_exit, w);
         if (r < 0) {
                 safe_close(pidfd);
@@ -371,8 +371,9 @@ static int cgroup_check(Tenants *tn, Reply *reply, const char *cg) {
         if (cg[0] != '/' || strstr(cg, "//") || strstr(cg, "/./") || strstr(cg, "/../") ||
             (strlen(cg) >= 2 && strcmp(cg + strlen(cg) - 2, "/.") == 0) ||
             (strlen(cg) >= 3 && strcmp(cg + strlen(cg) - 3, "/..") == 0))
-                return reply_error(reply, REPLY_INVALID_VALUE,
-                                   "Field 'cgroup' must be an absolute path below the cgroup root, without . or .. segments");
+                return reply_error(
+                        reply, REPLY_INVALID_VALUE,
+                        "Field 'cgroup' must be an absolute path below the cgroup root, without . or .. segments");
         snprintf(path, sizeof path, "%s/sys/fs/cgroup%s", tn->root, cg);
         if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
                 return reply_error(reply, REPLY_INVALID_VALUE, "No cgroup %s", cg);
@@ -423,8 +424,9 @@ static int create_parse(Tenants *tn, const Request *req, Reply *reply, Tenant *t
 
         t->name = (char *) param_str(req, CREATE_NAME, NULL);
         if (!name_is_valid(t->name))
-                return reply_error(reply, REPLY_INVALID_VALUE,
-                                   "Field 'name' must be 1-63 characters of A-Z a-z 0-9 . _ - not starting with . or -");
+                return reply_error(
+                        reply, REPLY_INVALID_VALUE,
+                        "Field 'name' must be 1-63 characters of A-Z a-z 0-9 . _ - not starting with . or -");
         t->priority = (int) param_int(req, CREATE_PRIORITY, 4);
         t->workload_class = (char *) param_str(req, CREATE_CLASS, "batch");
         r = workload_class_check(reply, t->workload_class);
@@ -473,7 +475,8 @@ int tenants_op_create(void *userdata, const Request *req, Reply *reply) {
         snprintf(msg, sizeof msg, "Tenant '%s' registered by uid %u", t.name, (unsigned) t.uid);
         (void) store_event_add(tn->store, t.id, "tenant-added", msg);
         if (pidfd >= 0 && (r = watch_add(tn, t.id, t.pid, TAKE_FD(pidfd))) < 0)
-                log_warning_errno(r, "Failed to watch process %d of tenant %" PRId64 ", ignoring: %m", (int) t.pid, t.id);
+                log_warning_errno(r, "Failed to watch process %d of tenant %" PRId64 ", ignoring: %m", (int) t.pid,
+                                  t.id);
 
         o = tenant_to_json(tn, &t);
         if (o)
@@ -536,8 +539,9 @@ int tenants_op_update(void *userdata, const Request *req, Reply *reply) {
         t.workload_class = (char *) param_str(req, UPDATE_CLASS, t.workload_class);
         t.priority = (int) param_int(req, UPDATE_PRIORITY, t.priority);
         if (!name_is_valid(t.name))
-                return reply_error(reply, REPLY_INVALID_VALUE,
-                                   "Field 'name' must be 1-63 characters of A-Z a-z 0-9 . _ - not starting with . or -");
+                return reply_error(
+                        reply, REPLY_INVALID_VALUE,
+                        "Field 'name' must be 1-63 characters of A-Z a-z 0-9 . _ - not starting with . or -");
         r = workload_class_check(reply, t.workload_class);
         if (r < 0)
                 return r;
@@ -588,7 +592,8 @@ static int events_reply(Tenants *tn, Reply *reply, int64_t tenant_id) {
                         break;
                 json_object_object_add(e, "id", json_object_new_int64(ev[i].id));
                 json_object_object_add(e, "time", json_time_new(ev[i].time_usec));
-                json_object_object_add(e, "tenant_id", ev[i].tenant_id > 0 ? json_object_new_int64(ev[i].tenant_id) : NULL);
+                json_object_object_add(e, "tenant_id",
+                                       ev[i].tenant_id > 0 ? json_object_new_int64(ev[i].tenant_id) : NULL);
                 json_object_object_add(e, "kind", json_object_new_string(ev[i].kind));
                 json_object_object_add(e, "message", json_object_new_string(ev[i].message));
                 json_object_array_add(arr, e);

@@ -17,7 +17,7 @@ typedef struct Tenants Tenants;
 /* What [daemon] and [api] say about tenants (re-read on reload). */
 typedef struct TenantsConf {
         unsigned max_tenants;
-        int on_pid_exit;          /* TENANT_PID_EXIT_* */
+        int on_pid_exit; /* TENANT_PID_EXIT_* */
 } TenantsConf;
 
 /* Builds the tenants module over store (borrowed), the cgroup tree below root, watching pids on

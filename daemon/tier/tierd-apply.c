@@ -138,7 +138,8 @@ static int plan_text(const TierdPlan *p, char **ret) {
         if (!f)
                 return -ENOMEM;
         for (size_t i = 0; i < p->n; i++)
-                fprintf(f, "%s=%s%s\n", p->writes[i].name, p->writes[i].value, p->writes[i].if_changed ? " (if changed)" : "");
+                fprintf(f, "%s=%s%s\n", p->writes[i].name, p->writes[i].value,
+                        p->writes[i].if_changed ? " (if changed)" : "");
         if (fclose(f) != 0) {
                 free(buf);
                 return -ENOMEM;
@@ -205,8 +206,8 @@ static int plan_numab(Tierd *m, const TierdApplyTenant *tenants, size_t n, Tierd
         return tierd_plan_numab(&in, ret);
 }
 
-static int plan_damon(Tierd *m, TierdApplier *a, const TierdTiers *tiers, const TierdApplyTenant *tenants,
-                      size_t n, TierdPlan *ret) {
+static int plan_damon(Tierd *m, TierdApplier *a, const TierdTiers *tiers, const TierdApplyTenant *tenants, size_t n,
+                      TierdPlan *ret) {
         _cleanup_free_ char *state = NULL;
         char name[64];
         long nr = 0;
@@ -252,8 +253,8 @@ static int kdamond_own(Tierd *m, TierdApplier *a) {
         return 0;
 }
 
-static int applier_plan(Tierd *m, TierdApplier *a, const TierdTiers *tiers, const TierdApplyTenant *tenants,
-                        size_t n, TierdPlan *ret) {
+static int applier_plan(Tierd *m, TierdApplier *a, const TierdTiers *tiers, const TierdApplyTenant *tenants, size_t n,
+                        TierdPlan *ret) {
         switch (a->backend) {
         case TIERD_BACKEND_NUMAB:
                 return plan_numab(m, tenants, n, ret);
@@ -275,7 +276,8 @@ static void restore_one(Tierd *m, const char *name) {
  * administrator's own setting stays), maiod's kdamond is taken down. */
 static void applier_release(Tierd *m, TierdApplier *a) {
         static const char *const numab[] = {
-                "kernel.numa_balancing", "sched.numa_balancing.hot_threshold_ms",
+                "kernel.numa_balancing",
+                "sched.numa_balancing.hot_threshold_ms",
                 "kernel.numa_balancing_promote_rate_limit_MBps",
         };
 

@@ -77,7 +77,7 @@ void tierd_telemetry_done(TierdTelemetry *t) {
         if (!t)
                 return;
         free(t->regions);
-        *t = (TierdTelemetry){};
+        *t = (TierdTelemetry) {};
 }
 
 /* ---- parsers ---- */
@@ -342,7 +342,8 @@ static int intervals_read(const char *root, unsigned k, TierdTelemetry *t) {
         uint64_t sample_us, aggr_us;
         int r;
 
-        if (asprintf(&rel, "sys/kernel/mm/damon/admin/kdamonds/%u/contexts/0/monitoring_attrs/intervals/sample_us", k) < 0)
+        if (asprintf(&rel, "sys/kernel/mm/damon/admin/kdamonds/%u/contexts/0/monitoring_attrs/intervals/sample_us", k) <
+            0)
                 return -ENOMEM;
         r = read_u64_at(root, rel, &sample_us);
         if (r < 0)

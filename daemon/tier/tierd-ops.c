@@ -10,9 +10,9 @@
 
 #include "jsonutil.h"
 #include "log.h"
-#include "tier-internal.h"
 #include "store-tier.h"
 #include "tenants.h"
+#include "tier-internal.h"
 #include "tierd.h"
 
 #define MSG_MAX 256
@@ -88,11 +88,13 @@ static int feedback_error(Reply *reply, int r, const Tenant *t, const TierdFeedb
         switch (r) {
         case -ENOENT:
                 return reply_error(reply, REPLY_NOT_FOUND,
-                                   "Tenant %" PRId64 " has no open episode %" PRId64 " (GET its thresholds for the episode)",
+                                   "Tenant %" PRId64 " has no open episode %" PRId64
+                                   " (GET its thresholds for the episode)",
                                    t->id, fb->episode);
         case -EALREADY:
-                return reply_error(reply, REPLY_CONFLICT, "Episode %" PRId64 " of tenant %" PRId64 " has feedback already",
-                                   fb->episode, t->id);
+                return reply_error(reply, REPLY_CONFLICT,
+                                   "Episode %" PRId64 " of tenant %" PRId64 " has feedback already", fb->episode,
+                                   t->id);
         case -EINVAL:
                 return reply_error(reply, REPLY_INVALID_VALUE, "The feedback value cannot be used as a reward");
         default:
@@ -218,11 +220,14 @@ static int policy_fill(Tierd *m, const TierdTenant *tt, json_object *o) {
         r = r < 0 ? r : json_add_int(o, "model_id", tt->model_id, tt->model_id > 0);
         r = r < 0 ? r : json_add_int(o, "model_version", (int64_t) version, true);
         r = r < 0 ? r : json_add_int(o, "transferred_from", tt->transferred_from, tt->transferred_from > 0);
-        r = r < 0 ? r : json_add_string(o, "metric", tierd_metric_to_string(tt->kind == TIER_TENANT_SERVING
-                                                                                    ? TIERD_METRIC_REQUESTS_PER_S
-                                                                                    : TIERD_METRIC_COMPLETION_TIME));
+        r = r < 0 ? r
+                  : json_add_string(o, "metric",
+                                    tierd_metric_to_string(tt->kind == TIER_TENANT_SERVING
+                                                                   ? TIERD_METRIC_REQUESTS_PER_S
+                                                                   : TIERD_METRIC_COMPLETION_TIME));
         /* The first episode's value, in the metric's own unit, is what rewards are relative to. */
-        r = r < 0 ? r : add_double(o, "reference", tt->kind == TIER_TENANT_SERVING && ref > 0 ? 1.0 / ref : ref, ref > 0);
+        r = r < 0 ? r
+                  : add_double(o, "reference", tt->kind == TIER_TENANT_SERVING && ref > 0 ? 1.0 / ref : ref, ref > 0);
         r = r < 0 ? r : json_add(o, "episodes", episodes_to_json(m, tt));
         r = r < 0 ? r : json_add(o, "cache", cache_to_json(tt));
         r = r < 0 ? r : json_add(o, "thresholds", tierd_thresholds_to_json(m, tt));
@@ -345,14 +350,15 @@ static const Field import_fields[] = {
 };
 const FieldSet tierd_import_body = { import_fields, ELEMENTSOF(import_fields) };
 
-static int import_parse(json_object *body, Reply *reply, const char **ret_class, double features[static TIER_N_FEATURES],
-                        int64_t *ret_samples) {
+static int import_parse(json_object *body, Reply *reply, const char **ret_class,
+                        double features[static TIER_N_FEATURES], int64_t *ret_samples) {
         json_object *v;
 
         *ret_class = json_object_get_string(json_object_object_get(body, "workload_class"));
         if (!json_object_is_type(json_object_object_get(body, "workload_class"), json_type_string) ||
             tierd_kind_from_class(*ret_class) < 0)
-                return reply_error(reply, REPLY_INVALID_VALUE, "Field 'workload_class' must be \"batch\" or \"serving\"");
+                return reply_error(reply, REPLY_INVALID_VALUE,
+                                   "Field 'workload_class' must be \"batch\" or \"serving\"");
         if (tierd_features_from_json(json_object_object_get(body, "context"), features) < 0)
                 return reply_error(reply, REPLY_INVALID_VALUE,
                                    "Field 'context' must be an array of %d numbers from 0 to 1", TIER_N_FEATURES);

@@ -62,7 +62,7 @@ void tierd_plan_done(TierdPlan *p) {
                 free(p->writes[i].value);
         }
         free(p->writes);
-        *p = (TierdPlan){};
+        *p = (TierdPlan) {};
 }
 
 int tierd_plan_add(TierdPlan *p, bool if_changed, const char *name, const char *format, ...) {
@@ -113,7 +113,8 @@ static unsigned damon_age(double seconds, double aggr_s) {
 }
 
 /* A scheme's name prefix: damon.K.scheme.S. */
-#define SCHEME_KNOB(buf, in, s, field) (snprintf(buf, sizeof buf, "damon.%u.scheme.%zu." field, (in)->kdamond, (s)), buf)
+#define SCHEME_KNOB(buf, in, s, field) \
+        (snprintf(buf, sizeof buf, "damon.%u.scheme.%zu." field, (in)->kdamond, (s)), buf)
 
 static int plan_pattern(TierdPlan *p, const TierdDamonInput *in, size_t s, unsigned nr_min, unsigned nr_max,
                         unsigned age_min) {
@@ -137,8 +138,9 @@ static int plan_scope(TierdPlan *p, const TierdDamonInput *in, size_t s, const c
         int r = 0;
 
         r = r < 0 ? r : tierd_plan_add(p, false, SCHEME_KNOB(n, in, s, "target_nid"), "%d", nid);
-        r = r < 0 ? r : tierd_plan_add(p, false, SCHEME_KNOB(n, in, s, "quota_bytes"), "%" PRId64,
-                                       bytes >= (double) INT64_MAX ? INT64_MAX : (int64_t) bytes);
+        r = r < 0 ? r
+                  : tierd_plan_add(p, false, SCHEME_KNOB(n, in, s, "quota_bytes"), "%" PRId64,
+                                   bytes >= (double) INT64_MAX ? INT64_MAX : (int64_t) bytes);
         r = r < 0 ? r : tierd_plan_add(p, false, SCHEME_KNOB(n, in, s, "quota_reset_ms"), "%d", QUOTA_RESET_MS);
         r = r < 0 ? r : tierd_plan_add(p, false, SCHEME_KNOB(n, in, s, "nr_filters"), "1");
         r = r < 0 ? r : tierd_plan_add(p, false, SCHEME_KNOB(n, in, s, "filter_type"), "memcg");
@@ -179,8 +181,11 @@ static int plan_tenant(TierdPlan *p, const TierdDamonInput *in, const TierdApply
 
         /* migrate_hot: a promotion threshold; "stat" keeps the scheme (and its place) but moves nothing. */
         r = tierd_plan_add(p, false, SCHEME_KNOB(n, in, s, "action"), promote ? "migrate_hot" : "stat");
-        r = r < 0 ? r : plan_pattern(p, in, s, promote ? tierd_damon_nr_accesses(d->rate_threshold, in->sample_s, in->aggr_s) : nr_max,
-                                     nr_max, promote ? damon_age(d->burst_threshold, in->aggr_s) : 0);
+        r = r < 0 ? r
+                  : plan_pattern(p, in, s,
+                                 promote ? tierd_damon_nr_accesses(d->rate_threshold, in->sample_s, in->aggr_s)
+                                         : nr_max,
+                                 nr_max, promote ? damon_age(d->burst_threshold, in->aggr_s) : 0);
         r = r < 0 ? r : plan_scope(p, in, s, t->cgroup, in->local_nid, share);
         if (r < 0)
                 return r;
@@ -226,7 +231,7 @@ int tierd_plan_damon(const TierdDamonInput *in, TierdPlan *ret) {
         if (r < 0)
                 return r;
         *ret = p;
-        p = (TierdPlan){};
+        p = (TierdPlan) {};
         return 0;
 }
 
@@ -237,7 +242,7 @@ int tierd_plan_numab(const TierdNumabInput *in, TierdPlan *ret) {
         int r, mode = in->mode_original >= 0 ? in->mode_original : 0;
 
         if (in->n_tenants == 0) {
-                *ret = (TierdPlan){};
+                *ret = (TierdPlan) {};
                 return 0;
         }
         d = &in->tenants[0].decision;
@@ -253,11 +258,13 @@ int tierd_plan_numab(const TierdNumabInput *in, TierdPlan *ret) {
         if (r >= 0)
                 /* The kernel counts MB as MiB (rate_limit << (20 - PAGE_SHIFT) pages). */
                 r = tierd_plan_add(&p, false, "kernel.numa_balancing_promote_rate_limit_MBps", "%.0f",
-                                   d->rule == TIER_RULE_THRESHOLDS ? fmin(fmax(floor(limit_Bps / 1048576.0), 1), INT32_MAX) : 0);
+                                   d->rule == TIER_RULE_THRESHOLDS
+                                           ? fmin(fmax(floor(limit_Bps / 1048576.0), 1), INT32_MAX)
+                                           : 0);
         if (r < 0)
                 return r;
         *ret = p;
-        p = (TierdPlan){};
+        p = (TierdPlan) {};
         return 0;
 }
 
@@ -309,8 +316,8 @@ static int feedback_episode(json_object *body, int64_t *ret, const char **ret_co
         return 0;
 }
 
-int tierd_feedback_parse(json_object *body, TierTenantKind kind, TierdFeedback *ret, const char **ret_code,
-                         char *msg, size_t msg_size) {
+int tierd_feedback_parse(json_object *body, TierTenantKind kind, TierdFeedback *ret, const char **ret_code, char *msg,
+                         size_t msg_size) {
         TierdFeedback fb = {};
         double v[_TIERD_METRIC_MAX] = {};
         int have[_TIERD_METRIC_MAX], r;
@@ -318,7 +325,8 @@ int tierd_feedback_parse(json_object *body, TierTenantKind kind, TierdFeedback *
 
         json_object_object_foreach(body, key, val) {
                 (void) val;
-                if (strcmp(key, "episode") != 0 && strcmp(key, tierd_metric_table[0]) != 0 && strcmp(key, tierd_metric_table[1]) != 0) {
+                if (strcmp(key, "episode") != 0 && strcmp(key, tierd_metric_table[0]) != 0 &&
+                    strcmp(key, tierd_metric_table[1]) != 0) {
                         *ret_code = "unknown-field";
                         snprintf(msg, msg_size, "Unknown field '%.64s'", key);
                         return -EINVAL;
@@ -331,7 +339,8 @@ int tierd_feedback_parse(json_object *body, TierTenantKind kind, TierdFeedback *
                 return r;
         if (have[0] + have[1] != 1) {
                 *ret_code = have[0] + have[1] == 0 ? "missing-field" : "invalid-value";
-                snprintf(msg, msg_size, "Give exactly one of 'completion_time_s' (batch tenants) and 'requests_per_s' "
+                snprintf(msg, msg_size,
+                         "Give exactly one of 'completion_time_s' (batch tenants) and 'requests_per_s' "
                          "(serving tenants)");
                 return -EINVAL;
         }

@@ -13,8 +13,8 @@
 
 #include "jsonutil.h"
 #include "log.h"
-#include "tier-internal.h"
 #include "store-tier.h"
+#include "tier-internal.h"
 #include "tierd.h"
 #include "time-util.h"
 
@@ -666,7 +666,8 @@ int tierd_feedback(Tierd *m, TierdTenant *tt, const TierdFeedback *fb, double *r
         r = feedback_commit(m, tt, fb, reward);
         if (r < 0) {
                 /* Half-learned in memory but not on disk: the store is the truth. */
-                log_warning_errno(r, "Failed to commit feedback of tenant %" PRId64 ", reloading its state: %m", tt->id);
+                log_warning_errno(r, "Failed to commit feedback of tenant %" PRId64 ", reloading its state: %m",
+                                  tt->id);
                 tenant_forget(m->tierd, tt);
                 return r;
         }
@@ -679,7 +680,9 @@ int tierd_feedback(Tierd *m, TierdTenant *tt, const TierdFeedback *fb, double *r
 /* ---- policy changes and imports ---- */
 
 int tierd_policy_set(Tierd *m, TierdTenant *tt, const char *name, uint64_t seed) {
-        SaveExtra x = { .drop_episode = tt->episode, .old_model = tt->model_id, .old_model_trained = tt->model_samples > 0 };
+        SaveExtra x = { .drop_episode = tt->episode,
+                        .old_model = tt->model_id,
+                        .old_model_trained = tt->model_samples > 0 };
         TierPolicy *p = NULL;
         int64_t from = 0;
         TierContext ctx;
@@ -704,7 +707,8 @@ int tierd_policy_set(Tierd *m, TierdTenant *tt, const char *name, uint64_t seed)
         if (r >= 0)
                 r = tenant_save(m, tt, &x);
         if (r < 0) {
-                log_warning_errno(r, "Failed to switch tenant %" PRId64 " to policy %s, reloading its state: %m", tt->id, name);
+                log_warning_errno(r, "Failed to switch tenant %" PRId64 " to policy %s, reloading its state: %m",
+                                  tt->id, name);
                 tenant_forget(m->tierd, tt);
                 return r;
         }
@@ -774,7 +778,10 @@ void tierd_apply(Tierd *m) {
         }
         for (TierdTenant *tt = t->tenants; tt; tt = tt->next)
                 v[k++] = (TierdApplyTenant) {
-                        .id = tt->id, .priority = tt->priority, .cgroup = tt->cgroup, .decision = tt->decision,
+                        .id = tt->id,
+                        .priority = tt->priority,
+                        .cgroup = tt->cgroup,
+                        .decision = tt->decision,
                 };
         qsort(v, n, sizeof *v, apply_order);
         (void) tierd_applier_run(m, &t->applier, &t->tiers, v, n);
@@ -945,8 +952,9 @@ json_object *tierd_status_to_json(Tierd *m) {
                 return NULL;
         for (TierdTenant *tt = t ? t->tenants : NULL; tt; tt = tt->next)
                 n++;
-        r = json_add_string(o, "requested", m->config->tiering_backend < ELEMENTSOF(requested)
-                                                    ? requested[m->config->tiering_backend] : NULL);
+        r = json_add_string(o, "requested",
+                            m->config->tiering_backend < ELEMENTSOF(requested) ? requested[m->config->tiering_backend]
+                                                                               : NULL);
         if (r >= 0)
                 r = json_add_string(o, "backend", tierd_backend_to_string(t ? t->applier.backend : TIERD_BACKEND_OFF));
         if (r >= 0)
@@ -980,7 +988,8 @@ bool tierd_tenant_applied(Tierd *m, const TierdTenant *tt, const char **ret_note
         case TIERD_BACKEND_NUMAB:
                 /* Host-wide knobs follow the highest-priority tenant (lowest id among equals). */
                 for (const TierdTenant *o = t->tenants; o; o = o->next)
-                        if (!first || o->priority < first->priority || (o->priority == first->priority && o->id < first->id))
+                        if (!first || o->priority < first->priority ||
+                            (o->priority == first->priority && o->id < first->id))
                                 first = o;
                 *ret_note = first == tt ? "host-wide NUMA-balancing knobs (burst duration not applied)"
                                         : "host-wide knobs follow a tenant of higher priority";

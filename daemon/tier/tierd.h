@@ -15,11 +15,11 @@
 #include "conf.h"
 #include "detect.h"
 #include "journal.h"
+#include "policy.h"
 #include "request.h"
+#include "reward-cache.h"
 #include "store.h"
 #include "tenants.h"
-#include "policy.h"
-#include "reward-cache.h"
 
 typedef struct Tierd Tierd;
 
@@ -67,30 +67,30 @@ typedef struct TierdRegion {
 } TierdRegion;
 
 typedef struct TierdTelemetry {
-        double time_s;                  /* CLOCK_MONOTONIC when read; 0 = never read */
+        double time_s; /* CLOCK_MONOTONIC when read; 0 = never read */
         TierdVmstat vmstat;
         TierdNodeMem nodes[TIERD_NODES_MAX];
         size_t n_nodes;
-        double psi_some_avg10;          /* % of time some task stalled on memory, NAN unknown */
-        TierdRegion *regions;           /* DAMON snapshot of maiod's kdamond (owned), NULL none */
+        double psi_some_avg10; /* % of time some task stalled on memory, NAN unknown */
+        TierdRegion *regions;  /* DAMON snapshot of maiod's kdamond (owned), NULL none */
         size_t n_regions;
-        double sample_s, aggr_s;        /* the kdamond's intervals the snapshot was counted in */
+        double sample_s, aggr_s; /* the kdamond's intervals the snapshot was counted in */
 } TierdTelemetry;
 
 /* Which nodes are fast (local) and which slow (remote), from the memory tiers. */
 typedef struct TierdTiers {
         bool fast[TIERD_NODES_MAX];
         bool slow[TIERD_NODES_MAX];
-        int local_nid;                  /* first fast node, -1 none */
-        int remote_nid;                 /* first slow node, -1 none (one tier) */
+        int local_nid;  /* first fast node, -1 none */
+        int remote_nid; /* first slow node, -1 none (one tier) */
 } TierdTiers;
 
 /* The memory link as configured ([tiering] link_*, *_latency_ns, promote_budget_percent). */
 typedef struct TierdLink {
-        double bandwidth_Bps;           /* raw link bandwidth */
-        double contention;              /* fraction taken by other hosts, 0..1 */
-        double delta_latency_s;         /* remote minus local latency on an idle link */
-        double budget;                  /* fraction of our bandwidth promotions may use, 0..1 */
+        double bandwidth_Bps;   /* raw link bandwidth */
+        double contention;      /* fraction taken by other hosts, 0..1 */
+        double delta_latency_s; /* remote minus local latency on an idle link */
+        double budget;          /* fraction of our bandwidth promotions may use, 0..1 */
 } TierdLink;
 
 /* Where a tenant's memory is: bytes on fast and slow nodes (cgroup memory.numa_stat). */
@@ -148,9 +148,9 @@ int tierd_context_from_json(json_object *j, TierContext *ret);
 /* ---- write plans (pure) ---- */
 
 typedef struct TierdWrite {
-        char *name;          /* knob name */
+        char *name; /* knob name */
         char *value;
-        bool if_changed;     /* only when an earlier write of the plan changed something (commit) */
+        bool if_changed; /* only when an earlier write of the plan changed something (commit) */
 } TierdWrite;
 
 typedef struct TierdPlan {
@@ -165,19 +165,19 @@ int tierd_plan_add(TierdPlan *p, bool if_changed, const char *name, const char *
 /* One tenant as the appliers see it. */
 typedef struct TierdApplyTenant {
         int64_t id;
-        int priority;                /* 0 highest .. 7 */
-        const char *cgroup;          /* NULL: DAMON cannot scope schemes to it */
+        int priority;       /* 0 highest .. 7 */
+        const char *cgroup; /* NULL: DAMON cannot scope schemes to it */
         TierDecision decision;
 } TierdApplyTenant;
 
 typedef struct TierdDamonInput {
-        unsigned kdamond;            /* the index maiod owns */
-        bool create;                 /* raise nr_kdamonds to kdamond + 1 first */
-        bool running;                /* on already: changes are applied with commit */
-        int local_nid, remote_nid;   /* targets of migrate_hot / migrate_cold; -1 none */
-        double sample_s, aggr_s;     /* monitoring intervals to set */
-        double budget_Bps;           /* promotion bandwidth shared by the tenants */
-        double demote_after_s;       /* idle time before migrate_cold demotes */
+        unsigned kdamond;          /* the index maiod owns */
+        bool create;               /* raise nr_kdamonds to kdamond + 1 first */
+        bool running;              /* on already: changes are applied with commit */
+        int local_nid, remote_nid; /* targets of migrate_hot / migrate_cold; -1 none */
+        double sample_s, aggr_s;   /* monitoring intervals to set */
+        double budget_Bps;         /* promotion bandwidth shared by the tenants */
+        double demote_after_s;     /* idle time before migrate_cold demotes */
         const TierdApplyTenant *tenants;
         size_t n_tenants;
 } TierdDamonInput;
@@ -195,7 +195,7 @@ int tierd_plan_damon(const TierdDamonInput *in, TierdPlan *ret);
 unsigned tierd_damon_nr_accesses(double rate, double sample_s, double aggr_s);
 
 typedef struct TierdNumabInput {
-        int mode_original;           /* kernel.numa_balancing before maiod, -1 unknown */
+        int mode_original;               /* kernel.numa_balancing before maiod, -1 unknown */
         const TierdApplyTenant *tenants; /* the first decides: callers sort by priority */
         size_t n_tenants;
         double budget_Bps;
@@ -211,8 +211,8 @@ int tierd_plan_numab(const TierdNumabInput *in, TierdPlan *ret);
 /* ---- feedback validation (pure) ---- */
 
 typedef enum TierdMetric {
-        TIERD_METRIC_COMPLETION_TIME,  /* "completion_time_s", batch tenants */
-        TIERD_METRIC_REQUESTS_PER_S,   /* "requests_per_s", serving tenants */
+        TIERD_METRIC_COMPLETION_TIME, /* "completion_time_s", batch tenants */
+        TIERD_METRIC_REQUESTS_PER_S,  /* "requests_per_s", serving tenants */
         _TIERD_METRIC_MAX,
 } TierdMetric;
 
@@ -227,8 +227,8 @@ typedef struct TierdFeedback {
 /* Checks a feedback body for a tenant of kind: only the members episode (integer >= 1) and
  * exactly one metric, the one of its kind, finite and > 0. Returns 0, or -EINVAL with *ret_code
  * (a static error code: unknown-field, wrong-type, missing-field, invalid-value) and a message. */
-int tierd_feedback_parse(json_object *body, TierTenantKind kind, TierdFeedback *ret, const char **ret_code,
-                         char *msg, size_t msg_size);
+int tierd_feedback_parse(json_object *body, TierTenantKind kind, TierdFeedback *ret, const char **ret_code, char *msg,
+                         size_t msg_size);
 
 /* Kind of a workload class: "batch" or "serving". Returns the kind or -EINVAL. */
 int tierd_kind_from_class(const char *workload_class);
@@ -260,14 +260,14 @@ typedef struct TierdTenant {
         int64_t id;
         int priority;
         char *workload_class;
-        char *cgroup;                /* NULL none */
+        char *cgroup; /* NULL none */
         TierTenantKind kind;
         TierPolicy *policy;
         RewardCache *cache;
         TierRewardNorm norm;
         uint64_t seed;
         int64_t model_id;
-        int64_t transferred_from;    /* 0 none */
+        int64_t transferred_from; /* 0 none */
         int64_t model_samples;
         double centroid[TIER_N_FEATURES];
         int64_t cache_hits, cache_misses;
@@ -287,11 +287,11 @@ typedef struct TierdDeps {
         Store *store;
         const char *root;
         bool dry_run;
-        sd_event *event;            /* NULL: no timer */
+        sd_event *event; /* NULL: no timer */
         Journal *journal;
-        Tenants *tenants;           /* who sees which model (GET /v1/models/{id}); NULL when no op is served */
+        Tenants *tenants; /* who sees which model (GET /v1/models/{id}); NULL when no op is served */
         Features *features;
-        const Config *config;       /* read when tiering decides: changes show at once */
+        const Config *config; /* read when tiering decides: changes show at once */
 } TierdDeps;
 
 /* Returns 0 or -ENOMEM. Nothing runs until tierd_start(). */
@@ -367,11 +367,11 @@ const char *tierd_status_note(Tierd *m);
 
 typedef struct TierdApplier {
         TierdBackend backend;
-        char *unavailable;           /* why the requested (or preferred) backend is not used, NULL none */
-        int kdamond;                 /* owned index, -1 none */
-        bool kdamond_made;           /* maiod set it up in this run (or found its own) */
-        char *last_plan;             /* the plan last executed, to skip identical ones */
-        char *error;                 /* the last apply error, NULL none */
+        char *unavailable; /* why the requested (or preferred) backend is not used, NULL none */
+        int kdamond;       /* owned index, -1 none */
+        bool kdamond_made; /* maiod set it up in this run (or found its own) */
+        char *last_plan;   /* the plan last executed, to skip identical ones */
+        char *error;       /* the last apply error, NULL none */
 } TierdApplier;
 
 /* Chooses the backend for [tiering] backend `requested` (a TIERING_BACKEND_* of conf.h) on

@@ -64,8 +64,7 @@ int testgroups_run(int argc, char **argv, const TestGroup *groups, size_t n_grou
                 return EXIT_SKIP;
         }
         if (!g->needs) {
-                printf("FAIL: %zu cases of the default group skipped; it holds what any host can run.\n",
-                       skipped);
+                printf("FAIL: %zu cases of the default group skipped; it holds what any host can run.\n", skipped);
                 return 1;
         }
         printf("FAIL: %zu of %zu cases of group %s skipped while the others passed; exiting 77 would hide "

@@ -16,10 +16,10 @@ typedef struct TestGroup {
 
 /* A group of the array tests. tests/<dir>/meson.build registers one test() per TEST_GROUP("name", ...) it
  * finds in the source, so a group is declared in exactly one place: keep the name a string literal. */
-#define TEST_GROUP(group_name, group_needs, group_tests)                                             \
-        {                                                                                            \
-                .name = (group_name), .needs = (group_needs), .tests = (group_tests),                \
-                .n_tests = sizeof(group_tests) / sizeof((group_tests)[0])                            \
+#define TEST_GROUP(group_name, group_needs, group_tests)                              \
+        {                                                                             \
+                .name = (group_name), .needs = (group_needs), .tests = (group_tests), \
+                .n_tests = sizeof(group_tests) / sizeof((group_tests)[0])             \
         }
 
 /* Skips the running case and says why (printf format); testgroups_run() counts it. Call it only

@@ -9,13 +9,13 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h> /* struct tcp_info with tcpi_snd_wnd (glibc's is older) */
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/sockios.h>
-#include <linux/tcp.h>    /* struct tcp_info with tcpi_snd_wnd (glibc's is older) */
-#include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <time.h>
 
@@ -26,8 +26,8 @@
 
 #define TCP_MSG_MAX (1u << 20)
 #define UDP_HDR 16u
-#define UDP_MSG_MAX (MAIO_CHUNK_SIZE - 1024u)   /* payload + header < 64 KiB */
-#define UDP_WINDOW 16u     /* datagrams in flight per direction: 16 x 44 fragments fit a veth backlog */
+#define UDP_MSG_MAX (MAIO_CHUNK_SIZE - 1024u) /* payload + header < 64 KiB */
+#define UDP_WINDOW 16u /* datagrams in flight per direction: 16 x 44 fragments fit a veth backlog */
 #define UDP_ACK_SEQ UINT64_MAX
 
 typedef struct xfer {
@@ -35,7 +35,7 @@ typedef struct xfer {
         maio_ring *ring;
         int h;
         bool udp, zc;
-        bool wait_peer;          /* UDP: send nothing before the peer's first datagram */
+        bool wait_peer; /* UDP: send nothing before the peer's first datagram */
         uint64_t total, tx_seed, rx_seed, rng;
         uint64_t sent, got, msg_left;
         uint64_t tx_seq, rx_seq, peer_ack, acked_sent;
@@ -111,8 +111,8 @@ static int xfer_send(xfer *x) {
         }
         /* A UDP receiver that has nothing to send must still hand out credit, and say when it
          * has everything. Lost acknowledgements are re-sent after a pause (xfer_run). */
-        if (x->udp && (x->rx_seq - x->acked_sent >= UDP_WINDOW / 4 ||
-                       (x->got == x->total && x->acked_sent != x->rx_seq)))
+        if (x->udp &&
+            (x->rx_seq - x->acked_sent >= UDP_WINDOW / 4 || (x->got == x->total && x->acked_sent != x->rx_seq)))
                 (void) xfer_send_piece(x, UDP_HDR, 0, UDP_ACK_SEQ);
         return 0;
 }
@@ -251,8 +251,8 @@ static void xfer_report_socket(xfer *x) {
                 "maio-xfer: socket inq %d outq %d notsent %d; tcp state %u ca %u unacked %u retrans %u lost %u "
                 "cwnd %u snd_wnd %u rcv_space %u pmtu %u probes %u backoff %u\n",
                 inq, outq, notsent, ti.tcpi_state, ti.tcpi_ca_state, ti.tcpi_unacked, ti.tcpi_total_retrans,
-                ti.tcpi_lost, ti.tcpi_snd_cwnd, ti.tcpi_snd_wnd, ti.tcpi_rcv_space,
-                ti.tcpi_pmtu, ti.tcpi_probes, ti.tcpi_backoff);
+                ti.tcpi_lost, ti.tcpi_snd_cwnd, ti.tcpi_snd_wnd, ti.tcpi_rcv_space, ti.tcpi_pmtu, ti.tcpi_probes,
+                ti.tcpi_backoff);
 }
 
 /* Prints the result lines and checks the mode did what it says. Returns r or -EPROTO. */
@@ -262,14 +262,13 @@ static int xfer_report(xfer *x, int r, double secs) {
                 maio_ring_stats_get(x->ring, &st);
         printf("RESULT tx %" PRIu64 " %016" PRIx64 " rx %" PRIu64 " %016" PRIx64 "\n", x->tx.n,
                pattern_sum_value(&x->tx), x->rx.n, pattern_sum_value(&x->rx));
-        printf("STATS %.2fs %.0f MB/s each way; sends %" PRIu64 " zc %" PRIu64 " copy %" PRIu64
-               " notif %" PRIu64 " zc-copied %" PRIu64 " staging-copies %" PRIu64 " recv %" PRIu64
-               " rearms %" PRIu64 " stalls %" PRIu64 " recv-kicks %" PRIu64 " send-kicks %" PRIu64 " nobufs %" PRIu64 " ring-full %" PRIu64
+        printf("STATS %.2fs %.0f MB/s each way; sends %" PRIu64 " zc %" PRIu64 " copy %" PRIu64 " notif %" PRIu64
+               " zc-copied %" PRIu64 " staging-copies %" PRIu64 " recv %" PRIu64 " rearms %" PRIu64 " stalls %" PRIu64
+               " recv-kicks %" PRIu64 " send-kicks %" PRIu64 " nobufs %" PRIu64 " ring-full %" PRIu64
                " wait-syscalls %" PRIu64 "\n",
                secs, secs > 0 ? (double) x->got / 1e6 / secs : 0.0, st.sends, st.sends_zc, st.sends_copy,
                st.zc_notifications, st.zc_copied, st.copies, st.recv_completions, st.recv_rearms, st.recv_stalls,
-               st.recv_kicks, st.send_kicks,
-               st.recv_nobufs, st.ring_full, st.wait_syscalls);
+               st.recv_kicks, st.send_kicks, st.recv_nobufs, st.ring_full, st.wait_syscalls);
         if (r < 0) {
                 fprintf(stderr, "maio-xfer: %s\n", strerror(-r));
                 xfer_report_socket(x);
@@ -286,28 +285,47 @@ static int xfer_report(xfer *x, int r, double secs) {
 }
 
 int main(int argc, char **argv) {
-        static const struct option opts[] = {
-                { "listen", required_argument, NULL, 'l' }, { "connect", required_argument, NULL, 'c' },
-                { "local", required_argument, NULL, 'L' },  { "proto", required_argument, NULL, 'p' },
-                { "mode", required_argument, NULL, 'm' },   { "bytes", required_argument, NULL, 'b' },
-                { "seed", required_argument, NULL, 's' },   { "wait", no_argument, NULL, 'w' },
-                {}
-        };
+        static const struct option opts[] = { { "listen", required_argument, NULL, 'l' },
+                                              { "connect", required_argument, NULL, 'c' },
+                                              { "local", required_argument, NULL, 'L' },
+                                              { "proto", required_argument, NULL, 'p' },
+                                              { "mode", required_argument, NULL, 'm' },
+                                              { "bytes", required_argument, NULL, 'b' },
+                                              { "seed", required_argument, NULL, 's' },
+                                              { "wait", no_argument, NULL, 'w' },
+                                              {} };
         const char *listen_addr = NULL, *connect_addr = NULL, *local_addr = NULL;
         xfer x = { .zc = true, .total = 1ull << 30 };
         uint64_t seed = 1;
         int c;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
                 switch (c) {
-                case 'l': listen_addr = optarg; break;
-                case 'c': connect_addr = optarg; break;
-                case 'L': local_addr = optarg; break;
-                case 'p': x.udp = strcmp(optarg, "udp") == 0; break;
-                case 'm': x.zc = strcmp(optarg, "copy") != 0; break;
-                case 'b': x.total = strtoull(optarg, NULL, 0); break;
-                case 's': seed = strtoull(optarg, NULL, 0); break;
-                case 'w': x.wait_peer = true; break;
-                default: return 2;
+                case 'l':
+                        listen_addr = optarg;
+                        break;
+                case 'c':
+                        connect_addr = optarg;
+                        break;
+                case 'L':
+                        local_addr = optarg;
+                        break;
+                case 'p':
+                        x.udp = strcmp(optarg, "udp") == 0;
+                        break;
+                case 'm':
+                        x.zc = strcmp(optarg, "copy") != 0;
+                        break;
+                case 'b':
+                        x.total = strtoull(optarg, NULL, 0);
+                        break;
+                case 's':
+                        seed = strtoull(optarg, NULL, 0);
+                        break;
+                case 'w':
+                        x.wait_peer = true;
+                        break;
+                default:
+                        return 2;
                 }
         /* Each end sends the stream of its own seed and expects the other's. */
         bool first = listen_addr || x.wait_peer;
@@ -316,8 +334,10 @@ int main(int argc, char **argv) {
         x.rng = x.tx_seed * 0x9e3779b97f4a7c15ull | 1;
 
         maio_pool_config pc = { .size = 64u << 20, .numa_node = -1, .flags = MAIO_POOL_NO_DAEMON };
-        maio_ring_config rc = { .sq_thread_cpu = -1, .recv_buffers = 256,
-                                .flags = x.zc ? 0 : MAIO_RING_NO_ZC, .zc_threshold = x.zc ? 1 : 0 };
+        maio_ring_config rc = { .sq_thread_cpu = -1,
+                                .recv_buffers = 256,
+                                .flags = x.zc ? 0 : MAIO_RING_NO_ZC,
+                                .zc_threshold = x.zc ? 1 : 0 };
         int r = maio_pool_new(&pc, &x.pool);
         if (r >= 0)
                 r = maio_ring_new(x.pool, &rc, &x.ring);

@@ -79,12 +79,14 @@ static void test_backing_stated(void **state) {
 
 static void test_require_hugetlb(void **state) {
         maio_pool *p = NULL;
-        maio_pool_config cfg = { .size = 2u << 20, .numa_node = -1,
+        maio_pool_config cfg = { .size = 2u << 20,
+                                 .numa_node = -1,
                                  .flags = MAIO_POOL_NO_DAEMON | MAIO_POOL_REQUIRE_HUGETLB };
         long n_free = free_hugepages(), n_overcommit = hugepages_2mb("nr_overcommit_hugepages");
         if (n_free > 0 || n_overcommit > 0)
                 testgroups_skip("the host has 2 MB hugetlb pages to give (%ld free, %ld overcommit), so a required "
-                                "hugetlb backing cannot be refused", n_free, n_overcommit);
+                                "hugetlb backing cannot be refused",
+                                n_free, n_overcommit);
         assert_int_equal(maio_pool_new(&cfg, &p), -ENOMEM);
         assert_null(p);
 }
@@ -99,7 +101,7 @@ static void test_numa_bind(void **state) {
         assert_int_equal(st.numa_error, 0);
         maio_pool_free(p);
 
-        cfg.numa_node = 4095;  /* no such node: the pool works, the stats say the binding failed */
+        cfg.numa_node = 4095; /* no such node: the pool works, the stats say the binding failed */
         assert_int_equal(maio_pool_new(&cfg, &p), 0);
         maio_pool_stats_get(p, &st);
         assert_int_equal(st.numa_node, -1);
@@ -203,8 +205,8 @@ static void test_exhaustion(void **state) {
 
 typedef struct thread_arg {
         maio_pool *p;
-        void **out;       /* buffers this thread allocated for another to free */
-        void **in;        /* buffers another thread allocated for this one to free */
+        void **out; /* buffers this thread allocated for another to free */
+        void **in;  /* buffers another thread allocated for this one to free */
         int n;
         int errors;
 } thread_arg;
@@ -269,12 +271,8 @@ static void test_threads(void **state) {
 
 /* Any host runs these; test_backing_stated checks the backing this host can give, whichever. */
 static const struct CMUnitTest tests_any_host[] = {
-        cmocka_unit_test(test_backing_stated),
-        cmocka_unit_test(test_numa_bind),
-        cmocka_unit_test(test_states),
-        cmocka_unit_test(test_no_overlap),
-        cmocka_unit_test(test_exhaustion),
-        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_backing_stated), cmocka_unit_test(test_numa_bind),  cmocka_unit_test(test_states),
+        cmocka_unit_test(test_no_overlap),     cmocka_unit_test(test_exhaustion), cmocka_unit_test(test_threads),
 };
 
 static const struct CMUnitTest tests_no_hugetlb[] = {

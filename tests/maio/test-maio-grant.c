@@ -22,7 +22,7 @@
 typedef struct fake {
         char path[108];
         int fd;
-        const char *reply;      /* NULL: accept and say nothing (timeout case) */
+        const char *reply; /* NULL: accept and say nothing (timeout case) */
         char request[2048];
         pthread_t thread;
 } fake;
@@ -83,8 +83,10 @@ static int grant_with(const char *reply, maio_grant *g, fake *f) {
 static void test_granted(void **state) {
         const char *body = "{\"tenant_id\":1,\"tenant\":\"web\",\"node\":0,\"pages\":2,\"bytes\":4194304}";
         char reply[256];
-        snprintf(reply, sizeof(reply), "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                 "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
+        snprintf(reply, sizeof(reply),
+                 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                 "Content-Length: %zu\r\n\r\n%s",
+                 strlen(body), body);
         maio_grant g = { .pages = 99 };
         fake f;
         assert_int_equal(grant_with(reply, &g, &f), 1);

@@ -20,7 +20,8 @@ int main(void) {
                 return 77;
         }
         maio_pool *p = NULL;
-        maio_pool_config cfg = { .size = 4u << 20, .numa_node = -1,
+        maio_pool_config cfg = { .size = 4u << 20,
+                                 .numa_node = -1,
                                  .flags = MAIO_POOL_NO_DAEMON | MAIO_POOL_REQUIRE_HUGETLB };
         int r = maio_pool_new(&cfg, &p);
         if (r < 0) {

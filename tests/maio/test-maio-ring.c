@@ -48,7 +48,8 @@ static void env_free(env *e) {
 }
 
 static struct sockaddr_in loopback(uint16_t port) {
-        return (struct sockaddr_in) { .sin_family = AF_INET, .sin_port = htons(port),
+        return (struct sockaddr_in) { .sin_family = AF_INET,
+                                      .sin_port = htons(port),
                                       .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 }
 
@@ -154,7 +155,7 @@ static void test_recv_states(void **state) {
         for (int i = 0; i < n; i++)
                 assert_int_equal(maio_recv_release(e.ring, iov[i].iov_base), 0);
         assert_int_equal(maio_recv_release(e.ring, iov[0].iov_base), -EINVAL);
-        assert_int_equal(maio_recv_sg(e.ring, b, iov, 4, 0) , -EAGAIN);
+        assert_int_equal(maio_recv_sg(e.ring, b, iov, 4, 0), -EAGAIN);
         assert_int_equal(maio_recv_sg(e.ring, b, iov, 4, 50), -ETIMEDOUT);
         /* End of stream. */
         maio_close(e.ring, a);
@@ -175,7 +176,7 @@ static void test_copy_paths(void **state) {
         assert_int_equal(maio_send(e.ring, a, buf, 100, MAIO_SEND_FREE), 0);
         assert_int_equal(maio_flush(e.ring, a, 5000), 0);
         maio_ring_stats_get(e.ring, &st);
-        assert_int_equal(st.sends_copy, 1);       /* below the crossover: plain SEND */
+        assert_int_equal(st.sends_copy, 1); /* below the crossover: plain SEND */
         assert_int_equal(st.sends_zc, 0);
         assert_int_equal(st.zc_notifications, 0);
         recv_expect(e.ring, b, 5, 0, 100);
@@ -223,7 +224,7 @@ static void test_peer_reset(void **state) {
         int k = maio_flush(e.ring, a, 5000);
         assert_int_equal(k, err);
         assert_int_equal(maio_send_pending(e.ring, a), 0);
-        env_free(&e);   /* every buffer of the broken stream is back */
+        env_free(&e); /* every buffer of the broken stream is back */
 }
 
 /* The watchdog on a stream blocked by its peer: sends stay in flight with no completion, the
@@ -278,7 +279,7 @@ static void test_exhaustion_and_backpressure(void **state) {
         recv_expect(e.ring, b, 9, 0, 7 * MAIO_CHUNK_SIZE);
         assert_int_equal(maio_flush(e.ring, a, 5000), 0);
         maio_pool_stats_get(e.pool, &ps0);
-        assert_int_equal(maio_send_copy(e.ring, a, big, 9 * MAIO_CHUNK_SIZE), -EBUSY);  /* 9 ops > 8 */
+        assert_int_equal(maio_send_copy(e.ring, a, big, 9 * MAIO_CHUNK_SIZE), -EBUSY); /* 9 ops > 8 */
         void *hold[32];
         int nhold = 0;
         while (maio_alloc(e.pool, MAIO_CHUNK_SIZE, &hold[nhold]) == 0)
@@ -402,7 +403,7 @@ static void test_udp(void **state) {
         maio_ring_stats st;
         maio_ring_stats_get(e.ring, &st);
         assert_int_equal(st.sends, 7);
-        assert_int_equal(st.sends_zc, 4);   /* the ones >= the 4 KiB crossover */
+        assert_int_equal(st.sends_zc, 4); /* the ones >= the 4 KiB crossover */
         maio_close(e.ring, a);
         maio_close(e.ring, b);
         env_free(&e);
@@ -511,7 +512,8 @@ int main(void) {
         if (unshare(CLONE_NEWNET) == 0) {
                 int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
                 struct ifreq ifr = { .ifr_name = "lo" };
-                if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0 || (ifr.ifr_flags |= IFF_UP, ioctl(fd, SIOCSIFFLAGS, &ifr)) < 0) {
+                if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0 ||
+                    (ifr.ifr_flags |= IFF_UP, ioctl(fd, SIOCSIFFLAGS, &ifr)) < 0) {
                         fprintf(stderr, "cannot bring up lo in the new namespace\n");
                         return 1;
                 }

@@ -404,8 +404,12 @@ static void test_json_round_trip(void **state) {
                         assert_int_equal(policy_choose(copy, &ctx, &b), 0);
                         assert_decision_equal(&a, &b);
                         if (a.action >= 0) {
-                                assert_int_equal(policy_update(p, &ctx, a.action, synthetic_reward(a.action, 0, &noise)), 0);
-                                assert_int_equal(policy_update(copy, &ctx, b.action, synthetic_reward(b.action, 0, &noise2)), 0);
+                                assert_int_equal(policy_update(p, &ctx, a.action,
+                                                               synthetic_reward(a.action, 0, &noise)),
+                                                 0);
+                                assert_int_equal(policy_update(copy, &ctx, b.action,
+                                                               synthetic_reward(b.action, 0, &noise2)),
+                                                 0);
                         }
                 }
         }

@@ -36,7 +36,7 @@ static void test_trace_parse(void **state) {
                                    "  3\t77 1   # trailing comment\n"
                                    "3 4096 5\n" /* same page, same epoch: merged to 7 */
                                    "\n"
-                                   "6 77 1\n"   /* epochs 4 and 5 are empty */
+                                   "6 77 1\n" /* epochs 4 and 5 are empty */
                                    "6 18446744073709551615 3";
         _cleanup_(trace_freep) Trace *t = NULL;
         _cleanup_free_ char *err = NULL;
@@ -333,14 +333,10 @@ static void test_training_deterministic(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_trace_parse),
-                cmocka_unit_test(test_trace_malformed),
-                cmocka_unit_test(test_trace_load),
-                cmocka_unit_test(test_workloads),
-                cmocka_unit_test(test_hand_computed),
-                cmocka_unit_test(test_invariants),
-                cmocka_unit_test(test_contention_hurts),
-                cmocka_unit_test(test_training_deterministic),
+                cmocka_unit_test(test_trace_parse),      cmocka_unit_test(test_trace_malformed),
+                cmocka_unit_test(test_trace_load),       cmocka_unit_test(test_workloads),
+                cmocka_unit_test(test_hand_computed),    cmocka_unit_test(test_invariants),
+                cmocka_unit_test(test_contention_hurts), cmocka_unit_test(test_training_deterministic),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -110,8 +110,8 @@ static void test_counter(void **state) {
         /* Two more coolings while c sleeps: 16 -> 4. */
         TelemetryCounter c = {};
         assert_double_equal(telemetry_counter_add(&clk, &c, 16, 18), 16, 0);
-        assert_double_equal(telemetry_counter_add(&clk, &a, 8, 18), 9, 0);  /* 18: cools */
-        assert_double_equal(telemetry_counter_add(&clk, &a, 9, 18), 9, 0);  /* 18: cools */
+        assert_double_equal(telemetry_counter_add(&clk, &a, 8, 18), 9, 0); /* 18: cools */
+        assert_double_equal(telemetry_counter_add(&clk, &a, 9, 18), 9, 0); /* 18: cools */
         assert_int_equal(clk.coolings, 3);
         assert_double_equal(telemetry_counter_value(&clk, &c), 4, 0);
         /* Threshold 0: never cools. */
@@ -124,10 +124,8 @@ static void test_counter(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_point_rate),
-                cmocka_unit_test(test_observe_series),
-                cmocka_unit_test(test_cluster),
-                cmocka_unit_test(test_cluster_edges),
+                cmocka_unit_test(test_point_rate), cmocka_unit_test(test_observe_series),
+                cmocka_unit_test(test_cluster),    cmocka_unit_test(test_cluster_edges),
                 cmocka_unit_test(test_counter),
         };
 

@@ -349,10 +349,12 @@ static void test_listen(void **state) {
 }
 
 static void test_log_level(void **state) {
-        static const struct { const char *in, *out; } ok[] = {
-                { "debug", "debug" }, { "INFO", "info" },    { "notice", "notice" }, { "warning", "warning" },
-                { "warn", "warning" }, { "err", "err" },      { "error", "err" },     { "crit", "crit" },
-                { "alert", "alert" },  { "Emerg", "emerg" },  { "7", "debug" },       { "0", "emerg" },
+        static const struct {
+                const char *in, *out;
+        } ok[] = {
+                { "debug", "debug" },  { "INFO", "info" },   { "notice", "notice" }, { "warning", "warning" },
+                { "warn", "warning" }, { "err", "err" },     { "error", "err" },     { "crit", "crit" },
+                { "alert", "alert" },  { "Emerg", "emerg" }, { "7", "debug" },       { "0", "emerg" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(ok); i++)
@@ -387,21 +389,20 @@ static void test_enum(void **state) {
 
 /* ---- loading ---- */
 
-static const char full_text[] =
-        "[daemon]\n"
-        "log_level = debug\n"
-        "status_interval_sec = 3600\n"
-        "[api]\n"
-        "listen = [::1]:7470\n"
-        "socket_mode = 0600\n"
-        "admin_group = maio-admin\n"
-        "max_connections = 65536\n"
-        "idle_timeout_sec = 1\n"
-        "request_timeout_sec = 600\n"
-        "json_max_depth = 64\n"
-        "[tenants]\n"
-        "max_tenants = 1000000\n"
-        "on_pid_exit = remove\n";
+static const char full_text[] = "[daemon]\n"
+                                "log_level = debug\n"
+                                "status_interval_sec = 3600\n"
+                                "[api]\n"
+                                "listen = [::1]:7470\n"
+                                "socket_mode = 0600\n"
+                                "admin_group = maio-admin\n"
+                                "max_connections = 65536\n"
+                                "idle_timeout_sec = 1\n"
+                                "request_timeout_sec = 600\n"
+                                "json_max_depth = 64\n"
+                                "[tenants]\n"
+                                "max_tenants = 1000000\n"
+                                "on_pid_exit = remove\n";
 
 static void test_load_values(void **state) {
         _cleanup_(conf_freep) Config *c = NULL;
@@ -484,10 +485,12 @@ static void test_dropin_order(void **state) {
          * winner pins one step of that order. */
         p[k++] = write_file(d, "b.conf", "[tenants]\nmax_tenants = 4\n");
         p[k++] = write_file(d, "a.conf", "[tenants]\nmax_tenants = 3\n[api]\nmax_connections = 3\n");
-        p[k++] = write_file(d, "A.conf", "[tenants]\nmax_tenants = 2\n[api]\nmax_connections = 2\n"
-                                         "json_max_depth = 2\n");
-        p[k++] = write_file(d, "10.conf", "[tenants]\nmax_tenants = 1\n[api]\nmax_connections = 1\n"
-                                          "json_max_depth = 1\nidle_timeout_sec = 1\n");
+        p[k++] = write_file(d, "A.conf",
+                            "[tenants]\nmax_tenants = 2\n[api]\nmax_connections = 2\n"
+                            "json_max_depth = 2\n");
+        p[k++] = write_file(d, "10.conf",
+                            "[tenants]\nmax_tenants = 1\n[api]\nmax_connections = 1\n"
+                            "json_max_depth = 1\nidle_timeout_sec = 1\n");
         /* Ignored: not *.conf, hidden, directories; symlinks to files count, dangling ones do not. */
         p[k++] = write_file(d, "c.conf.off", "[tenants]\nmax_tenants = 99\n");
         p[k++] = write_file(d, ".z.conf", "[tenants]\nmax_tenants = 98\n");
@@ -511,8 +514,9 @@ static void test_dropin_order(void **state) {
         c = NULL;
 
         /* The main file comes before every drop-in. */
-        p[k++] = write_file(dir, "maiod.conf", "[api]\nidle_timeout_sec = 50\nstatus = 1\n[daemon]\n"
-                                               "status_interval_sec = 50\n");
+        p[k++] = write_file(dir, "maiod.conf",
+                            "[api]\nidle_timeout_sec = 50\nstatus = 1\n[daemon]\n"
+                            "status_interval_sec = 50\n");
         assert_int_equal(conf_load(main_path, true, &c, &error), -EINVAL);
         assert_non_null(strstr(error, "maiod.conf:3: unknown key 'status' in section [api]"));
         free(write_file(dir, "maiod.conf", "[api]\nidle_timeout_sec = 50\n[daemon]\nstatus_interval_sec = 50\n"));
@@ -551,8 +555,9 @@ static void test_errors(void **state) {
         expect_error("# c\nmax_tenants = 5\n", 2, "key 'max_tenants' outside any section");
         expect_error("[api]\nmax_connections = 0\n", 2, "[api] max_connections = 0: out of range 1..65536");
         expect_error("[api]\nsocket_mode = 999\n", 2, "[api] socket_mode = 999: not an octal mode");
-        expect_error("[daemon]\nlog_level = loud\n", 2,
-                     "[daemon] log_level = loud: expected one of debug, info, notice, warning, err, crit, alert, emerg");
+        expect_error(
+                "[daemon]\nlog_level = loud\n", 2,
+                "[daemon] log_level = loud: expected one of debug, info, notice, warning, err, crit, alert, emerg");
         expect_error("[api]\nno equals sign\n", 2, "syntax error, expected [section] or key = value");
         expect_error("[api\n", 1, "syntax error, expected [section] or key = value");
         expect_error("[api] x = 1\n", 1, "syntax error, expected [section] or key = value");
@@ -660,11 +665,11 @@ static void test_man_ranges(void **state) {
                         strcpy(head + j, "* = ");
                         if (strncmp(line, head, strlen(head)) != 0)
                                 continue;
-                        snprintf(range, sizeof(range), t[i].type == CONF_MODE ? " %#lo..%#lo " : " %lu..%lu ",
-                                 t[i].min, t[i].max);
+                        snprintf(range, sizeof(range), t[i].type == CONF_MODE ? " %#lo..%#lo " : " %lu..%lu ", t[i].min,
+                                 t[i].max);
                         if (!strstr(line, range))
-                                fail_msg("%s: entry for %s does not give the range '%s': %s", path, t[i].key,
-                                         range, line);
+                                fail_msg("%s: entry for %s does not give the range '%s': %s", path, t[i].key, range,
+                                         line);
                         found++;
                 }
         }
@@ -675,16 +680,16 @@ static void test_man_ranges(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_table),         cmocka_unit_test(test_defaults),
-                cmocka_unit_test(test_uint),          cmocka_unit_test(test_mode),
-                cmocka_unit_test(test_bool),          cmocka_unit_test(test_string),
-                cmocka_unit_test(test_name),          cmocka_unit_test(test_listen),
-                cmocka_unit_test(test_log_level),     cmocka_unit_test(test_enum),
-                cmocka_unit_test(test_load_values),   cmocka_unit_test(test_load_syntax),
-                cmocka_unit_test(test_load_missing),  cmocka_unit_test(test_dropin_order),
-                cmocka_unit_test(test_dropin_error),  cmocka_unit_test(test_errors),
+                cmocka_unit_test(test_table),          cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_uint),           cmocka_unit_test(test_mode),
+                cmocka_unit_test(test_bool),           cmocka_unit_test(test_string),
+                cmocka_unit_test(test_name),           cmocka_unit_test(test_listen),
+                cmocka_unit_test(test_log_level),      cmocka_unit_test(test_enum),
+                cmocka_unit_test(test_load_values),    cmocka_unit_test(test_load_syntax),
+                cmocka_unit_test(test_load_missing),   cmocka_unit_test(test_dropin_order),
+                cmocka_unit_test(test_dropin_error),   cmocka_unit_test(test_errors),
                 cmocka_unit_test(test_error_nul_byte), cmocka_unit_test(test_print_format),
-                cmocka_unit_test(test_roundtrip),     cmocka_unit_test(test_man_ranges),
+                cmocka_unit_test(test_roundtrip),      cmocka_unit_test(test_man_ranges),
         };
 
         return cmocka_run_group_tests_name("conf", tests, group_setup, group_teardown);

@@ -5,6 +5,9 @@
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,9 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -156,14 +156,29 @@ static void test_nodelist(void **state) {
                 int r;
                 unsigned n;
         } cases[] = {
-                { "0", 0, 1 },          { "0-1", 0, 2 },       { "0-3,8,10-11", 0, 7 },
-                { "1,3,5", 0, 3 },      { "5-5", 0, 1 },       { "0-1048576", 0, 1048577 },
-                { "3-1", -EINVAL, 0 },  { "a", -EINVAL, 0 },   { "", -EINVAL, 0 },
-                { "0,", -EINVAL, 0 },   { ",0", -EINVAL, 0 },  { "0-", -EINVAL, 0 },
-                { "-1", -EINVAL, 0 },   { "0--1", -EINVAL, 0 }, { "1,0", -EINVAL, 0 },
-                { "0-2,2", -EINVAL, 0 }, { "0 ", -EINVAL, 0 },  { " 0", -EINVAL, 0 },
-                { "0\n", -EINVAL, 0 },  { "+1", -EINVAL, 0 },  { "0-7:2/4", -EINVAL, 0 },
-                { "1048577", -ERANGE, 0 }, { "99999999999999999999999", -ERANGE, 0 },
+                { "0", 0, 1 },
+                { "0-1", 0, 2 },
+                { "0-3,8,10-11", 0, 7 },
+                { "1,3,5", 0, 3 },
+                { "5-5", 0, 1 },
+                { "0-1048576", 0, 1048577 },
+                { "3-1", -EINVAL, 0 },
+                { "a", -EINVAL, 0 },
+                { "", -EINVAL, 0 },
+                { "0,", -EINVAL, 0 },
+                { ",0", -EINVAL, 0 },
+                { "0-", -EINVAL, 0 },
+                { "-1", -EINVAL, 0 },
+                { "0--1", -EINVAL, 0 },
+                { "1,0", -EINVAL, 0 },
+                { "0-2,2", -EINVAL, 0 },
+                { "0 ", -EINVAL, 0 },
+                { " 0", -EINVAL, 0 },
+                { "0\n", -EINVAL, 0 },
+                { "+1", -EINVAL, 0 },
+                { "0-7:2/4", -EINVAL, 0 },
+                { "1048577", -ERANGE, 0 },
+                { "99999999999999999999999", -ERANGE, 0 },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -264,8 +279,7 @@ static void test_json_absent(void **state) {
 }
 
 static void test_numa_balancing_names(void **state) {
-        static const char *const want[] = { "absent", "disabled", "normal", "memory-tiering",
-                                            "normal+memory-tiering" };
+        static const char *const want[] = { "absent", "disabled", "normal", "memory-tiering", "normal+memory-tiering" };
 
         for (int m = -1; m <= 3; m++)
                 assert_string_equal(detect_numa_balancing_to_string(m), want[m + 1]);
@@ -396,9 +410,9 @@ static void test_odd_tree_changed(void **state) {
 /* ---- probes with the system calls refused ---- */
 
 #if defined(__x86_64__)
-#  define NATIVE_AUDIT_ARCH AUDIT_ARCH_X86_64
+#define NATIVE_AUDIT_ARCH AUDIT_ARCH_X86_64
 #elif defined(__aarch64__)
-#  define NATIVE_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#define NATIVE_AUDIT_ARCH AUDIT_ARCH_AARCH64
 #endif
 
 #ifdef NATIVE_AUDIT_ARCH
@@ -446,8 +460,8 @@ static void *refused_thread(void *userdata) {
         if (r >= 0)
                 r = detect_run(t->root, &f);
         if (r >= 0)
-                r = f.io_uring != t->want_io_uring || f.io_uring_send_zc || f.io_uring_buf_ring ||
-                    f.bpf_prog_load || f.bpf_xdp || (!t->want_io_uring && f.io_uring_sqpoll) || f.numa_nodes != 1;
+                r = f.io_uring != t->want_io_uring || f.io_uring_send_zc || f.io_uring_buf_ring || f.bpf_prog_load ||
+                    f.bpf_xdp || (!t->want_io_uring && f.io_uring_sqpoll) || f.numa_nodes != 1;
         detect_done(&f);
         t->result = r;
         return NULL;

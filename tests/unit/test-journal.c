@@ -166,7 +166,7 @@ static void test_restore_one(void **state) {
         assert_int_equal(journal_restore(s->journal, "net.core.optmem_max", true, &error), 0);
         testutil_assert_text("proc/sys/net/core/optmem_max", "131072\n");
         testutil_assert_text("proc/sys/vm/nr_hugepages", "64\n");
-        assert_int_equal(store_knob_get(s->store, "net.core.optmem_max", &(StoreKnob){}), -ENOENT);
+        assert_int_equal(store_knob_get(s->store, "net.core.optmem_max", &(StoreKnob) {}), -ENOENT);
         /* Nothing to restore is fine. */
         assert_int_equal(journal_restore(s->journal, "net.core.optmem_max", true, &error), 0);
         assert_int_equal(journal_restore(s->journal, "vm.nr_hugepages", false, &error), 0);
@@ -291,7 +291,8 @@ static void test_bad_requests(void **state) {
         assert_non_null(strstr(error, "0..3"));
         free(TAKE_PTR(error));
         testutil_sh("rm '%s/sys/kernel/debug/sched/numa_balancing/hot_threshold_ms'", testutil_tree.root);
-        assert_int_equal(journal_set(s->journal, "sched.numa_balancing.hot_threshold_ms", "5", "test", &error), -EOPNOTSUPP);
+        assert_int_equal(journal_set(s->journal, "sched.numa_balancing.hot_threshold_ms", "5", "test", &error),
+                         -EOPNOTSUPP);
         assert_non_null(strstr(error, "debugfs"));
         assert_int_equal(store_knob_count(s->store), 0);
         subject_free(s);

@@ -108,12 +108,26 @@ static void test_table_sane(void **state) {
 
 static void test_check_name(void **state) {
         static const char *const good[] = {
-                "vm.nr_hugepages", "a", "net.eth0.rx.1.rps_cpus", "kernel.numa_balancing_promote_rate_limit_MBps",
+                "vm.nr_hugepages",         "a",
+                "net.eth0.rx.1.rps_cpus",  "kernel.numa_balancing_promote_rate_limit_MBps",
                 "node.0.hugepages.2048kB", "net.br-lan.threaded",
         };
         static const char *const bad[] = {
-                "", ".", "..", "vm..nr_hugepages", ".vm", "vm.", "vm/nr", "a%2Fb", "a b", "a\tb", "a:b",
-                "net.eth0/../x.threaded", "caf\xc3\xa9", "vm.nr_hugepages\n", "a@b",
+                "",
+                ".",
+                "..",
+                "vm..nr_hugepages",
+                ".vm",
+                "vm.",
+                "vm/nr",
+                "a%2Fb",
+                "a b",
+                "a\tb",
+                "a:b",
+                "net.eth0/../x.threaded",
+                "caf\xc3\xa9",
+                "vm.nr_hugepages\n",
+                "a@b",
         };
         char longest[KNOB_NAME_MAX + 2];
 
@@ -149,10 +163,10 @@ static void test_match(void **state) {
                 { "net.eth0.rx.0.rps_cpus", "net.{dev}.rx.{q}.rps_cpus" },
                 { "net.eth0.100.rx.12.rps_cpus", "net.{dev}.rx.{q}.rps_cpus" }, /* a VLAN device name has a dot */
                 { "net.eth0.threaded", "net.{dev}.threaded" },
-                { "net.core.threaded", "net.{dev}.threaded" },                  /* a device named "core" */
-                { "net.abcdefghijklmno.threaded", "net.{dev}.threaded" },       /* 15 characters */
-                { "net.abcdefghijklmnop.threaded", NULL },                      /* 16 */
-                { "node.01.hugepages.2048kB", NULL },                           /* not canonical */
+                { "net.core.threaded", "net.{dev}.threaded" },            /* a device named "core" */
+                { "net.abcdefghijklmno.threaded", "net.{dev}.threaded" }, /* 15 characters */
+                { "net.abcdefghijklmnop.threaded", NULL },                /* 16 */
+                { "node.01.hugepages.2048kB", NULL },                     /* not canonical */
                 { "node.x.hugepages.2048kB", NULL },
                 { "node.1234567890.hugepages.2048kB", NULL },
                 { "net.eth0.rx.01.rps_cpus", NULL },
@@ -209,8 +223,9 @@ static void test_validate_int(void **state) {
         expect_invalid("kernel.numa_balancing", "-1", -ERANGE, "0..3");
         expect_invalid("kernel.numa_balancing", "99999999999999999999", -ERANGE, "0..3");
         for (size_t i = 0; i < 7; i++)
-                expect_invalid("kernel.numa_balancing", (const char *[]){ "x", "1.5", " 1", "+1", "1 ", "0x1", "-" }[i],
-                               -EINVAL, "allowed: 0..3");
+                expect_invalid("kernel.numa_balancing",
+                               (const char *[]) { "x", "1.5", " 1", "+1", "1 ", "0x1", "-" }[i], -EINVAL,
+                               "allowed: 0..3");
         expect_invalid("kernel.numa_balancing", "", -EINVAL, "empty");
         expect_valid("vm.nr_hugepages", "16777216", "16777216");
         expect_invalid("vm.nr_hugepages", "16777217", -ERANGE, "0..16777216");
@@ -336,11 +351,22 @@ static void test_resolve_escaping_links(void **state) {
 
 static void test_enumerate_fixture(void **state) {
         static const char *const want[] = {
-                "kernel.numa_balancing", "kernel.numa_balancing_promote_rate_limit_MBps", "vm.nr_hugepages",
-                "net.core.optmem_max", "net.core.rps_sock_flow_entries", "net.ipv4.tcp_reordering",
-                "mm.numa.demotion_enabled", "mm.transparent_hugepage.enabled", "sched.numa_balancing.hot_threshold_ms",
-                "node.0.hugepages.2048kB", "node.1.hugepages.2048kB", "net.eth0.rx.0.rps_cpus",
-                "net.eth0.rx.1.rps_cpus", "net.veth0.rx.0.rps_cpus", "net.eth0.threaded", "net.veth0.threaded",
+                "kernel.numa_balancing",
+                "kernel.numa_balancing_promote_rate_limit_MBps",
+                "vm.nr_hugepages",
+                "net.core.optmem_max",
+                "net.core.rps_sock_flow_entries",
+                "net.ipv4.tcp_reordering",
+                "mm.numa.demotion_enabled",
+                "mm.transparent_hugepage.enabled",
+                "sched.numa_balancing.hot_threshold_ms",
+                "node.0.hugepages.2048kB",
+                "node.1.hugepages.2048kB",
+                "net.eth0.rx.0.rps_cpus",
+                "net.eth0.rx.1.rps_cpus",
+                "net.veth0.rx.0.rps_cpus",
+                "net.eth0.threaded",
+                "net.veth0.threaded",
         };
         _cleanup_free_ char *root = NULL;
         Knob *ks = NULL;
@@ -403,8 +429,8 @@ static void test_write_verify(void **state) {
         write_ok("mm.numa.demotion_enabled", "true", "sys/kernel/mm/numa/demotion_enabled", "true\n");
         write_ok("sched.numa_balancing.hot_threshold_ms", "250",
                  "sys/kernel/debug/sched/numa_balancing/hot_threshold_ms", "250\n");
-        write_ok("node.1.hugepages.2048kB", "64", "sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages",
-                 "64\n");
+        write_ok("node.1.hugepages.2048kB", "64",
+                 "sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages", "64\n");
 }
 
 static void test_read_errors(void **state) {

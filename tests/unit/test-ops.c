@@ -69,8 +69,19 @@ static void test_route_params(void **state) {
 
 static void test_route_not_found(void **state) {
         static const char *const paths[] = {
-                "/", "", "/v1", "/v1/", "/v1/health/", "/v1//health", "/v2/health", "/v1/tenants/", "/v1/tenants/1/",
-                "/v1/tenants/1/events/2", "/v1/../v1/health", "health", "/V1/HEALTH",
+                "/",
+                "",
+                "/v1",
+                "/v1/",
+                "/v1/health/",
+                "/v1//health",
+                "/v2/health",
+                "/v1/tenants/",
+                "/v1/tenants/1/",
+                "/v1/tenants/1/events/2",
+                "/v1/../v1/health",
+                "health",
+                "/V1/HEALTH",
         };
         char allow[64];
 
@@ -80,9 +91,18 @@ static void test_route_not_found(void **state) {
 
 static void test_route_bad_ids(void **state) {
         static const char *const paths[] = {
-                "/v1/tenants/0", "/v1/tenants/-1", "/v1/tenants/+1", "/v1/tenants/01", "/v1/tenants/1a",
-                "/v1/tenants/..", "/v1/tenants/..%2F..%2Fetc", "/v1/tenants/1%00", "/v1/tenants/ 1",
-                "/v1/tenants/9223372036854775808", "/v1/tenants/99999999999999999999", "/v1/tenants/x/events",
+                "/v1/tenants/0",
+                "/v1/tenants/-1",
+                "/v1/tenants/+1",
+                "/v1/tenants/01",
+                "/v1/tenants/1a",
+                "/v1/tenants/..",
+                "/v1/tenants/..%2F..%2Fetc",
+                "/v1/tenants/1%00",
+                "/v1/tenants/ 1",
+                "/v1/tenants/9223372036854775808",
+                "/v1/tenants/99999999999999999999",
+                "/v1/tenants/x/events",
         };
         char allow[64];
 
@@ -136,8 +156,8 @@ static void test_route_name_params(void **state) {
 
 static void test_route_bad_names(void **state) {
         static const char *const paths[] = {
-                "/v1/knobs/a%2Fb", "/v1/knobs/%2e%2e", "/v1/knobs/vm%00x", "/v1/knobs/ vm", "/v1/knobs/vm:x",
-                "/v1/knobs/{name}", "/v1/knobs/vm\\x", "/v1/knobs/caf\xc3\xa9",
+                "/v1/knobs/a%2Fb", "/v1/knobs/%2e%2e", "/v1/knobs/vm%00x", "/v1/knobs/ vm",
+                "/v1/knobs/vm:x",  "/v1/knobs/{name}", "/v1/knobs/vm\\x",  "/v1/knobs/caf\xc3\xa9",
         };
         char path[256], toolong[OP_NAME_MAX + 2];
         char allow[64];
@@ -263,17 +283,17 @@ static void test_table_sane(void **state) {
 
 /* What the fake handler saw and is to do. */
 typedef struct Fake {
-        const char *name;       /* which context it is */
+        const char *name; /* which context it is */
         int calls;
         const void *userdata;
-        Request req;            /* the last request (its pointers valid during the call only) */
-        int64_t tenant_id;      /* req->tenant's id, 0 none */
+        Request req;       /* the last request (its pointers valid during the call only) */
+        int64_t tenant_id; /* req->tenant's id, 0 none */
         char tenant_name[64];
         bool n_set;
-        int64_t n;              /* the decoded body field */
-        int result;             /* what the handler returns */
-        bool set_reply;         /* whether it sets a 200 reply first */
-        ReplyError error;       /* else an error reply to set, REPLY_OK none */
+        int64_t n;        /* the decoded body field */
+        int result;       /* what the handler returns */
+        bool set_reply;   /* whether it sets a 200 reply first */
+        ReplyError error; /* else an error reply to set, REPLY_OK none */
 } Fake;
 
 static int fake_handler(void *userdata, const Request *req, Reply *reply) {
@@ -298,23 +318,23 @@ static const Field fake_fields[] = {
 };
 static const FieldSet fake_body = { fake_fields, ELEMENTSOF(fake_fields) };
 
-static const Op fake_own = { "fake.own", "POST", "/v1/tenants/{id}/fake", OP_TENANT_OWN, true, OP_MODULE_POOLS,
+static const Op fake_own = { "fake.own",   "POST",    "/v1/tenants/{id}/fake", OP_TENANT_OWN, true, OP_MODULE_POOLS,
                              fake_handler, &fake_body };
 static const Op fake_get = { "fake.get", "GET", "/v1/fake/{name}", OP_TENANT, false, OP_MODULE_JOURNAL, fake_handler };
-static const Op fake_admin = { "fake.admin", "POST", "/v1/fake", OP_ADMIN, true, OP_MODULE_TIER, fake_handler,
-                               &fake_body };
-static const Op fake_peer = { "fake.peer", "POST", "/v1/fake", OP_PEER, true, OP_MODULE_TENANTS, fake_handler,
-                              &fake_body };
+static const Op fake_admin = { "fake.admin", "POST",         "/v1/fake",   OP_ADMIN,
+                               true,         OP_MODULE_TIER, fake_handler, &fake_body };
+static const Op fake_peer = { "fake.peer",       "POST",       "/v1/fake", OP_PEER, true,
+                              OP_MODULE_TENANTS, fake_handler, &fake_body };
 
 /* Runs op on ids/name as who with body (NULL: none); returns the status. */
-static unsigned call(const Ops *ops, const Op *op, int64_t id, const char *name, const Identity *who,
-                     const char *body, Reply *r) {
+static unsigned call(const Ops *ops, const Op *op, int64_t id, const char *name, const Identity *who, const char *body,
+                     Reply *r) {
         OpParams p = { .ids = { id } };
         int k;
 
         if (name)
                 snprintf(p.name, sizeof p.name, "%s", name);
-        *r = (Reply){};
+        *r = (Reply) {};
         k = ops_call(ops, op, &p, who, body, body ? strlen(body) : 0, r);
         /* Always a reply; the result is the errno of an error reply, >= 0 only for a success. */
         assert_true(reply_is_set(r));
@@ -327,13 +347,13 @@ static unsigned call(const Ops *ops, const Op *op, int64_t id, const char *name,
 }
 
 /* What a transport does with a request: route once, then report the route's error or call. */
-static unsigned dispatch(const Ops *ops, const char *method, const char *path, const Identity *who,
-                         const char *body, Reply *r) {
+static unsigned dispatch(const Ops *ops, const char *method, const char *path, const Identity *who, const char *body,
+                         Reply *r) {
         const Op *op = NULL;
         OpParams p;
         int k;
 
-        *r = (Reply){};
+        *r = (Reply) {};
         k = ops_route(method, path, &op, &p, r->allow, sizeof r->allow);
         if (k < 0) {
                 assert_int_equal(ops_route_error(k, method, path, r), k);
@@ -559,8 +579,8 @@ static void test_call_failures(void **state) {
 
         /* And a success is returned as one. */
         f.set_reply = true;
-        r = (Reply){};
-        k = ops_call(&ops, &fake_get, &(OpParams){ .name = "x" }, &user, NULL, 0, &r);
+        r = (Reply) {};
+        k = ops_call(&ops, &fake_get, &(OpParams) { .name = "x" }, &user, NULL, 0, &r);
         assert_int_equal(k, 0);
         assert_code(&r, 200, REPLY_OK);
         reply_done(&r);
@@ -597,11 +617,11 @@ static Subject *subject_new(void) {
 
         assert_non_null(s);
         s->store = testutil_store_open();
-        assert_int_equal(tenants_new(s->store, testutil_tree.root, NULL, &(TenantsConf){ .max_tenants = 4096 },
+        assert_int_equal(tenants_new(s->store, testutil_tree.root, NULL, &(TenantsConf) { .max_tenants = 4096 },
                                      &s->tenants),
                          0);
-        s->pools = (Fake){ .name = "pools", .set_reply = true };
-        s->ops = (Ops){ .tenants = s->tenants, .json_max_depth = 16 };
+        s->pools = (Fake) { .name = "pools", .set_reply = true };
+        s->ops = (Ops) { .tenants = s->tenants, .json_max_depth = 16 };
         s->ops.contexts[OP_MODULE_POOLS] = &s->pools;
         s->web = tenant_add(s->store, "web", 1000);
         s->db = tenant_add(s->store, "db", 1001);
@@ -669,7 +689,7 @@ static void test_tenant_own(void **state) {
                 Reply rr = {};
 
                 assert_int_equal(tenants_get_visible(s->tenants, &admin, s->web, &t), 0);
-                assert_int_equal(tenants_op_delete(s->tenants, &(Request){ .who = &admin, .tenant = &t }, &rr), 0);
+                assert_int_equal(tenants_op_delete(s->tenants, &(Request) { .who = &admin, .tenant = &t }, &rr), 0);
                 assert_int_equal(rr.status, 204);
                 reply_done(&rr);
                 tenant_done(&t);

@@ -15,8 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <cmocka.h>
 #include <sqlite3.h>
+#include <cmocka.h>
 
 #include "journal.h"
 #include "knobs.h"
@@ -98,7 +98,8 @@ static Subject *subject_new(bool dry_run) {
         assert_non_null(s);
         s->store = testutil_store_open();
         assert_int_equal(journal_new(s->store, testutil_tree.root, testutil_tree.state, dry_run,
-                                     &(JournalConf){ .restore_on_exit = true, .drift_check_s = 30 }, NULL, &s->journal),
+                                     &(JournalConf) { .restore_on_exit = true, .drift_check_s = 30 }, NULL,
+                                     &s->journal),
                          0);
         assert_int_equal(pools_new(s->store, testutil_tree.root, dry_run, s->journal, &defaults, &s->pools), 0);
         return s;
@@ -144,7 +145,7 @@ static unsigned call(Subject *s, OpHandler handler, const FieldSet *fields, cons
         Request req = { .who = who, .ids = { id } };
         int r;
 
-        *reply = (Reply){};
+        *reply = (Reply) {};
         if (id > 0) {
                 r = store_tenant_get(s->store, id, &t);
                 if (r == -ENOENT)
@@ -226,12 +227,12 @@ static void test_grant_release(void **state) {
         Reply reply;
         json_object *v;
 
-        grant_ok(s, a, 5000000, 1, 3);             /* rounded up to 3 pages */
+        grant_ok(s, a, 5000000, 1, 3); /* rounded up to 3 pages */
         testutil_assert_text(NODE1_FILE, "3\n");
-        testutil_assert_text(NODE0_FILE, "0\n");            /* the other node is untouched */
-        grant_ok(s, b, 4 * MIB, 1, 2);             /* a second tenant adds */
+        testutil_assert_text(NODE0_FILE, "0\n"); /* the other node is untouched */
+        grant_ok(s, b, 4 * MIB, 1, 2);           /* a second tenant adds */
         testutil_assert_text(NODE1_FILE, "5\n");
-        grant_ok(s, a, 2 * MIB, 1, 1);             /* the same node again replaces, not adds */
+        grant_ok(s, a, 2 * MIB, 1, 1); /* the same node again replaces, not adds */
         testutil_assert_text(NODE1_FILE, "3\n");
 
         assert_int_equal(release(s, &root_peer, a, &reply), 200);
@@ -259,14 +260,14 @@ static void test_original_and_headroom(void **state) {
         Reply reply;
 
         testutil_put_text(NODE0_FILE, "4\n");
-        pools_set_conf(s->pools, &(PoolsConf){ .headroom_pages = 1, .max_grant_bytes = defaults.max_grant_bytes });
-        grant_ok(s, a, 2 * MIB, 0, 1);             /* 1 + 1 headroom < 4: the original stays */
+        pools_set_conf(s->pools, &(PoolsConf) { .headroom_pages = 1, .max_grant_bytes = defaults.max_grant_bytes });
+        grant_ok(s, a, 2 * MIB, 0, 1); /* 1 + 1 headroom < 4: the original stays */
         testutil_assert_text(NODE0_FILE, "4\n");
-        grant_ok(s, a, 8 * MIB, 0, 4);             /* 4 + 1 > 4 */
+        grant_ok(s, a, 8 * MIB, 0, 4); /* 4 + 1 > 4 */
         testutil_assert_text(NODE0_FILE, "5\n");
         assert_int_equal(release(s, &root_peer, a, &reply), 200);
         reply_done(&reply);
-        testutil_assert_text(NODE0_FILE, "4\n");            /* never below the original, headroom gone */
+        testutil_assert_text(NODE0_FILE, "4\n"); /* never below the original, headroom gone */
         assert_int_equal(store_knob_count(s->store), 0);
         subject_free(s);
 }
@@ -306,7 +307,7 @@ static void test_partial(void **state) {
         assert_int_equal(member_int(alloc, "node_target_pages"), 8);
         reply_done(&reply);
         testutil_assert_text(NODE1_FILE, "3\n");
-        assert_int_equal(store_grant_get(s->store, b, 1, &(StoreGrant){}), -ENOENT);
+        assert_int_equal(store_grant_get(s->store, b, 1, &(StoreGrant) {}), -ENOENT);
         assert_int_equal(partial_allocations(s), 1);
 
         /* A replacement that fails keeps the previous size. */
@@ -329,12 +330,17 @@ static void test_partial(void **state) {
 
 static void test_bad_requests(void **state) {
         static const char *const bodies[] = {
-                "{\"bytes\": 0, \"node\": 0}",       "{\"bytes\": -1, \"node\": 0}",
-                "{\"bytes\": 68719476737, \"node\": 0}", "{\"bytes\": 1, \"node\": -1}",
-                "{\"bytes\": 1, \"node\": 1024}",    "{\"bytes\": 1}",
-                "{\"node\": 0}",                     "{\"bytes\": \"1\", \"node\": 0}",
-                "{\"bytes\": 1.5, \"node\": 0}",     "{\"bytes\": 1, \"node\": 0, \"x\": 1}",
-                "{\"bytes\": 1, \"node\": 2}",       /* no node 2 in the fixture */
+                "{\"bytes\": 0, \"node\": 0}",
+                "{\"bytes\": -1, \"node\": 0}",
+                "{\"bytes\": 68719476737, \"node\": 0}",
+                "{\"bytes\": 1, \"node\": -1}",
+                "{\"bytes\": 1, \"node\": 1024}",
+                "{\"bytes\": 1}",
+                "{\"node\": 0}",
+                "{\"bytes\": \"1\", \"node\": 0}",
+                "{\"bytes\": 1.5, \"node\": 0}",
+                "{\"bytes\": 1, \"node\": 0, \"x\": 1}",
+                "{\"bytes\": 1, \"node\": 2}", /* no node 2 in the fixture */
         };
         Subject *s = subject_new(false);
         int64_t a = tenant_add(s, "web", 1000);
@@ -356,7 +362,7 @@ static void test_bad_requests(void **state) {
         assert_int_equal(grant(s, &root_peer, a + 7, 1, 0, &reply), 404);
         assert_int_equal(reply.code, REPLY_NOT_FOUND);
         reply_done(&reply);
-        assert_int_equal(store_grant_get(s->store, a + 7, 0, &(StoreGrant){}), -ENOENT);
+        assert_int_equal(store_grant_get(s->store, a + 7, 0, &(StoreGrant) {}), -ENOENT);
         assert_int_equal(grant(s, &owner, a, 1, 0, &reply), 200);
         reply_done(&reply);
         testutil_assert_text(NODE0_FILE, "1\n");
@@ -381,8 +387,8 @@ static void test_start_reconciles(void **state) {
         Subject *s = subject_new(false);
         int64_t a = tenant_add(s, "web", 1000), b = tenant_add(s, "db", 1001);
 
-        assert_int_equal(store_grant_put(s->store, &(StoreGrant){ .tenant_id = a, .node = 1, .pages = 2 }), 0);
-        assert_int_equal(store_grant_put(s->store, &(StoreGrant){ .tenant_id = b, .node = 0, .pages = 3 }), 0);
+        assert_int_equal(store_grant_put(s->store, &(StoreGrant) { .tenant_id = a, .node = 1, .pages = 2 }), 0);
+        assert_int_equal(store_grant_put(s->store, &(StoreGrant) { .tenant_id = b, .node = 0, .pages = 3 }), 0);
         assert_int_equal(pools_start(s->pools), 0);
         testutil_assert_text(NODE1_FILE, "2\n");
         testutil_assert_text(NODE0_FILE, "3\n");
@@ -392,10 +398,12 @@ static void test_start_reconciles(void **state) {
         assert_int_equal(knob_writes(s), 2);
 
         /* A tenant gone behind the store's back (foreign keys off): pruned and shrunk at start. */
-        snprintf(sql, sizeof sql, "PRAGMA foreign_keys=OFF; DELETE FROM tenants WHERE id = %" PRId64 "; "
-                 "PRAGMA foreign_keys=ON", b);
+        snprintf(sql, sizeof sql,
+                 "PRAGMA foreign_keys=OFF; DELETE FROM tenants WHERE id = %" PRId64 "; "
+                 "PRAGMA foreign_keys=ON",
+                 b);
         assert_int_equal(sqlite3_exec(store_db(s->store), sql, NULL, NULL, NULL), SQLITE_OK);
-        assert_int_equal(store_grant_get(s->store, b, 0, &(StoreGrant){}), 0); /* orphaned */
+        assert_int_equal(store_grant_get(s->store, b, 0, &(StoreGrant) {}), 0); /* orphaned */
         assert_int_equal(pools_start(s->pools), 0);
         testutil_assert_text(NODE0_FILE, "0\n");
         testutil_assert_text(NODE1_FILE, "2\n");

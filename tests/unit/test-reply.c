@@ -94,13 +94,20 @@ static void test_errno_mapping(void **state) {
                 unsigned status;
                 const char *code;
         } cases[] = {
-                { -ENOENT, 404, "not-found" },     { -EEXIST, 409, "conflict" },
-                { -EINVAL, 400, "invalid-value" }, { -ENOKEY, 401, "unauthorized" },
-                { -EPERM, 403, "forbidden" },      { -EACCES, 403, "forbidden" },
-                { -EOPNOTSUPP, 405, "method-not-allowed" }, { -E2BIG, 413, "payload-too-large" },
-                { -EMEDIUMTYPE, 415, "unsupported-media-type" }, { -EBUSY, 503, "unavailable" },
-                { -ENOSPC, 507, "insufficient-storage" }, { -EIO, 500, "internal" },
-                { -ENOMEM, 500, "internal" },      { EEXIST, 409, "conflict" }, /* sign does not matter */
+                { -ENOENT, 404, "not-found" },
+                { -EEXIST, 409, "conflict" },
+                { -EINVAL, 400, "invalid-value" },
+                { -ENOKEY, 401, "unauthorized" },
+                { -EPERM, 403, "forbidden" },
+                { -EACCES, 403, "forbidden" },
+                { -EOPNOTSUPP, 405, "method-not-allowed" },
+                { -E2BIG, 413, "payload-too-large" },
+                { -EMEDIUMTYPE, 415, "unsupported-media-type" },
+                { -EBUSY, 503, "unavailable" },
+                { -ENOSPC, 507, "insufficient-storage" },
+                { -EIO, 500, "internal" },
+                { -ENOMEM, 500, "internal" },
+                { EEXIST, 409, "conflict" }, /* sign does not matter */
         };
 
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -149,7 +156,7 @@ static void test_error_replaces_body(void **state) {
 }
 
 static int parse(const char *body, unsigned depth, Reply *r, json_object **o) {
-        *r = (Reply){};
+        *r = (Reply) {};
         *o = NULL;
         return reply_parse_body(r, body, strlen(body), depth, o);
 }

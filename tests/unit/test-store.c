@@ -338,7 +338,8 @@ static void test_migrations_in_order_once(void **state) {
         s = store_free(s);
 
         db = raw_open(dir);
-        assert_int_equal(raw_int(db, "SELECT group_concat(step) = '1,2' FROM (SELECT step FROM log ORDER BY rowid)"), 1);
+        assert_int_equal(raw_int(db, "SELECT group_concat(step) = '1,2' FROM (SELECT step FROM log ORDER BY rowid)"),
+                         1);
         sqlite3_close(db);
 
         for (int i = 0; i < 2; i++) {
@@ -383,7 +384,8 @@ static void test_migration_failure_rolls_back(void **state) {
         db = raw_open(dir);
         assert_int_equal(raw_int(db, "SELECT version FROM schema_version"), 2);
         assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'half'"), 0);
-        assert_int_equal(raw_int(db, "SELECT group_concat(step) = '1,2' FROM (SELECT step FROM log ORDER BY rowid)"), 1);
+        assert_int_equal(raw_int(db, "SELECT group_concat(step) = '1,2' FROM (SELECT step FROM log ORDER BY rowid)"),
+                         1);
         sqlite3_close(db);
 
         assert_int_equal(store_open_with_migrations(dir, fixed, ELEMENTSOF(fixed), &s), 0);
@@ -418,8 +420,14 @@ static void test_tenant_crud(void **state) {
         assert_null(list);
 
         Tenant t = {
-                .name = (char *) "web", .priority = 1, .workload_class = (char *) "serving", .uid = 1000,
-                .pid = 4242, .pid_starttime = 123456789, .cgroup = (char *) "/maio/web", .created_usec = 42,
+                .name = (char *) "web",
+                .priority = 1,
+                .workload_class = (char *) "serving",
+                .uid = 1000,
+                .pid = 4242,
+                .pid_starttime = 123456789,
+                .cgroup = (char *) "/maio/web",
+                .created_usec = 42,
         };
         assert_int_equal(store_tenant_add(s, &t, "hash-web", &a), 0);
         b = add_tenant(s, "db", 1001, "hash-db");
@@ -475,9 +483,14 @@ static void test_tenant_update(void **state) {
         a = add_tenant(s, "web", 1000, "h1");
 
         Tenant t = {
-                .id = a, .name = (char *) "web2", .priority = 7, .workload_class = (char *) "serving",
+                .id = a,
+                .name = (char *) "web2",
+                .priority = 7,
+                .workload_class = (char *) "serving",
                 .uid = 5555, /* the owner is not updatable */
-                .pid = 77, .pid_starttime = 88, .cgroup = (char *) "/maio/web2",
+                .pid = 77,
+                .pid_starttime = 88,
+                .cgroup = (char *) "/maio/web2",
         };
         assert_int_equal(store_tenant_update(s, &t), 0);
         assert_int_equal(store_tenant_get(s, a, &got), 0);

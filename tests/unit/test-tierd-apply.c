@@ -63,17 +63,21 @@ static Subject *subject_start(unsigned policy, bool dry_run) {
         s->config->tiering_policy = policy;
         c = s->config;
         assert_int_equal(journal_new(s->store, testutil_tree.root, testutil_tree.state, dry_run,
-                                     &(JournalConf){ .restore_on_exit = c->knobs_restore_on_exit,
-                                                     .reconcile = (int) c->knobs_reconcile,
-                                                     .enforce = c->knobs_enforce,
-                                                     .drift_check_s = c->knobs_drift_check_s },
+                                     &(JournalConf) { .restore_on_exit = c->knobs_restore_on_exit,
+                                                      .reconcile = (int) c->knobs_reconcile,
+                                                      .enforce = c->knobs_enforce,
+                                                      .drift_check_s = c->knobs_drift_check_s },
                                      NULL, &s->journal),
                          0);
         assert_int_equal(journal_start(s->journal), 0);
         assert_int_equal(detect_run(testutil_tree.root, &s->features), 0);
         journal_set_features(s->journal, &s->features);
-        assert_int_equal(tierd_new(&(TierdDeps){ .store = s->store, .root = testutil_tree.root, .dry_run = dry_run,
-                                                 .journal = s->journal, .features = &s->features, .config = s->config },
+        assert_int_equal(tierd_new(&(TierdDeps) { .store = s->store,
+                                                  .root = testutil_tree.root,
+                                                  .dry_run = dry_run,
+                                                  .journal = s->journal,
+                                                  .features = &s->features,
+                                                  .config = s->config },
                                    &s->tierd),
                          0);
         assert_int_equal(tierd_start(s->tierd), 0);
@@ -101,8 +105,11 @@ static Subject *subject_restart(Subject *s, unsigned policy) {
 static int64_t tenant_add(Subject *s, const char *name, const char *class, int priority, const char *cgroup) {
         char token[TOKEN_STRLEN + 1], hash[TOKEN_HASH_STRLEN + 1];
         Tenant t = {
-                .name = (char *) name, .workload_class = (char *) class, .priority = priority,
-                .cgroup = (char *) cgroup, .uid = 1000,
+                .name = (char *) name,
+                .workload_class = (char *) class,
+                .priority = priority,
+                .cgroup = (char *) cgroup,
+                .uid = 1000,
         };
         int64_t id;
 
@@ -169,30 +176,23 @@ static void test_damon_writes(void **state) {
         (void) state_of(s, nocg, true); /* no cgroup: no schemes of its own */
         testutil_assert_text(KD "0/state", "update_schemes_tried_regions\n");
         changed = changed_files();
-        assert_string_equal(changed,
-                            KD "0/contexts/0/operations\n"
-                            KD "0/contexts/0/schemes/0/access_pattern/age/max\n"
-                            KD "0/contexts/0/schemes/0/access_pattern/nr_accesses/max\n"
-                            KD "0/contexts/0/schemes/0/access_pattern/sz/max\n"
-                            S1 "access_pattern/age/max\n" S1 "access_pattern/nr_accesses/max\n"
-                            S1 "access_pattern/nr_accesses/min\n" S1 "access_pattern/sz/max\n" S1 "action\n"
-                            S1 "filters/0/memcg_path\n" S1 "filters/0/type\n" S1 "filters/nr_filters\n"
-                            S1 "quotas/bytes\n" S1 "quotas/reset_interval_ms\n" S1 "target_nid\n"
-                            KD "0/contexts/0/schemes/2/access_pattern/age/max\n"
-                            KD "0/contexts/0/schemes/2/access_pattern/age/min\n"
-                            KD "0/contexts/0/schemes/2/access_pattern/sz/max\n"
-                            KD "0/contexts/0/schemes/2/action\n"
-                            KD "0/contexts/0/schemes/2/filters/0/memcg_path\n"
-                            KD "0/contexts/0/schemes/2/filters/0/type\n"
-                            KD "0/contexts/0/schemes/2/filters/nr_filters\n"
-                            KD "0/contexts/0/schemes/2/quotas/bytes\n"
-                            KD "0/contexts/0/schemes/2/quotas/reset_interval_ms\n"
-                            KD "0/contexts/0/schemes/2/target_nid\n"
-                            KD "0/contexts/0/schemes/nr_schemes\n"
-                            KD "0/contexts/0/targets/nr_targets\n"
-                            KD "0/contexts/nr_contexts\n"
-                            KD "0/state\n"
-                            KD "nr_kdamonds\n");
+        assert_string_equal(changed, KD
+                            "0/contexts/0/operations\n" KD "0/contexts/0/schemes/0/access_pattern/age/max\n" KD
+                            "0/contexts/0/schemes/0/access_pattern/nr_accesses/max\n" KD
+                            "0/contexts/0/schemes/0/access_pattern/sz/max\n" S1 "access_pattern/age/max\n" S1
+                            "access_pattern/nr_accesses/max\n" S1 "access_pattern/nr_accesses/min\n" S1
+                            "access_pattern/sz/max\n" S1 "action\n" S1 "filters/0/memcg_path\n" S1 "filters/0/type\n" S1
+                            "filters/nr_filters\n" S1 "quotas/bytes\n" S1 "quotas/reset_interval_ms\n" S1
+                            "target_nid\n" KD "0/contexts/0/schemes/2/access_pattern/age/max\n" KD
+                            "0/contexts/0/schemes/2/access_pattern/age/min\n" KD
+                            "0/contexts/0/schemes/2/access_pattern/sz/max\n" KD "0/contexts/0/schemes/2/action\n" KD
+                            "0/contexts/0/schemes/2/filters/0/memcg_path\n" KD
+                            "0/contexts/0/schemes/2/filters/0/type\n" KD
+                            "0/contexts/0/schemes/2/filters/nr_filters\n" KD "0/contexts/0/schemes/2/quotas/bytes\n" KD
+                            "0/contexts/0/schemes/2/quotas/reset_interval_ms\n" KD
+                            "0/contexts/0/schemes/2/target_nid\n" KD "0/contexts/0/schemes/nr_schemes\n" KD
+                            "0/contexts/0/targets/nr_targets\n" KD "0/contexts/nr_contexts\n" KD "0/state\n" KD
+                            "nr_kdamonds\n");
         testutil_assert_text(KD "nr_kdamonds", "1\n");
         testutil_assert_text(KD "0/contexts/0/operations", "paddr\n");
         testutil_assert_text(KD "0/contexts/0/schemes/nr_schemes", "3\n");
@@ -307,14 +307,14 @@ static void test_feedback_errors(void **state) {
         assert_int_equal(tierd_tenant_get(s->tierd, &t, false, &tt), -ENOENT);
         tenant_done(&t);
         tt = state_of(s, a, true);
-        assert_int_equal(tierd_feedback(s->tierd, tt, &fb, &reward), -ENOENT);   /* not opened yet */
+        assert_int_equal(tierd_feedback(s->tierd, tt, &fb, &reward), -ENOENT); /* not opened yet */
         fb.episode = 1;
         fb.value = 0;
-        assert_int_equal(tierd_feedback(s->tierd, tt, &fb, &reward), -EINVAL);   /* no reward from 0 s */
+        assert_int_equal(tierd_feedback(s->tierd, tt, &fb, &reward), -EINVAL); /* no reward from 0 s */
         fb.value = NAN;
         assert_int_equal(tierd_feedback(s->tierd, tt, &fb, &reward), -EINVAL);
         policy_counters(tt->policy, NULL, NULL, &updates);
-        assert_int_equal(updates, 0);                                     /* none of it reached the model */
+        assert_int_equal(updates, 0); /* none of it reached the model */
         assert_int_equal(tt->episode, 1);
         feedback_ok(s, tt, 8);
         fb.value = 8;

@@ -57,8 +57,8 @@ static void test_parse_psi_meminfo(void **state) {
         assert_int_equal(tierd_parse_psi("some avg10=x\n", &psi), -EINVAL);
         assert_int_equal(tierd_parse_psi("some avg10=-1\n", &psi), -EINVAL);
 
-        assert_int_equal(tierd_parse_meminfo("Node 3 MemTotal:  1000 kB\nNode 3 MemFree:   250 kB\nNode 3 MemUsed: 750 kB\n",
-                                             &n),
+        assert_int_equal(tierd_parse_meminfo(
+                                 "Node 3 MemTotal:  1000 kB\nNode 3 MemFree:   250 kB\nNode 3 MemUsed: 750 kB\n", &n),
                          0);
         assert_int_equal(n.node, 3);
         assert_int_equal(n.total_kb, 1000);
@@ -92,7 +92,9 @@ static void test_parse_numa_stat(void **state) {
         TierdTiers t;
 
         assert_int_equal(tierd_tiers_from_features(tiers_s, "0-1", &t), 0);
-        assert_int_equal(tierd_parse_numa_stat("anon N0=100 N1=300\nfile N0=50 N1=50\nkernel_stack N0=9999 N1=0\n", &t, &m), 0);
+        assert_int_equal(tierd_parse_numa_stat("anon N0=100 N1=300\nfile N0=50 N1=50\nkernel_stack N0=9999 N1=0\n", &t,
+                                               &m),
+                         0);
         assert_true(m.valid);
         assert_int_equal(m.local_bytes, 150);
         assert_int_equal(m.remote_bytes, 350);
@@ -253,18 +255,30 @@ static void test_nr_accesses(void **state) {
 }
 
 static const TierdApplyTenant plan_tenants[] = {
-        { .id = 1, .priority = 0, .cgroup = "/maio/a",
+        { .id = 1,
+          .priority = 0,
+          .cgroup = "/maio/a",
           .decision = { .rule = TIER_RULE_THRESHOLDS, .action = 13, .rate_threshold = 100, .burst_threshold = 0.25 } },
-        { .id = 2, .priority = 4, .cgroup = NULL,
+        { .id = 2,
+          .priority = 4,
+          .cgroup = NULL,
           .decision = { .rule = TIER_RULE_THRESHOLDS, .action = -1, .rate_threshold = 3, .burst_threshold = 0 } },
         { .id = 3, .priority = 6, .cgroup = "/maio/b", .decision = { .rule = TIER_RULE_NEVER, .action = -1 } },
 };
 
 static void test_plan_damon(void **state) {
         TierdDamonInput in = {
-                .kdamond = 0, .create = true, .running = false, .local_nid = 0, .remote_nid = 1,
-                .sample_s = 0.005, .aggr_s = 0.1, .budget_Bps = 1e9, .demote_after_s = 5,
-                .tenants = plan_tenants, .n_tenants = ELEMENTSOF(plan_tenants),
+                .kdamond = 0,
+                .create = true,
+                .running = false,
+                .local_nid = 0,
+                .remote_nid = 1,
+                .sample_s = 0.005,
+                .aggr_s = 0.1,
+                .budget_Bps = 1e9,
+                .demote_after_s = 5,
+                .tenants = plan_tenants,
+                .n_tenants = ELEMENTSOF(plan_tenants),
         };
         _cleanup_(tierd_plan_done) TierdPlan p = {};
 
@@ -449,8 +463,8 @@ static void test_nearest(void **state) {
 }
 
 static void test_features_json(void **state) {
-        static const char *const bad[] = { "[0.1,0.2,0.3,0.4]", "[0.1,0.2,0.3,0.4,1.5]", "[0.1,0.2,0.3,0.4,\"a\"]",
-                                           "{\"a\":1}", "[0.1,0.2,0.3,0.4,-0.1]", "[0.1,0.2,0.3,0.4,NaN]" };
+        static const char *const bad[] = { "[0.1,0.2,0.3,0.4]", "[0.1,0.2,0.3,0.4,1.5]",  "[0.1,0.2,0.3,0.4,\"a\"]",
+                                           "{\"a\":1}",         "[0.1,0.2,0.3,0.4,-0.1]", "[0.1,0.2,0.3,0.4,NaN]" };
         const double f[TIER_N_FEATURES] = { 0, 0.25, 0.5, 0.75, 1 };
         json_object *j = tierd_features_to_json(f);
         double g[TIER_N_FEATURES];
@@ -507,8 +521,12 @@ static void test_reseed(void **state) {
 
 static void test_model_bounds(void **state) {
         static const char *const bad[] = {
-                "{\"params\":{\"hidden\":257}}", "{\"params\":{\"train_steps\":4000000000}}",
-                "{\"params\":{\"batch\":\"32\"}}", "{\"params\":{\"replay\":1048577}}", "{\"params\":[]}", "{}",
+                "{\"params\":{\"hidden\":257}}",
+                "{\"params\":{\"train_steps\":4000000000}}",
+                "{\"params\":{\"batch\":\"32\"}}",
+                "{\"params\":{\"replay\":1048577}}",
+                "{\"params\":[]}",
+                "{}",
         };
         _cleanup_(policy_freep) TierPolicy *p = NULL;
         TierPolicyParams pp;
@@ -529,22 +547,14 @@ static void test_model_bounds(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_parse_vmstat),
-                cmocka_unit_test(test_parse_psi_meminfo),
-                cmocka_unit_test(test_tiers),
-                cmocka_unit_test(test_parse_numa_stat),
-                cmocka_unit_test(test_read_fixture),
-                cmocka_unit_test(test_context),
-                cmocka_unit_test(test_demote_rate),
-                cmocka_unit_test(test_context_json),
-                cmocka_unit_test(test_nr_accesses),
-                cmocka_unit_test(test_plan_damon),
-                cmocka_unit_test(test_plan_numab),
-                cmocka_unit_test(test_feedback_parse),
-                cmocka_unit_test(test_feedback_values),
-                cmocka_unit_test(test_nearest),
-                cmocka_unit_test(test_features_json),
-                cmocka_unit_test(test_reseed),
+                cmocka_unit_test(test_parse_vmstat),    cmocka_unit_test(test_parse_psi_meminfo),
+                cmocka_unit_test(test_tiers),           cmocka_unit_test(test_parse_numa_stat),
+                cmocka_unit_test(test_read_fixture),    cmocka_unit_test(test_context),
+                cmocka_unit_test(test_demote_rate),     cmocka_unit_test(test_context_json),
+                cmocka_unit_test(test_nr_accesses),     cmocka_unit_test(test_plan_damon),
+                cmocka_unit_test(test_plan_numab),      cmocka_unit_test(test_feedback_parse),
+                cmocka_unit_test(test_feedback_values), cmocka_unit_test(test_nearest),
+                cmocka_unit_test(test_features_json),   cmocka_unit_test(test_reseed),
                 cmocka_unit_test(test_model_bounds),
         };
 

@@ -21,12 +21,12 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <cmocka.h>
 #include <linux/if_link.h>
 #include <netlink/errno.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/veth.h>
 #include <numa.h>
+#include <cmocka.h>
 
 #include "cleanup.h"
 #include "testgroups.h"
@@ -287,9 +287,9 @@ static void test_root_is_live(void **state) {
 static void test_xdp_names(void **state) {
         /* Every entry of the list: an unsorted list would make bsearch() miss some. */
         static const char *const native[] = {
-                "bnxt_en", "bond", "ena",       "gve",       "hv_netvsc", "i40e",      "ice", "igb",
-                "igc",     "ixgbe", "ixgbevf",  "mlx4_core", "mlx5_core", "mvneta",    "mvpp2", "netdevsim",
-                "nfp",     "qede", "sfc",       "stmmaceth", "tun",       "veth",      "virtio_net",
+                "bnxt_en", "bond",  "ena",     "gve",       "hv_netvsc", "i40e",   "ice",        "igb",
+                "igc",     "ixgbe", "ixgbevf", "mlx4_core", "mlx5_core", "mvneta", "mvpp2",      "netdevsim",
+                "nfp",     "qede",  "sfc",     "stmmaceth", "tun",       "veth",   "virtio_net",
         };
 
         for (size_t i = 0; i < ELEMENTSOF(native); i++)
@@ -333,9 +333,15 @@ static void test_nodelist_parse(void **state) {
                 int r;
                 const char *want; /* members joined with ',' */
         } cases[] = {
-                { "0", 0, "0" },          { "0-3", 0, "0,1,2,3" },   { "1,3-4,9", 0, "1,3,4,9" },
-                { "", 0, "" },            { "3-1", -EINVAL, NULL },  { "1,0", -EINVAL, NULL },
-                { "0-2,2", -EINVAL, NULL }, { "(null)", -EINVAL, NULL }, { "1048577", -ERANGE, NULL },
+                { "0", 0, "0" },
+                { "0-3", 0, "0,1,2,3" },
+                { "1,3-4,9", 0, "1,3,4,9" },
+                { "", 0, "" },
+                { "3-1", -EINVAL, NULL },
+                { "1,0", -EINVAL, NULL },
+                { "0-2,2", -EINVAL, NULL },
+                { "(null)", -EINVAL, NULL },
+                { "1048577", -ERANGE, NULL },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -500,12 +506,12 @@ static void test_live_host(void **state) {
 
 /* ---- children in their own network namespace ---- */
 
-#define child_check(cond)                                                                        \
-        do {                                                                                     \
-                if (!(cond)) {                                                                   \
+#define child_check(cond)                                                                               \
+        do {                                                                                            \
+                if (!(cond)) {                                                                          \
                         fprintf(stderr, "child: %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-                        _exit(1);                                                                \
-                }                                                                                \
+                        _exit(1);                                                                       \
+                }                                                                                       \
         } while (0)
 
 /* Enters a fresh network namespace with a sysfs that shows it, as "ip netns exec"
@@ -515,8 +521,7 @@ static void child_enter_netns(void) {
                 fprintf(stderr, "child: unshare(CLONE_NEWNET|CLONE_NEWNS): %s\n", strerror(errno));
                 _exit(CHILD_SKIP);
         }
-        if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0 ||
-            mount("sysfs", "/sys", "sysfs", 0, NULL) < 0) {
+        if (mount(NULL, "/", NULL, MS_SLAVE | MS_REC, NULL) < 0 || mount("sysfs", "/sys", "sysfs", 0, NULL) < 0) {
                 fprintf(stderr, "child: cannot mount a sysfs for the namespace: %s\n", strerror(errno));
                 _exit(CHILD_SKIP);
         }
@@ -712,8 +717,10 @@ static const struct CMUnitTest tests_xdp[] = {
 static const TestGroup groups[] = {
         TEST_GROUP(NULL, NULL, tests_any_host),
         TEST_GROUP("netns", "a network namespace of its own with its sysfs mounted (CAP_SYS_ADMIN)", tests_netns),
-        TEST_GROUP("xdp", "a network namespace of its own and loading an XDP program (CAP_SYS_ADMIN, or CAP_BPF "
-                          "and CAP_NET_ADMIN)", tests_xdp),
+        TEST_GROUP("xdp",
+                   "a network namespace of its own and loading an XDP program (CAP_SYS_ADMIN, or CAP_BPF "
+                   "and CAP_NET_ADMIN)",
+                   tests_xdp),
 };
 
 int main(int argc, char **argv) {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Helpers the cmocka unit tests share: shell commands that must succeed, a temp copy of a fixture
  * tree (MAIO_FIXTURES) with a state directory, its files, the store on it, and small temp trees of
- * hand-written files. Each test builds the module it tests from these; none builds a Manager. Helpers fail the running test on error unless they say they return one. */
+ * hand-written files. Each test builds the module it tests from these; none builds a Manager. Helpers fail the running
+ * test on error unless they say they return one. */
 #pragma once
 
 #include <limits.h>

@@ -15,8 +15,8 @@
 
 typedef struct Graph {
         uint32_t n, degree;
-        uint32_t *edges;  /* n * degree neighbour ids */
-        uint32_t *queue;  /* BFS frontier */
+        uint32_t *edges; /* n * degree neighbour ids */
+        uint32_t *queue; /* BFS frontier */
         uint8_t *seen;
 } Graph;
 
@@ -60,8 +60,7 @@ static int graph_build(Graph *g, const Options *o) {
                 for (unsigned e = 0; e < o->degree; e++) {
                         uint64_t r = next_random(&x);
 
-                        g->edges[v * o->degree + e] =
-                                e % 2 ? (uint32_t) (r % n) : (uint32_t) ((v + 1 + r % 64) % n);
+                        g->edges[v * o->degree + e] = e % 2 ? (uint32_t) (r % n) : (uint32_t) ((v + 1 + r % 64) % n);
                 }
         return 0;
 }
@@ -109,9 +108,12 @@ static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret) {
 
 static int parse_args(int argc, char **argv, Options *o) {
         static const struct option options[] = {
-                { "megabytes", required_argument, NULL, 'm' }, { "degree", required_argument, NULL, 'd' },
-                { "rounds", required_argument, NULL, 'r' },    { "seed", required_argument, NULL, 's' },
-                { "help", no_argument, NULL, 'h' },           {},
+                { "megabytes", required_argument, NULL, 'm' },
+                { "degree", required_argument, NULL, 'd' },
+                { "rounds", required_argument, NULL, 'r' },
+                { "seed", required_argument, NULL, 's' },
+                { "help", no_argument, NULL, 'h' },
+                {},
         };
         uint64_t v;
         int c;

@@ -30,9 +30,25 @@ typedef struct Args {
 } Args;
 
 enum {
-        ARG_WORKLOAD = 0x100, ARG_TRACE, ARG_LOCAL_FRACTION, ARG_CONTENTION, ARG_POLICY, ARG_EPISODES, ARG_SEED,
-        ARG_ACTION, ARG_PAGES, ARG_EPOCHS, ARG_GRID, ARG_SAVE_MODEL, ARG_LOAD_MODEL, ARG_DELTA_RATE,
-        ARG_DELTA_MARK, ARG_LOCAL_NS, ARG_REMOTE_NS, ARG_LINK_GBPS, ARG_VERSION,
+        ARG_WORKLOAD = 0x100,
+        ARG_TRACE,
+        ARG_LOCAL_FRACTION,
+        ARG_CONTENTION,
+        ARG_POLICY,
+        ARG_EPISODES,
+        ARG_SEED,
+        ARG_ACTION,
+        ARG_PAGES,
+        ARG_EPOCHS,
+        ARG_GRID,
+        ARG_SAVE_MODEL,
+        ARG_LOAD_MODEL,
+        ARG_DELTA_RATE,
+        ARG_DELTA_MARK,
+        ARG_LOCAL_NS,
+        ARG_REMOTE_NS,
+        ARG_LINK_GBPS,
+        ARG_VERSION,
 };
 
 static void help(void) {
@@ -295,7 +311,8 @@ static int tiersim_policy(const Args *a, TierPolicy **ret) {
         }
         r = policy_new(a->policy, &a->pp, ret);
         if (r == -ENOENT)
-                fprintf(stderr, "maio-tiersim: unknown policy '%s' (indigo, linucb, heuristic, static, ewma, none, grid)\n",
+                fprintf(stderr,
+                        "maio-tiersim: unknown policy '%s' (indigo, linucb, heuristic, static, ewma, none, grid)\n",
                         a->policy);
         else if (r == -EINVAL)
                 fprintf(stderr, "maio-tiersim: parameters out of range for policy '%s'%s\n", a->policy,

@@ -22,8 +22,8 @@
 typedef struct SimPage {
         PageEstimator est;
         TelemetryCounter ctr;
-        double mark;        /* remote pages: when the scanner last marked it */
-        double last_access; /* time of its last access */
+        double mark;         /* remote pages: when the scanner last marked it */
+        double last_access;  /* time of its last access */
         uint32_t prev, next; /* LRU list of local pages, most recent first */
         bool local;
 } SimPage;
@@ -365,8 +365,8 @@ int sim_episode(Sim *s, TierPolicy *p, const TierDecision *d0, SimResult *ret) {
                         *(s->pages[t->page[i]].local ? &loc : &rem) += t->count[i];
                 res.local_samples += loc;
                 res.remote_samples += rem;
-                t_acc = epoch_access_time(sp, loc * sp->accesses_per_sample, rem * sp->accesses_per_sample,
-                                          moved_bytes, &u);
+                t_acc = epoch_access_time(sp, loc * sp->accesses_per_sample, rem * sp->accesses_per_sample, moved_bytes,
+                                          &u);
                 res.traffic_bytes += (uint64_t) llround(rem * sp->accesses_per_sample * sp->line_size);
 
                 if (p && policy_online(p)) {

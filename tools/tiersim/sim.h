@@ -33,7 +33,7 @@ int sim_params_check(const SimParams *p, const char **ret_field);
 typedef struct SimResult {
         double runtime_s;
         uint64_t promotions, demotions;
-        uint64_t traffic_bytes;         /* remote accesses x line size + migrations x page size */
+        uint64_t traffic_bytes; /* remote accesses x line size + migrations x page size */
         uint64_t local_samples, remote_samples;
 } SimResult;
 
@@ -57,11 +57,11 @@ void sim_context(const Sim *s, TierContext *ret);
 int sim_episode(Sim *s, TierPolicy *p, const TierDecision *d, SimResult *ret);
 
 typedef struct SimTraining {
-        unsigned episodes;     /* decisions made (simulated + served from the cache) */
-        unsigned simulated;    /* episodes actually simulated */
+        unsigned episodes;  /* decisions made (simulated + served from the cache) */
+        unsigned simulated; /* episodes actually simulated */
         double cache_hit_rate;
-        double best_reward;    /* best normalised reward seen */
-        TierDecision final;    /* the greedy decision evaluated at the end */
+        double best_reward; /* best normalised reward seen */
+        TierDecision final; /* the greedy decision evaluated at the end */
 } SimTraining;
 
 /* Evaluates policy p: a learning policy first trains for `episodes` episodes from episode

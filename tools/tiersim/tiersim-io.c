@@ -104,8 +104,7 @@ static int report_to_json(const TiersimReport *rep, json_object **ret) {
 static void print_table(json_object *o) {
         json_object_object_foreach(o, key, val) {
                 if (json_object_is_type(val, json_type_object)) {
-                        json_object_object_foreach(val, k2, v2)
-                                printf("%-24s %s\n", k2, json_object_get_string(v2));
+                        json_object_object_foreach(val, k2, v2) printf("%-24s %s\n", k2, json_object_get_string(v2));
                         continue;
                 }
                 printf("%-24s %s\n", key, json_object_get_string(val));

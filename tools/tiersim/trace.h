@@ -11,7 +11,7 @@
 #include "cleanup.h"
 
 /* Limits that keep a hostile trace from exhausting memory. */
-#define TRACE_MAX_PAGES (UINT32_C(1) << 24)  /* 64 GiB of 4 KiB pages */
+#define TRACE_MAX_PAGES (UINT32_C(1) << 24) /* 64 GiB of 4 KiB pages */
 #define TRACE_MAX_EPOCHS (UINT32_C(1) << 22)
 #define TRACE_MAX_COUNT UINT32_C(1000000)
 #define TRACE_MAX_LINE 4096
@@ -22,7 +22,7 @@ typedef struct Trace {
         uint32_t *page;      /* dense page ids 0..n_pages-1, each at most once per epoch */
         uint32_t *count;     /* sampled accesses, >= 1 */
         size_t n_entries;
-        size_t n_pages;      /* distinct pages: the footprint */
+        size_t n_pages; /* distinct pages: the footprint */
         uint64_t total_samples;
 } Trace;
 

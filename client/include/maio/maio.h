@@ -25,9 +25,9 @@ extern "C" {
  *
  * Errors are negative errno values; >= 0 is success. */
 
-#define MAIO_CHUNK_SIZE (64u * 1024u)       /* unit of the magazine layer; largest maio_alloc */
+#define MAIO_CHUNK_SIZE (64u * 1024u) /* unit of the magazine layer; largest maio_alloc */
 #define MAIO_HUGE_PAGE_SIZE (2u * 1024u * 1024u)
-#define MAIO_ALIGN 64u                       /* every buffer starts on a 64-byte boundary */
+#define MAIO_ALIGN 64u /* every buffer starts on a 64-byte boundary */
 
 /* ---- pool ------------------------------------------------------------------------------------- */
 
@@ -40,38 +40,38 @@ enum {
 };
 
 typedef struct maio_pool_config {
-        size_t size;                 /* bytes; rounded up to 2 MiB; 0 = 64 MiB */
-        int numa_node;               /* node to bind to; -1 = no binding */
-        unsigned flags;              /* MAIO_POOL_* */
-        const char *daemon_socket;   /* NULL = $MAIOD_SOCKET, else /run/maiod/maiod.sock */
-        const char *tenant;          /* tenant id for the grant; NULL = $MAIO_TENANT; none = standalone */
+        size_t size;               /* bytes; rounded up to 2 MiB; 0 = 64 MiB */
+        int numa_node;             /* node to bind to; -1 = no binding */
+        unsigned flags;            /* MAIO_POOL_* */
+        const char *daemon_socket; /* NULL = $MAIOD_SOCKET, else /run/maiod/maiod.sock */
+        const char *tenant;        /* tenant id for the grant; NULL = $MAIO_TENANT; none = standalone */
 } maio_pool_config;
 
 typedef enum maio_backing {
-        MAIO_BACKING_HUGETLB,        /* 2 MB hugetlb pages (MAP_HUGETLB|MAP_HUGE_2MB) */
-        MAIO_BACKING_THP,            /* fallback: 2 MB-aligned anonymous memory + MADV_HUGEPAGE */
-        MAIO_BACKING_SMALL_PAGES,    /* fallback: THP unavailable too (madvise refused) */
+        MAIO_BACKING_HUGETLB,     /* 2 MB hugetlb pages (MAP_HUGETLB|MAP_HUGE_2MB) */
+        MAIO_BACKING_THP,         /* fallback: 2 MB-aligned anonymous memory + MADV_HUGEPAGE */
+        MAIO_BACKING_SMALL_PAGES, /* fallback: THP unavailable too (madvise refused) */
 } maio_backing;
 
 typedef enum maio_grant_state {
-        MAIO_GRANT_NOT_ASKED,        /* MAIO_POOL_NO_DAEMON or no tenant id */
-        MAIO_GRANT_STANDALONE,       /* daemon unreachable or has no grant endpoint (404) */
-        MAIO_GRANT_GRANTED,          /* the daemon reserved hugepages for us */
-        MAIO_GRANT_FAILED,           /* the daemon answered with an error; working standalone */
+        MAIO_GRANT_NOT_ASKED,  /* MAIO_POOL_NO_DAEMON or no tenant id */
+        MAIO_GRANT_STANDALONE, /* daemon unreachable or has no grant endpoint (404) */
+        MAIO_GRANT_GRANTED,    /* the daemon reserved hugepages for us */
+        MAIO_GRANT_FAILED,     /* the daemon answered with an error; working standalone */
 } maio_grant_state;
 
 typedef struct maio_pool_stats {
         maio_backing backing;
-        const char *backing_reason;  /* why not hugetlb (owned by the pool), NULL when hugetlb */
+        const char *backing_reason; /* why not hugetlb (owned by the pool), NULL when hugetlb */
         maio_grant_state grant;
-        int grant_error;             /* -errno or -HTTP status of a failed grant, else 0 */
-        int numa_node;               /* node bound to, -1 if none */
-        int numa_error;              /* -errno of a failed binding, else 0 */
-        size_t size;                 /* bytes mapped */
+        int grant_error; /* -errno or -HTTP status of a failed grant, else 0 */
+        int numa_node;   /* node bound to, -1 if none */
+        int numa_error;  /* -errno of a failed binding, else 0 */
+        size_t size;     /* bytes mapped */
         size_t chunks_total;
-        size_t chunks_free;          /* in the depot and in all thread caches */
+        size_t chunks_free; /* in the depot and in all thread caches */
         uint64_t allocs, frees, alloc_failures;
-        uint64_t rejected_frees;     /* double frees, foreign pointers, in-flight buffers */
+        uint64_t rejected_frees; /* double frees, foreign pointers, in-flight buffers */
 } maio_pool_stats;
 
 /* Maps and prepares a pool. cfg may be NULL for defaults. Returns 0 and *ret, or -errno
@@ -96,11 +96,11 @@ int maio_alloc(maio_pool *pool, size_t size, void **ret);
 int maio_free(maio_pool *pool, void *buf);
 
 typedef enum maio_buf_state {
-        MAIO_BUF_FREE = 1,           /* was allocated, has been freed */
-        MAIO_BUF_APP,                /* owned by the application */
-        MAIO_BUF_INFLIGHT,           /* handed to a send; the kernel may still read it */
-        MAIO_BUF_RECV,               /* owned by a receive: in the provided-buffer ring, or
-                                      * delivered by maio_recv_sg and not yet released */
+        MAIO_BUF_FREE = 1, /* was allocated, has been freed */
+        MAIO_BUF_APP,      /* owned by the application */
+        MAIO_BUF_INFLIGHT, /* handed to a send; the kernel may still read it */
+        MAIO_BUF_RECV,     /* owned by a receive: in the provided-buffer ring, or
+                            * delivered by maio_recv_sg and not yet released */
 } maio_buf_state;
 
 /* Returns the maio_buf_state of the buffer starting at buf, or -EINVAL if buf is not the start
@@ -112,7 +112,7 @@ const char *maio_buf_state_to_string(int state);
 
 typedef struct maio_grant {
         int numa_node;
-        uint64_t pages;              /* 2 MB pages reserved for the tenant */
+        uint64_t pages; /* 2 MB pages reserved for the tenant */
 } maio_grant;
 
 /* Asks maiod (HTTP/1.1 over its unix socket) for a hugepage grant: POST /v1/tenants/{tenant}/maio
@@ -122,30 +122,30 @@ typedef struct maio_grant {
  * grants 0 pages; -EINVAL for a bad tenant id; -EPROTO for an unparsable reply; -ETIMEDOUT;
  * -(HTTP status) for other non-2xx answers (e.g. -507: the kernel had too few pages); other
  * -errno on I/O errors. */
-int maio_daemon_grant(const char *socket_path, const char *tenant, int numa_node, uint64_t bytes,
-                      int timeout_ms, maio_grant *ret);
+int maio_daemon_grant(const char *socket_path, const char *tenant, int numa_node, uint64_t bytes, int timeout_ms,
+                      maio_grant *ret);
 
 /* ---- rings ------------------------------------------------------------------------------------ */
 
 typedef struct maio_ring maio_ring;
 
 enum {
-        MAIO_RING_NO_SQPOLL = 1u << 0,   /* no kernel poller: every submit is a syscall */
-        MAIO_RING_NO_ZC = 1u << 1,       /* never use SEND_ZC (copying sends only) */
+        MAIO_RING_NO_SQPOLL = 1u << 0, /* no kernel poller: every submit is a syscall */
+        MAIO_RING_NO_ZC = 1u << 1,     /* never use SEND_ZC (copying sends only) */
 };
 
 typedef struct maio_ring_config {
-        unsigned entries;            /* SQ entries (power of two); 0 = 256 */
-        unsigned flags;              /* MAIO_RING_* */
-        int sq_thread_cpu;           /* pin the SQPOLL poller to this CPU; -1 = unpinned */
-        unsigned sq_idle_ms;         /* poller idle time before it sleeps; 0 = 100 ms */
-        maio_ring *attach_to;        /* share this ring's SQPOLL poller (IORING_SETUP_ATTACH_WQ) */
-        size_t zc_threshold;         /* sends >= this use SEND_ZC, smaller ones plain SEND;
-                                      * 0 = default (MAIO_ZC_THRESHOLD_DEFAULT or $MAIO_ZC_THRESHOLD) */
-        unsigned recv_buffers;       /* provided receive buffers (power of two); 0 = 64 */
-        size_t recv_buffer_size;     /* 0 = 64 KiB; at most MAIO_CHUNK_SIZE */
-        unsigned max_ops;            /* in-flight operations; 0 = 4 * entries */
-        unsigned max_sockets;        /* handle table size; 0 = 1024 */
+        unsigned entries;        /* SQ entries (power of two); 0 = 256 */
+        unsigned flags;          /* MAIO_RING_* */
+        int sq_thread_cpu;       /* pin the SQPOLL poller to this CPU; -1 = unpinned */
+        unsigned sq_idle_ms;     /* poller idle time before it sleeps; 0 = 100 ms */
+        maio_ring *attach_to;    /* share this ring's SQPOLL poller (IORING_SETUP_ATTACH_WQ) */
+        size_t zc_threshold;     /* sends >= this use SEND_ZC, smaller ones plain SEND;
+                                  * 0 = default (MAIO_ZC_THRESHOLD_DEFAULT or $MAIO_ZC_THRESHOLD) */
+        unsigned recv_buffers;   /* provided receive buffers (power of two); 0 = 64 */
+        size_t recv_buffer_size; /* 0 = 64 KiB; at most MAIO_CHUNK_SIZE */
+        unsigned max_ops;        /* in-flight operations; 0 = 4 * entries */
+        unsigned max_sockets;    /* handle table size; 0 = 1024 */
 } maio_ring_config;
 
 /* The copy/zero-copy crossover measured on the 2-core development VM (kernel 6.18, UDP to a
@@ -154,24 +154,24 @@ typedef struct maio_ring_config {
 #define MAIO_ZC_THRESHOLD_DEFAULT (4u * 1024u)
 
 typedef struct maio_ring_stats {
-        bool sqpoll;                 /* the poller thread is in use */
-        bool zc_supported;           /* the kernel accepted SEND_ZC with fixed buffers */
-        int zc_probe_error;          /* why not (-errno), else 0 */
-        uint64_t sends;              /* send operations completed */
-        uint64_t sends_zc;           /* ... of which SEND_ZC */
-        uint64_t sends_copy;         /* ... of which plain SEND (small, NO_ZC, or no SEND_ZC) */
-        uint64_t zc_notifications;   /* SEND_ZC notification CQEs */
-        uint64_t zc_copied;          /* notifications saying the kernel copied after all */
+        bool sqpoll;                   /* the poller thread is in use */
+        bool zc_supported;             /* the kernel accepted SEND_ZC with fixed buffers */
+        int zc_probe_error;            /* why not (-errno), else 0 */
+        uint64_t sends;                /* send operations completed */
+        uint64_t sends_zc;             /* ... of which SEND_ZC */
+        uint64_t sends_copy;           /* ... of which plain SEND (small, NO_ZC, or no SEND_ZC) */
+        uint64_t zc_notifications;     /* SEND_ZC notification CQEs */
+        uint64_t zc_copied;            /* notifications saying the kernel copied after all */
         uint64_t copies, bytes_copied; /* maio_send_copy staging copies */
         uint64_t bytes_sent;
         uint64_t recv_completions, bytes_received, recv_rearms, recv_nobufs;
-        uint64_t recv_stalls;        /* armed receives restarted: data sat queued a second, no CQE came */
-        uint64_t submit_syscalls;    /* io_uring_submit calls that entered the kernel */
-        uint64_t submits;            /* io_uring_submit calls */
-        uint64_t wait_syscalls;      /* waits that had to sleep in the kernel */
-        uint64_t ring_full;          /* times an SQE or op slot was not available */
-        uint64_t recv_kicks;         /* TCP receives re-woken: data sat queued 20 ms, no CQE came */
-        uint64_t send_kicks;         /* TCP sends re-woken: in flight 20 ms, no CQE came */
+        uint64_t recv_stalls;     /* armed receives restarted: data sat queued a second, no CQE came */
+        uint64_t submit_syscalls; /* io_uring_submit calls that entered the kernel */
+        uint64_t submits;         /* io_uring_submit calls */
+        uint64_t wait_syscalls;   /* waits that had to sleep in the kernel */
+        uint64_t ring_full;       /* times an SQE or op slot was not available */
+        uint64_t recv_kicks;      /* TCP receives re-woken: data sat queued 20 ms, no CQE came */
+        uint64_t send_kicks;      /* TCP sends re-woken: in flight 20 ms, no CQE came */
 } maio_ring_stats;
 
 /* Creates an io_uring bound to pool: SQPOLL (unless NO_SQPOLL), the pool registered as fixed
@@ -216,8 +216,8 @@ int maio_socket_error(maio_ring *ring, int handle);
 /* ---- send ------------------------------------------------------------------------------------- */
 
 enum {
-        MAIO_SEND_FREE = 1u << 0,    /* free the buffer when the send completes */
-        MAIO_SEND_MORE = 1u << 1,    /* more data follows (MSG_MORE) */
+        MAIO_SEND_FREE = 1u << 0, /* free the buffer when the send completes */
+        MAIO_SEND_MORE = 1u << 1, /* more data follows (MSG_MORE) */
 };
 
 /* Sends the first len bytes of buf, which must be the start of a pool buffer the application

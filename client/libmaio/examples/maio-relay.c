@@ -79,12 +79,10 @@ static int relay_serve(maio_ring *ring, int l, const struct sockaddr_storage *up
 }
 
 int main(int argc, char **argv) {
-        static const struct option opts[] = {
-                { "listen", required_argument, NULL, 'l' },
-                { "to", required_argument, NULL, 't' },
-                { "once", no_argument, NULL, 'o' },
-                {}
-        };
+        static const struct option opts[] = { { "listen", required_argument, NULL, 'l' },
+                                              { "to", required_argument, NULL, 't' },
+                                              { "once", no_argument, NULL, 'o' },
+                                              {} };
         struct sockaddr_storage local, up;
         socklen_t llen = 0, ulen = 0;
         bool once = false;
@@ -130,8 +128,8 @@ int main(int argc, char **argv) {
         int rc = relay_serve(ring, l, &up, ulen, once);
         maio_ring_stats st;
         maio_ring_stats_get(ring, &st);
-        fprintf(stderr, "sends %" PRIu64 " zc %" PRIu64 " copy %" PRIu64 " notifications %" PRIu64 "\n",
-                st.sends, st.sends_zc, st.sends_copy, st.zc_notifications);
+        fprintf(stderr, "sends %" PRIu64 " zc %" PRIu64 " copy %" PRIu64 " notifications %" PRIu64 "\n", st.sends,
+                st.sends_zc, st.sends_copy, st.zc_notifications);
         maio_ring_free(ring);
         maio_pool_free(pool);
         return rc;

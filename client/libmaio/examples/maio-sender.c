@@ -55,13 +55,11 @@ typedef struct sender {
 } sender;
 
 static int sender_parse(sender *s, int argc, char **argv) {
-        static const struct option opts[] = {
-                { "connect", required_argument, NULL, 'c' },
-                { "bytes", required_argument, NULL, 'b' },
-                { "copy", no_argument, NULL, 'C' },
-                { "seed", required_argument, NULL, 's' },
-                {}
-        };
+        static const struct option opts[] = { { "connect", required_argument, NULL, 'c' },
+                                              { "bytes", required_argument, NULL, 'b' },
+                                              { "copy", no_argument, NULL, 'C' },
+                                              { "seed", required_argument, NULL, 's' },
+                                              {} };
         int c;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
                 switch (c) {
@@ -142,8 +140,8 @@ static void sender_report(sender *s, int rc) {
                pattern_sum_value(&s->rx), rc == 0 ? "OK" : "FAILED");
         printf("pool %s (%s); sends %" PRIu64 " zc %" PRIu64 " copy %" PRIu64 " notifications %" PRIu64
                " submit-syscalls %" PRIu64 "/%" PRIu64 "\n",
-               maio_backing_to_string(ps.backing), ps.backing_reason ? ps.backing_reason : "as requested",
-               st.sends, st.sends_zc, st.sends_copy, st.zc_notifications, st.submit_syscalls, st.submits);
+               maio_backing_to_string(ps.backing), ps.backing_reason ? ps.backing_reason : "as requested", st.sends,
+               st.sends_zc, st.sends_copy, st.zc_notifications, st.submit_syscalls, st.submits);
 }
 
 int main(int argc, char **argv) {

@@ -12,18 +12,18 @@
 #include "cleanup.h"
 #include "tier.h"
 
-#define MLP_MAX_LAYERS 4  /* weight layers */
+#define MLP_MAX_LAYERS 4 /* weight layers */
 #define MLP_MAX_WIDTH 1024
 
 typedef struct Mlp {
-        unsigned n_layers;                   /* weight layers; sizes has n_layers + 1 entries */
-        unsigned sizes[MLP_MAX_LAYERS + 1];  /* units per layer, input first */
+        unsigned n_layers;                  /* weight layers; sizes has n_layers + 1 entries */
+        unsigned sizes[MLP_MAX_LAYERS + 1]; /* units per layer, input first */
         size_t n_params;
-        double *params;                      /* per layer: W (out x in, row-major), then b (out) */
-        size_t w_off[MLP_MAX_LAYERS];        /* where layer l's W starts in params */
-        size_t a_off[MLP_MAX_LAYERS + 1];    /* where layer l's activations start in a workspace */
-        size_t n_units;                      /* size of an activation workspace */
-        double *scratch;                     /* 2 x widest layer, for backward */
+        double *params;                   /* per layer: W (out x in, row-major), then b (out) */
+        size_t w_off[MLP_MAX_LAYERS];     /* where layer l's W starts in params */
+        size_t a_off[MLP_MAX_LAYERS + 1]; /* where layer l's activations start in a workspace */
+        size_t n_units;                   /* size of an activation workspace */
+        double *scratch;                  /* 2 x widest layer, for backward */
 } Mlp;
 
 /* Builds a network with layer sizes sizes[0..n_sizes) (2..MLP_MAX_LAYERS+1 entries, each
@@ -47,7 +47,7 @@ int mlp_from_json(json_object *j, Mlp **ret);
 
 typedef struct MlpAdam {
         double lr, beta1, beta2, eps;
-        uint64_t t;   /* steps taken */
+        uint64_t t; /* steps taken */
         size_t n;
         double *m, *v;
 } MlpAdam;

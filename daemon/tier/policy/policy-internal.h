@@ -7,7 +7,7 @@
 
 typedef struct PolicyOps {
         const char *name;
-        size_t size;  /* of the implementation's struct, which starts with TierPolicy */
+        size_t size; /* of the implementation's struct, which starts with TierPolicy */
         bool learns;
         bool online;
         /* Checks params and allocates state. Returns 0, -EINVAL or -ENOMEM. */

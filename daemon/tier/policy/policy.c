@@ -225,9 +225,8 @@ static json_object *params_to_json(const TierPolicyParams *pp) {
                 goto fail;
         for (size_t i = 0; i < ELEMENTSOF(param_table); i++) {
                 const void *field = (const char *) pp + param_table[i].offset;
-                json_object *v = param_table[i].type == PARAM_DOUBLE
-                                         ? json_object_new_double(*(const double *) field)
-                                         : json_object_new_int64(*(const unsigned *) field);
+                json_object *v = param_table[i].type == PARAM_DOUBLE ? json_object_new_double(*(const double *) field)
+                                                                     : json_object_new_int64(*(const unsigned *) field);
 
                 if (policy_json_add(o, param_table[i].key, v) < 0)
                         goto fail;

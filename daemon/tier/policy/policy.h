@@ -35,22 +35,22 @@ typedef struct TierPolicyParams {
         uint64_t seed;
         TierGrid grid;
         /* indigo: Q-network with gamma = 0 */
-        unsigned hidden;        /* units in each of the two hidden layers */
-        double lr;              /* Adam learning rate */
-        double epsilon;         /* exploration probability */
-        unsigned batch;         /* minibatch size */
-        unsigned replay;        /* replay buffer capacity */
-        unsigned train_steps;   /* minibatch steps per update */
+        unsigned hidden;      /* units in each of the two hidden layers */
+        double lr;            /* Adam learning rate */
+        double epsilon;       /* exploration probability */
+        unsigned batch;       /* minibatch size */
+        unsigned replay;      /* replay buffer capacity */
+        unsigned train_steps; /* minibatch steps per update */
         /* linucb */
-        double alpha;           /* width of the confidence bonus */
+        double alpha; /* width of the confidence bonus */
         /* static (TPP-like) */
-        double static_rate;     /* accesses/s: 1 / hot threshold */
-        double static_burst;    /* s */
+        double static_rate;  /* accesses/s: 1 / hot threshold */
+        double static_burst; /* s */
         /* ewma (HeMem/MEMTIS-like) */
-        double ewma_hot;        /* samples */
-        double ewma_cool;       /* samples */
+        double ewma_hot;  /* samples */
+        double ewma_cool; /* samples */
         /* heuristic */
-        double horizon_s;       /* a promotion must pay for itself within this time */
+        double horizon_s; /* a promotion must pay for itself within this time */
         /* grid: a fixed grid action (the simulator's exhaustive search) */
         unsigned action;
 } TierPolicyParams;

@@ -114,8 +114,8 @@ static void logspace(double *out, unsigned n, double lo, double hi) {
                 out[i] = lo * pow(hi / lo, (double) i / (n - 1));
 }
 
-int tier_grid_init(TierGrid *g, unsigned n_rate, unsigned n_burst, double rate_min, double rate_max,
-                   double burst_min, double burst_max) {
+int tier_grid_init(TierGrid *g, unsigned n_rate, unsigned n_burst, double rate_min, double rate_max, double burst_min,
+                   double burst_max) {
         if (n_rate < 1 || n_rate > TIER_GRID_MAX || n_burst < 1 || n_burst > TIER_GRID_MAX)
                 return -EINVAL;
         if (!isfinite(rate_min) || !isfinite(rate_max) || rate_min <= 0 || rate_max < rate_min)

@@ -46,8 +46,8 @@ typedef struct TierGrid {
 
 /* Builds a grid: rates log-spaced over [rate_min, rate_max], bursts 0 then log-spaced over
  * [burst_min, burst_max]. Returns 0, or -EINVAL for sizes outside 1..TIER_GRID_MAX or bad ranges. */
-int tier_grid_init(TierGrid *g, unsigned n_rate, unsigned n_burst, double rate_min, double rate_max,
-                   double burst_min, double burst_max);
+int tier_grid_init(TierGrid *g, unsigned n_rate, unsigned n_burst, double rate_min, double rate_max, double burst_min,
+                   double burst_max);
 /* The default 6 x 6 grid. */
 void tier_grid_default(TierGrid *g);
 static inline unsigned tier_grid_size(const TierGrid *g) {
@@ -69,10 +69,10 @@ typedef struct TierContext {
         double traffic;      /* memory-network traffic as a fraction of link bandwidth, 0..1 */
         double contention;   /* fraction of link bandwidth taken by other hosts, 0..1 */
 
-        double link_bw_Bps;  /* bandwidth available to this tenant on the memory link, bytes/s */
-        double delta_lat_s;  /* remote minus local access latency, s */
-        double demote_rate;  /* access rate of the next page demotion would pick, 1/s; 0 = local has room */
-        double page_size;    /* bytes */
+        double link_bw_Bps; /* bandwidth available to this tenant on the memory link, bytes/s */
+        double delta_lat_s; /* remote minus local access latency, s */
+        double demote_rate; /* access rate of the next page demotion would pick, 1/s; 0 = local has room */
+        double page_size;   /* bytes */
 } TierContext;
 
 #define TIER_N_FEATURES 5

@@ -79,11 +79,8 @@ int main(int argc, char *argv[]) {
         }
 
         d = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO, port, NULL, NULL, on_request, resp,
-                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &sa,
-                             MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
-                             MHD_OPTION_CONNECTION_LIMIT, 1000u,
-                             MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-                             MHD_OPTION_END);
+                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *) &sa, MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
+                             MHD_OPTION_CONNECTION_LIMIT, 1000u, MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
         if (!d) {
                 fprintf(stderr, "bare-server: failed to listen on 127.0.0.1:%u\n", (unsigned) port);
                 MHD_destroy_response(resp);

@@ -49,8 +49,8 @@ static void maio_print_stats(maio_ring *ring) {
         maio_ring_stats_get(ring, &s);
         printf("STAT maio_ring sqpoll=%d zc_supported=%d zc_threshold=%zu sends=%" PRIu64 " sends_zc=%" PRIu64
                " sends_copy=%" PRIu64 " zc_notifications=%" PRIu64 " zc_copied=%" PRIu64 " submits=%" PRIu64
-               " submit_syscalls=%" PRIu64 " wait_syscalls=%" PRIu64 " ring_full=%" PRIu64
-               " recv_completions=%" PRIu64 " recv_nobufs=%" PRIu64 "\n",
+               " submit_syscalls=%" PRIu64 " wait_syscalls=%" PRIu64 " ring_full=%" PRIu64 " recv_completions=%" PRIu64
+               " recv_nobufs=%" PRIu64 "\n",
                s.sqpoll, s.zc_supported, maio_ring_zc_threshold(ring), s.sends, s.sends_zc, s.sends_copy,
                s.zc_notifications, s.zc_copied, s.submits, s.submit_syscalls, s.wait_syscalls, s.ring_full,
                s.recv_completions, s.recv_nobufs);
@@ -65,8 +65,7 @@ static int maio_backoff(maio_ring *ring, const bench_opts *o) {
 /* Queues the next buffer of the rotation. Returns 1 when queued, 0 when it had to wait, or -errno. */
 static int maio_send_next(maio_ctx *m, int h, void **bufs, unsigned *next, const bench_opts *o) {
         void *buf = bufs[*next];
-        int k = maio_buf_get_state(m->pool, buf) == MAIO_BUF_APP ? maio_send(m->ring, h, buf, o->size, 0)
-                                                                  : -EBUSY;
+        int k = maio_buf_get_state(m->pool, buf) == MAIO_BUF_APP ? maio_send(m->ring, h, buf, o->size, 0) : -EBUSY;
         if (k == -EBUSY) {
                 k = maio_backoff(m->ring, o);
                 return k < 0 ? k : 0;

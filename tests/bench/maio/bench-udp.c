@@ -4,9 +4,8 @@
  * it can go for the window. The datagrams die at the veth's egress hook. */
 
 #include <errno.h>
-#include <time.h>
-#include <linux/errqueue.h>
 #include <liburing.h>
+#include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -25,7 +25,7 @@
 #define SO_EE_CODE_ZEROCOPY_COPIED 1
 #endif
 
-#define CHECK_EVERY 64u   /* sends between looks at the clock */
+#define CHECK_EVERY 64u /* sends between looks at the clock */
 
 /* A transient send failure: the datagram was not sent, try again. */
 static bool send_transient(int err) {
@@ -242,8 +242,7 @@ int udp_zerocopy(const bench_opts *o, bench_result *ret) {
                 r = zc_drain(fd, &z);
         }
         printf("STAT msg_zerocopy notifications=%llu completed=%llu copied=%llu\n",
-               (unsigned long long) z.notifications, (unsigned long long) z.completed,
-               (unsigned long long) z.copied);
+               (unsigned long long) z.notifications, (unsigned long long) z.completed, (unsigned long long) z.copied);
         free(bufs);
         close(fd);
         return r;
@@ -323,7 +322,7 @@ static int sqpoll_step(struct io_uring *ring, int fd, void *buf, const bench_opt
                 }
                 inflight += chain;
         }
-        int k = io_uring_submit(ring);   /* a syscall only when the poller sleeps */
+        int k = io_uring_submit(ring); /* a syscall only when the poller sleeps */
         if (k < 0)
                 return k;
         k = sqpoll_reap(ring, ret);

@@ -158,23 +158,26 @@ static const bench_method *method_find(const char *name) {
 }
 
 static void usage(void) {
-        fprintf(stderr,
-                "usage: maio-bench --method M [--dst IP:PORT] [--listen IP:PORT] [--size BYTES]\n"
-                "                  [--batch N] [--buffers N] [--chain N] [--zc] [--duration S]\n"
-                "                  [--sq-cpu N] [--spin]\n"
-                "methods: sendto sendmmsg io_uring io_uring_sqpoll msg_zerocopy sendfile maio (UDP senders),\n"
-                "         source sink readwrite splice maio_relay (TCP relay experiment)\n");
+        fprintf(stderr, "usage: maio-bench --method M [--dst IP:PORT] [--listen IP:PORT] [--size BYTES]\n"
+                        "                  [--batch N] [--buffers N] [--chain N] [--zc] [--duration S]\n"
+                        "                  [--sq-cpu N] [--spin]\n"
+                        "methods: sendto sendmmsg io_uring io_uring_sqpoll msg_zerocopy sendfile maio (UDP senders),\n"
+                        "         source sink readwrite splice maio_relay (TCP relay experiment)\n");
 }
 
 static int parse_opts(int argc, char **argv, bench_opts *o, const bench_method **ret) {
-        static const struct option opts[] = {
-                { "method", required_argument, NULL, 'm' },   { "dst", required_argument, NULL, 'd' },
-                { "listen", required_argument, NULL, 'l' },   { "size", required_argument, NULL, 's' },
-                { "batch", required_argument, NULL, 'b' },    { "buffers", required_argument, NULL, 'n' },
-                { "duration", required_argument, NULL, 't' }, { "sq-cpu", required_argument, NULL, 'c' },
-                { "spin", no_argument, NULL, 'S' },           { "chain", required_argument, NULL, 'C' },
-                { "zc", no_argument, NULL, 'z' },             {}
-        };
+        static const struct option opts[] = { { "method", required_argument, NULL, 'm' },
+                                              { "dst", required_argument, NULL, 'd' },
+                                              { "listen", required_argument, NULL, 'l' },
+                                              { "size", required_argument, NULL, 's' },
+                                              { "batch", required_argument, NULL, 'b' },
+                                              { "buffers", required_argument, NULL, 'n' },
+                                              { "duration", required_argument, NULL, 't' },
+                                              { "sq-cpu", required_argument, NULL, 'c' },
+                                              { "spin", no_argument, NULL, 'S' },
+                                              { "chain", required_argument, NULL, 'C' },
+                                              { "zc", no_argument, NULL, 'z' },
+                                              {} };
         const bench_method *m = NULL;
         int c;
         *o = (bench_opts) { .size = 64, .batch = 64, .nbufs = 256, .duration = 5.0, .sq_cpu = -1 };

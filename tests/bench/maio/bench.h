@@ -9,36 +9,36 @@
 #include <sys/socket.h>
 
 typedef struct bench_opts {
-        struct sockaddr_storage dst;   /* where senders send, relays and sources connect */
+        struct sockaddr_storage dst; /* where senders send, relays and sources connect */
         socklen_t dst_len;
-        struct sockaddr_storage lst;   /* where relays and sinks listen */
+        struct sockaddr_storage lst; /* where relays and sinks listen */
         socklen_t lst_len;
-        size_t size;                   /* bytes per send (per read for relays and sinks) */
-        unsigned batch;                /* sends per syscall (sendmmsg, io_uring) */
-        unsigned nbufs;                /* buffers in rotation (MSG_ZEROCOPY, libmaio), sends in
-                                        * flight (io_uring_sqpoll) */
-        unsigned chain;                /* io_uring_sqpoll: link sends in chains of this many */
-        bool zc;                       /* io_uring_sqpoll: SEND_ZC from a registered buffer */
-        double duration;               /* seconds of the measurement window */
-        int sq_cpu;                    /* CPU of libmaio's SQPOLL thread, -1 unpinned */
-        bool maio_spin;                /* libmaio, io_uring_sqpoll: poll without sleeping when
-                                        * back-pressured */
+        size_t size;     /* bytes per send (per read for relays and sinks) */
+        unsigned batch;  /* sends per syscall (sendmmsg, io_uring) */
+        unsigned nbufs;  /* buffers in rotation (MSG_ZEROCOPY, libmaio), sends in
+                          * flight (io_uring_sqpoll) */
+        unsigned chain;  /* io_uring_sqpoll: link sends in chains of this many */
+        bool zc;         /* io_uring_sqpoll: SEND_ZC from a registered buffer */
+        double duration; /* seconds of the measurement window */
+        int sq_cpu;      /* CPU of libmaio's SQPOLL thread, -1 unpinned */
+        bool maio_spin;  /* libmaio, io_uring_sqpoll: poll without sleeping when
+                          * back-pressured */
 } bench_opts;
 
 /* What one run measured, inside its window. */
 typedef struct bench_result {
-        uint64_t ops;                  /* packets, or relayed reads */
-        uint64_t bytes;                /* payload bytes */
-        uint64_t ops_total;            /* packets sent over the whole run (drop-counter check) */
+        uint64_t ops;       /* packets, or relayed reads */
+        uint64_t bytes;     /* payload bytes */
+        uint64_t ops_total; /* packets sent over the whole run (drop-counter check) */
         uint64_t wall_ns;
-        uint64_t app_ns;               /* CPU time of the application thread */
-        uint64_t total_ns;             /* CPU time of every thread of the process (SQPOLL too) */
+        uint64_t app_ns;   /* CPU time of the application thread */
+        uint64_t total_ns; /* CPU time of every thread of the process (SQPOLL too) */
 } bench_result;
 
 /* The window: started after set-up, stopped before teardown. */
 typedef struct bench_clock {
         uint64_t wall0, app0, total0;
-        uint64_t deadline;             /* CLOCK_MONOTONIC ns */
+        uint64_t deadline; /* CLOCK_MONOTONIC ns */
 } bench_clock;
 
 void bench_clock_start(bench_clock *c, double duration);

@@ -5,10 +5,10 @@
  * Run it through crossover-run, which makes the network namespace. Prints one RESULT line per
  * size and mode, and the crossover: the smallest size from which SEND_ZC costs less CPU per byte. */
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,16 +27,19 @@ static double now_s(void) {
 
 static double cpu_s(void) {
         struct rusage ru;
-        getrusage(RUSAGE_SELF, &ru);   /* includes the SQPOLL thread, a thread of this process */
+        getrusage(RUSAGE_SELF, &ru); /* includes the SQPOLL thread, a thread of this process */
         return (double) (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
                (double) (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 /* Sends size-byte datagrams for `seconds`. Returns 0 and the rates, or -errno. */
-static int run(maio_pool *pool, const struct sockaddr_in *dst, size_t size, bool zc, double seconds,
-               double *ret_gbps, double *ret_ns_per_kb) {
-        maio_ring_config rc = { .sq_thread_cpu = -1, .flags = zc ? 0 : MAIO_RING_NO_ZC, .zc_threshold = 1,
-                                .recv_buffers = 1, .recv_buffer_size = 4096 };
+static int run(maio_pool *pool, const struct sockaddr_in *dst, size_t size, bool zc, double seconds, double *ret_gbps,
+               double *ret_ns_per_kb) {
+        maio_ring_config rc = { .sq_thread_cpu = -1,
+                                .flags = zc ? 0 : MAIO_RING_NO_ZC,
+                                .zc_threshold = 1,
+                                .recv_buffers = 1,
+                                .recv_buffer_size = 4096 };
         maio_ring *ring;
         void *bufs[NBUF];
         int r = maio_ring_new(pool, &rc, &ring);
@@ -102,8 +105,8 @@ int main(int argc, char **argv) {
                                 fprintf(stderr, "size %zu %s: %s\n", sizes[i], zc ? "zc" : "copy", strerror(-r));
                                 return 1;
                         }
-                        printf("RESULT crossover %s-%zu %.3f Gbit/s %.1f cpu-ns/KB\n", zc ? "zc" : "copy",
-                               sizes[i], g[zc], ns[zc]);
+                        printf("RESULT crossover %s-%zu %.3f Gbit/s %.1f cpu-ns/KB\n", zc ? "zc" : "copy", sizes[i],
+                               g[zc], ns[zc]);
                 }
                 printf("%8zu %12.3f %12.3f %14.1f %14.1f\n", sizes[i], g[0], g[1], ns[0], ns[1]);
                 if (ns[1] < ns[0] && g[1] >= g[0] * 0.95) {
