@@ -16,6 +16,7 @@
 #include "cleanup.h"
 #include "conf.h"
 #include "log.h"
+#include "string-table.h"
 
 #define REASON_MAX 256
 #define SYNTAX_ERROR "syntax error, expected [section] or key = value"
@@ -30,19 +31,22 @@ static const char *const reconcile_words[_KNOBS_RECONCILE_MAX + 1] = {
         [KNOBS_RECONCILE_REAPPLY] = "reapply",
 };
 
-static const char *const tiering_backend_words[_TIERING_BACKEND_MAX + 1] = {
+static const char *const tiering_backend_table[_TIERING_BACKEND_MAX + 1] = {
         [TIERING_BACKEND_AUTO] = "auto",
         [TIERING_BACKEND_DAMON] = "damon",
         [TIERING_BACKEND_NUMA_BALANCING] = "numa-balancing",
         [TIERING_BACKEND_OFF] = "off",
 };
 
-static const char *const tiering_policy_words[_TIERING_POLICY_MAX + 1] = {
+static const char *const tiering_policy_table[_TIERING_POLICY_MAX + 1] = {
         [TIERING_POLICY_HEURISTIC] = "heuristic",
         [TIERING_POLICY_INDIGO] = "indigo",
         [TIERING_POLICY_LINUCB] = "linucb",
         [TIERING_POLICY_STATIC] = "static",
 };
+
+DEFINE_STRING_TABLE_TO_STRING(tiering_backend, TieringBackend, )
+DEFINE_STRING_TABLE_TO_STRING(tiering_policy, TieringPolicy, )
 
 #define ITEM(s, k, t, field, lo, hi, d, w, text)                                                                      \
         {                                                                                                             \
@@ -92,10 +96,10 @@ static const ConfItem conf_items[] = {
         ITEM("pools", "max_grant_bytes", CONF_U64, pools_max_grant_bytes, 2097152, 35184372088832, "68719476736", NULL,
              "Largest hugepage grant in bytes that one tenant may hold on one NUMA node."),
 
-        ITEM("tiering", "backend", CONF_ENUM, tiering_backend, 0, 0, "auto", tiering_backend_words,
+        ITEM("tiering", "backend", CONF_ENUM, tiering_backend, 0, 0, "auto", tiering_backend_table,
              "How promotion thresholds are applied: auto (damon if maiod can own a kdamond, else numa-balancing "
              "when its tiering mode exists, else off), damon, numa-balancing or off."),
-        ITEM("tiering", "policy", CONF_ENUM, tiering_policy, 0, 0, "heuristic", tiering_policy_words,
+        ITEM("tiering", "policy", CONF_ENUM, tiering_policy, 0, 0, "heuristic", tiering_policy_table,
              "Policy a tenant starts with: heuristic (network-adaptive, needs no training), indigo, linucb "
              "(learn from feedback) or static."),
         ITEM("tiering", "seed", CONF_UINT, tiering_seed, 0, 4294967295, "1", NULL,

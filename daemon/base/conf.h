@@ -75,22 +75,26 @@ enum {
         _KNOBS_RECONCILE_MAX,
 };
 
-enum {
+typedef enum TieringBackend {
         TIERING_BACKEND_AUTO,
         TIERING_BACKEND_DAMON,
         TIERING_BACKEND_NUMA_BALANCING,
         TIERING_BACKEND_OFF,
         _TIERING_BACKEND_MAX,
-};
+} TieringBackend;
 
 /* The policies a tenant may start with; conf.c's words are their daemon/tier names. */
-enum {
+typedef enum TieringPolicy {
         TIERING_POLICY_HEURISTIC,
         TIERING_POLICY_INDIGO,
         TIERING_POLICY_LINUCB,
         TIERING_POLICY_STATIC,
         _TIERING_POLICY_MAX,
-};
+} TieringPolicy;
+
+/* The [tiering] backend and policy words ("auto", "heuristic", ...); NULL outside the enums. */
+const char *tiering_backend_to_string(TieringBackend b);
+const char *tiering_policy_to_string(TieringPolicy p);
 
 typedef struct ConfItem {
         const char *section;

@@ -63,16 +63,6 @@ void tierd_tenant_removed_hook(void *userdata, int64_t tenant_id) {
         tierd_tenant_removed(userdata, tenant_id);
 }
 
-static const char *config_policy(const Config *c) {
-        size_t n;
-        const ConfItem *items = conf_table(&n);
-
-        for (size_t i = 0; i < n; i++)
-                if (strcmp(items[i].section, "tiering") == 0 && strcmp(items[i].key, "policy") == 0)
-                        return items[i].words[c->tiering_policy];
-        return "heuristic";
-}
-
 static void link_from_config(const Config *c, TierdLink *ret) {
         double lat = ((double) c->tiering_remote_latency_ns - (double) c->tiering_local_latency_ns) / 1e9;
 
@@ -556,7 +546,8 @@ int tierd_tenant_get(Tierd *m, const Tenant *t, bool create, TierdTenant **ret) 
         if (r >= 0)
                 r = tenant_load(m, t, &row, &tt);
         else if (r == -ENOENT && create)
-                r = tenant_create(m, t, config_policy(m->config), m->config->tiering_seed, &tt);
+                r = tenant_create(m, t, tiering_policy_to_string(m->config->tiering_policy), m->config->tiering_seed,
+                                  &tt);
         if (r < 0)
                 return r;
         tt->next = d->tenants;
@@ -942,7 +933,6 @@ void tierd_stop(Tierd *m) {
 /* ---- status ---- */
 
 json_object *tierd_status_to_json(Tierd *m) {
-        static const char *const requested[] = { "auto", "damon", "numa-balancing", "off" };
         TierdState *t = m->tierd;
         json_object *o = json_object_new_object();
         size_t n = 0;
@@ -952,9 +942,7 @@ json_object *tierd_status_to_json(Tierd *m) {
                 return NULL;
         for (TierdTenant *tt = t ? t->tenants : NULL; tt; tt = tt->next)
                 n++;
-        r = json_add_string(o, "requested",
-                            m->config->tiering_backend < ELEMENTSOF(requested) ? requested[m->config->tiering_backend]
-                                                                               : NULL);
+        r = json_add_string(o, "requested", tiering_backend_to_string(m->config->tiering_backend));
         if (r >= 0)
                 r = json_add_string(o, "backend", tierd_backend_to_string(t ? t->applier.backend : TIERD_BACKEND_OFF));
         if (r >= 0)
