@@ -10,6 +10,7 @@
 #include "journal.h"
 #include "log.h"
 #include "maio-config.h"
+#include "maio_netlink.h"
 #include "metrics.h"
 #include "ops.h"
 #include "pools.h"
@@ -34,34 +35,34 @@ static int ops_status(void *userdata, const Request *req, Reply *reply);
 /* One row per operation, aligned as a table. */
 /* clang-format off */
 static const Op op_table[] = {
-        /* name                 method    path                           access         mutating module    handler                  body */
-        { "health",             "GET",    "/v1/health",                  OP_PUBLIC,     false, API,      ops_health },
-        { "version",            "GET",    "/v1/version",                 OP_PUBLIC,     false, API,      ops_version },
-        { "status",             "GET",    "/v1/status",                  OP_TENANT,     false, API,      ops_status },
-        { "metrics",            "GET",    "/metrics",                    OP_PUBLIC,     false, METRICS,  metrics_op_get },
-        { "tenants.list",       "GET",    "/v1/tenants",                 OP_TENANT,     false, TENANTS,  tenants_op_list },
-        { "tenants.create",     "POST",   "/v1/tenants",                 OP_PEER,       true,  TENANTS,  tenants_op_create,       &tenants_create_body },
-        { "tenants.get",        "GET",    "/v1/tenants/{id}",            OP_TENANT_OWN, false, TENANTS,  tenants_op_get },
-        { "tenants.update",     "PATCH",  "/v1/tenants/{id}",            OP_TENANT_OWN, true,  TENANTS,  tenants_op_update,       &tenants_update_body },
-        { "tenants.delete",     "DELETE", "/v1/tenants/{id}",            OP_TENANT_OWN, true,  TENANTS,  tenants_op_delete },
-        { "tenants.events",     "GET",    "/v1/tenants/{id}/events",     OP_TENANT_OWN, false, TENANTS,  tenants_op_events },
-        { "events.list",        "GET",    "/v1/events",                  OP_ADMIN,      false, TENANTS,  events_op_list },
-        { "knobs.list",         "GET",    "/v1/knobs",                   OP_TENANT,     false, JOURNAL,  journal_op_list },
-        { "knobs.restore_all",  "POST",   "/v1/knobs/restore",           OP_ADMIN,      true,  JOURNAL,  journal_op_restore_all },
-        { "knobs.get",          "GET",    "/v1/knobs/{name}",            OP_TENANT,     false, JOURNAL,  journal_op_get },
-        { "knobs.set",          "PUT",    "/v1/knobs/{name}",            OP_ADMIN,      true,  JOURNAL,  journal_op_set,          &journal_set_body },
-        { "knobs.restore",      "DELETE", "/v1/knobs/{name}",            OP_ADMIN,      true,  JOURNAL,  journal_op_restore },
-        { "topology",           "GET",    "/v1/topology",                OP_TENANT,     false, TOPOLOGY, topo_op_get },
-        { "maio.list",          "GET",    "/v1/maio",                    OP_TENANT,     false, POOLS,    pools_op_list },
-        { "maio.grant",         "POST",   "/v1/tenants/{id}/maio",       OP_TENANT_OWN, true,  POOLS,    pools_op_grant,          &pools_grant_body },
-        { "maio.release",       "DELETE", "/v1/tenants/{id}/maio",       OP_TENANT_OWN, true,  POOLS,    pools_op_release },
-        { "tiering.thresholds", "GET",    "/v1/tenants/{id}/thresholds", OP_TENANT_OWN, false, TIER,     tierd_op_thresholds },
-        { "tiering.feedback",   "POST",   "/v1/tenants/{id}/feedback",   OP_TENANT_OWN, true,  TIER,     tierd_op_feedback,       &tierd_feedback_body },
-        { "tiering.policy",     "GET",    "/v1/tenants/{id}/policy",     OP_TENANT_OWN, false, TIER,     tierd_op_policy_get },
-        { "tiering.policy_set", "PUT",    "/v1/tenants/{id}/policy",     OP_TENANT_OWN, true,  TIER,     tierd_op_policy_set,     &tierd_policy_body },
-        { "models.get",         "GET",    "/v1/models/{id}",             OP_TENANT,     false, TIER,     tierd_op_model_get },
+        /* name                  command                       method    path                           access         mutating module    handler                  body */
+        { "health",              MAIO_CMD_HEALTH,             "GET",    "/v1/health",                  OP_PUBLIC,     false, API,      ops_health },
+        { "version",             MAIO_CMD_VERSION,            "GET",    "/v1/version",                 OP_PUBLIC,     false, API,      ops_version },
+        { "status",              MAIO_CMD_STATUS,             "GET",    "/v1/status",                  OP_TENANT,     false, API,      ops_status },
+        { "metrics",             MAIO_CMD_METRICS,            "GET",    "/metrics",                    OP_PUBLIC,     false, METRICS,  metrics_op_get },
+        { "tenants.list",        MAIO_CMD_TENANTS_LIST,       "GET",    "/v1/tenants",                 OP_TENANT,     false, TENANTS,  tenants_op_list },
+        { "tenants.create",      MAIO_CMD_TENANTS_CREATE,     "POST",   "/v1/tenants",                 OP_PEER,       true,  TENANTS,  tenants_op_create,       &tenants_create_body },
+        { "tenants.get",         MAIO_CMD_TENANTS_GET,        "GET",    "/v1/tenants/{id}",            OP_TENANT_OWN, false, TENANTS,  tenants_op_get },
+        { "tenants.update",      MAIO_CMD_TENANTS_UPDATE,     "PATCH",  "/v1/tenants/{id}",            OP_TENANT_OWN, true,  TENANTS,  tenants_op_update,       &tenants_update_body },
+        { "tenants.delete",      MAIO_CMD_TENANTS_DELETE,     "DELETE", "/v1/tenants/{id}",            OP_TENANT_OWN, true,  TENANTS,  tenants_op_delete },
+        { "tenants.events",      MAIO_CMD_TENANTS_EVENTS,     "GET",    "/v1/tenants/{id}/events",     OP_TENANT_OWN, false, TENANTS,  tenants_op_events },
+        { "events.list",         MAIO_CMD_EVENTS_LIST,        "GET",    "/v1/events",                  OP_ADMIN,      false, TENANTS,  events_op_list },
+        { "knobs.list",          MAIO_CMD_KNOBS_LIST,         "GET",    "/v1/knobs",                   OP_TENANT,     false, JOURNAL,  journal_op_list },
+        { "knobs.restore_all",   MAIO_CMD_KNOBS_RESTORE_ALL,  "POST",   "/v1/knobs/restore",           OP_ADMIN,      true,  JOURNAL,  journal_op_restore_all },
+        { "knobs.get",           MAIO_CMD_KNOBS_GET,          "GET",    "/v1/knobs/{name}",            OP_TENANT,     false, JOURNAL,  journal_op_get },
+        { "knobs.set",           MAIO_CMD_KNOBS_SET,          "PUT",    "/v1/knobs/{name}",            OP_ADMIN,      true,  JOURNAL,  journal_op_set,          &journal_set_body },
+        { "knobs.restore",       MAIO_CMD_KNOBS_RESTORE,      "DELETE", "/v1/knobs/{name}",            OP_ADMIN,      true,  JOURNAL,  journal_op_restore },
+        { "topology",            MAIO_CMD_TOPOLOGY,           "GET",    "/v1/topology",                OP_TENANT,     false, TOPOLOGY, topo_op_get },
+        { "maio.list",           MAIO_CMD_MAIO_LIST,          "GET",    "/v1/maio",                    OP_TENANT,     false, POOLS,    pools_op_list },
+        { "maio.grant",          MAIO_CMD_MAIO_GRANT,         "POST",   "/v1/tenants/{id}/maio",       OP_TENANT_OWN, true,  POOLS,    pools_op_grant,          &pools_grant_body },
+        { "maio.release",        MAIO_CMD_MAIO_RELEASE,       "DELETE", "/v1/tenants/{id}/maio",       OP_TENANT_OWN, true,  POOLS,    pools_op_release },
+        { "tiering.thresholds",  MAIO_CMD_TIERING_THRESHOLDS, "GET",    "/v1/tenants/{id}/thresholds", OP_TENANT_OWN, false, TIER,     tierd_op_thresholds },
+        { "tiering.feedback",    MAIO_CMD_TIERING_FEEDBACK,   "POST",   "/v1/tenants/{id}/feedback",   OP_TENANT_OWN, true,  TIER,     tierd_op_feedback,       &tierd_feedback_body },
+        { "tiering.policy",      MAIO_CMD_TIERING_POLICY,     "GET",    "/v1/tenants/{id}/policy",     OP_TENANT_OWN, false, TIER,     tierd_op_policy_get },
+        { "tiering.policy_set",  MAIO_CMD_TIERING_POLICY_SET, "PUT",    "/v1/tenants/{id}/policy",     OP_TENANT_OWN, true,  TIER,     tierd_op_policy_set,     &tierd_policy_body },
+        { "models.get",          MAIO_CMD_MODELS_GET,         "GET",    "/v1/models/{id}",             OP_TENANT,     false, TIER,     tierd_op_model_get },
         /* A trained indigo model (weights and Adam state) is far beyond 64 KiB. */
-        { "models.import",      "POST",   "/v1/models",                  OP_ADMIN,      true,  TIER,     tierd_op_model_import,   &tierd_import_body,
+        { "models.import",       MAIO_CMD_MODELS_IMPORT,      "POST",   "/v1/models",                  OP_ADMIN,      true,  TIER,     tierd_op_model_import,   &tierd_import_body,
           OPS_MODEL_MAX_BODY },
 };
 /* clang-format on */
@@ -99,6 +100,10 @@ static int parse_name(const char *s, size_t len, char ret[OP_NAME_MAX + 1]) {
         memcpy(ret, s, len);
         ret[len] = '\0';
         return 0;
+}
+
+int ops_param_name(const char *s, size_t len, OpParams *params) {
+        return parse_name(s, len, params->name);
 }
 
 /* Matches path against a template segment by segment. Returns 1 on a match,
@@ -217,27 +222,32 @@ static int ops_auth_error(int r, const Op *op, const Identity *who, Reply *reply
         return reply_error(reply, REPLY_FORBIDDEN, "Operation %s requires administrator rights", op->name);
 }
 
-/* Parses and decodes the body into req, or fills reply. */
-static int ops_decode_body(const Ops *ops, const Op *op, const char *body, size_t len, Request *req, Reply *reply,
-                           json_object **ret_obj) {
+/* Parses (REST: text, len) or takes (obj, borrowed) the body and decodes it into req, or fills
+ * reply. *ret_owned receives what was parsed here. */
+static int ops_decode_body(const Ops *ops, const Op *op, const char *text, size_t len, json_object *obj, Request *req,
+                           Reply *reply, json_object **ret_owned) {
         int r;
 
         if (!op->body) {
-                if (len > 0)
+                if (len > 0 || (obj && json_object_object_length(obj) > 0))
                         return reply_error(reply, REPLY_BAD_REQUEST, "Operation %s takes no request body", op->name);
                 return 0;
         }
         assert(op->body->n <= OP_MAX_FIELDS);
-        r = reply_parse_body(reply, body, len, ops->json_max_depth, ret_obj);
-        if (r < 0)
-                return r;
-        req->body = *ret_obj;
+        if (!obj) {
+                r = reply_parse_body(reply, text, len, ops->json_max_depth, ret_owned);
+                if (r < 0)
+                        return r;
+                obj = *ret_owned;
+        }
+        req->body = obj;
         return reply_decode_fields(reply, req->body, op->body->fields, op->body->n, req->params);
 }
 
-int ops_call(const Ops *ops, const Op *op, const OpParams *params, const Identity *who, const char *body, size_t len,
-             Reply *reply) {
-        _cleanup_(json_object_putp) json_object *obj = NULL;
+/* One call, whichever form the body came in. */
+static int ops_run(const Ops *ops, const Op *op, const OpParams *params, const Identity *who, const char *text,
+                   size_t len, json_object *obj, Reply *reply) {
+        _cleanup_(json_object_putp) json_object *owned = NULL;
         _cleanup_(tenant_done) Tenant tenant = {};
         Request req = { .op = op, .who = who };
         int r;
@@ -255,7 +265,7 @@ int ops_call(const Ops *ops, const Op *op, const OpParams *params, const Identit
                         return reply_errno(reply, r, NULL);
                 req.tenant = &tenant;
         }
-        r = ops_decode_body(ops, op, body, len, &req, reply, &obj);
+        r = ops_decode_body(ops, op, text, len, obj, &req, reply, &owned);
         if (r < 0)
                 return r;
 
@@ -267,6 +277,23 @@ int ops_call(const Ops *ops, const Op *op, const OpParams *params, const Identit
         if (r >= 0 && !reply_is_set(reply))
                 return reply_error(reply, REPLY_INTERNAL, "Operation %s produced no reply", op->name);
         return r < 0 ? r : 0;
+}
+
+int ops_call(const Ops *ops, const Op *op, const OpParams *params, const Identity *who, const char *body, size_t len,
+             Reply *reply) {
+        return ops_run(ops, op, params, who, body, len, NULL, reply);
+}
+
+int ops_call_object(const Ops *ops, const Op *op, const OpParams *params, const Identity *who, json_object *body,
+                    Reply *reply) {
+        return ops_run(ops, op, params, who, NULL, 0, body, reply);
+}
+
+const Op *ops_by_cmd(unsigned cmd) {
+        for (size_t i = 0; i < ELEMENTSOF(op_table); i++)
+                if (op_table[i].cmd == cmd)
+                        return &op_table[i];
+        return NULL;
 }
 
 static int ops_health(void *userdata, const Request *req, Reply *reply) {

@@ -36,6 +36,7 @@ typedef enum OpModule {
 
 struct Op {
         const char *name;   /* stable, e.g. "tenants.get"; used in logs and metrics */
+        uint8_t cmd;        /* its netlink command (enum maio_cmd, api/maio_netlink.h), stable */
         const char *method; /* "GET", "POST", ... */
         const char *path;   /* template: literal segments, "{id}" for a positive integer, "{name}" for
                              * one segment of 1..OP_NAME_MAX characters of [A-Za-z0-9._-] */
@@ -63,6 +64,8 @@ typedef struct Ops {
 
 /* The table, for transports, docs and the spec test. Never NULL. */
 const Op *ops_table(size_t *ret_n);
+/* The op of a netlink command, NULL for an unknown one. */
+const Op *ops_by_cmd(unsigned cmd);
 
 /* Finds the op for method and path (no query string). Returns 0 with *ret_op and *ret_params;
  * -ENOENT when no template matches the path; -EOPNOTSUPP when the path matches but not the method
@@ -71,6 +74,10 @@ const Op *ops_table(size_t *ret_n);
  * are not percent-decoded, so an encoded '/' or NUL never reaches a handler) or is too long. */
 int ops_route(const char *method, const char *path, const Op **ret_op, OpParams *ret_params, char *allow,
               size_t allow_size);
+
+/* Sets the {name} parameter from a transport that does not route by path: 1..OP_NAME_MAX characters
+ * of [A-Za-z0-9._-], as in a path. Returns 0 or -EINVAL. */
+int ops_param_name(const char *s, size_t len, OpParams *params);
 
 /* Fills reply with the error of a failed ops_route() (r) for method and path. Returns r. */
 int ops_route_error(int r, const char *method, const char *path, Reply *reply);
@@ -85,3 +92,7 @@ int ops_authorize(const Op *op, const Identity *who);
  * handler's result (>= 0) or the negative errno of the error reply. */
 int ops_call(const Ops *ops, const Op *op, const OpParams *params, const Identity *who, const char *body, size_t len,
              Reply *reply);
+/* ops_call() for a transport that decoded the body itself: body is an object (borrowed), or NULL when
+ * the request has none. The op's field declarations still check it. */
+int ops_call_object(const Ops *ops, const Op *op, const OpParams *params, const Identity *who, json_object *body,
+                    Reply *reply);

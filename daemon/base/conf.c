@@ -75,6 +75,10 @@ static const ConfItem conf_items[] = {
              "Seconds within which a request must arrive completely, or the connection is cut."),
         ITEM("api", "json_max_depth", CONF_UINT, json_max_depth, 1, 64, "16", NULL,
              "Deepest nesting accepted in a JSON request body."),
+        ITEM("api", "netlink_port", CONF_U64, netlink_port, 0, 4294967295, "1296124239", NULL,
+             "NETLINK_USERSOCK port id of the netlink API (1296124239 is \"MAIO\", above every pid); 0 disables it."),
+        ITEM("api", "netlink_rcvbuf", CONF_UINT, netlink_rcvbuf, 65536, 268435456, "4194304", NULL,
+             "Bytes of the netlink socket's receive buffer; requests beyond it are dropped by the kernel and counted."),
 
         ITEM("tenants", "max_tenants", CONF_UINT, max_tenants, 1, 1000000, "4096", NULL,
              "Most tenants that may be registered at once."),

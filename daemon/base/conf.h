@@ -35,6 +35,8 @@ typedef struct Config {
         unsigned idle_timeout_s;    /* idle keep-alive connection is closed after this */
         unsigned request_timeout_s; /* a request must be complete within this from its first byte */
         unsigned json_max_depth;    /* nesting limit for request bodies */
+        uint64_t netlink_port;      /* NETLINK_USERSOCK port id; 0 = no netlink API */
+        unsigned netlink_rcvbuf;    /* bytes of the netlink socket's receive buffer */
 
         /* [tenants] */
         unsigned max_tenants;

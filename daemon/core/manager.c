@@ -3,6 +3,7 @@
  * activation first), signals, sd_notify/watchdog, reload, and GET /v1/status. */
 #include <errno.h>
 #include <grp.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -158,6 +159,8 @@ Manager *manager_free(Manager *m) {
                 (void) unlink(m->socket_path);
         http_server_free(m->http_unix);
         http_server_free(m->http_tcp);
+        netlink_server_free(m->netlink);
+        free(m->netlink_error);
         tierd_free(m->tierd);
         pools_free(m->pools);
         tenants_free(m->tenants);
@@ -276,6 +279,32 @@ static int manager_listen_tcp(Manager *m) {
         return 0;
 }
 
+/* The netlink API on [api] netlink_port. A port id held by someone else (squatting, or another
+ * maiod in this network namespace) is reported and tolerated: REST keeps serving. */
+static int manager_listen_netlink(Manager *m) {
+        NetlinkContext ctx = { .ops = &m->ops, .conf = &m->http_conf, .stats = &m->netlink_stats };
+        uint32_t port = (uint32_t) m->config->netlink_port;
+        int r;
+
+        if (port == 0)
+                return 0;
+        r = netlink_server_new(m->event, &ctx, port, m->config->netlink_rcvbuf, &m->netlink);
+        if (r == -ENOMEM)
+                return log_oom();
+        if (r < 0) {
+                if (asprintf(&m->netlink_error, "netlink port id %" PRIu32 " %s", port,
+                             r == -EADDRINUSE ? "is held by another process" : "cannot be bound") < 0)
+                        m->netlink_error = NULL;
+                log_full_errno(r == -EADDRINUSE ? LOG_WARNING : LOG_ERR, r,
+                               "The netlink API is not served: %s (%m); REST keeps serving.",
+                               m->netlink_error ?: "bind failed");
+                return 0;
+        }
+        m->netlink_port = port;
+        log_info("Netlink API on NETLINK_USERSOCK port id %" PRIu32 ".", port);
+        return 0;
+}
+
 static void manager_log_features(Manager *m) {
         _cleanup_free_ char *summary = NULL;
 
@@ -371,6 +400,7 @@ static int manager_wire(Manager *m) {
         /* The order of /metrics. */
         (void) metrics_register(&m->metrics, manager_core_metrics_write, m);
         (void) metrics_register(&m->metrics, http_stats_metrics_write, &m->http_stats);
+        (void) metrics_register(&m->metrics, netlink_stats_metrics_write, &m->netlink_stats);
         (void) metrics_register(&m->metrics, tenants_metrics_write, m->tenants);
         (void) metrics_register(&m->metrics, journal_metrics_write, m->journal);
         (void) metrics_register(&m->metrics, pools_metrics_write, m->pools);
@@ -424,6 +454,9 @@ int manager_start(Manager *m) {
         r = manager_listen_tcp(m);
         if (r < 0)
                 return r;
+        r = manager_listen_netlink(m);
+        if (r < 0)
+                return r;
         r = tenants_watch_all(m->tenants);
         if (r < 0)
                 return log_error_errno(r, "Failed to watch tenant processes: %m");
@@ -469,6 +502,8 @@ int manager_reload(Manager *m) {
         }
         if (c->max_connections != m->config->max_connections)
                 log_notice("[api] max_connections changes take effect at the next restart.");
+        if (c->netlink_port != m->config->netlink_port || c->netlink_rcvbuf != m->config->netlink_rcvbuf)
+                log_notice("[api] netlink_port and netlink_rcvbuf changes take effect at the next restart.");
         if (c->socket_mode != m->config->socket_mode)
                 log_notice("[api] socket_mode changes take effect at the next restart.");
         resize = c->pools_headroom_pages != m->config->pools_headroom_pages;
@@ -494,6 +529,9 @@ static json_object *status_listeners(Manager *m) {
                 return NULL;
         json_object_object_add(o, "unix", json_object_new_string(m->socket_path));
         json_object_object_add(o, "tcp", m->tcp_listen ? json_object_new_string(m->tcp_listen) : NULL);
+        json_object_object_add(o, "netlink", m->netlink ? json_object_new_int64(m->netlink_port) : NULL);
+        if (m->netlink_error)
+                json_object_object_add(o, "netlink_error", json_object_new_string(m->netlink_error));
         return o;
 }
 

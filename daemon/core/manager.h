@@ -13,6 +13,7 @@
 #include "http.h"
 #include "journal.h"
 #include "metrics.h"
+#include "netlink.h"
 #include "ops.h"
 #include "pools.h"
 #include "store.h"
@@ -59,6 +60,10 @@ typedef struct Manager {
         HttpStats http_stats;
         HttpServer *http_unix;
         HttpServer *http_tcp;
+        NetlinkServer *netlink; /* NULL: off, or the port id is held by another process */
+        NetlinkStats netlink_stats;
+        uint32_t netlink_port; /* the port id the server is bound to */
+        char *netlink_error;   /* why the netlink API is not served, NULL when it is (or is off) */
         char *tcp_listen;      /* what the TCP listener was bound with, NULL = none */
         bool socket_activated; /* the unix socket came from systemd */
 

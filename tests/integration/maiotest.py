@@ -7,6 +7,8 @@
 # records the shape of every reply (tests/golden/check-golden).
 
 import atexit
+import random
+import struct
 import fcntl
 import http.client
 import json
@@ -370,6 +372,126 @@ def runnable_by_others(program):
     return path, environ
 
 
+# ---- netlink (api/maio_netlink.h) ----
+NETLINK_USERSOCK = 2
+NL_PORT_MIN = 4194305  # above the pid range: no autobound socket holds these
+MAIO_NL_MSG = 0x10
+MAIO_NL_VERSION = 1
+NLMSG_ERROR, NLMSG_DONE = 2, 3
+NLM_F_REQUEST, NLM_F_MULTI, NLM_F_ACK = 1, 2, 4
+NLM_F_ACK_TLVS = 0x200
+NLMSGERR_ATTR_MSG = 1
+MAIO_ATTR_ID, MAIO_ATTR_NAME, MAIO_ATTR_JSON, MAIO_ATTR_STATUS = 64, 65, 66, 67
+MAIO_CMD = {"health": 1, "version": 2, "status": 3, "metrics": 4, "tenants.list": 5, "tenants.create": 6,
+            "tenants.get": 7, "tenants.update": 8, "tenants.delete": 9, "tenants.events": 10, "events.list": 11,
+            "knobs.list": 12, "knobs.restore_all": 13, "knobs.get": 14, "knobs.set": 15, "knobs.restore": 16,
+            "topology": 17, "maio.list": 18, "maio.grant": 19, "maio.release": 20, "tiering.thresholds": 21,
+            "tiering.feedback": 22, "tiering.policy": 23, "tiering.policy_set": 24, "models.get": 25,
+            "models.import": 26}
+
+
+def nl_attr(atype, payload):
+    """One attribute: int -> __s64, float -> double, bool -> __u8, str -> NUL-terminated, bytes as given."""
+    if isinstance(payload, bool):
+        data = struct.pack("B", payload)
+    elif isinstance(payload, int):
+        data = struct.pack("=q", payload)
+    elif isinstance(payload, float):
+        data = struct.pack("=d", payload)
+    elif isinstance(payload, str):
+        data = payload.encode() + b"\0"
+    else:
+        data = payload
+    a = struct.pack("=HH", 4 + len(data), atype) + data
+    return a + b"\0" * (-len(a) % 4)
+
+
+def nl_message(cmd, attrs=b"", seq=1, flags=NLM_F_REQUEST, version=MAIO_NL_VERSION, mtype=MAIO_NL_MSG):
+    body = struct.pack("=BBH", cmd, version, 0) + attrs
+    return struct.pack("=IHHII", 16 + len(body), mtype, flags, seq, 0) + body
+
+
+def nl_parse_attrs(data):
+    out = []
+    while len(data) >= 4:
+        alen, atype = struct.unpack_from("=HH", data)
+        out.append((atype, data[4:alen]))
+        data = data[(alen + 3) & ~3:]
+    return out
+
+
+class NlReply:
+    def __init__(self):
+        self.error = None    # errno (negative) of an NLMSG_ERROR, 0 for an ACK
+        self.message = None  # the extended-ACK message
+        self.status = None
+        self.parts = []
+        self.acked = False
+
+    @property
+    def json(self):
+        return json.loads("".join(self.parts)) if self.parts else None
+
+
+class NlClient:
+    """A NETLINK_USERSOCK socket talking to maiod on port."""
+
+    def __init__(self, port, timeout=5):
+        self.port = port
+        self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_USERSOCK)
+        self.sock.bind((0, 0))
+        self.sock.settimeout(timeout)
+        self.seq = 0
+
+    def close(self):
+        self.sock.close()
+
+    def send_raw(self, data):
+        self.sock.sendto(data, (self.port, 0))
+
+    def recv_reply(self, seq, want_ack=False):
+        """Reads messages for seq until the reply is complete; returns an NlReply."""
+        r = NlReply()
+        multi = False
+        while True:
+            data = self.sock.recv(1 << 20)
+            while len(data) >= 16:
+                mlen, mtype, mflags, mseq, _ = struct.unpack_from("=IHHII", data)
+                msg, data = data[:mlen], data[(mlen + 3) & ~3:]
+                if mseq != seq:
+                    continue
+                if mtype == NLMSG_ERROR:
+                    r.error = struct.unpack_from("=i", msg, 16)[0]
+                    if mflags & NLM_F_ACK_TLVS:
+                        for atype, payload in nl_parse_attrs(msg[16 + 4 + 16:]):
+                            if atype == NLMSGERR_ATTR_MSG:
+                                r.message = payload.rstrip(b"\0").decode()
+                    if r.error == 0:
+                        r.acked = True
+                        return r
+                    return r
+                if mtype == NLMSG_DONE:
+                    if not want_ack:
+                        return r
+                    continue
+                if mtype == MAIO_NL_MSG:
+                    multi = bool(mflags & NLM_F_MULTI)
+                    for atype, payload in nl_parse_attrs(msg[20:]):
+                        if atype == MAIO_ATTR_STATUS:
+                            r.status = struct.unpack("=H", payload)[0]
+                        elif atype == MAIO_ATTR_JSON:
+                            r.parts.append(payload.rstrip(b"\0").decode())
+                    if not multi and not want_ack:
+                        return r
+
+    def call(self, op, attrs=(), ack=False, **kw):
+        """Sends op with attrs [(type, value)], returns the NlReply."""
+        self.seq += 1
+        flags = NLM_F_REQUEST | (NLM_F_ACK if ack else 0)
+        self.send_raw(nl_message(MAIO_CMD[op], b"".join(nl_attr(t, v) for t, v in attrs), self.seq, flags, **kw))
+        return self.recv_reply(self.seq, want_ack=ack)
+
+
 class Daemon:
     """A maiod on its own temp dirs. Use as a context manager; on a clean exit
     it must stop on SIGTERM with status 0 within 2 s. The log is printed when
@@ -397,6 +519,12 @@ class Daemon:
         self.write_config(config)
 
     def write_config(self, text):
+        # Each daemon gets its own netlink port id (tests run in parallel in one network namespace),
+        # unless the test chose one.
+        if "netlink_port" not in text:
+            if not hasattr(self, "netlink_port"):
+                self.netlink_port = random.randrange(NL_PORT_MIN, 2**31)
+            text += f"\n[api]\nnetlink_port = {self.netlink_port}\n"
         with open(self.config_path, "w") as f:
             f.write(text)
 

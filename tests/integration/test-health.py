@@ -83,7 +83,7 @@ def test_status():
         check_eq(s["runtime_dir"], d.runtime_dir, "status.runtime_dir")
         check_eq(s["root"], d.root, "status.root")
         check_eq(s["dry_run"], False, "status.dry_run")
-        check_eq(s["listeners"], {"unix": d.socket_path, "tcp": None}, "status.listeners")
+        check_eq(s["listeners"], {"unix": d.socket_path, "tcp": None, "netlink": d.netlink_port}, "status.listeners")
         check_features(s["features"], HOST_2NODE)
         counts = s["counts"]
         check_eq((counts["tenants"], counts["events"]), (0, 0), "counts of a fresh daemon")

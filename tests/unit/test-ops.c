@@ -318,13 +318,16 @@ static const Field fake_fields[] = {
 };
 static const FieldSet fake_body = { fake_fields, ELEMENTSOF(fake_fields) };
 
-static const Op fake_own = { "fake.own",   "POST",    "/v1/tenants/{id}/fake", OP_TENANT_OWN, true, OP_MODULE_POOLS,
-                             fake_handler, &fake_body };
-static const Op fake_get = { "fake.get", "GET", "/v1/fake/{name}", OP_TENANT, false, OP_MODULE_JOURNAL, fake_handler };
-static const Op fake_admin = { "fake.admin", "POST",         "/v1/fake",   OP_ADMIN,
-                               true,         OP_MODULE_TIER, fake_handler, &fake_body };
-static const Op fake_peer = { "fake.peer",       "POST",       "/v1/fake", OP_PEER, true,
-                              OP_MODULE_TENANTS, fake_handler, &fake_body };
+static const Op fake_own = { "fake.own",    0,    "POST",          "/v1/tenants/{id}/fake",
+                             OP_TENANT_OWN, true, OP_MODULE_POOLS, fake_handler,
+                             &fake_body };
+static const Op fake_get = {
+        "fake.get", 0, "GET", "/v1/fake/{name}", OP_TENANT, false, OP_MODULE_JOURNAL, fake_handler
+};
+static const Op fake_admin = { "fake.admin", 0,         "POST", "/v1/fake", OP_ADMIN, true, OP_MODULE_TIER,
+                               fake_handler, &fake_body };
+static const Op fake_peer = { "fake.peer",  0,         "POST", "/v1/fake", OP_PEER, true, OP_MODULE_TENANTS,
+                              fake_handler, &fake_body };
 
 /* Runs op on ids/name as who with body (NULL: none); returns the status. */
 static unsigned call(const Ops *ops, const Op *op, int64_t id, const char *name, const Identity *who, const char *body,

@@ -1,0 +1,535 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Netlink transport over NETLINK_USERSOCK: datagrams in the sd_event loop, identity from
+ * SCM_CREDENTIALS (admin groups read through a pidfd), strict decoding of the maio header and
+ * attributes into the op's declared fields, replies as JSON parts or NLMSG_ERROR + extended ACK. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <linux/netlink.h>
+
+#include "log.h"
+#include "maio_netlink.h"
+#include "metrics.h"
+#include "netlink.h"
+#include "time-util.h"
+
+/* Datagrams handled per wakeup: a flooding peer cannot hold the loop for long. */
+#define NETLINK_BATCH 64
+#define NETLINK_MAX_GROUPS 64
+#define NETLINK_HDR_LEN (NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct maio_nlhdr)))
+
+struct NetlinkServer {
+        NetlinkContext ctx;
+        int fd;
+        uint32_t port;
+        sd_event_source *io;
+        uint64_t overrun_logged_usec; /* rate limit of the ENOBUFS log line */
+        uint8_t buf[MAIO_NL_REQUEST_MAX + 4096];
+};
+
+void netlink_stats_metrics_write(void *userdata, FILE *f) {
+        const NetlinkStats *st = userdata;
+
+        metrics_u64(f, "maiod_netlink_requests_total", "counter", "Netlink requests answered.", st->requests_total);
+        metrics_u64(f, "maiod_netlink_errors_total", "counter", "Netlink requests answered with an error.",
+                    st->errors_total);
+        metrics_u64(f, "maiod_netlink_overruns_total", "counter",
+                    "Times the kernel dropped netlink datagrams for maiod (receive buffer full).", st->overruns_total);
+        metrics_u64(f, "maiod_netlink_replies_dropped_total", "counter",
+                    "Netlink replies dropped because the peer's buffer was full or the peer was gone.",
+                    st->replies_dropped_total);
+}
+
+/* ---- decoding (pure) ---- */
+
+_printf_(3, 4) static int fail(char *err, size_t size, const char *format, ...) {
+        va_list ap;
+
+        va_start(ap, format);
+        vsnprintf(err, size, format, ap);
+        va_end(ap);
+        return -EINVAL;
+}
+
+static const Field *field_of(const Op *op, unsigned id) {
+        for (size_t i = 0; op->body && i < op->body->n; i++)
+                if (op->body->fields[i].id == id)
+                        return &op->body->fields[i];
+        return NULL;
+}
+
+/* A string attribute: NUL-terminated, no NUL before the end. */
+static int attr_string(const struct nlattr *a, const char **ret) {
+        const char *s = (const char *) a + NLA_HDRLEN;
+        size_t n = a->nla_len - NLA_HDRLEN;
+
+        if (n == 0 || s[n - 1] != '\0' || strlen(s) != n - 1)
+                return -EINVAL;
+        *ret = s;
+        return 0;
+}
+
+/* One field attribute into its JSON member (the decoder of the ops table checks ranges). */
+static int attr_field(const Field *f, const struct nlattr *a, unsigned json_max_depth, json_object **ret, char *err,
+                      size_t err_size) {
+        const void *p = (const uint8_t *) a + NLA_HDRLEN;
+        size_t n = a->nla_len - NLA_HDRLEN;
+        const char *s;
+        int64_t i;
+        double d;
+
+        switch (f->type) {
+        case FIELD_INT:
+                if (n != sizeof i)
+                        return fail(err, err_size, "Attribute %u (%s) must be 8 bytes (__s64)", f->id, f->name);
+                memcpy(&i, p, sizeof i);
+                *ret = json_object_new_int64(i);
+                break;
+        case FIELD_DOUBLE:
+                if (n != sizeof d)
+                        return fail(err, err_size, "Attribute %u (%s) must be 8 bytes (double)", f->id, f->name);
+                memcpy(&d, p, sizeof d);
+                if (!isfinite(d))
+                        return fail(err, err_size, "Attribute %u (%s) must be a finite number", f->id, f->name);
+                *ret = json_object_new_double(d);
+                break;
+        case FIELD_BOOL:
+                if (n != 1 || *(const uint8_t *) p > 1)
+                        return fail(err, err_size, "Attribute %u (%s) must be one byte, 0 or 1", f->id, f->name);
+                *ret = json_object_new_boolean(*(const uint8_t *) p);
+                break;
+        case FIELD_JSON: {
+                json_tokener *tok;
+
+                if (attr_string(a, &s) < 0)
+                        return fail(err, err_size, "Attribute %u (%s) must be a NUL-terminated string", f->id, f->name);
+                tok = json_tokener_new_ex((int) json_max_depth + 1);
+                if (!tok)
+                        return -ENOMEM;
+                *ret = json_tokener_parse_ex(tok, s, (int) strlen(s) + 1);
+                i = json_tokener_get_error(tok) != json_tokener_success;
+                json_tokener_free(tok);
+                if (i) {
+                        json_object_put(*ret);
+                        return fail(err, err_size, "Attribute %u (%s) must hold one JSON document", f->id, f->name);
+                }
+                if (!*ret) /* JSON null */
+                        return 0;
+                break;
+        }
+        default: /* strings, enum words and knob values */
+                if (attr_string(a, &s) < 0)
+                        return fail(err, err_size, "Attribute %u (%s) must be a NUL-terminated string", f->id, f->name);
+                *ret = json_object_new_string(s);
+                break;
+        }
+        return *ret ? 0 : -ENOMEM;
+}
+
+/* The path parameters as attributes: MAIO_ATTR_ID for {id}, MAIO_ATTR_NAME for {name}. */
+static int attr_param(const Op *op, const struct nlattr *a, OpParams *params, bool *seen, char *err, size_t err_size) {
+        const char *s;
+        int64_t id;
+
+        if (a->nla_type == MAIO_ATTR_ID && strstr(op->path, "{id}")) {
+                if (a->nla_len != NLA_HDRLEN + sizeof id)
+                        return fail(err, err_size, "MAIO_ATTR_ID must be 8 bytes (__s64)");
+                memcpy(&id, (const uint8_t *) a + NLA_HDRLEN, sizeof id);
+                if (id <= 0)
+                        return fail(err, err_size, "MAIO_ATTR_ID must be a positive identifier");
+                params->ids[0] = id;
+        } else if (a->nla_type == MAIO_ATTR_NAME && strstr(op->path, "{name}")) {
+                if (attr_string(a, &s) < 0 || ops_param_name(s, strlen(s), params) < 0)
+                        return fail(err, err_size, "MAIO_ATTR_NAME must be 1-%d characters of A-Z a-z 0-9 . _ -",
+                                    OP_NAME_MAX);
+        } else
+                return fail(err, err_size, "Attribute %u is not one of %s's", a->nla_type, op->name);
+        *seen = true;
+        return 0;
+}
+
+/* Walks the attributes after the headers into params and body. */
+static int decode_attrs(const Op *op, const uint8_t *p, size_t n, unsigned json_max_depth, OpParams *params,
+                        json_object *body, char *err, size_t err_size) {
+        bool seen_id = false, seen_name = false;
+        uint64_t seen_fields = 0;
+
+        while (n > 0) {
+                const struct nlattr *a = (const struct nlattr *) p;
+                const Field *f;
+                json_object *v = NULL;
+                int r;
+
+                if (n < NLA_HDRLEN || a->nla_len < NLA_HDRLEN || a->nla_len > n)
+                        return fail(err, err_size, "Attribute runs past the end of the message");
+                if (a->nla_type & (NLA_F_NESTED | NLA_F_NET_BYTEORDER))
+                        return fail(err, err_size, "Attribute %u: nested or net-byte-order attributes are not used",
+                                    a->nla_type & NLA_TYPE_MASK);
+                if (a->nla_type >= 1 && a->nla_type <= MAIO_ATTR_FIELD_MAX) {
+                        f = field_of(op, a->nla_type);
+                        if (!f)
+                                return fail(err, err_size, "Attribute %u is not a field of %s", a->nla_type, op->name);
+                        if (seen_fields & (UINT64_C(1) << a->nla_type))
+                                return fail(err, err_size, "Attribute %u (%s) given twice", a->nla_type, f->name);
+                        seen_fields |= UINT64_C(1) << a->nla_type;
+                        r = attr_field(f, a, json_max_depth, &v, err, err_size);
+                        if (r < 0)
+                                return r;
+                        json_object_object_add(body, f->name, v);
+                } else {
+                        bool *seen = a->nla_type == MAIO_ATTR_ID ? &seen_id : &seen_name;
+
+                        if (*seen)
+                                return fail(err, err_size, "Attribute %u given twice", a->nla_type);
+                        r = attr_param(op, a, params, seen, err, err_size);
+                        if (r < 0)
+                                return r;
+                }
+                if ((size_t) NLA_ALIGN(a->nla_len) >= n)
+                        break;
+                p += NLA_ALIGN(a->nla_len);
+                n -= NLA_ALIGN(a->nla_len);
+        }
+        if (strstr(op->path, "{id}") && !seen_id)
+                return fail(err, err_size, "%s needs MAIO_ATTR_ID", op->name);
+        if (strstr(op->path, "{name}") && !seen_name)
+                return fail(err, err_size, "%s needs MAIO_ATTR_NAME", op->name);
+        return 0;
+}
+
+int netlink_decode(const void *msg, size_t len, unsigned json_max_depth, const Op **ret_op, OpParams *ret_params,
+                   json_object **ret_body, char *err, size_t err_size) {
+        const struct nlmsghdr *nlh = msg;
+        const struct maio_nlhdr *mh;
+        _cleanup_(json_object_putp) json_object *body = NULL;
+        OpParams params = {};
+        const Op *op;
+        int r;
+
+        if (len < NLMSG_HDRLEN || nlh->nlmsg_len < NLMSG_HDRLEN || nlh->nlmsg_len > len)
+                return fail(err, err_size, "Truncated message: nlmsg_len does not fit the datagram");
+        if (nlh->nlmsg_len > MAIO_NL_REQUEST_MAX) {
+                snprintf(err, err_size, "Message over %u bytes; large documents go over REST", MAIO_NL_REQUEST_MAX);
+                return -EMSGSIZE;
+        }
+        if (nlh->nlmsg_type != MAIO_NL_MSG)
+                return fail(err, err_size, "Unknown message type %u", nlh->nlmsg_type);
+        if (nlh->nlmsg_len < NETLINK_HDR_LEN)
+                return fail(err, err_size, "Truncated message: no maio header");
+        mh = (const struct maio_nlhdr *) NLMSG_DATA(nlh);
+        if (mh->version != MAIO_NL_VERSION || mh->reserved != 0) {
+                snprintf(err, err_size, "Unsupported protocol version %u (this maiod speaks %u)", mh->version,
+                         MAIO_NL_VERSION);
+                return -EPROTO;
+        }
+        op = mh->cmd != MAIO_CMD_UNSPEC ? ops_by_cmd(mh->cmd) : NULL;
+        if (!op) {
+                snprintf(err, err_size, "Unknown command %u", mh->cmd);
+                return -EOPNOTSUPP;
+        }
+        body = json_object_new_object();
+        if (!body)
+                return -ENOMEM;
+        r = decode_attrs(op, (const uint8_t *) nlh + NETLINK_HDR_LEN, nlh->nlmsg_len - NETLINK_HDR_LEN, json_max_depth,
+                         &params, body, err, err_size);
+        if (r < 0)
+                return r;
+        *ret_op = op;
+        *ret_params = params;
+        *ret_body = op->body ? TAKE_PTR(body) : NULL;
+        return 0;
+}
+
+/* ---- identity ---- */
+
+/* Supplementary groups of pid, if it still is the process that sent with uid: read through a
+ * pidfd, and trusted only if the process is still alive after the read (no pid reuse). */
+static size_t peer_groups(pid_t pid, uid_t uid, gid_t *groups, size_t max) {
+        _cleanup_close_ int pidfd = -EBADF;
+        _cleanup_fclose_ FILE *f = NULL;
+        char path[64], line[1024];
+        size_t n = 0;
+        bool uid_ok = false;
+
+        if (pid <= 0)
+                return 0;
+        pidfd = pidfd_open(pid, 0);
+        if (pidfd < 0)
+                return 0;
+        snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
+        f = fopen(path, "re");
+        while (f && fgets(line, sizeof line, f)) {
+                unsigned long v;
+                char *p, *end;
+
+                if (strncmp(line, "Uid:", 4) == 0)
+                        uid_ok = strtoul(line + 4, NULL, 10) == uid;
+                else if (strncmp(line, "Groups:", 7) == 0)
+                        for (p = line + 7; n < max; p = end) {
+                                v = strtoul(p, &end, 10);
+                                if (end == p)
+                                        break;
+                                groups[n++] = (gid_t) v;
+                        }
+        }
+        if (!uid_ok || poll(&(struct pollfd) { .fd = pidfd, .events = POLLIN }, 1, 0) != 0)
+                return 0; /* exited (or unreadable) meanwhile: the groups may be another process's */
+        return n;
+}
+
+static Identity identity_of(const NetlinkServer *s, const struct ucred *cred) {
+        gid_t groups[NETLINK_MAX_GROUPS];
+        size_t n = 0;
+
+        if (cred->uid != 0 && s->ctx.conf->have_admin_gid)
+                n = peer_groups(cred->pid, cred->uid, groups, NETLINK_MAX_GROUPS);
+        return (Identity) {
+                .kind = IDENTITY_PEER,
+                .uid = cred->uid,
+                .gid = cred->gid,
+                .pid = cred->pid,
+                .admin = http_is_admin(s->ctx.conf, cred->uid, cred->gid, groups, n),
+        };
+}
+
+/* ---- replies ---- */
+
+static void send_to(NetlinkServer *s, uint32_t portid, const void *buf, size_t len) {
+        struct sockaddr_nl to = { .nl_family = AF_NETLINK, .nl_pid = portid };
+
+        if (sendto(s->fd, buf, len, MSG_DONTWAIT, (struct sockaddr *) &to, sizeof to) < 0) {
+                s->ctx.stats->replies_dropped_total++;
+                log_debug_errno(errno, "Netlink reply to port %" PRIu32 " dropped: %m", portid);
+        }
+}
+
+/* NLMSG_ERROR for req with error (0: an ACK) and, for an error, the extended-ACK message. */
+static void send_error(NetlinkServer *s, uint32_t portid, const struct nlmsghdr *req, int error, const char *msg) {
+        uint8_t buf[NLMSG_SPACE(sizeof(struct nlmsgerr)) + NLA_HDRLEN + NLA_ALIGN(REPLY_MESSAGE_MAX + 64)] = {};
+        struct nlmsghdr *nlh = (struct nlmsghdr *) buf;
+        struct nlmsgerr *e = NLMSG_DATA(nlh);
+        size_t len = NLMSG_SPACE(sizeof *e);
+
+        *nlh = (struct nlmsghdr) { .nlmsg_type = NLMSG_ERROR, .nlmsg_seq = req->nlmsg_seq, .nlmsg_pid = s->port };
+        e->error = error;
+        e->msg = *req; /* the header only: NLM_F_CAPPED */
+        nlh->nlmsg_flags = NLM_F_CAPPED;
+        if (error < 0 && msg && msg[0]) {
+                struct nlattr *a = (struct nlattr *) (buf + len);
+                size_t n = strnlen(msg, REPLY_MESSAGE_MAX + 63) + 1;
+
+                a->nla_type = NLMSGERR_ATTR_MSG;
+                a->nla_len = (uint16_t) (NLA_HDRLEN + n);
+                memcpy((uint8_t *) a + NLA_HDRLEN, msg, n - 1);
+                len += NLA_ALIGN(a->nla_len);
+                nlh->nlmsg_flags |= NLM_F_ACK_TLVS;
+        }
+        nlh->nlmsg_len = (uint32_t) len;
+        send_to(s, portid, buf, len);
+}
+
+/* Appends an attribute to the message at buf (len so far); the caller sized buf. */
+static size_t put_attr(uint8_t *buf, size_t len, uint16_t type, const void *data, size_t n) {
+        struct nlattr *a = (struct nlattr *) (buf + len);
+
+        a->nla_type = type;
+        a->nla_len = (uint16_t) (NLA_HDRLEN + n);
+        memcpy((uint8_t *) a + NLA_HDRLEN, data, n);
+        memset((uint8_t *) a + NLA_HDRLEN + n, 0, NLA_ALIGN(a->nla_len) - a->nla_len);
+        return len + NLA_ALIGN(a->nla_len);
+}
+
+/* The reply document in parts of at most MAIO_NL_PART_MAX bytes (each a NUL-terminated string);
+ * more than one part makes a multi-part reply ending in NLMSG_DONE. */
+static void send_reply(NetlinkServer *s, uint32_t portid, const struct nlmsghdr *req, uint8_t cmd, const Reply *reply) {
+        static uint8_t buf[NETLINK_HDR_LEN + 2 * NLA_HDRLEN + 8 + NLA_ALIGN(MAIO_NL_PART_MAX + 1)];
+        const char *doc = reply->json
+                                  ? json_object_to_json_string_ext(reply->json, JSON_C_TO_STRING_PLAIN |
+                                                                                        JSON_C_TO_STRING_NOSLASHESCAPE)
+                                  : reply->text;
+        size_t total = doc ? strlen(doc) : 0, off = 0;
+        bool multi = total > MAIO_NL_PART_MAX;
+        uint16_t status = (uint16_t) reply->status;
+
+        do {
+                struct nlmsghdr *nlh = (struct nlmsghdr *) buf;
+                size_t part = total - off > MAIO_NL_PART_MAX ? MAIO_NL_PART_MAX : total - off, len = NETLINK_HDR_LEN;
+                char chunk[MAIO_NL_PART_MAX + 1];
+
+                *nlh = (struct nlmsghdr) { .nlmsg_type = MAIO_NL_MSG,
+                                           .nlmsg_flags = multi ? NLM_F_MULTI : 0,
+                                           .nlmsg_seq = req->nlmsg_seq,
+                                           .nlmsg_pid = s->port };
+                *(struct maio_nlhdr *) NLMSG_DATA(nlh) = (struct maio_nlhdr) { .cmd = cmd, .version = MAIO_NL_VERSION };
+                if (off == 0)
+                        len = put_attr(buf, len, MAIO_ATTR_STATUS, &status, sizeof status);
+                if (doc) {
+                        memcpy(chunk, doc + off, part);
+                        chunk[part] = '\0';
+                        len = put_attr(buf, len, MAIO_ATTR_JSON, chunk, part + 1);
+                }
+                nlh->nlmsg_len = (uint32_t) len;
+                send_to(s, portid, buf, len);
+                off += part;
+        } while (off < total);
+        if (multi) {
+                struct nlmsghdr done = { .nlmsg_len = NLMSG_HDRLEN,
+                                         .nlmsg_type = NLMSG_DONE,
+                                         .nlmsg_flags = NLM_F_MULTI,
+                                         .nlmsg_seq = req->nlmsg_seq,
+                                         .nlmsg_pid = s->port };
+                send_to(s, portid, &done, sizeof done);
+        }
+        if (req->nlmsg_flags & NLM_F_ACK)
+                send_error(s, portid, req, 0, NULL);
+}
+
+/* ---- serving ---- */
+
+static void handle_message(NetlinkServer *s, const struct nlmsghdr *nlh, size_t len, uint32_t portid,
+                           const Identity *who) {
+        _cleanup_(json_object_putp) json_object *body = NULL;
+        char err[REPLY_MESSAGE_MAX + 64] = "";
+        Reply reply = {};
+        OpParams params;
+        const Op *op;
+        int r;
+
+        s->ctx.stats->requests_total++;
+        r = netlink_decode(nlh, len, s->ctx.ops->json_max_depth, &op, &params, &body, err, sizeof err);
+        if (r < 0) {
+                s->ctx.stats->errors_total++;
+                send_error(s, portid, nlh, r, err);
+                return;
+        }
+        r = ops_call_object(s->ctx.ops, op, &params, who, op->body ? body : NULL, &reply);
+        if (r < 0 || reply.code != REPLY_OK) {
+                s->ctx.stats->errors_total++;
+                snprintf(err, sizeof err, "%s: %s", reply_error_to_string(reply.code), reply.message);
+                send_error(s, portid, nlh, reply.error < 0 ? reply.error : -EIO, err);
+        } else
+                send_reply(s, portid, nlh, op->cmd, &reply);
+        log_debug("netlink %s from port %" PRIu32 " uid %u -> %u", op->name, portid, (unsigned) who->uid, reply.status);
+        reply_done(&reply);
+}
+
+static void note_overrun(NetlinkServer *s) {
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+
+        s->ctx.stats->overruns_total++;
+        if (now - s->overrun_logged_usec >= 10 * USEC_PER_SEC) {
+                log_warning("The kernel dropped netlink requests for maiod (receive buffer full, %" PRIu64
+                            " times so far); raise [api] netlink_rcvbuf if this persists.",
+                            s->ctx.stats->overruns_total);
+                s->overrun_logged_usec = now;
+        }
+}
+
+/* One datagram: every message in it, answered in order. */
+static void handle_datagram(NetlinkServer *s, size_t n, uint32_t portid, const struct ucred *cred, bool truncated) {
+        Identity who = identity_of(s, cred);
+        const struct nlmsghdr *nlh = (const struct nlmsghdr *) s->buf;
+
+        if (truncated) {
+                if (n >= NLMSG_HDRLEN)
+                        send_error(s, portid, nlh, -EMSGSIZE, "Message too large; large documents go over REST");
+                s->ctx.stats->errors_total++;
+                return;
+        }
+        while (n >= NLMSG_HDRLEN) {
+                size_t this = nlh->nlmsg_len < NLMSG_HDRLEN || nlh->nlmsg_len > n ? n : NLMSG_ALIGN(nlh->nlmsg_len);
+
+                handle_message(s, nlh, n, portid, &who);
+                if (this >= n)
+                        break;
+                n -= this;
+                nlh = (const struct nlmsghdr *) ((const uint8_t *) nlh + this);
+        }
+}
+
+static int netlink_on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+        NetlinkServer *s = userdata;
+
+        for (unsigned i = 0; i < NETLINK_BATCH; i++) {
+                uint8_t control[CMSG_SPACE(sizeof(struct ucred))];
+                struct sockaddr_nl from = {};
+                struct iovec iov = { .iov_base = s->buf, .iov_len = sizeof s->buf };
+                struct msghdr mh = { .msg_name = &from,
+                                     .msg_namelen = sizeof from,
+                                     .msg_iov = &iov,
+                                     .msg_iovlen = 1,
+                                     .msg_control = control,
+                                     .msg_controllen = sizeof control };
+                struct ucred cred = { .pid = 0, .uid = (uid_t) -1, .gid = (gid_t) -1 };
+                ssize_t n = recvmsg(s->fd, &mh, MSG_DONTWAIT);
+
+                if (n < 0) {
+                        if (errno == EAGAIN || errno == EINTR)
+                                return 0;
+                        if (errno == ENOBUFS) {
+                                note_overrun(s);
+                                continue;
+                        }
+                        log_warning_errno(errno, "Netlink receive failed, continuing: %m");
+                        return 0;
+                }
+                for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+                        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+                            c->cmsg_len == CMSG_LEN(sizeof cred))
+                                memcpy(&cred, CMSG_DATA(c), sizeof cred);
+                /* Only unicasts from user space with credentials; the kernel (port 0) sends none here. */
+                if (from.nl_pid == 0 || cred.uid == (uid_t) -1)
+                        continue;
+                handle_datagram(s, (size_t) n, from.nl_pid, &cred, mh.msg_flags & MSG_TRUNC);
+        }
+        return 0;
+}
+
+NetlinkServer *netlink_server_free(NetlinkServer *s) {
+        if (!s)
+                return NULL;
+        sd_event_source_disable_unref(s->io);
+        safe_close(s->fd);
+        free(s);
+        return NULL;
+}
+
+int netlink_server_new(sd_event *event, const NetlinkContext *ctx, uint32_t port, unsigned rcvbuf,
+                       NetlinkServer **ret) {
+        _cleanup_(netlink_server_freep) NetlinkServer *s = NULL;
+        struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_pid = port };
+        int one = 1, r;
+
+        s = calloc(1, sizeof *s);
+        if (!s)
+                return -ENOMEM;
+        s->ctx = *ctx;
+        s->port = port;
+        s->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_USERSOCK);
+        if (s->fd < 0)
+                return -errno;
+        if (setsockopt(s->fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) < 0)
+                return -errno;
+        /* SO_RCVBUFFORCE needs CAP_NET_ADMIN; without it the kernel's cap applies. */
+        if (setsockopt(s->fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0 &&
+            setsockopt(s->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) < 0)
+                log_debug_errno(errno, "Cannot size the netlink receive buffer, ignoring: %m");
+        (void) setsockopt(s->fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+        if (bind(s->fd, (struct sockaddr *) &sa, sizeof sa) < 0)
+                return -errno;
+        r = sd_event_add_io(event, &s->io, s->fd, EPOLLIN, netlink_on_io, s);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_description(s->io, "netlink");
+        *ret = TAKE_PTR(s);
+        return 0;
+}

@@ -1,0 +1,168 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The netlink API (NETLINK_USERSOCK, api/maio_netlink.h) of a real maiod: the same operations and
+# access rules as REST, identity from SCM_CREDENTIALS, strict decoding (every bad message answered
+# with NLMSG_ERROR and an extended-ACK message, the daemon still serving), a port id held by another.
+
+import errno
+import os
+import socket
+import struct
+import subprocess
+import sys
+import time
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+from maiotest import (MAIO_ATTR_ID, MAIO_ATTR_JSON, MAIO_ATTR_NAME, NETLINK_USERSOCK, NL_PORT_MIN, NLM_F_ACK,
+                      NLM_F_REQUEST, NOBODY, Daemon, NlClient, as_user, check, check_eq, main, nl_attr, nl_message)
+
+# Field ids of the ops table (daemon/tenants/tenants.c, daemon/tier/tierd-ops.c).
+CREATE_NAME, CREATE_PRIORITY, CREATE_CLASS = 1, 2, 3
+FEEDBACK_EPISODE, FEEDBACK_TIME = 1, 2
+
+
+def check_error(r, err, text, what):
+    check_eq(r.error, -err, f"{what}: errno")
+    check(r.message and text in r.message, f"{what}: extended-ACK message {r.message!r} should say {text!r}")
+
+
+def test_public_and_rest_parity():
+    with Daemon() as d:
+        nl = NlClient(d.netlink_port)
+        r = nl.call("health")
+        check_eq((r.error, r.status, r.json), (None, 200, {"status": "ok"}), "health")
+        check_eq(nl.call("version").json, d.ok("GET", "/v1/version"), "version over netlink and REST")
+        # A read-only document is the same over both transports, also when it takes several parts.
+        check_eq(nl.call("knobs.list").json, d.ok("GET", "/v1/knobs"), "knobs list over netlink and REST")
+        check_eq(nl.call("topology").json, d.ok("GET", "/v1/topology"), "topology over netlink and REST")
+        r = nl.call("health", ack=True)
+        check(r.acked and r.json == {"status": "ok"}, "NLM_F_ACK: the reply, then an ACK")
+        status = d.ok("GET", "/v1/status")
+        check_eq(status["listeners"]["netlink"], d.netlink_port, "status names the netlink port id")
+        nl.close()
+
+
+def register(nl, name, **kw):
+    r = nl.call("tenants.create", [(CREATE_NAME, name), (CREATE_CLASS, "batch")], **kw)
+    check_eq((r.error, r.status), (None, 201), f"register {name} ({r.message})")
+    return r.json
+
+
+def test_tenants_and_isolation():
+    with Daemon() as d:
+        nl = NlClient(d.netlink_port)
+        t = register(nl, "web")
+        check_eq(nl.call("tenants.get", [(MAIO_ATTR_ID, t["id"])]).json["name"], "web", "get by the owner")
+        check_eq(d.ok("GET", f"/v1/tenants/{t['id']}")["name"], "web", "the same tenant over REST")
+
+        def as_nobody():
+            c = NlClient(d.netlink_port)
+            own = c.call("tenants.create", [(CREATE_NAME, "mine")])
+            other = c.call("tenants.get", [(MAIO_ATTR_ID, t["id"])])
+            admin = c.call("events.list")
+            listed = c.call("tenants.list").json
+            return [own.status, own.json["uid"], other.error, admin.error, [x["name"] for x in listed["tenants"]]]
+
+        st, uid, other, admin, names = as_user(NOBODY, NOBODY, [], as_nobody)
+        check_eq((st, uid), (201, NOBODY), "nobody registers its own tenant (uid from SCM_CREDENTIALS)")
+        check_eq(other, -errno.ENOENT, "another uid's tenant does not exist for nobody")
+        check_eq(admin, -errno.EPERM, "admin operations are refused to nobody")
+        check_eq(names, ["mine"], "nobody lists only its own tenants")
+
+        # The tiering loop over netlink: thresholds, then feedback for the open episode.
+        th = nl.call("tiering.thresholds", [(MAIO_ATTR_ID, t["id"])])
+        check_eq(th.status, 200, f"thresholds ({th.message})")
+        fb = nl.call("tiering.feedback", [(MAIO_ATTR_ID, t["id"]), (FEEDBACK_EPISODE, th.json["episode"]),
+                                          (FEEDBACK_TIME, 2.5)])
+        check_eq((fb.status, fb.json["episode"]), (202, th.json["episode"]), f"feedback ({fb.message})")
+        r = nl.call("tiering.feedback", [(MAIO_ATTR_ID, t["id"]), (FEEDBACK_EPISODE, th.json["episode"]),
+                                         (FEEDBACK_TIME, 2.5)])
+        check_error(r, errno.EEXIST, "conflict:", "feedback twice")
+        r = nl.call("tenants.delete", [(MAIO_ATTR_ID, t["id"])])
+        check_eq((r.error, r.status, r.json), (None, 204, None), "delete")
+        check_error(nl.call("tenants.get", [(MAIO_ATTR_ID, t["id"])]), errno.ENOENT, "not-found:", "get after delete")
+        nl.close()
+
+
+def test_multipart():
+    with Daemon() as d:
+        nl = NlClient(d.netlink_port)
+        for i in range(400):  # about 140 bytes each: 56 KB
+            register(nl, f"t{i:03}")
+        r = nl.call("tenants.list")
+        check(len(r.parts) >= 2, f"a list over 32 KiB comes in several parts (got {len(r.parts)})")
+        check_eq(r.json, d.ok("GET", "/v1/tenants"), "the parts make the REST document")
+        nl.close()
+
+
+def test_bad_input():
+    with Daemon() as d:
+        nl = NlClient(d.netlink_port)
+        hdr = nl_message(1)[:16]
+
+        def raw(data, err, text, what):
+            nl.seq += 1
+            if len(data) >= 16:
+                data = data[:8] + struct.pack("=I", nl.seq) + data[12:]
+            nl.send_raw(data)
+            check_error(nl.recv_reply(nl.seq), err, text, what)
+
+        raw(nl_message(7, nl_attr(MAIO_ATTR_ID, 1))[:18], errno.EINVAL, "Truncated", "nlmsg_len beyond the datagram")
+        raw(hdr[:0] + struct.pack("=IHHII", 16, 0x10, NLM_F_REQUEST, 0, 0), errno.EINVAL, "no maio header",
+            "no maio header")
+        m = nl_message(7, struct.pack("=HHq", 40, MAIO_ATTR_ID, 1))
+        raw(m, errno.EINVAL, "past the end", "attribute running past the end")
+        raw(nl_message(6, struct.pack("=HH", 4, CREATE_NAME)), errno.EINVAL, "NUL-terminated", "zero-length attribute")
+        raw(nl_message(7, struct.pack("=HHi", 8, MAIO_ATTR_ID, 1)), errno.EINVAL, "8 bytes", "wrong attribute length")
+        raw(nl_message(6, struct.pack("=HH", 7, CREATE_NAME) + b"abc\0"), errno.EINVAL, "NUL-terminated",
+            "string without NUL")
+        raw(nl_message(6, nl_attr(CREATE_NAME, "a") + nl_attr(CREATE_NAME, "b")), errno.EINVAL, "twice",
+            "duplicate attribute")
+        raw(nl_message(99), errno.EOPNOTSUPP, "Unknown command", "unknown command")
+        raw(nl_message(1, nl_attr(33, 1)), errno.EINVAL, "not a field", "unknown attribute")
+        raw(nl_message(1, version=2), errno.EPROTO, "version", "unknown version")
+        nested = b""
+        for _ in range(100):
+            nested = struct.pack("=HH", 4 + len(nested), CREATE_NAME | 0x8000) + nested
+        raw(nl_message(6, nested), errno.EINVAL, "nested", "nesting 100 deep")
+        big = nl_attr(CREATE_NAME, "x" * 40000) + nl_attr(CREATE_CLASS, "y" * 40000)
+        raw(nl_message(6, big), errno.EMSGSIZE, "REST", "over the size limit")
+        raw(nl_message(7), errno.EINVAL, "needs MAIO_ATTR_ID", "missing path parameter")
+        raw(nl_message(14, nl_attr(MAIO_ATTR_NAME, "a/b")), errno.EINVAL, "MAIO_ATTR_NAME", "bad knob name")
+        # The decoder of the op's fields applies as over REST.
+        r = nl.call("tenants.create", [(CREATE_NAME, "x"), (CREATE_PRIORITY, 9)])
+        check_error(r, errno.EINVAL, "invalid-value:", "priority out of range")
+        r = nl.call("tenants.create", [(CREATE_PRIORITY, 1)])
+        check_error(r, errno.EINVAL, "missing-field:", "missing name")
+        # Several messages in one datagram are each answered.
+        nl.send_raw(nl_message(1, seq=1001) + nl_message(2, seq=1002))
+        check_eq(nl.recv_reply(1001).json, {"status": "ok"}, "first of two messages in a datagram")
+        check(nl.recv_reply(1002).json["api"] == "v1", "second of two messages in a datagram")
+        check_eq(nl.call("health").json, {"status": "ok"}, "still serving after the bad input")
+        metrics = d.metrics()
+        check(metrics["maiod_netlink_errors_total"] >= 16, "errors are counted")
+        nl.close()
+
+
+def test_port_taken():
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_USERSOCK)
+    port = NL_PORT_MIN + os.getpid()
+    s.bind((port, 0))
+    try:
+        with Daemon(config=f"[api]\nnetlink_port = {port}\n") as d:
+            status = d.ok("GET", "/v1/status")
+            check_eq(status["listeners"]["netlink"], None, "no netlink listener while the port id is taken")
+            check("held by another process" in status["listeners"]["netlink_error"], "status says why")
+            check("netlink API is not served" in d.log(), "the log says so")
+            check_eq(d.ok("GET", "/v1/health"), {"status": "ok"}, "REST keeps serving")
+    finally:
+        s.close()
+
+
+def test_disabled():
+    with Daemon(config="[api]\nnetlink_port = 0\n") as d:
+        check_eq(d.ok("GET", "/v1/status")["listeners"]["netlink"], None, "netlink_port = 0 disables netlink")
+
+
+if __name__ == "__main__":
+    main([test_public_and_rest_parity, test_tenants_and_isolation, test_multipart, test_bad_input, test_port_taken, test_disabled])
