@@ -218,7 +218,14 @@ int netlink_decode(const void *msg, size_t len, unsigned json_max_depth, const O
         if (len < NLMSG_HDRLEN || nlh->nlmsg_len < NLMSG_HDRLEN || nlh->nlmsg_len > len)
                 return fail(err, err_size, "Truncated message: nlmsg_len does not fit the datagram");
         if (nlh->nlmsg_len > MAIO_NL_REQUEST_MAX) {
-                snprintf(err, err_size, "Message over %u bytes; large documents go over REST", MAIO_NL_REQUEST_MAX);
+                op = nlh->nlmsg_len >= NETLINK_HDR_LEN ? ops_by_cmd(((const struct maio_nlhdr *) NLMSG_DATA(nlh))->cmd)
+                                                       : NULL;
+                if (op)
+                        snprintf(err, err_size, "Message over %u bytes; send %s over REST (%s %s)", MAIO_NL_REQUEST_MAX,
+                                 op->name, op->method, op->path);
+                else
+                        snprintf(err, err_size, "Message over %u bytes; large documents go over REST",
+                                 MAIO_NL_REQUEST_MAX);
                 return -EMSGSIZE;
         }
         if (nlh->nlmsg_type != MAIO_NL_MSG)

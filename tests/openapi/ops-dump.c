@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Prints the ops table as "METHOD PATH ACCESS" lines, so check-openapi.py can
- * compare the daemon's routes with api/openapi.yaml. */
+/* Prints the ops table as "METHOD PATH ACCESS" lines, so check-openapi.py can compare the
+ * daemon's routes with api/openapi.yaml; with --netlink, "CMD NAME PARAMS FIELDS" lines for
+ * check-netlink.py (api/maio_netlink.h, api/netlink.md). */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ops.h"
 
@@ -24,9 +26,35 @@ static const char *access_to_string(OpAccess a) {
         return NULL;
 }
 
-int main(void) {
+static const char *const field_types[_FIELD_TYPE_MAX] = {
+        [FIELD_STRING] = "string", [FIELD_INT] = "s64",    [FIELD_DOUBLE] = "double", [FIELD_BOOL] = "u8",
+        [FIELD_ENUM] = "string",   [FIELD_SCALAR] = "string", [FIELD_JSON] = "json",
+};
+
+/* "7 tenants.get id -" or "6 tenants.create - 1:name:string,2:priority:s64,..." */
+static int dump_netlink(const Op *ops, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                const char *params = strstr(ops[i].path, "{id}") ? "id" : strstr(ops[i].path, "{name}") ? "name" : "-";
+
+                printf("%u %s %s ", ops[i].cmd, ops[i].name, params);
+                if (!ops[i].body)
+                        fputs("-", stdout);
+                for (size_t k = 0; ops[i].body && k < ops[i].body->n; k++) {
+                        const Field *f = &ops[i].body->fields[k];
+
+                        printf("%s%u:%s:%s", k ? "," : "", f->id, f->name, field_types[f->type]);
+                }
+                putchar('\n');
+        }
+        return fflush(stdout) != 0 || ferror(stdout) ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+int main(int argc, char *argv[]) {
         size_t n = 0;
         const Op *ops = ops_table(&n);
+
+        if (argc > 1 && strcmp(argv[1], "--netlink") == 0)
+                return dump_netlink(ops, n);
 
         for (size_t i = 0; i < n; i++) {
                 const char *a = access_to_string(ops[i].access);

@@ -1,0 +1,76 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The netlink API's three descriptions agree: every op of the ops table (ops-dump --netlink) has a
+# unique command, named MAIO_CMD_<OP> with that number in api/maio_netlink.h, and a row in
+# api/netlink.md's command table with its route, path parameter and field ids, names and types.
+# Usage: check-netlink.py HEADER DOC OPS_DUMP [--self-test]
+import re
+import subprocess
+import sys
+
+
+def header_commands(text):
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"\bMAIO_CMD_([A-Z_]+)\s*=\s*(\d+)", text)}
+
+
+def doc_rows(text):
+    rows = {}
+    for line in text.splitlines():
+        m = re.match(r"\| (\d+) \| `MAIO_CMD_([A-Z_]+)` \| `([a-z._]+)` \| `([A-Z]+) (\S+)` \| (.*?) \| (.*?) \|$", line)
+        if m:
+            rows[m.group(3)] = m.groups()
+    return rows
+
+
+def check(header, doc, dump, rest):
+    errors = []
+    cmds = header_commands(header)
+    rows = doc_rows(doc)
+    seen = set()
+    for line, route in zip(dump.splitlines(), rest.splitlines()):
+        cmd, name, params, fields = line.split(" ")
+        method, path, _ = route.split(" ")
+        const = name.upper().replace(".", "_")
+        if int(cmd) == 0 or cmd in seen:
+            errors.append(f"op {name}: command {cmd} is zero or used twice")
+        seen.add(cmd)
+        if cmds.get(const) != int(cmd):
+            errors.append(f"op {name}: api/maio_netlink.h has MAIO_CMD_{const} = {cmds.get(const)}, the table {cmd}")
+        want_params = {"id": "`MAIO_ATTR_ID`", "name": "`MAIO_ATTR_NAME`", "-": ""}[params]
+        want_fields = "" if fields == "-" else ", ".join(
+            f"{i} `{n}` ({t})" for i, n, t in (f.split(":") for f in fields.split(",")))
+        want = (cmd, const, name, method, path, want_params, want_fields)
+        if rows.get(name) != want:
+            errors.append(f"op {name}: api/netlink.md row {rows.get(name)} should be {want}")
+        rows.pop(name, None)
+    for name in rows:
+        errors.append(f"api/netlink.md documents {name}, which the ops table does not have")
+    for const, n in cmds.items():
+        if str(n) not in seen and const not in ("UNSPEC",):
+            errors.append(f"api/maio_netlink.h has MAIO_CMD_{const} = {n}, which no op uses")
+    return errors
+
+
+def main():
+    header, doc, dump = (open(sys.argv[1]).read(), open(sys.argv[2]).read(),
+                         subprocess.run([sys.argv[3], "--netlink"], capture_output=True, text=True, check=True).stdout)
+    rest = subprocess.run([sys.argv[3]], capture_output=True, text=True, check=True).stdout
+    if "--self-test" in sys.argv:
+        # A renumbered command, a missing doc row and a wrong field type must each be caught.
+        broken = [(header.replace("MAIO_CMD_HEALTH = 1", "MAIO_CMD_HEALTH = 40"), doc),
+                  (header, "\n".join(l for l in doc.splitlines() if "`tenants.get`" not in l)),
+                  (header, doc.replace("2 `priority` (s64)", "2 `priority` (string)"))]
+        for i, (h, d) in enumerate(broken):
+            if not check(h, d, dump, rest):
+                print(f"FAIL: self-test case {i} was not caught")
+                return 1
+        print("self-test: every broken description caught")
+        return 0
+    errors = check(header, doc, dump, rest)
+    for e in errors:
+        print(f"FAIL: {e}")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
