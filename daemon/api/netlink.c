@@ -22,17 +22,50 @@
 #include "netlink.h"
 #include "time-util.h"
 
-/* Datagrams handled per wakeup: a flooding peer cannot hold the loop for long. */
-#define NETLINK_BATCH 64
+/* Fairness: each wakeup drains up to NETLINK_READ_MAX datagrams into per-peer queues (a peer holds
+ * at most NETLINK_PEER_QUEUE; beyond that it is told -EBUSY at once), then serves at most
+ * NETLINK_SERVE_MAX of them, one per peer per round, so a flooding peer delays another peer by a
+ * round, not by its backlog; the rest is served on the next loop iterations. */
+#define NETLINK_READ_MAX 8192
+#define NETLINK_SERVE_MAX 64
+#define NETLINK_PEER_QUEUE 1024
+#define NETLINK_PEERS_MAX 1024
+/* A peer whose receive buffer was full is not sent to for this long (its replies are dropped and
+ * counted without a system call), so a flooding peer that does not read costs little. */
+#define NETLINK_CONGESTED_USEC (20 * 1000)
+#define NETLINK_CONGESTED_MAX 16
 #define NETLINK_MAX_GROUPS 64
 #define NETLINK_HDR_LEN (NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct maio_nlhdr)))
+
+typedef struct NlItem {
+        struct NlItem *next;
+        uint32_t portid;
+        struct ucred cred;
+        bool truncated;
+        size_t len;
+        uint8_t data[];
+} NlItem;
+
+typedef struct NlPeer {
+        uint32_t portid;
+        NlItem *head, *tail;
+        unsigned n;
+} NlPeer;
 
 struct NetlinkServer {
         NetlinkContext ctx;
         int fd;
         uint32_t port;
         sd_event_source *io;
-        uint64_t overrun_logged_usec; /* rate limit of the ENOBUFS log line */
+        sd_event_source *serve;          /* defer source: more queued than one turn serves */
+        NlPeer peers[NETLINK_PEERS_MAX]; /* peers with queued requests, [0, n_peers) */
+        size_t n_peers;
+        size_t next_peer; /* round robin position */
+        struct {
+                uint32_t portid;
+                uint64_t until_usec;
+        } congested[NETLINK_CONGESTED_MAX]; /* peers recently found with a full buffer */
+        uint64_t overrun_logged_usec;       /* rate limit of the ENOBUFS log line */
         uint8_t buf[MAIO_NL_REQUEST_MAX + 4096];
 };
 
@@ -312,10 +345,20 @@ static Identity identity_of(const NetlinkServer *s, const struct ucred *cred) {
 
 static void send_to(NetlinkServer *s, uint32_t portid, const void *buf, size_t len) {
         struct sockaddr_nl to = { .nl_family = AF_NETLINK, .nl_pid = portid };
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+        size_t slot = portid % NETLINK_CONGESTED_MAX;
 
+        if (s->congested[slot].portid == portid && now < s->congested[slot].until_usec) {
+                s->ctx.stats->replies_dropped_total++;
+                return;
+        }
         if (sendto(s->fd, buf, len, MSG_DONTWAIT, (struct sockaddr *) &to, sizeof to) < 0) {
                 s->ctx.stats->replies_dropped_total++;
                 log_debug_errno(errno, "Netlink reply to port %" PRIu32 " dropped: %m", portid);
+                if (errno == EAGAIN || errno == ENOBUFS) {
+                        s->congested[slot].portid = portid;
+                        s->congested[slot].until_usec = now + NETLINK_CONGESTED_USEC;
+                }
         }
 }
 
@@ -463,10 +506,83 @@ static void handle_datagram(NetlinkServer *s, size_t n, uint32_t portid, const s
         }
 }
 
+static NlPeer *peer_find(NetlinkServer *s, uint32_t portid) {
+        for (size_t i = 0; i < s->n_peers; i++)
+                if (s->peers[i].portid == portid)
+                        return &s->peers[i];
+        if (s->n_peers >= NETLINK_PEERS_MAX)
+                return NULL;
+        s->peers[s->n_peers] = (NlPeer) { .portid = portid };
+        return &s->peers[s->n_peers++];
+}
+
+/* Queues one datagram for its peer; a peer over its share is told -EBUSY now. */
+static void enqueue(NetlinkServer *s, size_t n, uint32_t portid, const struct ucred *cred, bool truncated) {
+        NlPeer *p = peer_find(s, portid);
+        NlItem *it;
+
+        if (!p || p->n >= NETLINK_PEER_QUEUE || !(it = malloc(sizeof *it + n))) {
+                if (n >= NLMSG_HDRLEN) {
+                        s->ctx.stats->requests_total++;
+                        s->ctx.stats->errors_total++;
+                        send_error(s, portid, (const struct nlmsghdr *) s->buf, -EBUSY,
+                                   "Too many requests queued from this port id; wait for the replies");
+                }
+                return;
+        }
+        *it = (NlItem) { .portid = portid, .cred = *cred, .truncated = truncated, .len = n };
+        memcpy(it->data, s->buf, n);
+        if (p->tail)
+                p->tail->next = it;
+        else
+                p->head = it;
+        p->tail = it;
+        p->n++;
+}
+
+/* Serves up to NETLINK_SERVE_MAX queued datagrams, one per peer per round. Returns whether any
+ * remain. */
+static bool serve(NetlinkServer *s) {
+        unsigned served = 0;
+
+        while (s->n_peers > 0 && served < NETLINK_SERVE_MAX) {
+                NlPeer *p;
+                NlItem *it;
+
+                if (s->next_peer >= s->n_peers)
+                        s->next_peer = 0;
+                p = &s->peers[s->next_peer];
+                it = p->head;
+                p->head = it->next;
+                if (!p->head)
+                        p->tail = NULL;
+                p->n--;
+                memcpy(s->buf, it->data, it->len);
+                handle_datagram(s, it->len, it->portid, &it->cred, it->truncated);
+                free(it);
+                served++;
+                if (p->n == 0) /* the last peer takes its place */
+                        s->peers[s->next_peer] = s->peers[--s->n_peers];
+                else
+                        s->next_peer++;
+        }
+        return s->n_peers > 0;
+}
+
+static void serve_and_reschedule(NetlinkServer *s) {
+        if (serve(s))
+                (void) sd_event_source_set_enabled(s->serve, SD_EVENT_ONESHOT);
+}
+
+static int netlink_on_serve(sd_event_source *es, void *userdata) {
+        serve_and_reschedule(userdata);
+        return 0;
+}
+
 static int netlink_on_io(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
         NetlinkServer *s = userdata;
 
-        for (unsigned i = 0; i < NETLINK_BATCH; i++) {
+        for (unsigned i = 0; i < NETLINK_READ_MAX; i++) {
                 uint8_t control[CMSG_SPACE(sizeof(struct ucred))];
                 struct sockaddr_nl from = {};
                 struct iovec iov = { .iov_base = s->buf, .iov_len = sizeof s->buf };
@@ -481,13 +597,13 @@ static int netlink_on_io(sd_event_source *es, int fd, uint32_t revents, void *us
 
                 if (n < 0) {
                         if (errno == EAGAIN || errno == EINTR)
-                                return 0;
+                                break;
                         if (errno == ENOBUFS) {
                                 note_overrun(s);
                                 continue;
                         }
                         log_warning_errno(errno, "Netlink receive failed, continuing: %m");
-                        return 0;
+                        break;
                 }
                 for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
                         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
@@ -496,8 +612,9 @@ static int netlink_on_io(sd_event_source *es, int fd, uint32_t revents, void *us
                 /* Only unicasts from user space with credentials; the kernel (port 0) sends none here. */
                 if (from.nl_pid == 0 || cred.uid == (uid_t) -1)
                         continue;
-                handle_datagram(s, (size_t) n, from.nl_pid, &cred, mh.msg_flags & MSG_TRUNC);
+                enqueue(s, (size_t) n, from.nl_pid, &cred, mh.msg_flags & MSG_TRUNC);
         }
+        serve_and_reschedule(s);
         return 0;
 }
 
@@ -505,6 +622,14 @@ NetlinkServer *netlink_server_free(NetlinkServer *s) {
         if (!s)
                 return NULL;
         sd_event_source_disable_unref(s->io);
+        sd_event_source_disable_unref(s->serve);
+        for (size_t i = 0; i < s->n_peers; i++)
+                while (s->peers[i].head) {
+                        NlItem *it = s->peers[i].head;
+
+                        s->peers[i].head = it->next;
+                        free(it);
+                }
         safe_close(s->fd);
         free(s);
         return NULL;
@@ -537,6 +662,11 @@ int netlink_server_new(sd_event *event, const NetlinkContext *ctx, uint32_t port
         if (r < 0)
                 return r;
         (void) sd_event_source_set_description(s->io, "netlink");
+        r = sd_event_add_defer(event, &s->serve, netlink_on_serve, s);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_description(s->serve, "netlink-serve");
+        (void) sd_event_source_set_enabled(s->serve, SD_EVENT_OFF);
         *ret = TAKE_PTR(s);
         return 0;
 }
