@@ -162,14 +162,17 @@ def test_flood():
         try:
             time.sleep(0.3)  # the burst is under way
             nl = NlClient(d.netlink_port)
-            worst = 0.0
-            for _ in range(5):
+            times = []
+            for _ in range(7):
                 t0 = time.monotonic()
                 check_eq(nl.call("health").json, {"status": "ok"}, "a second peer's request during the flood")
-                worst = max(worst, time.monotonic() - t0)
+                times.append(time.monotonic() - t0)
                 time.sleep(0.02)
-            print(f"worst reply time of the second peer during the flood: {worst * 1000:.1f} ms")
-            check(worst < limit, f"the second peer waited {worst * 1000:.1f} ms (limit {limit * 1000:.0f} ms)")
+            times.sort()
+            print("reply times of the second peer during the flood (ms): " + " ".join(f"{t * 1000:.1f}" for t in times))
+            # The median: one reply may wait for the CPU on a loaded 2-vCPU machine; the daemon's
+            # queueing would delay all of them.
+            check(times[3] < limit, f"the second peer waited {times[3] * 1000:.1f} ms (median; limit {limit * 1000:.0f} ms)")
         finally:
             os.waitpid(pid, 0)
         check_eq(nl.call("health").json, {"status": "ok"}, "serving after the flood")
