@@ -27,7 +27,7 @@ static const char *access_to_string(OpAccess a) {
 }
 
 static const char *const field_types[_FIELD_TYPE_MAX] = {
-        [FIELD_STRING] = "string", [FIELD_INT] = "s64",    [FIELD_DOUBLE] = "double", [FIELD_BOOL] = "u8",
+        [FIELD_STRING] = "string", [FIELD_INT] = "s64",       [FIELD_DOUBLE] = "double", [FIELD_BOOL] = "u8",
         [FIELD_ENUM] = "string",   [FIELD_SCALAR] = "string", [FIELD_JSON] = "json",
 };
 
