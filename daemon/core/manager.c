@@ -157,6 +157,12 @@ Manager *manager_free(Manager *m) {
         /* Our own socket file goes with us; systemd's stays for the next activation. */
         if (m->http_unix && !m->socket_activated)
                 (void) unlink(m->socket_path);
+        if (m->netlink_announced) {
+                _cleanup_free_ char *path = NULL;
+
+                if (asprintf(&path, "%s/maiod.netlink", m->runtime_dir) >= 0)
+                        (void) unlink(path);
+        }
         http_server_free(m->http_unix);
         http_server_free(m->http_tcp);
         netlink_server_free(m->netlink);
@@ -279,6 +285,29 @@ static int manager_listen_tcp(Manager *m) {
         return 0;
 }
 
+/* RUNTIME_DIR/maiod.netlink: "PORT PID\n", written atomically once the port id is bound. Netlink
+ * clients accept replies only from uid 0 with this pid (SCM_CREDENTIALS), so a process that binds
+ * the port id before maiod (or after it stopped) is refused. Returns 0 or -errno (logged). */
+static int manager_announce_netlink(Manager *m) {
+        _cleanup_free_ char *path = NULL, *tmp = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+
+        if (asprintf(&path, "%s/maiod.netlink", m->runtime_dir) < 0 || asprintf(&tmp, "%s.tmp", path) < 0)
+                return log_oom();
+        f = fopen(tmp, "we");
+        if (!f)
+                return log_error_errno(errno, "Failed to write %s: %m", tmp);
+        fprintf(f, "%" PRIu32 " %d\n", m->netlink_port, (int) getpid());
+        if (fflush(f) != 0 || ferror(f) || fchmod(fileno(f), 0644) < 0 || rename(tmp, path) < 0) {
+                int r = -errno;
+
+                (void) unlink(tmp);
+                return log_error_errno(r, "Failed to announce the netlink port in %s: %m", path);
+        }
+        m->netlink_announced = true;
+        return 0;
+}
+
 /* The netlink API on [api] netlink_port. A port id held by someone else (squatting, or another
  * maiod in this network namespace) is reported and tolerated: REST keeps serving. */
 static int manager_listen_netlink(Manager *m) {
@@ -302,7 +331,7 @@ static int manager_listen_netlink(Manager *m) {
         }
         m->netlink_port = port;
         log_info("Netlink API on NETLINK_USERSOCK port id %" PRIu32 ".", port);
-        return 0;
+        return manager_announce_netlink(m);
 }
 
 static void manager_log_features(Manager *m) {

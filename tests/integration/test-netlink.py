@@ -181,6 +181,28 @@ def test_flood():
         nl.close()
 
 
+def test_announce():
+    """RUNTIME_DIR/maiod.netlink names the port id and maiod's pid; replies carry exactly those
+    credentials (uid 0, that pid), which is what a client checks to refuse a squatter."""
+    with Daemon() as d:
+        path = os.path.join(d.runtime_dir, "maiod.netlink")
+        with open(path) as f:
+            port, pid = (int(x) for x in f.read().split())
+        check_eq((port, pid), (d.netlink_port, d.proc.pid), "maiod.netlink holds the port id and maiod's pid")
+        c = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_USERSOCK)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+        c.bind((0, 0))
+        c.settimeout(5)
+        c.sendto(nl_message(1), (port, 0))
+        _, anc, _, addr = c.recvmsg(65536, socket.CMSG_SPACE(12))
+        creds = [struct.unpack("=iII", data) for level, kind, data in anc
+                 if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS]
+        check_eq((addr[0], creds), (port, [(pid, 0, 0)]), "the reply comes from the port id, uid 0 and maiod's pid")
+        c.close()
+        d.stop()
+        check(not os.path.exists(path), "maiod.netlink is removed at a clean stop")
+
+
 def test_port_taken():
     s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_USERSOCK)
     port = NL_PORT_MIN + os.getpid()
@@ -202,4 +224,4 @@ def test_disabled():
 
 
 if __name__ == "__main__":
-    main([test_public_and_rest_parity, test_tenants_and_isolation, test_multipart, test_bad_input, test_flood, test_port_taken, test_disabled])
+    main([test_public_and_rest_parity, test_tenants_and_isolation, test_multipart, test_bad_input, test_flood, test_announce, test_port_taken, test_disabled])
