@@ -362,6 +362,19 @@ static void send_to(NetlinkServer *s, uint32_t portid, const void *buf, size_t l
         }
 }
 
+/* Appends an attribute of n bytes of data (and a terminating NUL when nul: a string) to the
+ * message at buf, len bytes so far; the caller sized buf. Returns the new length. */
+static size_t put_attr(uint8_t *buf, size_t len, uint16_t type, const void *data, size_t n, bool nul) {
+        struct nlattr *a = (struct nlattr *) (buf + len);
+        uint8_t *p = (uint8_t *) a + NLA_HDRLEN;
+
+        a->nla_type = type;
+        a->nla_len = (uint16_t) (NLA_HDRLEN + n + nul);
+        memcpy(p, data, n);
+        memset(p + n, 0, NLA_ALIGN(a->nla_len) - NLA_HDRLEN - n); /* the NUL and the padding */
+        return len + NLA_ALIGN(a->nla_len);
+}
+
 /* NLMSG_ERROR for req with error (0: an ACK) and, for an error, the extended-ACK message. */
 static void send_error(NetlinkServer *s, uint32_t portid, const struct nlmsghdr *req, int error, const char *msg) {
         uint8_t buf[NLMSG_SPACE(sizeof(struct nlmsgerr)) + NLA_HDRLEN + NLA_ALIGN(REPLY_MESSAGE_MAX + 64)] = {};
@@ -374,28 +387,11 @@ static void send_error(NetlinkServer *s, uint32_t portid, const struct nlmsghdr 
         e->msg = *req; /* the header only: NLM_F_CAPPED */
         nlh->nlmsg_flags = NLM_F_CAPPED;
         if (error < 0 && msg && msg[0]) {
-                struct nlattr *a = (struct nlattr *) (buf + len);
-                size_t n = strnlen(msg, REPLY_MESSAGE_MAX + 63) + 1;
-
-                a->nla_type = NLMSGERR_ATTR_MSG;
-                a->nla_len = (uint16_t) (NLA_HDRLEN + n);
-                memcpy((uint8_t *) a + NLA_HDRLEN, msg, n - 1);
-                len += NLA_ALIGN(a->nla_len);
+                len = put_attr(buf, len, NLMSGERR_ATTR_MSG, msg, strnlen(msg, REPLY_MESSAGE_MAX + 63), true);
                 nlh->nlmsg_flags |= NLM_F_ACK_TLVS;
         }
         nlh->nlmsg_len = (uint32_t) len;
         send_to(s, portid, buf, len);
-}
-
-/* Appends an attribute to the message at buf (len so far); the caller sized buf. */
-static size_t put_attr(uint8_t *buf, size_t len, uint16_t type, const void *data, size_t n) {
-        struct nlattr *a = (struct nlattr *) (buf + len);
-
-        a->nla_type = type;
-        a->nla_len = (uint16_t) (NLA_HDRLEN + n);
-        memcpy((uint8_t *) a + NLA_HDRLEN, data, n);
-        memset((uint8_t *) a + NLA_HDRLEN + n, 0, NLA_ALIGN(a->nla_len) - a->nla_len);
-        return len + NLA_ALIGN(a->nla_len);
 }
 
 /* The reply document in parts of at most MAIO_NL_PART_MAX bytes (each a NUL-terminated string);
@@ -413,7 +409,6 @@ static void send_reply(NetlinkServer *s, uint32_t portid, const struct nlmsghdr 
         do {
                 struct nlmsghdr *nlh = (struct nlmsghdr *) buf;
                 size_t part = total - off > MAIO_NL_PART_MAX ? MAIO_NL_PART_MAX : total - off, len = NETLINK_HDR_LEN;
-                char chunk[MAIO_NL_PART_MAX + 1];
 
                 *nlh = (struct nlmsghdr) { .nlmsg_type = MAIO_NL_MSG,
                                            .nlmsg_flags = multi ? NLM_F_MULTI : 0,
@@ -421,11 +416,9 @@ static void send_reply(NetlinkServer *s, uint32_t portid, const struct nlmsghdr 
                                            .nlmsg_pid = s->port };
                 *(struct maio_nlhdr *) NLMSG_DATA(nlh) = (struct maio_nlhdr) { .cmd = cmd, .version = MAIO_NL_VERSION };
                 if (off == 0)
-                        len = put_attr(buf, len, MAIO_ATTR_STATUS, &status, sizeof status);
+                        len = put_attr(buf, len, MAIO_ATTR_STATUS, &status, sizeof status, false);
                 if (doc) {
-                        memcpy(chunk, doc + off, part);
-                        chunk[part] = '\0';
-                        len = put_attr(buf, len, MAIO_ATTR_JSON, chunk, part + 1);
+                        len = put_attr(buf, len, MAIO_ATTR_JSON, doc + off, part, true);
                 }
                 nlh->nlmsg_len = (uint32_t) len;
                 send_to(s, portid, buf, len);
@@ -461,7 +454,7 @@ static void handle_message(NetlinkServer *s, const struct nlmsghdr *nlh, size_t 
                 send_error(s, portid, nlh, r, err);
                 return;
         }
-        r = ops_call_object(s->ctx.ops, op, &params, who, op->body ? body : NULL, &reply);
+        r = ops_call_object(s->ctx.ops, op, &params, who, body, &reply);
         if (r < 0 || reply.code != REPLY_OK) {
                 s->ctx.stats->errors_total++;
                 snprintf(err, sizeof err, "%s: %s", reply_error_to_string(reply.code), reply.message);

@@ -229,7 +229,7 @@ static int ops_decode_body(const Ops *ops, const Op *op, const char *text, size_
         int r;
 
         if (!op->body) {
-                if (len > 0 || (obj && json_object_object_length(obj) > 0))
+                if (len > 0)
                         return reply_error(reply, REPLY_BAD_REQUEST, "Operation %s takes no request body", op->name);
                 return 0;
         }
