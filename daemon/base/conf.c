@@ -79,6 +79,10 @@ static const ConfItem conf_items[] = {
              "NETLINK_USERSOCK port id of the netlink API (1296124239 is \"MAIO\", above every pid); 0 disables it."),
         ITEM("api", "netlink_rcvbuf", CONF_UINT, netlink_rcvbuf, 65536, 268435456, "4194304", NULL,
              "Bytes of the netlink socket's receive buffer; requests beyond it are dropped by the kernel and counted."),
+        ITEM("api", "netlink_subscriptions_max", CONF_UINT, netlink_subscriptions_max, 0, 65536, "1024", NULL,
+             "Most netlink notification subscriptions maiod holds; 0 refuses every subscription."),
+        ITEM("api", "netlink_subscriptions_per_uid", CONF_UINT, netlink_subscriptions_per_uid, 0, 65536, "64", NULL,
+             "Most netlink notification subscriptions of one uid (administrators too)."),
 
         ITEM("tenants", "max_tenants", CONF_UINT, max_tenants, 1, 1000000, "4096", NULL,
              "Most tenants that may be registered at once."),

@@ -28,15 +28,17 @@ typedef struct Config {
         unsigned status_interval_s; /* how often STATUS= is refreshed */
 
         /* [api] */
-        char *listen;               /* "" = TCP listener off */
-        unsigned socket_mode;       /* mode of RUNTIME_DIR/maiod.sock */
-        char *admin_group;          /* "" = only uid 0 is admin; existence is not checked here */
-        unsigned max_connections;   /* per listener */
-        unsigned idle_timeout_s;    /* idle keep-alive connection is closed after this */
-        unsigned request_timeout_s; /* a request must be complete within this from its first byte */
-        unsigned json_max_depth;    /* nesting limit for request bodies */
-        uint64_t netlink_port;      /* NETLINK_USERSOCK port id; 0 = no netlink API */
-        unsigned netlink_rcvbuf;    /* bytes of the netlink socket's receive buffer */
+        char *listen;                           /* "" = TCP listener off */
+        unsigned socket_mode;                   /* mode of RUNTIME_DIR/maiod.sock */
+        char *admin_group;                      /* "" = only uid 0 is admin; existence is not checked here */
+        unsigned max_connections;               /* per listener */
+        unsigned idle_timeout_s;                /* idle keep-alive connection is closed after this */
+        unsigned request_timeout_s;             /* a request must be complete within this from its first byte */
+        unsigned json_max_depth;                /* nesting limit for request bodies */
+        uint64_t netlink_port;                  /* NETLINK_USERSOCK port id; 0 = no netlink API */
+        unsigned netlink_rcvbuf;                /* bytes of the netlink socket's receive buffer */
+        unsigned netlink_subscriptions_max;     /* notification subscriptions, all uids */
+        unsigned netlink_subscriptions_per_uid; /* notification subscriptions of one uid */
 
         /* [tenants] */
         unsigned max_tenants;

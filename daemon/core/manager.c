@@ -165,6 +165,7 @@ Manager *manager_free(Manager *m) {
         }
         http_server_free(m->http_unix);
         http_server_free(m->http_tcp);
+        m->notifier = (Notifier) {}; /* nobody listens any more */
         netlink_server_free(m->netlink);
         free(m->netlink_error);
         tierd_free(m->tierd);
@@ -311,7 +312,10 @@ static int manager_announce_netlink(Manager *m) {
 /* The netlink API on [api] netlink_port. A port id held by someone else (squatting, or another
  * maiod in this network namespace) is reported and tolerated: REST keeps serving. */
 static int manager_listen_netlink(Manager *m) {
-        NetlinkContext ctx = { .ops = &m->ops, .conf = &m->http_conf, .stats = &m->netlink_stats };
+        NetlinkContext ctx = { .ops = &m->ops,
+                               .conf = &m->http_conf,
+                               .subscriptions = &m->subscriptions_conf,
+                               .stats = &m->netlink_stats };
         uint32_t port = (uint32_t) m->config->netlink_port;
         int r;
 
@@ -330,6 +334,7 @@ static int manager_listen_netlink(Manager *m) {
                 return 0;
         }
         m->netlink_port = port;
+        m->notifier = netlink_server_notifier(m->netlink);
         log_info("Netlink API on NETLINK_USERSOCK port id %" PRIu32 ".", port);
         return manager_announce_netlink(m);
 }
@@ -352,6 +357,8 @@ static void manager_push_config(Manager *m) {
         m->http_conf.idle_timeout_s = c->idle_timeout_s;
         m->http_conf.request_timeout_s = c->request_timeout_s;
         m->ops.json_max_depth = c->json_max_depth;
+        m->subscriptions_conf = (SubscriptionsConf) { .max_total = c->netlink_subscriptions_max,
+                                                      .max_per_uid = c->netlink_subscriptions_per_uid };
         if (m->journal)
                 journal_set_conf(m->journal, &(JournalConf) { .restore_on_exit = c->knobs_restore_on_exit,
                                                               .reconcile = (int) c->knobs_reconcile,
@@ -415,6 +422,9 @@ static int manager_wire(Manager *m) {
         /* What a removed tenant held goes at once: its hugepages, then its DAMON scheme. */
         (void) tenants_on_removed(m->tenants, pools_tenant_removed, m->pools);
         (void) tenants_on_removed(m->tenants, tierd_tenant_removed_hook, m->tierd);
+        /* Events for netlink subscribers: m->notifier is set once the netlink API listens. */
+        tenants_set_notifier(m->tenants, &m->notifier);
+        tierd_set_notifier(m->tierd, &m->notifier);
 
         m->ops.tenants = m->tenants;
         m->ops.status = manager_op_status;
@@ -551,7 +561,7 @@ int manager_reload(Manager *m) {
         return 0;
 }
 
-static json_object *status_listeners(Manager *m) {
+static json_object *status_listeners(Manager *m, const Identity *who) {
         json_object *o = json_object_new_object();
 
         if (!o)
@@ -561,6 +571,8 @@ static json_object *status_listeners(Manager *m) {
         json_object_object_add(o, "netlink", m->netlink ? json_object_new_int64(m->netlink_port) : NULL);
         if (m->netlink_error)
                 json_object_object_add(o, "netlink_error", json_object_new_string(m->netlink_error));
+        json_object_object_add(o, "netlink_notifications",
+                               m->netlink ? netlink_server_notifications_to_json(m->netlink, who) : NULL);
         return o;
 }
 
@@ -595,7 +607,7 @@ int manager_op_status(void *userdata, const Request *req, Reply *reply) {
         json_object_object_add(o, "runtime_dir", json_object_new_string(m->runtime_dir));
         json_object_object_add(o, "root", json_object_new_string(m->root));
         json_object_object_add(o, "dry_run", json_object_new_boolean(m->dry_run));
-        json_object_object_add(o, "listeners", status_listeners(m));
+        json_object_object_add(o, "listeners", status_listeners(m, req->who));
         json_object_object_add(o, "features", detect_to_json(&m->features));
         json_object_object_add(o, "conflicts", journal_conflicts_to_json(m->journal));
         json_object_object_add(o, "tiering", tierd_status_to_json(m->tierd));

@@ -62,11 +62,13 @@ typedef struct Manager {
         HttpServer *http_tcp;
         NetlinkServer *netlink; /* NULL: off, or the port id is held by another process */
         NetlinkStats netlink_stats;
-        uint32_t netlink_port;  /* the port id the server is bound to */
-        bool netlink_announced; /* RUNTIME_DIR/maiod.netlink written (removed at exit) */
-        char *netlink_error;    /* why the netlink API is not served, NULL when it is (or is off) */
-        char *tcp_listen;       /* what the TCP listener was bound with, NULL = none */
-        bool socket_activated;  /* the unix socket came from systemd */
+        SubscriptionsConf subscriptions_conf; /* [api] netlink_subscriptions_* */
+        Notifier notifier;                    /* the modules announce events here (to netlink subscribers) */
+        uint32_t netlink_port;                /* the port id the server is bound to */
+        bool netlink_announced;               /* RUNTIME_DIR/maiod.netlink written (removed at exit) */
+        char *netlink_error;                  /* why the netlink API is not served, NULL when it is (or is off) */
+        char *tcp_listen;                     /* what the TCP listener was bound with, NULL = none */
+        bool socket_activated;                /* the unix socket came from systemd */
 
         uint64_t reloads_total;
         uint64_t reload_failures_total;

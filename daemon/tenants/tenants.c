@@ -42,6 +42,7 @@ struct Tenants {
         uint64_t cache_hits, cache_misses;
         uint64_t exits_total; /* watched processes that exited */
         HookList removed;
+        const Notifier *notifier; /* tenant-exited, tenant-removed; NULL: nobody listens */
 };
 
 struct TenantWatch {
@@ -86,6 +87,10 @@ void tenants_set_conf(Tenants *t, const TenantsConf *conf) {
 
 int tenants_on_removed(Tenants *t, HookFn fn, void *userdata) {
         return hook_list_add(&t->removed, fn, userdata);
+}
+
+void tenants_set_notifier(Tenants *t, const Notifier *n) {
+        t->notifier = n;
 }
 
 uint64_t tenants_generation(const Tenants *t) {
@@ -243,34 +248,42 @@ int tenants_pid_starttime(const char *proc_root, pid_t pid, uint64_t *ret) {
 
 /* After a tenant's row is gone: the event, and what it held goes at once through the hooks of the
  * modules above (the hugepage reserve shrinks, its DAMON scheme leaves the kdamond now, not at the
- * next tiering tick). */
-static void tenant_removed(Tenants *tn, int64_t tenant_id, const char *msg) {
+ * next tiering tick); then its owner's subscribers hear of it. */
+static void tenant_removed(Tenants *tn, int64_t tenant_id, uid_t owner, const char *msg) {
+        json_object *details = NULL;
+
         (void) store_event_add(tn->store, tenant_id, "tenant-removed", msg);
         hook_list_run(&tn->removed, tenant_id);
+        if (notify_wanted(tn->notifier) && (details = json_object_new_object()))
+                json_object_object_add(details, "message", json_object_new_string(msg));
+        notify_event(tn->notifier, NOTIFY_TENANT_REMOVED, tenant_id, owner, details);
 }
 
 static void watch_record_exit(Tenants *tn, int64_t tenant_id, pid_t pid) {
+        _cleanup_(tenant_done) Tenant t = {};
+        json_object *details = NULL;
         char field[32];
-        Tenant t = {};
 
         snprintf(field, sizeof field, "TENANT=%" PRId64, tenant_id);
         store_event_log(tn->store, LOG_INFO, field, tenant_id, "pid-exit", "Process %d of tenant %" PRId64 " exited",
                         (int) pid, tenant_id);
         tn->exits_total++;
+        if (store_tenant_get(tn->store, tenant_id, &t) < 0)
+                return; /* gone meanwhile: nothing to tell or keep */
+        if (notify_wanted(tn->notifier) && (details = json_object_new_object()))
+                json_object_object_add(details, "pid", json_object_new_int((int) pid));
+        notify_event(tn->notifier, NOTIFY_TENANT_EXITED, tenant_id, t.uid, details);
 
         if (tn->conf.on_pid_exit == TENANT_PID_EXIT_REMOVE) {
                 tn->generation++;
                 if (store_tenant_remove(tn->store, tenant_id) >= 0)
-                        tenant_removed(tn, tenant_id, "Removed after its process exited");
+                        tenant_removed(tn, tenant_id, t.uid, "Removed after its process exited");
                 return;
         }
         /* Keep the tenant; starttime 0 marks the pid as exited so a restart does not record it again. */
-        if (store_tenant_get(tn->store, tenant_id, &t) >= 0) {
-                t.pid_starttime = 0;
-                tn->generation++;
-                (void) store_tenant_update(tn->store, &t);
-                tenant_done(&t);
-        }
+        t.pid_starttime = 0;
+        tn->generation++;
+        (void) store_tenant_update(tn->store, &t);
 }
 
 static int watch_on_exit(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
@@ -570,7 +583,7 @@ int tenants_op_delete(void *userdata, const Request *req, Reply *reply) {
         if (w)
                 watch_free(tn, w);
         snprintf(msg, sizeof msg, "Tenant '%s' removed", t->name);
-        tenant_removed(tn, t->id, msg);
+        tenant_removed(tn, t->id, t->uid, msg);
         return reply_empty(reply, 204);
 }
 

@@ -9,6 +9,7 @@
 #include <systemd/sd-event.h>
 
 #include "hook.h"
+#include "notify.h"
 #include "request.h"
 #include "store.h"
 
@@ -33,6 +34,10 @@ void tenants_set_conf(Tenants *t, const TenantsConf *conf);
 /* Registers fn to run after a tenant's row is gone (deleted, or removed when its process exited),
  * with the tenant id: the modules above drop what the tenant held. Returns 0 or -ENOSPC. */
 int tenants_on_removed(Tenants *t, HookFn fn, void *userdata);
+
+/* Where tenant-exited (details {"pid":PID}) and tenant-removed ({"message":TEXT}) are announced
+ * from now on; n is borrowed and must outlive t, or be replaced (NULL: nobody listens). */
+void tenants_set_notifier(Tenants *t, const Notifier *n);
 
 /* Bumped whenever a tenant row changes or goes away: cached rows and identities of tokens are
  * valid while it is unchanged. */

@@ -19,10 +19,11 @@ struct Tierd {
         Store *store;
         char *root;
         bool dry_run;
-        sd_event *event;      /* NULL: no timer (tests) */
-        Journal *journal;     /* the one writer of the knobs the appliers plan */
-        Tenants *tenants;     /* visibility of models with their tenant */
-        Features *features;   /* memory tiers, NUMA balancing, kdamonds (owned ones marked) */
-        const Config *config; /* [tiering], and [knobs] restore_on_exit */
-        TierdState *tierd;    /* the running state, NULL before tierd_start() */
+        sd_event *event;          /* NULL: no timer (tests) */
+        Journal *journal;         /* the one writer of the knobs the appliers plan */
+        Tenants *tenants;         /* visibility of models with their tenant */
+        Features *features;       /* memory tiers, NUMA balancing, kdamonds (owned ones marked) */
+        const Config *config;     /* [tiering], and [knobs] restore_on_exit */
+        TierdState *tierd;        /* the running state, NULL before tierd_start() */
+        const Notifier *notifier; /* thresholds-changed; NULL: nobody listens */
 };

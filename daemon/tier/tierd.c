@@ -59,6 +59,22 @@ void tierd_set_config(Tierd *m, const Config *config) {
         m->config = config;
 }
 
+void tierd_set_notifier(Tierd *m, const Notifier *n) {
+        m->notifier = n;
+}
+
+/* tt's new decision is published: its owner's subscribers hear of it. */
+static void thresholds_changed(Tierd *m, const TierdTenant *tt) {
+        json_object *details;
+
+        if (!notify_wanted(m->notifier))
+                return;
+        details = json_object_new_object();
+        if (details)
+                json_object_object_add(details, "thresholds", tierd_thresholds_to_json(m, tt));
+        notify_event(m->notifier, NOTIFY_THRESHOLDS_CHANGED, tt->id, tt->uid, details);
+}
+
 void tierd_tenant_removed_hook(void *userdata, int64_t tenant_id) {
         tierd_tenant_removed(userdata, tenant_id);
 }
@@ -117,6 +133,7 @@ static int tenant_refresh(TierdTenant *tt, const Tenant *t) {
         }
         if (tt->workload_class && strcmp(tt->workload_class, class) != 0)
                 tt->norm.ref_cost = 0;
+        tt->uid = t->uid;
         free(tt->workload_class);
         free(tt->cgroup);
         tt->workload_class = class;
@@ -664,6 +681,7 @@ int tierd_feedback(Tierd *m, TierdTenant *tt, const TierdFeedback *fb, double *r
         }
         log_debug("Tenant %" PRId64 ": episode %" PRId64 " committed, reward %.4f.", tt->id, fb->episode, reward);
         tierd_apply(m);
+        thresholds_changed(m, tt);
         *ret_reward = reward;
         return 0;
 }
@@ -705,6 +723,7 @@ int tierd_policy_set(Tierd *m, TierdTenant *tt, const char *name, uint64_t seed)
         }
         log_info("Tenant %" PRId64 " switched to tiering policy %s (seed %" PRIu64 ").", tt->id, name, seed);
         tierd_apply(m);
+        thresholds_changed(m, tt);
         return 0;
 }
 
@@ -836,8 +855,14 @@ static void tierd_tick(Tierd *m) {
                 tt->decision = d;
                 tt->context = ctx;
                 tt->decided_usec = (int64_t) now_usec(CLOCK_REALTIME);
+                tt->republished = true;
         }
         tierd_apply(m);
+        for (TierdTenant *tt = t->tenants; tt; tt = tt->next)
+                if (tt->republished) {
+                        tt->republished = false;
+                        thresholds_changed(m, tt);
+                }
 }
 
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {

@@ -15,6 +15,7 @@
 #include "conf.h"
 #include "detect.h"
 #include "journal.h"
+#include "notify.h"
 #include "policy.h"
 #include "request.h"
 #include "reward-cache.h"
@@ -258,6 +259,7 @@ int tierd_model_reseed(json_object *model, uint64_t seed);
 
 typedef struct TierdTenant {
         int64_t id;
+        uid_t uid; /* the owner, who hears of its threshold changes */
         int priority;
         char *workload_class;
         char *cgroup; /* NULL none */
@@ -276,6 +278,7 @@ typedef struct TierdTenant {
         TierContext context;         /* the context the decision was made in */
         int64_t decision_cache_hits; /* cached rewards fed before the open episode's decision */
         int64_t decided_usec;        /* CLOCK_REALTIME */
+        bool republished;            /* a tick changed the decision: announce it once applied */
         struct TierdTenant *next;
 } TierdTenant;
 
@@ -298,6 +301,10 @@ typedef struct TierdDeps {
 int tierd_new(const TierdDeps *deps, Tierd **ret);
 /* After a reload: the configuration to read from now on. */
 void tierd_set_config(Tierd *m, const Config *config);
+/* Where thresholds-changed (details {"thresholds":{...}}, as GET .../thresholds) is announced from
+ * now on: after a feedback commit, a policy change, and a tick in which an online policy changed
+ * its decision. n is borrowed and must outlive m, or be replaced (NULL: nobody listens). */
+void tierd_set_notifier(Tierd *m, const Notifier *n);
 /* A tenants hook (HookFn): tierd_tenant_removed(). */
 void tierd_tenant_removed_hook(void *userdata, int64_t tenant_id);
 /* At start, after pools_start(): picks the backend ([tiering] backend, DAMON only when no

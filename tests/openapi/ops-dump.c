@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Prints the ops table as "METHOD PATH ACCESS" lines, so check-openapi.py can compare the
- * daemon's routes with api/openapi.yaml; with --netlink, "CMD NAME PARAMS FIELDS" lines for
+ * daemon's routes with api/openapi.yaml; with --netlink, "CMD NAME PARAMS FIELDS" lines, and with
+ * --netlink-only "CMD NAME request|notification" lines of the commands without an op, for
  * check-netlink.py (api/maio_netlink.h, api/netlink.md). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "netlink.h"
 #include "ops.h"
 
 /* The spec's x-maio-access class of an op. The table is finer than the spec: an op about one
@@ -49,12 +51,24 @@ static int dump_netlink(const Op *ops, size_t n) {
         return fflush(stdout) != 0 || ferror(stdout) ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 
+/* "27 notify.subscribe request" */
+static int dump_netlink_only(void) {
+        size_t n = 0;
+        const NetlinkCommand *c = netlink_commands(&n);
+
+        for (size_t i = 0; i < n; i++)
+                printf("%u %s %s\n", c[i].cmd, c[i].name, c[i].request ? "request" : "notification");
+        return fflush(stdout) != 0 || ferror(stdout) ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
 int main(int argc, char *argv[]) {
         size_t n = 0;
         const Op *ops = ops_table(&n);
 
         if (argc > 1 && strcmp(argv[1], "--netlink") == 0)
                 return dump_netlink(ops, n);
+        if (argc > 1 && strcmp(argv[1], "--netlink-only") == 0)
+                return dump_netlink_only();
 
         for (size_t i = 0; i < n; i++) {
                 const char *a = access_to_string(ops[i].access);
