@@ -234,8 +234,12 @@ int subscriptions_add(Subscriptions *s, uint32_t portid, const Identity *who, in
                         sub->tenants[sub->n_tenants++] = tenant_id;
                 }
                 s->stats->subscriptions++;
-                log_debug("Port %" PRIu32 " (pid %d, uid %u) subscribed to %s%" PRId64 ".", portid, (int) who->pid,
-                          (unsigned) who->uid, tenant_id ? "tenant " : "all tenants, ", tenant_id);
+                if (tenant_id > 0)
+                        log_debug("Port %" PRIu32 " (pid %d, uid %u) subscribed to tenant %" PRId64 ".", portid,
+                                  (int) who->pid, (unsigned) who->uid, tenant_id);
+                else
+                        log_debug("Port %" PRIu32 " (pid %d, uid %u) subscribed to all its tenants.", portid,
+                                  (int) who->pid, (unsigned) who->uid);
         }
         return reply_json(reply, 200, subscriber_to_json(sub));
 }

@@ -593,6 +593,7 @@ int tierd_tenant_enrol(Tierd *m, const Tenant *t, const char *policy, uint64_t s
         tt->next = m->tierd->tenants;
         m->tierd->tenants = tt;
         tierd_apply(m);
+        thresholds_changed(m, tt);
         *ret = tt;
         return 0;
 }

@@ -302,8 +302,9 @@ int tierd_new(const TierdDeps *deps, Tierd **ret);
 /* After a reload: the configuration to read from now on. */
 void tierd_set_config(Tierd *m, const Config *config);
 /* Where thresholds-changed (details {"thresholds":{...}}, as GET .../thresholds) is announced from
- * now on: after a feedback commit, a policy change, and a tick in which an online policy changed
- * its decision. n is borrowed and must outlive m, or be replaced (NULL: nobody listens). */
+ * now on: after a feedback commit, a policy change or enrolment, and a tick in which an online
+ * policy changed its decision (not when a GET creates a tenant's state: its reply has them). n is borrowed and must
+ * outlive m, or be replaced (NULL: nobody listens). */
 void tierd_set_notifier(Tierd *m, const Notifier *n);
 /* A tenants hook (HookFn): tierd_tenant_removed(). */
 void tierd_tenant_removed_hook(void *userdata, int64_t tenant_id);

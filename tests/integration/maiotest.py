@@ -382,12 +382,14 @@ NLM_F_REQUEST, NLM_F_MULTI, NLM_F_ACK = 1, 2, 4
 NLM_F_ACK_TLVS = 0x200
 NLMSGERR_ATTR_MSG = 1
 MAIO_ATTR_ID, MAIO_ATTR_NAME, MAIO_ATTR_JSON, MAIO_ATTR_STATUS = 64, 65, 66, 67
+MAIO_ATTR_EVENT, MAIO_ATTR_LOST = 68, 69
+MAIO_CMD_NOTIFICATION = 29
 MAIO_CMD = {"health": 1, "version": 2, "status": 3, "metrics": 4, "tenants.list": 5, "tenants.create": 6,
             "tenants.get": 7, "tenants.update": 8, "tenants.delete": 9, "tenants.events": 10, "events.list": 11,
             "knobs.list": 12, "knobs.restore_all": 13, "knobs.get": 14, "knobs.set": 15, "knobs.restore": 16,
             "topology": 17, "maio.list": 18, "maio.grant": 19, "maio.release": 20, "tiering.thresholds": 21,
             "tiering.feedback": 22, "tiering.policy": 23, "tiering.policy_set": 24, "models.get": 25,
-            "models.import": 26}
+            "models.import": 26, "notify.subscribe": 27, "notify.unsubscribe": 28}
 
 
 def nl_attr(atype, payload):
@@ -433,15 +435,69 @@ class NlReply:
         return json.loads("".join(self.parts)) if self.parts else None
 
 
-class NlClient:
-    """A NETLINK_USERSOCK socket talking to maiod on port."""
+class NlNotification:
+    """A MAIO_CMD_NOTIFICATION message: event kind, tenant id, lost count (None when absent), JSON."""
 
-    def __init__(self, port, timeout=5):
+    def __init__(self, msg):
+        self.event = self.id = self.lost = self.json = None
+        self.header = struct.unpack_from("=IHHII", msg)  # len, type, flags, seq, pid
+        for atype, payload in nl_parse_attrs(msg[20:]):
+            if atype == MAIO_ATTR_EVENT:
+                self.event = payload.rstrip(b"\0").decode()
+            elif atype == MAIO_ATTR_ID:
+                self.id = struct.unpack("=q", payload)[0]
+            elif atype == MAIO_ATTR_LOST:
+                self.lost = struct.unpack("=I", payload)[0]
+            elif atype == MAIO_ATTR_JSON:
+                self.json = json.loads(payload.rstrip(b"\0").decode())
+
+    def __repr__(self):
+        return f"NlNotification({self.event!r}, {self.id}, lost={self.lost}, {self.json!r})"
+
+
+def nl_is_notification(msg):
+    return (len(msg) >= 20 and struct.unpack_from("=H", msg, 4)[0] == MAIO_NL_MSG
+            and struct.unpack_from("=I", msg, 8)[0] == 0 and msg[16] == MAIO_CMD_NOTIFICATION)
+
+
+class NlClient:
+    """A NETLINK_USERSOCK socket talking to maiod on port (bound to port id `bind`, default autobound).
+    Notifications that arrive while it waits for a reply are kept for recv_notification()."""
+
+    def __init__(self, port, timeout=5, bind=0, rcvbuf=None):
         self.port = port
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_USERSOCK)
-        self.sock.bind((0, 0))
+        if rcvbuf is not None:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.bind((bind, 0))
         self.sock.settimeout(timeout)
         self.seq = 0
+        self.notifications = []
+
+    @property
+    def portid(self):
+        return self.sock.getsockname()[0]
+
+    def recv_notification(self, timeout=5):
+        """The next notification (NlNotification), or None when none comes within timeout s."""
+        deadline = time.monotonic() + timeout
+        while not self.notifications:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(1 << 20)
+            except (socket.timeout, BlockingIOError):
+                return None
+            finally:
+                self.sock.settimeout(5)
+            while len(data) >= 16:
+                mlen = struct.unpack_from("=I", data)[0]
+                msg, data = data[:mlen], data[(mlen + 3) & ~3:]
+                if nl_is_notification(msg):
+                    self.notifications.append(NlNotification(msg))
+        return self.notifications.pop(0)
 
     def close(self):
         self.sock.close()
@@ -458,6 +514,9 @@ class NlClient:
             while len(data) >= 16:
                 mlen, mtype, mflags, mseq, _ = struct.unpack_from("=IHHII", data)
                 msg, data = data[:mlen], data[(mlen + 3) & ~3:]
+                if nl_is_notification(msg):
+                    self.notifications.append(NlNotification(msg))
+                    continue
                 if mseq != seq:
                     continue
                 if mtype == NLMSG_ERROR:
