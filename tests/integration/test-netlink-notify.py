@@ -243,8 +243,19 @@ def test_process_binding():
         # The new process may subscribe on its own.
         subscribe(squatter, t)
         feedback(nl, t)
+        expect(control, "thresholds-changed", t, "the event was sent")
         expect(squatter, "thresholds-changed", t, "its own subscription")
-        for c in (nl, control, squatter):
+        # A subscriber that closes its socket but lives on: the next send finds no socket there
+        # (ECONNREFUSED) and its subscription ends.
+        gone = squatter.portid
+        squatter.close()
+        check(any(s["port"] == gone for s in notifications_status(d)["subscribers"]), "still listed")
+        feedback(nl, t)
+        expect(control, "thresholds-changed", t, "the event was sent")
+        check(all(s["port"] != gone for s in notifications_status(d)["subscribers"]),
+              "a subscriber whose socket is gone is dropped at the next send")
+        check_eq(notifications_status(d)["lost"], 0, "that is no loss")
+        for c in (nl, control):
             c.close()
 
 
