@@ -567,8 +567,8 @@ static void handle_message(NetlinkServer *s, const struct nlmsghdr *nlh, size_t 
                 send_error(s, portid, nlh, reply.error < 0 ? reply.error : -EIO, err);
         } else
                 send_reply(s, portid, nlh, cmd, &reply);
-        log_debug("netlink command %u from port %" PRIu32 " uid %u -> %u", cmd, portid, (unsigned) who->uid,
-                  reply.status);
+        log_debug("netlink %s from port %" PRIu32 " uid %u -> %u", op ? op->name : netlink_command(cmd)->name, portid,
+                  (unsigned) who->uid, reply.status);
         reply_done(&reply);
 }
 
