@@ -14,7 +14,8 @@ import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 from maiotest import (MAIO_ATTR_ID, MAIO_ATTR_JSON, MAIO_ATTR_NAME, NETLINK_USERSOCK, NL_PORT_MIN, NLM_F_ACK,
-                      NLM_F_REQUEST, NOBODY, Daemon, NlClient, as_user, check, check_eq, main, nl_attr, nl_message)
+                      NLM_F_REQUEST, NOBODY, Daemon, NlClient, as_user, check, check_eq, main, needs, nl_attr,
+                      nl_message)
 
 # Field ids of the ops table (daemon/tenants/tenants.c, daemon/tier/tierd-ops.c).
 CREATE_NAME, CREATE_PRIORITY, CREATE_CLASS = 1, 2, 3
@@ -144,6 +145,7 @@ def test_bad_input():
         nl.close()
 
 
+@needs("serial", "the machine to itself: it is timed, so meson runs it alone")
 def test_flood():
     """100,000 requests in a burst from one port id; another port id's requests are answered within
     50 ms meanwhile (a sanitizer build, several times slower per request, gets 500 ms)."""
