@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The lazy lookup: when tiering creates a learning tenant without a close local model, one
+ * bounded range read over its class's models; the nearest published model of an allowed host
+ * is imported through POST /v1/models' validation and becomes the tenant's starting model.
+ * Whatever a value holds, it is checked before use and a bad one is logged and skipped. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fleet-internal.h"
+#include "jsonutil.h"
+#include "log.h"
+#include "reply.h"
+
+#define LOOKUPS_MAX 16
+#define LOOKUP_KEYS_MAX 64
+
+typedef struct Candidate {
+        double distance;
+        char key[512];
+        char host[128];
+        int64_t tenant;
+        json_object *value; /* owned */
+} Candidate;
+
+void fleet_lookup_free(Lookup *l) {
+        Fleet *f = l->fleet;
+
+        for (Lookup **p = &f->lookups; *p; p = &(*p)->next)
+                if (*p == l) {
+                        *p = l->next;
+                        f->n_lookups--;
+                        break;
+                }
+        etcd_cancel(l->q);
+        free(l->policy);
+        free(l->workload_class);
+        free(l);
+}
+
+static int candidate_order(const void *a, const void *b) {
+        const Candidate *x = a, *y = b;
+
+        return x->distance < y->distance ? -1 : x->distance > y->distance;
+}
+
+static void rejected(Fleet *f, const char *key, const char *why) {
+        f->rejected_total++;
+        log_warning("Fleet: model %s rejected: %s.", key, why);
+}
+
+/* Checks the envelope of a value against the lookup; sets c->distance. Returns 0 or -EINVAL
+ * with *ret_why. */
+static int envelope_check(const Lookup *l, json_object *v, Candidate *c, const char **ret_why) {
+        double feat[TIER_N_FEATURES], d = 0;
+        json_object *x;
+
+        *ret_why = "not a JSON object";
+        if (!json_object_is_type(v, json_type_object))
+                return -EINVAL;
+        *ret_why = "not a " FLEET_FORMAT " value of format_version 1";
+        if (!json_object_object_get_ex(v, "format", &x) || !json_object_is_type(x, json_type_string) ||
+            strcmp(json_object_get_string(x), FLEET_FORMAT) != 0 ||
+            !json_object_object_get_ex(v, "format_version", &x) || !json_object_is_type(x, json_type_int) ||
+            json_object_get_int64(x) != FLEET_FORMAT_VERSION)
+                return -EINVAL;
+        *ret_why = "another workload class or policy than the tenant's";
+        if (!json_object_object_get_ex(v, "workload_class", &x) || !json_object_is_type(x, json_type_string) ||
+            strcmp(json_object_get_string(x), l->workload_class) != 0 || !json_object_object_get_ex(v, "policy", &x) ||
+            !json_object_is_type(x, json_type_string) || strcmp(json_object_get_string(x), l->policy) != 0)
+                return -EINVAL;
+        *ret_why = "its context is not 5 numbers from 0 to 1";
+        if (tierd_features_from_json(json_object_object_get(v, "context"), feat) < 0)
+                return -EINVAL;
+        *ret_why = "no model document";
+        if (!json_object_is_type(json_object_object_get(v, "document"), json_type_object))
+                return -EINVAL;
+        for (unsigned i = 0; i < TIER_N_FEATURES; i++)
+                d += (feat[i] - l->features[i]) * (feat[i] - l->features[i]);
+        c->distance = sqrt(d);
+        return 0;
+}
+
+/* Turns one key-value of the range into a candidate. Returns 1 (a candidate), 0 (skipped) or -ENOMEM. */
+static int candidate_make(Fleet *f, const Lookup *l, json_object *kv, Candidate *c) {
+        const char *k64 = json_object_get_string(json_object_object_get(kv, "key")),
+                   *v64 = json_object_get_string(json_object_object_get(kv, "value")), *why = NULL;
+        _cleanup_free_ char *key = NULL, *value = NULL;
+        size_t kn, vn;
+        int r;
+
+        if (!k64 || etcd_unb64(k64, &key, &kn) < 0 || strlen(key) != kn || kn >= sizeof c->key)
+                return 0;
+        if (fleet_model_key_parse(f->prefix, key, c->host, sizeof c->host, &c->tenant) < 0) {
+                rejected(f, key, "not a model key (PREFIX/models/CLASS/BUCKET/HOST/TENANT)");
+                return 0;
+        }
+        if (strcmp(c->host, f->host) == 0)
+                return 0; /* this host's own models are in the store already */
+        if (!fleet_source_allowed(f->config->fleet_sources, c->host)) {
+                rejected(f, key, "its host is not in [fleet] sources");
+                return 0;
+        }
+        r = v64 ? etcd_unb64(v64, &value, &vn) : -EINVAL;
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 || strlen(value) != vn) {
+                rejected(f, key, "its value is not base64 of text");
+                return 0;
+        }
+        c->value = json_tokener_parse(value);
+        if (envelope_check(l, c->value, c, &why) < 0) {
+                rejected(f, key, why);
+                json_object_put(c->value);
+                c->value = NULL;
+                return 0;
+        }
+        strcpy(c->key, key);
+        return 1;
+}
+
+/* Imports the first candidate that passes validation and moves the tenant to it. */
+static void candidates_import(Fleet *f, const Lookup *l, Candidate *c, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_(reply_done) Reply reply = {};
+                char label[256];
+                int64_t id;
+                int r;
+
+                if (!tierd_tenant_peek(f->tierd, l->tenant))
+                        return; /* gone meanwhile (removed, or reloaded: it starts from the store) */
+                r = tierd_model_import_document(f->tierd, json_object_object_get(c[i].value, "document"), &reply, &id);
+                if (r < 0) {
+                        rejected(f, c[i].key, reply.message[0] ? reply.message : "it does not import");
+                        continue;
+                }
+                f->imported_total++;
+                snprintf(label, sizeof label, "%s/%" PRId64, c[i].host, c[i].tenant);
+                if (tierd_model_label_set(f->tierd, id, label) < 0)
+                        log_oom();
+                r = tierd_tenant_adopt(f->tierd, l->tenant, id);
+                if (r == -EALREADY)
+                        log_info("Fleet: tenant %" PRId64 " learnt meanwhile; model %s kept as model %" PRId64
+                                 " for later tenants.",
+                                 l->tenant, label, id);
+                else if (r < 0)
+                        log_warning_errno(r, "Fleet: tenant %" PRId64 " cannot start from model %s: %m", l->tenant,
+                                          label);
+                else
+                        log_info("Fleet: tenant %" PRId64
+                                 " starts from model %s of the fleet (distance %.3f, model %" PRId64 ").",
+                                 l->tenant, label, c[i].distance, id);
+                return;
+        }
+}
+
+static void on_range(void *userdata, int r, json_object *reply, const char *err) {
+        Lookup *l = userdata;
+        Fleet *f = l->fleet;
+        json_object *kvs = json_object_object_get(reply, "kvs");
+        Candidate *c = NULL;
+        size_t n = 0, total;
+
+        l->q = NULL;
+        if (r < 0) {
+                fleet_request_failed(f, r, "lookup", err);
+                log_info("Fleet: lookup for tenant %" PRId64 " failed (%s); it keeps its local model.", l->tenant,
+                         f->last_error ?: "?");
+                fleet_lookup_free(l);
+                return;
+        }
+        fleet_state_set(f, FLEET_CONNECTED, NULL);
+        total = json_object_is_type(kvs, json_type_array) ? json_object_array_length(kvs) : 0;
+        c = calloc(total ?: 1, sizeof *c);
+        for (size_t i = 0; c && i < total; i++)
+                if (candidate_make(f, l, json_object_array_get_idx(kvs, i), &c[n]) > 0)
+                        n++;
+        if (!c)
+                log_oom();
+        else if (n == 0)
+                log_info("Fleet: no model of the fleet for tenant %" PRId64 " (%s, %s).", l->tenant, l->workload_class,
+                         l->policy);
+        else {
+                qsort(c, n, sizeof *c, candidate_order);
+                candidates_import(f, l, c, n);
+        }
+        for (size_t i = 0; i < n; i++)
+                json_object_put(c[i].value);
+        free(c);
+        fleet_lookup_free(l);
+}
+
+void fleet_lookup_hook(void *userdata, int64_t tenant_id) {
+        Fleet *f = userdata;
+        _cleanup_(json_object_putp) json_object *b = NULL;
+        _cleanup_free_ char *prefix = NULL;
+        TierdTenant *tt = tierd_tenant_peek(f->tierd, tenant_id);
+        Lookup *l;
+        int r;
+
+        if (f->state == FLEET_OFF || !tt)
+                return;
+        if (f->n_lookups >= LOOKUPS_MAX) {
+                log_notice("Fleet: %d lookups in flight, tenant %" PRId64 " keeps its local model.", LOOKUPS_MAX,
+                           tenant_id);
+                return;
+        }
+        l = calloc(1, sizeof *l);
+        if (!l) {
+                log_oom();
+                return;
+        }
+        l->fleet = f;
+        l->tenant = tenant_id;
+        l->workload_class = strdup(tt->workload_class);
+        l->policy = strdup(policy_name(tt->policy));
+        tier_context_features(&tt->context, l->features);
+        l->next = f->lookups;
+        f->lookups = l;
+        f->n_lookups++;
+        f->lookups_total++;
+        r = l->workload_class && l->policy && asprintf(&prefix, "%s/models/%s/", f->prefix, l->workload_class) >= 0
+                    ? 0
+                    : -ENOMEM;
+        if (r < 0)
+                prefix = NULL;
+        if (r >= 0)
+                b = fleet_body_key(prefix, true);
+        if (r >= 0 && (!b || json_add_int(b, "limit", LOOKUP_KEYS_MAX, true) < 0))
+                r = -ENOMEM;
+        if (r >= 0)
+                r = etcd_call(f->etcd, "kv/range", b, f->config->fleet_lookup_timeout_ms, on_range, l, &l->q);
+        if (r < 0) {
+                log_warning_errno(r, "Fleet: cannot look up a model for tenant %" PRId64 ": %m", tenant_id);
+                fleet_lookup_free(l);
+                return;
+        }
+        log_debug("Fleet: looking up a %s model for tenant %" PRId64 ".", l->workload_class, tenant_id);
+}
