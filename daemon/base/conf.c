@@ -137,7 +137,7 @@ static const ConfItem conf_items[] = {
         ITEM("fleet", "prefix", CONF_STRING, fleet_prefix, 1, 128, "/maio", NULL,
              "Key prefix of everything maiod writes and reads in etcd."),
         ITEM("fleet", "host", CONF_STRING, fleet_host, 0, 64, "", NULL,
-             "This host's name in keys; empty for the system's host name. No '/', ',' or blanks."),
+             "This host's name in keys (letters, digits, '.', '_', '-'); empty for the system's host name."),
         ITEM("fleet", "sources", CONF_STRING, fleet_sources, 0, 4096, "", NULL,
              "Comma-separated host names whose models may be imported; empty for every host."),
         ITEM("fleet", "publish_episodes", CONF_UINT, fleet_publish_episodes, 1, 1000000, "10", NULL,
@@ -151,7 +151,7 @@ static const ConfItem conf_items[] = {
         ITEM("fleet", "retention_days", CONF_UINT, fleet_retention_days, 1, 3650, "30", NULL,
              "Days a removed tenant's published model stays in etcd before this host deletes it."),
         ITEM("fleet", "max_request_bytes", CONF_U64, fleet_max_request_bytes, 4096, 67108864, "1572864", NULL,
-             "Largest request etcd accepts (its --max-request-bytes); larger models are compressed or not published."),
+             "Largest request etcd accepts (its --max-request-bytes); larger models are not published (counted)."),
 };
 
 const ConfItem *conf_table(size_t *ret_n) {
