@@ -412,7 +412,11 @@ static int manager_wire(Manager *m) {
                                              .config = c },
                               &m->tierd);
         if (r >= 0)
-                r = fleet_new(&(FleetDeps) { .store = m->store, .tierd = m->tierd, .event = m->event, .config = c },
+                r = fleet_new(&(FleetDeps) { .store = m->store,
+                                             .tierd = m->tierd,
+                                             .event = m->event,
+                                             .config = c,
+                                             .state_dir = m->state_dir },
                               &m->fleet);
         if (r < 0)
                 return log_oom();

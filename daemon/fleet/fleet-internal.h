@@ -34,6 +34,7 @@ struct Fleet {
         Tierd *tierd;
         sd_event *event;
         const Config *config;
+        char *origins_path;  /* STATE_DIR/fleet-models: "MODEL_ID HOST/TENANT" lines */
         char *host, *prefix; /* prefix without a trailing '/' */
         Etcd *etcd;
         FleetState state;
@@ -69,6 +70,8 @@ void fleet_publish_next(Fleet *f);
  * (at most hourly). */
 void fleet_retention_sweep(Fleet *f);
 
+/* fleet-lookup.c: labels imported models with their origin from the origins file (missing: none). */
+void fleet_origins_load(Fleet *f);
 /* fleet-lookup.c: cancels and frees a lookup. */
 void fleet_lookup_free(Lookup *l);
 /* fleet-lookup.c: the tiering hook (HookFn) that starts a lookup for a tenant. */

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,6 +122,31 @@ static int candidate_make(Fleet *f, const Lookup *l, json_object *kv, Candidate 
         return 1;
 }
 
+void fleet_origins_load(Fleet *f) {
+        _cleanup_fclose_ FILE *in = fopen(f->origins_path, "re");
+        char label[256];
+        int64_t id;
+
+        if (!in) {
+                if (errno != ENOENT)
+                        log_warning_errno(-errno, "Fleet: cannot read %s, imported models show no origin: %m",
+                                          f->origins_path);
+                return;
+        }
+        while (fscanf(in, "%" SCNd64 " %255s\n", &id, label) == 2)
+                if (id > 0 && tierd_model_label_set(f->tierd, id, label) < 0)
+                        log_oom();
+}
+
+/* Appends an imported model's origin to the origins file (best effort: logged). */
+static void origin_save(Fleet *f, int64_t id, const char *label) {
+        _cleanup_fclose_ FILE *out = fopen(f->origins_path, "ae");
+
+        if (!out || fprintf(out, "%" PRId64 " %s\n", id, label) < 0 || fflush(out) != 0)
+                log_warning_errno(-errno, "Fleet: cannot record the origin of model %" PRId64 " in %s, ignoring: %m",
+                                  id, f->origins_path);
+}
+
 /* Imports the first candidate that passes validation and moves the tenant to it. */
 static void candidates_import(Fleet *f, const Lookup *l, Candidate *c, size_t n) {
         for (size_t i = 0; i < n; i++) {
@@ -140,6 +166,7 @@ static void candidates_import(Fleet *f, const Lookup *l, Candidate *c, size_t n)
                 snprintf(label, sizeof label, "%s/%" PRId64, c[i].host, c[i].tenant);
                 if (tierd_model_label_set(f->tierd, id, label) < 0)
                         log_oom();
+                origin_save(f, id, label);
                 r = tierd_tenant_adopt(f->tierd, l->tenant, id);
                 if (r == -EALREADY)
                         log_info("Fleet: tenant %" PRId64 " learnt meanwhile; model %s kept as model %" PRId64

@@ -37,6 +37,10 @@ int fleet_new(const FleetDeps *deps, Fleet **ret) {
         f->event = deps->event;
         f->config = deps->config;
         f->state = FLEET_OFF;
+        if (asprintf(&f->origins_path, "%s/fleet-models", deps->state_dir) < 0) {
+                free(f);
+                return -ENOMEM;
+        }
         *ret = f;
         return 0;
 }
@@ -58,6 +62,7 @@ Fleet *fleet_free(Fleet *f) {
         free(f->host);
         free(f->prefix);
         free(f->last_error);
+        free(f->origins_path);
         free(f);
         return NULL;
 }
@@ -256,6 +261,8 @@ int fleet_start(Fleet *f) {
         const Config *c = f->config;
         int r;
 
+        /* Also with the fleet off now: models imported earlier keep their origin. */
+        fleet_origins_load(f);
         if (!c->fleet_endpoints || !c->fleet_endpoints[0]) {
                 log_debug("Fleet: no etcd endpoints, off.");
                 return 0;

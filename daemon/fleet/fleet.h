@@ -41,6 +41,7 @@ typedef struct FleetDeps {
         Tierd *tierd;
         sd_event *event;
         const Config *config;
+        const char *state_dir; /* STATE_DIR/fleet-models names the origin of imported models */
 } FleetDeps;
 
 /* Returns 0 or -ENOMEM. Nothing runs until fleet_start(). */

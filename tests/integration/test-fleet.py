@@ -343,6 +343,11 @@ def test_fleet():
             wait_for(lambda: fleet_status(a)["published"] > published, 20, "publishing resumes")
             check_eq(b.ok("GET", f"/v1/tenants/{tb}/policy")["model_origin"], f"fleet:a/{ta}",
                      "b's tenant kept its model through the outage")
+            # A restart of b keeps the origin (and the model and its thresholds).
+            th = b.ok("GET", f"/v1/tenants/{tb}/thresholds")
+            b.restart()
+            check_eq(b.ok("GET", f"/v1/tenants/{tb}/policy")["model_origin"], f"fleet:a/{ta}", "origin after restart")
+            check_eq(b.ok("GET", f"/v1/tenants/{tb}/thresholds")["action"], th["action"], "thresholds after restart")
 
 
 if __name__ == "__main__":
