@@ -29,6 +29,9 @@ struct EtcdRequest {
         bool login;        /* the auth/authenticate request itself */
         uint64_t deadline; /* CLOCK_MONOTONIC usec */
         EtcdCallback cb;
+        EtcdStreamCallback scb; /* a stream (watch): each message as it arrives */
+        json_tokener *tok;      /* the stream's parser; holds a message split over reads */
+        size_t message_bytes;   /* bytes of the message being parsed */
         void *userdata;
         EtcdRequest *prev, *next;
 };
@@ -123,6 +126,8 @@ static void request_free(EtcdRequest *q) {
                 return;
         request_detach_easy(q);
         request_unlink(q);
+        if (q->tok)
+                json_tokener_free(q->tok);
         free(q->path);
         free(q->body);
         free(q);
@@ -181,7 +186,7 @@ static int request_send(EtcdRequest *q) {
 
         if (now >= q->deadline)
                 return -ETIMEDOUT;
-        left_ms = (long) ((q->deadline - now) / 1000) + 1;
+        left_ms = q->scb ? 0 : (long) ((q->deadline - now) / 1000) + 1;
         if (asprintf(&url, "%s/v3/%s", e->endpoints[e->current], q->path) < 0) {
                 url = NULL;
                 return -ENOMEM;
@@ -206,7 +211,11 @@ static int request_send(EtcdRequest *q) {
             curl_easy_setopt(c, CURLOPT_WRITEDATA, q) != CURLE_OK ||
             curl_easy_setopt(c, CURLOPT_PRIVATE, q) != CURLE_OK ||
             curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, left_ms) != CURLE_OK ||
-            curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, left_ms < 1000 ? left_ms : 1000L) != CURLE_OK ||
+            curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, left_ms > 0 && left_ms < 1000 ? left_ms : 1000L) !=
+                    CURLE_OK ||
+            curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L) != CURLE_OK ||
+            curl_easy_setopt(c, CURLOPT_TCP_KEEPIDLE, 10L) != CURLE_OK ||
+            curl_easy_setopt(c, CURLOPT_TCP_KEEPINTVL, 5L) != CURLE_OK ||
             curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
             curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK || request_setup_tls(e, c) < 0)
                 return -ENOMEM;
@@ -357,6 +366,69 @@ static void request_failed(EtcdRequest *q, CURLcode cc) {
                 request_finish(q, r, NULL, NULL);
 }
 
+/* Parses what a stream received and hands each complete message over. Returns true when a
+ * callback ran (the request list may have changed), false when nothing was complete. */
+static bool stream_deliver(EtcdRequest *q) {
+        _cleanup_(json_object_putp) json_object *msg = NULL;
+        enum json_tokener_error err;
+        const char *reason;
+        size_t used;
+        int r;
+
+        if (q->reply_n == 0)
+                return false;
+        msg = json_tokener_parse_ex(q->tok, q->reply, (int) q->reply_n);
+        err = json_tokener_get_error(q->tok);
+        used = msg ? json_tokener_get_parse_end(q->tok) : q->reply_n;
+        q->message_bytes += used;
+        memmove(q->reply, q->reply + used, q->reply_n - used);
+        q->reply_n -= used;
+        if (!msg && err == json_tokener_continue && q->message_bytes <= q->etcd->max_reply_bytes)
+                return false;
+        json_tokener_reset(q->tok);
+        q->message_bytes = 0;
+        if (!msg) {
+                EtcdStreamCallback cb = q->scb;
+                void *userdata = q->userdata;
+
+                request_free(q);
+                cb(userdata, -EBADMSG, NULL);
+                return true;
+        }
+        /* A watch refused for its token says so in the message: the next request logs in again. */
+        reason = json_object_get_string(json_object_object_get(json_object_object_get(msg, "result"), "cancel_reason"));
+        if (reason && strstr(reason, "invalid auth token")) {
+                free(q->etcd->token);
+                q->etcd->token = NULL;
+        }
+        r = q->scb(q->userdata, 0, msg);
+        if (r < 0)
+                request_free(q);
+        return true;
+}
+
+/* Delivers the messages every stream received, one callback at a time. */
+static void streams_pump(Etcd *e) {
+        bool again = true;
+
+        while (again) {
+                again = false;
+                for (EtcdRequest *q = e->requests; q && !again; q = q->next)
+                        if (q->scb && q->easy)
+                                again = stream_deliver(q);
+        }
+}
+
+/* A stream ended (the member went away, or it answered an error): its callback's last call.
+ * Bytes not delivered yet are dropped: a watcher resumes from the last revision it saw. */
+static void stream_ended(EtcdRequest *q, int r) {
+        EtcdStreamCallback cb = q->scb;
+        void *userdata = q->userdata;
+
+        request_free(q);
+        cb(userdata, r, NULL);
+}
+
 static void multi_check(Etcd *e) {
         CURLMsg *msg;
         int left;
@@ -370,6 +442,10 @@ static void multi_check(Etcd *e) {
                 (void) curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &q);
                 if (!q)
                         continue;
+                if (q->scb) {
+                        stream_ended(q, q->too_big ? -EFBIG : -EPIPE);
+                        continue;
+                }
                 if (q->too_big) {
                         request_finish(q, -EFBIG, NULL, "reply too large");
                         continue;
@@ -396,6 +472,7 @@ static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         if (revents & EPOLLERR)
                 action |= CURL_CSELECT_ERR;
         (void) curl_multi_socket_action(e->multi, fd, action, &running);
+        streams_pump(e);
         multi_check(e);
         return 0;
 }
@@ -425,6 +502,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         int running;
 
         (void) curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        streams_pump(e);
         multi_check(e);
         return 0;
 }
@@ -553,6 +631,36 @@ int etcd_call(Etcd *e, const char *path, json_object *body, uint64_t timeout_ms,
         }
         if (ret)
                 *ret = q;
+        return 0;
+}
+
+int etcd_watch(Etcd *e, json_object *body, EtcdStreamCallback cb, void *userdata, EtcdRequest **ret) {
+        EtcdRequest *q = calloc(1, sizeof *q);
+        int r;
+
+        if (!q)
+                return -ENOMEM;
+        q->etcd = e;
+        q->scb = cb;
+        q->userdata = userdata;
+        q->deadline = UINT64_MAX;
+        q->path = strdup("watch");
+        q->body = strdup(json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN));
+        q->tok = json_tokener_new();
+        if (!q->path || !q->body || !q->tok) {
+                request_free(q);
+                return -ENOMEM;
+        }
+        q->next = e->requests;
+        if (e->requests)
+                e->requests->prev = q;
+        e->requests = q;
+        r = request_dispatch(q);
+        if (r < 0) {
+                request_free(q);
+                return r;
+        }
+        *ret = q;
         return 0;
 }
 

@@ -37,6 +37,14 @@ Etcd *etcd_free(Etcd *e);
  * NULL) lets the caller cancel it before its callback. Returns 0 or -ENOMEM. */
 int etcd_call(Etcd *e, const char *path, json_object *body, uint64_t timeout_ms, EtcdCallback cb, void *userdata,
               EtcdRequest **ret);
+/* Called with 0 and each message of a stream (borrowed); returning < 0 ends the stream (no
+ * further call). When the stream ends otherwise, called once more with -EPIPE (the member
+ * closed it or went away), -EBADMSG or -EFBIG and no message. */
+typedef int (*EtcdStreamCallback)(void *userdata, int r, json_object *msg);
+
+/* Opens a watch stream (POST /v3/watch with body, e.g. {"create_request":{...}}) with no
+ * deadline; TCP keepalive notices a member that vanished. Returns 0 and *ret, or -ENOMEM. */
+int etcd_watch(Etcd *e, json_object *body, EtcdStreamCallback cb, void *userdata, EtcdRequest **ret);
 /* Cancels a request without calling back. Accepts NULL. */
 void etcd_cancel(EtcdRequest *q);
 

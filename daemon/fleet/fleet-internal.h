@@ -29,6 +29,19 @@ typedef struct Lookup {
         struct Lookup *next;
 } Lookup;
 
+/* A watch on the key of a fleet model that tenants here started from and have not trained yet:
+ * a newer version is imported and they move to it. */
+typedef struct Watch {
+        struct Fleet *fleet;
+        char *key, *label, *workload_class, *policy;
+        int64_t model_id; /* the latest import from key */
+        int64_t revision; /* its mod_revision */
+        int64_t *tenants;
+        size_t n_tenants;
+        EtcdRequest *q; /* the stream, NULL while none runs */
+        struct Watch *next;
+} Watch;
+
 struct Fleet {
         Store *store;
         Tierd *tierd;
@@ -48,8 +61,9 @@ struct Fleet {
         Published *published;
         Lookup *lookups;
         size_t n_lookups;
+        Watch *watches;
         uint64_t unreachable_total, published_total, oversize_total, lookups_total, imported_total, rejected_total,
-                deleted_total;
+                deleted_total, updated_total;
         char *last_error;
 };
 
@@ -74,5 +88,8 @@ void fleet_retention_sweep(Fleet *f);
 void fleet_origins_load(Fleet *f);
 /* fleet-lookup.c: cancels and frees a lookup. */
 void fleet_lookup_free(Lookup *l);
+/* fleet-lookup.c: drops watches whose tenants trained or went, and (re)opens the others' streams. */
+void fleet_watches_refresh(Fleet *f);
+void fleet_watches_free(Fleet *f);
 /* fleet-lookup.c: the tiering hook (HookFn) that starts a lookup for a tenant. */
 void fleet_lookup_hook(void *userdata, int64_t tenant_id);

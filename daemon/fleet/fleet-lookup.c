@@ -23,6 +23,7 @@ typedef struct Candidate {
         char key[512];
         char host[128];
         int64_t tenant;
+        int64_t revision;   /* etcd's mod_revision of the key */
         json_object *value; /* owned */
 } Candidate;
 
@@ -119,6 +120,7 @@ static int candidate_make(Fleet *f, const Lookup *l, json_object *kv, Candidate 
                 return 0;
         }
         strcpy(c->key, key);
+        c->revision = json_object_get_int64(json_object_object_get(kv, "mod_revision"));
         return 1;
 }
 
@@ -145,6 +147,154 @@ static void origin_save(Fleet *f, int64_t id, const char *label) {
         if (!out || fprintf(out, "%" PRId64 " %s\n", id, label) < 0 || fflush(out) != 0)
                 log_warning_errno(-errno, "Fleet: cannot record the origin of model %" PRId64 " in %s, ignoring: %m",
                                   id, f->origins_path);
+}
+
+/* ---- watches ---- */
+
+static void watch_free(Watch *w) {
+        etcd_cancel(w->q);
+        free(w->key);
+        free(w->label);
+        free(w->workload_class);
+        free(w->policy);
+        free(w->tenants);
+        free(w);
+}
+
+void fleet_watches_free(Fleet *f) {
+        while (f->watches) {
+                Watch *w = f->watches;
+
+                f->watches = w->next;
+                watch_free(w);
+        }
+}
+
+/* Imports the newer value of w's key and moves its tenants that have not trained to it. */
+static void watch_update(Watch *w, json_object *kv) {
+        Fleet *f = w->fleet;
+        const char *v64 = json_object_get_string(json_object_object_get(kv, "value")), *why = NULL;
+        _cleanup_(json_object_putp) json_object *v = NULL;
+        _cleanup_(reply_done) Reply reply = {};
+        _cleanup_free_ char *value = NULL;
+        Lookup l = { .workload_class = w->workload_class, .policy = w->policy };
+        Candidate c = {};
+        int64_t id;
+        size_t n;
+
+        w->revision = json_object_get_int64(json_object_object_get(kv, "mod_revision"));
+        if (!v64 || etcd_unb64(v64, &value, &n) < 0 || strlen(value) != n)
+                return rejected(f, w->key, "its value is not base64 of text");
+        v = json_tokener_parse(value);
+        if (envelope_check(&l, v, &c, &why) < 0)
+                return rejected(f, w->key, why);
+        if (tierd_model_import_document(f->tierd, json_object_object_get(v, "document"), &reply, &id) < 0)
+                return rejected(f, w->key, reply.message[0] ? reply.message : "it does not import");
+        f->updated_total++;
+        if (tierd_model_label_set(f->tierd, id, w->label) < 0)
+                log_oom();
+        origin_save(f, id, w->label);
+        for (size_t i = 0; i < w->n_tenants; i++) {
+                TierdTenant *tt = tierd_tenant_peek(f->tierd, w->tenants[i]);
+
+                if (tt && tt->transferred_from == w->model_id && tierd_tenant_adopt(f->tierd, tt->id, id) >= 0)
+                        log_info("Fleet: tenant %" PRId64 " moves to the newer model %s (model %" PRId64 ").",
+                                 w->tenants[i], w->label, id);
+        }
+        w->model_id = id;
+}
+
+static int on_watch(void *userdata, int r, json_object *msg) {
+        Watch *w = userdata;
+        json_object *result = json_object_object_get(msg, "result"), *events, *newest = NULL;
+
+        if (r < 0 || !result || json_object_get_boolean(json_object_object_get(result, "canceled"))) {
+                /* Opened again at the next heartbeat, from the revision seen last. */
+                log_debug("Fleet: the watch of %s ended (%s).", w->key,
+                          r < 0 ? strerror(-r) : json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN));
+                w->q = NULL;
+                return -ECANCELED;
+        }
+        events = json_object_object_get(result, "events");
+        for (size_t i = 0; json_object_is_type(events, json_type_array) && i < json_object_array_length(events); i++) {
+                json_object *e = json_object_array_get_idx(events, i), *kv = json_object_object_get(e, "kv");
+
+                if (!json_object_object_get(e, "type") && /* PUT is etcd's default, left out */
+                    json_object_get_int64(json_object_object_get(kv, "mod_revision")) > w->revision)
+                        newest = kv;
+        }
+        if (newest)
+                watch_update(w, newest);
+        return 0;
+}
+
+static int watch_open(Watch *w) {
+        _cleanup_(json_object_putp) json_object *b = json_object_new_object(), *c = fleet_body_key(w->key, false);
+
+        if (!b || !c || json_add_int(c, "start_revision", w->revision + 1, true) < 0 ||
+            json_add(b, "create_request", TAKE_PTR(c)) < 0)
+                return -ENOMEM;
+        return etcd_watch(w->fleet->etcd, b, on_watch, w, &w->q);
+}
+
+/* Adds the tenant to the watch of candidate c's key (created when there is none). */
+static int watch_add(Fleet *f, const Lookup *l, const Candidate *c, const char *label, int64_t model_id) {
+        Watch *w = NULL;
+        int64_t *v;
+
+        for (w = f->watches; w && strcmp(w->key, c->key) != 0; w = w->next)
+                ;
+        if (!w) {
+                w = calloc(1, sizeof *w);
+                if (!w)
+                        return -ENOMEM;
+                *w = (Watch) { .fleet = f,
+                               .key = strdup(c->key),
+                               .label = strdup(label),
+                               .workload_class = strdup(l->workload_class),
+                               .policy = strdup(l->policy) };
+                if (!w->key || !w->label || !w->workload_class || !w->policy) {
+                        watch_free(w);
+                        return -ENOMEM;
+                }
+                w->next = f->watches;
+                f->watches = w;
+        }
+        v = reallocarray(w->tenants, w->n_tenants + 1, sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        w->tenants = v;
+        w->tenants[w->n_tenants++] = l->tenant;
+        w->model_id = model_id;
+        w->revision = c->revision;
+        if (!w->q && watch_open(w) < 0)
+                log_warning("Fleet: cannot watch %s now, trying at the next heartbeat.", w->key);
+        return 0;
+}
+
+void fleet_watches_refresh(Fleet *f) {
+        for (Watch **p = &f->watches; *p;) {
+                Watch *w = *p;
+                size_t k = 0;
+
+                for (size_t i = 0; i < w->n_tenants; i++) {
+                        TierdTenant *tt = tierd_tenant_peek(f->tierd, w->tenants[i]);
+
+                        /* In use: the tenant still runs the fleet model, untrained. */
+                        if (tt && tt->transferred_from == w->model_id && tt->model_samples == 0)
+                                w->tenants[k++] = w->tenants[i];
+                }
+                w->n_tenants = k;
+                if (k == 0) {
+                        log_debug("Fleet: no tenant here runs %s untrained any more, not watching it.", w->key);
+                        *p = w->next;
+                        watch_free(w);
+                        continue;
+                }
+                if (!w->q && watch_open(w) < 0)
+                        log_warning("Fleet: cannot watch %s now, trying at the next heartbeat.", w->key);
+                p = &w->next;
+        }
 }
 
 /* Imports the first candidate that passes validation and moves the tenant to it. */
@@ -175,7 +325,9 @@ static void candidates_import(Fleet *f, const Lookup *l, Candidate *c, size_t n)
                 else if (r < 0)
                         log_warning_errno(r, "Fleet: tenant %" PRId64 " cannot start from model %s: %m", l->tenant,
                                           label);
-                else
+                else if (watch_add(f, l, &c[i], label, id) < 0)
+                        log_oom();
+                if (r >= 0)
                         log_info("Fleet: tenant %" PRId64
                                  " starts from model %s of the fleet (distance %.3f, model %" PRId64 ").",
                                  l->tenant, label, c[i].distance, id);

@@ -50,6 +50,7 @@ Fleet *fleet_free(Fleet *f) {
                 return NULL;
         while (f->lookups)
                 fleet_lookup_free(f->lookups);
+        fleet_watches_free(f);
         while (f->published) {
                 Published *p = f->published;
 
@@ -143,6 +144,7 @@ static void beat_succeeded(Fleet *f) {
         beat_schedule(f);
         fleet_publish_next(f);
         fleet_retention_sweep(f);
+        fleet_watches_refresh(f);
 }
 
 static void on_presence(void *userdata, int r, json_object *reply, const char *err) {
@@ -313,6 +315,7 @@ json_object *fleet_status_to_json(Fleet *f) {
                 r = r < 0 ? r : json_add_int(o, "not_published_oversize", (int64_t) f->oversize_total, true);
                 r = r < 0 ? r : json_add_int(o, "lookups", (int64_t) f->lookups_total, true);
                 r = r < 0 ? r : json_add_int(o, "imported", (int64_t) f->imported_total, true);
+                r = r < 0 ? r : json_add_int(o, "updated", (int64_t) f->updated_total, true);
                 r = r < 0 ? r : json_add_int(o, "rejected", (int64_t) f->rejected_total, true);
                 r = r < 0 ? r : json_add_int(o, "deleted", (int64_t) f->deleted_total, true);
                 r = r < 0 ? r
@@ -342,6 +345,8 @@ void fleet_metrics_write(void *userdata, FILE *out) {
                     f->lookups_total);
         metrics_u64(out, "maiod_fleet_imported_total", "counter", "Fleet models imported for a tenant.",
                     f->imported_total);
+        metrics_u64(out, "maiod_fleet_updated_total", "counter",
+                    "Newer versions of fleet models in use imported through a watch.", f->updated_total);
         metrics_u64(out, "maiod_fleet_rejected_total", "counter",
                     "Fleet models rejected (invalid, from a host outside [fleet] sources, wrong class or policy).",
                     f->rejected_total);

@@ -317,8 +317,14 @@ def test_fleet():
             etcd.stop(0)
             published = fleet_status(a)["published"]
             train(a, ta, good)
+            before = b.ok("GET", f"/v1/tenants/{tb}/policy")["transferred_from"]
             wait_for(lambda: fleet_status(a)["published"] > published, 20, "a publishes with one member down")
             check_eq(fleet_status(b)["state"], "connected", "b with one member down")
+            # b watches the key its untrained tenant started from: the newer version comes over.
+            wait_for(lambda: fleet_status(b)["updated"] >= 1, 20, "b's watch brings a's newer model")
+            pol = b.ok("GET", f"/v1/tenants/{tb}/policy")
+            check(pol["transferred_from"] != before, f"b's tenant moved to the newer import: {pol['transferred_from']}")
+            check_eq((pol["model_origin"], pol["episodes"]["committed"]), (f"fleet:a/{ta}", 0), "after the update")
 
             # All down: b answers at once and says local-only.
             etcd.stop(1)
@@ -343,6 +349,9 @@ def test_fleet():
             wait_for(lambda: fleet_status(a)["published"] > published, 20, "publishing resumes")
             check_eq(b.ok("GET", f"/v1/tenants/{tb}/policy")["model_origin"], f"fleet:a/{ta}",
                      "b's tenant kept its model through the outage")
+            # Tokens live 5 s in this cluster: b logged in again by itself when etcd called its token invalid.
+            logins = [l for l in b.ok("GET", "/metrics").splitlines() if l.startswith("maiod_fleet_etcd_logins_total ")]
+            check(logins and int(logins[0].split()[1]) >= 2, f"token renewed: {logins}")
             # A restart of b keeps the origin (and the model and its thresholds).
             th = b.ok("GET", f"/v1/tenants/{tb}/thresholds")
             b.restart()
