@@ -413,9 +413,11 @@ static void streams_pump(Etcd *e) {
 
         while (again) {
                 again = false;
-                for (EtcdRequest *q = e->requests; q && !again; q = q->next)
-                        if (q->scb && q->easy)
-                                again = stream_deliver(q);
+                for (EtcdRequest *q = e->requests; q; q = q->next)
+                        if (q->scb && q->easy && stream_deliver(q)) {
+                                again = true; /* q may be gone: start over */
+                                break;
+                        }
         }
 }
 
