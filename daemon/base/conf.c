@@ -151,7 +151,7 @@ static const ConfItem conf_items[] = {
         ITEM("fleet", "retention_days", CONF_UINT, fleet_retention_days, 1, 3650, "30", NULL,
              "Days a removed tenant's published model stays in etcd before this host deletes it."),
         ITEM("fleet", "max_request_bytes", CONF_U64, fleet_max_request_bytes, 4096, 67108864, "1572864", NULL,
-             "Largest request etcd accepts (its --max-request-bytes); larger models are not published (counted)."),
+             "Largest request etcd accepts (its --max-request-bytes); larger models are compressed, or not published (counted)."),
 };
 
 const ConfItem *conf_table(size_t *ret_n) {

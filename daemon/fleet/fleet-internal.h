@@ -57,13 +57,14 @@ struct Fleet {
         uint64_t since_usec;
         EtcdRequest *beat, *publish, *sweep;
         int64_t publish_tenant, publish_version;
+        bool publish_deflated;
         uint64_t sweep_usec; /* CLOCK_MONOTONIC of the last retention sweep, 0 never */
         Published *published;
         Lookup *lookups;
         size_t n_lookups;
         Watch *watches;
         uint64_t unreachable_total, published_total, oversize_total, lookups_total, imported_total, rejected_total,
-                deleted_total, updated_total;
+                deleted_total, updated_total, deflated_total;
         char *last_error;
 };
 

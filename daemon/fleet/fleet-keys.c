@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The fleet's key names and the allowlist of source hosts: pure string work. */
+/* The fleet's key names, the allowlist of source hosts and the compressed documents: pure
+ * string work. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
+#include "cleanup.h"
+#include "etcd.h"
 #include "fleet.h"
 
 static const char *const state_table[_FLEET_STATE_MAX] = {
@@ -106,4 +111,40 @@ unsigned fleet_context_bucket(const double features[static TIER_N_FEATURES]) {
                 key = key * FLEET_BUCKET_LEVELS + (q >= FLEET_BUCKET_LEVELS ? FLEET_BUCKET_LEVELS - 1 : q);
         }
         return key;
+}
+
+int fleet_deflate_b64(const char *text, char **ret) {
+        size_t n = strlen(text);
+        uLongf out_n = compressBound((uLong) n);
+        _cleanup_free_ unsigned char *out = malloc(out_n);
+
+        if (!out)
+                return -ENOMEM;
+        if (compress2(out, &out_n, (const Bytef *) text, (uLong) n, Z_BEST_COMPRESSION) != Z_OK)
+                return -ENOMEM;
+        *ret = etcd_b64(out, out_n);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int fleet_inflate_b64(const char *b64, size_t bytes, char **ret) {
+        _cleanup_free_ char *z = NULL, *out = NULL;
+        uLongf out_n = (uLongf) bytes;
+        size_t zn;
+        int r;
+
+        if (bytes == 0 || bytes > FLEET_DOCUMENT_MAX)
+                return -EINVAL;
+        r = etcd_unb64(b64, &z, &zn);
+        if (r < 0)
+                return r;
+        out = malloc(bytes + 1);
+        if (!out)
+                return -ENOMEM;
+        /* Exactly the announced size: a stream that inflates to more (or less) is refused. */
+        if (uncompress((Bytef *) out, &out_n, (const Bytef *) z, (uLong) zn) != Z_OK || out_n != bytes ||
+            memchr(out, '\0', bytes))
+                return -EINVAL;
+        out[bytes] = '\0';
+        *ret = TAKE_PTR(out);
+        return 0;
 }

@@ -23,8 +23,9 @@ typedef struct Candidate {
         char key[512];
         char host[128];
         int64_t tenant;
-        int64_t revision;   /* etcd's mod_revision of the key */
-        json_object *value; /* owned */
+        int64_t revision;      /* etcd's mod_revision of the key */
+        json_object *value;    /* owned */
+        json_object *document; /* owned: the value's document, inflated when it came compressed */
 } Candidate;
 
 void fleet_lookup_free(Lookup *l) {
@@ -53,6 +54,34 @@ static void rejected(Fleet *f, const char *key, const char *why) {
         log_warning("Fleet: model %s rejected: %s.", key, why);
 }
 
+/* The model document of a value: "document", or "document_deflate" inflated to exactly
+ * "document_bytes" and parsed. Returns 0 and a new reference, or -EINVAL with *ret_why. */
+static int envelope_document(json_object *v, json_object **ret, const char **ret_why) {
+        json_object *doc = json_object_object_get(v, "document"), *z = json_object_object_get(v, "document_deflate"),
+                    *bytes = json_object_object_get(v, "document_bytes");
+        _cleanup_free_ char *text = NULL;
+
+        *ret_why = "no model document";
+        if (json_object_is_type(doc, json_type_object)) {
+                *ret = json_object_get(doc);
+                return 0;
+        }
+        if (!json_object_is_type(z, json_type_string) || !json_object_is_type(bytes, json_type_int) ||
+            json_object_get_int64(bytes) <= 0 || json_object_get_int64(bytes) > FLEET_DOCUMENT_MAX)
+                return -EINVAL;
+        *ret_why = "its compressed document does not inflate to document_bytes of text";
+        if (fleet_inflate_b64(json_object_get_string(z), (size_t) json_object_get_int64(bytes), &text) < 0)
+                return -EINVAL;
+        *ret_why = "its compressed document is not a JSON object";
+        doc = json_tokener_parse(text);
+        if (!json_object_is_type(doc, json_type_object)) {
+                json_object_put(doc);
+                return -EINVAL;
+        }
+        *ret = doc;
+        return 0;
+}
+
 /* Checks the envelope of a value against the lookup; sets c->distance. Returns 0 or -EINVAL
  * with *ret_why. */
 static int envelope_check(const Lookup *l, json_object *v, Candidate *c, const char **ret_why) {
@@ -76,8 +105,7 @@ static int envelope_check(const Lookup *l, json_object *v, Candidate *c, const c
         *ret_why = "its context is not 5 numbers from 0 to 1";
         if (tierd_features_from_json(json_object_object_get(v, "context"), feat) < 0)
                 return -EINVAL;
-        *ret_why = "no model document";
-        if (!json_object_is_type(json_object_object_get(v, "document"), json_type_object))
+        if (envelope_document(v, &c->document, ret_why) < 0)
                 return -EINVAL;
         for (unsigned i = 0; i < TIER_N_FEATURES; i++)
                 d += (feat[i] - l->features[i]) * (feat[i] - l->features[i]);
@@ -174,7 +202,7 @@ void fleet_watches_free(Fleet *f) {
 static void watch_update(Watch *w, json_object *kv) {
         Fleet *f = w->fleet;
         const char *v64 = json_object_get_string(json_object_object_get(kv, "value")), *why = NULL;
-        _cleanup_(json_object_putp) json_object *v = NULL;
+        _cleanup_(json_object_putp) json_object *v = NULL, *doc = NULL;
         _cleanup_(reply_done) Reply reply = {};
         _cleanup_free_ char *value = NULL;
         Lookup l = { .workload_class = w->workload_class, .policy = w->policy };
@@ -188,7 +216,8 @@ static void watch_update(Watch *w, json_object *kv) {
         v = json_tokener_parse(value);
         if (envelope_check(&l, v, &c, &why) < 0)
                 return rejected(f, w->key, why);
-        if (tierd_model_import_document(f->tierd, json_object_object_get(v, "document"), &reply, &id) < 0)
+        doc = c.document;
+        if (tierd_model_import_document(f->tierd, doc, &reply, &id) < 0)
                 return rejected(f, w->key, reply.message[0] ? reply.message : "it does not import");
         f->updated_total++;
         if (tierd_model_label_set(f->tierd, id, w->label) < 0)
@@ -307,7 +336,7 @@ static void candidates_import(Fleet *f, const Lookup *l, Candidate *c, size_t n)
 
                 if (!tierd_tenant_peek(f->tierd, l->tenant))
                         return; /* gone meanwhile (removed, or reloaded: it starts from the store) */
-                r = tierd_model_import_document(f->tierd, json_object_object_get(c[i].value, "document"), &reply, &id);
+                r = tierd_model_import_document(f->tierd, c[i].document, &reply, &id);
                 if (r < 0) {
                         rejected(f, c[i].key, reply.message[0] ? reply.message : "it does not import");
                         continue;
@@ -365,8 +394,10 @@ static void on_range(void *userdata, int r, json_object *reply, const char *err)
                 qsort(c, n, sizeof *c, candidate_order);
                 candidates_import(f, l, c, n);
         }
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
                 json_object_put(c[i].value);
+                json_object_put(c[i].document);
+        }
         free(c);
         fleet_lookup_free(l);
 }

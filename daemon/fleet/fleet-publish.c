@@ -4,6 +4,7 @@
  * deletes the keys of tenants removed long enough ago. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,8 +61,9 @@ static int episodes_summary(Fleet *f, int64_t tenant, int64_t *ret_n, double *re
 }
 
 /* The value published for a stored model: the envelope and, as "document", what GET
- * /v1/models/{id} exports (the members POST /v1/models takes). */
-static int envelope_build(Fleet *f, const StoreTierModel *row, json_object **ret) {
+ * /v1/models/{id} exports (the members POST /v1/models takes); with deflate, that document's text
+ * compressed as "document_deflate" with its size in "document_bytes". */
+static int envelope_build(Fleet *f, const StoreTierModel *row, bool deflate, json_object **ret) {
         _cleanup_(json_object_putp) json_object *o = json_object_new_object(), *doc = json_object_new_object();
         int64_t episodes = 0;
         double mean = 0;
@@ -85,7 +87,15 @@ static int envelope_build(Fleet *f, const StoreTierModel *row, json_object **ret
         r = r < 0 ? r : json_add_int(o, "episodes", episodes, true);
         r = r < 0 ? r : json_add(o, "mean_reward", tierd_json_number(mean));
         r = r < 0 ? r : json_add_int(o, "published_usec", (int64_t) now_usec(CLOCK_REALTIME), true);
-        r = r < 0 ? r : json_add(o, "document", TAKE_PTR(doc));
+        if (r >= 0 && deflate) {
+                const char *text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN);
+                _cleanup_free_ char *z = NULL;
+
+                r = fleet_deflate_b64(text, &z);
+                r = r < 0 ? r : json_add_string(o, "document_deflate", z);
+                r = r < 0 ? r : json_add_int(o, "document_bytes", (int64_t) strlen(text), true);
+        } else
+                r = r < 0 ? r : json_add(o, "document", TAKE_PTR(doc));
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(o);
@@ -105,8 +115,9 @@ static void on_published(void *userdata, int r, json_object *reply, const char *
         if (published_note(f, f->publish_tenant, f->publish_version) < 0)
                 log_oom();
         f->published_total++;
-        log_info("Fleet: model of tenant %" PRId64 " (version %" PRId64 ") published.", f->publish_tenant,
-                 f->publish_version);
+        f->deflated_total += f->publish_deflated;
+        log_info("Fleet: model of tenant %" PRId64 " (version %" PRId64 ") published%s.", f->publish_tenant,
+                 f->publish_version, f->publish_deflated ? ", compressed" : "");
         fleet_publish_next(f);
 }
 
@@ -117,6 +128,7 @@ static int publish_one(Fleet *f, const StoreTierModel *candidate) {
         _cleanup_free_ char *key = NULL, *vb = NULL;
         double feat[TIER_N_FEATURES];
         const char *text;
+        bool fits = false;
         int r;
 
         r = store_tier_model_get(f->store, candidate->id, &row);
@@ -127,16 +139,28 @@ static int publish_one(Fleet *f, const StoreTierModel *candidate) {
         if (r < 0)
                 return r;
         key = fleet_model_key(f->prefix, row.workload_class, fleet_context_bucket(feat), f->host, row.tenant_id);
-        r = key ? envelope_build(f, &row, &v) : -ENOMEM;
-        if (r < 0)
-                return r;
-        text = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
-        vb = etcd_b64(text, strlen(text));
-        b = fleet_body_key(key, false);
-        if (!vb || !b || json_add_string(b, "value", vb) < 0)
+        if (!key)
                 return -ENOMEM;
-        if (strlen(json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN)) + 512 >
-            f->config->fleet_max_request_bytes)
+        /* As it is if it fits the request limit, else compressed, else not at all. */
+        for (int deflate = 0; deflate < 2 && !fits; deflate++) {
+                json_object_put(v);
+                json_object_put(b);
+                free(vb);
+                v = b = NULL;
+                vb = NULL;
+                r = envelope_build(f, &row, deflate, &v);
+                if (r < 0)
+                        return r;
+                text = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+                vb = etcd_b64(text, strlen(text));
+                b = fleet_body_key(key, false);
+                if (!vb || !b || json_add_string(b, "value", vb) < 0)
+                        return -ENOMEM;
+                fits = strlen(json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN)) + 512 <=
+                       f->config->fleet_max_request_bytes;
+                f->publish_deflated = deflate;
+        }
+        if (!fits)
                 return -EFBIG;
         f->publish_tenant = row.tenant_id;
         f->publish_version = row.version;

@@ -312,6 +312,7 @@ json_object *fleet_status_to_json(Fleet *f) {
                 r = r < 0 ? r : json_add_string(o, "endpoint", etcd_endpoint(f->etcd));
                 r = r < 0 ? r : json_add_string(o, "prefix", f->prefix);
                 r = r < 0 ? r : json_add_int(o, "published", (int64_t) f->published_total, true);
+                r = r < 0 ? r : json_add_int(o, "published_compressed", (int64_t) f->deflated_total, true);
                 r = r < 0 ? r : json_add_int(o, "not_published_oversize", (int64_t) f->oversize_total, true);
                 r = r < 0 ? r : json_add_int(o, "lookups", (int64_t) f->lookups_total, true);
                 r = r < 0 ? r : json_add_int(o, "imported", (int64_t) f->imported_total, true);
@@ -339,8 +340,12 @@ void fleet_metrics_write(void *userdata, FILE *out) {
                     f->unreachable_total);
         metrics_u64(out, "maiod_fleet_published_total", "counter", "Tenant models published to etcd.",
                     f->published_total);
+        metrics_u64(out, "maiod_fleet_compressed_total", "counter",
+                    "Tenant models published compressed (larger than [fleet] max_request_bytes as they are).",
+                    f->deflated_total);
         metrics_u64(out, "maiod_fleet_oversize_total", "counter",
-                    "Tenant model publications skipped: larger than [fleet] max_request_bytes.", f->oversize_total);
+                    "Tenant model publications skipped: larger than [fleet] max_request_bytes even compressed.",
+                    f->oversize_total);
         metrics_u64(out, "maiod_fleet_lookups_total", "counter", "Lazy lookups of fleet models started.",
                     f->lookups_total);
         metrics_u64(out, "maiod_fleet_imported_total", "counter", "Fleet models imported for a tenant.",

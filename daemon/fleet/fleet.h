@@ -25,6 +25,8 @@ typedef struct Fleet Fleet;
 /* Format of the values under PREFIX/models/. */
 #define FLEET_FORMAT "maio-fleet-model"
 #define FLEET_FORMAT_VERSION 1
+/* Largest model document accepted inflated ("document_bytes"). */
+#define FLEET_DOCUMENT_MAX (64U << 20)
 
 typedef enum FleetState {
         FLEET_OFF,        /* no endpoints */
@@ -81,3 +83,10 @@ bool fleet_connection_changed(const Config *a, const Config *b);
 /* The bucket of a context in keys: each feature (0..1) at FLEET_BUCKET_LEVELS levels, packed
  * in base FLEET_BUCKET_LEVELS: 0 .. FLEET_BUCKETS - 1. */
 unsigned fleet_context_bucket(const double features[static TIER_N_FEATURES]);
+/* A document's text deflated (zlib, best compression) and base64-encoded, for a value that
+ * would exceed etcd's request limit. Returns 0 and a malloc'd *ret, or -ENOMEM. */
+int fleet_deflate_b64(const char *text, char **ret);
+/* The reverse, for exactly bytes (1 .. FLEET_DOCUMENT_MAX) of text without NUL bytes. Returns 0
+ * and a malloc'd, NUL-terminated *ret, -EINVAL (not base64, not zlib, another size, NUL bytes)
+ * or -ENOMEM. */
+int fleet_inflate_b64(const char *b64, size_t bytes, char **ret);

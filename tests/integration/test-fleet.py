@@ -19,6 +19,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+import zlib
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 from maiotest import Daemon, Skip, check, check_eq, fixture, free_port, main, wait_for
@@ -187,11 +188,11 @@ class Root:
         return False
 
 
-def config(etcd, host, sources=""):
+def config(etcd, host, sources="", extra=""):
     return (f"[tiering]\npolicy = linucb\ninterval_sec = 3600\n"
             f"[fleet]\nendpoints = {etcd.endpoints()}\nusername = host-{host}\npassword = pw-{host}\n"
             f"prefix = {PREFIX}\nhost = {host}\nsources = {sources}\npublish_episodes = 4\n"
-            f"publish_interval_sec = 1\nlookup_timeout_ms = 2000\ncontext_distance_milli = 0\n")
+            f"publish_interval_sec = 1\nlookup_timeout_ms = 2000\ncontext_distance_milli = 0\n{extra}")
 
 
 def add_tenant(d, name, cgroup="/maio/a", **extra):
@@ -243,13 +244,15 @@ def test_fleet():
     with Etcd() as etcd:
         etcd.setup_auth(["a", "b"])
         with Root() as ra, Root() as rb, \
-                Daemon(config=config(etcd, "a"), root=ra.path) as a, \
+                Daemon(config=config(etcd, "a", extra="max_request_bytes = 8192\n"), root=ra.path) as a, \
                 Daemon(config=config(etcd, "b", sources="a"), root=rb.path) as b:
             wait_for(lambda: fleet_status(a)["state"] == "connected" and fleet_status(b)["state"] == "connected",
                      15, "both hosts connected")
             ta = add_tenant(a, "trainer")
             good, best = train(a, ta)
             wait_for(lambda: fleet_status(a)["published"] >= 1, 15, "a publishes its tenant's model")
+            # A linucb model is larger than a's 8 KiB request limit as it is: it went compressed.
+            check_eq(fleet_status(a)["published_compressed"], fleet_status(a)["published"], "published compressed")
             keys = etcd.keys(PREFIX + "/models/")
             check(any(k.endswith(f"/a/{ta}") and k.startswith(PREFIX + "/models/batch/") for k in keys),
                   f"a's model under its key: {keys}")
@@ -298,6 +301,12 @@ def test_fleet():
                 f"{PREFIX}/models/serving/0/c/904": model_value(exported, "c", 904, feat),
                 f"{PREFIX}/models/serving/0/a/905": model_value(exported, "a", 905, far),
             }
+            # A compressed document that inflates to more than it announces (a small "bomb").
+            bomb = json.loads(model_value(exported, "a", 906, feat))
+            del bomb["document"]
+            bomb["document_deflate"] = base64.b64encode(zlib.compress(b" " * 1000000, 9)).decode()
+            bomb["document_bytes"] = 1000
+            hostile[f"{PREFIX}/models/serving/0/a/906"] = json.dumps(bomb)
             for k, v in hostile.items():
                 etcd.put(k, v)
             rejected = fleet_status(b)["rejected"]
@@ -306,9 +315,9 @@ def test_fleet():
             pol = wait_for(lambda: (p := b.ok("GET", f"/v1/tenants/{ts}/policy"))["model_origin"] != "local" and p,
                            3, "the serving tenant takes the valid model")
             check_eq(pol["model_origin"], "fleet:a/905", "the valid model, after the hostile ones")
-            check(fleet_status(b)["rejected"] >= rejected + 4, f"rejections counted: {fleet_status(b)}")
+            check(fleet_status(b)["rejected"] >= rejected + 5, f"rejections counted: {fleet_status(b)}")
             log = b.log()
-            for k in (901, 902, 903):
+            for k in (901, 902, 903, 906):
                 check(f"/a/{k} rejected" in log, f"rejection of {k} logged")
             check(f"/c/904 rejected: its host is not in [fleet] sources" in log, "the not-allowed host logged")
             b.health()

@@ -36,6 +36,7 @@ EXPECTED = {
     "maiod_fleet_state": "gauge",
     "maiod_fleet_unreachable_total": "counter",
     "maiod_fleet_published_total": "counter",
+    "maiod_fleet_compressed_total": "counter",
     "maiod_fleet_oversize_total": "counter",
     "maiod_fleet_lookups_total": "counter",
     "maiod_fleet_imported_total": "counter",

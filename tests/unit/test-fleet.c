@@ -113,6 +113,32 @@ static void test_prefix_end(void **state) {
         assert_string_equal(b, "b");
 }
 
+static void test_deflate(void **state) {
+        _cleanup_free_ char *z = NULL, *back = NULL, *big = malloc(100001);
+        char *none = NULL;
+        const char *text = "{\"model\":{\"format\":\"maio-tier-model\",\"state\":[0,0,0,0,0,0,0,0,0,0,0,0]}}";
+
+        assert_int_equal(fleet_deflate_b64(text, &z), 0);
+        assert_int_equal(fleet_inflate_b64(z, strlen(text), &back), 0);
+        assert_string_equal(back, text);
+        /* Another announced size, in either direction, is refused (no bombs, no truncation). */
+        assert_int_equal(fleet_inflate_b64(z, strlen(text) - 1, &none), -EINVAL);
+        assert_int_equal(fleet_inflate_b64(z, strlen(text) + 1, &none), -EINVAL);
+        assert_int_equal(fleet_inflate_b64(z, 0, &none), -EINVAL);
+        assert_int_equal(fleet_inflate_b64(z, (size_t) FLEET_DOCUMENT_MAX + 1, &none), -EINVAL);
+        assert_int_equal(fleet_inflate_b64("bm90IHpsaWI=", 7, &none), -EINVAL); /* "not zlib" */
+        assert_int_equal(fleet_inflate_b64("***", 7, &none), -EINVAL);
+        assert_null(none);
+        free(z);
+        z = NULL;
+        memset(big, 'x', 100000);
+        big[100000] = '\0';
+        assert_int_equal(fleet_deflate_b64(big, &z), 0);
+        assert_true(strlen(z) < 2000);
+        assert_int_equal(fleet_inflate_b64(z, 1000, &none), -EINVAL);
+        assert_null(none);
+}
+
 static void test_connection_changed(void **state) {
         _cleanup_(conf_freep) Config *a = NULL, *b = NULL;
         char *reason = NULL;
@@ -143,13 +169,10 @@ static void test_connection_changed(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_model_key),
-                cmocka_unit_test(test_host_valid),
-                cmocka_unit_test(test_sources),
-                cmocka_unit_test(test_bucket),
-                cmocka_unit_test(test_base64),
-                cmocka_unit_test(test_prefix_end),
-                cmocka_unit_test(test_connection_changed),
+                cmocka_unit_test(test_model_key), cmocka_unit_test(test_host_valid),
+                cmocka_unit_test(test_sources),   cmocka_unit_test(test_bucket),
+                cmocka_unit_test(test_base64),    cmocka_unit_test(test_prefix_end),
+                cmocka_unit_test(test_deflate),   cmocka_unit_test(test_connection_changed),
         };
 
         return cmocka_run_group_tests_name("fleet", tests, NULL, NULL);
