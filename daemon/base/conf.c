@@ -126,6 +126,36 @@ static const ConfItem conf_items[] = {
              "Percent of the link bandwidth left to this host that promotions may use, shared by priority."),
         ITEM("tiering", "demote_after_sec", CONF_UINT, tiering_demote_after_s, 1, 3600, "5", NULL,
              "DAMON backend: seconds a tenant's region must go unaccessed before it is demoted."),
+
+        ITEM("fleet", "endpoints", CONF_URL_LIST, fleet_endpoints, 0, 16, "", NULL,
+             "Comma-separated etcd client URLs (http://HOST:PORT or https://HOST:PORT); empty turns the fleet off."),
+        ITEM("fleet", "ca_file", CONF_STRING, fleet_ca_file, 0, 4096, "", NULL,
+             "PEM file of the CAs that sign the etcd members' certificates; empty for the system's."),
+        ITEM("fleet", "cert_file", CONF_STRING, fleet_cert_file, 0, 4096, "", NULL,
+             "PEM client certificate presented to etcd; empty for none."),
+        ITEM("fleet", "key_file", CONF_STRING, fleet_key_file, 0, 4096, "", NULL,
+             "PEM private key of cert_file; empty for none."),
+        ITEM("fleet", "username", CONF_STRING, fleet_username, 0, 128, "", NULL,
+             "etcd user maiod authenticates as; empty when etcd runs without auth."),
+        ITEM("fleet", "password", CONF_STRING, fleet_password, 0, 128, "", NULL, "Password of the etcd user."),
+        ITEM("fleet", "prefix", CONF_STRING, fleet_prefix, 1, 128, "/maio", NULL,
+             "Key prefix of everything maiod writes and reads in etcd."),
+        ITEM("fleet", "host", CONF_STRING, fleet_host, 0, 64, "", NULL,
+             "This host's name in keys (letters, digits, '.', '_', '-'); empty for the system's host name."),
+        ITEM("fleet", "sources", CONF_STRING, fleet_sources, 0, 4096, "", NULL,
+             "Comma-separated host names whose models may be imported; empty for every host."),
+        ITEM("fleet", "publish_episodes", CONF_UINT, fleet_publish_episodes, 1, 1000000, "10", NULL,
+             "Model updates (episodes) a tenant's model must gain before it is published again."),
+        ITEM("fleet", "publish_interval_sec", CONF_UINT, fleet_publish_interval_s, 1, 86400, "60", NULL,
+             "Least seconds between two publications of one tenant's model."),
+        ITEM("fleet", "lookup_timeout_ms", CONF_UINT, fleet_lookup_timeout_ms, 100, 60000, "2000", NULL,
+             "Milliseconds a lazy lookup of a fleet model may take before the tenant stays on its local model."),
+        ITEM("fleet", "context_distance_milli", CONF_UINT, fleet_context_distance_milli, 0, 2237, "200", NULL,
+             "A local model farther than this (thousandths, Euclidean over the context features) starts a lookup."),
+        ITEM("fleet", "retention_days", CONF_UINT, fleet_retention_days, 1, 3650, "30", NULL,
+             "Days a removed tenant's published model stays in etcd before this host deletes it."),
+        ITEM("fleet", "max_request_bytes", CONF_U64, fleet_max_request_bytes, 4096, 67108864, "1572864", NULL,
+             "Largest request etcd accepts (its --max-request-bytes); larger models are compressed, or not published (counted)."),
 };
 
 const ConfItem *conf_table(size_t *ret_n) {
@@ -273,6 +303,57 @@ static int parse_listen(const char *value, char *buf) {
         return -EINVAL;
 }
 
+/* One URL of a list: scheme http or https, a host, no blanks, commas or control characters. */
+static bool url_valid(const char *u, size_t n) {
+        size_t skip = n >= 7 && strncmp(u, "http://", 7) == 0 ? 7 : n >= 8 && strncmp(u, "https://", 8) == 0 ? 8 : 0;
+
+        if (skip == 0 || n == skip || u[skip] == '/' || u[skip] == ':')
+                return false;
+        for (size_t i = skip; i < n; i++)
+                if ((unsigned char) u[i] <= ' ' || u[i] == 0x7f)
+                        return false;
+        return true;
+}
+
+/* "" or URLs separated by commas (blanks around them dropped); stored joined by ",". */
+static int parse_url_list(const ConfItem *item, const char *value, char **field, char **ret_reason) {
+        _cleanup_free_ char *out = malloc(strlen(value) + 1);
+        unsigned long count = 0;
+        size_t len = 0;
+
+        if (!out)
+                return -ENOMEM;
+        for (const char *p = value;;) {
+                size_t n;
+
+                p += strspn(p, " \t");
+                n = strcspn(p, ",");
+                while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+                        n--;
+                if (n == 0 && *p == '\0' && count == 0)
+                        break;
+                if (!url_valid(p, n))
+                        return asprintf(ret_reason, "'%.*s' is not an http:// or https:// URL", (int) n, p) < 0
+                                       ? (*ret_reason = NULL, -ENOMEM)
+                                       : -EINVAL;
+                if (++count > item->max)
+                        return asprintf(ret_reason, "more than %lu URLs", item->max) < 0 ? (*ret_reason = NULL, -ENOMEM)
+                                                                                         : -EINVAL;
+                if (len > 0)
+                        out[len++] = ',';
+                memcpy(out + len, p, n);
+                len += n;
+                p += strcspn(p, ",");
+                if (*p == '\0')
+                        break;
+                p++;
+        }
+        out[len] = '\0';
+        free(*field);
+        *field = TAKE_PTR(out);
+        return 0;
+}
+
 static int parse_word(const ConfItem *item, const char *value, void *field, char *buf) {
         size_t len = 0;
         int level;
@@ -335,6 +416,8 @@ int conf_item_parse(const ConfItem *item, const char *value, void *base, char **
                 if (r >= 0)
                         return set_string(field, buf);
                 break;
+        case CONF_URL_LIST:
+                return parse_url_list(item, value, field, ret_reason);
         case CONF_LOG_LEVEL:
         case CONF_ENUM:
                 r = parse_word(item, value, field, buf);
@@ -372,6 +455,7 @@ int conf_item_format(const ConfItem *item, const void *base, char **ret) {
         case CONF_STRING:
         case CONF_NAME:
         case CONF_LISTEN:
+        case CONF_URL_LIST:
                 s = *(char *const *) field ?: "";
                 break;
         case CONF_LOG_LEVEL:
@@ -397,6 +481,7 @@ Config *conf_free(Config *c) {
                 case CONF_STRING:
                 case CONF_NAME:
                 case CONF_LISTEN:
+                case CONF_URL_LIST:
                         free(*(char **) ((char *) c + conf_items[i].offset));
                         break;
                 default:

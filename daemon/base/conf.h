@@ -20,6 +20,8 @@ typedef enum ConfType {
         CONF_LOG_LEVEL, /* [int] a syslog level name, stored as LOG_* */
         CONF_ENUM,      /* [unsigned] one of ConfItem.words (any case), stored as its index */
         CONF_U64,       /* [uint64_t] decimal digits only, range [min, max] (for byte counts) */
+        CONF_URL_LIST,  /* [char *] "" or comma-separated http:// or https:// URLs, at most max of them;
+                         * stored without blanks */
 } ConfType;
 
 typedef struct Config {
@@ -65,6 +67,21 @@ typedef struct Config {
         unsigned tiering_remote_latency_ns;
         unsigned tiering_promote_budget_percent; /* share of our link bandwidth promotions may use */
         unsigned tiering_demote_after_s;         /* DAMON: idle time before a page is demoted */
+
+        /* [fleet] */
+        char *fleet_endpoints;                  /* "" = fleet off; else comma-separated etcd client URLs */
+        char *fleet_ca_file;                    /* "" = the system's CAs */
+        char *fleet_cert_file, *fleet_key_file; /* TLS client certificate and key, "" none */
+        char *fleet_username, *fleet_password;  /* etcd auth, "" = none */
+        char *fleet_prefix;                     /* key prefix, e.g. "/maio" */
+        char *fleet_host;                       /* this host's name, "" = gethostname() */
+        char *fleet_sources;                    /* comma-separated hosts models are imported from, "" = all */
+        unsigned fleet_publish_episodes;        /* model version steps between publications */
+        unsigned fleet_publish_interval_s;      /* least time between publications of one tenant */
+        unsigned fleet_lookup_timeout_ms;       /* bound of a lazy lookup */
+        unsigned fleet_context_distance_milli;  /* a local model farther than this (x 1/1000) is not close */
+        unsigned fleet_retention_days;          /* removed tenants' keys are kept this long */
+        uint64_t fleet_max_request_bytes;       /* etcd's --max-request-bytes */
 } Config;
 
 enum {

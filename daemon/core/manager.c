@@ -168,6 +168,7 @@ Manager *manager_free(Manager *m) {
         m->notifier = (Notifier) {}; /* nobody listens any more */
         netlink_server_free(m->netlink);
         free(m->netlink_error);
+        fleet_free(m->fleet); /* before tiering: its lookups hold tenants of it */
         tierd_free(m->tierd);
         pools_free(m->pools);
         tenants_free(m->tenants);
@@ -372,6 +373,8 @@ static void manager_push_config(Manager *m) {
                                                         .max_grant_bytes = c->pools_max_grant_bytes });
         if (m->tierd)
                 tierd_set_config(m->tierd, c);
+        if (m->fleet)
+                fleet_set_config(m->fleet, c);
 }
 
 static void manager_core_metrics_write(void *userdata, FILE *f) {
@@ -415,6 +418,13 @@ static int manager_wire(Manager *m) {
                                              .features = &m->features,
                                              .config = c },
                               &m->tierd);
+        if (r >= 0)
+                r = fleet_new(&(FleetDeps) { .store = m->store,
+                                             .tierd = m->tierd,
+                                             .event = m->event,
+                                             .config = c,
+                                             .state_dir = m->state_dir },
+                              &m->fleet);
         if (r < 0)
                 return log_oom();
         manager_push_config(m);
@@ -443,6 +453,7 @@ static int manager_wire(Manager *m) {
         (void) metrics_register(&m->metrics, tenants_metrics_write, m->tenants);
         (void) metrics_register(&m->metrics, journal_metrics_write, m->journal);
         (void) metrics_register(&m->metrics, pools_metrics_write, m->pools);
+        (void) metrics_register(&m->metrics, fleet_metrics_write, m->fleet);
         (void) metrics_register(&m->metrics, manager_reload_metrics_write, m);
         return 0;
 }
@@ -484,6 +495,10 @@ int manager_start(Manager *m) {
                 return r;
         /* After the reserve: picks the tiering backend and re-applies the tenants' thresholds. */
         r = tierd_start(m->tierd);
+        if (r < 0)
+                return r;
+        /* After tiering: registers its lookup hook there; etcd is reached asynchronously. */
+        r = fleet_start(m->fleet);
         if (r < 0)
                 return r;
 
@@ -545,6 +560,9 @@ int manager_reload(Manager *m) {
                 log_notice("[api] netlink_port and netlink_rcvbuf changes take effect at the next restart.");
         if (c->socket_mode != m->config->socket_mode)
                 log_notice("[api] socket_mode changes take effect at the next restart.");
+        if (fleet_connection_changed(m->config, c))
+                log_notice(
+                        "[fleet] endpoints, TLS files, credentials, prefix and host take effect at the next restart.");
         resize = c->pools_headroom_pages != m->config->pools_headroom_pages;
         conf_free(m->config);
         m->config = c;
@@ -611,6 +629,7 @@ int manager_op_status(void *userdata, const Request *req, Reply *reply) {
         json_object_object_add(o, "features", detect_to_json(&m->features));
         json_object_object_add(o, "conflicts", journal_conflicts_to_json(m->journal));
         json_object_object_add(o, "tiering", tierd_status_to_json(m->tierd));
+        json_object_object_add(o, "fleet", fleet_status_to_json(m->fleet));
         json_object_object_add(o, "counts", status_counts(m));
         return reply_json(reply, 200, o);
 }

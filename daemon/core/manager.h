@@ -10,6 +10,7 @@
 
 #include "conf.h"
 #include "detect.h"
+#include "fleet.h"
 #include "http.h"
 #include "journal.h"
 #include "metrics.h"
@@ -53,6 +54,7 @@ typedef struct Manager {
         Tenants *tenants;
         Pools *pools; /* the hugepage reserve */
         Tierd *tierd; /* tiering: per-tenant thresholds and their applier */
+        Fleet *fleet; /* models shared with other hosts through etcd */
 
         Ops ops; /* the handlers' contexts */
         MetricsRegistry metrics;

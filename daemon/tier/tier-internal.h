@@ -8,6 +8,7 @@
 
 #include "conf.h"
 #include "detect.h"
+#include "hook.h"
 #include "journal.h"
 #include "store.h"
 #include "tenants.h"
@@ -26,4 +27,10 @@ struct Tierd {
         const Config *config;     /* [tiering], and [knobs] restore_on_exit */
         TierdState *tierd;        /* the running state, NULL before tierd_start() */
         const Notifier *notifier; /* thresholds-changed; NULL: nobody listens */
+        HookList on_lookup;       /* a learning tenant started without a close local model */
+        struct {
+                int64_t model;
+                char *label; /* "HOST/TENANT" of a model imported from the fleet */
+        } * labels;
+        size_t n_labels;
 };

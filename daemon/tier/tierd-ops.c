@@ -205,11 +205,16 @@ static json_object *cache_to_json(const TierdTenant *tt) {
 }
 
 static int policy_fill(Tierd *m, const TierdTenant *tt, json_object *o) {
+        _cleanup_free_ char *origin = NULL;
         StoreTierEpisode *e = NULL;
         double ref = tt->norm.ref_cost;
         uint64_t version;
         size_t n = 0;
         int r;
+
+        r = tierd_model_origin(m, tt, &origin);
+        if (r < 0)
+                return r;
 
         policy_counters(tt->policy, NULL, NULL, &version);
         r = store_tier_episode_list(m->store, tt->id, true, TIERD_HISTORY_MAX, &e, &n);
@@ -220,6 +225,7 @@ static int policy_fill(Tierd *m, const TierdTenant *tt, json_object *o) {
         r = r < 0 ? r : json_add_int(o, "model_id", tt->model_id, tt->model_id > 0);
         r = r < 0 ? r : json_add_int(o, "model_version", (int64_t) version, true);
         r = r < 0 ? r : json_add_int(o, "transferred_from", tt->transferred_from, tt->transferred_from > 0);
+        r = r < 0 ? r : json_add_string(o, "model_origin", origin);
         r = r < 0 ? r
                   : json_add_string(o, "metric",
                                     tierd_metric_to_string(tt->kind == TIER_TENANT_SERVING
@@ -373,22 +379,38 @@ static int import_parse(json_object *body, Reply *reply, const char **ret_class,
         return 0;
 }
 
-int tierd_op_model_import(void *userdata, const Request *req, Reply *reply) {
-        Tierd *m = userdata;
-        _cleanup_(store_tier_model_done) StoreTierModel row = {};
+int tierd_model_import_document(Tierd *m, json_object *body, Reply *reply, int64_t *ret_id) {
+        Param params[ELEMENTSOF(import_fields)] = {};
         double features[TIER_N_FEATURES];
         const char *class;
-        int64_t samples, id;
+        int64_t samples;
         int r;
 
-        r = import_parse(req->body, reply, &class, features, &samples);
+        if (!json_object_is_type(body, json_type_object))
+                return reply_error(reply, REPLY_WRONG_TYPE, "The model document must be a JSON object");
+        r = reply_decode_fields(reply, body, import_fields, ELEMENTSOF(import_fields), params);
         if (r < 0)
                 return r;
-        r = tierd_model_import(m, class, features, samples, json_object_object_get(req->body, "model"), &id);
+        r = import_parse(body, reply, &class, features, &samples);
+        if (r < 0)
+                return r;
+        r = tierd_model_import(m, class, features, samples, json_object_object_get(body, "model"), ret_id);
         if (r == -EINVAL)
                 return reply_error(reply, REPLY_INVALID_VALUE,
                                    "Field 'model' is not a model of indigo, linucb, heuristic or static "
                                    "(format maio-tier-model, version 1)");
+        if (r < 0)
+                return reply_errno(reply, r, "Failed to store the model: %m");
+        return 0;
+}
+
+int tierd_op_model_import(void *userdata, const Request *req, Reply *reply) {
+        Tierd *m = userdata;
+        _cleanup_(store_tier_model_done) StoreTierModel row = {};
+        int64_t id;
+        int r;
+
+        r = tierd_model_import_document(m, req->body, reply, &id);
         if (r < 0)
                 return r;
         r = store_tier_model_get(m->store, id, &row);
@@ -396,6 +418,6 @@ int tierd_op_model_import(void *userdata, const Request *req, Reply *reply) {
                 return r;
         if (asprintf(&reply->location, "/v1/models/%" PRId64, id) < 0)
                 reply->location = NULL;
-        log_info("Tiering model %" PRId64 " (%s, %s) imported.", id, row.policy, class);
+        log_info("Tiering model %" PRId64 " (%s, %s) imported.", id, row.policy, row.workload_class);
         return reply_json(reply, 201, model_to_json(&row));
 }

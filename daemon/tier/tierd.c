@@ -50,6 +50,9 @@ Tierd *tierd_free(Tierd *m) {
         if (!m)
                 return NULL;
         tierd_state_free(m->tierd);
+        for (size_t i = 0; i < m->n_labels; i++)
+                free(m->labels[i].label);
+        free(m->labels);
         free(m->root);
         free(m);
         return NULL;
@@ -234,10 +237,19 @@ static int policy_from_model(Tierd *m, int64_t id, uint64_t seed, TierPolicy **p
         return 0;
 }
 
+static double features_distance(const double a[static TIER_N_FEATURES], const double b[static TIER_N_FEATURES]) {
+        double d = 0;
+
+        for (unsigned i = 0; i < TIER_N_FEATURES; i++)
+                d += (a[i] - b[i]) * (a[i] - b[i]);
+        return sqrt(d);
+}
+
 /* A fresh policy called name, or, for one that learns, the nearest trained model of its workload
- * class reseeded with seed. *ret_from is the model it came from (0: fresh). */
+ * class reseeded with seed. *ret_from is the model it came from (0: fresh), *ret_distance (may be
+ * NULL) its distance from the context (INFINITY when fresh). */
 static int policy_make(Tierd *m, const char *class, const char *name, uint64_t seed, const TierContext *ctx,
-                       TierPolicy **ret, int64_t *ret_from) {
+                       TierPolicy **ret, int64_t *ret_from, double *ret_distance) {
         _cleanup_(policy_freep) TierPolicy *p = NULL;
         StoreTierModel *c = NULL;
         size_t n = 0;
@@ -250,6 +262,8 @@ static int policy_make(Tierd *m, const char *class, const char *name, uint64_t s
         if (r < 0)
                 return r;
         *ret_from = 0;
+        if (ret_distance)
+                *ret_distance = INFINITY;
         if (policy_learns(p) && store_tier_model_candidates(m->store, class, name, &c, &n) >= 0 && n > 0) {
                 _cleanup_free_ TierdModelCandidate *cand = calloc(n, sizeof *cand);
                 double f[TIER_N_FEATURES];
@@ -264,8 +278,11 @@ static int policy_make(Tierd *m, const char *class, const char *name, uint64_t s
                 }
                 tier_context_features(ctx, f);
                 at = cand ? tierd_model_nearest(cand, k, f) : -ENOENT;
-                if (at >= 0 && policy_from_model(m, cand[at].id, seed, &p) >= 0)
+                if (at >= 0 && policy_from_model(m, cand[at].id, seed, &p) >= 0) {
                         *ret_from = cand[at].id;
+                        if (ret_distance)
+                                *ret_distance = features_distance(cand[at].features, f);
+                }
         }
         store_tier_models_free(c, n);
         *ret = TAKE_PTR(p);
@@ -430,6 +447,7 @@ static int tenant_new(const Tenant *t, TierdTenant **ret) {
 
 static int tenant_create(Tierd *m, const Tenant *t, const char *name, uint64_t seed, TierdTenant **ret) {
         _cleanup_(tenant_freep) TierdTenant *tt = NULL;
+        double distance;
         TierContext ctx;
         int r;
 
@@ -439,9 +457,10 @@ static int tenant_create(Tierd *m, const Tenant *t, const char *name, uint64_t s
         tt->seed = seed;
         telemetry_refresh(m, true);
         tenant_context(m, tt, &ctx);
-        r = policy_make(m, tt->workload_class, name, tt->seed, &ctx, &tt->policy, &tt->transferred_from);
+        r = policy_make(m, tt->workload_class, name, tt->seed, &ctx, &tt->policy, &tt->transferred_from, &distance);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the %s policy of tenant %" PRId64 ": %m", name, t->id);
+        tt->lookup = policy_learns(tt->policy) && distance > m->config->fleet_context_distance_milli / 1000.0;
         r = tenant_decide(tt, &ctx);
         if (r < 0)
                 return r;
@@ -543,6 +562,14 @@ static int tenant_load(Tierd *m, const Tenant *t, const StoreTierTenant *row, Ti
         return 0;
 }
 
+/* Tells the hooks of a tenant that wants a model from elsewhere; they may not free it. */
+static void tenant_lookup_hooks(Tierd *m, TierdTenant *tt) {
+        if (!tt->lookup)
+                return;
+        tt->lookup = false;
+        hook_list_run(&m->on_lookup, tt->id);
+}
+
 int tierd_tenant_get(Tierd *m, const Tenant *t, bool create, TierdTenant **ret) {
         _cleanup_(store_tier_tenant_done) StoreTierTenant row = {};
         TierdState *d = m->tierd;
@@ -570,6 +597,7 @@ int tierd_tenant_get(Tierd *m, const Tenant *t, bool create, TierdTenant **ret) 
         tt->next = d->tenants;
         d->tenants = tt;
         tierd_apply(m);
+        tenant_lookup_hooks(m, tt);
         *ret = tt;
         return 0;
 }
@@ -594,6 +622,7 @@ int tierd_tenant_enrol(Tierd *m, const Tenant *t, const char *policy, uint64_t s
         m->tierd->tenants = tt;
         tierd_apply(m);
         thresholds_changed(m, tt);
+        tenant_lookup_hooks(m, tt);
         *ret = tt;
         return 0;
 }
@@ -702,7 +731,7 @@ int tierd_policy_set(Tierd *m, TierdTenant *tt, const char *name, uint64_t seed)
                 return -EINVAL;
         telemetry_refresh(m, true);
         tenant_context(m, tt, &ctx);
-        r = policy_make(m, tt->workload_class, name, seed, &ctx, &p, &from);
+        r = policy_make(m, tt->workload_class, name, seed, &ctx, &p, &from, NULL);
         if (r < 0)
                 return r;
         policy_free(tt->policy);
@@ -761,6 +790,112 @@ int tierd_model_import(Tierd *m, const char *workload_class, const double featur
         row.json = (char *) json_object_to_json_string_ext(canon, JSON_C_TO_STRING_PLAIN);
         row.centroid = (char *) json_object_to_json_string_ext(cj, JSON_C_TO_STRING_PLAIN);
         return store_tier_model_put(m->store, &row, ret_id);
+}
+
+/* ---- models from elsewhere ---- */
+
+int tierd_on_lookup(Tierd *m, HookFn fn, void *userdata) {
+        return hook_list_add(&m->on_lookup, fn, userdata);
+}
+
+TierdTenant *tierd_tenant_peek(Tierd *m, int64_t id) {
+        return m->tierd ? tenant_find(m->tierd, id) : NULL;
+}
+
+int tierd_tenant_adopt(Tierd *m, int64_t id, int64_t model_id) {
+        TierdTenant *tt = tierd_tenant_peek(m, id);
+        SaveExtra x;
+        TierPolicy *p = NULL;
+        TierContext ctx;
+        TierDecision d;
+        int r;
+
+        if (!tt)
+                return -ENOENT;
+        if (tt->model_samples > 0)
+                return -EALREADY;
+        x = (SaveExtra) { .drop_episode = tt->episode, .old_model = tt->model_id };
+        r = policy_from_model(m, model_id, tt->seed, &p);
+        if (r < 0)
+                return r == -ENOENT ? r : -EINVAL;
+        if (strcmp(policy_name(p), policy_name(tt->policy)) != 0) {
+                policy_free(p);
+                return -EINVAL;
+        }
+        telemetry_refresh(m, true);
+        tenant_context(m, tt, &ctx);
+        /* A transferred model serves what it knows best first: its greedy decision. */
+        r = policy_greedy(p, &ctx, &d);
+        if (r < 0) {
+                policy_free(p);
+                return r;
+        }
+        policy_free(tt->policy);
+        tt->policy = p;
+        tt->transferred_from = model_id;
+        tt->model_id = 0;
+        memset(tt->centroid, 0, sizeof tt->centroid);
+        tt->episode++;
+        tt->decision = d;
+        tt->context = ctx;
+        tt->decision_cache_hits = 0;
+        tt->decided_usec = (int64_t) now_usec(CLOCK_REALTIME);
+        r = tenant_save(m, tt, &x);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to move tenant %" PRId64 " to model %" PRId64 ", reloading its state: %m",
+                                  id, model_id);
+                tenant_forget(m->tierd, tt);
+                return r;
+        }
+        tierd_apply(m);
+        return 0;
+}
+
+int tierd_model_label_set(Tierd *m, int64_t model_id, const char *label) {
+        char *l = strdup(label);
+        void *v;
+
+        if (!l)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->n_labels; i++)
+                if (m->labels[i].model == model_id) {
+                        free(m->labels[i].label);
+                        m->labels[i].label = l;
+                        return 0;
+                }
+        v = reallocarray(m->labels, m->n_labels + 1, sizeof *m->labels);
+        if (!v) {
+                free(l);
+                return -ENOMEM;
+        }
+        m->labels = v;
+        m->labels[m->n_labels].model = model_id;
+        m->labels[m->n_labels++].label = l;
+        return 0;
+}
+
+int tierd_model_origin(Tierd *m, const TierdTenant *tt, char **ret) {
+        _cleanup_(store_tier_model_done) StoreTierModel row = {};
+        int r;
+
+        if (tt->transferred_from <= 0)
+                return (*ret = strdup("local")) ? 0 : -ENOMEM;
+        for (size_t i = 0; i < m->n_labels; i++)
+                if (m->labels[i].model == tt->transferred_from) {
+                        r = asprintf(ret, "fleet:%s", m->labels[i].label);
+                        if (r < 0)
+                                *ret = NULL;
+                        return r < 0 ? -ENOMEM : 0;
+                }
+        if (store_tier_model_get(m->store, tt->transferred_from, &row) >= 0 && row.tenant_id > 0)
+                r = asprintf(ret, "transfer:%" PRId64, row.tenant_id);
+        else
+                r = asprintf(ret, "transfer:model/%" PRId64, tt->transferred_from);
+        if (r < 0) {
+                *ret = NULL;
+                return -ENOMEM;
+        }
+        return 0;
 }
 
 /* ---- applying ---- */

@@ -279,6 +279,7 @@ typedef struct TierdTenant {
         int64_t decision_cache_hits; /* cached rewards fed before the open episode's decision */
         int64_t decided_usec;        /* CLOCK_REALTIME */
         bool republished;            /* a tick changed the decision: announce it once applied */
+        bool lookup;                 /* created without a close local model: the on_lookup hooks run */
         struct TierdTenant *next;
 } TierdTenant;
 
@@ -370,6 +371,31 @@ json_object *tierd_status_to_json(Tierd *m);
 TierdBackend tierd_backend(Tierd *m);
 /* The line for sd_notify STATUS=, e.g. "tiering backend unavailable: foreign kdamond", or NULL. */
 const char *tierd_status_note(Tierd *m);
+
+/* ---- models from elsewhere (the fleet) ---- */
+
+/* Registers fn to run with a tenant id when a learning tenant's state is created and no stored
+ * model of its workload class and policy lies within [fleet] context_distance_milli of its
+ * context (it starts from the nearest one, or afresh, meanwhile). Returns 0 or -ENOSPC. */
+int tierd_on_lookup(Tierd *m, HookFn fn, void *userdata);
+/* The tiering state of tenant id if it is loaded, else NULL. Owned by m; valid until the next
+ * call into m. */
+TierdTenant *tierd_tenant_peek(Tierd *m, int64_t id);
+/* Tenant id starts over from stored model model_id (reseeded with its seed) as a transfer would
+ * have started it, when it has not learnt from any feedback yet: the open episode is replaced
+ * by the next one, decided greedily by that model. Returns 0, -ENOENT (no loaded state),
+ * -EALREADY (it learnt already: nothing changes), -EINVAL (the model does not load) or -errno
+ * after which its state is reloaded from the store at its next use. */
+int tierd_tenant_adopt(Tierd *m, int64_t id, int64_t model_id);
+/* Names stored model model_id's origin "HOST/TENANT" (copied) for model_origin. Returns 0 or -ENOMEM. */
+int tierd_model_label_set(Tierd *m, int64_t model_id, const char *label);
+/* model_origin of GET /v1/tenants/{id}/policy: "local" (no transfer), "transfer:TENANT" (a local
+ * tenant's model; "transfer:model/ID" once that tenant is gone) or "fleet:HOST/TENANT". Returns 0
+ * and a malloc'd *ret, or -ENOMEM. */
+int tierd_model_origin(Tierd *m, const TierdTenant *tt, char **ret);
+/* Validates a model document exactly as POST /v1/models does (members, workload class, context,
+ * model) and stores it. Returns 0 and *ret_id, or -errno with reply filled (code and message). */
+int tierd_model_import_document(Tierd *m, json_object *body, Reply *reply, int64_t *ret_id);
 
 /* ---- appliers (tierd-apply.c) ---- */
 
