@@ -51,6 +51,9 @@ enum maio_cmd {
         MAIO_CMD_TIERING_POLICY_SET = 24,
         MAIO_CMD_MODELS_GET = 25,
         MAIO_CMD_MODELS_IMPORT = 26,
+        MAIO_CMD_MFLOW_GET = 30,
+        MAIO_CMD_MFLOW_SET = 31,
+        MAIO_CMD_FLOWS_LIST = 32,
         __MAIO_CMD_MAX,
 };
 

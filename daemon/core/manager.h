@@ -13,6 +13,7 @@
 #include "http.h"
 #include "journal.h"
 #include "metrics.h"
+#include "mflowd.h"
 #include "netlink.h"
 #include "ops.h"
 #include "pools.h"
@@ -53,6 +54,7 @@ typedef struct Manager {
         Tenants *tenants;
         Pools *pools; /* the hugepage reserve */
         Tierd *tierd; /* tiering: per-tenant thresholds and their applier */
+        Mflow *mflow; /* MFLOW: XDP on the [mflow] devices, elephants and their splitting cores */
 
         Ops ops; /* the handlers' contexts */
         MetricsRegistry metrics;
