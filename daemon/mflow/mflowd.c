@@ -840,7 +840,7 @@ static void reconcile(Mflow *m) {
                                 (void) mflow_bpf_unpin_dir(pins);
                         m->detached_total++;
                         store_event_log(m->store, LOG_NOTICE, NULL, 0, "mflow-reconcile",
-                                        "MFLOW: reconcile: %s on %s (%s) and removed its pins%s%s.", names[i], what,
+                                        "MFLOW: reconcile: %s on %s (%s) and removed its pins%s%s.", what, names[i],
                                         d ? "device still configured" : "device no longer configured",
                                         pins ? " in " : "", pins ?: "");
                         (void) journal_disown(m->journal, OWN_XDP, names[i]);
