@@ -311,6 +311,29 @@ int mflow_snapshot_load(const char *root, const char *device, MflowSnapshot *ret
         return 0;
 }
 
+int mflow_snapshot_add_latency(const char *root, const char *cgroup, MflowSnapshot *s) {
+        bool set[MFLOW_MAX_CPUS] = {};
+        _cleanup_free_ char *rel = NULL;
+        int r;
+
+        if (!cgroup || strstr(cgroup, ".."))
+                return -EINVAL;
+        cgroup += strspn(cgroup, "/");
+        if (asprintf(&rel, "sys/fs/cgroup/%s%scpuset.cpus.effective", cgroup, cgroup[0] ? "/" : "") < 0)
+                return -ENOMEM;
+        r = read_cpulist(root, rel, set);
+        if (r < 0) {
+                rel[strlen(rel) - strlen(".effective")] = '\0';
+                r = read_cpulist(root, rel, set);
+        }
+        if (r < 0)
+                return r;
+        for (unsigned i = 0; i < MFLOW_MAX_CPUS; i++)
+                if (set[i])
+                        s->cpus[i].latency = true;
+        return 0;
+}
+
 unsigned mflow_snapshot_online(const MflowSnapshot *snap) {
         unsigned n = 0;
 
@@ -344,6 +367,7 @@ enum {
         WHY_RPS = 1u << 2,
         WHY_NODE = 1u << 3,
         WHY_TAKEN = 1u << 4,
+        WHY_LATENCY = 1u << 5,
 };
 
 static unsigned why_not(const MflowSnapshot *s, unsigned cpu, const unsigned *taken) {
@@ -356,6 +380,8 @@ static unsigned why_not(const MflowSnapshot *s, unsigned cpu, const unsigned *ta
                 w |= WHY_IRQ;
         if (c->rps)
                 w |= WHY_RPS;
+        if (c->latency)
+                w |= WHY_LATENCY;
         if (s->dev_node >= 0 && c->node >= 0 && c->node != s->dev_node)
                 w |= WHY_NODE;
         if (taken[cpu] > 0)
@@ -401,8 +427,12 @@ static void reason_add(MflowCoreAssignment *a, unsigned cpu, unsigned why) {
                 unsigned bit;
                 const char *text;
         } words[] = {
-                { WHY_ISOLATED, "isolated" },    { WHY_IRQ, "device interrupts" },          { WHY_RPS, "device RPS" },
-                { WHY_NODE, "other NUMA node" }, { WHY_TAKEN, "shared with another flow" },
+                { WHY_ISOLATED, "isolated" },
+                { WHY_IRQ, "device interrupts" },
+                { WHY_RPS, "device RPS" },
+                { WHY_NODE, "other NUMA node" },
+                { WHY_LATENCY, "latency-critical tenant" },
+                { WHY_TAKEN, "shared with another flow" },
         };
         bool first = true;
 

@@ -19,6 +19,7 @@ typedef struct MflowCpu {
         bool nohz_full;         /* cpu/nohz_full */
         bool irq;               /* in the affinity of one of the device's interrupts */
         bool rps;               /* in one of the device's rx queues' rps_cpus */
+        bool latency;           /* in the cpuset of a latency-critical tenant */
         int node;               /* NUMA node, -1 unknown */
         uint64_t net_rx;        /* /proc/softirqs NET_RX, cumulative */
         uint64_t softirq_ticks; /* /proc/stat cpuN softirq, cumulative */
@@ -38,6 +39,11 @@ typedef struct MflowSnapshot {
  * ROOT/proc/stat into *ret (device may be NULL: no device facts). Missing files leave their facts
  * unset; only an unreadable cpu/online is an error. Returns 0 or -errno. */
 int mflow_snapshot_load(const char *root, const char *device, MflowSnapshot *ret);
+
+/* Marks the CPUs of ROOT/sys/fs/cgroup/CGROUP/cpuset.cpus.effective (else cpuset.cpus) as a
+ * latency-critical tenant's. Returns 0, -EINVAL for a cgroup path with "..", or -errno (missing
+ * files: -ENOENT, nothing marked). */
+int mflow_snapshot_add_latency(const char *root, const char *cgroup, MflowSnapshot *s);
 
 /* Per-CPU softirq load in percent (0..100) between two snapshots of the same host into
  * load[0..cur->n_cpus-1]: softirq ticks over all ticks; 0 without an earlier snapshot (prev NULL)
@@ -62,12 +68,12 @@ typedef struct MflowCoreAssignment {
 
 /* Assigns splitting cores to n requests, served in priority order (stable for equal priorities):
  * preferred are online CPUs that are neither isolated nor nohz_full, take none of the device's
- * interrupts or RPS work, are on the device's NUMA node (when known) and are not yet given to an
- * earlier flow, the least loaded first. With fewer preferred CPUs than wanted, the least loaded of
- * the others fill up (isolated and nohz_full ones last), and the reason says which preference gave
- * way. A current core is kept unless it went offline, lost its preference while a preferred one is
- * free, or its load exceeds the least loaded free candidate's by more than hysteresis points.
- * ret[i] answers reqs[i]. Returns 0, or -EINVAL (want 0 or above MFLOW_MAX_CORES, no online CPU). */
+ * interrupts or RPS work, are in no latency-critical tenant's cpuset, are on the device's NUMA node (when known) and
+ * are not yet given to an earlier flow, the least loaded first. With fewer preferred CPUs than wanted, the least loaded
+ * of the others fill up (isolated and nohz_full ones last), and the reason says which preference gave way. A current
+ * core is kept unless it went offline, lost its preference while a preferred one is free, or its load exceeds the least
+ * loaded free candidate's by more than hysteresis points. ret[i] answers reqs[i]. Returns 0, or -EINVAL (want 0 or
+ * above MFLOW_MAX_CORES, no online CPU). */
 int mflow_cores_assign(const MflowSnapshot *snap, const double *load, unsigned hysteresis, const MflowCoreRequest *reqs,
                        size_t n, MflowCoreAssignment *ret);
 

@@ -317,11 +317,21 @@ static void flow_refresh(Flow *f) {
 /* ---- core assignment ---- */
 
 static int dev_snapshot(Dev *d, MflowSnapshot *ret) {
+        Tenant *tenants = NULL;
+        size_t n = 0;
         int r;
 
         r = mflow_snapshot_load(d->m->root, d->name, ret);
         if (r < 0)
                 return r;
+        /* Serving tenants are the latency-critical ones: their cpusets are avoided. */
+        if (store_tenant_list(d->m->store, -1, &tenants, &n) >= 0) {
+                for (size_t i = 0; i < n; i++)
+                        if (tenants[i].cgroup && tenants[i].workload_class &&
+                            strcmp(tenants[i].workload_class, "serving") == 0)
+                                (void) mflow_snapshot_add_latency(d->m->root, tenants[i].cgroup, ret);
+                tenant_list_free(tenants, n);
+        }
         if (d->conf.have_allowed)
                 for (unsigned i = 0; i < ret->n_cpus; i++)
                         if (!d->conf.allowed[i])

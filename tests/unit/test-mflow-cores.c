@@ -169,6 +169,39 @@ static void test_assign_preferred_enough(void **state) {
         assert_string_equal(a.reason, "");
 }
 
+static void test_assign_latency(void **state) {
+        MflowSnapshot s;
+        double load[MFLOW_MAX_CPUS] = {};
+        MflowCoreRequest req = { .want = 1 };
+        MflowCoreAssignment a;
+
+        assert_int_equal(mflow_snapshot_load(testutil_tree.root, "eth0", &s), 0);
+        assert_int_equal(mflow_snapshot_add_latency(testutil_tree.root, "/web", &s), -ENOENT);
+        assert_int_equal(mflow_snapshot_add_latency(testutil_tree.root, "/../x", &s), -EINVAL);
+        /* A serving tenant's cpuset holds CPU 4, the one preferred CPU (cpuset.cpus when there is
+         * no effective list). */
+        testutil_sh("mkdir -p %s/sys/fs/cgroup/web", testutil_tree.root);
+        testutil_put_text("sys/fs/cgroup/web/cpuset.cpus", "4\n");
+        assert_int_equal(mflow_snapshot_add_latency(testutil_tree.root, "/web", &s), 0);
+        for (unsigned i = 0; i < 6; i++)
+                assert_int_equal(s.cpus[i].latency, i == 4);
+        assert_int_equal(mflow_cores_assign(&s, load, 20, &req, 1, &a), 0);
+        assert_int_equal(a.n, 1);
+        assert_true(a.cores[0] != 4 && a.degraded);
+        /* ... and with CPU 4 the least loaded of all, the reason names the tenant. */
+        for (unsigned i = 0; i < 6; i++)
+                load[i] = i == 4 ? 0 : 50;
+        req.want = 6;
+        assert_int_equal(mflow_cores_assign(&s, load, 20, &req, 1, &a), 0);
+        assert_non_null(strstr(a.reason, "cpu 4 (latency-critical tenant)"));
+        /* The effective list wins over cpuset.cpus. */
+        testutil_put_text("sys/fs/cgroup/web/cpuset.cpus.effective", "1-2\n");
+        assert_int_equal(mflow_snapshot_load(testutil_tree.root, "eth0", &s), 0);
+        assert_int_equal(mflow_snapshot_add_latency(testutil_tree.root, "web", &s), 0);
+        for (unsigned i = 0; i < 6; i++)
+                assert_int_equal(s.cpus[i].latency, i == 1 || i == 2);
+}
+
 static void test_assign_hysteresis(void **state) {
         static const unsigned soft[6] = { 500, 300, 50, 200, 100, 0 };
         MflowSnapshot prev, cur;
@@ -223,6 +256,7 @@ static const struct CMUnitTest tests_any_host[] = {
         cmocka_unit_test_setup_teardown(test_load, setup_6cpu, teardown),
         cmocka_unit_test_setup_teardown(test_assign_preferences_priority, setup_6cpu, teardown),
         cmocka_unit_test_setup_teardown(test_assign_preferred_enough, setup_6cpu, teardown),
+        cmocka_unit_test_setup_teardown(test_assign_latency, setup_6cpu, teardown),
         cmocka_unit_test_setup_teardown(test_assign_hysteresis, setup_6cpu, teardown),
         cmocka_unit_test_setup_teardown(test_assign_2cpu, setup_2cpu, teardown),
 };
