@@ -90,6 +90,10 @@ typedef struct Flow {
         uint64_t bytes, packets, microflows;
         uint64_t segments, ooo_segments;
         uint64_t last_usec; /* CLOCK_MONOTONIC of the last change, for eviction */
+        /* the stall detector: the counters at the previous timer pass */
+        uint64_t prev_bytes, prev_packets, prev_usec, prev_segments;
+        uint32_t max_end, prev_max_end; /* TCP: the highest end sequence the tc counter saw */
+        unsigned slow;                  /* passes with packets but no progress since the last pass at full rate */
 } Flow;
 
 struct Mflow {
@@ -115,7 +119,7 @@ struct Mflow {
         size_t n_flows;
         sd_event_source *timer;
 
-        uint64_t elephants_total, splits_total, moves_total, idle_total, adopted_total, detached_total;
+        uint64_t elephants_total, splits_total, moves_total, idle_total, stalls_total, adopted_total, detached_total;
 };
 
 static const char *mode_word(MflowConfMode mode) {
@@ -309,6 +313,7 @@ static void flow_refresh(Flow *f) {
                 }
         }
         if (mflow_bpf_reorder(f->dev->bpf, &f->key, &ro) >= 0) {
+                f->max_end = ro.max_end;
                 f->segments = ro.segments;
                 f->ooo_segments = ro.ooo_segments;
         }
@@ -376,6 +381,8 @@ static void flow_mark(Flow *f, const MflowCoreAssignment *a, bool is_new) {
         f->state = FLOW_SPLIT;
         f->mode = d->conf.mode;
         f->batch = d->conf.batch;
+        f->prev_usec = 0;
+        f->slow = 0;
         f->n_cores = a->n;
         memcpy(f->cores, a->cores, sizeof(f->cores));
         snprintf(f->reason, sizeof(f->reason), "%s", a->reason);
@@ -499,6 +506,63 @@ static int on_ring(sd_event_source *s, int fd, uint32_t revents, void *userdata)
         return 0;
 }
 
+/* A split flow that stopped making progress while its packets keep coming has stalled: redirected
+ * packets are being lost (e.g. on veth with TX checksum offload on, where they arrive
+ * unchecksummed) and the sender only retransmits. Progress is the TCP sequence the tc counter saw
+ * (segments arrive, the highest end sequence stays), or for other flows the rate (packets at under
+ * an eighth of the elephant rate). Two such timer passes without a pass at full speed between them
+ * put the flow back to pass-through for good (its elephant event is not sent again). A flow that
+ * simply ends sends nothing and goes idle instead. */
+static void flow_check_stall(Flow *f) {
+        Dev *d = f->dev;
+        Mflow *m = d->m;
+        uint64_t now = now_usec(CLOCK_MONOTONIC), db, dp, ds;
+        char keytext[MFLOW_KEY_STRING_MAX];
+        bool stuck, slow;
+        double rate;
+
+        if (f->state != FLOW_SPLIT)
+                return;
+        if (f->prev_usec == 0 || now <= f->prev_usec) {
+                f->prev_usec = now;
+                f->prev_bytes = f->bytes;
+                f->prev_packets = f->packets;
+                f->prev_segments = f->segments;
+                f->prev_max_end = f->max_end;
+                return;
+        }
+        /* Counters start over when a flow moves (its state is forgotten). */
+        db = f->bytes >= f->prev_bytes ? f->bytes - f->prev_bytes : f->bytes;
+        dp = f->packets >= f->prev_packets ? f->packets - f->prev_packets : f->packets;
+        ds = f->segments >= f->prev_segments ? f->segments - f->prev_segments : 0;
+        rate = (double) db * 1e6 / (double) (now - f->prev_usec);
+        stuck = f->key.proto == 6 && ds > 0 && f->max_end == f->prev_max_end;
+        slow = dp > 0 && rate * 8 < (double) d->conf.elephant_bytes_per_s;
+        f->prev_usec = now;
+        f->prev_bytes = f->bytes;
+        f->prev_packets = f->packets;
+        f->prev_segments = f->segments;
+        f->prev_max_end = f->max_end;
+        if (!stuck && rate * 8 >= (double) d->conf.elephant_bytes_per_s)
+                f->slow = 0;
+        else if (stuck || slow)
+                f->slow++;
+        if (f->slow < 2)
+                return;
+        (void) mflow_bpf_unsplit(d->bpf, &f->key);
+        f->state = FLOW_ELEPHANT;
+        f->n_cores = 0;
+        f->last_usec = now;
+        m->stalls_total++;
+        snprintf(f->reason, sizeof(f->reason), "stalled after the split (%s, %.0f bytes/s): back to pass-through",
+                 stuck ? "no TCP progress" : "a trickle", rate);
+        mflow_key_format(&f->key, keytext, sizeof(keytext));
+        store_event_log(m->store, LOG_WARNING, NULL, 0, "mflow-stall",
+                        "MFLOW: %s on %s stalled after it was split (%s, %.0f bytes/s, packets still coming): back "
+                        "to pass-through",
+                        keytext, d->name, stuck ? "no TCP progress" : "a trickle", rate);
+}
+
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Mflow *m = userdata;
 
@@ -509,8 +573,10 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                         continue;
                 dev_sample(d);
                 for (size_t k = 0; k < m->n_flows; k++)
-                        if (m->flows[k].dev == d && m->flows[k].state != FLOW_IDLE)
+                        if (m->flows[k].dev == d && m->flows[k].state != FLOW_IDLE) {
                                 flow_refresh(&m->flows[k]);
+                                flow_check_stall(&m->flows[k]);
+                        }
                 dev_assign(d, NULL);
         }
         (void) sd_event_source_set_time_relative(s, (uint64_t) m->interval_ms * 1000);
@@ -947,6 +1013,8 @@ void mflow_metrics_write(void *userdata, FILE *f) {
                     m->moves_total);
         metrics_u64(f, "maiod_mflow_idle_total", "counter", "Split flows that went idle and were released.",
                     m->idle_total);
+        metrics_u64(f, "maiod_mflow_stalls_total", "counter",
+                    "Split flows that stalled and were put back to pass-through.", m->stalls_total);
         metrics_header(f, "maiod_mflow_redirects_total", "counter",
                        "Packets redirected to a splitting core, by device and the CPU that redirected them.");
         for (size_t i = 0; i < m->n_devs; i++) {

@@ -7,7 +7,8 @@
 # and a root of its own (nothing written outside the namespaces). Checked: elephants detected
 # within 1 s with their inner 5-tuple and VNI, 2 splitting cores each carrying >= 30% of the packets,
 # the TCP stream intact byte for byte, mice never split, in split and flowlet mode; bad API input
-# answered 400; a clean stop leaves no XDP program, tc filter or pin; SIGKILL then restart adopts
+# answered 400; with the sender's TX checksum offload on, the split flow stalls and is put back to
+# pass-through within 2 s, with an event saying why; a clean stop leaves no XDP program, tc filter or pin; SIGKILL then restart adopts
 # (device still configured) or detaches (device dropped) and says which; a foreign XDP program is
 # left alone and reported.
 import json
@@ -111,7 +112,7 @@ class Env:
 
 def config(env, devices=UB, mode="split"):
     return (f"[tiering]\nbackend = off\n[mflow]\ndevices = {devices}\nmode = {mode}\nbatch = 64\n"
-            f"bpffs = {env.bpffs}/maio\ninterval_ms = 200\nidle_ms = 1500\n")
+            f"bpffs = {env.bpffs}/maio\ninterval_ms = 200\nidle_ms = 1500\nelephant_bytes_per_sec = 4000000\n")
 
 
 class NsDaemon(Daemon):
@@ -169,6 +170,35 @@ def run_traffic(d):
     print(f"UDP: {udp['received']}/{count} datagrams, {udp['ooo']} out of order")
     check(udp["received"] > count // 2, "UDP elephant mostly delivered")
     return d.ok("GET", "/v1/flows")["flows"]
+
+
+def check_stall(d):
+    port = TCP_PORT + 10
+    recv = role(CB, "tcp-recv", port)
+    check("listening" in recv.stdout.readline(), "TCP receiver listening")
+    send = subprocess.Popen(["ip", "netns", "exec", CA, sys.executable, XDP_TEST, "tcp-send", "10.80.0.2",
+                             str(port), "4"])
+    split_at = stalled_at = None
+    flow = None
+    deadline = time.monotonic() + 8
+    while time.monotonic() < deadline and stalled_at is None:
+        fl = [f for f in d.ok("GET", "/v1/flows")["flows"] if f["dport"] == port]
+        if fl and fl[0]["splitting_cores"] and split_at is None:
+            split_at = time.monotonic()
+        if fl and "stalled" in (fl[0]["state_reason"] or ""):
+            stalled_at, flow = time.monotonic(), fl[0]
+        time.sleep(0.05)
+    check_eq(send.wait(timeout=60), 0, "TCP sender finished")
+    tcp = json.loads(recv.stdout.readline())
+    recv.wait(timeout=30)
+    check(split_at is not None, "the checksum-offloaded elephant was split")
+    check(stalled_at is not None, "maiod noticed the stall")
+    print("stalled flow:", json.dumps(flow))
+    check(stalled_at - split_at <= 2.0 and flow["splitting_cores"] == [] and flow["mode"] == "pass",
+          f"back to pass-through {stalled_at - split_at:.2f} s after the split")
+    check(tcp["bytes"] > 0 and tcp["intact"], f"the stalled transfer recovered intact: {tcp['bytes']} bytes")
+    events = [e for e in d.ok("GET", "/v1/events")["events"] if e["kind"] == "mflow-stall"]
+    check(events and f":{port} " in events[0]["message"], f"an event says why: {events[:1]}")
 
 
 def check_flows(flows, mode):
@@ -239,6 +269,13 @@ def test_mflow_daemon():
                 check_eq(st, 400, f"{what}: status ({data})")
                 print(f"400 for {what}: {data['error']['message']}")
             d.check_error("PUT", "/v1/mflow", {"mode": "split"}, 400)
+
+            # TX checksum offload on at the sender: split packets arrive unchecksummed, the split flow
+            # stalls, and maiod puts it back to pass-through within 2 s, saying why.
+            d.ok("PUT", "/v1/mflow", {"device": UB, "mode": "split"})
+            nsx(HA, "ethtool", "-K", UA, "tx", "on")
+            nsx(CA, "ethtool", "-K", "eth0", "tx", "on")
+            check_stall(d)
 
         # clean stop
         check_eq(xdp_prog(HB, UB), 0, "a clean stop leaves no XDP program")
