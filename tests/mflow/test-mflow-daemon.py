@@ -227,6 +227,7 @@ def test_mflow_daemon():
         raise Skip("cannot create a network namespace")
     sh("ip", "netns", "del", TAG + "probe")
     env = Env()
+    loose = []
     try:
         build_overlay()
         with NsDaemon(config=config(env), root=env.root) as d:
@@ -284,6 +285,7 @@ def test_mflow_daemon():
 
         # SIGKILL, then a restart with the device still configured adopts
         d = NsDaemon(config=config(env), root=env.root)
+        loose.append(d)  # outside a with-block: killed in the finally below if a check fails
         d.start()
         prog = xdp_prog(HB, UB)
         check(prog != 0, "attached again")
@@ -329,6 +331,9 @@ def test_mflow_daemon():
             probe.stdin.close()
             probe.wait(timeout=30)
     finally:
+        for x in loose:
+            x.kill()
+            shutil.rmtree(x.tmp, ignore_errors=True)
         teardown_overlay()
         env.close()
 
