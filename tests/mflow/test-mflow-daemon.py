@@ -243,6 +243,12 @@ def test_mflow_daemon():
             check(xdp_prog(HB, UB) != 0, "an XDP program on the device")
 
             check_flows(run_traffic(d), "split")
+            ctl = os.environ["MAIOCTL"]
+            out = sh(ctl, "--socket", d.socket_path, "flows").stdout
+            check(f"10.80.0.1:" in out and f"10.80.0.2:{TCP_PORT}" in out and "0,1" in out, f"maioctl flows:\n{out}")
+            out = sh(ctl, "--socket", d.socket_path, "mflow", "list").stdout
+            check(UB in out and dev["attached"] in out, f"maioctl mflow list:\n{out}")
+            print(out)
             events = d.ok("GET", "/v1/events")
             kinds = {e["kind"] for e in events["events"]}
             check({"mflow-elephant", "mflow-assign"} <= kinds, f"detection and assignment events: {sorted(kinds)}")
