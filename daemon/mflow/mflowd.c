@@ -1249,6 +1249,8 @@ int mflow_op_set(void *userdata, const Request *req, Reply *reply) {
                                                        (uint64_t) m->interval_ms * 1000, 10000, on_timer, m);
                         if (r < 0)
                                 return r;
+                        (void) sd_event_source_set_description(m->timer, "mflow-timer");
+                        (void) sd_event_source_set_enabled(m->timer, SD_EVENT_ON);
                 }
         }
         reattach = (c.mode == MFLOW_CONF_MODE_OFF) != (d->conf.mode == MFLOW_CONF_MODE_OFF) || !d->attached;
