@@ -313,7 +313,16 @@ def test_mflow_daemon():
         check_eq(xdp_prog(HB, UB), 0, "reconciled: no XDP program")
         check_eq(env.pins(), [], "reconciled: no pin")
         check("maio" not in tc_filters(HB, UB).lower(), "reconciled: no tc filter")
+        # PUT attaches a device [mflow] does not name; mode off detaches and unpins it again
+        got = d.ok("PUT", "/v1/mflow", {"device": UB, "mode": "flowlet", "batch": 128})
+        check(got["attached"] in ("native", "generic") and got["batch"] == 128 and xdp_prog(HB, UB) != 0,
+              f"PUT attached {UB}: {got}")
+        check(env.pins(), "PUT pinned the maps")
+        got = d.ok("PUT", "/v1/mflow", {"device": UB, "mode": "off"})
+        check(got["attached"] == "none" and xdp_prog(HB, UB) == 0 and env.pins() == [], "mode off detached and unpinned")
+        d.ok("PUT", "/v1/mflow", {"device": UB, "mode": "split"})
         d.stop()
+        check(xdp_prog(HB, UB) == 0 and env.pins() == [], "a clean stop after PUT leaves nothing")
         shutil.rmtree(d.tmp, ignore_errors=True)
 
         # a foreign XDP program is left alone and reported
