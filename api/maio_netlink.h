@@ -59,6 +59,9 @@ enum maio_cmd {
         MAIO_CMD_NOTIFY_UNSUBSCRIBE = 28,
         /* Sent by maiod, unsolicited: nlmsg_seq 0, nlmsg_pid = maiod's port id. */
         MAIO_CMD_NOTIFICATION = 29,
+        MAIO_CMD_MFLOW_GET = 30,
+        MAIO_CMD_MFLOW_SET = 31,
+        MAIO_CMD_FLOWS_LIST = 32,
         __MAIO_CMD_MAX,
 };
 

@@ -33,6 +33,9 @@ enum {
         ARG_RPS,
         ARG_SET,
         ARG_SEED,
+        ARG_MODE,
+        ARG_BATCH,
+        ARG_CORES_PER_FLOW,
         _ARG_MAX,
 };
 
@@ -63,6 +66,9 @@ static const VerbOption verb_options[N_VERB_OPTIONS] = {
         V(ARG_RPS)      = { "rps",      "R",             "Requests per second over the episode (serving tenants)" },
         V(ARG_SET)      = { "set",      "POLICY",        "Switch to indigo, linucb, heuristic or static" },
         V(ARG_SEED)     = { "seed",     "N",             "Seed of the policy --set starts (default: the current one)" },
+        V(ARG_MODE)     = { "mode",     "MODE",          "split, flowlet, pass or off" },
+        V(ARG_BATCH)    = { "batch",    "N",             "Packets per micro-flow, 1 to 1048576" },
+        V(ARG_CORES_PER_FLOW) = { "cores-per-flow", "N", "Splitting cores per elephant, 1 to 8 (at most the online CPUs)" },
 };
 /* clang-format on */
 #undef V
@@ -130,6 +136,11 @@ static const Verb verbs[] = {
           "Show a tenant's promotion thresholds and the episode to report on" },
         { "feedback", NULL, POS_ID_EPISODE, OPT(ARG_TIME) | OPT(ARG_RPS), tier_feedback,
           "Report how a tenant's episode went: its run time (--time) or throughput (--rps)" },
+        { "mflow", "list", POS_NONE, 0, mflow_list, "Show MFLOW's devices: mode, XDP attachment, conflicts" },
+        { "mflow", "set", POS_NAME, OPT(ARG_MODE) | OPT(ARG_BATCH) | OPT(ARG_CORES_PER_FLOW), mflow_set,
+          "Set one device's MFLOW mode and settings (administrators)" },
+        { "flows", NULL, POS_NONE, 0, flows_list,
+          "Show the elephant flows and their splitting cores (administrators see unattributed flows)" },
         { "policy", NULL, POS_ID, OPT(ARG_SET) | OPT(ARG_SEED), tier_policy,
           "Show a tenant's tiering policy and reward history, or switch its policy (--set)" },
 };
@@ -153,6 +164,9 @@ static const struct option all_options[] = { { "help", no_argument, NULL, 'h' },
                                              { "rps", required_argument, NULL, ARG_RPS },
                                              { "set", required_argument, NULL, ARG_SET },
                                              { "seed", required_argument, NULL, ARG_SEED },
+                                             { "mode", required_argument, NULL, ARG_MODE },
+                                             { "batch", required_argument, NULL, ARG_BATCH },
+                                             { "cores-per-flow", required_argument, NULL, ARG_CORES_PER_FLOW },
                                              {} };
 
 static const char *verb_title(const Verb *v, char *buf, size_t size) {
@@ -459,6 +473,25 @@ static int parse_tier_values(const char *const *raw, Args *a, const char *comman
         return 0;
 }
 
+/* The mflow set options: --mode, --batch, --cores-per-flow (maiod checks the rest). */
+static int parse_mflow_values(const char *const *raw, Args *a, const char *command) {
+        const char *s;
+        int r;
+
+        if ((s = raw[ARG_MODE - ARG_PRIORITY])) {
+                if (s[0] == '\0')
+                        return usage_error(command, "--mode needs a mode");
+                a->mflow_mode = s;
+        }
+        if ((s = raw[ARG_BATCH - ARG_PRIORITY]) &&
+            (r = parse_number_arg("--batch", s, 1, 1048576, &a->mflow_batch, command)) < 0)
+                return r;
+        if ((s = raw[ARG_CORES_PER_FLOW - ARG_PRIORITY]) &&
+            (r = parse_number_arg("--cores-per-flow", s, 1, 8, &a->mflow_cores_per_flow, command)) < 0)
+                return r;
+        return 0;
+}
+
 /* Validates the verb options collected as strings, indexed by id - ARG_PRIORITY. */
 static int parse_values(const char *const *raw, Args *a, const char *command) {
         const char *s;
@@ -499,7 +532,10 @@ static int parse_values(const char *const *raw, Args *a, const char *command) {
                         return usage_error(command, "--cgroup needs a non-empty path");
                 a->cgroup = s;
         }
-        return parse_tier_values(raw, a, command);
+        r = parse_tier_values(raw, a, command);
+        if (r < 0)
+                return r;
+        return parse_mflow_values(raw, a, command);
 }
 
 /* argv[0] is the verb's last word. Returns 1 to run it, 0 after --help, -EINVAL. */
@@ -671,6 +707,8 @@ int main(int argc, char *argv[]) {
                 .time_s = NAN,
                 .rps = NAN,
                 .seed = -1,
+                .mflow_batch = -1,
+                .mflow_cores_per_flow = -1,
         };
         const Verb *v = NULL;
         ExitStatus e;

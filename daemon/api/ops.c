@@ -12,6 +12,7 @@
 #include "maio-config.h"
 #include "maio_netlink.h"
 #include "metrics.h"
+#include "mflowd.h"
 #include "ops.h"
 #include "pools.h"
 #include "tenants.h"
@@ -31,6 +32,7 @@ static int ops_status(void *userdata, const Request *req, Reply *reply);
 #define TOPOLOGY OP_MODULE_TOPOLOGY
 #define POOLS OP_MODULE_POOLS
 #define TIER OP_MODULE_TIER
+#define MFLOW OP_MODULE_MFLOW
 
 /* One row per operation, aligned as a table. */
 /* clang-format off */
@@ -64,6 +66,9 @@ static const Op op_table[] = {
         /* A trained indigo model (weights and Adam state) is far beyond 64 KiB. */
         { "models.import",       MAIO_CMD_MODELS_IMPORT,      "POST",   "/v1/models",                  OP_ADMIN,      true,  TIER,     tierd_op_model_import,   &tierd_import_body,
           OPS_MODEL_MAX_BODY },
+        { "mflow.get",           MAIO_CMD_MFLOW_GET,          "GET",    "/v1/mflow",                   OP_TENANT,     false, MFLOW,    mflow_op_get },
+        { "mflow.set",           MAIO_CMD_MFLOW_SET,          "PUT",    "/v1/mflow",                   OP_ADMIN,      true,  MFLOW,    mflow_op_set,            &mflow_set_body },
+        { "flows.list",          MAIO_CMD_FLOWS_LIST,         "GET",    "/v1/flows",                   OP_TENANT,     false, MFLOW,    mflow_op_flows },
 };
 /* clang-format on */
 

@@ -31,6 +31,7 @@ typedef enum OpModule {
         OP_MODULE_TOPOLOGY,
         OP_MODULE_POOLS,
         OP_MODULE_TIER,
+        OP_MODULE_MFLOW,
         _OP_MODULE_MAX,
 } OpModule;
 

@@ -45,6 +45,30 @@ static const char *const tiering_policy_table[_TIERING_POLICY_MAX + 1] = {
         [TIERING_POLICY_STATIC] = "static",
 };
 
+static const char *const mflow_conf_mode_table[_MFLOW_CONF_MODE_MAX + 1] = {
+        [MFLOW_CONF_MODE_SPLIT] = "split",
+        [MFLOW_CONF_MODE_FLOWLET] = "flowlet",
+        [MFLOW_CONF_MODE_PASS] = "pass",
+        [MFLOW_CONF_MODE_OFF] = "off",
+};
+
+/* Modes of the MFLOW design that maiod does not run yet: named in the error, never accepted. */
+static const char *const mflow_mode_later[] = { "adaptive", "rps", "napi-threaded" };
+
+DEFINE_STRING_TABLE_TO_STRING(mflow_conf_mode, MflowConfMode, )
+
+int mflow_conf_mode_from_string(const char *s) {
+        if (!s)
+                return -EINVAL;
+        for (int i = 0; i < _MFLOW_CONF_MODE_MAX; i++)
+                if (strcmp(s, mflow_conf_mode_table[i]) == 0)
+                        return i;
+        for (size_t i = 0; i < ELEMENTSOF(mflow_mode_later); i++)
+                if (strcmp(s, mflow_mode_later[i]) == 0)
+                        return -EOPNOTSUPP;
+        return -EINVAL;
+}
+
 DEFINE_STRING_TABLE_TO_STRING(tiering_backend, TieringBackend, )
 DEFINE_STRING_TABLE_TO_STRING(tiering_policy, TieringPolicy, )
 
@@ -156,6 +180,36 @@ static const ConfItem conf_items[] = {
              "Days a removed tenant's published model stays in etcd before this host deletes it."),
         ITEM("fleet", "max_request_bytes", CONF_U64, fleet_max_request_bytes, 4096, 67108864, "1572864", NULL,
              "Largest request etcd accepts (its --max-request-bytes); larger models are compressed, or not published (counted)."),
+        ITEM("mflow", "devices", CONF_IFNAMES, mflow_devices, 0, 16, "", NULL,
+             "Network devices MFLOW attaches its XDP program to, separated by blanks; empty leaves MFLOW off."),
+        ITEM("mflow", "mode", CONF_ENUM, mflow_mode, 0, 0, "split", mflow_conf_mode_table,
+             "What an elephant gets: split (micro-flows of batch packets over its cores), flowlet (next core after "
+             "a gap), pass (counted, never redirected) or off (not attached)."),
+        ITEM("mflow", "cores_per_flow", CONF_UINT, mflow_cores_per_flow, 1, 8, "2", NULL,
+             "Splitting cores per elephant flow; at most the online CPUs."),
+        ITEM("mflow", "batch", CONF_UINT, mflow_batch, 1, 1048576, "256", NULL,
+             "Packets per micro-flow in split mode (and in flowlet mode once no gap came within flowlet_k batches)."),
+        ITEM("mflow", "elephant_bytes_per_sec", CONF_U64, mflow_elephant_bytes_per_s, 1, 1000000000000, "12500000",
+             NULL, "Rate in bytes per second over one window that makes a flow an elephant."),
+        ITEM("mflow", "window_ms", CONF_UINT, mflow_window_ms, 1, 10000, "100", NULL,
+             "Milliseconds of the window a flow's rate is measured over."),
+        ITEM("mflow", "idle_ms", CONF_UINT, mflow_idle_ms, 10, 3600000, "1000", NULL,
+             "Milliseconds without a packet after which a split flow is idle and its splitting cores are released."),
+        ITEM("mflow", "flowlet_gap_us", CONF_UINT, mflow_flowlet_gap_us, 1, 1000000, "1000", NULL,
+             "Flowlet mode: microseconds of silence in a flow before it moves to its next splitting core."),
+        ITEM("mflow", "flowlet_k", CONF_UINT, mflow_flowlet_k, 0, 1024, "4", NULL,
+             "Flowlet mode: batches without such a gap before the flow falls back to batch counting; 0 never."),
+        ITEM("mflow", "vxlan_ports", CONF_PORTS, mflow_vxlan_ports, 0, 4, "4789 8472", NULL,
+             "UDP destination ports recognised as VXLAN (whose inner 5-tuple names the flow), at most 4."),
+        ITEM("mflow", "bpffs", CONF_PATH, mflow_bpffs, 0, 200, "/sys/fs/bpf/maio", NULL,
+             "Directory where the maps are pinned; maiod mounts a bpffs there when none is mounted."),
+        ITEM("mflow", "cpumap_qsize", CONF_UINT, mflow_cpumap_qsize, 1, 16384, "2048", NULL,
+             "Packets queued per splitting core in the CPUMAP."),
+        ITEM("mflow", "interval_ms", CONF_UINT, mflow_interval_ms, 50, 60000, "500", NULL,
+             "Milliseconds between refreshes of the flow table, the softirq load and the core assignment."),
+        ITEM("mflow", "hysteresis_percent", CONF_UINT, mflow_hysteresis_percent, 0, 100, "20", NULL,
+             "Points of softirq load by which a splitting core must exceed the least loaded other core before a "
+             "flow leaves it."),
 };
 
 const ConfItem *conf_table(size_t *ret_n) {
@@ -354,6 +408,64 @@ static int parse_url_list(const ConfItem *item, const char *value, char **field,
         return 0;
 }
 
+/* Splits value at blanks and commas into at most max tokens; each checked by ok(). Writes the
+ * normalised list (one blank between) into out (REASON_MAX bytes) or the reason. */
+static int parse_list(const ConfItem *item, const char *value, bool (*ok)(const char *tok, char *buf), char *out) {
+        char tmp[REASON_MAX * 2], buf[REASON_MAX] = "";
+        size_t n = 0, len = 0;
+
+        out[0] = '\0';
+        if (strlen(value) >= sizeof(tmp)) {
+                snprintf(out, REASON_MAX, "too long");
+                return -EINVAL;
+        }
+        strcpy(tmp, value);
+        for (char *save = NULL, *tok = strtok_r(tmp, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
+                if (!ok(tok, buf)) {
+                        snprintf(out, REASON_MAX, "%s", buf);
+                        return -EINVAL;
+                }
+                if (++n > item->max) {
+                        snprintf(out, REASON_MAX, "more than %lu entries", item->max);
+                        return -ERANGE;
+                }
+                if (len + strlen(tok) + 2 > REASON_MAX) {
+                        snprintf(out, REASON_MAX, "too long");
+                        return -EINVAL;
+                }
+                len += (size_t) snprintf(out + len, REASON_MAX - len, "%s%s", n > 1 ? " " : "", tok);
+        }
+        if (n == 0 && item->type == CONF_PORTS) {
+                snprintf(out, REASON_MAX, "expected at least one port");
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static bool ifname_ok(const char *tok, char *buf) {
+        /* The kernel's rule (dev_valid_name): 1..15 bytes, not . or .., no '/', ':' or blank. */
+        if (strlen(tok) > 15 || strcmp(tok, ".") == 0 || strcmp(tok, "..") == 0 || strpbrk(tok, "/:")) {
+                snprintf(buf, REASON_MAX, "'%.32s' is not a valid network device name", tok);
+                return false;
+        }
+        for (const char *p = tok; *p; p++)
+                if ((unsigned char) *p <= ' ' || *p == 0x7f) {
+                        snprintf(buf, REASON_MAX, "a device name contains control characters");
+                        return false;
+                }
+        return true;
+}
+
+static bool port_ok(const char *tok, char *buf) {
+        unsigned long v = 0;
+
+        if (parse_digits(tok, 10, &v) < 0 || v < 1 || v > 65535) {
+                snprintf(buf, REASON_MAX, "'%.32s' is not a port 1..65535", tok);
+                return false;
+        }
+        return true;
+}
+
 static int parse_word(const ConfItem *item, const char *value, void *field, char *buf) {
         size_t len = 0;
         int level;
@@ -418,9 +530,27 @@ int conf_item_parse(const ConfItem *item, const char *value, void *base, char **
                 break;
         case CONF_URL_LIST:
                 return parse_url_list(item, value, field, ret_reason);
+        case CONF_IFNAMES:
+        case CONF_PORTS:
+                r = parse_list(item, value, item->type == CONF_PORTS ? port_ok : ifname_ok, buf);
+                if (r >= 0)
+                        return set_string(field, buf);
+                break;
+        case CONF_PATH:
+                r = check_text(item, value, buf);
+                if (r >= 0 && (value[0] != '/' || strstr(value, "/../") || strcmp(value, "/") == 0)) {
+                        snprintf(buf, REASON_MAX, "not an absolute path below /");
+                        r = -EINVAL;
+                }
+                if (r >= 0)
+                        return set_string(field, value);
+                break;
         case CONF_LOG_LEVEL:
         case CONF_ENUM:
                 r = parse_word(item, value, field, buf);
+                if (r < 0 && item->words == mflow_conf_mode_table && mflow_conf_mode_from_string(value) == -EOPNOTSUPP)
+                        snprintf(buf, REASON_MAX,
+                                 "mode %s is not available yet; expected one of split, flowlet, pass, off", value);
                 break;
         default:
                 snprintf(buf, REASON_MAX, "unsupported type %d", (int) item->type);
@@ -456,6 +586,9 @@ int conf_item_format(const ConfItem *item, const void *base, char **ret) {
         case CONF_NAME:
         case CONF_LISTEN:
         case CONF_URL_LIST:
+        case CONF_IFNAMES:
+        case CONF_PORTS:
+        case CONF_PATH:
                 s = *(char *const *) field ?: "";
                 break;
         case CONF_LOG_LEVEL:
@@ -482,6 +615,9 @@ Config *conf_free(Config *c) {
                 case CONF_NAME:
                 case CONF_LISTEN:
                 case CONF_URL_LIST:
+                case CONF_IFNAMES:
+                case CONF_PORTS:
+                case CONF_PATH:
                         free(*(char **) ((char *) c + conf_items[i].offset));
                         break;
                 default:

@@ -22,6 +22,11 @@ typedef enum ConfType {
         CONF_U64,       /* [uint64_t] decimal digits only, range [min, max] (for byte counts) */
         CONF_URL_LIST,  /* [char *] "" or comma-separated http:// or https:// URLs, at most max of them;
                          * stored without blanks */
+        CONF_IFNAMES,   /* [char *] network device names separated by blanks or commas, at most max of them;
+                         * stored normalised (one blank between names) */
+        CONF_PORTS,     /* [char *] UDP/TCP ports 1..65535 separated by blanks or commas, 1..max of them;
+                         * stored normalised (decimal, one blank between) */
+        CONF_PATH,      /* [char *] an absolute path without control characters, length <= max */
 } ConfType;
 
 typedef struct Config {
@@ -82,6 +87,21 @@ typedef struct Config {
         unsigned fleet_context_distance_milli;  /* a local model farther than this (x 1/1000) is not close */
         unsigned fleet_retention_days;          /* removed tenants' keys are kept this long */
         uint64_t fleet_max_request_bytes;       /* etcd's --max-request-bytes */
+        /* [mflow] */
+        char *mflow_devices;                 /* "" = MFLOW off; else device names, one blank between */
+        unsigned mflow_mode;                 /* MFLOW_CONF_MODE_*: what an elephant gets */
+        unsigned mflow_cores_per_flow;       /* splitting cores per elephant */
+        unsigned mflow_batch;                /* packets per micro-flow (split mode) */
+        uint64_t mflow_elephant_bytes_per_s; /* rate that makes a flow an elephant */
+        unsigned mflow_window_ms;            /* the rate window */
+        unsigned mflow_idle_ms;              /* a split flow without packets this long is idle */
+        unsigned mflow_flowlet_gap_us;       /* flowlet mode: gap before a move to the next core */
+        unsigned mflow_flowlet_k;            /* flowlet mode: batches without a gap before batch counting */
+        char *mflow_vxlan_ports;             /* VXLAN UDP ports, one blank between */
+        char *mflow_bpffs;                   /* where maps are pinned (a bpffs, mounted by maiod if none) */
+        unsigned mflow_cpumap_qsize;         /* CPUMAP queue size per splitting core */
+        unsigned mflow_interval_ms;          /* period of the flow table refresh and core assignment */
+        unsigned mflow_hysteresis_percent;   /* load gap before a flow leaves a loaded splitting core */
 } Config;
 
 enum {
@@ -112,6 +132,20 @@ typedef enum TieringPolicy {
         TIERING_POLICY_STATIC,
         _TIERING_POLICY_MAX,
 } TieringPolicy;
+
+/* [mflow] mode: what maiod does with an elephant on the configured devices. */
+typedef enum MflowConfMode {
+        MFLOW_CONF_MODE_SPLIT,   /* micro-flows of batch packets, round robin over the splitting cores */
+        MFLOW_CONF_MODE_FLOWLET, /* the next splitting core after an idle gap */
+        MFLOW_CONF_MODE_PASS,    /* attached and counting (detection, no redirect): the baseline */
+        MFLOW_CONF_MODE_OFF,     /* not attached */
+        _MFLOW_CONF_MODE_MAX,
+} MflowConfMode;
+
+/* The [mflow] mode words ("split", ...), NULL outside the enum; from_string returns the mode or
+ * -EINVAL (naming adaptive, rps and napi-threaded is -EOPNOTSUPP: not available yet). */
+const char *mflow_conf_mode_to_string(MflowConfMode m);
+int mflow_conf_mode_from_string(const char *s);
 
 /* The [tiering] backend and policy words ("auto", "heuristic", ...); NULL outside the enums. */
 const char *tiering_backend_to_string(TieringBackend b);

@@ -169,6 +169,7 @@ Manager *manager_free(Manager *m) {
         netlink_server_free(m->netlink);
         free(m->netlink_error);
         fleet_free(m->fleet); /* before tiering: its lookups hold tenants of it */
+        mflow_free(m->mflow);
         tierd_free(m->tierd);
         pools_free(m->pools);
         tenants_free(m->tenants);
@@ -375,6 +376,8 @@ static void manager_push_config(Manager *m) {
                 tierd_set_config(m->tierd, c);
         if (m->fleet)
                 fleet_set_config(m->fleet, c);
+        if (m->mflow)
+                mflow_set_config(m->mflow, c);
 }
 
 static void manager_core_metrics_write(void *userdata, FILE *f) {
@@ -425,9 +428,17 @@ static int manager_wire(Manager *m) {
                                              .config = c,
                                              .state_dir = m->state_dir },
                               &m->fleet);
+        if (r >= 0)
+                r = mflow_new(&(MflowDeps) { .store = m->store,
+                                             .journal = m->journal,
+                                             .event = m->event,
+                                             .root = m->root,
+                                             .dry_run = m->dry_run },
+                              &m->mflow);
         if (r < 0)
                 return log_oom();
         manager_push_config(m);
+        journal_set_conflicts_fn(m->journal, mflow_conflicts, m->mflow);
 
         /* What a removed tenant held goes at once: its hugepages, then its DAMON scheme. */
         (void) tenants_on_removed(m->tenants, pools_tenant_removed, m->pools);
@@ -445,6 +456,7 @@ static int manager_wire(Manager *m) {
         m->ops.contexts[OP_MODULE_TOPOLOGY] = m->topo;
         m->ops.contexts[OP_MODULE_POOLS] = m->pools;
         m->ops.contexts[OP_MODULE_TIER] = m->tierd;
+        m->ops.contexts[OP_MODULE_MFLOW] = m->mflow;
 
         /* The order of /metrics. */
         (void) metrics_register(&m->metrics, manager_core_metrics_write, m);
@@ -454,6 +466,7 @@ static int manager_wire(Manager *m) {
         (void) metrics_register(&m->metrics, journal_metrics_write, m->journal);
         (void) metrics_register(&m->metrics, pools_metrics_write, m->pools);
         (void) metrics_register(&m->metrics, fleet_metrics_write, m->fleet);
+        (void) metrics_register(&m->metrics, mflow_metrics_write, m->mflow);
         (void) metrics_register(&m->metrics, manager_reload_metrics_write, m);
         return 0;
 }
@@ -501,6 +514,10 @@ int manager_start(Manager *m) {
         r = fleet_start(m->fleet);
         if (r < 0)
                 return r;
+        /* After the journal started: reconciles what a crash left, then attaches the [mflow] devices. */
+        r = mflow_start(m->mflow);
+        if (r < 0)
+                return r;
 
         r = manager_listen_unix(m);
         if (r < 0)
@@ -531,6 +548,7 @@ int manager_run(Manager *m) {
         manager_notify_status(m);
         log_info("maiod %s ready%s.", MAIO_VERSION, m->dry_run ? " (dry run: no kernel knob is written)" : "");
         r = sd_event_loop(m->event);
+        mflow_stop(m->mflow); /* detaches and unpins before the journal marks the stop clean */
         tierd_stop(m->tierd); /* maiod's kdamond goes down in the order the kernel needs, before the journal restores */
         (void) journal_stop(m->journal); /* logged; a failure leaves the run marked unclean for the next start */
         if (r < 0)
@@ -563,6 +581,10 @@ int manager_reload(Manager *m) {
         if (fleet_connection_changed(m->config, c))
                 log_notice(
                         "[fleet] endpoints, TLS files, credentials, prefix and host take effect at the next restart.");
+        if (strcmp(c->mflow_devices, m->config->mflow_devices) != 0 ||
+            strcmp(c->mflow_bpffs, m->config->mflow_bpffs) != 0 ||
+            strcmp(c->mflow_vxlan_ports, m->config->mflow_vxlan_ports) != 0)
+                log_notice("[mflow] devices, bpffs and vxlan_ports changes take effect at the next restart.");
         resize = c->pools_headroom_pages != m->config->pools_headroom_pages;
         conf_free(m->config);
         m->config = c;

@@ -14,6 +14,7 @@
 #include "http.h"
 #include "journal.h"
 #include "metrics.h"
+#include "mflowd.h"
 #include "netlink.h"
 #include "ops.h"
 #include "pools.h"
@@ -55,6 +56,7 @@ typedef struct Manager {
         Pools *pools; /* the hugepage reserve */
         Tierd *tierd; /* tiering: per-tenant thresholds and their applier */
         Fleet *fleet; /* models shared with other hosts through etcd */
+        Mflow *mflow; /* MFLOW: XDP on the [mflow] devices, elephants and their splitting cores */
 
         Ops ops; /* the handlers' contexts */
         MetricsRegistry metrics;
