@@ -115,6 +115,8 @@ static int parse_head(const char *buf, const char *end, int *ret_status, size_t 
                         *ret_close = *ret_close || strcasestr(value, "close");
                 }
         }
+        if (status < 200 || status == 204 || status == 304)
+                *ret_length = 0; /* no body, whatever the headers say (RFC 9112 6.3) */
         *ret_status = (int) status;
         return 0;
 }
