@@ -259,6 +259,80 @@ static int parse_document(CtlConn *c, const char *text, size_t len, json_object 
         return 0;
 }
 
+/* One typed reply attribute as the JSON value of its member. */
+static int typed_value(CtlConn *c, const CtlRouteField *f, const uint8_t *p, size_t n, json_object **ret) {
+        int64_t i;
+        double d;
+
+        *ret = NULL;
+        if (n == 0)
+                return 0; /* null */
+        switch (f->type) {
+        case CTL_FIELD_S64:
+                if (n != sizeof i)
+                        break;
+                memcpy(&i, p, sizeof i);
+                *ret = json_object_new_int64(i);
+                return *ret ? 0 : -ENOMEM;
+        case CTL_FIELD_DOUBLE:
+                if (n != sizeof d)
+                        break;
+                memcpy(&d, p, sizeof d);
+                *ret = json_object_new_double(d);
+                return *ret ? 0 : -ENOMEM;
+        case CTL_FIELD_U8:
+                if (n != 1 || p[0] > 1)
+                        break;
+                *ret = json_object_new_boolean(p[0]);
+                return *ret ? 0 : -ENOMEM;
+        case CTL_FIELD_STRING:
+                if (p[n - 1] != '\0' || strlen((const char *) p) != n - 1)
+                        break;
+                *ret = json_object_new_string((const char *) p);
+                return *ret ? 0 : -ENOMEM;
+        case CTL_FIELD_JSON:
+                if (p[n - 1] != '\0' || strlen((const char *) p) != n - 1)
+                        break;
+                return parse_document(c, (const char *) p, n - 1, ret);
+        }
+        snprintf(c->error, sizeof c->error, "maiod's typed reply attribute %u (%s) is malformed", f->id, f->name);
+        return -EBADMSG;
+}
+
+/* REST's document from a typed reply: one member per attribute, in the order received. */
+static int typed_document(CtlConn *c, const CtlRoute *route, const CtlNlReply *nr, json_object **ret) {
+        json_object *o = json_object_new_object();
+        const uint8_t *p = nr->typed;
+        size_t left = nr->typed_len;
+
+        if (!o)
+                return -ENOMEM;
+        while (left >= NLA_HDRLEN) {
+                const struct nlattr *a = (const struct nlattr *) p;
+                const CtlRouteField *f = NULL;
+                json_object *v = NULL;
+                int r = -EBADMSG;
+
+                for (size_t k = 0; k < route->n_reply && !f; k++)
+                        if (route->reply[k].id == a->nla_type)
+                                f = &route->reply[k];
+                if (f)
+                        r = typed_value(c, f, p + NLA_HDRLEN, a->nla_len - NLA_HDRLEN, &v);
+                else
+                        snprintf(c->error, sizeof c->error, "maiod's reply of %s has an unknown attribute %u",
+                                 route->name, a->nla_type);
+                if (r < 0) {
+                        json_object_put(o);
+                        return r;
+                }
+                json_object_object_add(o, f->name, v);
+                p += NLA_ALIGN(a->nla_len);
+                left -= NLA_ALIGN(a->nla_len);
+        }
+        *ret = o;
+        return 0;
+}
+
 static int request_netlink(CtlConn *c, const char *method, const char *path, json_object *body, int *ret_status,
                            json_object **ret_reply) {
         _cleanup_(ctl_nl_reply_done) CtlNlReply nr = {};
@@ -285,6 +359,8 @@ static int request_netlink(CtlConn *c, const char *method, const char *path, jso
         if (nr.error != 0)
                 return netlink_error(&nr, ret_status, ret_reply);
         *ret_status = (int) nr.status;
+        if (!nr.text && nr.typed)
+                return typed_document(c, route, &nr, ret_reply);
         return parse_document(c, nr.text, nr.text_len, ret_reply);
 }
 

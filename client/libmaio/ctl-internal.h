@@ -55,6 +55,8 @@ typedef struct CtlRoute {
         const char *method, *path;
         size_t n_fields;
         CtlRouteField fields[CTL_ROUTE_FIELDS_MAX];
+        size_t n_reply; /* typed reply attributes (api/netlink.md, "Typed replies"); 0: JSON */
+        CtlRouteField reply[CTL_ROUTE_FIELDS_MAX];
 } CtlRoute;
 
 /* The route of method and path: 0 and *ret, *ret_id (the {id}, 0 without), ret_name (the {name},
@@ -68,6 +70,8 @@ typedef struct CtlNlReply {
         unsigned status; /* MAIO_ATTR_STATUS */
         char *text;      /* the MAIO_ATTR_JSON parts concatenated (malloc'ed), NULL without */
         size_t text_len;
+        uint8_t *typed; /* the typed reply attributes (ids 1..MAIO_ATTR_FIELD_MAX) as received (malloc'ed) */
+        size_t typed_len;
         char message[CTL_ERROR_MAX]; /* the extended-ACK message of an error */
 } CtlNlReply;
 

@@ -196,6 +196,15 @@ static int parse_reply_msg(const struct nlmsghdr *nlh, CtlNlReply *r) {
                         k = append_text(r, data, strlen(data));
                         if (k < 0)
                                 return k;
+                } else if (a->nla_type >= 1 && a->nla_type <= MAIO_ATTR_FIELD_MAX) {
+                        uint8_t *t = realloc(r->typed, r->typed_len + NLA_ALIGN(a->nla_len));
+
+                        if (!t)
+                                return -ENOMEM;
+                        memcpy(t + r->typed_len, a, a->nla_len);
+                        memset(t + r->typed_len + a->nla_len, 0, NLA_ALIGN(a->nla_len) - a->nla_len);
+                        r->typed = t;
+                        r->typed_len += NLA_ALIGN(a->nla_len);
                 }
                 if ((size_t) NLA_ALIGN(a->nla_len) >= n)
                         break;
@@ -330,6 +339,8 @@ int ctl_nl_transact(CtlNl *nl, CtlNlReply *ret, char *err, size_t err_size) {
 
 void ctl_nl_reply_done(CtlNlReply *r) {
         free(r->text);
+        free(r->typed);
         r->text = NULL;
-        r->text_len = 0;
+        r->typed = NULL;
+        r->text_len = r->typed_len = 0;
 }

@@ -421,17 +421,58 @@ def nl_parse_attrs(data):
     return out
 
 
+_nl_reply_fields = None
+
+
+def nl_reply_fields(cmd):
+    """{id: (member, type)} of a command's typed reply, from api/netlink.md ("Typed replies")."""
+    global _nl_reply_fields
+    if _nl_reply_fields is None:
+        _nl_reply_fields = {}
+        with open(os.path.join(env("MAIO_SOURCE_ROOT"), "api", "netlink.md")) as f:
+            for line in f:
+                m = re.match(r"\| (\d+) \| `[a-z._]+` \| (.*?) \|$", line.rstrip("\n"))
+                if m:
+                    _nl_reply_fields[int(m.group(1))] = {
+                        int(i): (n, t) for i, n, t in re.findall(r"(\d+) `([a-z_]+)` \(([a-z0-9]+)\)", m.group(2))}
+    return _nl_reply_fields.get(cmd, {})
+
+
+def nl_typed_value(ftype, data):
+    if not data:
+        return None
+    if ftype == "s64":
+        return struct.unpack("=q", data)[0]
+    if ftype == "double":
+        return struct.unpack("=d", data)[0]
+    if ftype == "u8":
+        check(data in (b"\0", b"\1"), f"a boolean attribute holds {data!r}")
+        return data == b"\1"
+    check(data.endswith(b"\0") and b"\0" not in data[:-1], f"a string attribute without its NUL: {data!r}")
+    text = data[:-1].decode()
+    return json.loads(text) if ftype == "json" else text
+
+
 class NlReply:
     def __init__(self):
         self.error = None    # errno (negative) of an NLMSG_ERROR, 0 for an ACK
         self.message = None  # the extended-ACK message
         self.status = None
         self.parts = []
+        self.typed = []      # [(attribute id, payload)] of a typed reply
+        self.cmd = None
         self.acked = False
 
     @property
     def json(self):
-        return json.loads("".join(self.parts)) if self.parts else None
+        """The reply document: the JSON parts, or REST's document rebuilt from a typed reply."""
+        if self.parts:
+            return json.loads("".join(self.parts))
+        if self.typed:
+            fields = nl_reply_fields(self.cmd)
+            check(all(a in fields for a, _ in self.typed), f"unknown typed attributes in {self.typed!r}")
+            return {fields[a][0]: nl_typed_value(fields[a][1], p) for a, p in self.typed}
+        return None
 
 
 # ---- REST requests over netlink (the transport-parametrised tests) ----
@@ -527,7 +568,7 @@ def nl_rest_request(port, method, path, body, timeout):
     text = "".join(r.parts)
     if op == "metrics":
         return r.status, {}, text
-    return r.status, {}, json.loads(text) if text else None
+    return r.status, {}, r.json
 
 
 def code_ok(got, want, body=None):
@@ -594,11 +635,14 @@ class NlClient:
                     continue
                 if mtype == MAIO_NL_MSG:
                     multi = bool(mflags & NLM_F_MULTI)
+                    r.cmd = msg[16]
                     for atype, payload in nl_parse_attrs(msg[20:]):
                         if atype == MAIO_ATTR_STATUS:
                             r.status = struct.unpack("=H", payload)[0]
                         elif atype == MAIO_ATTR_JSON:
                             r.parts.append(payload.rstrip(b"\0").decode())
+                        elif 1 <= atype <= MAIO_ATTR_FIELD_MAX:
+                            r.typed.append((atype, payload))
                     if not multi and not want_ack:
                         return r
 

@@ -46,10 +46,10 @@ def test_public_and_rest_parity():
         nl.close()
 
 
-def register(nl, name, **kw):
+def register(nl, name, raw=False, **kw):
     r = nl.call("tenants.create", [(CREATE_NAME, name), (CREATE_CLASS, "batch")], **kw)
     check_eq((r.error, r.status), (None, 201), f"register {name} ({r.message})")
-    return r.json
+    return r if raw else r.json
 
 
 def test_tenants_and_isolation():
@@ -85,6 +85,36 @@ def test_tenants_and_isolation():
         r = nl.call("tenants.delete", [(MAIO_ATTR_ID, t["id"])])
         check_eq((r.error, r.status, r.json), (None, 204, None), "delete")
         check_error(nl.call("tenants.get", [(MAIO_ATTR_ID, t["id"])]), errno.ENOENT, "not-found:", "get after delete")
+        nl.close()
+
+
+def test_typed_replies():
+    """The hot operations answer with typed attributes (no JSON part) that make REST's document,
+    nulls included."""
+    with Daemon() as d:
+        nl = NlClient(d.netlink_port)
+
+        def typed(r, what):
+            check(r.typed and not r.parts, f"{what}: a typed reply (typed {len(r.typed)}, JSON parts {len(r.parts)})")
+            return r.json
+
+        check_eq(typed(nl.call("health"), "health"), d.ok("GET", "/v1/health"), "health")
+        check_eq(typed(nl.call("version"), "version"), d.ok("GET", "/v1/version"), "version")
+        created = typed(register(nl, "typed", raw=True), "tenants.create")
+        check_eq((created["pid"], created["cgroup"], len(created["token"])), (None, None, 43), "nulls and the token")
+        tid = created["id"]
+        got = typed(nl.call("tenants.get", [(MAIO_ATTR_ID, tid)]), "tenants.get")
+        check_eq(got, d.ok("GET", f"/v1/tenants/{tid}"), "tenants.get over netlink and REST")
+        th = typed(nl.call("tiering.thresholds", [(MAIO_ATTR_ID, tid)]), "tiering.thresholds")
+        check_eq(th, d.ok("GET", f"/v1/tenants/{tid}/thresholds"), "thresholds over netlink and REST")
+        fb = typed(nl.call("tiering.feedback", [(MAIO_ATTR_ID, tid), (FEEDBACK_EPISODE, th["episode"]),
+                                                (FEEDBACK_TIME, 2.5)]), "tiering.feedback")
+        check_eq((sorted(fb), fb["episode"]), (["episode", "next", "reward", "tenant_id"], th["episode"]),
+                 "feedback members")
+        check_eq(fb["next"], d.ok("GET", f"/v1/tenants/{tid}/thresholds"), "the next thresholds as REST's")
+        # Other operations keep their JSON document.
+        r = nl.call("tenants.list")
+        check(r.parts and not r.typed, "tenants.list replies JSON")
         nl.close()
 
 
@@ -310,5 +340,6 @@ def test_maioctl_refuses_squatter():
 
 
 if __name__ == "__main__":
-    main([test_public_and_rest_parity, test_tenants_and_isolation, test_multipart, test_bad_input, test_flood, test_announce, test_port_taken, test_disabled,
-          test_maioctl_transport, test_maioctl_refuses_squatter])
+    main([test_public_and_rest_parity, test_tenants_and_isolation, test_typed_replies, test_multipart, test_bad_input,
+          test_flood, test_announce, test_port_taken, test_disabled, test_maioctl_transport,
+          test_maioctl_refuses_squatter])

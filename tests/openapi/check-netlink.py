@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The netlink API's three descriptions agree: every op of the ops table (ops-dump --netlink) has a
 # unique command, named MAIO_CMD_<OP> with that number in api/maio_netlink.h, and a row in
-# api/netlink.md's command table with its route, path parameter and field ids, names and types.
+# api/netlink.md's command table with its route, path parameter and field ids, names and types; an op
+# with a typed reply has a row in the typed-reply table with its reply attributes, and only such ops.
 # Usage: check-netlink.py HEADER DOC OPS_DUMP [--self-test]
 import re
 import subprocess
@@ -22,13 +23,28 @@ def doc_rows(text):
     return rows
 
 
+def doc_reply_rows(text):
+    return {m.group(2): (m.group(1), m.group(3)) for m in
+            (re.match(r"\| (\d+) \| `([a-z._]+)` \| (.*?) \|$", line) for line in text.splitlines()) if m}
+
+
+def field_list(fields):
+    return "" if fields == "-" else ", ".join(f"{i} `{n}` ({t})" for i, n, t in (f.split(":") for f in fields.split(",")))
+
+
 def check(header, doc, dump, rest):
     errors = []
     cmds = header_commands(header)
     rows = doc_rows(doc)
+    replies = doc_reply_rows(doc)
     seen = set()
     for line, route in zip(dump.splitlines(), rest.splitlines()):
-        cmd, name, params, fields = line.split(" ")
+        cmd, name, params, fields, reply = line.split(" ")
+        if reply != "-" and replies.get(name) != (cmd, field_list(reply)):
+            errors.append(f"op {name}: api/netlink.md typed-reply row {replies.get(name)} should be "
+                          f"{(cmd, field_list(reply))}")
+        elif reply == "-" and name in replies:
+            errors.append(f"api/netlink.md documents a typed reply of {name}, which replies JSON")
         method, path, _ = route.split(" ")
         const = name.upper().replace(".", "_")
         if int(cmd) == 0 or cmd in seen:
@@ -37,8 +53,7 @@ def check(header, doc, dump, rest):
         if cmds.get(const) != int(cmd):
             errors.append(f"op {name}: api/maio_netlink.h has MAIO_CMD_{const} = {cmds.get(const)}, the table {cmd}")
         want_params = {"id": "`MAIO_ATTR_ID`", "name": "`MAIO_ATTR_NAME`", "-": ""}[params]
-        want_fields = "" if fields == "-" else ", ".join(
-            f"{i} `{n}` ({t})" for i, n, t in (f.split(":") for f in fields.split(",")))
+        want_fields = field_list(fields)
         want = (cmd, const, name, method, path, want_params, want_fields)
         if rows.get(name) != want:
             errors.append(f"op {name}: api/netlink.md row {rows.get(name)} should be {want}")
@@ -59,7 +74,8 @@ def main():
         # A renumbered command, a missing doc row and a wrong field type must each be caught.
         broken = [(header.replace("MAIO_CMD_HEALTH = 1", "MAIO_CMD_HEALTH = 40"), doc),
                   (header, "\n".join(l for l in doc.splitlines() if "`tenants.get`" not in l)),
-                  (header, doc.replace("2 `priority` (s64)", "2 `priority` (string)"))]
+                  (header, doc.replace("2 `priority` (s64)", "2 `priority` (string)")),
+                  (header, doc.replace("7 `access_rate` (double)", "7 `access_rate` (s64)"))]
         for i, (h, d) in enumerate(broken):
             if not check(h, d, dump, rest):
                 print(f"FAIL: self-test case {i} was not caught")
