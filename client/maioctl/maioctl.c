@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl-internal.h"
 #include "http.h"
 #include "macro.h"
 #include "maio-config.h"
@@ -22,6 +24,7 @@
 enum {
         ARG_VERSION = 0x100,
         ARG_SOCKET,
+        ARG_TRANSPORT,
         /* Verb options; their order defines their bit in Verb.options. */
         ARG_PRIORITY,
         ARG_CLASS,
@@ -148,11 +151,13 @@ static const Verb verbs[] = {
 static const struct option global_options[] = { { "help", no_argument, NULL, 'h' },
                                                 { "version", no_argument, NULL, ARG_VERSION },
                                                 { "socket", required_argument, NULL, ARG_SOCKET },
+                                                { "transport", required_argument, NULL, ARG_TRANSPORT },
                                                 { "output", required_argument, NULL, 'o' },
                                                 {} };
 
 static const struct option all_options[] = { { "help", no_argument, NULL, 'h' },
                                              { "socket", required_argument, NULL, ARG_SOCKET },
+                                             { "transport", required_argument, NULL, ARG_TRANSPORT },
                                              { "output", required_argument, NULL, 'o' },
                                              { "priority", required_argument, NULL, ARG_PRIORITY },
                                              { "class", required_argument, NULL, ARG_CLASS },
@@ -195,6 +200,10 @@ static const struct {
         bool per_verb;
 } common_help[] = {
         { 0, "socket", "PATH", "maiod's unix socket (default: $MAIOD_SOCKET, else " MAIOD_SOCKET_PATH ")", true },
+        { 0, "transport", "rest|netlink|auto",
+          "REST on the socket (default), netlink to the port id maiod announces beside it, or netlink with REST "
+          "as fallback",
+          true },
         { 'o', "output", "table|json", "Output format (default: table)", true },
         { 'h', "help", NULL, "Show this help (after a command: that command's help)", true },
         { 0, "version", NULL, "Show maioctl's version", false },
@@ -235,7 +244,7 @@ static void help_commands(const char *group) {
 
 static void help_main(void) {
         printf("Usage: maioctl [OPTIONS] COMMAND ...\n\n"
-               "Control maiod, the maio host daemon, through its REST API on a unix socket.\n\n");
+               "Control maiod, the maio host daemon, through its REST API on a unix socket or its netlink API.\n\n");
         help_commands(NULL);
         printf("\nOptions:\n");
         help_common_options(false);
@@ -330,8 +339,16 @@ static const Output outputs[] = {
         { "json", output_json },
 };
 
-/* --socket and -o, accepted before and after the command. */
+/* --socket, --transport and -o, accepted before and after the command. */
 static int parse_common(int c, const char *value, Args *a, const char *command) {
+        if (c == ARG_TRANSPORT) {
+                for (maio_transport t = MAIO_TRANSPORT_AUTO; t <= MAIO_TRANSPORT_REST; t++)
+                        if (strcmp(value, maio_transport_to_string(t)) == 0) {
+                                a->transport = t;
+                                return 0;
+                        }
+                return usage_error(command, "invalid transport '%s': expected rest, netlink or auto", value);
+        }
         if (c == ARG_SOCKET) {
                 if (value[0] == '\0')
                         return usage_error(command, "--socket needs a non-empty path");
@@ -361,6 +378,7 @@ static int parse_global(int argc, char **argv, Args *a, int *ret_index) {
                         printf("maioctl %s\n", MAIO_VERSION);
                         return 0;
                 case ARG_SOCKET:
+                case ARG_TRANSPORT:
                 case 'o':
                         r = parse_common(c, optarg, a, NULL);
                         if (r < 0)
@@ -560,6 +578,7 @@ static int parse_verb(const Verb *v, int argc, char **argv, Args *a) {
                         help = true;
                         break;
                 case ARG_SOCKET:
+                case ARG_TRANSPORT:
                 case 'o':
                         r = parse_common(c, optarg, a, command);
                         if (r < 0)
@@ -591,13 +610,54 @@ static int parse_verb(const Verb *v, int argc, char **argv, Args *a) {
         return 1;
 }
 
+/* The netlink connection of --transport netlink|auto, opened on the first call: to the port id
+ * maiod announces in the directory of its socket (RUNTIME_DIR). 0: opened; 1: auto found no
+ * netlink, use REST; -errno: netlink failed (reported). */
+static CtlConn nl_conn = { .transport = MAIO_TRANSPORT_AUTO };
+
+static int netlink_conn(const Args *a) {
+        _cleanup_free_ char *dir = NULL;
+        int r;
+
+        if (a->transport == MAIO_TRANSPORT_REST)
+                return 1;
+        if (nl_conn.transport == MAIO_TRANSPORT_NETLINK)
+                return 0;
+        dir = strdup(a->socket_path);
+        if (!dir)
+                return -ENOMEM;
+        r = ctl_conn_open(&nl_conn, MAIO_TRANSPORT_NETLINK, dirname(dir), 0, a->socket_path, HTTP_TIMEOUT_SEC * 1000);
+        if (r < 0 && a->transport == MAIO_TRANSPORT_AUTO)
+                return 1;
+        if (r < 0)
+                fprintf(stderr, "maioctl: cannot reach maiod over netlink: %s\n", nl_conn.error);
+        return r;
+}
+
+/* One exchange over the transport --transport chose: as http_request(). */
+static int call_transport(const Args *a, const char *method, const char *path, json_object *body, int *ret_status,
+                          json_object **ret_reply) {
+        int r = netlink_conn(a);
+
+        if (r == 1)
+                return http_request(a->socket_path, method, path, body, ret_status, ret_reply);
+        if (r < 0)
+                return -EHOSTUNREACH; /* reported */
+        r = ctl_conn_request(&nl_conn, method, path, body, ret_status, ret_reply);
+        if (r < 0 && r != -ENOMEM) {
+                fprintf(stderr, "maioctl: %s\n", nl_conn.error);
+                return -EHOSTUNREACH;
+        }
+        return r;
+}
+
 ExitStatus maioctl_call(const Args *a, const char *method, const char *path, json_object *body,
                         json_object **ret_reply) {
         _cleanup_json_ json_object *reply = NULL;
         const char *code, *message;
         int status = 0, r;
 
-        r = http_request(a->socket_path, method, path, body, &status, &reply);
+        r = call_transport(a, method, path, body, &status, &reply);
         switch (r) {
         case 0:
                 break;
@@ -607,6 +667,8 @@ ExitStatus maioctl_call(const Args *a, const char *method, const char *path, jso
                 return maioctl_bad_reply(a, "not valid JSON");
         case -EPROTO:
                 return maioctl_bad_reply(a, "not HTTP");
+        case -EHOSTUNREACH: /* netlink: reported already */
+                return EXIT_UNREACHABLE;
         case -EMSGSIZE: {
                 char what[64];
 
@@ -709,6 +771,7 @@ int main(int argc, char *argv[]) {
                 .seed = -1,
                 .mflow_batch = -1,
                 .mflow_cores_per_flow = -1,
+                .transport = MAIO_TRANSPORT_REST,
         };
         const Verb *v = NULL;
         ExitStatus e;
@@ -736,6 +799,7 @@ int main(int argc, char *argv[]) {
                 return maioctl_local_error(r);
         e = v->run(&a);
         http_done();
+        ctl_conn_close(&nl_conn);
 
         if (fflush(stdout) != 0 || ferror(stdout)) {
                 fprintf(stderr, "maioctl: cannot write output: %s\n", strerror(errno ?: EIO));

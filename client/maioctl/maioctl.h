@@ -7,6 +7,8 @@
 
 #include <json-c/json.h>
 
+#include "maio/ctl.h"
+
 /* maioctl's documented exit statuses (see maioctl(8)). */
 typedef enum ExitStatus {
         EXIT_OK = 0,
@@ -22,6 +24,7 @@ typedef struct Output Output;
  * negative or NULL so handlers send only what the user gave. */
 typedef struct Args {
         const char *socket_path;
+        maio_transport transport; /* --transport: REST (default), NETLINK or AUTO */
         const Output *output;
         int64_t id;                   /* ID argument of tenants show/rm, TENANT of maio grant/release */
         const char *name;             /* NAME argument of tenants add, knobs get/set/restore (NULL: none) */

@@ -477,18 +477,89 @@ static void send_error(NetlinkServer *s, uint32_t portid, const struct nlmsghdr 
         send_to(s, portid, buf, len);
 }
 
-/* The reply document in parts of at most MAIO_NL_PART_MAX bytes (each a NUL-terminated string);
- * more than one part makes a multi-part reply ending in NLMSG_DONE. */
-static void send_reply(NetlinkServer *s, uint32_t portid, const struct nlmsghdr *req, uint8_t cmd, const Reply *reply) {
-        static uint8_t buf[NETLINK_HDR_LEN + 2 * NLA_HDRLEN + 8 + NLA_ALIGN(MAIO_NL_PART_MAX + 1)];
-        const char *doc = reply->json
-                                  ? json_object_to_json_string_ext(reply->json, JSON_C_TO_STRING_PLAIN |
-                                                                                        JSON_C_TO_STRING_NOSLASHESCAPE)
-                                  : reply->text;
-        size_t total = doc ? strlen(doc) : 0, off = 0;
-        bool multi = total > MAIO_NL_PART_MAX;
-        uint16_t status = (uint16_t) reply->status;
+/* One member of a typed reply as the attribute of its field at buf + len (room bytes left): a null
+ * member as an empty attribute. Returns the new length, or 0 when it does not fit. */
+static size_t put_typed(uint8_t *buf, size_t len, size_t room, const Field *f, json_object *v) {
+        const char *str = NULL;
+        int64_t i;
+        double d;
+        uint8_t b;
 
+        if (!v)
+                return len + NLA_HDRLEN <= room ? nl_put_attr(buf, len, f->id, "", 0, false) : 0;
+        switch (f->type) {
+        case FIELD_INT:
+                i = json_object_get_int64(v);
+                return len + NLA_HDRLEN + sizeof i <= room ? nl_put_attr(buf, len, f->id, &i, sizeof i, false) : 0;
+        case FIELD_DOUBLE:
+                /* The value REST prints (tierd_json_number rounds its text), not the unrounded double. */
+                d = strtod(json_object_get_string(v), NULL);
+                return len + NLA_HDRLEN + sizeof d <= room ? nl_put_attr(buf, len, f->id, &d, sizeof d, false) : 0;
+        case FIELD_BOOL:
+                b = json_object_get_boolean(v);
+                return len + NLA_HDRLEN + 4 <= room ? nl_put_attr(buf, len, f->id, &b, sizeof b, false) : 0;
+        case FIELD_JSON:
+                str = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+                break;
+        default:
+                str = json_object_get_string(v);
+                break;
+        }
+        if (!str || len + NLA_HDRLEN + NLA_ALIGN(strlen(str) + 1) > room || strlen(str) + 1 > UINT16_MAX - NLA_HDRLEN)
+                return 0;
+        return nl_put_attr(buf, len, f->id, str, strlen(str), true);
+}
+
+/* The reply of an op with typed reply fields: MAIO_ATTR_STATUS and one attribute per member of the
+ * JSON document. Returns false (nothing sent) when a member is not declared or it does not fit one
+ * message: the caller sends the JSON document instead. */
+static bool send_typed(NetlinkServer *s, uint32_t portid, const struct nlmsghdr *req, const Op *op, const Reply *reply,
+                       uint8_t *buf, size_t size) {
+        struct nlmsghdr *nlh = (struct nlmsghdr *) buf;
+        uint16_t status = (uint16_t) reply->status;
+        size_t len = NETLINK_HDR_LEN;
+
+        if (!op->reply || !reply->json || !json_object_is_type(reply->json, json_type_object))
+                return false;
+        *nlh = (struct nlmsghdr) { .nlmsg_type = MAIO_NL_MSG, .nlmsg_seq = req->nlmsg_seq, .nlmsg_pid = s->port };
+        *(struct maio_nlhdr *) NLMSG_DATA(nlh) = (struct maio_nlhdr) { .cmd = op->cmd, .version = MAIO_NL_VERSION };
+        len = nl_put_attr(buf, len, MAIO_ATTR_STATUS, &status, sizeof status, false);
+        json_object_object_foreach(reply->json, key, v) {
+                const Field *f = NULL;
+
+                for (size_t k = 0; k < op->reply->n && !f; k++)
+                        if (strcmp(op->reply->fields[k].name, key) == 0)
+                                f = &op->reply->fields[k];
+                if (!f || !(len = put_typed(buf, len, size, f, v))) {
+                        log_debug("netlink %s: reply member %s has no typed attribute, sending JSON", op->name, key);
+                        return false;
+                }
+        }
+        nlh->nlmsg_len = (uint32_t) len;
+        send_to(s, portid, buf, len);
+        if (req->nlmsg_flags & NLM_F_ACK)
+                send_error(s, portid, req, 0, NULL);
+        return true;
+}
+
+/* The reply document in parts of at most MAIO_NL_PART_MAX bytes (each a NUL-terminated string);
+ * more than one part makes a multi-part reply ending in NLMSG_DONE. Ops that declare typed reply
+ * fields answer with attributes instead (send_typed); op is NULL for a netlink-only command. */
+static void send_reply(NetlinkServer *s, uint32_t portid, const struct nlmsghdr *req, uint8_t cmd, const Op *op,
+                       const Reply *reply) {
+        static uint8_t buf[NETLINK_HDR_LEN + 2 * NLA_HDRLEN + 8 + NLA_ALIGN(MAIO_NL_PART_MAX + 1)];
+        uint16_t status = (uint16_t) reply->status;
+        const char *doc;
+        size_t total, off = 0;
+        bool multi;
+
+        if (op && send_typed(s, portid, req, op, reply, buf, sizeof buf))
+                return;
+        doc = reply->json ? json_object_to_json_string_ext(reply->json,
+                                                           JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+                          : reply->text;
+        total = doc ? strlen(doc) : 0;
+        multi = total > MAIO_NL_PART_MAX;
         do {
                 struct nlmsghdr *nlh = (struct nlmsghdr *) buf;
                 size_t part = total - off > MAIO_NL_PART_MAX ? MAIO_NL_PART_MAX : total - off, len = NETLINK_HDR_LEN;
@@ -566,7 +637,7 @@ static void handle_message(NetlinkServer *s, const struct nlmsghdr *nlh, size_t 
                 snprintf(err, sizeof err, "%s: %s", reply_error_to_string(reply.code), reply.message);
                 send_error(s, portid, nlh, reply.error < 0 ? reply.error : -EIO, err);
         } else
-                send_reply(s, portid, nlh, cmd, &reply);
+                send_reply(s, portid, nlh, cmd, op, &reply);
         log_debug("netlink %s from port %" PRIu32 " uid %u -> %u", op ? op->name : netlink_command(cmd)->name, portid,
                   (unsigned) who->uid, reply.status);
         reply_done(&reply);

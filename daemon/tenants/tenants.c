@@ -130,6 +130,16 @@ static void watch_free(Tenants *tn, TenantWatch *w) {
         free(w);
 }
 
+/* The members tenant_to_json() writes (and the token of a creation), as netlink reply attributes. */
+static const Field tenant_reply_fields[] = {
+        { "id", FIELD_INT, .id = 1 },         { "name", FIELD_STRING, .id = 2 },
+        { "priority", FIELD_INT, .id = 3 },   { "workload_class", FIELD_STRING, .id = 4 },
+        { "uid", FIELD_INT, .id = 5 },        { "pid", FIELD_INT, .id = 6 },
+        { "cgroup", FIELD_STRING, .id = 7 },  { "created", FIELD_STRING, .id = 8 },
+        { "pid_alive", FIELD_BOOL, .id = 9 }, { "token", FIELD_STRING, .id = 10 },
+};
+const FieldSet tenants_reply = { tenant_reply_fields, ELEMENTSOF(tenant_reply_fields) };
+
 static json_object *tenant_to_json(Tenants *tn, const Tenant *t) {
         json_object *o = json_object_new_object();
 

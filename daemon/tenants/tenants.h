@@ -49,6 +49,8 @@ void tenants_metrics_write(void *userdata, FILE *f);
 
 /* Op handlers (see the ops table); userdata is the Tenants. */
 extern const FieldSet tenants_create_body, tenants_update_body;
+/* A tenant's members as typed netlink reply attributes (tenants.create, tenants.get). */
+extern const FieldSet tenants_reply;
 int tenants_op_list(void *userdata, const Request *req, Reply *reply);
 int tenants_op_create(void *userdata, const Request *req, Reply *reply);
 int tenants_op_get(void *userdata, const Request *req, Reply *reply);

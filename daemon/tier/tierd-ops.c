@@ -61,6 +61,19 @@ static int thresholds_fill(Tierd *m, const TierdTenant *tt, json_object *o) {
         return r;
 }
 
+/* The members thresholds_fill() writes, as netlink reply attributes (the context is a JSON object). */
+static const Field thresholds_reply_fields[] = {
+        { "tenant_id", FIELD_INT, .id = 1 },       { "episode", FIELD_INT, .id = 2 },
+        { "policy", FIELD_STRING, .id = 3 },       { "model_id", FIELD_INT, .id = 4 },
+        { "model_version", FIELD_INT, .id = 5 },   { "rule", FIELD_STRING, .id = 6 },
+        { "access_rate", FIELD_DOUBLE, .id = 7 },  { "burst_duration", FIELD_DOUBLE, .id = 8 },
+        { "action", FIELD_INT, .id = 9 },          { "explored", FIELD_BOOL, .id = 10 },
+        { "cached_rewards", FIELD_INT, .id = 11 }, { "context", FIELD_JSON, .id = 12 },
+        { "decided", FIELD_STRING, .id = 13 },     { "backend", FIELD_STRING, .id = 14 },
+        { "applied", FIELD_BOOL, .id = 15 },       { "applied_note", FIELD_STRING, .id = 16 },
+};
+const FieldSet tierd_thresholds_reply = { thresholds_reply_fields, ELEMENTSOF(thresholds_reply_fields) };
+
 json_object *tierd_thresholds_to_json(Tierd *m, const TierdTenant *tt) {
         json_object *o = json_object_new_object();
 
@@ -110,6 +123,15 @@ static const Field feedback_fields[] = {
         [FEEDBACK_REQUESTS_PER_S] = { "requests_per_s", FIELD_DOUBLE, .one_of = 1, .id = 3 },
 };
 const FieldSet tierd_feedback_body = { feedback_fields, ELEMENTSOF(feedback_fields) };
+
+/* The feedback reply's members; next holds the next episode's thresholds (a JSON object). */
+static const Field feedback_reply_fields[] = {
+        { "tenant_id", FIELD_INT, .id = 1 },
+        { "episode", FIELD_INT, .id = 2 },
+        { "reward", FIELD_DOUBLE, .id = 3 },
+        { "next", FIELD_JSON, .id = 4 },
+};
+const FieldSet tierd_feedback_reply = { feedback_reply_fields, ELEMENTSOF(feedback_reply_fields) };
 
 int tierd_op_feedback(void *userdata, const Request *req, Reply *reply) {
         Tierd *m = userdata;

@@ -425,6 +425,8 @@ void tierd_applier_teardown(Tierd *m, TierdApplier *a);
 /* ---- REST (tierd-ops.c); userdata is the Tierd ---- */
 
 extern const FieldSet tierd_feedback_body, tierd_policy_body, tierd_import_body;
+/* The members of the thresholds and feedback replies, as typed netlink reply attributes. */
+extern const FieldSet tierd_thresholds_reply, tierd_feedback_reply;
 
 int tierd_op_thresholds(void *userdata, const Request *req, Reply *reply);
 int tierd_op_feedback(void *userdata, const Request *req, Reply *reply);

@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from maiotest import Daemon, NOBODY, Skip, check, check_eq, check_error_body, main, needs
+from maiotest import Daemon, NOBODY, Skip, check, check_eq, check_error_body, main, needs, transports
 
 OTHER = 65533  # a second unprivileged uid, no passwd entry needed
 
@@ -26,6 +26,7 @@ def spawn_sleep_as(uid):
     return subprocess.Popen(["sleep", "30"], user=uid, group=uid, extra_groups=[], stdin=subprocess.DEVNULL)
 
 
+@transports
 def test_uid_isolation():
     mine = spawn_sleep_as(NOBODY)
     try:

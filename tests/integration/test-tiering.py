@@ -15,7 +15,7 @@ import sys
 import tempfile
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from maiotest import NOBODY, Daemon, as_user, check, check_eq, env, fixture, main, runnable_by_others
+from maiotest import NOBODY, Daemon, as_user, check, check_eq, env, fixture, main, runnable_by_others, transports
 
 SCHEME = "sys/kernel/mm/damon/admin/kdamonds/0/contexts/0/schemes/{}/{}"
 
@@ -92,6 +92,7 @@ def check_scheme_follows(root, th):
              f"age min for a {th['burst_duration']} s burst")
 
 
+@transports
 def test_feedback_loop():
     with Root() as root, Daemon(config=config("linucb"), root=root.path) as d:
         tid = add_tenant(d, "job", as_uid=NOBODY)
@@ -141,6 +142,7 @@ def test_feedback_loop():
         check_eq(d.ok("GET", "/v1/status")["tiering"]["tenants"], 1, "status counts the tenant")
 
 
+@transports
 def test_bad_feedback():
     with Root() as root, Daemon(config=config("linucb"), root=root.path) as d:
         mine = add_tenant(d, "job", as_uid=NOBODY)

@@ -33,19 +33,25 @@ static const char *const field_types[_FIELD_TYPE_MAX] = {
         [FIELD_ENUM] = "string",   [FIELD_SCALAR] = "string", [FIELD_JSON] = "json",
 };
 
-/* "7 tenants.get id -" or "6 tenants.create - 1:name:string,2:priority:s64,..." */
+/* One field list: "1:name:string,2:priority:s64,..." or "-". */
+static void dump_fields(const FieldSet *set) {
+        if (!set)
+                fputs("-", stdout);
+        for (size_t k = 0; set && k < set->n; k++)
+                printf("%s%u:%s:%s", k ? "," : "", set->fields[k].id, set->fields[k].name,
+                       field_types[set->fields[k].type]);
+}
+
+/* "7 tenants.get id - REPLY" or "6 tenants.create - 1:name:string,2:priority:s64,... REPLY", where
+ * REPLY lists the typed reply fields the same way ("-": the reply is JSON). */
 static int dump_netlink(const Op *ops, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 const char *params = strstr(ops[i].path, "{id}") ? "id" : strstr(ops[i].path, "{name}") ? "name" : "-";
 
                 printf("%u %s %s ", ops[i].cmd, ops[i].name, params);
-                if (!ops[i].body)
-                        fputs("-", stdout);
-                for (size_t k = 0; ops[i].body && k < ops[i].body->n; k++) {
-                        const Field *f = &ops[i].body->fields[k];
-
-                        printf("%s%u:%s:%s", k ? "," : "", f->id, f->name, field_types[f->type]);
-                }
+                dump_fields(ops[i].body);
+                putchar(' ');
+                dump_fields(ops[i].reply);
                 putchar('\n');
         }
         return fflush(stdout) != 0 || ferror(stdout) ? EXIT_FAILURE : EXIT_SUCCESS;
