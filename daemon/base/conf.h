@@ -22,6 +22,17 @@ typedef enum ConfType {
         CONF_U64,       /* [uint64_t] decimal digits only, range [min, max] (for byte counts) */
 } ConfType;
 
+/* One [tenants.group.NAME] section: the admission limits of the members of group NAME, overriding
+ * [tenants]. A key the section does not set takes the [tenants] value once loading is done. */
+typedef struct TenantGroupConf {
+        char *name;
+        unsigned max_per_uid;      /* as [tenants] max_tenants_per_uid */
+        unsigned highest_priority; /* as [tenants] highest_priority */
+} TenantGroupConf;
+
+/* Most [tenants.group.NAME] sections one configuration may hold. */
+#define CONF_TENANT_GROUPS_MAX 64
+
 typedef struct Config {
         /* [daemon] */
         int log_level;              /* LOG_* */
@@ -40,7 +51,11 @@ typedef struct Config {
 
         /* [tenants] */
         unsigned max_tenants;
-        unsigned on_pid_exit; /* TENANT_PID_EXIT_KEEP / _REMOVE (index into words) */
+        unsigned on_pid_exit;              /* TENANT_PID_EXIT_KEEP / _REMOVE (index into words) */
+        unsigned tenants_max_per_uid;      /* tenants one non-admin uid may hold */
+        unsigned tenants_highest_priority; /* lowest priority number a non-admin may take (0 = highest) */
+        TenantGroupConf *tenant_groups;    /* [tenants.group.NAME] sections, in file order */
+        size_t n_tenant_groups;
 
         /* [knobs] */
         bool knobs_restore_on_exit;   /* a clean stop writes the originals back */
@@ -112,6 +127,10 @@ typedef struct ConfItem {
 /* The table, for docs and tests; rows of one section are adjacent. Never NULL;
  * *ret_n is set to the row count. */
 const ConfItem *conf_table(size_t *ret_n);
+
+/* The keys of a [tenants.group.NAME] section (their offsets are into TenantGroupConf). Never NULL;
+ * *ret_n is set to the row count. */
+const ConfItem *conf_group_table(size_t *ret_n);
 
 /* Parses `value` as `item` describes and stores it in the field at
  * base + item->offset (a string field's old value is freed). Returns 0;

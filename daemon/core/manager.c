@@ -344,6 +344,39 @@ static void manager_log_features(Manager *m) {
                            m->features.damon_kdamonds_foreign);
 }
 
+/* [tenants] with its group sections resolved to gids (a group that does not exist is logged and
+ * left out), and the admin group for the reload check. */
+static void manager_push_tenants_conf(Manager *m) {
+        const Config *c = m->config;
+        TenantsConf tc = {
+                .max_tenants = c->max_tenants,
+                .on_pid_exit = (int) c->on_pid_exit,
+                .max_per_uid = c->tenants_max_per_uid,
+                .highest_priority = c->tenants_highest_priority,
+                .have_admin_gid = m->http_conf.have_admin_gid,
+                .admin_gid = m->http_conf.admin_gid,
+        };
+
+        for (size_t i = 0; i < c->n_tenant_groups && tc.n_groups < TENANTS_GROUPS_MAX; i++) {
+                const TenantGroupConf *g = &c->tenant_groups[i];
+                struct group *gr = getgrnam(g->name);
+
+                if (!gr) {
+                        log_warning("[tenants.group.%s]: no such group, ignoring the section.", g->name);
+                        continue;
+                }
+                tc.groups[tc.n_groups] = (TenantGroupLimits) {
+                        .gid = gr->gr_gid,
+                        .max_per_uid = g->max_per_uid,
+                        .highest_priority = g->highest_priority,
+                };
+                snprintf(tc.groups[tc.n_groups].name, sizeof tc.groups[tc.n_groups].name, "%s", g->name);
+                tc.n_groups++;
+        }
+        m->http_conf.need_groups = tc.n_groups > 0;
+        tenants_set_conf(m->tenants, &tc);
+}
+
 /* The modules' views of the configuration, after a load or reload. */
 static void manager_push_config(Manager *m) {
         const Config *c = m->config;
@@ -358,8 +391,7 @@ static void manager_push_config(Manager *m) {
                                                               .enforce = c->knobs_enforce,
                                                               .drift_check_s = c->knobs_drift_check_s });
         if (m->tenants)
-                tenants_set_conf(m->tenants,
-                                 &(TenantsConf) { .max_tenants = c->max_tenants, .on_pid_exit = (int) c->on_pid_exit });
+                manager_push_tenants_conf(m);
         if (m->pools)
                 pools_set_conf(m->pools, &(PoolsConf) { .headroom_pages = c->pools_headroom_pages,
                                                         .max_grant_bytes = c->pools_max_grant_bytes });
@@ -543,7 +575,9 @@ int manager_reload(Manager *m) {
                 (void) pools_sync(m->pools, "maio reserve (reload)");
         manager_apply_log_level(m);
         manager_resolve_admin_group(m);
-        (void) manager_listen_tcp(m); /* logged; the unix socket keeps serving regardless */
+        manager_push_tenants_conf(m);            /* again, with the admin group just resolved */
+        (void) tenants_check_limits(m->tenants); /* events for tenants kept above lowered limits */
+        (void) manager_listen_tcp(m);            /* logged; the unix socket keeps serving regardless */
         m->reloads_total++;
         log_info("Configuration reloaded from %s.", m->config_path);
         (void) sd_notify(false, "READY=1");
@@ -600,5 +634,6 @@ int manager_op_status(void *userdata, const Request *req, Reply *reply) {
         json_object_object_add(o, "conflicts", journal_conflicts_to_json(m->journal));
         json_object_object_add(o, "tiering", tierd_status_to_json(m->tierd));
         json_object_object_add(o, "counts", status_counts(m));
+        json_object_object_add(o, "admission", tenants_admission_to_json(m->tenants));
         return reply_json(reply, 200, o);
 }

@@ -14,7 +14,7 @@
 #include "conf.h"
 #include "log.h"
 #include "metrics.h"
-#include "tenants.h"
+#include "tenants-internal.h"
 #include "time-util.h"
 
 #define EVENTS_LIMIT 100
@@ -82,6 +82,18 @@ Tenants *tenants_free(Tenants *t) {
 
 void tenants_set_conf(Tenants *t, const TenantsConf *conf) {
         t->conf = *conf;
+}
+
+Store *tenants_store(Tenants *t) {
+        return t->store;
+}
+
+const TenantsConf *tenants_conf(Tenants *t) {
+        return &t->conf;
+}
+
+const char *tenants_root(Tenants *t) {
+        return t->root;
 }
 
 int tenants_on_removed(Tenants *t, HookFn fn, void *userdata) {
@@ -459,6 +471,9 @@ int tenants_op_create(void *userdata, const Request *req, Reply *reply) {
                 return r;
         if ((unsigned) r >= tn->conf.max_tenants)
                 return reply_error(reply, REPLY_CONFLICT, "The tenant limit of %u is reached", tn->conf.max_tenants);
+        r = tenants_admit_new(tn, req->who, &t, reply);
+        if (r < 0)
+                return r;
 
         r = token_generate(token);
         if (r < 0)
@@ -543,6 +558,9 @@ int tenants_op_update(void *userdata, const Request *req, Reply *reply) {
                         reply, REPLY_INVALID_VALUE,
                         "Field 'name' must be 1-63 characters of A-Z a-z 0-9 . _ - not starting with . or -");
         r = workload_class_check(reply, t.workload_class);
+        if (r < 0)
+                return r;
+        r = tenants_admit_priority(tn, req->who, req->tenant->priority, t.priority, reply);
         if (r < 0)
                 return r;
         tn->generation++;

@@ -72,7 +72,8 @@ def test_status():
     with Daemon() as d:
         s = d.ok("GET", "/v1/status")
         check_eq(sorted(s), sorted(["version", "pid", "uptime_sec", "config_file", "state_dir", "runtime_dir",
-                                    "root", "dry_run", "listeners", "features", "conflicts", "tiering", "counts"]),
+                                    "root", "dry_run", "listeners", "features", "conflicts", "tiering", "counts",
+                                    "admission"]),
                  "status keys")
         check_eq(s["conflicts"], [], "status.conflicts (host-2node runs no tuner)")
         check_eq(s["version"], maiod_version(), "status.version")

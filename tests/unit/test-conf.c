@@ -678,18 +678,67 @@ static void test_man_ranges(void **state) {
         assert_int_equal(found, want);
 }
 
+/* [tenants.group.NAME]: sections merge by name, unset keys take the [tenants] value wherever it is
+ * set in the file, the print reloads to the same groups, and at most CONF_TENANT_GROUPS_MAX exist. */
+static void test_tenant_groups(void **state) {
+        _cleanup_(conf_freep) Config *c = NULL, *d = NULL;
+        _cleanup_free_ char *error = NULL, *printed = NULL, *many = NULL;
+        size_t n, len = 0;
+        FILE *f;
+
+        assert_int_equal(load_text("[tenants.group.a]\nhighest_priority = 1\n"
+                                   "[tenants]\nmax_tenants_per_uid = 7\nhighest_priority = 5\n"
+                                   "[tenants.group.b_2]\nmax_tenants_per_uid = 0\n"
+                                   "[tenants.group.a]\nmax_tenants_per_uid = 9\n",
+                                   &c, &error, NULL),
+                         0);
+        assert_int_equal(c->n_tenant_groups, 2);
+        assert_string_equal(c->tenant_groups[0].name, "a");
+        assert_int_equal(c->tenant_groups[0].max_per_uid, 9);
+        assert_int_equal(c->tenant_groups[0].highest_priority, 1);
+        assert_string_equal(c->tenant_groups[1].name, "b_2");
+        assert_int_equal(c->tenant_groups[1].max_per_uid, 0);
+        assert_int_equal(c->tenant_groups[1].highest_priority, 5);
+        assert_non_null(conf_group_table(&n));
+        assert_int_equal(n, 2);
+
+        printed = print_to_string(c);
+        assert_int_equal(load_text(printed, &d, &error, NULL), 0);
+        assert_int_equal(d->n_tenant_groups, 2);
+        for (size_t i = 0; i < 2; i++) {
+                assert_string_equal(d->tenant_groups[i].name, c->tenant_groups[i].name);
+                assert_int_equal(d->tenant_groups[i].max_per_uid, c->tenant_groups[i].max_per_uid);
+                assert_int_equal(d->tenant_groups[i].highest_priority, c->tenant_groups[i].highest_priority);
+        }
+        conf_free(d);
+        d = NULL;
+
+        f = open_memstream(&many, &len);
+        assert_non_null(f);
+        for (int i = 0; i <= CONF_TENANT_GROUPS_MAX; i++)
+                fprintf(f, "[tenants.group.g%d]\nhighest_priority = 3\n", i);
+        assert_int_equal(fclose(f), 0);
+        assert_int_equal(load_text(many, &d, &error, NULL), -EINVAL);
+        assert_non_null(strstr(error, "more than 64"));
+        free(error);
+        error = NULL;
+        assert_int_equal(load_text("[tenants.group.-x]\nhighest_priority = 3\n", &d, &error, NULL), -EINVAL);
+        assert_non_null(strstr(error, "unknown section"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_table),          cmocka_unit_test(test_defaults),
-                cmocka_unit_test(test_uint),           cmocka_unit_test(test_mode),
-                cmocka_unit_test(test_bool),           cmocka_unit_test(test_string),
-                cmocka_unit_test(test_name),           cmocka_unit_test(test_listen),
-                cmocka_unit_test(test_log_level),      cmocka_unit_test(test_enum),
-                cmocka_unit_test(test_load_values),    cmocka_unit_test(test_load_syntax),
-                cmocka_unit_test(test_load_missing),   cmocka_unit_test(test_dropin_order),
-                cmocka_unit_test(test_dropin_error),   cmocka_unit_test(test_errors),
-                cmocka_unit_test(test_error_nul_byte), cmocka_unit_test(test_print_format),
-                cmocka_unit_test(test_roundtrip),      cmocka_unit_test(test_man_ranges),
+                cmocka_unit_test(test_tenant_groups), cmocka_unit_test(test_table),
+                cmocka_unit_test(test_defaults),      cmocka_unit_test(test_uint),
+                cmocka_unit_test(test_mode),          cmocka_unit_test(test_bool),
+                cmocka_unit_test(test_string),        cmocka_unit_test(test_name),
+                cmocka_unit_test(test_listen),        cmocka_unit_test(test_log_level),
+                cmocka_unit_test(test_enum),          cmocka_unit_test(test_load_values),
+                cmocka_unit_test(test_load_syntax),   cmocka_unit_test(test_load_missing),
+                cmocka_unit_test(test_dropin_order),  cmocka_unit_test(test_dropin_error),
+                cmocka_unit_test(test_errors),        cmocka_unit_test(test_error_nul_byte),
+                cmocka_unit_test(test_print_format),  cmocka_unit_test(test_roundtrip),
+                cmocka_unit_test(test_man_ranges),
         };
 
         return cmocka_run_group_tests_name("conf", tests, group_setup, group_teardown);
