@@ -127,6 +127,10 @@ static const ConfItem conf_items[] = {
              "Percent of the link bandwidth left to this host that promotions may use, shared by priority."),
         ITEM("tiering", "demote_after_sec", CONF_UINT, tiering_demote_after_s, 1, 3600, "5", NULL,
              "DAMON backend: seconds a tenant's region must go unaccessed before it is demoted."),
+
+        ITEM("scheduler", "classes", CONF_CLASSES, scheduler_classes, 0, 0, "0-1,2-5,6-7", NULL,
+             "Priority classes of the allocator, served strictly in this order: ascending ranges covering "
+             "priorities 0-7; inside a class shares go by weight 8 - priority."),
 };
 
 #define GROUP_SECTION_PREFIX "tenants.group."
@@ -349,6 +353,59 @@ static int parse_listen(const char *value, char *buf) {
         return -EINVAL;
 }
 
+/* "0-1,2-5,6-7": ranges (or single priorities) in ascending order, covering 0..7 exactly once;
+ * blanks around the items are allowed. */
+static int parse_classes(const char *value, ConfPriorityClasses *field, char *buf) {
+        ConfPriorityClasses c = {};
+        unsigned next = 0;
+        const char *p = value;
+
+        for (;;) {
+                unsigned lo, hi;
+
+                p += strspn(p, " \t");
+                if (*p < '0' || *p > '7')
+                        break;
+                lo = hi = (unsigned) (*p++ - '0');
+                if (*p == '-') {
+                        p++;
+                        if (*p < '0' || *p > '7')
+                                break;
+                        hi = (unsigned) (*p++ - '0');
+                }
+                if (lo != next || hi < lo)
+                        break;
+                for (unsigned q = lo; q <= hi; q++)
+                        c.class_of[q] = (uint8_t) c.n;
+                c.n++;
+                next = hi + 1;
+                p += strspn(p, " \t");
+                if (*p == '\0' && next == 8) {
+                        *field = c;
+                        return 0;
+                }
+                if (*p++ != ',')
+                        break;
+        }
+        snprintf(buf, REASON_MAX, "expected ascending ranges covering priorities 0-7 once, e.g. 0-1,2-5,6-7");
+        return -EINVAL;
+}
+
+static void format_classes(const ConfPriorityClasses *c, char *buf, size_t size) {
+        size_t len = 0;
+
+        buf[0] = '\0';
+        for (unsigned p = 0; p < 8 && len < size;) {
+                unsigned q = p;
+
+                while (q + 1 < 8 && c->class_of[q + 1] == c->class_of[p])
+                        q++;
+                len += (size_t) (q > p ? snprintf(buf + len, size - len, "%s%u-%u", p ? "," : "", p, q)
+                                       : snprintf(buf + len, size - len, "%s%u", p ? "," : "", p));
+                p = q + 1;
+        }
+}
+
 static int parse_word(const ConfItem *item, const char *value, void *field, char *buf) {
         size_t len = 0;
         int level;
@@ -415,6 +472,9 @@ int conf_item_parse(const ConfItem *item, const char *value, void *base, char **
         case CONF_ENUM:
                 r = parse_word(item, value, field, buf);
                 break;
+        case CONF_CLASSES:
+                r = parse_classes(value, field, buf);
+                break;
         default:
                 snprintf(buf, REASON_MAX, "unsupported type %d", (int) item->type);
                 r = -EINVAL;
@@ -457,6 +517,10 @@ int conf_item_format(const ConfItem *item, const void *base, char **ret) {
                 for (unsigned i = 0; item->words[i] && !s; i++)
                         if (i == *(const unsigned *) field)
                                 s = item->words[i];
+                break;
+        case CONF_CLASSES:
+                format_classes(field, buf, sizeof buf);
+                s = buf;
                 break;
         }
         if (!s)

@@ -20,7 +20,15 @@ typedef enum ConfType {
         CONF_LOG_LEVEL, /* [int] a syslog level name, stored as LOG_* */
         CONF_ENUM,      /* [unsigned] one of ConfItem.words (any case), stored as its index */
         CONF_U64,       /* [uint64_t] decimal digits only, range [min, max] (for byte counts) */
+        CONF_CLASSES,   /* [ConfPriorityClasses] ranges of priorities "0-1,2-5,6-7": ascending, covering
+                         * 0..7 once; printed without blanks */
 } ConfType;
+
+/* Priority classes: which class each priority 0..7 is in, classes numbered in serving order. */
+typedef struct ConfPriorityClasses {
+        unsigned n;
+        uint8_t class_of[8];
+} ConfPriorityClasses;
 
 /* One [tenants.group.NAME] section: the admission limits of the members of group NAME, overriding
  * [tenants]. A key the section does not set takes the [tenants] value once loading is done. */
@@ -78,6 +86,9 @@ typedef struct Config {
         unsigned tiering_remote_latency_ns;
         unsigned tiering_promote_budget_percent; /* share of our link bandwidth promotions may use */
         unsigned tiering_demote_after_s;         /* DAMON: idle time before a page is demoted */
+
+        /* [scheduler] */
+        ConfPriorityClasses scheduler_classes; /* priority -> class for the allocator */
 } Config;
 
 enum {

@@ -612,6 +612,28 @@ static json_object *status_counts(Manager *m) {
         return o;
 }
 
+/* The allocator's configuration: its priority classes in serving order, each a list of priorities. */
+static json_object *status_scheduler(Manager *m) {
+        const ConfPriorityClasses *c = &m->config->scheduler_classes;
+        json_object *o = json_object_new_object(), *classes = json_object_new_array();
+
+        if (!o || !classes) {
+                json_object_put(o);
+                json_object_put(classes);
+                return NULL;
+        }
+        for (unsigned k = 0; k < c->n; k++) {
+                json_object *prios = json_object_new_array();
+
+                for (unsigned p = 0; prios && p < 8; p++)
+                        if (c->class_of[p] == k)
+                                json_object_array_add(prios, json_object_new_int((int) p));
+                json_object_array_add(classes, prios);
+        }
+        json_object_object_add(o, "classes", classes);
+        return o;
+}
+
 int manager_op_status(void *userdata, const Request *req, Reply *reply) {
         Manager *m = userdata;
         json_object *o = json_object_new_object();
@@ -635,5 +657,6 @@ int manager_op_status(void *userdata, const Request *req, Reply *reply) {
         json_object_object_add(o, "tiering", tierd_status_to_json(m->tierd));
         json_object_object_add(o, "counts", status_counts(m));
         json_object_object_add(o, "admission", tenants_admission_to_json(m->tenants));
+        json_object_object_add(o, "scheduler", status_scheduler(m));
         return reply_json(reply, 200, o);
 }

@@ -726,19 +726,67 @@ static void test_tenant_groups(void **state) {
         assert_non_null(strstr(error, "unknown section"));
 }
 
+/* [scheduler] classes: ascending ranges covering 0..7 once, normalised when printed. */
+static void test_classes(void **state) {
+        static const struct {
+                const char *in, *out;
+                unsigned n;
+                uint8_t class_of[8];
+        } good[] = {
+                { "0-1,2-5,6-7", "0-1,2-5,6-7", 3, { 0, 0, 1, 1, 1, 1, 2, 2 } },
+                { " 0 - 1", NULL, 0, {} }, /* no blanks inside a range */
+                { "0-7", "0-7", 1, { 0, 0, 0, 0, 0, 0, 0, 0 } },
+                { "0, 1-6 ,7", "0,1-6,7", 3, { 0, 1, 1, 1, 1, 1, 1, 2 } },
+                { "0,1,2,3,4,5,6,7", "0,1,2,3,4,5,6,7", 8, { 0, 1, 2, 3, 4, 5, 6, 7 } },
+                { "0-1,2-5", NULL, 0, {} },  /* 6 and 7 in no class */
+                { "0-1,3-7", NULL, 0, {} },  /* 2 missing */
+                { "2-7,0-1", NULL, 0, {} },  /* not ascending */
+                { "0-1,1-7", NULL, 0, {} },  /* 1 twice */
+                { "0-8", NULL, 0, {} },      /* no priority 8 */
+                { "1-0,2-7", NULL, 0, {} },  /* reversed range */
+                { "0-1,,2-7", NULL, 0, {} }, /* empty item */
+                { "0-1,2-7,", NULL, 0, {} }, /* trailing comma */
+                { "", NULL, 0, {} },
+                { "0-1;2-7", NULL, 0, {} },
+        };
+        const ConfItem *item = find_item("scheduler", "classes");
+        _cleanup_(conf_freep) Config *c = NULL;
+
+        assert_non_null(item);
+        assert_int_equal(conf_new_default(&c), 0);
+        assert_int_equal(c->scheduler_classes.n, 3);
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                _cleanup_free_ char *reason = NULL, *out = NULL;
+                ConfPriorityClasses before = c->scheduler_classes;
+                int r = conf_item_parse(item, good[i].in, c, &reason);
+
+                if (!good[i].out) {
+                        assert_int_equal(r, -EINVAL);
+                        assert_non_null(strstr(reason, "ascending ranges"));
+                        assert_memory_equal(&c->scheduler_classes, &before, sizeof before); /* untouched */
+                        continue;
+                }
+                assert_int_equal(r, 0);
+                assert_int_equal(c->scheduler_classes.n, good[i].n);
+                assert_memory_equal(c->scheduler_classes.class_of, good[i].class_of, 8);
+                out = format_item(item, c);
+                assert_string_equal(out, good[i].out);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_tenant_groups), cmocka_unit_test(test_table),
-                cmocka_unit_test(test_defaults),      cmocka_unit_test(test_uint),
-                cmocka_unit_test(test_mode),          cmocka_unit_test(test_bool),
-                cmocka_unit_test(test_string),        cmocka_unit_test(test_name),
-                cmocka_unit_test(test_listen),        cmocka_unit_test(test_log_level),
-                cmocka_unit_test(test_enum),          cmocka_unit_test(test_load_values),
-                cmocka_unit_test(test_load_syntax),   cmocka_unit_test(test_load_missing),
-                cmocka_unit_test(test_dropin_order),  cmocka_unit_test(test_dropin_error),
-                cmocka_unit_test(test_errors),        cmocka_unit_test(test_error_nul_byte),
-                cmocka_unit_test(test_print_format),  cmocka_unit_test(test_roundtrip),
-                cmocka_unit_test(test_man_ranges),
+                cmocka_unit_test(test_tenant_groups),  cmocka_unit_test(test_classes),
+                cmocka_unit_test(test_table),          cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_uint),           cmocka_unit_test(test_mode),
+                cmocka_unit_test(test_bool),           cmocka_unit_test(test_string),
+                cmocka_unit_test(test_name),           cmocka_unit_test(test_listen),
+                cmocka_unit_test(test_log_level),      cmocka_unit_test(test_enum),
+                cmocka_unit_test(test_load_values),    cmocka_unit_test(test_load_syntax),
+                cmocka_unit_test(test_load_missing),   cmocka_unit_test(test_dropin_order),
+                cmocka_unit_test(test_dropin_error),   cmocka_unit_test(test_errors),
+                cmocka_unit_test(test_error_nul_byte), cmocka_unit_test(test_print_format),
+                cmocka_unit_test(test_roundtrip),      cmocka_unit_test(test_man_ranges),
         };
 
         return cmocka_run_group_tests_name("conf", tests, group_setup, group_teardown);
