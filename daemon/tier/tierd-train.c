@@ -8,7 +8,7 @@
  * to the worker from when it takes the job off the queue until it puts it on the done list, and to
  * the loop again once the eventfd handler has taken it off that list. The two lists, the stopping
  * flag and the counters are guarded by the mutex. The worker touches no other state: policies hold
- * no global state, and json-c objects are per job. */
+ * no global state, json-c objects are per job, and it does not log (the log is the loop's). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -101,9 +101,9 @@ static void *worker_main(void *userdata) {
         TierdTrainer *t = userdata;
         uint64_t one = 1;
 
-        /* Background work: on a busy host the event loop's thread gets the CPU first. */
-        if (setpriority(PRIO_PROCESS, (id_t) gettid(), TIERD_TRAIN_NICE) < 0)
-                log_debug_errno(errno, "Failed to lower the training thread's priority, ignoring: %m");
+        /* Background work: on a busy host the event loop's thread gets the CPU first. The worker
+         * logs nothing (the log's state is the loop's); a failure here only costs priority. */
+        (void) setpriority(PRIO_PROCESS, (id_t) gettid(), TIERD_TRAIN_NICE);
         pthread_mutex_lock(&t->lock);
         for (;;) {
                 TierdTrainJob *j;
@@ -126,8 +126,8 @@ static void *worker_main(void *userdata) {
                 t->busy_usec += j->usec;
                 list_push(&t->finished, &t->finished_tail, j);
                 pthread_mutex_unlock(&t->lock);
-                if (write(t->efd, &one, sizeof one) < 0)
-                        log_debug_errno(errno, "Failed to wake the event loop for a finished training job: %m");
+                /* Cannot fail short of a bug: the counter would need 2^64 - 1 unread wake-ups. */
+                (void) !write(t->efd, &one, sizeof one);
                 pthread_mutex_lock(&t->lock);
         }
         pthread_mutex_unlock(&t->lock);
