@@ -443,6 +443,7 @@ static int manager_wire(Manager *m) {
         if (r < 0)
                 return log_oom();
         manager_push_config(m);
+        (void) tenants_check_limits(m->tenants); /* notes the limits a reload compares with */
 
         /* What a removed tenant held goes at once: its hugepages, then its DAMON scheme. */
         (void) tenants_on_removed(m->tenants, pools_tenant_removed, m->pools);

@@ -240,6 +240,8 @@ int tenants_check_limits(Tenants *tn) {
         size_t n = 0;
         int r;
 
+        if (!tenants_limits_changed(tn))
+                return 0; /* reported when they last changed */
         r = store_tenant_list(tenants_store(tn), -1, &ts, &n);
         if (r < 0)
                 return r;

@@ -20,3 +20,7 @@ int tenants_admit_new(Tenants *t, const Identity *who, const Tenant *tenant, Rep
 /* Checks a priority change from old_priority by who (admins pass; keeping the old one passes).
  * Returns 0, or a negative errno with a 403 in reply. */
 int tenants_admit_priority(Tenants *t, const Identity *who, int old_priority, int priority, Reply *reply);
+
+/* Whether the admission limits differ from those seen at the previous call (false at the first,
+ * which only takes note); remembers the current ones. */
+bool tenants_limits_changed(Tenants *t);

@@ -36,6 +36,8 @@ struct Tenants {
         char *root;
         sd_event *event;
         TenantsConf conf;
+        TenantsConf checked; /* the limits the last admission check (or the start) saw */
+        bool have_checked;
         TenantWatch *watches;                      /* pidfd watches, a list */
         uint64_t generation;                       /* bumped whenever a tenant row changes or goes away */
         TenantCacheSlot cache[TENANT_CACHE_SLOTS]; /* by id modulo the size */
@@ -82,6 +84,20 @@ Tenants *tenants_free(Tenants *t) {
 
 void tenants_set_conf(Tenants *t, const TenantsConf *conf) {
         t->conf = *conf;
+}
+
+bool tenants_limits_changed(Tenants *t) {
+        const TenantsConf *a = &t->checked, *b = &t->conf;
+        bool changed = t->have_checked && (a->max_per_uid != b->max_per_uid ||
+                                           a->highest_priority != b->highest_priority || a->n_groups != b->n_groups);
+
+        for (size_t i = 0; t->have_checked && !changed && i < b->n_groups; i++)
+                changed = a->groups[i].gid != b->groups[i].gid ||
+                          a->groups[i].max_per_uid != b->groups[i].max_per_uid ||
+                          a->groups[i].highest_priority != b->groups[i].highest_priority;
+        t->checked = t->conf;
+        t->have_checked = true;
+        return changed;
 }
 
 Store *tenants_store(Tenants *t) {

@@ -110,9 +110,11 @@ bool tenants_cgroup_owned_by(const char *dir, uid_t uid);
  * Returns a new reference or NULL on OOM. */
 json_object *tenants_admission_to_json(Tenants *t);
 
-/* After a reload: records an "admission-over-limit" event (and a log line) for each non-admin uid
- * holding more tenants than its limit now allows and each of their tenants above the priority it
- * may take. Nothing is removed. Group membership comes from the user database. Returns 0 or -errno. */
+/* After a reload that changed the limits: records an "admission-over-limit" event (and a log line)
+ * for each non-admin uid holding more tenants than its limit now allows and each of their tenants
+ * above the priority it may take. Nothing is removed. Group membership comes from the user
+ * database. The first call only takes note of the limits (call it once at start). Returns 0 or
+ * -errno. */
 int tenants_check_limits(Tenants *t);
 
 /* Reads field 22 (starttime, clock ticks since boot) of /proc/PID/stat below

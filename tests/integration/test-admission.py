@@ -154,6 +154,11 @@ def test_reload_lowers_limit():
                  f"count event in {evs!r}")
         check_eq(sorted(e["tenant_id"] for e in evs if e["tenant_id"] is not None), sorted(ids[:2]),
                  "priority events")
+        # Another reload with the same limits reports nothing again.
+        d.signal(signal.SIGHUP)
+        wait_for(lambda: d.log().count("Configuration reloaded") >= 2, 5, "second reload")
+        again = [e for e in d.ok("GET", "/v1/events")["events"] if e["kind"] == "admission-over-limit"]
+        check_eq(len(again), len(evs), "no repeated events for unchanged limits")
         # A kept priority may stay on PATCH, not be raised.
         check_eq(d.ok("PATCH", f"/v1/tenants/{ids[0]}", {"name": "r"}, as_uid=NOBODY)["priority"], 2, "kept")
         forbidden(d, "PATCH", f"/v1/tenants/{ids[1]}", {"priority": 2}, "highest_priority", as_uid=NOBODY)
