@@ -36,7 +36,7 @@
  * counted without a system call), so a flooding peer that does not read costs little. */
 #define NETLINK_CONGESTED_USEC (20 * 1000)
 #define NETLINK_CONGESTED_MAX 16
-#define NETLINK_MAX_GROUPS 64
+#define NETLINK_MAX_GROUPS IDENTITY_MAX_GROUPS
 #define NETLINK_HDR_LEN (NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct maio_nlhdr)))
 
 typedef struct NlItem {
@@ -425,16 +425,20 @@ static size_t peer_groups(pid_t pid, uid_t uid, gid_t *groups, size_t max) {
 static Identity identity_of(const NetlinkServer *s, const struct ucred *cred) {
         gid_t groups[NETLINK_MAX_GROUPS];
         size_t n = 0;
+        Identity id;
 
-        if (cred->uid != 0 && s->ctx.conf->have_admin_gid)
+        if (cred->uid != 0 && (s->ctx.conf->have_admin_gid || s->ctx.conf->need_groups))
                 n = peer_groups(cred->pid, cred->uid, groups, NETLINK_MAX_GROUPS);
-        return (Identity) {
+        id = (Identity) {
                 .kind = IDENTITY_PEER,
                 .uid = cred->uid,
                 .gid = cred->gid,
                 .pid = cred->pid,
                 .admin = http_is_admin(s->ctx.conf, cred->uid, cred->gid, groups, n),
+                .n_groups = (unsigned) n,
         };
+        memcpy(id.groups, groups, n * sizeof(gid_t));
+        return id;
 }
 
 /* ---- replies ---- */

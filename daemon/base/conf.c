@@ -113,6 +113,11 @@ static const ConfItem conf_items[] = {
         ITEM("tenants", "on_pid_exit", CONF_ENUM, on_pid_exit, 0, 0, "keep", pid_exit_words,
              "What happens to a tenant when its watched pid exits: keep or remove. "
              "The exit is recorded as an event either way."),
+        ITEM("tenants", "max_tenants_per_uid", CONF_UINT, tenants_max_per_uid, 0, 1000000, "16", NULL,
+             "Most tenants one non-admin uid may hold; [tenants.group.NAME] sections may override it."),
+        ITEM("tenants", "highest_priority", CONF_UINT, tenants_highest_priority, 0, 7, "4", NULL,
+             "Highest priority a non-admin may give a tenant (0 is highest, 7 lowest); "
+             "[tenants.group.NAME] sections may override it."),
 
         ITEM("knobs", "restore_on_exit", CONF_BOOL, knobs_restore_on_exit, 0, 0, "yes", NULL,
              "Whether a clean stop writes back the original value of every kernel knob maiod changed."),
@@ -210,7 +215,30 @@ static const ConfItem conf_items[] = {
         ITEM("mflow", "hysteresis_percent", CONF_UINT, mflow_hysteresis_percent, 0, 100, "20", NULL,
              "Points of softirq load by which a splitting core must exceed the least loaded other core before a "
              "flow leaves it."),
+        ITEM("scheduler", "classes", CONF_CLASSES, scheduler_classes, 0, 0, "0-1,2-5,6-7", NULL,
+             "Priority classes of the allocator, served strictly in this order: ascending ranges covering "
+             "priorities 0-7; inside a class shares go by weight 8 - priority."),
 };
+
+#define GROUP_SECTION_PREFIX "tenants.group."
+#define GROUP_ITEM(k, t, field, lo, hi, text)                                                                   \
+        {                                                                                                       \
+                .section = GROUP_SECTION_PREFIX "NAME", .key = (k), .type = (t),                                \
+                .offset = offsetof(TenantGroupConf, field), .min = (lo), .max = (hi), .def = "", .doc = (text), \
+        }
+
+/* A group section's keys; unset ones take the [tenants] value after loading (conf_groups_inherit). */
+static const ConfItem group_items[] = {
+        GROUP_ITEM("max_tenants_per_uid", CONF_UINT, max_per_uid, 0, 1000000,
+                   "Most tenants one non-admin uid in this group may hold."),
+        GROUP_ITEM("highest_priority", CONF_UINT, highest_priority, 0, 7,
+                   "Highest priority a non-admin in this group may give a tenant."),
+};
+
+const ConfItem *conf_group_table(size_t *ret_n) {
+        *ret_n = ELEMENTSOF(group_items);
+        return group_items;
+}
 
 const ConfItem *conf_table(size_t *ret_n) {
         *ret_n = ELEMENTSOF(conf_items);
@@ -223,6 +251,61 @@ static const ConfItem *item_find(const char *section, const char *key) {
                 if (strcmp(conf_items[i].section, section) == 0 && (!key || strcmp(conf_items[i].key, key) == 0))
                         return &conf_items[i];
         return NULL;
+}
+
+/* The NAME of a "tenants.group.NAME" section (a group name as [api] admin_group takes), else NULL. */
+static const char *group_section_name(const char *section) {
+        const char *name;
+        size_t n;
+
+        if (strncmp(section, GROUP_SECTION_PREFIX, strlen(GROUP_SECTION_PREFIX)) != 0)
+                return NULL;
+        name = section + strlen(GROUP_SECTION_PREFIX);
+        n = strlen(name);
+        if (n == 0 || n > 32 || !strchr("abcdefghijklmnopqrstuvwxyz_", name[0]) ||
+            name[strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-")] != '\0')
+                return NULL;
+        return name;
+}
+
+static bool section_known(const char *section) {
+        return item_find(section, NULL) || group_section_name(section);
+}
+
+/* The group entry named name, appended (every key unset) when new. Returns NULL on -ENOMEM or
+ * when CONF_TENANT_GROUPS_MAX sections exist already (*ret_full set). */
+static TenantGroupConf *group_get(Config *c, const char *name, bool *ret_full) {
+        TenantGroupConf *a;
+
+        *ret_full = false;
+        for (size_t i = 0; i < c->n_tenant_groups; i++)
+                if (strcmp(c->tenant_groups[i].name, name) == 0)
+                        return &c->tenant_groups[i];
+        if (c->n_tenant_groups >= CONF_TENANT_GROUPS_MAX) {
+                *ret_full = true;
+                return NULL;
+        }
+        a = reallocarray(c->tenant_groups, c->n_tenant_groups + 1, sizeof *a);
+        if (!a)
+                return NULL;
+        c->tenant_groups = a;
+        a[c->n_tenant_groups] = (TenantGroupConf) { .max_per_uid = UINT_MAX, .highest_priority = UINT_MAX };
+        a[c->n_tenant_groups].name = strdup(name);
+        if (!a[c->n_tenant_groups].name)
+                return NULL;
+        return &a[c->n_tenant_groups++];
+}
+
+/* Keys a group section left unset take the [tenants] value. */
+static void conf_groups_inherit(Config *c) {
+        for (size_t i = 0; i < c->n_tenant_groups; i++) {
+                TenantGroupConf *g = &c->tenant_groups[i];
+
+                if (g->max_per_uid == UINT_MAX)
+                        g->max_per_uid = c->tenants_max_per_uid;
+                if (g->highest_priority == UINT_MAX)
+                        g->highest_priority = c->tenants_highest_priority;
+        }
 }
 
 /* ---- per-type parsers: 0 or -EINVAL/-ERANGE with a reason in buf ---- */
@@ -466,6 +549,59 @@ static bool port_ok(const char *tok, char *buf) {
         return true;
 }
 
+/* "0-1,2-5,6-7": ranges (or single priorities) in ascending order, covering 0..7 exactly once;
+ * blanks around the items are allowed. */
+static int parse_classes(const char *value, ConfPriorityClasses *field, char *buf) {
+        ConfPriorityClasses c = {};
+        unsigned next = 0;
+        const char *p = value;
+
+        for (;;) {
+                unsigned lo, hi;
+
+                p += strspn(p, " \t");
+                if (*p < '0' || *p > '7')
+                        break;
+                lo = hi = (unsigned) (*p++ - '0');
+                if (*p == '-') {
+                        p++;
+                        if (*p < '0' || *p > '7')
+                                break;
+                        hi = (unsigned) (*p++ - '0');
+                }
+                if (lo != next || hi < lo)
+                        break;
+                for (unsigned q = lo; q <= hi; q++)
+                        c.class_of[q] = (uint8_t) c.n;
+                c.n++;
+                next = hi + 1;
+                p += strspn(p, " \t");
+                if (*p == '\0' && next == 8) {
+                        *field = c;
+                        return 0;
+                }
+                if (*p++ != ',')
+                        break;
+        }
+        snprintf(buf, REASON_MAX, "expected ascending ranges covering priorities 0-7 once, e.g. 0-1,2-5,6-7");
+        return -EINVAL;
+}
+
+static void format_classes(const ConfPriorityClasses *c, char *buf, size_t size) {
+        size_t len = 0;
+
+        buf[0] = '\0';
+        for (unsigned p = 0; p < 8 && len < size;) {
+                unsigned q = p;
+
+                while (q + 1 < 8 && c->class_of[q + 1] == c->class_of[p])
+                        q++;
+                len += (size_t) (q > p ? snprintf(buf + len, size - len, "%s%u-%u", p ? "," : "", p, q)
+                                       : snprintf(buf + len, size - len, "%s%u", p ? "," : "", p));
+                p = q + 1;
+        }
+}
+
 static int parse_word(const ConfItem *item, const char *value, void *field, char *buf) {
         size_t len = 0;
         int level;
@@ -552,6 +688,9 @@ int conf_item_parse(const ConfItem *item, const char *value, void *base, char **
                         snprintf(buf, REASON_MAX,
                                  "mode %s is not available yet; expected one of split, flowlet, pass, off", value);
                 break;
+        case CONF_CLASSES:
+                r = parse_classes(value, field, buf);
+                break;
         default:
                 snprintf(buf, REASON_MAX, "unsupported type %d", (int) item->type);
                 r = -EINVAL;
@@ -599,6 +738,10 @@ int conf_item_format(const ConfItem *item, const void *base, char **ret) {
                         if (i == *(const unsigned *) field)
                                 s = item->words[i];
                 break;
+        case CONF_CLASSES:
+                format_classes(field, buf, sizeof buf);
+                s = buf;
+                break;
         }
         if (!s)
                 return -EINVAL;
@@ -623,6 +766,9 @@ Config *conf_free(Config *c) {
                 default:
                         break;
                 }
+        for (size_t i = 0; i < c->n_tenant_groups; i++)
+                free(c->tenant_groups[i].name);
+        free(c->tenant_groups);
         free(c);
         return NULL;
 }
@@ -692,7 +838,7 @@ static int parser_check_section(ConfParser *p, const char *s) {
         rest = end + 1 + strspn(end + 1, " \t\r\n");
         if (*rest != '\0' && *rest != '#' && *rest != ';')
                 return parser_fail(p, p->line_no, -EINVAL, SYNTAX_ERROR);
-        if (!item_find(strndupa(s + 1, end - s - 1), NULL))
+        if (!section_known(strndupa(s + 1, end - s - 1)))
                 return parser_fail(p, p->line_no, -EINVAL, "unknown section [%.*s]", (int) (end - s - 1), s + 1);
         return 0;
 }
@@ -737,6 +883,38 @@ static char *parser_read(char *str, int num, void *stream) {
         return memcpy(str, s, len + 1);
 }
 
+/* A key of a [tenants.group.NAME] section: the same parsers, over the group's entry. */
+static int parser_handle_group(ConfParser *p, const char *section, const char *name, const char *value) {
+        _cleanup_free_ char *reason = NULL;
+        const ConfItem *item = NULL;
+        TenantGroupConf *g;
+        bool full;
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(group_items) && !item; i++)
+                if (strcmp(group_items[i].key, name) == 0)
+                        item = &group_items[i];
+        if (!item) {
+                parser_fail(p, p->line_no, -EINVAL, "unknown key '%s' in section [%s]", name, section);
+                return 0;
+        }
+        g = group_get(p->config, group_section_name(section), &full);
+        if (!g) {
+                if (full)
+                        parser_fail(p, p->line_no, -EINVAL, "more than %d [tenants.group.NAME] sections",
+                                    CONF_TENANT_GROUPS_MAX);
+                else
+                        p->error_r = -ENOMEM;
+                return 0;
+        }
+        r = conf_item_parse(item, value, g, &reason);
+        if (r == -ENOMEM)
+                p->error_r = -ENOMEM;
+        else if (r < 0)
+                parser_fail(p, p->line_no, -EINVAL, "[%s] %s = %s: %s", section, name, value, reason);
+        return r >= 0;
+}
+
 static int parser_handle(void *user, const char *section, const char *name, const char *value) {
         ConfParser *p = user;
         _cleanup_free_ char *reason = NULL;
@@ -747,6 +925,8 @@ static int parser_handle(void *user, const char *section, const char *name, cons
                 parser_fail(p, p->line_no, -EINVAL, "key '%s' outside any section", name);
                 return 0;
         }
+        if (group_section_name(section))
+                return parser_handle_group(p, section, name, value);
         item = item_find(section, name);
         if (!item) {
                 if (item_find(section, NULL))
@@ -881,6 +1061,7 @@ int conf_load(const char *path, bool must_exist, Config **ret, char **ret_error)
         r = conf_parse_dropins(c, dir, ret_error);
         if (r < 0)
                 return r;
+        conf_groups_inherit(c);
         *ret = TAKE_PTR(c);
         return 0;
 }
@@ -901,6 +1082,17 @@ int conf_print(const Config *c, FILE *f) {
                 if (r < 0)
                         return r;
                 fprintf(f, "# %s\n%s =%s%s\n", item->doc, item->key, value[0] ? " " : "", value);
+        }
+        for (size_t i = 0; i < c->n_tenant_groups; i++) {
+                fprintf(f, "\n[" GROUP_SECTION_PREFIX "%s]\n", c->tenant_groups[i].name);
+                for (size_t j = 0; j < ELEMENTSOF(group_items); j++) {
+                        _cleanup_free_ char *value = NULL;
+                        int r = conf_item_format(&group_items[j], &c->tenant_groups[i], &value);
+
+                        if (r < 0)
+                                return r;
+                        fprintf(f, "# %s\n%s = %s\n", group_items[j].doc, group_items[j].key, value);
+                }
         }
         return ferror(f) ? -EIO : 0;
 }

@@ -27,7 +27,26 @@ typedef enum ConfType {
         CONF_PORTS,     /* [char *] UDP/TCP ports 1..65535 separated by blanks or commas, 1..max of them;
                          * stored normalised (decimal, one blank between) */
         CONF_PATH,      /* [char *] an absolute path without control characters, length <= max */
+        CONF_CLASSES,   /* [ConfPriorityClasses] ranges of priorities "0-1,2-5,6-7": ascending, covering
+                         * 0..7 once; printed without blanks */
 } ConfType;
+
+/* Priority classes: which class each priority 0..7 is in, classes numbered in serving order. */
+typedef struct ConfPriorityClasses {
+        unsigned n;
+        uint8_t class_of[8];
+} ConfPriorityClasses;
+
+/* One [tenants.group.NAME] section: the admission limits of the members of group NAME, overriding
+ * [tenants]. A key the section does not set takes the [tenants] value once loading is done. */
+typedef struct TenantGroupConf {
+        char *name;
+        unsigned max_per_uid;      /* as [tenants] max_tenants_per_uid */
+        unsigned highest_priority; /* as [tenants] highest_priority */
+} TenantGroupConf;
+
+/* Most [tenants.group.NAME] sections one configuration may hold. */
+#define CONF_TENANT_GROUPS_MAX 64
 
 typedef struct Config {
         /* [daemon] */
@@ -49,7 +68,11 @@ typedef struct Config {
 
         /* [tenants] */
         unsigned max_tenants;
-        unsigned on_pid_exit; /* TENANT_PID_EXIT_KEEP / _REMOVE (index into words) */
+        unsigned on_pid_exit;              /* TENANT_PID_EXIT_KEEP / _REMOVE (index into words) */
+        unsigned tenants_max_per_uid;      /* tenants one non-admin uid may hold */
+        unsigned tenants_highest_priority; /* lowest priority number a non-admin may take (0 = highest) */
+        TenantGroupConf *tenant_groups;    /* [tenants.group.NAME] sections, in file order */
+        size_t n_tenant_groups;
 
         /* [knobs] */
         bool knobs_restore_on_exit;   /* a clean stop writes the originals back */
@@ -102,6 +125,8 @@ typedef struct Config {
         unsigned mflow_cpumap_qsize;         /* CPUMAP queue size per splitting core */
         unsigned mflow_interval_ms;          /* period of the flow table refresh and core assignment */
         unsigned mflow_hysteresis_percent;   /* load gap before a flow leaves a loaded splitting core */
+        /* [scheduler] */
+        ConfPriorityClasses scheduler_classes; /* priority -> class for the allocator */
 } Config;
 
 enum {
@@ -165,6 +190,10 @@ typedef struct ConfItem {
 /* The table, for docs and tests; rows of one section are adjacent. Never NULL;
  * *ret_n is set to the row count. */
 const ConfItem *conf_table(size_t *ret_n);
+
+/* The keys of a [tenants.group.NAME] section (their offsets are into TenantGroupConf). Never NULL;
+ * *ret_n is set to the row count. */
+const ConfItem *conf_group_table(size_t *ret_n);
 
 /* Parses `value` as `item` describes and stores it in the field at
  * base + item->offset (a string field's old value is freed). Returns 0;

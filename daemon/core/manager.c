@@ -351,6 +351,39 @@ static void manager_log_features(Manager *m) {
                            m->features.damon_kdamonds_foreign);
 }
 
+/* [tenants] with its group sections resolved to gids (a group that does not exist is logged and
+ * left out), and the admin group for the reload check. */
+static void manager_push_tenants_conf(Manager *m) {
+        const Config *c = m->config;
+        TenantsConf tc = {
+                .max_tenants = c->max_tenants,
+                .on_pid_exit = (int) c->on_pid_exit,
+                .max_per_uid = c->tenants_max_per_uid,
+                .highest_priority = c->tenants_highest_priority,
+                .have_admin_gid = m->http_conf.have_admin_gid,
+                .admin_gid = m->http_conf.admin_gid,
+        };
+
+        for (size_t i = 0; i < c->n_tenant_groups && tc.n_groups < TENANTS_GROUPS_MAX; i++) {
+                const TenantGroupConf *g = &c->tenant_groups[i];
+                struct group *gr = getgrnam(g->name);
+
+                if (!gr) {
+                        log_warning("[tenants.group.%s]: no such group, ignoring the section.", g->name);
+                        continue;
+                }
+                tc.groups[tc.n_groups] = (TenantGroupLimits) {
+                        .gid = gr->gr_gid,
+                        .max_per_uid = g->max_per_uid,
+                        .highest_priority = g->highest_priority,
+                };
+                snprintf(tc.groups[tc.n_groups].name, sizeof tc.groups[tc.n_groups].name, "%s", g->name);
+                tc.n_groups++;
+        }
+        m->http_conf.need_groups = tc.n_groups > 0;
+        tenants_set_conf(m->tenants, &tc);
+}
+
 /* The modules' views of the configuration, after a load or reload. */
 static void manager_push_config(Manager *m) {
         const Config *c = m->config;
@@ -367,8 +400,7 @@ static void manager_push_config(Manager *m) {
                                                               .enforce = c->knobs_enforce,
                                                               .drift_check_s = c->knobs_drift_check_s });
         if (m->tenants)
-                tenants_set_conf(m->tenants,
-                                 &(TenantsConf) { .max_tenants = c->max_tenants, .on_pid_exit = (int) c->on_pid_exit });
+                manager_push_tenants_conf(m);
         if (m->pools)
                 pools_set_conf(m->pools, &(PoolsConf) { .headroom_pages = c->pools_headroom_pages,
                                                         .max_grant_bytes = c->pools_max_grant_bytes });
@@ -439,6 +471,7 @@ static int manager_wire(Manager *m) {
                 return log_oom();
         manager_push_config(m);
         journal_set_conflicts_fn(m->journal, mflow_conflicts, m->mflow);
+        (void) tenants_check_limits(m->tenants); /* notes the limits a reload compares with */
 
         /* What a removed tenant held goes at once: its hugepages, then its DAMON scheme. */
         (void) tenants_on_removed(m->tenants, pools_tenant_removed, m->pools);
@@ -593,7 +626,9 @@ int manager_reload(Manager *m) {
                 (void) pools_sync(m->pools, "maio reserve (reload)");
         manager_apply_log_level(m);
         manager_resolve_admin_group(m);
-        (void) manager_listen_tcp(m); /* logged; the unix socket keeps serving regardless */
+        manager_push_tenants_conf(m);            /* again, with the admin group just resolved */
+        (void) tenants_check_limits(m->tenants); /* events for tenants kept above lowered limits */
+        (void) manager_listen_tcp(m);            /* logged; the unix socket keeps serving regardless */
         m->reloads_total++;
         log_info("Configuration reloaded from %s.", m->config_path);
         (void) sd_notify(false, "READY=1");
@@ -630,6 +665,28 @@ static json_object *status_counts(Manager *m) {
         return o;
 }
 
+/* The allocator's configuration: its priority classes in serving order, each a list of priorities. */
+static json_object *status_scheduler(Manager *m) {
+        const ConfPriorityClasses *c = &m->config->scheduler_classes;
+        json_object *o = json_object_new_object(), *classes = json_object_new_array();
+
+        if (!o || !classes) {
+                json_object_put(o);
+                json_object_put(classes);
+                return NULL;
+        }
+        for (unsigned k = 0; k < c->n; k++) {
+                json_object *prios = json_object_new_array();
+
+                for (unsigned p = 0; prios && p < 8; p++)
+                        if (c->class_of[p] == k)
+                                json_object_array_add(prios, json_object_new_int((int) p));
+                json_object_array_add(classes, prios);
+        }
+        json_object_object_add(o, "classes", classes);
+        return o;
+}
+
 int manager_op_status(void *userdata, const Request *req, Reply *reply) {
         Manager *m = userdata;
         json_object *o = json_object_new_object();
@@ -653,5 +710,7 @@ int manager_op_status(void *userdata, const Request *req, Reply *reply) {
         json_object_object_add(o, "tiering", tierd_status_to_json(m->tierd));
         json_object_object_add(o, "fleet", fleet_status_to_json(m->fleet));
         json_object_object_add(o, "counts", status_counts(m));
+        json_object_object_add(o, "admission", tenants_admission_to_json(m->tenants));
+        json_object_object_add(o, "scheduler", status_scheduler(m));
         return reply_json(reply, 200, o);
 }

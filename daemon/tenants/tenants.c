@@ -14,7 +14,7 @@
 #include "conf.h"
 #include "log.h"
 #include "metrics.h"
-#include "tenants.h"
+#include "tenants-internal.h"
 #include "time-util.h"
 
 #define EVENTS_LIMIT 100
@@ -36,6 +36,8 @@ struct Tenants {
         char *root;
         sd_event *event;
         TenantsConf conf;
+        TenantsConf checked; /* the limits the last admission check (or the start) saw */
+        bool have_checked;
         TenantWatch *watches;                      /* pidfd watches, a list */
         uint64_t generation;                       /* bumped whenever a tenant row changes or goes away */
         TenantCacheSlot cache[TENANT_CACHE_SLOTS]; /* by id modulo the size */
@@ -83,6 +85,32 @@ Tenants *tenants_free(Tenants *t) {
 
 void tenants_set_conf(Tenants *t, const TenantsConf *conf) {
         t->conf = *conf;
+}
+
+bool tenants_limits_changed(Tenants *t) {
+        const TenantsConf *a = &t->checked, *b = &t->conf;
+        bool changed = t->have_checked && (a->max_per_uid != b->max_per_uid ||
+                                           a->highest_priority != b->highest_priority || a->n_groups != b->n_groups);
+
+        for (size_t i = 0; t->have_checked && !changed && i < b->n_groups; i++)
+                changed = a->groups[i].gid != b->groups[i].gid ||
+                          a->groups[i].max_per_uid != b->groups[i].max_per_uid ||
+                          a->groups[i].highest_priority != b->groups[i].highest_priority;
+        t->checked = t->conf;
+        t->have_checked = true;
+        return changed;
+}
+
+Store *tenants_store(Tenants *t) {
+        return t->store;
+}
+
+const TenantsConf *tenants_conf(Tenants *t) {
+        return &t->conf;
+}
+
+const char *tenants_root(Tenants *t) {
+        return t->root;
 }
 
 int tenants_on_removed(Tenants *t, HookFn fn, void *userdata) {
@@ -482,6 +510,9 @@ int tenants_op_create(void *userdata, const Request *req, Reply *reply) {
                 return r;
         if ((unsigned) r >= tn->conf.max_tenants)
                 return reply_error(reply, REPLY_CONFLICT, "The tenant limit of %u is reached", tn->conf.max_tenants);
+        r = tenants_admit_new(tn, req->who, &t, reply);
+        if (r < 0)
+                return r;
 
         r = token_generate(token);
         if (r < 0)
@@ -566,6 +597,9 @@ int tenants_op_update(void *userdata, const Request *req, Reply *reply) {
                         reply, REPLY_INVALID_VALUE,
                         "Field 'name' must be 1-63 characters of A-Z a-z 0-9 . _ - not starting with . or -");
         r = workload_class_check(reply, t.workload_class);
+        if (r < 0)
+                return r;
+        r = tenants_admit_priority(tn, req->who, req->tenant->priority, t.priority, reply);
         if (r < 0)
                 return r;
         tn->generation++;

@@ -246,6 +246,8 @@ static int policy_fill(Tierd *m, const TierdTenant *tt, json_object *o) {
         r = r < 0 ? r : json_add(o, "learns", json_object_new_boolean(policy_learns(tt->policy)));
         r = r < 0 ? r : json_add_int(o, "model_id", tt->model_id, tt->model_id > 0);
         r = r < 0 ? r : json_add_int(o, "model_version", (int64_t) version, true);
+        /* Updates not in the published model yet: a job is out or updates wait for one. */
+        r = r < 0 ? r : json_add(o, "training", json_object_new_boolean(tt->training || tt->n_pending > 0));
         r = r < 0 ? r : json_add_int(o, "transferred_from", tt->transferred_from, tt->transferred_from > 0);
         r = r < 0 ? r : json_add_string(o, "model_origin", origin);
         r = r < 0 ? r

@@ -26,8 +26,6 @@ typedef struct Tierd Tierd;
 
 /* Quantisation of context features for the reward cache and model buckets (as maio-tiersim). */
 #define TIERD_BUCKET_LEVELS 8
-/* Most cached rewards fed to a policy before one decision is served anyway. */
-#define TIERD_CACHE_SERVES_MAX 8
 /* Reward history entries GET /v1/tenants/{id}/policy returns. */
 #define TIERD_HISTORY_MAX 50
 #define TIERD_NODES_MAX 64
@@ -264,7 +262,12 @@ typedef struct TierdTenant {
         char *workload_class;
         char *cgroup; /* NULL none */
         TierTenantKind kind;
-        TierPolicy *policy;
+        TierPolicy *policy;               /* the published model: decisions use it (possibly one update behind) */
+        TierPolicy *trainee;              /* learning policies: the copy updates run on; NULL while a job has it */
+        struct TierdTrainUpdate *pending; /* updates waiting for the next training job */
+        size_t n_pending;
+        bool training; /* a job is out; only the job numbered train_seq is taken back */
+        uint64_t train_seq;
         RewardCache *cache;
         TierRewardNorm norm;
         uint64_t seed;
