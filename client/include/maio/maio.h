@@ -154,12 +154,12 @@ typedef struct maio_ring_config {
 #define MAIO_ZC_THRESHOLD_DEFAULT (4u * 1024u)
 
 typedef struct maio_ring_stats {
-        bool sqpoll;                   /* the poller thread is in use */
-        bool zc_supported;             /* the kernel accepted SEND_ZC with fixed buffers */
-        int zc_probe_error;            /* why not (-errno), else 0 */
-        uint64_t sends;                /* send operations completed */
-        uint64_t sends_zc;             /* ... of which SEND_ZC */
-        uint64_t sends_copy;           /* ... of which plain SEND (small, NO_ZC, or no SEND_ZC) */
+        bool sqpoll;         /* the poller thread is in use */
+        bool zc_supported;   /* the kernel accepted SEND_ZC with fixed buffers */
+        int zc_probe_error;  /* why not (-errno), else 0 */
+        uint64_t sends;      /* send operations completed */
+        uint64_t sends_zc;   /* ... of which SEND_ZC */
+        uint64_t sends_copy; /* ... of which plain SEND (small, NO_ZC, no SEND_ZC, or a path that copies anyway) */
         uint64_t zc_notifications;     /* SEND_ZC notification CQEs */
         uint64_t zc_copied;            /* notifications saying the kernel copied after all */
         uint64_t copies, bytes_copied; /* maio_send_copy staging copies */
