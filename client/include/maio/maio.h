@@ -140,8 +140,10 @@ typedef struct maio_ring_config {
         int sq_thread_cpu;       /* pin the SQPOLL poller to this CPU; -1 = unpinned */
         unsigned sq_idle_ms;     /* poller idle time before it sleeps; 0 = 100 ms */
         maio_ring *attach_to;    /* share this ring's SQPOLL poller (IORING_SETUP_ATTACH_WQ) */
-        size_t zc_threshold;     /* sends >= this use SEND_ZC, smaller ones plain SEND;
-                                  * 0 = default (MAIO_ZC_THRESHOLD_DEFAULT or $MAIO_ZC_THRESHOLD) */
+        size_t zc_threshold;     /* sends >= this use SEND_ZC (unless the socket's notifications
+                                  * said the kernel copies anyway, libmaio(3)), smaller ones
+                                  * plain SEND; 0 = default (MAIO_ZC_THRESHOLD_DEFAULT or
+                                  * $MAIO_ZC_THRESHOLD) */
         unsigned recv_buffers;   /* provided receive buffers (power of two); 0 = 64 */
         size_t recv_buffer_size; /* 0 = 64 KiB; at most MAIO_CHUNK_SIZE */
         unsigned max_ops;        /* in-flight operations; 0 = 4 * entries */
