@@ -3,7 +3,8 @@
  * every variant of tests/bench/tier/run's regret sweep in one process so the
  * true runtimes of the grid actions (deterministic per setting) are simulated
  * once: indigo and linucb, 200 episodes judged also after 50, with and without
- * feedback noise, and a context shift. One JSON object per line on stdout. */
+ * feedback noise, and a context shift; heuristic and static judged once. One
+ * JSON object per line on stdout. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -36,6 +37,9 @@ static const Variant variants[] = {
 /* clang-format on */
 
 static const char *const learners[] = { "linucb", "indigo" };
+/* Policies without training, judged once in the benchmark's setting: what a tenant gets from its
+ * first episode on. */
+static const char *const fixed[] = { "heuristic", "static" };
 
 static int run(Sim *s, const char *label, const char *policy, uint64_t seed, const Variant *v) {
         _cleanup_(policy_freep) TierPolicy *p = NULL;
@@ -108,6 +112,8 @@ int main(int argc, char **argv) {
         sp.local_fraction = LOCAL_FRACTION;
         sp.contention = CONTENTION;
         r = sim_new(t, &sp, &s);
+        for (size_t f = 0; r >= 0 && f < ELEMENTSOF(fixed); f++)
+                r = run(s, label, fixed[f], seed, &variants[0]);
         for (size_t v = 0; r >= 0 && v < ELEMENTSOF(variants); v++)
                 for (size_t l = 0; r >= 0 && l < ELEMENTSOF(learners); l++)
                         r = run(s, label, learners[l], seed, &variants[v]);

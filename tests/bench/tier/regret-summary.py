@@ -29,9 +29,15 @@ print(f"{'workload':12} {'policy':7} {'variant':7} {'ep':>3} {'p50':>7} {'p90':>
 rows = []
 for w in workloads:
     for var in ("exact", "noise", "shift"):
-        for pol in ("linucb", "indigo"):
+        for pol in ("heuristic", "static", "linucb", "indigo"):
+            if pol in ("heuristic", "static") and var != "exact":
+                continue
             for ep in ((50, 200) if var != "shift" else (200,)):
                 suffix = "" if ep == 200 else "_50"
+                if pol in ("heuristic", "static"):  # no training: one judgement
+                    if ep != 200:
+                        continue
+                    suffix = ""
                 fin = pick(w, pol, var, "regret" + suffix)
                 cum = pick(w, pol, var, "cumulative_regret" + suffix)
                 if not fin:
@@ -77,4 +83,8 @@ for pol in ("indigo", "linucb"):
         print(f"RESULT tier {pol}_noise_{ep} p90_max {max(r['p90'] for r in s):.4f}"
               f" mean_max {max(r['mean'] for r in s):.4f}"
               f" cumulative_mean {statistics.fmean(r['cum'] for r in s):.4f}")
+for pol in ("heuristic", "static"):
+    s = sel(pol, "exact", 200)
+    print(f"RESULT tier {pol} regret_mean {statistics.fmean(r['mean'] for r in s):.4f}"
+          f" regret_max {max(r['max'] for r in s):.4f}")
 print(f"RESULT tier linucb_shift_regret_p90 {max(r['p90'] for r in sel('linucb', 'shift', 200)):.4f}")
