@@ -21,8 +21,9 @@ struct maio_nlhdr {
         __u16 reserved; /* 0 */
 };
 
-/* One command per operation of the ops table (daemon/api/ops.c names each row's command). Stable
- * numbers, never reused. Health and version are public. */
+/* One command per operation of the ops table (daemon/api/ops.c names each row's command), then the
+ * netlink-only commands of notifications. Stable numbers, never reused. Health and version are
+ * public. */
 enum maio_cmd {
         MAIO_CMD_UNSPEC = 0,
         MAIO_CMD_HEALTH = 1,
@@ -51,6 +52,16 @@ enum maio_cmd {
         MAIO_CMD_TIERING_POLICY_SET = 24,
         MAIO_CMD_MODELS_GET = 25,
         MAIO_CMD_MODELS_IMPORT = 26,
+        /* Netlink-only commands (no REST route), api/netlink.md "Notifications". A request; optional
+         * MAIO_ATTR_ID = one tenant (else: all the caller's tenants, an administrator's: all). */
+        MAIO_CMD_NOTIFY_SUBSCRIBE = 27,
+        /* A request; the same attributes; no MAIO_ATTR_ID = every subscription of this port id. */
+        MAIO_CMD_NOTIFY_UNSUBSCRIBE = 28,
+        /* Sent by maiod, unsolicited: nlmsg_seq 0, nlmsg_pid = maiod's port id. */
+        MAIO_CMD_NOTIFICATION = 29,
+        MAIO_CMD_MFLOW_GET = 30,
+        MAIO_CMD_MFLOW_SET = 31,
+        MAIO_CMD_FLOWS_LIST = 32,
         __MAIO_CMD_MAX,
 };
 
@@ -62,10 +73,15 @@ enum maio_cmd {
 #define MAIO_ATTR_FIELD_MAX 63
 enum maio_attr {
         MAIO_ATTR_UNSPEC = 0,
-        MAIO_ATTR_ID = 64,     /* __s64: the operation's {id} (tenant or model), > 0 */
+        MAIO_ATTR_ID = 64,     /* __s64: the operation's {id} (tenant or model), > 0; a notification's tenant */
         MAIO_ATTR_NAME = 65,   /* string: the operation's {name} (a knob) */
-        MAIO_ATTR_JSON = 66,   /* reply: string, a part of the reply's JSON document (parts concatenate) */
+        MAIO_ATTR_JSON = 66,   /* reply: string, a part of the reply's JSON document (parts concatenate);
+                                * notification: string, the event's JSON object */
         MAIO_ATTR_STATUS = 67, /* reply: __u16, the HTTP status the REST API would answer */
+        MAIO_ATTR_EVENT = 68,  /* notification: string, the event kind */
+        /* notification: __u32, notifications to this subscriber dropped since the previous one it
+         * was delivered (absent = 0) */
+        MAIO_ATTR_LOST = 69,
         __MAIO_ATTR_MAX,
 };
 

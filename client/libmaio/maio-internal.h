@@ -140,7 +140,17 @@ typedef struct maio_sock {
                                   * not look for a second is not mistaken for a stall */
         uint32_t send_cqes;      /* send CQEs so far (the watchdog compares) */
         uint32_t send_cqes_seen; /* ... at the watchdog's last look */
+        uint8_t zc_path;         /* maio_zc_path: what the notifications said about this socket */
+        uint32_t zc_copy_sends;  /* copying sends since the last zero-copy probe (ZC_PATH_COPIES) */
 } maio_sock;
+
+/* Whether zero-copy pays on a socket's path, learnt from SEND_ZC notifications (send.c). */
+typedef enum maio_zc_path {
+        ZC_PATH_UNKNOWN, /* no zero-copy send yet: the next eligible one is the probe */
+        ZC_PATH_PROBING, /* a probe is in flight: eligible sends copy until its notification */
+        ZC_PATH_ZC,      /* the kernel sent from our pages: eligible sends use SEND_ZC */
+        ZC_PATH_COPIES,  /* the kernel copied anyway (loopback, veth): plain SEND, re-probed now and then */
+} maio_zc_path;
 
 struct maio_ring {
         struct io_uring uring;

@@ -23,6 +23,18 @@
 
 #define SEND_CHAIN_MAX 32u
 
+/* On a path where the kernel copies zero-copy pages anyway (loopback, a veth into a local
+ * stack: the notification says IORING_NOTIF_USAGE_ZC_COPIED), SEND_ZC only costs: the buffer is
+ * held until the data is acknowledged, and each fragment taken from a registered buffer in a
+ * huge folio is charged to both sockets with its offset inside the folio, up to 2 MiB per
+ * fragment (io_uring's io_sg_from_iter on 6.18). A few hundred KiB of data then fill a 32 MiB
+ * receive buffer: the receiver drops and collapses segments and its window falls below one MSS
+ * (the loopback stall of libmaio(3)). So each socket learns its path from its notifications:
+ * its first eligible send is a zero-copy probe, sends copy until the probe's notification,
+ * and a socket whose path copies sends plain SEND, with one probe every ZC_REPROBE_SENDS in
+ * case the route changed. */
+#define ZC_REPROBE_SENDS 1024u
+
 /* Hands the buffer back to whoever owns it next and frees the op. */
 static void send_finish(maio_ring *r, uint32_t i) {
         maio_op *op = &r->ops[i];
@@ -67,14 +79,19 @@ void send_complete(maio_ring *r, uint32_t i, const struct io_uring_cqe *cqe) {
         if (s)
                 s->send_cqes++;
         if (cqe->flags & IORING_CQE_F_NOTIF) {
+                bool copied = (uint32_t) cqe->res & IORING_NOTIF_USAGE_ZC_COPIED;
                 r->st.zc_notifications++;
-                if ((uint32_t) cqe->res & IORING_NOTIF_USAGE_ZC_COPIED)
+                if (copied)
                         r->st.zc_copied++;
+                if (s)
+                        s->zc_path = copied ? ZC_PATH_COPIES : ZC_PATH_ZC;
                 op->flags &= (uint16_t) ~SEND_WAIT_NOTIF;
         } else {
                 op->flags |= SEND_GOT_RESULT;
                 if (cqe->flags & IORING_CQE_F_MORE)
                         op->flags |= SEND_WAIT_NOTIF;
+                else if ((op->flags & SEND_ZC) && s && s->zc_path == ZC_PATH_PROBING)
+                        s->zc_path = ZC_PATH_UNKNOWN; /* no notification will judge this probe */
                 op->res = cqe->res;
                 if (cqe->res >= 0 && (uint32_t) cqe->res == op->len) {
                         r->st.sends++;
@@ -99,11 +116,31 @@ void send_complete(maio_ring *r, uint32_t i, const struct io_uring_cqe *cqe) {
                 send_finish(r, i);
 }
 
+/* Whether an eligible send on s goes zero-copy (see ZC_REPROBE_SENDS). */
+static bool send_use_zc(maio_sock *s) {
+        switch ((maio_zc_path) s->zc_path) {
+        case ZC_PATH_ZC:
+                return true;
+        case ZC_PATH_UNKNOWN:
+                s->zc_path = ZC_PATH_PROBING;
+                return true;
+        case ZC_PATH_PROBING:
+                return false;
+        case ZC_PATH_COPIES:
+                if (++s->zc_copy_sends < ZC_REPROBE_SENDS)
+                        return false;
+                s->zc_copy_sends = 0;
+                s->zc_path = ZC_PATH_PROBING;
+                return true;
+        }
+        return false;
+}
+
 static void send_prep(maio_ring *r, maio_sock *s, uint32_t i, struct io_uring_sqe *sqe) {
         maio_op *op = &r->ops[i];
         int msg = MSG_NOSIGNAL | (s->type == SOCK_STREAM ? MSG_WAITALL : 0) |
                   ((op->flags & SEND_MSG_MORE) ? MSG_MORE : 0);
-        if (r->zc_ok && op->len >= r->zc_threshold) {
+        if (r->zc_ok && op->len >= r->zc_threshold && send_use_zc(s)) {
                 size_t base_len;
                 uint8_t *base = maio_pool_base(r->pool, &base_len);
                 unsigned idx = (unsigned) (((uint8_t *) op->buf - base) >> 30);

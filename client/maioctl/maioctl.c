@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl-internal.h"
 #include "http.h"
 #include "macro.h"
 #include "maio-config.h"
@@ -22,6 +24,7 @@
 enum {
         ARG_VERSION = 0x100,
         ARG_SOCKET,
+        ARG_TRANSPORT,
         /* Verb options; their order defines their bit in Verb.options. */
         ARG_PRIORITY,
         ARG_CLASS,
@@ -33,6 +36,9 @@ enum {
         ARG_RPS,
         ARG_SET,
         ARG_SEED,
+        ARG_MODE,
+        ARG_BATCH,
+        ARG_CORES_PER_FLOW,
         _ARG_MAX,
 };
 
@@ -63,6 +69,9 @@ static const VerbOption verb_options[N_VERB_OPTIONS] = {
         V(ARG_RPS)      = { "rps",      "R",             "Requests per second over the episode (serving tenants)" },
         V(ARG_SET)      = { "set",      "POLICY",        "Switch to indigo, linucb, heuristic or static" },
         V(ARG_SEED)     = { "seed",     "N",             "Seed of the policy --set starts (default: the current one)" },
+        V(ARG_MODE)     = { "mode",     "MODE",          "split, flowlet, pass or off" },
+        V(ARG_BATCH)    = { "batch",    "N",             "Packets per micro-flow, 1 to 1048576" },
+        V(ARG_CORES_PER_FLOW) = { "cores-per-flow", "N", "Splitting cores per elephant, 1 to 8 (at most the online CPUs)" },
 };
 /* clang-format on */
 #undef V
@@ -130,6 +139,11 @@ static const Verb verbs[] = {
           "Show a tenant's promotion thresholds and the episode to report on" },
         { "feedback", NULL, POS_ID_EPISODE, OPT(ARG_TIME) | OPT(ARG_RPS), tier_feedback,
           "Report how a tenant's episode went: its run time (--time) or throughput (--rps)" },
+        { "mflow", "list", POS_NONE, 0, mflow_list, "Show MFLOW's devices: mode, XDP attachment, conflicts" },
+        { "mflow", "set", POS_NAME, OPT(ARG_MODE) | OPT(ARG_BATCH) | OPT(ARG_CORES_PER_FLOW), mflow_set,
+          "Set one device's MFLOW mode and settings (administrators)" },
+        { "flows", NULL, POS_NONE, 0, flows_list,
+          "Show the elephant flows and their splitting cores (administrators see unattributed flows)" },
         { "policy", NULL, POS_ID, OPT(ARG_SET) | OPT(ARG_SEED), tier_policy,
           "Show a tenant's tiering policy and reward history, or switch its policy (--set)" },
 };
@@ -137,11 +151,13 @@ static const Verb verbs[] = {
 static const struct option global_options[] = { { "help", no_argument, NULL, 'h' },
                                                 { "version", no_argument, NULL, ARG_VERSION },
                                                 { "socket", required_argument, NULL, ARG_SOCKET },
+                                                { "transport", required_argument, NULL, ARG_TRANSPORT },
                                                 { "output", required_argument, NULL, 'o' },
                                                 {} };
 
 static const struct option all_options[] = { { "help", no_argument, NULL, 'h' },
                                              { "socket", required_argument, NULL, ARG_SOCKET },
+                                             { "transport", required_argument, NULL, ARG_TRANSPORT },
                                              { "output", required_argument, NULL, 'o' },
                                              { "priority", required_argument, NULL, ARG_PRIORITY },
                                              { "class", required_argument, NULL, ARG_CLASS },
@@ -153,6 +169,9 @@ static const struct option all_options[] = { { "help", no_argument, NULL, 'h' },
                                              { "rps", required_argument, NULL, ARG_RPS },
                                              { "set", required_argument, NULL, ARG_SET },
                                              { "seed", required_argument, NULL, ARG_SEED },
+                                             { "mode", required_argument, NULL, ARG_MODE },
+                                             { "batch", required_argument, NULL, ARG_BATCH },
+                                             { "cores-per-flow", required_argument, NULL, ARG_CORES_PER_FLOW },
                                              {} };
 
 static const char *verb_title(const Verb *v, char *buf, size_t size) {
@@ -181,6 +200,10 @@ static const struct {
         bool per_verb;
 } common_help[] = {
         { 0, "socket", "PATH", "maiod's unix socket (default: $MAIOD_SOCKET, else " MAIOD_SOCKET_PATH ")", true },
+        { 0, "transport", "rest|netlink|auto",
+          "REST on the socket (default), netlink to the port id maiod announces beside it, or netlink with REST "
+          "as fallback",
+          true },
         { 'o', "output", "table|json", "Output format (default: table)", true },
         { 'h', "help", NULL, "Show this help (after a command: that command's help)", true },
         { 0, "version", NULL, "Show maioctl's version", false },
@@ -221,7 +244,7 @@ static void help_commands(const char *group) {
 
 static void help_main(void) {
         printf("Usage: maioctl [OPTIONS] COMMAND ...\n\n"
-               "Control maiod, the maio host daemon, through its REST API on a unix socket.\n\n");
+               "Control maiod, the maio host daemon, through its REST API on a unix socket or its netlink API.\n\n");
         help_commands(NULL);
         printf("\nOptions:\n");
         help_common_options(false);
@@ -316,8 +339,16 @@ static const Output outputs[] = {
         { "json", output_json },
 };
 
-/* --socket and -o, accepted before and after the command. */
+/* --socket, --transport and -o, accepted before and after the command. */
 static int parse_common(int c, const char *value, Args *a, const char *command) {
+        if (c == ARG_TRANSPORT) {
+                for (maio_transport t = MAIO_TRANSPORT_AUTO; t <= MAIO_TRANSPORT_REST; t++)
+                        if (strcmp(value, maio_transport_to_string(t)) == 0) {
+                                a->transport = t;
+                                return 0;
+                        }
+                return usage_error(command, "invalid transport '%s': expected rest, netlink or auto", value);
+        }
         if (c == ARG_SOCKET) {
                 if (value[0] == '\0')
                         return usage_error(command, "--socket needs a non-empty path");
@@ -347,6 +378,7 @@ static int parse_global(int argc, char **argv, Args *a, int *ret_index) {
                         printf("maioctl %s\n", MAIO_VERSION);
                         return 0;
                 case ARG_SOCKET:
+                case ARG_TRANSPORT:
                 case 'o':
                         r = parse_common(c, optarg, a, NULL);
                         if (r < 0)
@@ -459,6 +491,25 @@ static int parse_tier_values(const char *const *raw, Args *a, const char *comman
         return 0;
 }
 
+/* The mflow set options: --mode, --batch, --cores-per-flow (maiod checks the rest). */
+static int parse_mflow_values(const char *const *raw, Args *a, const char *command) {
+        const char *s;
+        int r;
+
+        if ((s = raw[ARG_MODE - ARG_PRIORITY])) {
+                if (s[0] == '\0')
+                        return usage_error(command, "--mode needs a mode");
+                a->mflow_mode = s;
+        }
+        if ((s = raw[ARG_BATCH - ARG_PRIORITY]) &&
+            (r = parse_number_arg("--batch", s, 1, 1048576, &a->mflow_batch, command)) < 0)
+                return r;
+        if ((s = raw[ARG_CORES_PER_FLOW - ARG_PRIORITY]) &&
+            (r = parse_number_arg("--cores-per-flow", s, 1, 8, &a->mflow_cores_per_flow, command)) < 0)
+                return r;
+        return 0;
+}
+
 /* Validates the verb options collected as strings, indexed by id - ARG_PRIORITY. */
 static int parse_values(const char *const *raw, Args *a, const char *command) {
         const char *s;
@@ -499,7 +550,10 @@ static int parse_values(const char *const *raw, Args *a, const char *command) {
                         return usage_error(command, "--cgroup needs a non-empty path");
                 a->cgroup = s;
         }
-        return parse_tier_values(raw, a, command);
+        r = parse_tier_values(raw, a, command);
+        if (r < 0)
+                return r;
+        return parse_mflow_values(raw, a, command);
 }
 
 /* argv[0] is the verb's last word. Returns 1 to run it, 0 after --help, -EINVAL. */
@@ -524,6 +578,7 @@ static int parse_verb(const Verb *v, int argc, char **argv, Args *a) {
                         help = true;
                         break;
                 case ARG_SOCKET:
+                case ARG_TRANSPORT:
                 case 'o':
                         r = parse_common(c, optarg, a, command);
                         if (r < 0)
@@ -555,13 +610,54 @@ static int parse_verb(const Verb *v, int argc, char **argv, Args *a) {
         return 1;
 }
 
+/* The netlink connection of --transport netlink|auto, opened on the first call: to the port id
+ * maiod announces in the directory of its socket (RUNTIME_DIR). 0: opened; 1: auto found no
+ * netlink, use REST; -errno: netlink failed (reported). */
+static CtlConn nl_conn = { .transport = MAIO_TRANSPORT_AUTO };
+
+static int netlink_conn(const Args *a) {
+        _cleanup_free_ char *dir = NULL;
+        int r;
+
+        if (a->transport == MAIO_TRANSPORT_REST)
+                return 1;
+        if (nl_conn.transport == MAIO_TRANSPORT_NETLINK)
+                return 0;
+        dir = strdup(a->socket_path);
+        if (!dir)
+                return -ENOMEM;
+        r = ctl_conn_open(&nl_conn, MAIO_TRANSPORT_NETLINK, dirname(dir), 0, a->socket_path, HTTP_TIMEOUT_SEC * 1000);
+        if (r < 0 && a->transport == MAIO_TRANSPORT_AUTO)
+                return 1;
+        if (r < 0)
+                fprintf(stderr, "maioctl: cannot reach maiod over netlink: %s\n", nl_conn.error);
+        return r;
+}
+
+/* One exchange over the transport --transport chose: as http_request(). */
+static int call_transport(const Args *a, const char *method, const char *path, json_object *body, int *ret_status,
+                          json_object **ret_reply) {
+        int r = netlink_conn(a);
+
+        if (r == 1)
+                return http_request(a->socket_path, method, path, body, ret_status, ret_reply);
+        if (r < 0)
+                return -EHOSTUNREACH; /* reported */
+        r = ctl_conn_request(&nl_conn, method, path, body, ret_status, ret_reply);
+        if (r < 0 && r != -ENOMEM) {
+                fprintf(stderr, "maioctl: %s\n", nl_conn.error);
+                return -EHOSTUNREACH;
+        }
+        return r;
+}
+
 ExitStatus maioctl_call(const Args *a, const char *method, const char *path, json_object *body,
                         json_object **ret_reply) {
         _cleanup_json_ json_object *reply = NULL;
         const char *code, *message;
         int status = 0, r;
 
-        r = http_request(a->socket_path, method, path, body, &status, &reply);
+        r = call_transport(a, method, path, body, &status, &reply);
         switch (r) {
         case 0:
                 break;
@@ -571,6 +667,8 @@ ExitStatus maioctl_call(const Args *a, const char *method, const char *path, jso
                 return maioctl_bad_reply(a, "not valid JSON");
         case -EPROTO:
                 return maioctl_bad_reply(a, "not HTTP");
+        case -EHOSTUNREACH: /* netlink: reported already */
+                return EXIT_UNREACHABLE;
         case -EMSGSIZE: {
                 char what[64];
 
@@ -671,6 +769,9 @@ int main(int argc, char *argv[]) {
                 .time_s = NAN,
                 .rps = NAN,
                 .seed = -1,
+                .mflow_batch = -1,
+                .mflow_cores_per_flow = -1,
+                .transport = MAIO_TRANSPORT_REST,
         };
         const Verb *v = NULL;
         ExitStatus e;
@@ -698,6 +799,7 @@ int main(int argc, char *argv[]) {
                 return maioctl_local_error(r);
         e = v->run(&a);
         http_done();
+        ctl_conn_close(&nl_conn);
 
         if (fflush(stdout) != 0 || ferror(stdout)) {
                 fprintf(stderr, "maioctl: cannot write output: %s\n", strerror(errno ?: EIO));

@@ -7,6 +7,8 @@
 
 #include <json-c/json.h>
 
+#include "maio/ctl.h"
+
 /* maioctl's documented exit statuses (see maioctl(8)). */
 typedef enum ExitStatus {
         EXIT_OK = 0,
@@ -22,22 +24,26 @@ typedef struct Output Output;
  * negative or NULL so handlers send only what the user gave. */
 typedef struct Args {
         const char *socket_path;
+        maio_transport transport; /* --transport: REST (default), NETLINK or AUTO */
         const Output *output;
-        int64_t id;                 /* ID argument of tenants show/rm, TENANT of maio grant/release */
-        const char *name;           /* NAME argument of tenants add, knobs get/set/restore (NULL: none) */
-        const char *value;          /* VALUE argument of knobs set */
-        int priority;               /* --priority, -1 when unset */
-        const char *workload_class; /* --class */
-        int pid;                    /* --pid, -1 when unset */
-        const char *cgroup;         /* --cgroup */
-        int64_t tenant;             /* --tenant, -1 when unset */
-        int64_t bytes;              /* BYTES argument of maio grant */
-        int node;                   /* --node, -1 when unset */
-        int64_t episode;            /* EPISODE argument of feedback */
-        double time_s;              /* --time, NAN when unset */
-        double rps;                 /* --rps, NAN when unset */
-        const char *policy;         /* --set of policy, NULL when unset */
-        int64_t seed;               /* --seed, -1 when unset */
+        int64_t id;                   /* ID argument of tenants show/rm, TENANT of maio grant/release */
+        const char *name;             /* NAME argument of tenants add, knobs get/set/restore (NULL: none) */
+        const char *value;            /* VALUE argument of knobs set */
+        int priority;                 /* --priority, -1 when unset */
+        const char *workload_class;   /* --class */
+        int pid;                      /* --pid, -1 when unset */
+        const char *cgroup;           /* --cgroup */
+        int64_t tenant;               /* --tenant, -1 when unset */
+        int64_t bytes;                /* BYTES argument of maio grant */
+        int node;                     /* --node, -1 when unset */
+        int64_t episode;              /* EPISODE argument of feedback */
+        double time_s;                /* --time, NAN when unset */
+        double rps;                   /* --rps, NAN when unset */
+        const char *policy;           /* --set of policy, NULL when unset */
+        int64_t seed;                 /* --seed, -1 when unset */
+        const char *mflow_mode;       /* --mode of mflow set, NULL when unset */
+        int64_t mflow_batch;          /* --batch of mflow set, -1 when unset */
+        int64_t mflow_cores_per_flow; /* --cores-per-flow of mflow set, -1 when unset */
 } Args;
 
 /* Sends METHOD PATH (with body if not NULL) to maiod. On a 2xx answer returns EXIT_OK
@@ -109,6 +115,10 @@ ExitStatus maio_release(const Args *a);
 ExitStatus tier_thresholds(const Args *a);
 ExitStatus tier_feedback(const Args *a);
 ExitStatus tier_policy(const Args *a);
+/* mflow.c: mflow list, mflow set NAME [--mode M] [--batch N] [--cores-per-flow N], flows. */
+ExitStatus mflow_list(const Args *a);
+ExitStatus mflow_set(const Args *a);
+ExitStatus flows_list(const Args *a);
 
 /* Parses BYTES of maio grant: decimal digits with an optional binary suffix K, M,
  * G, T (or KiB, MiB, GiB, TiB). Returns 0 and *ret >= 1, -EINVAL for anything

@@ -158,6 +158,25 @@ static void status_conflicts(FILE *f, json_object *status) {
         }
 }
 
+/* "16 tenants per uid, priority >= 4, owned cgroups (v2); group users: 64, >= 2", or "-". */
+static void status_admission(FILE *f, json_object *a) {
+        json_object *groups = reply_member(a, "groups", json_type_array);
+        int64_t n, p;
+
+        if (!reply_int(a, "max_tenants_per_uid", &n) || !reply_int(a, "highest_priority", &p)) {
+                fputs("-", f);
+                return;
+        }
+        fprintf(f, "%" PRId64 " tenants per uid, priority >= %" PRId64 ", owned cgroups (%s)", n, p,
+                reply_text(a, "cgroup_hierarchy"));
+        for (size_t i = 0; groups && i < json_object_array_length(groups); i++) {
+                json_object *g = json_object_array_get_idx(groups, i);
+
+                if (reply_int(g, "max_tenants_per_uid", &n) && reply_int(g, "highest_priority", &p))
+                        fprintf(f, "; group %s: %" PRId64 ", >= %" PRId64, reply_text(g, "group"), n, p);
+        }
+}
+
 typedef struct StatusLine {
         const char *label;
         const char *section;    /* member of the status object holding the value, NULL: the object itself */
@@ -186,6 +205,7 @@ static const StatusLine status_lines[] = {
         { "numa_balancing", "features", "numa_balancing", NULL, status_numa_balancing },
         { "conflicts", NULL, NULL, NULL, status_conflicts },
         { "tenants", "counts", NULL, "tenants" },
+        { "admission", "admission", NULL, NULL, status_admission },
         { "events", "counts", NULL, "events" },
         { "requests", "counts", NULL, "requests" },
         { "connections", "counts", NULL, "connections" },

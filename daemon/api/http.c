@@ -23,7 +23,7 @@
 #include "tenants.h"
 #include "time-util.h"
 
-#define HTTP_MAX_GROUPS 64
+#define HTTP_MAX_GROUPS IDENTITY_MAX_GROUPS
 
 typedef struct HttpConn HttpConn;
 
@@ -157,7 +157,9 @@ static void http_conn_identify_peer(HttpConn *c) {
                 .gid = cred.gid,
                 .pid = cred.pid,
                 .admin = http_is_admin(conf, cred.uid, cred.gid, groups, n_groups),
+                .n_groups = (unsigned) n_groups,
         };
+        memcpy(c->peer.groups, groups, n_groups * sizeof(gid_t));
 }
 
 static void http_on_connection(void *cls, struct MHD_Connection *connection, void **socket_context,

@@ -28,6 +28,7 @@ typedef struct HttpConf {
         unsigned request_timeout_s;
         bool have_admin_gid;
         gid_t admin_gid;
+        bool need_groups; /* [tenants.group.NAME] limits exist: read every peer's groups (netlink) */
 } HttpConf;
 
 /* Counters of every server sharing it. */

@@ -19,7 +19,9 @@
 #include "log.h"
 #include "maio_netlink.h"
 #include "metrics.h"
+#include "netlink-internal.h"
 #include "netlink.h"
+#include "tenants.h"
 #include "time-util.h"
 
 /* Fairness: each wakeup drains up to NETLINK_READ_MAX datagrams into per-peer queues (a peer holds
@@ -34,7 +36,7 @@
  * counted without a system call), so a flooding peer that does not read costs little. */
 #define NETLINK_CONGESTED_USEC (20 * 1000)
 #define NETLINK_CONGESTED_MAX 16
-#define NETLINK_MAX_GROUPS 64
+#define NETLINK_MAX_GROUPS IDENTITY_MAX_GROUPS
 #define NETLINK_HDR_LEN (NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct maio_nlhdr)))
 
 typedef struct NlItem {
@@ -56,6 +58,7 @@ struct NetlinkServer {
         NetlinkContext ctx;
         int fd;
         uint32_t port;
+        Subscriptions *subscriptions; /* notifications, sent from fd */
         sd_event_source *io;
         sd_event_source *serve;          /* defer source: more queued than one turn serves */
         NlPeer peers[NETLINK_PEERS_MAX]; /* peers with queued requests, [0, n_peers) */
@@ -80,6 +83,34 @@ void netlink_stats_metrics_write(void *userdata, FILE *f) {
         metrics_u64(f, "maiod_netlink_replies_dropped_total", "counter",
                     "Netlink replies dropped because the peer's buffer was full or the peer was gone.",
                     st->replies_dropped_total);
+        metrics_u64(f, "maiod_netlink_subscriptions", "gauge", "Netlink notification subscriptions.",
+                    st->notify.subscriptions);
+        metrics_u64(f, "maiod_netlink_notifications_sent_total", "counter", "Netlink notifications delivered.",
+                    st->notify.sent_total);
+        metrics_u64(f, "maiod_netlink_notifications_lost_total", "counter",
+                    "Netlink notifications dropped because the subscriber's receive buffer was full.",
+                    st->notify.lost_total);
+}
+
+/* The netlink-only commands: no op of the table serves them. */
+/* clang-format off */
+static const NetlinkCommand netlink_only[] = {
+        { MAIO_CMD_NOTIFY_SUBSCRIBE,   "notify.subscribe",   true },
+        { MAIO_CMD_NOTIFY_UNSUBSCRIBE, "notify.unsubscribe", true },
+        { MAIO_CMD_NOTIFICATION,       "notification",       false },
+};
+/* clang-format on */
+
+const NetlinkCommand *netlink_commands(size_t *ret_n) {
+        *ret_n = ELEMENTSOF(netlink_only);
+        return netlink_only;
+}
+
+static const NetlinkCommand *netlink_command(unsigned cmd) {
+        for (size_t i = 0; i < ELEMENTSOF(netlink_only); i++)
+                if (netlink_only[i].cmd == cmd)
+                        return &netlink_only[i];
+        return NULL;
 }
 
 /* ---- decoding (pure) ---- */
@@ -168,18 +199,28 @@ static int attr_field(const Field *f, const struct nlattr *a, unsigned json_max_
         return *ret ? 0 : -ENOMEM;
 }
 
+/* MAIO_ATTR_ID: an __s64 > 0. */
+static int attr_id(const struct nlattr *a, int64_t *ret, char *err, size_t err_size) {
+        int64_t id;
+
+        if (a->nla_len != NLA_HDRLEN + sizeof id)
+                return fail(err, err_size, "MAIO_ATTR_ID must be 8 bytes (__s64)");
+        memcpy(&id, (const uint8_t *) a + NLA_HDRLEN, sizeof id);
+        if (id <= 0)
+                return fail(err, err_size, "MAIO_ATTR_ID must be a positive identifier");
+        *ret = id;
+        return 0;
+}
+
 /* The path parameters as attributes: MAIO_ATTR_ID for {id}, MAIO_ATTR_NAME for {name}. */
 static int attr_param(const Op *op, const struct nlattr *a, OpParams *params, bool *seen, char *err, size_t err_size) {
         const char *s;
-        int64_t id;
+        int r;
 
         if (a->nla_type == MAIO_ATTR_ID && strstr(op->path, "{id}")) {
-                if (a->nla_len != NLA_HDRLEN + sizeof id)
-                        return fail(err, err_size, "MAIO_ATTR_ID must be 8 bytes (__s64)");
-                memcpy(&id, (const uint8_t *) a + NLA_HDRLEN, sizeof id);
-                if (id <= 0)
-                        return fail(err, err_size, "MAIO_ATTR_ID must be a positive identifier");
-                params->ids[0] = id;
+                r = attr_id(a, &params->ids[0], err, err_size);
+                if (r < 0)
+                        return r;
         } else if (a->nla_type == MAIO_ATTR_NAME && strstr(op->path, "{name}")) {
                 if (attr_string(a, &s) < 0 || ops_param_name(s, strlen(s), params) < 0)
                         return fail(err, err_size, "MAIO_ATTR_NAME must be 1-%d characters of A-Z a-z 0-9 . _ -",
@@ -187,6 +228,30 @@ static int attr_param(const Op *op, const struct nlattr *a, OpParams *params, bo
         } else
                 return fail(err, err_size, "Attribute %u is not one of %s's", a->nla_type, op->name);
         *seen = true;
+        return 0;
+}
+
+/* A netlink-only request's attributes: at most one MAIO_ATTR_ID, into params->ids[0]. */
+static int decode_command_attrs(const NetlinkCommand *c, const uint8_t *p, size_t n, OpParams *params, char *err,
+                                size_t err_size) {
+        while (n > 0) {
+                const struct nlattr *a = (const struct nlattr *) p;
+                int r;
+
+                if (n < NLA_HDRLEN || a->nla_len < NLA_HDRLEN || a->nla_len > n)
+                        return fail(err, err_size, "Attribute runs past the end of the message");
+                if (a->nla_type != MAIO_ATTR_ID)
+                        return fail(err, err_size, "Attribute %u is not one of %s's", a->nla_type, c->name);
+                if (params->ids[0] != 0)
+                        return fail(err, err_size, "Attribute %u given twice", a->nla_type);
+                r = attr_id(a, &params->ids[0], err, err_size);
+                if (r < 0)
+                        return r;
+                if ((size_t) NLA_ALIGN(a->nla_len) >= n)
+                        break;
+                p += NLA_ALIGN(a->nla_len);
+                n -= NLA_ALIGN(a->nla_len);
+        }
         return 0;
 }
 
@@ -273,8 +338,24 @@ int netlink_decode(const void *msg, size_t len, unsigned json_max_depth, const O
         }
         op = mh->cmd != MAIO_CMD_UNSPEC ? ops_by_cmd(mh->cmd) : NULL;
         if (!op) {
-                snprintf(err, err_size, "Unknown command %u", mh->cmd);
-                return -EOPNOTSUPP;
+                const NetlinkCommand *c = netlink_command(mh->cmd);
+
+                if (c && !c->request) {
+                        snprintf(err, err_size, "Command %u (%s) is sent by maiod, not a request", c->cmd, c->name);
+                        return -EOPNOTSUPP;
+                }
+                if (!c) {
+                        snprintf(err, err_size, "Unknown command %u", mh->cmd);
+                        return -EOPNOTSUPP;
+                }
+                r = decode_command_attrs(c, (const uint8_t *) nlh + NETLINK_HDR_LEN, nlh->nlmsg_len - NETLINK_HDR_LEN,
+                                         &params, err, err_size);
+                if (r < 0)
+                        return r;
+                *ret_op = NULL;
+                *ret_params = params;
+                *ret_body = NULL;
+                return 0;
         }
         body = json_object_new_object();
         if (!body)
@@ -291,9 +372,7 @@ int netlink_decode(const void *msg, size_t len, unsigned json_max_depth, const O
 
 /* ---- identity ---- */
 
-/* Supplementary groups of pid, if it still is the process that sent with uid: read through a
- * pidfd, and trusted only if the process is still alive after the read (no pid reuse). */
-static size_t peer_groups(pid_t pid, uid_t uid, gid_t *groups, size_t max) {
+int nl_peer_pidfd(pid_t pid, uid_t uid, gid_t *groups, size_t max, size_t *ret_n) {
         _cleanup_close_ int pidfd = -EBADF;
         _cleanup_fclose_ FILE *f = NULL;
         char path[64], line[1024];
@@ -301,10 +380,10 @@ static size_t peer_groups(pid_t pid, uid_t uid, gid_t *groups, size_t max) {
         bool uid_ok = false;
 
         if (pid <= 0)
-                return 0;
+                return -ESRCH;
         pidfd = pidfd_open(pid, 0);
         if (pidfd < 0)
-                return 0;
+                return errno == ENOMEM ? -ENOMEM : -ESRCH;
         snprintf(path, sizeof path, "/proc/%d/status", (int) pid);
         f = fopen(path, "re");
         while (f && fgets(line, sizeof line, f)) {
@@ -314,31 +393,52 @@ static size_t peer_groups(pid_t pid, uid_t uid, gid_t *groups, size_t max) {
                 if (strncmp(line, "Uid:", 4) == 0)
                         uid_ok = strtoul(line + 4, NULL, 10) == uid;
                 else if (strncmp(line, "Groups:", 7) == 0)
-                        for (p = line + 7; n < max; p = end) {
+                        for (p = line + 7; groups && n < max; p = end) {
                                 v = strtoul(p, &end, 10);
                                 if (end == p)
                                         break;
                                 groups[n++] = (gid_t) v;
                         }
         }
-        if (!uid_ok || poll(&(struct pollfd) { .fd = pidfd, .events = POLLIN }, 1, 0) != 0)
-                return 0; /* exited (or unreadable) meanwhile: the groups may be another process's */
+        if (!uid_ok || nl_pidfd_exited(pidfd))
+                return -ESRCH; /* exited (or unreadable) meanwhile: what was read may be another process's */
+        if (ret_n)
+                *ret_n = n;
+        return TAKE_FD(pidfd);
+}
+
+bool nl_pidfd_exited(int pidfd) {
+        return poll(&(struct pollfd) { .fd = pidfd, .events = POLLIN }, 1, 0) != 0;
+}
+
+/* Supplementary groups of pid, if it still is the process that sent with uid (none otherwise). */
+static size_t peer_groups(pid_t pid, uid_t uid, gid_t *groups, size_t max) {
+        size_t n = 0;
+        int fd = nl_peer_pidfd(pid, uid, groups, max, &n);
+
+        if (fd < 0)
+                return 0;
+        safe_close(fd);
         return n;
 }
 
 static Identity identity_of(const NetlinkServer *s, const struct ucred *cred) {
         gid_t groups[NETLINK_MAX_GROUPS];
         size_t n = 0;
+        Identity id;
 
-        if (cred->uid != 0 && s->ctx.conf->have_admin_gid)
+        if (cred->uid != 0 && (s->ctx.conf->have_admin_gid || s->ctx.conf->need_groups))
                 n = peer_groups(cred->pid, cred->uid, groups, NETLINK_MAX_GROUPS);
-        return (Identity) {
+        id = (Identity) {
                 .kind = IDENTITY_PEER,
                 .uid = cred->uid,
                 .gid = cred->gid,
                 .pid = cred->pid,
                 .admin = http_is_admin(s->ctx.conf, cred->uid, cred->gid, groups, n),
+                .n_groups = (unsigned) n,
         };
+        memcpy(id.groups, groups, n * sizeof(gid_t));
+        return id;
 }
 
 /* ---- replies ---- */
@@ -362,19 +462,6 @@ static void send_to(NetlinkServer *s, uint32_t portid, const void *buf, size_t l
         }
 }
 
-/* Appends an attribute of n bytes of data (and a terminating NUL when nul: a string) to the
- * message at buf, len bytes so far; the caller sized buf. Returns the new length. */
-static size_t put_attr(uint8_t *buf, size_t len, uint16_t type, const void *data, size_t n, bool nul) {
-        struct nlattr *a = (struct nlattr *) (buf + len);
-        uint8_t *p = (uint8_t *) a + NLA_HDRLEN;
-
-        a->nla_type = type;
-        a->nla_len = (uint16_t) (NLA_HDRLEN + n + nul);
-        memcpy(p, data, n);
-        memset(p + n, 0, NLA_ALIGN(a->nla_len) - NLA_HDRLEN - n); /* the NUL and the padding */
-        return len + NLA_ALIGN(a->nla_len);
-}
-
 /* NLMSG_ERROR for req with error (0: an ACK) and, for an error, the extended-ACK message. */
 static void send_error(NetlinkServer *s, uint32_t portid, const struct nlmsghdr *req, int error, const char *msg) {
         uint8_t buf[NLMSG_SPACE(sizeof(struct nlmsgerr)) + NLA_HDRLEN + NLA_ALIGN(REPLY_MESSAGE_MAX + 64)] = {};
@@ -387,25 +474,96 @@ static void send_error(NetlinkServer *s, uint32_t portid, const struct nlmsghdr 
         e->msg = *req; /* the header only: NLM_F_CAPPED */
         nlh->nlmsg_flags = NLM_F_CAPPED;
         if (error < 0 && msg && msg[0]) {
-                len = put_attr(buf, len, NLMSGERR_ATTR_MSG, msg, strnlen(msg, REPLY_MESSAGE_MAX + 63), true);
+                len = nl_put_attr(buf, len, NLMSGERR_ATTR_MSG, msg, strnlen(msg, REPLY_MESSAGE_MAX + 63), true);
                 nlh->nlmsg_flags |= NLM_F_ACK_TLVS;
         }
         nlh->nlmsg_len = (uint32_t) len;
         send_to(s, portid, buf, len);
 }
 
-/* The reply document in parts of at most MAIO_NL_PART_MAX bytes (each a NUL-terminated string);
- * more than one part makes a multi-part reply ending in NLMSG_DONE. */
-static void send_reply(NetlinkServer *s, uint32_t portid, const struct nlmsghdr *req, uint8_t cmd, const Reply *reply) {
-        static uint8_t buf[NETLINK_HDR_LEN + 2 * NLA_HDRLEN + 8 + NLA_ALIGN(MAIO_NL_PART_MAX + 1)];
-        const char *doc = reply->json
-                                  ? json_object_to_json_string_ext(reply->json, JSON_C_TO_STRING_PLAIN |
-                                                                                        JSON_C_TO_STRING_NOSLASHESCAPE)
-                                  : reply->text;
-        size_t total = doc ? strlen(doc) : 0, off = 0;
-        bool multi = total > MAIO_NL_PART_MAX;
-        uint16_t status = (uint16_t) reply->status;
+/* One member of a typed reply as the attribute of its field at buf + len (room bytes left): a null
+ * member as an empty attribute. Returns the new length, or 0 when it does not fit. */
+static size_t put_typed(uint8_t *buf, size_t len, size_t room, const Field *f, json_object *v) {
+        const char *str = NULL;
+        int64_t i;
+        double d;
+        uint8_t b;
 
+        if (!v)
+                return len + NLA_HDRLEN <= room ? nl_put_attr(buf, len, f->id, "", 0, false) : 0;
+        switch (f->type) {
+        case FIELD_INT:
+                i = json_object_get_int64(v);
+                return len + NLA_HDRLEN + sizeof i <= room ? nl_put_attr(buf, len, f->id, &i, sizeof i, false) : 0;
+        case FIELD_DOUBLE:
+                /* The value REST prints (tierd_json_number rounds its text), not the unrounded double. */
+                d = strtod(json_object_get_string(v), NULL);
+                return len + NLA_HDRLEN + sizeof d <= room ? nl_put_attr(buf, len, f->id, &d, sizeof d, false) : 0;
+        case FIELD_BOOL:
+                b = json_object_get_boolean(v);
+                return len + NLA_HDRLEN + 4 <= room ? nl_put_attr(buf, len, f->id, &b, sizeof b, false) : 0;
+        case FIELD_JSON:
+                str = json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+                break;
+        default:
+                str = json_object_get_string(v);
+                break;
+        }
+        if (!str || len + NLA_HDRLEN + NLA_ALIGN(strlen(str) + 1) > room || strlen(str) + 1 > UINT16_MAX - NLA_HDRLEN)
+                return 0;
+        return nl_put_attr(buf, len, f->id, str, strlen(str), true);
+}
+
+/* The reply of an op with typed reply fields: MAIO_ATTR_STATUS and one attribute per member of the
+ * JSON document. Returns false (nothing sent) when a member is not declared or it does not fit one
+ * message: the caller sends the JSON document instead. */
+static bool send_typed(NetlinkServer *s, uint32_t portid, const struct nlmsghdr *req, const Op *op, const Reply *reply,
+                       uint8_t *buf, size_t size) {
+        struct nlmsghdr *nlh = (struct nlmsghdr *) buf;
+        uint16_t status = (uint16_t) reply->status;
+        size_t len = NETLINK_HDR_LEN;
+
+        if (!op->reply || !reply->json || !json_object_is_type(reply->json, json_type_object))
+                return false;
+        *nlh = (struct nlmsghdr) { .nlmsg_type = MAIO_NL_MSG, .nlmsg_seq = req->nlmsg_seq, .nlmsg_pid = s->port };
+        *(struct maio_nlhdr *) NLMSG_DATA(nlh) = (struct maio_nlhdr) { .cmd = op->cmd, .version = MAIO_NL_VERSION };
+        len = nl_put_attr(buf, len, MAIO_ATTR_STATUS, &status, sizeof status, false);
+        json_object_object_foreach(reply->json, key, v) {
+                const Field *f = NULL;
+
+                for (size_t k = 0; k < op->reply->n && !f; k++)
+                        if (strcmp(op->reply->fields[k].name, key) == 0)
+                                f = &op->reply->fields[k];
+                if (!f || !(len = put_typed(buf, len, size, f, v))) {
+                        log_debug("netlink %s: reply member %s has no typed attribute, sending JSON", op->name, key);
+                        return false;
+                }
+        }
+        nlh->nlmsg_len = (uint32_t) len;
+        send_to(s, portid, buf, len);
+        if (req->nlmsg_flags & NLM_F_ACK)
+                send_error(s, portid, req, 0, NULL);
+        return true;
+}
+
+/* The reply document in parts of at most MAIO_NL_PART_MAX bytes (each a NUL-terminated string);
+ * more than one part makes a multi-part reply ending in NLMSG_DONE. Ops that declare typed reply
+ * fields answer with attributes instead (send_typed); op is NULL for a netlink-only command. */
+static void send_reply(NetlinkServer *s, uint32_t portid, const struct nlmsghdr *req, uint8_t cmd, const Op *op,
+                       const Reply *reply) {
+        static uint8_t buf[NETLINK_HDR_LEN + 2 * NLA_HDRLEN + 8 + NLA_ALIGN(MAIO_NL_PART_MAX + 1)];
+        uint16_t status = (uint16_t) reply->status;
+        const char *doc;
+        size_t total, off = 0;
+        bool multi;
+
+        if (op && send_typed(s, portid, req, op, reply, buf, sizeof buf))
+                return;
+        doc = reply->json ? json_object_to_json_string_ext(reply->json,
+                                                           JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+                          : reply->text;
+        total = doc ? strlen(doc) : 0;
+        multi = total > MAIO_NL_PART_MAX;
         do {
                 struct nlmsghdr *nlh = (struct nlmsghdr *) buf;
                 size_t part = total - off > MAIO_NL_PART_MAX ? MAIO_NL_PART_MAX : total - off, len = NETLINK_HDR_LEN;
@@ -416,9 +574,9 @@ static void send_reply(NetlinkServer *s, uint32_t portid, const struct nlmsghdr 
                                            .nlmsg_pid = s->port };
                 *(struct maio_nlhdr *) NLMSG_DATA(nlh) = (struct maio_nlhdr) { .cmd = cmd, .version = MAIO_NL_VERSION };
                 if (off == 0)
-                        len = put_attr(buf, len, MAIO_ATTR_STATUS, &status, sizeof status, false);
+                        len = nl_put_attr(buf, len, MAIO_ATTR_STATUS, &status, sizeof status, false);
                 if (doc) {
-                        len = put_attr(buf, len, MAIO_ATTR_JSON, doc + off, part, true);
+                        len = nl_put_attr(buf, len, MAIO_ATTR_JSON, doc + off, part, true);
                 }
                 nlh->nlmsg_len = (uint32_t) len;
                 send_to(s, portid, buf, len);
@@ -438,6 +596,24 @@ static void send_reply(NetlinkServer *s, uint32_t portid, const struct nlmsghdr 
 
 /* ---- serving ---- */
 
+/* notify.subscribe and notify.unsubscribe of portid, for tenant id (0: all). */
+static int handle_subscription(NetlinkServer *s, uint8_t cmd, uint32_t portid, int64_t id, const Identity *who,
+                               Reply *reply) {
+        _cleanup_(tenant_done) Tenant t = {};
+        int r;
+
+        if (cmd == MAIO_CMD_NOTIFY_UNSUBSCRIBE)
+                return subscriptions_remove(s->subscriptions, portid, who, id, reply);
+        if (id > 0) { /* another uid's tenant does not exist, as over REST */
+                r = tenants_get_visible(s->ctx.ops->tenants, who, id, &t);
+                if (r == -ENOENT)
+                        return reply_error(reply, REPLY_NOT_FOUND, "No tenant %" PRId64, id);
+                if (r < 0)
+                        return reply_errno(reply, r, NULL);
+        }
+        return subscriptions_add(s->subscriptions, portid, who, id, reply);
+}
+
 static void handle_message(NetlinkServer *s, const struct nlmsghdr *nlh, size_t len, uint32_t portid,
                            const Identity *who) {
         _cleanup_(json_object_putp) json_object *body = NULL;
@@ -445,6 +621,7 @@ static void handle_message(NetlinkServer *s, const struct nlmsghdr *nlh, size_t 
         Reply reply = {};
         OpParams params;
         const Op *op;
+        uint8_t cmd;
         int r;
 
         s->ctx.stats->requests_total++;
@@ -454,14 +631,19 @@ static void handle_message(NetlinkServer *s, const struct nlmsghdr *nlh, size_t 
                 send_error(s, portid, nlh, r, err);
                 return;
         }
-        r = ops_call_object(s->ctx.ops, op, &params, who, body, &reply);
+        cmd = op ? op->cmd : ((const struct maio_nlhdr *) NLMSG_DATA(nlh))->cmd;
+        if (op)
+                r = ops_call_object(s->ctx.ops, op, &params, who, body, &reply);
+        else
+                r = handle_subscription(s, cmd, portid, params.ids[0], who, &reply);
         if (r < 0 || reply.code != REPLY_OK) {
                 s->ctx.stats->errors_total++;
                 snprintf(err, sizeof err, "%s: %s", reply_error_to_string(reply.code), reply.message);
                 send_error(s, portid, nlh, reply.error < 0 ? reply.error : -EIO, err);
         } else
-                send_reply(s, portid, nlh, op->cmd, &reply);
-        log_debug("netlink %s from port %" PRIu32 " uid %u -> %u", op->name, portid, (unsigned) who->uid, reply.status);
+                send_reply(s, portid, nlh, cmd, op, &reply);
+        log_debug("netlink %s from port %" PRIu32 " uid %u -> %u", op ? op->name : netlink_command(cmd)->name, portid,
+                  (unsigned) who->uid, reply.status);
         reply_done(&reply);
 }
 
@@ -614,6 +796,7 @@ static int netlink_on_io(sd_event_source *es, int fd, uint32_t revents, void *us
 NetlinkServer *netlink_server_free(NetlinkServer *s) {
         if (!s)
                 return NULL;
+        subscriptions_free(s->subscriptions);
         sd_event_source_disable_unref(s->io);
         sd_event_source_disable_unref(s->serve);
         for (size_t i = 0; i < s->n_peers; i++)
@@ -651,6 +834,9 @@ int netlink_server_new(sd_event *event, const NetlinkContext *ctx, uint32_t port
         (void) setsockopt(s->fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
         if (bind(s->fd, (struct sockaddr *) &sa, sizeof sa) < 0)
                 return -errno;
+        r = subscriptions_new(event, s->fd, port, ctx->subscriptions, &s->ctx.stats->notify, &s->subscriptions);
+        if (r < 0)
+                return r;
         r = sd_event_add_io(event, &s->io, s->fd, EPOLLIN, netlink_on_io, s);
         if (r < 0)
                 return r;
@@ -662,4 +848,12 @@ int netlink_server_new(sd_event *event, const NetlinkContext *ctx, uint32_t port
         (void) sd_event_source_set_enabled(s->serve, SD_EVENT_OFF);
         *ret = TAKE_PTR(s);
         return 0;
+}
+
+Notifier netlink_server_notifier(NetlinkServer *s) {
+        return (Notifier) { .fn = subscriptions_notify, .userdata = s->subscriptions };
+}
+
+json_object *netlink_server_notifications_to_json(NetlinkServer *s, const Identity *who) {
+        return subscriptions_to_json(s->subscriptions, who);
 }

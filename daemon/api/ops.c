@@ -12,6 +12,7 @@
 #include "maio-config.h"
 #include "maio_netlink.h"
 #include "metrics.h"
+#include "mflowd.h"
 #include "ops.h"
 #include "pools.h"
 #include "tenants.h"
@@ -19,6 +20,12 @@
 #include "topo.h"
 
 #define OPS_MODEL_MAX_BODY (16u * 1024u * 1024u)
+
+/* The typed replies of health and version (api/netlink.md, "Typed replies"). */
+static const Field health_reply_fields[] = { { "status", FIELD_STRING, .id = 1 } };
+static const FieldSet health_reply = { health_reply_fields, ELEMENTSOF(health_reply_fields) };
+static const Field version_reply_fields[] = { { "version", FIELD_STRING, .id = 1 }, { "api", FIELD_STRING, .id = 2 } };
+static const FieldSet version_reply = { version_reply_fields, ELEMENTSOF(version_reply_fields) };
 
 static int ops_health(void *userdata, const Request *req, Reply *reply);
 static int ops_version(void *userdata, const Request *req, Reply *reply);
@@ -31,18 +38,19 @@ static int ops_status(void *userdata, const Request *req, Reply *reply);
 #define TOPOLOGY OP_MODULE_TOPOLOGY
 #define POOLS OP_MODULE_POOLS
 #define TIER OP_MODULE_TIER
+#define MFLOW OP_MODULE_MFLOW
 
 /* One row per operation, aligned as a table. */
 /* clang-format off */
 static const Op op_table[] = {
-        /* name                  command                       method    path                           access         mutating module    handler                  body */
-        { "health",              MAIO_CMD_HEALTH,             "GET",    "/v1/health",                  OP_PUBLIC,     false, API,      ops_health },
-        { "version",             MAIO_CMD_VERSION,            "GET",    "/v1/version",                 OP_PUBLIC,     false, API,      ops_version },
+        /* name                  command                       method    path                           access         mutating module    handler                  body, max_body, typed reply */
+        { "health",              MAIO_CMD_HEALTH,             "GET",    "/v1/health",                  OP_PUBLIC,     false, API,      ops_health,              NULL, 0, &health_reply },
+        { "version",             MAIO_CMD_VERSION,            "GET",    "/v1/version",                 OP_PUBLIC,     false, API,      ops_version,             NULL, 0, &version_reply },
         { "status",              MAIO_CMD_STATUS,             "GET",    "/v1/status",                  OP_TENANT,     false, API,      ops_status },
         { "metrics",             MAIO_CMD_METRICS,            "GET",    "/metrics",                    OP_PUBLIC,     false, METRICS,  metrics_op_get },
         { "tenants.list",        MAIO_CMD_TENANTS_LIST,       "GET",    "/v1/tenants",                 OP_TENANT,     false, TENANTS,  tenants_op_list },
-        { "tenants.create",      MAIO_CMD_TENANTS_CREATE,     "POST",   "/v1/tenants",                 OP_PEER,       true,  TENANTS,  tenants_op_create,       &tenants_create_body },
-        { "tenants.get",         MAIO_CMD_TENANTS_GET,        "GET",    "/v1/tenants/{id}",            OP_TENANT_OWN, false, TENANTS,  tenants_op_get },
+        { "tenants.create",      MAIO_CMD_TENANTS_CREATE,     "POST",   "/v1/tenants",                 OP_PEER,       true,  TENANTS,  tenants_op_create,       &tenants_create_body, 0, &tenants_reply },
+        { "tenants.get",         MAIO_CMD_TENANTS_GET,        "GET",    "/v1/tenants/{id}",            OP_TENANT_OWN, false, TENANTS,  tenants_op_get,          NULL, 0, &tenants_reply },
         { "tenants.update",      MAIO_CMD_TENANTS_UPDATE,     "PATCH",  "/v1/tenants/{id}",            OP_TENANT_OWN, true,  TENANTS,  tenants_op_update,       &tenants_update_body },
         { "tenants.delete",      MAIO_CMD_TENANTS_DELETE,     "DELETE", "/v1/tenants/{id}",            OP_TENANT_OWN, true,  TENANTS,  tenants_op_delete },
         { "tenants.events",      MAIO_CMD_TENANTS_EVENTS,     "GET",    "/v1/tenants/{id}/events",     OP_TENANT_OWN, false, TENANTS,  tenants_op_events },
@@ -56,14 +64,17 @@ static const Op op_table[] = {
         { "maio.list",           MAIO_CMD_MAIO_LIST,          "GET",    "/v1/maio",                    OP_TENANT,     false, POOLS,    pools_op_list },
         { "maio.grant",          MAIO_CMD_MAIO_GRANT,         "POST",   "/v1/tenants/{id}/maio",       OP_TENANT_OWN, true,  POOLS,    pools_op_grant,          &pools_grant_body },
         { "maio.release",        MAIO_CMD_MAIO_RELEASE,       "DELETE", "/v1/tenants/{id}/maio",       OP_TENANT_OWN, true,  POOLS,    pools_op_release },
-        { "tiering.thresholds",  MAIO_CMD_TIERING_THRESHOLDS, "GET",    "/v1/tenants/{id}/thresholds", OP_TENANT_OWN, false, TIER,     tierd_op_thresholds },
-        { "tiering.feedback",    MAIO_CMD_TIERING_FEEDBACK,   "POST",   "/v1/tenants/{id}/feedback",   OP_TENANT_OWN, true,  TIER,     tierd_op_feedback,       &tierd_feedback_body },
+        { "tiering.thresholds",  MAIO_CMD_TIERING_THRESHOLDS, "GET",    "/v1/tenants/{id}/thresholds", OP_TENANT_OWN, false, TIER,     tierd_op_thresholds,     NULL, 0, &tierd_thresholds_reply },
+        { "tiering.feedback",    MAIO_CMD_TIERING_FEEDBACK,   "POST",   "/v1/tenants/{id}/feedback",   OP_TENANT_OWN, true,  TIER,     tierd_op_feedback,       &tierd_feedback_body, 0, &tierd_feedback_reply },
         { "tiering.policy",      MAIO_CMD_TIERING_POLICY,     "GET",    "/v1/tenants/{id}/policy",     OP_TENANT_OWN, false, TIER,     tierd_op_policy_get },
         { "tiering.policy_set",  MAIO_CMD_TIERING_POLICY_SET, "PUT",    "/v1/tenants/{id}/policy",     OP_TENANT_OWN, true,  TIER,     tierd_op_policy_set,     &tierd_policy_body },
         { "models.get",          MAIO_CMD_MODELS_GET,         "GET",    "/v1/models/{id}",             OP_TENANT,     false, TIER,     tierd_op_model_get },
         /* A trained indigo model (weights and Adam state) is far beyond 64 KiB. */
         { "models.import",       MAIO_CMD_MODELS_IMPORT,      "POST",   "/v1/models",                  OP_ADMIN,      true,  TIER,     tierd_op_model_import,   &tierd_import_body,
           OPS_MODEL_MAX_BODY },
+        { "mflow.get",           MAIO_CMD_MFLOW_GET,          "GET",    "/v1/mflow",                   OP_TENANT,     false, MFLOW,    mflow_op_get },
+        { "mflow.set",           MAIO_CMD_MFLOW_SET,          "PUT",    "/v1/mflow",                   OP_ADMIN,      true,  MFLOW,    mflow_op_set,            &mflow_set_body },
+        { "flows.list",          MAIO_CMD_FLOWS_LIST,         "GET",    "/v1/flows",                   OP_TENANT,     false, MFLOW,    mflow_op_flows },
 };
 /* clang-format on */
 

@@ -31,6 +31,7 @@ typedef enum OpModule {
         OP_MODULE_TOPOLOGY,
         OP_MODULE_POOLS,
         OP_MODULE_TIER,
+        OP_MODULE_MFLOW,
         _OP_MODULE_MAX,
 } OpModule;
 
@@ -44,8 +45,10 @@ struct Op {
         bool mutating;
         OpModule module;
         OpHandler handler;
-        const FieldSet *body; /* the body's fields; NULL: the op takes no body */
-        size_t max_body;      /* largest request body; 0 = REPLY_MAX_BODY (64 KiB) */
+        const FieldSet *body;  /* the body's fields; NULL: the op takes no body */
+        size_t max_body;       /* largest request body; 0 = REPLY_MAX_BODY (64 KiB) */
+        const FieldSet *reply; /* the reply's members as typed netlink attributes (stable ids), for the
+                                * hot operations; NULL: the reply goes as its JSON document */
 };
 
 /* Path parameters: "{id}"s in order, and the one "{name}" a template may have. */

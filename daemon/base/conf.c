@@ -45,6 +45,30 @@ static const char *const tiering_policy_table[_TIERING_POLICY_MAX + 1] = {
         [TIERING_POLICY_STATIC] = "static",
 };
 
+static const char *const mflow_conf_mode_table[_MFLOW_CONF_MODE_MAX + 1] = {
+        [MFLOW_CONF_MODE_SPLIT] = "split",
+        [MFLOW_CONF_MODE_FLOWLET] = "flowlet",
+        [MFLOW_CONF_MODE_PASS] = "pass",
+        [MFLOW_CONF_MODE_OFF] = "off",
+};
+
+/* Modes of the MFLOW design that maiod does not run yet: named in the error, never accepted. */
+static const char *const mflow_mode_later[] = { "adaptive", "rps", "napi-threaded" };
+
+DEFINE_STRING_TABLE_TO_STRING(mflow_conf_mode, MflowConfMode, )
+
+int mflow_conf_mode_from_string(const char *s) {
+        if (!s)
+                return -EINVAL;
+        for (int i = 0; i < _MFLOW_CONF_MODE_MAX; i++)
+                if (strcmp(s, mflow_conf_mode_table[i]) == 0)
+                        return i;
+        for (size_t i = 0; i < ELEMENTSOF(mflow_mode_later); i++)
+                if (strcmp(s, mflow_mode_later[i]) == 0)
+                        return -EOPNOTSUPP;
+        return -EINVAL;
+}
+
 DEFINE_STRING_TABLE_TO_STRING(tiering_backend, TieringBackend, )
 DEFINE_STRING_TABLE_TO_STRING(tiering_policy, TieringPolicy, )
 
@@ -79,12 +103,21 @@ static const ConfItem conf_items[] = {
              "NETLINK_USERSOCK port id of the netlink API (1296124239 is \"MAIO\", above every pid); 0 disables it."),
         ITEM("api", "netlink_rcvbuf", CONF_UINT, netlink_rcvbuf, 65536, 268435456, "4194304", NULL,
              "Bytes of the netlink socket's receive buffer; requests beyond it are dropped by the kernel and counted."),
+        ITEM("api", "netlink_subscriptions_max", CONF_UINT, netlink_subscriptions_max, 0, 65536, "1024", NULL,
+             "Most netlink notification subscriptions maiod holds; 0 refuses every subscription."),
+        ITEM("api", "netlink_subscriptions_per_uid", CONF_UINT, netlink_subscriptions_per_uid, 0, 65536, "64", NULL,
+             "Most netlink notification subscriptions of one uid (administrators too)."),
 
         ITEM("tenants", "max_tenants", CONF_UINT, max_tenants, 1, 1000000, "4096", NULL,
              "Most tenants that may be registered at once."),
         ITEM("tenants", "on_pid_exit", CONF_ENUM, on_pid_exit, 0, 0, "keep", pid_exit_words,
              "What happens to a tenant when its watched pid exits: keep or remove. "
              "The exit is recorded as an event either way."),
+        ITEM("tenants", "max_tenants_per_uid", CONF_UINT, tenants_max_per_uid, 0, 1000000, "16", NULL,
+             "Most tenants one non-admin uid may hold; [tenants.group.NAME] sections may override it."),
+        ITEM("tenants", "highest_priority", CONF_UINT, tenants_highest_priority, 0, 7, "4", NULL,
+             "Highest priority a non-admin may give a tenant (0 is highest, 7 lowest); "
+             "[tenants.group.NAME] sections may override it."),
 
         ITEM("knobs", "restore_on_exit", CONF_BOOL, knobs_restore_on_exit, 0, 0, "yes", NULL,
              "Whether a clean stop writes back the original value of every kernel knob maiod changed."),
@@ -122,7 +155,90 @@ static const ConfItem conf_items[] = {
              "Percent of the link bandwidth left to this host that promotions may use, shared by priority."),
         ITEM("tiering", "demote_after_sec", CONF_UINT, tiering_demote_after_s, 1, 3600, "5", NULL,
              "DAMON backend: seconds a tenant's region must go unaccessed before it is demoted."),
+
+        ITEM("fleet", "endpoints", CONF_URL_LIST, fleet_endpoints, 0, 16, "", NULL,
+             "Comma-separated etcd client URLs (http://HOST:PORT or https://HOST:PORT); empty turns the fleet off."),
+        ITEM("fleet", "ca_file", CONF_STRING, fleet_ca_file, 0, 4096, "", NULL,
+             "PEM file of the CAs that sign the etcd members' certificates; empty for the system's."),
+        ITEM("fleet", "cert_file", CONF_STRING, fleet_cert_file, 0, 4096, "", NULL,
+             "PEM client certificate presented to etcd; empty for none."),
+        ITEM("fleet", "key_file", CONF_STRING, fleet_key_file, 0, 4096, "", NULL,
+             "PEM private key of cert_file; empty for none."),
+        ITEM("fleet", "username", CONF_STRING, fleet_username, 0, 128, "", NULL,
+             "etcd user maiod authenticates as; empty when etcd runs without auth."),
+        ITEM("fleet", "password", CONF_STRING, fleet_password, 0, 128, "", NULL, "Password of the etcd user."),
+        ITEM("fleet", "prefix", CONF_STRING, fleet_prefix, 1, 128, "/maio", NULL,
+             "Key prefix of everything maiod writes and reads in etcd."),
+        ITEM("fleet", "host", CONF_STRING, fleet_host, 0, 64, "", NULL,
+             "This host's name in keys (letters, digits, '.', '_', '-'); empty for the system's host name."),
+        ITEM("fleet", "sources", CONF_STRING, fleet_sources, 0, 4096, "", NULL,
+             "Comma-separated host names whose models may be imported; empty for every host."),
+        ITEM("fleet", "publish_episodes", CONF_UINT, fleet_publish_episodes, 1, 1000000, "10", NULL,
+             "Model updates (episodes) a tenant's model must gain before it is published again."),
+        ITEM("fleet", "publish_interval_sec", CONF_UINT, fleet_publish_interval_s, 1, 86400, "60", NULL,
+             "Least seconds between two publications of one tenant's model."),
+        ITEM("fleet", "lookup_timeout_ms", CONF_UINT, fleet_lookup_timeout_ms, 100, 60000, "2000", NULL,
+             "Milliseconds a lazy lookup of a fleet model may take before the tenant stays on its local model."),
+        ITEM("fleet", "context_distance_milli", CONF_UINT, fleet_context_distance_milli, 0, 2237, "200", NULL,
+             "A local model farther than this (thousandths, Euclidean over the context features) starts a lookup."),
+        ITEM("fleet", "retention_days", CONF_UINT, fleet_retention_days, 1, 3650, "30", NULL,
+             "Days a removed tenant's published model stays in etcd before this host deletes it."),
+        ITEM("fleet", "max_request_bytes", CONF_U64, fleet_max_request_bytes, 4096, 67108864, "1572864", NULL,
+             "Largest request etcd accepts (its --max-request-bytes); larger models are compressed, or not published (counted)."),
+        ITEM("mflow", "devices", CONF_IFNAMES, mflow_devices, 0, 16, "", NULL,
+             "Network devices MFLOW attaches its XDP program to, separated by blanks; empty leaves MFLOW off."),
+        ITEM("mflow", "mode", CONF_ENUM, mflow_mode, 0, 0, "split", mflow_conf_mode_table,
+             "What an elephant gets: split (micro-flows of batch packets over its cores), flowlet (next core after "
+             "a gap), pass (counted, never redirected) or off (not attached)."),
+        ITEM("mflow", "cores_per_flow", CONF_UINT, mflow_cores_per_flow, 1, 8, "2", NULL,
+             "Splitting cores per elephant flow; at most the online CPUs."),
+        ITEM("mflow", "batch", CONF_UINT, mflow_batch, 1, 1048576, "256", NULL,
+             "Packets per micro-flow in split mode (and in flowlet mode once no gap came within flowlet_k batches)."),
+        ITEM("mflow", "elephant_bytes_per_sec", CONF_U64, mflow_elephant_bytes_per_s, 1, 1000000000000, "12500000",
+             NULL, "Rate in bytes per second over one window that makes a flow an elephant."),
+        ITEM("mflow", "window_ms", CONF_UINT, mflow_window_ms, 1, 10000, "100", NULL,
+             "Milliseconds of the window a flow's rate is measured over."),
+        ITEM("mflow", "idle_ms", CONF_UINT, mflow_idle_ms, 10, 3600000, "1000", NULL,
+             "Milliseconds without a packet after which a split flow is idle and its splitting cores are released."),
+        ITEM("mflow", "flowlet_gap_us", CONF_UINT, mflow_flowlet_gap_us, 1, 1000000, "1000", NULL,
+             "Flowlet mode: microseconds of silence in a flow before it moves to its next splitting core."),
+        ITEM("mflow", "flowlet_k", CONF_UINT, mflow_flowlet_k, 0, 1024, "4", NULL,
+             "Flowlet mode: batches without such a gap before the flow falls back to batch counting; 0 never."),
+        ITEM("mflow", "vxlan_ports", CONF_PORTS, mflow_vxlan_ports, 0, 4, "4789 8472", NULL,
+             "UDP destination ports recognised as VXLAN (whose inner 5-tuple names the flow), at most 4."),
+        ITEM("mflow", "bpffs", CONF_PATH, mflow_bpffs, 0, 200, "/sys/fs/bpf/maio", NULL,
+             "Directory where the maps are pinned; maiod mounts a bpffs there when none is mounted."),
+        ITEM("mflow", "cpumap_qsize", CONF_UINT, mflow_cpumap_qsize, 1, 16384, "2048", NULL,
+             "Packets queued per splitting core in the CPUMAP."),
+        ITEM("mflow", "interval_ms", CONF_UINT, mflow_interval_ms, 50, 60000, "500", NULL,
+             "Milliseconds between refreshes of the flow table, the softirq load and the core assignment."),
+        ITEM("mflow", "hysteresis_percent", CONF_UINT, mflow_hysteresis_percent, 0, 100, "20", NULL,
+             "Points of softirq load by which a splitting core must exceed the least loaded other core before a "
+             "flow leaves it."),
+        ITEM("scheduler", "classes", CONF_CLASSES, scheduler_classes, 0, 0, "0-1,2-5,6-7", NULL,
+             "Priority classes of the allocator, served strictly in this order: ascending ranges covering "
+             "priorities 0-7; inside a class shares go by weight 8 - priority."),
 };
+
+#define GROUP_SECTION_PREFIX "tenants.group."
+#define GROUP_ITEM(k, t, field, lo, hi, text)                                                                   \
+        {                                                                                                       \
+                .section = GROUP_SECTION_PREFIX "NAME", .key = (k), .type = (t),                                \
+                .offset = offsetof(TenantGroupConf, field), .min = (lo), .max = (hi), .def = "", .doc = (text), \
+        }
+
+/* A group section's keys; unset ones take the [tenants] value after loading (conf_groups_inherit). */
+static const ConfItem group_items[] = {
+        GROUP_ITEM("max_tenants_per_uid", CONF_UINT, max_per_uid, 0, 1000000,
+                   "Most tenants one non-admin uid in this group may hold."),
+        GROUP_ITEM("highest_priority", CONF_UINT, highest_priority, 0, 7,
+                   "Highest priority a non-admin in this group may give a tenant."),
+};
+
+const ConfItem *conf_group_table(size_t *ret_n) {
+        *ret_n = ELEMENTSOF(group_items);
+        return group_items;
+}
 
 const ConfItem *conf_table(size_t *ret_n) {
         *ret_n = ELEMENTSOF(conf_items);
@@ -135,6 +251,61 @@ static const ConfItem *item_find(const char *section, const char *key) {
                 if (strcmp(conf_items[i].section, section) == 0 && (!key || strcmp(conf_items[i].key, key) == 0))
                         return &conf_items[i];
         return NULL;
+}
+
+/* The NAME of a "tenants.group.NAME" section (a group name as [api] admin_group takes), else NULL. */
+static const char *group_section_name(const char *section) {
+        const char *name;
+        size_t n;
+
+        if (strncmp(section, GROUP_SECTION_PREFIX, strlen(GROUP_SECTION_PREFIX)) != 0)
+                return NULL;
+        name = section + strlen(GROUP_SECTION_PREFIX);
+        n = strlen(name);
+        if (n == 0 || n > 32 || !strchr("abcdefghijklmnopqrstuvwxyz_", name[0]) ||
+            name[strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-")] != '\0')
+                return NULL;
+        return name;
+}
+
+static bool section_known(const char *section) {
+        return item_find(section, NULL) || group_section_name(section);
+}
+
+/* The group entry named name, appended (every key unset) when new. Returns NULL on -ENOMEM or
+ * when CONF_TENANT_GROUPS_MAX sections exist already (*ret_full set). */
+static TenantGroupConf *group_get(Config *c, const char *name, bool *ret_full) {
+        TenantGroupConf *a;
+
+        *ret_full = false;
+        for (size_t i = 0; i < c->n_tenant_groups; i++)
+                if (strcmp(c->tenant_groups[i].name, name) == 0)
+                        return &c->tenant_groups[i];
+        if (c->n_tenant_groups >= CONF_TENANT_GROUPS_MAX) {
+                *ret_full = true;
+                return NULL;
+        }
+        a = reallocarray(c->tenant_groups, c->n_tenant_groups + 1, sizeof *a);
+        if (!a)
+                return NULL;
+        c->tenant_groups = a;
+        a[c->n_tenant_groups] = (TenantGroupConf) { .max_per_uid = UINT_MAX, .highest_priority = UINT_MAX };
+        a[c->n_tenant_groups].name = strdup(name);
+        if (!a[c->n_tenant_groups].name)
+                return NULL;
+        return &a[c->n_tenant_groups++];
+}
+
+/* Keys a group section left unset take the [tenants] value. */
+static void conf_groups_inherit(Config *c) {
+        for (size_t i = 0; i < c->n_tenant_groups; i++) {
+                TenantGroupConf *g = &c->tenant_groups[i];
+
+                if (g->max_per_uid == UINT_MAX)
+                        g->max_per_uid = c->tenants_max_per_uid;
+                if (g->highest_priority == UINT_MAX)
+                        g->highest_priority = c->tenants_highest_priority;
+        }
 }
 
 /* ---- per-type parsers: 0 or -EINVAL/-ERANGE with a reason in buf ---- */
@@ -269,6 +440,168 @@ static int parse_listen(const char *value, char *buf) {
         return -EINVAL;
 }
 
+/* One URL of a list: scheme http or https, a host, no blanks, commas or control characters. */
+static bool url_valid(const char *u, size_t n) {
+        size_t skip = n >= 7 && strncmp(u, "http://", 7) == 0 ? 7 : n >= 8 && strncmp(u, "https://", 8) == 0 ? 8 : 0;
+
+        if (skip == 0 || n == skip || u[skip] == '/' || u[skip] == ':')
+                return false;
+        for (size_t i = skip; i < n; i++)
+                if ((unsigned char) u[i] <= ' ' || u[i] == 0x7f)
+                        return false;
+        return true;
+}
+
+/* "" or URLs separated by commas (blanks around them dropped); stored joined by ",". */
+static int parse_url_list(const ConfItem *item, const char *value, char **field, char **ret_reason) {
+        _cleanup_free_ char *out = malloc(strlen(value) + 1);
+        unsigned long count = 0;
+        size_t len = 0;
+
+        if (!out)
+                return -ENOMEM;
+        for (const char *p = value;;) {
+                size_t n;
+
+                p += strspn(p, " \t");
+                n = strcspn(p, ",");
+                while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+                        n--;
+                if (n == 0 && *p == '\0' && count == 0)
+                        break;
+                if (!url_valid(p, n))
+                        return asprintf(ret_reason, "'%.*s' is not an http:// or https:// URL", (int) n, p) < 0
+                                       ? (*ret_reason = NULL, -ENOMEM)
+                                       : -EINVAL;
+                if (++count > item->max)
+                        return asprintf(ret_reason, "more than %lu URLs", item->max) < 0 ? (*ret_reason = NULL, -ENOMEM)
+                                                                                         : -EINVAL;
+                if (len > 0)
+                        out[len++] = ',';
+                memcpy(out + len, p, n);
+                len += n;
+                p += strcspn(p, ",");
+                if (*p == '\0')
+                        break;
+                p++;
+        }
+        out[len] = '\0';
+        free(*field);
+        *field = TAKE_PTR(out);
+        return 0;
+}
+
+/* Splits value at blanks and commas into at most max tokens; each checked by ok(). Writes the
+ * normalised list (one blank between) into out (REASON_MAX bytes) or the reason. */
+static int parse_list(const ConfItem *item, const char *value, bool (*ok)(const char *tok, char *buf), char *out) {
+        char tmp[REASON_MAX * 2], buf[REASON_MAX] = "";
+        size_t n = 0, len = 0;
+
+        out[0] = '\0';
+        if (strlen(value) >= sizeof(tmp)) {
+                snprintf(out, REASON_MAX, "too long");
+                return -EINVAL;
+        }
+        strcpy(tmp, value);
+        for (char *save = NULL, *tok = strtok_r(tmp, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
+                if (!ok(tok, buf)) {
+                        snprintf(out, REASON_MAX, "%s", buf);
+                        return -EINVAL;
+                }
+                if (++n > item->max) {
+                        snprintf(out, REASON_MAX, "more than %lu entries", item->max);
+                        return -ERANGE;
+                }
+                if (len + strlen(tok) + 2 > REASON_MAX) {
+                        snprintf(out, REASON_MAX, "too long");
+                        return -EINVAL;
+                }
+                len += (size_t) snprintf(out + len, REASON_MAX - len, "%s%s", n > 1 ? " " : "", tok);
+        }
+        if (n == 0 && item->type == CONF_PORTS) {
+                snprintf(out, REASON_MAX, "expected at least one port");
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static bool ifname_ok(const char *tok, char *buf) {
+        /* The kernel's rule (dev_valid_name): 1..15 bytes, not . or .., no '/', ':' or blank. */
+        if (strlen(tok) > 15 || strcmp(tok, ".") == 0 || strcmp(tok, "..") == 0 || strpbrk(tok, "/:")) {
+                snprintf(buf, REASON_MAX, "'%.32s' is not a valid network device name", tok);
+                return false;
+        }
+        for (const char *p = tok; *p; p++)
+                if ((unsigned char) *p <= ' ' || *p == 0x7f) {
+                        snprintf(buf, REASON_MAX, "a device name contains control characters");
+                        return false;
+                }
+        return true;
+}
+
+static bool port_ok(const char *tok, char *buf) {
+        unsigned long v = 0;
+
+        if (parse_digits(tok, 10, &v) < 0 || v < 1 || v > 65535) {
+                snprintf(buf, REASON_MAX, "'%.32s' is not a port 1..65535", tok);
+                return false;
+        }
+        return true;
+}
+
+/* "0-1,2-5,6-7": ranges (or single priorities) in ascending order, covering 0..7 exactly once;
+ * blanks around the items are allowed. */
+static int parse_classes(const char *value, ConfPriorityClasses *field, char *buf) {
+        ConfPriorityClasses c = {};
+        unsigned next = 0;
+        const char *p = value;
+
+        for (;;) {
+                unsigned lo, hi;
+
+                p += strspn(p, " \t");
+                if (*p < '0' || *p > '7')
+                        break;
+                lo = hi = (unsigned) (*p++ - '0');
+                if (*p == '-') {
+                        p++;
+                        if (*p < '0' || *p > '7')
+                                break;
+                        hi = (unsigned) (*p++ - '0');
+                }
+                if (lo != next || hi < lo)
+                        break;
+                for (unsigned q = lo; q <= hi; q++)
+                        c.class_of[q] = (uint8_t) c.n;
+                c.n++;
+                next = hi + 1;
+                p += strspn(p, " \t");
+                if (*p == '\0' && next == 8) {
+                        *field = c;
+                        return 0;
+                }
+                if (*p++ != ',')
+                        break;
+        }
+        snprintf(buf, REASON_MAX, "expected ascending ranges covering priorities 0-7 once, e.g. 0-1,2-5,6-7");
+        return -EINVAL;
+}
+
+static void format_classes(const ConfPriorityClasses *c, char *buf, size_t size) {
+        size_t len = 0;
+
+        buf[0] = '\0';
+        for (unsigned p = 0; p < 8 && len < size;) {
+                unsigned q = p;
+
+                while (q + 1 < 8 && c->class_of[q + 1] == c->class_of[p])
+                        q++;
+                len += (size_t) (q > p ? snprintf(buf + len, size - len, "%s%u-%u", p ? "," : "", p, q)
+                                       : snprintf(buf + len, size - len, "%s%u", p ? "," : "", p));
+                p = q + 1;
+        }
+}
+
 static int parse_word(const ConfItem *item, const char *value, void *field, char *buf) {
         size_t len = 0;
         int level;
@@ -331,9 +664,32 @@ int conf_item_parse(const ConfItem *item, const char *value, void *base, char **
                 if (r >= 0)
                         return set_string(field, buf);
                 break;
+        case CONF_URL_LIST:
+                return parse_url_list(item, value, field, ret_reason);
+        case CONF_IFNAMES:
+        case CONF_PORTS:
+                r = parse_list(item, value, item->type == CONF_PORTS ? port_ok : ifname_ok, buf);
+                if (r >= 0)
+                        return set_string(field, buf);
+                break;
+        case CONF_PATH:
+                r = check_text(item, value, buf);
+                if (r >= 0 && (value[0] != '/' || strstr(value, "/../") || strcmp(value, "/") == 0)) {
+                        snprintf(buf, REASON_MAX, "not an absolute path below /");
+                        r = -EINVAL;
+                }
+                if (r >= 0)
+                        return set_string(field, value);
+                break;
         case CONF_LOG_LEVEL:
         case CONF_ENUM:
                 r = parse_word(item, value, field, buf);
+                if (r < 0 && item->words == mflow_conf_mode_table && mflow_conf_mode_from_string(value) == -EOPNOTSUPP)
+                        snprintf(buf, REASON_MAX,
+                                 "mode %s is not available yet; expected one of split, flowlet, pass, off", value);
+                break;
+        case CONF_CLASSES:
+                r = parse_classes(value, field, buf);
                 break;
         default:
                 snprintf(buf, REASON_MAX, "unsupported type %d", (int) item->type);
@@ -368,6 +724,10 @@ int conf_item_format(const ConfItem *item, const void *base, char **ret) {
         case CONF_STRING:
         case CONF_NAME:
         case CONF_LISTEN:
+        case CONF_URL_LIST:
+        case CONF_IFNAMES:
+        case CONF_PORTS:
+        case CONF_PATH:
                 s = *(char *const *) field ?: "";
                 break;
         case CONF_LOG_LEVEL:
@@ -377,6 +737,10 @@ int conf_item_format(const ConfItem *item, const void *base, char **ret) {
                 for (unsigned i = 0; item->words[i] && !s; i++)
                         if (i == *(const unsigned *) field)
                                 s = item->words[i];
+                break;
+        case CONF_CLASSES:
+                format_classes(field, buf, sizeof buf);
+                s = buf;
                 break;
         }
         if (!s)
@@ -393,11 +757,18 @@ Config *conf_free(Config *c) {
                 case CONF_STRING:
                 case CONF_NAME:
                 case CONF_LISTEN:
+                case CONF_URL_LIST:
+                case CONF_IFNAMES:
+                case CONF_PORTS:
+                case CONF_PATH:
                         free(*(char **) ((char *) c + conf_items[i].offset));
                         break;
                 default:
                         break;
                 }
+        for (size_t i = 0; i < c->n_tenant_groups; i++)
+                free(c->tenant_groups[i].name);
+        free(c->tenant_groups);
         free(c);
         return NULL;
 }
@@ -467,7 +838,7 @@ static int parser_check_section(ConfParser *p, const char *s) {
         rest = end + 1 + strspn(end + 1, " \t\r\n");
         if (*rest != '\0' && *rest != '#' && *rest != ';')
                 return parser_fail(p, p->line_no, -EINVAL, SYNTAX_ERROR);
-        if (!item_find(strndupa(s + 1, end - s - 1), NULL))
+        if (!section_known(strndupa(s + 1, end - s - 1)))
                 return parser_fail(p, p->line_no, -EINVAL, "unknown section [%.*s]", (int) (end - s - 1), s + 1);
         return 0;
 }
@@ -512,6 +883,38 @@ static char *parser_read(char *str, int num, void *stream) {
         return memcpy(str, s, len + 1);
 }
 
+/* A key of a [tenants.group.NAME] section: the same parsers, over the group's entry. */
+static int parser_handle_group(ConfParser *p, const char *section, const char *name, const char *value) {
+        _cleanup_free_ char *reason = NULL;
+        const ConfItem *item = NULL;
+        TenantGroupConf *g;
+        bool full;
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(group_items) && !item; i++)
+                if (strcmp(group_items[i].key, name) == 0)
+                        item = &group_items[i];
+        if (!item) {
+                parser_fail(p, p->line_no, -EINVAL, "unknown key '%s' in section [%s]", name, section);
+                return 0;
+        }
+        g = group_get(p->config, group_section_name(section), &full);
+        if (!g) {
+                if (full)
+                        parser_fail(p, p->line_no, -EINVAL, "more than %d [tenants.group.NAME] sections",
+                                    CONF_TENANT_GROUPS_MAX);
+                else
+                        p->error_r = -ENOMEM;
+                return 0;
+        }
+        r = conf_item_parse(item, value, g, &reason);
+        if (r == -ENOMEM)
+                p->error_r = -ENOMEM;
+        else if (r < 0)
+                parser_fail(p, p->line_no, -EINVAL, "[%s] %s = %s: %s", section, name, value, reason);
+        return r >= 0;
+}
+
 static int parser_handle(void *user, const char *section, const char *name, const char *value) {
         ConfParser *p = user;
         _cleanup_free_ char *reason = NULL;
@@ -522,6 +925,8 @@ static int parser_handle(void *user, const char *section, const char *name, cons
                 parser_fail(p, p->line_no, -EINVAL, "key '%s' outside any section", name);
                 return 0;
         }
+        if (group_section_name(section))
+                return parser_handle_group(p, section, name, value);
         item = item_find(section, name);
         if (!item) {
                 if (item_find(section, NULL))
@@ -656,6 +1061,7 @@ int conf_load(const char *path, bool must_exist, Config **ret, char **ret_error)
         r = conf_parse_dropins(c, dir, ret_error);
         if (r < 0)
                 return r;
+        conf_groups_inherit(c);
         *ret = TAKE_PTR(c);
         return 0;
 }
@@ -676,6 +1082,17 @@ int conf_print(const Config *c, FILE *f) {
                 if (r < 0)
                         return r;
                 fprintf(f, "# %s\n%s =%s%s\n", item->doc, item->key, value[0] ? " " : "", value);
+        }
+        for (size_t i = 0; i < c->n_tenant_groups; i++) {
+                fprintf(f, "\n[" GROUP_SECTION_PREFIX "%s]\n", c->tenant_groups[i].name);
+                for (size_t j = 0; j < ELEMENTSOF(group_items); j++) {
+                        _cleanup_free_ char *value = NULL;
+                        int r = conf_item_format(&group_items[j], &c->tenant_groups[i], &value);
+
+                        if (r < 0)
+                                return r;
+                        fprintf(f, "# %s\n%s = %s\n", group_items[j].doc, group_items[j].key, value);
+                }
         }
         return ferror(f) ? -EIO : 0;
 }

@@ -20,7 +20,33 @@ typedef enum ConfType {
         CONF_LOG_LEVEL, /* [int] a syslog level name, stored as LOG_* */
         CONF_ENUM,      /* [unsigned] one of ConfItem.words (any case), stored as its index */
         CONF_U64,       /* [uint64_t] decimal digits only, range [min, max] (for byte counts) */
+        CONF_URL_LIST,  /* [char *] "" or comma-separated http:// or https:// URLs, at most max of them;
+                         * stored without blanks */
+        CONF_IFNAMES,   /* [char *] network device names separated by blanks or commas, at most max of them;
+                         * stored normalised (one blank between names) */
+        CONF_PORTS,     /* [char *] UDP/TCP ports 1..65535 separated by blanks or commas, 1..max of them;
+                         * stored normalised (decimal, one blank between) */
+        CONF_PATH,      /* [char *] an absolute path without control characters, length <= max */
+        CONF_CLASSES,   /* [ConfPriorityClasses] ranges of priorities "0-1,2-5,6-7": ascending, covering
+                         * 0..7 once; printed without blanks */
 } ConfType;
+
+/* Priority classes: which class each priority 0..7 is in, classes numbered in serving order. */
+typedef struct ConfPriorityClasses {
+        unsigned n;
+        uint8_t class_of[8];
+} ConfPriorityClasses;
+
+/* One [tenants.group.NAME] section: the admission limits of the members of group NAME, overriding
+ * [tenants]. A key the section does not set takes the [tenants] value once loading is done. */
+typedef struct TenantGroupConf {
+        char *name;
+        unsigned max_per_uid;      /* as [tenants] max_tenants_per_uid */
+        unsigned highest_priority; /* as [tenants] highest_priority */
+} TenantGroupConf;
+
+/* Most [tenants.group.NAME] sections one configuration may hold. */
+#define CONF_TENANT_GROUPS_MAX 64
 
 typedef struct Config {
         /* [daemon] */
@@ -28,19 +54,25 @@ typedef struct Config {
         unsigned status_interval_s; /* how often STATUS= is refreshed */
 
         /* [api] */
-        char *listen;               /* "" = TCP listener off */
-        unsigned socket_mode;       /* mode of RUNTIME_DIR/maiod.sock */
-        char *admin_group;          /* "" = only uid 0 is admin; existence is not checked here */
-        unsigned max_connections;   /* per listener */
-        unsigned idle_timeout_s;    /* idle keep-alive connection is closed after this */
-        unsigned request_timeout_s; /* a request must be complete within this from its first byte */
-        unsigned json_max_depth;    /* nesting limit for request bodies */
-        uint64_t netlink_port;      /* NETLINK_USERSOCK port id; 0 = no netlink API */
-        unsigned netlink_rcvbuf;    /* bytes of the netlink socket's receive buffer */
+        char *listen;                           /* "" = TCP listener off */
+        unsigned socket_mode;                   /* mode of RUNTIME_DIR/maiod.sock */
+        char *admin_group;                      /* "" = only uid 0 is admin; existence is not checked here */
+        unsigned max_connections;               /* per listener */
+        unsigned idle_timeout_s;                /* idle keep-alive connection is closed after this */
+        unsigned request_timeout_s;             /* a request must be complete within this from its first byte */
+        unsigned json_max_depth;                /* nesting limit for request bodies */
+        uint64_t netlink_port;                  /* NETLINK_USERSOCK port id; 0 = no netlink API */
+        unsigned netlink_rcvbuf;                /* bytes of the netlink socket's receive buffer */
+        unsigned netlink_subscriptions_max;     /* notification subscriptions, all uids */
+        unsigned netlink_subscriptions_per_uid; /* notification subscriptions of one uid */
 
         /* [tenants] */
         unsigned max_tenants;
-        unsigned on_pid_exit; /* TENANT_PID_EXIT_KEEP / _REMOVE (index into words) */
+        unsigned on_pid_exit;              /* TENANT_PID_EXIT_KEEP / _REMOVE (index into words) */
+        unsigned tenants_max_per_uid;      /* tenants one non-admin uid may hold */
+        unsigned tenants_highest_priority; /* lowest priority number a non-admin may take (0 = highest) */
+        TenantGroupConf *tenant_groups;    /* [tenants.group.NAME] sections, in file order */
+        size_t n_tenant_groups;
 
         /* [knobs] */
         bool knobs_restore_on_exit;   /* a clean stop writes the originals back */
@@ -63,6 +95,38 @@ typedef struct Config {
         unsigned tiering_remote_latency_ns;
         unsigned tiering_promote_budget_percent; /* share of our link bandwidth promotions may use */
         unsigned tiering_demote_after_s;         /* DAMON: idle time before a page is demoted */
+
+        /* [fleet] */
+        char *fleet_endpoints;                  /* "" = fleet off; else comma-separated etcd client URLs */
+        char *fleet_ca_file;                    /* "" = the system's CAs */
+        char *fleet_cert_file, *fleet_key_file; /* TLS client certificate and key, "" none */
+        char *fleet_username, *fleet_password;  /* etcd auth, "" = none */
+        char *fleet_prefix;                     /* key prefix, e.g. "/maio" */
+        char *fleet_host;                       /* this host's name, "" = gethostname() */
+        char *fleet_sources;                    /* comma-separated hosts models are imported from, "" = all */
+        unsigned fleet_publish_episodes;        /* model version steps between publications */
+        unsigned fleet_publish_interval_s;      /* least time between publications of one tenant */
+        unsigned fleet_lookup_timeout_ms;       /* bound of a lazy lookup */
+        unsigned fleet_context_distance_milli;  /* a local model farther than this (x 1/1000) is not close */
+        unsigned fleet_retention_days;          /* removed tenants' keys are kept this long */
+        uint64_t fleet_max_request_bytes;       /* etcd's --max-request-bytes */
+        /* [mflow] */
+        char *mflow_devices;                 /* "" = MFLOW off; else device names, one blank between */
+        unsigned mflow_mode;                 /* MFLOW_CONF_MODE_*: what an elephant gets */
+        unsigned mflow_cores_per_flow;       /* splitting cores per elephant */
+        unsigned mflow_batch;                /* packets per micro-flow (split mode) */
+        uint64_t mflow_elephant_bytes_per_s; /* rate that makes a flow an elephant */
+        unsigned mflow_window_ms;            /* the rate window */
+        unsigned mflow_idle_ms;              /* a split flow without packets this long is idle */
+        unsigned mflow_flowlet_gap_us;       /* flowlet mode: gap before a move to the next core */
+        unsigned mflow_flowlet_k;            /* flowlet mode: batches without a gap before batch counting */
+        char *mflow_vxlan_ports;             /* VXLAN UDP ports, one blank between */
+        char *mflow_bpffs;                   /* where maps are pinned (a bpffs, mounted by maiod if none) */
+        unsigned mflow_cpumap_qsize;         /* CPUMAP queue size per splitting core */
+        unsigned mflow_interval_ms;          /* period of the flow table refresh and core assignment */
+        unsigned mflow_hysteresis_percent;   /* load gap before a flow leaves a loaded splitting core */
+        /* [scheduler] */
+        ConfPriorityClasses scheduler_classes; /* priority -> class for the allocator */
 } Config;
 
 enum {
@@ -94,6 +158,20 @@ typedef enum TieringPolicy {
         _TIERING_POLICY_MAX,
 } TieringPolicy;
 
+/* [mflow] mode: what maiod does with an elephant on the configured devices. */
+typedef enum MflowConfMode {
+        MFLOW_CONF_MODE_SPLIT,   /* micro-flows of batch packets, round robin over the splitting cores */
+        MFLOW_CONF_MODE_FLOWLET, /* the next splitting core after an idle gap */
+        MFLOW_CONF_MODE_PASS,    /* attached and counting (detection, no redirect): the baseline */
+        MFLOW_CONF_MODE_OFF,     /* not attached */
+        _MFLOW_CONF_MODE_MAX,
+} MflowConfMode;
+
+/* The [mflow] mode words ("split", ...), NULL outside the enum; from_string returns the mode or
+ * -EINVAL (naming adaptive, rps and napi-threaded is -EOPNOTSUPP: not available yet). */
+const char *mflow_conf_mode_to_string(MflowConfMode m);
+int mflow_conf_mode_from_string(const char *s);
+
 /* The [tiering] backend and policy words ("auto", "heuristic", ...); NULL outside the enums. */
 const char *tiering_backend_to_string(TieringBackend b);
 const char *tiering_policy_to_string(TieringPolicy p);
@@ -112,6 +190,10 @@ typedef struct ConfItem {
 /* The table, for docs and tests; rows of one section are adjacent. Never NULL;
  * *ret_n is set to the row count. */
 const ConfItem *conf_table(size_t *ret_n);
+
+/* The keys of a [tenants.group.NAME] section (their offsets are into TenantGroupConf). Never NULL;
+ * *ret_n is set to the row count. */
+const ConfItem *conf_group_table(size_t *ret_n);
 
 /* Parses `value` as `item` describes and stores it in the field at
  * base + item->offset (a string field's old value is freed). Returns 0;

@@ -20,10 +20,15 @@ typedef enum IdentityKind {
         IDENTITY_TOKEN,     /* TCP with a bearer token of tenant `tenant_id` */
 } IdentityKind;
 
+/* Most supplementary groups an identity carries (more are ignored). */
+#define IDENTITY_MAX_GROUPS 64
+
 typedef struct Identity {
         IdentityKind kind;
         uid_t uid; /* PEER: the peer; TOKEN: the tenant's owner */
         gid_t gid;
+        gid_t groups[IDENTITY_MAX_GROUPS]; /* PEER: supplementary groups, as read when the admin group is */
+        unsigned n_groups;
         pid_t pid;         /* PEER only */
         int64_t tenant_id; /* TOKEN only */
         bool admin;        /* resolved by the transport when the connection starts */

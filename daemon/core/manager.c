@@ -165,8 +165,11 @@ Manager *manager_free(Manager *m) {
         }
         http_server_free(m->http_unix);
         http_server_free(m->http_tcp);
+        m->notifier = (Notifier) {}; /* nobody listens any more */
         netlink_server_free(m->netlink);
         free(m->netlink_error);
+        fleet_free(m->fleet); /* before tiering: its lookups hold tenants of it */
+        mflow_free(m->mflow);
         tierd_free(m->tierd);
         pools_free(m->pools);
         tenants_free(m->tenants);
@@ -311,7 +314,10 @@ static int manager_announce_netlink(Manager *m) {
 /* The netlink API on [api] netlink_port. A port id held by someone else (squatting, or another
  * maiod in this network namespace) is reported and tolerated: REST keeps serving. */
 static int manager_listen_netlink(Manager *m) {
-        NetlinkContext ctx = { .ops = &m->ops, .conf = &m->http_conf, .stats = &m->netlink_stats };
+        NetlinkContext ctx = { .ops = &m->ops,
+                               .conf = &m->http_conf,
+                               .subscriptions = &m->subscriptions_conf,
+                               .stats = &m->netlink_stats };
         uint32_t port = (uint32_t) m->config->netlink_port;
         int r;
 
@@ -330,6 +336,7 @@ static int manager_listen_netlink(Manager *m) {
                 return 0;
         }
         m->netlink_port = port;
+        m->notifier = netlink_server_notifier(m->netlink);
         log_info("Netlink API on NETLINK_USERSOCK port id %" PRIu32 ".", port);
         return manager_announce_netlink(m);
 }
@@ -344,6 +351,39 @@ static void manager_log_features(Manager *m) {
                            m->features.damon_kdamonds_foreign);
 }
 
+/* [tenants] with its group sections resolved to gids (a group that does not exist is logged and
+ * left out), and the admin group for the reload check. */
+static void manager_push_tenants_conf(Manager *m) {
+        const Config *c = m->config;
+        TenantsConf tc = {
+                .max_tenants = c->max_tenants,
+                .on_pid_exit = (int) c->on_pid_exit,
+                .max_per_uid = c->tenants_max_per_uid,
+                .highest_priority = c->tenants_highest_priority,
+                .have_admin_gid = m->http_conf.have_admin_gid,
+                .admin_gid = m->http_conf.admin_gid,
+        };
+
+        for (size_t i = 0; i < c->n_tenant_groups && tc.n_groups < TENANTS_GROUPS_MAX; i++) {
+                const TenantGroupConf *g = &c->tenant_groups[i];
+                struct group *gr = getgrnam(g->name);
+
+                if (!gr) {
+                        log_warning("[tenants.group.%s]: no such group, ignoring the section.", g->name);
+                        continue;
+                }
+                tc.groups[tc.n_groups] = (TenantGroupLimits) {
+                        .gid = gr->gr_gid,
+                        .max_per_uid = g->max_per_uid,
+                        .highest_priority = g->highest_priority,
+                };
+                snprintf(tc.groups[tc.n_groups].name, sizeof tc.groups[tc.n_groups].name, "%s", g->name);
+                tc.n_groups++;
+        }
+        m->http_conf.need_groups = tc.n_groups > 0;
+        tenants_set_conf(m->tenants, &tc);
+}
+
 /* The modules' views of the configuration, after a load or reload. */
 static void manager_push_config(Manager *m) {
         const Config *c = m->config;
@@ -352,19 +392,24 @@ static void manager_push_config(Manager *m) {
         m->http_conf.idle_timeout_s = c->idle_timeout_s;
         m->http_conf.request_timeout_s = c->request_timeout_s;
         m->ops.json_max_depth = c->json_max_depth;
+        m->subscriptions_conf = (SubscriptionsConf) { .max_total = c->netlink_subscriptions_max,
+                                                      .max_per_uid = c->netlink_subscriptions_per_uid };
         if (m->journal)
                 journal_set_conf(m->journal, &(JournalConf) { .restore_on_exit = c->knobs_restore_on_exit,
                                                               .reconcile = (int) c->knobs_reconcile,
                                                               .enforce = c->knobs_enforce,
                                                               .drift_check_s = c->knobs_drift_check_s });
         if (m->tenants)
-                tenants_set_conf(m->tenants,
-                                 &(TenantsConf) { .max_tenants = c->max_tenants, .on_pid_exit = (int) c->on_pid_exit });
+                manager_push_tenants_conf(m);
         if (m->pools)
                 pools_set_conf(m->pools, &(PoolsConf) { .headroom_pages = c->pools_headroom_pages,
                                                         .max_grant_bytes = c->pools_max_grant_bytes });
         if (m->tierd)
                 tierd_set_config(m->tierd, c);
+        if (m->fleet)
+                fleet_set_config(m->fleet, c);
+        if (m->mflow)
+                mflow_set_config(m->mflow, c);
 }
 
 static void manager_core_metrics_write(void *userdata, FILE *f) {
@@ -408,13 +453,32 @@ static int manager_wire(Manager *m) {
                                              .features = &m->features,
                                              .config = c },
                               &m->tierd);
+        if (r >= 0)
+                r = fleet_new(&(FleetDeps) { .store = m->store,
+                                             .tierd = m->tierd,
+                                             .event = m->event,
+                                             .config = c,
+                                             .state_dir = m->state_dir },
+                              &m->fleet);
+        if (r >= 0)
+                r = mflow_new(&(MflowDeps) { .store = m->store,
+                                             .journal = m->journal,
+                                             .event = m->event,
+                                             .root = m->root,
+                                             .dry_run = m->dry_run },
+                              &m->mflow);
         if (r < 0)
                 return log_oom();
         manager_push_config(m);
+        journal_set_conflicts_fn(m->journal, mflow_conflicts, m->mflow);
+        (void) tenants_check_limits(m->tenants); /* notes the limits a reload compares with */
 
         /* What a removed tenant held goes at once: its hugepages, then its DAMON scheme. */
         (void) tenants_on_removed(m->tenants, pools_tenant_removed, m->pools);
         (void) tenants_on_removed(m->tenants, tierd_tenant_removed_hook, m->tierd);
+        /* Events for netlink subscribers: m->notifier is set once the netlink API listens. */
+        tenants_set_notifier(m->tenants, &m->notifier);
+        tierd_set_notifier(m->tierd, &m->notifier);
 
         m->ops.tenants = m->tenants;
         m->ops.status = manager_op_status;
@@ -425,6 +489,7 @@ static int manager_wire(Manager *m) {
         m->ops.contexts[OP_MODULE_TOPOLOGY] = m->topo;
         m->ops.contexts[OP_MODULE_POOLS] = m->pools;
         m->ops.contexts[OP_MODULE_TIER] = m->tierd;
+        m->ops.contexts[OP_MODULE_MFLOW] = m->mflow;
 
         /* The order of /metrics. */
         (void) metrics_register(&m->metrics, manager_core_metrics_write, m);
@@ -433,6 +498,8 @@ static int manager_wire(Manager *m) {
         (void) metrics_register(&m->metrics, tenants_metrics_write, m->tenants);
         (void) metrics_register(&m->metrics, journal_metrics_write, m->journal);
         (void) metrics_register(&m->metrics, pools_metrics_write, m->pools);
+        (void) metrics_register(&m->metrics, fleet_metrics_write, m->fleet);
+        (void) metrics_register(&m->metrics, mflow_metrics_write, m->mflow);
         (void) metrics_register(&m->metrics, manager_reload_metrics_write, m);
         return 0;
 }
@@ -476,6 +543,14 @@ int manager_start(Manager *m) {
         r = tierd_start(m->tierd);
         if (r < 0)
                 return r;
+        /* After tiering: registers its lookup hook there; etcd is reached asynchronously. */
+        r = fleet_start(m->fleet);
+        if (r < 0)
+                return r;
+        /* After the journal started: reconciles what a crash left, then attaches the [mflow] devices. */
+        r = mflow_start(m->mflow);
+        if (r < 0)
+                return r;
 
         r = manager_listen_unix(m);
         if (r < 0)
@@ -506,6 +581,7 @@ int manager_run(Manager *m) {
         manager_notify_status(m);
         log_info("maiod %s ready%s.", MAIO_VERSION, m->dry_run ? " (dry run: no kernel knob is written)" : "");
         r = sd_event_loop(m->event);
+        mflow_stop(m->mflow); /* detaches and unpins before the journal marks the stop clean */
         tierd_stop(m->tierd); /* maiod's kdamond goes down in the order the kernel needs, before the journal restores */
         (void) journal_stop(m->journal); /* logged; a failure leaves the run marked unclean for the next start */
         if (r < 0)
@@ -535,6 +611,13 @@ int manager_reload(Manager *m) {
                 log_notice("[api] netlink_port and netlink_rcvbuf changes take effect at the next restart.");
         if (c->socket_mode != m->config->socket_mode)
                 log_notice("[api] socket_mode changes take effect at the next restart.");
+        if (fleet_connection_changed(m->config, c))
+                log_notice(
+                        "[fleet] endpoints, TLS files, credentials, prefix and host take effect at the next restart.");
+        if (strcmp(c->mflow_devices, m->config->mflow_devices) != 0 ||
+            strcmp(c->mflow_bpffs, m->config->mflow_bpffs) != 0 ||
+            strcmp(c->mflow_vxlan_ports, m->config->mflow_vxlan_ports) != 0)
+                log_notice("[mflow] devices, bpffs and vxlan_ports changes take effect at the next restart.");
         resize = c->pools_headroom_pages != m->config->pools_headroom_pages;
         conf_free(m->config);
         m->config = c;
@@ -543,7 +626,9 @@ int manager_reload(Manager *m) {
                 (void) pools_sync(m->pools, "maio reserve (reload)");
         manager_apply_log_level(m);
         manager_resolve_admin_group(m);
-        (void) manager_listen_tcp(m); /* logged; the unix socket keeps serving regardless */
+        manager_push_tenants_conf(m);            /* again, with the admin group just resolved */
+        (void) tenants_check_limits(m->tenants); /* events for tenants kept above lowered limits */
+        (void) manager_listen_tcp(m);            /* logged; the unix socket keeps serving regardless */
         m->reloads_total++;
         log_info("Configuration reloaded from %s.", m->config_path);
         (void) sd_notify(false, "READY=1");
@@ -551,7 +636,7 @@ int manager_reload(Manager *m) {
         return 0;
 }
 
-static json_object *status_listeners(Manager *m) {
+static json_object *status_listeners(Manager *m, const Identity *who) {
         json_object *o = json_object_new_object();
 
         if (!o)
@@ -561,6 +646,8 @@ static json_object *status_listeners(Manager *m) {
         json_object_object_add(o, "netlink", m->netlink ? json_object_new_int64(m->netlink_port) : NULL);
         if (m->netlink_error)
                 json_object_object_add(o, "netlink_error", json_object_new_string(m->netlink_error));
+        json_object_object_add(o, "netlink_notifications",
+                               m->netlink ? netlink_server_notifications_to_json(m->netlink, who) : NULL);
         return o;
 }
 
@@ -575,6 +662,28 @@ static json_object *status_counts(Manager *m) {
         json_object_object_add(o, "events", json_object_new_int64(events < 0 ? 0 : events));
         json_object_object_add(o, "requests", json_object_new_int64((int64_t) m->http_stats.requests_total));
         json_object_object_add(o, "connections", json_object_new_int((int) m->http_stats.connections));
+        return o;
+}
+
+/* The allocator's configuration: its priority classes in serving order, each a list of priorities. */
+static json_object *status_scheduler(Manager *m) {
+        const ConfPriorityClasses *c = &m->config->scheduler_classes;
+        json_object *o = json_object_new_object(), *classes = json_object_new_array();
+
+        if (!o || !classes) {
+                json_object_put(o);
+                json_object_put(classes);
+                return NULL;
+        }
+        for (unsigned k = 0; k < c->n; k++) {
+                json_object *prios = json_object_new_array();
+
+                for (unsigned p = 0; prios && p < 8; p++)
+                        if (c->class_of[p] == k)
+                                json_object_array_add(prios, json_object_new_int((int) p));
+                json_object_array_add(classes, prios);
+        }
+        json_object_object_add(o, "classes", classes);
         return o;
 }
 
@@ -595,10 +704,13 @@ int manager_op_status(void *userdata, const Request *req, Reply *reply) {
         json_object_object_add(o, "runtime_dir", json_object_new_string(m->runtime_dir));
         json_object_object_add(o, "root", json_object_new_string(m->root));
         json_object_object_add(o, "dry_run", json_object_new_boolean(m->dry_run));
-        json_object_object_add(o, "listeners", status_listeners(m));
+        json_object_object_add(o, "listeners", status_listeners(m, req->who));
         json_object_object_add(o, "features", detect_to_json(&m->features));
         json_object_object_add(o, "conflicts", journal_conflicts_to_json(m->journal));
         json_object_object_add(o, "tiering", tierd_status_to_json(m->tierd));
+        json_object_object_add(o, "fleet", fleet_status_to_json(m->fleet));
         json_object_object_add(o, "counts", status_counts(m));
+        json_object_object_add(o, "admission", tenants_admission_to_json(m->tenants));
+        json_object_object_add(o, "scheduler", status_scheduler(m));
         return reply_json(reply, 200, o);
 }

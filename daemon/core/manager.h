@@ -10,9 +10,11 @@
 
 #include "conf.h"
 #include "detect.h"
+#include "fleet.h"
 #include "http.h"
 #include "journal.h"
 #include "metrics.h"
+#include "mflowd.h"
 #include "netlink.h"
 #include "ops.h"
 #include "pools.h"
@@ -53,6 +55,8 @@ typedef struct Manager {
         Tenants *tenants;
         Pools *pools; /* the hugepage reserve */
         Tierd *tierd; /* tiering: per-tenant thresholds and their applier */
+        Fleet *fleet; /* models shared with other hosts through etcd */
+        Mflow *mflow; /* MFLOW: XDP on the [mflow] devices, elephants and their splitting cores */
 
         Ops ops; /* the handlers' contexts */
         MetricsRegistry metrics;
@@ -62,11 +66,13 @@ typedef struct Manager {
         HttpServer *http_tcp;
         NetlinkServer *netlink; /* NULL: off, or the port id is held by another process */
         NetlinkStats netlink_stats;
-        uint32_t netlink_port;  /* the port id the server is bound to */
-        bool netlink_announced; /* RUNTIME_DIR/maiod.netlink written (removed at exit) */
-        char *netlink_error;    /* why the netlink API is not served, NULL when it is (or is off) */
-        char *tcp_listen;       /* what the TCP listener was bound with, NULL = none */
-        bool socket_activated;  /* the unix socket came from systemd */
+        SubscriptionsConf subscriptions_conf; /* [api] netlink_subscriptions_* */
+        Notifier notifier;                    /* the modules announce events here (to netlink subscribers) */
+        uint32_t netlink_port;                /* the port id the server is bound to */
+        bool netlink_announced;               /* RUNTIME_DIR/maiod.netlink written (removed at exit) */
+        char *netlink_error;                  /* why the netlink API is not served, NULL when it is (or is off) */
+        char *tcp_listen;                     /* what the TCP listener was bound with, NULL = none */
+        bool socket_activated;                /* the unix socket came from systemd */
 
         uint64_t reloads_total;
         uint64_t reload_failures_total;

@@ -43,6 +43,10 @@ struct Journal {
         sd_event_source *drift_timer;
         JournalHook hook;
         void *hook_userdata;
+        bool unclean_start;              /* this run began after an unclean stop (same boot) */
+        bool rebooted;                   /* this run began after a reboot since the records were written */
+        JournalConflictsFn conflicts_fn; /* a module's own conflicts (MFLOW: foreign XDP programs) */
+        void *conflicts_userdata;
 };
 
 static const char *const knob_state_table[_KNOB_STATE_MAX] = {
@@ -618,12 +622,14 @@ int journal_start(Journal *j) {
                 r = journal_after_reboot(j);
                 if (r < 0)
                         return log_error_errno(r, "Failed to update the knob journal after a reboot: %m");
+                j->rebooted = true;
         }
 
         r = store_state_get(j->store, STATE_CLEAN_STOP, &marker);
         if (r < 0 && r != -ENOENT)
                 return log_error_errno(r, "Failed to read the clean-stop marker: %m");
         if (r >= 0 && strcmp(marker, "yes") != 0 && rebooted == 0) {
+                j->unclean_start = true;
                 log_warning(
                         "maiod did not stop cleanly last time; reconciling the knob journal ([knobs] reconcile = %s).",
                         j->conf.reconcile == KNOBS_RECONCILE_REAPPLY ? "reapply" : "restore");
@@ -719,7 +725,82 @@ json_object *journal_conflicts_to_json(Journal *j) {
         if (j->features && j->features->damon_kdamonds_foreign > 0)
                 json_object_array_add(arr, conflict_new("damon", "kdamond", 0, j->features->damon_kdamonds_foreign,
                                                         "page migration by DAMON schemes maiod did not create"));
+        if (j->conflicts_fn)
+                j->conflicts_fn(j->conflicts_userdata, arr);
         return arr;
+}
+
+void journal_set_conflicts_fn(Journal *j, JournalConflictsFn fn, void *userdata) {
+        j->conflicts_fn = fn;
+        j->conflicts_userdata = userdata;
+}
+
+json_object *journal_conflict_new(const char *kind, const char *name, const char *affects) {
+        return conflict_new(kind, name, 0, 1, affects);
+}
+
+/* ---- owned kernel state other than knobs ---- */
+
+#define OWNED_PREFIX "owned/"
+
+static int owned_key(const char *kind, const char *name, char **ret) {
+        if (!kind || !name || !kind[0] || strchr(kind, '/'))
+                return -EINVAL;
+        return asprintf(ret, OWNED_PREFIX "%s/%s", kind, name) < 0 ? -ENOMEM : 0;
+}
+
+int journal_own(Journal *j, const char *kind, const char *name, const char *data) {
+        _cleanup_free_ char *key = NULL;
+        int r;
+
+        r = owned_key(kind, name, &key);
+        if (r < 0)
+                return r;
+        r = store_state_set(j->store, key, data ?: "");
+        if (r < 0)
+                return log_error_errno(r, "Failed to record %s %s in the journal: %m", kind, name);
+        log_debug("Journal: owning %s %s (%s).", kind, name, data ?: "");
+        return 0;
+}
+
+int journal_disown(Journal *j, const char *kind, const char *name) {
+        _cleanup_free_ char *key = NULL;
+        int r;
+
+        r = owned_key(kind, name, &key);
+        if (r < 0)
+                return r;
+        r = store_state_remove(j->store, key);
+        if (r < 0 && r != -ENOENT)
+                return log_error_errno(r, "Failed to forget %s %s in the journal: %m", kind, name);
+        return 0;
+}
+
+int journal_owned_list(Journal *j, const char *kind, char ***ret_names, char ***ret_data, size_t *ret_n) {
+        _cleanup_free_ char *prefix = NULL;
+        char **keys = NULL;
+        size_t n = 0, skip;
+        int r;
+
+        if (asprintf(&prefix, OWNED_PREFIX "%s/", kind) < 0)
+                return -ENOMEM;
+        r = store_state_list(j->store, prefix, &keys, ret_data, &n);
+        if (r < 0)
+                return r;
+        skip = strlen(prefix);
+        for (size_t i = 0; i < n; i++)
+                memmove(keys[i], keys[i] + skip, strlen(keys[i] + skip) + 1);
+        *ret_names = keys;
+        *ret_n = n;
+        return 0;
+}
+
+bool journal_unclean_start(const Journal *j) {
+        return j->unclean_start;
+}
+
+bool journal_rebooted(const Journal *j) {
+        return j->rebooted;
 }
 
 /* ---- the API ---- */

@@ -130,6 +130,24 @@ int journal_check_drift(Journal *j);
  * processes (ROOT/proc/PID/comm) and DAMON kdamonds maiod did not start.
  * Returns a new array (possibly empty) or NULL on OOM. */
 json_object *journal_conflicts_to_json(Journal *j);
+/* A module's own conflicts, appended to that array by fn (one module: the last call wins). */
+typedef void (*JournalConflictsFn)(void *userdata, json_object *array);
+void journal_set_conflicts_fn(Journal *j, JournalConflictsFn fn, void *userdata);
+/* One conflict object {"kind", "name", "pid": null, "count": 1, "affects"} for such a fn. */
+json_object *journal_conflict_new(const char *kind, const char *name, const char *affects);
+
+/* Owned kernel state other than knobs: an XDP attachment, a bpffs mount, pinned maps. The owner
+ * module records (kind, name) with a data text saying how to undo it, committed durably BEFORE it
+ * changes the kernel, and forgets it after undoing it; after an unclean stop it finds the records
+ * with journal_owned_list() and reconciles (detaches or adopts, and says which). Kinds have no '/'.
+ * Each returns 0 or -errno (logged); disowning a missing record is 0. */
+int journal_own(Journal *j, const char *kind, const char *name, const char *data);
+int journal_disown(Journal *j, const char *kind, const char *name);
+/* The records of kind in name order: two arrays of *ret_n malloc'd strings (store_strv_free()). */
+int journal_owned_list(Journal *j, const char *kind, char ***ret_names, char ***ret_data, size_t *ret_n);
+/* Whether journal_start() found the last stop unclean (same boot), or a reboot since the records. */
+bool journal_unclean_start(const Journal *j);
+bool journal_rebooted(const Journal *j);
 
 /* GET /v1/knobs, GET/PUT/DELETE /v1/knobs/{name}, POST /v1/knobs/restore; userdata is the Journal. */
 extern const FieldSet journal_set_body;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "mflow-bpf.h"
@@ -301,4 +302,206 @@ char *mflow_key_format(const struct mflow_key *k, char *buf, size_t size) {
         snprintf(buf, size, "%s %s:%u > %s:%u vni %s", proto, addr_format(k->src, src, sizeof(src)) ?: "?", k->sport,
                  addr_format(k->dst, dst, sizeof(dst)) ?: "?", k->dport, vni);
         return buf;
+}
+
+/* ---- pins, adoption and what a previous run left behind ---- */
+
+#define FOREACH_MAP(m, map)                                                         \
+        for (struct bpf_map *map = bpf_object__next_map((m)->skel->obj, NULL); map; \
+             map = bpf_object__next_map((m)->skel->obj, map))
+
+int mflow_bpf_set_pin_dir(MflowBpf *m, const char *dir) {
+        int r;
+
+        FOREACH_MAP(m, map) {
+                _cleanup_free_ char *path = NULL;
+
+                if (bpf_map__is_internal(map))
+                        continue; /* .rodata/.bss: never pinned */
+                if (asprintf(&path, "%s/%s", dir, bpf_map__name(map)) < 0)
+                        return -ENOMEM;
+                r = bpf_map__set_pin_path(map, path);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+bool mflow_bpf_pins_exist(const char *dir) {
+        _cleanup_free_ char *path = NULL;
+
+        if (asprintf(&path, "%s/maio_flows", dir) < 0)
+                return false;
+        return access(path, F_OK) == 0;
+}
+
+int mflow_bpf_unpin(MflowBpf *m) {
+        int r = 0;
+
+        FOREACH_MAP(m, map) {
+                int k;
+
+                if (!bpf_map__pin_path(map) || !bpf_map__is_pinned(map))
+                        continue;
+                k = bpf_map__unpin(map, NULL);
+                if (k < 0 && k != -ENOENT && r == 0)
+                        r = k;
+        }
+        return r;
+}
+
+int mflow_bpf_unpin_dir(const char *dir) {
+        static const char *const names[] = { "maio_conf",  "maio_flows",  "maio_split",  "maio_cpumap",
+                                             "maio_stats", "maio_events", "maio_reorder" };
+        int r = 0;
+
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+                _cleanup_free_ char *path = NULL;
+
+                if (asprintf(&path, "%s/%s", dir, names[i]) < 0)
+                        return -ENOMEM;
+                if (unlink(path) < 0 && errno != ENOENT && r == 0)
+                        r = -errno;
+        }
+        if (rmdir(dir) < 0 && errno != ENOENT && r == 0)
+                r = -errno;
+        return r;
+}
+
+int mflow_bpf_attach_replace(MflowBpf *m, int ifindex, MflowXdpMode mode, int old_prog_fd) {
+        DECLARE_LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = old_prog_fd);
+        __u32 flags = XDP_FLAGS_REPLACE | (mode == MFLOW_XDP_NATIVE ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE);
+        int r;
+
+        if (ifindex <= 0 || mode < 0 || mode >= _MFLOW_XDP_MODE_MAX || old_prog_fd < 0)
+                return -EINVAL;
+        if (m->xdp_ifindex)
+                return -EALREADY;
+        /* REPLACE with old_prog_fd: atomic, and refused (-EEXIST) if another program took its place. */
+        r = bpf_xdp_attach(ifindex, bpf_program__fd(m->skel->progs.maio_xdp), flags, &opts);
+        if (r < 0)
+                return r;
+        m->xdp_ifindex = ifindex;
+        m->xdp_flags = flags & ~XDP_FLAGS_REPLACE;
+        return 0;
+}
+
+int mflow_xdp_query(int ifindex, __u32 *ret_id, MflowXdpMode *ret_mode) {
+        DECLARE_LIBBPF_OPTS(bpf_xdp_query_opts, opts);
+        int r;
+
+        r = bpf_xdp_query(ifindex, 0, &opts);
+        if (r < 0)
+                return r;
+        *ret_id = 0;
+        *ret_mode = _MFLOW_XDP_MODE_INVALID;
+        if (opts.attach_mode == XDP_ATTACHED_DRV) {
+                *ret_id = opts.drv_prog_id;
+                *ret_mode = MFLOW_XDP_NATIVE;
+        } else if (opts.attach_mode == XDP_ATTACHED_SKB) {
+                *ret_id = opts.skb_prog_id;
+                *ret_mode = MFLOW_XDP_GENERIC;
+        } else if (opts.attach_mode != XDP_ATTACHED_NONE)
+                *ret_id = opts.prog_id ?: opts.hw_prog_id ?: opts.drv_prog_id ?: opts.skb_prog_id;
+        return 0;
+}
+
+int mflow_prog_get(__u32 id, char *name, size_t size) {
+        struct bpf_prog_info info = {};
+        __u32 len = sizeof(info);
+        int fd, r;
+
+        fd = bpf_prog_get_fd_by_id(id);
+        if (fd < 0)
+                return -errno;
+        r = bpf_obj_get_info_by_fd(fd, &info, &len);
+        if (r < 0) {
+                r = -errno;
+                close(fd);
+                return r;
+        }
+        snprintf(name, size, "%s", info.name);
+        return fd;
+}
+
+int mflow_xdp_detach_prog(int ifindex, MflowXdpMode mode, int prog_fd) {
+        DECLARE_LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = prog_fd);
+        int r;
+
+        r = bpf_xdp_detach(ifindex, mode == MFLOW_XDP_NATIVE ? XDP_FLAGS_DRV_MODE : XDP_FLAGS_SKB_MODE, &opts);
+        return r == -ENODEV ? 0 : r;
+}
+
+int mflow_tc_detach_orphan(int ifindex, bool destroy_hook) {
+        DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+        DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = MFLOW_TC_HANDLE, .priority = MFLOW_TC_PRIORITY);
+        char name[32] = "";
+        int r, fd;
+
+        r = bpf_tc_query(&hook, &opts);
+        if (r == -ENOENT || r == -ENODEV || r == -EINVAL)
+                return 0; /* no filter (or no clsact) there */
+        if (r < 0)
+                return r;
+        fd = mflow_prog_get(opts.prog_id, name, sizeof(name));
+        if (fd >= 0)
+                close(fd);
+        if (strcmp(name, "maio_tc_ingress") != 0)
+                return -EBUSY; /* someone else's filter at our handle: left alone */
+        opts.prog_id = 0;
+        opts.prog_fd = 0;
+        opts.flags = 0;
+        r = bpf_tc_detach(&hook, &opts);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        if (destroy_hook) {
+                hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+                (void) bpf_tc_hook_destroy(&hook);
+        }
+        return 0;
+}
+
+void mflow_bpf_own_tc_hook(MflowBpf *m) {
+        m->tc_created_hook = true;
+}
+
+bool mflow_bpf_tc_hook_created(const MflowBpf *m) {
+        return m->tc_created_hook;
+}
+
+__u32 mflow_bpf_prog_id(MflowBpf *m) {
+        struct bpf_prog_info info = {};
+        __u32 len = sizeof(info);
+
+        if (bpf_obj_get_info_by_fd(bpf_program__fd(m->skel->progs.maio_xdp), &info, &len) < 0)
+                return 0;
+        return info.id;
+}
+
+int mflow_bpf_split_foreach(MflowBpf *m, int (*cb)(const struct mflow_key *k, const struct mflow_split *s, void *ud),
+                            void *userdata) {
+        int fd = bpf_map__fd(m->skel->maps.maio_split);
+        struct mflow_key key, next;
+        bool first = true;
+        int r;
+
+        for (;;) {
+                struct mflow_split s;
+
+                if (bpf_map_get_next_key(fd, first ? NULL : &key, &next) < 0)
+                        return errno == ENOENT ? 0 : -errno;
+                first = false;
+                key = next;
+                if (bpf_map_lookup_elem(fd, &key, &s) < 0)
+                        continue;
+                r = cb(&key, &s, userdata);
+                if (r < 0)
+                        return r;
+        }
+}
+
+int mflow_bpf_flow_forget(MflowBpf *m, const struct mflow_key *key) {
+        if (bpf_map_delete_elem(bpf_map__fd(m->skel->maps.maio_flows), key) < 0)
+                return -errno;
+        return 0;
 }

@@ -69,6 +69,43 @@ int mflow_bpf_events_fd(MflowBpf *m);
  * the callback's negative return, or -errno. */
 int mflow_bpf_events_poll(MflowBpf *m, int timeout_ms, mflow_event_fn cb, void *userdata);
 
+/* Pins every map as DIR/<map name> at load: maps already pinned there (a previous run's, with
+ * their flow state) are reused, the others created and pinned. Call between open and load.
+ * Returns 0 or -errno. */
+int mflow_bpf_set_pin_dir(MflowBpf *m, const char *dir);
+/* Whether DIR holds a previous run's pinned flow map. */
+bool mflow_bpf_pins_exist(const char *dir);
+/* Unpins this object's maps (the maps live on while referenced). Returns 0 or the first -errno. */
+int mflow_bpf_unpin(MflowBpf *m);
+/* Removes the pins maio's maps leave in DIR and DIR itself, without an object (a crashed run's).
+ * Returns 0 or the first -errno (missing files are fine). */
+int mflow_bpf_unpin_dir(const char *dir);
+
+/* Attaches the XDP program in place of the program old_prog_fd refers to, atomically; -EEXIST
+ * when another program is attached by then. Returns 0 or -errno. */
+int mflow_bpf_attach_replace(MflowBpf *m, int ifindex, MflowXdpMode mode, int old_prog_fd);
+/* The XDP program attached to ifindex: *ret_id 0 when none, *ret_mode native/generic (invalid for
+ * offloaded or several). Returns 0 or -errno (-ENODEV: no such device). */
+int mflow_xdp_query(int ifindex, __u32 *ret_id, MflowXdpMode *ret_mode);
+/* Opens the program of id and copies its name. Returns an fd (close it) or -errno. */
+int mflow_prog_get(__u32 id, char *name, size_t size);
+/* Detaches the program prog_fd refers to from ifindex, only if it is still the attached one. */
+int mflow_xdp_detach_prog(int ifindex, MflowXdpMode mode, int prog_fd);
+/* Removes maio's tc-ingress filter from ifindex when it runs maio_tc_ingress (-EBUSY when someone
+ * else's filter holds maio's handle: left alone), and the clsact qdisc with destroy_hook. */
+int mflow_tc_detach_orphan(int ifindex, bool destroy_hook);
+/* Marks the clsact qdisc as maio's (an adopted attachment whose first run created it), so that
+ * mflow_bpf_detach() removes it; and tells whether it is. */
+void mflow_bpf_own_tc_hook(MflowBpf *m);
+bool mflow_bpf_tc_hook_created(const MflowBpf *m);
+/* The loaded XDP program's id, 0 if unknown. */
+__u32 mflow_bpf_prog_id(MflowBpf *m);
+/* Calls cb for each split mark (a negative return stops and is returned). Returns 0 or -errno. */
+int mflow_bpf_split_foreach(MflowBpf *m, int (*cb)(const struct mflow_key *k, const struct mflow_split *s, void *ud),
+                            void *userdata);
+/* Drops a flow's state, so it is counted from scratch. Returns 0, -ENOENT, or -errno. */
+int mflow_bpf_flow_forget(MflowBpf *m, const struct mflow_key *key);
+
 /* "proto src:sport > dst:dport vni N" (IPv4-mapped addresses printed as IPv4). Returns buf. */
 char *mflow_key_format(const struct mflow_key *k, char *buf, size_t size);
 #define MFLOW_KEY_STRING_MAX 128

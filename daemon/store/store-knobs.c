@@ -227,3 +227,67 @@ int store_state_set(Store *s, const char *key, const char *value) {
                 r = store_step(db, st, "set daemon state");
         return r < 0 ? r : 0;
 }
+
+int store_state_remove(Store *s, const char *key) {
+        _cleanup_(store_finalizep) sqlite3_stmt *st = NULL;
+        sqlite3 *db = store_db(s);
+        int r;
+
+        r = store_prepare(db, "DELETE FROM daemon_state WHERE key = ?1", &st);
+        if (r >= 0)
+                r = sk_bind_text(db, st, 1, key);
+        if (r >= 0)
+                r = store_step(db, st, "remove daemon state");
+        if (r < 0)
+                return r;
+        return sqlite3_changes(db) > 0 ? 0 : -ENOENT;
+}
+
+int store_state_list(Store *s, const char *prefix, char ***ret_keys, char ***ret_values, size_t *ret_n) {
+        _cleanup_(store_finalizep) sqlite3_stmt *st = NULL;
+        sqlite3 *db = store_db(s);
+        char **keys = NULL, **values = NULL;
+        size_t n = 0;
+        int r;
+
+        /* substr() rather than LIKE: a prefix may hold '_' and '%'. */
+        r = store_prepare(db, "SELECT key, value FROM daemon_state WHERE substr(key, 1, length(?1)) = ?1 ORDER BY key",
+                          &st);
+        if (r >= 0)
+                r = sk_bind_text(db, st, 1, prefix);
+        while (r >= 0 && (r = store_step(db, st, "list daemon state")) > 0) {
+                char **k = reallocarray(keys, n + 1, sizeof(*k)), **v;
+
+                if (!k) {
+                        r = -ENOMEM;
+                        break;
+                }
+                keys = k;
+                v = reallocarray(values, n + 1, sizeof(*v));
+                if (!v) {
+                        r = -ENOMEM;
+                        break;
+                }
+                values = v;
+                keys[n] = values[n] = NULL;
+                n++;
+                r = sk_column_strdup(st, 0, false, &keys[n - 1]);
+                if (r >= 0)
+                        r = sk_column_strdup(st, 1, false, &values[n - 1]);
+        }
+        if (r < 0) {
+                store_strv_free(keys, n);
+                store_strv_free(values, n);
+                return r;
+        }
+        *ret_keys = keys;
+        *ret_values = values;
+        *ret_n = n;
+        return 0;
+}
+
+void store_strv_free(char **v, size_t n) {
+        for (size_t i = 0; i < n && v; i++)
+                free(v[i]);
+        free(v);
+}

@@ -126,6 +126,12 @@ void store_knobs_free(StoreKnob *k, size_t n);
  * 0 and a malloc'd *ret, or -ENOENT; set inserts or replaces. Both -errno on failure. */
 int store_state_get(Store *s, const char *key, char **ret);
 int store_state_set(Store *s, const char *key, const char *value);
+/* Deletes a fact: 0, -ENOENT if absent, or -errno. */
+int store_state_remove(Store *s, const char *key);
+/* The facts whose key starts with prefix, in key order: two arrays of *ret_n malloc'd strings
+ * (free each with store_strv_free). Returns 0 or -errno. */
+int store_state_list(Store *s, const char *prefix, char ***ret_keys, char ***ret_values, size_t *ret_n);
+void store_strv_free(char **v, size_t n);
 
 /* One tenant's grant of hugepage-backed buffer capacity on one NUMA node (the
  * hugepage reserve, pools.c; schema v3, store-pools.c). */

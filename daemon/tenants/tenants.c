@@ -14,7 +14,7 @@
 #include "conf.h"
 #include "log.h"
 #include "metrics.h"
-#include "tenants.h"
+#include "tenants-internal.h"
 #include "time-util.h"
 
 #define EVENTS_LIMIT 100
@@ -36,12 +36,15 @@ struct Tenants {
         char *root;
         sd_event *event;
         TenantsConf conf;
+        TenantsConf checked; /* the limits the last admission check (or the start) saw */
+        bool have_checked;
         TenantWatch *watches;                      /* pidfd watches, a list */
         uint64_t generation;                       /* bumped whenever a tenant row changes or goes away */
         TenantCacheSlot cache[TENANT_CACHE_SLOTS]; /* by id modulo the size */
         uint64_t cache_hits, cache_misses;
         uint64_t exits_total; /* watched processes that exited */
         HookList removed;
+        const Notifier *notifier; /* tenant-exited, tenant-removed; NULL: nobody listens */
 };
 
 struct TenantWatch {
@@ -84,8 +87,38 @@ void tenants_set_conf(Tenants *t, const TenantsConf *conf) {
         t->conf = *conf;
 }
 
+bool tenants_limits_changed(Tenants *t) {
+        const TenantsConf *a = &t->checked, *b = &t->conf;
+        bool changed = t->have_checked && (a->max_per_uid != b->max_per_uid ||
+                                           a->highest_priority != b->highest_priority || a->n_groups != b->n_groups);
+
+        for (size_t i = 0; t->have_checked && !changed && i < b->n_groups; i++)
+                changed = a->groups[i].gid != b->groups[i].gid ||
+                          a->groups[i].max_per_uid != b->groups[i].max_per_uid ||
+                          a->groups[i].highest_priority != b->groups[i].highest_priority;
+        t->checked = t->conf;
+        t->have_checked = true;
+        return changed;
+}
+
+Store *tenants_store(Tenants *t) {
+        return t->store;
+}
+
+const TenantsConf *tenants_conf(Tenants *t) {
+        return &t->conf;
+}
+
+const char *tenants_root(Tenants *t) {
+        return t->root;
+}
+
 int tenants_on_removed(Tenants *t, HookFn fn, void *userdata) {
         return hook_list_add(&t->removed, fn, userdata);
+}
+
+void tenants_set_notifier(Tenants *t, const Notifier *n) {
+        t->notifier = n;
 }
 
 uint64_t tenants_generation(const Tenants *t) {
@@ -124,6 +157,16 @@ static void watch_free(Tenants *tn, TenantWatch *w) {
         safe_close(w->pidfd);
         free(w);
 }
+
+/* The members tenant_to_json() writes (and the token of a creation), as netlink reply attributes. */
+static const Field tenant_reply_fields[] = {
+        { "id", FIELD_INT, .id = 1 },         { "name", FIELD_STRING, .id = 2 },
+        { "priority", FIELD_INT, .id = 3 },   { "workload_class", FIELD_STRING, .id = 4 },
+        { "uid", FIELD_INT, .id = 5 },        { "pid", FIELD_INT, .id = 6 },
+        { "cgroup", FIELD_STRING, .id = 7 },  { "created", FIELD_STRING, .id = 8 },
+        { "pid_alive", FIELD_BOOL, .id = 9 }, { "token", FIELD_STRING, .id = 10 },
+};
+const FieldSet tenants_reply = { tenant_reply_fields, ELEMENTSOF(tenant_reply_fields) };
 
 static json_object *tenant_to_json(Tenants *tn, const Tenant *t) {
         json_object *o = json_object_new_object();
@@ -243,34 +286,42 @@ int tenants_pid_starttime(const char *proc_root, pid_t pid, uint64_t *ret) {
 
 /* After a tenant's row is gone: the event, and what it held goes at once through the hooks of the
  * modules above (the hugepage reserve shrinks, its DAMON scheme leaves the kdamond now, not at the
- * next tiering tick). */
-static void tenant_removed(Tenants *tn, int64_t tenant_id, const char *msg) {
+ * next tiering tick); then its owner's subscribers hear of it. */
+static void tenant_removed(Tenants *tn, int64_t tenant_id, uid_t owner, const char *msg) {
+        json_object *details = NULL;
+
         (void) store_event_add(tn->store, tenant_id, "tenant-removed", msg);
         hook_list_run(&tn->removed, tenant_id);
+        if (notify_wanted(tn->notifier) && (details = json_object_new_object()))
+                json_object_object_add(details, "message", json_object_new_string(msg));
+        notify_event(tn->notifier, NOTIFY_TENANT_REMOVED, tenant_id, owner, details);
 }
 
 static void watch_record_exit(Tenants *tn, int64_t tenant_id, pid_t pid) {
+        _cleanup_(tenant_done) Tenant t = {};
+        json_object *details = NULL;
         char field[32];
-        Tenant t = {};
 
         snprintf(field, sizeof field, "TENANT=%" PRId64, tenant_id);
         store_event_log(tn->store, LOG_INFO, field, tenant_id, "pid-exit", "Process %d of tenant %" PRId64 " exited",
                         (int) pid, tenant_id);
         tn->exits_total++;
+        if (store_tenant_get(tn->store, tenant_id, &t) < 0)
+                return; /* gone meanwhile: nothing to tell or keep */
+        if (notify_wanted(tn->notifier) && (details = json_object_new_object()))
+                json_object_object_add(details, "pid", json_object_new_int((int) pid));
+        notify_event(tn->notifier, NOTIFY_TENANT_EXITED, tenant_id, t.uid, details);
 
         if (tn->conf.on_pid_exit == TENANT_PID_EXIT_REMOVE) {
                 tn->generation++;
                 if (store_tenant_remove(tn->store, tenant_id) >= 0)
-                        tenant_removed(tn, tenant_id, "Removed after its process exited");
+                        tenant_removed(tn, tenant_id, t.uid, "Removed after its process exited");
                 return;
         }
         /* Keep the tenant; starttime 0 marks the pid as exited so a restart does not record it again. */
-        if (store_tenant_get(tn->store, tenant_id, &t) >= 0) {
-                t.pid_starttime = 0;
-                tn->generation++;
-                (void) store_tenant_update(tn->store, &t);
-                tenant_done(&t);
-        }
+        t.pid_starttime = 0;
+        tn->generation++;
+        (void) store_tenant_update(tn->store, &t);
 }
 
 static int watch_on_exit(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
@@ -459,6 +510,9 @@ int tenants_op_create(void *userdata, const Request *req, Reply *reply) {
                 return r;
         if ((unsigned) r >= tn->conf.max_tenants)
                 return reply_error(reply, REPLY_CONFLICT, "The tenant limit of %u is reached", tn->conf.max_tenants);
+        r = tenants_admit_new(tn, req->who, &t, reply);
+        if (r < 0)
+                return r;
 
         r = token_generate(token);
         if (r < 0)
@@ -545,6 +599,9 @@ int tenants_op_update(void *userdata, const Request *req, Reply *reply) {
         r = workload_class_check(reply, t.workload_class);
         if (r < 0)
                 return r;
+        r = tenants_admit_priority(tn, req->who, req->tenant->priority, t.priority, reply);
+        if (r < 0)
+                return r;
         tn->generation++;
         r = store_tenant_update(tn->store, &t);
         if (r == -EEXIST)
@@ -570,7 +627,7 @@ int tenants_op_delete(void *userdata, const Request *req, Reply *reply) {
         if (w)
                 watch_free(tn, w);
         snprintf(msg, sizeof msg, "Tenant '%s' removed", t->name);
-        tenant_removed(tn, t->id, msg);
+        tenant_removed(tn, t->id, t->uid, msg);
         return reply_empty(reply, 204);
 }
 

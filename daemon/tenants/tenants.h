@@ -9,16 +9,43 @@
 #include <systemd/sd-event.h>
 
 #include "hook.h"
+#include "notify.h"
 #include "request.h"
 #include "store.h"
 
 typedef struct Tenants Tenants;
 
-/* What [daemon] and [api] say about tenants (re-read on reload). */
+/* Most group overrides (as CONF_TENANT_GROUPS_MAX). */
+#define TENANTS_GROUPS_MAX 64
+
+/* The admission limits of one group ([tenants.group.NAME], the name resolved to a gid). */
+typedef struct TenantGroupLimits {
+        char name[33];
+        gid_t gid;
+        unsigned max_per_uid;
+        unsigned highest_priority;
+} TenantGroupLimits;
+
+/* What [tenants] and [api] say about tenants (re-read on reload). */
 typedef struct TenantsConf {
         unsigned max_tenants;
-        int on_pid_exit; /* TENANT_PID_EXIT_* */
+        int on_pid_exit;           /* TENANT_PID_EXIT_* */
+        unsigned max_per_uid;      /* tenants one non-admin uid may hold */
+        unsigned highest_priority; /* the lowest priority number a non-admin may take */
+        TenantGroupLimits groups[TENANTS_GROUPS_MAX];
+        size_t n_groups;
+        bool have_admin_gid; /* [api] admin_group, for the reload check (callers carry their own flag) */
+        gid_t admin_gid;
 } TenantsConf;
+
+/* The limits that apply to one non-admin caller, and where they come from ("[tenants]" or
+ * "[tenants.group.NAME]"). */
+typedef struct TenantLimits {
+        unsigned max_per_uid;
+        unsigned highest_priority;
+        char count_source[64];    /* where max_per_uid comes from */
+        char priority_source[64]; /* where highest_priority comes from */
+} TenantLimits;
 
 /* Builds the tenants module over store (borrowed), the cgroup tree below root, watching pids on
  * event. Returns 0 or -ENOMEM. */
@@ -34,6 +61,10 @@ void tenants_set_conf(Tenants *t, const TenantsConf *conf);
  * with the tenant id: the modules above drop what the tenant held. Returns 0 or -ENOSPC. */
 int tenants_on_removed(Tenants *t, HookFn fn, void *userdata);
 
+/* Where tenant-exited (details {"pid":PID}) and tenant-removed ({"message":TEXT}) are announced
+ * from now on; n is borrowed and must outlive t, or be replaced (NULL: nobody listens). */
+void tenants_set_notifier(Tenants *t, const Notifier *n);
+
 /* Bumped whenever a tenant row changes or goes away: cached rows and identities of tokens are
  * valid while it is unchanged. */
 uint64_t tenants_generation(const Tenants *t);
@@ -44,6 +75,8 @@ void tenants_metrics_write(void *userdata, FILE *f);
 
 /* Op handlers (see the ops table); userdata is the Tenants. */
 extern const FieldSet tenants_create_body, tenants_update_body;
+/* A tenant's members as typed netlink reply attributes (tenants.create, tenants.get). */
+extern const FieldSet tenants_reply;
 int tenants_op_list(void *userdata, const Request *req, Reply *reply);
 int tenants_op_create(void *userdata, const Request *req, Reply *reply);
 int tenants_op_get(void *userdata, const Request *req, Reply *reply);
@@ -66,6 +99,30 @@ int tenants_identify_token(Tenants *t, const char *token, Identity *ret);
 int tenants_watch_all(Tenants *t);
 /* Drops every watch (shutdown). */
 void tenants_unwatch_all(Tenants *t);
+
+/* The admission limits of a non-admin identity (pure): [tenants], unless the identity's primary or a
+ * supplementary group has a [tenants.group.NAME] section; when several do, the most permissive value
+ * of each limit wins (the largest count, the lowest priority number). */
+TenantLimits tenants_limits_for(const TenantsConf *conf, const Identity *who);
+
+/* What cgroup hierarchy the host below root offers: "v2" (unified at /sys/fs/cgroup), "hybrid"
+ * (v1 controllers and a v2 tree at /sys/fs/cgroup/unified), "v1" or "none". Never NULL. */
+const char *tenants_cgroup_hierarchy(const char *root);
+
+/* True if the cgroup directory dir is delegated to uid: uid owns the directory, or owns a writable
+ * cgroup.procs in it. */
+bool tenants_cgroup_owned_by(const char *dir, uid_t uid);
+
+/* GET /v1/status "admission": the [tenants] limits, the group overrides, the cgroup hierarchy.
+ * Returns a new reference or NULL on OOM. */
+json_object *tenants_admission_to_json(Tenants *t);
+
+/* After a reload that changed the limits: records an "admission-over-limit" event (and a log line)
+ * for each non-admin uid holding more tenants than its limit now allows and each of their tenants
+ * above the priority it may take. Nothing is removed. Group membership comes from the user
+ * database. The first call only takes note of the limits (call it once at start). Returns 0 or
+ * -errno. */
+int tenants_check_limits(Tenants *t);
 
 /* Reads field 22 (starttime, clock ticks since boot) of /proc/PID/stat below
  * proc_root. Returns 0 and *ret, -ESRCH when the process does not exist. */

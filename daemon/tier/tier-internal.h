@@ -8,6 +8,7 @@
 
 #include "conf.h"
 #include "detect.h"
+#include "hook.h"
 #include "journal.h"
 #include "store.h"
 #include "tenants.h"
@@ -19,10 +20,69 @@ struct Tierd {
         Store *store;
         char *root;
         bool dry_run;
-        sd_event *event;      /* NULL: no timer (tests) */
-        Journal *journal;     /* the one writer of the knobs the appliers plan */
-        Tenants *tenants;     /* visibility of models with their tenant */
-        Features *features;   /* memory tiers, NUMA balancing, kdamonds (owned ones marked) */
-        const Config *config; /* [tiering], and [knobs] restore_on_exit */
-        TierdState *tierd;    /* the running state, NULL before tierd_start() */
+        sd_event *event;          /* NULL: no timer (tests) */
+        Journal *journal;         /* the one writer of the knobs the appliers plan */
+        Tenants *tenants;         /* visibility of models with their tenant */
+        Features *features;       /* memory tiers, NUMA balancing, kdamonds (owned ones marked) */
+        const Config *config;     /* [tiering], and [knobs] restore_on_exit */
+        TierdState *tierd;        /* the running state, NULL before tierd_start() */
+        const Notifier *notifier; /* thresholds-changed; NULL: nobody listens */
+        HookList on_lookup;       /* a learning tenant started without a close local model */
+        struct {
+                int64_t model;
+                char *label; /* "HOST/TENANT" of a model imported from the fleet */
+        } * labels;
+        size_t n_labels;
 };
+
+/* ---- training off the event loop (tierd-train.c) ---- */
+
+/* One model update: the reward of a grid action taken (or served from the cache) in a context. */
+typedef struct TierdTrainUpdate {
+        TierContext ctx;
+        unsigned action;
+        double reward;
+} TierdTrainUpdate;
+
+/* A training job. The loop fills the inputs and owns the job until it submits it; the worker owns
+ * it while it runs; the done callback gets it back on the loop's thread (see tierd-train.c). */
+typedef struct TierdTrainJob {
+        /* in */
+        int64_t tenant_id;
+        uint64_t seq;          /* the tenant's job number: a result is taken only by the job it expects */
+        uint64_t publish_seed; /* base of the seed the published copy explores with */
+        TierPolicy *trainee;   /* the tenant's training copy, owned by the job while it is out */
+        TierdTrainUpdate *updates;
+        size_t n_updates;
+        /* out */
+        int r;                 /* 0, or -errno from the policy (the trainee may be half-updated) */
+        TierPolicy *published; /* a copy of the trained model for decisions */
+        char *json;            /* the trained model's export, the model row */
+        uint64_t version;      /* its update count */
+        uint64_t usec;         /* time spent training and exporting */
+        struct TierdTrainJob *next;
+} TierdTrainJob;
+
+typedef struct TierdTrainer TierdTrainer;
+/* Called on the loop's thread with a finished job, which it takes. */
+typedef void (*TierdTrainDoneFn)(void *userdata, TierdTrainJob *job);
+
+typedef struct TierdTrainStats {
+        uint64_t jobs_run, jobs_dropped, updates_run, busy_usec;
+        unsigned queued;
+} TierdTrainStats;
+
+/* Starts the worker thread and the eventfd source on event; with event NULL, jobs run inline in
+ * submit (unit tests). Returns 0 or -errno. */
+int tierd_trainer_new(sd_event *event, TierdTrainDoneFn done, void *userdata, TierdTrainer **ret);
+/* Queues job (taken). Returns 0, or -ESHUTDOWN after stop (the job is freed). */
+int tierd_trainer_submit(TierdTrainer *t, TierdTrainJob *job);
+/* Lets the job in progress finish and hands it and every finished job to the done callback; queued
+ * jobs are dropped (their updates are skipped). Joins the thread. Accepts NULL. */
+void tierd_trainer_stop(TierdTrainer *t);
+/* Stops and frees. Accepts NULL; returns NULL. */
+TierdTrainer *tierd_trainer_free(TierdTrainer *t);
+void tierd_trainer_stats(TierdTrainer *t, TierdTrainStats *ret);
+/* The worker's part, pure: runs the updates, exports the trainee, builds the published copy. */
+void tierd_train_job_run(TierdTrainJob *j);
+void tierd_train_job_free(TierdTrainJob *j);

@@ -61,6 +61,19 @@ static int thresholds_fill(Tierd *m, const TierdTenant *tt, json_object *o) {
         return r;
 }
 
+/* The members thresholds_fill() writes, as netlink reply attributes (the context is a JSON object). */
+static const Field thresholds_reply_fields[] = {
+        { "tenant_id", FIELD_INT, .id = 1 },       { "episode", FIELD_INT, .id = 2 },
+        { "policy", FIELD_STRING, .id = 3 },       { "model_id", FIELD_INT, .id = 4 },
+        { "model_version", FIELD_INT, .id = 5 },   { "rule", FIELD_STRING, .id = 6 },
+        { "access_rate", FIELD_DOUBLE, .id = 7 },  { "burst_duration", FIELD_DOUBLE, .id = 8 },
+        { "action", FIELD_INT, .id = 9 },          { "explored", FIELD_BOOL, .id = 10 },
+        { "cached_rewards", FIELD_INT, .id = 11 }, { "context", FIELD_JSON, .id = 12 },
+        { "decided", FIELD_STRING, .id = 13 },     { "backend", FIELD_STRING, .id = 14 },
+        { "applied", FIELD_BOOL, .id = 15 },       { "applied_note", FIELD_STRING, .id = 16 },
+};
+const FieldSet tierd_thresholds_reply = { thresholds_reply_fields, ELEMENTSOF(thresholds_reply_fields) };
+
 json_object *tierd_thresholds_to_json(Tierd *m, const TierdTenant *tt) {
         json_object *o = json_object_new_object();
 
@@ -110,6 +123,15 @@ static const Field feedback_fields[] = {
         [FEEDBACK_REQUESTS_PER_S] = { "requests_per_s", FIELD_DOUBLE, .one_of = 1, .id = 3 },
 };
 const FieldSet tierd_feedback_body = { feedback_fields, ELEMENTSOF(feedback_fields) };
+
+/* The feedback reply's members; next holds the next episode's thresholds (a JSON object). */
+static const Field feedback_reply_fields[] = {
+        { "tenant_id", FIELD_INT, .id = 1 },
+        { "episode", FIELD_INT, .id = 2 },
+        { "reward", FIELD_DOUBLE, .id = 3 },
+        { "next", FIELD_JSON, .id = 4 },
+};
+const FieldSet tierd_feedback_reply = { feedback_reply_fields, ELEMENTSOF(feedback_reply_fields) };
 
 int tierd_op_feedback(void *userdata, const Request *req, Reply *reply) {
         Tierd *m = userdata;
@@ -205,11 +227,16 @@ static json_object *cache_to_json(const TierdTenant *tt) {
 }
 
 static int policy_fill(Tierd *m, const TierdTenant *tt, json_object *o) {
+        _cleanup_free_ char *origin = NULL;
         StoreTierEpisode *e = NULL;
         double ref = tt->norm.ref_cost;
         uint64_t version;
         size_t n = 0;
         int r;
+
+        r = tierd_model_origin(m, tt, &origin);
+        if (r < 0)
+                return r;
 
         policy_counters(tt->policy, NULL, NULL, &version);
         r = store_tier_episode_list(m->store, tt->id, true, TIERD_HISTORY_MAX, &e, &n);
@@ -219,7 +246,10 @@ static int policy_fill(Tierd *m, const TierdTenant *tt, json_object *o) {
         r = r < 0 ? r : json_add(o, "learns", json_object_new_boolean(policy_learns(tt->policy)));
         r = r < 0 ? r : json_add_int(o, "model_id", tt->model_id, tt->model_id > 0);
         r = r < 0 ? r : json_add_int(o, "model_version", (int64_t) version, true);
+        /* Updates not in the published model yet: a job is out or updates wait for one. */
+        r = r < 0 ? r : json_add(o, "training", json_object_new_boolean(tt->training || tt->n_pending > 0));
         r = r < 0 ? r : json_add_int(o, "transferred_from", tt->transferred_from, tt->transferred_from > 0);
+        r = r < 0 ? r : json_add_string(o, "model_origin", origin);
         r = r < 0 ? r
                   : json_add_string(o, "metric",
                                     tierd_metric_to_string(tt->kind == TIER_TENANT_SERVING
@@ -373,22 +403,38 @@ static int import_parse(json_object *body, Reply *reply, const char **ret_class,
         return 0;
 }
 
-int tierd_op_model_import(void *userdata, const Request *req, Reply *reply) {
-        Tierd *m = userdata;
-        _cleanup_(store_tier_model_done) StoreTierModel row = {};
+int tierd_model_import_document(Tierd *m, json_object *body, Reply *reply, int64_t *ret_id) {
+        Param params[ELEMENTSOF(import_fields)] = {};
         double features[TIER_N_FEATURES];
         const char *class;
-        int64_t samples, id;
+        int64_t samples;
         int r;
 
-        r = import_parse(req->body, reply, &class, features, &samples);
+        if (!json_object_is_type(body, json_type_object))
+                return reply_error(reply, REPLY_WRONG_TYPE, "The model document must be a JSON object");
+        r = reply_decode_fields(reply, body, import_fields, ELEMENTSOF(import_fields), params);
         if (r < 0)
                 return r;
-        r = tierd_model_import(m, class, features, samples, json_object_object_get(req->body, "model"), &id);
+        r = import_parse(body, reply, &class, features, &samples);
+        if (r < 0)
+                return r;
+        r = tierd_model_import(m, class, features, samples, json_object_object_get(body, "model"), ret_id);
         if (r == -EINVAL)
                 return reply_error(reply, REPLY_INVALID_VALUE,
                                    "Field 'model' is not a model of indigo, linucb, heuristic or static "
                                    "(format maio-tier-model, version 1)");
+        if (r < 0)
+                return reply_errno(reply, r, "Failed to store the model: %m");
+        return 0;
+}
+
+int tierd_op_model_import(void *userdata, const Request *req, Reply *reply) {
+        Tierd *m = userdata;
+        _cleanup_(store_tier_model_done) StoreTierModel row = {};
+        int64_t id;
+        int r;
+
+        r = tierd_model_import_document(m, req->body, reply, &id);
         if (r < 0)
                 return r;
         r = store_tier_model_get(m->store, id, &row);
@@ -396,6 +442,6 @@ int tierd_op_model_import(void *userdata, const Request *req, Reply *reply) {
                 return r;
         if (asprintf(&reply->location, "/v1/models/%" PRId64, id) < 0)
                 reply->location = NULL;
-        log_info("Tiering model %" PRId64 " (%s, %s) imported.", id, row.policy, class);
+        log_info("Tiering model %" PRId64 " (%s, %s) imported.", id, row.policy, row.workload_class);
         return reply_json(reply, 201, model_to_json(&row));
 }

@@ -24,6 +24,8 @@ struct TierdState {
         TierdTelemetry now, prev;
         TierdTenant *tenants;
         sd_event_source *timer;
+        TierdTrainer *trainer; /* model updates, off the loop */
+        uint64_t train_seq;    /* the last job number handed out */
 };
 
 static TierdState *tierd_state_free(TierdState *t);
@@ -50,6 +52,9 @@ Tierd *tierd_free(Tierd *m) {
         if (!m)
                 return NULL;
         tierd_state_free(m->tierd);
+        for (size_t i = 0; i < m->n_labels; i++)
+                free(m->labels[i].label);
+        free(m->labels);
         free(m->root);
         free(m);
         return NULL;
@@ -57,6 +62,22 @@ Tierd *tierd_free(Tierd *m) {
 
 void tierd_set_config(Tierd *m, const Config *config) {
         m->config = config;
+}
+
+void tierd_set_notifier(Tierd *m, const Notifier *n) {
+        m->notifier = n;
+}
+
+/* tt's new decision is published: its owner's subscribers hear of it. */
+static void thresholds_changed(Tierd *m, const TierdTenant *tt) {
+        json_object *details;
+
+        if (!notify_wanted(m->notifier))
+                return;
+        details = json_object_new_object();
+        if (details)
+                json_object_object_add(details, "thresholds", tierd_thresholds_to_json(m, tt));
+        notify_event(m->notifier, NOTIFY_THRESHOLDS_CHANGED, tt->id, tt->uid, details);
 }
 
 void tierd_tenant_removed_hook(void *userdata, int64_t tenant_id) {
@@ -80,6 +101,8 @@ static void tenant_free(TierdTenant *tt) {
         if (!tt)
                 return;
         policy_free(tt->policy);
+        policy_free(tt->trainee);
+        free(tt->pending);
         reward_cache_free(tt->cache);
         free(tt->workload_class);
         free(tt->cgroup);
@@ -117,6 +140,7 @@ static int tenant_refresh(TierdTenant *tt, const Tenant *t) {
         }
         if (tt->workload_class && strcmp(tt->workload_class, class) != 0)
                 tt->norm.ref_cost = 0;
+        tt->uid = t->uid;
         free(tt->workload_class);
         free(tt->cgroup);
         tt->workload_class = class;
@@ -165,25 +189,42 @@ static void tenant_context(Tierd *m, const TierdTenant *tt, TierContext *ret) {
         tierd_context_compute(&t->now, t->prev.time_s > 0 ? &t->prev : NULL, &t->tiers, &link, &mem, ret);
 }
 
-/* The decision of a new episode: each cached reward the policy's choice hits is fed to it (a
- * decision that costs no episode) before the policy chooses again; a miss, a decision outside
- * the grid or TIERD_CACHE_SERVES_MAX hits end the loop. Returns 0 or -errno. */
+/* Queues an update for the tenant's next training job. Returns 0 or -ENOMEM. */
+static int tenant_queue_update(TierdTenant *tt, const TierContext *ctx, unsigned action, double reward) {
+        TierdTrainUpdate *a;
+
+        if (!policy_learns(tt->policy))
+                return 0;
+        a = reallocarray(tt->pending, tt->n_pending + 1, sizeof *a);
+        if (!a)
+                return -ENOMEM;
+        tt->pending = a;
+        a[tt->n_pending++] = (TierdTrainUpdate) { .ctx = *ctx, .action = action, .reward = reward };
+        return 0;
+}
+
+/* The decision of a new episode, made with the published model and no training on the loop: when
+ * the reward of the chosen grid action is cached, the choice stands as a known one (not an
+ * exploration, no episode is needed to learn it) and the cached reward is queued as an update for
+ * the worker, so the model learns it in the background. Returns 0 or -errno. */
 static int tenant_decide(TierdTenant *tt, const TierContext *ctx) {
         TierDecision d = {};
         int64_t hits = 0;
-        int r = 1;
+        double cached;
+        int r;
 
-        for (unsigned i = 0; i < TIERD_CACHE_SERVES_MAX && r > 0; i++) {
-                r = reward_cache_serve(tt->cache, tt->policy, ctx, TIERD_BUCKET_LEVELS, &d);
+        r = policy_choose(tt->policy, ctx, &d);
+        if (r < 0)
+                return r;
+        if (d.action >= 0 && reward_cache_lookup(tt->cache, tier_context_bucket(ctx, TIERD_BUCKET_LEVELS),
+                                                 (unsigned) d.action, &cached) > 0) {
+                r = tenant_queue_update(tt, ctx, (unsigned) d.action, cached);
                 if (r < 0)
                         return r;
-                if (r > 0)
-                        hits++;
-                else if (d.action >= 0)
-                        tt->cache_misses++;
-        }
-        if (r > 0)
+                hits = 1;
                 d.explored = false; /* its reward is known: not an exploration any more */
+        } else if (d.action >= 0)
+                tt->cache_misses++;
         tt->cache_hits += hits;
         tt->decision = d;
         tt->context = *ctx;
@@ -217,10 +258,19 @@ static int policy_from_model(Tierd *m, int64_t id, uint64_t seed, TierPolicy **p
         return 0;
 }
 
+static double features_distance(const double a[static TIER_N_FEATURES], const double b[static TIER_N_FEATURES]) {
+        double d = 0;
+
+        for (unsigned i = 0; i < TIER_N_FEATURES; i++)
+                d += (a[i] - b[i]) * (a[i] - b[i]);
+        return sqrt(d);
+}
+
 /* A fresh policy called name, or, for one that learns, the nearest trained model of its workload
- * class reseeded with seed. *ret_from is the model it came from (0: fresh). */
+ * class reseeded with seed. *ret_from is the model it came from (0: fresh), *ret_distance (may be
+ * NULL) its distance from the context (INFINITY when fresh). */
 static int policy_make(Tierd *m, const char *class, const char *name, uint64_t seed, const TierContext *ctx,
-                       TierPolicy **ret, int64_t *ret_from) {
+                       TierPolicy **ret, int64_t *ret_from, double *ret_distance) {
         _cleanup_(policy_freep) TierPolicy *p = NULL;
         StoreTierModel *c = NULL;
         size_t n = 0;
@@ -233,6 +283,8 @@ static int policy_make(Tierd *m, const char *class, const char *name, uint64_t s
         if (r < 0)
                 return r;
         *ret_from = 0;
+        if (ret_distance)
+                *ret_distance = INFINITY;
         if (policy_learns(p) && store_tier_model_candidates(m->store, class, name, &c, &n) >= 0 && n > 0) {
                 _cleanup_free_ TierdModelCandidate *cand = calloc(n, sizeof *cand);
                 double f[TIER_N_FEATURES];
@@ -247,12 +299,121 @@ static int policy_make(Tierd *m, const char *class, const char *name, uint64_t s
                 }
                 tier_context_features(ctx, f);
                 at = cand ? tierd_model_nearest(cand, k, f) : -ENOENT;
-                if (at >= 0 && policy_from_model(m, cand[at].id, seed, &p) >= 0)
+                if (at >= 0 && policy_from_model(m, cand[at].id, seed, &p) >= 0) {
                         *ret_from = cand[at].id;
+                        if (ret_distance)
+                                *ret_distance = features_distance(cand[at].features, f);
+                }
         }
         store_tier_models_free(c, n);
         *ret = TAKE_PTR(p);
         return 0;
+}
+
+/* The training copy of a learning policy (export and import: policies have no other copy). Returns
+ * 0 (*ret NULL for a policy that does not learn) or -errno. */
+static int trainee_make(const TierPolicy *p, TierPolicy **ret) {
+        _cleanup_(json_object_putp) json_object *j = NULL;
+        int r;
+
+        *ret = NULL;
+        if (!policy_learns(p))
+                return 0;
+        r = policy_to_json(p, &j);
+        if (r < 0)
+                return r;
+        return policy_from_json(j, ret);
+}
+
+/* ---- training off the loop ---- */
+
+/* Hands the tenant's pending updates and its trainee to the worker, unless a job is out already
+ * (the next one starts when it comes back). Never fails: on error the updates stay pending. */
+static void train_kick(Tierd *m, TierdTenant *tt) {
+        TierdState *t = m->tierd;
+        TierdTrainJob *j;
+
+        if (!t || !t->trainer || tt->training || !tt->trainee || tt->n_pending == 0)
+                return;
+        j = calloc(1, sizeof *j);
+        if (!j) {
+                log_oom();
+                return;
+        }
+        *j = (TierdTrainJob) {
+                .tenant_id = tt->id,
+                .seq = ++t->train_seq,
+                .publish_seed = tt->seed,
+                .trainee = TAKE_PTR(tt->trainee),
+                .updates = TAKE_PTR(tt->pending),
+                .n_updates = tt->n_pending,
+        };
+        tt->n_pending = 0;
+        tt->training = true;
+        tt->train_seq = j->seq;
+        if (tierd_trainer_submit(t->trainer, j) < 0)
+                tt->training = false; /* stopping: the updates are skipped, as after a crash */
+}
+
+/* The trained model's row: the worker's export with the tenant's centroid and samples. */
+static int model_commit(Tierd *m, TierdTenant *tt, const TierdTrainJob *j) {
+        _cleanup_(json_object_putp) json_object *cj = tierd_features_to_json(tt->centroid);
+        TierContext c = { tt->centroid[0], tt->centroid[1], tt->centroid[2], tt->centroid[3], tt->centroid[4] };
+        StoreTierModel row = {
+                .id = tt->model_id,
+                .tenant_id = tt->id,
+                .workload_class = tt->workload_class,
+                .bucket = (int64_t) tier_context_bucket(&c, TIERD_BUCKET_LEVELS),
+                .samples = tt->model_samples,
+                .policy = (char *) policy_name(tt->policy),
+                .json = j->json,
+                .version = (int64_t) j->version,
+        };
+        int64_t id = 0;
+        int r;
+
+        if (!cj)
+                return -ENOMEM;
+        row.centroid = (char *) json_object_to_json_string_ext(cj, JSON_C_TO_STRING_PLAIN);
+        r = store_tier_begin(m->store);
+        if (r < 0)
+                return r;
+        r = store_tier_model_put(m->store, &row, &id);
+        if (r >= 0)
+                r = store_tier_commit(m->store);
+        if (r < 0)
+                store_tier_rollback(m->store);
+        return r;
+}
+
+/* A job came back (on the loop): the trainee returns to its tenant, the trained copy becomes the
+ * published model and is committed in its own transaction, and the next job starts. A job whose
+ * tenant is gone, switched policy or was reloaded meanwhile is dropped. */
+static void train_done(void *userdata, TierdTrainJob *j) {
+        Tierd *m = userdata;
+        TierdTenant *tt = m->tierd ? tenant_find(m->tierd, j->tenant_id) : NULL;
+        int r;
+
+        if (!tt || !tt->training || tt->train_seq != j->seq) {
+                tierd_train_job_free(j);
+                return;
+        }
+        tt->training = false;
+        tt->trainee = TAKE_PTR(j->trainee);
+        if (j->r < 0)
+                log_warning_errno(j->r, "Training the model of tenant %" PRId64 " failed, keeping the last: %m",
+                                  tt->id);
+        else {
+                policy_free(tt->policy);
+                tt->policy = TAKE_PTR(j->published);
+                r = model_commit(m, tt, j);
+                if (r < 0)
+                        log_warning_errno(r, "Failed to commit the model of tenant %" PRId64 ", ignoring: %m", tt->id);
+                log_debug("Tenant %" PRId64 ": model version %" PRIu64 " published (%zu updates in %" PRIu64 " us).",
+                          tt->id, j->version, j->n_updates, j->usec);
+        }
+        tierd_train_job_free(j);
+        train_kick(m, tt);
 }
 
 /* ---- rows ---- */
@@ -344,6 +505,7 @@ typedef struct SaveExtra {
         int64_t drop_episode;              /* an abandoned open episode to delete, 0 none */
         int64_t old_model;                 /* the tenant's previous model: kept if trained, else deleted */
         bool old_model_trained;
+        bool keep_model; /* the model row is not written (the training job commits it) */
 } SaveExtra;
 
 static int save_writes(Tierd *m, TierdTenant *tt, const SaveExtra *x, int64_t *ret_model_id) {
@@ -352,13 +514,14 @@ static int save_writes(Tierd *m, TierdTenant *tt, const SaveExtra *x, int64_t *r
         StoreTierTenant row;
         int r;
 
-        r = model_row(tt, &model);
+        *ret_model_id = tt->model_id;
+        r = x->keep_model ? 0 : model_row(tt, &model);
         if (r >= 0)
                 r = episode_row(tt, &open);
         if (r >= 0 && x->old_model > 0)
                 r = x->old_model_trained ? store_tier_model_detach(m->store, x->old_model)
                                          : store_tier_model_remove(m->store, x->old_model);
-        if (r >= 0)
+        if (r >= 0 && !x->keep_model)
                 r = store_tier_model_put(m->store, &model, ret_model_id);
         row = tenant_row(tt);
         row.model_id = *ret_model_id;
@@ -413,6 +576,7 @@ static int tenant_new(const Tenant *t, TierdTenant **ret) {
 
 static int tenant_create(Tierd *m, const Tenant *t, const char *name, uint64_t seed, TierdTenant **ret) {
         _cleanup_(tenant_freep) TierdTenant *tt = NULL;
+        double distance;
         TierContext ctx;
         int r;
 
@@ -422,9 +586,13 @@ static int tenant_create(Tierd *m, const Tenant *t, const char *name, uint64_t s
         tt->seed = seed;
         telemetry_refresh(m, true);
         tenant_context(m, tt, &ctx);
-        r = policy_make(m, tt->workload_class, name, tt->seed, &ctx, &tt->policy, &tt->transferred_from);
+        r = policy_make(m, tt->workload_class, name, tt->seed, &ctx, &tt->policy, &tt->transferred_from, &distance);
         if (r < 0)
                 return log_error_errno(r, "Failed to create the %s policy of tenant %" PRId64 ": %m", name, t->id);
+        tt->lookup = policy_learns(tt->policy) && distance > m->config->fleet_context_distance_milli / 1000.0;
+        r = trainee_make(tt->policy, &tt->trainee);
+        if (r < 0)
+                return r;
         r = tenant_decide(tt, &ctx);
         if (r < 0)
                 return r;
@@ -517,6 +685,8 @@ static int tenant_load(Tierd *m, const Tenant *t, const StoreTierTenant *row, Ti
         tt->episode = row->episode;
         r = model_load(m, tt, row);
         if (r >= 0)
+                r = trainee_make(tt->policy, &tt->trainee);
+        if (r >= 0)
                 r = cache_rebuild(m, tt);
         if (r >= 0)
                 r = open_episode_load(m, tt);
@@ -524,6 +694,14 @@ static int tenant_load(Tierd *m, const Tenant *t, const StoreTierTenant *row, Ti
                 return log_error_errno(r, "Failed to load the tiering state of tenant %" PRId64 ": %m", t->id);
         *ret = TAKE_PTR(tt);
         return 0;
+}
+
+/* Tells the hooks of a tenant that wants a model from elsewhere; they may not free it. */
+static void tenant_lookup_hooks(Tierd *m, TierdTenant *tt) {
+        if (!tt->lookup)
+                return;
+        tt->lookup = false;
+        hook_list_run(&m->on_lookup, tt->id);
 }
 
 int tierd_tenant_get(Tierd *m, const Tenant *t, bool create, TierdTenant **ret) {
@@ -553,6 +731,7 @@ int tierd_tenant_get(Tierd *m, const Tenant *t, bool create, TierdTenant **ret) 
         tt->next = d->tenants;
         d->tenants = tt;
         tierd_apply(m);
+        tenant_lookup_hooks(m, tt);
         *ret = tt;
         return 0;
 }
@@ -576,6 +755,8 @@ int tierd_tenant_enrol(Tierd *m, const Tenant *t, const char *policy, uint64_t s
         tt->next = m->tierd->tenants;
         m->tierd->tenants = tt;
         tierd_apply(m);
+        thresholds_changed(m, tt);
+        tenant_lookup_hooks(m, tt);
         *ret = tt;
         return 0;
 }
@@ -593,7 +774,8 @@ static int episode_not_open(Tierd *m, const TierdTenant *tt, int64_t episode) {
         return e.committed_usec > 0 ? -EALREADY : -ENOENT;
 }
 
-/* Learns from the committed episode: reward cache, policy, the model's context centroid. */
+/* Learns from the committed episode: reward cache and the model's context centroid now, the
+ * policy's update queued for the worker. */
 static int tenant_learn(TierdTenant *tt, double reward) {
         double f[TIER_N_FEATURES];
         int r;
@@ -603,7 +785,7 @@ static int tenant_learn(TierdTenant *tt, double reward) {
                                        (unsigned) tt->decision.action, reward);
                 if (r < 0)
                         return r;
-                r = policy_update(tt->policy, &tt->context, (unsigned) tt->decision.action, reward);
+                r = tenant_queue_update(tt, &tt->context, (unsigned) tt->decision.action, reward);
                 if (r < 0)
                         return r;
         }
@@ -639,6 +821,7 @@ static int feedback_commit(Tierd *m, TierdTenant *tt, const TierdFeedback *fb, d
                 return r;
         tt->episode++;
         x.committed = &done;
+        x.keep_model = true;
         return tenant_save(m, tt, &x);
 }
 
@@ -663,7 +846,9 @@ int tierd_feedback(Tierd *m, TierdTenant *tt, const TierdFeedback *fb, double *r
                 return r;
         }
         log_debug("Tenant %" PRId64 ": episode %" PRId64 " committed, reward %.4f.", tt->id, fb->episode, reward);
+        train_kick(m, tt); /* after the commit: the 202 does not wait for the model */
         tierd_apply(m);
+        thresholds_changed(m, tt);
         *ret_reward = reward;
         return 0;
 }
@@ -683,11 +868,23 @@ int tierd_policy_set(Tierd *m, TierdTenant *tt, const char *name, uint64_t seed)
                 return -EINVAL;
         telemetry_refresh(m, true);
         tenant_context(m, tt, &ctx);
-        r = policy_make(m, tt->workload_class, name, seed, &ctx, &p, &from);
+        r = policy_make(m, tt->workload_class, name, seed, &ctx, &p, &from, NULL);
         if (r < 0)
                 return r;
         policy_free(tt->policy);
         tt->policy = p;
+        /* A job still out trains the old model: its result is dropped when it comes back. */
+        tt->training = false;
+        policy_free(tt->trainee);
+        tt->trainee = NULL;
+        free(tt->pending);
+        tt->pending = NULL;
+        tt->n_pending = 0;
+        r = trainee_make(tt->policy, &tt->trainee);
+        if (r < 0) {
+                tenant_forget(m->tierd, tt);
+                return r;
+        }
         tt->seed = seed;
         tt->transferred_from = from;
         tt->model_id = 0;
@@ -704,7 +901,9 @@ int tierd_policy_set(Tierd *m, TierdTenant *tt, const char *name, uint64_t seed)
                 return r;
         }
         log_info("Tenant %" PRId64 " switched to tiering policy %s (seed %" PRIu64 ").", tt->id, name, seed);
+        train_kick(m, tt);
         tierd_apply(m);
+        thresholds_changed(m, tt);
         return 0;
 }
 
@@ -741,6 +940,112 @@ int tierd_model_import(Tierd *m, const char *workload_class, const double featur
         row.json = (char *) json_object_to_json_string_ext(canon, JSON_C_TO_STRING_PLAIN);
         row.centroid = (char *) json_object_to_json_string_ext(cj, JSON_C_TO_STRING_PLAIN);
         return store_tier_model_put(m->store, &row, ret_id);
+}
+
+/* ---- models from elsewhere ---- */
+
+int tierd_on_lookup(Tierd *m, HookFn fn, void *userdata) {
+        return hook_list_add(&m->on_lookup, fn, userdata);
+}
+
+TierdTenant *tierd_tenant_peek(Tierd *m, int64_t id) {
+        return m->tierd ? tenant_find(m->tierd, id) : NULL;
+}
+
+int tierd_tenant_adopt(Tierd *m, int64_t id, int64_t model_id) {
+        TierdTenant *tt = tierd_tenant_peek(m, id);
+        SaveExtra x;
+        TierPolicy *p = NULL;
+        TierContext ctx;
+        TierDecision d;
+        int r;
+
+        if (!tt)
+                return -ENOENT;
+        if (tt->model_samples > 0)
+                return -EALREADY;
+        x = (SaveExtra) { .drop_episode = tt->episode, .old_model = tt->model_id };
+        r = policy_from_model(m, model_id, tt->seed, &p);
+        if (r < 0)
+                return r == -ENOENT ? r : -EINVAL;
+        if (strcmp(policy_name(p), policy_name(tt->policy)) != 0) {
+                policy_free(p);
+                return -EINVAL;
+        }
+        telemetry_refresh(m, true);
+        tenant_context(m, tt, &ctx);
+        /* A transferred model serves what it knows best first: its greedy decision. */
+        r = policy_greedy(p, &ctx, &d);
+        if (r < 0) {
+                policy_free(p);
+                return r;
+        }
+        policy_free(tt->policy);
+        tt->policy = p;
+        tt->transferred_from = model_id;
+        tt->model_id = 0;
+        memset(tt->centroid, 0, sizeof tt->centroid);
+        tt->episode++;
+        tt->decision = d;
+        tt->context = ctx;
+        tt->decision_cache_hits = 0;
+        tt->decided_usec = (int64_t) now_usec(CLOCK_REALTIME);
+        r = tenant_save(m, tt, &x);
+        if (r < 0) {
+                log_warning_errno(r, "Failed to move tenant %" PRId64 " to model %" PRId64 ", reloading its state: %m",
+                                  id, model_id);
+                tenant_forget(m->tierd, tt);
+                return r;
+        }
+        tierd_apply(m);
+        return 0;
+}
+
+int tierd_model_label_set(Tierd *m, int64_t model_id, const char *label) {
+        char *l = strdup(label);
+        void *v;
+
+        if (!l)
+                return -ENOMEM;
+        for (size_t i = 0; i < m->n_labels; i++)
+                if (m->labels[i].model == model_id) {
+                        free(m->labels[i].label);
+                        m->labels[i].label = l;
+                        return 0;
+                }
+        v = reallocarray(m->labels, m->n_labels + 1, sizeof *m->labels);
+        if (!v) {
+                free(l);
+                return -ENOMEM;
+        }
+        m->labels = v;
+        m->labels[m->n_labels].model = model_id;
+        m->labels[m->n_labels++].label = l;
+        return 0;
+}
+
+int tierd_model_origin(Tierd *m, const TierdTenant *tt, char **ret) {
+        _cleanup_(store_tier_model_done) StoreTierModel row = {};
+        int r;
+
+        if (tt->transferred_from <= 0)
+                return (*ret = strdup("local")) ? 0 : -ENOMEM;
+        for (size_t i = 0; i < m->n_labels; i++)
+                if (m->labels[i].model == tt->transferred_from) {
+                        r = asprintf(ret, "fleet:%s", m->labels[i].label);
+                        if (r < 0)
+                                *ret = NULL;
+                        return r < 0 ? -ENOMEM : 0;
+                }
+        if (store_tier_model_get(m->store, tt->transferred_from, &row) >= 0 && row.tenant_id > 0)
+                r = asprintf(ret, "transfer:%" PRId64, row.tenant_id);
+        else
+                r = asprintf(ret, "transfer:model/%" PRId64, tt->transferred_from);
+        if (r < 0) {
+                *ret = NULL;
+                return -ENOMEM;
+        }
+        return 0;
 }
 
 /* ---- applying ---- */
@@ -836,8 +1141,14 @@ static void tierd_tick(Tierd *m) {
                 tt->decision = d;
                 tt->context = ctx;
                 tt->decided_usec = (int64_t) now_usec(CLOCK_REALTIME);
+                tt->republished = true;
         }
         tierd_apply(m);
+        for (TierdTenant *tt = t->tenants; tt; tt = tt->next)
+                if (tt->republished) {
+                        tt->republished = false;
+                        thresholds_changed(m, tt);
+                }
 }
 
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -873,6 +1184,7 @@ static void tierd_load_all(Tierd *m) {
 static TierdState *tierd_state_free(TierdState *t) {
         if (!t)
                 return NULL;
+        tierd_trainer_free(t->trainer); /* first: a job out may still hold a tenant's trainee */
         while (t->tenants)
                 tenant_forget(t, t->tenants);
         sd_event_source_disable_unref(t->timer);
@@ -915,6 +1227,9 @@ int tierd_start(Tierd *m) {
                 log_notice("%s; tiering uses %s.", t->applier.unavailable, tierd_backend_to_string(t->applier.backend));
         else
                 log_info("Tiering backend: %s.", tierd_backend_to_string(t->applier.backend));
+        r = tierd_trainer_new(m->event, train_done, m, &t->trainer);
+        if (r < 0)
+                return log_error_errno(r, "Failed to start the tiering training thread: %m");
         telemetry_refresh(m, false);
         tierd_load_all(m);
         /* Also without tenants: what an earlier run left applied (restore_on_exit = no) goes back. */
@@ -926,11 +1241,30 @@ void tierd_stop(Tierd *m) {
         if (!m->tierd)
                 return;
         m->tierd->timer = sd_event_source_disable_unref(m->tierd->timer);
+        tierd_trainer_stop(m->tierd->trainer); /* the job in progress is committed, queued ones skipped */
         if (m->config->knobs_restore_on_exit)
                 tierd_applier_teardown(m, &m->tierd->applier);
 }
 
 /* ---- status ---- */
+
+/* The training thread's counters: jobs run and dropped (skipped at a stop), updates trained, jobs
+ * waiting, time spent training. NULL on OOM. */
+static json_object *training_to_json(TierdState *t) {
+        json_object *o = json_object_new_object();
+        TierdTrainStats st;
+
+        tierd_trainer_stats(t ? t->trainer : NULL, &st);
+        if (!o || json_add_int(o, "jobs", (int64_t) st.jobs_run, true) < 0 ||
+            json_add_int(o, "dropped", (int64_t) st.jobs_dropped, true) < 0 ||
+            json_add_int(o, "updates", (int64_t) st.updates_run, true) < 0 ||
+            json_add_int(o, "queued", st.queued, true) < 0 ||
+            json_add_int(o, "busy_ms", (int64_t) (st.busy_usec / 1000), true) < 0) {
+                json_object_put(o);
+                return NULL;
+        }
+        return o;
+}
 
 json_object *tierd_status_to_json(Tierd *m) {
         TierdState *t = m->tierd;
@@ -953,6 +1287,8 @@ json_object *tierd_status_to_json(Tierd *m) {
                 r = json_add_int(o, "tenants", (int64_t) n, true);
         if (r >= 0)
                 r = json_add_string(o, "apply_error", t ? t->applier.error : NULL);
+        if (r >= 0)
+                r = json_add(o, "training", training_to_json(t));
         if (r < 0) {
                 json_object_put(o);
                 return NULL;

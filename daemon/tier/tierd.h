@@ -15,6 +15,7 @@
 #include "conf.h"
 #include "detect.h"
 #include "journal.h"
+#include "notify.h"
 #include "policy.h"
 #include "request.h"
 #include "reward-cache.h"
@@ -25,8 +26,6 @@ typedef struct Tierd Tierd;
 
 /* Quantisation of context features for the reward cache and model buckets (as maio-tiersim). */
 #define TIERD_BUCKET_LEVELS 8
-/* Most cached rewards fed to a policy before one decision is served anyway. */
-#define TIERD_CACHE_SERVES_MAX 8
 /* Reward history entries GET /v1/tenants/{id}/policy returns. */
 #define TIERD_HISTORY_MAX 50
 #define TIERD_NODES_MAX 64
@@ -258,11 +257,17 @@ int tierd_model_reseed(json_object *model, uint64_t seed);
 
 typedef struct TierdTenant {
         int64_t id;
+        uid_t uid; /* the owner, who hears of its threshold changes */
         int priority;
         char *workload_class;
         char *cgroup; /* NULL none */
         TierTenantKind kind;
-        TierPolicy *policy;
+        TierPolicy *policy;               /* the published model: decisions use it (possibly one update behind) */
+        TierPolicy *trainee;              /* learning policies: the copy updates run on; NULL while a job has it */
+        struct TierdTrainUpdate *pending; /* updates waiting for the next training job */
+        size_t n_pending;
+        bool training; /* a job is out; only the job numbered train_seq is taken back */
+        uint64_t train_seq;
         RewardCache *cache;
         TierRewardNorm norm;
         uint64_t seed;
@@ -276,6 +281,8 @@ typedef struct TierdTenant {
         TierContext context;         /* the context the decision was made in */
         int64_t decision_cache_hits; /* cached rewards fed before the open episode's decision */
         int64_t decided_usec;        /* CLOCK_REALTIME */
+        bool republished;            /* a tick changed the decision: announce it once applied */
+        bool lookup;                 /* created without a close local model: the on_lookup hooks run */
         struct TierdTenant *next;
 } TierdTenant;
 
@@ -298,6 +305,11 @@ typedef struct TierdDeps {
 int tierd_new(const TierdDeps *deps, Tierd **ret);
 /* After a reload: the configuration to read from now on. */
 void tierd_set_config(Tierd *m, const Config *config);
+/* Where thresholds-changed (details {"thresholds":{...}}, as GET .../thresholds) is announced from
+ * now on: after a feedback commit, a policy change or enrolment, and a tick in which an online
+ * policy changed its decision (not when a GET creates a tenant's state: its reply has them). n is borrowed and must
+ * outlive m, or be replaced (NULL: nobody listens). */
+void tierd_set_notifier(Tierd *m, const Notifier *n);
 /* A tenants hook (HookFn): tierd_tenant_removed(). */
 void tierd_tenant_removed_hook(void *userdata, int64_t tenant_id);
 /* At start, after pools_start(): picks the backend ([tiering] backend, DAMON only when no
@@ -363,6 +375,31 @@ TierdBackend tierd_backend(Tierd *m);
 /* The line for sd_notify STATUS=, e.g. "tiering backend unavailable: foreign kdamond", or NULL. */
 const char *tierd_status_note(Tierd *m);
 
+/* ---- models from elsewhere (the fleet) ---- */
+
+/* Registers fn to run with a tenant id when a learning tenant's state is created and no stored
+ * model of its workload class and policy lies within [fleet] context_distance_milli of its
+ * context (it starts from the nearest one, or afresh, meanwhile). Returns 0 or -ENOSPC. */
+int tierd_on_lookup(Tierd *m, HookFn fn, void *userdata);
+/* The tiering state of tenant id if it is loaded, else NULL. Owned by m; valid until the next
+ * call into m. */
+TierdTenant *tierd_tenant_peek(Tierd *m, int64_t id);
+/* Tenant id starts over from stored model model_id (reseeded with its seed) as a transfer would
+ * have started it, when it has not learnt from any feedback yet: the open episode is replaced
+ * by the next one, decided greedily by that model. Returns 0, -ENOENT (no loaded state),
+ * -EALREADY (it learnt already: nothing changes), -EINVAL (the model does not load) or -errno
+ * after which its state is reloaded from the store at its next use. */
+int tierd_tenant_adopt(Tierd *m, int64_t id, int64_t model_id);
+/* Names stored model model_id's origin "HOST/TENANT" (copied) for model_origin. Returns 0 or -ENOMEM. */
+int tierd_model_label_set(Tierd *m, int64_t model_id, const char *label);
+/* model_origin of GET /v1/tenants/{id}/policy: "local" (no transfer), "transfer:TENANT" (a local
+ * tenant's model; "transfer:model/ID" once that tenant is gone) or "fleet:HOST/TENANT". Returns 0
+ * and a malloc'd *ret, or -ENOMEM. */
+int tierd_model_origin(Tierd *m, const TierdTenant *tt, char **ret);
+/* Validates a model document exactly as POST /v1/models does (members, workload class, context,
+ * model) and stores it. Returns 0 and *ret_id, or -errno with reply filled (code and message). */
+int tierd_model_import_document(Tierd *m, json_object *body, Reply *reply, int64_t *ret_id);
+
 /* ---- appliers (tierd-apply.c) ---- */
 
 typedef struct TierdApplier {
@@ -391,6 +428,8 @@ void tierd_applier_teardown(Tierd *m, TierdApplier *a);
 /* ---- REST (tierd-ops.c); userdata is the Tierd ---- */
 
 extern const FieldSet tierd_feedback_body, tierd_policy_body, tierd_import_body;
+/* The members of the thresholds and feedback replies, as typed netlink reply attributes. */
+extern const FieldSet tierd_thresholds_reply, tierd_feedback_reply;
 
 int tierd_op_thresholds(void *userdata, const Request *req, Reply *reply);
 int tierd_op_feedback(void *userdata, const Request *req, Reply *reply);

@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* libFuzzer target for netlink_decode(): the input is one datagram. A decoded request must name a
- * real op, carry its path parameter, and yield a body the op's field decoder can check; a refused
- * one must say why. */
+ * real op, carry its path parameter, and yield a body the op's field decoder can check, or be a
+ * netlink-only request (notify.subscribe, notify.unsubscribe) with no body and a valid or absent
+ * tenant id; a refused one must say why. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <linux/netlink.h>
+
 #include "log.h"
+#include "maio_netlink.h"
 #include "netlink.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -39,7 +43,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         r = netlink_decode(copy, size, 16, &op, &params, &body, err, sizeof err);
         if (r < 0)
                 CHECK(err[0] != '\0' || r == -ENOMEM);
-        else {
+        else if (!op) {
+                const struct maio_nlhdr *mh = (const struct maio_nlhdr *) ((const uint8_t *) copy + NLMSG_HDRLEN);
+
+                CHECK(size >= NLMSG_HDRLEN + sizeof *mh);
+                CHECK(mh->cmd == MAIO_CMD_NOTIFY_SUBSCRIBE || mh->cmd == MAIO_CMD_NOTIFY_UNSUBSCRIBE);
+                CHECK(params.ids[0] >= 0 && !body);
+        } else {
                 Param p[OP_MAX_FIELDS];
                 Reply reply = {};
 

@@ -53,6 +53,9 @@ STATUS = {
          "affects": "page migration by DAMON schemes maiod did not create"},
     ],
     "counts": {"tenants": 2, "events": 3, "requests": 1234, "connections": 1},
+    "admission": {"max_tenants_per_uid": 16, "highest_priority": 4, "cgroup_ownership": True,
+                  "cgroup_hierarchy": "hybrid",
+                  "groups": [{"group": "users", "gid": 100, "max_tenants_per_uid": 64, "highest_priority": 2}]},
 }
 
 KNOB_NUMAB = {

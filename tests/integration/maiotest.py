@@ -382,12 +382,15 @@ NLM_F_REQUEST, NLM_F_MULTI, NLM_F_ACK = 1, 2, 4
 NLM_F_ACK_TLVS = 0x200
 NLMSGERR_ATTR_MSG = 1
 MAIO_ATTR_ID, MAIO_ATTR_NAME, MAIO_ATTR_JSON, MAIO_ATTR_STATUS = 64, 65, 66, 67
+MAIO_ATTR_EVENT, MAIO_ATTR_LOST = 68, 69
+MAIO_CMD_NOTIFICATION = 29
+MAIO_ATTR_FIELD_MAX = 63
 MAIO_CMD = {"health": 1, "version": 2, "status": 3, "metrics": 4, "tenants.list": 5, "tenants.create": 6,
             "tenants.get": 7, "tenants.update": 8, "tenants.delete": 9, "tenants.events": 10, "events.list": 11,
             "knobs.list": 12, "knobs.restore_all": 13, "knobs.get": 14, "knobs.set": 15, "knobs.restore": 16,
             "topology": 17, "maio.list": 18, "maio.grant": 19, "maio.release": 20, "tiering.thresholds": 21,
             "tiering.feedback": 22, "tiering.policy": 23, "tiering.policy_set": 24, "models.get": 25,
-            "models.import": 26}
+            "models.import": 26, "notify.subscribe": 27, "notify.unsubscribe": 28}
 
 
 def nl_attr(atype, payload):
@@ -420,28 +423,240 @@ def nl_parse_attrs(data):
     return out
 
 
+_nl_reply_fields = None
+
+
+def nl_reply_fields(cmd):
+    """{id: (member, type)} of a command's typed reply, from api/netlink.md ("Typed replies")."""
+    global _nl_reply_fields
+    if _nl_reply_fields is None:
+        _nl_reply_fields = {}
+        with open(os.path.join(env("MAIO_SOURCE_ROOT"), "api", "netlink.md")) as f:
+            for line in f:
+                m = re.match(r"\| (\d+) \| `[a-z._]+` \| (.*?) \|$", line.rstrip("\n"))
+                if m:
+                    _nl_reply_fields[int(m.group(1))] = {
+                        int(i): (n, t) for i, n, t in re.findall(r"(\d+) `([a-z_]+)` \(([a-z0-9]+)\)", m.group(2))}
+    return _nl_reply_fields.get(cmd, {})
+
+
+def nl_typed_value(ftype, data):
+    if not data:
+        return None
+    if ftype == "s64":
+        return struct.unpack("=q", data)[0]
+    if ftype == "double":
+        return struct.unpack("=d", data)[0]
+    if ftype == "u8":
+        check(data in (b"\0", b"\1"), f"a boolean attribute holds {data!r}")
+        return data == b"\1"
+    check(data.endswith(b"\0") and b"\0" not in data[:-1], f"a string attribute without its NUL: {data!r}")
+    text = data[:-1].decode()
+    return json.loads(text) if ftype == "json" else text
+
+
 class NlReply:
     def __init__(self):
         self.error = None    # errno (negative) of an NLMSG_ERROR, 0 for an ACK
         self.message = None  # the extended-ACK message
         self.status = None
         self.parts = []
+        self.typed = []      # [(attribute id, payload)] of a typed reply
+        self.cmd = None
         self.acked = False
 
     @property
     def json(self):
-        return json.loads("".join(self.parts)) if self.parts else None
+        """The reply document: the JSON parts, or REST's document rebuilt from a typed reply."""
+        if self.parts:
+            return json.loads("".join(self.parts))
+        if self.typed:
+            fields = nl_reply_fields(self.cmd)
+            check(all(a in fields for a, _ in self.typed), f"unknown typed attributes in {self.typed!r}")
+            return {fields[a][0]: nl_typed_value(fields[a][1], p) for a, p in self.typed}
+        return None
+
+
+# ---- REST requests over netlink (the transport-parametrised tests) ----
+# A test script run with --transport=netlink (main()) sends Daemon.request()'s unix-socket requests
+# as netlink commands instead: the route, path parameter and field ids come from api/netlink.md's
+# command table (which tests/openapi/check-netlink.py keeps equal to the ops table), the reply's
+# JSON parts make the same document, and an NLMSG_ERROR's extended-ACK "code: message" becomes
+# REST's status and error document.
+TRANSPORT = "rest"
+ERROR_STATUS = {"bad-request": 400, "invalid-json": 400, "unknown-field": 400, "wrong-type": 400,
+                "missing-field": 400, "invalid-value": 400, "unauthorized": 401, "forbidden": 403,
+                "not-found": 404, "method-not-allowed": 405, "request-timeout": 408, "conflict": 409,
+                "payload-too-large": 413, "unsupported-media-type": 415, "internal": 500, "unavailable": 503,
+                "insufficient-storage": 507}
+# Codes about the JSON encoding of a REST body, which netlink does not have: a value of another JSON
+# type, an unknown member or a document that is not an object has no attribute encoding of its own,
+# so over netlink such a request is refused as a malformed or out-of-range attribute (any 400).
+JSON_ONLY_CODES = {"wrong-type", "unknown-field", "invalid-json"}
+_nl_routes = None
+
+
+def nl_routes():
+    """[(op, cmd, method, path regex, fields {name: (id, type)})] from api/netlink.md."""
+    global _nl_routes
+    if _nl_routes is None:
+        row = re.compile(r"\| (\d+) \| `MAIO_CMD_[A-Z_]+` \| `([a-z._]+)` \| `([A-Z]+) (\S+)` \| .*? \| (.*?) \|$")
+        _nl_routes = []
+        with open(os.path.join(env("MAIO_SOURCE_ROOT"), "api", "netlink.md")) as f:
+            for line in f:
+                m = row.match(line.rstrip("\n"))
+                if m:
+                    cmd, op, method, path, fields = m.groups()
+                    rx = "^" + re.escape(path).replace(r"\{id\}", "([1-9][0-9]*)").replace(
+                        r"\{name\}", "([A-Za-z0-9._-]+)") + "$"
+                    fl = {n: (int(i), t) for i, n, t in re.findall(r"(\d+) `([a-z_]+)` \(([a-z0-9]+)\)", fields)}
+                    _nl_routes.append((op, int(cmd), method, rx, "{id}" in path, "{name}" in path, fl))
+    return _nl_routes
+
+
+def nl_field_attr(fid, ftype, value):
+    """A body member as its field's attribute. A value of another JSON type than the field's (or
+    null) has no encoding: it goes as its JSON text without a NUL, never of a fixed attribute's
+    length, which maiod's decoder refuses, as REST refuses the value."""
+    ok = {"s64": isinstance(value, int) and not isinstance(value, bool),
+          "double": isinstance(value, (int, float)) and not isinstance(value, bool),
+          "u8": isinstance(value, bool), "string": isinstance(value, str), "json": True}[ftype]
+    if not ok or value is None:
+        data = json.dumps(value).encode()
+        return nl_attr(fid, data + b" " if len(data) in (1, 8) else data)
+    if ftype == "double":
+        return nl_attr(fid, float(value))
+    if ftype == "json":
+        return nl_attr(fid, json.dumps(value))
+    return nl_attr(fid, value)
+
+
+def nl_rest_request(port, method, path, body, timeout):
+    """A REST request over netlink: (status, headers, body) as http_request() returns them."""
+    for op, cmd, m, rx, has_id, has_name, fields in nl_routes():
+        match = re.match(rx, path.partition("?")[0])
+        if m == method and match:
+            break
+    else:
+        raise AssertionError(f"{method} {path}: no netlink command has this route")
+    attrs = b""
+    if has_id:
+        attrs += nl_attr(MAIO_ATTR_ID, int(match.group(1)))
+    if has_name:
+        attrs += nl_attr(MAIO_ATTR_NAME, match.group(1))
+    if isinstance(body, (str, bytes)):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            body = [body]  # not JSON: as a document that is not an object
+    if isinstance(body, dict):
+        for k, v in body.items():
+            fid, ftype = fields.get(k, (MAIO_ATTR_FIELD_MAX, "string"))  # an id the op does not have
+            attrs += nl_field_attr(fid, ftype, v)
+    elif body is not None:
+        attrs += nl_attr(MAIO_ATTR_FIELD_MAX, json.dumps(body).encode())
+    c = NlClient(port, timeout)
+    try:
+        c.seq += 1
+        c.send_raw(nl_message(cmd, attrs, c.seq))
+        r = c.recv_reply(c.seq)
+    finally:
+        c.close()
+    if r.error:
+        code, sep, message = (r.message or "").partition(": ")
+        if not sep or code not in ERROR_STATUS:
+            code, message = "bad-request", r.message or os.strerror(-r.error)
+        return ERROR_STATUS[code], {}, {"error": {"code": code, "message": message}}
+    text = "".join(r.parts)
+    if op == "metrics":
+        return r.status, {}, text
+    return r.status, {}, r.json
+
+
+def code_ok(got, want, body=None):
+    """Whether error code got is what the test wants: exact, except over netlink for a code about
+    REST's JSON encoding (JSON_ONLY_CODES) or a body given as raw JSON text, where any code of a
+    400 will do (see JSON_ONLY_CODES)."""
+    if TRANSPORT == "netlink" and (want in JSON_ONLY_CODES or isinstance(body, (str, bytes))):
+        return ERROR_STATUS.get(got) == 400
+    return got == want
+
+
+def transport():
+    """The transport the script runs over: "rest" or "netlink" (main()'s --transport=)."""
+    return TRANSPORT
+
+
+def transports(fn):
+    """Marks a test that runs over netlink too: it-<script>-netlink runs the script with
+    --transport=netlink, which runs only the marked tests."""
+    fn.transports = True
+    return fn
+
+
+class NlNotification:
+    """A MAIO_CMD_NOTIFICATION message: event kind, tenant id, lost count (None when absent), JSON."""
+
+    def __init__(self, msg):
+        self.event = self.id = self.lost = self.json = None
+        self.header = struct.unpack_from("=IHHII", msg)  # len, type, flags, seq, pid
+        for atype, payload in nl_parse_attrs(msg[20:]):
+            if atype == MAIO_ATTR_EVENT:
+                self.event = payload.rstrip(b"\0").decode()
+            elif atype == MAIO_ATTR_ID:
+                self.id = struct.unpack("=q", payload)[0]
+            elif atype == MAIO_ATTR_LOST:
+                self.lost = struct.unpack("=I", payload)[0]
+            elif atype == MAIO_ATTR_JSON:
+                self.json = json.loads(payload.rstrip(b"\0").decode())
+
+    def __repr__(self):
+        return f"NlNotification({self.event!r}, {self.id}, lost={self.lost}, {self.json!r})"
+
+
+def nl_is_notification(msg):
+    return (len(msg) >= 20 and struct.unpack_from("=H", msg, 4)[0] == MAIO_NL_MSG
+            and struct.unpack_from("=I", msg, 8)[0] == 0 and msg[16] == MAIO_CMD_NOTIFICATION)
 
 
 class NlClient:
-    """A NETLINK_USERSOCK socket talking to maiod on port."""
+    """A NETLINK_USERSOCK socket talking to maiod on port (bound to port id `bind`, default autobound).
+    Notifications that arrive while it waits for a reply are kept for recv_notification()."""
 
-    def __init__(self, port, timeout=5):
+    def __init__(self, port, timeout=5, bind=0, rcvbuf=None):
         self.port = port
         self.sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_USERSOCK)
-        self.sock.bind((0, 0))
+        if rcvbuf is not None:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.bind((bind, 0))
         self.sock.settimeout(timeout)
         self.seq = 0
+        self.notifications = []
+
+    @property
+    def portid(self):
+        return self.sock.getsockname()[0]
+
+    def recv_notification(self, timeout=5):
+        """The next notification (NlNotification), or None when none comes within timeout s."""
+        deadline = time.monotonic() + timeout
+        while not self.notifications:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(1 << 20)
+            except (socket.timeout, BlockingIOError):
+                return None
+            finally:
+                self.sock.settimeout(5)
+            while len(data) >= 16:
+                mlen = struct.unpack_from("=I", data)[0]
+                msg, data = data[:mlen], data[(mlen + 3) & ~3:]
+                if nl_is_notification(msg):
+                    self.notifications.append(NlNotification(msg))
+        return self.notifications.pop(0)
 
     def close(self):
         self.sock.close()
@@ -458,6 +673,9 @@ class NlClient:
             while len(data) >= 16:
                 mlen, mtype, mflags, mseq, _ = struct.unpack_from("=IHHII", data)
                 msg, data = data[:mlen], data[(mlen + 3) & ~3:]
+                if nl_is_notification(msg):
+                    self.notifications.append(NlNotification(msg))
+                    continue
                 if mseq != seq:
                     continue
                 if mtype == NLMSG_ERROR:
@@ -476,11 +694,14 @@ class NlClient:
                     continue
                 if mtype == MAIO_NL_MSG:
                     multi = bool(mflags & NLM_F_MULTI)
+                    r.cmd = msg[16]
                     for atype, payload in nl_parse_attrs(msg[20:]):
                         if atype == MAIO_ATTR_STATUS:
                             r.status = struct.unpack("=H", payload)[0]
                         elif atype == MAIO_ATTR_JSON:
                             r.parts.append(payload.rstrip(b"\0").decode())
+                        elif 1 <= atype <= MAIO_ATTR_FIELD_MAX:
+                            r.typed.append((atype, payload))
                     if not multi and not want_ack:
                         return r
 
@@ -630,6 +851,8 @@ class Daemon:
             def child():
                 return list(self.request(method, path, body, headers, tcp=tcp, timeout=timeout))
             return tuple(as_user(as_uid, as_uid, list(groups), child))
+        if TRANSPORT == "netlink" and not tcp and headers is None:
+            return nl_rest_request(self.netlink_port, method, path, body, timeout)
         if tcp:
             check(self.tcp, "no TCP listener configured")
             conn = http.client.HTTPConnection(*self.tcp, timeout=timeout)
@@ -647,7 +870,10 @@ class Daemon:
         """Asserts an error reply of the documented shape; returns its headers."""
         st, hdrs, data = self.request(method, path, body, **kw)
         check_eq(st, status, f"{method} {path} status (body {data!r})")
-        check_error_body(data, code, f"{method} {path}")
+        check_error_body(data, None, f"{method} {path}")
+        if code is not None:
+            check(code_ok(data["error"]["code"], code, body),
+                  f"{method} {path}: error code: expected {code!r}, got {data['error']['code']!r}")
         return hdrs
 
     def health(self):
@@ -701,8 +927,14 @@ def main(tests, needs_root=True, needs=None):
     what it needs when that is more than any host has). Exits 1 if any failed,
     77 if every one skipped (with the reasons printed) and the group says what
     it needs, 1 if some skipped beside passes (77 would hide those), else 0."""
+    global TRANSPORT
+    if len(sys.argv) > 1 and sys.argv[1].startswith("--transport="):
+        TRANSPORT = sys.argv.pop(1).partition("=")[2]
+        check(TRANSPORT in ("rest", "netlink"), f"unknown transport {TRANSPORT}")
     group = sys.argv[1] if len(sys.argv) > 1 else None
     chosen = [t for t in tests if getattr(t, "group", None) == group]
+    if TRANSPORT == "netlink":
+        chosen = [t for t in chosen if getattr(t, "transports", False)]
     if len(sys.argv) > 2 or not chosen:
         groups = sorted({t.group for t in tests if hasattr(t, "group")})
         print(f"usage: {sys.argv[0]} [GROUP]; groups: {', '.join(groups) or 'none'}", file=sys.stderr)

@@ -72,8 +72,11 @@ def test_status():
     with Daemon() as d:
         s = d.ok("GET", "/v1/status")
         check_eq(sorted(s), sorted(["version", "pid", "uptime_sec", "config_file", "state_dir", "runtime_dir",
-                                    "root", "dry_run", "listeners", "features", "conflicts", "tiering", "counts"]),
+                                    "root", "dry_run", "listeners", "features", "conflicts", "tiering", "fleet",
+                                    "counts", "admission", "scheduler"]),
                  "status keys")
+        check_eq(s["fleet"], {"state": "off"}, "the fleet is off without endpoints")
+        check_eq(s["scheduler"], {"classes": [[0, 1], [2, 3, 4, 5], [6, 7]]}, "default priority classes")
         check_eq(s["conflicts"], [], "status.conflicts (host-2node runs no tuner)")
         check_eq(s["version"], maiod_version(), "status.version")
         check_eq(s["pid"], d.proc.pid, "status.pid")
@@ -83,7 +86,9 @@ def test_status():
         check_eq(s["runtime_dir"], d.runtime_dir, "status.runtime_dir")
         check_eq(s["root"], d.root, "status.root")
         check_eq(s["dry_run"], False, "status.dry_run")
-        check_eq(s["listeners"], {"unix": d.socket_path, "tcp": None, "netlink": d.netlink_port}, "status.listeners")
+        check_eq(s["listeners"], {"unix": d.socket_path, "tcp": None, "netlink": d.netlink_port,
+                                  "netlink_notifications": {"subscriptions": 0, "sent": 0, "lost": 0,
+                                                            "subscribers": []}}, "status.listeners")
         check_features(s["features"], HOST_2NODE)
         counts = s["counts"]
         check_eq((counts["tenants"], counts["events"]), (0, 0), "counts of a fresh daemon")

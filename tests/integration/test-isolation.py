@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from maiotest import Daemon, NOBODY, Skip, check, check_eq, check_error_body, main, needs
+from maiotest import Daemon, NOBODY, Skip, check, check_eq, check_error_body, main, needs, transports
 
 OTHER = 65533  # a second unprivileged uid, no passwd entry needed
 
@@ -26,6 +26,7 @@ def spawn_sleep_as(uid):
     return subprocess.Popen(["sleep", "30"], user=uid, group=uid, extra_groups=[], stdin=subprocess.DEVNULL)
 
 
+@transports
 def test_uid_isolation():
     mine = spawn_sleep_as(NOBODY)
     try:
@@ -49,7 +50,7 @@ def test_uid_isolation():
             pb = f"/v1/tenants/{b['id']}"
             check_eq([t["id"] for t in d.ok("GET", "/v1/tenants", as_uid=NOBODY)["tenants"]], [b["id"]],
                      "nobody's list")
-            check_eq(d.ok("PATCH", pb, {"priority": 2}, as_uid=NOBODY)["priority"], 2, "nobody patches B")
+            check_eq(d.ok("PATCH", pb, {"priority": 5}, as_uid=NOBODY)["priority"], 5, "nobody patches B")
             check_eq([e["kind"] for e in d.ok("GET", pb + "/events", as_uid=NOBODY)["events"]],
                      ["tenant-updated", "tenant-added"], "nobody reads B's events")
 

@@ -5,16 +5,20 @@
 # with NLMSG_ERROR and an extended-ACK message, the daemon still serving), a port id held by another.
 
 import errno
+import json
 import os
 import socket
 import struct
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from maiotest import (MAIO_ATTR_ID, MAIO_ATTR_JSON, MAIO_ATTR_NAME, NETLINK_USERSOCK, NL_PORT_MIN, NLM_F_ACK,
-                      NLM_F_REQUEST, NOBODY, Daemon, NlClient, as_user, check, check_eq, main, nl_attr, nl_message)
+from maiotest import (MAIO_ATTR_ID, MAIO_ATTR_JSON, MAIO_ATTR_NAME, MAIO_ATTR_STATUS, NETLINK_USERSOCK, NL_PORT_MIN,
+                      NLM_F_ACK, NLM_F_REQUEST, NOBODY, Daemon, NlClient, as_user, check, check_eq, env, main, needs,
+                      nl_attr, nl_message, runnable_by_others)
 
 # Field ids of the ops table (daemon/tenants/tenants.c, daemon/tier/tierd-ops.c).
 CREATE_NAME, CREATE_PRIORITY, CREATE_CLASS = 1, 2, 3
@@ -42,10 +46,10 @@ def test_public_and_rest_parity():
         nl.close()
 
 
-def register(nl, name, **kw):
+def register(nl, name, raw=False, **kw):
     r = nl.call("tenants.create", [(CREATE_NAME, name), (CREATE_CLASS, "batch")], **kw)
     check_eq((r.error, r.status), (None, 201), f"register {name} ({r.message})")
-    return r.json
+    return r if raw else r.json
 
 
 def test_tenants_and_isolation():
@@ -81,6 +85,36 @@ def test_tenants_and_isolation():
         r = nl.call("tenants.delete", [(MAIO_ATTR_ID, t["id"])])
         check_eq((r.error, r.status, r.json), (None, 204, None), "delete")
         check_error(nl.call("tenants.get", [(MAIO_ATTR_ID, t["id"])]), errno.ENOENT, "not-found:", "get after delete")
+        nl.close()
+
+
+def test_typed_replies():
+    """The hot operations answer with typed attributes (no JSON part) that make REST's document,
+    nulls included."""
+    with Daemon() as d:
+        nl = NlClient(d.netlink_port)
+
+        def typed(r, what):
+            check(r.typed and not r.parts, f"{what}: a typed reply (typed {len(r.typed)}, JSON parts {len(r.parts)})")
+            return r.json
+
+        check_eq(typed(nl.call("health"), "health"), d.ok("GET", "/v1/health"), "health")
+        check_eq(typed(nl.call("version"), "version"), d.ok("GET", "/v1/version"), "version")
+        created = typed(register(nl, "typed", raw=True), "tenants.create")
+        check_eq((created["pid"], created["cgroup"], len(created["token"])), (None, None, 43), "nulls and the token")
+        tid = created["id"]
+        got = typed(nl.call("tenants.get", [(MAIO_ATTR_ID, tid)]), "tenants.get")
+        check_eq(got, d.ok("GET", f"/v1/tenants/{tid}"), "tenants.get over netlink and REST")
+        th = typed(nl.call("tiering.thresholds", [(MAIO_ATTR_ID, tid)]), "tiering.thresholds")
+        check_eq(th, d.ok("GET", f"/v1/tenants/{tid}/thresholds"), "thresholds over netlink and REST")
+        fb = typed(nl.call("tiering.feedback", [(MAIO_ATTR_ID, tid), (FEEDBACK_EPISODE, th["episode"]),
+                                                (FEEDBACK_TIME, 2.5)]), "tiering.feedback")
+        check_eq((sorted(fb), fb["episode"]), (["episode", "next", "reward", "tenant_id"], th["episode"]),
+                 "feedback members")
+        check_eq(fb["next"], d.ok("GET", f"/v1/tenants/{tid}/thresholds"), "the next thresholds as REST's")
+        # Other operations keep their JSON document.
+        r = nl.call("tenants.list")
+        check(r.parts and not r.typed, "tenants.list replies JSON")
         nl.close()
 
 
@@ -144,6 +178,7 @@ def test_bad_input():
         nl.close()
 
 
+@needs("serial", "the machine to itself: it is timed, so meson runs it alone")
 def test_flood():
     """100,000 requests in a burst from one port id; another port id's requests are answered within
     50 ms meanwhile (a sanitizer build, several times slower per request, gets 500 ms)."""
@@ -223,5 +258,89 @@ def test_disabled():
         check_eq(d.ok("GET", "/v1/status")["listeners"]["netlink"], None, "netlink_port = 0 disables netlink")
 
 
+def maioctl(d, *args, uid=None, socket_path=None):
+    """Runs maioctl --transport ARGS... against d (as uid); returns (status, stdout, stderr)."""
+    program, environ = runnable_by_others(env("MAIOCTL")) if uid is not None else (env("MAIOCTL"), {})
+    argv = [program, "--socket", socket_path or d.socket_path, *args]
+    kw = {"user": uid, "group": uid, "extra_groups": []} if uid is not None else {}
+    r = subprocess.run(argv, env=dict(os.environ, **environ), capture_output=True, text=True, timeout=40,
+                       stdin=subprocess.DEVNULL, **kw)
+    return r.returncode, r.stdout, r.stderr
+
+
+def test_maioctl_transport():
+    """maioctl --transport netlink gives REST's documents; auto picks netlink; a second uid sees
+    only its own tenants over netlink too."""
+    with Daemon() as d:
+        rc, out, err = maioctl(d, "--transport", "netlink", "-o", "json", "tenants", "add", "web")
+        check_eq(rc, 0, f"tenants add over netlink ({err})")
+        web = json.loads(out)
+        for args in (["tenants", "list"], ["tenants", "show", str(web["id"])], ["knobs", "list"], ["topology"]):
+            _, rest, _ = maioctl(d, "--transport", "rest", "-o", "json", *args)
+            rc, nl, err = maioctl(d, "--transport", "netlink", "-o", "json", *args)
+            check_eq((rc, json.loads(nl)), (0, json.loads(rest)), f"maioctl {' '.join(args)} over netlink and REST")
+        rc, out, err = maioctl(d, "-o", "json", "status", "--transport", "netlink")
+        check_eq((rc, json.loads(out)["listeners"]["netlink"]), (0, d.netlink_port), f"status over netlink ({err})")
+        rc, out, _ = maioctl(d, "--transport", "auto", "tenants", "list")
+        check(rc == 0 and "web" in out, "tenants list with --transport auto")
+        rc, _, err = maioctl(d, "--transport", "netlink", "tenants", "show", "999")
+        check_eq(rc, 1, "an error of maiod over netlink is exit status 1")
+        check("not-found, HTTP 404" in err, f"the error as over REST: {err!r}")
+        rc, out, err = maioctl(d, "--transport", "netlink", "-o", "json", "tenants", "list", uid=NOBODY)
+        check_eq((rc, json.loads(out) if rc == 0 else err), (0, {"tenants": []}), "nobody's list over netlink")
+        rc, _, err = maioctl(d, "--transport", "carrier-pigeon", "status")
+        check_eq(rc, 2, "an unknown transport is a usage error")
+
+
+def fake_maiod(port, uid):
+    """A process bound to port answering every request with a health reply, as uid. Returns its pid."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, NETLINK_USERSOCK)
+            s.bind((port, 0))
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+            os.write(w, b"r")
+            while True:
+                data, addr = s.recvfrom(65536)
+                seq = struct.unpack_from("=I", data, 8)[0]
+                attrs = nl_attr(MAIO_ATTR_STATUS, struct.pack("=H", 200)) + nl_attr(MAIO_ATTR_JSON, '{"status":"ok"}')
+                s.sendto(nl_message(1, attrs, seq=seq, flags=0), addr)
+        finally:
+            os._exit(0)
+    os.close(w)
+    check_eq(os.read(r, 1), b"r", "the fake maiod is bound")
+    os.close(r)
+    return pid
+
+
+def test_maioctl_refuses_squatter():
+    """A non-root process on the port id maiod announces answers; maioctl refuses its reply
+    (exit status 3, saying so) instead of printing it, and auto falls back to REST."""
+    with Daemon() as d:
+        run = tempfile.mkdtemp(prefix="maio-it-squat-")
+        port = NL_PORT_MIN + os.getpid() + 17
+        fake = fake_maiod(port, NOBODY)
+        try:
+            with open(os.path.join(run, "maiod.netlink"), "w") as f:
+                f.write(f"{port} {fake}\n")
+            sock = os.path.join(run, "maiod.sock")
+            rc, out, err = maioctl(d, "--transport", "netlink", "status", socket_path=sock)
+            check_eq((rc, out), (3, ""), f"maioctl refuses the squatter's reply ({err!r})")
+            check(f"held by uid {NOBODY}" in err and "refused" in err, f"maioctl says why: {err!r}")
+            os.symlink(d.socket_path, sock)
+            rc, out, err = maioctl(d, "--transport", "auto", "-o", "json", "status", socket_path=sock)
+            check_eq((rc, json.loads(out)["pid"] if rc == 0 else err), (0, d.proc.pid), "auto falls back to REST")
+        finally:
+            os.kill(fake, 9)
+            os.waitpid(fake, 0)
+            shutil.rmtree(run, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    main([test_public_and_rest_parity, test_tenants_and_isolation, test_multipart, test_bad_input, test_flood, test_announce, test_port_taken, test_disabled])
+    main([test_public_and_rest_parity, test_tenants_and_isolation, test_typed_replies, test_multipart, test_bad_input,
+          test_flood, test_announce, test_port_taken, test_disabled, test_maioctl_transport,
+          test_maioctl_refuses_squatter])

@@ -90,7 +90,9 @@ def test_damon():
         with Daemon(config=config("auto", "static"), root=root.path) as d:
             tiering = d.ok("GET", "/v1/status")["tiering"]
             check_eq(tiering, {"requested": "auto", "backend": "damon", "unavailable": None, "kdamond": 0,
-                               "tenants": 0, "apply_error": None}, "status before any tenant")
+                               "tenants": 0, "apply_error": None,
+                               "training": {"jobs": 0, "dropped": 0, "updates": 0, "queued": 0, "busy_ms": 0}},
+                     "status before any tenant")
             check_eq(root.differences(), {}, "nothing written before a tenant takes part")
             a = enrol(d, "a", "/maio/a", priority=0)
             b = enrol(d, "b", "/maio/b", priority=6)

@@ -42,6 +42,9 @@ typedef struct xfer {
         pattern_sum tx, rx;
         uint8_t *scratch;
         int64_t last_progress;
+        int64_t last_credit; /* UDP: when credit was last re-sent during a quiet spell */
+        int last_pending;    /* sends pending at the last progress: completions are progress too */
+        bool stall_reported; /* the STALL line went out for the current quiet spell */
 } xfer;
 
 static int64_t now_ms(void) {
@@ -149,6 +152,43 @@ static int xfer_check(xfer *x, const uint8_t *p, size_t len) {
         return 0;
 }
 
+static void xfer_report_socket(xfer *x);
+
+/* No byte received and no send completed for XFER_STALL_MS: say so once, with where the bytes
+ * are, so a stalled stream is diagnosed while it is stuck (test-maio-xfer snapshots the
+ * namespace's sockets and counters when it sees this line); XFER_FAIL_MS fails the run. */
+#define XFER_STALL_MS 5000
+#define XFER_FAIL_MS 20000
+
+static void xfer_report_stall(xfer *x, int64_t quiet) {
+        maio_ring_stats st = { 0 };
+        maio_ring_stats_get(x->ring, &st);
+        fprintf(stderr,
+                "maio-xfer: STALL no progress for %" PRId64 " ms: sent %" PRIu64 " got %" PRIu64 " of %" PRIu64
+                ", pending sends %d; ring sends %" PRIu64 " zc %" PRIu64 " notif %" PRIu64 " recv %" PRIu64
+                " recv-kicks %" PRIu64 " send-kicks %" PRIu64 " stalls %" PRIu64 "\n",
+                quiet, x->sent, x->got, x->total, maio_send_pending(x->ring, x->h), st.sends, st.sends_zc,
+                st.zc_notifications, st.recv_completions, st.recv_kicks, st.send_kicks, st.recv_stalls);
+        xfer_report_socket(x);
+        fflush(stderr);
+}
+
+/* True once nothing moved for XFER_FAIL_MS; reports the stall on the way. */
+static bool xfer_stalled(xfer *x) {
+        int pending = maio_send_pending(x->ring, x->h);
+        int64_t now = now_ms();
+        if (pending < x->last_pending) {
+                x->last_progress = now;
+                x->stall_reported = false;
+        }
+        x->last_pending = pending;
+        if (now - x->last_progress > XFER_STALL_MS && !x->stall_reported) {
+                xfer_report_stall(x, now - x->last_progress);
+                x->stall_reported = true;
+        }
+        return now - x->last_progress > XFER_FAIL_MS;
+}
+
 static int xfer_run(xfer *x) {
         x->last_progress = now_ms();
         for (;;) {
@@ -165,11 +205,14 @@ static int xfer_run(xfer *x) {
                 int n = maio_recv_sg(x->ring, x->h, iov, 32, 0);
                 if (n == -EAGAIN) {
                         maio_ring_poll(x->ring, 1);
-                        if (now_ms() - x->last_progress > 20000)
+                        if (xfer_stalled(x))
                                 return -ETIMEDOUT;
-                        if (x->udp && now_ms() - x->last_progress > 200) {
-                                x->acked_sent = x->rx_seq - UDP_WINDOW; /* re-send credit */
-                                x->last_progress += 100;
+                        /* Re-send credit every 100 ms of a quiet spell (lost acknowledgements)
+                         * without counting that as progress: a stall must still fail. */
+                        int64_t now = now_ms();
+                        if (x->udp && now - x->last_progress > 200 && now - x->last_credit >= 100) {
+                                x->acked_sent = x->rx_seq - UDP_WINDOW;
+                                x->last_credit = now;
                         }
                         continue;
                 }
@@ -186,6 +229,7 @@ static int xfer_run(xfer *x) {
                                 return r;
                 }
                 x->last_progress = now_ms();
+                x->stall_reported = false;
         }
         return 0;
 }

@@ -678,8 +678,105 @@ static void test_man_ranges(void **state) {
         assert_int_equal(found, want);
 }
 
+/* [tenants.group.NAME]: sections merge by name, unset keys take the [tenants] value wherever it is
+ * set in the file, the print reloads to the same groups, and at most CONF_TENANT_GROUPS_MAX exist. */
+static void test_tenant_groups(void **state) {
+        _cleanup_(conf_freep) Config *c = NULL, *d = NULL;
+        _cleanup_free_ char *error = NULL, *printed = NULL, *many = NULL;
+        size_t n, len = 0;
+        FILE *f;
+
+        assert_int_equal(load_text("[tenants.group.a]\nhighest_priority = 1\n"
+                                   "[tenants]\nmax_tenants_per_uid = 7\nhighest_priority = 5\n"
+                                   "[tenants.group.b_2]\nmax_tenants_per_uid = 0\n"
+                                   "[tenants.group.a]\nmax_tenants_per_uid = 9\n",
+                                   &c, &error, NULL),
+                         0);
+        assert_int_equal(c->n_tenant_groups, 2);
+        assert_string_equal(c->tenant_groups[0].name, "a");
+        assert_int_equal(c->tenant_groups[0].max_per_uid, 9);
+        assert_int_equal(c->tenant_groups[0].highest_priority, 1);
+        assert_string_equal(c->tenant_groups[1].name, "b_2");
+        assert_int_equal(c->tenant_groups[1].max_per_uid, 0);
+        assert_int_equal(c->tenant_groups[1].highest_priority, 5);
+        assert_non_null(conf_group_table(&n));
+        assert_int_equal(n, 2);
+
+        printed = print_to_string(c);
+        assert_int_equal(load_text(printed, &d, &error, NULL), 0);
+        assert_int_equal(d->n_tenant_groups, 2);
+        for (size_t i = 0; i < 2; i++) {
+                assert_string_equal(d->tenant_groups[i].name, c->tenant_groups[i].name);
+                assert_int_equal(d->tenant_groups[i].max_per_uid, c->tenant_groups[i].max_per_uid);
+                assert_int_equal(d->tenant_groups[i].highest_priority, c->tenant_groups[i].highest_priority);
+        }
+        conf_free(d);
+        d = NULL;
+
+        f = open_memstream(&many, &len);
+        assert_non_null(f);
+        for (int i = 0; i <= CONF_TENANT_GROUPS_MAX; i++)
+                fprintf(f, "[tenants.group.g%d]\nhighest_priority = 3\n", i);
+        assert_int_equal(fclose(f), 0);
+        assert_int_equal(load_text(many, &d, &error, NULL), -EINVAL);
+        assert_non_null(strstr(error, "more than 64"));
+        free(error);
+        error = NULL;
+        assert_int_equal(load_text("[tenants.group.-x]\nhighest_priority = 3\n", &d, &error, NULL), -EINVAL);
+        assert_non_null(strstr(error, "unknown section"));
+}
+
+/* [scheduler] classes: ascending ranges covering 0..7 once, normalised when printed. */
+static void test_classes(void **state) {
+        static const struct {
+                const char *in, *out;
+                unsigned n;
+                uint8_t class_of[8];
+        } good[] = {
+                { "0-1,2-5,6-7", "0-1,2-5,6-7", 3, { 0, 0, 1, 1, 1, 1, 2, 2 } },
+                { " 0 - 1", NULL, 0, {} }, /* no blanks inside a range */
+                { "0-7", "0-7", 1, { 0, 0, 0, 0, 0, 0, 0, 0 } },
+                { "0, 1-6 ,7", "0,1-6,7", 3, { 0, 1, 1, 1, 1, 1, 1, 2 } },
+                { "0,1,2,3,4,5,6,7", "0,1,2,3,4,5,6,7", 8, { 0, 1, 2, 3, 4, 5, 6, 7 } },
+                { "0-1,2-5", NULL, 0, {} },  /* 6 and 7 in no class */
+                { "0-1,3-7", NULL, 0, {} },  /* 2 missing */
+                { "2-7,0-1", NULL, 0, {} },  /* not ascending */
+                { "0-1,1-7", NULL, 0, {} },  /* 1 twice */
+                { "0-8", NULL, 0, {} },      /* no priority 8 */
+                { "1-0,2-7", NULL, 0, {} },  /* reversed range */
+                { "0-1,,2-7", NULL, 0, {} }, /* empty item */
+                { "0-1,2-7,", NULL, 0, {} }, /* trailing comma */
+                { "", NULL, 0, {} },
+                { "0-1;2-7", NULL, 0, {} },
+        };
+        const ConfItem *item = find_item("scheduler", "classes");
+        _cleanup_(conf_freep) Config *c = NULL;
+
+        assert_non_null(item);
+        assert_int_equal(conf_new_default(&c), 0);
+        assert_int_equal(c->scheduler_classes.n, 3);
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                _cleanup_free_ char *reason = NULL, *out = NULL;
+                ConfPriorityClasses before = c->scheduler_classes;
+                int r = conf_item_parse(item, good[i].in, c, &reason);
+
+                if (!good[i].out) {
+                        assert_int_equal(r, -EINVAL);
+                        assert_non_null(strstr(reason, "ascending ranges"));
+                        assert_memory_equal(&c->scheduler_classes, &before, sizeof before); /* untouched */
+                        continue;
+                }
+                assert_int_equal(r, 0);
+                assert_int_equal(c->scheduler_classes.n, good[i].n);
+                assert_memory_equal(c->scheduler_classes.class_of, good[i].class_of, 8);
+                out = format_item(item, c);
+                assert_string_equal(out, good[i].out);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_tenant_groups),  cmocka_unit_test(test_classes),
                 cmocka_unit_test(test_table),          cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_uint),           cmocka_unit_test(test_mode),
                 cmocka_unit_test(test_bool),           cmocka_unit_test(test_string),

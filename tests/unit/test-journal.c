@@ -479,6 +479,64 @@ static void test_clean_stop(void **state) {
         subject_free(s);
 }
 
+
+static void add_test_conflict(void *userdata, json_object *array) {
+        json_object_array_add(array, journal_conflict_new("xdp", "eth0", "a test's conflict"));
+}
+
+/* Owned state other than knobs (MFLOW's XDP attachments, pins, its bpffs mount): records survive a
+ * crash for the owner to reconcile, a start after one says so, and disowning forgets them. */
+static void test_owned(void **state) {
+        char **names = NULL, **data = NULL;
+        size_t n = 0;
+        Subject *s = subject_new(false, NULL);
+        json_object *arr;
+
+        assert_int_equal(journal_start(s->journal), 0);
+        assert_false(journal_unclean_start(s->journal));
+        assert_int_equal(journal_own(s->journal, "xdp", "eth0", "{\"pins\":\"/x/eth0\"}"), 0);
+        assert_int_equal(journal_own(s->journal, "xdp", "eth1_%", "{}"), 0);
+        assert_int_equal(journal_own(s->journal, "bpffs", "/sys/fs/bpf/maio", "mounted"), 0);
+        assert_int_equal(journal_own(s->journal, "x/y", "eth0", ""), -EINVAL);
+        /* A kind is a prefix of no other kind's records. */
+        assert_int_equal(journal_own(s->journal, "xd", "eth9", ""), 0);
+        subject_restart(s, false); /* a crash: no journal_stop() */
+        assert_int_equal(journal_start(s->journal), 0);
+        assert_true(journal_unclean_start(s->journal));
+        assert_int_equal(journal_owned_list(s->journal, "xdp", &names, &data, &n), 0);
+        assert_int_equal(n, 2);
+        assert_string_equal(names[0], "eth0");
+        assert_string_equal(data[0], "{\"pins\":\"/x/eth0\"}");
+        assert_string_equal(names[1], "eth1_%");
+        store_strv_free(names, n);
+        store_strv_free(data, n);
+        assert_int_equal(journal_disown(s->journal, "xdp", "eth0"), 0);
+        assert_int_equal(journal_disown(s->journal, "xdp", "eth0"), 0); /* already gone: fine */
+        assert_int_equal(journal_owned_list(s->journal, "xdp", &names, &data, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(names[0], "eth1_%");
+        store_strv_free(names, n);
+        store_strv_free(data, n);
+        assert_int_equal(journal_owned_list(s->journal, "bpffs", &names, &data, &n), 0);
+        assert_int_equal(n, 1);
+        assert_string_equal(data[0], "mounted");
+        store_strv_free(names, n);
+        store_strv_free(data, n);
+        /* A module's conflicts join the report. */
+        journal_set_conflicts_fn(s->journal, add_test_conflict, NULL);
+        arr = journal_conflicts_to_json(s->journal);
+        assert_non_null(arr);
+        assert_true(json_object_array_length(arr) >= 1);
+        assert_string_equal(json_object_get_string(
+                                    json_object_object_get(json_object_array_get_idx(arr,
+                                                                                     json_object_array_length(arr) - 1),
+                                                           "kind")),
+                            "xdp");
+        json_object_put(arr);
+        assert_int_equal(journal_stop(s->journal), 0);
+        subject_free(s);
+}
+
 static void test_reboot(void **state) {
         JournalConf reapply = defaults;
         StoreKnob row = {};
@@ -573,6 +631,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_drift_forced_restore, setup, testutil_tree_teardown),
                 cmocka_unit_test_setup_teardown(test_enforce, setup, testutil_tree_teardown),
                 cmocka_unit_test_setup_teardown(test_unclean_restore, setup, testutil_tree_teardown),
+                cmocka_unit_test_setup_teardown(test_owned, setup, testutil_tree_teardown),
                 cmocka_unit_test_setup_teardown(test_unclean_reapply, setup, testutil_tree_teardown),
                 cmocka_unit_test_setup_teardown(test_clean_stop, setup, testutil_tree_teardown),
                 cmocka_unit_test_setup_teardown(test_reboot, setup, testutil_tree_teardown),

@@ -321,8 +321,10 @@ static void test_feedback_errors(void **state) {
         assert_int_equal(tierd_feedback(s->tierd, tt, &fb, &reward), -EALREADY); /* episode 1 is committed */
         fb.episode = 99;
         assert_int_equal(tierd_feedback(s->tierd, tt, &fb, &reward), -ENOENT);
+        /* Without an event loop training runs inline: the feedback's reward, and a cached reward the
+         * next decision may have been served from (the decision is made before the update). */
         policy_counters(tt->policy, NULL, NULL, &updates);
-        assert_int_equal(updates, 1);
+        assert_int_equal(updates, 1 + tt->decision_cache_hits);
         subject_stop(s);
 }
 

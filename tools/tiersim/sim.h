@@ -56,8 +56,9 @@ void sim_context(const Sim *s, TierContext *ret);
  * from the policy. */
 int sim_episode(Sim *s, TierPolicy *p, const TierDecision *d, SimResult *ret);
 
-/* Decisions the reward cache may answer before an episode runs, as in the daemon
- * (TIERD_CACHE_SERVES_MAX): each hit is fed to the policy without a run; after a miss, or the
+/* Decisions the reward cache may answer before an episode runs, as maiod's
+ * TIERD_CACHE_SERVES_MAX did before its training thread (maiod now looks the cache up once per
+ * decision and runs it; not mirrored here yet): each hit is fed to the policy without a run; after a miss, or the
  * last hit, that decision runs. */
 #define SIM_CACHE_SERVES_MAX 8
 

@@ -140,8 +140,10 @@ typedef struct maio_ring_config {
         int sq_thread_cpu;       /* pin the SQPOLL poller to this CPU; -1 = unpinned */
         unsigned sq_idle_ms;     /* poller idle time before it sleeps; 0 = 100 ms */
         maio_ring *attach_to;    /* share this ring's SQPOLL poller (IORING_SETUP_ATTACH_WQ) */
-        size_t zc_threshold;     /* sends >= this use SEND_ZC, smaller ones plain SEND;
-                                  * 0 = default (MAIO_ZC_THRESHOLD_DEFAULT or $MAIO_ZC_THRESHOLD) */
+        size_t zc_threshold;     /* sends >= this use SEND_ZC (unless the socket's notifications
+                                  * said the kernel copies anyway, libmaio(3)), smaller ones
+                                  * plain SEND; 0 = default (MAIO_ZC_THRESHOLD_DEFAULT or
+                                  * $MAIO_ZC_THRESHOLD) */
         unsigned recv_buffers;   /* provided receive buffers (power of two); 0 = 64 */
         size_t recv_buffer_size; /* 0 = 64 KiB; at most MAIO_CHUNK_SIZE */
         unsigned max_ops;        /* in-flight operations; 0 = 4 * entries */
@@ -154,12 +156,12 @@ typedef struct maio_ring_config {
 #define MAIO_ZC_THRESHOLD_DEFAULT (4u * 1024u)
 
 typedef struct maio_ring_stats {
-        bool sqpoll;                   /* the poller thread is in use */
-        bool zc_supported;             /* the kernel accepted SEND_ZC with fixed buffers */
-        int zc_probe_error;            /* why not (-errno), else 0 */
-        uint64_t sends;                /* send operations completed */
-        uint64_t sends_zc;             /* ... of which SEND_ZC */
-        uint64_t sends_copy;           /* ... of which plain SEND (small, NO_ZC, or no SEND_ZC) */
+        bool sqpoll;         /* the poller thread is in use */
+        bool zc_supported;   /* the kernel accepted SEND_ZC with fixed buffers */
+        int zc_probe_error;  /* why not (-errno), else 0 */
+        uint64_t sends;      /* send operations completed */
+        uint64_t sends_zc;   /* ... of which SEND_ZC */
+        uint64_t sends_copy; /* ... of which plain SEND (small, NO_ZC, no SEND_ZC, or a path that copies anyway) */
         uint64_t zc_notifications;     /* SEND_ZC notification CQEs */
         uint64_t zc_copied;            /* notifications saying the kernel copied after all */
         uint64_t copies, bytes_copied; /* maio_send_copy staging copies */

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* MFLOW splitting-core assignment: a snapshot of the host read below a root (CPUs, isolation,
+ * the device's interrupts, RPS and NUMA node, softirq counters) and a pure function that gives
+ * each elephant its splitting cores from two snapshots, by preference with degradation,
+ * priority order and hysteresis. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mflow.h"
+
+#define MFLOW_REASON_MAX 160
+
+typedef struct MflowCpu {
+        bool online;
+        bool isolated;          /* isolcpus / cpu/isolated */
+        bool nohz_full;         /* cpu/nohz_full */
+        bool irq;               /* in the affinity of one of the device's interrupts */
+        bool rps;               /* in one of the device's rx queues' rps_cpus */
+        bool latency;           /* in the cpuset of a latency-critical tenant */
+        int node;               /* NUMA node, -1 unknown */
+        uint64_t net_rx;        /* /proc/softirqs NET_RX, cumulative */
+        uint64_t softirq_ticks; /* /proc/stat cpuN softirq, cumulative */
+        uint64_t total_ticks;   /* /proc/stat cpuN, all fields summed */
+} MflowCpu;
+
+typedef struct MflowSnapshot {
+        unsigned n_cpus; /* CPUs 0..n_cpus-1 are described (the highest online or listed + 1) */
+        MflowCpu cpus[MFLOW_MAX_CPUS];
+        int dev_node;    /* the device's NUMA node, -1 unknown or none */
+        unsigned n_irqs; /* interrupts found for the device */
+} MflowSnapshot;
+
+/* Reads ROOT/sys/devices/system/cpu/{online,isolated,nohz_full}, ROOT/sys/devices/system/node/
+ * node*\/cpulist, ROOT/sys/class/net/DEVICE/device/numa_node and queues/rx-*\/rps_cpus,
+ * ROOT/proc/interrupts with ROOT/proc/irq/N/smp_affinity_list, ROOT/proc/softirqs and
+ * ROOT/proc/stat into *ret (device may be NULL: no device facts). Missing files leave their facts
+ * unset; only an unreadable cpu/online is an error. Returns 0 or -errno. */
+int mflow_snapshot_load(const char *root, const char *device, MflowSnapshot *ret);
+
+/* Marks the CPUs of ROOT/sys/fs/cgroup/CGROUP/cpuset.cpus.effective (else cpuset.cpus) as a
+ * latency-critical tenant's. Returns 0, -EINVAL for a cgroup path with "..", or -errno (missing
+ * files: -ENOENT, nothing marked). */
+int mflow_snapshot_add_latency(const char *root, const char *cgroup, MflowSnapshot *s);
+
+/* Per-CPU softirq load in percent (0..100) between two snapshots of the same host into
+ * load[0..cur->n_cpus-1]: softirq ticks over all ticks; 0 without an earlier snapshot (prev NULL)
+ * or without ticks. */
+void mflow_load_compute(const MflowSnapshot *prev, const MflowSnapshot *cur, double *load);
+
+/* One elephant asking for splitting cores. */
+typedef struct MflowCoreRequest {
+        int priority;   /* lower is served first (a tenant's priority; unattributed flows last) */
+        unsigned want;  /* cores_per_flow, 1..MFLOW_MAX_CORES */
+        unsigned n_cur; /* its current cores, 0 for a new elephant */
+        unsigned cur[MFLOW_MAX_CORES];
+} MflowCoreRequest;
+
+typedef struct MflowCoreAssignment {
+        unsigned n; /* cores given: min(want, online CPUs) */
+        unsigned cores[MFLOW_MAX_CORES];
+        bool degraded;                 /* some core is not a preferred one */
+        bool moved;                    /* differs from the request's current cores */
+        char reason[MFLOW_REASON_MAX]; /* "" or "degraded: ..." */
+} MflowCoreAssignment;
+
+/* Assigns splitting cores to n requests, served in priority order (stable for equal priorities):
+ * preferred are online CPUs that are neither isolated nor nohz_full, take none of the device's
+ * interrupts or RPS work, are in no latency-critical tenant's cpuset, are on the device's NUMA node (when known) and
+ * are not yet given to an earlier flow, the least loaded first. With fewer preferred CPUs than wanted, the least loaded
+ * of the others fill up (isolated and nohz_full ones last), and the reason says which preference gave way. A current
+ * core is kept unless it went offline, lost its preference while a preferred one is free, or its load exceeds the least
+ * loaded free candidate's by more than hysteresis points. ret[i] answers reqs[i]. Returns 0, or -EINVAL (want 0 or
+ * above MFLOW_MAX_CORES, no online CPU). */
+int mflow_cores_assign(const MflowSnapshot *snap, const double *load, unsigned hysteresis, const MflowCoreRequest *reqs,
+                       size_t n, MflowCoreAssignment *ret);
+
+/* Online CPUs in the snapshot. */
+unsigned mflow_snapshot_online(const MflowSnapshot *snap);
+
+/* Parses a cpulist ("0-3,8,10-11") into set[0..max-1]; returns 0 or -EINVAL. */
+int mflow_cpulist_parse(const char *s, bool *set, unsigned max);

@@ -1,0 +1,1367 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* MFLOW in maiod: devices, journaled attachments and pins, the ring buffer, the flow table, core
+ * assignment, and the API. */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/magic.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "log.h"
+#include "metrics.h"
+#include "mflow-bpf.h"
+#include "mflow-cores.h"
+#include "mflowd.h"
+#include "time-util.h"
+
+#define MFLOW_MAX_DEVICES 16
+#define MFLOW_MAX_TRACKED 1024 /* elephants remembered (idle ones are dropped first) */
+#define OWN_XDP "xdp"
+#define OWN_BPFFS "bpffs"
+
+/* A device's settings: [mflow] defaults, changed by PUT /v1/mflow. */
+typedef struct DevConf {
+        MflowConfMode mode;
+        unsigned cores_per_flow;
+        unsigned batch;
+        uint64_t elephant_bytes_per_s;
+        unsigned window_ms;
+        unsigned idle_ms;
+        unsigned flowlet_gap_us;
+        unsigned flowlet_k;
+        bool have_allowed; /* "cores" given: only these CPUs split */
+        bool allowed[MFLOW_MAX_CPUS];
+} DevConf;
+
+typedef struct Dev {
+        Mflow *m;
+        char name[IF_NAMESIZE];
+        int ifindex;
+        DevConf conf;
+        bool conf_set; /* changed by PUT: a reload keeps it */
+        MflowBpf *bpf;
+        MflowXdpMode xdp; /* when attached */
+        bool attached;
+        bool tc; /* the reordering counter is attached */
+        char pin_dir[PATH_MAX];
+        char *conflict; /* someone else's XDP program is on the device */
+        char *error;    /* why it is not attached */
+        sd_event_source *ring;
+        /* adoption of a previous run's attachment found at start */
+        int adopt_fd;
+        MflowXdpMode adopt_mode;
+        bool adopt_clsact;
+        MflowSnapshot prev; /* the last snapshot, for the load */
+        bool have_prev;
+        double load[MFLOW_MAX_CPUS];
+        uint64_t redirects_seen; /* for metrics: sums of the per-CPU counters are read live */
+} Dev;
+
+typedef enum FlowState {
+        FLOW_ELEPHANT, /* detected, not split (pass mode, or no core) */
+        FLOW_SPLIT,    /* split over its cores */
+        FLOW_IDLE,     /* went idle: cores released */
+} FlowState;
+
+static const char *const flow_state_words[] = { "elephant", "split", "idle" };
+
+typedef struct Flow {
+        struct mflow_key key;
+        Dev *dev;
+        FlowState state;
+        MflowConfMode mode; /* what it was split with */
+        unsigned batch;
+        unsigned n_cores;
+        unsigned cores[MFLOW_MAX_CORES];
+        uint64_t core_packets[MFLOW_MAX_CORES];
+        char reason[MFLOW_REASON_MAX];
+        uint64_t detected_usec; /* CLOCK_REALTIME */
+        double detect_ms;       /* from its first packet to the elephant event */
+        uint64_t rate;
+        uint64_t bytes, packets, microflows;
+        uint64_t segments, ooo_segments;
+        uint64_t last_usec; /* CLOCK_MONOTONIC of the last change, for eviction */
+        /* the stall detector: the counters at the previous timer pass */
+        uint64_t prev_bytes, prev_packets, prev_usec, prev_segments;
+        uint32_t max_end, prev_max_end; /* TCP: the highest end sequence the tc counter saw */
+        unsigned slow;                  /* passes with packets but no progress since the last pass at full rate */
+} Flow;
+
+struct Mflow {
+        Store *store;
+        Journal *journal;
+        sd_event *event;
+        char *root;
+        bool dry_run;
+        bool started;
+
+        char *devices; /* [mflow] devices, as configured at start */
+        DevConf defaults;
+        uint16_t ports[MFLOW_MAX_PORTS];
+        char *bpffs;
+        unsigned qsize;
+        unsigned interval_ms;
+        unsigned hysteresis;
+        bool bpffs_mounted; /* by maiod (this run, or adopted from a crashed one) */
+
+        Dev *devs[MFLOW_MAX_DEVICES];
+        size_t n_devs;
+        Flow *flows;
+        size_t n_flows;
+        sd_event_source *timer;
+
+        uint64_t elephants_total, splits_total, moves_total, idle_total, stalls_total, adopted_total, detached_total;
+};
+
+static const char *mode_word(MflowConfMode mode) {
+        return mflow_conf_mode_to_string(mode) ?: "?";
+}
+
+int mflow_new(const MflowDeps *deps, Mflow **ret) {
+        Mflow *m = calloc(1, sizeof(*m));
+
+        if (!m)
+                return -ENOMEM;
+        m->store = deps->store;
+        m->journal = deps->journal;
+        m->event = deps->event;
+        m->dry_run = deps->dry_run;
+        m->root = strdup(deps->root ?: "/");
+        if (!m->root) {
+                free(m);
+                return -ENOMEM;
+        }
+        *ret = m;
+        return 0;
+}
+
+static Dev *dev_free(Dev *d) {
+        if (!d)
+                return NULL;
+        sd_event_source_disable_unref(d->ring);
+        mflow_bpf_free(d->bpf);
+        if (d->adopt_fd >= 0)
+                close(d->adopt_fd);
+        free(d->conflict);
+        free(d->error);
+        free(d);
+        return NULL;
+}
+
+Mflow *mflow_free(Mflow *m) {
+        if (!m)
+                return NULL;
+        sd_event_source_disable_unref(m->timer);
+        for (size_t i = 0; i < m->n_devs; i++)
+                dev_free(m->devs[i]);
+        free(m->flows);
+        free(m->devices);
+        free(m->bpffs);
+        free(m->root);
+        free(m);
+        return NULL;
+}
+
+static void conf_to_dev(const Config *c, DevConf *d) {
+        *d = (DevConf) {
+                .mode = c->mflow_mode,
+                .cores_per_flow = c->mflow_cores_per_flow,
+                .batch = c->mflow_batch,
+                .elephant_bytes_per_s = c->mflow_elephant_bytes_per_s,
+                .window_ms = c->mflow_window_ms,
+                .idle_ms = c->mflow_idle_ms,
+                .flowlet_gap_us = c->mflow_flowlet_gap_us,
+                .flowlet_k = c->mflow_flowlet_k,
+        };
+}
+
+static void bpf_conf(const Mflow *m, const DevConf *d, struct mflow_conf *ret) {
+        mflow_conf_default(ret);
+        ret->mode = d->mode == MFLOW_CONF_MODE_FLOWLET ? MFLOW_MODE_FLOWLET
+                    : d->mode == MFLOW_CONF_MODE_SPLIT ? MFLOW_MODE_SPLIT
+                                                       : MFLOW_MODE_PASS;
+        ret->batch = d->batch;
+        ret->window_ns = (uint64_t) d->window_ms * 1000000;
+        ret->elephant_rate = d->elephant_bytes_per_s;
+        ret->idle_ns = (uint64_t) d->idle_ms * 1000000;
+        ret->flowlet_gap_ns = (uint64_t) d->flowlet_gap_us * 1000;
+        ret->flowlet_k = d->flowlet_k;
+        memcpy(ret->vxlan_ports, m->ports, sizeof(ret->vxlan_ports));
+}
+
+static void dev_push_conf(Dev *d) {
+        struct mflow_conf c;
+        int r;
+
+        if (!d->bpf || !d->attached)
+                return;
+        bpf_conf(d->m, &d->conf, &c);
+        r = mflow_bpf_set_conf(d->bpf, &c);
+        if (r < 0)
+                log_warning_errno(r, "MFLOW: failed to write the configuration of %s: %m", d->name);
+}
+
+void mflow_set_config(Mflow *m, const Config *c) {
+        conf_to_dev(c, &m->defaults);
+        m->interval_ms = c->mflow_interval_ms;
+        m->hysteresis = c->mflow_hysteresis_percent;
+        m->qsize = c->mflow_cpumap_qsize;
+        if (!m->started) {
+                char *devices = strdup(c->mflow_devices ?: ""), *bpffs = strdup(c->mflow_bpffs ?: "");
+                const char *p = c->mflow_vxlan_ports ?: "";
+
+                if (devices && bpffs) {
+                        free(m->devices);
+                        free(m->bpffs);
+                        m->devices = devices;
+                        m->bpffs = bpffs;
+                } else {
+                        free(devices);
+                        free(bpffs);
+                }
+                memset(m->ports, 0, sizeof(m->ports));
+                for (unsigned i = 0; i < MFLOW_MAX_PORTS && *p; i++) {
+                        char *end;
+
+                        m->ports[i] = (uint16_t) strtoul(p, &end, 10);
+                        p = end + strspn(end, " ");
+                }
+                return;
+        }
+        for (size_t i = 0; i < m->n_devs; i++)
+                if (!m->devs[i]->conf_set) {
+                        Dev *d = m->devs[i];
+                        bool allowed = d->conf.have_allowed;
+                        bool set[MFLOW_MAX_CPUS];
+
+                        memcpy(set, d->conf.allowed, sizeof(set));
+                        conf_to_dev(c, &d->conf);
+                        d->conf.have_allowed = allowed;
+                        memcpy(d->conf.allowed, set, sizeof(set));
+                        dev_push_conf(d);
+                }
+        if (m->timer)
+                (void) sd_event_source_set_time_relative(m->timer, (uint64_t) m->interval_ms * 1000);
+}
+
+/* ---- the flow table ---- */
+
+static Flow *flow_find(Mflow *m, Dev *d, const struct mflow_key *k) {
+        for (size_t i = 0; i < m->n_flows; i++)
+                if (m->flows[i].dev == d && memcmp(&m->flows[i].key, k, sizeof(*k)) == 0)
+                        return &m->flows[i];
+        return NULL;
+}
+
+static Flow *flow_add(Mflow *m, Dev *d, const struct mflow_key *k) {
+        Flow *f;
+
+        if (m->n_flows >= MFLOW_MAX_TRACKED) {
+                /* Drop the idle flow seen least recently; with none idle, refuse. */
+                size_t victim = SIZE_MAX;
+
+                for (size_t i = 0; i < m->n_flows; i++)
+                        if (m->flows[i].state == FLOW_IDLE &&
+                            (victim == SIZE_MAX || m->flows[i].last_usec < m->flows[victim].last_usec))
+                                victim = i;
+                if (victim == SIZE_MAX)
+                        return NULL;
+                m->flows[victim] = m->flows[--m->n_flows];
+        } else {
+                f = reallocarray(m->flows, m->n_flows + 1, sizeof(*f));
+                if (!f)
+                        return NULL;
+                m->flows = f;
+        }
+        f = &m->flows[m->n_flows++];
+        *f = (Flow) { .key = *k, .dev = d, .last_usec = now_usec(CLOCK_MONOTONIC) };
+        return f;
+}
+
+static void flows_drop_dev(Mflow *m, Dev *d) {
+        for (size_t i = 0; i < m->n_flows;)
+                if (m->flows[i].dev == d)
+                        m->flows[i] = m->flows[--m->n_flows];
+                else
+                        i++;
+}
+
+/* Reads the flow's live counters from the maps. */
+static void flow_refresh(Flow *f) {
+        struct mflow_state st;
+        struct mflow_reorder ro;
+
+        if (!f->dev->bpf)
+                return;
+        if (mflow_bpf_flow(f->dev->bpf, &f->key, &st) >= 0) {
+                f->rate = st.rate;
+                f->bytes = st.bytes;
+                f->packets = st.packets;
+                if (f->state == FLOW_SPLIT) {
+                        f->microflows = st.microflows;
+                        for (unsigned i = 0; i < MFLOW_MAX_CORES; i++)
+                                f->core_packets[i] = st.core_packets[i];
+                }
+        }
+        if (mflow_bpf_reorder(f->dev->bpf, &f->key, &ro) >= 0) {
+                f->max_end = ro.max_end;
+                f->segments = ro.segments;
+                f->ooo_segments = ro.ooo_segments;
+        }
+}
+
+/* ---- core assignment ---- */
+
+static int dev_snapshot(Dev *d, MflowSnapshot *ret) {
+        Tenant *tenants = NULL;
+        size_t n = 0;
+        int r;
+
+        r = mflow_snapshot_load(d->m->root, d->name, ret);
+        if (r < 0)
+                return r;
+        /* Serving tenants are the latency-critical ones: their cpusets are avoided. */
+        if (store_tenant_list(d->m->store, -1, &tenants, &n) >= 0) {
+                for (size_t i = 0; i < n; i++)
+                        if (tenants[i].cgroup && tenants[i].workload_class &&
+                            strcmp(tenants[i].workload_class, "serving") == 0)
+                                (void) mflow_snapshot_add_latency(d->m->root, tenants[i].cgroup, ret);
+                tenant_list_free(tenants, n);
+        }
+        if (d->conf.have_allowed)
+                for (unsigned i = 0; i < ret->n_cpus; i++)
+                        if (!d->conf.allowed[i])
+                                ret->cpus[i].online = false;
+        return 0;
+}
+
+static unsigned online_cpus(Mflow *m) {
+        MflowSnapshot s;
+
+        if (mflow_snapshot_load(m->root, NULL, &s) < 0)
+                return 0;
+        return mflow_snapshot_online(&s);
+}
+
+static void flow_mark(Flow *f, const MflowCoreAssignment *a, bool is_new) {
+        Dev *d = f->dev;
+        Mflow *m = d->m;
+        struct mflow_split s = {
+                .mode = MFLOW_MODE_INHERIT, /* follows the device's mode */
+                .ncores = a->n,
+        };
+        char keytext[MFLOW_KEY_STRING_MAX], list[64] = "";
+        size_t len = 0;
+        int r;
+
+        for (unsigned i = 0; i < a->n; i++) {
+                s.cores[i] = a->cores[i];
+                len += (size_t) snprintf(list + len, sizeof(list) - len, "%s%u", i ? "," : "", a->cores[i]);
+        }
+        r = mflow_bpf_split(d->bpf, &f->key, &s);
+        mflow_key_format(&f->key, keytext, sizeof(keytext));
+        if (r < 0) {
+                log_warning_errno(r, "MFLOW: failed to split %s on %s: %m", keytext, d->name);
+                return;
+        }
+        if (!is_new) {
+                /* The per-slot counters restart with the new cores. */
+                (void) mflow_bpf_flow_forget(d->bpf, &f->key);
+                memset(f->core_packets, 0, sizeof(f->core_packets));
+        }
+        f->state = FLOW_SPLIT;
+        f->mode = d->conf.mode;
+        f->batch = d->conf.batch;
+        f->prev_usec = 0;
+        f->slow = 0;
+        f->n_cores = a->n;
+        memcpy(f->cores, a->cores, sizeof(f->cores));
+        snprintf(f->reason, sizeof(f->reason), "%s", a->reason);
+        f->last_usec = now_usec(CLOCK_MONOTONIC);
+        if (is_new)
+                m->splits_total++;
+        else
+                m->moves_total++;
+        store_event_log(m->store, LOG_INFO, NULL, 0, "mflow-assign", "MFLOW: %s on %s %s cores %s (%s)%s%s", keytext,
+                        d->name, is_new ? "split over" : "moved to", list, mode_word(d->conf.mode),
+                        a->reason[0] ? "; " : "", a->reason);
+}
+
+/* Gives the device's split flows (and a new elephant) their cores; with new NULL a periodic pass. */
+static void dev_assign(Dev *d, Flow *new) {
+        Mflow *m = d->m;
+        _cleanup_free_ MflowCoreRequest *reqs = NULL;
+        _cleanup_free_ MflowCoreAssignment *as = NULL;
+        _cleanup_free_ Flow **fl = NULL;
+        MflowSnapshot snap;
+        size_t n = 0;
+        int r;
+
+        if (d->conf.mode != MFLOW_CONF_MODE_SPLIT && d->conf.mode != MFLOW_CONF_MODE_FLOWLET)
+                return;
+        if (dev_snapshot(d, &snap) < 0 || mflow_snapshot_online(&snap) == 0)
+                return;
+        reqs = calloc(m->n_flows + 1, sizeof(*reqs));
+        as = calloc(m->n_flows + 1, sizeof(*as));
+        fl = calloc(m->n_flows + 1, sizeof(*fl));
+        if (!reqs || !as || !fl)
+                return;
+        for (size_t i = 0; i < m->n_flows; i++) {
+                Flow *f = &m->flows[i];
+
+                if (f->dev != d || (f->state != FLOW_SPLIT && f != new))
+                        continue;
+                /* No tenant owns a flow yet: all share one priority, served in detection order. */
+                reqs[n] = (MflowCoreRequest) { .priority = 0, .want = d->conf.cores_per_flow };
+                if (f != new) {
+                        reqs[n].n_cur = f->n_cores;
+                        memcpy(reqs[n].cur, f->cores, sizeof(reqs[n].cur));
+                }
+                fl[n++] = f;
+        }
+        r = mflow_cores_assign(&snap, d->load, m->hysteresis, reqs, n, as);
+        if (r < 0) {
+                log_warning_errno(r, "MFLOW: core assignment on %s failed: %m", d->name);
+                return;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (fl[i] == new || as[i].moved)
+                        flow_mark(fl[i], &as[i], fl[i] == new);
+}
+
+static void dev_sample(Dev *d) {
+        MflowSnapshot cur;
+
+        if (dev_snapshot(d, &cur) < 0)
+                return;
+        mflow_load_compute(d->have_prev ? &d->prev : NULL, &cur, d->load);
+        d->prev = cur;
+        d->have_prev = true;
+}
+
+/* ---- events ---- */
+
+static int on_event(const struct mflow_event *e, void *userdata) {
+        Dev *d = userdata;
+        Mflow *m = d->m;
+        char keytext[MFLOW_KEY_STRING_MAX];
+        Flow *f;
+
+        mflow_key_format(&e->key, keytext, sizeof(keytext));
+        f = flow_find(m, d, &e->key);
+        if (e->type == MFLOW_EVENT_ELEPHANT) {
+                if (!f)
+                        f = flow_add(m, d, &e->key);
+                if (!f) {
+                        log_warning("MFLOW: too many elephants tracked, ignoring %s on %s.", keytext, d->name);
+                        return 0;
+                }
+                f->state = FLOW_ELEPHANT;
+                f->n_cores = 0;
+                f->reason[0] = '\0';
+                f->rate = e->rate;
+                f->bytes = e->bytes;
+                f->packets = e->packets;
+                f->detected_usec = now_usec(CLOCK_REALTIME);
+                f->detect_ms = (double) (e->ts_ns - e->first_ns) / 1e6;
+                memset(f->core_packets, 0, sizeof(f->core_packets));
+                m->elephants_total++;
+                store_event_log(m->store, LOG_INFO, NULL, 0, "mflow-elephant",
+                                "MFLOW: elephant %s on %s at %" PRIu64 " bytes/s, %.1f ms after its first packet",
+                                keytext, d->name, (uint64_t) e->rate, f->detect_ms);
+                dev_assign(d, f);
+        } else if (e->type == MFLOW_EVENT_IDLE) {
+                if (f)
+                        flow_refresh(f);
+                (void) mflow_bpf_unsplit(d->bpf, &e->key);
+                /* Counted from scratch when it comes back: a new elephant event. */
+                (void) mflow_bpf_flow_forget(d->bpf, &e->key);
+                m->idle_total++;
+                if (f) {
+                        f->state = FLOW_IDLE;
+                        f->last_usec = now_usec(CLOCK_MONOTONIC);
+                }
+                store_event_log(m->store, LOG_INFO, NULL, 0, "mflow-idle",
+                                "MFLOW: %s on %s went idle; its splitting cores are released", keytext, d->name);
+        }
+        return 0;
+}
+
+static int on_ring(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Dev *d = userdata;
+        int r;
+
+        r = mflow_bpf_events_poll(d->bpf, 0, on_event, d);
+        if (r < 0)
+                log_warning_errno(r, "MFLOW: reading the events of %s failed: %m", d->name);
+        return 0;
+}
+
+/* A split flow that stopped making progress while its packets keep coming has stalled: redirected
+ * packets are being lost (e.g. on veth with TX checksum offload on, where they arrive
+ * unchecksummed) and the sender only retransmits. Progress is the TCP sequence the tc counter saw
+ * (segments arrive, the highest end sequence stays), or for other flows the rate (packets at under
+ * an eighth of the elephant rate). Two such timer passes without a pass at full speed between them
+ * put the flow back to pass-through for good (its elephant event is not sent again). A flow that
+ * simply ends sends nothing and goes idle instead. */
+static void flow_check_stall(Flow *f) {
+        Dev *d = f->dev;
+        Mflow *m = d->m;
+        uint64_t now = now_usec(CLOCK_MONOTONIC), db, dp, ds;
+        char keytext[MFLOW_KEY_STRING_MAX];
+        bool stuck, slow;
+        double rate;
+
+        if (f->state != FLOW_SPLIT)
+                return;
+        if (f->prev_usec == 0 || now <= f->prev_usec) {
+                f->prev_usec = now;
+                f->prev_bytes = f->bytes;
+                f->prev_packets = f->packets;
+                f->prev_segments = f->segments;
+                f->prev_max_end = f->max_end;
+                return;
+        }
+        /* Counters start over when a flow moves (its state is forgotten). */
+        db = f->bytes >= f->prev_bytes ? f->bytes - f->prev_bytes : f->bytes;
+        dp = f->packets >= f->prev_packets ? f->packets - f->prev_packets : f->packets;
+        ds = f->segments >= f->prev_segments ? f->segments - f->prev_segments : 0;
+        rate = (double) db * 1e6 / (double) (now - f->prev_usec);
+        stuck = f->key.proto == 6 && ds > 0 && f->max_end == f->prev_max_end;
+        slow = dp > 0 && rate * 8 < (double) d->conf.elephant_bytes_per_s;
+        f->prev_usec = now;
+        f->prev_bytes = f->bytes;
+        f->prev_packets = f->packets;
+        f->prev_segments = f->segments;
+        f->prev_max_end = f->max_end;
+        if (!stuck && rate * 8 >= (double) d->conf.elephant_bytes_per_s)
+                f->slow = 0;
+        else if (stuck || slow)
+                f->slow++;
+        if (f->slow < 2)
+                return;
+        (void) mflow_bpf_unsplit(d->bpf, &f->key);
+        f->state = FLOW_ELEPHANT;
+        f->n_cores = 0;
+        f->last_usec = now;
+        m->stalls_total++;
+        snprintf(f->reason, sizeof(f->reason), "stalled after the split (%s, %.0f bytes/s): back to pass-through",
+                 stuck ? "no TCP progress" : "a trickle", rate);
+        mflow_key_format(&f->key, keytext, sizeof(keytext));
+        store_event_log(m->store, LOG_WARNING, NULL, 0, "mflow-stall",
+                        "MFLOW: %s on %s stalled after it was split (%s, %.0f bytes/s, packets still coming): back "
+                        "to pass-through",
+                        keytext, d->name, stuck ? "no TCP progress" : "a trickle", rate);
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Mflow *m = userdata;
+
+        for (size_t i = 0; i < m->n_devs; i++) {
+                Dev *d = m->devs[i];
+
+                if (!d->attached)
+                        continue;
+                dev_sample(d);
+                for (size_t k = 0; k < m->n_flows; k++)
+                        if (m->flows[k].dev == d && m->flows[k].state != FLOW_IDLE) {
+                                flow_refresh(&m->flows[k]);
+                                flow_check_stall(&m->flows[k]);
+                        }
+                dev_assign(d, NULL);
+        }
+        (void) sd_event_source_set_time_relative(s, (uint64_t) m->interval_ms * 1000);
+        return 0;
+}
+
+/* ---- attach, detach, reconcile ---- */
+
+static int dev_record(Dev *d, const char *state) {
+        _cleanup_free_ char *data = NULL;
+        json_object *o = json_object_new_object();
+        int r;
+
+        if (!o)
+                return -ENOMEM;
+        json_object_object_add(o, "state", json_object_new_string(state));
+        json_object_object_add(o, "ifindex", json_object_new_int(d->ifindex));
+        json_object_object_add(o, "pins", json_object_new_string(d->pin_dir));
+        json_object_object_add(o, "xdp",
+                               json_object_new_string(d->attached ? mflow_xdp_mode_to_string(d->xdp) : "none"));
+        json_object_object_add(o, "prog_id", json_object_new_int64(d->bpf ? mflow_bpf_prog_id(d->bpf) : 0));
+        json_object_object_add(o, "clsact", json_object_new_boolean(d->bpf && mflow_bpf_tc_hook_created(d->bpf)));
+        data = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        json_object_put(o);
+        if (!data)
+                return -ENOMEM;
+        r = journal_own(d->m->journal, OWN_XDP, d->name, data);
+        return r;
+}
+
+static void dev_set_error(Dev *d, int r, const char *text) {
+        free(d->error);
+        if (asprintf(&d->error, "%s%s%s", text, r < 0 ? ": " : "", r < 0 ? strerror(-r) : "") < 0)
+                d->error = NULL;
+}
+
+static int adopt_split(const struct mflow_key *k, const struct mflow_split *s, void *userdata) {
+        Dev *d = userdata;
+        Flow *f = flow_find(d->m, d, k) ?: flow_add(d->m, d, k);
+
+        if (!f)
+                return 0;
+        f->state = FLOW_SPLIT;
+        f->mode = d->conf.mode;
+        f->batch = s->batch ?: d->conf.batch;
+        f->n_cores = s->ncores <= MFLOW_MAX_CORES ? s->ncores : MFLOW_MAX_CORES;
+        memcpy(f->cores, s->cores, sizeof(f->cores));
+        snprintf(f->reason, sizeof(f->reason), "adopted from the previous run");
+        f->detected_usec = now_usec(CLOCK_REALTIME);
+        flow_refresh(f);
+        return 0;
+}
+
+static void dev_detach(Dev *d, bool unpin) {
+        Mflow *m = d->m;
+        int r;
+
+        d->ring = sd_event_source_disable_unref(d->ring);
+        if (d->bpf) {
+                r = mflow_bpf_detach(d->bpf);
+                if (r < 0)
+                        log_warning_errno(r, "MFLOW: detaching from %s failed: %m", d->name);
+                if (unpin) {
+                        r = mflow_bpf_unpin(d->bpf);
+                        if (r < 0)
+                                log_warning_errno(r, "MFLOW: unpinning the maps of %s failed: %m", d->name);
+                        (void) rmdir(d->pin_dir);
+                }
+                d->bpf = mflow_bpf_free(d->bpf);
+        }
+        if (d->attached)
+                log_info("MFLOW: detached from %s%s.", d->name, unpin ? " and unpinned its maps" : "");
+        d->attached = false;
+        d->tc = false;
+        flows_drop_dev(m, d);
+        if (unpin)
+                (void) journal_disown(m->journal, OWN_XDP, d->name);
+}
+
+static int dev_attach(Dev *d) {
+        Mflow *m = d->m;
+        __u32 id = 0;
+        MflowXdpMode cur_mode;
+        char name[32] = "";
+        int r;
+
+        free(d->error);
+        d->error = NULL;
+        free(d->conflict);
+        d->conflict = NULL;
+        if (d->conf.mode == MFLOW_CONF_MODE_OFF)
+                return 0;
+        d->ifindex = (int) if_nametoindex(d->name);
+        if (d->ifindex <= 0) {
+                dev_set_error(d, 0, "no such device");
+                log_warning("MFLOW: device %s does not exist; not attached.", d->name);
+                return 0;
+        }
+        r = mflow_xdp_query(d->ifindex, &id, &cur_mode);
+        if (r < 0) {
+                dev_set_error(d, r, "cannot query XDP");
+                return log_warning_errno(r, "MFLOW: cannot query the XDP program of %s: %m", d->name), 0;
+        }
+        if (id != 0 && d->adopt_fd < 0) {
+                int fd = mflow_prog_get(id, name, sizeof(name));
+
+                if (fd >= 0)
+                        close(fd);
+                if (asprintf(&d->conflict, "XDP program %u (%s) attached by someone else", id, name[0] ? name : "?") <
+                    0)
+                        d->conflict = NULL;
+                store_event_log(m->store, LOG_WARNING, NULL, 0, "mflow-conflict",
+                                "MFLOW: %s already runs XDP program %u (%s), which is not maiod's; left alone.",
+                                d->name, id, name[0] ? name : "?");
+                return 0;
+        }
+        if ((size_t) snprintf(d->pin_dir, sizeof(d->pin_dir), "%s/%s", m->bpffs, d->name) >= sizeof(d->pin_dir))
+                return dev_set_error(d, -ENAMETOOLONG, "pin path"), 0;
+        if (mkdir(d->pin_dir, 0700) < 0 && errno != EEXIST) {
+                r = -errno;
+                dev_set_error(d, r, "cannot create the pin directory");
+                return log_warning_errno(r, "MFLOW: cannot create %s: %m", d->pin_dir), 0;
+        }
+
+        r = mflow_bpf_open(&d->bpf);
+        if (r >= 0)
+                r = mflow_bpf_set_pin_dir(d->bpf, d->pin_dir);
+        /* Journaled before the pins are made (at load) and before the attach. */
+        if (r >= 0)
+                r = dev_record(d, "pending");
+        if (r >= 0)
+                r = mflow_bpf_load(d->bpf);
+        if (r < 0) {
+                dev_set_error(d, r, "cannot load the BPF programs");
+                log_warning_errno(r, "MFLOW: cannot load the BPF programs for %s: %m", d->name);
+                d->bpf = mflow_bpf_free(d->bpf);
+                (void) mflow_bpf_unpin_dir(d->pin_dir);
+                (void) journal_disown(m->journal, OWN_XDP, d->name);
+                return 0;
+        }
+        {
+                struct mflow_conf c;
+
+                bpf_conf(m, &d->conf, &c);
+                (void) mflow_bpf_set_conf(d->bpf, &c);
+        }
+        (void) dev_record(d, "pending");
+
+        if (d->adopt_fd >= 0) {
+                r = mflow_bpf_attach_replace(d->bpf, d->ifindex, d->adopt_mode, d->adopt_fd);
+                if (r >= 0) {
+                        d->xdp = d->adopt_mode;
+                        store_event_log(m->store, LOG_NOTICE, NULL, 0, "mflow-reconcile",
+                                        "MFLOW: adopted the previous run's %s XDP attachment on %s and its pinned "
+                                        "flow state.",
+                                        mflow_xdp_mode_to_string(d->xdp), d->name);
+                        m->adopted_total++;
+                        (void) mflow_tc_detach_orphan(d->ifindex, false);
+                        if (d->adopt_clsact)
+                                mflow_bpf_own_tc_hook(d->bpf);
+                }
+                close(d->adopt_fd);
+                d->adopt_fd = -EBADF;
+        } else {
+                r = mflow_bpf_attach(d->bpf, d->ifindex, MFLOW_XDP_NATIVE);
+                d->xdp = MFLOW_XDP_NATIVE;
+                if (r < 0 && r != -EBUSY) {
+                        log_info_errno(r, "MFLOW: native XDP on %s refused (%m); trying generic XDP.", d->name);
+                        r = mflow_bpf_attach(d->bpf, d->ifindex, MFLOW_XDP_GENERIC);
+                        d->xdp = MFLOW_XDP_GENERIC;
+                }
+        }
+        if (r < 0) {
+                dev_set_error(d, r, "cannot attach XDP");
+                log_warning_errno(r, "MFLOW: cannot attach XDP to %s: %m", d->name);
+                d->bpf = mflow_bpf_free(d->bpf);
+                (void) mflow_bpf_unpin_dir(d->pin_dir);
+                (void) journal_disown(m->journal, OWN_XDP, d->name);
+                return 0;
+        }
+        d->attached = true;
+        r = mflow_bpf_attach_tc(d->bpf, d->ifindex);
+        if (r == -EEXIST)
+                r = mflow_tc_detach_orphan(d->ifindex, false) >= 0 ? mflow_bpf_attach_tc(d->bpf, d->ifindex) : r;
+        d->tc = r >= 0;
+        if (r < 0)
+                log_warning_errno(r, "MFLOW: no tc reordering counter on %s (%m); continuing without it.", d->name);
+        (void) dev_record(d, "attached");
+
+        /* Every online CPU gets its CPUMAP entry: a split mark may then name any of them. */
+        if (mflow_snapshot_load(m->root, NULL, &d->prev) >= 0)
+                for (unsigned cpu = 0; cpu < d->prev.n_cpus; cpu++)
+                        if (d->prev.cpus[cpu].online) {
+                                r = mflow_bpf_set_cpu(d->bpf, cpu, m->qsize);
+                                if (r < 0)
+                                        log_debug_errno(r, "MFLOW: no CPUMAP entry for CPU %u: %m", cpu);
+                        }
+        d->have_prev = false;
+        r = sd_event_add_io(m->event, &d->ring, mflow_bpf_events_fd(d->bpf), EPOLLIN, on_ring, d);
+        if (r < 0)
+                log_warning_errno(r, "MFLOW: cannot watch the events of %s: %m", d->name);
+        else
+                (void) sd_event_source_set_description(d->ring, "mflow-events");
+        (void) mflow_bpf_split_foreach(d->bpf, adopt_split, d);
+        dev_sample(d);
+        log_info("MFLOW: attached to %s in %s XDP mode (%s), maps pinned in %s.", d->name,
+                 mflow_xdp_mode_to_string(d->xdp), mode_word(d->conf.mode), d->pin_dir);
+        return 0;
+}
+
+static Dev *dev_find(Mflow *m, const char *name) {
+        for (size_t i = 0; i < m->n_devs; i++)
+                if (strcmp(m->devs[i]->name, name) == 0)
+                        return m->devs[i];
+        return NULL;
+}
+
+static Dev *dev_new(Mflow *m, const char *name) {
+        Dev *d;
+
+        if (m->n_devs >= MFLOW_MAX_DEVICES || strlen(name) >= IF_NAMESIZE)
+                return NULL;
+        d = calloc(1, sizeof(*d));
+        if (!d)
+                return NULL;
+        d->m = m;
+        snprintf(d->name, sizeof(d->name), "%s", name);
+        d->conf = m->defaults;
+        d->adopt_fd = -EBADF;
+        m->devs[m->n_devs++] = d;
+        return d;
+}
+
+static bool is_bpffs(const char *path) {
+        struct statfs sf;
+
+        return statfs(path, &sf) == 0 && sf.f_type == BPF_FS_MAGIC;
+}
+
+static int mkdir_parents(const char *path) {
+        _cleanup_free_ char *p = strdup(path);
+
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = '\0';
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        if (mkdir(p, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+static int bpffs_prepare(Mflow *m) {
+        char **names = NULL, **data = NULL;
+        size_t n = 0;
+        int r;
+
+        if (journal_owned_list(m->journal, OWN_BPFFS, &names, &data, &n) >= 0) {
+                for (size_t i = 0; i < n; i++)
+                        if (strcmp(names[i], m->bpffs) == 0 && is_bpffs(m->bpffs)) {
+                                m->bpffs_mounted = true; /* a crashed run mounted it: ours to unmount */
+                                log_notice("MFLOW: adopting the bpffs the previous run mounted at %s.", m->bpffs);
+                        } else
+                                (void) journal_disown(m->journal, OWN_BPFFS, names[i]);
+                store_strv_free(names, n);
+                store_strv_free(data, n);
+        }
+        if (m->bpffs_mounted)
+                return 0;
+        r = mkdir_parents(m->bpffs);
+        if (r < 0)
+                return log_error_errno(r, "MFLOW: cannot create %s: %m", m->bpffs);
+        if (is_bpffs(m->bpffs))
+                return 0; /* mounted there or above: pins go into it */
+        r = journal_own(m->journal, OWN_BPFFS, m->bpffs, "mounted");
+        if (r < 0)
+                return r;
+        if (mount("bpf", m->bpffs, "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") < 0) {
+                r = -errno;
+                (void) journal_disown(m->journal, OWN_BPFFS, m->bpffs);
+                return log_error_errno(r, "MFLOW: cannot mount a bpffs at %s: %m", m->bpffs);
+        }
+        m->bpffs_mounted = true;
+        log_info("MFLOW: mounted a bpffs at %s.", m->bpffs);
+        return 0;
+}
+
+/* After an unclean stop (or whenever records are left): each recorded device is adopted when it is
+ * still configured, its program is maiod's and its pins are there; otherwise detached and unpinned. */
+static void reconcile(Mflow *m) {
+        char **names = NULL, **data = NULL;
+        size_t n = 0;
+
+        if (journal_owned_list(m->journal, OWN_XDP, &names, &data, &n) < 0)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                json_object *o = json_tokener_parse(data[i]), *v;
+                const char *pins = o && json_object_object_get_ex(o, "pins", &v) ? json_object_get_string(v) : NULL;
+                bool clsact = o && json_object_object_get_ex(o, "clsact", &v) && json_object_get_boolean(v);
+                int ifindex = (int) if_nametoindex(names[i]);
+                Dev *d = dev_find(m, names[i]);
+                MflowXdpMode mode = _MFLOW_XDP_MODE_INVALID;
+                char name[32] = "";
+                __u32 id = 0;
+                int fd = -EBADF;
+
+                if (ifindex > 0 && mflow_xdp_query(ifindex, &id, &mode) >= 0 && id != 0) {
+                        fd = mflow_prog_get(id, name, sizeof(name));
+                        if (fd >= 0 && strcmp(name, "maio_xdp") != 0) {
+                                close(fd);
+                                fd = -EBADF;
+                        }
+                }
+                if (fd >= 0 && d && d->conf.mode != MFLOW_CONF_MODE_OFF && pins && mflow_bpf_pins_exist(pins) &&
+                    mode >= 0 && strncmp(pins, m->bpffs, strlen(m->bpffs)) == 0) {
+                        d->adopt_fd = fd;
+                        d->adopt_mode = mode;
+                        d->adopt_clsact = clsact;
+                        log_notice("MFLOW: reconcile: adopting maiod's XDP program %u on %s (%s) with the flow state "
+                                   "pinned in %s.",
+                                   id, names[i], mflow_xdp_mode_to_string(mode), pins);
+                } else {
+                        const char *what = fd >= 0 ? "detached maiod's XDP program" : "no maiod XDP program left";
+
+                        if (fd >= 0) {
+                                (void) mflow_xdp_detach_prog(ifindex, mode, fd);
+                                close(fd);
+                        }
+                        if (ifindex > 0)
+                                (void) mflow_tc_detach_orphan(ifindex, clsact);
+                        if (pins)
+                                (void) mflow_bpf_unpin_dir(pins);
+                        m->detached_total++;
+                        store_event_log(m->store, LOG_NOTICE, NULL, 0, "mflow-reconcile",
+                                        "MFLOW: reconcile: %s on %s (%s) and removed its pins%s%s.", what, names[i],
+                                        d ? "device still configured" : "device no longer configured",
+                                        pins ? " in " : "", pins ?: "");
+                        (void) journal_disown(m->journal, OWN_XDP, names[i]);
+                }
+                json_object_put(o);
+        }
+        store_strv_free(names, n);
+        store_strv_free(data, n);
+}
+
+int mflow_start(Mflow *m) {
+        unsigned online;
+        int r;
+
+        m->started = true;
+        if (!m->devices || !m->devices[0]) {
+                /* Still reconcile what a crashed run with devices left behind. */
+                reconcile(m);
+                return 0;
+        }
+        if (m->dry_run) {
+                log_notice("MFLOW: dry run, nothing is attached to %s.", m->devices);
+                return 0;
+        }
+        online = online_cpus(m);
+        if (online > 0 && m->defaults.cores_per_flow > online)
+                return log_error_errno(-EINVAL, "[mflow] cores_per_flow = %u is more than the %u online CPUs.",
+                                       m->defaults.cores_per_flow, online);
+        {
+                _cleanup_free_ char *copy = strdup(m->devices);
+
+                if (!copy)
+                        return -ENOMEM;
+                for (char *save = NULL, *tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+                        if (!dev_find(m, tok) && !dev_new(m, tok))
+                                return -ENOMEM;
+        }
+        reconcile(m);
+        r = bpffs_prepare(m);
+        if (r < 0) {
+                for (size_t i = 0; i < m->n_devs; i++)
+                        dev_set_error(m->devs[i], r, "no bpffs for the pins");
+                return 0;
+        }
+        for (size_t i = 0; i < m->n_devs; i++)
+                (void) dev_attach(m->devs[i]);
+        r = sd_event_add_time_relative(m->event, &m->timer, CLOCK_MONOTONIC, (uint64_t) m->interval_ms * 1000, 10000,
+                                       on_timer, m);
+        if (r < 0)
+                return log_error_errno(r, "MFLOW: cannot add the timer: %m");
+        (void) sd_event_source_set_description(m->timer, "mflow-timer");
+        return sd_event_source_set_enabled(m->timer, SD_EVENT_ON);
+}
+
+void mflow_stop(Mflow *m) {
+        m->timer = sd_event_source_disable_unref(m->timer);
+        for (size_t i = 0; i < m->n_devs; i++)
+                dev_detach(m->devs[i], true);
+        if (m->bpffs_mounted) {
+                if (umount2(m->bpffs, MNT_DETACH) < 0)
+                        log_warning_errno(errno, "MFLOW: cannot unmount the bpffs at %s: %m", m->bpffs);
+                else {
+                        log_info("MFLOW: unmounted the bpffs at %s.", m->bpffs);
+                        (void) rmdir(m->bpffs);
+                }
+                m->bpffs_mounted = false;
+                (void) journal_disown(m->journal, OWN_BPFFS, m->bpffs);
+        }
+}
+
+/* ---- status, metrics ---- */
+
+void mflow_conflicts(void *userdata, json_object *array) {
+        Mflow *m = userdata;
+
+        for (size_t i = 0; i < m->n_devs; i++)
+                if (m->devs[i]->conflict)
+                        json_object_array_add(array,
+                                              journal_conflict_new("xdp", m->devs[i]->name, m->devs[i]->conflict));
+}
+
+void mflow_metrics_write(void *userdata, FILE *f) {
+        Mflow *m = userdata;
+        size_t attached = 0;
+
+        for (size_t i = 0; i < m->n_devs; i++)
+                attached += m->devs[i]->attached;
+        metrics_u64(f, "maiod_mflow_devices_attached", "gauge", "Devices with maiod's MFLOW XDP program attached.",
+                    attached);
+        metrics_u64(f, "maiod_mflow_elephants_total", "counter", "Elephant flows detected.", m->elephants_total);
+        metrics_u64(f, "maiod_mflow_splits_total", "counter", "Elephant flows split over splitting cores.",
+                    m->splits_total);
+        metrics_u64(f, "maiod_mflow_moves_total", "counter", "Split flows moved to other splitting cores.",
+                    m->moves_total);
+        metrics_u64(f, "maiod_mflow_idle_total", "counter", "Split flows that went idle and were released.",
+                    m->idle_total);
+        metrics_u64(f, "maiod_mflow_stalls_total", "counter",
+                    "Split flows that stalled and were put back to pass-through.", m->stalls_total);
+        metrics_header(f, "maiod_mflow_redirects_total", "counter",
+                       "Packets redirected to a splitting core, by device and the CPU that redirected them.");
+        for (size_t i = 0; i < m->n_devs; i++) {
+                _cleanup_free_ struct mflow_cpu_stats *st = NULL;
+                size_t n = 0;
+
+                if (!m->devs[i]->bpf || mflow_bpf_counters(m->devs[i]->bpf, &st, &n) < 0)
+                        continue;
+                for (size_t c = 0; c < n; c++)
+                        fprintf(f, "maiod_mflow_redirects_total{device=\"%s\",cpu=\"%zu\"} %" PRIu64 "\n",
+                                m->devs[i]->name, c, (uint64_t) st[c].redirects);
+        }
+        metrics_header(f, "maiod_mflow_cpumap_packets_total", "counter",
+                       "Packets a splitting core received from the CPUMAP, by device and CPU.");
+        for (size_t i = 0; i < m->n_devs; i++) {
+                _cleanup_free_ struct mflow_cpu_stats *st = NULL;
+                size_t n = 0;
+
+                if (!m->devs[i]->bpf || mflow_bpf_counters(m->devs[i]->bpf, &st, &n) < 0)
+                        continue;
+                for (size_t c = 0; c < n; c++)
+                        fprintf(f, "maiod_mflow_cpumap_packets_total{device=\"%s\",cpu=\"%zu\"} %" PRIu64 "\n",
+                                m->devs[i]->name, c, (uint64_t) st[c].cpumap_packets);
+        }
+        metrics_header(f, "maiod_mflow_redirect_errors_total", "counter",
+                       "Packets that could not be redirected (no CPUMAP entry), by device.");
+        metrics_header(f, "maiod_mflow_tcp_segments_total", "counter",
+                       "TCP segments the tc reordering counter saw, by device.");
+        metrics_header(f, "maiod_mflow_tcp_ooo_segments_total", "counter",
+                       "TCP segments that started below the highest sequence already seen, by device.");
+        for (size_t i = 0; i < m->n_devs; i++) {
+                _cleanup_free_ struct mflow_cpu_stats *st = NULL;
+                uint64_t errors = 0, segs = 0, ooo = 0;
+                size_t n = 0;
+
+                if (!m->devs[i]->bpf || mflow_bpf_counters(m->devs[i]->bpf, &st, &n) < 0)
+                        continue;
+                for (size_t c = 0; c < n; c++) {
+                        errors += st[c].redirect_errors;
+                        segs += st[c].tc_segments;
+                        ooo += st[c].tc_ooo_segments;
+                }
+                fprintf(f, "maiod_mflow_redirect_errors_total{device=\"%s\"} %" PRIu64 "\n", m->devs[i]->name, errors);
+                fprintf(f, "maiod_mflow_tcp_segments_total{device=\"%s\"} %" PRIu64 "\n", m->devs[i]->name, segs);
+                fprintf(f, "maiod_mflow_tcp_ooo_segments_total{device=\"%s\"} %" PRIu64 "\n", m->devs[i]->name, ooo);
+        }
+}
+
+/* ---- the API ---- */
+
+static json_object *dev_to_json(const Dev *d) {
+        json_object *o = json_object_new_object(), *cores = NULL;
+
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "name", json_object_new_string(d->name));
+        json_object_object_add(o, "mode", json_object_new_string(mode_word(d->conf.mode)));
+        json_object_object_add(o, "attached",
+                               json_object_new_string(d->attached ? mflow_xdp_mode_to_string(d->xdp) : "none"));
+        json_object_object_add(o, "reordering_counter", json_object_new_boolean(d->tc));
+        json_object_object_add(o, "conflict", d->conflict ? json_object_new_string(d->conflict) : NULL);
+        json_object_object_add(o, "error", d->error ? json_object_new_string(d->error) : NULL);
+        json_object_object_add(o, "cores_per_flow", json_object_new_int((int) d->conf.cores_per_flow));
+        json_object_object_add(o, "batch", json_object_new_int((int) d->conf.batch));
+        json_object_object_add(o, "elephant_bytes_per_sec",
+                               json_object_new_int64((int64_t) d->conf.elephant_bytes_per_s));
+        json_object_object_add(o, "window_ms", json_object_new_int((int) d->conf.window_ms));
+        json_object_object_add(o, "idle_ms", json_object_new_int((int) d->conf.idle_ms));
+        json_object_object_add(o, "flowlet_gap_us", json_object_new_int((int) d->conf.flowlet_gap_us));
+        json_object_object_add(o, "flowlet_k", json_object_new_int((int) d->conf.flowlet_k));
+        if (d->conf.have_allowed) {
+                cores = json_object_new_array();
+                for (unsigned i = 0; cores && i < MFLOW_MAX_CPUS; i++)
+                        if (d->conf.allowed[i])
+                                json_object_array_add(cores, json_object_new_int((int) i));
+        }
+        json_object_object_add(o, "cores", cores);
+        json_object_object_add(o, "pins", d->attached ? json_object_new_string(d->pin_dir) : NULL);
+        return o;
+}
+
+int mflow_op_get(void *userdata, const Request *req, Reply *reply) {
+        Mflow *m = userdata;
+        json_object *o = json_object_new_object(), *arr = json_object_new_array();
+
+        if (!o || !arr) {
+                json_object_put(o);
+                json_object_put(arr);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < m->n_devs; i++)
+                json_object_array_add(arr, dev_to_json(m->devs[i]));
+        json_object_object_add(o, "devices", arr);
+        json_object_object_add(o, "bpffs", m->bpffs ? json_object_new_string(m->bpffs) : NULL);
+        json_object_object_add(o, "bpffs_mounted_by_maiod", json_object_new_boolean(m->bpffs_mounted));
+        json_object_object_add(o, "dry_run", json_object_new_boolean(m->dry_run));
+        return reply_json(reply, 200, o);
+}
+
+enum {
+        SET_DEVICE,
+        SET_MODE,
+        SET_CORES_PER_FLOW,
+        SET_BATCH,
+        SET_ELEPHANT,
+        SET_WINDOW,
+        SET_IDLE,
+        SET_GAP,
+        SET_K,
+        SET_CORES,
+};
+
+static const Field set_fields[] = {
+        [SET_DEVICE] = { "device", FIELD_STRING, true, .min = 1, .max = IF_NAMESIZE - 1, .id = 1 },
+        [SET_MODE] = { "mode", FIELD_STRING, false, .min = 1, .max = 32, .id = 2 },
+        [SET_CORES_PER_FLOW] = { "cores_per_flow", FIELD_INT, false, .min = INT32_MIN, .max = INT32_MAX, .id = 3 },
+        [SET_BATCH] = { "batch", FIELD_INT, false, .min = INT32_MIN, .max = INT32_MAX, .id = 4 },
+        [SET_ELEPHANT] = { "elephant_bytes_per_sec", FIELD_INT, false, .min = 1, .max = 1000000000000, .id = 5 },
+        [SET_WINDOW] = { "window_ms", FIELD_INT, false, .min = 1, .max = 10000, .id = 6 },
+        [SET_IDLE] = { "idle_ms", FIELD_INT, false, .min = 10, .max = 3600000, .id = 7 },
+        [SET_GAP] = { "flowlet_gap_us", FIELD_INT, false, .min = 1, .max = 1000000, .id = 8 },
+        [SET_K] = { "flowlet_k", FIELD_INT, false, .min = 0, .max = 1024, .id = 9 },
+        [SET_CORES] = { "cores", FIELD_JSON, false, .id = 10 },
+};
+const FieldSet mflow_set_body = { set_fields, ELEMENTSOF(set_fields) };
+
+int mflow_op_set(void *userdata, const Request *req, Reply *reply) {
+        Mflow *m = userdata;
+        const char *name = request_param(req, SET_DEVICE)->s;
+        const Param *p;
+        DevConf c;
+        MflowSnapshot snap;
+        unsigned online;
+        bool reattach;
+        Dev *d;
+
+        if (m->dry_run)
+                return reply_error(reply, REPLY_CONFLICT, "maiod runs with --dry-run: MFLOW attaches nothing");
+        if (!m->started)
+                return reply_error(reply, REPLY_UNAVAILABLE, "MFLOW has not started");
+        d = dev_find(m, name);
+        if (!d && (if_nametoindex(name) == 0 || strchr(name, '/')))
+                return reply_error(reply, REPLY_INVALID_VALUE, "unknown device '%s'", name);
+        if (mflow_snapshot_load(m->root, NULL, &snap) < 0)
+                return reply_error(reply, REPLY_INTERNAL, "cannot read the online CPUs");
+        online = mflow_snapshot_online(&snap);
+        c = d ? d->conf : m->defaults;
+
+        p = request_param(req, SET_MODE);
+        if (p->set) {
+                int mode = mflow_conf_mode_from_string(p->s);
+
+                if (mode == -EOPNOTSUPP)
+                        return reply_error(reply, REPLY_INVALID_VALUE,
+                                           "mode '%s' is not available yet; expected split, flowlet, pass or off",
+                                           p->s);
+                if (mode < 0)
+                        return reply_error(reply, REPLY_INVALID_VALUE,
+                                           "unknown mode '%s'; expected split, flowlet, pass or off", p->s);
+                c.mode = (MflowConfMode) mode;
+        }
+        p = request_param(req, SET_CORES_PER_FLOW);
+        if (p->set) {
+                if (p->i < 1 || p->i > MFLOW_MAX_CORES || p->i > (int64_t) online)
+                        return reply_error(reply, REPLY_INVALID_VALUE,
+                                           "cores_per_flow %" PRId64
+                                           " is out of range 1..%u (the online CPUs, at most %d)",
+                                           p->i, online < MFLOW_MAX_CORES ? online : MFLOW_MAX_CORES, MFLOW_MAX_CORES);
+                c.cores_per_flow = (unsigned) p->i;
+        }
+        p = request_param(req, SET_BATCH);
+        if (p->set) {
+                if (p->i < 1 || p->i > 1048576)
+                        return reply_error(reply, REPLY_INVALID_VALUE, "batch %" PRId64 " is out of range 1..1048576",
+                                           p->i);
+                c.batch = (unsigned) p->i;
+        }
+        if ((p = request_param(req, SET_ELEPHANT))->set)
+                c.elephant_bytes_per_s = (uint64_t) p->i;
+        if ((p = request_param(req, SET_WINDOW))->set)
+                c.window_ms = (unsigned) p->i;
+        if ((p = request_param(req, SET_IDLE))->set)
+                c.idle_ms = (unsigned) p->i;
+        if ((p = request_param(req, SET_GAP))->set)
+                c.flowlet_gap_us = (unsigned) p->i;
+        if ((p = request_param(req, SET_K))->set)
+                c.flowlet_k = (unsigned) p->i;
+        p = request_param(req, SET_CORES);
+        if (p->set) {
+                size_t n;
+
+                if (!p->j) {
+                        c.have_allowed = false; /* null: every online CPU */
+                } else if (!json_object_is_type(p->j, json_type_array))
+                        return reply_error(reply, REPLY_WRONG_TYPE, "cores must be an array of CPU numbers or null");
+                else {
+                        n = json_object_array_length(p->j);
+                        if (n == 0)
+                                return reply_error(reply, REPLY_INVALID_VALUE, "cores must name at least one CPU");
+                        memset(c.allowed, 0, sizeof(c.allowed));
+                        for (size_t i = 0; i < n; i++) {
+                                json_object *v = json_object_array_get_idx(p->j, i);
+                                int64_t cpu;
+
+                                if (!json_object_is_type(v, json_type_int))
+                                        return reply_error(reply, REPLY_WRONG_TYPE, "cores[%zu] is not an integer", i);
+                                cpu = json_object_get_int64(v);
+                                if (cpu < 0 || cpu >= (int64_t) snap.n_cpus || !snap.cpus[cpu].online)
+                                        return reply_error(reply, REPLY_INVALID_VALUE,
+                                                           "CPU %" PRId64 " is out of range (online CPUs: %u)", cpu,
+                                                           online);
+                                c.allowed[cpu] = true;
+                        }
+                        c.have_allowed = true;
+                }
+        }
+        if (c.cores_per_flow > online)
+                return reply_error(reply, REPLY_INVALID_VALUE, "cores_per_flow %u is more than the %u online CPUs",
+                                   c.cores_per_flow, online);
+
+        if (!d) {
+                d = dev_new(m, name);
+                if (!d)
+                        return reply_error(reply, REPLY_CONFLICT, "MFLOW handles at most %d devices",
+                                           MFLOW_MAX_DEVICES);
+                if (!m->timer) {
+                        int r = bpffs_prepare(m);
+
+                        if (r < 0)
+                                return reply_errno(reply, r, "no bpffs at %s", m->bpffs);
+                        r = sd_event_add_time_relative(m->event, &m->timer, CLOCK_MONOTONIC,
+                                                       (uint64_t) m->interval_ms * 1000, 10000, on_timer, m);
+                        if (r < 0)
+                                return r;
+                        (void) sd_event_source_set_description(m->timer, "mflow-timer");
+                        (void) sd_event_source_set_enabled(m->timer, SD_EVENT_ON);
+                }
+        }
+        reattach = (c.mode == MFLOW_CONF_MODE_OFF) != (d->conf.mode == MFLOW_CONF_MODE_OFF) || !d->attached;
+        d->conf = c;
+        d->conf_set = true;
+        if (c.mode == MFLOW_CONF_MODE_OFF)
+                dev_detach(d, true);
+        else if (reattach)
+                (void) dev_attach(d);
+        else {
+                dev_push_conf(d);
+                /* Out of a split mode: the marks go (the flows stay tracked, unsplit). */
+                if (c.mode == MFLOW_CONF_MODE_PASS)
+                        for (size_t i = 0; i < m->n_flows; i++)
+                                if (m->flows[i].dev == d && m->flows[i].state == FLOW_SPLIT) {
+                                        (void) mflow_bpf_unsplit(d->bpf, &m->flows[i].key);
+                                        m->flows[i].state = FLOW_ELEPHANT;
+                                        m->flows[i].n_cores = 0;
+                                }
+        }
+        store_event_log(m->store, LOG_INFO, NULL, 0, "mflow-set", "MFLOW: %s set to %s, %u cores per flow, batch %u",
+                        d->name, mode_word(c.mode), c.cores_per_flow, c.batch);
+        if (c.mode != MFLOW_CONF_MODE_OFF && !d->attached)
+                return reply_error(reply, d->conflict ? REPLY_CONFLICT : REPLY_UNAVAILABLE, "%s is not attached: %s",
+                                   d->name, d->conflict ?: d->error ?: "unknown reason");
+        return reply_json(reply, 200, dev_to_json(d));
+}
+
+static json_object *flow_to_json(const Flow *f) {
+        json_object *o = json_object_new_object(), *cores = json_object_new_array(), *pkts = json_object_new_array();
+        char src[64], dst[64], keytext[MFLOW_KEY_STRING_MAX];
+        const char *proto;
+        char *s;
+
+        if (!o || !cores || !pkts) {
+                json_object_put(o);
+                json_object_put(cores);
+                json_object_put(pkts);
+                return NULL;
+        }
+        /* "tcp SRC:SPORT > DST:DPORT vni N": the formatter already prints IPv4-mapped addresses as IPv4. */
+        mflow_key_format(&f->key, keytext, sizeof(keytext));
+        src[0] = dst[0] = '\0';
+        s = strchr(keytext, ' ');
+        if (s) {
+                char *gt = strstr(s, " > "), *colon;
+
+                if (gt) {
+                        snprintf(src, sizeof(src), "%.*s", (int) (gt - s - 1), s + 1);
+                        colon = strrchr(src, ':');
+                        if (colon)
+                                *colon = '\0';
+                        snprintf(dst, sizeof(dst), "%s", gt + 3);
+                        s = strstr(dst, " vni ");
+                        if (s)
+                                *s = '\0';
+                        colon = strrchr(dst, ':');
+                        if (colon)
+                                *colon = '\0';
+                }
+        }
+        proto = f->key.proto == 6 ? "tcp" : f->key.proto == 17 ? "udp" : NULL;
+        json_object_object_add(o, "src", json_object_new_string(src));
+        json_object_object_add(o, "dst", json_object_new_string(dst));
+        json_object_object_add(o, "sport", json_object_new_int(f->key.sport));
+        json_object_object_add(o, "dport", json_object_new_int(f->key.dport));
+        json_object_object_add(o, "proto", proto ? json_object_new_string(proto) : json_object_new_int(f->key.proto));
+        json_object_object_add(o, "vni", f->key.vni == MFLOW_VNI_NONE ? NULL : json_object_new_int64(f->key.vni));
+        json_object_object_add(o, "device", json_object_new_string(f->dev->name));
+        json_object_object_add(o, "state", json_object_new_string(flow_state_words[f->state]));
+        json_object_object_add(o, "bytes_per_s", json_object_new_int64((int64_t) f->rate));
+        json_object_object_add(o, "bytes", json_object_new_int64((int64_t) f->bytes));
+        json_object_object_add(o, "packets", json_object_new_int64((int64_t) f->packets));
+        json_object_object_add(o, "mode",
+                               json_object_new_string(f->state == FLOW_ELEPHANT ? "pass" : mode_word(f->mode)));
+        for (unsigned i = 0; i < f->n_cores; i++) {
+                json_object_array_add(cores, json_object_new_int((int) f->cores[i]));
+                json_object_array_add(pkts, json_object_new_int64((int64_t) f->core_packets[i]));
+        }
+        json_object_object_add(o, "splitting_cores", cores);
+        json_object_object_add(o, "packets_per_core", pkts);
+        json_object_object_add(o, "microflows", json_object_new_int64((int64_t) f->microflows));
+        json_object_object_add(o, "batch", f->state == FLOW_ELEPHANT ? NULL : json_object_new_int((int) f->batch));
+        json_object_object_add(o, "ooo_per_million",
+                               f->segments ? json_object_new_int64((int64_t) (f->ooo_segments * 1000000 / f->segments))
+                                           : NULL);
+        json_object_object_add(o, "tcp_segments", json_object_new_int64((int64_t) f->segments));
+        json_object_object_add(o, "detection_ms", json_object_new_double(f->detect_ms));
+        json_object_object_add(o, "state_reason", f->reason[0] ? json_object_new_string(f->reason) : NULL);
+        json_object_object_add(o, "tenant", NULL); /* attribution to tenants is not done yet */
+        return o;
+}
+
+int mflow_op_flows(void *userdata, const Request *req, Reply *reply) {
+        Mflow *m = userdata;
+        json_object *o, *arr;
+
+        o = json_object_new_object();
+        arr = json_object_new_array();
+        if (!o || !arr) {
+                json_object_put(o);
+                json_object_put(arr);
+                return -ENOMEM;
+        }
+        /* Flows are not attributed to tenants yet: every flow is unattributed, and only administrators
+         * see those; a tenant's list is empty until attribution comes. */
+        for (size_t i = 0; i < m->n_flows && req->who->admin; i++) {
+                if (m->flows[i].state != FLOW_IDLE)
+                        flow_refresh(&m->flows[i]);
+                json_object_array_add(arr, flow_to_json(&m->flows[i]));
+        }
+        json_object_object_add(o, "flows", arr);
+        return reply_json(reply, 200, o);
+}

@@ -1,0 +1,358 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# MFLOW run by maiod on a two-host container overlay built from network namespaces: hosts A and B
+# joined by an underlay veth, a VXLAN device (VNI 42, dstport 4789) on a bridge in each, and a
+# container namespace on a veth per host. maiod runs inside host B's namespace on B's underlay
+# device, with its maps pinned in a bpffs this test mounts (so pins outlive a maiod), tiering off
+# and a root of its own (nothing written outside the namespaces). Checked: elephants detected
+# within 1 s with their inner 5-tuple and VNI, 2 splitting cores each carrying >= 30% of the packets,
+# the TCP stream intact byte for byte, mice never split, in split and flowlet mode; bad API input
+# answered 400; with the sender's TX checksum offload on, the split flow stalls and is put back to
+# pass-through within 2 s, with an event saying why; a clean stop leaves no XDP program, tc filter or pin; SIGKILL then restart adopts
+# (device still configured) or detaches (device dropped) and says which; a foreign XDP program is
+# left alone and reported.
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.environ.get("MAIO_SOURCE_ROOT", ""), "tests", "integration"))
+import maiotest  # noqa: E402
+from maiotest import check, check_eq, Daemon, Skip  # noqa: E402
+
+XDP_TEST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "test-mflow-xdp")
+TCP_PORT, UDP_PORT, MICE_PORT = 5301, 5302, 5303
+TAG = f"mfd{os.getpid()}"
+HA, HB, CA, CB = TAG + "ha", TAG + "hb", TAG + "ca", TAG + "cb"
+UA, UB = "und" + TAG[3:][-8:] + "a", "und" + TAG[3:][-8:] + "b"
+
+
+def sh(*args, check_rc=True):
+    p = subprocess.run(args, capture_output=True, text=True)
+    if check_rc and p.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} exited {p.returncode}: {p.stderr.strip()}")
+    return p
+
+
+def nsx(ns, *args, **kw):
+    return sh("ip", "netns", "exec", ns, *args, **kw)
+
+
+def role(ns, *args):
+    return subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, XDP_TEST, *map(str, args)],
+                            stdout=subprocess.PIPE, text=True)
+
+
+def build_overlay():
+    for ns in (HA, HB, CA, CB):
+        sh("ip", "netns", "add", ns)
+    sh("ip", "link", "add", UA, "netns", HA, "type", "veth", "peer", "name", UB, "netns", HB)
+    for host, cont, dev, me, peer in ((HA, CA, UA, "1", "2"), (HB, CB, UB, "2", "1")):
+        sh("ip", "-n", host, "link", "set", "lo", "up")
+        sh("ip", "-n", host, "addr", "add", f"10.79.0.{me}/24", "dev", dev)
+        sh("ip", "-n", host, "link", "set", dev, "up")
+        sh("ip", "-n", host, "link", "add", "br0", "type", "bridge")
+        sh("ip", "-n", host, "link", "set", "br0", "up")
+        sh("ip", "-n", host, "link", "add", "vx42", "type", "vxlan", "id", "42", "dstport", "4789",
+           "local", f"10.79.0.{me}", "remote", f"10.79.0.{peer}", "dev", dev)
+        sh("ip", "-n", host, "link", "set", "vx42", "master", "br0", "up")
+        sh("ip", "-n", host, "link", "add", "port0", "type", "veth", "peer", "name", "eth0", "netns", cont)
+        sh("ip", "-n", host, "link", "set", "port0", "master", "br0", "up")
+        sh("ip", "-n", cont, "link", "set", "lo", "up")
+        sh("ip", "-n", cont, "link", "set", "eth0", "mtu", "1450")
+        sh("ip", "-n", cont, "addr", "add", f"10.80.0.{me}/24", "dev", "eth0")
+        sh("ip", "-n", cont, "link", "set", "eth0", "up")
+    # Redirected packets lose their checksum state on veth: the senders checksum themselves.
+    nsx(HA, "ethtool", "-K", UA, "tx", "off")
+    nsx(CA, "ethtool", "-K", "eth0", "tx", "off")
+
+
+def teardown_overlay():
+    for ns in (HA, HB, CA, CB):
+        sh("ip", "netns", "del", ns, check_rc=False)
+
+
+class Env:
+    """The overlay, the bpffs, and a root for maiod: a copy of a fixture tree whose CPU facts are
+    the host's (read-only links into /proc and /sys), so nothing maiod might write lands outside."""
+
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix="maio-mflow-")
+        self.bpffs = os.path.join(self.tmp, "bpffs")
+        self.root = os.path.join(self.tmp, "root")
+        shutil.copytree(maiotest.fixture("host-bare"), self.root, symlinks=True)
+        cpu = os.path.join(self.root, "sys", "devices", "system", "cpu")
+        os.makedirs(cpu, exist_ok=True)
+        with open("/sys/devices/system/cpu/online") as f, open(os.path.join(cpu, "online"), "w") as g:
+            g.write(f.read())
+        os.makedirs(os.path.join(self.root, "proc"), exist_ok=True)
+        for name in ("softirqs", "stat", "interrupts"):
+            shutil.copyfile(f"/proc/{name}", os.path.join(self.root, "proc", name))
+        os.makedirs(self.bpffs)
+        sh("mount", "-t", "bpf", "bpf", self.bpffs)
+        self.mounted = True
+        self.online = 0
+        for part in open("/sys/devices/system/cpu/online").read().strip().split(","):
+            lo, _, hi = part.partition("-")
+            self.online += int(hi or lo) - int(lo) + 1
+
+    def close(self):
+        if self.mounted:
+            sh("umount", self.bpffs, check_rc=False)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def pins(self, dev=UB):
+        d = os.path.join(self.bpffs, "maio", dev)
+        return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+def config(env, devices=UB, mode="split"):
+    return (f"[tiering]\nbackend = off\n[mflow]\ndevices = {devices}\nmode = {mode}\nbatch = 64\n"
+            f"bpffs = {env.bpffs}/maio\ninterval_ms = 200\nidle_ms = 1500\nelephant_bytes_per_sec = 4000000\n")
+
+
+class NsDaemon(Daemon):
+    def argv(self, foreground=True):
+        return ["ip", "netns", "exec", HB] + super().argv(foreground)
+
+
+def xdp_prog(ns, dev):
+    """The XDP program id on dev, 0 for none."""
+    out = json.loads(sh("ip", "-n", ns, "-j", "-d", "link", "show", "dev", dev).stdout)[0]
+    x = out.get("xdp") or {}
+    if "prog" in x:
+        return x["prog"]["id"]
+    for a in x.get("attached", []):
+        return a.get("prog", {}).get("id", 0) or a.get("id", 0)
+    return 0
+
+
+def tc_filters(ns, dev):
+    return sh("tc", "-n", ns, "filter", "show", "dev", dev, "ingress", check_rc=False).stdout.strip()
+
+
+def run_traffic(d):
+    """Mice, then a TCP elephant (verified byte for byte) and a UDP elephant, container A to B.
+    Returns the flows maiod lists afterwards."""
+    sink = role(CB, "mice-sink", MICE_PORT, 20)
+    check("listening" in sink.stdout.readline(), "mice sink listening")
+    nsx(CA, sys.executable, XDP_TEST, "mice", "10.80.0.2", str(MICE_PORT))
+    check_eq(sink.wait(timeout=30), 0, "mice delivered")
+
+    recv = role(CB, "tcp-recv", TCP_PORT)
+    check("listening" in recv.stdout.readline(), "TCP receiver listening")
+    t0 = time.monotonic()
+    send = subprocess.Popen(["ip", "netns", "exec", CA, sys.executable, XDP_TEST, "tcp-send", "10.80.0.2",
+                             str(TCP_PORT), "3"])
+    seen = None
+    while time.monotonic() - t0 < 3 and not seen:
+        flows = d.ok("GET", "/v1/flows")["flows"]
+        seen = [f for f in flows if f["dport"] == TCP_PORT and f["splitting_cores"]]
+        time.sleep(0.1)
+    seen_after = time.monotonic() - t0
+    check_eq(send.wait(timeout=60), 0, "TCP sender finished")
+    tcp = json.loads(recv.stdout.readline())
+    recv.wait(timeout=30)
+    check(tcp["bytes"] > 0 and tcp["intact"], f"TCP transfer intact: {tcp['bytes']} bytes")
+    check(seen, "the TCP elephant got splitting cores while it ran")
+    print(f"TCP elephant listed with its cores {seen_after:.2f} s after the sender started")
+
+    count = 40000
+    urecv = role(CB, "udp-recv", UDP_PORT, count)
+    check("listening" in urecv.stdout.readline(), "UDP receiver listening")
+    nsx(CA, sys.executable, XDP_TEST, "udp-send", "10.80.0.2", str(UDP_PORT), str(count), "1200")
+    udp = json.loads(urecv.stdout.readline())
+    urecv.wait(timeout=30)
+    print(f"UDP: {udp['received']}/{count} datagrams, {udp['ooo']} out of order")
+    check(udp["received"] > count // 2, "UDP elephant mostly delivered")
+    return d.ok("GET", "/v1/flows")["flows"]
+
+
+def check_stall(d):
+    port = TCP_PORT + 10
+    recv = role(CB, "tcp-recv", port)
+    check("listening" in recv.stdout.readline(), "TCP receiver listening")
+    send = subprocess.Popen(["ip", "netns", "exec", CA, sys.executable, XDP_TEST, "tcp-send", "10.80.0.2",
+                             str(port), "4"])
+    split_at = stalled_at = None
+    flow = None
+    deadline = time.monotonic() + 8
+    while time.monotonic() < deadline and stalled_at is None:
+        fl = [f for f in d.ok("GET", "/v1/flows")["flows"] if f["dport"] == port]
+        if fl and fl[0]["splitting_cores"] and split_at is None:
+            split_at = time.monotonic()
+        if fl and "stalled" in (fl[0]["state_reason"] or ""):
+            stalled_at, flow = time.monotonic(), fl[0]
+        time.sleep(0.05)
+    check_eq(send.wait(timeout=60), 0, "TCP sender finished")
+    tcp = json.loads(recv.stdout.readline())
+    recv.wait(timeout=30)
+    check(split_at is not None, "the checksum-offloaded elephant was split")
+    check(stalled_at is not None, "maiod noticed the stall")
+    print("stalled flow:", json.dumps(flow))
+    check(stalled_at - split_at <= 2.0 and flow["splitting_cores"] == [] and flow["mode"] == "pass",
+          f"back to pass-through {stalled_at - split_at:.2f} s after the split")
+    check(tcp["bytes"] > 0 and tcp["intact"], f"the stalled transfer recovered intact: {tcp['bytes']} bytes")
+    events = [e for e in d.ok("GET", "/v1/events")["events"] if e["kind"] == "mflow-stall"]
+    check(events and f":{port} " in events[0]["message"], f"an event says why: {events[:1]}")
+
+
+def check_flows(flows, mode):
+    for f in flows:
+        print("flow:", json.dumps({k: f[k] for k in ("proto", "src", "sport", "dst", "dport", "vni", "state",
+                                                     "splitting_cores", "packets_per_core", "detection_ms",
+                                                     "ooo_per_million", "state_reason")}))
+    check(not [f for f in flows if MICE_PORT in (f["sport"], f["dport"])], "no mouse was ever an elephant")
+    for proto, port in (("tcp", TCP_PORT), ("udp", UDP_PORT)):
+        fl = [f for f in flows if f["proto"] == proto and f["dport"] == port]
+        check_eq(len(fl), 1, f"one {proto} elephant listed")
+        f = fl[0]
+        check(f["src"] == "10.80.0.1" and f["dst"] == "10.80.0.2" and f["vni"] == 42,
+              f"{proto}: the inner 5-tuple and VNI 42, not the tunnel's: {f['src']} > {f['dst']} vni {f['vni']}")
+        check(f["detection_ms"] < 1000, f"{proto}: detected {f['detection_ms']:.1f} ms after its first packet")
+        check_eq(sorted(f["splitting_cores"]), [0, 1], f"{proto}: 2 splitting cores")
+        check_eq(f["mode"], mode, f"{proto}: mode")
+        total = sum(f["packets_per_core"])
+        shares = [p / total for p in f["packets_per_core"]] if total else [0]
+        check(total > 1000 and min(shares) >= 0.30,
+              f"{proto}: each core carries >= 30% of the packets ({', '.join(f'{s:.0%}' for s in shares)} of {total})")
+
+
+def test_mflow_daemon():
+    if sh("ip", "netns", "add", TAG + "probe", check_rc=False).returncode != 0:
+        raise Skip("cannot create a network namespace")
+    sh("ip", "netns", "del", TAG + "probe")
+    env = Env()
+    loose = []
+    try:
+        build_overlay()
+        with NsDaemon(config=config(env), root=env.root) as d:
+            st = d.ok("GET", "/v1/mflow")
+            dev = st["devices"][0]
+            print("device:", json.dumps(dev))
+            if dev["attached"] == "none" and "load" in (dev["error"] or ""):
+                raise Skip(f"the kernel refuses the BPF programs: {dev['error']}")
+            check(dev["name"] == UB and dev["attached"] in ("native", "generic") and dev["conflict"] is None,
+                  f"maiod attached to {UB} ({dev['attached']} XDP)")
+            check(f"attached to {UB} in {dev['attached']} XDP mode" in d.log(), "the log says which XDP mode")
+            check(env.pins() and "maio_flows" in env.pins(), f"maps pinned: {env.pins()}")
+            check(xdp_prog(HB, UB) != 0, "an XDP program on the device")
+
+            check_flows(run_traffic(d), "split")
+            ctl = os.environ["MAIOCTL"]
+            out = sh(ctl, "--socket", d.socket_path, "flows").stdout
+            check(f"10.80.0.1:" in out and f"10.80.0.2:{TCP_PORT}" in out and "0,1" in out, f"maioctl flows:\n{out}")
+            out = sh(ctl, "--socket", d.socket_path, "mflow", "list").stdout
+            check(UB in out and dev["attached"] in out, f"maioctl mflow list:\n{out}")
+            print(out)
+            events = d.ok("GET", "/v1/events")
+            kinds = {e["kind"] for e in events["events"]}
+            check({"mflow-elephant", "mflow-assign"} <= kinds, f"detection and assignment events: {sorted(kinds)}")
+            m = d.metrics()
+            check(m.get("maiod_mflow_elephants_total", 0) >= 2, "maiod_mflow_elephants_total")
+            check(m.get("maiod_mflow_splits_total", 0) >= 2, "maiod_mflow_splits_total")
+            check(sum(v for k, v in m.items() if k.startswith("maiod_mflow_redirects_total{")) > 1000,
+                  "maiod_mflow_redirects_total per CPU")
+
+            # flowlet: the same overlay and checks
+            got = d.ok("PUT", "/v1/mflow", {"device": UB, "mode": "flowlet", "flowlet_gap_us": 200})
+            check_eq(got["mode"], "flowlet", "PUT /v1/mflow mode flowlet")
+            time.sleep(2)  # the split flows go idle and are released
+            check_flows([f for f in run_traffic(d) if f["mode"] == "flowlet" or f["state"] != "idle"], "flowlet")
+
+            # bad input
+            for body, what in (({"device": "nosuch0", "mode": "split"}, "unknown device"),
+                               ({"device": UB, "cores": [0, 99]}, "CPU out of range"),
+                               ({"device": UB, "cores_per_flow": 0}, "cores_per_flow 0"),
+                               ({"device": UB, "cores_per_flow": env.online + 1}, "cores_per_flow above the CPUs"),
+                               ({"device": UB, "batch": 0}, "batch 0"),
+                               ({"device": UB, "mode": "turbo"}, "unknown mode"),
+                               ({"device": UB, "mode": "adaptive"}, "mode not available yet")):
+                st, _, data = d.request("PUT", "/v1/mflow", body)
+                check_eq(st, 400, f"{what}: status ({data})")
+                print(f"400 for {what}: {data['error']['message']}")
+            d.check_error("PUT", "/v1/mflow", {"mode": "split"}, 400)
+
+            # TX checksum offload on at the sender: split packets arrive unchecksummed, the split flow
+            # stalls, and maiod puts it back to pass-through within 2 s, saying why.
+            d.ok("PUT", "/v1/mflow", {"device": UB, "mode": "split"})
+            nsx(HA, "ethtool", "-K", UA, "tx", "on")
+            nsx(CA, "ethtool", "-K", "eth0", "tx", "on")
+            check_stall(d)
+
+        # clean stop
+        check_eq(xdp_prog(HB, UB), 0, "a clean stop leaves no XDP program")
+        check_eq(env.pins(), [], "a clean stop leaves no pin")
+        check("maio" not in tc_filters(HB, UB).lower(), "a clean stop leaves no tc filter")
+
+        # SIGKILL, then a restart with the device still configured adopts
+        d = NsDaemon(config=config(env), root=env.root)
+        loose.append(d)  # outside a with-block: killed in the finally below if a check fails
+        d.start()
+        prog = xdp_prog(HB, UB)
+        check(prog != 0, "attached again")
+        d.proc.send_signal(signal.SIGKILL)
+        d.proc.wait()
+        d.proc = None
+        check(xdp_prog(HB, UB) == prog and env.pins(), "SIGKILL leaves the program and the pins")
+        d.start()
+        check("reconcile: adopting maiod's XDP program" in d.log(), "the restart says it adopts")
+        check(xdp_prog(HB, UB) not in (0, prog), "adopted: the program replaced by the new run's")
+        check_eq(d.ok("GET", "/v1/mflow")["devices"][0]["attached"] in ("native", "generic"), True, "attached")
+        d.proc.send_signal(signal.SIGKILL)
+        d.proc.wait()
+        d.proc = None
+        # ... and with the device no longer configured it detaches
+        d.write_config(config(env, devices=""))
+        d.start()
+        check("reconcile: detached maiod's XDP program" in d.log(), "the restart says it detached")
+        check_eq(xdp_prog(HB, UB), 0, "reconciled: no XDP program")
+        check_eq(env.pins(), [], "reconciled: no pin")
+        check("maio" not in tc_filters(HB, UB).lower(), "reconciled: no tc filter")
+        # PUT attaches a device [mflow] does not name; mode off detaches and unpins it again
+        got = d.ok("PUT", "/v1/mflow", {"device": UB, "mode": "flowlet", "batch": 128})
+        check(got["attached"] in ("native", "generic") and got["batch"] == 128 and xdp_prog(HB, UB) != 0,
+              f"PUT attached {UB}: {got}")
+        check(env.pins(), "PUT pinned the maps")
+        got = d.ok("PUT", "/v1/mflow", {"device": UB, "mode": "off"})
+        check(got["attached"] == "none" and xdp_prog(HB, UB) == 0 and env.pins() == [], "mode off detached and unpinned")
+        d.ok("PUT", "/v1/mflow", {"device": UB, "mode": "split"})
+        d.stop()
+        check(xdp_prog(HB, UB) == 0 and env.pins() == [], "a clean stop after PUT leaves nothing")
+        shutil.rmtree(d.tmp, ignore_errors=True)
+
+        # a foreign XDP program is left alone and reported
+        probe = subprocess.Popen(["ip", "netns", "exec", HB, os.path.join(os.environ["MAIO_BUILD_ROOT"], "tests", "mflow", "mflow-probe"), "--dev", "port0", "--xdp",
+                                  "generic", "--cores", "0"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            check("ready" in probe.stdout.readline(), "a foreign XDP program on port0")
+            foreign = xdp_prog(HB, "port0")
+            with NsDaemon(config=config(env, devices=f"{UB} port0"), root=env.root) as d:
+                devs = {x["name"]: x for x in d.ok("GET", "/v1/mflow")["devices"]}
+                check(devs["port0"]["attached"] == "none" and devs["port0"]["conflict"],
+                      f"port0 reported as a conflict: {devs['port0']['conflict']}")
+                check(devs[UB]["attached"] != "none", f"{UB} attached beside it")
+                conflicts = d.ok("GET", "/v1/status")["conflicts"]
+                check([c for c in conflicts if c["kind"] == "xdp" and c["name"] == "port0"],
+                      f"the conflict in /v1/status: {conflicts}")
+                st, _, data = d.request("PUT", "/v1/mflow", {"device": "port0", "mode": "split"})
+                check_eq(st, 409, f"PUT on the foreign device: {data}")
+            check_eq(xdp_prog(HB, "port0"), foreign, "the foreign program is still there after maiod stopped")
+        finally:
+            probe.stdin.close()
+            probe.wait(timeout=30)
+    finally:
+        for x in loose:
+            x.kill()
+            shutil.rmtree(x.tmp, ignore_errors=True)
+        teardown_overlay()
+        env.close()
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # meson's timeout: still clean up
+    maiotest.main([test_mflow_daemon], needs="root, BPF with XDP and network namespaces")
