@@ -275,6 +275,54 @@ static void test_indigo_converges(void **state) {
         check_learned(p);
 }
 
+/* Exploration takes untried actions: always exploring, the first 36 decisions in one context
+ * try every grid action once, and then the choice is the greedy one; the greedy answer is always a measured action,
+ * even when the network rates an untried one higher; a model without explore_steps (written before it existed) loads
+ * with the default; the tried marks survive a save and load. */
+static void test_indigo_explores(void **state) {
+        _cleanup_(policy_freep) TierPolicy *p = NULL, *q = NULL;
+        TierContext ctx = { .local_alloc = 0.1, .contention = 0.5 }, other = { .local_alloc = 0.9 };
+        bool seen[36] = {};
+        TierPolicyParams pp;
+        TierDecision d;
+        json_object *j;
+
+        policy_params_default(&pp);
+        pp.train_steps = 1;
+        pp.epsilon = 1; /* every choice explores: a sweep of untried actions, then none is left */
+        p = make("indigo", &pp);
+        for (unsigned i = 0; i < 36; i++) {
+                assert_int_equal(policy_choose(p, &ctx, &d), 0);
+                assert_false(seen[d.action]);
+                seen[d.action] = true;
+                /* Only action 7 is good; after each update the greedy answer is a tried one. */
+                assert_int_equal(policy_update(p, &ctx, (unsigned) d.action, d.action == 7 ? 0.5 : -0.5), 0);
+                assert_int_equal(policy_greedy(p, &ctx, &d), 0);
+                assert_true(seen[d.action]);
+        }
+        for (unsigned i = 0; i < 200; i++)
+                assert_int_equal(policy_update(p, &ctx, 7, 0.5), 0);
+        assert_int_equal(policy_greedy(p, &ctx, &d), 0);
+        assert_int_equal(d.action, 7);
+        assert_int_equal(policy_choose(p, &ctx, &d), 0);
+        assert_int_equal(d.action, 7);
+        assert_false(d.explored);
+        /* In a context bucket never fed back, nothing is measured: the network's best is the answer
+         * and exploring tries untried actions there again. */
+        assert_int_equal(policy_greedy(p, &other, &d), 0);
+        assert_in_range(d.action, 0, 35);
+
+        assert_int_equal(policy_to_json(p, &j), 0);
+        json_object_object_del(json_object_object_get(j, "params"), "explore_steps");
+        assert_int_equal(policy_from_json(j, &q), 0);
+        json_object_put(j);
+        assert_int_equal(policy_params(q)->explore_steps, 100);
+        assert_int_equal(policy_choose(q, &ctx, &d), 0); /* still nothing untried here */
+        assert_int_equal(d.action, 7);
+        assert_int_equal(policy_greedy(q, &ctx, &d), 0);
+        assert_int_equal(d.action, 7);
+}
+
 static void test_reward_cache(void **state) {
         _cleanup_(reward_cache_freep) RewardCache *c = NULL;
         size_t entries;
@@ -479,6 +527,7 @@ int main(void) {
                 cmocka_unit_test(test_heuristic),
                 cmocka_unit_test(test_linucb_converges),
                 cmocka_unit_test(test_indigo_converges),
+                cmocka_unit_test(test_indigo_explores),
                 cmocka_unit_test(test_reward_cache),
                 cmocka_unit_test(test_reward_cache_serve),
                 cmocka_unit_test(test_json_round_trip),

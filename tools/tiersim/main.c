@@ -20,13 +20,14 @@ typedef enum OutputMode { OUTPUT_TABLE, OUTPUT_JSON } OutputMode;
 
 typedef struct Args {
         const char *workload, *trace, *policy, *save_model, *load_model;
-        bool have_local_fraction, have_contention, have_action;
+        bool have_local_fraction, have_contention, have_action, have_shift_contention;
         unsigned episodes;
         uint64_t seed;
         OutputMode output;
         WorkloadParams wp;
         SimParams sp;
         TierPolicyParams pp;
+        SimTrainOpts opts;
 } Args;
 
 enum {
@@ -49,7 +50,14 @@ enum {
         ARG_REMOTE_NS,
         ARG_LINK_GBPS,
         ARG_VERSION,
+        ARG_NOISE,
+        ARG_SHIFT_EPISODE,
+        ARG_SHIFT_CONTENTION,
+        ARG_REGRET,
+        ARG_CHECKPOINT,
 };
+
+#define NOISE_DEFAULT 0.05
 
 static void help(void) {
         printf("Usage: maio-tiersim (--workload NAME | --trace FILE) --local-fraction F --contention C\n"
@@ -69,6 +77,11 @@ static void help(void) {
                "  --delta-rate X         burst clustering δ1, relative (0.5)\n"
                "  --delta-mark S         burst clustering δ2, seconds (0.5)\n"
                "  --local-latency-ns N --remote-latency-ns N --link-gbps G   memory model (100, 400, 4)\n"
+               "  --noise[=X]            report completion times x uniform(1-X, 1+X), seeded (X = 0.05)\n"
+               "  --shift-episode N      from training episode N on, contention is --shift-contention\n"
+               "  --shift-contention C   contention after the shift (0.5)\n"
+               "  --regret               judge against the best grid action (runs all of them)\n"
+               "  --checkpoint N         with --regret: also judge the greedy decision after N episodes\n"
                "  --save-model FILE      write the policy's model as JSON after the run\n"
                "  --load-model FILE      start from a model written by --save-model\n"
                "  -h, --help  --version\n");
@@ -132,6 +145,25 @@ static int parse_numeric(int c, const char *opt, const char *v, Args *a) {
                         return usage_error(opt, v);
                 a->episodes = (unsigned) u;
                 return 0;
+        case ARG_NOISE:
+                if (!v) {
+                        a->opts.noise = NOISE_DEFAULT;
+                        return 0;
+                }
+                return parse_double(v, 0, 0.5, &a->opts.noise) < 0 ? usage_error(opt, v) : 0;
+        case ARG_SHIFT_EPISODE:
+                if (parse_u64(v, 1000000, &u) < 0 || u < 1)
+                        return usage_error(opt, v);
+                a->opts.shift_episode = (unsigned) u;
+                return 0;
+        case ARG_SHIFT_CONTENTION:
+                a->have_shift_contention = true;
+                return parse_double(v, 0, 0.9, &a->opts.shift_contention) < 0 ? usage_error(opt, v) : 0;
+        case ARG_CHECKPOINT:
+                if (parse_u64(v, 1000000, &u) < 0 || u < 1)
+                        return usage_error(opt, v);
+                a->opts.checkpoint = (unsigned) u;
+                return 0;
         case ARG_SEED:
                 return parse_u64(v, UINT64_MAX, &a->seed) < 0 ? usage_error(opt, v) : 0;
         case ARG_ACTION:
@@ -192,6 +224,11 @@ static const struct option options[] = {
         { "local-latency-ns", required_argument, NULL, ARG_LOCAL_NS },
         { "remote-latency-ns", required_argument, NULL, ARG_REMOTE_NS },
         { "link-gbps", required_argument, NULL, ARG_LINK_GBPS },
+        { "noise", optional_argument, NULL, ARG_NOISE },
+        { "shift-episode", required_argument, NULL, ARG_SHIFT_EPISODE },
+        { "shift-contention", required_argument, NULL, ARG_SHIFT_CONTENTION },
+        { "regret", no_argument, NULL, ARG_REGRET },
+        { "checkpoint", required_argument, NULL, ARG_CHECKPOINT },
         { "save-model", required_argument, NULL, ARG_SAVE_MODEL },
         { "load-model", required_argument, NULL, ARG_LOAD_MODEL },
         { "help", no_argument, NULL, 'h' },
@@ -207,6 +244,14 @@ static int check_args(const Args *a) {
         }
         if (!a->have_local_fraction || !a->have_contention || (!a->policy && !a->load_model)) {
                 fprintf(stderr, "maio-tiersim: --local-fraction, --contention and --policy are required\n");
+                return -EINVAL;
+        }
+        if (a->have_shift_contention && a->opts.shift_episode == 0) {
+                fprintf(stderr, "maio-tiersim: --shift-contention needs --shift-episode\n");
+                return -EINVAL;
+        }
+        if (a->opts.checkpoint > 0 && !a->opts.regret) {
+                fprintf(stderr, "maio-tiersim: --checkpoint needs --regret\n");
                 return -EINVAL;
         }
         if (a->have_action && (!a->policy || strcmp(a->policy, "grid") != 0)) {
@@ -244,6 +289,9 @@ static int parse_args(int argc, char **argv, Args *a) {
                         break;
                 case ARG_LOAD_MODEL:
                         a->load_model = optarg;
+                        break;
+                case ARG_REGRET:
+                        a->opts.regret = true;
                         break;
                 case 'o':
                         if (strcmp(optarg, "json") == 0)
@@ -326,7 +374,12 @@ int main(int argc, char **argv) {
         _cleanup_(trace_freep) Trace *trace = NULL;
         _cleanup_(sim_freep) Sim *sim = NULL;
         _cleanup_(policy_freep) TierPolicy *policy = NULL;
-        Args a = { .episodes = 200, .seed = 1, .wp = { WORKLOAD_DEFAULT_PAGES, WORKLOAD_DEFAULT_EPOCHS } };
+        Args a = {
+                .episodes = 200,
+                .seed = 1,
+                .wp = { WORKLOAD_DEFAULT_PAGES, WORKLOAD_DEFAULT_EPOCHS },
+                .opts = { .shift_contention = 0.5 },
+        };
         TiersimReport rep;
         SimTraining tr;
         SimResult res;
@@ -338,6 +391,8 @@ int main(int argc, char **argv) {
         if (r <= 0)
                 return r < 0 ? 2 : 0;
         a.pp.seed = a.seed;
+        a.opts.seed = a.seed;
+        a.opts.episodes = a.episodes;
 
         if (load_trace(&a, &trace) < 0)
                 return 1;
@@ -348,7 +403,7 @@ int main(int argc, char **argv) {
         }
         if (tiersim_policy(&a, &policy) < 0)
                 return 1;
-        r = sim_evaluate(sim, policy, a.episodes, &res, &tr);
+        r = sim_evaluate(sim, policy, &a.opts, &res, &tr);
         if (r < 0) {
                 fprintf(stderr, "maio-tiersim: simulation failed: %s\n", strerror(-r));
                 return 1;
@@ -366,6 +421,7 @@ int main(int argc, char **argv) {
                 .epochs = trace->n_epochs,
                 .capacity = sim_local_capacity(sim),
                 .all_local_s = sim_all_local(sim),
+                .opts = a.opts,
                 .result = res,
                 .training = tr,
         };

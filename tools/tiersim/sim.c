@@ -18,6 +18,16 @@
 #define LRU_NONE UINT32_MAX
 #define UTIL_MAX 0.95
 #define BUCKET_LEVELS 8
+#define SIM_MEMO_SETTINGS 4
+#define GRID_ACTIONS (TIER_GRID_MAX * TIER_GRID_MAX)
+
+/* True runtimes of grid actions in one setting (contention and grid): an episode under a grid
+ * action is deterministic there, so it is simulated once. runtime 0 = not yet simulated. */
+typedef struct SimMemo {
+        double contention;
+        TierGrid grid;
+        double runtime[GRID_ACTIONS];
+} SimMemo;
 
 typedef struct SimPage {
         PageEstimator est;
@@ -39,6 +49,8 @@ struct Sim {
         TelemetryCoolClock clock;
         double all_local;
         double first_traffic; /* own link utilisation of the first epoch, all remote */
+        SimMemo memo[SIM_MEMO_SETTINGS];
+        unsigned n_memo, memo_next;
 };
 
 void sim_params_default(SimParams *p) {
@@ -389,54 +401,222 @@ int sim_episode(Sim *s, TierPolicy *p, const TierDecision *d0, SimResult *ret) {
         return 0;
 }
 
-static int sim_train(Sim *s, TierPolicy *p, unsigned episodes, SimTraining *tr) {
-        _cleanup_(reward_cache_freep) RewardCache *cache = NULL;
-        TierRewardNorm norm = {};
+int sim_set_contention(Sim *s, double contention) {
+        if (!(contention >= 0 && contention <= 0.9))
+                return -EINVAL;
+        s->p.contention = contention;
+        sim_compute_baselines(s);
+        return 0;
+}
+
+static SimMemo *sim_memo(Sim *s, const TierGrid *g) {
+        SimMemo *m;
+
+        for (unsigned i = 0; i < s->n_memo; i++)
+                if (s->memo[i].contention == s->p.contention && memcmp(&s->memo[i].grid, g, sizeof *g) == 0)
+                        return &s->memo[i];
+        /* Settings beyond the table replace the oldest: only costs re-simulation. */
+        if (s->n_memo < SIM_MEMO_SETTINGS)
+                m = &s->memo[s->n_memo++];
+        else {
+                m = &s->memo[s->memo_next];
+                s->memo_next = (s->memo_next + 1) % SIM_MEMO_SETTINGS;
+        }
+        *m = (SimMemo) { .contention = s->p.contention, .grid = *g };
+        return m;
+}
+
+/* True runtime of grid action a in the current setting. Returns 0 or -errno. */
+static int sim_action_runtime(Sim *s, const TierGrid *g, unsigned a, double *ret) {
+        SimMemo *m = sim_memo(s, g);
+        TierDecision d = { .rule = TIER_RULE_THRESHOLDS, .action = (int) a };
+        SimResult res;
+        int r;
+
+        if (a >= tier_grid_size(g))
+                return -ERANGE;
+        if (m->runtime[a] <= 0) {
+                (void) tier_grid_action(g, a, &d.rate_threshold, &d.burst_threshold);
+                r = sim_episode(s, NULL, &d, &res);
+                if (r < 0)
+                        return r;
+                m->runtime[a] = res.runtime_s;
+        }
+        *ret = m->runtime[a];
+        return 0;
+}
+
+/* The best grid action in the current setting (all of them simulated once). */
+static int sim_best_action(Sim *s, const TierGrid *g, unsigned *ret_action, double *ret_runtime) {
+        double best = INFINITY;
+        unsigned best_a = 0;
+
+        for (unsigned a = 0; a < tier_grid_size(g); a++) {
+                double rt;
+                int r = sim_action_runtime(s, g, a, &rt);
+
+                if (r < 0)
+                        return r;
+                if (rt < best) {
+                        best = rt;
+                        best_a = a;
+                }
+        }
+        *ret_action = best_a;
+        *ret_runtime = best;
+        return 0;
+}
+
+/* True runtime of a decision: from the memo for a grid action, else simulated. */
+static int sim_decision_runtime(Sim *s, TierPolicy *p, const TierDecision *d, double *ret) {
+        SimResult res;
+        int r;
+
+        if (d->action >= 0 && d->rule == TIER_RULE_THRESHOLDS && !policy_online(p))
+                return sim_action_runtime(s, &policy_params(p)->grid, (unsigned) d->action, ret);
+        r = sim_episode(s, p, d, &res);
+        if (r < 0)
+                return r;
+        *ret = res.runtime_s;
+        return 0;
+}
+
+/* Regret of the policy's greedy decision now, in the current setting. */
+static int sim_greedy_regret(Sim *s, TierPolicy *p, double best, double *ret) {
         TierContext ctx;
+        TierDecision d;
+        double rt;
         int r;
 
         sim_context(s, &ctx);
+        r = policy_greedy(p, &ctx, &d);
+        if (r < 0)
+                return r;
+        r = sim_decision_runtime(s, p, &d, &rt);
+        if (r < 0)
+                return r;
+        *ret = rt / best - 1;
+        return 0;
+}
+
+/* One episode's decision: the reward cache answers up to SIM_CACHE_SERVES_MAX in a row (each
+ * fed to the policy); the decision after a miss, or the last hit, runs. */
+static int sim_decide(RewardCache *cache, TierPolicy *p, const TierContext *ctx, SimTraining *tr, TierDecision *ret) {
+        int r = 1;
+
+        for (unsigned i = 0; i < SIM_CACHE_SERVES_MAX && r > 0; i++) {
+                r = reward_cache_serve(cache, p, ctx, BUCKET_LEVELS, ret);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        tr->cache_served++;
+        }
+        return 0;
+}
+
+typedef struct TrainState {
+        TierRng noise;
+        TierRewardNorm norm;
+        TierContext ctx;
+        double best; /* best true runtime in the current setting (regret only) */
+        double regret_sum;
+} TrainState;
+
+/* Starts (or, at the shift, restarts) the setting: its context and, for regret, its best. */
+static int train_setting(Sim *s, TierPolicy *p, const SimTrainOpts *o, TrainState *st) {
+        unsigned a;
+
+        sim_context(s, &st->ctx);
+        if (!o->regret)
+                return 0;
+        return sim_best_action(s, &policy_params(p)->grid, &a, &st->best);
+}
+
+/* One run: decide, run (the true runtime from the memo), report it with noise, learn. */
+static int train_episode(Sim *s, TierPolicy *p, RewardCache *cache, const SimTrainOpts *o, TrainState *st,
+                         SimTraining *tr) {
+        TierDecision d;
+        double rt, reported, reward;
+        int r;
+
+        r = sim_decide(cache, p, &st->ctx, tr, &d);
+        if (r < 0)
+                return r;
+        tr->episodes++;
+        if (d.action < 0) /* not a grid action: nothing to learn from (learning policies never do this) */
+                return 0;
+        r = sim_decision_runtime(s, p, &d, &rt);
+        if (r < 0)
+                return r;
+        reported = rt * (1.0 + o->noise * (2.0 * tier_rng_uniform(&st->noise) - 1.0));
+        r = tier_reward(&st->norm, TIER_TENANT_BATCH, reported, &reward);
+        if (r < 0)
+                return r;
+        r = reward_cache_store(cache, tier_context_bucket(&st->ctx, BUCKET_LEVELS), (unsigned) d.action, reward);
+        if (r < 0)
+                return r;
+        r = policy_update(p, &st->ctx, (unsigned) d.action, reward);
+        if (r < 0)
+                return r;
+        tr->best_reward = fmax(tr->best_reward, reward);
+        if (o->regret)
+                st->regret_sum += rt / st->best - 1;
+        return 0;
+}
+
+static int sim_train(Sim *s, TierPolicy *p, const SimTrainOpts *o, SimTraining *tr) {
+        _cleanup_(reward_cache_freep) RewardCache *cache = NULL;
+        TrainState st = {};
+        int r;
+
+        if (!(o->noise >= 0 && o->noise < 1))
+                return -EINVAL;
+        /* A stream of its own, so noise does not change the policy's random choices. */
+        tier_rng_seed(&st.noise, o->seed ^ UINT64_C(0x6e6f697365));
         r = reward_cache_new(1, &cache);
         if (r < 0)
                 return r;
+        r = train_setting(s, p, o, &st);
+        if (r < 0)
+                return r;
         tr->best_reward = -INFINITY;
-        for (unsigned ep = 0; ep < episodes; ep++) {
-                TierDecision d;
-                SimResult res;
-                double reward;
-
-                r = reward_cache_serve(cache, p, &ctx, BUCKET_LEVELS, &d);
+        for (unsigned ep = 0; ep < o->episodes; ep++) {
+                if (o->shift_episode > 0 && ep == o->shift_episode) {
+                        r = sim_set_contention(s, o->shift_contention);
+                        if (r < 0)
+                                return r;
+                        r = train_setting(s, p, o, &st);
+                        if (r < 0)
+                                return r;
+                }
+                r = train_episode(s, p, cache, o, &st, tr);
                 if (r < 0)
                         return r;
-                tr->episodes++;
-                if (r > 0 || d.action < 0)
-                        continue;
-                r = sim_episode(s, p, &d, &res);
-                if (r < 0)
-                        return r;
-                tr->simulated++;
-                r = tier_reward(&norm, TIER_TENANT_BATCH, res.runtime_s, &reward);
-                if (r < 0)
-                        return r;
-                r = reward_cache_store(cache, tier_context_bucket(&ctx, BUCKET_LEVELS), (unsigned) d.action, reward);
-                if (r < 0)
-                        return r;
-                r = policy_update(p, &ctx, (unsigned) d.action, reward);
-                if (r < 0)
-                        return r;
-                tr->best_reward = fmax(tr->best_reward, reward);
+                if (o->regret && o->checkpoint == ep + 1) {
+                        r = sim_greedy_regret(s, p, st.best, &tr->checkpoint_regret);
+                        if (r < 0)
+                                return r;
+                        tr->checkpoint_cumulative_regret = st.regret_sum / (ep + 1);
+                }
         }
+        if (o->regret && o->episodes > 0)
+                tr->cumulative_regret = st.regret_sum / o->episodes;
         tr->cache_hit_rate = reward_cache_hit_rate(cache);
         return 0;
 }
 
-int sim_evaluate(Sim *s, TierPolicy *p, unsigned episodes, SimResult *ret, SimTraining *ret_training) {
+static int sim_evaluate_in(Sim *s, TierPolicy *p, const SimTrainOpts *opts, SimResult *ret, SimTraining *ret_training) {
         SimTraining tr = {};
         TierContext ctx;
         int r;
 
         if (policy_learns(p)) {
-                r = sim_train(s, p, episodes, &tr);
+                r = sim_train(s, p, opts, &tr);
+                if (r < 0)
+                        return r;
+        } else if (opts->shift_episode > 0 && opts->shift_episode < opts->episodes) {
+                /* A fixed policy has nothing to train: it is simply judged in the final setting. */
+                r = sim_set_contention(s, opts->shift_contention);
                 if (r < 0)
                         return r;
         }
@@ -448,8 +628,27 @@ int sim_evaluate(Sim *s, TierPolicy *p, unsigned episodes, SimResult *ret, SimTr
         if (r < 0)
                 return r;
         if (!policy_learns(p))
-                tr.episodes = tr.simulated = 1;
+                tr.episodes = 1;
+        if (opts->regret) {
+                r = sim_best_action(s, &policy_params(p)->grid, &tr.best_action, &tr.best_runtime_s);
+                if (r < 0)
+                        return r;
+                tr.have_regret = true;
+                tr.regret = ret->runtime_s / tr.best_runtime_s - 1;
+                if (!policy_learns(p))
+                        tr.cumulative_regret = tr.regret;
+        }
         if (ret_training)
                 *ret_training = tr;
         return 0;
+}
+
+int sim_evaluate(Sim *s, TierPolicy *p, const SimTrainOpts *opts, SimResult *ret, SimTraining *ret_training) {
+        double contention = s->p.contention;
+        int r = sim_evaluate_in(s, p, opts, ret, ret_training);
+
+        /* The Sim is left in its starting setting, ready for the next evaluation. */
+        if (s->p.contention != contention)
+                (void) sim_set_contention(s, contention);
+        return r;
 }

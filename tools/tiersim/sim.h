@@ -56,16 +56,50 @@ void sim_context(const Sim *s, TierContext *ret);
  * from the policy. */
 int sim_episode(Sim *s, TierPolicy *p, const TierDecision *d, SimResult *ret);
 
+/* Decisions the reward cache may answer before an episode runs, as maiod's
+ * TIERD_CACHE_SERVES_MAX did before its training thread (maiod now looks the cache up once per
+ * decision and runs it; not mirrored here yet): each hit is fed to the policy without a run; after a miss, or the
+ * last hit, that decision runs. */
+#define SIM_CACHE_SERVES_MAX 8
+
+/* How sim_evaluate trains a learning policy and judges it. */
+typedef struct SimTrainOpts {
+        unsigned episodes; /* runs of the tenant, each under one decision */
+        uint64_t seed;     /* of the feedback noise */
+        /* Each reported completion time is the true one times a uniform factor in
+         * [1 - noise, 1 + noise]; 0 = exact. Regret is always judged on the true runtime. */
+        double noise;
+        /* A context shift: from episode shift_episode (0-based; 0 = no shift) on, the link
+         * contention is shift_contention; the final decision is judged in that setting. */
+        unsigned shift_episode;
+        double shift_contention;
+        /* Judge against the best grid action (simulates every grid action in each setting once). */
+        bool regret;
+        unsigned checkpoint; /* with regret: also judge the greedy decision after this many runs (0 = no) */
+} SimTrainOpts;
+
 typedef struct SimTraining {
-        unsigned episodes;  /* decisions made (simulated + served from the cache) */
-        unsigned simulated; /* episodes actually simulated */
+        unsigned episodes;     /* runs */
+        unsigned cache_served; /* decisions answered by the reward cache, which cost no run */
         double cache_hit_rate;
-        double best_reward; /* best normalised reward seen */
+        double best_reward; /* best normalised (reported) reward seen */
         TierDecision final; /* the greedy decision evaluated at the end */
+        /* With opts.regret; runtimes are true (noise-free) and in the final setting. */
+        bool have_regret;
+        double best_runtime_s; /* of the best grid action */
+        unsigned best_action;
+        double regret;            /* runtime of the final decision / best - 1 */
+        double cumulative_regret; /* mean over the runs of runtime / best runtime in its setting - 1 */
+        double checkpoint_regret, checkpoint_cumulative_regret; /* the same after opts.checkpoint runs */
 } SimTraining;
 
-/* Evaluates policy p: a learning policy first trains for `episodes` episodes from episode
- * feedback (rewards normalised as in the daemon, served from a reward cache when known), then
- * its greedy decision runs one evaluation episode into *ret; other policies run one episode.
+/* Evaluates policy p: a learning policy first trains for opts->episodes runs from episode
+ * feedback (rewards normalised as in the daemon, the reward cache answering decisions whose
+ * reward is known), then its greedy decision runs one evaluation episode into *ret; other
+ * policies run one episode (and, with opts->regret, are judged the same way). A grid action's
+ * episode is deterministic for a setting, so its true runtime is simulated once and reused.
  * Returns 0 or -errno. */
-int sim_evaluate(Sim *s, TierPolicy *p, unsigned episodes, SimResult *ret, SimTraining *ret_training);
+int sim_evaluate(Sim *s, TierPolicy *p, const SimTrainOpts *opts, SimResult *ret, SimTraining *ret_training);
+
+/* Changes the link contention (0..0.9) for the following episodes. Returns 0 or -EINVAL. */
+int sim_set_contention(Sim *s, double contention);

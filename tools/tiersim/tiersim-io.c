@@ -60,9 +60,33 @@ static int report_learning(const TiersimReport *rep, json_object *o) {
 
         policy_counters(rep->policy, NULL, NULL, &updates);
         if (add(o, "episodes", json_object_new_int64(rep->training.episodes)) < 0 ||
-            add(o, "simulated_episodes", json_object_new_int64(rep->training.simulated)) < 0 ||
+            add(o, "cache_served", json_object_new_int64(rep->training.cache_served)) < 0 ||
             add(o, "cache_hit_rate", jdouble(rep->training.cache_hit_rate)) < 0 ||
             add(o, "model_version", json_object_new_int64((int64_t) updates)) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
+/* The feedback noise, the context shift and the regret figures, when asked for. */
+static int report_regret(const TiersimReport *rep, json_object *o) {
+        const SimTraining *t = &rep->training;
+        const SimTrainOpts *op = &rep->opts;
+
+        if (add(o, "noise", jdouble(op->noise)) < 0)
+                return -ENOMEM;
+        if (op->shift_episode > 0 && (add(o, "shift_episode", json_object_new_int64(op->shift_episode)) < 0 ||
+                                      add(o, "shift_contention", jdouble(op->shift_contention)) < 0))
+                return -ENOMEM;
+        if (!t->have_regret)
+                return 0;
+        if (add(o, "best_action", json_object_new_int64(t->best_action)) < 0 ||
+            add(o, "best_runtime_s", jdouble(t->best_runtime_s)) < 0 || add(o, "regret", jdouble(t->regret)) < 0 ||
+            add(o, "cumulative_regret", jdouble(t->cumulative_regret)) < 0)
+                return -ENOMEM;
+        if (op->checkpoint > 0 && policy_learns(rep->policy) &&
+            (add(o, "checkpoint_episodes", json_object_new_int64(op->checkpoint)) < 0 ||
+             add(o, "checkpoint_regret", jdouble(t->checkpoint_regret)) < 0 ||
+             add(o, "checkpoint_cumulative_regret", jdouble(t->checkpoint_cumulative_regret)) < 0))
                 return -ENOMEM;
         return 0;
 }
@@ -93,7 +117,7 @@ static int report_to_json(const TiersimReport *rep, json_object **ret) {
             add(o, "traffic_bytes", json_object_new_int64((int64_t) r->traffic_bytes)) < 0 ||
             add(o, "remote_access_fraction", jdouble(samples ? (double) r->remote_samples / samples : 0)) < 0 ||
             add(o, "decision", decision_to_json(&rep->training.final)) < 0 ||
-            (policy_learns(rep->policy) && report_learning(rep, o) < 0)) {
+            (policy_learns(rep->policy) && report_learning(rep, o) < 0) || report_regret(rep, o) < 0) {
                 json_object_put(o);
                 return -ENOMEM;
         }

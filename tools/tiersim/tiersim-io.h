@@ -18,6 +18,7 @@ typedef struct TiersimReport {
         double local_fraction, contention;
         size_t pages, epochs, capacity;
         double all_local_s;
+        SimTrainOpts opts;
         SimResult result;
         SimTraining training;
 } TiersimReport;

@@ -24,7 +24,8 @@ struct TraceBuilder {
         uint64_t first_epoch, cur_epoch;
         bool any;
         /* entries so far */
-        uint32_t *page, *count;
+        uint32_t *page;
+        uint64_t *count;
         size_t n_entries, cap_entries;
         size_t *epoch_start; /* one per epoch started so far */
         size_t n_epochs, cap_epochs;
@@ -186,8 +187,11 @@ int trace_builder_add(TraceBuilder *b, uint64_t epoch, uint64_t page, uint64_t c
         uint32_t id;
         int r;
 
-        if (count == 0 || count > TRACE_MAX_COUNT)
+        if (count == 0)
                 return -EINVAL;
+        /* Every per-page sum is at most the total, so checking the total covers both. */
+        if (count > UINT64_MAX - b->total)
+                return -EOVERFLOW;
         r = open_epochs(b, epoch);
         if (r < 0)
                 return r;
@@ -196,27 +200,25 @@ int trace_builder_add(TraceBuilder *b, uint64_t epoch, uint64_t page, uint64_t c
                 return r;
         b->total += count;
         if (b->seen_epoch[id] == epoch + 1) {
-                uint64_t c = (uint64_t) b->count[b->seen_entry[id]] + count;
-
-                b->count[b->seen_entry[id]] = c > UINT32_MAX ? UINT32_MAX : (uint32_t) c;
+                b->count[b->seen_entry[id]] += count;
                 return 0;
         }
         if (b->n_entries + 1 > b->cap_entries) {
                 size_t cap = b->cap_entries;
-                uint32_t *q;
+                uint64_t *q;
 
                 r = grow((void **) &b->page, &cap, b->n_entries + 1, sizeof(uint32_t));
                 if (r < 0)
                         return r;
                 /* count[] shares the capacity of page[]. */
-                q = realloc(b->count, cap * sizeof(uint32_t));
+                q = realloc(b->count, cap * sizeof(uint64_t));
                 if (!q)
                         return -ENOMEM;
                 b->count = q;
                 b->cap_entries = cap;
         }
         b->page[b->n_entries] = id;
-        b->count[b->n_entries] = (uint32_t) count;
+        b->count[b->n_entries] = count;
         b->seen_epoch[id] = epoch + 1;
         b->seen_entry[id] = b->n_entries++;
         return 0;
@@ -271,9 +273,12 @@ static int parse_field(const char **p, uint64_t *ret) {
         return 0;
 }
 
-/* Parses one line (NUL-terminated, newline stripped) into the builder; a static message on
- * error. */
-static int parse_line(TraceBuilder *b, const char *line, const char **ret_what) {
+static const char *const field_names[3] = { "epoch", "page", "count" };
+
+/* Parses one line (NUL-terminated, newline stripped) into the builder; on error a message naming
+ * the field and what is wrong, in buf (size TRACE_ERROR_MAX). */
+#define TRACE_ERROR_MAX 160
+static int parse_line(TraceBuilder *b, const char *line, char *buf) {
         const char *p = line;
         uint64_t v[3];
         int r;
@@ -284,21 +289,26 @@ static int parse_line(TraceBuilder *b, const char *line, const char **ret_what) 
                 return 0;
         for (unsigned i = 0; i < 3; i++) {
                 if (*p == '\0' || *p == '#') {
-                        *ret_what = "expected 3 fields: epoch page count";
+                        snprintf(buf, TRACE_ERROR_MAX, "expected 3 fields: epoch page count (no %s)", field_names[i]);
                         return -EINVAL;
                 }
                 r = parse_field(&p, &v[i]);
+                if (r == -ERANGE) {
+                        snprintf(buf, TRACE_ERROR_MAX, "%s out of range (more than 18446744073709551615)",
+                                 field_names[i]);
+                        return -EINVAL;
+                }
                 if (r < 0) {
-                        *ret_what = r == -ERANGE ? "number out of range" : "fields must be unsigned decimal integers";
+                        snprintf(buf, TRACE_ERROR_MAX, "%s is not an unsigned decimal integer", field_names[i]);
                         return -EINVAL;
                 }
         }
         if (*p != '\0' && *p != '#') {
-                *ret_what = "trailing garbage after epoch page count";
+                snprintf(buf, TRACE_ERROR_MAX, "trailing garbage after epoch page count");
                 return -EINVAL;
         }
-        if (v[2] == 0 || v[2] > TRACE_MAX_COUNT) {
-                *ret_what = "count must be 1..1000000";
+        if (v[2] == 0) {
+                snprintf(buf, TRACE_ERROR_MAX, "count must be at least 1");
                 return -EINVAL;
         }
         r = trace_builder_add(b, v[0], v[1], v[2]);
@@ -306,13 +316,17 @@ static int parse_line(TraceBuilder *b, const char *line, const char **ret_what) 
         case 0:
                 return 0;
         case -EINVAL:
-                *ret_what = "epoch is before the previous line's epoch (epochs must not decrease)";
+                snprintf(buf, TRACE_ERROR_MAX, "epoch is before the previous line's epoch (epochs must not decrease)");
                 return r;
+        case -EOVERFLOW:
+                snprintf(buf, TRACE_ERROR_MAX, "counts add up to more than 18446744073709551615");
+                return -EINVAL;
         case -E2BIG:
-                *ret_what = "trace too large (more than 16777216 pages or 4194304 epochs)";
+                snprintf(buf, TRACE_ERROR_MAX, "trace too large (more than %" PRIu32 " pages or %" PRIu32 " epochs)",
+                         TRACE_MAX_PAGES, TRACE_MAX_EPOCHS);
                 return r;
         default:
-                *ret_what = "out of memory";
+                snprintf(buf, TRACE_ERROR_MAX, "out of memory");
                 return r;
         }
 }
@@ -329,6 +343,7 @@ int trace_parse(FILE *f, Trace **ret, char **ret_error) {
         if (r < 0)
                 return r;
         while ((n = getline(&line, &cap, f)) >= 0) {
+                char buf[TRACE_ERROR_MAX] = "";
                 const char *what = NULL;
 
                 lineno++;
@@ -339,9 +354,11 @@ int trace_parse(FILE *f, Trace **ret, char **ret_error) {
                 if (!what) {
                         if (n > 0 && line[n - 1] == '\n')
                                 line[--n] = '\0';
-                        r = parse_line(b, line, &what);
+                        r = parse_line(b, line, buf);
                         if (r == -ENOMEM)
                                 return r;
+                        if (r < 0)
+                                what = buf;
                 }
                 if (what) {
                         if (asprintf(ret_error, "%zu: %s", lineno, what) < 0)

@@ -13,17 +13,16 @@
 /* Limits that keep a hostile trace from exhausting memory. */
 #define TRACE_MAX_PAGES (UINT32_C(1) << 24) /* 64 GiB of 4 KiB pages */
 #define TRACE_MAX_EPOCHS (UINT32_C(1) << 22)
-#define TRACE_MAX_COUNT UINT32_C(1000000)
 #define TRACE_MAX_LINE 4096
 
 typedef struct Trace {
         size_t n_epochs;
         size_t *epoch_start; /* n_epochs + 1 offsets into page[] / count[] */
         uint32_t *page;      /* dense page ids 0..n_pages-1, each at most once per epoch */
-        uint32_t *count;     /* sampled accesses, >= 1 */
+        uint64_t *count;     /* sampled accesses, >= 1 */
         size_t n_entries;
-        size_t n_pages; /* distinct pages: the footprint */
-        uint64_t total_samples;
+        size_t n_pages;         /* distinct pages: the footprint */
+        uint64_t total_samples; /* at most UINT64_MAX: the builder refuses a sum beyond */
 } Trace;
 
 void trace_free(Trace *t);
@@ -37,8 +36,9 @@ typedef struct TraceBuilder TraceBuilder;
 int trace_builder_new(TraceBuilder **ret);
 void trace_builder_free(TraceBuilder *b);
 DEFINE_TRIVIAL_CLEANUP_FUNC(TraceBuilder *, trace_builder_free);
-/* Returns 0, -EINVAL (epoch before the previous one, count 0 or > TRACE_MAX_COUNT), -E2BIG
- * (beyond TRACE_MAX_PAGES or TRACE_MAX_EPOCHS) or -ENOMEM. */
+/* Any count 1..UINT64_MAX. Returns 0, -EINVAL (epoch before the previous one, count 0), -EOVERFLOW
+ * (the counts of the trace add up beyond UINT64_MAX), -E2BIG (beyond TRACE_MAX_PAGES or
+ * TRACE_MAX_EPOCHS) or -ENOMEM. */
 int trace_builder_add(TraceBuilder *b, uint64_t epoch, uint64_t page, uint64_t count);
 /* Hands out the trace (epochs from the first one added, gaps kept as empty epochs) and frees
  * the builder. Returns 0, -ENODATA (nothing added) or -ENOMEM. */

@@ -28,10 +28,18 @@ void policy_params_default(TierPolicyParams *p) {
                 .seed = 1,
                 .hidden = 64,
                 .lr = 5e-4,
-                .epsilon = 0.1,
+                /* INDIGO's Table 2 gives "exploration_fraction 0.1": in the DQN it follows, the share
+                 * of training over which epsilon anneals from 1 to its final value (0.05), not a
+                 * constant epsilon. Training here is open-ended, so the anneal is counted in
+                 * updates (each decision fed back, cache-served ones included); exploration picks
+                 * actions not yet tried in the context, so 100 suffices to start the sweep. 4
+                 * minibatch steps per update (not 16): with the cache feeding several updates per
+                 * episode that is still many steps per episode. See docs/architecture.md. */
+                .epsilon = 0.05,
+                .explore_steps = 100,
                 .batch = 32,
                 .replay = 4096,
-                .train_steps = 16,
+                .train_steps = 4,
                 .alpha = 0.5,
                 /* TPP (Maruf et al., ASPLOS 2023) as merged in Linux NUMA balancing tiering mode,
                  * kernel/sched/fair.c: sysctl_numa_balancing_hot_threshold = MSEC_PER_SEC (a page
@@ -198,10 +206,12 @@ static const struct {
         const char *key;
         ParamType type;
         size_t offset;
+        bool optional; /* added after version 1 models were written: absent = the default */
 } param_table[] = {
         { "hidden", PARAM_UNSIGNED, offsetof(TierPolicyParams, hidden) },
         { "lr", PARAM_DOUBLE, offsetof(TierPolicyParams, lr) },
         { "epsilon", PARAM_DOUBLE, offsetof(TierPolicyParams, epsilon) },
+        { "explore_steps", PARAM_UNSIGNED, offsetof(TierPolicyParams, explore_steps), true },
         { "batch", PARAM_UNSIGNED, offsetof(TierPolicyParams, batch) },
         { "replay", PARAM_UNSIGNED, offsetof(TierPolicyParams, replay) },
         { "train_steps", PARAM_UNSIGNED, offsetof(TierPolicyParams, train_steps) },
@@ -251,8 +261,11 @@ static int params_from_json(json_object *o, TierPolicyParams *pp) {
         for (size_t i = 0; i < ELEMENTSOF(param_table); i++) {
                 void *field = (char *) pp + param_table[i].offset;
 
-                if (!json_object_object_get_ex(o, param_table[i].key, &v))
+                if (!json_object_object_get_ex(o, param_table[i].key, &v)) {
+                        if (param_table[i].optional)
+                                continue;
                         return -EINVAL;
+                }
                 if (param_table[i].type == PARAM_DOUBLE) {
                         double d = json_object_get_double(v);
 

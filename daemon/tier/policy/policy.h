@@ -35,12 +35,13 @@ typedef struct TierPolicyParams {
         uint64_t seed;
         TierGrid grid;
         /* indigo: Q-network with gamma = 0 */
-        unsigned hidden;      /* units in each of the two hidden layers */
-        double lr;            /* Adam learning rate */
-        double epsilon;       /* exploration probability */
-        unsigned batch;       /* minibatch size */
-        unsigned replay;      /* replay buffer capacity */
-        unsigned train_steps; /* minibatch steps per update */
+        unsigned hidden;        /* units in each of the two hidden layers */
+        double lr;              /* Adam learning rate */
+        double epsilon;         /* exploration probability once annealed */
+        unsigned explore_steps; /* updates over which exploration anneals from 1 to epsilon */
+        unsigned batch;         /* minibatch size */
+        unsigned replay;        /* replay buffer capacity */
+        unsigned train_steps;   /* minibatch steps per update */
         /* linucb */
         double alpha; /* width of the confidence bonus */
         /* static (TPP-like) */
