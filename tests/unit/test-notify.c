@@ -95,7 +95,8 @@ static size_t request(uint8_t *buf, uint8_t cmd, const void *attrs, size_t n) {
                                    .nlmsg_type = MAIO_NL_MSG,
                                    .nlmsg_flags = NLM_F_REQUEST };
         *(struct maio_nlhdr *) NLMSG_DATA(nlh) = (struct maio_nlhdr) { .cmd = cmd, .version = MAIO_NL_VERSION };
-        memcpy(buf + NLMSG_HDRLEN + sizeof(struct maio_nlhdr), attrs, n);
+        if (n > 0)
+                memcpy(buf + NLMSG_HDRLEN + sizeof(struct maio_nlhdr), attrs, n);
         return len;
 }
 
