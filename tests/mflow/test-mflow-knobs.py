@@ -8,7 +8,9 @@
 #   napi: threaded NAPI is switched on through the journal and the napi/DEV-ID kernel threads are
 #        pinned to the splitting cores; the threads' previous affinity comes back on a mode change,
 #        a clean stop, and after SIGKILL at the next start (the thread still exists); threaded
-#        goes back to its original value.
+#        goes back to its original value;
+#   a fixture root (group rps): four rx queues' rps_cpus files get exactly the mask and their
+#        original text back; a NAPI thread the root names whose pid is no live thread is refused.
 import os
 import re
 import shutil
@@ -170,6 +172,59 @@ def test_rps():
         teardown(loose)
 
 
+@needs("rps", "root and network namespaces")
+def test_fixture_root():
+    """maiod with a root of its own (a fixture tree of four rx queues and a NAPI thread that names
+    no live process): exactly those four rps_cpus files get the mask and get their originals back;
+    napi-threaded refuses to touch a pid that is not that thread on this host, and puts threaded back."""
+    import tempfile
+    cpus = online_cpus()
+    if len(cpus) < 2:
+        raise Skip("needs 2 online CPUs")
+    loose = []
+    root = tempfile.mkdtemp(prefix="maio-mfk-root-")
+    try:
+        setup()
+        os.makedirs(os.path.join(root, "sys/devices/system/cpu"))
+        shutil.copyfile("/sys/devices/system/cpu/online", os.path.join(root, "sys/devices/system/cpu/online"))
+        net = os.path.join(root, "sys/class/net", DEV)
+        orig = {0: "0", 1: "0", 2: "00000000,00000000", 3: "1"}
+        for q, v in orig.items():
+            os.makedirs(os.path.join(net, f"queues/rx-{q}"))
+            open(os.path.join(net, f"queues/rx-{q}/rps_cpus"), "w").write(v + "\n")
+        os.makedirs(os.path.join(net, "queues/tx-0"))
+        open(os.path.join(net, "threaded"), "w").write("0\n")
+        fake = 4194304 + 7  # above pid_max's ceiling: no process has it
+        os.makedirs(os.path.join(root, f"proc/{fake}"))
+        open(os.path.join(root, f"proc/{fake}/comm"), "w").write(f"napi/{DEV}-8193\n")
+
+        def files():
+            return {q: open(os.path.join(net, f"queues/rx-{q}/rps_cpus")).read().strip() for q in orig}
+
+        d = NsDaemon(config=config("rps"), root=root)
+        loose.append(d)
+        d.start()
+        dev = dev_state(d)
+        want = set(dev["knob_cores"])
+        check_eq(len(want), 2, f"two cores: {dev}")
+        check_eq(sorted(k["name"] for k in dev["knobs"]), [f"net.{DEV}.rx.{q}.rps_cpus" for q in range(4)],
+                 "exactly the four rx queues' rps_cpus")
+        for q, v in files().items():
+            check_eq(mask_cpus(v), want, f"fixture rx-{q}/rps_cpus written")
+        check_eq(mask_cpus(sysfs("queues/rx-0/rps_cpus")), set(), "the real device's rps_cpus untouched")
+        st, _, data = d.request("PUT", "/v1/mflow", {"device": DEV, "mode": "napi-threaded"})
+        check(st == 503 and "not a live thread" in data["error"]["message"], f"a fake pid is refused: {st} {data}")
+        check_eq({q: v for q, v in files().items()}, orig, "rps_cpus restored by the mode change")
+        check_eq(open(os.path.join(net, "threaded")).read().strip(), "0", "threaded put back")
+        check_eq(sysfs("threaded"), "0", "the real device's threaded untouched")
+        d.ok("PUT", "/v1/mflow", {"device": DEV, "mode": "rps"})
+        d.stop()
+        check_eq(files(), orig, "clean stop: every rps_cpus back to its original text")
+    finally:
+        teardown(loose)
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def thread_cpus(pids):
     return {pid: sorted(os.sched_getaffinity(pid)) for pid in pids}
 
@@ -254,4 +309,4 @@ def test_napi():
 
 if __name__ == "__main__":
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # meson's timeout: still clean up
-    maiotest.main([test_rps, test_napi])
+    maiotest.main([test_rps, test_fixture_root, test_napi])
