@@ -1009,13 +1009,16 @@ static int dev_knobs_apply(Dev *d) {
                         int n = mflow_napi_threads(m->root, d->name, d->napi, ELEMENTSOF(d->napi));
 
                         d->n_napi = n > 0 ? (size_t) n : 0;
-                        if (n <= 0)
-                                r = n < 0 ? n : -ENOENT;
+                        if (n < 0) {
+                                r = n;
+                                dev_set_error(d, r, "cannot list the NAPI threads");
+                        } else if (n == 0) {
+                                r = -ENOENT;
+                                dev_set_error(d, 0,
+                                              "threaded NAPI is on but the device has no NAPI threads (a veth has "
+                                              "NAPI only with GRO or XDP on)");
+                        }
                 }
-                if (r == -ENOENT)
-                        dev_set_error(d, 0,
-                                      "threaded NAPI is on but the device has no NAPI threads (a veth has NAPI only "
-                                      "with GRO or XDP on)");
                 for (size_t i = 0; r >= 0 && i < d->n_napi; i++) {
                         MflowNapiThread *t = &d->napi[i];
                         bool prev[MFLOW_MAX_CPUS] = {};
