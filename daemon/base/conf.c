@@ -46,14 +46,13 @@ static const char *const tiering_policy_table[_TIERING_POLICY_MAX + 1] = {
 };
 
 static const char *const mflow_conf_mode_table[_MFLOW_CONF_MODE_MAX + 1] = {
-        [MFLOW_CONF_MODE_SPLIT] = "split",
-        [MFLOW_CONF_MODE_FLOWLET] = "flowlet",
-        [MFLOW_CONF_MODE_PASS] = "pass",
-        [MFLOW_CONF_MODE_OFF] = "off",
+        [MFLOW_CONF_MODE_SPLIT] = "split", [MFLOW_CONF_MODE_FLOWLET] = "flowlet",
+        [MFLOW_CONF_MODE_PASS] = "pass",   [MFLOW_CONF_MODE_OFF] = "off",
+        [MFLOW_CONF_MODE_RPS] = "rps",     [MFLOW_CONF_MODE_NAPI_THREADED] = "napi-threaded",
 };
 
 /* Modes of the MFLOW design that maiod does not run yet: named in the error, never accepted. */
-static const char *const mflow_mode_later[] = { "adaptive", "rps", "napi-threaded" };
+static const char *const mflow_mode_later[] = { "adaptive" };
 
 DEFINE_STRING_TABLE_TO_STRING(mflow_conf_mode, MflowConfMode, )
 
@@ -188,8 +187,8 @@ static const ConfItem conf_items[] = {
         ITEM("mflow", "devices", CONF_IFNAMES, mflow_devices, 0, 16, "", NULL,
              "Network devices MFLOW attaches its XDP program to, separated by blanks; empty leaves MFLOW off."),
         ITEM("mflow", "mode", CONF_ENUM, mflow_mode, 0, 0, "split", mflow_conf_mode_table,
-             "What an elephant gets: split (micro-flows of batch packets over its cores), flowlet (next core after "
-             "a gap), pass (counted, never redirected) or off (not attached)."),
+             "What an elephant gets: split (batches over its cores), flowlet (next core after a gap), pass "
+             "(counted only), off; or knob-only, no XDP: rps (rps_cpus) or napi-threaded (pinned NAPI threads)."),
         ITEM("mflow", "cores_per_flow", CONF_UINT, mflow_cores_per_flow, 1, 8, "2", NULL,
              "Splitting cores per elephant flow; at most the online CPUs."),
         ITEM("mflow", "batch", CONF_UINT, mflow_batch, 1, 1048576, "256", NULL,
@@ -685,8 +684,10 @@ int conf_item_parse(const ConfItem *item, const char *value, void *base, char **
         case CONF_ENUM:
                 r = parse_word(item, value, field, buf);
                 if (r < 0 && item->words == mflow_conf_mode_table && mflow_conf_mode_from_string(value) == -EOPNOTSUPP)
-                        snprintf(buf, REASON_MAX,
-                                 "mode %s is not available yet; expected one of split, flowlet, pass, off", value);
+                        snprintf(
+                                buf, REASON_MAX,
+                                "mode %s is not available yet; expected one of split, flowlet, pass, off, rps, napi-threaded",
+                                value);
                 break;
         case CONF_CLASSES:
                 r = parse_classes(value, field, buf);

@@ -160,10 +160,12 @@ typedef enum TieringPolicy {
 
 /* [mflow] mode: what maiod does with an elephant on the configured devices. */
 typedef enum MflowConfMode {
-        MFLOW_CONF_MODE_SPLIT,   /* micro-flows of batch packets, round robin over the splitting cores */
-        MFLOW_CONF_MODE_FLOWLET, /* the next splitting core after an idle gap */
-        MFLOW_CONF_MODE_PASS,    /* attached and counting (detection, no redirect): the baseline */
-        MFLOW_CONF_MODE_OFF,     /* not attached */
+        MFLOW_CONF_MODE_SPLIT,         /* micro-flows of batch packets, round robin over the splitting cores */
+        MFLOW_CONF_MODE_FLOWLET,       /* the next splitting core after an idle gap */
+        MFLOW_CONF_MODE_PASS,          /* attached and counting (detection, no redirect): the baseline */
+        MFLOW_CONF_MODE_OFF,           /* not attached */
+        MFLOW_CONF_MODE_RPS,           /* knob-only: the rx queues' rps_cpus set to the splitting cores, no XDP */
+        MFLOW_CONF_MODE_NAPI_THREADED, /* knob-only: threaded NAPI, its threads pinned to the splitting cores */
         _MFLOW_CONF_MODE_MAX,
 } MflowConfMode;
 

@@ -534,3 +534,141 @@ int mflow_cores_assign(const MflowSnapshot *snap, const double *load, unsigned h
                 assign_one(snap, load, hysteresis, &reqs[order[i]], taken, &ret[order[i]]);
         return 0;
 }
+
+void mflow_cpulist_format(const bool *set, unsigned n, char *buf, size_t size) {
+        size_t len = 0;
+
+        buf[0] = '\0';
+        for (unsigned i = 0; i < n; i++) {
+                unsigned j = i;
+
+                if (!set[i])
+                        continue;
+                while (j + 1 < n && set[j + 1])
+                        j++;
+                if (len < size)
+                        len += (size_t) (j == i ? snprintf(buf + len, size - len, "%s%u", len ? "," : "", i)
+                                                : snprintf(buf + len, size - len, "%s%u-%u", len ? "," : "", i, j));
+                i = j;
+        }
+}
+
+void mflow_cpumask_format(const bool *set, unsigned n, char *buf, size_t size) {
+        unsigned groups = 1;
+        size_t len = 0;
+
+        for (unsigned i = 0; i < n; i++)
+                if (set[i])
+                        groups = i / 32 + 1;
+        buf[0] = '\0';
+        for (unsigned g = groups; g-- > 0 && len < size;) {
+                uint32_t word = 0;
+
+                for (unsigned b = 0; b < 32 && g * 32 + b < n; b++)
+                        if (set[g * 32 + b])
+                                word |= UINT32_C(1) << b;
+                len += (size_t) (g + 1 == groups ? snprintf(buf + len, size - len, "%" PRIx32, word)
+                                                 : snprintf(buf + len, size - len, ",%08" PRIx32, word));
+        }
+}
+
+static bool device_name_ok(const char *device) {
+        return device && device[0] && strlen(device) < 16 && !strchr(device, '/') && strcmp(device, ".") != 0 &&
+               strcmp(device, "..") != 0;
+}
+
+static int cmp_unsigned(const void *a, const void *b) {
+        unsigned x = *(const unsigned *) a, y = *(const unsigned *) b;
+        return x < y ? -1 : x > y;
+}
+
+int mflow_rx_queues(const char *root, const char *device, unsigned *q, size_t max) {
+        _cleanup_free_ char *path = NULL;
+        DIR *d;
+        size_t n = 0;
+
+        if (!device_name_ok(device))
+                return -EINVAL;
+        if (asprintf(&path, "%s/sys/class/net/%s/queues", root, device) < 0)
+                return -ENOMEM;
+        d = opendir(path);
+        if (!d)
+                return -ENODEV;
+        for (struct dirent *de; (de = readdir(d)) && n < max;) {
+                const char *s = de->d_name;
+                char *end;
+                unsigned long v;
+
+                if (strncmp(s, "rx-", 3) != 0 || !isdigit((unsigned char) s[3]))
+                        continue;
+                v = strtoul(s + 3, &end, 10);
+                if (*end == '\0' && v <= UINT32_MAX)
+                        q[n++] = (unsigned) v;
+        }
+        closedir(d);
+        qsort(q, n, sizeof(*q), cmp_unsigned);
+        return (int) n;
+}
+
+static int cmp_thread(const void *a, const void *b) {
+        const MflowNapiThread *x = a, *y = b;
+        return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+/* Whether comm is "napi/DEVICE-ID", or a prefix of such a name that an older kernel cut to 15 characters. */
+static bool napi_comm_matches(const char *comm, const char *device) {
+        size_t len = strlen(comm), dlen = strlen(device);
+        const char *rest;
+
+        if (len >= MFLOW_NAPI_COMM_MAX || strncmp(comm, "napi/", 5) != 0)
+                return false;
+        rest = comm + 5;
+        if (strncmp(rest, device, strlen(rest) < dlen ? strlen(rest) : dlen) != 0)
+                return false;
+        if (strlen(rest) < dlen)
+                return len == MFLOW_TASK_COMM_CUT; /* cut inside the device name */
+        rest += dlen;
+        if (rest[0] == '\0')
+                return len == MFLOW_TASK_COMM_CUT;
+        if (rest[0] != '-')
+                return false;
+        rest++;
+        if (rest[0] == '\0')
+                return len == MFLOW_TASK_COMM_CUT;
+        return strspn(rest, "0123456789") == strlen(rest);
+}
+
+int mflow_napi_threads(const char *root, const char *device, MflowNapiThread *t, size_t max) {
+        _cleanup_free_ char *proc = NULL;
+        DIR *d;
+        size_t n = 0;
+
+        if (!device_name_ok(device))
+                return -EINVAL;
+        if (asprintf(&proc, "%s/proc", root) < 0)
+                return -ENOMEM;
+        d = opendir(proc);
+        if (!d)
+                return -errno;
+        for (struct dirent *de; (de = readdir(d)) && n < max;) {
+                char rel[64], comm[64];
+                long pid;
+                char *end;
+
+                if (!isdigit((unsigned char) de->d_name[0]))
+                        continue;
+                pid = strtol(de->d_name, &end, 10);
+                if (*end != '\0' || pid <= 0 || pid > INT32_MAX)
+                        continue;
+                snprintf(rel, sizeof(rel), "proc/%ld/comm", pid);
+                if (read_line(root, rel, comm, sizeof(comm)) < 0 || !napi_comm_matches(comm, device))
+                        continue;
+                t[n].pid = (int) pid;
+                memcpy(t[n].comm, comm, sizeof(t[n].comm) - 1); /* a match is shorter than that */
+                t[n].comm[sizeof(t[n].comm) - 1] = '\0';
+                n++;
+        }
+        closedir(d);
+        qsort(t, n, sizeof(*t), cmp_thread);
+        return (int) n;
+}

@@ -82,3 +82,29 @@ unsigned mflow_snapshot_online(const MflowSnapshot *snap);
 
 /* Parses a cpulist ("0-3,8,10-11") into set[0..max-1]; returns 0 or -EINVAL. */
 int mflow_cpulist_parse(const char *s, bool *set, unsigned max);
+
+/* Formats set[0..n-1] as a cpulist ("0,2-3"; "" for none) into buf. */
+void mflow_cpulist_format(const bool *set, unsigned n, char *buf, size_t size);
+/* Formats set[0..n-1] as a hex CPU mask in 32-bit groups separated by commas, most significant
+ * first, as rps_cpus takes it ("3", "1,00000000"; "0" for none), into buf. */
+void mflow_cpumask_format(const bool *set, unsigned n, char *buf, size_t size);
+
+/* The receive queues of DEVICE: the numbers N of ROOT/sys/class/net/DEVICE/queues/rx-N, ascending,
+ * into q[0..max-1]. Returns how many (0 with none), or -EINVAL for a bad device name, -ENODEV when
+ * the device has no queues directory. */
+int mflow_rx_queues(const char *root, const char *device, unsigned *q, size_t max);
+
+#define MFLOW_NAPI_COMM_MAX 64 /* a kernel thread's name, with its NUL (/proc shows it whole since 6.x) */
+#define MFLOW_TASK_COMM_CUT 15 /* where older kernels cut a thread's comm */
+
+typedef struct MflowNapiThread {
+        int pid;
+        char comm[MFLOW_NAPI_COMM_MAX]; /* napi/DEVICE-ID (older kernels cut it at 15 characters) */
+} MflowNapiThread;
+
+/* DEVICE's threaded-NAPI kernel threads: the processes whose ROOT/proc/PID/comm is "napi/DEVICE-ID"
+ * (ID decimal; a comm of exactly 15 characters, where older kernels cut it, matches when it is a
+ * prefix of that name), ascending by
+ * pid, into t[0..max-1]. Returns how many, or -EINVAL for a bad device name, -errno when ROOT/proc
+ * cannot be read. */
+int mflow_napi_threads(const char *root, const char *device, MflowNapiThread *t, size_t max);

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <linux/magic.h>
 #include <net/if.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -27,6 +28,10 @@
 #define MFLOW_MAX_TRACKED 1024 /* elephants remembered (idle ones are dropped first) */
 #define OWN_XDP "xdp"
 #define OWN_BPFFS "bpffs"
+#define OWN_NAPI "napi-affinity" /* a NAPI kernel thread's CPU affinity, by pid */
+#define MFLOW_MAX_QUEUES 64      /* rx queues whose rps_cpus the rps mode writes */
+#define MFLOW_MAX_NAPI 64        /* NAPI threads of one device the napi-threaded mode pins */
+#define KNOB_BY "mflow"
 
 /* A device's settings: [mflow] defaults, changed by PUT /v1/mflow. */
 typedef struct DevConf {
@@ -64,6 +69,15 @@ typedef struct Dev {
         bool have_prev;
         double load[MFLOW_MAX_CPUS];
         uint64_t redirects_seen; /* for metrics: sums of the per-CPU counters are read live */
+        /* the knob-only modes (rps, napi-threaded): what was written through the journal */
+        bool knobs_on;
+        unsigned n_knob_cores;
+        unsigned knob_cores[MFLOW_MAX_CORES];
+        char knob_value[64]; /* the rps_cpus mask, or "1" for threaded */
+        char *knob_names[MFLOW_MAX_QUEUES];
+        size_t n_knob_names;
+        MflowNapiThread napi[MFLOW_MAX_NAPI];
+        size_t n_napi;
 } Dev;
 
 typedef enum FlowState {
@@ -112,6 +126,7 @@ struct Mflow {
         unsigned interval_ms;
         unsigned hysteresis;
         bool bpffs_mounted; /* by maiod (this run, or adopted from a crashed one) */
+        bool bpffs_ready;   /* bpffs_prepare() succeeded */
 
         Dev *devs[MFLOW_MAX_DEVICES];
         size_t n_devs;
@@ -210,6 +225,8 @@ static void dev_push_conf(Dev *d) {
                 log_warning_errno(r, "MFLOW: failed to write the configuration of %s: %m", d->name);
 }
 
+static void dev_switch(Dev *d, const DevConf *c);
+
 void mflow_set_config(Mflow *m, const Config *c) {
         conf_to_dev(c, &m->defaults);
         m->interval_ms = c->mflow_interval_ms;
@@ -244,10 +261,12 @@ void mflow_set_config(Mflow *m, const Config *c) {
                         bool set[MFLOW_MAX_CPUS];
 
                         memcpy(set, d->conf.allowed, sizeof(set));
-                        conf_to_dev(c, &d->conf);
-                        d->conf.have_allowed = allowed;
-                        memcpy(d->conf.allowed, set, sizeof(set));
-                        dev_push_conf(d);
+                        DevConf nc;
+
+                        conf_to_dev(c, &nc);
+                        nc.have_allowed = allowed;
+                        memcpy(nc.allowed, set, sizeof(set));
+                        dev_switch(d, &nc);
                 }
         if (m->timer)
                 (void) sd_event_source_set_time_relative(m->timer, (uint64_t) m->interval_ms * 1000);
@@ -787,6 +806,276 @@ static int dev_attach(Dev *d) {
         return 0;
 }
 
+/* ---- the knob-only modes: rps and napi-threaded ---- */
+
+static bool mode_is_knob(MflowConfMode mode) {
+        return mode == MFLOW_CONF_MODE_RPS || mode == MFLOW_CONF_MODE_NAPI_THREADED;
+}
+
+/* Whether pid is still the kernel thread comm: below the root, and (with a root of its own, whose
+ * pids may name nothing real) in this host's /proc too, so no other process is ever touched. */
+static bool napi_thread_alive(Mflow *m, int pid, const char *comm) {
+        MflowNapiThread t[MFLOW_MAX_NAPI];
+        char dev[IF_NAMESIZE + 8];
+        const char *dash;
+        int n;
+
+        if (strncmp(comm, "napi/", 5) != 0 || !(dash = strrchr(comm, '-')) || dash <= comm + 5)
+                return false;
+        snprintf(dev, sizeof(dev), "%.*s", (int) (dash - comm - 5), comm + 5);
+        for (int pass = 0; pass < (strcmp(m->root, "/") == 0 ? 1 : 2); pass++) {
+                bool found = false;
+
+                n = mflow_napi_threads(pass == 0 ? m->root : "/", dev, t, ELEMENTSOF(t));
+                for (int i = 0; i < n; i++)
+                        found = found || (t[i].pid == pid && strcmp(t[i].comm, comm) == 0);
+                if (!found)
+                        return false;
+        }
+        return true;
+}
+
+/* Puts a NAPI thread's affinity back to the cpulist prev (if it still exists) and forgets the record. */
+static void napi_restore(Mflow *m, int pid, const char *comm, const char *prev, const char *why) {
+        char name[16];
+        bool set[MFLOW_MAX_CPUS] = {};
+        cpu_set_t cs;
+
+        snprintf(name, sizeof(name), "%d", pid);
+        if (!napi_thread_alive(m, pid, comm))
+                log_info("MFLOW: %s: NAPI thread %d (%s) is gone, nothing to restore.", why, pid, comm);
+        else if (mflow_cpulist_parse(prev, set, MFLOW_MAX_CPUS) < 0)
+                log_warning("MFLOW: %s: bad recorded affinity '%s' of NAPI thread %d, leaving it.", why, prev, pid);
+        else {
+                CPU_ZERO(&cs);
+                for (unsigned i = 0; i < MFLOW_MAX_CPUS; i++)
+                        if (set[i])
+                                CPU_SET(i, &cs);
+                if (sched_setaffinity(pid, sizeof(cs), &cs) < 0)
+                        log_warning_errno(errno, "MFLOW: %s: restoring the affinity of NAPI thread %d (%s) failed: %m",
+                                          why, pid, comm);
+                else
+                        store_event_log(m->store, LOG_INFO, NULL, 0, "mflow-napi-restored",
+                                        "MFLOW: %s: NAPI thread %d (%s) back on CPUs %s", why, pid, comm, prev);
+        }
+        (void) journal_disown(m->journal, OWN_NAPI, name);
+}
+
+/* The records of NAPI threads left by a run that did not stop cleanly: each thread still there gets
+ * its recorded affinity back. */
+static void napi_reconcile(Mflow *m) {
+        char **names = NULL, **data = NULL;
+        size_t n = 0;
+
+        if (journal_owned_list(m->journal, OWN_NAPI, &names, &data, &n) < 0)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                json_object *o = json_tokener_parse(data[i]), *v;
+                const char *comm = o && json_object_object_get_ex(o, "comm", &v) ? json_object_get_string(v) : "";
+                const char *prev = o && json_object_object_get_ex(o, "prev", &v) ? json_object_get_string(v) : "";
+
+                napi_restore(m, atoi(names[i]), comm ?: "", prev ?: "", "reconcile");
+                json_object_put(o);
+        }
+        store_strv_free(names, n);
+        store_strv_free(data, n);
+}
+
+/* Undoes what dev_knobs_apply() wrote: thread affinities first, then the knobs through the journal. */
+static void dev_knobs_release(Dev *d) {
+        Mflow *m = d->m;
+
+        for (size_t i = 0; i < d->n_napi; i++) {
+                char name[16];
+                char **names = NULL, **data = NULL;
+                size_t n = 0;
+
+                snprintf(name, sizeof(name), "%d", d->napi[i].pid);
+                if (journal_owned_list(m->journal, OWN_NAPI, &names, &data, &n) >= 0) {
+                        for (size_t k = 0; k < n; k++)
+                                if (strcmp(names[k], name) == 0) {
+                                        json_object *o = json_tokener_parse(data[k]), *v;
+                                        const char *prev = o && json_object_object_get_ex(o, "prev", &v)
+                                                                   ? json_object_get_string(v)
+                                                                   : "";
+
+                                        napi_restore(m, d->napi[i].pid, d->napi[i].comm, prev ?: "", d->name);
+                                        json_object_put(o);
+                                }
+                        store_strv_free(names, n);
+                        store_strv_free(data, n);
+                }
+        }
+        d->n_napi = 0;
+        for (size_t i = d->n_knob_names; i-- > 0;) {
+                _cleanup_free_ char *error = NULL;
+                int r = journal_restore(m->journal, d->knob_names[i], false, &error);
+
+                if (r < 0)
+                        log_warning("MFLOW: restoring %s failed: %s", d->knob_names[i], error ?: strerror(-r));
+                free(d->knob_names[i]);
+        }
+        if (d->knobs_on)
+                log_info("MFLOW: %s: the %s knobs are restored.", d->name, mode_word(d->conf.mode));
+        d->n_knob_names = 0;
+        d->knobs_on = false;
+        d->n_knob_cores = 0;
+        d->knob_value[0] = '\0';
+}
+
+static int dev_knob_set(Dev *d, const char *name, const char *value) {
+        _cleanup_free_ char *error = NULL;
+        char *copy;
+        int r;
+
+        if (d->n_knob_names >= ELEMENTSOF(d->knob_names))
+                return dev_set_error(d, -E2BIG, "too many knobs"), -E2BIG;
+        copy = strdup(name);
+        if (!copy)
+                return -ENOMEM;
+        /* Remembered before the write: a partial or failed write still has a record to restore. */
+        d->knob_names[d->n_knob_names++] = copy;
+        r = journal_set(d->m->journal, name, value, KNOB_BY, &error);
+        if (r < 0) {
+                free(d->error);
+                if (asprintf(&d->error, "%s", error ?: strerror(-r)) < 0)
+                        d->error = NULL;
+                log_warning("MFLOW: %s: %s", d->name, error ?: strerror(-r));
+        }
+        return r;
+}
+
+/* rps: every rx queue's rps_cpus gets the splitting cores; napi-threaded: threaded NAPI on and its
+ * threads pinned to them. The cores come from mflow_cores_assign() for one flow of cores_per_flow;
+ * no XDP program is attached (nothing per flow needs to be seen). */
+static int dev_knobs_apply(Dev *d) {
+        Mflow *m = d->m;
+        MflowSnapshot snap;
+        MflowCoreRequest req = { .want = d->conf.cores_per_flow };
+        MflowCoreAssignment a;
+        double load[MFLOW_MAX_CPUS] = {};
+        bool set[MFLOW_MAX_CPUS] = {};
+        char list[64];
+        int r;
+
+        free(d->error);
+        d->error = NULL;
+        free(d->conflict);
+        d->conflict = NULL;
+        if (if_nametoindex(d->name) == 0) {
+                dev_set_error(d, 0, "no such device");
+                log_warning("MFLOW: device %s does not exist; its knobs are not written.", d->name);
+                return 0;
+        }
+        r = dev_snapshot(d, &snap);
+        if (r >= 0 && d->have_prev)
+                mflow_load_compute(&d->prev, &snap, load);
+        if (r >= 0)
+                r = mflow_cores_assign(&snap, load, m->hysteresis, &req, 1, &a);
+        if (r < 0)
+                return dev_set_error(d, r, "cannot choose the cores"), 0;
+        for (unsigned i = 0; i < a.n; i++)
+                set[a.cores[i]] = true;
+        d->n_knob_cores = a.n;
+        memcpy(d->knob_cores, a.cores, sizeof(d->knob_cores));
+        mflow_cpulist_format(set, MFLOW_MAX_CPUS, list, sizeof(list));
+
+        if (d->conf.mode == MFLOW_CONF_MODE_RPS) {
+                unsigned q[MFLOW_MAX_QUEUES];
+                int n = mflow_rx_queues(m->root, d->name, q, ELEMENTSOF(q));
+
+                if (n <= 0) {
+                        dev_set_error(d, n < 0 ? n : -ENOENT, "no receive queues");
+                        return 0;
+                }
+                mflow_cpumask_format(set, MFLOW_MAX_CPUS, d->knob_value, sizeof(d->knob_value));
+                for (int i = 0; i < n; i++) {
+                        char name[64];
+
+                        snprintf(name, sizeof(name), "net.%s.rx.%u.rps_cpus", d->name, q[i]);
+                        r = dev_knob_set(d, name, d->knob_value);
+                        if (r < 0) {
+                                dev_knobs_release(d);
+                                return 0;
+                        }
+                }
+        } else {
+                char name[64];
+
+                snprintf(d->knob_value, sizeof(d->knob_value), "1");
+                snprintf(name, sizeof(name), "net.%s.threaded", d->name);
+                r = dev_knob_set(d, name, "1");
+                if (r >= 0) {
+                        int n = mflow_napi_threads(m->root, d->name, d->napi, ELEMENTSOF(d->napi));
+
+                        d->n_napi = n > 0 ? (size_t) n : 0;
+                        if (n < 0) {
+                                r = n;
+                                dev_set_error(d, r, "cannot list the NAPI threads");
+                        } else if (n == 0) {
+                                r = -ENOENT;
+                                dev_set_error(d, 0,
+                                              "threaded NAPI is on but the device has no NAPI threads (a veth has "
+                                              "NAPI only with GRO or XDP on)");
+                        }
+                }
+                for (size_t i = 0; r >= 0 && i < d->n_napi; i++) {
+                        MflowNapiThread *t = &d->napi[i];
+                        bool prev[MFLOW_MAX_CPUS] = {};
+                        char pidname[16], prevlist[256], *data = NULL;
+                        cpu_set_t cs;
+
+                        if (!napi_thread_alive(m, t->pid, t->comm)) {
+                                r = -ESRCH;
+                                dev_set_error(d, r, "a NAPI thread is not a live thread of this host");
+                                break;
+                        }
+                        CPU_ZERO(&cs);
+                        if (sched_getaffinity(t->pid, sizeof(cs), &cs) < 0) {
+                                r = -errno;
+                                dev_set_error(d, r, "cannot read a NAPI thread's affinity");
+                                break;
+                        }
+                        for (unsigned c = 0; c < MFLOW_MAX_CPUS; c++)
+                                prev[c] = CPU_ISSET(c, &cs);
+                        mflow_cpulist_format(prev, MFLOW_MAX_CPUS, prevlist, sizeof(prevlist));
+                        snprintf(pidname, sizeof(pidname), "%d", t->pid);
+                        if (asprintf(&data, "{\"device\":\"%s\",\"comm\":\"%s\",\"prev\":\"%s\",\"set\":\"%s\"}",
+                                     d->name, t->comm, prevlist, list) < 0)
+                                return -ENOMEM;
+                        /* The previous mask is durable before the thread is moved. */
+                        r = journal_own(m->journal, OWN_NAPI, pidname, data);
+                        free(data);
+                        if (r < 0) {
+                                dev_set_error(d, r, "cannot record a NAPI thread's affinity");
+                                break;
+                        }
+                        CPU_ZERO(&cs);
+                        for (unsigned c = 0; c < a.n; c++)
+                                CPU_SET(a.cores[c], &cs);
+                        if (sched_setaffinity(t->pid, sizeof(cs), &cs) < 0) {
+                                r = -errno;
+                                (void) journal_disown(m->journal, OWN_NAPI, pidname);
+                                dev_set_error(d, r, "cannot set a NAPI thread's affinity");
+                                d->n_napi = i; /* the ones before were moved */
+                                break;
+                        }
+                }
+                if (r < 0) {
+                        log_warning("MFLOW: %s: napi-threaded not applied: %s", d->name, d->error ?: "?");
+                        dev_knobs_release(d);
+                        return 0;
+                }
+        }
+        d->knobs_on = true;
+        store_event_log(m->store, LOG_INFO, NULL, 0, "mflow-knobs", "MFLOW: %s in %s mode: %s on CPUs %s%s%s", d->name,
+                        mode_word(d->conf.mode),
+                        d->conf.mode == MFLOW_CONF_MODE_RPS ? "rps_cpus of every rx queue" : "NAPI threads", list,
+                        a.reason[0] ? "; " : "", a.reason);
+        log_info("MFLOW: %s in %s mode on CPUs %s (no XDP).", d->name, mode_word(d->conf.mode), list);
+        return 0;
+}
+
 static Dev *dev_find(Mflow *m, const char *name) {
         for (size_t i = 0; i < m->n_devs; i++)
                 if (strcmp(m->devs[i]->name, name) == 0)
@@ -927,6 +1216,66 @@ static void reconcile(Mflow *m) {
         store_strv_free(data, n);
 }
 
+static int bpffs_prepare_once(Mflow *m) {
+        int r;
+
+        if (m->bpffs_ready)
+                return 0;
+        r = bpffs_prepare(m);
+        if (r >= 0)
+                m->bpffs_ready = true;
+        return r;
+}
+
+/* What the XDP modes need once: the bpffs for the pins (only when a device runs one). */
+static int xdp_prepare(Mflow *m) {
+        for (size_t i = 0; i < m->n_devs; i++)
+                if (!mode_is_knob(m->devs[i]->conf.mode) && m->devs[i]->conf.mode != MFLOW_CONF_MODE_OFF)
+                        return bpffs_prepare_once(m);
+        return 0;
+}
+
+/* Moves d to the settings c: the knob modes' knobs are restored when the mode or the cores change,
+ * an XDP attachment goes for a knob mode or off, and the new mode is applied. */
+static void dev_switch(Dev *d, const DevConf *c) {
+        bool knob = mode_is_knob(c->mode);
+        bool reattach = (c->mode == MFLOW_CONF_MODE_OFF) != (d->conf.mode == MFLOW_CONF_MODE_OFF) || !d->attached;
+
+        if (d->knobs_on &&
+            (c->mode != d->conf.mode || c->cores_per_flow != d->conf.cores_per_flow ||
+             c->have_allowed != d->conf.have_allowed || memcmp(c->allowed, d->conf.allowed, sizeof(c->allowed)) != 0))
+                dev_knobs_release(d);
+        if (c->mode == MFLOW_CONF_MODE_OFF || (knob && (d->attached || d->bpf)))
+                dev_detach(d, true);
+        d->conf = *c;
+        if (knob) {
+                if (!d->knobs_on)
+                        (void) dev_knobs_apply(d);
+        } else if (c->mode == MFLOW_CONF_MODE_OFF) {
+                free(d->error);
+                d->error = NULL;
+        } else if (reattach) {
+                int r = xdp_prepare(d->m);
+
+                if (r < 0)
+                        dev_set_error(d, r, "no bpffs for the pins");
+                else
+                        (void) dev_attach(d);
+        } else {
+                Mflow *m = d->m;
+
+                dev_push_conf(d);
+                /* Out of a split mode: the marks go (the flows stay tracked, unsplit). */
+                if (c->mode == MFLOW_CONF_MODE_PASS)
+                        for (size_t i = 0; i < m->n_flows; i++)
+                                if (m->flows[i].dev == d && m->flows[i].state == FLOW_SPLIT) {
+                                        (void) mflow_bpf_unsplit(d->bpf, &m->flows[i].key);
+                                        m->flows[i].state = FLOW_ELEPHANT;
+                                        m->flows[i].n_cores = 0;
+                                }
+        }
+}
+
 int mflow_start(Mflow *m) {
         unsigned online;
         int r;
@@ -935,6 +1284,7 @@ int mflow_start(Mflow *m) {
         if (!m->devices || !m->devices[0]) {
                 /* Still reconcile what a crashed run with devices left behind. */
                 reconcile(m);
+                napi_reconcile(m);
                 return 0;
         }
         if (m->dry_run) {
@@ -955,14 +1305,20 @@ int mflow_start(Mflow *m) {
                                 return -ENOMEM;
         }
         reconcile(m);
-        r = bpffs_prepare(m);
-        if (r < 0) {
-                for (size_t i = 0; i < m->n_devs; i++)
-                        dev_set_error(m->devs[i], r, "no bpffs for the pins");
-                return 0;
-        }
+        napi_reconcile(m);
         for (size_t i = 0; i < m->n_devs; i++)
-                (void) dev_attach(m->devs[i]);
+                if (mode_is_knob(m->devs[i]->conf.mode))
+                        (void) dev_knobs_apply(m->devs[i]);
+        r = xdp_prepare(m);
+        for (size_t i = 0; i < m->n_devs; i++)
+                if (!mode_is_knob(m->devs[i]->conf.mode)) {
+                        if (r < 0)
+                                dev_set_error(m->devs[i], r, "no bpffs for the pins");
+                        else
+                                (void) dev_attach(m->devs[i]);
+                }
+        if (r < 0)
+                return 0;
         r = sd_event_add_time_relative(m->event, &m->timer, CLOCK_MONOTONIC, (uint64_t) m->interval_ms * 1000, 10000,
                                        on_timer, m);
         if (r < 0)
@@ -973,8 +1329,10 @@ int mflow_start(Mflow *m) {
 
 void mflow_stop(Mflow *m) {
         m->timer = sd_event_source_disable_unref(m->timer);
-        for (size_t i = 0; i < m->n_devs; i++)
+        for (size_t i = 0; i < m->n_devs; i++) {
+                dev_knobs_release(m->devs[i]);
                 dev_detach(m->devs[i], true);
+        }
         if (m->bpffs_mounted) {
                 if (umount2(m->bpffs, MNT_DETACH) < 0)
                         log_warning_errno(errno, "MFLOW: cannot unmount the bpffs at %s: %m", m->bpffs);
@@ -985,6 +1343,7 @@ void mflow_stop(Mflow *m) {
                 m->bpffs_mounted = false;
                 (void) journal_disown(m->journal, OWN_BPFFS, m->bpffs);
         }
+        m->bpffs_ready = false;
 }
 
 /* ---- status, metrics ---- */
@@ -1093,6 +1452,35 @@ static json_object *dev_to_json(const Dev *d) {
         }
         json_object_object_add(o, "cores", cores);
         json_object_object_add(o, "pins", d->attached ? json_object_new_string(d->pin_dir) : NULL);
+        json_object_object_add(o, "knobs_applied", json_object_new_boolean(d->knobs_on));
+        if (d->knobs_on) {
+                json_object *knobs = json_object_new_array(), *threads = json_object_new_array(),
+                            *kc = json_object_new_array();
+
+                for (size_t i = 0; knobs && i < d->n_knob_names; i++) {
+                        json_object *k = json_object_new_object();
+
+                        json_object_object_add(k, "name", json_object_new_string(d->knob_names[i]));
+                        json_object_object_add(k, "value", json_object_new_string(d->knob_value));
+                        json_object_array_add(knobs, k);
+                }
+                for (size_t i = 0; threads && i < d->n_napi; i++) {
+                        json_object *t = json_object_new_object();
+
+                        json_object_object_add(t, "pid", json_object_new_int(d->napi[i].pid));
+                        json_object_object_add(t, "name", json_object_new_string(d->napi[i].comm));
+                        json_object_array_add(threads, t);
+                }
+                for (unsigned i = 0; kc && i < d->n_knob_cores; i++)
+                        json_object_array_add(kc, json_object_new_int((int) d->knob_cores[i]));
+                json_object_object_add(o, "knob_cores", kc);
+                json_object_object_add(o, "knobs", knobs);
+                json_object_object_add(o, "napi_threads", threads);
+        } else {
+                json_object_object_add(o, "knob_cores", json_object_new_array());
+                json_object_object_add(o, "knobs", json_object_new_array());
+                json_object_object_add(o, "napi_threads", json_object_new_array());
+        }
         return o;
 }
 
@@ -1148,7 +1536,6 @@ int mflow_op_set(void *userdata, const Request *req, Reply *reply) {
         DevConf c;
         MflowSnapshot snap;
         unsigned online;
-        bool reattach;
         Dev *d;
 
         if (m->dry_run)
@@ -1169,11 +1556,13 @@ int mflow_op_set(void *userdata, const Request *req, Reply *reply) {
 
                 if (mode == -EOPNOTSUPP)
                         return reply_error(reply, REPLY_INVALID_VALUE,
-                                           "mode '%s' is not available yet; expected split, flowlet, pass or off",
+                                           "mode '%s' is not available yet; expected split, flowlet, pass, off, "
+                                           "rps or napi-threaded",
                                            p->s);
                 if (mode < 0)
-                        return reply_error(reply, REPLY_INVALID_VALUE,
-                                           "unknown mode '%s'; expected split, flowlet, pass or off", p->s);
+                        return reply_error(
+                                reply, REPLY_INVALID_VALUE,
+                                "unknown mode '%s'; expected split, flowlet, pass, off, rps or napi-threaded", p->s);
                 c.mode = (MflowConfMode) mode;
         }
         p = request_param(req, SET_CORES_PER_FLOW);
@@ -1240,40 +1629,30 @@ int mflow_op_set(void *userdata, const Request *req, Reply *reply) {
                 if (!d)
                         return reply_error(reply, REPLY_CONFLICT, "MFLOW handles at most %d devices",
                                            MFLOW_MAX_DEVICES);
-                if (!m->timer) {
-                        int r = bpffs_prepare(m);
+        }
+        if (!mode_is_knob(c.mode) && c.mode != MFLOW_CONF_MODE_OFF) {
+                int r = bpffs_prepare_once(m);
 
-                        if (r < 0)
-                                return reply_errno(reply, r, "no bpffs at %s", m->bpffs);
-                        r = sd_event_add_time_relative(m->event, &m->timer, CLOCK_MONOTONIC,
-                                                       (uint64_t) m->interval_ms * 1000, 10000, on_timer, m);
-                        if (r < 0)
-                                return r;
-                        (void) sd_event_source_set_description(m->timer, "mflow-timer");
-                        (void) sd_event_source_set_enabled(m->timer, SD_EVENT_ON);
-                }
+                if (r < 0)
+                        return reply_errno(reply, r, "no bpffs at %s", m->bpffs);
         }
-        reattach = (c.mode == MFLOW_CONF_MODE_OFF) != (d->conf.mode == MFLOW_CONF_MODE_OFF) || !d->attached;
-        d->conf = c;
+        if (!m->timer) {
+                int r = sd_event_add_time_relative(m->event, &m->timer, CLOCK_MONOTONIC,
+                                                   (uint64_t) m->interval_ms * 1000, 10000, on_timer, m);
+
+                if (r < 0)
+                        return r;
+                (void) sd_event_source_set_description(m->timer, "mflow-timer");
+                (void) sd_event_source_set_enabled(m->timer, SD_EVENT_ON);
+        }
+        dev_switch(d, &c);
         d->conf_set = true;
-        if (c.mode == MFLOW_CONF_MODE_OFF)
-                dev_detach(d, true);
-        else if (reattach)
-                (void) dev_attach(d);
-        else {
-                dev_push_conf(d);
-                /* Out of a split mode: the marks go (the flows stay tracked, unsplit). */
-                if (c.mode == MFLOW_CONF_MODE_PASS)
-                        for (size_t i = 0; i < m->n_flows; i++)
-                                if (m->flows[i].dev == d && m->flows[i].state == FLOW_SPLIT) {
-                                        (void) mflow_bpf_unsplit(d->bpf, &m->flows[i].key);
-                                        m->flows[i].state = FLOW_ELEPHANT;
-                                        m->flows[i].n_cores = 0;
-                                }
-        }
         store_event_log(m->store, LOG_INFO, NULL, 0, "mflow-set", "MFLOW: %s set to %s, %u cores per flow, batch %u",
                         d->name, mode_word(c.mode), c.cores_per_flow, c.batch);
-        if (c.mode != MFLOW_CONF_MODE_OFF && !d->attached)
+        if (mode_is_knob(c.mode) && !d->knobs_on)
+                return reply_error(reply, REPLY_UNAVAILABLE, "%s: %s mode not applied: %s", d->name, mode_word(c.mode),
+                                   d->error ?: "unknown reason");
+        if (c.mode != MFLOW_CONF_MODE_OFF && !mode_is_knob(c.mode) && !d->attached)
                 return reply_error(reply, d->conflict ? REPLY_CONFLICT : REPLY_UNAVAILABLE, "%s is not attached: %s",
                                    d->name, d->conflict ?: d->error ?: "unknown reason");
         return reply_json(reply, 200, dev_to_json(d));

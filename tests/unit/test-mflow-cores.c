@@ -249,7 +249,60 @@ static void test_assign_2cpu(void **state) {
         assert_non_null(strstr(a[1].reason, "shared with another flow"));
 }
 
+static void test_masks(void **state) {
+        bool set[70] = {};
+        char buf[64];
+
+        mflow_cpumask_format(set, 70, buf, sizeof(buf));
+        assert_string_equal(buf, "0");
+        mflow_cpulist_format(set, 70, buf, sizeof(buf));
+        assert_string_equal(buf, "");
+        set[0] = set[1] = true;
+        mflow_cpumask_format(set, 70, buf, sizeof(buf));
+        assert_string_equal(buf, "3");
+        set[4] = set[5] = set[6] = true;
+        mflow_cpulist_format(set, 70, buf, sizeof(buf));
+        assert_string_equal(buf, "0-1,4-6");
+        set[32] = set[69] = true;
+        mflow_cpumask_format(set, 70, buf, sizeof(buf));
+        assert_string_equal(buf, "20,00000001,00000073");
+        mflow_cpulist_format(set, 70, buf, sizeof(buf));
+        assert_string_equal(buf, "0-1,4-6,32,69");
+}
+
+/* The fixture's rx-0 and rx-1 of eth0, and its NAPI threads in proc/PID/comm: napi/eth0-8193 and
+ * -8194 are eth0's, napi/eth01-8195 is another device's, napi/eth0-x and a kworker are no NAPI
+ * threads, napi/verylongde is a name an older kernel cut at 15 characters and
+ * napi/verylongdev0-8200 one a newer kernel shows whole. */
+static void test_queues_threads(void **state) {
+        unsigned q[8];
+        MflowNapiThread t[8];
+
+        assert_int_equal(mflow_rx_queues(testutil_tree.root, "eth0", q, 8), 2);
+        assert_int_equal(q[0], 0);
+        assert_int_equal(q[1], 1);
+        assert_int_equal(mflow_rx_queues(testutil_tree.root, "eth0", q, 1), 1);
+        assert_int_equal(mflow_rx_queues(testutil_tree.root, "nosuch0", q, 8), -ENODEV);
+        assert_int_equal(mflow_rx_queues(testutil_tree.root, "../eth0", q, 8), -EINVAL);
+
+        assert_int_equal(mflow_napi_threads(testutil_tree.root, "eth0", t, 8), 2);
+        assert_int_equal(t[0].pid, 4100);
+        assert_string_equal(t[0].comm, "napi/eth0-8194");
+        assert_int_equal(t[1].pid, 4101);
+        assert_string_equal(t[1].comm, "napi/eth0-8193");
+        assert_int_equal(mflow_napi_threads(testutil_tree.root, "eth01", t, 8), 1);
+        assert_int_equal(t[0].pid, 4102);
+        assert_int_equal(mflow_napi_threads(testutil_tree.root, "verylongdev0", t, 8), 2);
+        assert_int_equal(t[0].pid, 4104);
+        assert_int_equal(t[1].pid, 4106);
+        assert_string_equal(t[1].comm, "napi/verylongdev0-8200");
+        assert_int_equal(mflow_napi_threads(testutil_tree.root, "eth1", t, 8), 0);
+        assert_int_equal(mflow_napi_threads(testutil_tree.root, "a/b", t, 8), -EINVAL);
+}
+
 static const struct CMUnitTest tests_any_host[] = {
+        cmocka_unit_test(test_masks),
+        cmocka_unit_test_setup_teardown(test_queues_threads, setup_6cpu, teardown),
         cmocka_unit_test(test_cpulist),
         cmocka_unit_test_setup_teardown(test_snapshot_6cpu, setup_6cpu, teardown),
         cmocka_unit_test_setup_teardown(test_snapshot_missing, setup_2cpu, teardown),
