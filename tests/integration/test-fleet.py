@@ -2,12 +2,13 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The fleet through a real 3-member etcd cluster (Debian's etcd, each member in its own network
 # namespace joined to a bridge whose host side the maiods reach, or on loopback ports when
-# namespaces cannot be made; auth on, one role per host that may write only its own keys) and two maiods with their own state and
-# fixture roots: a model trained on host a reaches a new tenant on host b through a lazy
-# lookup, and serves b's next decision (a's greedy one) without an episode on b; one member
-# down changes nothing; all down: b answers fast and says local-only; back: publishing
-# resumes; corrupt, out-of-bounds, wrong-shape and not-allowed models are rejected and
-# logged; b cannot write a's keys.
+# namespaces cannot be made; auth on, one role per host that may write only its own keys) and
+# two maiods with their own state and fixture roots: a model trained on host a reaches a new
+# tenant on host b through a lazy lookup, and serves b's next decision (a's greedy one) without
+# an episode on b; one member down changes nothing; all down: b answers fast and says
+# local-only; back: publishing resumes; corrupt, out-of-bounds, wrong-shape and not-allowed
+# models are rejected and logged, and the nearest valid model wins though more than 64 farther
+# ones precede it; b cannot write a's keys.
 
 import base64
 import json
@@ -363,38 +364,54 @@ def test_fleet():
             etcd.put(f"{PREFIX}/models/batch/0/b/999", "x", token=tok_b)
             etcd.call("kv/deleterange", {"key": b64(f"{PREFIX}/models/batch/0/b/999")})
 
-            # Hostile values next to a valid one: the hostile ones are nearer, all are rejected
-            # and logged, and the valid one (from a) is imported.
+            # Hostile values next to valid ones in the tenant's own context bucket: the hostile
+            # ones are as near as the nearest valid one, all are rejected and logged. 70 valid
+            # models 0.1 farther fill the bucket's first page (64 keys) ahead of the nearest one
+            # in key order: the lookup reads the whole bucket and imports the nearest.
             exported = a.ok("GET", f"/v1/models/{a.ok('GET', f'/v1/tenants/{ta}/policy')['model_id']}")
             c = first["context"]
             feat = [c["local_alloc"], c["local_usage"], c["remote_usage"], c["traffic"], c["contention"]]
             feat = [min(1.0, max(0.0, x)) for x in feat]
             far = list(feat)
             far[0] = far[0] + 0.5 if far[0] < 0.5 else far[0] - 0.5
+            own = sum(min(1, int(x * 2)) << (4 - i) for i, x in enumerate(feat))  # fleet_context_bucket()
+            near = list(feat)  # 0.1 away, in the same bucket
+            if near[1] < 0.5:
+                near[1] = near[1] - 0.1 if near[1] >= 0.1 else near[1] + 0.1
+            else:
+                near[1] = near[1] + 0.1 if near[1] <= 0.9 else near[1] - 0.1
             wrong_shape = json.loads(json.dumps(exported["model"]))
             wrong_shape["state"]["arms"] = wrong_shape["state"]["arms"][:1]
             bounds = dict(exported["model"], params=dict(exported["model"]["params"], train_steps=100000))
+            mine = f"{PREFIX}/models/serving/{own}"
             hostile = {
-                f"{PREFIX}/models/serving/0/a/901": "{not json",
-                f"{PREFIX}/models/serving/0/a/902": model_value(dict(exported, model=wrong_shape), "a", 902, feat),
-                f"{PREFIX}/models/serving/0/a/903": model_value(dict(exported, model=bounds), "a", 903, feat),
-                f"{PREFIX}/models/serving/0/c/904": model_value(exported, "c", 904, feat),
+                f"{mine}/a/901": "{not json",
+                f"{mine}/a/902": model_value(dict(exported, model=wrong_shape), "a", 902, feat),
+                f"{mine}/a/903": model_value(dict(exported, model=bounds), "a", 903, feat),
+                f"{mine}/c/904": model_value(exported, "c", 904, feat),
                 f"{PREFIX}/models/serving/0/a/905": model_value(exported, "a", 905, far),
+                f"{mine}/a/9999": model_value(exported, "a", 9999, feat),
             }
+            for t in range(1000, 1070):
+                hostile[f"{mine}/a/{t}"] = model_value(exported, "a", t, near)
+            check(sorted(hostile).index(f"{mine}/a/9999") >= 64, "the nearest model is not among the first 64 keys")
             # A compressed document that inflates to more than it announces (a small "bomb").
             bomb = json.loads(model_value(exported, "a", 906, feat))
             del bomb["document"]
             bomb["document_deflate"] = base64.b64encode(zlib.compress(b" " * 1000000, 9)).decode()
             bomb["document_bytes"] = 1000
-            hostile[f"{PREFIX}/models/serving/0/a/906"] = json.dumps(bomb)
+            hostile[f"{mine}/a/906"] = json.dumps(bomb)
+            tok, tok_at = None, 0
             for k, v in hostile.items():
-                etcd.put(k, v)
+                if time.monotonic() - tok_at > 2:  # root tokens live 5 s; a login costs a bcrypt
+                    tok, tok_at = etcd.root_token(), time.monotonic()
+                etcd.put(k, v, token=tok)
             rejected = fleet_status(b)["rejected"]
             ts = add_tenant(b, "server", workload_class="serving")
             b.ok("GET", f"/v1/tenants/{ts}/thresholds")
             pol = wait_for(lambda: (p := b.ok("GET", f"/v1/tenants/{ts}/policy"))["model_origin"] != "local" and p,
-                           3, "the serving tenant takes the valid model")
-            check_eq(pol["model_origin"], "fleet:a/905", "the valid model, after the hostile ones")
+                           3, "the serving tenant takes the nearest valid model")
+            check_eq(pol["model_origin"], "fleet:a/9999", "the nearest valid model, after the hostile ones")
             check(fleet_status(b)["rejected"] >= rejected + 5, f"rejections counted: {fleet_status(b)}")
             log = b.log()
             for k in (901, 902, 903, 906):
