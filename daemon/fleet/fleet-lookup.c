@@ -376,34 +376,36 @@ static void candidates_import(Fleet *f, const Lookup *l, Candidate *c, size_t n)
 
 static int range_next(Lookup *l);
 
-/* Adds this page's valid candidates to the lookup's and keeps the LOOKUP_KEEP nearest. */
+/* Adds this page's valid candidates to the lookup's, keeping the LOOKUP_KEEP nearest: at most
+ * LOOKUP_KEEP + 1 documents are held at any time, whatever a page holds. */
 static int candidates_merge(Lookup *l, json_object *kvs) {
         Fleet *f = l->fleet;
-        size_t total = json_object_is_type(kvs, json_type_array) ? json_object_array_length(kvs) : 0, n;
-        Candidate *c = reallocarray(l->candidates, l->n_candidates + total + 1, sizeof *c);
+        size_t total = json_object_is_type(kvs, json_type_array) ? json_object_array_length(kvs) : 0;
+        Candidate *c = l->candidates;
 
-        if (!c)
-                return -ENOMEM;
-        l->candidates = c;
-        n = l->n_candidates;
+        if (!c) {
+                c = calloc(LOOKUP_KEEP + 1, sizeof *c);
+                if (!c)
+                        return -ENOMEM;
+                l->candidates = c;
+        }
         for (size_t i = 0; i < total; i++) {
+                size_t n = l->n_candidates;
                 int r;
 
                 c[n] = (Candidate) {};
                 r = candidate_make(f, l, json_object_array_get_idx(kvs, i), &c[n]);
-                if (r < 0) {
-                        l->n_candidates = n;
+                if (r < 0)
                         return r;
-                }
-                if (r > 0)
-                        n++;
+                if (r == 0)
+                        continue;
+                qsort(c, n + 1, sizeof *c, candidate_order);
+                if (n + 1 > LOOKUP_KEEP) {
+                        json_object_put(c[n].value);
+                        json_object_put(c[n].document);
+                } else
+                        l->n_candidates = n + 1;
         }
-        qsort(c, n, sizeof *c, candidate_order);
-        for (size_t i = LOOKUP_KEEP; i < n; i++) {
-                json_object_put(c[i].value);
-                json_object_put(c[i].document);
-        }
-        l->n_candidates = n < LOOKUP_KEEP ? n : LOOKUP_KEEP;
         return 0;
 }
 
