@@ -25,6 +25,10 @@ typedef struct Lookup {
         int64_t tenant;
         char *workload_class, *policy;
         double features[TIER_N_FEATURES];
+        FleetScan scan;
+        uint64_t deadline_usec;       /* CLOCK_MONOTONIC: lookup_timeout_ms after the start */
+        struct Candidate *candidates; /* the nearest valid models so far, nearest first */
+        size_t n_candidates;
         EtcdRequest *q;
         struct Lookup *next;
 } Lookup;

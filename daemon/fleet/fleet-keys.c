@@ -3,6 +3,7 @@
  * string work. */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,103 @@ unsigned fleet_context_bucket(const double features[static TIER_N_FEATURES]) {
                 key = key * FLEET_BUCKET_LEVELS + (q >= FLEET_BUCKET_LEVELS ? FLEET_BUCKET_LEVELS - 1 : q);
         }
         return key;
+}
+
+static double bucket_bound(const double features[static TIER_N_FEATURES], unsigned own, unsigned b) {
+        double d = 0;
+
+        /* Feature i is digit TIER_N_FEATURES - 1 - i of the bucket (two levels: one bit). */
+        for (unsigned i = 0; i < TIER_N_FEATURES; i++) {
+                unsigned bit = 1U << (TIER_N_FEATURES - 1 - i);
+
+                if ((own ^ b) & bit) {
+                        double x = features[i] < 0 ? 0 : features[i] > 1 ? 1 : features[i];
+
+                        d += (x - 0.5) * (x - 0.5);
+                }
+        }
+        return sqrt(d);
+}
+
+void fleet_scan_init(FleetScan *s, const double features[static TIER_N_FEATURES]) {
+        unsigned own = fleet_context_bucket(features);
+
+        _Static_assert(FLEET_BUCKET_LEVELS == 2 && FLEET_BUCKETS == 1U << TIER_N_FEATURES, "one bit a feature");
+        *s = (FleetScan) {};
+        /* Insertion sort by bound, then by the number of differing features, then bucket. */
+        for (unsigned b = 0; b < FLEET_BUCKETS; b++) {
+                double d = bucket_bound(features, own, b);
+                unsigned j = b;
+
+                while (j > 0 &&
+                       (s->bound[j - 1] > d || (s->bound[j - 1] == d && __builtin_popcount(s->order[j - 1] ^ own) >
+                                                                                __builtin_popcount(b ^ own)))) {
+                        s->order[j] = s->order[j - 1];
+                        s->bound[j] = s->bound[j - 1];
+                        j--;
+                }
+                s->order[j] = b;
+                s->bound[j] = d;
+        }
+}
+
+void fleet_scan_done(FleetScan *s) {
+        free(s->after);
+        s->after = NULL;
+}
+
+int fleet_scan_next(FleetScan *s, const char *prefix, const char *workload_class, double best, char **ret_key,
+                    size_t *ret_key_n, char **ret_end, unsigned *ret_limit) {
+        _cleanup_free_ char *bucket = NULL, *key = NULL, *end = NULL;
+        size_t n;
+
+        if (s->next >= FLEET_BUCKETS || s->bound[s->next] >= best)
+                return 0;
+        if (s->keys >= FLEET_SCAN_KEYS_MAX) {
+                s->truncated = true;
+                return 0;
+        }
+        if (asprintf(&bucket, "%s/models/%s/%u/", prefix, workload_class, s->order[s->next]) < 0)
+                return -ENOMEM;
+        end = etcd_prefix_end(bucket);
+        if (!end)
+                return -ENOMEM;
+        if (s->after) {
+                /* The least key after the last one read: it with a NUL byte appended. */
+                n = strlen(s->after) + 1;
+                key = malloc(n + 1);
+                if (!key)
+                        return -ENOMEM;
+                memcpy(key, s->after, n); /* its NUL included */
+                key[n] = '\0';
+        } else {
+                n = strlen(bucket);
+                key = TAKE_PTR(bucket);
+        }
+        *ret_key = TAKE_PTR(key);
+        *ret_key_n = n;
+        *ret_end = TAKE_PTR(end);
+        *ret_limit = FLEET_SCAN_KEYS_MAX - s->keys < FLEET_SCAN_PAGE ? (unsigned) (FLEET_SCAN_KEYS_MAX - s->keys)
+                                                                     : FLEET_SCAN_PAGE;
+        return 1;
+}
+
+int fleet_scan_feed(FleetScan *s, size_t n, const char *last_key, bool more) {
+        s->keys += n;
+        if (more && n > 0 && last_key) {
+                char *a = strdup(last_key);
+
+                if (!a)
+                        return -ENOMEM;
+                free(s->after);
+                s->after = a;
+                return 0;
+        }
+        /* The bucket is read whole: the next one. */
+        free(s->after);
+        s->after = NULL;
+        s->next++;
+        return 0;
 }
 
 int fleet_deflate_b64(const char *text, char **ret) {

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The lazy lookup: when tiering creates a learning tenant without a close local model, one
- * bounded range read over its class's models; the nearest published model of an allowed host
- * is imported through POST /v1/models' validation and becomes the tenant's starting model.
- * Whatever a value holds, it is checked before use and a bad one is logged and skipped. */
+ * bounded scan of its class's models, nearest context buckets first (FleetScan); the nearest
+ * published model of an allowed host is imported through POST /v1/models' validation and
+ * becomes the tenant's starting model. Whatever a value holds, it is checked before use and a bad one is logged and
+ * skipped. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -14,9 +15,12 @@
 #include "jsonutil.h"
 #include "log.h"
 #include "reply.h"
+#include "time-util.h"
 
 #define LOOKUPS_MAX 16
-#define LOOKUP_KEYS_MAX 64
+/* Valid candidates kept while a lookup scans: the nearest, and a few to fall back on when it
+ * does not import. */
+#define LOOKUP_KEEP 4
 
 typedef struct Candidate {
         double distance;
@@ -38,6 +42,12 @@ void fleet_lookup_free(Lookup *l) {
                         break;
                 }
         etcd_cancel(l->q);
+        for (size_t i = 0; i < l->n_candidates; i++) {
+                json_object_put(l->candidates[i].value);
+                json_object_put(l->candidates[i].document);
+        }
+        free(l->candidates);
+        fleet_scan_done(&l->scan);
         free(l->policy);
         free(l->workload_class);
         free(l);
@@ -364,12 +374,63 @@ static void candidates_import(Fleet *f, const Lookup *l, Candidate *c, size_t n)
         }
 }
 
+static int range_next(Lookup *l);
+
+/* Adds this page's valid candidates to the lookup's, keeping the LOOKUP_KEEP nearest: at most
+ * LOOKUP_KEEP + 1 documents are held at any time, whatever a page holds. */
+static int candidates_merge(Lookup *l, json_object *kvs) {
+        Fleet *f = l->fleet;
+        size_t total = json_object_is_type(kvs, json_type_array) ? json_object_array_length(kvs) : 0;
+        Candidate *c = l->candidates;
+
+        if (!c) {
+                c = calloc(LOOKUP_KEEP + 1, sizeof *c);
+                if (!c)
+                        return -ENOMEM;
+                l->candidates = c;
+        }
+        for (size_t i = 0; i < total; i++) {
+                size_t n = l->n_candidates;
+                int r;
+
+                c[n] = (Candidate) {};
+                r = candidate_make(f, l, json_object_array_get_idx(kvs, i), &c[n]);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        continue;
+                qsort(c, n + 1, sizeof *c, candidate_order);
+                if (n + 1 > LOOKUP_KEEP) {
+                        json_object_put(c[n].value);
+                        json_object_put(c[n].document);
+                } else
+                        l->n_candidates = n + 1;
+        }
+        return 0;
+}
+
+/* The scan is over (or cut short): imports the nearest candidate, and the lookup ends. */
+static void lookup_finish(Lookup *l) {
+        Fleet *f = l->fleet;
+
+        if (l->scan.truncated)
+                log_notice("Fleet: the lookup for tenant %" PRId64 " stopped after %zu keys; the nearest of them wins.",
+                           l->tenant, l->scan.keys);
+        if (l->n_candidates == 0)
+                log_info("Fleet: no model of the fleet for tenant %" PRId64 " (%s, %s).", l->tenant, l->workload_class,
+                         l->policy);
+        else
+                candidates_import(f, l, l->candidates, l->n_candidates);
+        fleet_lookup_free(l);
+}
+
 static void on_range(void *userdata, int r, json_object *reply, const char *err) {
         Lookup *l = userdata;
         Fleet *f = l->fleet;
         json_object *kvs = json_object_object_get(reply, "kvs");
-        Candidate *c = NULL;
-        size_t n = 0, total;
+        size_t n = json_object_is_type(kvs, json_type_array) ? json_object_array_length(kvs) : 0;
+        _cleanup_free_ char *last = NULL;
+        size_t last_n = 0;
 
         l->q = NULL;
         if (r < 0) {
@@ -380,32 +441,62 @@ static void on_range(void *userdata, int r, json_object *reply, const char *err)
                 return;
         }
         fleet_state_set(f, FLEET_CONNECTED, NULL);
-        total = json_object_is_type(kvs, json_type_array) ? json_object_array_length(kvs) : 0;
-        c = calloc(total ?: 1, sizeof *c);
-        for (size_t i = 0; c && i < total; i++)
-                if (candidate_make(f, l, json_object_array_get_idx(kvs, i), &c[n]) > 0)
-                        n++;
-        if (!c)
+        if (n > 0) {
+                const char *k64 =
+                        json_object_get_string(json_object_object_get(json_object_array_get_idx(kvs, n - 1), "key"));
+
+                /* A last key that is not text ends this bucket's pages (it cannot be resumed after). */
+                if (!k64 || etcd_unb64(k64, &last, &last_n) < 0 || strlen(last) != last_n) {
+                        free(last);
+                        last = NULL;
+                }
+        }
+        if (candidates_merge(l, kvs) < 0 ||
+            fleet_scan_feed(&l->scan, n, last, json_object_get_boolean(json_object_object_get(reply, "more"))) < 0) {
                 log_oom();
-        else if (n == 0)
-                log_info("Fleet: no model of the fleet for tenant %" PRId64 " (%s, %s).", l->tenant, l->workload_class,
-                         l->policy);
-        else {
-                qsort(c, n, sizeof *c, candidate_order);
-                candidates_import(f, l, c, n);
+                fleet_lookup_free(l);
+                return;
         }
-        for (size_t i = 0; i < n; i++) {
-                json_object_put(c[i].value);
-                json_object_put(c[i].document);
+        r = range_next(l);
+        if (r < 0) {
+                log_warning_errno(r, "Fleet: cannot go on looking up a model for tenant %" PRId64 ": %m", l->tenant);
+                lookup_finish(l);
+        } else if (r == 0)
+                lookup_finish(l);
+}
+
+/* Starts the scan's next range read. Returns 1 (started), 0 (the scan is over or out of time)
+ * or -errno. */
+static int range_next(Lookup *l) {
+        Fleet *f = l->fleet;
+        _cleanup_(json_object_putp) json_object *b = NULL;
+        _cleanup_free_ char *key = NULL, *end = NULL, *k64 = NULL, *e64 = NULL;
+        double best = l->n_candidates > 0 ? l->candidates[0].distance : INFINITY;
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+        size_t key_n;
+        unsigned limit;
+        int r;
+
+        if (now >= l->deadline_usec) {
+                log_notice("Fleet: the lookup for tenant %" PRId64 " ran out of time after %zu keys.", l->tenant,
+                           l->scan.keys);
+                return 0;
         }
-        free(c);
-        fleet_lookup_free(l);
+        r = fleet_scan_next(&l->scan, f->prefix, l->workload_class, best, &key, &key_n, &end, &limit);
+        if (r <= 0)
+                return r;
+        k64 = etcd_b64(key, key_n);
+        e64 = etcd_b64(end, strlen(end));
+        b = json_object_new_object();
+        if (!k64 || !e64 || !b || json_add_string(b, "key", k64) < 0 || json_add_string(b, "range_end", e64) < 0 ||
+            json_add_int(b, "limit", limit, true) < 0)
+                return -ENOMEM;
+        r = etcd_call(f->etcd, "kv/range", b, (l->deadline_usec - now + 999) / 1000, on_range, l, &l->q);
+        return r < 0 ? r : 1;
 }
 
 void fleet_lookup_hook(void *userdata, int64_t tenant_id) {
         Fleet *f = userdata;
-        _cleanup_(json_object_putp) json_object *b = NULL;
-        _cleanup_free_ char *prefix = NULL;
         TierdTenant *tt = tierd_tenant_peek(f->tierd, tenant_id);
         Lookup *l;
         int r;
@@ -427,21 +518,15 @@ void fleet_lookup_hook(void *userdata, int64_t tenant_id) {
         l->workload_class = strdup(tt->workload_class);
         l->policy = strdup(policy_name(tt->policy));
         tier_context_features(&tt->context, l->features);
+        fleet_scan_init(&l->scan, l->features);
+        l->deadline_usec = now_usec(CLOCK_MONOTONIC) + (uint64_t) f->config->fleet_lookup_timeout_ms * 1000;
         l->next = f->lookups;
         f->lookups = l;
         f->n_lookups++;
         f->lookups_total++;
-        r = l->workload_class && l->policy && asprintf(&prefix, "%s/models/%s/", f->prefix, l->workload_class) >= 0
-                    ? 0
-                    : -ENOMEM;
-        if (r < 0)
-                prefix = NULL;
-        if (r >= 0)
-                b = fleet_body_key(prefix, true);
-        if (r >= 0 && (!b || json_add_int(b, "limit", LOOKUP_KEYS_MAX, true) < 0))
-                r = -ENOMEM;
-        if (r >= 0)
-                r = etcd_call(f->etcd, "kv/range", b, f->config->fleet_lookup_timeout_ms, on_range, l, &l->q);
+        r = l->workload_class && l->policy ? range_next(l) : -ENOMEM;
+        if (r == 0)
+                r = -ETIMEDOUT; /* the first read always starts: the own bucket's bound is 0 */
         if (r < 0) {
                 log_warning_errno(r, "Fleet: cannot look up a model for tenant %" PRId64 ": %m", tenant_id);
                 fleet_lookup_free(l);

@@ -83,6 +83,31 @@ bool fleet_connection_changed(const Config *a, const Config *b);
 /* The bucket of a context in keys: each feature (0..1) at FLEET_BUCKET_LEVELS levels, packed
  * in base FLEET_BUCKET_LEVELS: 0 .. FLEET_BUCKETS - 1. */
 unsigned fleet_context_bucket(const double features[static TIER_N_FEATURES]);
+/* A lookup's scan of one class's models, nearest buckets first. A context in bucket b lies at
+ * least bound[i] from the tenant's (the features whose level differs from the tenant's must
+ * cross the level boundary), so the buckets are read in order of that bound, each whole (in
+ * pages of FLEET_SCAN_PAGE keys), until the next bound is no nearer than the best model found:
+ * then no unread key can hold a nearer one. At most FLEET_SCAN_KEYS_MAX keys are read. */
+#define FLEET_SCAN_PAGE 64
+#define FLEET_SCAN_KEYS_MAX 1024
+typedef struct FleetScan {
+        unsigned order[FLEET_BUCKETS]; /* buckets, least bound first */
+        double bound[FLEET_BUCKETS];   /* bound[i]: least distance of a context in order[i] */
+        unsigned next;                 /* index in order of the bucket being read */
+        char *after;                   /* the last key read in that bucket, NULL: none yet */
+        size_t keys;                   /* keys read */
+        bool truncated;                /* stopped by FLEET_SCAN_KEYS_MAX */
+} FleetScan;
+void fleet_scan_init(FleetScan *s, const double features[static TIER_N_FEATURES]);
+void fleet_scan_done(FleetScan *s);
+/* The next range read, given the distance of the best model found so far (INFINITY: none):
+ * returns 1 with its key (key_n bytes, may hold a NUL), range end and limit, all malloc'd, or 0
+ * when the scan is over, or -ENOMEM. */
+int fleet_scan_next(FleetScan *s, const char *prefix, const char *workload_class, double best, char **ret_key,
+                    size_t *ret_key_n, char **ret_end, unsigned *ret_limit);
+/* Records a read's answer: n keys, the last of them, and whether its range held more.
+ * Returns 0 or -ENOMEM. */
+int fleet_scan_feed(FleetScan *s, size_t n, const char *last_key, bool more);
 /* A document's text deflated (zlib, best compression) and base64-encoded, for a value that
  * would exceed etcd's request limit. Returns 0 and a malloc'd *ret, or -ENOMEM. */
 int fleet_deflate_b64(const char *text, char **ret);

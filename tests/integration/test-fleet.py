@@ -1,12 +1,14 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# The fleet through a real 3-member etcd cluster (Debian's etcd on loopback ports, auth on, one
-# role per host that may write only its own keys) and two maiods with their own state and
-# fixture roots: a model trained on host a reaches a new tenant on host b through a lazy
-# lookup, and serves b's next decision (a's greedy one) without an episode on b; one member
-# down changes nothing; all down: b answers fast and says local-only; back: publishing
-# resumes; corrupt, out-of-bounds, wrong-shape and not-allowed models are rejected and
-# logged; b cannot write a's keys.
+# The fleet through a real 3-member etcd cluster (Debian's etcd, each member in its own network
+# namespace joined to a bridge whose host side the maiods reach, or on loopback ports when
+# namespaces cannot be made; auth on, one role per host that may write only its own keys) and
+# two maiods with their own state and fixture roots: a model trained on host a reaches a new
+# tenant on host b through a lazy lookup, and serves b's next decision (a's greedy one) without
+# an episode on b; one member down changes nothing; all down: b answers fast and says
+# local-only; back: publishing resumes; corrupt, out-of-bounds, wrong-shape and not-allowed
+# models are rejected and logged, and the nearest valid model wins though more than 64 farther
+# ones precede it; b cannot write a's keys.
 
 import base64
 import json
@@ -37,31 +39,108 @@ def prefix_end(p):
     return p[:-1] + chr(ord(p[-1]) + 1)
 
 
-class Etcd:
-    """Three etcd members on loopback ports, in a temp dir removed on exit; members killed by pid."""
+def ip(*args, check_rc=True):
+    p = subprocess.run(["ip", *args], stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+    if check_rc and p.returncode != 0:
+        raise OSError(f"ip {' '.join(args)}: {p.stderr.strip()}")
+    return p.stdout
 
-    def __init__(self):
+
+class Net:
+    """A network namespace per etcd member (names with this test's pid), each joined by a veth to
+    a bridge on the host side, whose address the maiods and this test reach the members through.
+    Everything made is removed on exit, after a failure too. made is False when namespaces cannot
+    be made here (not root, no ip(8)): the members then listen on loopback ports."""
+
+    def __init__(self, n):
+        pid = os.getpid()
+        self.n = n
+        self.ns = [f"maio-fleet-{pid}-m{i}" for i in range(n)]
+        self.bridge = f"mfb{pid % 1000000}"
+        self.veth = [f"mfv{pid % 1000000}m{i}" for i in range(n)]
+        self.made = False
+        self.subnet = None
+
+    def addr(self, i):
+        return f"{self.subnet}.{i + 1}"
+
+    def __enter__(self):
+        if os.geteuid() != 0 or not shutil.which("ip"):
+            return self
+        # A /24 no route of the host covers yet.
+        routes = ip("-4", "route", "show", "table", "all")
+        pid = os.getpid()
+        for k in range(64):
+            cand = f"10.{200 + (pid + k) % 50}.{(pid // 50 + k) % 256}"
+            if f"{cand}." not in routes:
+                self.subnet = cand
+                break
+        if not self.subnet:
+            return self
+        try:
+            ip("link", "add", self.bridge, "type", "bridge")
+            ip("addr", "add", f"{self.subnet}.254/24", "dev", self.bridge)
+            ip("link", "set", self.bridge, "up")
+            for i in range(self.n):
+                ip("netns", "add", self.ns[i])
+                ip("-n", self.ns[i], "link", "set", "lo", "up")
+                ip("link", "add", self.veth[i], "type", "veth", "peer", "name", "eth0", "netns", self.ns[i])
+                ip("link", "set", self.veth[i], "master", self.bridge, "up")
+                ip("-n", self.ns[i], "addr", "add", f"{self.addr(i)}/24", "dev", "eth0")
+                ip("-n", self.ns[i], "link", "set", "eth0", "up")
+        except BaseException as e:
+            self.__exit__(None, None, None)
+            if isinstance(e, OSError):
+                print(f"network namespaces not available ({e}): etcd on loopback", file=sys.stderr)
+                return self
+            raise
+        self.made = True
+        return self
+
+    def __exit__(self, *exc):
+        for i in range(self.n):
+            ip("netns", "del", self.ns[i], check_rc=False)  # takes the veth pair with it
+            ip("link", "del", self.veth[i], check_rc=False)
+        ip("link", "del", self.bridge, check_rc=False)
+        return False
+
+
+class Etcd:
+    """Three etcd members, each in its own network namespace (Net) or on loopback ports, in a temp
+    dir removed on exit; members killed by pid."""
+
+    def __init__(self, net):
+        self.net = net
         self.tmp = tempfile.mkdtemp(prefix="maio-fleet-etcd-")
         self.members = []
         for i in range(3):
-            self.members.append({"name": f"m{i}", "client": free_port(), "peer": free_port(), "proc": None})
+            if net.made:
+                self.members.append({"name": f"m{i}", "host": net.addr(i), "client": 2379, "peer": 2380,
+                                     "ns": net.ns[i], "proc": None})
+            else:
+                self.members.append({"name": f"m{i}", "host": "127.0.0.1", "client": free_port(),
+                                     "peer": free_port(), "ns": None, "proc": None})
         self.token = None
 
     def url(self, i):
-        return f"http://127.0.0.1:{self.members[i]['client']}"
+        return f"http://{self.members[i]['host']}:{self.members[i]['client']}"
+
+    def peer_url(self, i):
+        return f"http://{self.members[i]['host']}:{self.members[i]['peer']}"
 
     def endpoints(self):
         return ",".join(self.url(i) for i in range(3))
 
     def start(self, i):
         m = self.members[i]
-        cluster = ",".join(f"{x['name']}=http://127.0.0.1:{x['peer']}" for x in self.members)
+        cluster = ",".join(f"{x['name']}={self.peer_url(j)}" for j, x in enumerate(self.members))
         log = open(os.path.join(self.tmp, f"{m['name']}.log"), "ab")
+        # ip netns exec execs etcd itself: the pid is etcd's.
         m["proc"] = subprocess.Popen(
+            (["ip", "netns", "exec", m["ns"]] if m["ns"] else []) +
             ["etcd", "--name", m["name"], "--data-dir", os.path.join(self.tmp, m["name"]),
              "--listen-client-urls", self.url(i), "--advertise-client-urls", self.url(i),
-             "--listen-peer-urls", f"http://127.0.0.1:{m['peer']}",
-             "--initial-advertise-peer-urls", f"http://127.0.0.1:{m['peer']}",
+             "--listen-peer-urls", self.peer_url(i), "--initial-advertise-peer-urls", self.peer_url(i),
              "--initial-cluster", cluster, "--initial-cluster-state", "new",
              "--initial-cluster-token", f"maio-test-{os.getpid()}",
              "--auth-token-ttl", "5", "--heartbeat-interval", "100", "--election-timeout", "1000"],
@@ -241,7 +320,9 @@ def model_value(doc, host, tenant, context, workload_class="serving"):
 
 
 def test_fleet():
-    with Etcd() as etcd:
+    with Net(3) as net, Etcd(net) as etcd:
+        print(f"etcd members at {etcd.endpoints()}" + (f" (namespaces {', '.join(net.ns)}, bridge {net.bridge})"
+                                                       if net.made else " (loopback)"))
         etcd.setup_auth(["a", "b"])
         with Root() as ra, Root() as rb, \
                 Daemon(config=config(etcd, "a", extra="max_request_bytes = 8192\n"), root=ra.path) as a, \
@@ -283,38 +364,54 @@ def test_fleet():
             etcd.put(f"{PREFIX}/models/batch/0/b/999", "x", token=tok_b)
             etcd.call("kv/deleterange", {"key": b64(f"{PREFIX}/models/batch/0/b/999")})
 
-            # Hostile values next to a valid one: the hostile ones are nearer, all are rejected
-            # and logged, and the valid one (from a) is imported.
+            # Hostile values next to valid ones in the tenant's own context bucket: the hostile
+            # ones are as near as the nearest valid one, all are rejected and logged. 70 valid
+            # models 0.1 farther fill the bucket's first page (64 keys) ahead of the nearest one
+            # in key order: the lookup reads the whole bucket and imports the nearest.
             exported = a.ok("GET", f"/v1/models/{a.ok('GET', f'/v1/tenants/{ta}/policy')['model_id']}")
             c = first["context"]
             feat = [c["local_alloc"], c["local_usage"], c["remote_usage"], c["traffic"], c["contention"]]
             feat = [min(1.0, max(0.0, x)) for x in feat]
             far = list(feat)
             far[0] = far[0] + 0.5 if far[0] < 0.5 else far[0] - 0.5
+            own = sum(min(1, int(x * 2)) << (4 - i) for i, x in enumerate(feat))  # fleet_context_bucket()
+            near = list(feat)  # 0.1 away, in the same bucket
+            if near[1] < 0.5:
+                near[1] = near[1] - 0.1 if near[1] >= 0.1 else near[1] + 0.1
+            else:
+                near[1] = near[1] + 0.1 if near[1] <= 0.9 else near[1] - 0.1
             wrong_shape = json.loads(json.dumps(exported["model"]))
             wrong_shape["state"]["arms"] = wrong_shape["state"]["arms"][:1]
             bounds = dict(exported["model"], params=dict(exported["model"]["params"], train_steps=100000))
+            mine = f"{PREFIX}/models/serving/{own}"
             hostile = {
-                f"{PREFIX}/models/serving/0/a/901": "{not json",
-                f"{PREFIX}/models/serving/0/a/902": model_value(dict(exported, model=wrong_shape), "a", 902, feat),
-                f"{PREFIX}/models/serving/0/a/903": model_value(dict(exported, model=bounds), "a", 903, feat),
-                f"{PREFIX}/models/serving/0/c/904": model_value(exported, "c", 904, feat),
+                f"{mine}/a/901": "{not json",
+                f"{mine}/a/902": model_value(dict(exported, model=wrong_shape), "a", 902, feat),
+                f"{mine}/a/903": model_value(dict(exported, model=bounds), "a", 903, feat),
+                f"{mine}/c/904": model_value(exported, "c", 904, feat),
                 f"{PREFIX}/models/serving/0/a/905": model_value(exported, "a", 905, far),
+                f"{mine}/a/9999": model_value(exported, "a", 9999, feat),
             }
+            for t in range(1000, 1070):
+                hostile[f"{mine}/a/{t}"] = model_value(exported, "a", t, near)
+            check(sorted(hostile).index(f"{mine}/a/9999") >= 64, "the nearest model is not among the first 64 keys")
             # A compressed document that inflates to more than it announces (a small "bomb").
             bomb = json.loads(model_value(exported, "a", 906, feat))
             del bomb["document"]
             bomb["document_deflate"] = base64.b64encode(zlib.compress(b" " * 1000000, 9)).decode()
             bomb["document_bytes"] = 1000
-            hostile[f"{PREFIX}/models/serving/0/a/906"] = json.dumps(bomb)
+            hostile[f"{mine}/a/906"] = json.dumps(bomb)
+            tok, tok_at = None, 0
             for k, v in hostile.items():
-                etcd.put(k, v)
+                if time.monotonic() - tok_at > 2:  # root tokens live 5 s; a login costs a bcrypt
+                    tok, tok_at = etcd.root_token(), time.monotonic()
+                etcd.put(k, v, token=tok)
             rejected = fleet_status(b)["rejected"]
             ts = add_tenant(b, "server", workload_class="serving")
             b.ok("GET", f"/v1/tenants/{ts}/thresholds")
             pol = wait_for(lambda: (p := b.ok("GET", f"/v1/tenants/{ts}/policy"))["model_origin"] != "local" and p,
-                           3, "the serving tenant takes the valid model")
-            check_eq(pol["model_origin"], "fleet:a/905", "the valid model, after the hostile ones")
+                           3, "the serving tenant takes the nearest valid model")
+            check_eq(pol["model_origin"], "fleet:a/9999", "the nearest valid model, after the hostile ones")
             check(fleet_status(b)["rejected"] >= rejected + 5, f"rejections counted: {fleet_status(b)}")
             log = b.log()
             for k in (901, 902, 903, 906):
