@@ -230,7 +230,8 @@ static ssize_t scan_run(Space *s, const double tenant[static TIER_N_FEATURES], s
         unsigned limit;
         int r;
 
-        qsort(s->m, s->n, sizeof *s->m, model_cmp);
+        if (s->n > 0)
+                qsort(s->m, s->n, sizeof *s->m, model_cmp);
         fleet_scan_init(&scan, tenant);
         while ((r = fleet_scan_next(&scan, "/maio", "batch", best, &key, &key_n, &end, &limit)) > 0) {
                 size_t got = 0, last = 0;
