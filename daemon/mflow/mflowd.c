@@ -24,120 +24,11 @@
 #include "mflowd.h"
 #include "time-util.h"
 
-#define MFLOW_MAX_DEVICES 16
-#define MFLOW_MAX_TRACKED 1024 /* elephants remembered (idle ones are dropped first) */
-#define OWN_XDP "xdp"
-#define OWN_BPFFS "bpffs"
-#define OWN_NAPI "napi-affinity" /* a NAPI kernel thread's CPU affinity, by pid */
-#define MFLOW_MAX_QUEUES 64      /* rx queues whose rps_cpus the rps mode writes */
-#define MFLOW_MAX_NAPI 64        /* NAPI threads of one device the napi-threaded mode pins */
-#define KNOB_BY "mflow"
+#include "mflowd-internal.h"
 
-/* A device's settings: [mflow] defaults, changed by PUT /v1/mflow. */
-typedef struct DevConf {
-        MflowConfMode mode;
-        unsigned cores_per_flow;
-        unsigned batch;
-        uint64_t elephant_bytes_per_s;
-        unsigned window_ms;
-        unsigned idle_ms;
-        unsigned flowlet_gap_us;
-        unsigned flowlet_k;
-        bool have_allowed; /* "cores" given: only these CPUs split */
-        bool allowed[MFLOW_MAX_CPUS];
-} DevConf;
+const char *const flow_state_words[] = { "elephant", "split", "idle" };
 
-typedef struct Dev {
-        Mflow *m;
-        char name[IF_NAMESIZE];
-        int ifindex;
-        DevConf conf;
-        bool conf_set; /* changed by PUT: a reload keeps it */
-        MflowBpf *bpf;
-        MflowXdpMode xdp; /* when attached */
-        bool attached;
-        bool tc; /* the reordering counter is attached */
-        char pin_dir[PATH_MAX];
-        char *conflict; /* someone else's XDP program is on the device */
-        char *error;    /* why it is not attached */
-        sd_event_source *ring;
-        /* adoption of a previous run's attachment found at start */
-        int adopt_fd;
-        MflowXdpMode adopt_mode;
-        bool adopt_clsact;
-        MflowSnapshot prev; /* the last snapshot, for the load */
-        bool have_prev;
-        double load[MFLOW_MAX_CPUS];
-        uint64_t redirects_seen; /* for metrics: sums of the per-CPU counters are read live */
-        /* the knob-only modes (rps, napi-threaded): what was written through the journal */
-        bool knobs_on;
-        unsigned n_knob_cores;
-        unsigned knob_cores[MFLOW_MAX_CORES];
-        char knob_value[64]; /* the rps_cpus mask, or "1" for threaded */
-        char *knob_names[MFLOW_MAX_QUEUES];
-        size_t n_knob_names;
-        MflowNapiThread napi[MFLOW_MAX_NAPI];
-        size_t n_napi;
-} Dev;
-
-typedef enum FlowState {
-        FLOW_ELEPHANT, /* detected, not split (pass mode, or no core) */
-        FLOW_SPLIT,    /* split over its cores */
-        FLOW_IDLE,     /* went idle: cores released */
-} FlowState;
-
-static const char *const flow_state_words[] = { "elephant", "split", "idle" };
-
-typedef struct Flow {
-        struct mflow_key key;
-        Dev *dev;
-        FlowState state;
-        MflowConfMode mode; /* what it was split with */
-        unsigned batch;
-        unsigned n_cores;
-        unsigned cores[MFLOW_MAX_CORES];
-        uint64_t core_packets[MFLOW_MAX_CORES];
-        char reason[MFLOW_REASON_MAX];
-        uint64_t detected_usec; /* CLOCK_REALTIME */
-        double detect_ms;       /* from its first packet to the elephant event */
-        uint64_t rate;
-        uint64_t bytes, packets, microflows;
-        uint64_t segments, ooo_segments;
-        uint64_t last_usec; /* CLOCK_MONOTONIC of the last change, for eviction */
-        /* the stall detector: the counters at the previous timer pass */
-        uint64_t prev_bytes, prev_packets, prev_usec, prev_segments;
-        uint32_t max_end, prev_max_end; /* TCP: the highest end sequence the tc counter saw */
-        unsigned slow;                  /* passes with packets but no progress since the last pass at full rate */
-} Flow;
-
-struct Mflow {
-        Store *store;
-        Journal *journal;
-        sd_event *event;
-        char *root;
-        bool dry_run;
-        bool started;
-
-        char *devices; /* [mflow] devices, as configured at start */
-        DevConf defaults;
-        uint16_t ports[MFLOW_MAX_PORTS];
-        char *bpffs;
-        unsigned qsize;
-        unsigned interval_ms;
-        unsigned hysteresis;
-        bool bpffs_mounted; /* by maiod (this run, or adopted from a crashed one) */
-        bool bpffs_ready;   /* bpffs_prepare() succeeded */
-
-        Dev *devs[MFLOW_MAX_DEVICES];
-        size_t n_devs;
-        Flow *flows;
-        size_t n_flows;
-        sd_event_source *timer;
-
-        uint64_t elephants_total, splits_total, moves_total, idle_total, stalls_total, adopted_total, detached_total;
-};
-
-static const char *mode_word(MflowConfMode mode) {
+const char *mflowd_mode_word(MflowConfMode mode) {
         return mflow_conf_mode_to_string(mode) ?: "?";
 }
 
@@ -225,7 +116,7 @@ static void dev_push_conf(Dev *d) {
                 log_warning_errno(r, "MFLOW: failed to write the configuration of %s: %m", d->name);
 }
 
-static void dev_switch(Dev *d, const DevConf *c);
+void mflowd_dev_switch(Dev *d, const DevConf *c);
 
 void mflow_set_config(Mflow *m, const Config *c) {
         conf_to_dev(c, &m->defaults);
@@ -266,7 +157,7 @@ void mflow_set_config(Mflow *m, const Config *c) {
                         conf_to_dev(c, &nc);
                         nc.have_allowed = allowed;
                         memcpy(nc.allowed, set, sizeof(set));
-                        dev_switch(d, &nc);
+                        mflowd_dev_switch(d, &nc);
                 }
         if (m->timer)
                 (void) sd_event_source_set_time_relative(m->timer, (uint64_t) m->interval_ms * 1000);
@@ -315,7 +206,7 @@ static void flows_drop_dev(Mflow *m, Dev *d) {
 }
 
 /* Reads the flow's live counters from the maps. */
-static void flow_refresh(Flow *f) {
+void mflowd_flow_refresh(Flow *f) {
         struct mflow_state st;
         struct mflow_reorder ro;
 
@@ -411,7 +302,7 @@ static void flow_mark(Flow *f, const MflowCoreAssignment *a, bool is_new) {
         else
                 m->moves_total++;
         store_event_log(m->store, LOG_INFO, NULL, 0, "mflow-assign", "MFLOW: %s on %s %s cores %s (%s)%s%s", keytext,
-                        d->name, is_new ? "split over" : "moved to", list, mode_word(d->conf.mode),
+                        d->name, is_new ? "split over" : "moved to", list, mflowd_mode_word(d->conf.mode),
                         a->reason[0] ? "; " : "", a->reason);
 }
 
@@ -500,7 +391,7 @@ static int on_event(const struct mflow_event *e, void *userdata) {
                 dev_assign(d, f);
         } else if (e->type == MFLOW_EVENT_IDLE) {
                 if (f)
-                        flow_refresh(f);
+                        mflowd_flow_refresh(f);
                 (void) mflow_bpf_unsplit(d->bpf, &e->key);
                 /* Counted from scratch when it comes back: a new elephant event. */
                 (void) mflow_bpf_flow_forget(d->bpf, &e->key);
@@ -593,13 +484,26 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 dev_sample(d);
                 for (size_t k = 0; k < m->n_flows; k++)
                         if (m->flows[k].dev == d && m->flows[k].state != FLOW_IDLE) {
-                                flow_refresh(&m->flows[k]);
+                                mflowd_flow_refresh(&m->flows[k]);
                                 flow_check_stall(&m->flows[k]);
                         }
                 dev_assign(d, NULL);
         }
         (void) sd_event_source_set_time_relative(s, (uint64_t) m->interval_ms * 1000);
         return 0;
+}
+
+int mflowd_timer_start(Mflow *m) {
+        int r;
+
+        if (m->timer)
+                return 0;
+        r = sd_event_add_time_relative(m->event, &m->timer, CLOCK_MONOTONIC, (uint64_t) m->interval_ms * 1000, 10000,
+                                       on_timer, m);
+        if (r < 0)
+                return log_error_errno(r, "MFLOW: cannot add the timer: %m");
+        (void) sd_event_source_set_description(m->timer, "mflow-timer");
+        return sd_event_source_set_enabled(m->timer, SD_EVENT_ON);
 }
 
 /* ---- attach, detach, reconcile ---- */
@@ -645,7 +549,7 @@ static int adopt_split(const struct mflow_key *k, const struct mflow_split *s, v
         memcpy(f->cores, s->cores, sizeof(f->cores));
         snprintf(f->reason, sizeof(f->reason), "adopted from the previous run");
         f->detected_usec = now_usec(CLOCK_REALTIME);
-        flow_refresh(f);
+        mflowd_flow_refresh(f);
         return 0;
 }
 
@@ -802,13 +706,13 @@ static int dev_attach(Dev *d) {
         (void) mflow_bpf_split_foreach(d->bpf, adopt_split, d);
         dev_sample(d);
         log_info("MFLOW: attached to %s in %s XDP mode (%s), maps pinned in %s.", d->name,
-                 mflow_xdp_mode_to_string(d->xdp), mode_word(d->conf.mode), d->pin_dir);
+                 mflow_xdp_mode_to_string(d->xdp), mflowd_mode_word(d->conf.mode), d->pin_dir);
         return 0;
 }
 
 /* ---- the knob-only modes: rps and napi-threaded ---- */
 
-static bool mode_is_knob(MflowConfMode mode) {
+bool mflowd_mode_is_knob(MflowConfMode mode) {
         return mode == MFLOW_CONF_MODE_RPS || mode == MFLOW_CONF_MODE_NAPI_THREADED;
 }
 
@@ -916,7 +820,7 @@ static void dev_knobs_release(Dev *d) {
                 free(d->knob_names[i]);
         }
         if (d->knobs_on)
-                log_info("MFLOW: %s: the %s knobs are restored.", d->name, mode_word(d->conf.mode));
+                log_info("MFLOW: %s: the %s knobs are restored.", d->name, mflowd_mode_word(d->conf.mode));
         d->n_knob_names = 0;
         d->knobs_on = false;
         d->n_knob_cores = 0;
@@ -1069,21 +973,21 @@ static int dev_knobs_apply(Dev *d) {
         }
         d->knobs_on = true;
         store_event_log(m->store, LOG_INFO, NULL, 0, "mflow-knobs", "MFLOW: %s in %s mode: %s on CPUs %s%s%s", d->name,
-                        mode_word(d->conf.mode),
+                        mflowd_mode_word(d->conf.mode),
                         d->conf.mode == MFLOW_CONF_MODE_RPS ? "rps_cpus of every rx queue" : "NAPI threads", list,
                         a.reason[0] ? "; " : "", a.reason);
-        log_info("MFLOW: %s in %s mode on CPUs %s (no XDP).", d->name, mode_word(d->conf.mode), list);
+        log_info("MFLOW: %s in %s mode on CPUs %s (no XDP).", d->name, mflowd_mode_word(d->conf.mode), list);
         return 0;
 }
 
-static Dev *dev_find(Mflow *m, const char *name) {
+Dev *mflowd_dev_find(Mflow *m, const char *name) {
         for (size_t i = 0; i < m->n_devs; i++)
                 if (strcmp(m->devs[i]->name, name) == 0)
                         return m->devs[i];
         return NULL;
 }
 
-static Dev *dev_new(Mflow *m, const char *name) {
+Dev *mflowd_dev_new(Mflow *m, const char *name) {
         Dev *d;
 
         if (m->n_devs >= MFLOW_MAX_DEVICES || strlen(name) >= IF_NAMESIZE)
@@ -1171,7 +1075,7 @@ static void reconcile(Mflow *m) {
                 const char *pins = o && json_object_object_get_ex(o, "pins", &v) ? json_object_get_string(v) : NULL;
                 bool clsact = o && json_object_object_get_ex(o, "clsact", &v) && json_object_get_boolean(v);
                 int ifindex = (int) if_nametoindex(names[i]);
-                Dev *d = dev_find(m, names[i]);
+                Dev *d = mflowd_dev_find(m, names[i]);
                 MflowXdpMode mode = _MFLOW_XDP_MODE_INVALID;
                 char name[32] = "";
                 __u32 id = 0;
@@ -1216,7 +1120,7 @@ static void reconcile(Mflow *m) {
         store_strv_free(data, n);
 }
 
-static int bpffs_prepare_once(Mflow *m) {
+int mflowd_bpffs_prepare_once(Mflow *m) {
         int r;
 
         if (m->bpffs_ready)
@@ -1230,15 +1134,15 @@ static int bpffs_prepare_once(Mflow *m) {
 /* What the XDP modes need once: the bpffs for the pins (only when a device runs one). */
 static int xdp_prepare(Mflow *m) {
         for (size_t i = 0; i < m->n_devs; i++)
-                if (!mode_is_knob(m->devs[i]->conf.mode) && m->devs[i]->conf.mode != MFLOW_CONF_MODE_OFF)
-                        return bpffs_prepare_once(m);
+                if (!mflowd_mode_is_knob(m->devs[i]->conf.mode) && m->devs[i]->conf.mode != MFLOW_CONF_MODE_OFF)
+                        return mflowd_bpffs_prepare_once(m);
         return 0;
 }
 
 /* Moves d to the settings c: the knob modes' knobs are restored when the mode or the cores change,
  * an XDP attachment goes for a knob mode or off, and the new mode is applied. */
-static void dev_switch(Dev *d, const DevConf *c) {
-        bool knob = mode_is_knob(c->mode);
+void mflowd_dev_switch(Dev *d, const DevConf *c) {
+        bool knob = mflowd_mode_is_knob(c->mode);
         bool reattach = (c->mode == MFLOW_CONF_MODE_OFF) != (d->conf.mode == MFLOW_CONF_MODE_OFF) || !d->attached;
 
         if (d->knobs_on &&
@@ -1301,17 +1205,17 @@ int mflow_start(Mflow *m) {
                 if (!copy)
                         return -ENOMEM;
                 for (char *save = NULL, *tok = strtok_r(copy, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
-                        if (!dev_find(m, tok) && !dev_new(m, tok))
+                        if (!mflowd_dev_find(m, tok) && !mflowd_dev_new(m, tok))
                                 return -ENOMEM;
         }
         reconcile(m);
         napi_reconcile(m);
         for (size_t i = 0; i < m->n_devs; i++)
-                if (mode_is_knob(m->devs[i]->conf.mode))
+                if (mflowd_mode_is_knob(m->devs[i]->conf.mode))
                         (void) dev_knobs_apply(m->devs[i]);
         r = xdp_prepare(m);
         for (size_t i = 0; i < m->n_devs; i++)
-                if (!mode_is_knob(m->devs[i]->conf.mode)) {
+                if (!mflowd_mode_is_knob(m->devs[i]->conf.mode)) {
                         if (r < 0)
                                 dev_set_error(m->devs[i], r, "no bpffs for the pins");
                         else
@@ -1319,12 +1223,7 @@ int mflow_start(Mflow *m) {
                 }
         if (r < 0)
                 return 0;
-        r = sd_event_add_time_relative(m->event, &m->timer, CLOCK_MONOTONIC, (uint64_t) m->interval_ms * 1000, 10000,
-                                       on_timer, m);
-        if (r < 0)
-                return log_error_errno(r, "MFLOW: cannot add the timer: %m");
-        (void) sd_event_source_set_description(m->timer, "mflow-timer");
-        return sd_event_source_set_enabled(m->timer, SD_EVENT_ON);
+        return mflowd_timer_start(m);
 }
 
 void mflow_stop(Mflow *m) {
@@ -1344,403 +1243,4 @@ void mflow_stop(Mflow *m) {
                 (void) journal_disown(m->journal, OWN_BPFFS, m->bpffs);
         }
         m->bpffs_ready = false;
-}
-
-/* ---- status, metrics ---- */
-
-void mflow_conflicts(void *userdata, json_object *array) {
-        Mflow *m = userdata;
-
-        for (size_t i = 0; i < m->n_devs; i++)
-                if (m->devs[i]->conflict)
-                        json_object_array_add(array,
-                                              journal_conflict_new("xdp", m->devs[i]->name, m->devs[i]->conflict));
-}
-
-void mflow_metrics_write(void *userdata, FILE *f) {
-        Mflow *m = userdata;
-        size_t attached = 0;
-
-        for (size_t i = 0; i < m->n_devs; i++)
-                attached += m->devs[i]->attached;
-        metrics_u64(f, "maiod_mflow_devices_attached", "gauge", "Devices with maiod's MFLOW XDP program attached.",
-                    attached);
-        metrics_u64(f, "maiod_mflow_elephants_total", "counter", "Elephant flows detected.", m->elephants_total);
-        metrics_u64(f, "maiod_mflow_splits_total", "counter", "Elephant flows split over splitting cores.",
-                    m->splits_total);
-        metrics_u64(f, "maiod_mflow_moves_total", "counter", "Split flows moved to other splitting cores.",
-                    m->moves_total);
-        metrics_u64(f, "maiod_mflow_idle_total", "counter", "Split flows that went idle and were released.",
-                    m->idle_total);
-        metrics_u64(f, "maiod_mflow_stalls_total", "counter",
-                    "Split flows that stalled and were put back to pass-through.", m->stalls_total);
-        metrics_header(f, "maiod_mflow_redirects_total", "counter",
-                       "Packets redirected to a splitting core, by device and the CPU that redirected them.");
-        for (size_t i = 0; i < m->n_devs; i++) {
-                _cleanup_free_ struct mflow_cpu_stats *st = NULL;
-                size_t n = 0;
-
-                if (!m->devs[i]->bpf || mflow_bpf_counters(m->devs[i]->bpf, &st, &n) < 0)
-                        continue;
-                for (size_t c = 0; c < n; c++)
-                        fprintf(f, "maiod_mflow_redirects_total{device=\"%s\",cpu=\"%zu\"} %" PRIu64 "\n",
-                                m->devs[i]->name, c, (uint64_t) st[c].redirects);
-        }
-        metrics_header(f, "maiod_mflow_cpumap_packets_total", "counter",
-                       "Packets a splitting core received from the CPUMAP, by device and CPU.");
-        for (size_t i = 0; i < m->n_devs; i++) {
-                _cleanup_free_ struct mflow_cpu_stats *st = NULL;
-                size_t n = 0;
-
-                if (!m->devs[i]->bpf || mflow_bpf_counters(m->devs[i]->bpf, &st, &n) < 0)
-                        continue;
-                for (size_t c = 0; c < n; c++)
-                        fprintf(f, "maiod_mflow_cpumap_packets_total{device=\"%s\",cpu=\"%zu\"} %" PRIu64 "\n",
-                                m->devs[i]->name, c, (uint64_t) st[c].cpumap_packets);
-        }
-        metrics_header(f, "maiod_mflow_redirect_errors_total", "counter",
-                       "Packets that could not be redirected (no CPUMAP entry), by device.");
-        metrics_header(f, "maiod_mflow_tcp_segments_total", "counter",
-                       "TCP segments the tc reordering counter saw, by device.");
-        metrics_header(f, "maiod_mflow_tcp_ooo_segments_total", "counter",
-                       "TCP segments that started below the highest sequence already seen, by device.");
-        for (size_t i = 0; i < m->n_devs; i++) {
-                _cleanup_free_ struct mflow_cpu_stats *st = NULL;
-                uint64_t errors = 0, segs = 0, ooo = 0;
-                size_t n = 0;
-
-                if (!m->devs[i]->bpf || mflow_bpf_counters(m->devs[i]->bpf, &st, &n) < 0)
-                        continue;
-                for (size_t c = 0; c < n; c++) {
-                        errors += st[c].redirect_errors;
-                        segs += st[c].tc_segments;
-                        ooo += st[c].tc_ooo_segments;
-                }
-                fprintf(f, "maiod_mflow_redirect_errors_total{device=\"%s\"} %" PRIu64 "\n", m->devs[i]->name, errors);
-                fprintf(f, "maiod_mflow_tcp_segments_total{device=\"%s\"} %" PRIu64 "\n", m->devs[i]->name, segs);
-                fprintf(f, "maiod_mflow_tcp_ooo_segments_total{device=\"%s\"} %" PRIu64 "\n", m->devs[i]->name, ooo);
-        }
-}
-
-/* ---- the API ---- */
-
-static json_object *dev_to_json(const Dev *d) {
-        json_object *o = json_object_new_object(), *cores = NULL;
-
-        if (!o)
-                return NULL;
-        json_object_object_add(o, "name", json_object_new_string(d->name));
-        json_object_object_add(o, "mode", json_object_new_string(mode_word(d->conf.mode)));
-        json_object_object_add(o, "attached",
-                               json_object_new_string(d->attached ? mflow_xdp_mode_to_string(d->xdp) : "none"));
-        json_object_object_add(o, "reordering_counter", json_object_new_boolean(d->tc));
-        json_object_object_add(o, "conflict", d->conflict ? json_object_new_string(d->conflict) : NULL);
-        json_object_object_add(o, "error", d->error ? json_object_new_string(d->error) : NULL);
-        json_object_object_add(o, "cores_per_flow", json_object_new_int((int) d->conf.cores_per_flow));
-        json_object_object_add(o, "batch", json_object_new_int((int) d->conf.batch));
-        json_object_object_add(o, "elephant_bytes_per_sec",
-                               json_object_new_int64((int64_t) d->conf.elephant_bytes_per_s));
-        json_object_object_add(o, "window_ms", json_object_new_int((int) d->conf.window_ms));
-        json_object_object_add(o, "idle_ms", json_object_new_int((int) d->conf.idle_ms));
-        json_object_object_add(o, "flowlet_gap_us", json_object_new_int((int) d->conf.flowlet_gap_us));
-        json_object_object_add(o, "flowlet_k", json_object_new_int((int) d->conf.flowlet_k));
-        if (d->conf.have_allowed) {
-                cores = json_object_new_array();
-                for (unsigned i = 0; cores && i < MFLOW_MAX_CPUS; i++)
-                        if (d->conf.allowed[i])
-                                json_object_array_add(cores, json_object_new_int((int) i));
-        }
-        json_object_object_add(o, "cores", cores);
-        json_object_object_add(o, "pins", d->attached ? json_object_new_string(d->pin_dir) : NULL);
-        json_object_object_add(o, "knobs_applied", json_object_new_boolean(d->knobs_on));
-        if (d->knobs_on) {
-                json_object *knobs = json_object_new_array(), *threads = json_object_new_array(),
-                            *kc = json_object_new_array();
-
-                for (size_t i = 0; knobs && i < d->n_knob_names; i++) {
-                        json_object *k = json_object_new_object();
-
-                        json_object_object_add(k, "name", json_object_new_string(d->knob_names[i]));
-                        json_object_object_add(k, "value", json_object_new_string(d->knob_value));
-                        json_object_array_add(knobs, k);
-                }
-                for (size_t i = 0; threads && i < d->n_napi; i++) {
-                        json_object *t = json_object_new_object();
-
-                        json_object_object_add(t, "pid", json_object_new_int(d->napi[i].pid));
-                        json_object_object_add(t, "name", json_object_new_string(d->napi[i].comm));
-                        json_object_array_add(threads, t);
-                }
-                for (unsigned i = 0; kc && i < d->n_knob_cores; i++)
-                        json_object_array_add(kc, json_object_new_int((int) d->knob_cores[i]));
-                json_object_object_add(o, "knob_cores", kc);
-                json_object_object_add(o, "knobs", knobs);
-                json_object_object_add(o, "napi_threads", threads);
-        } else {
-                json_object_object_add(o, "knob_cores", json_object_new_array());
-                json_object_object_add(o, "knobs", json_object_new_array());
-                json_object_object_add(o, "napi_threads", json_object_new_array());
-        }
-        return o;
-}
-
-int mflow_op_get(void *userdata, const Request *req, Reply *reply) {
-        Mflow *m = userdata;
-        json_object *o = json_object_new_object(), *arr = json_object_new_array();
-
-        if (!o || !arr) {
-                json_object_put(o);
-                json_object_put(arr);
-                return -ENOMEM;
-        }
-        for (size_t i = 0; i < m->n_devs; i++)
-                json_object_array_add(arr, dev_to_json(m->devs[i]));
-        json_object_object_add(o, "devices", arr);
-        json_object_object_add(o, "bpffs", m->bpffs ? json_object_new_string(m->bpffs) : NULL);
-        json_object_object_add(o, "bpffs_mounted_by_maiod", json_object_new_boolean(m->bpffs_mounted));
-        json_object_object_add(o, "dry_run", json_object_new_boolean(m->dry_run));
-        return reply_json(reply, 200, o);
-}
-
-enum {
-        SET_DEVICE,
-        SET_MODE,
-        SET_CORES_PER_FLOW,
-        SET_BATCH,
-        SET_ELEPHANT,
-        SET_WINDOW,
-        SET_IDLE,
-        SET_GAP,
-        SET_K,
-        SET_CORES,
-};
-
-static const Field set_fields[] = {
-        [SET_DEVICE] = { "device", FIELD_STRING, true, .min = 1, .max = IF_NAMESIZE - 1, .id = 1 },
-        [SET_MODE] = { "mode", FIELD_STRING, false, .min = 1, .max = 32, .id = 2 },
-        [SET_CORES_PER_FLOW] = { "cores_per_flow", FIELD_INT, false, .min = INT32_MIN, .max = INT32_MAX, .id = 3 },
-        [SET_BATCH] = { "batch", FIELD_INT, false, .min = INT32_MIN, .max = INT32_MAX, .id = 4 },
-        [SET_ELEPHANT] = { "elephant_bytes_per_sec", FIELD_INT, false, .min = 1, .max = 1000000000000, .id = 5 },
-        [SET_WINDOW] = { "window_ms", FIELD_INT, false, .min = 1, .max = 10000, .id = 6 },
-        [SET_IDLE] = { "idle_ms", FIELD_INT, false, .min = 10, .max = 3600000, .id = 7 },
-        [SET_GAP] = { "flowlet_gap_us", FIELD_INT, false, .min = 1, .max = 1000000, .id = 8 },
-        [SET_K] = { "flowlet_k", FIELD_INT, false, .min = 0, .max = 1024, .id = 9 },
-        [SET_CORES] = { "cores", FIELD_JSON, false, .id = 10 },
-};
-const FieldSet mflow_set_body = { set_fields, ELEMENTSOF(set_fields) };
-
-int mflow_op_set(void *userdata, const Request *req, Reply *reply) {
-        Mflow *m = userdata;
-        const char *name = request_param(req, SET_DEVICE)->s;
-        const Param *p;
-        DevConf c;
-        MflowSnapshot snap;
-        unsigned online;
-        Dev *d;
-
-        if (m->dry_run)
-                return reply_error(reply, REPLY_CONFLICT, "maiod runs with --dry-run: MFLOW attaches nothing");
-        if (!m->started)
-                return reply_error(reply, REPLY_UNAVAILABLE, "MFLOW has not started");
-        d = dev_find(m, name);
-        if (!d && (if_nametoindex(name) == 0 || strchr(name, '/')))
-                return reply_error(reply, REPLY_INVALID_VALUE, "unknown device '%s'", name);
-        if (mflow_snapshot_load(m->root, NULL, &snap) < 0)
-                return reply_error(reply, REPLY_INTERNAL, "cannot read the online CPUs");
-        online = mflow_snapshot_online(&snap);
-        c = d ? d->conf : m->defaults;
-
-        p = request_param(req, SET_MODE);
-        if (p->set) {
-                int mode = mflow_conf_mode_from_string(p->s);
-
-                if (mode == -EOPNOTSUPP)
-                        return reply_error(reply, REPLY_INVALID_VALUE,
-                                           "mode '%s' is not available yet; expected split, flowlet, pass, off, "
-                                           "rps or napi-threaded",
-                                           p->s);
-                if (mode < 0)
-                        return reply_error(
-                                reply, REPLY_INVALID_VALUE,
-                                "unknown mode '%s'; expected split, flowlet, pass, off, rps or napi-threaded", p->s);
-                c.mode = (MflowConfMode) mode;
-        }
-        p = request_param(req, SET_CORES_PER_FLOW);
-        if (p->set) {
-                if (p->i < 1 || p->i > MFLOW_MAX_CORES || p->i > (int64_t) online)
-                        return reply_error(reply, REPLY_INVALID_VALUE,
-                                           "cores_per_flow %" PRId64
-                                           " is out of range 1..%u (the online CPUs, at most %d)",
-                                           p->i, online < MFLOW_MAX_CORES ? online : MFLOW_MAX_CORES, MFLOW_MAX_CORES);
-                c.cores_per_flow = (unsigned) p->i;
-        }
-        p = request_param(req, SET_BATCH);
-        if (p->set) {
-                if (p->i < 1 || p->i > 1048576)
-                        return reply_error(reply, REPLY_INVALID_VALUE, "batch %" PRId64 " is out of range 1..1048576",
-                                           p->i);
-                c.batch = (unsigned) p->i;
-        }
-        if ((p = request_param(req, SET_ELEPHANT))->set)
-                c.elephant_bytes_per_s = (uint64_t) p->i;
-        if ((p = request_param(req, SET_WINDOW))->set)
-                c.window_ms = (unsigned) p->i;
-        if ((p = request_param(req, SET_IDLE))->set)
-                c.idle_ms = (unsigned) p->i;
-        if ((p = request_param(req, SET_GAP))->set)
-                c.flowlet_gap_us = (unsigned) p->i;
-        if ((p = request_param(req, SET_K))->set)
-                c.flowlet_k = (unsigned) p->i;
-        p = request_param(req, SET_CORES);
-        if (p->set) {
-                size_t n;
-
-                if (!p->j) {
-                        c.have_allowed = false; /* null: every online CPU */
-                } else if (!json_object_is_type(p->j, json_type_array))
-                        return reply_error(reply, REPLY_WRONG_TYPE, "cores must be an array of CPU numbers or null");
-                else {
-                        n = json_object_array_length(p->j);
-                        if (n == 0)
-                                return reply_error(reply, REPLY_INVALID_VALUE, "cores must name at least one CPU");
-                        memset(c.allowed, 0, sizeof(c.allowed));
-                        for (size_t i = 0; i < n; i++) {
-                                json_object *v = json_object_array_get_idx(p->j, i);
-                                int64_t cpu;
-
-                                if (!json_object_is_type(v, json_type_int))
-                                        return reply_error(reply, REPLY_WRONG_TYPE, "cores[%zu] is not an integer", i);
-                                cpu = json_object_get_int64(v);
-                                if (cpu < 0 || cpu >= (int64_t) snap.n_cpus || !snap.cpus[cpu].online)
-                                        return reply_error(reply, REPLY_INVALID_VALUE,
-                                                           "CPU %" PRId64 " is out of range (online CPUs: %u)", cpu,
-                                                           online);
-                                c.allowed[cpu] = true;
-                        }
-                        c.have_allowed = true;
-                }
-        }
-        if (c.cores_per_flow > online)
-                return reply_error(reply, REPLY_INVALID_VALUE, "cores_per_flow %u is more than the %u online CPUs",
-                                   c.cores_per_flow, online);
-
-        if (!d) {
-                d = dev_new(m, name);
-                if (!d)
-                        return reply_error(reply, REPLY_CONFLICT, "MFLOW handles at most %d devices",
-                                           MFLOW_MAX_DEVICES);
-        }
-        if (!mode_is_knob(c.mode) && c.mode != MFLOW_CONF_MODE_OFF) {
-                int r = bpffs_prepare_once(m);
-
-                if (r < 0)
-                        return reply_errno(reply, r, "no bpffs at %s", m->bpffs);
-        }
-        if (!m->timer) {
-                int r = sd_event_add_time_relative(m->event, &m->timer, CLOCK_MONOTONIC,
-                                                   (uint64_t) m->interval_ms * 1000, 10000, on_timer, m);
-
-                if (r < 0)
-                        return r;
-                (void) sd_event_source_set_description(m->timer, "mflow-timer");
-                (void) sd_event_source_set_enabled(m->timer, SD_EVENT_ON);
-        }
-        dev_switch(d, &c);
-        d->conf_set = true;
-        store_event_log(m->store, LOG_INFO, NULL, 0, "mflow-set", "MFLOW: %s set to %s, %u cores per flow, batch %u",
-                        d->name, mode_word(c.mode), c.cores_per_flow, c.batch);
-        if (mode_is_knob(c.mode) && !d->knobs_on)
-                return reply_error(reply, REPLY_UNAVAILABLE, "%s: %s mode not applied: %s", d->name, mode_word(c.mode),
-                                   d->error ?: "unknown reason");
-        if (c.mode != MFLOW_CONF_MODE_OFF && !mode_is_knob(c.mode) && !d->attached)
-                return reply_error(reply, d->conflict ? REPLY_CONFLICT : REPLY_UNAVAILABLE, "%s is not attached: %s",
-                                   d->name, d->conflict ?: d->error ?: "unknown reason");
-        return reply_json(reply, 200, dev_to_json(d));
-}
-
-static json_object *flow_to_json(const Flow *f) {
-        json_object *o = json_object_new_object(), *cores = json_object_new_array(), *pkts = json_object_new_array();
-        char src[64], dst[64], keytext[MFLOW_KEY_STRING_MAX];
-        const char *proto;
-        char *s;
-
-        if (!o || !cores || !pkts) {
-                json_object_put(o);
-                json_object_put(cores);
-                json_object_put(pkts);
-                return NULL;
-        }
-        /* "tcp SRC:SPORT > DST:DPORT vni N": the formatter already prints IPv4-mapped addresses as IPv4. */
-        mflow_key_format(&f->key, keytext, sizeof(keytext));
-        src[0] = dst[0] = '\0';
-        s = strchr(keytext, ' ');
-        if (s) {
-                char *gt = strstr(s, " > "), *colon;
-
-                if (gt) {
-                        snprintf(src, sizeof(src), "%.*s", (int) (gt - s - 1), s + 1);
-                        colon = strrchr(src, ':');
-                        if (colon)
-                                *colon = '\0';
-                        snprintf(dst, sizeof(dst), "%s", gt + 3);
-                        s = strstr(dst, " vni ");
-                        if (s)
-                                *s = '\0';
-                        colon = strrchr(dst, ':');
-                        if (colon)
-                                *colon = '\0';
-                }
-        }
-        proto = f->key.proto == 6 ? "tcp" : f->key.proto == 17 ? "udp" : NULL;
-        json_object_object_add(o, "src", json_object_new_string(src));
-        json_object_object_add(o, "dst", json_object_new_string(dst));
-        json_object_object_add(o, "sport", json_object_new_int(f->key.sport));
-        json_object_object_add(o, "dport", json_object_new_int(f->key.dport));
-        json_object_object_add(o, "proto", proto ? json_object_new_string(proto) : json_object_new_int(f->key.proto));
-        json_object_object_add(o, "vni", f->key.vni == MFLOW_VNI_NONE ? NULL : json_object_new_int64(f->key.vni));
-        json_object_object_add(o, "device", json_object_new_string(f->dev->name));
-        json_object_object_add(o, "state", json_object_new_string(flow_state_words[f->state]));
-        json_object_object_add(o, "bytes_per_s", json_object_new_int64((int64_t) f->rate));
-        json_object_object_add(o, "bytes", json_object_new_int64((int64_t) f->bytes));
-        json_object_object_add(o, "packets", json_object_new_int64((int64_t) f->packets));
-        json_object_object_add(o, "mode",
-                               json_object_new_string(f->state == FLOW_ELEPHANT ? "pass" : mode_word(f->mode)));
-        for (unsigned i = 0; i < f->n_cores; i++) {
-                json_object_array_add(cores, json_object_new_int((int) f->cores[i]));
-                json_object_array_add(pkts, json_object_new_int64((int64_t) f->core_packets[i]));
-        }
-        json_object_object_add(o, "splitting_cores", cores);
-        json_object_object_add(o, "packets_per_core", pkts);
-        json_object_object_add(o, "microflows", json_object_new_int64((int64_t) f->microflows));
-        json_object_object_add(o, "batch", f->state == FLOW_ELEPHANT ? NULL : json_object_new_int((int) f->batch));
-        json_object_object_add(o, "ooo_per_million",
-                               f->segments ? json_object_new_int64((int64_t) (f->ooo_segments * 1000000 / f->segments))
-                                           : NULL);
-        json_object_object_add(o, "tcp_segments", json_object_new_int64((int64_t) f->segments));
-        json_object_object_add(o, "detection_ms", json_object_new_double(f->detect_ms));
-        json_object_object_add(o, "state_reason", f->reason[0] ? json_object_new_string(f->reason) : NULL);
-        json_object_object_add(o, "tenant", NULL); /* attribution to tenants is not done yet */
-        return o;
-}
-
-int mflow_op_flows(void *userdata, const Request *req, Reply *reply) {
-        Mflow *m = userdata;
-        json_object *o, *arr;
-
-        o = json_object_new_object();
-        arr = json_object_new_array();
-        if (!o || !arr) {
-                json_object_put(o);
-                json_object_put(arr);
-                return -ENOMEM;
-        }
-        /* Flows are not attributed to tenants yet: every flow is unattributed, and only administrators
-         * see those; a tenant's list is empty until attribution comes. */
-        for (size_t i = 0; i < m->n_flows && req->who->admin; i++) {
-                if (m->flows[i].state != FLOW_IDLE)
-                        flow_refresh(&m->flows[i]);
-                json_object_array_add(arr, flow_to_json(&m->flows[i]));
-        }
-        json_object_object_add(o, "flows", arr);
-        return reply_json(reply, 200, o);
 }

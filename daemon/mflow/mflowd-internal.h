@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The state shared by mflowd.c (devices, attachments, the flow table, events, the knob-only modes)
+ * and mflowd-api.c (status, metrics, the ops): private to daemon/mflow. */
+#pragma once
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mflow-bpf.h"
+#include "mflow-cores.h"
+#include "mflowd.h"
+
+#define MFLOW_MAX_DEVICES 16
+#define MFLOW_MAX_TRACKED 1024 /* elephants remembered (idle ones are dropped first) */
+#define OWN_XDP "xdp"
+#define OWN_BPFFS "bpffs"
+#define OWN_NAPI "napi-affinity" /* a NAPI kernel thread's CPU affinity, by pid */
+#define MFLOW_MAX_QUEUES 64      /* rx queues whose rps_cpus the rps mode writes */
+#define MFLOW_MAX_NAPI 64        /* NAPI threads of one device the napi-threaded mode pins */
+#define KNOB_BY "mflow"
+
+/* A device's settings: [mflow] defaults, changed by PUT /v1/mflow. */
+typedef struct DevConf {
+        MflowConfMode mode;
+        unsigned cores_per_flow;
+        unsigned batch;
+        uint64_t elephant_bytes_per_s;
+        unsigned window_ms;
+        unsigned idle_ms;
+        unsigned flowlet_gap_us;
+        unsigned flowlet_k;
+        bool have_allowed; /* "cores" given: only these CPUs split */
+        bool allowed[MFLOW_MAX_CPUS];
+} DevConf;
+
+typedef struct Dev {
+        Mflow *m;
+        char name[IF_NAMESIZE];
+        int ifindex;
+        DevConf conf;
+        bool conf_set; /* changed by PUT: a reload keeps it */
+        MflowBpf *bpf;
+        MflowXdpMode xdp; /* when attached */
+        bool attached;
+        bool tc; /* the reordering counter is attached */
+        char pin_dir[PATH_MAX];
+        char *conflict; /* someone else's XDP program is on the device */
+        char *error;    /* why it is not attached */
+        sd_event_source *ring;
+        /* adoption of a previous run's attachment found at start */
+        int adopt_fd;
+        MflowXdpMode adopt_mode;
+        bool adopt_clsact;
+        MflowSnapshot prev; /* the last snapshot, for the load */
+        bool have_prev;
+        double load[MFLOW_MAX_CPUS];
+        uint64_t redirects_seen; /* for metrics: sums of the per-CPU counters are read live */
+        /* the knob-only modes (rps, napi-threaded): what was written through the journal */
+        bool knobs_on;
+        unsigned n_knob_cores;
+        unsigned knob_cores[MFLOW_MAX_CORES];
+        char knob_value[64]; /* the rps_cpus mask, or "1" for threaded */
+        char *knob_names[MFLOW_MAX_QUEUES];
+        size_t n_knob_names;
+        MflowNapiThread napi[MFLOW_MAX_NAPI];
+        size_t n_napi;
+} Dev;
+
+typedef enum FlowState {
+        FLOW_ELEPHANT, /* detected, not split (pass mode, or no core) */
+        FLOW_SPLIT,    /* split over its cores */
+        FLOW_IDLE,     /* went idle: cores released */
+} FlowState;
+
+/* The words of FlowState. */
+extern const char *const flow_state_words[];
+
+typedef struct Flow {
+        struct mflow_key key;
+        Dev *dev;
+        FlowState state;
+        MflowConfMode mode; /* what it was split with */
+        unsigned batch;
+        unsigned n_cores;
+        unsigned cores[MFLOW_MAX_CORES];
+        uint64_t core_packets[MFLOW_MAX_CORES];
+        char reason[MFLOW_REASON_MAX];
+        uint64_t detected_usec; /* CLOCK_REALTIME */
+        double detect_ms;       /* from its first packet to the elephant event */
+        uint64_t rate;
+        uint64_t bytes, packets, microflows;
+        uint64_t segments, ooo_segments;
+        uint64_t last_usec; /* CLOCK_MONOTONIC of the last change, for eviction */
+        /* the stall detector: the counters at the previous timer pass */
+        uint64_t prev_bytes, prev_packets, prev_usec, prev_segments;
+        uint32_t max_end, prev_max_end; /* TCP: the highest end sequence the tc counter saw */
+        unsigned slow;                  /* passes with packets but no progress since the last pass at full rate */
+} Flow;
+
+struct Mflow {
+        Store *store;
+        Journal *journal;
+        sd_event *event;
+        char *root;
+        bool dry_run;
+        bool started;
+
+        char *devices; /* [mflow] devices, as configured at start */
+        DevConf defaults;
+        uint16_t ports[MFLOW_MAX_PORTS];
+        char *bpffs;
+        unsigned qsize;
+        unsigned interval_ms;
+        unsigned hysteresis;
+        bool bpffs_mounted; /* by maiod (this run, or adopted from a crashed one) */
+        bool bpffs_ready;   /* bpffs_prepare() succeeded */
+
+        Dev *devs[MFLOW_MAX_DEVICES];
+        size_t n_devs;
+        Flow *flows;
+        size_t n_flows;
+        sd_event_source *timer;
+
+        uint64_t elephants_total, splits_total, moves_total, idle_total, stalls_total, adopted_total, detached_total;
+};
+
+/* mflowd.c, for mflowd-api.c */
+const char *mflowd_mode_word(MflowConfMode mode);
+void mflowd_dev_switch(Dev *d, const DevConf *c);
+void mflowd_flow_refresh(Flow *f);
+bool mflowd_mode_is_knob(MflowConfMode mode);
+Dev *mflowd_dev_find(Mflow *m, const char *name);
+Dev *mflowd_dev_new(Mflow *m, const char *name);
+int mflowd_bpffs_prepare_once(Mflow *m);
+int mflowd_timer_start(Mflow *m); /* the refresh timer, once */
