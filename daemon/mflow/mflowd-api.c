@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,52 +42,60 @@ void mflow_metrics_write(void *userdata, FILE *f) {
                     m->idle_total);
         metrics_u64(f, "maiod_mflow_stalls_total", "counter",
                     "Split flows that stalled and were put back to pass-through.", m->stalls_total);
-        metrics_header(f, "maiod_mflow_redirects_total", "counter",
-                       "Packets redirected to a splitting core, by device and the CPU that redirected them.");
-        for (size_t i = 0; i < m->n_devs; i++) {
-                _cleanup_free_ struct mflow_cpu_stats *st = NULL;
-                size_t n = 0;
+        /* Each device's per-CPU counters are read once per scrape; every family's samples follow its
+         * header. */
+        struct {
+                struct mflow_cpu_stats *st;
+                size_t n;
+        } dev[MFLOW_MAX_DEVICES] = {};
+        for (size_t i = 0; i < m->n_devs; i++)
+                if (m->devs[i]->bpf && mflow_bpf_counters(m->devs[i]->bpf, &dev[i].st, &dev[i].n) < 0)
+                        dev[i].st = NULL, dev[i].n = 0;
+        /* clang-format off */
+        static const struct {
+                const char *name, *help;
+                size_t offset; /* of the __u64 in struct mflow_cpu_stats */
+                bool per_cpu;  /* else summed over the CPUs */
+        } families[] = {
+                { "maiod_mflow_redirects_total",
+                  "Packets redirected to a splitting core, by device and the CPU that redirected them.",
+                  offsetof(struct mflow_cpu_stats, redirects), true },
+                { "maiod_mflow_cpumap_packets_total",
+                  "Packets a splitting core received from the CPUMAP, by device and CPU.",
+                  offsetof(struct mflow_cpu_stats, cpumap_packets), true },
+                { "maiod_mflow_redirect_errors_total",
+                  "Packets that could not be redirected (no CPUMAP entry), by device.",
+                  offsetof(struct mflow_cpu_stats, redirect_errors), false },
+                { "maiod_mflow_tcp_segments_total",
+                  "TCP segments the tc reordering counter saw, by device.",
+                  offsetof(struct mflow_cpu_stats, tc_segments), false },
+                { "maiod_mflow_tcp_ooo_segments_total",
+                  "TCP segments that started below the highest sequence already seen, by device.",
+                  offsetof(struct mflow_cpu_stats, tc_ooo_segments), false },
+        };
+        /* clang-format on */
+        for (size_t k = 0; k < ELEMENTSOF(families); k++) {
+                metrics_header(f, families[k].name, "counter", families[k].help);
+                for (size_t i = 0; i < m->n_devs; i++) {
+                        uint64_t sum = 0;
 
-                if (!m->devs[i]->bpf || mflow_bpf_counters(m->devs[i]->bpf, &st, &n) < 0)
-                        continue;
-                for (size_t c = 0; c < n; c++)
-                        fprintf(f, "maiod_mflow_redirects_total{device=\"%s\",cpu=\"%zu\"} %" PRIu64 "\n",
-                                m->devs[i]->name, c, (uint64_t) st[c].redirects);
-        }
-        metrics_header(f, "maiod_mflow_cpumap_packets_total", "counter",
-                       "Packets a splitting core received from the CPUMAP, by device and CPU.");
-        for (size_t i = 0; i < m->n_devs; i++) {
-                _cleanup_free_ struct mflow_cpu_stats *st = NULL;
-                size_t n = 0;
+                        if (!dev[i].st)
+                                continue;
+                        for (size_t c = 0; c < dev[i].n; c++) {
+                                uint64_t v;
 
-                if (!m->devs[i]->bpf || mflow_bpf_counters(m->devs[i]->bpf, &st, &n) < 0)
-                        continue;
-                for (size_t c = 0; c < n; c++)
-                        fprintf(f, "maiod_mflow_cpumap_packets_total{device=\"%s\",cpu=\"%zu\"} %" PRIu64 "\n",
-                                m->devs[i]->name, c, (uint64_t) st[c].cpumap_packets);
-        }
-        metrics_header(f, "maiod_mflow_redirect_errors_total", "counter",
-                       "Packets that could not be redirected (no CPUMAP entry), by device.");
-        metrics_header(f, "maiod_mflow_tcp_segments_total", "counter",
-                       "TCP segments the tc reordering counter saw, by device.");
-        metrics_header(f, "maiod_mflow_tcp_ooo_segments_total", "counter",
-                       "TCP segments that started below the highest sequence already seen, by device.");
-        for (size_t i = 0; i < m->n_devs; i++) {
-                _cleanup_free_ struct mflow_cpu_stats *st = NULL;
-                uint64_t errors = 0, segs = 0, ooo = 0;
-                size_t n = 0;
-
-                if (!m->devs[i]->bpf || mflow_bpf_counters(m->devs[i]->bpf, &st, &n) < 0)
-                        continue;
-                for (size_t c = 0; c < n; c++) {
-                        errors += st[c].redirect_errors;
-                        segs += st[c].tc_segments;
-                        ooo += st[c].tc_ooo_segments;
+                                memcpy(&v, (const char *) &dev[i].st[c] + families[k].offset, sizeof v);
+                                if (families[k].per_cpu)
+                                        fprintf(f, "%s{device=\"%s\",cpu=\"%zu\"} %" PRIu64 "\n", families[k].name,
+                                                m->devs[i]->name, c, v);
+                                sum += v;
+                        }
+                        if (!families[k].per_cpu)
+                                fprintf(f, "%s{device=\"%s\"} %" PRIu64 "\n", families[k].name, m->devs[i]->name, sum);
                 }
-                fprintf(f, "maiod_mflow_redirect_errors_total{device=\"%s\"} %" PRIu64 "\n", m->devs[i]->name, errors);
-                fprintf(f, "maiod_mflow_tcp_segments_total{device=\"%s\"} %" PRIu64 "\n", m->devs[i]->name, segs);
-                fprintf(f, "maiod_mflow_tcp_ooo_segments_total{device=\"%s\"} %" PRIu64 "\n", m->devs[i]->name, ooo);
         }
+        for (size_t i = 0; i < m->n_devs; i++)
+                free(dev[i].st);
 }
 
 /* ---- the API ---- */
