@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -116,8 +117,16 @@ static void test_stop(void **state) {
         assert_int_equal(tierd_trainer_new(e, on_done, &d, &t), 0);
         for (uint64_t i = 1; i <= 4; i++)
                 assert_int_equal(tierd_trainer_submit(t, job_new("indigo", 64, 2, i)), 0);
-        /* Without running the loop: the stop delivers what finished and the job in progress, drops
-         * what was still queued, and refuses new jobs. */
+        /* Once the worker has taken the first job (on a loaded host it may not have been scheduled
+         * yet), and without running the loop: the stop delivers what finished and the job in
+         * progress, drops what was still queued, and refuses new jobs. */
+        for (unsigned waited_ms = 0;; waited_ms++) {
+                tierd_trainer_stats(t, &st);
+                if (st.queued < 4)
+                        break;
+                assert_true(waited_ms < 60000);
+                (void) usleep(1000);
+        }
         tierd_trainer_stop(t);
         tierd_trainer_stats(t, &st);
         assert_true(d.n >= 1);
