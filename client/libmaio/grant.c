@@ -136,8 +136,9 @@ static int grant_read_reply(int fd, char *buf, size_t cap, int64_t deadline, int
         return (int) len;
 }
 
-/* json-c's error style (NULL, wrong types) -> -EPROTO, in one place. */
-static int grant_parse_json(const char *body, maio_grant *ret) {
+/* json-c's error style (NULL, wrong types) -> -EPROTO, in one place. The poller CPU is -1 unless
+ * the reply holds a "poller_cpu" integer; "poller_reason" goes to reason. */
+static int grant_parse_json(const char *body, maio_grant *ret, int *ret_cpu, char *reason, size_t size) {
         json_object *root = json_tokener_parse(body), *v;
         int r = -EPROTO;
         if (!root)
@@ -148,6 +149,13 @@ static int grant_parse_json(const char *body, maio_grant *ret) {
                 ret->numa_node = -1;
                 if (json_object_object_get_ex(root, "node", &v) && json_object_is_type(v, json_type_int))
                         ret->numa_node = json_object_get_int(v);
+                *ret_cpu = -1;
+                if (json_object_object_get_ex(root, "poller_cpu", &v) && json_object_is_type(v, json_type_int) &&
+                    json_object_get_int(v) >= 0)
+                        *ret_cpu = json_object_get_int(v);
+                if (reason && size > 0 && json_object_object_get_ex(root, "poller_reason", &v) &&
+                    json_object_is_type(v, json_type_string))
+                        snprintf(reason, size, "%s", json_object_get_string(v));
                 r = 0;
         }
         json_object_put(root);
@@ -164,15 +172,13 @@ static bool grant_tenant_valid(const char *t) {
         return true;
 }
 
-int maio_daemon_grant(const char *socket_path, const char *tenant, int numa_node, uint64_t bytes, int timeout_ms,
-                      maio_grant *ret) {
-        char req[512], body[128];
+/* One exchange; *ret_status is the HTTP status once there was an answer. */
+static int grant_once(const char *socket_path, const char *tenant, int numa_node, uint64_t bytes, bool poller,
+                      int64_t deadline, int *ret_status, maio_grant *ret, int *ret_cpu, char *reason, size_t size) {
+        char req[512], body[160];
         int status = 0, r;
         size_t body_off = 0;
 
-        if (!socket_path || !tenant || !ret || !grant_tenant_valid(tenant) || timeout_ms <= 0)
-                return -EINVAL;
-        int64_t deadline = ring_now_ms() + timeout_ms;
         _cleanup_close_ int fd = grant_connect(socket_path, deadline);
         if (fd == -ENOENT || fd == -ECONNREFUSED || fd == -ENOTDIR)
                 return 0;
@@ -180,8 +186,8 @@ int maio_daemon_grant(const char *socket_path, const char *tenant, int numa_node
                 return fd;
 
         /* maiod's MaioGrantRequest (api/openapi.yaml): a grant is always for one node. */
-        int blen = snprintf(body, sizeof(body), "{\"bytes\":%" PRIu64 ",\"node\":%d}", bytes,
-                            numa_node >= 0 ? numa_node : 0);
+        int blen = snprintf(body, sizeof(body), "{\"bytes\":%" PRIu64 ",\"node\":%d%s}", bytes,
+                            numa_node >= 0 ? numa_node : 0, poller ? ",\"poller\":true" : "");
         int qlen = snprintf(req, sizeof(req),
                             "POST /v1/tenants/%s/maio HTTP/1.1\r\nHost: localhost\r\n"
                             "Content-Type: application/json\r\nContent-Length: %d\r\n"
@@ -199,16 +205,44 @@ int maio_daemon_grant(const char *socket_path, const char *tenant, int numa_node
         r = grant_read_reply(fd, reply, GRANT_REPLY_MAX, deadline, &status, &body_off);
         if (r < 0)
                 return r;
+        *ret_status = status;
         if (status == 404)
                 return 0;
         if (status < 200 || status > 299)
                 return -status;
         maio_grant g;
-        r = grant_parse_json(reply + body_off, &g);
+        r = grant_parse_json(reply + body_off, &g, ret_cpu, reason, size);
         if (r < 0)
                 return r;
         if (g.pages == 0)
                 return 0;
         *ret = g;
         return 1;
+}
+
+int grant_ask(const char *socket_path, const char *tenant, int numa_node, uint64_t bytes, bool poller, int timeout_ms,
+              maio_grant *ret, int *ret_poller_cpu, char *ret_reason, size_t size) {
+        int status = 0, cpu = -1, r;
+
+        if (!socket_path || !tenant || !ret || !grant_tenant_valid(tenant) || timeout_ms <= 0)
+                return -EINVAL;
+        if (ret_reason && size > 0)
+                ret_reason[0] = 0;
+        int64_t deadline = ring_now_ms() + timeout_ms;
+        r = grant_once(socket_path, tenant, numa_node, bytes, poller, deadline, &status, ret, &cpu, ret_reason, size);
+        if (r == -400 && poller) {
+                /* A maiod from before poller CPUs refuses the field: ask for the pages alone. */
+                r = grant_once(socket_path, tenant, numa_node, bytes, false, deadline, &status, ret, &cpu, ret_reason,
+                               size);
+                if (ret_reason && size > 0)
+                        snprintf(ret_reason, size, "maiod does not hand out poller CPUs");
+        }
+        if (ret_poller_cpu)
+                *ret_poller_cpu = r > 0 ? cpu : -1;
+        return r;
+}
+
+int maio_daemon_grant(const char *socket_path, const char *tenant, int numa_node, uint64_t bytes, int timeout_ms,
+                      maio_grant *ret) {
+        return grant_ask(socket_path, tenant, numa_node, bytes, false, timeout_ms, ret, NULL, NULL, 0);
 }

@@ -67,7 +67,15 @@ struct maio_pool {
         maio_grant_state grant;
         int grant_error;
         int numa_node, numa_error;
+        int poller_cpu;           /* granted by maiod, -1 none */
+        atomic_bool poller_taken; /* a ring of this pool runs its poller there */
+        char poller_reason[128];  /* why none was granted ("" when one was or none was asked) */
 };
+
+/* grant.c: maio_daemon_grant that may ask for a poller CPU too. *ret_poller_cpu is the granted
+ * CPU or -1 (and ret_reason, size bytes, says why when maiod said). */
+int grant_ask(const char *socket_path, const char *tenant, int numa_node, uint64_t bytes, bool poller, int timeout_ms,
+              maio_grant *ret, int *ret_poller_cpu, char *ret_reason, size_t size);
 
 /* alloc.c */
 int alloc_init(maio_pool *p);
@@ -157,6 +165,11 @@ struct maio_ring {
         maio_pool *pool;
         unsigned flags;
         bool sqpoll;
+        bool batch_events; /* batch with DEFER_TASKRUN: completions run only in io_uring_enter */
+        bool events_fresh; /* ... and the last enter ran them, nothing reaped since */
+        bool holds_poller; /* this ring uses the pool's granted poller CPU */
+        maio_ring_mode_info mode;
+        char mode_reason[256];
         bool zc_ok;
         bool poller_shared; /* another ring attached to our poller, or we to theirs */
         bool kick_pending;  /* some handle has queued sends and nothing in flight */

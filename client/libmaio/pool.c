@@ -115,14 +115,27 @@ static void pool_bind(maio_pool *p, int node) {
 static void pool_ask_daemon(maio_pool *p, const maio_pool_config *cfg) {
         const char *tenant = cfg->tenant ? cfg->tenant : getenv("MAIO_TENANT");
         const char *sock = cfg->daemon_socket ? cfg->daemon_socket : getenv("MAIOD_SOCKET");
+        const char *mode = getenv("MAIO_RING_MODE");
         maio_grant g;
 
         p->grant = MAIO_GRANT_NOT_ASKED;
-        if ((cfg->flags & MAIO_POOL_NO_DAEMON) || !tenant || !tenant[0])
+        if ((cfg->flags & MAIO_POOL_NO_DAEMON) || !tenant || !tenant[0]) {
+                snprintf(p->poller_reason, sizeof(p->poller_reason), "no grant was asked (no tenant or NO_DAEMON)");
                 return;
+        }
         if (!sock || !sock[0])
                 sock = MAIO_DEFAULT_SOCKET;
-        int r = maio_daemon_grant(sock, tenant, cfg->numa_node, p->size, MAIO_GRANT_TIMEOUT_MS, &g);
+        /* A poller CPU is a shared resource: not asked for when no ring of ours would use it. */
+        bool poller = !(cfg->flags & MAIO_POOL_NO_POLLER) && !(mode && strcmp(mode, "batch") == 0);
+        int r = grant_ask(sock, tenant, cfg->numa_node, p->size, poller, MAIO_GRANT_TIMEOUT_MS, &g, &p->poller_cpu,
+                          p->poller_reason, sizeof(p->poller_reason));
+        if (!poller)
+                snprintf(p->poller_reason, sizeof(p->poller_reason), "no poller CPU was asked (%s)",
+                         (cfg->flags & MAIO_POOL_NO_POLLER) ? "MAIO_POOL_NO_POLLER" : "MAIO_RING_MODE=batch");
+        else if (r <= 0)
+                snprintf(p->poller_reason, sizeof(p->poller_reason), "the pool has no grant from maiod");
+        else if (p->poller_cpu < 0 && !p->poller_reason[0])
+                snprintf(p->poller_reason, sizeof(p->poller_reason), "maiod granted no poller CPU");
         if (r > 0)
                 p->grant = MAIO_GRANT_GRANTED;
         else if (r == 0)
@@ -172,6 +185,7 @@ int maio_pool_new(const maio_pool_config *cfg, maio_pool **ret) {
         p->size = (size + MAIO_HUGE_PAGE_SIZE - 1) & ~(size_t) (MAIO_HUGE_PAGE_SIZE - 1);
         p->nchunks = (uint32_t) (p->size / MAIO_CHUNK_SIZE);
         p->numa_node = -1;
+        p->poller_cpu = -1;
 
         pool_ask_daemon(p, cfg);
         if (!(cfg->flags & MAIO_POOL_NO_HUGETLB)) {
@@ -208,6 +222,10 @@ void maio_pool_stats_get(maio_pool *pool, maio_pool_stats *ret) {
                 .alloc_failures = atomic_load(&pool->alloc_failures),
                 .rejected_frees = atomic_load(&pool->rejected_frees),
         };
+}
+
+int maio_pool_poller_cpu(maio_pool *pool) {
+        return pool ? pool->poller_cpu : -1;
 }
 
 void *maio_pool_base(maio_pool *pool, size_t *ret_size) {

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* One io_uring per application thread: SQPOLL poller (the paper's bifurcated I/O), the pool
- * registered once as fixed buffers, an op table whose index is each SQE's user_data, and the
- * completion loop that reaps without syscalls while the poller is awake. */
+/* One io_uring per application thread, in one of two modes (libmaio(3), RING MODES): SQPOLL, a
+ * kernel poller on its own CPU (the paper's exception-less, bifurcated I/O), or batch, no poller
+ * and one io_uring_enter per submitted batch (SINGLE_ISSUER|DEFER_TASKRUN). The pool registered
+ * once as fixed buffers, an op table whose index is each SQE's user_data, and the completion loop
+ * that reaps without syscalls while the poller is awake. */
 
 #include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -64,8 +68,25 @@ int ring_submit(maio_ring *r) {
         /* liburing enters the kernel only without SQPOLL or when the poller went to sleep. */
         if (!r->sqpoll || (IO_URING_READ_ONCE(*r->uring.sq.kflags) & IORING_SQ_NEED_WAKEUP))
                 r->st.submit_syscalls++;
+        if (r->batch_events) {
+                /* The same enter runs the deferred completions (GETEVENTS): no second syscall. */
+                int k = io_uring_submit_and_get_events(&r->uring);
+                if (k >= 0)
+                        r->events_fresh = true;
+                return k < 0 ? k : 0;
+        }
         int k = io_uring_submit(&r->uring);
         return k < 0 ? k : 0;
+}
+
+/* DEFER_TASKRUN: completions are posted only while the ring's thread is in io_uring_enter with
+ * GETEVENTS. Enters once when nothing is in the CQ and no enter ran them since the last reap. */
+static void ring_get_events(maio_ring *r) {
+        if (!r->batch_events || r->events_fresh || io_uring_cq_ready(&r->uring) > 0)
+                return;
+        r->mode.event_syscalls++;
+        (void) io_uring_get_events(&r->uring);
+        r->events_fresh = true;
 }
 
 struct io_uring_sqe *ring_get_sqe(maio_ring *r) {
@@ -108,6 +129,8 @@ static void ring_dispatch(maio_ring *r, const struct io_uring_cqe *cqe) {
 static int ring_reap(maio_ring *r) {
         struct io_uring_cqe *cqe;
         int n = 0;
+        ring_get_events(r);
+        r->events_fresh = false;
         while (io_uring_peek_cqe(&r->uring, &cqe) == 0) {
                 unsigned head, seen = 0;
                 io_uring_for_each_cqe(&r->uring, head, cqe) {
@@ -131,6 +154,7 @@ static int ring_sleep(maio_ring *r, int ms) {
         struct io_uring_cqe *cqe;
         struct __kernel_timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long long) (ms % 1000) * 1000000 };
         r->st.wait_syscalls++;
+        /* Enters with GETEVENTS (also in batch mode: the deferred completions run here). */
         int k = io_uring_wait_cqe_timeout(&r->uring, &cqe, ms < 0 ? NULL : &ts);
         if (k == -ETIME || k == -EINTR)
                 return -ETIMEDOUT;
@@ -270,35 +294,156 @@ static void ring_probe_zc(maio_ring *r) {
         io_uring_free_probe(probe);
 }
 
-/* io_uring_queue_init_params with SQPOLL, and without it when the kernel refuses the poller
- * (old kernels without privilege): stats.sqpoll says which. */
+/* MAIO_RING_MODE: 0 and *ret (AUTO when unset or empty), or -EINVAL (said on stderr once). */
+static int ring_mode_from_env(maio_ring_mode *ret) {
+        static atomic_bool said;
+        const char *e = getenv("MAIO_RING_MODE");
+        *ret = MAIO_RING_MODE_AUTO;
+        if (!e || !*e || strcmp(e, "auto") == 0)
+                return 0;
+        if (strcmp(e, "sqpoll") == 0)
+                *ret = MAIO_RING_MODE_SQPOLL;
+        else if (strcmp(e, "batch") == 0)
+                *ret = MAIO_RING_MODE_BATCH;
+        else {
+                if (!atomic_exchange(&said, true))
+                        fprintf(stderr, "libmaio: MAIO_RING_MODE=%.32s is invalid (expected sqpoll, batch or auto)\n",
+                                e);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+#define reason_set(r, ...) snprintf((r)->mode_reason, sizeof((r)->mode_reason), __VA_ARGS__)
+
+/* Decides the mode and the poller CPU (-1 unpinned or none); takes the pool's granted CPU when
+ * it is the one used. Returns 0 or -EINVAL. */
+static int ring_choose(maio_ring *r, const maio_ring_config *cfg, int *ret_cpu) {
+        maio_ring_mode_info *m = &r->mode;
+        maio_pool *p = r->pool;
+        bool want_sq = cfg->flags & MAIO_RING_SQPOLL, want_batch = cfg->flags & MAIO_RING_BATCH;
+        bool attach = cfg->attach_to && cfg->attach_to->sqpoll;
+        maio_ring_mode env;
+
+        if (want_sq && want_batch)
+                return -EINVAL;
+        int k = ring_mode_from_env(&env);
+        if (want_sq || want_batch) {
+                m->asked = want_sq ? MAIO_RING_MODE_SQPOLL : MAIO_RING_MODE_BATCH;
+                m->source = "application";
+        } else {
+                if (k < 0)
+                        return k;
+                m->asked = env;
+                m->source = env == MAIO_RING_MODE_AUTO ? "auto" : "MAIO_RING_MODE";
+        }
+        *ret_cpu = -1;
+        if (m->asked == MAIO_RING_MODE_BATCH) {
+                m->mode = MAIO_RING_MODE_BATCH;
+                reason_set(r, "%s asked for batch", m->source);
+                return 0;
+        }
+        m->mode = MAIO_RING_MODE_SQPOLL;
+        const char *who = m->asked == MAIO_RING_MODE_AUTO ? "auto" : m->source;
+        if (attach) {
+                reason_set(r, "%s: shares the poller of the attach_to ring", who);
+                return 0;
+        }
+        if (cfg->sq_thread_cpu >= 0) {
+                *ret_cpu = cfg->sq_thread_cpu;
+                reason_set(r, "%s: the application configured poller CPU %d", who, cfg->sq_thread_cpu);
+                return 0;
+        }
+        if (p->poller_cpu >= 0 && !atomic_exchange(&p->poller_taken, true)) {
+                r->holds_poller = true;
+                m->poller_granted = true;
+                *ret_cpu = p->poller_cpu;
+                reason_set(r, "%s: maiod granted poller CPU %d", who, p->poller_cpu);
+                return 0;
+        }
+        const char *why = p->poller_cpu >= 0    ? "the granted poller CPU is used by another ring of this pool"
+                          : p->poller_reason[0] ? p->poller_reason
+                                                : "no poller CPU";
+        if (m->asked == MAIO_RING_MODE_SQPOLL) {
+                reason_set(r, "%s asked for sqpoll; the poller is unpinned (%s)", m->source, why);
+                return 0;
+        }
+        m->mode = MAIO_RING_MODE_BATCH;
+        reason_set(r, "auto: no poller CPU (%s)", why);
+        return 0;
+}
+
+/* Batch: SINGLE_ISSUER|DEFER_TASKRUN (6.1), else COOP_TASKRUN (5.19), else neither. */
+static int ring_setup_batch(maio_ring *r, unsigned entries, unsigned cq) {
+        static const unsigned tries[] = {
+                IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+                IORING_SETUP_COOP_TASKRUN,
+                0,
+        };
+        int k = -EINVAL;
+        for (size_t i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
+                struct io_uring_params p = { .flags = IORING_SETUP_CQSIZE | tries[i], .cq_entries = cq };
+                k = io_uring_queue_init_params(entries, &r->uring, &p);
+                if (k == 0) {
+                        r->mode.setup_flags = p.flags;
+                        r->batch_events = p.flags & IORING_SETUP_DEFER_TASKRUN;
+                        if (i > 0) {
+                                size_t n = strlen(r->mode_reason);
+                                snprintf(r->mode_reason + n, sizeof(r->mode_reason) - n, "; the kernel refused %s",
+                                         i == 1 ? "DEFER_TASKRUN" : "COOP_TASKRUN");
+                        }
+                        return 0;
+                }
+                if (k != -EINVAL)
+                        return k;
+                r->mode.fallback_error = k;
+        }
+        return k;
+}
+
+/* Sets the ring up in the chosen mode; SQPOLL falls back to batch when the kernel refuses the
+ * poller (old kernels without privilege): the reason says so. */
 static int ring_setup(maio_ring *r, const maio_ring_config *cfg, unsigned entries, unsigned cq) {
-        struct io_uring_params p = { .flags = IORING_SETUP_CQSIZE, .cq_entries = cq };
-        if (!(cfg->flags & MAIO_RING_NO_SQPOLL)) {
-                p.flags |= IORING_SETUP_SQPOLL;
+        int cpu = -1;
+        int k = ring_choose(r, cfg, &cpu);
+        if (k < 0)
+                return k;
+        r->mode.poller_cpu = -1;
+        if (r->mode.mode == MAIO_RING_MODE_SQPOLL) {
+                struct io_uring_params p = { .flags = IORING_SETUP_CQSIZE | IORING_SETUP_SQPOLL, .cq_entries = cq };
                 p.sq_thread_idle = cfg->sq_idle_ms ? cfg->sq_idle_ms : 100;
-                if (cfg->sq_thread_cpu >= 0) {
+                if (cpu >= 0) {
                         p.flags |= IORING_SETUP_SQ_AFF;
-                        p.sq_thread_cpu = (unsigned) cfg->sq_thread_cpu;
+                        p.sq_thread_cpu = (unsigned) cpu;
                 }
                 if (cfg->attach_to && cfg->attach_to->sqpoll) {
                         p.flags |= IORING_SETUP_ATTACH_WQ;
                         p.wq_fd = (unsigned) cfg->attach_to->uring.ring_fd;
                 }
-                int k = io_uring_queue_init_params(entries, &r->uring, &p);
+                k = io_uring_queue_init_params(entries, &r->uring, &p);
                 if (k == 0) {
                         r->sqpoll = true;
+                        r->mode.setup_flags = p.flags;
+                        r->mode.poller_cpu = (p.flags & IORING_SETUP_ATTACH_WQ) ? cfg->attach_to->mode.poller_cpu : cpu;
                         if (p.flags & IORING_SETUP_ATTACH_WQ) {
                                 r->poller_shared = true;
                                 cfg->attach_to->poller_shared = true;
                         }
                         return 0;
                 }
+                if (r->holds_poller) {
+                        atomic_store(&r->pool->poller_taken, false);
+                        r->holds_poller = false;
+                        r->mode.poller_granted = false;
+                }
                 if (k != -EPERM)
                         return k;
-                p = (struct io_uring_params) { .flags = IORING_SETUP_CQSIZE, .cq_entries = cq };
+                r->mode.fallback_error = k;
+                r->mode.mode = MAIO_RING_MODE_BATCH;
+                size_t n = strlen(r->mode_reason);
+                snprintf(r->mode_reason + n, sizeof(r->mode_reason) - n, "; the kernel refused SQPOLL (EPERM): batch");
         }
-        return io_uring_queue_init_params(entries, &r->uring, &p);
+        return ring_setup_batch(r, entries, cq);
 }
 
 static size_t ring_default_threshold(void) {
@@ -378,6 +523,8 @@ maio_ring *maio_ring_free(maio_ring *r) {
                 io_uring_queue_exit(&r->uring);
                 r->uring.ring_fd = -1;
         }
+        if (r->holds_poller)
+                atomic_store(&r->pool->poller_taken, false);
         /* Whatever the kernel never answered (a close that timed out) gives its buffer back. */
         for (uint32_t i = 0; r->ops && i < r->nops; i++)
                 if (r->ops[i].kind == OP_SEND)
@@ -387,6 +534,27 @@ maio_ring *maio_ring_free(maio_ring *r) {
         free(r->socks);
         free(r);
         return NULL;
+}
+
+int maio_ring_mode_get(maio_ring *r, maio_ring_mode_info *ret) {
+        if (!r || !ret)
+                return -EINVAL;
+        *ret = r->mode;
+        ret->reason = r->mode_reason;
+        ret->poller_shared = r->poller_shared;
+        return 0;
+}
+
+const char *maio_ring_mode_to_string(maio_ring_mode mode) {
+        switch (mode) {
+        case MAIO_RING_MODE_AUTO:
+                return "auto";
+        case MAIO_RING_MODE_SQPOLL:
+                return "sqpoll";
+        case MAIO_RING_MODE_BATCH:
+                return "batch";
+        }
+        return "unknown";
 }
 
 void maio_ring_stats_get(maio_ring *r, maio_ring_stats *ret) {

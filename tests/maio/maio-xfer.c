@@ -313,6 +313,10 @@ static int xfer_report(xfer *x, int r, double secs) {
                secs, secs > 0 ? (double) x->got / 1e6 / secs : 0.0, st.sends, st.sends_zc, st.sends_copy,
                st.zc_notifications, st.zc_copied, st.copies, st.recv_completions, st.recv_rearms, st.recv_stalls,
                st.recv_kicks, st.send_kicks, st.recv_nobufs, st.ring_full, st.wait_syscalls);
+        maio_ring_mode_info m = { .reason = "no ring" };
+        if (x->ring)
+                (void) maio_ring_mode_get(x->ring, &m);
+        printf("MODE %s (%s)\n", maio_ring_mode_to_string(m.mode), m.reason);
         if (r < 0) {
                 fprintf(stderr, "maio-xfer: %s\n", strerror(-r));
                 xfer_report_socket(x);

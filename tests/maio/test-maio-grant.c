@@ -22,39 +22,56 @@
 typedef struct fake {
         char path[108];
         int fd;
-        const char *reply; /* NULL: accept and say nothing (timeout case) */
+        const char *reply;  /* NULL: accept and say nothing (timeout case) */
+        const char *reply2; /* if set: a second connection is answered with it */
+        char request2[2048];
         char request[2048];
         pthread_t thread;
 } fake;
 
+static void fake_serve_one(fake *f, char *request, const char *reply);
+
 static void *fake_serve(void *data) {
         fake *f = data;
-        int c = accept(f->fd, NULL, NULL);
-        if (c < 0)
-                return NULL;
-        size_t len = 0;
-        /* Read the header and the body (Content-Length is small; read until both are in). */
-        while (len < sizeof(f->request) - 1) {
-                ssize_t k = read(c, f->request + len, sizeof(f->request) - 1 - len);
-                if (k <= 0)
-                        break;
-                len += (size_t) k;
-                f->request[len] = 0;
-                char *e = strstr(f->request, "\r\n\r\n");
-                char *cl = strstr(f->request, "Content-Length: ");
-                if (e && cl && strlen(e + 4) >= (size_t) atoi(cl + 16))
-                        break;
-        }
-        if (f->reply)
-                (void) !write(c, f->reply, strlen(f->reply));
-        else
-                usleep(600 * 1000);
-        close(c);
+        fake_serve_one(f, f->request, f->reply);
+        if (f->reply2)
+                fake_serve_one(f, f->request2, f->reply2);
         return NULL;
 }
 
+static void fake_serve_one(fake *f, char *request, const char *reply) {
+        int c = accept(f->fd, NULL, NULL);
+        if (c < 0)
+                return;
+        size_t len = 0;
+        /* Read the header and the body (Content-Length is small; read until both are in). */
+        while (len < sizeof(f->request) - 1) {
+                ssize_t k = read(c, request + len, sizeof(f->request) - 1 - len);
+                if (k <= 0)
+                        break;
+                len += (size_t) k;
+                request[len] = 0;
+                char *e = strstr(request, "\r\n\r\n");
+                char *cl = strstr(request, "Content-Length: ");
+                if (e && cl && strlen(e + 4) >= (size_t) atoi(cl + 16))
+                        break;
+        }
+        if (reply)
+                (void) !write(c, reply, strlen(reply));
+        else
+                usleep(600 * 1000);
+        close(c);
+}
+
+static void fake_start2(fake *f, const char *reply, const char *reply2);
+
 static void fake_start(fake *f, const char *reply) {
+        fake_start2(f, reply, NULL);
+}
+
+static void fake_start2(fake *f, const char *reply, const char *reply2) {
         memset(f, 0, sizeof(*f));
+        f->reply2 = reply2;
         snprintf(f->path, sizeof(f->path), "/tmp/maio-grant-%d.sock", getpid());
         unlink(f->path);
         f->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -159,12 +176,100 @@ static void test_pool_grant_state(void **state) {
         maio_pool_free(p);
 }
 
+static void reply_make(char *reply, size_t size, const char *body) {
+        snprintf(reply, size, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%s", strlen(body), body);
+}
+
+static maio_ring_mode_info ring_mode(maio_ring *r) {
+        maio_ring_mode_info m;
+        assert_int_equal(maio_ring_mode_get(r, &m), 0);
+        return m;
+}
+
+/* Automatic ring mode with maiod's poller CPU: the pool asks for one, the first ring runs SQPOLL
+ * pinned there, a second ring of the pool goes batch while the first holds it, and gets it once
+ * the first is freed. Without a granted CPU: batch, with maiod's reason. */
+static void test_auto_with_grant(void **state) {
+        char reply[512];
+        maio_pool *p;
+        maio_ring *r1, *r2;
+        maio_ring_mode_info m;
+        fake f;
+
+        unsetenv("MAIO_RING_MODE");
+        reply_make(reply, sizeof(reply), "{\"tenant_id\":1,\"node\":0,\"pages\":1,\"poller_cpu\":0}");
+        fake_start(&f, reply);
+        maio_pool_config cfg = { .size = 2u << 20, .numa_node = -1, .daemon_socket = f.path, .tenant = "web" };
+        assert_int_equal(maio_pool_new(&cfg, &p), 0);
+        fake_stop(&f);
+        assert_non_null(strstr(f.request, "{\"bytes\":2097152,\"node\":0,\"poller\":true}"));
+        assert_int_equal(maio_pool_poller_cpu(p), 0);
+        maio_ring_config rc = { .sq_thread_cpu = -1, .entries = 8, .recv_buffers = 2 };
+        assert_int_equal(maio_ring_new(p, &rc, &r1), 0);
+        m = ring_mode(r1);
+        assert_int_equal(m.mode, MAIO_RING_MODE_SQPOLL);
+        assert_int_equal(m.asked, MAIO_RING_MODE_AUTO);
+        assert_string_equal(m.source, "auto");
+        assert_int_equal(m.poller_cpu, 0);
+        assert_true(m.poller_granted);
+        assert_true(m.setup_flags & (1u << 2) /* IORING_SETUP_SQ_AFF */);
+        assert_string_equal(m.reason, "auto: maiod granted poller CPU 0");
+        assert_int_equal(maio_ring_new(p, &rc, &r2), 0);
+        m = ring_mode(r2);
+        assert_int_equal(m.mode, MAIO_RING_MODE_BATCH);
+        assert_false(m.poller_granted);
+        assert_non_null(strstr(m.reason, "used by another ring of this pool"));
+        maio_ring_free(r2);
+        maio_ring_free(r1);
+        assert_int_equal(maio_ring_new(p, &rc, &r2), 0);
+        assert_int_equal(ring_mode(r2).mode, MAIO_RING_MODE_SQPOLL);
+        maio_ring_free(r2);
+        maio_pool_free(p);
+
+        /* maiod had none to give: batch, and the reason is maiod's. */
+        reply_make(reply, sizeof(reply),
+                   "{\"pages\":1,\"poller_cpu\":null,\"poller_reason\":\"all 1 poller CPUs are held\"}");
+        fake_start(&f, reply);
+        assert_int_equal(maio_pool_new(&cfg, &p), 0);
+        fake_stop(&f);
+        assert_int_equal(maio_pool_poller_cpu(p), -1);
+        assert_int_equal(maio_ring_new(p, &rc, &r1), 0);
+        m = ring_mode(r1);
+        assert_int_equal(m.mode, MAIO_RING_MODE_BATCH);
+        assert_string_equal(m.reason, "auto: no poller CPU (all 1 poller CPUs are held)");
+        maio_ring_free(r1);
+        maio_pool_free(p);
+
+        /* MAIO_RING_MODE=batch: no poller CPU is asked for. */
+        setenv("MAIO_RING_MODE", "batch", 1);
+        fake_start(&f, reply);
+        assert_int_equal(maio_pool_new(&cfg, &p), 0);
+        fake_stop(&f);
+        unsetenv("MAIO_RING_MODE");
+        assert_null(strstr(f.request, "poller"));
+        maio_pool_free(p);
+
+        /* A maiod from before poller CPUs answers 400 to the field: the pages are asked alone. */
+        reply_make(reply, sizeof(reply), "{\"pages\":1}");
+        fake_start2(&f, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", reply);
+        assert_int_equal(maio_pool_new(&cfg, &p), 0);
+        fake_stop(&f);
+        assert_non_null(strstr(f.request, "\"poller\":true"));
+        assert_null(strstr(f.request2, "poller"));
+        maio_pool_stats st;
+        maio_pool_stats_get(p, &st);
+        assert_int_equal(st.grant, MAIO_GRANT_GRANTED);
+        assert_int_equal(maio_ring_new(p, &rc, &r1), 0);
+        assert_string_equal(ring_mode(r1).reason, "auto: no poller CPU (maiod does not hand out poller CPUs)");
+        maio_ring_free(r1);
+        maio_pool_free(p);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_granted),
-                cmocka_unit_test(test_standalone),
-                cmocka_unit_test(test_errors),
-                cmocka_unit_test(test_pool_grant_state),
+                cmocka_unit_test(test_granted),         cmocka_unit_test(test_standalone),
+                cmocka_unit_test(test_errors),          cmocka_unit_test(test_pool_grant_state),
+                cmocka_unit_test(test_auto_with_grant),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

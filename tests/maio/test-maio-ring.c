@@ -3,7 +3,7 @@
  * the test may create one): buffer ownership across zero-copy sends, receive buffer states,
  * copy/zero-copy choice and fallback, peer reset mid-stream, pool exhaustion and ring-full
  * back-pressure with nothing leaked, 10,000 connect/close cycles without fd leaks, UDP datagrams,
- * the relay, and the SQPOLL poller options. */
+ * the relay, the SQPOLL poller options, and the ring modes (sqpoll, batch, auto, MAIO_RING_MODE). */
 #include <dirent.h>
 #include <errno.h>
 #include <net/if.h>
@@ -97,7 +97,8 @@ static void test_zc_ownership(void **state) {
         maio_ring_stats st;
         maio_ring_stats_get(e.ring, &st);
         assert_true(st.zc_supported);
-        assert_true(st.sqpoll);
+        /* No poller CPU configured or granted: the automatic choice is batch. */
+        assert_false(st.sqpoll);
 
         void *buf;
         assert_int_equal(maio_alloc(e.pool, MAIO_CHUNK_SIZE, &buf), 0);
@@ -558,6 +559,155 @@ static void test_poller_options(void **state) {
         env_free(&e);
 }
 
+static maio_ring_mode_info ring_mode(maio_ring *r) {
+        maio_ring_mode_info m;
+        assert_int_equal(maio_ring_mode_get(r, &m), 0);
+        return m;
+}
+
+/* Sends 64 KiB over a TCP pair and reaps with timeout 0 only: in batch mode the completions run
+ * only when the ring's thread enters the kernel, which maio_ring_poll(0) must then do. */
+static void spin_transfer(env *e) {
+        int a, b;
+        tcp_pair(e->ring, &a, &b);
+        void *buf;
+        assert_int_equal(maio_alloc(e->pool, MAIO_CHUNK_SIZE, &buf), 0);
+        pattern_fill(9, 0, buf, MAIO_CHUNK_SIZE);
+        assert_int_equal(maio_send(e->ring, a, buf, MAIO_CHUNK_SIZE, MAIO_SEND_FREE), 0);
+        size_t got = 0;
+        for (long spins = 0; got < MAIO_CHUNK_SIZE; spins++) {
+                assert_true(spins < 50L * 1000 * 1000);
+                assert_true(maio_ring_poll(e->ring, 0) >= 0);
+                struct iovec iov[8];
+                int n = maio_recv_sg(e->ring, b, iov, 8, 0);
+                if (n == -EAGAIN)
+                        continue;
+                assert_true(n > 0);
+                for (int i = 0; i < n; i++) {
+                        assert_int_equal(pattern_check(9, got, iov[i].iov_base, iov[i].iov_len), -1);
+                        got += iov[i].iov_len;
+                        assert_int_equal(maio_recv_release(e->ring, iov[i].iov_base), 0);
+                }
+        }
+        while (maio_send_pending(e->ring, a) > 0)
+                assert_true(maio_ring_poll(e->ring, 0) >= 0);
+
+        /* A datagram from a plain socket: its arrival is the kernel's doing, not an enter of ours,
+         * so in batch mode only the enter of a timeout-0 call runs its completion. */
+        struct sockaddr_in sa = loopback(0);
+        int u = maio_listen(e->ring, SOCK_DGRAM, (struct sockaddr *) &sa, sizeof(sa), 0);
+        assert_true(u >= 0);
+        assert_int_equal(maio_recv_start(e->ring, u), 0);
+        assert_true(maio_ring_poll(e->ring, 0) >= 0);
+        sa.sin_port = htons(handle_port(e->ring, u));
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        assert_true(fd >= 0);
+        assert_int_equal(sendto(fd, "ping", 4, 0, (struct sockaddr *) &sa, sizeof(sa)), 4);
+        close(fd);
+        struct iovec iov;
+        int n;
+        for (long spins = 0; (n = maio_recv_sg(e->ring, u, &iov, 1, 0)) == -EAGAIN; spins++)
+                assert_true(spins < 50L * 1000 * 1000);
+        assert_int_equal(n, 1);
+        assert_int_equal(iov.iov_len, 4);
+        assert_memory_equal(iov.iov_base, "ping", 4);
+        assert_int_equal(maio_recv_release(e->ring, iov.iov_base), 0);
+}
+
+/* The ring modes: the automatic rule, the application's flags, MAIO_RING_MODE and its bad value. */
+static void test_ring_modes(void **state) {
+        env e;
+        maio_ring_mode_info m;
+        maio_ring *r;
+
+        unsetenv("MAIO_RING_MODE");
+        /* auto without a poller CPU: batch with DEFER_TASKRUN (6.1+), completions on timeout 0 too. */
+        env_make(&e, 8u << 20, NULL);
+        m = ring_mode(e.ring);
+        assert_int_equal(m.mode, MAIO_RING_MODE_BATCH);
+        assert_int_equal(m.asked, MAIO_RING_MODE_AUTO);
+        assert_string_equal(m.source, "auto");
+        assert_int_equal(m.poller_cpu, -1);
+        assert_string_equal(m.reason, "auto: no poller CPU (no grant was asked (no tenant or NO_DAEMON))");
+        assert_true(m.setup_flags & (1u << 13) /* IORING_SETUP_DEFER_TASKRUN */);
+        assert_true(m.setup_flags & (1u << 12) /* IORING_SETUP_SINGLE_ISSUER */);
+        assert_string_equal(maio_ring_mode_to_string(m.mode), "batch");
+        spin_transfer(&e);
+        m = ring_mode(e.ring);
+        assert_true(m.event_syscalls > 0);
+        env_free(&e);
+
+        /* auto with a poller CPU the application configured: SQPOLL pinned there. */
+        maio_ring_config rc = { .sq_thread_cpu = 0 };
+        env_make(&e, 8u << 20, &rc);
+        m = ring_mode(e.ring);
+        assert_int_equal(m.mode, MAIO_RING_MODE_SQPOLL);
+        assert_int_equal(m.poller_cpu, 0);
+        assert_false(m.poller_granted);
+        assert_true(m.setup_flags & (1u << 1) /* IORING_SETUP_SQPOLL */);
+        assert_true(m.setup_flags & (1u << 2) /* IORING_SETUP_SQ_AFF */);
+        assert_string_equal(m.reason, "auto: the application configured poller CPU 0");
+        spin_transfer(&e);
+        assert_int_equal(ring_mode(e.ring).event_syscalls, 0);
+        /* A ring attached to it shares the poller. */
+        maio_ring_config rc2 = { .sq_thread_cpu = -1, .attach_to = e.ring, .recv_buffers = 4 };
+        assert_int_equal(maio_ring_new(e.pool, &rc2, &r), 0);
+        m = ring_mode(r);
+        assert_int_equal(m.mode, MAIO_RING_MODE_SQPOLL);
+        assert_true(m.poller_shared);
+        assert_int_equal(m.poller_cpu, 0);
+        maio_ring_free(r);
+        env_free(&e);
+
+        /* The application's flags: sqpoll without a CPU (unpinned), batch despite a CPU. */
+        rc = (maio_ring_config) { .sq_thread_cpu = -1, .flags = MAIO_RING_SQPOLL };
+        env_make(&e, 8u << 20, &rc);
+        m = ring_mode(e.ring);
+        assert_int_equal(m.mode, MAIO_RING_MODE_SQPOLL);
+        assert_string_equal(m.source, "application");
+        assert_int_equal(m.poller_cpu, -1);
+        assert_false(m.setup_flags & (1u << 2));
+        env_free(&e);
+        rc = (maio_ring_config) { .sq_thread_cpu = 0, .flags = MAIO_RING_BATCH };
+        env_make(&e, 8u << 20, &rc);
+        m = ring_mode(e.ring);
+        assert_int_equal(m.mode, MAIO_RING_MODE_BATCH);
+        assert_string_equal(m.reason, "application asked for batch");
+        env_free(&e);
+        rc.flags = MAIO_RING_SQPOLL | MAIO_RING_BATCH;
+        env_make(&e, 8u << 20, NULL);
+        assert_int_equal(maio_ring_new(e.pool, &rc, &r), -EINVAL);
+
+        /* MAIO_RING_MODE replaces the automatic choice, not the application's. */
+        setenv("MAIO_RING_MODE", "sqpoll", 1);
+        assert_int_equal(maio_ring_new(e.pool, NULL, &r), 0);
+        m = ring_mode(r);
+        assert_int_equal(m.mode, MAIO_RING_MODE_SQPOLL);
+        assert_int_equal(m.asked, MAIO_RING_MODE_SQPOLL);
+        assert_string_equal(m.source, "MAIO_RING_MODE");
+        maio_ring_free(r);
+        setenv("MAIO_RING_MODE", "batch", 1);
+        rc = (maio_ring_config) { .sq_thread_cpu = 0 };
+        assert_int_equal(maio_ring_new(e.pool, &rc, &r), 0);
+        m = ring_mode(r);
+        assert_int_equal(m.mode, MAIO_RING_MODE_BATCH);
+        assert_string_equal(m.reason, "MAIO_RING_MODE asked for batch");
+        maio_ring_free(r);
+        rc.flags = MAIO_RING_SQPOLL;
+        assert_int_equal(maio_ring_new(e.pool, &rc, &r), 0);
+        assert_int_equal(ring_mode(r).mode, MAIO_RING_MODE_SQPOLL);
+        maio_ring_free(r);
+        setenv("MAIO_RING_MODE", "auto", 1);
+        assert_int_equal(maio_ring_new(e.pool, NULL, &r), 0);
+        assert_int_equal(ring_mode(r).mode, MAIO_RING_MODE_BATCH);
+        maio_ring_free(r);
+        setenv("MAIO_RING_MODE", "fast", 1);
+        assert_int_equal(maio_ring_new(e.pool, NULL, &r), -EINVAL);
+        unsetenv("MAIO_RING_MODE");
+        assert_int_equal(maio_ring_mode_get(NULL, &m), -EINVAL);
+        env_free(&e);
+}
+
 int main(void) {
         /* A private network namespace keeps 10,000 connections off the host's port space. */
         if (unshare(CLONE_NEWNET) == 0) {
@@ -582,6 +732,7 @@ int main(void) {
                 cmocka_unit_test(test_zc_path),
                 cmocka_unit_test(test_relay),
                 cmocka_unit_test(test_poller_options),
+                cmocka_unit_test(test_ring_modes),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,7 +19,9 @@ extern "C" {
  *   (per-thread magazine caches, a locked depot behind them).
  * - A maio_ring and the sockets opened on it belong to ONE thread at a time: every maio_ring_*,
  *   socket, send and receive call on a ring must come from that thread (or be serialised by the
- *   caller). Use one ring per thread; rings may share one SQPOLL poller (attach_to).
+ *   caller). Use one ring per thread; rings may share one SQPOLL poller (attach_to). A ring in
+ *   batch mode (IORING_SETUP_SINGLE_ISSUER) must be used, and freed, by the thread that made it:
+ *   from any other thread the kernel refuses its submissions (-EEXIST).
  * - A buffer handed to maio_send is owned by the ring until its completion (for zero-copy: the
  *   notification); the application may not write it, and maio_free refuses it with -EBUSY.
  *
@@ -37,6 +39,7 @@ enum {
         MAIO_POOL_NO_DAEMON = 1u << 0,       /* do not ask maiod for a hugepage grant */
         MAIO_POOL_REQUIRE_HUGETLB = 1u << 1, /* fail (-ENOMEM) instead of falling back to THP */
         MAIO_POOL_NO_HUGETLB = 1u << 2,      /* skip hugetlb, go straight to THP (tests) */
+        MAIO_POOL_NO_POLLER = 1u << 3,       /* do not ask maiod for a poller CPU with the grant (0.2) */
 };
 
 typedef struct maio_pool_config {
@@ -115,6 +118,12 @@ typedef struct maio_grant {
         uint64_t pages; /* 2 MB pages reserved for the tenant */
 } maio_grant;
 
+/* The CPU maiod granted for this pool's SQPOLL poller with the hugepage grant ("poller_cpu" of
+ * the grant reply), or -1 when none was granted (no daemon, no [pools] poller_cpus, all taken,
+ * MAIO_POOL_NO_POLLER, or MAIO_RING_MODE=batch). The first ring made on the pool in automatic
+ * mode uses it (libmaio(3), RING MODES). LIBMAIO_0.2. */
+int maio_pool_poller_cpu(maio_pool *pool);
+
 /* Asks maiod (HTTP/1.1 over its unix socket) for a hugepage grant: POST /v1/tenants/{tenant}/maio
  * with {"bytes":B,"node":N} (node 0 when numa_node is -1); tenant is maiod's tenant id.
  * timeout_ms bounds the whole exchange. Returns 1 and *ret when granted; 0 ("standalone") when
@@ -129,15 +138,29 @@ int maio_daemon_grant(const char *socket_path, const char *tenant, int numa_node
 
 typedef struct maio_ring maio_ring;
 
+/* The ring mode (libmaio(3), RING MODES): without MAIO_RING_SQPOLL or MAIO_RING_BATCH in the
+ * flags, $MAIO_RING_MODE (sqpoll, batch or auto) chooses; unset or auto is the automatic rule:
+ * SQPOLL when the ring has a poller CPU (sq_thread_cpu >= 0, or the CPU maiod granted the pool
+ * and no other ring of the pool uses, or attach_to's poller), else batch. */
 enum {
-        MAIO_RING_NO_SQPOLL = 1u << 0, /* no kernel poller: every submit is a syscall */
-        MAIO_RING_NO_ZC = 1u << 1,     /* never use SEND_ZC (copying sends only) */
+        MAIO_RING_NO_SQPOLL = 1u << 0,         /* batch mode: no kernel poller (the 0.1 name of MAIO_RING_BATCH) */
+        MAIO_RING_NO_ZC = 1u << 1,             /* never use SEND_ZC (copying sends only) */
+        MAIO_RING_SQPOLL = 1u << 2,            /* SQPOLL mode whatever the automatic rule says (0.2) */
+        MAIO_RING_BATCH = MAIO_RING_NO_SQPOLL, /* batch mode: SINGLE_ISSUER|DEFER_TASKRUN (0.2) */
 };
+
+typedef enum maio_ring_mode {
+        MAIO_RING_MODE_AUTO,   /* choose by the rule above */
+        MAIO_RING_MODE_SQPOLL, /* a kernel poller thread submits (IORING_SETUP_SQPOLL) */
+        MAIO_RING_MODE_BATCH,  /* no poller: each submit or wait is one io_uring_enter by the ring's
+                                * thread (SINGLE_ISSUER|DEFER_TASKRUN, else COOP_TASKRUN) */
+} maio_ring_mode;
 
 typedef struct maio_ring_config {
         unsigned entries;        /* SQ entries (power of two); 0 = 256 */
         unsigned flags;          /* MAIO_RING_* */
-        int sq_thread_cpu;       /* pin the SQPOLL poller to this CPU; -1 = unpinned */
+        int sq_thread_cpu;       /* the SQPOLL poller's CPU (a configured poller CPU: the automatic
+                                  * rule then picks SQPOLL); -1 = none (the granted one, if any) */
         unsigned sq_idle_ms;     /* poller idle time before it sleeps; 0 = 100 ms */
         maio_ring *attach_to;    /* share this ring's SQPOLL poller (IORING_SETUP_ATTACH_WQ) */
         size_t zc_threshold;     /* sends >= this use SEND_ZC (unless the socket's notifications
@@ -176,7 +199,27 @@ typedef struct maio_ring_stats {
         uint64_t send_kicks;      /* TCP sends re-woken: in flight 20 ms, no CQE came */
 } maio_ring_stats;
 
-/* Creates an io_uring bound to pool: SQPOLL (unless NO_SQPOLL), the pool registered as fixed
+/* What a ring runs in and why (LIBMAIO_0.2), beside maio_ring_stats. */
+typedef struct maio_ring_mode_info {
+        maio_ring_mode mode;     /* MAIO_RING_MODE_SQPOLL or MAIO_RING_MODE_BATCH */
+        maio_ring_mode asked;    /* what the application or $MAIO_RING_MODE asked; AUTO if neither */
+        const char *source;      /* who chose: "application", "MAIO_RING_MODE" or "auto" (static) */
+        const char *reason;      /* one sentence, e.g. "auto: maiod granted poller CPU 1" (the ring's) */
+        int poller_cpu;          /* SQPOLL: the poller's CPU, -1 unpinned; batch: -1 */
+        bool poller_granted;     /* poller_cpu is the one maiod granted the pool */
+        bool poller_shared;      /* SQPOLL: the poller is shared with another ring (attach_to) */
+        unsigned setup_flags;    /* the IORING_SETUP_* flags the ring was created with */
+        int fallback_error;      /* -errno of a setup the kernel refused before this one, else 0 */
+        uint64_t event_syscalls; /* batch: io_uring_enter calls made only to run completions */
+} maio_ring_mode_info;
+
+/* Fills *ret. Returns 0, or -EINVAL for NULL arguments. LIBMAIO_0.2. */
+int maio_ring_mode_get(maio_ring *ring, maio_ring_mode_info *ret);
+/* "auto", "sqpoll", "batch" (static strings); "unknown" otherwise. LIBMAIO_0.2. */
+const char *maio_ring_mode_to_string(maio_ring_mode mode);
+
+/* Creates an io_uring bound to pool in the mode the flags, $MAIO_RING_MODE or the automatic rule
+ * choose (above; an invalid $MAIO_RING_MODE is -EINVAL, said on stderr), the pool registered as fixed
  * buffers (one iovec per GiB), a provided-buffer ring of pool buffers for receives, and a
  * SEND_ZC probe. cfg may be NULL. Returns 0 and *ret, or -errno (-EPERM/-ENOMEM from
  * io_uring_setup or buffer registration, e.g. RLIMIT_MEMLOCK on older kernels). */
@@ -188,7 +231,8 @@ void maio_ring_stats_get(maio_ring *ring, maio_ring_stats *ret);
 /* The size at which sends switch from plain SEND to SEND_ZC. */
 size_t maio_ring_zc_threshold(maio_ring *ring);
 /* Processes completions, waiting up to timeout_ms (0 = don't wait, -1 = forever) for the first.
- * Without a wait, and while the poller is awake, this makes no syscall.
+ * Without a wait, and while the poller is awake, this makes no syscall; in batch mode the
+ * completions run only inside io_uring_enter, so a call that finds none enters the kernel once.
  * Returns the number of completions processed (>= 0), or -errno. */
 int maio_ring_poll(maio_ring *ring, int timeout_ms);
 
