@@ -177,6 +177,30 @@ static void status_admission(FILE *f, json_object *a) {
         }
 }
 
+/* "1,3: 1 held (cpu 1: tenant 3), 1 free", "none configured", or "-" (an older maiod). */
+static void status_pollers(FILE *f, json_object *p) {
+        json_object *held = reply_member(p, "held", json_type_array);
+        const char *configured = reply_text(p, "configured");
+        int64_t free_n, cpu, tenant;
+
+        if (!held || !reply_int(p, "free", &free_n)) {
+                fputs("-", f);
+                return;
+        }
+        if (!*configured) {
+                fputs("none configured", f);
+                return;
+        }
+        fprintf(f, "%s: %zu held", configured, json_object_array_length(held));
+        for (size_t i = 0; i < json_object_array_length(held); i++) {
+                json_object *h = json_object_array_get_idx(held, i);
+
+                if (reply_int(h, "cpu", &cpu) && reply_int(h, "tenant_id", &tenant))
+                        fprintf(f, "%scpu %" PRId64 ": tenant %" PRId64, i ? ", " : " (", cpu, tenant);
+        }
+        fprintf(f, "%s, %" PRId64 " free", json_object_array_length(held) ? ")" : "", free_n);
+}
+
 typedef struct StatusLine {
         const char *label;
         const char *section;    /* member of the status object holding the value, NULL: the object itself */
@@ -206,6 +230,7 @@ static const StatusLine status_lines[] = {
         { "conflicts", NULL, NULL, NULL, status_conflicts },
         { "tenants", "counts", NULL, "tenants" },
         { "admission", "admission", NULL, NULL, status_admission },
+        { "poller cpus", "pollers", NULL, NULL, status_pollers },
         { "events", "counts", NULL, "events" },
         { "requests", "counts", NULL, "requests" },
         { "connections", "counts", NULL, "connections" },

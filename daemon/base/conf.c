@@ -131,6 +131,9 @@ static const ConfItem conf_items[] = {
              "2 MiB hugepages kept on a NUMA node beyond the sum of its grants, while it has any grant."),
         ITEM("pools", "max_grant_bytes", CONF_U64, pools_max_grant_bytes, 2097152, 35184372088832, "68719476736", NULL,
              "Largest hugepage grant in bytes that one tenant may hold on one NUMA node."),
+        ITEM("pools", "poller_cpus", CONF_CPUS, pools_poller_cpus, 0, 1023, "", NULL,
+             "CPUs maiod hands out to tenants' libmaio SQPOLL pollers with their grants, one tenant per CPU, "
+             "as a list like 1,3-4; they must be online and MFLOW never splits onto them. Empty hands out none."),
 
         ITEM("tiering", "backend", CONF_ENUM, tiering_backend, 0, 0, "auto", tiering_backend_table,
              "How promotion thresholds are applied: auto (damon if maiod can own a kdamond, else numa-balancing "
@@ -548,6 +551,53 @@ static bool port_ok(const char *tok, char *buf) {
         return true;
 }
 
+/* CPU numbers and ranges ("1, 3-4 7") into a normalised cpulist ("1,3-4,7") in out (REASON_MAX
+ * bytes), or the reason there. */
+static int parse_cpus(const ConfItem *item, const char *value, char *out) {
+        char tmp[REASON_MAX * 2];
+        bool set[1024] = {};
+        size_t len = 0;
+
+        if (strlen(value) >= sizeof(tmp)) {
+                snprintf(out, REASON_MAX, "too long");
+                return -EINVAL;
+        }
+        strcpy(tmp, value);
+        for (char *save = NULL, *tok = strtok_r(tmp, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
+                char *dash = strchr(tok, '-');
+                unsigned long lo, hi;
+
+                if (dash)
+                        *dash = '\0';
+                if (parse_digits(tok, 10, &lo) < 0 || parse_digits(dash ? dash + 1 : tok, 10, &hi) < 0 || hi < lo ||
+                    hi > item->max || hi >= ELEMENTSOF(set)) {
+                        if (dash)
+                                *dash = '-';
+                        snprintf(out, REASON_MAX, "'%.32s' is not a CPU 0..%lu or an ascending range of them", tok,
+                                 item->max);
+                        return -EINVAL;
+                }
+                for (unsigned long c = lo; c <= hi; c++)
+                        set[c] = true;
+        }
+        out[0] = '\0';
+        for (unsigned c = 0; c < ELEMENTSOF(set) && len < REASON_MAX; c++) {
+                unsigned e = c;
+
+                if (!set[c])
+                        continue;
+                while (e + 1 < ELEMENTSOF(set) && set[e + 1])
+                        e++;
+                len += (size_t) snprintf(out + len, REASON_MAX - len, e > c ? "%s%u-%u" : "%s%u", len ? "," : "", c, e);
+                c = e;
+        }
+        if (len >= REASON_MAX) {
+                snprintf(out, REASON_MAX, "too long");
+                return -EINVAL;
+        }
+        return 0;
+}
+
 /* "0-1,2-5,6-7": ranges (or single priorities) in ascending order, covering 0..7 exactly once;
  * blanks around the items are allowed. */
 static int parse_classes(const char *value, ConfPriorityClasses *field, char *buf) {
@@ -692,6 +742,11 @@ int conf_item_parse(const ConfItem *item, const char *value, void *base, char **
         case CONF_CLASSES:
                 r = parse_classes(value, field, buf);
                 break;
+        case CONF_CPUS:
+                r = parse_cpus(item, value, buf);
+                if (r >= 0)
+                        return set_string(field, buf);
+                break;
         default:
                 snprintf(buf, REASON_MAX, "unsupported type %d", (int) item->type);
                 r = -EINVAL;
@@ -729,6 +784,7 @@ int conf_item_format(const ConfItem *item, const void *base, char **ret) {
         case CONF_IFNAMES:
         case CONF_PORTS:
         case CONF_PATH:
+        case CONF_CPUS:
                 s = *(char *const *) field ?: "";
                 break;
         case CONF_LOG_LEVEL:
@@ -762,6 +818,7 @@ Config *conf_free(Config *c) {
                 case CONF_IFNAMES:
                 case CONF_PORTS:
                 case CONF_PATH:
+                case CONF_CPUS:
                         free(*(char **) ((char *) c + conf_items[i].offset));
                         break;
                 default:

@@ -29,6 +29,8 @@ typedef enum ConfType {
         CONF_PATH,      /* [char *] an absolute path without control characters, length <= max */
         CONF_CLASSES,   /* [ConfPriorityClasses] ranges of priorities "0-1,2-5,6-7": ascending, covering
                          * 0..7 once; printed without blanks */
+        CONF_CPUS,      /* [char *] "" or CPU numbers 0..max and ranges N-M separated by commas or blanks;
+                         * stored as a normalised cpulist ("1,3-5": ascending, merged) */
 } ConfType;
 
 /* Priority classes: which class each priority 0..7 is in, classes numbered in serving order. */
@@ -83,6 +85,7 @@ typedef struct Config {
         /* [pools] */
         unsigned pools_headroom_pages;  /* 2 MiB pages reserved on a node beyond its grants */
         uint64_t pools_max_grant_bytes; /* largest grant one tenant may hold on one node */
+        char *pools_poller_cpus;        /* cpulist of CPUs handed out for SQPOLL pollers, "" none */
 
         /* [tiering] */
         unsigned tiering_backend;                 /* TIERING_BACKEND_* */

@@ -403,7 +403,8 @@ static void manager_push_config(Manager *m) {
                 manager_push_tenants_conf(m);
         if (m->pools)
                 pools_set_conf(m->pools, &(PoolsConf) { .headroom_pages = c->pools_headroom_pages,
-                                                        .max_grant_bytes = c->pools_max_grant_bytes });
+                                                        .max_grant_bytes = c->pools_max_grant_bytes,
+                                                        .poller_cpus = c->pools_poller_cpus });
         if (m->tierd)
                 tierd_set_config(m->tierd, c);
         if (m->fleet)
@@ -475,6 +476,7 @@ static int manager_wire(Manager *m) {
 
         /* What a removed tenant held goes at once: its hugepages, then its DAMON scheme. */
         (void) tenants_on_removed(m->tenants, pools_tenant_removed, m->pools);
+        (void) tenants_on_exited(m->tenants, pools_tenant_exited, m->pools);
         (void) tenants_on_removed(m->tenants, tierd_tenant_removed_hook, m->tierd);
         /* Events for netlink subscribers: m->notifier is set once the netlink API listens. */
         tenants_set_notifier(m->tenants, &m->notifier);
@@ -622,6 +624,9 @@ int manager_reload(Manager *m) {
         conf_free(m->config);
         m->config = c;
         manager_push_config(m);
+        char poller_error[256];
+        if (pools_check_pollers(m->pools, poller_error, sizeof poller_error) < 0)
+                log_warning("%s; offline ones are not handed out.", poller_error);
         if (resize) /* logged; the reserve then follows the new headroom */
                 (void) pools_sync(m->pools, "maio reserve (reload)");
         manager_apply_log_level(m);
@@ -712,5 +717,6 @@ int manager_op_status(void *userdata, const Request *req, Reply *reply) {
         json_object_object_add(o, "counts", status_counts(m));
         json_object_object_add(o, "admission", tenants_admission_to_json(m->tenants));
         json_object_object_add(o, "scheduler", status_scheduler(m));
+        json_object_object_add(o, "pollers", pools_pollers_to_json(m->pools));
         return reply_json(reply, 200, o);
 }

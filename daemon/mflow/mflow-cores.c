@@ -457,9 +457,13 @@ static void assign_one(const MflowSnapshot *s, const double *load, unsigned hyst
         bool chosen[MFLOW_MAX_CPUS] = {};
         unsigned n = 0, want = req->want;
 
+        bool others = false;
+
         *a = (MflowCoreAssignment) {};
         for (unsigned i = 0; i < s->n_cpus; i++)
-                if (s->cpus[i].online)
+                others |= s->cpus[i].online && !s->cpus[i].poller;
+        for (unsigned i = 0; i < s->n_cpus; i++)
+                if (s->cpus[i].online && !(s->cpus[i].poller && others))
                         c[n++] = (Cand) { .cpu = i, .why = why_not(s, i, taken), .taken = taken[i], .load = load[i] };
         qsort(c, n, sizeof(c[0]), cand_cmp);
         if (want > n)

@@ -20,6 +20,7 @@ typedef struct MflowCpu {
         bool irq;               /* in the affinity of one of the device's interrupts */
         bool rps;               /* in one of the device's rx queues' rps_cpus */
         bool latency;           /* in the cpuset of a latency-critical tenant */
+        bool poller;            /* a libmaio poller CPU maiod hands out ([pools] poller_cpus): never split onto */
         int node;               /* NUMA node, -1 unknown */
         uint64_t net_rx;        /* /proc/softirqs NET_RX, cumulative */
         uint64_t softirq_ticks; /* /proc/stat cpuN softirq, cumulative */
@@ -66,7 +67,8 @@ typedef struct MflowCoreAssignment {
         char reason[MFLOW_REASON_MAX]; /* "" or "degraded: ..." */
 } MflowCoreAssignment;
 
-/* Assigns splitting cores to n requests, served in priority order (stable for equal priorities):
+/* Assigns splitting cores to n requests, served in priority order (stable for equal priorities).
+ * Poller CPUs are no candidates at all (unless every online CPU is one); among the others,
  * preferred are online CPUs that are neither isolated nor nohz_full, take none of the device's
  * interrupts or RPS work, are in no latency-critical tenant's cpuset, are on the device's NUMA node (when known) and
  * are not yet given to an earlier flow, the least loaded first. With fewer preferred CPUs than wanted, the least loaded

@@ -113,8 +113,9 @@ struct Mflow {
         unsigned qsize;
         unsigned interval_ms;
         unsigned hysteresis;
-        bool bpffs_mounted; /* by maiod (this run, or adopted from a crashed one) */
-        bool bpffs_ready;   /* bpffs_prepare() succeeded */
+        bool pollers[MFLOW_MAX_CPUS]; /* [pools] poller_cpus: never splitting cores */
+        bool bpffs_mounted;           /* by maiod (this run, or adopted from a crashed one) */
+        bool bpffs_ready;             /* bpffs_prepare() succeeded */
 
         Dev *devs[MFLOW_MAX_DEVICES];
         size_t n_devs;

@@ -123,6 +123,10 @@ void mflow_set_config(Mflow *m, const Config *c) {
         m->interval_ms = c->mflow_interval_ms;
         m->hysteresis = c->mflow_hysteresis_percent;
         m->qsize = c->mflow_cpumap_qsize;
+        memset(m->pollers, 0, sizeof(m->pollers));
+        if (mflow_cpulist_parse(c->pools_poller_cpus ?: "", m->pollers, MFLOW_MAX_CPUS) < 0)
+                log_warning("MFLOW: [pools] poller_cpus=%s cannot be parsed; no CPU is excluded.",
+                            c->pools_poller_cpus);
         if (!m->started) {
                 char *devices = strdup(c->mflow_devices ?: ""), *bpffs = strdup(c->mflow_bpffs ?: "");
                 const char *p = c->mflow_vxlan_ports ?: "";
@@ -251,6 +255,8 @@ static int dev_snapshot(Dev *d, MflowSnapshot *ret) {
                 for (unsigned i = 0; i < ret->n_cpus; i++)
                         if (!d->conf.allowed[i])
                                 ret->cpus[i].online = false;
+        for (unsigned i = 0; i < ret->n_cpus; i++)
+                ret->cpus[i].poller = d->m->pollers[i];
         return 0;
 }
 

@@ -34,6 +34,12 @@ typedef struct NodeSize {
 
 /* ---- pure ---- */
 
+/* A poller CPU handed out: to one tenant, until its grants are released or it is removed. */
+typedef struct PollerHold {
+        unsigned cpu;
+        int64_t tenant_id;
+} PollerHold;
+
 struct Pools {
         Store *store;
         char *root;
@@ -41,6 +47,12 @@ struct Pools {
         Journal *journal;
         PoolsConf conf;
         uint64_t partial_allocations_total; /* the kernel kept fewer pages than the grants needed */
+
+        unsigned *pollers; /* [pools] poller_cpus, ascending */
+        size_t n_pollers;
+        PollerHold *holds; /* in memory only: a restart forgets them (docs/maiod.conf.5) */
+        size_t n_holds;
+        uint64_t poller_refusals_total; /* pollers asked for when none was free */
 };
 
 int pools_new(Store *store, const char *root, bool dry_run, Journal *journal, const PoolsConf *conf, Pools **ret) {
@@ -53,7 +65,7 @@ int pools_new(Store *store, const char *root, bool dry_run, Journal *journal, co
         p->store = store;
         p->dry_run = dry_run;
         p->journal = journal;
-        p->conf = *conf;
+        pools_set_conf(p, conf);
         *ret = p;
         return 0;
 }
@@ -62,15 +74,41 @@ Pools *pools_free(Pools *p) {
         if (!p)
                 return NULL;
         free(p->root);
+        free(p->pollers);
+        free(p->holds);
         free(p);
         return NULL;
 }
 
 void pools_set_conf(Pools *p, const PoolsConf *conf) {
+        unsigned *cpus = NULL;
+        size_t n = 0;
+        int r;
+
         p->conf = *conf;
+        p->conf.poller_cpus = NULL;
+        /* The configuration parser normalised the list; a held CPU stays held when it leaves it. */
+        r = detect_nodelist_parse(conf->poller_cpus ?: "", &cpus, &n);
+        if (r < 0 || n > POOLS_POLLERS_MAX) {
+                log_error("[pools] poller_cpus=%s cannot be used (%s): no poller CPUs are handed out.",
+                          conf->poller_cpus, r < 0 ? strerror(-r) : "too many CPUs");
+                free(cpus);
+                cpus = NULL;
+                n = 0;
+        }
+        free(p->pollers);
+        p->pollers = cpus;
+        p->n_pollers = n;
+}
+
+static void poller_release(Pools *m, int64_t tenant_id, const char *why);
+
+void pools_tenant_exited(void *userdata, int64_t tenant_id) {
+        poller_release(userdata, tenant_id, "its process exited");
 }
 
 void pools_tenant_removed(void *userdata, int64_t tenant_id) {
+        poller_release(userdata, tenant_id, "the tenant was removed");
         (void) pools_sync(userdata, "maio reserve (tenant removed)");
 }
 
@@ -334,11 +372,18 @@ static int test_hook_setup(Pools *m) {
 }
 
 int pools_start(Pools *m) {
+        char error[256];
         int r;
 
         r = test_hook_setup(m);
         if (r < 0)
                 return r;
+        r = pools_check_pollers(m, error, sizeof error);
+        if (r < 0)
+                return log_error_errno(r, "%s", error);
+        if (m->n_pollers > 0)
+                log_info("Poller CPUs for tenants' libmaio rings: %zu (held in memory: a restart frees them).",
+                         m->n_pollers);
         r = store_grant_prune(m->store);
         if (r > 0)
                 log_notice("Forgot %d hugepage grant(s) of tenants that no longer exist.", r);
@@ -346,6 +391,151 @@ int pools_start(Pools *m) {
                 log_warning_errno(r, "Failed to look for hugepage grants of removed tenants, ignoring: %m");
         (void) pools_sync(m, "maio reserve (start)");
         return 0;
+}
+
+/* ---- poller CPUs ---- */
+
+#define CPU_ONLINE "sys/devices/system/cpu/online"
+
+static bool poller_online(const unsigned *online, size_t n_online, unsigned cpu) {
+        for (size_t i = 0; i < n_online; i++)
+                if (online[i] == cpu)
+                        return true;
+        return false;
+}
+
+/* The host's online CPUs; -errno when cpu/online cannot be read. */
+static int cpus_online(Pools *m, unsigned **ret, size_t *ret_n, char **ret_text) {
+        _cleanup_free_ char *text = NULL;
+        int r;
+
+        r = detect_read_text_at(m->root, &text, CPU_ONLINE);
+        if (r >= 0)
+                r = detect_nodelist_parse(text, ret, ret_n);
+        if (r >= 0 && ret_text)
+                *ret_text = TAKE_PTR(text);
+        return r;
+}
+
+int pools_check_pollers(Pools *m, char *error, size_t size) {
+        _cleanup_free_ unsigned *online = NULL;
+        _cleanup_free_ char *text = NULL;
+        size_t n = 0;
+        int r;
+
+        if (m->n_pollers == 0)
+                return 0;
+        r = cpus_online(m, &online, &n, &text);
+        if (r < 0) {
+                snprintf(error, size, "[pools] poller_cpus: cannot read the online CPUs (%s): %s", CPU_ONLINE,
+                         strerror(-r));
+                return -EINVAL;
+        }
+        for (size_t i = 0; i < m->n_pollers; i++)
+                if (!poller_online(online, n, m->pollers[i])) {
+                        snprintf(error, size, "[pools] poller_cpus: CPU %u is not online (online: %s)", m->pollers[i],
+                                 text);
+                        return -EINVAL;
+                }
+        if (m->n_pollers >= n) {
+                snprintf(error, size, "[pools] poller_cpus: all %zu online CPUs (%s) would be pollers; leave one", n,
+                         text);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static PollerHold *poller_held_by(Pools *m, int64_t tenant_id) {
+        for (size_t i = 0; i < m->n_holds; i++)
+                if (m->holds[i].tenant_id == tenant_id)
+                        return &m->holds[i];
+        return NULL;
+}
+
+static bool poller_cpu_held(Pools *m, unsigned cpu) {
+        for (size_t i = 0; i < m->n_holds; i++)
+                if (m->holds[i].cpu == cpu)
+                        return true;
+        return false;
+}
+
+/* The rule (docs/maiod.conf.5.scd, libmaio(3)): a tenant holds at most one poller CPU, and asking
+ * again gives the same one; otherwise the lowest configured CPU that is online and held by no
+ * tenant, first come first served. A held CPU is never taken back for a tenant of higher priority:
+ * the kernel's poller thread cannot be moved (PF_NO_SETAFFINITY) and the tenant's ring would
+ * keep polling there. Returns the CPU, or -1 with the reason; -ENOMEM. */
+static int poller_assign(Pools *m, int64_t tenant_id, char *reason, size_t size) {
+        _cleanup_free_ unsigned *online = NULL;
+        size_t n_online = 0;
+        PollerHold *h = poller_held_by(m, tenant_id);
+        int r;
+
+        if (h)
+                return (int) h->cpu;
+        if (m->n_pollers == 0) {
+                snprintf(reason, size, "no poller CPUs are configured ([pools] poller_cpus)");
+                return -1;
+        }
+        r = cpus_online(m, &online, &n_online, NULL);
+        if (r == -ENOMEM)
+                return r;
+        for (size_t i = 0; i < m->n_pollers; i++) {
+                unsigned cpu = m->pollers[i];
+
+                if (poller_cpu_held(m, cpu) || (r >= 0 && !poller_online(online, n_online, cpu)))
+                        continue;
+                h = reallocarray(m->holds, m->n_holds + 1, sizeof(*m->holds));
+                if (!h)
+                        return -ENOMEM;
+                m->holds = h;
+                m->holds[m->n_holds++] = (PollerHold) { .cpu = cpu, .tenant_id = tenant_id };
+                event(m, LOG_INFO, tenant_id, "maio-poller", "Tenant %" PRId64 " holds poller CPU %u", tenant_id, cpu);
+                return (int) cpu;
+        }
+        m->poller_refusals_total++;
+        size_t len = (size_t) snprintf(reason, size, "all %zu poller CPUs are held (", m->n_pollers);
+        for (size_t i = 0; i < m->n_holds && len < size; i++)
+                len += (size_t) snprintf(reason + len, size - len, "%sCPU %u: tenant %" PRId64, i ? ", " : "",
+                                         m->holds[i].cpu, m->holds[i].tenant_id);
+        if (len < size)
+                snprintf(reason + len, size - len, ")");
+        event(m, LOG_NOTICE, tenant_id, "maio-poller-none", "Tenant %" PRId64 " asked for a poller CPU: %s", tenant_id,
+              reason);
+        return -1;
+}
+
+static void poller_release(Pools *m, int64_t tenant_id, const char *why) {
+        PollerHold *h = poller_held_by(m, tenant_id);
+
+        if (!h)
+                return;
+        event(m, LOG_INFO, tenant_id, "maio-poller-release", "Tenant %" PRId64 " gave poller CPU %u back: %s",
+              tenant_id, h->cpu, why);
+        *h = m->holds[--m->n_holds];
+}
+
+json_object *pools_pollers_to_json(Pools *m) {
+        _cleanup_(json_object_putp) json_object *o = json_object_new_object(), *held = json_object_new_array();
+        char list[256] = "";
+        size_t len = 0, free_n = 0;
+
+        if (!o || !held)
+                return NULL;
+        for (size_t i = 0; i < m->n_pollers && len < sizeof list; i++) {
+                len += (size_t) snprintf(list + len, sizeof list - len, "%s%u", i ? "," : "", m->pollers[i]);
+                free_n += !poller_cpu_held(m, m->pollers[i]);
+        }
+        for (size_t i = 0; i < m->n_holds; i++) {
+                json_object *h = json_object_new_object();
+
+                if (!h || json_add_int(h, "cpu", m->holds[i].cpu, true) < 0 ||
+                    json_add_int(h, "tenant_id", m->holds[i].tenant_id, true) < 0 || json_append(held, h) < 0)
+                        return NULL;
+        }
+        if (json_add_string(o, "configured", list) < 0 || json_add(o, "held", TAKE_PTR(held)) < 0 ||
+            json_add_int(o, "free", (int64_t) free_n, true) < 0)
+                return NULL;
+        return TAKE_PTR(o);
 }
 
 /* ---- JSON ---- */
@@ -484,7 +674,8 @@ int pools_op_list(void *userdata, const Request *req, Reply *reply) {
         if (!o || add_pages(o, "page_size_bytes", POOLS_PAGE_SIZE, true) < 0 ||
             add_pages(o, "headroom_pages", m->conf.headroom_pages, true) < 0 ||
             add_pages(o, "max_grant_bytes", m->conf.max_grant_bytes, true) < 0 ||
-            json_add(o, "nodes", TAKE_PTR(nodes)) < 0 || json_add(o, "grants", TAKE_PTR(grants)) < 0)
+            json_add(o, "nodes", TAKE_PTR(nodes)) < 0 || json_add(o, "grants", TAKE_PTR(grants)) < 0 ||
+            json_add(o, "pollers", pools_pollers_to_json(m)) < 0)
                 return -ENOMEM;
         return reply_json(reply, 200, TAKE_PTR(o));
 }
@@ -512,6 +703,7 @@ static int grant_check_node(Pools *m, Reply *reply, unsigned node) {
 /* What a grant request asked, and what the node held before it. */
 typedef struct GrantAsk {
         int64_t tenant_id;
+        bool poller; /* a poller CPU asked for too */
         unsigned node;
         uint64_t bytes;
         uint64_t pages;
@@ -599,6 +791,19 @@ static int grant_reply(Pools *m, Reply *reply, const GrantAsk *g) {
             add_pages(o, "replaced_pages", g->old.pages, g->old.pages > 0) < 0 ||
             json_add(o, "reserve", TAKE_PTR(node)) < 0)
                 return -ENOMEM;
+        /* The poller CPU once the pages are granted: a refused grant holds none. One the tenant
+         * holds is shown whether asked or not (it is still the tenant's). */
+        char why[256] = "not asked for";
+        PollerHold *h = poller_held_by(m, g->tenant_id);
+        int cpu = h ? (int) h->cpu : -1;
+
+        if (g->poller && !h)
+                cpu = poller_assign(m, g->tenant_id, why, sizeof why);
+        if (cpu == -ENOMEM)
+                return cpu;
+        if (json_add_int(o, "poller_cpu", cpu, cpu >= 0) < 0 ||
+            (cpu < 0 && json_add_string(o, "poller_reason", why) < 0))
+                return -ENOMEM;
         return reply_json(reply, 200, TAKE_PTR(o));
 }
 
@@ -634,12 +839,13 @@ static int grant_apply(Pools *m, Reply *reply, GrantAsk *g) {
         return grant_error_reply(reply, r, error);
 }
 
-enum { GRANT_BYTES, GRANT_NODE };
+enum { GRANT_BYTES, GRANT_NODE, GRANT_POLLER };
 static const Field grant_fields[] = {
         /* 1..[pools] max_grant_bytes, checked by the handler: the decoder's message would name
          * another bound than the configured one. */
         [GRANT_BYTES] = { "bytes", FIELD_INT, true, INT64_MIN, INT64_MAX, .id = 1 },
         [GRANT_NODE] = { "node", FIELD_INT, true, 0, POOLS_NODE_MAX, .id = 2 },
+        [GRANT_POLLER] = { "poller", FIELD_BOOL, false, .id = 3 },
 };
 const FieldSet pools_grant_body = { grant_fields, ELEMENTSOF(grant_fields) };
 
@@ -650,6 +856,7 @@ int pools_op_grant(void *userdata, const Request *req, Reply *reply) {
 
         g.bytes = (uint64_t) request_param(req, GRANT_BYTES)->i;
         g.node = (unsigned) request_param(req, GRANT_NODE)->i;
+        g.poller = request_param(req, GRANT_POLLER)->set && request_param(req, GRANT_POLLER)->b;
         if (request_param(req, GRANT_BYTES)->i < 1 || g.bytes > m->conf.max_grant_bytes)
                 return reply_error(reply, REPLY_INVALID_VALUE, "Field 'bytes' must be in the range 1..%" PRIu64,
                                    m->conf.max_grant_bytes);
@@ -705,6 +912,7 @@ int pools_op_release(void *userdata, const Request *req, Reply *reply) {
         if (r >= 0)
                 r = store_grant_remove(m->store, id, -1);
         if (r >= 0) {
+                poller_release(m, id, "its grants were released");
                 release_resize(m, id, gs, n);
                 for (size_t i = 0; i < n; i++)
                         pages += gs[i].pages;
@@ -743,4 +951,14 @@ void pools_metrics_write(void *userdata, FILE *f) {
                 "node's grants needed.\n# TYPE maiod_maio_partial_allocations_total counter\n"
                 "maiod_maio_partial_allocations_total %" PRIu64 "\n",
                 m->partial_allocations_total);
+        size_t held = 0;
+        for (size_t i = 0; i < m->n_pollers; i++)
+                held += poller_cpu_held(m, m->pollers[i]);
+        fprintf(f,
+                "# HELP maiod_maio_poller_cpus [pools] poller_cpus by state: held by a tenant's libmaio poller, "
+                "or free.\n# TYPE maiod_maio_poller_cpus gauge\n"
+                "maiod_maio_poller_cpus{state=\"held\"} %zu\nmaiod_maio_poller_cpus{state=\"free\"} %zu\n"
+                "# HELP maiod_maio_poller_refusals_total Grants that asked for a poller CPU when none was free.\n"
+                "# TYPE maiod_maio_poller_refusals_total counter\nmaiod_maio_poller_refusals_total %" PRIu64 "\n",
+                held, m->n_pollers - held, m->poller_refusals_total);
 }

@@ -42,7 +42,11 @@ typedef struct Pools Pools;
 typedef struct PoolsConf {
         uint64_t headroom_pages;
         uint64_t max_grant_bytes;
+        const char *poller_cpus; /* [pools] poller_cpus, a cpulist ("" or NULL: none); parsed, not kept */
 } PoolsConf;
+
+/* The most poller CPUs one configuration may list. */
+#define POOLS_POLLERS_MAX 1024
 
 /* Builds the reserve over store (borrowed), sizing nodes below root through journal (borrowed).
  * Returns 0 or -ENOMEM. */
@@ -54,8 +58,12 @@ static inline void pools_freep(Pools **p) {
 }
 void pools_set_conf(Pools *p, const PoolsConf *conf);
 
-/* A tenants hook (HookFn): the removed tenant's grants went with its row; shrinks the reserve. */
+/* A tenants hook (HookFn): the removed tenant's grants went with its row; shrinks the reserve
+ * and frees the poller CPU it held. */
 void pools_tenant_removed(void *userdata, int64_t tenant_id);
+/* A tenants hook (HookFn): the tenant's process exited, its poller thread with it: the poller CPU
+ * it held is free again. */
+void pools_tenant_exited(void *userdata, int64_t tenant_id);
 
 /* At start, after journal_start() and topo_start(): forgets grants of tenants
  * that no longer exist, then sizes every node the reserve is responsible for
@@ -66,6 +74,14 @@ void pools_tenant_removed(void *userdata, int64_t tenant_id);
  * file keep at most PAGES, as a kernel short of memory would (test hook).
  * Returns 0, or -errno for an invalid test hook setting. */
 int pools_start(Pools *p);
+
+/* Checks that every [pools] poller_cpus CPU is online (ROOT/sys/devices/system/cpu/online).
+ * Returns 0, or -EINVAL with the reason in error (size bytes). pools_start() fails with it. */
+int pools_check_pollers(Pools *p, char *error, size_t size);
+
+/* The poller CPUs as GET /v1/status and /v1/maio show them: {"configured":"1,3","held":[{"cpu":1,
+ * "tenant_id":3}],"free":1}. NULL without memory. */
+json_object *pools_pollers_to_json(Pools *p);
 
 /* Sizes every node the reserve is responsible for to its grants now, e.g.
  * after a tenant was removed (its grants go with it by the store's cascade).
@@ -81,8 +97,9 @@ typedef struct PoolsCounters {
 /* Fills *ret with p's counters. Never fails. */
 void pools_counters(const Pools *p, PoolsCounters *ret);
 
-/* Writes maiod_maio_grant_pages{node="N"} (a gauge per host node) and
- * maiod_maio_partial_allocations_total in Prometheus text. Never fails. */
+/* Writes maiod_maio_grant_pages{node="N"} (a gauge per host node),
+ * maiod_maio_partial_allocations_total, maiod_maio_poller_cpus{state="held|free"} and
+ * maiod_maio_poller_refusals_total in Prometheus text. Never fails. */
 void pools_metrics_write(void *userdata, FILE *f);
 
 /* GET /v1/maio, POST /v1/tenants/{id}/maio, DELETE /v1/tenants/{id}/maio; userdata is the Pools. */

@@ -44,6 +44,7 @@ struct Tenants {
         uint64_t cache_hits, cache_misses;
         uint64_t exits_total; /* watched processes that exited */
         HookList removed;
+        HookList exited;          /* the watched process exited (kept or removed) */
         const Notifier *notifier; /* tenant-exited, tenant-removed; NULL: nobody listens */
 };
 
@@ -115,6 +116,10 @@ const char *tenants_root(Tenants *t) {
 
 int tenants_on_removed(Tenants *t, HookFn fn, void *userdata) {
         return hook_list_add(&t->removed, fn, userdata);
+}
+
+int tenants_on_exited(Tenants *t, HookFn fn, void *userdata) {
+        return hook_list_add(&t->exited, fn, userdata);
 }
 
 void tenants_set_notifier(Tenants *t, const Notifier *n) {
@@ -306,6 +311,7 @@ static void watch_record_exit(Tenants *tn, int64_t tenant_id, pid_t pid) {
         store_event_log(tn->store, LOG_INFO, field, tenant_id, "pid-exit", "Process %d of tenant %" PRId64 " exited",
                         (int) pid, tenant_id);
         tn->exits_total++;
+        hook_list_run(&tn->exited, tenant_id);
         if (store_tenant_get(tn->store, tenant_id, &t) < 0)
                 return; /* gone meanwhile: nothing to tell or keep */
         if (notify_wanted(tn->notifier) && (details = json_object_new_object()))

@@ -61,6 +61,11 @@ void tenants_set_conf(Tenants *t, const TenantsConf *conf);
  * with the tenant id: the modules above drop what the tenant held. Returns 0 or -ENOSPC. */
 int tenants_on_removed(Tenants *t, HookFn fn, void *userdata);
 
+/* Registers fn to run when a tenant's watched process exited, whether the tenant is kept or
+ * removed ([tenants] on_pid_exit): what only lived with the process (a poller CPU) goes. Returns 0
+ * or -ENOSPC. */
+int tenants_on_exited(Tenants *t, HookFn fn, void *userdata);
+
 /* Where tenant-exited (details {"pid":PID}) and tenant-removed ({"message":TEXT}) are announced
  * from now on; n is borrowed and must outlive t, or be replaced (NULL: nobody listens). */
 void tenants_set_notifier(Tenants *t, const Notifier *n);

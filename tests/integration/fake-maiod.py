@@ -56,6 +56,7 @@ STATUS = {
     "admission": {"max_tenants_per_uid": 16, "highest_priority": 4, "cgroup_ownership": True,
                   "cgroup_hierarchy": "hybrid",
                   "groups": [{"group": "users", "gid": 100, "max_tenants_per_uid": 64, "highest_priority": 2}]},
+    "pollers": {"configured": "1,3", "held": [{"cpu": 1, "tenant_id": 7}], "free": 1},
 }
 
 KNOB_NUMAB = {

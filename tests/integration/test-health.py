@@ -73,10 +73,11 @@ def test_status():
         s = d.ok("GET", "/v1/status")
         check_eq(sorted(s), sorted(["version", "pid", "uptime_sec", "config_file", "state_dir", "runtime_dir",
                                     "root", "dry_run", "listeners", "features", "conflicts", "tiering", "fleet",
-                                    "counts", "admission", "scheduler"]),
+                                    "counts", "admission", "scheduler", "pollers"]),
                  "status keys")
         check_eq(s["fleet"], {"state": "off"}, "the fleet is off without endpoints")
         check_eq(s["scheduler"], {"classes": [[0, 1], [2, 3, 4, 5], [6, 7]]}, "default priority classes")
+        check_eq(s["pollers"], {"configured": "", "held": [], "free": 0}, "no poller CPUs by default")
         check_eq(s["conflicts"], [], "status.conflicts (host-2node runs no tuner)")
         check_eq(s["version"], maiod_version(), "status.version")
         check_eq(s["pid"], d.proc.pid, "status.pid")

@@ -4,7 +4,9 @@
 # copy of tests/fixtures/knobs-host (two nodes): grants size the node's fixture
 # file, release and tenant removal shrink it back byte-for-byte, the original is
 # a floor, a partial allocation is a 507 with the amount, bad input, other uids,
-# restarts, SIGKILL, and maioctl maio against the daemon.
+# restarts, SIGKILL, maioctl maio against the daemon, and the poller CPUs ([pools] poller_cpus)
+# handed out with grants: one per tenant, none when all are held (with the reason), back on
+# release, removal and process exit, shown in /v1/maio, /v1/status and the metrics.
 #
 # Partial allocations: a fixture file keeps whatever is written, so maiod is
 # started with MAIOD_TEST_HUGEPAGES_LIMIT=NODE:PAGES, a test hook honoured only
@@ -76,8 +78,11 @@ def add_tenant(d, name, as_uid=None, **extra):
     return d.ok("POST", "/v1/tenants", dict(name=name, **extra), want=201, **kw)["id"]
 
 
-def grant(d, tid, nbytes, node, **kw):
-    return d.request("POST", f"/v1/tenants/{tid}/maio", {"bytes": nbytes, "node": node}, **kw)
+def grant(d, tid, nbytes, node, poller=None, **kw):
+    body = {"bytes": nbytes, "node": node}
+    if poller is not None:
+        body["poller"] = poller
+    return d.request("POST", f"/v1/tenants/{tid}/maio", body, **kw)
 
 
 def grant_ok(d, tid, nbytes, node, **kw):
@@ -314,6 +319,76 @@ def test_maioctl():
         check("No NUMA node 5 on this host (invalid-value, HTTP 400)" in r.stderr, f"stderr {r.stderr!r}")
 
 
+def poller_root(root, online="0-3"):
+    cpu = os.path.join(root.path, "sys/devices/system/cpu")
+    os.makedirs(cpu, exist_ok=True)
+    with open(os.path.join(cpu, "online"), "w") as f:
+        f.write(online + "\n")
+
+
+def test_pollers():
+    with Root() as root:
+        poller_root(root)
+        with Daemon(root=root.path, config="[pools]\npoller_cpus = 3, 1\n") as d:
+            a = add_tenant(d, "a", as_uid=NOBODY)
+            b = add_tenant(d, "b")
+            g = grant_ok(d, a, PAGE, 0, poller=True, as_uid=NOBODY)
+            check_eq((g["poller_cpu"], "poller_reason" in g), (1, False), "the lowest free poller CPU")
+            check_eq(grant_ok(d, a, PAGE, 0, poller=True, as_uid=NOBODY)["poller_cpu"], 1, "asking again: the same")
+            check_eq(grant_ok(d, b, PAGE, 0, poller=True)["poller_cpu"], 3, "the next one")
+            c = add_tenant(d, "c")
+            g = grant_ok(d, c, PAGE, 0, poller=True)
+            check_eq(g["poller_cpu"], None, "exhausted: none")
+            check_eq(g["poller_reason"], f"all 2 poller CPUs are held (CPU 1: tenant {a}, CPU 3: tenant {b})",
+                     "exhausted: the reason")
+            g = grant_ok(d, c, PAGE, 0)
+            check_eq((g["poller_cpu"], g["poller_reason"]), (None, "not asked for"), "not asked")
+            check_eq((metric(d, 'maiod_maio_poller_cpus{state="held"}'), metric(d, 'maiod_maio_poller_cpus{state="free"}'),
+                      metric(d, "maiod_maio_poller_refusals_total")), (2, 0, 1), "poller metrics")
+            p = d.ok("GET", "/v1/status")["pollers"]
+            check_eq((p["configured"], sorted((h["cpu"], h["tenant_id"]) for h in p["held"]), p["free"]),
+                     ("1,3", [(1, a), (3, b)], 0), "status: poller CPUs in use")
+            check_eq(d.ok("GET", "/v1/maio")["pollers"], p, "/v1/maio shows the same")
+            d.check_error("POST", f"/v1/tenants/{c}/maio", {"bytes": PAGE, "node": 0, "poller": 1}, 400,
+                          "wrong-type")
+
+            # Released with the grants, with the tenant, with its process.
+            d.ok("DELETE", f"/v1/tenants/{a}/maio", as_uid=NOBODY)
+            check_eq(grant_ok(d, c, PAGE, 0, poller=True)["poller_cpu"], 1, "released on DELETE .../maio")
+            d.ok("DELETE", f"/v1/tenants/{b}", want=204)
+            child = subprocess.Popen(["sleep", "60"])
+            try:
+                e = add_tenant(d, "e", pid=child.pid)
+                check_eq(grant_ok(d, e, PAGE, 0, poller=True)["poller_cpu"], 3, "released on tenant removal")
+            finally:
+                child.send_signal(signal.SIGKILL)
+                child.wait()
+            wait_for(lambda: d.ok("GET", "/v1/status")["pollers"]["free"] == 1, 5, "the exit to free CPU 3")
+            check_eq(d.ok("GET", f"/v1/tenants/{e}")["id"], e, "the tenant is kept (on_pid_exit = keep)")
+            kinds = [x["kind"] for x in d.ok("GET", "/v1/events")["events"]]
+            check_eq((kinds.count("maio-poller"), kinds.count("maio-poller-release"), kinds.count("maio-poller-none")),
+                     (4, 3, 1), "poller events")
+
+        # Without the key: none to hand out, and the reason says so.
+        with Daemon(root=root.path) as d:
+            t = add_tenant(d, "t")
+            g = grant_ok(d, t, PAGE, 0, poller=True)
+            check_eq((g["poller_cpu"], g["poller_reason"]), (None, "no poller CPUs are configured ([pools] poller_cpus)"),
+                     "none configured")
+            check_eq(d.ok("GET", "/v1/status")["pollers"], {"configured": "", "held": [], "free": 0}, "status")
+
+        # An offline CPU, or every online one: maiod does not start, and says why.
+        for conf, why in (("5", "[pools] poller_cpus: CPU 5 is not online (online: 0-3)"),
+                          ("0-3", "[pools] poller_cpus: all 4 online CPUs (0-3) would be pollers; leave one")):
+            d = Daemon(root=root.path, config=f"[pools]\npoller_cpus = {conf}\n", start=False)
+            try:
+                proc = subprocess.run(d.argv(), capture_output=True, text=True, timeout=30, env=d.env)
+                check(proc.returncode != 0, f"poller_cpus = {conf}: maiod must not start")
+                check(why in proc.stderr, f"poller_cpus = {conf}: the reason in {proc.stderr!r}")
+            finally:
+                shutil.rmtree(d.tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
     main([test_grant_release_remove, test_bad_input, test_original_is_a_floor, test_partial_allocation,
-          test_restart_keeps_grants, test_sigkill_reconciles, test_pid_exit_removes, test_maioctl])
+          test_restart_keeps_grants, test_sigkill_reconciles, test_pid_exit_removes, test_maioctl, test_pollers])

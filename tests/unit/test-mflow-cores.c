@@ -2,7 +2,7 @@
 /* Unit tests for daemon/mflow/mflow-cores.c: the snapshot read from the fixture trees mflow-6cpu
  * (two nodes, the device on node 1 with its interrupts on CPU 3, RPS on CPU 0, CPU 5 isolated) and
  * mflow-2cpu, the load between two snapshots, and the assignment: preferences, degradation with
- * its reason, priority order when cores are scarce, and hysteresis. */
+ * its reason, priority order when cores are scarce, hysteresis, and poller CPUs left out. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -169,6 +169,32 @@ static void test_assign_preferred_enough(void **state) {
         assert_string_equal(a.reason, "");
 }
 
+/* A poller CPU ([pools] poller_cpus) is no candidate: not the preferred CPU 4, not a filler when
+ * cores are scarce, not kept as a current core; only when every online CPU is one. */
+static void test_assign_pollers(void **state) {
+        MflowSnapshot s;
+        double load[MFLOW_MAX_CPUS] = {};
+        MflowCoreRequest req = { .want = 1 };
+        MflowCoreAssignment a;
+
+        assert_int_equal(mflow_snapshot_load(testutil_tree.root, "eth0", &s), 0);
+        s.cpus[4].poller = true;
+        assert_int_equal(mflow_cores_assign(&s, load, 20, &req, 1, &a), 0);
+        assert_int_equal(a.n, 1);
+        assert_int_not_equal(a.cores[0], 4);
+        req = (MflowCoreRequest) { .want = 6, .n_cur = 1, .cur = { 4 } };
+        assert_int_equal(mflow_cores_assign(&s, load, 100, &req, 1, &a), 0);
+        assert_int_equal(a.n, 5);
+        for (unsigned i = 0; i < a.n; i++)
+                assert_int_not_equal(a.cores[i], 4);
+        assert_true(a.moved);
+        for (unsigned i = 0; i < s.n_cpus; i++)
+                s.cpus[i].poller = true;
+        req = (MflowCoreRequest) { .want = 1 };
+        assert_int_equal(mflow_cores_assign(&s, load, 20, &req, 1, &a), 0);
+        assert_cores(&a, 1, (const unsigned[]) { 4 });
+}
+
 static void test_assign_latency(void **state) {
         MflowSnapshot s;
         double load[MFLOW_MAX_CPUS] = {};
@@ -310,6 +336,7 @@ static const struct CMUnitTest tests_any_host[] = {
         cmocka_unit_test_setup_teardown(test_assign_preferences_priority, setup_6cpu, teardown),
         cmocka_unit_test_setup_teardown(test_assign_preferred_enough, setup_6cpu, teardown),
         cmocka_unit_test_setup_teardown(test_assign_latency, setup_6cpu, teardown),
+        cmocka_unit_test_setup_teardown(test_assign_pollers, setup_6cpu, teardown),
         cmocka_unit_test_setup_teardown(test_assign_hysteresis, setup_6cpu, teardown),
         cmocka_unit_test_setup_teardown(test_assign_2cpu, setup_2cpu, teardown),
 };

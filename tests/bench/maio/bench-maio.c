@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The libmaio side of the benchmarks: a UDP sender that rotates through pool buffers (zero-copy
- * at and above the ring's crossover size, SQPOLL on its own CPU) and the socket-splicing relay
- * (maio_relay). When back-pressured they sleep in maio_ring_poll unless --spin. */
+ * at and above the ring's crossover size; SQPOLL on its own CPU or batch, as the ring mode rule,
+ * $MAIO_RING_MODE and --sq-cpu say) and the socket-splicing relay (maio_relay). When back-pressured they sleep in
+ * maio_ring_poll unless --spin. */
 
 #include <errno.h>
 #include <inttypes.h>
@@ -39,9 +40,16 @@ static int maio_ctx_init(maio_ctx *m, const bench_opts *o, unsigned recv_buffers
         printf("STAT maio_pool backing=%s reason=\"%s\"\n", maio_backing_to_string(ps.backing),
                ps.backing_reason ? ps.backing_reason : "");
         k = maio_ring_new(m->pool, &rc, &m->ring);
-        if (k < 0)
+        if (k < 0) {
                 maio_ctx_done(m);
-        return k;
+                return k;
+        }
+        /* Which ring mode the rule (or $MAIO_RING_MODE) chose, and why: the run script reports it. */
+        maio_ring_mode_info mi;
+        (void) maio_ring_mode_get(m->ring, &mi);
+        printf("STAT maio_mode mode=%s source=%s poller_cpu=%d reason=\"%s\"\n", maio_ring_mode_to_string(mi.mode),
+               mi.source, mi.poller_cpu, mi.reason);
+        return 0;
 }
 
 static void maio_print_stats(maio_ring *ring) {
