@@ -208,6 +208,10 @@ void ring_op_put(maio_ring *r, uint32_t idx);
  * ring stays full. */
 struct io_uring_sqe *ring_get_sqe(maio_ring *r);
 int ring_submit(maio_ring *r);
+/* After queueing sends: ring_submit in SQPOLL mode; in batch mode only once RING_SEND_BATCH SQEs
+ * are ready (else the next poll or wait submits them). */
+int ring_submit_sends(maio_ring *r);
+#define RING_SEND_BATCH 64u
 /* Submits and waits for a single OP_SYNC op; frees it. Returns the op's res or -ETIMEDOUT
  * (the op is then cancelled and reaped). */
 int ring_sync_wait(maio_ring *r, uint32_t op, int timeout_ms);

@@ -79,6 +79,15 @@ int ring_submit(maio_ring *r) {
         return k < 0 ? k : 0;
 }
 
+int ring_submit_sends(maio_ring *r) {
+        /* SQPOLL: publishing the SQEs is the submission (a syscall only to wake the poller).
+         * Batch: an enter per send would be a syscall per send; they wait for a batch or the
+         * application's next poll or wait, which submit whatever is queued. */
+        if (!r->sqpoll && io_uring_sq_ready(&r->uring) < RING_SEND_BATCH)
+                return 0;
+        return ring_submit(r);
+}
+
 /* DEFER_TASKRUN: completions are posted only while the ring's thread is in io_uring_enter with
  * GETEVENTS. Enters once when nothing is in the CQ and no enter ran them since the last reap. */
 static void ring_get_events(maio_ring *r) {
@@ -197,6 +206,7 @@ static int ring_sleep_watched(maio_ring *r, int ms) {
 int maio_ring_poll(maio_ring *r, int timeout_ms) {
         if (!r)
                 return -EINVAL;
+        r->events_fresh = false; /* an enter before this call ran only what was due then */
         ring_kick_all(r);
         int k = ring_submit(r);
         if (k < 0)
@@ -216,6 +226,7 @@ int maio_ring_poll(maio_ring *r, int timeout_ms) {
 
 int ring_wait_until(maio_ring *r, bool (*cond)(maio_ring *r, void *arg), void *arg, int timeout_ms) {
         int64_t deadline = timeout_ms < 0 ? INT64_MAX : ring_now_ms() + timeout_ms;
+        r->events_fresh = false; /* an enter before this call ran only what was due then */
         for (;;) {
                 ring_kick_all(r);
                 int k = ring_submit(r);

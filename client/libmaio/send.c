@@ -165,6 +165,11 @@ void send_kick(maio_ring *r, int handle) {
         uint32_t started = 0;
         while (s->q_head != MAIO_NONE && started < chain_max) {
                 struct io_uring_sqe *sqe = io_uring_get_sqe(&r->uring);
+                if (!sqe && !r->sqpoll) {
+                        /* Batch mode: a full SQ is a full batch; it goes out, the chain goes on. */
+                        (void) ring_submit(r);
+                        sqe = io_uring_get_sqe(&r->uring);
+                }
                 if (!sqe) {
                         /* The SQ is full: what is prepared goes out (a shorter chain); the rest
                          * is kicked when a send completes. */
@@ -252,7 +257,7 @@ int maio_send(maio_ring *r, int handle, void *buf, size_t len, unsigned flags) {
                 (void) alloc_transition(r->pool, buf, MAIO_BUF_INFLIGHT, MAIO_BUF_APP);
                 return k;
         }
-        (void) ring_submit(r);
+        (void) ring_submit_sends(r);
         return 0;
 }
 
@@ -293,7 +298,7 @@ int maio_send_copy(maio_ring *r, int handle, const void *data, size_t len) {
                         r->st.copies++;
                         r->st.bytes_copied += piece;
                 }
-                (void) ring_submit(r);
+                (void) ring_submit_sends(r);
         }
         if (bufs != stack)
                 free(bufs);

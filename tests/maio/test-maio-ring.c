@@ -632,6 +632,23 @@ static void test_ring_modes(void **state) {
         assert_true(m.setup_flags & (1u << 13) /* IORING_SETUP_DEFER_TASKRUN */);
         assert_true(m.setup_flags & (1u << 12) /* IORING_SETUP_SINGLE_ISSUER */);
         assert_string_equal(maio_ring_mode_to_string(m.mode), "batch");
+        /* A send waits in the SQ for its batch or the next poll or wait: no enter of its own. */
+        {
+                int a, b;
+                maio_ring_stats st0, st1;
+                tcp_pair(e.ring, &a, &b);
+                maio_ring_stats_get(e.ring, &st0);
+                assert_int_equal(maio_send_copy(e.ring, a, "batch", 5), 0);
+                maio_ring_stats_get(e.ring, &st1);
+                assert_int_equal(st1.submit_syscalls, st0.submit_syscalls);
+                assert_int_equal(maio_flush(e.ring, a, 5000), 0);
+                maio_ring_stats_get(e.ring, &st1);
+                assert_int_equal(st1.submit_syscalls, st0.submit_syscalls + 1);
+                struct iovec iov;
+                assert_int_equal(maio_recv_sg(e.ring, b, &iov, 1, 5000), 1);
+                assert_memory_equal(iov.iov_base, "batch", 5);
+                assert_int_equal(maio_recv_release(e.ring, iov.iov_base), 0);
+        }
         spin_transfer(&e);
         m = ring_mode(e.ring);
         assert_true(m.event_syscalls > 0);
