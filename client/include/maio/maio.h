@@ -272,9 +272,10 @@ enum {
  * datagram that waited may be overtaken (see libmaio(3)). From
  * here until completion the buffer is MAIO_BUF_INFLIGHT; at completion it returns to
  * MAIO_BUF_APP (or is freed with MAIO_SEND_FREE). Zero-copy sends complete only on the
- * notification CQE. Returns 0 when queued; -EINVAL (not an owned pool buffer, len 0 or too
- * long); -EBUSY when the ring's op table is full (back-pressure: maio_ring_poll, then retry);
- * or the handle's recorded error (-EPIPE, -ECONNRESET...). */
+ * notification CQE. In batch mode a queued send is submitted with the next 63 or by the next
+ * poll or wait (maio_ring_poll(ring, 0) pushes it out). Returns 0 when queued; -EINVAL (not an owned pool buffer, len 0
+ * or too long); -EBUSY when the ring's op table is full (back-pressure: maio_ring_poll, then retry); or the handle's
+ * recorded error (-EPIPE, -ECONNRESET...). */
 int maio_send(maio_ring *ring, int handle, void *buf, size_t len, unsigned flags);
 /* Sends len bytes from any memory: copies them into pool buffers (MAIO_CHUNK_SIZE pieces) and
  * sends those, freed on completion. Returns 0 when all is queued, -ENOBUFS (pool exhausted;
