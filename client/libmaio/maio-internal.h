@@ -3,6 +3,7 @@
  * (chunk metadata, magazines), the ring's op and socket tables. Not installed. */
 #pragma once
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -165,9 +166,11 @@ struct maio_ring {
         maio_pool *pool;
         unsigned flags;
         bool sqpoll;
-        bool batch_events; /* batch with DEFER_TASKRUN: completions run only in io_uring_enter */
-        bool events_fresh; /* ... and the last enter ran them, nothing reaped since */
-        bool holds_poller; /* this ring uses the pool's granted poller CPU */
+        bool batch_events;  /* batch with DEFER_TASKRUN: completions run only in io_uring_enter */
+        bool events_fresh;  /* ... and the last enter ran them, nothing reaped since */
+        bool holds_poller;  /* this ring uses the pool's granted poller CPU */
+        bool single_issuer; /* IORING_SETUP_SINGLE_ISSUER: only owner may submit */
+        pthread_t owner;    /* the thread that made the ring */
         maio_ring_mode_info mode;
         char mode_reason[256];
         bool zc_ok;
@@ -208,6 +211,11 @@ void ring_op_put(maio_ring *r, uint32_t idx);
  * ring stays full. */
 struct io_uring_sqe *ring_get_sqe(maio_ring *r);
 int ring_submit(maio_ring *r);
+/* A SINGLE_ISSUER ring used from a thread other than its maker: -EEXIST (before anything is
+ * queued: the kernel would refuse the submission and leave the SQEs for the owner), else 0. */
+static inline int ring_owner_check(const maio_ring *r) {
+        return r->single_issuer && !pthread_equal(pthread_self(), r->owner) ? -EEXIST : 0;
+}
 /* After queueing sends: ring_submit in SQPOLL mode; in batch mode only once RING_SEND_BATCH SQEs
  * are ready (else the next poll or wait submits them). */
 int ring_submit_sends(maio_ring *r);

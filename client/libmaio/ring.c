@@ -26,6 +26,9 @@ static unsigned round_pow2(unsigned v) {
 }
 
 int ring_op_new(maio_ring *r, maio_op_kind kind, int handle, uint32_t *ret) {
+        int k = ring_owner_check(r);
+        if (k < 0)
+                return k;
         if (r->op_free == MAIO_NONE) {
                 r->st.ring_full++;
                 return -EBUSY;
@@ -206,6 +209,8 @@ static int ring_sleep_watched(maio_ring *r, int ms) {
 int maio_ring_poll(maio_ring *r, int timeout_ms) {
         if (!r)
                 return -EINVAL;
+        if (ring_owner_check(r) < 0)
+                return -EEXIST;
         r->events_fresh = false; /* an enter before this call ran only what was due then */
         ring_kick_all(r);
         int k = ring_submit(r);
@@ -225,6 +230,8 @@ int maio_ring_poll(maio_ring *r, int timeout_ms) {
 }
 
 int ring_wait_until(maio_ring *r, bool (*cond)(maio_ring *r, void *arg), void *arg, int timeout_ms) {
+        if (ring_owner_check(r) < 0)
+                return -EEXIST;
         int64_t deadline = timeout_ms < 0 ? INT64_MAX : ring_now_ms() + timeout_ms;
         r->events_fresh = false; /* an enter before this call ran only what was due then */
         for (;;) {
@@ -398,6 +405,8 @@ static int ring_setup_batch(maio_ring *r, unsigned entries, unsigned cq) {
                 if (k == 0) {
                         r->mode.setup_flags = p.flags;
                         r->batch_events = p.flags & IORING_SETUP_DEFER_TASKRUN;
+                        r->single_issuer = p.flags & IORING_SETUP_SINGLE_ISSUER;
+                        r->owner = pthread_self();
                         if (i > 0) {
                                 size_t n = strlen(r->mode_reason);
                                 snprintf(r->mode_reason + n, sizeof(r->mode_reason) - n, "; the kernel refused %s",

@@ -245,6 +245,8 @@ int maio_send(maio_ring *r, int handle, void *buf, size_t len, unsigned flags) {
         size_t size;
         if (!r || !ring_sock(r, handle))
                 return -EBADF;
+        if (ring_owner_check(r) < 0)
+                return -EEXIST;
         if (len == 0 || alloc_size(r->pool, buf, &size) < 0 || len > size)
                 return -EINVAL;
         int k = alloc_transition(r->pool, buf, MAIO_BUF_APP, MAIO_BUF_INFLIGHT);
@@ -265,6 +267,8 @@ int maio_send_copy(maio_ring *r, int handle, const void *data, size_t len) {
         maio_sock *s;
         if (!r || !(s = ring_sock(r, handle)))
                 return -EBADF;
+        if (ring_owner_check(r) < 0)
+                return -EEXIST;
         if (len == 0 || !data)
                 return -EINVAL;
         if (s->error)

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -614,6 +615,21 @@ static void spin_transfer(env *e) {
         assert_int_equal(maio_recv_release(e->ring, iov.iov_base), 0);
 }
 
+typedef struct foreign_call {
+        maio_ring *ring;
+        int handle;
+        int send, poll, connect;
+} foreign_call;
+
+static void *foreign_thread(void *data) {
+        foreign_call *c = data;
+        struct sockaddr_in sa = loopback(9);
+        c->send = maio_send_copy(c->ring, c->handle, "nope", 4);
+        c->poll = maio_ring_poll(c->ring, 0);
+        c->connect = maio_connect(c->ring, SOCK_DGRAM, (struct sockaddr *) &sa, sizeof(sa), 100);
+        return NULL;
+}
+
 /* The ring modes: the automatic rule, the application's flags, MAIO_RING_MODE and its bad value. */
 static void test_ring_modes(void **state) {
         env e;
@@ -647,6 +663,22 @@ static void test_ring_modes(void **state) {
                 struct iovec iov;
                 assert_int_equal(maio_recv_sg(e.ring, b, &iov, 1, 5000), 1);
                 assert_memory_equal(iov.iov_base, "batch", 5);
+                assert_int_equal(maio_recv_release(e.ring, iov.iov_base), 0);
+
+                /* SINGLE_ISSUER: another thread is refused before anything is queued, and the
+                 * owner goes on as if nothing happened. */
+                foreign_call c = { .ring = e.ring, .handle = a };
+                pthread_t t;
+                assert_int_equal(pthread_create(&t, NULL, foreign_thread, &c), 0);
+                assert_int_equal(pthread_join(t, NULL), 0);
+                assert_int_equal(c.send, -EEXIST);
+                assert_int_equal(c.poll, -EEXIST);
+                assert_int_equal(c.connect, -EEXIST);
+                assert_int_equal(maio_send_copy(e.ring, a, "owner", 5), 0);
+                assert_int_equal(maio_flush(e.ring, a, 5000), 0);
+                assert_int_equal(maio_recv_sg(e.ring, b, &iov, 1, 5000), 1);
+                assert_int_equal(iov.iov_len, 5);
+                assert_memory_equal(iov.iov_base, "owner", 5);
                 assert_int_equal(maio_recv_release(e.ring, iov.iov_base), 0);
         }
         spin_transfer(&e);

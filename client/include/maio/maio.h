@@ -21,7 +21,7 @@ extern "C" {
  *   socket, send and receive call on a ring must come from that thread (or be serialised by the
  *   caller). Use one ring per thread; rings may share one SQPOLL poller (attach_to). A ring in
  *   batch mode (IORING_SETUP_SINGLE_ISSUER) must be used, and freed, by the thread that made it:
- *   from any other thread the kernel refuses its submissions (-EEXIST).
+ *   calls from any other thread fail with -EEXIST and leave the ring as it was.
  * - A buffer handed to maio_send is owned by the ring until its completion (for zero-copy: the
  *   notification); the application may not write it, and maio_free refuses it with -EBUSY.
  *
