@@ -66,33 +66,35 @@ void multi_params_default(MultiParams *p) {
 
 int multi_params_parse_tenants(MultiParams *p, const char *spec) {
         const char *const *names = workload_names();
-        unsigned n = 0;
+        const char *work[MULTI_MAX_TENANTS];
+        unsigned prio[MULTI_MAX_TENANTS], n = 0;
         const char *s = spec;
 
         while (*s) {
-                const char *colon, *end;
+                const char *end = strchrnul(s, ',');
                 size_t len;
-                bool found = false;
 
                 if (n >= MULTI_MAX_TENANTS || *s < '0' || *s > '7' || s[1] != ':')
                         return -EINVAL;
-                colon = s + 1;
-                end = strchrnul(colon + 1, ',');
-                len = (size_t) (end - (colon + 1));
+                len = (size_t) (end - (s + 2));
+                work[n] = NULL;
                 for (size_t i = 0; names[i]; i++)
-                        if (strlen(names[i]) == len && strncmp(names[i], colon + 1, len) == 0) {
-                                p->workload[n] = names[i];
-                                found = true;
-                        }
-                if (!found)
+                        if (strlen(names[i]) == len && strncmp(names[i], s + 2, len) == 0)
+                                work[n] = names[i];
+                if (!work[n])
                         return -EINVAL;
-                p->priority[n++] = (unsigned) (*s - '0');
+                prio[n++] = (unsigned) (*s - '0');
+                if (*end && !end[1]) /* a trailing comma */
+                        return -EINVAL;
                 s = *end ? end + 1 : end;
-                if (*end && !*s) /* a trailing comma */
-                        return -EINVAL;
         }
         if (n == 0)
                 return -EINVAL;
+        /* Only a whole valid list replaces the tenants. */
+        for (unsigned i = 0; i < n; i++) {
+                p->priority[i] = prio[i];
+                p->workload[i] = work[i];
+        }
         p->n_tenants = n;
         return 0;
 }
@@ -140,7 +142,7 @@ const MultiParams *multi_params(const Multi *m) {
         return &m->p;
 }
 
-static uint64_t slot_seed(uint64_t seed, unsigned slot) {
+uint64_t multi_slot_seed(uint64_t seed, unsigned slot) {
         /* Distinct traces for tenants of the same workload, fixed for a seed. */
         return seed ^ ((uint64_t) (slot + 1) * UINT64_C(0x9e3779b97f4a7c15));
 }
@@ -250,7 +252,7 @@ static int multi_decision(Multi *m, unsigned slot) {
 
         if (strcmp(m->p.policy, "best") == 0)
                 return multi_best_decision(m, slot);
-        pp.seed = slot_seed(m->p.seed, slot);
+        pp.seed = multi_slot_seed(m->p.seed, slot);
         r = policy_new(m->p.policy, &pp, &pol);
         if (r < 0)
                 return r;
@@ -276,7 +278,7 @@ int multi_new(const MultiParams *p, Multi **ret) {
                 return -ENOMEM;
         m->p = *p;
         for (unsigned i = 0; i < p->n_tenants; i++) {
-                r = workload_generate(p->workload[i], &p->wp, slot_seed(p->seed, i), &m->slots[i].trace);
+                r = workload_generate(p->workload[i], &p->wp, multi_slot_seed(p->seed, i), &m->slots[i].trace);
                 if (r < 0)
                         return r;
                 r = sim_new(m->slots[i].trace, &p->sp, &m->slots[i].sim);

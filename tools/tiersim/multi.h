@@ -70,6 +70,9 @@ void multi_params_default(MultiParams *p);
 /* Parses "PRIO:WORKLOAD,..." into p's tenants. Returns 0 or -EINVAL. */
 int multi_params_parse_tenants(MultiParams *p, const char *spec);
 
+/* The seed of slot's trace (and policy): distinct traces for tenants of one workload. */
+uint64_t multi_slot_seed(uint64_t seed, unsigned slot);
+
 /* One epoch as the scheduler saw it, for observers (tests). Arrays are indexed by slot; inactive
  * slots have active false and zeros elsewhere. */
 typedef struct MultiEpochView {
