@@ -192,10 +192,13 @@ static int multi_parse(int argc, char **argv, MultiArgs *a) {
                 { "help", no_argument, NULL, 'h' },
                 {},
         };
-        int c;
+        int c, li = -1;
 
-        while ((c = getopt_long(argc, argv, "ho:", options, NULL)) >= 0) {
-                const char *opt = optind > 0 && optind <= argc ? argv[optind - 1] : "option";
+        while ((c = getopt_long(argc, argv, "ho:", options, &li)) >= 0) {
+                char opt[32];
+
+                snprintf(opt, sizeof opt, "--%s", li >= 0 ? options[li].name : "option");
+                li = -1;
 
                 switch (c) {
                 case 'h':
@@ -379,7 +382,8 @@ int multi_main(int argc, char **argv) {
                 return r < 0 ? 2 : 0;
         r = multi_new(&a.p, &m);
         if (r == -EOPNOTSUPP) {
-                fprintf(stderr, "maio-tiersim: --multi takes a fixed policy (static, ewma, none, grid), not '%s'\n",
+                fprintf(stderr,
+                        "maio-tiersim: --multi takes best or a fixed policy (static, ewma, none, grid), not '%s'\n",
                         a.p.policy);
                 return 2;
         }
