@@ -2,8 +2,8 @@
 /* Unit tests for maio-tiersim's multi-tenant mode (tools/tiersim/multi.c): every epoch of every
  * strategy and mode is checked against invariants computed here independently (the link budget,
  * demands, equal share by water-filling, strict priority classes, first come first served), a
- * lone tenant reproduces sim_episode, periodic grants stand between re-allocations, and a run is
- * deterministic for its seed. */
+ * lone tenant reproduces sim_episode, periodic grants stand between re-allocations, shared
+ * latency slows tenants down, and a run is deterministic for its seed. */
 #include <errno.h>
 #include <math.h>
 #include <setjmp.h>
@@ -238,6 +238,35 @@ static void test_alone_is_sim_episode(void **state) {
         multi_run_done(&run);
 }
 
+static double total_runtime(const MultiParams *p) {
+        _cleanup_(multi_freep) Multi *m = NULL;
+        MultiRun run;
+        double total;
+
+        assert_int_equal(multi_new(p, &m), 0);
+        assert_int_equal(multi_run(m, MULTI_ALLOC, MULTI_EVENT, NULL, NULL, &run), 0);
+        total = run.total_runtime_s;
+        multi_run_done(&run);
+        return total;
+}
+
+/* With shared latency the tenants' traffic slows each other; one tenant alone is unaffected. */
+static void test_shared_latency(void **state) {
+        MultiParams p;
+        double isolated;
+
+        small_params(&p, "static");
+        isolated = total_runtime(&p);
+        p.shared_latency = true;
+        assert_true(total_runtime(&p) > 1.05 * isolated);
+
+        assert_int_equal(multi_params_parse_tenants(&p, "0:zipf"), 0);
+        p.shared_latency = false;
+        isolated = total_runtime(&p);
+        p.shared_latency = true;
+        assert_true(total_runtime(&p) == isolated);
+}
+
 static void run_once(const MultiParams *p, MultiRun *ret) {
         _cleanup_(multi_freep) Multi *m = NULL;
 
@@ -297,7 +326,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_params),         cmocka_unit_test(test_invariants),
                 cmocka_unit_test(test_priority_gains), cmocka_unit_test(test_alone_is_sim_episode),
-                cmocka_unit_test(test_deterministic),
+                cmocka_unit_test(test_shared_latency), cmocka_unit_test(test_deterministic),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,6 +21,7 @@ enum {
         ARG_STRATEGY,
         ARG_MODE,
         ARG_ISOLATED,
+        ARG_SHARED,
         ARG_LOCAL_FRACTION,
         ARG_CONTENTION,
         ARG_POLICY,
@@ -46,7 +47,8 @@ static void multi_help(void) {
                "  --churn N              every N epochs one tenant leaves and a fresh one joins (20; 0 = none)\n"
                "  --period P             periodic mode: epochs between re-allocations (10)\n"
                "  --horizon N            epochs simulated (0 = the trace length)\n"
-               "  --isolated-latency     tenants' traffic does not raise each other's latency\n"
+               "  --shared-latency       tenants' traffic raises each other's remote latency (off)\n"
+               "  --isolated-latency     each tenant's latency: contention + its own traffic (default)\n"
                "  --local-fraction F     each tenant's local capacity / footprint (0.2)\n"
                "  --contention C         link fraction taken by other hosts (0.5)\n"
                "  --policy P             best, static, ewma, none or grid (best: each tenant's best grid action alone)\n"
@@ -178,6 +180,7 @@ static int multi_parse(int argc, char **argv, MultiArgs *a) {
                 { "strategy", required_argument, NULL, ARG_STRATEGY },
                 { "mode", required_argument, NULL, ARG_MODE },
                 { "isolated-latency", no_argument, NULL, ARG_ISOLATED },
+                { "shared-latency", no_argument, NULL, ARG_SHARED },
                 { "local-fraction", required_argument, NULL, ARG_LOCAL_FRACTION },
                 { "contention", required_argument, NULL, ARG_CONTENTION },
                 { "policy", required_argument, NULL, ARG_POLICY },
@@ -210,7 +213,8 @@ static int multi_parse(int argc, char **argv, MultiArgs *a) {
                         a->json = strcmp(optarg, "json") == 0;
                         break;
                 case ARG_ISOLATED:
-                        a->p.shared_latency = false;
+                case ARG_SHARED:
+                        a->p.shared_latency = c == ARG_SHARED;
                         break;
                 case ARG_POLICY:
                         a->p.policy = optarg;

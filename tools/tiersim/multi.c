@@ -51,7 +51,6 @@ void multi_params_default(MultiParams *p) {
                 .link_pages = 256,
                 .churn_every = 20,
                 .period = 10,
-                .shared_latency = true,
                 .seed = 1,
         };
         for (unsigned i = 0; i < p->n_tenants; i++) {

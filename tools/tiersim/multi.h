@@ -6,9 +6,11 @@
  * epoch over all tenants. A tenant's demand in an epoch is what its policy's thresholds call for
  * (its hot remote pages, capped by its rate limit and its local capacity, as sim_episode caps
  * them); a scheduler grants each tenant a number of promotions per epoch and the tenant promotes
- * min(grant, demand). The tenants also share the link's latency: with shared_latency, an
- * epoch's utilisation is the other hosts' contention plus every tenant's traffic (remote accesses
- * and the previous epoch's page moves) over the epoch's length (the slowest tenant's).
+ * min(grant, demand). By default each tenant's link utilisation is, as in the single-tenant
+ * model, the contention (everything else on the link) plus its own traffic: the promotion budget
+ * is the only thing the tenants share. With shared_latency they also share the latency: an
+ * epoch's utilisation is the contention plus every tenant's traffic (remote accesses and the
+ * previous epoch's page moves) over the epoch's length (the slowest tenant's).
  *
  * Strategies: alloc (daemon/sched/alloc.h: priority classes in order, weighted max-min fair inside
  * a class), equal (max-min fair with equal weights, capped by demand and work-conserving: the usual
@@ -59,13 +61,13 @@ typedef struct MultiParams {
         unsigned churn_every; /* epochs between churn events, 0 = no churn */
         unsigned period;      /* periodic mode: epochs between re-allocations */
         unsigned horizon;     /* epochs simulated, 0 = the trace length */
-        bool shared_latency;  /* tenants' traffic raises each other's remote latency */
+        bool shared_latency;  /* tenants' traffic raises each other's remote latency (default off) */
         uint64_t seed;
 } MultiParams;
 
 /* The issue's scenario: 8 tenants, priorities 0 0 3 3 5 5 7 7 running bfs zipf phases scan twice
  * over, local fraction 0.2, contention 0.5, policy best, churn every 20 epochs, period 10,
- * 256 promotions per epoch, shared latency, seed 1. */
+ * 256 promotions per epoch, latency not shared, seed 1. */
 void multi_params_default(MultiParams *p);
 /* Parses "PRIO:WORKLOAD,..." into p's tenants. Returns 0 or -EINVAL. */
 int multi_params_parse_tenants(MultiParams *p, const char *spec);
