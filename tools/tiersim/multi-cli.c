@@ -17,6 +17,7 @@ enum {
         ARG_LINK_PAGES,
         ARG_CHURN,
         ARG_PERIOD,
+        ARG_PERIOD_PHASE,
         ARG_HORIZON,
         ARG_STRATEGY,
         ARG_MODE,
@@ -46,6 +47,7 @@ static void multi_help(void) {
                "  --link-pages N         promotions per epoch over all tenants (256)\n"
                "  --churn N              every N epochs one tenant leaves and a fresh one joins (20; 0 = none)\n"
                "  --period P             periodic mode: epochs between re-allocations (10)\n"
+               "  --period-phase N       periodic mode: first re-allocation after epoch 0 (P / 2)\n"
                "  --horizon N            epochs simulated (0 = the trace length)\n"
                "  --shared-latency       tenants' traffic raises each other's remote latency (off)\n"
                "  --isolated-latency     each tenant's latency: contention + its own traffic (default)\n"
@@ -117,6 +119,11 @@ static int parse_value(int c, const char *opt, const char *v, MultiArgs *a) {
                         return bad(opt, v);
                 p->period = (unsigned) u;
                 return 0;
+        case ARG_PERIOD_PHASE:
+                if (unum(v, 0, 100000, &u) < 0)
+                        return bad(opt, v);
+                p->period_phase = (int) u;
+                return 0;
         case ARG_HORIZON:
                 if (unum(v, 0, 100000, &u) < 0)
                         return bad(opt, v);
@@ -176,6 +183,7 @@ static int multi_parse(int argc, char **argv, MultiArgs *a) {
                 { "link-pages", required_argument, NULL, ARG_LINK_PAGES },
                 { "churn", required_argument, NULL, ARG_CHURN },
                 { "period", required_argument, NULL, ARG_PERIOD },
+                { "period-phase", required_argument, NULL, ARG_PERIOD_PHASE },
                 { "horizon", required_argument, NULL, ARG_HORIZON },
                 { "strategy", required_argument, NULL, ARG_STRATEGY },
                 { "mode", required_argument, NULL, ARG_MODE },
@@ -228,6 +236,10 @@ static int multi_parse(int argc, char **argv, MultiArgs *a) {
         }
         if (optind < argc) {
                 fprintf(stderr, "maio-tiersim: unexpected argument '%s'\n", argv[optind]);
+                return -EINVAL;
+        }
+        if (a->p.period_phase >= (int) a->p.period) {
+                fprintf(stderr, "maio-tiersim: --period-phase must be below --period (%u)\n", a->p.period);
                 return -EINVAL;
         }
         return 1;
@@ -283,6 +295,8 @@ static json_object *scenario_json(const MultiParams *p) {
             jadd(o, "link_pages", json_object_new_int64((int64_t) p->link_pages)) < 0 ||
             jadd(o, "churn_every", json_object_new_int((int) p->churn_every)) < 0 ||
             jadd(o, "period", json_object_new_int((int) p->period)) < 0 ||
+            jadd(o, "period_phase",
+                 json_object_new_int(p->period_phase >= 0 ? p->period_phase : (int) (p->period / 2))) < 0 ||
             jadd(o, "pages", json_object_new_int64((int64_t) p->wp.pages)) < 0 ||
             jadd(o, "epochs", json_object_new_int64((int64_t) p->wp.epochs)) < 0 ||
             jadd(o, "horizon", json_object_new_int((int) p->horizon)) < 0 ||

@@ -51,6 +51,7 @@ void multi_params_default(MultiParams *p) {
                 .link_pages = 256,
                 .churn_every = 20,
                 .period = 10,
+                .period_phase = -1,
                 .seed = 1,
         };
         for (unsigned i = 0; i < p->n_tenants; i++) {
@@ -267,7 +268,8 @@ int multi_new(const MultiParams *p, Multi **ret) {
         int r;
 
         if (p->n_tenants == 0 || p->n_tenants > MULTI_MAX_TENANTS || p->link_pages == 0 || p->period == 0 ||
-            sim_params_check(&p->sp, &field) < 0 || !p->policy)
+            p->period_phase >= (int) p->period || p->period_phase < -1 || sim_params_check(&p->sp, &field) < 0 ||
+            !p->policy)
                 return -EINVAL;
         for (unsigned i = 0; i < p->n_tenants; i++)
                 if (p->priority[i] >= ALLOC_PRIORITIES || !p->workload[i])
@@ -427,6 +429,7 @@ int multi_run(Multi *m, MultiStrategy strategy, MultiMode mode, MultiObserver ob
         size_t cap = 0, trace_epochs = 0;
         uint64_t seq = 0;
         unsigned horizon, next_churn_slot = 0;
+        unsigned phase = mp->period_phase >= 0 ? (unsigned) mp->period_phase : mp->period / 2;
         int r;
 
         if (strategy < 0 || strategy >= _MULTI_STRATEGY_MAX || mode < 0 || mode >= _MULTI_MODE_MAX)
@@ -499,7 +502,7 @@ int multi_run(Multi *m, MultiStrategy strategy, MultiMode mode, MultiObserver ob
                 if (mode == MULTI_EVENT)
                         realloc_now = changed;
                 else
-                        realloc_now = e % mp->period == 0;
+                        realloc_now = e == 0 || e % mp->period == phase;
                 if (realloc_now) {
                         sched_allocate(mp, strategy, &sc);
                         run.reallocations++;

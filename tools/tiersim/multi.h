@@ -16,8 +16,10 @@
  * a class), equal (max-min fair with equal weights, capped by demand and work-conserving: the usual
  * water-filling), fcfs (in order of joining, each demand served in full while the link lasts).
  * Modes: event (re-allocates at every join or leave and whenever a demand changed) and periodic
- * (every `period` epochs only: grants stand in between, a tenant that joined since has none and a
- * leaver's grant stays unused).
+ * (at the start, then every `period` epochs only, at epochs phase, phase + period, ...: grants
+ * stand in between, a tenant that joined since has none and a leaver's grant stays unused). The
+ * phase, period / 2 by default, keeps the timer out of step with churn, as an unsynchronised
+ * timer is on average: a joiner waits period / 2 epochs for its first grant.
  *
  * Churn: every churn_every epochs the tenant of the next slot (round robin from slot 0) leaves and
  * a new one with the same priority, workload and trace joins, starting its trace from epoch 0 with
@@ -55,18 +57,19 @@ typedef struct MultiParams {
         const char *workload[MULTI_MAX_TENANTS]; /* bfs, zipf, phases, scan */
         WorkloadParams wp;
         SimParams sp;         /* local_fraction and contention apply to every tenant */
-        const char *policy;   /* a fixed policy: static, grid, ewma, none */
+        const char *policy;   /* best, or a fixed policy: static, grid, ewma, none */
         TierPolicyParams pp;  /* of the policy (grid action) */
         uint64_t link_pages;  /* promotions per epoch over all tenants */
         unsigned churn_every; /* epochs between churn events, 0 = no churn */
         unsigned period;      /* periodic mode: epochs between re-allocations */
+        int period_phase;     /* periodic mode: first re-allocation after the start, -1 = period / 2 */
         unsigned horizon;     /* epochs simulated, 0 = the trace length */
         bool shared_latency;  /* tenants' traffic raises each other's remote latency (default off) */
         uint64_t seed;
 } MultiParams;
 
 /* The issue's scenario: 8 tenants, priorities 0 0 3 3 5 5 7 7 running bfs zipf phases scan twice
- * over, local fraction 0.2, contention 0.5, policy best, churn every 20 epochs, period 10,
+ * over, local fraction 0.2, contention 0.5, policy best, churn every 20 epochs, period 10 (phase 5),
  * 256 promotions per epoch, latency not shared, seed 1. */
 void multi_params_default(MultiParams *p);
 /* Parses "PRIO:WORKLOAD,..." into p's tenants. Returns 0 or -EINVAL. */
