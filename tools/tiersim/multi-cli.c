@@ -407,7 +407,7 @@ int multi_main(int argc, char **argv) {
         }
         if (r == -ENOENT) {
                 fprintf(stderr, "maio-tiersim: unknown policy '%s'\n", a.p.policy);
-                return 2;
+                return 1;
         }
         if (r < 0) {
                 fprintf(stderr, "maio-tiersim: cannot set up the multi-tenant simulation: %s\n", strerror(-r));
