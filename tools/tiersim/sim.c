@@ -663,10 +663,6 @@ void sim_step_reset(Sim *s) {
         sim_reset(s);
 }
 
-const SimParams *sim_params(const Sim *s) {
-        return &s->p;
-}
-
 size_t sim_epochs(const Sim *s) {
         return s->trace->n_epochs;
 }

@@ -107,7 +107,6 @@ int sim_set_contention(Sim *s, double contention);
 /* ---- Stepping one tenant epoch by epoch: the multi-tenant mode (multi.h) drives several Sims
  * that share one memory link, with the same model as sim_episode. ---- */
 
-const SimParams *sim_params(const Sim *s);
 size_t sim_epochs(const Sim *s);
 /* Starts an episode: every page remote, telemetry cleared. */
 void sim_step_reset(Sim *s);
