@@ -69,7 +69,7 @@ static const VerbOption verb_options[N_VERB_OPTIONS] = {
         V(ARG_RPS)      = { "rps",      "R",             "Requests per second over the episode (serving tenants)" },
         V(ARG_SET)      = { "set",      "POLICY",        "Switch to indigo, linucb, heuristic or static" },
         V(ARG_SEED)     = { "seed",     "N",             "Seed of the policy --set starts (default: the current one)" },
-        V(ARG_MODE)     = { "mode",     "MODE",          "split, flowlet, pass, off, rps or napi-threaded" },
+        V(ARG_MODE)     = { "mode",     "MODE",          "adaptive, split, flowlet, pass, off, rps or napi-threaded" },
         V(ARG_BATCH)    = { "batch",    "N",             "Packets per micro-flow, 1 to 1048576" },
         V(ARG_CORES_PER_FLOW) = { "cores-per-flow", "N", "Splitting cores per elephant, 1 to 8 (at most the online CPUs)" },
 };

@@ -148,7 +148,6 @@ void mflow_adapt_step(const MflowAdaptConf *c, const MflowAdaptSample *s, MflowA
         int share = min_share(s);
         bool even = share < 0 || share >= (int) c->min_share_percent;
 
-        st->windows++;
         *ret = (MflowAdaptVerdict) { .excess_ppm = x, .min_share_percent = share };
         setting_format(c, st, was, sizeof(was));
         if (x < 0 && share < 0) {
@@ -156,6 +155,8 @@ void mflow_adapt_step(const MflowAdaptConf *c, const MflowAdaptSample *s, MflowA
                          MFLOW_ADAPT_MIN_SEGMENTS, s->tcp ? "" : " (none: not TCP) or packets on every core");
                 return;
         }
+        ret->judged = true;
+        st->windows++;
         if (x > (int64_t) c->excess_ppm)
                 step_calmer(c, st, why, sizeof(why));
         else if (!even)

@@ -46,7 +46,7 @@ typedef struct MflowAdaptState {
         unsigned hold;       /* calm windows wanted before the next finer step */
         bool batch_failed;   /* the largest batch exceeded the bound: flowlet is not left for batch again */
         bool flowlet_failed; /* flowlet was uneven at the smallest gap: batch is not left for flowlet again */
-        unsigned windows;    /* windows seen */
+        unsigned windows;    /* windows judged */
 } MflowAdaptState;
 
 /* What one window measured for a split flow. */
@@ -60,6 +60,7 @@ typedef struct MflowAdaptSample {
 } MflowAdaptSample;
 
 typedef struct MflowAdaptVerdict {
+        bool judged;           /* the window had enough TCP segments or packets to be judged */
         bool changed;          /* the setting differs from before the step */
         int64_t excess_ppm;    /* -1 when the window had too few TCP segments (or none) */
         int min_share_percent; /* the least loaded core's share, in percent of an even share; -1 unknown */

@@ -92,9 +92,10 @@ static void conf_to_dev(const Config *c, DevConf *d) {
 
 static void bpf_conf(const Mflow *m, const DevConf *d, struct mflow_conf *ret) {
         mflow_conf_default(ret);
-        ret->mode = d->mode == MFLOW_CONF_MODE_FLOWLET ? MFLOW_MODE_FLOWLET
-                    : d->mode == MFLOW_CONF_MODE_SPLIT ? MFLOW_MODE_SPLIT
-                                                       : MFLOW_MODE_PASS;
+        /* Adaptive marks name their mode and setting; SPLIT here only keeps redirects on. */
+        ret->mode = d->mode == MFLOW_CONF_MODE_FLOWLET                                        ? MFLOW_MODE_FLOWLET
+                    : d->mode == MFLOW_CONF_MODE_SPLIT || d->mode == MFLOW_CONF_MODE_ADAPTIVE ? MFLOW_MODE_SPLIT
+                                                                                              : MFLOW_MODE_PASS;
         ret->batch = d->batch;
         ret->window_ns = (uint64_t) d->window_ms * 1000000;
         ret->elephant_rate = d->elephant_bytes_per_s;
@@ -118,8 +119,33 @@ static void dev_push_conf(Dev *d) {
 
 void mflowd_dev_switch(Dev *d, const DevConf *c);
 
+/* The adaptive_* keys (validated by the configuration parser; a ladder that does not parse keeps
+ * the previous one). */
+static void adapt_conf(Mflow *m, const Config *c) {
+        MflowAdaptConf a = m->adapt;
+        int n;
+
+        n = mflow_adapt_ladder_parse(c->mflow_adaptive_batches, 1, 1048576, a.batches, MFLOW_ADAPT_LADDER_MAX);
+        if (n > 0)
+                a.n_batches = (size_t) n;
+        n = mflow_adapt_ladder_parse(c->mflow_adaptive_gaps_us, 1, 1000000, a.gaps_us, MFLOW_ADAPT_LADDER_MAX);
+        if (n > 0)
+                a.n_gaps = (size_t) n;
+        if (a.n_batches == 0 || a.n_gaps == 0) {
+                a.batches[0] = MFLOW_DEFAULT_BATCH;
+                a.n_batches = 1;
+                a.gaps_us[0] = (unsigned) (MFLOW_DEFAULT_FLOWLET_GAP_NS / 1000);
+                a.n_gaps = 1;
+        }
+        a.excess_ppm = c->mflow_adaptive_excess_ppm;
+        a.min_share_percent = c->mflow_adaptive_min_share_percent;
+        m->adapt = a;
+        m->adapt_window_ms = c->mflow_adaptive_window_ms;
+}
+
 void mflow_set_config(Mflow *m, const Config *c) {
         conf_to_dev(c, &m->defaults);
+        adapt_conf(m, c);
         m->interval_ms = c->mflow_interval_ms;
         m->hysteresis = c->mflow_hysteresis_percent;
         m->qsize = c->mflow_cpumap_qsize;
@@ -262,11 +288,51 @@ static unsigned online_cpus(Mflow *m) {
         return mflow_snapshot_online(&s);
 }
 
+/* The mark's mode and setting: the device's (INHERIT) in split and flowlet mode, the flow's own
+ * in adaptive mode (its controller state started when it is new to the mode). */
+static void flow_setting(Flow *f, struct mflow_split *s) {
+        Dev *d = f->dev;
+        Mflow *m = d->m;
+
+        if (d->conf.mode != MFLOW_CONF_MODE_ADAPTIVE) {
+                f->adaptive = false;
+                s->mode = MFLOW_MODE_INHERIT; /* follows the device's mode */
+                s->batch = 0;
+                s->flowlet_gap_ns = 0;
+                f->batch = d->conf.batch;
+                f->gap_us = d->conf.flowlet_gap_us;
+                return;
+        }
+        if (!f->adaptive) {
+                mflow_adapt_init(&m->adapt, d->conf.batch, &f->adapt);
+                f->adaptive = true;
+                f->win_usec = 0;
+                f->excess_ppm = -1;
+                f->min_share = -1;
+                snprintf(f->adapt_reason, sizeof(f->adapt_reason),
+                         "batch %u: the start (the largest rung up to batch %u)",
+                         mflow_adapt_batch(&m->adapt, &f->adapt), d->conf.batch);
+        }
+        s->mode = f->adapt.kind == MFLOW_ADAPT_FLOWLET ? MFLOW_MODE_FLOWLET : MFLOW_MODE_SPLIT;
+        s->batch = mflow_adapt_batch(&m->adapt, &f->adapt);
+        s->flowlet_gap_ns = (uint64_t) mflow_adapt_gap_us(&m->adapt, &f->adapt) * 1000;
+        f->batch = s->batch;
+        f->gap_us = mflow_adapt_gap_us(&m->adapt, &f->adapt);
+}
+
+/* Rewrites a split flow's mark with its current cores and setting (its counters go on). */
+static int flow_remark(Flow *f) {
+        struct mflow_split s = { .ncores = f->n_cores };
+
+        memcpy(s.cores, f->cores, sizeof(s.cores));
+        flow_setting(f, &s);
+        return mflow_bpf_split(f->dev->bpf, &f->key, &s);
+}
+
 static void flow_mark(Flow *f, const MflowCoreAssignment *a, bool is_new) {
         Dev *d = f->dev;
         Mflow *m = d->m;
         struct mflow_split s = {
-                .mode = MFLOW_MODE_INHERIT, /* follows the device's mode */
                 .ncores = a->n,
         };
         char keytext[MFLOW_KEY_STRING_MAX], list[64] = "";
@@ -277,6 +343,9 @@ static void flow_mark(Flow *f, const MflowCoreAssignment *a, bool is_new) {
                 s.cores[i] = a->cores[i];
                 len += (size_t) snprintf(list + len, sizeof(list) - len, "%s%u", i ? "," : "", a->cores[i]);
         }
+        if (is_new)
+                f->adaptive = false; /* a new elephant starts its controller afresh */
+        flow_setting(f, &s);
         r = mflow_bpf_split(d->bpf, &f->key, &s);
         mflow_key_format(&f->key, keytext, sizeof(keytext));
         if (r < 0) {
@@ -288,9 +357,9 @@ static void flow_mark(Flow *f, const MflowCoreAssignment *a, bool is_new) {
                 (void) mflow_bpf_flow_forget(d->bpf, &f->key);
                 memset(f->core_packets, 0, sizeof(f->core_packets));
         }
+        f->win_usec = 0; /* the per-core counters start over: so does the window */
         f->state = FLOW_SPLIT;
         f->mode = d->conf.mode;
-        f->batch = d->conf.batch;
         f->prev_usec = 0;
         f->slow = 0;
         f->n_cores = a->n;
@@ -316,7 +385,8 @@ static void dev_assign(Dev *d, Flow *new) {
         size_t n = 0;
         int r;
 
-        if (d->conf.mode != MFLOW_CONF_MODE_SPLIT && d->conf.mode != MFLOW_CONF_MODE_FLOWLET)
+        if (d->conf.mode != MFLOW_CONF_MODE_SPLIT && d->conf.mode != MFLOW_CONF_MODE_FLOWLET &&
+            d->conf.mode != MFLOW_CONF_MODE_ADAPTIVE)
                 return;
         if (dev_snapshot(d, &snap) < 0 || mflow_snapshot_online(&snap) == 0)
                 return;
@@ -473,6 +543,121 @@ static void flow_check_stall(Flow *f) {
                         keytext, d->name, stuck ? "no TCP progress" : "a trickle", rate);
 }
 
+/* ---- the adaptive mode ---- */
+
+#define BASELINE_MIN_SEGMENTS 1000
+#define BASELINE_MEMORY (1ull << 24) /* segments; past it both counts are halved (older ones fade) */
+
+static uint64_t delta(uint64_t now, uint64_t then) {
+        return now >= then ? now - then : 0; /* a counter that started over: nothing to tell */
+}
+
+uint64_t mflowd_baseline_ppm(const Dev *d) {
+        if (d->base_segments < BASELINE_MIN_SEGMENTS)
+                return 0;
+        return d->base_ooo * 1000000 / d->base_segments;
+}
+
+/* The pass-through baseline: the device's tc counters since the last pass minus what its split
+ * flows contributed, i.e. the reordering of the TCP traffic nobody split (mice, elephants before
+ * their split or in pass mode) on the same device and path. Called after the flows' refresh. */
+static void dev_baseline(Dev *d) {
+        Mflow *m = d->m;
+        _cleanup_free_ struct mflow_cpu_stats *st = NULL;
+        uint64_t seg = 0, ooo = 0, dseg, dooo;
+        size_t n = 0;
+
+        if (!d->bpf || mflow_bpf_counters(d->bpf, &st, &n) < 0)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                seg += st[i].tc_segments;
+                ooo += st[i].tc_ooo_segments;
+        }
+        dseg = delta(seg, d->base_tc_segments);
+        dooo = delta(ooo, d->base_tc_ooo);
+        for (size_t i = 0; i < m->n_flows; i++) {
+                Flow *f = &m->flows[i];
+
+                if (f->dev != d)
+                        continue;
+                if (f->state == FLOW_SPLIT && d->base_init) {
+                        uint64_t fs = delta(f->segments, f->tick_segments), fo = delta(f->ooo_segments, f->tick_ooo);
+
+                        dseg -= fs < dseg ? fs : dseg;
+                        dooo -= fo < dooo ? fo : dooo;
+                }
+                f->tick_segments = f->segments;
+                f->tick_ooo = f->ooo_segments;
+        }
+        d->base_tc_segments = seg;
+        d->base_tc_ooo = ooo;
+        if (!d->base_init) {
+                d->base_init = true;
+                return;
+        }
+        d->base_segments += dseg;
+        d->base_ooo += dooo < dseg ? dooo : dseg;
+        if (d->base_segments > BASELINE_MEMORY) {
+                d->base_segments /= 2;
+                d->base_ooo /= 2;
+        }
+}
+
+static void flow_window_start(Flow *f, uint64_t now) {
+        f->win_usec = now;
+        f->win_segments = f->segments;
+        f->win_ooo = f->ooo_segments;
+        memcpy(f->win_core, f->core_packets, sizeof(f->win_core));
+}
+
+/* At the end of each adaptive window: the controller judges it, and a changed setting is written
+ * into the flow's mark at once (the flow keeps its cores and counters). */
+static void flow_adapt(Flow *f) {
+        Dev *d = f->dev;
+        Mflow *m = d->m;
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+        MflowAdaptSample sample = {
+                .tcp = f->key.proto == 6,
+                .segments = delta(f->segments, f->win_segments),
+                .ooo_segments = delta(f->ooo_segments, f->win_ooo),
+                .baseline_ppm = mflowd_baseline_ppm(d),
+                .n_cores = f->n_cores,
+        };
+        MflowAdaptVerdict v;
+        char keytext[MFLOW_KEY_STRING_MAX];
+        int r;
+
+        if (f->state != FLOW_SPLIT || !f->adaptive || d->conf.mode != MFLOW_CONF_MODE_ADAPTIVE)
+                return;
+        if (f->win_usec == 0 || now < f->win_usec) {
+                flow_window_start(f, now);
+                return;
+        }
+        if (now - f->win_usec < (uint64_t) m->adapt_window_ms * 1000)
+                return;
+        for (unsigned i = 0; i < f->n_cores && i < MFLOW_MAX_CORES; i++)
+                sample.core_packets[i] = delta(f->core_packets[i], f->win_core[i]);
+        mflow_adapt_step(&m->adapt, &sample, &f->adapt, &v);
+        flow_window_start(f, now);
+        /* A thin window (the flow pausing or ending) leaves the last judgement on show. */
+        if (!v.judged && f->adapt.windows > 0)
+                return;
+        f->excess_ppm = v.excess_ppm;
+        f->min_share = v.min_share_percent;
+        f->baseline_ppm = sample.baseline_ppm;
+        snprintf(f->adapt_reason, sizeof(f->adapt_reason), "%s", v.reason);
+        if (!v.changed)
+                return;
+        r = flow_remark(f);
+        mflow_key_format(&f->key, keytext, sizeof(keytext));
+        if (r < 0) {
+                log_warning_errno(r, "MFLOW: failed to change the setting of %s on %s: %m", keytext, d->name);
+                return;
+        }
+        m->adapt_changes_total++;
+        store_event_log(m->store, LOG_INFO, NULL, 0, "mflow-adapt", "MFLOW: %s on %s: %s", keytext, d->name, v.reason);
+}
+
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Mflow *m = userdata;
 
@@ -487,6 +672,10 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                                 mflowd_flow_refresh(&m->flows[k]);
                                 flow_check_stall(&m->flows[k]);
                         }
+                dev_baseline(d);
+                for (size_t k = 0; k < m->n_flows; k++)
+                        if (m->flows[k].dev == d)
+                                flow_adapt(&m->flows[k]);
                 dev_assign(d, NULL);
         }
         (void) sd_event_source_set_time_relative(s, (uint64_t) m->interval_ms * 1000);
@@ -545,6 +734,19 @@ static int adopt_split(const struct mflow_key *k, const struct mflow_split *s, v
         f->state = FLOW_SPLIT;
         f->mode = d->conf.mode;
         f->batch = s->batch ?: d->conf.batch;
+        f->gap_us = s->flowlet_gap_ns ? (unsigned) (s->flowlet_gap_ns / 1000) : d->conf.flowlet_gap_us;
+        if (d->conf.mode == MFLOW_CONF_MODE_ADAPTIVE && s->mode != MFLOW_MODE_INHERIT) {
+                /* The previous run's setting goes on: the rungs at or below the mark's. */
+                mflow_adapt_init(&d->m->adapt, f->batch, &f->adapt);
+                for (unsigned i = 0; i < d->m->adapt.n_gaps; i++)
+                        if (d->m->adapt.gaps_us[i] <= f->gap_us)
+                                f->adapt.gap = i;
+                f->adapt.kind = s->mode == MFLOW_MODE_FLOWLET ? MFLOW_ADAPT_FLOWLET : MFLOW_ADAPT_BATCH;
+                f->adaptive = true;
+                f->excess_ppm = -1;
+                f->min_share = -1;
+                snprintf(f->adapt_reason, sizeof(f->adapt_reason), "adopted from the previous run");
+        }
         f->n_cores = s->ncores <= MFLOW_MAX_CORES ? s->ncores : MFLOW_MAX_CORES;
         memcpy(f->cores, s->cores, sizeof(f->cores));
         snprintf(f->reason, sizeof(f->reason), "adopted from the previous run");
@@ -1169,14 +1371,25 @@ void mflowd_dev_switch(Dev *d, const DevConf *c) {
                 Mflow *m = d->m;
 
                 dev_push_conf(d);
-                /* Out of a split mode: the marks go (the flows stay tracked, unsplit). */
-                if (c->mode == MFLOW_CONF_MODE_PASS)
-                        for (size_t i = 0; i < m->n_flows; i++)
-                                if (m->flows[i].dev == d && m->flows[i].state == FLOW_SPLIT) {
-                                        (void) mflow_bpf_unsplit(d->bpf, &m->flows[i].key);
-                                        m->flows[i].state = FLOW_ELEPHANT;
-                                        m->flows[i].n_cores = 0;
-                                }
+                /* Out of a split mode: the marks go (the flows stay tracked, unsplit). Between split,
+                 * flowlet and adaptive: each mark takes the new mode (adaptive flows start their
+                 * controller, the others follow the device again). */
+                for (size_t i = 0; i < m->n_flows; i++) {
+                        Flow *f = &m->flows[i];
+
+                        if (f->dev != d || f->state != FLOW_SPLIT)
+                                continue;
+                        if (c->mode == MFLOW_CONF_MODE_PASS) {
+                                (void) mflow_bpf_unsplit(d->bpf, &f->key);
+                                f->state = FLOW_ELEPHANT;
+                                f->n_cores = 0;
+                        } else {
+                                f->mode = c->mode;
+                                if (c->mode != MFLOW_CONF_MODE_ADAPTIVE)
+                                        f->adaptive = false;
+                                (void) flow_remark(f);
+                        }
+                }
         }
 }
 

@@ -6,7 +6,8 @@
 # device, with its maps pinned in a bpffs this test mounts (so pins outlive a maiod), tiering off
 # and a root of its own (nothing written outside the namespaces). Checked: elephants detected
 # within 1 s with their inner 5-tuple and VNI, 2 splitting cores each carrying >= 30% of the packets,
-# the TCP stream intact byte for byte, mice never split, in split and flowlet mode; bad API input
+# the TCP stream intact byte for byte, mice never split, in split, flowlet and adaptive mode (the
+# default; each flow's choice, setting and reason shown, its windows judged); bad API input
 # answered 400; with the sender's TX checksum offload on, the split flow stalls and is put back to
 # pass-through within 2 s, with an event saying why; a clean stop leaves no XDP program, tc filter or pin; SIGKILL then restart adopts
 # (device still configured) or detaches (device dropped) and says which; a foreign XDP program is
@@ -110,9 +111,11 @@ class Env:
         return sorted(os.listdir(d)) if os.path.isdir(d) else []
 
 
-def config(env, devices=UB, mode="split"):
-    return (f"[tiering]\nbackend = off\n[mflow]\ndevices = {devices}\nmode = {mode}\nbatch = 64\n"
-            f"bpffs = {env.bpffs}/maio\ninterval_ms = 200\nidle_ms = 1500\nelephant_bytes_per_sec = 4000000\n")
+def config(env, devices=UB, mode=None):
+    """mode None: the default (adaptive)."""
+    return (f"[tiering]\nbackend = off\n[mflow]\ndevices = {devices}\n" + (f"mode = {mode}\n" if mode else "") +
+            f"batch = 64\nbpffs = {env.bpffs}/maio\ninterval_ms = 200\nidle_ms = 1500\n"
+            f"elephant_bytes_per_sec = 4000000\nadaptive_window_ms = 400\n")
 
 
 class NsDaemon(Daemon):
@@ -222,6 +225,32 @@ def check_flows(flows, mode):
               f"{proto}: each core carries >= 30% of the packets ({', '.join(f'{s:.0%}' for s in shares)} of {total})")
 
 
+def check_adaptive(d, flows):
+    st = d.ok("GET", "/v1/mflow")
+    a = st["adaptive"]
+    check(a["batches"] == [64, 128, 256, 512, 1024, 2048, 4096] and a["window_ms"] == 400,
+          f"GET /v1/mflow shows the adaptive settings: {a}")
+    for f in flows:
+        ad = f["adaptive"]
+        print("adaptive:", f["proto"], json.dumps({k: f[k] for k in ("batch", "flowlet_gap_us")}), json.dumps(ad))
+        check(ad and ad["choice"] in ("batch", "flowlet") and ad["reason"],
+              f"{f['proto']}: the choice and its reason: {ad}")
+        if ad["choice"] == "batch":
+            check(f["batch"] in a["batches"] and f["flowlet_gap_us"] is None, f"{f['proto']}: a batch of the ladder")
+        else:
+            check(f["flowlet_gap_us"] in a["gaps_us"], f"{f['proto']}: a gap of the ladder")
+    tcp = [f for f in flows if f["proto"] == "tcp"][0]["adaptive"]
+    # The 3 s transfer spans several 400 ms windows: the controller judged its reordering.
+    check(tcp["windows"] >= 2 and tcp["excess_ooo_per_million"] is not None and tcp["min_share_percent"] is not None,
+          f"tcp: windows judged with the excess and shares measured: {tcp}")
+    udp = [f for f in flows if f["proto"] == "udp"][0]["adaptive"]
+    check(udp["excess_ooo_per_million"] is None, "udp: no reordering measure (the tc counter sees TCP)")
+    events = [e for e in d.ok("GET", "/v1/events")["events"] if e["kind"] == "mflow-adapt"]
+    print(f"{len(events)} mflow-adapt events")
+    for e in events:
+        print("  ", e["message"])
+
+
 def test_mflow_daemon():
     if sh("ip", "netns", "add", TAG + "probe", check_rc=False).returncode != 0:
         raise Skip("cannot create a network namespace")
@@ -230,7 +259,7 @@ def test_mflow_daemon():
     loose = []
     try:
         build_overlay()
-        with NsDaemon(config=config(env), root=env.root) as d:
+        with NsDaemon(config=config(env, mode="split"), root=env.root) as d:
             st = d.ok("GET", "/v1/mflow")
             dev = st["devices"][0]
             print("device:", json.dumps(dev))
@@ -264,6 +293,14 @@ def test_mflow_daemon():
             time.sleep(2)  # the split flows go idle and are released
             check_flows([f for f in run_traffic(d) if f["mode"] == "flowlet" or f["state"] != "idle"], "flowlet")
 
+            # adaptive: the same checks, and each split flow shows its choice, setting and reason
+            got = d.ok("PUT", "/v1/mflow", {"device": UB, "mode": "adaptive"})
+            check_eq(got["mode"], "adaptive", "PUT /v1/mflow mode adaptive")
+            time.sleep(2)
+            flows = [f for f in run_traffic(d) if f["mode"] == "adaptive" or f["state"] != "idle"]
+            check_flows(flows, "adaptive")
+            check_adaptive(d, flows)
+
             # bad input
             for body, what in (({"device": "nosuch0", "mode": "split"}, "unknown device"),
                                ({"device": UB, "cores": [0, 99]}, "CPU out of range"),
@@ -271,7 +308,7 @@ def test_mflow_daemon():
                                ({"device": UB, "cores_per_flow": env.online + 1}, "cores_per_flow above the CPUs"),
                                ({"device": UB, "batch": 0}, "batch 0"),
                                ({"device": UB, "mode": "turbo"}, "unknown mode"),
-                               ({"device": UB, "mode": "adaptive"}, "mode not available yet")):
+                               ({"device": UB, "mode": ""}, "empty mode")):
                 st, _, data = d.request("PUT", "/v1/mflow", body)
                 check_eq(st, 400, f"{what}: status ({data})")
                 print(f"400 for {what}: {data['error']['message']}")
@@ -295,6 +332,7 @@ def test_mflow_daemon():
         d.start()
         prog = xdp_prog(HB, UB)
         check(prog != 0, "attached again")
+        check_eq(d.ok("GET", "/v1/mflow")["devices"][0]["mode"], "adaptive", "the default mode")
         d.proc.send_signal(signal.SIGKILL)
         d.proc.wait()
         d.proc = None

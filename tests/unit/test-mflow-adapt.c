@@ -216,6 +216,8 @@ static void test_thin_windows_wait(void **state) {
         assert_false(v.changed);
         assert_int_equal(v.excess_ppm, -1);
         assert_int_equal(v.min_share_percent, -1);
+        assert_false(v.judged);
+        assert_int_equal(st.windows, 0); /* only judged windows count */
         assert_non_null(strstr(v.reason, "waiting"));
 
         /* UDP: no reordering measure, but an uneven flowlet spread still counts */
@@ -225,6 +227,8 @@ static void test_thin_windows_wait(void **state) {
         st.gap = 2;
         mflow_adapt_step(&conf, &s, &st, &v);
         assert_int_equal(v.excess_ppm, -1);
+        assert_true(v.judged);
+        assert_int_equal(st.windows, 1);
         assert_true(v.changed);
         assert_int_equal(mflow_adapt_gap_us(&conf, &st), 100);
         /* ... an even one keeps the setting */
