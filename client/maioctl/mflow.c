@@ -90,7 +90,7 @@ static const char *flow_setting(json_object *f, char *buf, size_t size) {
 
 static int flows_table(json_object *reply) {
         static const char *const header[] = { "PROTO",   "SOURCE",  "DESTINATION", "VNI",          "STATE", "MODE",
-                                              "SETTING", "BYTES/S", "CORES",       "PACKETS/CORE", "OOO/M" };
+                                              "SETTING", "BYTES/S", "CORES",       "PACKETS/CORE", "OOO/M", "TENANT" };
         json_object *flows = reply_member(reply, "flows", json_type_array);
         _cleanup_(table_freep) Table *t = table_new(ELEMENTSOF(header), header);
         size_t n = flows ? json_object_array_length(flows) : 0;
@@ -121,6 +121,8 @@ static int flows_table(json_object *reply) {
                         r = table_add_cell(t, int_list(f, "packets_per_core", pkts, sizeof(pkts)));
                 if (r >= 0)
                         r = table_add_cell(t, reply_text(f, "ooo_per_million"));
+                if (r >= 0)
+                        r = table_add_cell(t, reply_text(f, "tenant"));
         }
         if (r < 0)
                 return r;

@@ -445,8 +445,25 @@ static json_object *flow_to_json(const Flow *f) {
         json_object_object_add(o, "tcp_segments", json_object_new_int64((int64_t) f->segments));
         json_object_object_add(o, "detection_ms", json_object_new_double(f->detect_ms));
         json_object_object_add(o, "state_reason", f->reason[0] ? json_object_new_string(f->reason) : NULL);
-        json_object_object_add(o, "tenant", NULL); /* attribution to tenants is not done yet */
+        json_object_object_add(o, "tenant", f->tenant_id ? json_object_new_int64(f->tenant_id) : NULL);
         return o;
+}
+
+/* Administrators see every flow; a tenant (its token) its own; a uid the flows of its tenants.
+ * Unattributed flows are for administrators only. */
+static bool flow_visible(const Identity *who, const Flow *f) {
+        if (who->admin)
+                return true;
+        if (f->tenant_id == 0)
+                return false;
+        switch (who->kind) {
+        case IDENTITY_PEER:
+                return f->tenant_uid == who->uid;
+        case IDENTITY_TOKEN:
+                return f->tenant_id == who->tenant_id;
+        default:
+                return false;
+        }
 }
 
 int mflow_op_flows(void *userdata, const Request *req, Reply *reply) {
@@ -460,9 +477,10 @@ int mflow_op_flows(void *userdata, const Request *req, Reply *reply) {
                 json_object_put(arr);
                 return -ENOMEM;
         }
-        /* Flows are not attributed to tenants yet: every flow is unattributed, and only administrators
-         * see those; a tenant's list is empty until attribution comes. */
-        for (size_t i = 0; i < m->n_flows && req->who->admin; i++) {
+        mflowd_flows_attribute(m);
+        for (size_t i = 0; i < m->n_flows; i++) {
+                if (!flow_visible(req->who, &m->flows[i]))
+                        continue;
                 if (m->flows[i].state != FLOW_IDLE)
                         mflowd_flow_refresh(&m->flows[i]);
                 json_object_array_add(arr, flow_to_json(&m->flows[i]));

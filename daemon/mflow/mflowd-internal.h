@@ -112,6 +112,10 @@ typedef struct Flow {
         int min_share;                    /* percent of an even share, -1 unknown */
         uint64_t baseline_ppm;            /* the device's baseline at the last window */
         char adapt_reason[MFLOW_ADAPT_REASON_MAX];
+        /* the tenant it belongs to (mflowd_flows_attribute), 0 none */
+        int64_t tenant_id;
+        uid_t tenant_uid;
+        int tenant_priority;
 } Flow;
 
 struct Mflow {
@@ -146,6 +150,7 @@ struct Mflow {
 
 /* mflowd.c, for mflowd-api.c */
 uint64_t mflowd_baseline_ppm(const Dev *d); /* 0 until 1000 segments were seen */
+void mflowd_flows_attribute(Mflow *m);      /* every flow's tenant, from the tenants' addresses */
 const char *mflowd_mode_word(MflowConfMode mode);
 void mflowd_dev_switch(Dev *d, const DevConf *c);
 void mflowd_flow_refresh(Flow *f);

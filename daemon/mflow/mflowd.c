@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "mflow-bpf.h"
 #include "mflow-cores.h"
+#include "mflow-tenants.h"
 #include "mflowd.h"
 #include "time-util.h"
 
@@ -255,6 +256,53 @@ void mflowd_flow_refresh(Flow *f) {
         }
 }
 
+/* ---- tenants ---- */
+
+/* A tenant's addresses: the declared ones, else those of its live process's network namespace.
+ * Returns false for a tenant with neither. */
+static bool owner_load(Mflow *m, const Tenant *t, MflowOwner *o) {
+        uint64_t start = 0;
+
+        *o = (MflowOwner) { .tenant_id = t->id, .uid = t->uid, .priority = t->priority };
+        if (t->addresses) {
+                o->declared = true;
+                return mflow_addrs_parse(t->addresses, &o->addrs) > 0;
+        }
+        /* A pid that exited (starttime 0) or was reused by another process owns nothing. */
+        if (t->pid <= 0 || t->pid_starttime == 0 || mflow_pid_starttime(m->root, t->pid, &start) < 0 ||
+            start != t->pid_starttime)
+                return false;
+        return mflow_netns_addrs(m->root, t->pid, &o->addrs) > 0;
+}
+
+void mflowd_flows_attribute(Mflow *m) {
+        _cleanup_free_ MflowOwner *owners = NULL;
+        Tenant *tenants = NULL;
+        size_t n = 0, k = 0;
+
+        if (m->n_flows == 0)
+                return;
+        if (store_tenant_list(m->store, -1, &tenants, &n) < 0)
+                return; /* the flows keep their owners */
+        owners = calloc(n ?: 1, sizeof(*owners));
+        if (!owners) {
+                tenant_list_free(tenants, n);
+                return;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (owner_load(m, &tenants[i], &owners[k]))
+                        k++;
+        tenant_list_free(tenants, n);
+        for (size_t i = 0; i < m->n_flows; i++) {
+                Flow *f = &m->flows[i];
+                int o = mflow_owner_find(owners, k, &f->key);
+
+                f->tenant_id = o >= 0 ? owners[o].tenant_id : 0;
+                f->tenant_uid = o >= 0 ? owners[o].uid : 0;
+                f->tenant_priority = o >= 0 ? owners[o].priority : 0;
+        }
+}
+
 /* ---- core assignment ---- */
 
 static int dev_snapshot(Dev *d, MflowSnapshot *ret) {
@@ -400,8 +448,9 @@ static void dev_assign(Dev *d, Flow *new) {
 
                 if (f->dev != d || (f->state != FLOW_SPLIT && f != new))
                         continue;
-                /* No tenant owns a flow yet: all share one priority, served in detection order. */
-                reqs[n] = (MflowCoreRequest) { .priority = 0, .want = d->conf.cores_per_flow };
+                /* A tenant's flows by its priority, unattributed ones after them (each in detection order). */
+                reqs[n] = (MflowCoreRequest) { .priority = f->tenant_id ? f->tenant_priority : 8,
+                                               .want = d->conf.cores_per_flow };
                 if (f != new) {
                         reqs[n].n_cur = f->n_cores;
                         memcpy(reqs[n].cur, f->cores, sizeof(reqs[n].cur));
@@ -455,7 +504,8 @@ static int on_event(const struct mflow_event *e, void *userdata) {
                 f->detect_ms = (double) (e->ts_ns - e->first_ns) / 1e6;
                 memset(f->core_packets, 0, sizeof(f->core_packets));
                 m->elephants_total++;
-                store_event_log(m->store, LOG_INFO, NULL, 0, "mflow-elephant",
+                mflowd_flows_attribute(m);
+                store_event_log(m->store, LOG_INFO, NULL, f->tenant_id, "mflow-elephant",
                                 "MFLOW: elephant %s on %s at %" PRIu64 " bytes/s, %.1f ms after its first packet",
                                 keytext, d->name, (uint64_t) e->rate, f->detect_ms);
                 dev_assign(d, f);

@@ -251,6 +251,57 @@ def check_adaptive(d, flows):
         print("  ", e["message"])
 
 
+OTHER = 65533  # a second unprivileged uid
+
+
+class Sleeper:
+    """A process of uid nobody in container B's namespace, for a tenant found by its pid."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen(["ip", "netns", "exec", CB, "setpriv", f"--reuid={maiotest.NOBODY}",
+                                      f"--regid={maiotest.NOBODY}", "--clear-groups", "sleep", "600"])
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def register_tenants(d, env):
+    """Tenant b of uid nobody by the pid of its process in container B (whose namespace holds
+    10.80.0.2), tenant x of another uid with declared addresses no flow uses; bad addresses are
+    refused. Returns (sleeper, {name: tenant})."""
+    sleeper = Sleeper()
+    time.sleep(0.3)  # ip netns exec has entered the namespace and exec'd sleep
+    # maiod reads ROOT/proc/PID/net: the test's root gets the real process's entry.
+    os.symlink(f"/proc/{sleeper.proc.pid}", os.path.join(env.root, "proc", str(sleeper.proc.pid)))
+    for addrs, what in ((["nope"], "not an address"), ("10.0.0.1", "not an array"), (["0.0.0.0"], "unspecified"),
+                        (["10.0.0.1", "10.0.0.1"], "twice"), ([f"10.0.1.{i}" for i in range(17)], "17 addresses")):
+        st, _, data = d.request("POST", "/v1/tenants", {"name": "bad", "addresses": addrs})
+        check_eq(st, 400, f"addresses {what}: {data}")
+        print(f"400 for addresses {what}: {data['error']['message']}")
+    b = d.ok("POST", "/v1/tenants", {"name": "b", "pid": sleeper.proc.pid}, want=201, as_uid=maiotest.NOBODY)
+    x = d.ok("POST", "/v1/tenants", {"name": "x", "addresses": ["10.99.0.1", "fd00:0:0::1"]}, want=201,
+             as_uid=OTHER)
+    check_eq(x["addresses"], ["10.99.0.1", "fd00::1"], "declared addresses normalised")
+    check_eq(b["addresses"], None, "no declared addresses")
+    return sleeper, {"b": b, "x": x}
+
+
+def check_attribution(d, flows, tenants):
+    b, x = tenants["b"], tenants["x"]
+    for f in flows:
+        check_eq(f["tenant"], b["id"], f"{f['proto']}: the flow to 10.80.0.2 is tenant b's (pid in its namespace)")
+    # On the unix socket the peer's uid is the identity: b's owner sees b's flows, x's owner none.
+    mine = d.ok("GET", "/v1/flows", as_uid=maiotest.NOBODY)["flows"]
+    check(mine and all(f["tenant"] == b["id"] for f in mine), f"tenant b's owner sees its flows: {len(mine)}")
+    check_eq(d.ok("GET", "/v1/flows", as_uid=OTHER)["flows"], [], "tenant x's owner sees none")
+    check_eq(d.ok("GET", "/v1/flows", as_uid=OTHER - 1)["flows"], [], "a uid without tenants sees none")
+    events = [e for e in d.ok("GET", f"/v1/tenants/{b['id']}/events", as_uid=maiotest.NOBODY)["events"]
+              if e["kind"] == "mflow-elephant"]
+    check(events, "the elephant events are in tenant b's events")
+
+
 def test_mflow_daemon():
     if sh("ip", "netns", "add", TAG + "probe", check_rc=False).returncode != 0:
         raise Skip("cannot create a network namespace")
@@ -293,13 +344,17 @@ def test_mflow_daemon():
             time.sleep(2)  # the split flows go idle and are released
             check_flows([f for f in run_traffic(d) if f["mode"] == "flowlet" or f["state"] != "idle"], "flowlet")
 
-            # adaptive: the same checks, and each split flow shows its choice, setting and reason
+            # adaptive: the same checks, and each split flow shows its choice, setting and reason;
+            # the flows now belong to the tenant whose process lives in container B's namespace
             got = d.ok("PUT", "/v1/mflow", {"device": UB, "mode": "adaptive"})
             check_eq(got["mode"], "adaptive", "PUT /v1/mflow mode adaptive")
+            owner, tenants = register_tenants(d, env)
+            loose.append(owner)
             time.sleep(2)
             flows = [f for f in run_traffic(d) if f["mode"] == "adaptive" or f["state"] != "idle"]
             check_flows(flows, "adaptive")
             check_adaptive(d, flows)
+            check_attribution(d, flows, tenants)
 
             # bad input
             for body, what in (({"device": "nosuch0", "mode": "split"}, "unknown device"),
@@ -386,7 +441,8 @@ def test_mflow_daemon():
     finally:
         for x in loose:
             x.kill()
-            shutil.rmtree(x.tmp, ignore_errors=True)
+            if getattr(x, "tmp", None):
+                shutil.rmtree(x.tmp, ignore_errors=True)
         teardown_overlay()
         env.close()
 
