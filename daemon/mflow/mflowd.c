@@ -687,6 +687,11 @@ static void flow_adapt(Flow *f) {
                 return;
         for (unsigned i = 0; i < f->n_cores && i < MFLOW_MAX_CORES; i++)
                 sample.core_packets[i] = delta(f->core_packets[i], f->win_core[i]);
+        /* A reload may have shortened the ladders: the rungs stay on them. */
+        if (f->adapt.batch >= m->adapt.n_batches)
+                f->adapt.batch = (unsigned) m->adapt.n_batches - 1;
+        if (f->adapt.gap >= m->adapt.n_gaps)
+                f->adapt.gap = (unsigned) m->adapt.n_gaps - 1;
         mflow_adapt_step(&m->adapt, &sample, &f->adapt, &v);
         flow_window_start(f, now);
         /* A thin window (the flow pausing or ending) leaves the last judgement on show. */
