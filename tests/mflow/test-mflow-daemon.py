@@ -14,6 +14,7 @@
 # left alone and reported.
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -249,6 +250,30 @@ def check_adaptive(d, flows):
     print(f"{len(events)} mflow-adapt events")
     for e in events:
         print("  ", e["message"])
+        check_step(e["message"], a)
+
+
+def check_step(message, a):
+    """One logged change of the adaptive mode: one rung (or a switch of kind at the end of a
+    ladder), in the direction the window's excess calls for."""
+    m = re.search(r": (batch|flowlet) (\d+)(?: us)? -> (batch|flowlet) (\d+)(?: us)?: (.*?); excess (\d+) ppm, "
+                  r"bound (\d+)", message)
+    check(m, f"a change names both settings and the excess: {message}")
+    k0, v0, k1, v1, why, excess, bound = m.group(1), int(m.group(2)), m.group(3), int(m.group(4)), m.group(5), \
+        int(m.group(6)), int(m.group(7))
+    rungs = {"batch": a["batches"], "flowlet": a["gaps_us"]}
+    if k0 == k1:
+        i0, i1 = rungs[k0].index(v0), rungs[k1].index(v1)
+        check(abs(i1 - i0) == 1, f"one rung at a time: {message}")
+        calmer = i1 > i0
+    else:
+        check(k0 == "batch" and v0 == a["batches"][-1] and v1 == a["gaps_us"][-1] or k0 == "flowlet",
+              f"batch gives way to flowlet only from its largest batch, at the longest gap: {message}")
+        calmer = k0 == "batch"
+    if calmer:
+        check(excess > bound, f"a calmer setting only over the bound: {message}")
+    elif "uneven" not in why and "shorter gap" not in why:
+        check(excess * 2 <= bound, f"a finer setting only after calm windows: {message}")
 
 
 OTHER = 65533  # a second unprivileged uid
