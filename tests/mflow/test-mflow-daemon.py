@@ -7,7 +7,10 @@
 # and a root of its own (nothing written outside the namespaces). Checked: elephants detected
 # within 1 s with their inner 5-tuple and VNI, 2 splitting cores each carrying >= 30% of the packets,
 # the TCP stream intact byte for byte, mice never split, in split, flowlet and adaptive mode (the
-# default; each flow's choice, setting and reason shown, its windows judged); bad API input
+# default; each flow's choice, setting and reason shown, its windows judged, each logged change one
+# rung in the direction its excess calls for); flows belong to the tenant whose process lives in the
+# receiving container (its namespace's address), seen by that tenant's uid and token only; bad
+# tenant addresses and bad API input
 # answered 400; with the sender's TX checksum offload on, the split flow stalls and is put back to
 # pass-through within 2 s, with an event saying why; a clean stop leaves no XDP program, tc filter or pin; SIGKILL then restart adopts
 # (device still configured) or detaches (device dropped) and says which; a foreign XDP program is
@@ -112,9 +115,13 @@ class Env:
         return sorted(os.listdir(d)) if os.path.isdir(d) else []
 
 
-def config(env, devices=UB, mode=None):
+API_PORT = 7470  # maiod's TCP listener inside host B's namespace (tenants' bearer tokens)
+
+
+def config(env, devices=UB, mode=None, listen=False):
     """mode None: the default (adaptive)."""
-    return (f"[tiering]\nbackend = off\n[mflow]\ndevices = {devices}\n" + (f"mode = {mode}\n" if mode else "") +
+    return ((f"[api]\nlisten = 127.0.0.1:{API_PORT}\n" if listen else "") +
+            f"[tiering]\nbackend = off\n[mflow]\ndevices = {devices}\n" + (f"mode = {mode}\n" if mode else "") +
             f"batch = 64\nbpffs = {env.bpffs}/maio\ninterval_ms = 200\nidle_ms = 1500\n"
             f"elephant_bytes_per_sec = 4000000\nadaptive_window_ms = 400\n")
 
@@ -313,6 +320,13 @@ def register_tenants(d, env):
     return sleeper, {"b": b, "x": x}
 
 
+def tcp_flows(token):
+    """GET /v1/flows over maiod's TCP listener in host B's namespace with a tenant's token."""
+    out = nsx(HB, "curl", "-sS", "--max-time", "10", "-H", f"Authorization: Bearer {token}",
+              f"http://127.0.0.1:{API_PORT}/v1/flows").stdout
+    return json.loads(out)["flows"]
+
+
 def check_attribution(d, flows, tenants):
     b, x = tenants["b"], tenants["x"]
     for f in flows:
@@ -322,6 +336,10 @@ def check_attribution(d, flows, tenants):
     check(mine and all(f["tenant"] == b["id"] for f in mine), f"tenant b's owner sees its flows: {len(mine)}")
     check_eq(d.ok("GET", "/v1/flows", as_uid=OTHER)["flows"], [], "tenant x's owner sees none")
     check_eq(d.ok("GET", "/v1/flows", as_uid=OTHER - 1)["flows"], [], "a uid without tenants sees none")
+    # Over TCP the bearer token is the identity: each tenant sees its own flows.
+    mine = tcp_flows(b["token"])
+    check(mine and all(f["tenant"] == b["id"] for f in mine), f"tenant b's token sees its flows: {len(mine)}")
+    check_eq(tcp_flows(x["token"]), [], "tenant x's token sees none")
     events = [e for e in d.ok("GET", f"/v1/tenants/{b['id']}/events", as_uid=maiotest.NOBODY)["events"]
               if e["kind"] == "mflow-elephant"]
     check(events, "the elephant events are in tenant b's events")
@@ -335,7 +353,7 @@ def test_mflow_daemon():
     loose = []
     try:
         build_overlay()
-        with NsDaemon(config=config(env, mode="split"), root=env.root) as d:
+        with NsDaemon(config=config(env, mode="split", listen=True), root=env.root) as d:
             st = d.ok("GET", "/v1/mflow")
             dev = st["devices"][0]
             print("device:", json.dumps(dev))
