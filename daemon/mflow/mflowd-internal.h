@@ -149,8 +149,14 @@ struct Mflow {
 };
 
 /* mflowd.c, for mflowd-api.c */
-uint64_t mflowd_baseline_ppm(const Dev *d); /* 0 until 1000 segments were seen */
-void mflowd_flows_attribute(Mflow *m);      /* every flow's tenant, from the tenants' addresses */
+/* mflowd-adapt.c, for mflowd.c and mflowd-api.c */
+void mflowd_adapt_conf(Mflow *m, const Config *c);        /* the [mflow] adaptive_* keys */
+void mflowd_flow_setting(Flow *f, struct mflow_split *s); /* the mark's mode, batch and gap */
+int mflowd_flow_remark(Flow *f);                          /* rewrites a split flow's mark; 0 or -errno */
+void mflowd_dev_baseline(Dev *d);                         /* each timer pass, after the flows' refresh */
+void mflowd_flow_adapt(Flow *f);                          /* each timer pass: judges a window that ended */
+uint64_t mflowd_baseline_ppm(const Dev *d);               /* 0 until 1000 segments were seen */
+void mflowd_flows_attribute(Mflow *m);                    /* every flow's tenant, from the tenants' addresses */
 const char *mflowd_mode_word(MflowConfMode mode);
 void mflowd_dev_switch(Dev *d, const DevConf *c);
 void mflowd_flow_refresh(Flow *f);
