@@ -42,7 +42,7 @@ void mflow_adapt_init(const MflowAdaptConf *c, unsigned start_batch, MflowAdaptS
 /* "batch 256" or "flowlet 200 us" */
 static void setting_format(const MflowAdaptConf *c, const MflowAdaptState *st, char *buf, size_t size) {
         if (st->kind == MFLOW_ADAPT_FLOWLET)
-                snprintf(buf, size, "flowlet %u us", mflow_adapt_gap_us(c, st));
+                snprintf(buf, size, "flowlet %u us%s", mflow_adapt_gap_us(c, st), st->gaps_only ? ", gaps only" : "");
         else
                 snprintf(buf, size, "batch %u", mflow_adapt_batch(c, st));
 }
@@ -98,6 +98,9 @@ static void step_calmer(const MflowAdaptConf *c, MflowAdaptState *st, char *why,
                 st->batch++;
                 snprintf(why, size, "the longest gap: a larger batch after gapless batches (%u)",
                          mflow_adapt_batch(c, st));
+        } else if (!st->gaps_only) {
+                st->gaps_only = true;
+                snprintf(why, size, "the largest batch too: moves on gaps only");
         } else
                 snprintf(why, size, "kept: the calmest setting there is");
 }
@@ -110,7 +113,10 @@ static void step_evener(const MflowAdaptConf *c, MflowAdaptState *st, char *why,
                 snprintf(why, size, "kept: batch splitting is round robin, a finer batch waits for calm windows");
                 return;
         }
-        if (st->gap > 0) {
+        if (st->gaps_only) {
+                st->gaps_only = false;
+                snprintf(why, size, "gapless batches move again");
+        } else if (st->gap > 0) {
                 st->gap--;
                 snprintf(why, size, "a shorter gap");
         } else if (!st->batch_failed) {
@@ -128,6 +134,12 @@ static void step_finer(const MflowAdaptConf *c, MflowAdaptState *st, char *why, 
         st->calm++;
         if (st->calm < st->hold) {
                 snprintf(why, size, "kept, calm %u of %u windows", st->calm, st->hold);
+                return;
+        }
+        if (st->kind == MFLOW_ADAPT_FLOWLET && st->gaps_only) {
+                st->gaps_only = false;
+                st->calm = 0;
+                snprintf(why, size, "calm for %u windows: gapless batches move again", st->hold);
                 return;
         }
         if (*rung == 0) {
@@ -167,7 +179,8 @@ void mflow_adapt_step(const MflowAdaptConf *c, const MflowAdaptSample *s, MflowA
                 st->calm = 0;
                 snprintf(why, sizeof(why), x < 0 ? "kept: no reordering measure" : "kept: within the bound");
         }
-        ret->changed = st->kind != before.kind || st->batch != before.batch || st->gap != before.gap;
+        ret->changed = st->kind != before.kind || st->batch != before.batch || st->gap != before.gap ||
+                       st->gaps_only != before.gaps_only;
         setting_format(c, st, now, sizeof(now));
         if (ret->changed)
                 snprintf(ret->reason, sizeof(ret->reason), "%s -> %s: %s", was, now, why);

@@ -42,6 +42,7 @@ typedef struct MflowAdaptState {
         MflowAdaptKind kind;
         unsigned batch;      /* index into batches */
         unsigned gap;        /* index into gaps_us */
+        bool gaps_only;      /* flowlet: moves on gaps only, never after flowlet_k gapless batches */
         unsigned calm;       /* windows in a row with the excess under half the bound and an even spread */
         unsigned hold;       /* calm windows wanted before the next finer step */
         bool batch_failed;   /* the largest batch exceeded the bound: flowlet is not left for batch again */

@@ -57,6 +57,7 @@ void mflowd_flow_setting(Flow *f, struct mflow_split *s) {
                 s->mode = MFLOW_MODE_INHERIT; /* follows the device's mode */
                 s->batch = 0;
                 s->flowlet_gap_ns = 0;
+                s->flowlet_k = 0;
                 f->batch = d->conf.batch;
                 f->gap_us = d->conf.flowlet_gap_us;
                 return;
@@ -72,6 +73,7 @@ void mflowd_flow_setting(Flow *f, struct mflow_split *s) {
                          mflow_adapt_batch(&m->adapt, &f->adapt), d->conf.batch);
         }
         s->mode = f->adapt.kind == MFLOW_ADAPT_FLOWLET ? MFLOW_MODE_FLOWLET : MFLOW_MODE_SPLIT;
+        s->flowlet_k = f->adapt.kind == MFLOW_ADAPT_FLOWLET && f->adapt.gaps_only ? MFLOW_FLOWLET_K_NEVER : 0;
         s->batch = mflow_adapt_batch(&m->adapt, &f->adapt);
         s->flowlet_gap_ns = (uint64_t) mflow_adapt_gap_us(&m->adapt, &f->adapt) * 1000;
         f->batch = s->batch;

@@ -369,6 +369,8 @@ static json_object *adaptive_flow(const Flow *f) {
         if (!o)
                 return NULL;
         json_object_object_add(o, "choice", json_object_new_string(mflow_adapt_kind_to_string(f->adapt.kind) ?: "?"));
+        json_object_object_add(o, "gaps_only",
+                               json_object_new_boolean(f->adapt.kind == MFLOW_ADAPT_FLOWLET && f->adapt.gaps_only));
         json_object_object_add(o, "reason", json_object_new_string(f->adapt_reason));
         json_object_object_add(o, "windows", json_object_new_int64(f->adapt.windows));
         json_object_object_add(o, "excess_ooo_per_million",

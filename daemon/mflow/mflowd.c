@@ -612,6 +612,7 @@ static int adopt_split(const struct mflow_key *k, const struct mflow_split *s, v
                         if (d->m->adapt.gaps_us[i] <= f->gap_us)
                                 f->adapt.gap = i;
                 f->adapt.kind = s->mode == MFLOW_MODE_FLOWLET ? MFLOW_ADAPT_FLOWLET : MFLOW_ADAPT_BATCH;
+                f->adapt.gaps_only = s->flowlet_k == MFLOW_FLOWLET_K_NEVER;
                 f->adaptive = true;
                 f->excess_ppm = -1;
                 f->min_share = -1;

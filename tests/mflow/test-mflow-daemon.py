@@ -263,13 +263,16 @@ def check_adaptive(d, flows):
 def check_step(message, a):
     """One logged change of the adaptive mode: one rung (or a switch of kind at the end of a
     ladder), in the direction the window's excess calls for."""
-    m = re.search(r": (batch|flowlet) (\d+)(?: us)? -> (batch|flowlet) (\d+)(?: us)?: (.*?); excess (\d+) ppm, "
-                  r"bound (\d+)", message)
+    m = re.search(r": (batch|flowlet) (\d+)(?: us)?(, gaps only)? -> (batch|flowlet) (\d+)(?: us)?(, gaps only)?: "
+                  r"(.*?); excess (\d+) ppm, bound (\d+)", message)
     check(m, f"a change names both settings and the excess: {message}")
-    k0, v0, k1, v1, why, excess, bound = m.group(1), int(m.group(2)), m.group(3), int(m.group(4)), m.group(5), \
-        int(m.group(6)), int(m.group(7))
+    k0, v0, g0, k1, v1, g1, why, excess, bound = m.group(1), int(m.group(2)), bool(m.group(3)), m.group(4), \
+        int(m.group(5)), bool(m.group(6)), m.group(7), int(m.group(8)), int(m.group(9))
     rungs = {"batch": a["batches"], "flowlet": a["gaps_us"]}
-    if k0 == k1:
+    if k0 == k1 and (v0 == v1 or "larger batch" in why):
+        # flowlet: the batch after gapless batches, or moves on gaps only, changed
+        calmer = g1 and not g0 or "larger batch" in why
+    elif k0 == k1:
         i0, i1 = rungs[k0].index(v0), rungs[k1].index(v1)
         check(abs(i1 - i0) == 1, f"one rung at a time: {message}")
         calmer = i1 > i0

@@ -139,7 +139,7 @@ static void test_uneven_flowlet_to_batch(void **state) {
 }
 
 static void test_flowlet_over_bound_lengthens(void **state) {
-        MflowAdaptSample over = window(500, 5000, 5000);
+        MflowAdaptSample over = window(500, 5000, 5000), calm = window(5, 5000, 5000), uneven = window(0, 9000, 1000);
         MflowAdaptState st;
         MflowAdaptVerdict v;
 
@@ -155,9 +155,27 @@ static void test_flowlet_over_bound_lengthens(void **state) {
         mflow_adapt_step(&conf, &over, &st, &v);
         assert_true(v.changed);
         assert_int_equal(mflow_adapt_batch(&conf, &st), 4096);
+        /* ... then no move without a gap at all */
+        mflow_adapt_step(&conf, &over, &st, &v);
+        assert_true(v.changed);
+        assert_true(st.gaps_only);
+        assert_non_null(strstr(v.reason, "flowlet 500 us -> flowlet 500 us, gaps only"));
         mflow_adapt_step(&conf, &over, &st, &v);
         assert_false(v.changed);
         assert_non_null(strstr(v.reason, "calmest setting"));
+        /* calm windows undo it first, an uneven spread too */
+        st.calm = 0;
+        for (unsigned i = 0; i < MFLOW_ADAPT_HOLD_MAX; i++)
+                mflow_adapt_step(&conf, &calm, &st, &v);
+        assert_true(v.changed);
+        assert_false(st.gaps_only);
+        assert_int_equal(mflow_adapt_gap_us(&conf, &st), 500);
+        st.gaps_only = true;
+        mflow_adapt_step(&conf, &uneven, &st, &v);
+        assert_true(v.changed);
+        assert_false(st.gaps_only);
+        assert_int_equal(mflow_adapt_gap_us(&conf, &st), 500);
+        assert_non_null(strstr(v.reason, "gapless batches move again"));
         assert_int_equal(st.hold, MFLOW_ADAPT_HOLD_MAX); /* doubling is bounded */
 }
 
