@@ -33,6 +33,7 @@ typedef struct Args {
         const char *workload_class;   /* --class */
         int pid;                      /* --pid, -1 when unset */
         const char *cgroup;           /* --cgroup */
+        const char *addresses;        /* --addresses: comma-separated */
         int64_t tenant;               /* --tenant, -1 when unset */
         int64_t bytes;                /* BYTES argument of maio grant */
         int node;                     /* --node, -1 when unset */

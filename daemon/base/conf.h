@@ -27,9 +27,14 @@ typedef enum ConfType {
         CONF_PORTS,     /* [char *] UDP/TCP ports 1..65535 separated by blanks or commas, 1..max of them;
                          * stored normalised (decimal, one blank between) */
         CONF_PATH,      /* [char *] an absolute path without control characters, length <= max */
+        CONF_LADDER,    /* [char *] 1..CONF_LADDER_MAX strictly ascending integers in [min, max] separated
+                         * by blanks or commas; stored normalised (decimal, one blank between) */
         CONF_CLASSES,   /* [ConfPriorityClasses] ranges of priorities "0-1,2-5,6-7": ascending, covering
                          * 0..7 once; printed without blanks */
 } ConfType;
+
+/* Most rungs of a CONF_LADDER. */
+#define CONF_LADDER_MAX 16
 
 /* Priority classes: which class each priority 0..7 is in, classes numbered in serving order. */
 typedef struct ConfPriorityClasses {
@@ -111,20 +116,26 @@ typedef struct Config {
         unsigned fleet_retention_days;          /* removed tenants' keys are kept this long */
         uint64_t fleet_max_request_bytes;       /* etcd's --max-request-bytes */
         /* [mflow] */
-        char *mflow_devices;                 /* "" = MFLOW off; else device names, one blank between */
-        unsigned mflow_mode;                 /* MFLOW_CONF_MODE_*: what an elephant gets */
-        unsigned mflow_cores_per_flow;       /* splitting cores per elephant */
-        unsigned mflow_batch;                /* packets per micro-flow (split mode) */
-        uint64_t mflow_elephant_bytes_per_s; /* rate that makes a flow an elephant */
-        unsigned mflow_window_ms;            /* the rate window */
-        unsigned mflow_idle_ms;              /* a split flow without packets this long is idle */
-        unsigned mflow_flowlet_gap_us;       /* flowlet mode: gap before a move to the next core */
-        unsigned mflow_flowlet_k;            /* flowlet mode: batches without a gap before batch counting */
-        char *mflow_vxlan_ports;             /* VXLAN UDP ports, one blank between */
-        char *mflow_bpffs;                   /* where maps are pinned (a bpffs, mounted by maiod if none) */
-        unsigned mflow_cpumap_qsize;         /* CPUMAP queue size per splitting core */
-        unsigned mflow_interval_ms;          /* period of the flow table refresh and core assignment */
-        unsigned mflow_hysteresis_percent;   /* load gap before a flow leaves a loaded splitting core */
+        char *mflow_devices;                       /* "" = MFLOW off; else device names, one blank between */
+        unsigned mflow_mode;                       /* MFLOW_CONF_MODE_*: what an elephant gets */
+        unsigned mflow_cores_per_flow;             /* splitting cores per elephant */
+        unsigned mflow_batch;                      /* packets per micro-flow (split mode) */
+        uint64_t mflow_elephant_bytes_per_s;       /* rate that makes a flow an elephant */
+        unsigned mflow_window_ms;                  /* the rate window */
+        unsigned mflow_idle_ms;                    /* a split flow without packets this long is idle */
+        unsigned mflow_flowlet_gap_us;             /* flowlet mode: gap before a move to the next core */
+        unsigned mflow_flowlet_k;                  /* flowlet mode: batches without a gap before batch counting */
+        char *mflow_vxlan_ports;                   /* VXLAN UDP ports, one blank between */
+        char *mflow_bpffs;                         /* where maps are pinned (a bpffs, mounted by maiod if none) */
+        unsigned mflow_cpumap_qsize;               /* CPUMAP queue size per splitting core */
+        unsigned mflow_interval_ms;                /* period of the flow table refresh and core assignment */
+        unsigned mflow_hysteresis_percent;         /* load gap before a flow leaves a loaded splitting core */
+        char *mflow_adaptive_batches;              /* adaptive mode: the batch ladder, ascending, one blank between */
+        char *mflow_adaptive_gaps_us;              /* adaptive mode: the flowlet gap ladder in microseconds */
+        unsigned mflow_adaptive_excess_ppm;        /* adaptive mode: bound on out-of-order segments per million over the
+                                                      baseline */
+        unsigned mflow_adaptive_window_ms;         /* adaptive mode: the window the controller judges */
+        unsigned mflow_adaptive_min_share_percent; /* adaptive mode: least share per core, percent of an even share */
         /* [scheduler] */
         ConfPriorityClasses scheduler_classes; /* priority -> class for the allocator */
 } Config;
@@ -160,6 +171,7 @@ typedef enum TieringPolicy {
 
 /* [mflow] mode: what maiod does with an elephant on the configured devices. */
 typedef enum MflowConfMode {
+        MFLOW_CONF_MODE_ADAPTIVE,      /* per elephant, batch or flowlet over their ladders from measured reordering */
         MFLOW_CONF_MODE_SPLIT,         /* micro-flows of batch packets, round robin over the splitting cores */
         MFLOW_CONF_MODE_FLOWLET,       /* the next splitting core after an idle gap */
         MFLOW_CONF_MODE_PASS,          /* attached and counting (detection, no redirect): the baseline */
@@ -169,8 +181,8 @@ typedef enum MflowConfMode {
         _MFLOW_CONF_MODE_MAX,
 } MflowConfMode;
 
-/* The [mflow] mode words ("split", ...), NULL outside the enum; from_string returns the mode or
- * -EINVAL (naming adaptive, rps and napi-threaded is -EOPNOTSUPP: not available yet). */
+/* The [mflow] mode words ("adaptive", "split", ...), NULL outside the enum; from_string returns the
+ * mode or -EINVAL. */
 const char *mflow_conf_mode_to_string(MflowConfMode m);
 int mflow_conf_mode_from_string(const char *s);
 
