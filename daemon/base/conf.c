@@ -51,6 +51,12 @@ static const char *const mflow_conf_mode_table[_MFLOW_CONF_MODE_MAX + 1] = {
         [MFLOW_CONF_MODE_RPS] = "rps",     [MFLOW_CONF_MODE_NAPI_THREADED] = "napi-threaded",
 };
 
+static const char *const mflow_conf_xdp_table[_MFLOW_CONF_XDP_MAX + 1] = {
+        [MFLOW_CONF_XDP_AUTO] = "auto",
+        [MFLOW_CONF_XDP_NATIVE] = "native",
+        [MFLOW_CONF_XDP_GENERIC] = "generic",
+};
+
 /* Modes of the MFLOW design that maiod does not run yet: named in the error, never accepted. */
 static const char *const mflow_mode_later[] = { "adaptive" };
 
@@ -214,6 +220,9 @@ static const ConfItem conf_items[] = {
         ITEM("mflow", "hysteresis_percent", CONF_UINT, mflow_hysteresis_percent, 0, 100, "20", NULL,
              "Points of softirq load by which a splitting core must exceed the least loaded other core before a "
              "flow leaves it."),
+        ITEM("mflow", "xdp", CONF_ENUM, mflow_xdp, 0, 0, "auto", mflow_conf_xdp_table,
+             "How the XDP program is attached: auto (native, generic where the driver refuses native), native, or "
+             "generic (any driver; every packet is linearised and GRO is bypassed, so slower)."),
         ITEM("scheduler", "classes", CONF_CLASSES, scheduler_classes, 0, 0, "0-1,2-5,6-7", NULL,
              "Priority classes of the allocator, served strictly in this order: ascending ranges covering "
              "priorities 0-7; inside a class shares go by weight 8 - priority."),

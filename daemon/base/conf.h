@@ -125,6 +125,7 @@ typedef struct Config {
         unsigned mflow_cpumap_qsize;         /* CPUMAP queue size per splitting core */
         unsigned mflow_interval_ms;          /* period of the flow table refresh and core assignment */
         unsigned mflow_hysteresis_percent;   /* load gap before a flow leaves a loaded splitting core */
+        unsigned mflow_xdp;                  /* MFLOW_CONF_XDP_*: how the XDP program is attached */
         /* [scheduler] */
         ConfPriorityClasses scheduler_classes; /* priority -> class for the allocator */
 } Config;
@@ -168,6 +169,14 @@ typedef enum MflowConfMode {
         MFLOW_CONF_MODE_NAPI_THREADED, /* knob-only: threaded NAPI, its threads pinned to the splitting cores */
         _MFLOW_CONF_MODE_MAX,
 } MflowConfMode;
+
+/* [mflow] xdp: native with a generic fallback, or one of them only. */
+typedef enum MflowConfXdp {
+        MFLOW_CONF_XDP_AUTO,
+        MFLOW_CONF_XDP_NATIVE,
+        MFLOW_CONF_XDP_GENERIC,
+        _MFLOW_CONF_XDP_MAX,
+} MflowConfXdp;
 
 /* The [mflow] mode words ("split", ...), NULL outside the enum; from_string returns the mode or
  * -EINVAL (naming adaptive, rps and napi-threaded is -EOPNOTSUPP: not available yet). */

@@ -111,6 +111,7 @@ struct Mflow {
         uint16_t ports[MFLOW_MAX_PORTS];
         char *bpffs;
         unsigned qsize;
+        unsigned xdp; /* MFLOW_CONF_XDP_* */
         unsigned interval_ms;
         unsigned hysteresis;
         bool bpffs_mounted; /* by maiod (this run, or adopted from a crashed one) */
