@@ -55,6 +55,12 @@ static const char *const mflow_conf_mode_table[_MFLOW_CONF_MODE_MAX + 1] = {
         [MFLOW_CONF_MODE_NAPI_THREADED] = "napi-threaded",
 };
 
+static const char *const mflow_conf_xdp_table[_MFLOW_CONF_XDP_MAX + 1] = {
+        [MFLOW_CONF_XDP_AUTO] = "auto",
+        [MFLOW_CONF_XDP_NATIVE] = "native",
+        [MFLOW_CONF_XDP_GENERIC] = "generic",
+};
+
 DEFINE_STRING_TABLE_TO_STRING(mflow_conf_mode, MflowConfMode, )
 
 int mflow_conf_mode_from_string(const char *s) {
@@ -226,6 +232,9 @@ static const ConfItem conf_items[] = {
         ITEM("mflow", "adaptive_min_share_percent", CONF_UINT, mflow_adaptive_min_share_percent, 0, 100, "60", NULL,
              "Adaptive mode: the share of an even split (1/cores) each splitting core must carry for the spread "
              "to count as even."),
+        ITEM("mflow", "xdp", CONF_ENUM, mflow_xdp, 0, 0, "auto", mflow_conf_xdp_table,
+             "How the XDP program is attached: auto (native, generic where the driver refuses native), native, or "
+             "generic (any driver; every packet is linearised and GRO is bypassed, so slower)."),
         ITEM("scheduler", "classes", CONF_CLASSES, scheduler_classes, 0, 0, "0-1,2-5,6-7", NULL,
              "Priority classes of the allocator, served strictly in this order: ascending ranges covering "
              "priorities 0-7; inside a class shares go by weight 8 - priority."),

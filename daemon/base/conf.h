@@ -136,6 +136,7 @@ typedef struct Config {
                                                       baseline */
         unsigned mflow_adaptive_window_ms;         /* adaptive mode: the window the controller judges */
         unsigned mflow_adaptive_min_share_percent; /* adaptive mode: least share per core, percent of an even share */
+        unsigned mflow_xdp;                        /* MFLOW_CONF_XDP_*: how the XDP program is attached */
         /* [scheduler] */
         ConfPriorityClasses scheduler_classes; /* priority -> class for the allocator */
 } Config;
@@ -180,6 +181,14 @@ typedef enum MflowConfMode {
         MFLOW_CONF_MODE_NAPI_THREADED, /* knob-only: threaded NAPI, its threads pinned to the splitting cores */
         _MFLOW_CONF_MODE_MAX,
 } MflowConfMode;
+
+/* [mflow] xdp: native with a generic fallback, or one of them only. */
+typedef enum MflowConfXdp {
+        MFLOW_CONF_XDP_AUTO,
+        MFLOW_CONF_XDP_NATIVE,
+        MFLOW_CONF_XDP_GENERIC,
+        _MFLOW_CONF_XDP_MAX,
+} MflowConfXdp;
 
 /* The [mflow] mode words ("adaptive", "split", ...), NULL outside the enum; from_string returns the
  * mode or -EINVAL. */

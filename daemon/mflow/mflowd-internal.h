@@ -131,6 +131,7 @@ struct Mflow {
         uint16_t ports[MFLOW_MAX_PORTS];
         char *bpffs;
         unsigned qsize;
+        unsigned xdp; /* MFLOW_CONF_XDP_* */
         unsigned interval_ms;
         unsigned hysteresis;
         MflowAdaptConf adapt; /* [mflow] adaptive_* */

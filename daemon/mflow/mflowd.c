@@ -126,6 +126,7 @@ void mflow_set_config(Mflow *m, const Config *c) {
         m->interval_ms = c->mflow_interval_ms;
         m->hysteresis = c->mflow_hysteresis_percent;
         m->qsize = c->mflow_cpumap_qsize;
+        m->xdp = c->mflow_xdp;
         if (!m->started) {
                 char *devices = strdup(c->mflow_devices ?: ""), *bpffs = strdup(c->mflow_bpffs ?: "");
                 const char *p = c->mflow_vxlan_ports ?: "";
@@ -737,9 +738,9 @@ static int dev_attach(Dev *d) {
                 close(d->adopt_fd);
                 d->adopt_fd = -EBADF;
         } else {
-                r = mflow_bpf_attach(d->bpf, d->ifindex, MFLOW_XDP_NATIVE);
-                d->xdp = MFLOW_XDP_NATIVE;
-                if (r < 0 && r != -EBUSY) {
+                d->xdp = m->xdp == MFLOW_CONF_XDP_GENERIC ? MFLOW_XDP_GENERIC : MFLOW_XDP_NATIVE;
+                r = mflow_bpf_attach(d->bpf, d->ifindex, d->xdp);
+                if (r < 0 && r != -EBUSY && m->xdp == MFLOW_CONF_XDP_AUTO) {
                         log_info_errno(r, "MFLOW: native XDP on %s refused (%m); trying generic XDP.", d->name);
                         r = mflow_bpf_attach(d->bpf, d->ifindex, MFLOW_XDP_GENERIC);
                         d->xdp = MFLOW_XDP_GENERIC;
