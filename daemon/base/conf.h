@@ -127,6 +127,10 @@ typedef struct Config {
         unsigned mflow_hysteresis_percent;   /* load gap before a flow leaves a loaded splitting core */
         /* [scheduler] */
         ConfPriorityClasses scheduler_classes; /* priority -> class for the allocator */
+        int scheduler_mode;                    /* SCHEDULER_MODE_* */
+        unsigned scheduler_period_ms;          /* periodic mode: the period */
+        unsigned scheduler_fallback_s;         /* event mode: full re-evaluation after this long without one */
+        unsigned scheduler_pass_events;        /* most events one pass takes */
 } Config;
 
 enum {
@@ -139,6 +143,12 @@ enum {
         KNOBS_RECONCILE_RESTORE,
         KNOBS_RECONCILE_REAPPLY,
         _KNOBS_RECONCILE_MAX,
+};
+
+enum {
+        SCHEDULER_MODE_EVENT,
+        SCHEDULER_MODE_PERIODIC,
+        _SCHEDULER_MODE_MAX,
 };
 
 typedef enum TieringBackend {
