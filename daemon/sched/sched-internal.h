@@ -19,6 +19,7 @@ typedef struct SchedResource {
         ResourceSnapshot last; /* the snapshot it was decided from (same order as held) */
         bool retry;            /* the last pass failed: run again at the next one */
         char *error;           /* why the last pass failed, NULL none */
+        char *log_pending;     /* the event-log line of the pass's change, written after its reactions */
         uint64_t evaluations_total, changes_total, writes_total, failures_total;
 } SchedResource;
 

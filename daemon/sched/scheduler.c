@@ -60,6 +60,7 @@ Scheduler *sched_free(Scheduler *s) {
         for (size_t i = 0; i < s->n_res; i++) {
                 resource_clear(&s->res[i]);
                 free(s->res[i].error);
+                free(s->res[i].log_pending);
         }
         sched_queue_done(&s->queue);
         free(s->batch);
@@ -142,8 +143,7 @@ static uint64_t held_of(const SchedResource *r, int64_t id, bool *ret_found) {
 }
 
 /* Tells the owners and the event log what changed; before r->held is replaced. */
-static void resource_announce(Scheduler *s, const SchedResource *r, const ResourceSnapshot *snap,
-                              const SchedPlan *plan) {
+static void resource_announce(Scheduler *s, SchedResource *r, const ResourceSnapshot *snap, const SchedPlan *plan) {
         char msg[512];
         size_t len = 0;
 
@@ -173,8 +173,9 @@ static void resource_announce(Scheduler *s, const SchedResource *r, const Resour
                 notify_event(s->notifier, NOTIFY_ALLOCATION_CHANGED, t->tenant_id, t->owner, d);
         }
         log_debug("Allocation changed: %s", msg);
-        if (s->store)
-                (void) store_event_add(s->store, 0, "allocation-changed", msg);
+        /* Written once the pass has recorded its reactions: the event log's commit is no part of them. */
+        if (s->store && !r->log_pending)
+                r->log_pending = strdup(msg);
 }
 
 static int resource_keep(SchedResource *r, ResourceSnapshot *snap, const SchedPlan *plan) {
@@ -255,6 +256,12 @@ size_t sched_run_pass(Scheduler *s) {
         end = now_usec(CLOCK_MONOTONIC);
         for (size_t i = 0; i < n; i++)
                 reaction_record(s, end > s->batch[i].source_usec ? end - s->batch[i].source_usec : 0);
+        for (size_t i = 0; i < s->n_res; i++)
+                if (s->res[i].log_pending) {
+                        (void) store_event_add(s->store, 0, "allocation-changed", s->res[i].log_pending);
+                        free(s->res[i].log_pending);
+                        s->res[i].log_pending = NULL;
+                }
         s->passes_total++;
         s->pass_usec_total += end - start;
         if (full) {
@@ -264,17 +271,23 @@ size_t sched_run_pass(Scheduler *s) {
         return n;
 }
 
-static void pass_schedule(Scheduler *s) {
-        if (s->pass && (s->queue.n > 0 || s->full_pending))
-                (void) sd_event_source_set_enabled(s->pass, SD_EVENT_ONESHOT);
+/* Arms the pass. A new event arms it at the API's priority: sources of one priority run oldest
+ * first, so the pass waits only for the requests pending before its event. Left-over work (more than
+ * pass_events) re-arms it below the API: a request that arrived meanwhile goes first, so the API waits
+ * for at most one bounded pass. */
+static void pass_schedule(Scheduler *s, bool backlog) {
+        if (!s->pass || (s->queue.n == 0 && !s->full_pending))
+                return;
+        (void) sd_event_source_set_priority(s->pass,
+                                            backlog ? SD_EVENT_PRIORITY_NORMAL + 10 : SD_EVENT_PRIORITY_NORMAL);
+        (void) sd_event_source_set_enabled(s->pass, SD_EVENT_ONESHOT);
 }
 
 static int on_pass(sd_event_source *es, void *userdata) {
         Scheduler *s = userdata;
 
         (void) sched_run_pass(s);
-        /* More than one pass's worth: the rest after the loop served what else is pending. */
-        pass_schedule(s);
+        pass_schedule(s, true);
         return 0;
 }
 
@@ -295,7 +308,7 @@ static void sched_on_event(void *userdata, SchedEventClass cls, int64_t tenant_i
         if (sched_queue_push(&s->queue, &ev) < 0)
                 s->full_pending = true; /* counted as dropped; the next pass looks at everything */
         if (s->conf.mode == SCHED_MODE_EVENT)
-                pass_schedule(s);
+                pass_schedule(s, false);
 }
 
 static uint64_t timer_period(const Scheduler *s) {
@@ -326,8 +339,6 @@ int sched_start(Scheduler *s) {
         if (r < 0)
                 return log_error_errno(r, "Failed to add the scheduler's pass: %m");
         (void) sd_event_source_set_description(s->pass, "sched-pass");
-        /* Below the API's sources: a request pending in the same iteration is served first. */
-        (void) sd_event_source_set_priority(s->pass, SD_EVENT_PRIORITY_NORMAL + 10);
         (void) sd_event_source_set_enabled(s->pass, SD_EVENT_OFF);
         r = sd_event_add_time_relative(s->event, &s->timer, CLOCK_MONOTONIC, timer_period(s), 1000, on_timer, s);
         if (r < 0)
@@ -336,7 +347,7 @@ int sched_start(Scheduler *s) {
         (void) sd_event_source_set_enabled(s->timer, SD_EVENT_ON);
         /* The first evaluation: what the tenants on record hold. */
         s->full_pending = true;
-        pass_schedule(s);
+        pass_schedule(s, false);
         log_info("Scheduler: %s mode (%s %" PRIu64 " ms).", sched_mode_to_string(s->conf.mode),
                  s->conf.mode == SCHED_MODE_PERIODIC ? "period" : "fallback", timer_period(s) / 1000);
         return 0;
@@ -362,5 +373,5 @@ void sched_set_conf(Scheduler *s, const SchedConf *conf) {
         /* Classes may have changed: look again at everything. */
         s->full_pending = true;
         if (s->conf.mode == SCHED_MODE_EVENT)
-                pass_schedule(s);
+                pass_schedule(s, false);
 }

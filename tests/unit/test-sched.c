@@ -4,6 +4,7 @@
  * on events per pass (a burst costs a few passes, the first not delayed), periodic mode, retries,
  * allocation-changed notifications, and that the API is never starved by a flood of events. */
 #include <errno.h>
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
