@@ -232,6 +232,9 @@ static const ConfItem conf_items[] = {
              "changes no event announces)."),
         ITEM("scheduler", "pass_events", CONF_UINT, scheduler_pass_events, 1, 4096, "64", NULL,
              "Most events one scheduler pass takes; the rest wait for the next pass, after the API was served."),
+        ITEM("scheduler", "psi_memory_stall_ms", CONF_UINT, scheduler_psi_stall_ms, 0, 999, "100", NULL,
+             "Milliseconds per second tasks may stall on memory before a PSI trigger wakes the scheduler "
+             "(/proc/pressure/memory); 0 sets none. Takes effect at the next restart."),
 };
 
 #define GROUP_SECTION_PREFIX "tenants.group."

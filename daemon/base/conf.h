@@ -131,6 +131,7 @@ typedef struct Config {
         unsigned scheduler_period_ms;          /* periodic mode: the period */
         unsigned scheduler_fallback_s;         /* event mode: full re-evaluation after this long without one */
         unsigned scheduler_pass_events;        /* most events one pass takes */
+        unsigned scheduler_psi_stall_ms;       /* memory stall per second that wakes the scheduler; 0 off */
 } Config;
 
 enum {

@@ -168,6 +168,7 @@ Manager *manager_free(Manager *m) {
         m->notifier = (Notifier) {}; /* nobody listens any more */
         netlink_server_free(m->netlink);
         free(m->netlink_error);
+        psi_watch_free(m->psi);
         sched_free(m->sched); /* before the modules whose resources it allocates */
         fleet_free(m->fleet); /* before tiering: its lookups hold tenants of it */
         mflow_free(m->mflow);
@@ -467,6 +468,25 @@ static void manager_wire_scheduler(Manager *m) {
                 (void) sched_add_resource(m->sched, &resources[i]);
 }
 
+/* Memory pressure is an event of the scheduler: a PSI trigger below the root, when the kernel has one. */
+static void manager_watch_pressure(Manager *m) {
+        unsigned ms = m->config->scheduler_psi_stall_ms;
+        int r;
+
+        if (ms == 0)
+                return;
+        r = psi_watch_new(m->event, m->root, (uint64_t) ms * 1000, 1000000, &m->sched_sink, &m->psi);
+        if (r == -EOPNOTSUPP)
+                log_info("No memory pressure (PSI) below %s: no pressure events.", m->root);
+        else if (r < 0)
+                log_notice_errno(r,
+                                 "The kernel refused a memory pressure trigger (%u ms per 1 s), no pressure "
+                                 "events: %m",
+                                 ms);
+        else
+                log_info("Memory pressure trigger armed: %u ms of stall per 1 s.", ms);
+}
+
 /* Builds every module from what it needs and connects the hooks, the ops contexts and the
  * metrics writers. Nothing is started. */
 static int manager_wire(Manager *m) {
@@ -602,6 +622,7 @@ int manager_start(Manager *m) {
         r = sched_start(m->sched);
         if (r < 0)
                 return r;
+        manager_watch_pressure(m);
 
         r = manager_listen_unix(m);
         if (r < 0)
@@ -670,6 +691,8 @@ int manager_reload(Manager *m) {
             strcmp(c->mflow_bpffs, m->config->mflow_bpffs) != 0 ||
             strcmp(c->mflow_vxlan_ports, m->config->mflow_vxlan_ports) != 0)
                 log_notice("[mflow] devices, bpffs and vxlan_ports changes take effect at the next restart.");
+        if (c->scheduler_psi_stall_ms != m->config->scheduler_psi_stall_ms)
+                log_notice("[scheduler] psi_memory_stall_ms changes take effect at the next restart.");
         resize = c->pools_headroom_pages != m->config->pools_headroom_pages;
         conf_free(m->config);
         m->config = c;

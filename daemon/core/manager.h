@@ -18,6 +18,7 @@
 #include "netlink.h"
 #include "ops.h"
 #include "pools.h"
+#include "psi.h"
 #include "scheduler.h"
 #include "store.h"
 #include "tenants.h"
@@ -60,6 +61,7 @@ typedef struct Manager {
         Mflow *mflow;         /* MFLOW: XDP on the [mflow] devices, elephants and their splitting cores */
         Scheduler *sched;     /* allocates the scarce resources by priority, on events */
         EventSink sched_sink; /* where the modules below announce what may change an allocation */
+        PsiWatch *psi;        /* the memory-pressure trigger, NULL: none */
 
         Ops ops; /* the handlers' contexts */
         MetricsRegistry metrics;

@@ -13,7 +13,10 @@ import tempfile
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from maiotest import NOBODY, Daemon, NlClient, check, check_eq, fixture, main, wait_for
+import signal
+import subprocess
+
+from maiotest import NOBODY, Daemon, NlClient, Skip, check, check_eq, fixture, main, needs, wait_for
 
 S = "sys/kernel/mm/damon/admin/kdamonds/0/contexts/0/schemes/"
 BUDGET = 16000000000  # 50% of the fixture's 32 GB/s link
@@ -162,5 +165,64 @@ def test_periodic():
         check(took < period_ms / 1000 + BOUND_S, "followed within a period")
 
 
+def test_psi_fixture():
+    # A fixture's plain file takes no trigger: maiod says so and runs without.
+    with Root() as root, Daemon(config=config(extra="psi_memory_stall_ms = 50\n"), root=root.path) as d:
+        check("No memory pressure (PSI) below" in d.log(), "a fixture has no PSI trigger, logged")
+
+
+def memory_cgroup():
+    """A cgroup v2 directory of this test's own with the memory controller, or Skip."""
+    base = "/sys/fs/cgroup"
+    try:
+        with open(os.path.join(base, "cgroup.controllers")) as f:
+            if "memory" not in f.read().split():
+                raise Skip("the cgroup v2 root has no memory controller")
+        with open(os.path.join(base, "cgroup.subtree_control"), "w") as f:
+            f.write("+memory")
+        path = os.path.join(base, f"maio-test-psi-{os.getpid()}")
+        os.mkdir(path)
+    except OSError as e:
+        raise Skip(f"no writable cgroup v2 memory controller to make a memory stall in: {e}")
+    return path
+
+
+@needs("psi", "a kernel that accepts PSI triggers and a cgroup v2 memory controller to stall a process in")
+def test_psi_trigger():
+    try:
+        fd = os.open("/proc/pressure/memory", os.O_RDWR | os.O_NONBLOCK)
+        try:
+            os.write(fd, b"some 50000 1000000\0")
+        finally:
+            os.close(fd)
+    except OSError as e:
+        raise Skip(f"the kernel refuses a memory PSI trigger: {e}")
+    cg = memory_cgroup()
+    child = None
+    try:
+        with Root() as root:
+            shutil.rmtree(os.path.join(root.path, "proc", "pressure"), ignore_errors=True)
+            os.symlink("/proc/pressure", os.path.join(root.path, "proc", "pressure"))
+            with Daemon(config=config(extra="psi_memory_stall_ms = 50\n"), root=root.path) as d:
+                check("Memory pressure trigger armed" in d.log(), "the trigger is armed")
+                with open(os.path.join(cg, "memory.high"), "w") as f:
+                    f.write(str(16 << 20))
+                # Touches 256 MiB under a 16 MiB memory.high: reclaim and throttling stall it on memory.
+                child = subprocess.Popen([sys.executable, "-c",
+                                          "import time\nx = bytearray(256 << 20)\n"
+                                          "while True:\n    for i in range(0, len(x), 4096): x[i] = 1\n"],
+                                         preexec_fn=lambda: open(os.path.join(cg, "cgroup.procs"), "w").write("0"))
+                wait_for(lambda: d.ok("GET", "/v1/scheduler")["events"]["pressure"] > 0, 20,
+                         "a pressure event from the PSI trigger")
+                st = d.ok("GET", "/v1/scheduler")
+                check(st["full_passes"] >= 1 and st["reaction"]["count"] > 0, "the pressure event was handled")
+    finally:
+        if child:
+            child.send_signal(signal.SIGKILL)
+            child.wait()
+        os.rmdir(cg)
+
+
 if __name__ == "__main__":
-    main([test_joins_leaves_feedback, test_visibility_and_notification, test_periodic])
+    main([test_joins_leaves_feedback, test_visibility_and_notification, test_periodic, test_psi_fixture,
+          test_psi_trigger])
