@@ -30,8 +30,16 @@ static int sched_table(json_object *reply) {
         if (r >= 0)
                 r = table_add_pairf(t, "Passes", "%s (%s full)", reply_text(reply, "passes"),
                                     reply_text(reply, "full_passes"));
-        for (size_t i = 0; r >= 0 && i < ELEMENTSOF(classes); i++)
-                r = table_add_pairf(t, "Events", "%s %s", reply_text(events, classes[i]), classes[i]);
+        if (r >= 0) {
+                char line[512];
+                size_t len = 0;
+
+                line[0] = '\0';
+                for (size_t i = 0; i < ELEMENTSOF(classes) && len < sizeof line; i++)
+                        len += (size_t) snprintf(line + len, sizeof line - len, "%s%s %s", i ? ", " : "", classes[i],
+                                                 reply_text(events, classes[i]));
+                r = table_add_pair(t, "Events", line);
+        }
         if (r >= 0)
                 r = table_add_pairf(t, "Reaction", "p50 %s ms, p99 %s ms, max %s ms over %s",
                                     reply_text(reaction, "p50_ms"), reply_text(reaction, "p99_ms"),
