@@ -149,6 +149,10 @@ static const Verb verbs[] = {
           "Show the elephant flows and their splitting cores (administrators see unattributed flows)" },
         { "policy", NULL, POS_ID, OPT(ARG_SET) | OPT(ARG_SEED), tier_policy,
           "Show a tenant's tiering policy and reward history, or switch its policy (--set)" },
+        { "sched", NULL, POS_NONE, 0, sched_show,
+          "Show the scheduler: mode, queue, events per class, reaction latency" },
+        { "alloc", NULL, POS_NONE, 0, alloc_list,
+          "Show each scheduled resource's capacity and the demands and allocations you may see" },
 };
 
 static const struct option global_options[] = { { "help", no_argument, NULL, 'h' },

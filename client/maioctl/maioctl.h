@@ -109,6 +109,8 @@ ExitStatus knobs_get(const Args *a);
 ExitStatus knobs_set(const Args *a);
 ExitStatus knobs_restore(const Args *a);
 ExitStatus topology_show(const Args *a);
+ExitStatus sched_show(const Args *a);
+ExitStatus alloc_list(const Args *a);
 ExitStatus maio_list(const Args *a);
 ExitStatus maio_grant(const Args *a);
 ExitStatus maio_release(const Args *a);

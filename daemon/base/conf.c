@@ -31,6 +31,11 @@ static const char *const reconcile_words[_KNOBS_RECONCILE_MAX + 1] = {
         [KNOBS_RECONCILE_REAPPLY] = "reapply",
 };
 
+static const char *const scheduler_mode_words[_SCHEDULER_MODE_MAX + 1] = {
+        [SCHEDULER_MODE_EVENT] = "event",
+        [SCHEDULER_MODE_PERIODIC] = "periodic",
+};
+
 static const char *const tiering_backend_table[_TIERING_BACKEND_MAX + 1] = {
         [TIERING_BACKEND_AUTO] = "auto",
         [TIERING_BACKEND_DAMON] = "damon",
@@ -238,6 +243,19 @@ static const ConfItem conf_items[] = {
         ITEM("scheduler", "classes", CONF_CLASSES, scheduler_classes, 0, 0, "0-1,2-5,6-7", NULL,
              "Priority classes of the allocator, served strictly in this order: ascending ranges covering "
              "priorities 0-7; inside a class shares go by weight 8 - priority."),
+        ITEM("scheduler", "mode", CONF_ENUM, scheduler_mode, 0, 0, "event", scheduler_mode_words,
+             "event: every change (tenants, feedback, links, drift, ...) is an event the scheduler handles at once; "
+             "periodic: everything is re-evaluated every period_ms (the baseline to measure against)."),
+        ITEM("scheduler", "period_ms", CONF_UINT, scheduler_period_ms, 10, 3600000, "1000", NULL,
+             "Periodic mode: milliseconds between re-evaluations of every allocation."),
+        ITEM("scheduler", "fallback_sec", CONF_UINT, scheduler_fallback_s, 1, 86400, "60", NULL,
+             "Event mode: seconds without a full re-evaluation after which a timer makes one (a fallback for "
+             "changes no event announces)."),
+        ITEM("scheduler", "pass_events", CONF_UINT, scheduler_pass_events, 1, 4096, "64", NULL,
+             "Most events one scheduler pass takes; the rest wait for the next pass, after the API was served."),
+        ITEM("scheduler", "psi_memory_stall_ms", CONF_UINT, scheduler_psi_stall_ms, 0, 999, "100", NULL,
+             "Milliseconds per second tasks may stall on memory before a PSI trigger wakes the scheduler "
+             "(/proc/pressure/memory); 0 sets none. Takes effect at the next restart."),
 };
 
 #define GROUP_SECTION_PREFIX "tenants.group."

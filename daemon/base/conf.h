@@ -139,6 +139,11 @@ typedef struct Config {
         unsigned mflow_xdp;                        /* MFLOW_CONF_XDP_*: how the XDP program is attached */
         /* [scheduler] */
         ConfPriorityClasses scheduler_classes; /* priority -> class for the allocator */
+        int scheduler_mode;                    /* SCHEDULER_MODE_* */
+        unsigned scheduler_period_ms;          /* periodic mode: the period */
+        unsigned scheduler_fallback_s;         /* event mode: full re-evaluation after this long without one */
+        unsigned scheduler_pass_events;        /* most events one pass takes */
+        unsigned scheduler_psi_stall_ms;       /* memory stall per second that wakes the scheduler; 0 off */
 } Config;
 
 enum {
@@ -151,6 +156,12 @@ enum {
         KNOBS_RECONCILE_RESTORE,
         KNOBS_RECONCILE_REAPPLY,
         _KNOBS_RECONCILE_MAX,
+};
+
+enum {
+        SCHEDULER_MODE_EVENT,
+        SCHEDULER_MODE_PERIODIC,
+        _SCHEDULER_MODE_MAX,
 };
 
 typedef enum TieringBackend {

@@ -46,6 +46,7 @@ struct Tenants {
         uint64_t exits_total; /* watched processes that exited */
         HookList removed;
         const Notifier *notifier; /* tenant-exited, tenant-removed; NULL: nobody listens */
+        const EventSink *sched;   /* joins, changes, exits, removals; NULL: nobody listens */
 };
 
 struct TenantWatch {
@@ -120,6 +121,10 @@ int tenants_on_removed(Tenants *t, HookFn fn, void *userdata) {
 
 void tenants_set_notifier(Tenants *t, const Notifier *n) {
         t->notifier = n;
+}
+
+void tenants_set_event_sink(Tenants *t, const EventSink *sink) {
+        t->sched = sink;
 }
 
 uint64_t tenants_generation(const Tenants *t) {
@@ -307,17 +312,20 @@ int tenants_pid_starttime(const char *proc_root, pid_t pid, uint64_t *ret) {
 /* After a tenant's row is gone: the event, and what it held goes at once through the hooks of the
  * modules above (the hugepage reserve shrinks, its DAMON scheme leaves the kdamond now, not at the
  * next tiering tick); then its owner's subscribers hear of it. */
-static void tenant_removed(Tenants *tn, int64_t tenant_id, uid_t owner, const char *msg) {
+static void tenant_removed(Tenants *tn, const Tenant *t, uint64_t source_usec, const char *msg) {
+        int64_t tenant_id = t->id;
+        uid_t owner = t->uid;
         json_object *details = NULL;
 
         (void) store_event_add(tn->store, tenant_id, "tenant-removed", msg);
         hook_list_run(&tn->removed, tenant_id);
+        event_sink_emit(tn->sched, SCHED_EVENT_TENANT, tenant_id, t->priority, source_usec);
         if (notify_wanted(tn->notifier) && (details = json_object_new_object()))
                 json_object_object_add(details, "message", json_object_new_string(msg));
         notify_event(tn->notifier, NOTIFY_TENANT_REMOVED, tenant_id, owner, details);
 }
 
-static void watch_record_exit(Tenants *tn, int64_t tenant_id, pid_t pid) {
+static void watch_record_exit(Tenants *tn, int64_t tenant_id, pid_t pid, uint64_t fired_usec) {
         _cleanup_(tenant_done) Tenant t = {};
         json_object *details = NULL;
         char field[32];
@@ -335,23 +343,25 @@ static void watch_record_exit(Tenants *tn, int64_t tenant_id, pid_t pid) {
         if (tn->conf.on_pid_exit == TENANT_PID_EXIT_REMOVE) {
                 tn->generation++;
                 if (store_tenant_remove(tn->store, tenant_id) >= 0)
-                        tenant_removed(tn, tenant_id, t.uid, "Removed after its process exited");
+                        tenant_removed(tn, &t, fired_usec, "Removed after its process exited");
                 return;
         }
         /* Keep the tenant; starttime 0 marks the pid as exited so a restart does not record it again. */
         t.pid_starttime = 0;
         tn->generation++;
         (void) store_tenant_update(tn->store, &t);
+        event_sink_emit(tn->sched, SCHED_EVENT_TENANT, tenant_id, t.priority, fired_usec);
 }
 
 static int watch_on_exit(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+        uint64_t fired = now_usec(CLOCK_MONOTONIC); /* the pidfd became readable: the scheduler's clock starts */
         TenantWatch *w = userdata;
         Tenants *tn = w->tenants;
         int64_t id = w->tenant_id;
         pid_t pid = w->pid;
 
         watch_free(tn, w);
-        watch_record_exit(tn, id, pid);
+        watch_record_exit(tn, id, pid, fired);
         return 0;
 }
 
@@ -398,7 +408,7 @@ int tenants_watch_all(Tenants *tn) {
                 if (fd >= 0 && (tenants_pid_starttime("/proc", ts[i].pid, &st) < 0 || st != ts[i].pid_starttime))
                         fd = safe_close(fd);
                 if (fd < 0) {
-                        watch_record_exit(tn, ts[i].id, ts[i].pid);
+                        watch_record_exit(tn, ts[i].id, ts[i].pid, now_usec(CLOCK_MONOTONIC));
                         continue;
                 }
                 r = watch_add(tn, ts[i].id, ts[i].pid, fd);
@@ -596,6 +606,7 @@ int tenants_op_create(void *userdata, const Request *req, Reply *reply) {
         if (pidfd >= 0 && (r = watch_add(tn, t.id, t.pid, TAKE_FD(pidfd))) < 0)
                 log_warning_errno(r, "Failed to watch process %d of tenant %" PRId64 ", ignoring: %m", (int) t.pid,
                                   t.id);
+        event_sink_emit(tn->sched, SCHED_EVENT_TENANT, t.id, t.priority, req->received_usec);
 
         o = tenant_to_json(tn, &t);
         if (o)
@@ -674,6 +685,7 @@ int tenants_op_update(void *userdata, const Request *req, Reply *reply) {
         if (r < 0)
                 return r;
         (void) store_event_add(tn->store, t.id, "tenant-updated", "Tenant attributes changed");
+        event_sink_emit(tn->sched, SCHED_EVENT_TENANT, t.id, t.priority, req->received_usec);
         return tenant_reply(tn, reply, 200, &t);
 }
 
@@ -692,7 +704,7 @@ int tenants_op_delete(void *userdata, const Request *req, Reply *reply) {
         if (w)
                 watch_free(tn, w);
         snprintf(msg, sizeof msg, "Tenant '%s' removed", t->name);
-        tenant_removed(tn, t->id, t->uid, msg);
+        tenant_removed(tn, t, req->received_usec, msg);
         return reply_empty(reply, 204);
 }
 
