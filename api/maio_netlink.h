@@ -62,6 +62,8 @@ enum maio_cmd {
         MAIO_CMD_MFLOW_GET = 30,
         MAIO_CMD_MFLOW_SET = 31,
         MAIO_CMD_FLOWS_LIST = 32,
+        MAIO_CMD_SCHEDULER = 33,
+        MAIO_CMD_ALLOCATIONS = 34,
         __MAIO_CMD_MAX,
 };
 

@@ -24,6 +24,7 @@
 #define MFLOW_DEFAULT_IDLE_NS 1000000000ull       /* a split flow without packets for 1 s is idle */
 #define MFLOW_DEFAULT_FLOWLET_GAP_NS 1000000ull   /* 1 ms */
 #define MFLOW_DEFAULT_FLOWLET_K 4                 /* batches without a gap before batch counting */
+#define MFLOW_FLOWLET_K_NEVER 0xffffffffu         /* in a split mark: k * batch packets are never reached */
 #define MFLOW_VXLAN_PORT_IANA 4789
 #define MFLOW_VXLAN_PORT_LINUX 8472
 
@@ -79,10 +80,10 @@ struct mflow_state {
 
 /* A split mark, the value of the hash maio_split (key: mflow_key), written by user space. */
 struct mflow_split {
-        __u32 mode;   /* enum mflow_mode; INHERIT = the configuration's */
-        __u32 ncores; /* 1..MFLOW_MAX_CORES */
-        __u32 batch;  /* packets per micro-flow; 0 = the configuration's */
-        __u32 flowlet_k;
+        __u32 mode;                   /* enum mflow_mode; INHERIT = the configuration's */
+        __u32 ncores;                 /* 1..MFLOW_MAX_CORES */
+        __u32 batch;                  /* packets per micro-flow; 0 = the configuration's */
+        __u32 flowlet_k;              /* 0 = the configuration's; MFLOW_FLOWLET_K_NEVER: moves on gaps only */
         __u64 flowlet_gap_ns;         /* 0 = the configuration's */
         __u32 cores[MFLOW_MAX_CORES]; /* CPU numbers, each with a CPUMAP entry */
 };

@@ -39,6 +39,7 @@ enum {
         ARG_MODE,
         ARG_BATCH,
         ARG_CORES_PER_FLOW,
+        ARG_ADDRESSES,
         _ARG_MAX,
 };
 
@@ -69,9 +70,10 @@ static const VerbOption verb_options[N_VERB_OPTIONS] = {
         V(ARG_RPS)      = { "rps",      "R",             "Requests per second over the episode (serving tenants)" },
         V(ARG_SET)      = { "set",      "POLICY",        "Switch to indigo, linucb, heuristic or static" },
         V(ARG_SEED)     = { "seed",     "N",             "Seed of the policy --set starts (default: the current one)" },
-        V(ARG_MODE)     = { "mode",     "MODE",          "split, flowlet, pass, off, rps or napi-threaded" },
+        V(ARG_MODE)     = { "mode",     "MODE",          "adaptive, split, flowlet, pass, off, rps or napi-threaded" },
         V(ARG_BATCH)    = { "batch",    "N",             "Packets per micro-flow, 1 to 1048576" },
         V(ARG_CORES_PER_FLOW) = { "cores-per-flow", "N", "Splitting cores per elephant, 1 to 8 (at most the online CPUs)" },
+        V(ARG_ADDRESSES) = { "addresses", "LIST", "Comma-separated IP addresses whose flows are the tenant's (default: its pid's network namespace)" },
 };
 /* clang-format on */
 #undef V
@@ -117,7 +119,8 @@ static const Verb verbs[] = {
         { "status", NULL, POS_NONE, 0, status_show, "Show maiod's status, host features and counts" },
         { "tenants", "list", POS_NONE, 0, tenants_list, "List tenants" },
         { "tenants", "show", POS_ID, 0, tenants_show, "Show one tenant" },
-        { "tenants", "add", POS_NAME, OPT(ARG_PRIORITY) | OPT(ARG_CLASS) | OPT(ARG_PID) | OPT(ARG_CGROUP), tenants_add,
+        { "tenants", "add", POS_NAME,
+          OPT(ARG_PRIORITY) | OPT(ARG_CLASS) | OPT(ARG_PID) | OPT(ARG_CGROUP) | OPT(ARG_ADDRESSES), tenants_add,
           "Register a tenant; prints its id and token (the token is shown only once)" },
         { "tenants", "rm", POS_ID, 0, tenants_rm, "Remove a tenant" },
         { "events", NULL, POS_NONE, OPT(ARG_TENANT), events_list, "Show recent events, newest first" },
@@ -146,6 +149,10 @@ static const Verb verbs[] = {
           "Show the elephant flows and their splitting cores (administrators see unattributed flows)" },
         { "policy", NULL, POS_ID, OPT(ARG_SET) | OPT(ARG_SEED), tier_policy,
           "Show a tenant's tiering policy and reward history, or switch its policy (--set)" },
+        { "sched", NULL, POS_NONE, 0, sched_show,
+          "Show the scheduler: mode, queue, events per class, reaction latency" },
+        { "alloc", NULL, POS_NONE, 0, alloc_list,
+          "Show each scheduled resource's capacity and the demands and allocations you may see" },
 };
 
 static const struct option global_options[] = { { "help", no_argument, NULL, 'h' },
@@ -172,6 +179,7 @@ static const struct option all_options[] = { { "help", no_argument, NULL, 'h' },
                                              { "mode", required_argument, NULL, ARG_MODE },
                                              { "batch", required_argument, NULL, ARG_BATCH },
                                              { "cores-per-flow", required_argument, NULL, ARG_CORES_PER_FLOW },
+                                             { "addresses", required_argument, NULL, ARG_ADDRESSES },
                                              {} };
 
 static const char *verb_title(const Verb *v, char *buf, size_t size) {
@@ -549,6 +557,11 @@ static int parse_values(const char *const *raw, Args *a, const char *command) {
                 if (s[0] == '\0')
                         return usage_error(command, "--cgroup needs a non-empty path");
                 a->cgroup = s;
+        }
+        if ((s = raw[ARG_ADDRESSES - ARG_PRIORITY])) {
+                if (s[0] == '\0')
+                        return usage_error(command, "--addresses needs at least one address");
+                a->addresses = s;
         }
         r = parse_tier_values(raw, a, command);
         if (r < 0)

@@ -33,6 +33,7 @@ typedef struct Args {
         const char *workload_class;   /* --class */
         int pid;                      /* --pid, -1 when unset */
         const char *cgroup;           /* --cgroup */
+        const char *addresses;        /* --addresses: comma-separated */
         int64_t tenant;               /* --tenant, -1 when unset */
         int64_t bytes;                /* BYTES argument of maio grant */
         int node;                     /* --node, -1 when unset */
@@ -108,6 +109,8 @@ ExitStatus knobs_get(const Args *a);
 ExitStatus knobs_set(const Args *a);
 ExitStatus knobs_restore(const Args *a);
 ExitStatus topology_show(const Args *a);
+ExitStatus sched_show(const Args *a);
+ExitStatus alloc_list(const Args *a);
 ExitStatus maio_list(const Args *a);
 ExitStatus maio_grant(const Args *a);
 ExitStatus maio_release(const Args *a);

@@ -3,6 +3,7 @@
  * split over splitting cores (/v1/flows). */
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -74,9 +75,22 @@ static const char *int_list(json_object *flow, const char *key, char *buf, size_
         return n ? buf : "-";
 }
 
+/* "batch 256", "flowlet 200us" (a split flow's setting: the adaptive mode's choice), "-" otherwise. */
+static const char *flow_setting(json_object *f, char *buf, size_t size) {
+        json_object *gap = NULL, *batch = NULL;
+
+        if (json_object_object_get_ex(f, "flowlet_gap_us", &gap) && json_object_is_type(gap, json_type_int))
+                snprintf(buf, size, "flowlet %" PRId64 "us", json_object_get_int64(gap));
+        else if (json_object_object_get_ex(f, "batch", &batch) && json_object_is_type(batch, json_type_int))
+                snprintf(buf, size, "batch %" PRId64, json_object_get_int64(batch));
+        else
+                snprintf(buf, size, "-");
+        return buf;
+}
+
 static int flows_table(json_object *reply) {
-        static const char *const header[] = { "PROTO", "SOURCE",  "DESTINATION", "VNI",          "STATE",
-                                              "MODE",  "BYTES/S", "CORES",       "PACKETS/CORE", "OOO/M" };
+        static const char *const header[] = { "PROTO",   "SOURCE",  "DESTINATION", "VNI",          "STATE", "MODE",
+                                              "SETTING", "BYTES/S", "CORES",       "PACKETS/CORE", "OOO/M", "TENANT" };
         json_object *flows = reply_member(reply, "flows", json_type_array);
         _cleanup_(table_freep) Table *t = table_new(ELEMENTSOF(header), header);
         size_t n = flows ? json_object_array_length(flows) : 0;
@@ -84,7 +98,7 @@ static int flows_table(json_object *reply) {
 
         for (size_t i = 0; i < n && r >= 0; i++) {
                 json_object *f = json_object_array_get_idx(flows, i);
-                char cores[128], pkts[256];
+                char cores[128], pkts[256], setting[64];
 
                 r = table_add_cell(t, reply_text(f, "proto"));
                 if (r >= 0)
@@ -98,6 +112,8 @@ static int flows_table(json_object *reply) {
                 if (r >= 0)
                         r = table_add_cell(t, reply_text(f, "mode"));
                 if (r >= 0)
+                        r = table_add_cell(t, flow_setting(f, setting, sizeof(setting)));
+                if (r >= 0)
                         r = table_add_cell(t, reply_text(f, "bytes_per_s"));
                 if (r >= 0)
                         r = table_add_cell(t, int_list(f, "splitting_cores", cores, sizeof(cores)));
@@ -105,6 +121,8 @@ static int flows_table(json_object *reply) {
                         r = table_add_cell(t, int_list(f, "packets_per_core", pkts, sizeof(pkts)));
                 if (r >= 0)
                         r = table_add_cell(t, reply_text(f, "ooo_per_million"));
+                if (r >= 0)
+                        r = table_add_cell(t, reply_text(f, "tenant"));
         }
         if (r < 0)
                 return r;

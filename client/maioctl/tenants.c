@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "macro.h"
 #include "maioctl.h"
@@ -34,8 +35,15 @@ static int tenants_add_pid(Table *t, json_object *tenant) {
 
 static int tenants_show_table(json_object *tenant) {
         static const Field fields[] = {
-                { "id", "id" },   { "name", "name" }, { "priority", "priority" }, { "class", "workload_class" },
-                { "uid", "uid" }, { "pid", NULL },    { "cgroup", "cgroup" },     { "created", "created" },
+                { "id", "id" },
+                { "name", "name" },
+                { "priority", "priority" },
+                { "class", "workload_class" },
+                { "uid", "uid" },
+                { "pid", NULL },
+                { "cgroup", "cgroup" },
+                { "created", "created" },
+                { "addresses", "addresses" },
         };
         _cleanup_(table_freep) Table *t = table_new(2, NULL);
         int r = t ? 0 : -ENOMEM;
@@ -86,6 +94,19 @@ static int tenants_add_body(const Args *a, json_object **ret) {
                 r = tenants_body_add(body, "pid", json_object_new_int(a->pid));
         if (r >= 0 && a->cgroup)
                 r = tenants_body_add(body, "cgroup", json_object_new_string(a->cgroup));
+        if (r >= 0 && a->addresses) {
+                json_object *list = json_object_new_array();
+
+                /* Checked by maiod, which names the address it refuses. */
+                for (const char *p = a->addresses; list && *p;) {
+                        size_t n = strcspn(p, ",");
+
+                        if (n > 0)
+                                json_object_array_add(list, json_object_new_string_len(p, (int) n));
+                        p += n + (p[n] == ',');
+                }
+                r = tenants_body_add(body, "addresses", list);
+        }
         if (r < 0)
                 return r;
 

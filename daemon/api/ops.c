@@ -15,8 +15,10 @@
 #include "mflowd.h"
 #include "ops.h"
 #include "pools.h"
+#include "scheduler.h"
 #include "tenants.h"
 #include "tierd.h"
+#include "time-util.h"
 #include "topo.h"
 
 #define OPS_MODEL_MAX_BODY (16u * 1024u * 1024u)
@@ -39,6 +41,7 @@ static int ops_status(void *userdata, const Request *req, Reply *reply);
 #define POOLS OP_MODULE_POOLS
 #define TIER OP_MODULE_TIER
 #define MFLOW OP_MODULE_MFLOW
+#define SCHED OP_MODULE_SCHED
 
 /* One row per operation, aligned as a table. */
 /* clang-format off */
@@ -75,6 +78,8 @@ static const Op op_table[] = {
         { "mflow.get",           MAIO_CMD_MFLOW_GET,          "GET",    "/v1/mflow",                   OP_TENANT,     false, MFLOW,    mflow_op_get },
         { "mflow.set",           MAIO_CMD_MFLOW_SET,          "PUT",    "/v1/mflow",                   OP_ADMIN,      true,  MFLOW,    mflow_op_set,            &mflow_set_body },
         { "flows.list",          MAIO_CMD_FLOWS_LIST,         "GET",    "/v1/flows",                   OP_TENANT,     false, MFLOW,    mflow_op_flows },
+        { "scheduler",           MAIO_CMD_SCHEDULER,          "GET",    "/v1/scheduler",               OP_TENANT,     false, SCHED,    sched_op_get },
+        { "allocations",         MAIO_CMD_ALLOCATIONS,        "GET",    "/v1/allocations",             OP_TENANT,     false, SCHED,    sched_op_allocations },
 };
 /* clang-format on */
 
@@ -260,7 +265,8 @@ static int ops_run(const Ops *ops, const Op *op, const OpParams *params, const I
                    size_t len, json_object *obj, Reply *reply) {
         _cleanup_(json_object_putp) json_object *owned = NULL;
         _cleanup_(tenant_done) Tenant tenant = {};
-        Request req = { .op = op, .who = who };
+        /* The transports call right after the last byte arrived: the scheduler's reaction clock starts here. */
+        Request req = { .op = op, .who = who, .received_usec = now_usec(CLOCK_MONOTONIC) };
         int r;
 
         memcpy(req.ids, params->ids, sizeof req.ids);

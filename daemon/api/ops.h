@@ -32,6 +32,7 @@ typedef enum OpModule {
         OP_MODULE_POOLS,
         OP_MODULE_TIER,
         OP_MODULE_MFLOW,
+        OP_MODULE_SCHED,
         _OP_MODULE_MAX,
 } OpModule;
 

@@ -31,6 +31,11 @@ static const char *const reconcile_words[_KNOBS_RECONCILE_MAX + 1] = {
         [KNOBS_RECONCILE_REAPPLY] = "reapply",
 };
 
+static const char *const scheduler_mode_words[_SCHEDULER_MODE_MAX + 1] = {
+        [SCHEDULER_MODE_EVENT] = "event",
+        [SCHEDULER_MODE_PERIODIC] = "periodic",
+};
+
 static const char *const tiering_backend_table[_TIERING_BACKEND_MAX + 1] = {
         [TIERING_BACKEND_AUTO] = "auto",
         [TIERING_BACKEND_DAMON] = "damon",
@@ -46,13 +51,20 @@ static const char *const tiering_policy_table[_TIERING_POLICY_MAX + 1] = {
 };
 
 static const char *const mflow_conf_mode_table[_MFLOW_CONF_MODE_MAX + 1] = {
-        [MFLOW_CONF_MODE_SPLIT] = "split", [MFLOW_CONF_MODE_FLOWLET] = "flowlet",
-        [MFLOW_CONF_MODE_PASS] = "pass",   [MFLOW_CONF_MODE_OFF] = "off",
-        [MFLOW_CONF_MODE_RPS] = "rps",     [MFLOW_CONF_MODE_NAPI_THREADED] = "napi-threaded",
+        [MFLOW_CONF_MODE_ADAPTIVE] = "adaptive",
+        [MFLOW_CONF_MODE_SPLIT] = "split",
+        [MFLOW_CONF_MODE_FLOWLET] = "flowlet",
+        [MFLOW_CONF_MODE_PASS] = "pass",
+        [MFLOW_CONF_MODE_OFF] = "off",
+        [MFLOW_CONF_MODE_RPS] = "rps",
+        [MFLOW_CONF_MODE_NAPI_THREADED] = "napi-threaded",
 };
 
-/* Modes of the MFLOW design that maiod does not run yet: named in the error, never accepted. */
-static const char *const mflow_mode_later[] = { "adaptive" };
+static const char *const mflow_conf_xdp_table[_MFLOW_CONF_XDP_MAX + 1] = {
+        [MFLOW_CONF_XDP_AUTO] = "auto",
+        [MFLOW_CONF_XDP_NATIVE] = "native",
+        [MFLOW_CONF_XDP_GENERIC] = "generic",
+};
 
 DEFINE_STRING_TABLE_TO_STRING(mflow_conf_mode, MflowConfMode, )
 
@@ -62,9 +74,6 @@ int mflow_conf_mode_from_string(const char *s) {
         for (int i = 0; i < _MFLOW_CONF_MODE_MAX; i++)
                 if (strcmp(s, mflow_conf_mode_table[i]) == 0)
                         return i;
-        for (size_t i = 0; i < ELEMENTSOF(mflow_mode_later); i++)
-                if (strcmp(s, mflow_mode_later[i]) == 0)
-                        return -EOPNOTSUPP;
         return -EINVAL;
 }
 
@@ -189,9 +198,9 @@ static const ConfItem conf_items[] = {
              "Largest request etcd accepts (its --max-request-bytes); larger models are compressed, or not published (counted)."),
         ITEM("mflow", "devices", CONF_IFNAMES, mflow_devices, 0, 16, "", NULL,
              "Network devices MFLOW attaches its XDP program to, separated by blanks; empty leaves MFLOW off."),
-        ITEM("mflow", "mode", CONF_ENUM, mflow_mode, 0, 0, "split", mflow_conf_mode_table,
-             "What an elephant gets: split (batches over its cores), flowlet (next core after a gap), pass "
-             "(counted only), off; or knob-only, no XDP: rps (rps_cpus) or napi-threaded (pinned NAPI threads)."),
+        ITEM("mflow", "mode", CONF_ENUM, mflow_mode, 0, 0, "adaptive", mflow_conf_mode_table,
+             "What an elephant gets: adaptive (batch or flowlet by measured reordering), split (batches), flowlet "
+             "(next core after a gap), pass (counted), off; knob-only, no XDP: rps or napi-threaded."),
         ITEM("mflow", "cores_per_flow", CONF_UINT, mflow_cores_per_flow, 1, 8, "2", NULL,
              "Splitting cores per elephant flow; at most the online CPUs."),
         ITEM("mflow", "batch", CONF_UINT, mflow_batch, 1, 1048576, "256", NULL,
@@ -217,9 +226,39 @@ static const ConfItem conf_items[] = {
         ITEM("mflow", "hysteresis_percent", CONF_UINT, mflow_hysteresis_percent, 0, 100, "20", NULL,
              "Points of softirq load by which a splitting core must exceed the least loaded other core before a "
              "flow leaves it."),
+        ITEM("mflow", "adaptive_batches", CONF_LADDER, mflow_adaptive_batches, 1, 1048576,
+             "64 128 256 512 1024 2048 4096", NULL,
+             "Adaptive mode: the ladder of batch sizes (packets per micro-flow), ascending; an elephant starts at the "
+             "largest rung not above batch."),
+        ITEM("mflow", "adaptive_gaps_us", CONF_LADDER, mflow_adaptive_gaps_us, 1, 1000000, "50 100 200 500 1000 2000",
+             NULL, "Adaptive mode: the ladder of flowlet gaps in microseconds, ascending."),
+        ITEM("mflow", "adaptive_excess_ppm", CONF_UINT, mflow_adaptive_excess_ppm, 0, 1000000, "2500", NULL,
+             "Adaptive mode: bound on a split flow's out-of-order TCP segments per million above the device's "
+             "pass-through baseline."),
+        ITEM("mflow", "adaptive_window_ms", CONF_UINT, mflow_adaptive_window_ms, 50, 600000, "1000", NULL,
+             "Adaptive mode: milliseconds of each window the controller judges (at least interval_ms in effect)."),
+        ITEM("mflow", "adaptive_min_share_percent", CONF_UINT, mflow_adaptive_min_share_percent, 0, 100, "60", NULL,
+             "Adaptive mode: the share of an even split (1/cores) each splitting core must carry for the spread "
+             "to count as even."),
+        ITEM("mflow", "xdp", CONF_ENUM, mflow_xdp, 0, 0, "auto", mflow_conf_xdp_table,
+             "How the XDP program is attached: auto (native, generic where the driver refuses native), native, or "
+             "generic (any driver; every packet is linearised and GRO is bypassed, so slower)."),
         ITEM("scheduler", "classes", CONF_CLASSES, scheduler_classes, 0, 0, "0-1,2-5,6-7", NULL,
              "Priority classes of the allocator, served strictly in this order: ascending ranges covering "
              "priorities 0-7; inside a class shares go by weight 8 - priority."),
+        ITEM("scheduler", "mode", CONF_ENUM, scheduler_mode, 0, 0, "event", scheduler_mode_words,
+             "event: every change (tenants, feedback, links, drift, ...) is an event the scheduler handles at once; "
+             "periodic: everything is re-evaluated every period_ms (the baseline to measure against)."),
+        ITEM("scheduler", "period_ms", CONF_UINT, scheduler_period_ms, 10, 3600000, "1000", NULL,
+             "Periodic mode: milliseconds between re-evaluations of every allocation."),
+        ITEM("scheduler", "fallback_sec", CONF_UINT, scheduler_fallback_s, 1, 86400, "60", NULL,
+             "Event mode: seconds without a full re-evaluation after which a timer makes one (a fallback for "
+             "changes no event announces)."),
+        ITEM("scheduler", "pass_events", CONF_UINT, scheduler_pass_events, 1, 4096, "64", NULL,
+             "Most events one scheduler pass takes; the rest wait for the next pass, after the API was served."),
+        ITEM("scheduler", "psi_memory_stall_ms", CONF_UINT, scheduler_psi_stall_ms, 0, 999, "100", NULL,
+             "Milliseconds per second tasks may stall on memory before a PSI trigger wakes the scheduler "
+             "(/proc/pressure/memory); 0 sets none. Takes effect at the next restart."),
 };
 
 #define GROUP_SECTION_PREFIX "tenants.group."
@@ -598,6 +637,48 @@ static int parse_cpus(const ConfItem *item, const char *value, char *out) {
         return 0;
 }
 
+/* "64 128 256": 1..CONF_LADDER_MAX strictly ascending integers in [min, max], blanks or commas
+ * between. Writes the normalised list (one blank between) into out (REASON_MAX bytes) or the reason. */
+static int parse_ladder(const ConfItem *item, const char *value, char *out) {
+        unsigned long prev = 0;
+        size_t n = 0, len = 0;
+        const char *p = value;
+
+        for (;;) {
+                char tok[32] = "";
+                size_t l;
+                unsigned long v = 0;
+
+                p += strspn(p, " \t,");
+                if (!*p)
+                        break;
+                l = strcspn(p, " \t,");
+                if (l < sizeof(tok))
+                        memcpy(tok, p, l);
+                if (l >= sizeof(tok) || parse_digits(tok, 10, &v) < 0 || v < item->min || v > item->max) {
+                        snprintf(out, REASON_MAX, "'%.*s' is not a number %lu..%lu", (int) (l < 32 ? l : 32), p,
+                                 item->min, item->max);
+                        return -EINVAL;
+                }
+                if (n > 0 && v <= prev) {
+                        snprintf(out, REASON_MAX, "%lu does not ascend from %lu", v, prev);
+                        return -EINVAL;
+                }
+                if (++n > CONF_LADDER_MAX) {
+                        snprintf(out, REASON_MAX, "more than %d rungs", CONF_LADDER_MAX);
+                        return -ERANGE;
+                }
+                len += (size_t) snprintf(out + len, REASON_MAX - len, "%s%lu", n > 1 ? " " : "", v);
+                prev = v;
+                p += l;
+        }
+        if (n == 0) {
+                snprintf(out, REASON_MAX, "expected at least one rung");
+                return -EINVAL;
+        }
+        return 0;
+}
+
 /* "0-1,2-5,6-7": ranges (or single priorities) in ascending order, covering 0..7 exactly once;
  * blanks around the items are allowed. */
 static int parse_classes(const char *value, ConfPriorityClasses *field, char *buf) {
@@ -733,11 +814,11 @@ int conf_item_parse(const ConfItem *item, const char *value, void *base, char **
         case CONF_LOG_LEVEL:
         case CONF_ENUM:
                 r = parse_word(item, value, field, buf);
-                if (r < 0 && item->words == mflow_conf_mode_table && mflow_conf_mode_from_string(value) == -EOPNOTSUPP)
-                        snprintf(
-                                buf, REASON_MAX,
-                                "mode %s is not available yet; expected one of split, flowlet, pass, off, rps, napi-threaded",
-                                value);
+                break;
+        case CONF_LADDER:
+                r = parse_ladder(item, value, buf);
+                if (r >= 0)
+                        return set_string(field, buf);
                 break;
         case CONF_CLASSES:
                 r = parse_classes(value, field, buf);
@@ -783,6 +864,7 @@ int conf_item_format(const ConfItem *item, const void *base, char **ret) {
         case CONF_URL_LIST:
         case CONF_IFNAMES:
         case CONF_PORTS:
+        case CONF_LADDER:
         case CONF_PATH:
         case CONF_CPUS:
                 s = *(char *const *) field ?: "";
@@ -817,6 +899,7 @@ Config *conf_free(Config *c) {
                 case CONF_URL_LIST:
                 case CONF_IFNAMES:
                 case CONF_PORTS:
+                case CONF_LADDER:
                 case CONF_PATH:
                 case CONF_CPUS:
                         free(*(char **) ((char *) c + conf_items[i].offset));

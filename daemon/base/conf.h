@@ -27,11 +27,16 @@ typedef enum ConfType {
         CONF_PORTS,     /* [char *] UDP/TCP ports 1..65535 separated by blanks or commas, 1..max of them;
                          * stored normalised (decimal, one blank between) */
         CONF_PATH,      /* [char *] an absolute path without control characters, length <= max */
+        CONF_LADDER,    /* [char *] 1..CONF_LADDER_MAX strictly ascending integers in [min, max] separated
+                         * by blanks or commas; stored normalised (decimal, one blank between) */
         CONF_CLASSES,   /* [ConfPriorityClasses] ranges of priorities "0-1,2-5,6-7": ascending, covering
                          * 0..7 once; printed without blanks */
         CONF_CPUS,      /* [char *] "" or CPU numbers 0..max and ranges N-M separated by commas or blanks;
                          * stored as a normalised cpulist ("1,3-5": ascending, merged) */
 } ConfType;
+
+/* Most rungs of a CONF_LADDER. */
+#define CONF_LADDER_MAX 16
 
 /* Priority classes: which class each priority 0..7 is in, classes numbered in serving order. */
 typedef struct ConfPriorityClasses {
@@ -114,22 +119,34 @@ typedef struct Config {
         unsigned fleet_retention_days;          /* removed tenants' keys are kept this long */
         uint64_t fleet_max_request_bytes;       /* etcd's --max-request-bytes */
         /* [mflow] */
-        char *mflow_devices;                 /* "" = MFLOW off; else device names, one blank between */
-        unsigned mflow_mode;                 /* MFLOW_CONF_MODE_*: what an elephant gets */
-        unsigned mflow_cores_per_flow;       /* splitting cores per elephant */
-        unsigned mflow_batch;                /* packets per micro-flow (split mode) */
-        uint64_t mflow_elephant_bytes_per_s; /* rate that makes a flow an elephant */
-        unsigned mflow_window_ms;            /* the rate window */
-        unsigned mflow_idle_ms;              /* a split flow without packets this long is idle */
-        unsigned mflow_flowlet_gap_us;       /* flowlet mode: gap before a move to the next core */
-        unsigned mflow_flowlet_k;            /* flowlet mode: batches without a gap before batch counting */
-        char *mflow_vxlan_ports;             /* VXLAN UDP ports, one blank between */
-        char *mflow_bpffs;                   /* where maps are pinned (a bpffs, mounted by maiod if none) */
-        unsigned mflow_cpumap_qsize;         /* CPUMAP queue size per splitting core */
-        unsigned mflow_interval_ms;          /* period of the flow table refresh and core assignment */
-        unsigned mflow_hysteresis_percent;   /* load gap before a flow leaves a loaded splitting core */
+        char *mflow_devices;                       /* "" = MFLOW off; else device names, one blank between */
+        unsigned mflow_mode;                       /* MFLOW_CONF_MODE_*: what an elephant gets */
+        unsigned mflow_cores_per_flow;             /* splitting cores per elephant */
+        unsigned mflow_batch;                      /* packets per micro-flow (split mode) */
+        uint64_t mflow_elephant_bytes_per_s;       /* rate that makes a flow an elephant */
+        unsigned mflow_window_ms;                  /* the rate window */
+        unsigned mflow_idle_ms;                    /* a split flow without packets this long is idle */
+        unsigned mflow_flowlet_gap_us;             /* flowlet mode: gap before a move to the next core */
+        unsigned mflow_flowlet_k;                  /* flowlet mode: batches without a gap before batch counting */
+        char *mflow_vxlan_ports;                   /* VXLAN UDP ports, one blank between */
+        char *mflow_bpffs;                         /* where maps are pinned (a bpffs, mounted by maiod if none) */
+        unsigned mflow_cpumap_qsize;               /* CPUMAP queue size per splitting core */
+        unsigned mflow_interval_ms;                /* period of the flow table refresh and core assignment */
+        unsigned mflow_hysteresis_percent;         /* load gap before a flow leaves a loaded splitting core */
+        char *mflow_adaptive_batches;              /* adaptive mode: the batch ladder, ascending, one blank between */
+        char *mflow_adaptive_gaps_us;              /* adaptive mode: the flowlet gap ladder in microseconds */
+        unsigned mflow_adaptive_excess_ppm;        /* adaptive mode: bound on out-of-order segments per million over the
+                                                      baseline */
+        unsigned mflow_adaptive_window_ms;         /* adaptive mode: the window the controller judges */
+        unsigned mflow_adaptive_min_share_percent; /* adaptive mode: least share per core, percent of an even share */
+        unsigned mflow_xdp;                        /* MFLOW_CONF_XDP_*: how the XDP program is attached */
         /* [scheduler] */
         ConfPriorityClasses scheduler_classes; /* priority -> class for the allocator */
+        int scheduler_mode;                    /* SCHEDULER_MODE_* */
+        unsigned scheduler_period_ms;          /* periodic mode: the period */
+        unsigned scheduler_fallback_s;         /* event mode: full re-evaluation after this long without one */
+        unsigned scheduler_pass_events;        /* most events one pass takes */
+        unsigned scheduler_psi_stall_ms;       /* memory stall per second that wakes the scheduler; 0 off */
 } Config;
 
 enum {
@@ -142,6 +159,12 @@ enum {
         KNOBS_RECONCILE_RESTORE,
         KNOBS_RECONCILE_REAPPLY,
         _KNOBS_RECONCILE_MAX,
+};
+
+enum {
+        SCHEDULER_MODE_EVENT,
+        SCHEDULER_MODE_PERIODIC,
+        _SCHEDULER_MODE_MAX,
 };
 
 typedef enum TieringBackend {
@@ -163,6 +186,7 @@ typedef enum TieringPolicy {
 
 /* [mflow] mode: what maiod does with an elephant on the configured devices. */
 typedef enum MflowConfMode {
+        MFLOW_CONF_MODE_ADAPTIVE,      /* per elephant, batch or flowlet over their ladders from measured reordering */
         MFLOW_CONF_MODE_SPLIT,         /* micro-flows of batch packets, round robin over the splitting cores */
         MFLOW_CONF_MODE_FLOWLET,       /* the next splitting core after an idle gap */
         MFLOW_CONF_MODE_PASS,          /* attached and counting (detection, no redirect): the baseline */
@@ -172,8 +196,16 @@ typedef enum MflowConfMode {
         _MFLOW_CONF_MODE_MAX,
 } MflowConfMode;
 
-/* The [mflow] mode words ("split", ...), NULL outside the enum; from_string returns the mode or
- * -EINVAL (naming adaptive, rps and napi-threaded is -EOPNOTSUPP: not available yet). */
+/* [mflow] xdp: native with a generic fallback, or one of them only. */
+typedef enum MflowConfXdp {
+        MFLOW_CONF_XDP_AUTO,
+        MFLOW_CONF_XDP_NATIVE,
+        MFLOW_CONF_XDP_GENERIC,
+        _MFLOW_CONF_XDP_MAX,
+} MflowConfXdp;
+
+/* The [mflow] mode words ("adaptive", "split", ...), NULL outside the enum; from_string returns the
+ * mode or -EINVAL. */
 const char *mflow_conf_mode_to_string(MflowConfMode m);
 int mflow_conf_mode_from_string(const char *s);
 

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The event kinds' words and notify_event(), which builds an event's JSON once for every listener. */
+/* The event kinds' words and notify_event(), which builds an event's JSON once for every listener;
+ * the words of the scheduler's event classes (sched-event.h). */
 #include <inttypes.h>
 #include <stdbool.h>
 
 #include "jsonutil.h"
 #include "log.h"
 #include "notify.h"
+#include "sched-event.h"
 #include "string-table.h"
 
 static const char *const notify_kind_table[_NOTIFY_KIND_MAX] = {
@@ -40,3 +42,10 @@ void notify_event(const Notifier *n, NotifyKind kind, int64_t tenant_id, uid_t o
         json_object_put(details);
         n->fn(n->userdata, &(NotifyEvent) { .kind = kind, .tenant_id = tenant_id, .owner = owner, .json = o });
 }
+
+static const char *const sched_event_class_table[_SCHED_EVENT_CLASS_MAX] = {
+        [SCHED_EVENT_TENANT] = "tenant",     [SCHED_EVENT_PRESSURE] = "pressure", [SCHED_EVENT_HUGEPAGES] = "hugepages",
+        [SCHED_EVENT_FEEDBACK] = "feedback", [SCHED_EVENT_LINK] = "link",         [SCHED_EVENT_FLOW] = "flow",
+        [SCHED_EVENT_DRIFT] = "drift",       [SCHED_EVENT_TIMER] = "timer",
+};
+DEFINE_STRING_TABLE_TO_STRING(sched_event_class, SchedEventClass, )

@@ -59,6 +59,7 @@ typedef struct Request {
         json_object *body;           /* the decoded body, NULL unless the op declares fields */
         Param params[OP_MAX_FIELDS]; /* by the index of the op's field declaration */
         const Tenant *tenant;        /* OP_TENANT_OWN: the tenant of ids[0], resolved and authorised */
+        uint64_t received_usec;      /* CLOCK_MONOTONIC when the transport handed the whole request over */
 } Request;
 
 /* A handler: userdata is the context of the module the op belongs to (its table row says which).

@@ -168,6 +168,8 @@ Manager *manager_free(Manager *m) {
         m->notifier = (Notifier) {}; /* nobody listens any more */
         netlink_server_free(m->netlink);
         free(m->netlink_error);
+        psi_watch_free(m->psi);
+        sched_free(m->sched); /* before the modules whose resources it allocates */
         fleet_free(m->fleet); /* before tiering: its lookups hold tenants of it */
         mflow_free(m->mflow);
         tierd_free(m->tierd);
@@ -385,6 +387,17 @@ static void manager_push_tenants_conf(Manager *m) {
 }
 
 /* The modules' views of the configuration, after a load or reload. */
+static void manager_sched_conf(const Config *c, SchedConf *ret) {
+        *ret = (SchedConf) {
+                .mode = c->scheduler_mode == SCHEDULER_MODE_PERIODIC ? SCHED_MODE_PERIODIC : SCHED_MODE_EVENT,
+                .interval_usec = (uint64_t) c->scheduler_period_ms * 1000,
+                .fallback_usec = (uint64_t) c->scheduler_fallback_s * 1000000,
+                .pass_events = c->scheduler_pass_events,
+                .classes = { .n = c->scheduler_classes.n },
+        };
+        memcpy(ret->classes.class_of, c->scheduler_classes.class_of, sizeof ret->classes.class_of);
+}
+
 static void manager_push_config(Manager *m) {
         const Config *c = m->config;
 
@@ -411,6 +424,12 @@ static void manager_push_config(Manager *m) {
                 fleet_set_config(m->fleet, c);
         if (m->mflow)
                 mflow_set_config(m->mflow, c);
+        if (m->sched) {
+                SchedConf sc;
+
+                manager_sched_conf(c, &sc);
+                sched_set_conf(m->sched, &sc);
+        }
 }
 
 static void manager_core_metrics_write(void *userdata, FILE *f) {
@@ -429,6 +448,44 @@ static void manager_reload_metrics_write(void *userdata, FILE *f) {
                     m->reloads_total);
         metrics_u64(f, "maiod_config_reload_failures_total", "counter",
                     "Configuration reloads rejected (the old configuration stayed).", m->reload_failures_total);
+}
+
+#define EV(c) (1u << SCHED_EVENT_##c)
+
+/* The scheduler hears every module that announces what may change an allocation, and allocates
+ * each resource a module offers: one row per resource (splitting cores and poller cores join here). */
+static void manager_wire_scheduler(Manager *m) {
+        const ResourceProvider resources[] = {
+                { "promotion_bandwidth", "bytes/s", EV(TENANT) | EV(FEEDBACK) | EV(PRESSURE) | EV(LINK) | EV(DRIFT),
+                  tierd_promotion_snapshot, tierd_promotion_apply, m->tierd },
+        };
+
+        m->sched_sink = sched_event_sink(m->sched);
+        tenants_set_event_sink(m->tenants, &m->sched_sink);
+        tierd_set_event_sink(m->tierd, &m->sched_sink);
+        topo_set_event_sink(m->topo, &m->sched_sink);
+        journal_set_event_sink(m->journal, &m->sched_sink);
+        for (size_t i = 0; i < ELEMENTSOF(resources); i++)
+                (void) sched_add_resource(m->sched, &resources[i]);
+}
+
+/* Memory pressure is an event of the scheduler: a PSI trigger below the root, when the kernel has one. */
+static void manager_watch_pressure(Manager *m) {
+        unsigned ms = m->config->scheduler_psi_stall_ms;
+        int r;
+
+        if (ms == 0)
+                return;
+        r = psi_watch_new(m->event, m->root, (uint64_t) ms * 1000, 1000000, &m->sched_sink, &m->psi);
+        if (r == -EOPNOTSUPP)
+                log_info("No memory pressure (PSI) below %s: no pressure events.", m->root);
+        else if (r < 0)
+                log_notice_errno(r,
+                                 "The kernel refused a memory pressure trigger (%u ms per 1 s), no pressure "
+                                 "events: %m",
+                                 ms);
+        else
+                log_info("Memory pressure trigger armed: %u ms of stall per 1 s.", ms);
 }
 
 /* Builds every module from what it needs and connects the hooks, the ops contexts and the
@@ -461,6 +518,12 @@ static int manager_wire(Manager *m) {
                                              .config = c,
                                              .state_dir = m->state_dir },
                               &m->fleet);
+        if (r >= 0) {
+                SchedConf sc;
+
+                manager_sched_conf(c, &sc);
+                r = sched_new(m->event, m->store, &sc, &m->sched);
+        }
         if (r >= 0)
                 r = mflow_new(&(MflowDeps) { .store = m->store,
                                              .journal = m->journal,
@@ -481,6 +544,8 @@ static int manager_wire(Manager *m) {
         /* Events for netlink subscribers: m->notifier is set once the netlink API listens. */
         tenants_set_notifier(m->tenants, &m->notifier);
         tierd_set_notifier(m->tierd, &m->notifier);
+        sched_set_notifier(m->sched, &m->notifier);
+        manager_wire_scheduler(m);
 
         m->ops.tenants = m->tenants;
         m->ops.status = manager_op_status;
@@ -492,6 +557,7 @@ static int manager_wire(Manager *m) {
         m->ops.contexts[OP_MODULE_POOLS] = m->pools;
         m->ops.contexts[OP_MODULE_TIER] = m->tierd;
         m->ops.contexts[OP_MODULE_MFLOW] = m->mflow;
+        m->ops.contexts[OP_MODULE_SCHED] = m->sched;
 
         /* The order of /metrics. */
         (void) metrics_register(&m->metrics, manager_core_metrics_write, m);
@@ -502,6 +568,7 @@ static int manager_wire(Manager *m) {
         (void) metrics_register(&m->metrics, pools_metrics_write, m->pools);
         (void) metrics_register(&m->metrics, fleet_metrics_write, m->fleet);
         (void) metrics_register(&m->metrics, mflow_metrics_write, m->mflow);
+        (void) metrics_register(&m->metrics, sched_metrics_write, m->sched);
         (void) metrics_register(&m->metrics, manager_reload_metrics_write, m);
         return 0;
 }
@@ -553,6 +620,11 @@ int manager_start(Manager *m) {
         r = mflow_start(m->mflow);
         if (r < 0)
                 return r;
+        /* After the modules it allocates for: its first pass sees the tenants on record. */
+        r = sched_start(m->sched);
+        if (r < 0)
+                return r;
+        manager_watch_pressure(m);
 
         r = manager_listen_unix(m);
         if (r < 0)
@@ -583,6 +655,7 @@ int manager_run(Manager *m) {
         manager_notify_status(m);
         log_info("maiod %s ready%s.", MAIO_VERSION, m->dry_run ? " (dry run: no kernel knob is written)" : "");
         r = sd_event_loop(m->event);
+        sched_stop(m->sched); /* no pass runs while the modules below stop */
         mflow_stop(m->mflow); /* detaches and unpins before the journal marks the stop clean */
         tierd_stop(m->tierd); /* maiod's kdamond goes down in the order the kernel needs, before the journal restores */
         (void) journal_stop(m->journal); /* logged; a failure leaves the run marked unclean for the next start */
@@ -620,6 +693,8 @@ int manager_reload(Manager *m) {
             strcmp(c->mflow_bpffs, m->config->mflow_bpffs) != 0 ||
             strcmp(c->mflow_vxlan_ports, m->config->mflow_vxlan_ports) != 0)
                 log_notice("[mflow] devices, bpffs and vxlan_ports changes take effect at the next restart.");
+        if (c->scheduler_psi_stall_ms != m->config->scheduler_psi_stall_ms)
+                log_notice("[scheduler] psi_memory_stall_ms changes take effect at the next restart.");
         resize = c->pools_headroom_pages != m->config->pools_headroom_pages;
         conf_free(m->config);
         m->config = c;

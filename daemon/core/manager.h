@@ -18,6 +18,8 @@
 #include "netlink.h"
 #include "ops.h"
 #include "pools.h"
+#include "psi.h"
+#include "scheduler.h"
 #include "store.h"
 #include "tenants.h"
 #include "tierd.h"
@@ -53,10 +55,13 @@ typedef struct Manager {
         Journal *journal; /* the one writer of kernel knobs */
         TopoState *topo;  /* the topology, re-read on rtnetlink link events */
         Tenants *tenants;
-        Pools *pools; /* the hugepage reserve */
-        Tierd *tierd; /* tiering: per-tenant thresholds and their applier */
-        Fleet *fleet; /* models shared with other hosts through etcd */
-        Mflow *mflow; /* MFLOW: XDP on the [mflow] devices, elephants and their splitting cores */
+        Pools *pools;         /* the hugepage reserve */
+        Tierd *tierd;         /* tiering: per-tenant thresholds and their applier */
+        Fleet *fleet;         /* models shared with other hosts through etcd */
+        Mflow *mflow;         /* MFLOW: XDP on the [mflow] devices, elephants and their splitting cores */
+        Scheduler *sched;     /* allocates the scarce resources by priority, on events */
+        EventSink sched_sink; /* where the modules below announce what may change an allocation */
+        PsiWatch *psi;        /* the memory-pressure trigger, NULL: none */
 
         Ops ops; /* the handlers' contexts */
         MetricsRegistry metrics;

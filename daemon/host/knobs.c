@@ -9,11 +9,13 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -633,7 +635,7 @@ static const char *root_or_slash(const char *root) {
 /* The object directory (node, netdev, queue) must exist, and after symlinks it
  * must still lie below ROOT/<first segment of the template>: a netdev link
  * pointing anywhere else is refused. Returns 0 and the resolved directory. */
-static int resolve_object(const char *root, const char *rel, size_t object_len, char **ret) {
+static int resolve_object_realpath(const char *root, const char *rel, size_t object_len, char **ret) {
         _cleanup_free_ char *obj = NULL, *obj_rel = NULL, *root_real = NULL, *obj_real = NULL, *prefix = NULL;
         size_t first = strcspn(rel, "/");
         struct stat st;
@@ -662,6 +664,54 @@ static int resolve_object(const char *root, const char *rel, size_t object_len, 
                                        prefix);
         *ret = TAKE_PTR(obj_real);
         return 0;
+}
+
+/* The same in a few system calls (each knob write resolves its object, and realpath() costs one
+ * readlink per path component): openat2() with RESOLVE_BENEATH below ROOT/<first segment> follows
+ * the links that stay below it and refuses any other (absolute links, ".." past it: EXDEV), and
+ * the kernel names what it opened in /proc/self/fd. Falls back to realpath() where openat2() or
+ * /proc is not available. */
+static int resolve_object(const char *root, const char *rel, size_t object_len, char **ret) {
+        _cleanup_free_ char *top_rel = NULL, *top = NULL, *below = NULL;
+        _cleanup_close_ int top_fd = -EBADF, fd = -EBADF;
+        struct open_how how = {
+                .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+                .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+        };
+        size_t first = strcspn(rel, "/");
+        char link[64], buf[PATH_MAX];
+        ssize_t n;
+        int r;
+
+        if (first >= object_len)
+                return resolve_object_realpath(root, rel, object_len, ret);
+        top_rel = strndup(rel, first);
+        below = strndup(rel + first + 1, object_len - first - 1);
+        if (!top_rel || !below)
+                return -ENOMEM;
+        r = detect_root_path(root, top_rel, &top);
+        if (r < 0)
+                return r;
+        /* ROOT/sys itself is taken as it is, not through a link (realpath() compared against it). */
+        top_fd = open(top, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (top_fd < 0)
+                return errno == ENOENT || errno == ENOTDIR ? -ENODEV : -errno;
+        fd = (int) syscall(SYS_openat2, top_fd, below, &how, sizeof how);
+        if (fd < 0) {
+                r = -errno;
+                if (r == -ENOSYS || r == -EPERM || r == -E2BIG)
+                        return resolve_object_realpath(root, rel, object_len, ret);
+                if (r == -EXDEV || r == -ELOOP)
+                        return log_debug_errno(EINVAL, "Knob object %s/%s leaves %s, refusing.", top, below, top);
+                return r == -ENOENT || r == -ENOTDIR ? -ENODEV : r;
+        }
+        (void) snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+        n = readlink(link, buf, sizeof buf - 1);
+        if (n <= 0 || (size_t) n >= sizeof buf - 1 || buf[0] != '/')
+                return resolve_object_realpath(root, rel, object_len, ret);
+        buf[n] = '\0';
+        *ret = strdup(buf);
+        return *ret ? 0 : -ENOMEM;
 }
 
 int knobs_resolve(const char *root, const char *name, Knob *ret) {

@@ -815,6 +815,7 @@ struct TopoState {
         sd_event *event;
         Topology *topology; /* re-read on rtnetlink link events */
         TopoWatch *watch;
+        const EventSink *sched; /* told after a re-read that followed link events */
 };
 
 int topo_state_new(const char *root, sd_event *event, TopoState **ret) {
@@ -860,7 +861,14 @@ int topo_reload(TopoState *ts) {
 }
 
 static void on_links_changed(void *userdata) {
-        (void) topo_reload(userdata);
+        TopoState *ts = userdata;
+
+        if (topo_reload(ts) >= 0)
+                event_sink_emit(ts->sched, SCHED_EVENT_LINK, 0, SCHED_PRIORITY_HOST, 0);
+}
+
+void topo_set_event_sink(TopoState *ts, const EventSink *sink) {
+        ts->sched = sink;
 }
 
 int topo_start(TopoState *ts) {

@@ -13,6 +13,7 @@
 
 #include "detect.h"
 #include "request.h"
+#include "sched-event.h"
 
 typedef struct TopoCpu {
         unsigned id;
@@ -163,6 +164,9 @@ TopoState *topo_state_free(TopoState *ts);
 /* The current topology, NULL before topo_start(). */
 const Topology *topo_state_get(const TopoState *ts);
 
+/* Where a re-read after rtnetlink link events is announced (SCHED_EVENT_LINK, after the debounce);
+ * sink is borrowed (NULL: nobody listens). */
+void topo_set_event_sink(TopoState *ts, const EventSink *sink);
 /* Reads the topology and subscribes to rtnetlink link events (io source "rtnl-link"); an event
  * schedules one re-read ~100 ms later (timer "rtnl-link-debounce"). A failed subscription is
  * logged and tolerated (the topology then stays as read at start). Returns 0 or -ENOMEM (logged). */

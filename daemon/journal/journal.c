@@ -41,6 +41,7 @@ struct Journal {
         uint64_t overrides_total; /* knobs found changed by someone else */
         int lock_fd;
         sd_event_source *drift_timer;
+        const EventSink *sched; /* told when a drift check found a knob overridden */
         JournalHook hook;
         void *hook_userdata;
         bool unclean_start;              /* this run began after an unclean stop (same boot) */
@@ -491,6 +492,7 @@ static int drift_row(Journal *j, StoreKnob *row) {
 }
 
 int journal_check_drift(Journal *j) {
+        uint64_t start = now_usec(CLOCK_MONOTONIC);
         StoreKnob *rows = NULL;
         size_t n = 0;
         int r, found = 0;
@@ -506,7 +508,13 @@ int journal_check_drift(Journal *j) {
                         log_warning_errno(r, "Drift check of knob %s failed, ignoring: %m", rows[i].name);
         }
         store_knobs_free(rows, n);
+        if (found > 0)
+                event_sink_emit(j->sched, SCHED_EVENT_DRIFT, 0, SCHED_PRIORITY_HOST, start);
         return found;
+}
+
+void journal_set_event_sink(Journal *j, const EventSink *sink) {
+        j->sched = sink;
 }
 
 /* ---- start and stop ---- */

@@ -16,6 +16,7 @@
 
 #include "detect.h"
 #include "request.h"
+#include "sched-event.h"
 #include "store.h"
 
 typedef struct Journal Journal;
@@ -125,6 +126,9 @@ int journal_reconcile(Journal *j);
  * it overridden (logged and counted once), and with [knobs] enforce it is
  * written again. Returns the number of knobs found overridden, or -errno. */
 int journal_check_drift(Journal *j);
+/* Where a drift check that found knobs overridden is announced (SCHED_EVENT_DRIFT); sink is
+ * borrowed (NULL: nobody listens). */
+void journal_set_event_sink(Journal *j, const EventSink *sink);
 
 /* Tuners that fight over the same knobs: irqbalance, tuned and numad
  * processes (ROOT/proc/PID/comm) and DAMON kdamonds maiod did not start.

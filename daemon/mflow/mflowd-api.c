@@ -42,6 +42,9 @@ void mflow_metrics_write(void *userdata, FILE *f) {
                     m->idle_total);
         metrics_u64(f, "maiod_mflow_stalls_total", "counter",
                     "Split flows that stalled and were put back to pass-through.", m->stalls_total);
+        metrics_u64(f, "maiod_mflow_adaptive_changes_total", "counter",
+                    "Settings (batch, gap, batch or flowlet) the adaptive mode changed on split flows.",
+                    m->adapt_changes_total);
         /* Each device's per-CPU counters are read once per scrape; every family's samples follow its
          * header. */
         struct {
@@ -110,6 +113,9 @@ static json_object *dev_to_json(const Dev *d) {
         json_object_object_add(o, "attached",
                                json_object_new_string(d->attached ? mflow_xdp_mode_to_string(d->xdp) : "none"));
         json_object_object_add(o, "reordering_counter", json_object_new_boolean(d->tc));
+        json_object_object_add(o, "baseline_ooo_per_million",
+                               d->base_segments >= 1000 ? json_object_new_int64((int64_t) mflowd_baseline_ppm(d))
+                                                        : NULL);
         json_object_object_add(o, "conflict", d->conflict ? json_object_new_string(d->conflict) : NULL);
         json_object_object_add(o, "error", d->error ? json_object_new_string(d->error) : NULL);
         json_object_object_add(o, "cores_per_flow", json_object_new_int((int) d->conf.cores_per_flow));
@@ -160,6 +166,28 @@ static json_object *dev_to_json(const Dev *d) {
         return o;
 }
 
+static json_object *ladder_to_json(const unsigned *v, size_t n) {
+        json_object *a = json_object_new_array();
+
+        for (size_t i = 0; a && i < n; i++)
+                json_object_array_add(a, json_object_new_int64(v[i]));
+        return a;
+}
+
+/* The adaptive mode's settings ([mflow] adaptive_*), shared by every device in that mode. */
+static json_object *adaptive_to_json(const Mflow *m) {
+        json_object *o = json_object_new_object();
+
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "batches", ladder_to_json(m->adapt.batches, m->adapt.n_batches));
+        json_object_object_add(o, "gaps_us", ladder_to_json(m->adapt.gaps_us, m->adapt.n_gaps));
+        json_object_object_add(o, "excess_ppm", json_object_new_int64(m->adapt.excess_ppm));
+        json_object_object_add(o, "window_ms", json_object_new_int64(m->adapt_window_ms));
+        json_object_object_add(o, "min_share_percent", json_object_new_int64(m->adapt.min_share_percent));
+        return o;
+}
+
 int mflow_op_get(void *userdata, const Request *req, Reply *reply) {
         Mflow *m = userdata;
         json_object *o = json_object_new_object(), *arr = json_object_new_array();
@@ -174,6 +202,7 @@ int mflow_op_get(void *userdata, const Request *req, Reply *reply) {
         json_object_object_add(o, "devices", arr);
         json_object_object_add(o, "bpffs", m->bpffs ? json_object_new_string(m->bpffs) : NULL);
         json_object_object_add(o, "bpffs_mounted_by_maiod", json_object_new_boolean(m->bpffs_mounted));
+        json_object_object_add(o, "adaptive", adaptive_to_json(m));
         json_object_object_add(o, "dry_run", json_object_new_boolean(m->dry_run));
         return reply_json(reply, 200, o);
 }
@@ -230,15 +259,11 @@ int mflow_op_set(void *userdata, const Request *req, Reply *reply) {
         if (p->set) {
                 int mode = mflow_conf_mode_from_string(p->s);
 
-                if (mode == -EOPNOTSUPP)
-                        return reply_error(reply, REPLY_INVALID_VALUE,
-                                           "mode '%s' is not available yet; expected split, flowlet, pass, off, "
-                                           "rps or napi-threaded",
-                                           p->s);
                 if (mode < 0)
-                        return reply_error(
-                                reply, REPLY_INVALID_VALUE,
-                                "unknown mode '%s'; expected split, flowlet, pass, off, rps or napi-threaded", p->s);
+                        return reply_error(reply, REPLY_INVALID_VALUE,
+                                           "unknown mode '%s'; expected adaptive, split, flowlet, pass, off, rps or "
+                                           "napi-threaded",
+                                           p->s);
                 c.mode = (MflowConfMode) mode;
         }
         p = request_param(req, SET_CORES_PER_FLOW);
@@ -331,6 +356,31 @@ int mflow_op_set(void *userdata, const Request *req, Reply *reply) {
         return reply_json(reply, 200, dev_to_json(d));
 }
 
+static bool flowlet_kind(const Flow *f) {
+        if (f->mode == MFLOW_CONF_MODE_ADAPTIVE)
+                return f->adaptive && f->adapt.kind == MFLOW_ADAPT_FLOWLET;
+        return f->mode == MFLOW_CONF_MODE_FLOWLET;
+}
+
+/* The adaptive mode's choice for a flow, its reason and what the last window measured. */
+static json_object *adaptive_flow(const Flow *f) {
+        json_object *o = json_object_new_object();
+
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "choice", json_object_new_string(mflow_adapt_kind_to_string(f->adapt.kind) ?: "?"));
+        json_object_object_add(o, "gaps_only",
+                               json_object_new_boolean(f->adapt.kind == MFLOW_ADAPT_FLOWLET && f->adapt.gaps_only));
+        json_object_object_add(o, "reason", json_object_new_string(f->adapt_reason));
+        json_object_object_add(o, "windows", json_object_new_int64(f->adapt.windows));
+        json_object_object_add(o, "excess_ooo_per_million",
+                               f->excess_ppm >= 0 ? json_object_new_int64(f->excess_ppm) : NULL);
+        json_object_object_add(o, "baseline_ooo_per_million",
+                               f->adapt.windows ? json_object_new_int64((int64_t) f->baseline_ppm) : NULL);
+        json_object_object_add(o, "min_share_percent", f->min_share >= 0 ? json_object_new_int(f->min_share) : NULL);
+        return o;
+}
+
 static json_object *flow_to_json(const Flow *f) {
         json_object *o = json_object_new_object(), *cores = json_object_new_array(), *pkts = json_object_new_array();
         char src[64], dst[64], keytext[MFLOW_KEY_STRING_MAX];
@@ -386,14 +436,36 @@ static json_object *flow_to_json(const Flow *f) {
         json_object_object_add(o, "packets_per_core", pkts);
         json_object_object_add(o, "microflows", json_object_new_int64((int64_t) f->microflows));
         json_object_object_add(o, "batch", f->state == FLOW_ELEPHANT ? NULL : json_object_new_int((int) f->batch));
+        json_object_object_add(o, "flowlet_gap_us",
+                               f->state == FLOW_ELEPHANT || !flowlet_kind(f) ? NULL
+                                                                             : json_object_new_int((int) f->gap_us));
+        json_object_object_add(o, "adaptive",
+                               f->adaptive && f->mode == MFLOW_CONF_MODE_ADAPTIVE ? adaptive_flow(f) : NULL);
         json_object_object_add(o, "ooo_per_million",
                                f->segments ? json_object_new_int64((int64_t) (f->ooo_segments * 1000000 / f->segments))
                                            : NULL);
         json_object_object_add(o, "tcp_segments", json_object_new_int64((int64_t) f->segments));
         json_object_object_add(o, "detection_ms", json_object_new_double(f->detect_ms));
         json_object_object_add(o, "state_reason", f->reason[0] ? json_object_new_string(f->reason) : NULL);
-        json_object_object_add(o, "tenant", NULL); /* attribution to tenants is not done yet */
+        json_object_object_add(o, "tenant", f->tenant_id ? json_object_new_int64(f->tenant_id) : NULL);
         return o;
+}
+
+/* Administrators see every flow; a tenant (its token) its own; a uid the flows of its tenants.
+ * Unattributed flows are for administrators only. */
+static bool flow_visible(const Identity *who, const Flow *f) {
+        if (who->admin)
+                return true;
+        if (f->tenant_id == 0)
+                return false;
+        switch (who->kind) {
+        case IDENTITY_PEER:
+                return f->tenant_uid == who->uid;
+        case IDENTITY_TOKEN:
+                return f->tenant_id == who->tenant_id;
+        default:
+                return false;
+        }
 }
 
 int mflow_op_flows(void *userdata, const Request *req, Reply *reply) {
@@ -407,9 +479,10 @@ int mflow_op_flows(void *userdata, const Request *req, Reply *reply) {
                 json_object_put(arr);
                 return -ENOMEM;
         }
-        /* Flows are not attributed to tenants yet: every flow is unattributed, and only administrators
-         * see those; a tenant's list is empty until attribution comes. */
-        for (size_t i = 0; i < m->n_flows && req->who->admin; i++) {
+        mflowd_flows_attribute(m);
+        for (size_t i = 0; i < m->n_flows; i++) {
+                if (!flow_visible(req->who, &m->flows[i]))
+                        continue;
                 if (m->flows[i].state != FLOW_IDLE)
                         mflowd_flow_refresh(&m->flows[i]);
                 json_object_array_add(arr, flow_to_json(&m->flows[i]));

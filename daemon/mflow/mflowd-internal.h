@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "mflow-adapt.h"
 #include "mflow-bpf.h"
 #include "mflow-cores.h"
 #include "mflowd.h"
@@ -56,6 +57,10 @@ typedef struct Dev {
         bool have_prev;
         double load[MFLOW_MAX_CPUS];
         uint64_t redirects_seen; /* for metrics: sums of the per-CPU counters are read live */
+        /* the adaptive mode's baseline: the device's TCP segments that were not split */
+        bool base_init;
+        uint64_t base_tc_segments, base_tc_ooo; /* the device's tc counters at the last timer pass */
+        uint64_t base_segments, base_ooo;       /* not split, accumulated (halved past 2^24 segments) */
         /* the knob-only modes (rps, napi-threaded): what was written through the journal */
         bool knobs_on;
         unsigned n_knob_cores;
@@ -96,6 +101,21 @@ typedef struct Flow {
         uint64_t prev_bytes, prev_packets, prev_usec, prev_segments;
         uint32_t max_end, prev_max_end; /* TCP: the highest end sequence the tc counter saw */
         unsigned slow;                  /* passes with packets but no progress since the last pass at full rate */
+        unsigned gap_us;                /* the flowlet gap of its mark (flowlet, adaptive flowlet) */
+        /* the adaptive mode */
+        bool adaptive; /* split in adaptive mode: adapt holds its setting */
+        MflowAdaptState adapt;
+        uint64_t win_usec; /* CLOCK_MONOTONIC start of the current window, 0 none */
+        uint64_t win_segments, win_ooo, win_core[MFLOW_MAX_CORES]; /* counters at its start */
+        uint64_t tick_segments, tick_ooo; /* tc counters at the last timer pass (for the baseline) */
+        int64_t excess_ppm;               /* of the last judged window, -1 unknown */
+        int min_share;                    /* percent of an even share, -1 unknown */
+        uint64_t baseline_ppm;            /* the device's baseline at the last window */
+        char adapt_reason[MFLOW_ADAPT_REASON_MAX];
+        /* the tenant it belongs to (mflowd_flows_attribute), 0 none */
+        int64_t tenant_id;
+        uid_t tenant_uid;
+        int tenant_priority;
 } Flow;
 
 struct Mflow {
@@ -111,8 +131,11 @@ struct Mflow {
         uint16_t ports[MFLOW_MAX_PORTS];
         char *bpffs;
         unsigned qsize;
+        unsigned xdp; /* MFLOW_CONF_XDP_* */
         unsigned interval_ms;
         unsigned hysteresis;
+        MflowAdaptConf adapt; /* [mflow] adaptive_* */
+        unsigned adapt_window_ms;
         bool pollers[MFLOW_MAX_CPUS]; /* [pools] poller_cpus: never splitting cores */
         bool bpffs_mounted;           /* by maiod (this run, or adopted from a crashed one) */
         bool bpffs_ready;             /* bpffs_prepare() succeeded */
@@ -123,10 +146,19 @@ struct Mflow {
         size_t n_flows;
         sd_event_source *timer;
 
+        uint64_t adapt_changes_total;
         uint64_t elephants_total, splits_total, moves_total, idle_total, stalls_total, adopted_total, detached_total;
 };
 
 /* mflowd.c, for mflowd-api.c */
+/* mflowd-adapt.c, for mflowd.c and mflowd-api.c */
+void mflowd_adapt_conf(Mflow *m, const Config *c);        /* the [mflow] adaptive_* keys */
+void mflowd_flow_setting(Flow *f, struct mflow_split *s); /* the mark's mode, batch and gap */
+int mflowd_flow_remark(Flow *f);                          /* rewrites a split flow's mark; 0 or -errno */
+void mflowd_dev_baseline(Dev *d);                         /* each timer pass, after the flows' refresh */
+void mflowd_flow_adapt(Flow *f);                          /* each timer pass: judges a window that ended */
+uint64_t mflowd_baseline_ppm(const Dev *d);               /* 0 until 1000 segments were seen */
+void mflowd_flows_attribute(Mflow *m);                    /* every flow's tenant, from the tenants' addresses */
 const char *mflowd_mode_word(MflowConfMode mode);
 void mflowd_dev_switch(Dev *d, const DevConf *c);
 void mflowd_flow_refresh(Flow *f);

@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "mflow-bpf.h"
 #include "mflow-cores.h"
+#include "mflow-tenants.h"
 #include "mflowd.h"
 #include "time-util.h"
 
@@ -92,9 +93,10 @@ static void conf_to_dev(const Config *c, DevConf *d) {
 
 static void bpf_conf(const Mflow *m, const DevConf *d, struct mflow_conf *ret) {
         mflow_conf_default(ret);
-        ret->mode = d->mode == MFLOW_CONF_MODE_FLOWLET ? MFLOW_MODE_FLOWLET
-                    : d->mode == MFLOW_CONF_MODE_SPLIT ? MFLOW_MODE_SPLIT
-                                                       : MFLOW_MODE_PASS;
+        /* Adaptive marks name their mode and setting; SPLIT here only keeps redirects on. */
+        ret->mode = d->mode == MFLOW_CONF_MODE_FLOWLET                                        ? MFLOW_MODE_FLOWLET
+                    : d->mode == MFLOW_CONF_MODE_SPLIT || d->mode == MFLOW_CONF_MODE_ADAPTIVE ? MFLOW_MODE_SPLIT
+                                                                                              : MFLOW_MODE_PASS;
         ret->batch = d->batch;
         ret->window_ns = (uint64_t) d->window_ms * 1000000;
         ret->elephant_rate = d->elephant_bytes_per_s;
@@ -120,9 +122,11 @@ void mflowd_dev_switch(Dev *d, const DevConf *c);
 
 void mflow_set_config(Mflow *m, const Config *c) {
         conf_to_dev(c, &m->defaults);
+        mflowd_adapt_conf(m, c);
         m->interval_ms = c->mflow_interval_ms;
         m->hysteresis = c->mflow_hysteresis_percent;
         m->qsize = c->mflow_cpumap_qsize;
+        m->xdp = c->mflow_xdp;
         memset(m->pollers, 0, sizeof(m->pollers));
         if (mflow_cpulist_parse(c->pools_poller_cpus ?: "", m->pollers, MFLOW_MAX_CPUS) < 0)
                 log_warning("MFLOW: [pools] poller_cpus=%s cannot be parsed; no CPU is excluded.",
@@ -233,6 +237,53 @@ void mflowd_flow_refresh(Flow *f) {
         }
 }
 
+/* ---- tenants ---- */
+
+/* A tenant's addresses: the declared ones, else those of its live process's network namespace.
+ * Returns false for a tenant with neither. */
+static bool owner_load(Mflow *m, const Tenant *t, MflowOwner *o) {
+        uint64_t start = 0;
+
+        *o = (MflowOwner) { .tenant_id = t->id, .uid = t->uid, .priority = t->priority };
+        if (t->addresses) {
+                o->declared = true;
+                return mflow_addrs_parse(t->addresses, &o->addrs) > 0;
+        }
+        /* A pid that exited (starttime 0) or was reused by another process owns nothing. */
+        if (t->pid <= 0 || t->pid_starttime == 0 || mflow_pid_starttime(m->root, t->pid, &start) < 0 ||
+            start != t->pid_starttime)
+                return false;
+        return mflow_netns_addrs(m->root, t->pid, &o->addrs) > 0;
+}
+
+void mflowd_flows_attribute(Mflow *m) {
+        _cleanup_free_ MflowOwner *owners = NULL;
+        Tenant *tenants = NULL;
+        size_t n = 0, k = 0;
+
+        if (m->n_flows == 0)
+                return;
+        if (store_tenant_list(m->store, -1, &tenants, &n) < 0)
+                return; /* the flows keep their owners */
+        owners = calloc(n ?: 1, sizeof(*owners));
+        if (!owners) {
+                tenant_list_free(tenants, n);
+                return;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (owner_load(m, &tenants[i], &owners[k]))
+                        k++;
+        tenant_list_free(tenants, n);
+        for (size_t i = 0; i < m->n_flows; i++) {
+                Flow *f = &m->flows[i];
+                int o = mflow_owner_find(owners, k, &f->key);
+
+                f->tenant_id = o >= 0 ? owners[o].tenant_id : 0;
+                f->tenant_uid = o >= 0 ? owners[o].uid : 0;
+                f->tenant_priority = o >= 0 ? owners[o].priority : 0;
+        }
+}
+
 /* ---- core assignment ---- */
 
 static int dev_snapshot(Dev *d, MflowSnapshot *ret) {
@@ -272,7 +323,6 @@ static void flow_mark(Flow *f, const MflowCoreAssignment *a, bool is_new) {
         Dev *d = f->dev;
         Mflow *m = d->m;
         struct mflow_split s = {
-                .mode = MFLOW_MODE_INHERIT, /* follows the device's mode */
                 .ncores = a->n,
         };
         char keytext[MFLOW_KEY_STRING_MAX], list[64] = "";
@@ -283,6 +333,9 @@ static void flow_mark(Flow *f, const MflowCoreAssignment *a, bool is_new) {
                 s.cores[i] = a->cores[i];
                 len += (size_t) snprintf(list + len, sizeof(list) - len, "%s%u", i ? "," : "", a->cores[i]);
         }
+        if (is_new)
+                f->adaptive = false; /* a new elephant starts its controller afresh */
+        mflowd_flow_setting(f, &s);
         r = mflow_bpf_split(d->bpf, &f->key, &s);
         mflow_key_format(&f->key, keytext, sizeof(keytext));
         if (r < 0) {
@@ -294,9 +347,9 @@ static void flow_mark(Flow *f, const MflowCoreAssignment *a, bool is_new) {
                 (void) mflow_bpf_flow_forget(d->bpf, &f->key);
                 memset(f->core_packets, 0, sizeof(f->core_packets));
         }
+        f->win_usec = 0; /* the per-core counters start over: so does the window */
         f->state = FLOW_SPLIT;
         f->mode = d->conf.mode;
-        f->batch = d->conf.batch;
         f->prev_usec = 0;
         f->slow = 0;
         f->n_cores = a->n;
@@ -322,7 +375,8 @@ static void dev_assign(Dev *d, Flow *new) {
         size_t n = 0;
         int r;
 
-        if (d->conf.mode != MFLOW_CONF_MODE_SPLIT && d->conf.mode != MFLOW_CONF_MODE_FLOWLET)
+        if (d->conf.mode != MFLOW_CONF_MODE_SPLIT && d->conf.mode != MFLOW_CONF_MODE_FLOWLET &&
+            d->conf.mode != MFLOW_CONF_MODE_ADAPTIVE)
                 return;
         if (dev_snapshot(d, &snap) < 0 || mflow_snapshot_online(&snap) == 0)
                 return;
@@ -336,8 +390,9 @@ static void dev_assign(Dev *d, Flow *new) {
 
                 if (f->dev != d || (f->state != FLOW_SPLIT && f != new))
                         continue;
-                /* No tenant owns a flow yet: all share one priority, served in detection order. */
-                reqs[n] = (MflowCoreRequest) { .priority = 0, .want = d->conf.cores_per_flow };
+                /* A tenant's flows by its priority, unattributed ones after them (each in detection order). */
+                reqs[n] = (MflowCoreRequest) { .priority = f->tenant_id ? f->tenant_priority : 8,
+                                               .want = d->conf.cores_per_flow };
                 if (f != new) {
                         reqs[n].n_cur = f->n_cores;
                         memcpy(reqs[n].cur, f->cores, sizeof(reqs[n].cur));
@@ -391,7 +446,8 @@ static int on_event(const struct mflow_event *e, void *userdata) {
                 f->detect_ms = (double) (e->ts_ns - e->first_ns) / 1e6;
                 memset(f->core_packets, 0, sizeof(f->core_packets));
                 m->elephants_total++;
-                store_event_log(m->store, LOG_INFO, NULL, 0, "mflow-elephant",
+                mflowd_flows_attribute(m);
+                store_event_log(m->store, LOG_INFO, NULL, f->tenant_id, "mflow-elephant",
                                 "MFLOW: elephant %s on %s at %" PRIu64 " bytes/s, %.1f ms after its first packet",
                                 keytext, d->name, (uint64_t) e->rate, f->detect_ms);
                 dev_assign(d, f);
@@ -493,6 +549,10 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                                 mflowd_flow_refresh(&m->flows[k]);
                                 flow_check_stall(&m->flows[k]);
                         }
+                mflowd_dev_baseline(d);
+                for (size_t k = 0; k < m->n_flows; k++)
+                        if (m->flows[k].dev == d)
+                                mflowd_flow_adapt(&m->flows[k]);
                 dev_assign(d, NULL);
         }
         (void) sd_event_source_set_time_relative(s, (uint64_t) m->interval_ms * 1000);
@@ -551,6 +611,20 @@ static int adopt_split(const struct mflow_key *k, const struct mflow_split *s, v
         f->state = FLOW_SPLIT;
         f->mode = d->conf.mode;
         f->batch = s->batch ?: d->conf.batch;
+        f->gap_us = s->flowlet_gap_ns ? (unsigned) (s->flowlet_gap_ns / 1000) : d->conf.flowlet_gap_us;
+        if (d->conf.mode == MFLOW_CONF_MODE_ADAPTIVE && s->mode != MFLOW_MODE_INHERIT) {
+                /* The previous run's setting goes on: the rungs at or below the mark's. */
+                mflow_adapt_init(&d->m->adapt, f->batch, &f->adapt);
+                for (unsigned i = 0; i < d->m->adapt.n_gaps; i++)
+                        if (d->m->adapt.gaps_us[i] <= f->gap_us)
+                                f->adapt.gap = i;
+                f->adapt.kind = s->mode == MFLOW_MODE_FLOWLET ? MFLOW_ADAPT_FLOWLET : MFLOW_ADAPT_BATCH;
+                f->adapt.gaps_only = s->flowlet_k == MFLOW_FLOWLET_K_NEVER;
+                f->adaptive = true;
+                f->excess_ppm = -1;
+                f->min_share = -1;
+                snprintf(f->adapt_reason, sizeof(f->adapt_reason), "adopted from the previous run");
+        }
         f->n_cores = s->ncores <= MFLOW_MAX_CORES ? s->ncores : MFLOW_MAX_CORES;
         memcpy(f->cores, s->cores, sizeof(f->cores));
         snprintf(f->reason, sizeof(f->reason), "adopted from the previous run");
@@ -670,9 +744,9 @@ static int dev_attach(Dev *d) {
                 close(d->adopt_fd);
                 d->adopt_fd = -EBADF;
         } else {
-                r = mflow_bpf_attach(d->bpf, d->ifindex, MFLOW_XDP_NATIVE);
-                d->xdp = MFLOW_XDP_NATIVE;
-                if (r < 0 && r != -EBUSY) {
+                d->xdp = m->xdp == MFLOW_CONF_XDP_GENERIC ? MFLOW_XDP_GENERIC : MFLOW_XDP_NATIVE;
+                r = mflow_bpf_attach(d->bpf, d->ifindex, d->xdp);
+                if (r < 0 && r != -EBUSY && m->xdp == MFLOW_CONF_XDP_AUTO) {
                         log_info_errno(r, "MFLOW: native XDP on %s refused (%m); trying generic XDP.", d->name);
                         r = mflow_bpf_attach(d->bpf, d->ifindex, MFLOW_XDP_GENERIC);
                         d->xdp = MFLOW_XDP_GENERIC;
@@ -1175,14 +1249,25 @@ void mflowd_dev_switch(Dev *d, const DevConf *c) {
                 Mflow *m = d->m;
 
                 dev_push_conf(d);
-                /* Out of a split mode: the marks go (the flows stay tracked, unsplit). */
-                if (c->mode == MFLOW_CONF_MODE_PASS)
-                        for (size_t i = 0; i < m->n_flows; i++)
-                                if (m->flows[i].dev == d && m->flows[i].state == FLOW_SPLIT) {
-                                        (void) mflow_bpf_unsplit(d->bpf, &m->flows[i].key);
-                                        m->flows[i].state = FLOW_ELEPHANT;
-                                        m->flows[i].n_cores = 0;
-                                }
+                /* Out of a split mode: the marks go (the flows stay tracked, unsplit). Between split,
+                 * flowlet and adaptive: each mark takes the new mode (adaptive flows start their
+                 * controller, the others follow the device again). */
+                for (size_t i = 0; i < m->n_flows; i++) {
+                        Flow *f = &m->flows[i];
+
+                        if (f->dev != d || f->state != FLOW_SPLIT)
+                                continue;
+                        if (c->mode == MFLOW_CONF_MODE_PASS) {
+                                (void) mflow_bpf_unsplit(d->bpf, &f->key);
+                                f->state = FLOW_ELEPHANT;
+                                f->n_cores = 0;
+                        } else {
+                                f->mode = c->mode;
+                                if (c->mode != MFLOW_CONF_MODE_ADAPTIVE)
+                                        f->adaptive = false;
+                                (void) mflowd_flow_remark(f);
+                        }
+                }
         }
 }
 

@@ -123,6 +123,8 @@ static const char *const store_migrations[] = {
         "  started_usec INTEGER NOT NULL,"
         "  committed_usec INTEGER,"
         "  PRIMARY KEY (tenant_id, episode));",
+        /* 5: the addresses a tenant declares (blank-separated, normalised), whose flows are its own. */
+        "ALTER TABLE tenants ADD COLUMN addresses TEXT;",
 };
 
 typedef enum StoreStmt {
@@ -142,12 +144,12 @@ typedef enum StoreStmt {
         _STMT_MAX,
 } StoreStmt;
 
-#define TENANT_COLUMNS "id, name, priority, workload_class, uid, pid, pid_starttime, cgroup, created_usec"
+#define TENANT_COLUMNS "id, name, priority, workload_class, uid, pid, pid_starttime, cgroup, created_usec, addresses"
 #define EVENT_COLUMNS "id, time_usec, tenant_id, kind, message"
 
 static const char *const store_stmt_sql[_STMT_MAX] = {
         [STMT_TENANT_INSERT] = "INSERT INTO tenants(name, priority, workload_class, uid, pid, pid_starttime, "
-                               "cgroup, created_usec) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                               "cgroup, created_usec, addresses) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?10)",
         [STMT_TOKEN_INSERT] = "INSERT INTO tokens(hash, tenant_id, created_usec) VALUES (?1, ?2, ?3)",
         [STMT_TENANT_GET] = "SELECT " TENANT_COLUMNS " FROM tenants WHERE id = ?1",
         [STMT_TENANT_BY_TOKEN] = "SELECT tenant_id FROM tokens WHERE hash = ?1",
@@ -155,7 +157,7 @@ static const char *const store_stmt_sql[_STMT_MAX] = {
         [STMT_TENANT_LIST_UID] = "SELECT " TENANT_COLUMNS " FROM tenants WHERE uid = ?1 ORDER BY id",
         /* Shares parameter numbers with INSERT (store_bind_tenant); the owner (?4) never changes. */
         [STMT_TENANT_UPDATE] = "UPDATE tenants SET name = ?1, priority = ?2, workload_class = ?3, pid = ?5, "
-                               "pid_starttime = ?6, cgroup = ?7 WHERE id = ?9",
+                               "pid_starttime = ?6, cgroup = ?7, addresses = ?10 WHERE id = ?9",
         [STMT_TENANT_DELETE] = "DELETE FROM tenants WHERE id = ?1",
         [STMT_TENANT_COUNT] = "SELECT count(*) FROM tenants",
         [STMT_EVENT_INSERT] = "INSERT INTO events(time_usec, tenant_id, kind, message) VALUES (?1, ?2, ?3, ?4)",
@@ -569,7 +571,8 @@ void tenant_done(Tenant *t) {
         free(t->name);
         free(t->workload_class);
         free(t->cgroup);
-        t->name = t->workload_class = t->cgroup = NULL;
+        free(t->addresses);
+        t->name = t->workload_class = t->cgroup = t->addresses = NULL;
 }
 
 int tenant_copy(const Tenant *t, Tenant *ret) {
@@ -578,7 +581,8 @@ int tenant_copy(const Tenant *t, Tenant *ret) {
         c.name = strdup(t->name);
         c.workload_class = strdup(t->workload_class);
         c.cgroup = t->cgroup ? strdup(t->cgroup) : NULL;
-        if (!c.name || !c.workload_class || (t->cgroup && !c.cgroup)) {
+        c.addresses = t->addresses ? strdup(t->addresses) : NULL;
+        if (!c.name || !c.workload_class || (t->cgroup && !c.cgroup) || (t->addresses && !c.addresses)) {
                 tenant_done(&c);
                 return -ENOMEM;
         }
@@ -678,6 +682,8 @@ static int store_tenant_from_row(sqlite3_stmt *st, Tenant *ret) {
                 r = store_column_strdup(st, 3, false, &t.workload_class);
         if (r >= 0)
                 r = store_column_strdup(st, 7, true, &t.cgroup);
+        if (r >= 0)
+                r = store_column_strdup(st, 9, true, &t.addresses);
         if (r < 0)
                 return r;
         *ret = t;
@@ -695,7 +701,7 @@ static int store_tenant_validate(const Tenant *t) {
         return 0;
 }
 
-/* Binds the columns shared by INSERT and UPDATE (parameters 1-7); 0 ids map to NULL. */
+/* Binds the columns shared by INSERT and UPDATE (parameters 1-7 and 10); 0 ids map to NULL. */
 static int store_bind_tenant(sqlite3 *db, sqlite3_stmt *st, const Tenant *t) {
         int rc;
 
@@ -713,6 +719,8 @@ static int store_bind_tenant(sqlite3 *db, sqlite3_stmt *st, const Tenant *t) {
                                           : sqlite3_bind_null(st, 6);
         if (rc == SQLITE_OK)
                 rc = sqlite3_bind_text(st, 7, t->cgroup, -1, SQLITE_STATIC); /* NULL binds NULL */
+        if (rc == SQLITE_OK)
+                rc = sqlite3_bind_text(st, 10, t->addresses, -1, SQLITE_STATIC);
         return rc == SQLITE_OK ? 0 : store_error(db, rc, "bind tenant");
 }
 

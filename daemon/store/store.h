@@ -13,6 +13,8 @@
 
 typedef struct Store Store;
 
+#define TENANT_ADDRESSES_MAX 16 /* declared addresses per tenant */
+
 typedef struct Tenant {
         int64_t id;             /* assigned by the store, > 0 */
         char *name;             /* unique */
@@ -23,6 +25,7 @@ typedef struct Tenant {
         uint64_t pid_starttime; /* /proc/PID/stat field 22, guards against pid reuse; 0 = none */
         char *cgroup;           /* NULL = none */
         int64_t created_usec;   /* CLOCK_REALTIME */
+        char *addresses;        /* declared IPv4/IPv6 addresses, one blank between; NULL = none declared */
 } Tenant;
 
 typedef struct StoreEvent {

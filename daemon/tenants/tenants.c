@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Tenant operations: registration with a one-time bearer token, visibility by
  * owner uid / token / admin, events, and pidfd watches recording process exit. */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -46,6 +47,7 @@ struct Tenants {
         HookList removed;
         HookList exited;          /* the watched process exited (kept or removed) */
         const Notifier *notifier; /* tenant-exited, tenant-removed; NULL: nobody listens */
+        const EventSink *sched;   /* joins, changes, exits, removals; NULL: nobody listens */
 };
 
 struct TenantWatch {
@@ -126,6 +128,10 @@ void tenants_set_notifier(Tenants *t, const Notifier *n) {
         t->notifier = n;
 }
 
+void tenants_set_event_sink(Tenants *t, const EventSink *sink) {
+        t->sched = sink;
+}
+
 uint64_t tenants_generation(const Tenants *t) {
         return t->generation;
 }
@@ -165,13 +171,31 @@ static void watch_free(Tenants *tn, TenantWatch *w) {
 
 /* The members tenant_to_json() writes (and the token of a creation), as netlink reply attributes. */
 static const Field tenant_reply_fields[] = {
-        { "id", FIELD_INT, .id = 1 },         { "name", FIELD_STRING, .id = 2 },
-        { "priority", FIELD_INT, .id = 3 },   { "workload_class", FIELD_STRING, .id = 4 },
-        { "uid", FIELD_INT, .id = 5 },        { "pid", FIELD_INT, .id = 6 },
-        { "cgroup", FIELD_STRING, .id = 7 },  { "created", FIELD_STRING, .id = 8 },
-        { "pid_alive", FIELD_BOOL, .id = 9 }, { "token", FIELD_STRING, .id = 10 },
+        { "id", FIELD_INT, .id = 1 },          { "name", FIELD_STRING, .id = 2 },
+        { "priority", FIELD_INT, .id = 3 },    { "workload_class", FIELD_STRING, .id = 4 },
+        { "uid", FIELD_INT, .id = 5 },         { "pid", FIELD_INT, .id = 6 },
+        { "cgroup", FIELD_STRING, .id = 7 },   { "created", FIELD_STRING, .id = 8 },
+        { "pid_alive", FIELD_BOOL, .id = 9 },  { "token", FIELD_STRING, .id = 10 },
+        { "addresses", FIELD_JSON, .id = 11 },
 };
 const FieldSet tenants_reply = { tenant_reply_fields, ELEMENTSOF(tenant_reply_fields) };
+
+/* The declared addresses as a JSON array, null when none were declared. */
+static json_object *addresses_to_json(const char *list) {
+        json_object *a;
+        const char *p = list;
+
+        if (!list)
+                return NULL;
+        a = json_object_new_array();
+        while (a && *p) {
+                size_t n = strcspn(p, " ");
+
+                json_object_array_add(a, json_object_new_string_len(p, (int) n));
+                p += n + strspn(p + n, " ");
+        }
+        return a;
+}
 
 static json_object *tenant_to_json(Tenants *tn, const Tenant *t) {
         json_object *o = json_object_new_object();
@@ -188,6 +212,7 @@ static json_object *tenant_to_json(Tenants *tn, const Tenant *t) {
         json_object_object_add(o, "created", json_time_new(t->created_usec));
         json_object_object_add(o, "pid_alive",
                                t->pid > 0 ? json_object_new_boolean(watch_find(tn, t->id) != NULL) : NULL);
+        json_object_object_add(o, "addresses", addresses_to_json(t->addresses));
         return o;
 }
 
@@ -292,17 +317,20 @@ int tenants_pid_starttime(const char *proc_root, pid_t pid, uint64_t *ret) {
 /* After a tenant's row is gone: the event, and what it held goes at once through the hooks of the
  * modules above (the hugepage reserve shrinks, its DAMON scheme leaves the kdamond now, not at the
  * next tiering tick); then its owner's subscribers hear of it. */
-static void tenant_removed(Tenants *tn, int64_t tenant_id, uid_t owner, const char *msg) {
+static void tenant_removed(Tenants *tn, const Tenant *t, uint64_t source_usec, const char *msg) {
+        int64_t tenant_id = t->id;
+        uid_t owner = t->uid;
         json_object *details = NULL;
 
         (void) store_event_add(tn->store, tenant_id, "tenant-removed", msg);
         hook_list_run(&tn->removed, tenant_id);
+        event_sink_emit(tn->sched, SCHED_EVENT_TENANT, tenant_id, t->priority, source_usec);
         if (notify_wanted(tn->notifier) && (details = json_object_new_object()))
                 json_object_object_add(details, "message", json_object_new_string(msg));
         notify_event(tn->notifier, NOTIFY_TENANT_REMOVED, tenant_id, owner, details);
 }
 
-static void watch_record_exit(Tenants *tn, int64_t tenant_id, pid_t pid) {
+static void watch_record_exit(Tenants *tn, int64_t tenant_id, pid_t pid, uint64_t fired_usec) {
         _cleanup_(tenant_done) Tenant t = {};
         json_object *details = NULL;
         char field[32];
@@ -321,23 +349,25 @@ static void watch_record_exit(Tenants *tn, int64_t tenant_id, pid_t pid) {
         if (tn->conf.on_pid_exit == TENANT_PID_EXIT_REMOVE) {
                 tn->generation++;
                 if (store_tenant_remove(tn->store, tenant_id) >= 0)
-                        tenant_removed(tn, tenant_id, t.uid, "Removed after its process exited");
+                        tenant_removed(tn, &t, fired_usec, "Removed after its process exited");
                 return;
         }
         /* Keep the tenant; starttime 0 marks the pid as exited so a restart does not record it again. */
         t.pid_starttime = 0;
         tn->generation++;
         (void) store_tenant_update(tn->store, &t);
+        event_sink_emit(tn->sched, SCHED_EVENT_TENANT, tenant_id, t.priority, fired_usec);
 }
 
 static int watch_on_exit(sd_event_source *es, int fd, uint32_t revents, void *userdata) {
+        uint64_t fired = now_usec(CLOCK_MONOTONIC); /* the pidfd became readable: the scheduler's clock starts */
         TenantWatch *w = userdata;
         Tenants *tn = w->tenants;
         int64_t id = w->tenant_id;
         pid_t pid = w->pid;
 
         watch_free(tn, w);
-        watch_record_exit(tn, id, pid);
+        watch_record_exit(tn, id, pid, fired);
         return 0;
 }
 
@@ -384,7 +414,7 @@ int tenants_watch_all(Tenants *tn) {
                 if (fd >= 0 && (tenants_pid_starttime("/proc", ts[i].pid, &st) < 0 || st != ts[i].pid_starttime))
                         fd = safe_close(fd);
                 if (fd < 0) {
-                        watch_record_exit(tn, ts[i].id, ts[i].pid);
+                        watch_record_exit(tn, ts[i].id, ts[i].pid, now_usec(CLOCK_MONOTONIC));
                         continue;
                 }
                 r = watch_add(tn, ts[i].id, ts[i].pid, fd);
@@ -456,15 +486,18 @@ static int pid_check(const Identity *who, Reply *reply, pid_t pid, uint64_t *ret
         return TAKE_FD(fd);
 }
 
-enum { CREATE_NAME, CREATE_PRIORITY, CREATE_CLASS, CREATE_PID, CREATE_CGROUP };
+enum { CREATE_NAME, CREATE_PRIORITY, CREATE_CLASS, CREATE_PID, CREATE_CGROUP, CREATE_ADDRESSES };
 static const Field create_fields[] = {
         [CREATE_NAME] = { "name", FIELD_STRING, true, 1, 63, .id = 1 },
         [CREATE_PRIORITY] = { "priority", FIELD_INT, false, 0, 7, .id = 2 },
         [CREATE_CLASS] = { "workload_class", FIELD_STRING, false, 1, 32, .id = 3 },
         [CREATE_PID] = { "pid", FIELD_INT, false, 1, INT_MAX, .id = 4 },
         [CREATE_CGROUP] = { "cgroup", FIELD_STRING, false, 1, 4095, .id = 5 },
+        [CREATE_ADDRESSES] = { "addresses", FIELD_JSON, false, .id = 6 },
 };
 const FieldSet tenants_create_body = { create_fields, ELEMENTSOF(create_fields) };
+
+#define TENANT_ADDRESSES_BUF (TENANT_ADDRESSES_MAX * INET6_ADDRSTRLEN)
 
 static const char *param_str(const Request *req, unsigned i, const char *def) {
         return req->params[i].set ? req->params[i].s : def;
@@ -474,9 +507,45 @@ static int64_t param_int(const Request *req, unsigned i, int64_t def) {
         return req->params[i].set ? req->params[i].i : def;
 }
 
+/* Checks the declared addresses (a JSON array of 0..TENANT_ADDRESSES_MAX IPv4 or IPv6 addresses,
+ * none unspecified, none twice) and writes them normalised (inet_ntop, one blank between) into
+ * buf. Returns 0 or a negative errno with reply filled. */
+static int addresses_parse(json_object *j, Reply *reply, char *buf, size_t size) {
+        char seen[TENANT_ADDRESSES_MAX][INET6_ADDRSTRLEN];
+        size_t n, len = 0;
+
+        if (!json_object_is_type(j, json_type_array))
+                return reply_error(reply, REPLY_WRONG_TYPE, "Field 'addresses' must be an array of IP addresses");
+        n = json_object_array_length(j);
+        if (n > TENANT_ADDRESSES_MAX)
+                return reply_error(reply, REPLY_INVALID_VALUE, "Field 'addresses' holds more than %d addresses",
+                                   TENANT_ADDRESSES_MAX);
+        buf[0] = '\0';
+        for (size_t i = 0; i < n; i++) {
+                json_object *v = json_object_array_get_idx(j, i);
+                const char *s = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+                unsigned char a[16], zero[16] = {};
+                int af = s && strchr(s, ':') ? AF_INET6 : AF_INET;
+
+                if (!s || inet_pton(af, s, a) != 1)
+                        return reply_error(reply, REPLY_INVALID_VALUE,
+                                           "Field 'addresses'[%zu] is not an IPv4 or IPv6 address", i);
+                if (memcmp(a, zero, af == AF_INET ? 4 : 16) == 0)
+                        return reply_error(reply, REPLY_INVALID_VALUE,
+                                           "Field 'addresses'[%zu] is the unspecified address", i);
+                inet_ntop(af, a, seen[i], sizeof seen[i]);
+                for (size_t k = 0; k < i; k++)
+                        if (strcmp(seen[k], seen[i]) == 0)
+                                return reply_error(reply, REPLY_INVALID_VALUE, "Field 'addresses' names %s twice",
+                                                   seen[i]);
+                len += (size_t) snprintf(buf + len, size - len, "%s%s", len ? " " : "", seen[i]);
+        }
+        return 0;
+}
+
 /* Fills t from a create body (already type-checked); returns a pidfd (or -EBADF
  * when no pid was given) or a negative errno with reply filled. */
-static int create_parse(Tenants *tn, const Request *req, Reply *reply, Tenant *t) {
+static int create_parse(Tenants *tn, const Request *req, Reply *reply, Tenant *t, char *addresses) {
         int r;
 
         t->name = (char *) param_str(req, CREATE_NAME, NULL);
@@ -492,6 +561,12 @@ static int create_parse(Tenants *tn, const Request *req, Reply *reply, Tenant *t
         t->cgroup = (char *) param_str(req, CREATE_CGROUP, NULL);
         if (t->cgroup && (r = cgroup_check(tn, reply, t->cgroup)) < 0)
                 return r;
+        if (req->params[CREATE_ADDRESSES].set && req->params[CREATE_ADDRESSES].j) {
+                r = addresses_parse(req->params[CREATE_ADDRESSES].j, reply, addresses, TENANT_ADDRESSES_BUF);
+                if (r < 0)
+                        return r;
+                t->addresses = addresses; /* the caller's buffer, like the other strings */
+        }
         t->uid = req->who->uid;
         t->created_usec = (int64_t) now_usec(CLOCK_REALTIME);
         t->pid = (pid_t) param_int(req, CREATE_PID, 0);
@@ -502,13 +577,13 @@ static int create_parse(Tenants *tn, const Request *req, Reply *reply, Tenant *t
 
 int tenants_op_create(void *userdata, const Request *req, Reply *reply) {
         Tenants *tn = userdata;
-        char token[TOKEN_STRLEN + 1], hash[TOKEN_HASH_STRLEN + 1], msg[160];
+        char token[TOKEN_STRLEN + 1], hash[TOKEN_HASH_STRLEN + 1], msg[160], addresses[TENANT_ADDRESSES_BUF];
         _cleanup_close_ int pidfd = -EBADF;
         json_object *o;
         Tenant t = {};
         int r;
 
-        pidfd = create_parse(tn, req, reply, &t);
+        pidfd = create_parse(tn, req, reply, &t, addresses);
         if (pidfd < 0 && pidfd != -EBADF)
                 return pidfd;
         r = store_tenant_count(tn->store);
@@ -537,6 +612,7 @@ int tenants_op_create(void *userdata, const Request *req, Reply *reply) {
         if (pidfd >= 0 && (r = watch_add(tn, t.id, t.pid, TAKE_FD(pidfd))) < 0)
                 log_warning_errno(r, "Failed to watch process %d of tenant %" PRId64 ", ignoring: %m", (int) t.pid,
                                   t.id);
+        event_sink_emit(tn->sched, SCHED_EVENT_TENANT, t.id, t.priority, req->received_usec);
 
         o = tenant_to_json(tn, &t);
         if (o)
@@ -615,6 +691,7 @@ int tenants_op_update(void *userdata, const Request *req, Reply *reply) {
         if (r < 0)
                 return r;
         (void) store_event_add(tn->store, t.id, "tenant-updated", "Tenant attributes changed");
+        event_sink_emit(tn->sched, SCHED_EVENT_TENANT, t.id, t.priority, req->received_usec);
         return tenant_reply(tn, reply, 200, &t);
 }
 
@@ -633,7 +710,7 @@ int tenants_op_delete(void *userdata, const Request *req, Reply *reply) {
         if (w)
                 watch_free(tn, w);
         snprintf(msg, sizeof msg, "Tenant '%s' removed", t->name);
-        tenant_removed(tn, t->id, t->uid, msg);
+        tenant_removed(tn, t, req->received_usec, msg);
         return reply_empty(reply, 204);
 }
 

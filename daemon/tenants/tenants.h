@@ -11,6 +11,7 @@
 #include "hook.h"
 #include "notify.h"
 #include "request.h"
+#include "sched-event.h"
 #include "store.h"
 
 typedef struct Tenants Tenants;
@@ -69,6 +70,9 @@ int tenants_on_exited(Tenants *t, HookFn fn, void *userdata);
 /* Where tenant-exited (details {"pid":PID}) and tenant-removed ({"message":TEXT}) are announced
  * from now on; n is borrowed and must outlive t, or be replaced (NULL: nobody listens). */
 void tenants_set_notifier(Tenants *t, const Notifier *n);
+/* Where joins, attribute changes, process exits and removals go as SCHED_EVENT_TENANT (stamped with
+ * the request's arrival or the pidfd's wake-up); sink is borrowed (NULL: nobody listens). */
+void tenants_set_event_sink(Tenants *t, const EventSink *sink);
 
 /* Bumped whenever a tenant row changes or goes away: cached rows and identities of tokens are
  * valid while it is unchanged. */

@@ -16,6 +16,10 @@
 
 typedef struct TierdState TierdState;
 
+/* The promotion budget in bytes/s: the link's bandwidth left by other hosts times
+ * [tiering] promote_budget_percent. */
+double tierd_budget_Bps(const Config *c);
+
 struct Tierd {
         Store *store;
         char *root;
@@ -28,6 +32,9 @@ struct Tierd {
         TierdState *tierd;        /* the running state, NULL before tierd_start() */
         const Notifier *notifier; /* thresholds-changed; NULL: nobody listens */
         HookList on_lookup;       /* a learning tenant started without a close local model */
+        const EventSink *sched;   /* enrolments, feedback commits, threshold changes; NULL: nobody listens */
+        TierdShare *shares;       /* promotion bandwidth per tenant, as the scheduler allocated it */
+        size_t n_shares;
         struct {
                 int64_t model;
                 char *label; /* "HOST/TENANT" of a model imported from the fleet */

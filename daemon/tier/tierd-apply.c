@@ -150,7 +150,7 @@ static int plan_text(const TierdPlan *p, char **ret) {
 
 /* Writes the plan through the journal, skipping values the kernel holds already; a write marked
  * if_changed happens only after another one did. */
-static int plan_execute(Tierd *m, const TierdPlan *p, char **ret_error) {
+static int plan_execute(Tierd *m, TierdApplier *a, const TierdPlan *p, char **ret_error) {
         bool changed = false;
 
         for (size_t i = 0; i < p->n; i++) {
@@ -173,11 +173,12 @@ static int plan_execute(Tierd *m, const TierdPlan *p, char **ret_error) {
                 if (r < 0)
                         return set_string(ret_error, "%s", error ?: "out of memory") < 0 ? -ENOMEM : r;
                 changed = true;
+                a->writes++;
         }
         return 0;
 }
 
-static double budget_Bps(const Config *c) {
+double tierd_budget_Bps(const Config *c) {
         double bw = (double) c->tiering_link_bandwidth_mbps * 1e6;
 
         return bw * (1.0 - c->tiering_link_contention_percent / 100.0) * c->tiering_promote_budget_percent / 100.0;
@@ -200,7 +201,7 @@ static int plan_numab(Tierd *m, const TierdApplyTenant *tenants, size_t n, Tierd
                 .mode_original = numab_original_mode(m),
                 .tenants = tenants,
                 .n_tenants = n,
-                .budget_Bps = budget_Bps(m->config),
+                .budget_Bps = tierd_budget_Bps(m->config),
         };
 
         return tierd_plan_numab(&in, ret);
@@ -230,7 +231,6 @@ static int plan_damon(Tierd *m, TierdApplier *a, const TierdTiers *tiers, const 
                 .remote_nid = tiers->remote_nid,
                 .sample_s = DAMON_SAMPLE_S,
                 .aggr_s = DAMON_AGGR_S,
-                .budget_Bps = budget_Bps(m->config),
                 .demote_after_s = m->config->tiering_demote_after_s,
                 .tenants = tenants,
                 .n_tenants = n,
@@ -319,7 +319,7 @@ int tierd_applier_run(Tierd *m, TierdApplier *a, const TierdTiers *tiers, const 
                 return log_warning_errno(r, "Failed to record maiod's kdamond: %m");
         free(a->last_plan);
         a->last_plan = TAKE_PTR(text);
-        r = plan_execute(m, &p, &error);
+        r = plan_execute(m, a, &p, &error);
         if (r < 0) {
                 log_warning("Applying tiering thresholds (%s) failed: %s", tierd_backend_to_string(a->backend),
                             error ?: "out of memory");

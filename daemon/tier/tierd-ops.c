@@ -164,6 +164,8 @@ int tierd_op_feedback(void *userdata, const Request *req, Reply *reply) {
                 json_object_put(o);
                 return -ENOMEM;
         }
+        /* New thresholds: a new promotion demand, from the moment the request arrived. */
+        event_sink_emit(m->sched, SCHED_EVENT_FEEDBACK, tt->id, tt->priority, req->received_usec);
         return reply_json(reply, 202, o);
 }
 
@@ -315,6 +317,7 @@ int tierd_op_policy_set(void *userdata, const Request *req, Reply *reply) {
                 return reply_errno(reply, r, "Failed to set the policy: %m");
         if (r < 0)
                 return r;
+        event_sink_emit(m->sched, SCHED_EVENT_FEEDBACK, tt->id, tt->priority, req->received_usec);
         return policy_reply(m, tt, reply);
 }
 

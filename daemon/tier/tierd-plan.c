@@ -20,7 +20,6 @@
 /* DAMON reads quotas/bytes 0 as "no limit": a share is never allowed to round down to it. */
 #define QUOTA_MIN_BYTES 4096
 #define QUOTA_RESET_MS 1000
-#define PRIORITY_LEVELS 8
 
 static const char *const tierd_backend_table[_TIERD_BACKEND_MAX] = {
         [TIERD_BACKEND_OFF] = "off",
@@ -168,12 +167,33 @@ static int plan_kdamond(TierdPlan *p, const TierdDamonInput *in, size_t n_scheme
         return r;
 }
 
-static double priority_weight(int priority) {
-        return (double) (PRIORITY_LEVELS - (priority < 0 ? 0 : priority > 7 ? 7 : priority));
+double tierd_promotion_demand(const TierDecision *d, bool can_promote, const TierdTenantMem *mem,
+                              const TierdTelemetry *t, double budget_Bps) {
+        double want = budget_Bps, reset_s = QUOTA_RESET_MS / 1000.0;
+
+        if (!can_promote || d->rule != TIER_RULE_THRESHOLDS)
+                return 0;
+        if (t && t->n_regions > 0 && t->sample_s > 0 && t->aggr_s >= t->sample_s) {
+                unsigned nr_min = tierd_damon_nr_accesses(d->rate_threshold, t->sample_s, t->aggr_s),
+                         age_min = damon_age(d->burst_threshold, t->aggr_s);
+                double hot = 0;
+
+                for (size_t i = 0; i < t->n_regions; i++)
+                        if (t->regions[i].nr_accesses >= nr_min && t->regions[i].age >= age_min &&
+                            t->regions[i].end > t->regions[i].start)
+                                hot += (double) (t->regions[i].end - t->regions[i].start);
+                want = hot / reset_s;
+        }
+        if (mem && mem->valid)
+                want = fmin(want, (double) mem->remote_bytes / reset_s);
+        if (d->rate_limit_Bps > 0)
+                want = fmin(want, d->rate_limit_Bps);
+        return isfinite(want) && want > 0 ? want : 0;
 }
 
-static int plan_tenant(TierdPlan *p, const TierdDamonInput *in, const TierdApplyTenant *t, size_t s, double share,
-                       unsigned nr_max) {
+static int plan_tenant(TierdPlan *p, const TierdDamonInput *in, const TierdApplyTenant *t, size_t s, unsigned nr_max) {
+        /* No allocation yet: DAMON's smallest quota (0 would mean unlimited) until the scheduler's pass. */
+        double share = t->quota_Bps > 0 ? t->quota_Bps : 0;
         const TierDecision *d = &t->decision;
         bool promote = d->rule == TIER_RULE_THRESHOLDS && in->local_nid >= 0;
         char n[96];
@@ -199,7 +219,6 @@ static int plan_tenant(TierdPlan *p, const TierdDamonInput *in, const TierdApply
 
 int tierd_plan_damon(const TierdDamonInput *in, TierdPlan *ret) {
         _cleanup_(tierd_plan_done) TierdPlan p = {};
-        double weights = 0;
         size_t n_scoped = 0, s = 1;
         unsigned nr_max;
         char n[96];
@@ -209,10 +228,8 @@ int tierd_plan_damon(const TierdDamonInput *in, TierdPlan *ret) {
                 return -EINVAL;
         nr_max = (unsigned) floor(in->aggr_s / in->sample_s + 0.5);
         for (size_t i = 0; i < in->n_tenants; i++)
-                if (in->tenants[i].cgroup) {
+                if (in->tenants[i].cgroup)
                         n_scoped++;
-                        weights += priority_weight(in->tenants[i].priority);
-                }
         r = plan_kdamond(&p, in, 1 + 2 * n_scoped);
         /* Scheme 0: every region, acted on by nothing; its tried regions are the snapshot. */
         r = r < 0 ? r : tierd_plan_add(&p, false, SCHEME_KNOB(n, in, (size_t) 0, "action"), "stat");
@@ -222,7 +239,7 @@ int tierd_plan_damon(const TierdDamonInput *in, TierdPlan *ret) {
 
                 if (!t->cgroup)
                         continue;
-                r = plan_tenant(&p, in, t, s, in->budget_Bps * priority_weight(t->priority) / weights, nr_max);
+                r = plan_tenant(&p, in, t, s, nr_max);
                 s += 2;
         }
         if (r >= 0)

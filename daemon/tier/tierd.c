@@ -55,6 +55,7 @@ Tierd *tierd_free(Tierd *m) {
         for (size_t i = 0; i < m->n_labels; i++)
                 free(m->labels[i].label);
         free(m->labels);
+        free(m->shares);
         free(m->root);
         free(m);
         return NULL;
@@ -66,6 +67,10 @@ void tierd_set_config(Tierd *m, const Config *config) {
 
 void tierd_set_notifier(Tierd *m, const Notifier *n) {
         m->notifier = n;
+}
+
+void tierd_set_event_sink(Tierd *m, const EventSink *sink) {
+        m->sched = sink;
 }
 
 /* tt's new decision is published: its owner's subscribers hear of it. */
@@ -731,6 +736,7 @@ int tierd_tenant_get(Tierd *m, const Tenant *t, bool create, TierdTenant **ret) 
         tt->next = d->tenants;
         d->tenants = tt;
         tierd_apply(m);
+        event_sink_emit(m->sched, SCHED_EVENT_TENANT, tt->id, tt->priority, 0);
         tenant_lookup_hooks(m, tt);
         *ret = tt;
         return 0;
@@ -756,6 +762,7 @@ int tierd_tenant_enrol(Tierd *m, const Tenant *t, const char *policy, uint64_t s
         m->tierd->tenants = tt;
         tierd_apply(m);
         thresholds_changed(m, tt);
+        event_sink_emit(m->sched, SCHED_EVENT_TENANT, tt->id, tt->priority, 0);
         tenant_lookup_hooks(m, tt);
         *ret = tt;
         return 0;
@@ -1058,6 +1065,14 @@ static int apply_order(const void *a, const void *b) {
         return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* The tenant's allocated promotion bandwidth, -1 when the scheduler has given it none yet. */
+static double share_of(const Tierd *m, int64_t id) {
+        for (size_t i = 0; i < m->n_shares; i++)
+                if (m->shares[i].id == id)
+                        return m->shares[i].Bps;
+        return -1;
+}
+
 void tierd_apply(Tierd *m) {
         TierdState *t = m->tierd;
         _cleanup_free_ TierdApplyTenant *v = NULL;
@@ -1078,9 +1093,69 @@ void tierd_apply(Tierd *m) {
                         .priority = tt->priority,
                         .cgroup = tt->cgroup,
                         .decision = tt->decision,
+                        .quota_Bps = share_of(m, tt->id),
                 };
         qsort(v, n, sizeof *v, apply_order);
         (void) tierd_applier_run(m, &t->applier, &t->tiers, v, n);
+}
+
+/* ---- the promotion-bandwidth resource (the scheduler's) ---- */
+
+int tierd_promotion_snapshot(void *userdata, ResourceSnapshot *ret) {
+        Tierd *m = userdata;
+        TierdState *t = m->tierd;
+        ResourceSnapshot s = {};
+        double budget;
+        size_t n = 0;
+
+        if (!t || t->applier.backend != TIERD_BACKEND_DAMON)
+                return -ENODEV;
+        budget = tierd_budget_Bps(m->config);
+        for (TierdTenant *tt = t->tenants; tt; tt = tt->next)
+                n++;
+        s.capacity = budget >= 1.8e19 ? UINT64_MAX : (uint64_t) budget;
+        s.tenants = calloc(n ?: 1, sizeof *s.tenants);
+        if (!s.tenants)
+                return -ENOMEM;
+        for (TierdTenant *tt = t->tenants; tt; tt = tt->next) {
+                TierdTenantMem mem = {};
+                double d;
+
+                if (!tt->cgroup) /* DAMON cannot scope a scheme to it: nothing to allocate */
+                        continue;
+                (void) tierd_tenant_mem_read(m->root, tt->cgroup, &t->tiers, &mem);
+                d = tierd_promotion_demand(&tt->decision, t->tiers.local_nid >= 0, &mem, &t->now, budget);
+                s.tenants[s.n++] = (ResourceDemand) {
+                        .tenant_id = tt->id,
+                        .owner = tt->uid,
+                        .priority = tt->priority < 0   ? 0
+                                    : tt->priority > 7 ? 7
+                                                       : (unsigned) tt->priority,
+                        .demand = d >= 1.8e19 ? UINT64_MAX : (uint64_t) d,
+                };
+        }
+        *ret = s;
+        return 0;
+}
+
+int tierd_promotion_apply(void *userdata, const ResourceDemand *tenants, const uint64_t *alloc, size_t n) {
+        Tierd *m = userdata;
+        TierdShare *v = calloc(n ?: 1, sizeof *v);
+        uint64_t before;
+
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                v[i] = (TierdShare) { tenants[i].tenant_id, (double) alloc[i] };
+        free(m->shares);
+        m->shares = v;
+        m->n_shares = n;
+        if (!m->tierd)
+                return 0;
+        before = m->tierd->applier.writes;
+        /* Failures are the applier's to log and show in status; the same plan is not retried until it changes. */
+        tierd_apply(m);
+        return (int) (m->tierd->applier.writes - before);
 }
 
 /* ---- the timer ---- */
@@ -1148,6 +1223,7 @@ static void tierd_tick(Tierd *m) {
                 if (tt->republished) {
                         tt->republished = false;
                         thresholds_changed(m, tt);
+                        event_sink_emit(m->sched, SCHED_EVENT_FEEDBACK, tt->id, tt->priority, 0);
                 }
 }
 

@@ -18,7 +18,9 @@
 #include "notify.h"
 #include "policy.h"
 #include "request.h"
+#include "resource.h"
 #include "reward-cache.h"
+#include "sched-event.h"
 #include "store.h"
 #include "tenants.h"
 
@@ -167,7 +169,14 @@ typedef struct TierdApplyTenant {
         int priority;       /* 0 highest .. 7 */
         const char *cgroup; /* NULL: DAMON cannot scope schemes to it */
         TierDecision decision;
+        double quota_Bps; /* its promotion bandwidth as the scheduler allocated it; < 0: none yet */
 } TierdApplyTenant;
+
+/* One tenant's allocated promotion bandwidth. */
+typedef struct TierdShare {
+        int64_t id;
+        double Bps;
+} TierdShare;
 
 typedef struct TierdDamonInput {
         unsigned kdamond;          /* the index maiod owns */
@@ -175,7 +184,6 @@ typedef struct TierdDamonInput {
         bool running;              /* on already: changes are applied with commit */
         int local_nid, remote_nid; /* targets of migrate_hot / migrate_cold; -1 none */
         double sample_s, aggr_s;   /* monitoring intervals to set */
-        double budget_Bps;         /* promotion bandwidth shared by the tenants */
         double demote_after_s;     /* idle time before migrate_cold demotes */
         const TierdApplyTenant *tenants;
         size_t n_tenants;
@@ -185,9 +193,18 @@ typedef struct TierdDamonInput {
  * regions (the snapshot the context reads), then per tenant with a cgroup, in the order given,
  * a migrate_hot scheme (nr_accesses minimum from the access-rate threshold, age minimum from the
  * burst-duration threshold, target the local node) and a migrate_cold scheme (idle regions to the
- * remote node), both limited to the tenant's memcg and to its priority-weighted share of the
- * budget per second; last the state: on, or commit when running. Returns 0, -EINVAL or -ENOMEM. */
+ * remote node), both limited to the tenant's memcg and to its quota_Bps per second (the
+ * scheduler's allocation; a tenant without one yet gets DAMON's smallest quota, 4096 bytes); last the state: on, or
+ * commit when running. Returns 0, -EINVAL or -ENOMEM. */
 int tierd_plan_damon(const TierdDamonInput *in, TierdPlan *ret);
+
+/* The promotion bandwidth (bytes/s) a tenant's decision calls for: 0 when it promotes nothing
+ * (another rule, or no local node); else the bytes of the snapshot's regions hot enough for its
+ * thresholds (nr_accesses and age minimums as the DAMON plan sets them) per quota interval (1 s),
+ * capped by the bytes it has on remote nodes (mem valid) and by the decision's own rate limit.
+ * Without a snapshot (t NULL or no regions) the regions' bound is budget_Bps. Pure. */
+double tierd_promotion_demand(const TierDecision *d, bool can_promote, const TierdTenantMem *mem,
+                              const TierdTelemetry *t, double budget_Bps);
 
 /* DAMON nr_accesses minimum for an access rate (1/s): the expected count of sampling intervals a
  * page of that rate is seen accessed in per aggregation interval, 1 .. aggr/sample. Pure. */
@@ -310,6 +327,18 @@ void tierd_set_config(Tierd *m, const Config *config);
  * policy changed its decision (not when a GET creates a tenant's state: its reply has them). n is borrowed and must
  * outlive m, or be replaced (NULL: nobody listens). */
 void tierd_set_notifier(Tierd *m, const Notifier *n);
+/* Where the scheduler hears of what changes promotion demands: a tenant's tiering state created
+ * (SCHED_EVENT_TENANT), feedback committed, a policy change or an online policy's new decision
+ * (SCHED_EVENT_FEEDBACK). sink is borrowed (NULL: nobody listens). */
+void tierd_set_event_sink(Tierd *m, const EventSink *sink);
+/* The promotion-bandwidth resource (base/resource.h; userdata is the Tierd): capacity the
+ * promotion budget ([tiering] link_bandwidth_mbps, link_contention_percent, promote_budget_percent),
+ * one row per tenant with tiering state and a cgroup, demand tierd_promotion_demand(). -ENODEV
+ * unless the DAMON backend is in use (numa-balancing has one host-wide rate limit). */
+int tierd_promotion_snapshot(void *userdata, ResourceSnapshot *ret);
+/* Sets the tenants' quotas to alloc (bytes/s; tenants not listed get none) and re-applies. Returns
+ * the number of kernel writes or the applier's -errno. */
+int tierd_promotion_apply(void *userdata, const ResourceDemand *tenants, const uint64_t *alloc, size_t n);
 /* A tenants hook (HookFn): tierd_tenant_removed(). */
 void tierd_tenant_removed_hook(void *userdata, int64_t tenant_id);
 /* At start, after pools_start(): picks the backend ([tiering] backend, DAMON only when no
@@ -409,6 +438,7 @@ typedef struct TierdApplier {
         bool kdamond_made; /* maiod set it up in this run (or found its own) */
         char *last_plan;   /* the plan last executed, to skip identical ones */
         char *error;       /* the last apply error, NULL none */
+        uint64_t writes;   /* kernel writes made through the journal */
 } TierdApplier;
 
 /* Chooses the backend for [tiering] backend `requested` (a TIERING_BACKEND_* of conf.h) on

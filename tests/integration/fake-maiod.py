@@ -24,10 +24,11 @@ import sys
 TENANT_1 = {
     "id": 1, "name": "web", "priority": 4, "workload_class": "batch", "uid": 1000,
     "pid": 1234, "cgroup": "/maio/web", "created": "2026-11-21T22:40:00Z", "pid_alive": True,
+    "addresses": ["10.80.0.2", "fd00::2"],
 }
 TENANT_2 = {
     "id": 2, "name": "database", "priority": 0, "workload_class": "serving", "uid": 0,
-    "pid": None, "cgroup": None, "created": "2026-11-21T22:41:07Z", "pid_alive": None,
+    "pid": None, "cgroup": None, "created": "2026-11-21T22:41:07Z", "pid_alive": None, "addresses": None,
 }
 TENANTS = {1: TENANT_1, 2: TENANT_2}
 

@@ -110,6 +110,11 @@ def test_tenants():
             withpid = json.loads(maioctl("-o", "json", "tenants", "add", "p", "--pid", str(sleeper.pid),
                                          socket_path=sock).stdout)
             check_eq((withpid["pid"], withpid["pid_alive"]), (sleeper.pid, True), "tenants add --pid")
+            net = json.loads(maioctl("-o", "json", "tenants", "add", "net", "--addresses", "10.0.0.1,fd00::1",
+                                     socket_path=sock).stdout)
+            check_eq(net["addresses"], ["10.0.0.1", "fd00::1"], "tenants add --addresses")
+            out = maioctl("tenants", "show", str(net["id"]), socket_path=sock).stdout
+            check('["10.0.0.1","fd00::1"]' in out.replace(" ", ""), f"tenants show prints the addresses:\n{out}")
         finally:
             sleeper.kill()
             sleeper.wait()

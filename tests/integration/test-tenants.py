@@ -19,7 +19,7 @@ from maiotest import (Daemon, check, check_eq, check_error_body, code_ok, free_p
                       recv_response, transport, transports, wait_for)
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")
-TENANT_KEYS = ["cgroup", "created", "id", "name", "pid", "pid_alive", "priority", "uid", "workload_class"]
+TENANT_KEYS = ["addresses", "cgroup", "created", "id", "name", "pid", "pid_alive", "priority", "uid", "workload_class"]
 
 
 def check_time(value, what):
@@ -167,13 +167,23 @@ def test_create_validation():
                                ({"name": "x", "cgroup": "/maio/../maio/web"}, "invalid-value"),
                                ({"name": "x", "cgroup": "/maio/web/.."}, "invalid-value"),
                                ({"name": "x", "cgroup": "/maio/db"}, "invalid-value"),
-                               ({"name": "x", "workload_class": "Batch"}, "invalid-value")):
+                               ({"name": "x", "workload_class": "Batch"}, "invalid-value"),
+                               ({"name": "x", "addresses": "10.0.0.1"}, "wrong-type"),
+                               ({"name": "x", "addresses": [1]}, "invalid-value"),
+                               ({"name": "x", "addresses": ["10.0.0.256"]}, "invalid-value"),
+                               ({"name": "x", "addresses": ["::"]}, "invalid-value"),
+                               ({"name": "x", "addresses": ["fd00::1", "fd00:0::1"]}, "invalid-value"),
+                               ({"name": "x", "addresses": [f"10.0.0.{i}" for i in range(1, 18)]},
+                                "invalid-value")):
                 got = create(d, body, want=400)["error"]["code"]
                 check(code_ok(got, code, body), f"POST {body!r}: error code: expected {code!r}, got {got!r}")
             check_eq(d.ok("GET", "/v1/tenants"), {"tenants": []}, "tenants after rejected POSTs")
 
             check_eq(create(d, {"name": "a" * 63})["name"], "a" * 63, "63-character name")
             check_eq(create(d, {"name": "web", "cgroup": "/maio/web"})["cgroup"], "/maio/web", "cgroup")
+            check_eq(create(d, {"name": "net", "addresses": ["10.0.0.1", "FD00:0::2"]})["addresses"],
+                     ["10.0.0.1", "fd00::2"], "declared addresses, normalised")
+            check_eq(create(d, {"name": "net0", "addresses": []})["addresses"], [], "no addresses declared")
             # A pid nobody has: a child that already exited and was reaped.
             gone = subprocess.Popen(["true"])
             gone.wait(5)

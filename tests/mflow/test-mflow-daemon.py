@@ -6,13 +6,18 @@
 # device, with its maps pinned in a bpffs this test mounts (so pins outlive a maiod), tiering off
 # and a root of its own (nothing written outside the namespaces). Checked: elephants detected
 # within 1 s with their inner 5-tuple and VNI, 2 splitting cores each carrying >= 30% of the packets,
-# the TCP stream intact byte for byte, mice never split, in split and flowlet mode; bad API input
+# the TCP stream intact byte for byte, mice never split, in split, flowlet and adaptive mode (the
+# default; each flow's choice, setting and reason shown, its windows judged, each logged change one
+# rung in the direction its excess calls for); flows belong to the tenant whose process lives in the
+# receiving container (its namespace's address), seen by that tenant's uid and token only; bad
+# tenant addresses and bad API input
 # answered 400; with the sender's TX checksum offload on, the split flow stalls and is put back to
 # pass-through within 2 s, with an event saying why; a clean stop leaves no XDP program, tc filter or pin; SIGKILL then restart adopts
 # (device still configured) or detaches (device dropped) and says which; a foreign XDP program is
 # left alone and reported.
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -110,9 +115,15 @@ class Env:
         return sorted(os.listdir(d)) if os.path.isdir(d) else []
 
 
-def config(env, devices=UB, mode="split"):
-    return (f"[tiering]\nbackend = off\n[mflow]\ndevices = {devices}\nmode = {mode}\nbatch = 64\n"
-            f"bpffs = {env.bpffs}/maio\ninterval_ms = 200\nidle_ms = 1500\nelephant_bytes_per_sec = 4000000\n")
+API_PORT = 7470  # maiod's TCP listener inside host B's namespace (tenants' bearer tokens)
+
+
+def config(env, devices=UB, mode=None, listen=False):
+    """mode None: the default (adaptive)."""
+    return ((f"[api]\nlisten = 127.0.0.1:{API_PORT}\n" if listen else "") +
+            f"[tiering]\nbackend = off\n[mflow]\ndevices = {devices}\n" + (f"mode = {mode}\n" if mode else "") +
+            f"batch = 64\nbpffs = {env.bpffs}/maio\ninterval_ms = 200\nidle_ms = 1500\n"
+            f"elephant_bytes_per_sec = 4000000\nadaptive_window_ms = 400\n")
 
 
 class NsDaemon(Daemon):
@@ -222,6 +233,121 @@ def check_flows(flows, mode):
               f"{proto}: each core carries >= 30% of the packets ({', '.join(f'{s:.0%}' for s in shares)} of {total})")
 
 
+def check_adaptive(d, flows):
+    st = d.ok("GET", "/v1/mflow")
+    a = st["adaptive"]
+    check(a["batches"] == [64, 128, 256, 512, 1024, 2048, 4096] and a["window_ms"] == 400,
+          f"GET /v1/mflow shows the adaptive settings: {a}")
+    for f in flows:
+        ad = f["adaptive"]
+        print("adaptive:", f["proto"], json.dumps({k: f[k] for k in ("batch", "flowlet_gap_us")}), json.dumps(ad))
+        check(ad and ad["choice"] in ("batch", "flowlet") and ad["reason"],
+              f"{f['proto']}: the choice and its reason: {ad}")
+        if ad["choice"] == "batch":
+            check(f["batch"] in a["batches"] and f["flowlet_gap_us"] is None, f"{f['proto']}: a batch of the ladder")
+        else:
+            check(f["flowlet_gap_us"] in a["gaps_us"], f"{f['proto']}: a gap of the ladder")
+    tcp = [f for f in flows if f["proto"] == "tcp"][0]["adaptive"]
+    # The 3 s transfer spans several 400 ms windows: the controller judged its reordering.
+    check(tcp["windows"] >= 2 and tcp["excess_ooo_per_million"] is not None and tcp["min_share_percent"] is not None,
+          f"tcp: windows judged with the excess and shares measured: {tcp}")
+    udp = [f for f in flows if f["proto"] == "udp"][0]["adaptive"]
+    check(udp["excess_ooo_per_million"] is None, "udp: no reordering measure (the tc counter sees TCP)")
+    events = [e for e in d.ok("GET", "/v1/events")["events"] if e["kind"] == "mflow-adapt"]
+    print(f"{len(events)} mflow-adapt events")
+    for e in events:
+        print("  ", e["message"])
+        check_step(e["message"], a)
+
+
+def check_step(message, a):
+    """One logged change of the adaptive mode: one rung (or a switch of kind at the end of a
+    ladder), in the direction the window's excess calls for."""
+    m = re.search(r": (batch|flowlet) (\d+)(?: us)?(, gaps only)? -> (batch|flowlet) (\d+)(?: us)?(, gaps only)?: "
+                  r"(.*?); excess (\d+) ppm, bound (\d+)", message)
+    check(m, f"a change names both settings and the excess: {message}")
+    k0, v0, g0, k1, v1, g1, why, excess, bound = m.group(1), int(m.group(2)), bool(m.group(3)), m.group(4), \
+        int(m.group(5)), bool(m.group(6)), m.group(7), int(m.group(8)), int(m.group(9))
+    rungs = {"batch": a["batches"], "flowlet": a["gaps_us"]}
+    if k0 == k1 and (v0 == v1 or "larger batch" in why):
+        # flowlet: the batch after gapless batches, or moves on gaps only, changed
+        calmer = g1 and not g0 or "larger batch" in why
+    elif k0 == k1:
+        i0, i1 = rungs[k0].index(v0), rungs[k1].index(v1)
+        check(abs(i1 - i0) == 1, f"one rung at a time: {message}")
+        calmer = i1 > i0
+    else:
+        check(k0 == "batch" and v0 == a["batches"][-1] and v1 == a["gaps_us"][-1] or k0 == "flowlet",
+              f"batch gives way to flowlet only from its largest batch, at the longest gap: {message}")
+        calmer = k0 == "batch"
+    if calmer:
+        check(excess > bound, f"a calmer setting only over the bound: {message}")
+    elif "uneven" not in why and "shorter gap" not in why:
+        check(excess * 2 <= bound, f"a finer setting only after calm windows: {message}")
+
+
+OTHER = 65533  # a second unprivileged uid
+
+
+class Sleeper:
+    """A process of uid nobody in container B's namespace, for a tenant found by its pid."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen(["ip", "netns", "exec", CB, "setpriv", f"--reuid={maiotest.NOBODY}",
+                                      f"--regid={maiotest.NOBODY}", "--clear-groups", "sleep", "600"])
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def register_tenants(d, env):
+    """Tenant b of uid nobody by the pid of its process in container B (whose namespace holds
+    10.80.0.2), tenant x of another uid with declared addresses no flow uses; bad addresses are
+    refused. Returns (sleeper, {name: tenant})."""
+    sleeper = Sleeper()
+    time.sleep(0.3)  # ip netns exec has entered the namespace and exec'd sleep
+    # maiod reads ROOT/proc/PID/net: the test's root gets the real process's entry.
+    os.symlink(f"/proc/{sleeper.proc.pid}", os.path.join(env.root, "proc", str(sleeper.proc.pid)))
+    for addrs, what in ((["nope"], "not an address"), ("10.0.0.1", "not an array"), (["0.0.0.0"], "unspecified"),
+                        (["10.0.0.1", "10.0.0.1"], "twice"), ([f"10.0.1.{i}" for i in range(17)], "17 addresses")):
+        st, _, data = d.request("POST", "/v1/tenants", {"name": "bad", "addresses": addrs})
+        check_eq(st, 400, f"addresses {what}: {data}")
+        print(f"400 for addresses {what}: {data['error']['message']}")
+    b = d.ok("POST", "/v1/tenants", {"name": "b", "pid": sleeper.proc.pid}, want=201, as_uid=maiotest.NOBODY)
+    x = d.ok("POST", "/v1/tenants", {"name": "x", "addresses": ["10.99.0.1", "fd00:0:0::1"]}, want=201,
+             as_uid=OTHER)
+    check_eq(x["addresses"], ["10.99.0.1", "fd00::1"], "declared addresses normalised")
+    check_eq(b["addresses"], None, "no declared addresses")
+    return sleeper, {"b": b, "x": x}
+
+
+def tcp_flows(token):
+    """GET /v1/flows over maiod's TCP listener in host B's namespace with a tenant's token."""
+    out = nsx(HB, "curl", "-sS", "--max-time", "10", "-H", f"Authorization: Bearer {token}",
+              f"http://127.0.0.1:{API_PORT}/v1/flows").stdout
+    return json.loads(out)["flows"]
+
+
+def check_attribution(d, flows, tenants):
+    b, x = tenants["b"], tenants["x"]
+    for f in flows:
+        check_eq(f["tenant"], b["id"], f"{f['proto']}: the flow to 10.80.0.2 is tenant b's (pid in its namespace)")
+    # On the unix socket the peer's uid is the identity: b's owner sees b's flows, x's owner none.
+    mine = d.ok("GET", "/v1/flows", as_uid=maiotest.NOBODY)["flows"]
+    check(mine and all(f["tenant"] == b["id"] for f in mine), f"tenant b's owner sees its flows: {len(mine)}")
+    check_eq(d.ok("GET", "/v1/flows", as_uid=OTHER)["flows"], [], "tenant x's owner sees none")
+    check_eq(d.ok("GET", "/v1/flows", as_uid=OTHER - 1)["flows"], [], "a uid without tenants sees none")
+    # Over TCP the bearer token is the identity: each tenant sees its own flows.
+    mine = tcp_flows(b["token"])
+    check(mine and all(f["tenant"] == b["id"] for f in mine), f"tenant b's token sees its flows: {len(mine)}")
+    check_eq(tcp_flows(x["token"]), [], "tenant x's token sees none")
+    events = [e for e in d.ok("GET", f"/v1/tenants/{b['id']}/events", as_uid=maiotest.NOBODY)["events"]
+              if e["kind"] == "mflow-elephant"]
+    check(events, "the elephant events are in tenant b's events")
+
+
 def test_mflow_daemon():
     if sh("ip", "netns", "add", TAG + "probe", check_rc=False).returncode != 0:
         raise Skip("cannot create a network namespace")
@@ -230,7 +356,7 @@ def test_mflow_daemon():
     loose = []
     try:
         build_overlay()
-        with NsDaemon(config=config(env), root=env.root) as d:
+        with NsDaemon(config=config(env, mode="split", listen=True), root=env.root) as d:
             st = d.ok("GET", "/v1/mflow")
             dev = st["devices"][0]
             print("device:", json.dumps(dev))
@@ -264,6 +390,18 @@ def test_mflow_daemon():
             time.sleep(2)  # the split flows go idle and are released
             check_flows([f for f in run_traffic(d) if f["mode"] == "flowlet" or f["state"] != "idle"], "flowlet")
 
+            # adaptive: the same checks, and each split flow shows its choice, setting and reason;
+            # the flows now belong to the tenant whose process lives in container B's namespace
+            got = d.ok("PUT", "/v1/mflow", {"device": UB, "mode": "adaptive"})
+            check_eq(got["mode"], "adaptive", "PUT /v1/mflow mode adaptive")
+            owner, tenants = register_tenants(d, env)
+            loose.append(owner)
+            time.sleep(2)
+            flows = [f for f in run_traffic(d) if f["mode"] == "adaptive" or f["state"] != "idle"]
+            check_flows(flows, "adaptive")
+            check_adaptive(d, flows)
+            check_attribution(d, flows, tenants)
+
             # bad input
             for body, what in (({"device": "nosuch0", "mode": "split"}, "unknown device"),
                                ({"device": UB, "cores": [0, 99]}, "CPU out of range"),
@@ -271,7 +409,7 @@ def test_mflow_daemon():
                                ({"device": UB, "cores_per_flow": env.online + 1}, "cores_per_flow above the CPUs"),
                                ({"device": UB, "batch": 0}, "batch 0"),
                                ({"device": UB, "mode": "turbo"}, "unknown mode"),
-                               ({"device": UB, "mode": "adaptive"}, "mode not available yet")):
+                               ({"device": UB, "mode": ""}, "empty mode")):
                 st, _, data = d.request("PUT", "/v1/mflow", body)
                 check_eq(st, 400, f"{what}: status ({data})")
                 print(f"400 for {what}: {data['error']['message']}")
@@ -295,6 +433,7 @@ def test_mflow_daemon():
         d.start()
         prog = xdp_prog(HB, UB)
         check(prog != 0, "attached again")
+        check_eq(d.ok("GET", "/v1/mflow")["devices"][0]["mode"], "adaptive", "the default mode")
         d.proc.send_signal(signal.SIGKILL)
         d.proc.wait()
         d.proc = None
@@ -348,7 +487,8 @@ def test_mflow_daemon():
     finally:
         for x in loose:
             x.kill()
-            shutil.rmtree(x.tmp, ignore_errors=True)
+            if getattr(x, "tmp", None):
+                shutil.rmtree(x.tmp, ignore_errors=True)
         teardown_overlay()
         env.close()
 

@@ -201,8 +201,25 @@ static void test_damon_writes(void **state) {
         testutil_assert_text(S1 "filters/0/type", "memcg\n");
         testutil_assert_text(S1 "filters/0/memcg_path", "/maio/a\n");
         testutil_assert_text(S1 "filters/0/matching", "N\n");
-        /* The whole promotion budget (50% of 32 GB/s) is tenant a's: the only one with schemes. */
-        testutil_assert_text(S1 "quotas/bytes", "16000000000\n");
+        /* No allocation from the scheduler yet: DAMON's smallest quota (0 would mean no limit). */
+        testutil_assert_text(S1 "quotas/bytes", "4096\n");
+        /* The promotion-bandwidth resource: the budget (50% of 32 GB/s), one row (nocg has no
+         * cgroup, so no scheme to limit); what the scheduler allocates becomes the quota. */
+        {
+                _cleanup_(resource_snapshot_done) ResourceSnapshot snap = {};
+
+                assert_int_equal(tierd_promotion_snapshot(s->tierd, &snap), 0);
+                assert_int_equal(snap.capacity, 16000000000);
+                assert_int_equal(snap.n, 1);
+                assert_int_equal(snap.tenants[0].tenant_id, a);
+                assert_int_equal(snap.tenants[0].priority, 0);
+                assert_true(snap.tenants[0].demand > 0);
+                assert_true(tierd_promotion_apply(s->tierd, snap.tenants, &snap.capacity, 1) > 0);
+                testutil_assert_text(S1 "quotas/bytes", "16000000000\n");
+                testutil_assert_text(KD "0/contexts/0/schemes/2/quotas/bytes", "16000000000\n");
+                /* The same allocation again writes nothing. */
+                assert_int_equal(tierd_promotion_apply(s->tierd, snap.tenants, &snap.capacity, 1), 0);
+        }
         testutil_assert_text(KD "0/contexts/0/schemes/2/action", "migrate_cold\n");
         testutil_assert_text(KD "0/contexts/0/schemes/2/target_nid", "1\n");
         testutil_assert_text(KD "0/contexts/0/schemes/2/access_pattern/age/min", "50\n");

@@ -258,12 +258,18 @@ static const TierdApplyTenant plan_tenants[] = {
         { .id = 1,
           .priority = 0,
           .cgroup = "/maio/a",
-          .decision = { .rule = TIER_RULE_THRESHOLDS, .action = 13, .rate_threshold = 100, .burst_threshold = 0.25 } },
+          .decision = { .rule = TIER_RULE_THRESHOLDS, .action = 13, .rate_threshold = 100, .burst_threshold = 0.25 },
+          .quota_Bps = 8e8 },
         { .id = 2,
           .priority = 4,
           .cgroup = NULL,
-          .decision = { .rule = TIER_RULE_THRESHOLDS, .action = -1, .rate_threshold = 3, .burst_threshold = 0 } },
-        { .id = 3, .priority = 6, .cgroup = "/maio/b", .decision = { .rule = TIER_RULE_NEVER, .action = -1 } },
+          .decision = { .rule = TIER_RULE_THRESHOLDS, .action = -1, .rate_threshold = 3, .burst_threshold = 0 },
+          .quota_Bps = -1 },
+        { .id = 3,
+          .priority = 6,
+          .cgroup = "/maio/b",
+          .decision = { .rule = TIER_RULE_NEVER, .action = -1 },
+          .quota_Bps = -1 },
 };
 
 static void test_plan_damon(void **state) {
@@ -275,7 +281,6 @@ static void test_plan_damon(void **state) {
                 .remote_nid = 1,
                 .sample_s = 0.005,
                 .aggr_s = 0.1,
-                .budget_Bps = 1e9,
                 .demote_after_s = 5,
                 .tenants = plan_tenants,
                 .n_tenants = ELEMENTSOF(plan_tenants),
@@ -299,7 +304,7 @@ static void test_plan_damon(void **state) {
         assert_write(&p, "damon.0.scheme.0.action", "stat");
         assert_write(&p, "damon.0.scheme.0.nr_accesses_min", "0");
         assert_write(&p, "damon.0.scheme.0.nr_accesses_max", "20");
-        /* Tenant 1, priority 0 (weight 8 of 8 + 2): hot scheme from its thresholds. */
+        /* Tenant 1: hot scheme from its thresholds, quota the scheduler's allocation. */
         assert_write(&p, "damon.0.scheme.1.action", "migrate_hot");
         assert_write(&p, "damon.0.scheme.1.nr_accesses_min", "8");
         assert_write(&p, "damon.0.scheme.1.nr_accesses_max", "20");
@@ -318,9 +323,10 @@ static void test_plan_damon(void **state) {
         assert_write(&p, "damon.0.scheme.2.nr_accesses_max", "0");
         assert_write(&p, "damon.0.scheme.2.age_min", "50");
         assert_write(&p, "damon.0.scheme.2.target_nid", "1");
-        /* Tenant 3 (weight 2) promotes nothing: its hot scheme only counts. */
+        /* Tenant 3 promotes nothing: its hot scheme only counts; no allocation yet is DAMON's smallest
+         * quota (0 would be unlimited). */
         assert_write(&p, "damon.0.scheme.3.action", "stat");
-        assert_write(&p, "damon.0.scheme.3.quota_bytes", "200000000");
+        assert_write(&p, "damon.0.scheme.3.quota_bytes", "4096");
         assert_write(&p, "damon.0.scheme.3.filter_memcg_path", "/maio/b");
         assert_write(&p, "damon.0.scheme.4.action", "migrate_cold");
         assert_null(plan_value(&p, "damon.0.scheme.5.action"));
@@ -340,6 +346,38 @@ static void test_plan_damon(void **state) {
 
         in.aggr_s = 0.001; /* shorter than a sample */
         assert_int_equal(tierd_plan_damon(&in, &p), -EINVAL);
+}
+
+static void test_promotion_demand(void **state) {
+        TierDecision d = { .rule = TIER_RULE_THRESHOLDS, .rate_threshold = 100, .burst_threshold = 0.25 };
+        TierdRegion regions[] = {
+                { .start = 0, .end = 1 << 20, .nr_accesses = 20, .age = 10 },      /* hot and old enough */
+                { .start = 1 << 20, .end = 3 << 20, .nr_accesses = 20, .age = 1 }, /* too young */
+                { .start = 3 << 20, .end = 7 << 20, .nr_accesses = 2, .age = 10 }, /* too cold */
+                { .start = 7 << 20, .end = 9 << 20, .nr_accesses = 8, .age = 3 },  /* at both minimums */
+        };
+        TierdTelemetry t = { .regions = regions, .n_regions = ELEMENTSOF(regions), .sample_s = 0.005, .aggr_s = 0.1 };
+        TierdTenantMem mem = { .valid = true, .remote_bytes = 1 << 30 };
+
+        /* 1 MiB + 2 MiB hot for these thresholds (nr_accesses >= 8, age >= 3), per second. */
+        assert_float_equal(tierd_promotion_demand(&d, true, &mem, &t, 1e9), 3145728.0, 0.5);
+        /* Capped by what it has on remote nodes ... */
+        mem.remote_bytes = 1 << 20;
+        assert_float_equal(tierd_promotion_demand(&d, true, &mem, &t, 1e9), 1048576.0, 0.5);
+        /* ... and by the decision's own limit. */
+        mem.remote_bytes = 1 << 30;
+        d.rate_limit_Bps = 4096;
+        assert_float_equal(tierd_promotion_demand(&d, true, &mem, &t, 1e9), 4096, 0.5);
+        d.rate_limit_Bps = 0;
+        /* No snapshot: the whole budget, capped by its remote bytes. */
+        assert_float_equal(tierd_promotion_demand(&d, true, &mem, NULL, 1e9), 1e9, 0.5);
+        assert_float_equal(tierd_promotion_demand(&d, true, NULL, NULL, 1e9), 1e9, 0.5);
+        mem.remote_bytes = 1 << 20;
+        assert_float_equal(tierd_promotion_demand(&d, true, &mem, NULL, 1e9), 1048576.0, 0.5);
+        /* Nothing to promote: no local node, or a decision that promotes nothing. */
+        assert_float_equal(tierd_promotion_demand(&d, false, &mem, &t, 1e9), 0, 0);
+        d.rule = TIER_RULE_NEVER;
+        assert_float_equal(tierd_promotion_demand(&d, true, &mem, &t, 1e9), 0, 0);
 }
 
 static void test_plan_numab(void **state) {
@@ -547,14 +585,23 @@ static void test_model_bounds(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_parse_vmstat),    cmocka_unit_test(test_parse_psi_meminfo),
-                cmocka_unit_test(test_tiers),           cmocka_unit_test(test_parse_numa_stat),
-                cmocka_unit_test(test_read_fixture),    cmocka_unit_test(test_context),
-                cmocka_unit_test(test_demote_rate),     cmocka_unit_test(test_context_json),
-                cmocka_unit_test(test_nr_accesses),     cmocka_unit_test(test_plan_damon),
-                cmocka_unit_test(test_plan_numab),      cmocka_unit_test(test_feedback_parse),
-                cmocka_unit_test(test_feedback_values), cmocka_unit_test(test_nearest),
-                cmocka_unit_test(test_features_json),   cmocka_unit_test(test_reseed),
+                cmocka_unit_test(test_parse_vmstat),
+                cmocka_unit_test(test_parse_psi_meminfo),
+                cmocka_unit_test(test_tiers),
+                cmocka_unit_test(test_parse_numa_stat),
+                cmocka_unit_test(test_read_fixture),
+                cmocka_unit_test(test_context),
+                cmocka_unit_test(test_demote_rate),
+                cmocka_unit_test(test_context_json),
+                cmocka_unit_test(test_nr_accesses),
+                cmocka_unit_test(test_plan_damon),
+                cmocka_unit_test(test_promotion_demand),
+                cmocka_unit_test(test_plan_numab),
+                cmocka_unit_test(test_feedback_parse),
+                cmocka_unit_test(test_feedback_values),
+                cmocka_unit_test(test_nearest),
+                cmocka_unit_test(test_features_json),
+                cmocka_unit_test(test_reseed),
                 cmocka_unit_test(test_model_bounds),
         };
 

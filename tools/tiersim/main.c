@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "maio-config.h"
+#include "multi-cli.h"
 #include "policy.h"
 #include "sim.h"
 #include "tiersim-io.h"
@@ -61,7 +62,8 @@ enum {
 
 static void help(void) {
         printf("Usage: maio-tiersim (--workload NAME | --trace FILE) --local-fraction F --contention C\n"
-               "                    --policy P [--episodes N] [--seed S] [-o table|json] [OPTIONS]\n\n"
+               "                    --policy P [--episodes N] [--seed S] [-o table|json] [OPTIONS]\n"
+               "       maio-tiersim --multi [OPTIONS]   (tenants sharing one link; --multi --help)\n\n"
                "Simulates two-tier memory under one of maiod's tiering policies.\n\n"
                "  --workload NAME        bfs, zipf, phases or scan\n"
                "  --trace FILE           replay FILE: lines 'epoch page count' (see maio-tiersim(1))\n"
@@ -385,6 +387,8 @@ int main(int argc, char **argv) {
         SimResult res;
         int r;
 
+        if (argc > 1 && strcmp(argv[1], "--multi") == 0)
+                return multi_main(argc - 1, argv + 1);
         sim_params_default(&a.sp);
         policy_params_default(&a.pp);
         r = parse_args(argc, argv, &a);

@@ -114,6 +114,12 @@ static double remote_latency(const SimParams *p, double u) {
         return p->local_lat_s + (p->remote_lat_s - p->local_lat_s) / (1.0 - u);
 }
 
+double sim_access_time_at(const SimParams *p, double local_acc, double remote_acc, double u) {
+        return ((local_acc + remote_acc) * p->cpu_per_access_s + local_acc * p->local_lat_s +
+                remote_acc * remote_latency(p, u)) /
+               p->mlp;
+}
+
 /* Time to serve an epoch's accesses, and the link utilisation (others + ours) meanwhile: a
  * damped fixed point, since remote latency depends on utilisation and utilisation on time.
  * background_bytes is other traffic of ours on the link during the epoch (the page moves
@@ -125,9 +131,7 @@ static double epoch_access_time(const SimParams *p, double local_acc, double rem
         for (unsigned i = 0; i < 50; i++) {
                 double own, nu;
 
-                t = ((local_acc + remote_acc) * p->cpu_per_access_s + local_acc * p->local_lat_s +
-                     remote_acc * remote_latency(p, u)) /
-                    p->mlp;
+                t = sim_access_time_at(p, local_acc, remote_acc, u);
                 own = t > 0 ? (remote_acc * p->line_size + background_bytes) / (t * p->link_bw_Bps) : 0;
                 nu = fmin(UTIL_MAX, p->contention + own);
                 if (fabs(nu - u) < 1e-9)
@@ -651,4 +655,51 @@ int sim_evaluate(Sim *s, TierPolicy *p, const SimTrainOpts *opts, SimResult *ret
         if (s->p.contention != contention)
                 (void) sim_set_contention(s, contention);
         return r;
+}
+
+/* ---- stepping, for the multi-tenant mode (multi.c) ---- */
+
+void sim_step_reset(Sim *s) {
+        sim_reset(s);
+}
+
+size_t sim_epochs(const Sim *s) {
+        return s->trace->n_epochs;
+}
+
+void sim_step_counts(const Sim *s, size_t e, uint64_t *ret_local, uint64_t *ret_remote) {
+        const Trace *t = s->trace;
+        uint64_t loc = 0, rem = 0;
+
+        for (size_t i = t->epoch_start[e]; i < t->epoch_start[e + 1]; i++)
+                *(s->pages[t->page[i]].local ? &loc : &rem) += t->count[i];
+        *ret_local = loc;
+        *ret_remote = rem;
+}
+
+size_t sim_step_observe(Sim *s, const TierDecision *d, size_t e, double now, double t_acc) {
+        return epoch_observe(s, d, s->trace->epoch_start[e], s->trace->epoch_start[e + 1], now, t_acc);
+}
+
+uint64_t sim_step_demand(const Sim *s, const TierDecision *d, size_t n_cand, double t_acc) {
+        double limit = n_cand;
+
+        /* The same caps as epoch_migrate's. */
+        if (d->rate_limit_Bps > 0)
+                limit = fmin(limit, floor(d->rate_limit_Bps * t_acc / s->p.page_size));
+        limit = fmin(limit, (double) s->capacity);
+        return (uint64_t) limit;
+}
+
+uint64_t sim_step_migrate(Sim *s, const TierDecision *d, size_t n_cand, uint64_t grant, double now, double t_acc,
+                          SimResult *res) {
+        return epoch_migrate(s, d, grant < n_cand ? (size_t) grant : n_cand, now, t_acc, res);
+}
+
+double sim_page_move_time(const SimParams *p, double u) {
+        return page_move_time(p, u);
+}
+
+double sim_util_max(void) {
+        return UTIL_MAX;
 }

@@ -103,3 +103,27 @@ int sim_evaluate(Sim *s, TierPolicy *p, const SimTrainOpts *opts, SimResult *ret
 
 /* Changes the link contention (0..0.9) for the following episodes. Returns 0 or -EINVAL. */
 int sim_set_contention(Sim *s, double contention);
+
+/* ---- Stepping one tenant epoch by epoch: the multi-tenant mode (multi.h) drives several Sims
+ * that share one memory link, with the same model as sim_episode. ---- */
+
+size_t sim_epochs(const Sim *s);
+/* Starts an episode: every page remote, telemetry cleared. */
+void sim_step_reset(Sim *s);
+/* Samples of epoch e on local and on remote pages. */
+void sim_step_counts(const Sim *s, size_t e, uint64_t *ret_local, uint64_t *ret_remote);
+/* Serves epoch e's accesses (starting at now, lasting t_acc) under d; returns the promotion
+ * candidates (hot remote pages) it found, in trace order. */
+size_t sim_step_observe(Sim *s, const TierDecision *d, size_t e, double now, double t_acc);
+/* Pages the decision would promote of n_cand candidates: capped by its rate limit and by the
+ * local capacity, as sim_episode caps them. */
+uint64_t sim_step_demand(const Sim *s, const TierDecision *d, size_t n_cand, double t_acc);
+/* Promotes at most grant of the n_cand candidates (and the decision's caps) at time now, demoting
+ * LRU pages for room. Returns pages moved (promotions + demotions). */
+uint64_t sim_step_migrate(Sim *s, const TierDecision *d, size_t n_cand, uint64_t grant, double now, double t_acc,
+                          SimResult *res);
+/* The model's pieces: time to serve accesses at link utilisation u, cost of one page move at u,
+ * and the utilisation ceiling. */
+double sim_access_time_at(const SimParams *p, double local_acc, double remote_acc, double u);
+double sim_page_move_time(const SimParams *p, double u);
+double sim_util_max(void);
