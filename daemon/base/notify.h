@@ -15,9 +15,9 @@ typedef enum NotifyKind {
         NOTIFY_THRESHOLDS_CHANGED, /* the tiering side published new thresholds for the tenant */
         NOTIFY_TENANT_EXITED,      /* the tenant's watched process exited */
         NOTIFY_TENANT_REMOVED,     /* the tenant is gone (deleted, or removed after its process exited) */
-        NOTIFY_FLOW_ELEPHANT,      /* reserved: an elephant flow of the tenant was detected */
-        NOTIFY_FLOW_SPLIT,         /* reserved: an elephant flow was split into micro-flows */
-        NOTIFY_ALLOCATION_CHANGED, /* reserved: the tenant's share of a scarce resource changed */
+        NOTIFY_FLOW_ELEPHANT,      /* an elephant flow of the tenant was detected (details: the flow) */
+        NOTIFY_FLOW_SPLIT,         /* an elephant flow of the tenant got its splitting cores (details: the flow) */
+        NOTIFY_ALLOCATION_CHANGED, /* the tenant's share of a scarce resource changed */
         _NOTIFY_KIND_MAX,
 } NotifyKind;
 

@@ -545,6 +545,7 @@ static int manager_wire(Manager *m) {
         tenants_set_notifier(m->tenants, &m->notifier);
         tierd_set_notifier(m->tierd, &m->notifier);
         sched_set_notifier(m->sched, &m->notifier);
+        mflow_set_notifier(m->mflow, &m->notifier);
         manager_wire_scheduler(m);
 
         m->ops.tenants = m->tenants;

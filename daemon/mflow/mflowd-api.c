@@ -381,7 +381,7 @@ static json_object *adaptive_flow(const Flow *f) {
         return o;
 }
 
-static json_object *flow_to_json(const Flow *f) {
+json_object *mflowd_flow_json(const Flow *f) {
         json_object *o = json_object_new_object(), *cores = json_object_new_array(), *pkts = json_object_new_array();
         char src[64], dst[64], keytext[MFLOW_KEY_STRING_MAX];
         const char *proto;
@@ -485,7 +485,7 @@ int mflow_op_flows(void *userdata, const Request *req, Reply *reply) {
                         continue;
                 if (m->flows[i].state != FLOW_IDLE)
                         mflowd_flow_refresh(&m->flows[i]);
-                json_object_array_add(arr, flow_to_json(&m->flows[i]));
+                json_object_array_add(arr, mflowd_flow_json(&m->flows[i]));
         }
         json_object_object_add(o, "flows", arr);
         return reply_json(reply, 200, o);

@@ -121,6 +121,7 @@ typedef struct Flow {
 struct Mflow {
         Store *store;
         Journal *journal;
+        const Notifier *notifier; /* the tenants' netlink subscribers (flow-elephant, flow-split) */
         sd_event *event;
         char *root;
         bool dry_run;
@@ -157,6 +158,7 @@ void mflowd_flow_setting(Flow *f, struct mflow_split *s); /* the mark's mode, ba
 int mflowd_flow_remark(Flow *f);                          /* rewrites a split flow's mark; 0 or -errno */
 void mflowd_dev_baseline(Dev *d);                         /* each timer pass, after the flows' refresh */
 void mflowd_flow_adapt(Flow *f);                          /* each timer pass: judges a window that ended */
+json_object *mflowd_flow_json(const Flow *f);             /* a flow as GET /v1/flows lists it */
 uint64_t mflowd_baseline_ppm(const Dev *d);               /* 0 until 1000 segments were seen */
 void mflowd_flows_attribute(Mflow *m);                    /* every flow's tenant, from the tenants' addresses */
 const char *mflowd_mode_word(MflowConfMode mode);

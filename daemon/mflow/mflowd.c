@@ -120,6 +120,17 @@ static void dev_push_conf(Dev *d) {
 
 void mflowd_dev_switch(Dev *d, const DevConf *c);
 
+void mflow_set_notifier(Mflow *m, const Notifier *n) {
+        m->notifier = n;
+}
+
+/* Tells the flow's tenant's subscribers (an unattributed flow has none) of kind, with the flow as
+ * GET /v1/flows lists it. */
+static void flow_notify(Mflow *m, const Flow *f, NotifyKind kind) {
+        if (f->tenant_id && notify_wanted(m->notifier))
+                notify_event(m->notifier, kind, f->tenant_id, f->tenant_uid, mflowd_flow_json(f));
+}
+
 void mflow_set_config(Mflow *m, const Config *c) {
         conf_to_dev(c, &m->defaults);
         mflowd_adapt_conf(m, c);
@@ -356,9 +367,10 @@ static void flow_mark(Flow *f, const MflowCoreAssignment *a, bool is_new) {
         memcpy(f->cores, a->cores, sizeof(f->cores));
         snprintf(f->reason, sizeof(f->reason), "%s", a->reason);
         f->last_usec = now_usec(CLOCK_MONOTONIC);
-        if (is_new)
+        if (is_new) {
                 m->splits_total++;
-        else
+                flow_notify(m, f, NOTIFY_FLOW_SPLIT);
+        } else
                 m->moves_total++;
         store_event_log(m->store, LOG_INFO, NULL, 0, "mflow-assign", "MFLOW: %s on %s %s cores %s (%s)%s%s", keytext,
                         d->name, is_new ? "split over" : "moved to", list, mflowd_mode_word(d->conf.mode),
@@ -450,6 +462,7 @@ static int on_event(const struct mflow_event *e, void *userdata) {
                 store_event_log(m->store, LOG_INFO, NULL, f->tenant_id, "mflow-elephant",
                                 "MFLOW: elephant %s on %s at %" PRIu64 " bytes/s, %.1f ms after its first packet",
                                 keytext, d->name, (uint64_t) e->rate, f->detect_ms);
+                flow_notify(m, f, NOTIFY_FLOW_ELEPHANT);
                 dev_assign(d, f);
         } else if (e->type == MFLOW_EVENT_IDLE) {
                 if (f)

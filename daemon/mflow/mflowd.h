@@ -12,6 +12,7 @@
 
 #include "conf.h"
 #include "journal.h"
+#include "notify.h"
 #include "request.h"
 #include "store.h"
 
@@ -32,6 +33,9 @@ Mflow *mflow_free(Mflow *m);
 static inline void mflow_freep(Mflow **m) {
         mflow_free(*m);
 }
+
+/* Where flow-elephant and flow-split notifications of attributed flows go (n may be NULL). */
+void mflow_set_notifier(Mflow *m, const Notifier *n);
 
 /* Takes the [mflow] settings. Before mflow_start() all of them; after it the per-device defaults,
  * thresholds and the interval, applied to the attached devices (devices and bpffs need a restart). */

@@ -302,6 +302,53 @@ class Sleeper:
             self.proc.wait()
 
 
+class Subscriber:
+    """A netlink subscriber to every tenant's notifications (root: an administrator) in host B's
+    namespace, where maiod's netlink socket is; collects the notifications until finish()."""
+
+    def __init__(self, d):
+        self.proc = subprocess.Popen(["ip", "netns", "exec", HB, sys.executable, os.path.abspath(__file__),
+                                      "subscriber", str(d.netlink_port)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        check_eq(json.loads(self.proc.stdout.readline()), {"subscribed": 200}, "a netlink subscriber in host B")
+
+    def finish(self):
+        self.proc.stdin.close()
+        out = self.proc.stdout.read()
+        self.proc.wait(timeout=10)
+        return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def subscriber(port):
+    """The subscriber's side (run inside host B's namespace): one JSON line per notification."""
+    import select
+    nl = maiotest.NlClient(int(port))
+    print(json.dumps({"subscribed": nl.call("notify.subscribe").status}), flush=True)
+    while not select.select([sys.stdin], [], [], 0)[0]:  # until the test closes our stdin
+        n = nl.recv_notification(0.1)
+        if n is not None:
+            print(json.dumps({"event": n.event, "tenant": n.id, "lost": n.lost, "json": n.json}), flush=True)
+
+
+def check_flow_notifications(notes, tenants):
+    """flow-elephant and flow-split reached the subscriber for tenant b's TCP elephant, none lost."""
+    b = tenants["b"]["id"]
+    print("flow notifications:", [(n["event"], n["tenant"], n["json"].get("dport")) for n in notes
+                                  if n["event"].startswith("flow-")])
+    check(all(n["lost"] is None for n in notes), "no notification lost")
+    for kind in ("flow-elephant", "flow-split"):
+        got = [n for n in notes if n["event"] == kind and n["json"]["proto"] == "tcp" and n["json"]["dport"] == TCP_PORT]
+        check(got and all(n["tenant"] == b and n["json"]["tenant"] == b for n in got),
+              f"{kind} for tenant b's TCP elephant, with the flow: {got[:1]}")
+    split = [n for n in notes if n["event"] == "flow-split" and n["json"]["dport"] == TCP_PORT][0]["json"]
+    check_eq(sorted(split["splitting_cores"]), [0, 1], "flow-split names the splitting cores")
+
+
 def register_tenants(d, env):
     """Tenant b of uid nobody by the pid of its process in container B (whose namespace holds
     10.80.0.2), tenant x of another uid with declared addresses no flow uses; bad addresses are
@@ -396,11 +443,14 @@ def test_mflow_daemon():
             check_eq(got["mode"], "adaptive", "PUT /v1/mflow mode adaptive")
             owner, tenants = register_tenants(d, env)
             loose.append(owner)
+            sub = Subscriber(d)
+            loose.append(sub)
             time.sleep(2)
             flows = [f for f in run_traffic(d) if f["mode"] == "adaptive" or f["state"] != "idle"]
             check_flows(flows, "adaptive")
             check_adaptive(d, flows)
             check_attribution(d, flows, tenants)
+            check_flow_notifications(sub.finish(), tenants)
 
             # bad input
             for body, what in (({"device": "nosuch0", "mode": "split"}, "unknown device"),
@@ -494,5 +544,7 @@ def test_mflow_daemon():
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["subscriber"]:
+        sys.exit(subscriber(sys.argv[2]))
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # meson's timeout: still clean up
     maiotest.main([test_mflow_daemon], needs="root, BPF with XDP and network namespaces")
