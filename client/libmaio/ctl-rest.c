@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The control client's REST transport: HTTP/1.1 over maiod's unix socket on one kept-alive
- * connection, written by hand like the grant (a tenant library does not pull in libcurl for a few
- * small requests; docs/architecture.md). Replies are framed by Content-Length. */
+ * connection, written by hand (a tenant library does not pull in libcurl for a few small requests;
+ * docs/architecture.md); the hugepage grant (grant.c) goes through it too. Replies are framed by
+ * Content-Length, or by the end of the connection. */
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -42,19 +43,29 @@ static int wait_fd(int fd, short events, int64_t deadline) {
         }
 }
 
+/* Connects within the timeout. A unix stream connect to a listener whose backlog is full fails
+ * with EAGAIN when non-blocking (and would wait unbounded when blocking): it is retried every 10 ms
+ * until the deadline. -ENOENT, -ECONNREFUSED or -ENOTDIR: nobody listens there. */
 static int rest_connect(CtlRest *rest) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         _cleanup_close_ int fd = -EBADF;
+        int64_t deadline = now_ms() + rest->timeout_ms;
 
         if (strlen(rest->path) >= sizeof sa.sun_path)
                 return -ENAMETOOLONG;
         strcpy(sa.sun_path, rest->path);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 return -errno;
-        /* A unix stream connect does not block for long: it either finds a listener or fails. */
-        if (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0)
-                return -errno;
+        while (connect(fd, (struct sockaddr *) &sa, sizeof sa) < 0) {
+                if (errno == EINTR)
+                        continue;
+                if (errno != EAGAIN)
+                        return -errno;
+                if (now_ms() >= deadline)
+                        return -ETIMEDOUT;
+                (void) poll(NULL, 0, 10);
+        }
         rest->fd = TAKE_FD(fd);
         return 0;
 }
