@@ -19,6 +19,7 @@
 #include "string-table.h"
 
 #define REASON_MAX 256
+#define CONF_CPUS_SET 1024 /* CPUs a CONF_CPUS list may name: 0..1023 */
 #define SYNTAX_ERROR "syntax error, expected [section] or key = value"
 
 static const char *const pid_exit_words[_TENANT_PID_EXIT_MAX + 1] = {
@@ -532,37 +533,47 @@ static int parse_url_list(const ConfItem *item, const char *value, char **field,
         return 0;
 }
 
-/* Splits value at blanks and commas into at most max tokens; each checked by ok(). Writes the
- * normalised list (one blank between) into out (REASON_MAX bytes) or the reason. */
-static int parse_list(const ConfItem *item, const char *value, bool (*ok)(const char *tok, char *buf), char *out) {
-        char tmp[REASON_MAX * 2], buf[REASON_MAX] = "";
-        size_t n = 0, len = 0;
+/* The lists of words (device names, ports, CPUs, ladders): value split at blanks and commas, each
+ * token handed to a parser with its state. Returns 0, or the first parser's -errno with the reason
+ * in buf (REASON_MAX bytes). */
+typedef int (*TokenFn)(const ConfItem *item, const char *tok, void *state, char *buf);
 
-        out[0] = '\0';
-        if (strlen(value) >= sizeof(tmp)) {
-                snprintf(out, REASON_MAX, "too long");
-                return -EINVAL;
-        }
-        strcpy(tmp, value);
-        for (char *save = NULL, *tok = strtok_r(tmp, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
-                if (!ok(tok, buf)) {
-                        snprintf(out, REASON_MAX, "%s", buf);
+static int parse_tokens(const ConfItem *item, const char *value, TokenFn each, void *state, char *buf) {
+        for (const char *p = value;;) {
+                char tok[REASON_MAX];
+                size_t n;
+                int r;
+
+                p += strspn(p, " \t,");
+                if (*p == '\0')
+                        return 0;
+                n = strcspn(p, " \t,");
+                if (n >= sizeof(tok)) {
+                        snprintf(buf, REASON_MAX, "too long");
                         return -EINVAL;
                 }
-                if (++n > item->max) {
-                        snprintf(out, REASON_MAX, "more than %lu entries", item->max);
-                        return -ERANGE;
-                }
-                if (len + strlen(tok) + 2 > REASON_MAX) {
-                        snprintf(out, REASON_MAX, "too long");
-                        return -EINVAL;
-                }
-                len += (size_t) snprintf(out + len, REASON_MAX - len, "%s%s", n > 1 ? " " : "", tok);
+                memcpy(tok, p, n);
+                tok[n] = '\0';
+                r = each(item, tok, state, buf);
+                if (r < 0)
+                        return r;
+                p += n;
         }
-        if (n == 0 && item->type == CONF_PORTS) {
-                snprintf(out, REASON_MAX, "expected at least one port");
+}
+
+/* A normalised list being written: entries joined by one blank, into out (REASON_MAX bytes). */
+typedef struct ListOut {
+        char *out;
+        size_t len, n;
+        unsigned long prev; /* ladders: the last rung */
+} ListOut;
+
+static int list_append(ListOut *l, const char *entry, char *buf) {
+        if (l->len + strlen(entry) + 2 > REASON_MAX) {
+                snprintf(buf, REASON_MAX, "too long");
                 return -EINVAL;
         }
+        l->len += (size_t) snprintf(l->out + l->len, REASON_MAX - l->len, "%s%s", l->n > 1 ? " " : "", entry);
         return 0;
 }
 
@@ -590,90 +601,96 @@ static bool port_ok(const char *tok, char *buf) {
         return true;
 }
 
+/* CONF_IFNAMES, CONF_PORTS: at most max entries, each checked, kept as written. */
+static int name_token(const ConfItem *item, const char *tok, void *state, char *buf) {
+        ListOut *l = state;
+
+        if (!(item->type == CONF_PORTS ? port_ok : ifname_ok)(tok, buf))
+                return -EINVAL;
+        if (++l->n > item->max) {
+                snprintf(buf, REASON_MAX, "more than %lu entries", item->max);
+                return -ERANGE;
+        }
+        return list_append(l, tok, buf);
+}
+
+/* CONF_LADDER: 1..CONF_LADDER_MAX strictly ascending integers in [min, max]. */
+static int rung_token(const ConfItem *item, const char *tok, void *state, char *buf) {
+        ListOut *l = state;
+        unsigned long v = 0;
+        char num[32];
+
+        if (parse_digits(tok, 10, &v) < 0 || v < item->min || v > item->max) {
+                snprintf(buf, REASON_MAX, "'%.32s' is not a number %lu..%lu", tok, item->min, item->max);
+                return -EINVAL;
+        }
+        if (l->n > 0 && v <= l->prev) {
+                snprintf(buf, REASON_MAX, "%lu does not ascend from %lu", v, l->prev);
+                return -EINVAL;
+        }
+        if (++l->n > CONF_LADDER_MAX) {
+                snprintf(buf, REASON_MAX, "more than %d rungs", CONF_LADDER_MAX);
+                return -ERANGE;
+        }
+        l->prev = v;
+        snprintf(num, sizeof(num), "%lu", v);
+        return list_append(l, num, buf);
+}
+
+/* CONF_CPUS: a CPU or an ascending range of them, marked in the set. */
+static int cpu_token(const ConfItem *item, const char *tok, void *state, char *buf) {
+        bool *set = state; /* CONF_CPUS_SET entries */
+        char lo_s[32] = "", *dash = strchr(tok, '-');
+        unsigned long lo, hi;
+
+        snprintf(lo_s, sizeof(lo_s), "%.*s", dash ? (int) (dash - tok) : 31, tok);
+        if (parse_digits(lo_s, 10, &lo) < 0 || parse_digits(dash ? dash + 1 : tok, 10, &hi) < 0 || hi < lo ||
+            hi > item->max || hi >= CONF_CPUS_SET) {
+                snprintf(buf, REASON_MAX, "'%.32s' is not a CPU 0..%lu or an ascending range of them", tok, item->max);
+                return -EINVAL;
+        }
+        for (unsigned long c = lo; c <= hi; c++)
+                set[c] = true;
+        return 0;
+}
+
+static int parse_list(const ConfItem *item, const char *value, char *out) {
+        ListOut l = { .out = out };
+        int r;
+
+        out[0] = '\0';
+        r = parse_tokens(item, value, item->type == CONF_LADDER ? rung_token : name_token, &l, out);
+        if (r >= 0 && l.n == 0 && item->type != CONF_IFNAMES) {
+                snprintf(out, REASON_MAX,
+                         item->type == CONF_PORTS ? "expected at least one port" : "expected at least one rung");
+                r = -EINVAL;
+        }
+        return r;
+}
+
 /* CPU numbers and ranges ("1, 3-4 7") into a normalised cpulist ("1,3-4,7") in out (REASON_MAX
  * bytes), or the reason there. */
 static int parse_cpus(const ConfItem *item, const char *value, char *out) {
-        char tmp[REASON_MAX * 2];
-        bool set[1024] = {};
+        bool set[CONF_CPUS_SET] = {};
         size_t len = 0;
+        int r;
 
-        if (strlen(value) >= sizeof(tmp)) {
-                snprintf(out, REASON_MAX, "too long");
-                return -EINVAL;
-        }
-        strcpy(tmp, value);
-        for (char *save = NULL, *tok = strtok_r(tmp, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
-                char *dash = strchr(tok, '-');
-                unsigned long lo, hi;
-
-                if (dash)
-                        *dash = '\0';
-                if (parse_digits(tok, 10, &lo) < 0 || parse_digits(dash ? dash + 1 : tok, 10, &hi) < 0 || hi < lo ||
-                    hi > item->max || hi >= ELEMENTSOF(set)) {
-                        if (dash)
-                                *dash = '-';
-                        snprintf(out, REASON_MAX, "'%.32s' is not a CPU 0..%lu or an ascending range of them", tok,
-                                 item->max);
-                        return -EINVAL;
-                }
-                for (unsigned long c = lo; c <= hi; c++)
-                        set[c] = true;
-        }
+        r = parse_tokens(item, value, cpu_token, set, out);
+        if (r < 0)
+                return r;
         out[0] = '\0';
-        for (unsigned c = 0; c < ELEMENTSOF(set) && len < REASON_MAX; c++) {
+        for (unsigned c = 0; c < CONF_CPUS_SET && len < REASON_MAX; c++) {
                 unsigned e = c;
 
                 if (!set[c])
                         continue;
-                while (e + 1 < ELEMENTSOF(set) && set[e + 1])
+                while (e + 1 < CONF_CPUS_SET && set[e + 1])
                         e++;
                 len += (size_t) snprintf(out + len, REASON_MAX - len, e > c ? "%s%u-%u" : "%s%u", len ? "," : "", c, e);
                 c = e;
         }
         if (len >= REASON_MAX) {
                 snprintf(out, REASON_MAX, "too long");
-                return -EINVAL;
-        }
-        return 0;
-}
-
-/* "64 128 256": 1..CONF_LADDER_MAX strictly ascending integers in [min, max], blanks or commas
- * between. Writes the normalised list (one blank between) into out (REASON_MAX bytes) or the reason. */
-static int parse_ladder(const ConfItem *item, const char *value, char *out) {
-        unsigned long prev = 0;
-        size_t n = 0, len = 0;
-        const char *p = value;
-
-        for (;;) {
-                char tok[32] = "";
-                size_t l;
-                unsigned long v = 0;
-
-                p += strspn(p, " \t,");
-                if (!*p)
-                        break;
-                l = strcspn(p, " \t,");
-                if (l < sizeof(tok))
-                        memcpy(tok, p, l);
-                if (l >= sizeof(tok) || parse_digits(tok, 10, &v) < 0 || v < item->min || v > item->max) {
-                        snprintf(out, REASON_MAX, "'%.*s' is not a number %lu..%lu", (int) (l < 32 ? l : 32), p,
-                                 item->min, item->max);
-                        return -EINVAL;
-                }
-                if (n > 0 && v <= prev) {
-                        snprintf(out, REASON_MAX, "%lu does not ascend from %lu", v, prev);
-                        return -EINVAL;
-                }
-                if (++n > CONF_LADDER_MAX) {
-                        snprintf(out, REASON_MAX, "more than %d rungs", CONF_LADDER_MAX);
-                        return -ERANGE;
-                }
-                len += (size_t) snprintf(out + len, REASON_MAX - len, "%s%lu", n > 1 ? " " : "", v);
-                prev = v;
-                p += l;
-        }
-        if (n == 0) {
-                snprintf(out, REASON_MAX, "expected at least one rung");
                 return -EINVAL;
         }
         return 0;
@@ -798,7 +815,7 @@ int conf_item_parse(const ConfItem *item, const char *value, void *base, char **
                 return parse_url_list(item, value, field, ret_reason);
         case CONF_IFNAMES:
         case CONF_PORTS:
-                r = parse_list(item, value, item->type == CONF_PORTS ? port_ok : ifname_ok, buf);
+                r = parse_list(item, value, buf);
                 if (r >= 0)
                         return set_string(field, buf);
                 break;
@@ -816,7 +833,7 @@ int conf_item_parse(const ConfItem *item, const char *value, void *base, char **
                 r = parse_word(item, value, field, buf);
                 break;
         case CONF_LADDER:
-                r = parse_ladder(item, value, buf);
+                r = parse_list(item, value, buf);
                 if (r >= 0)
                         return set_string(field, buf);
                 break;
