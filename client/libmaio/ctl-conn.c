@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "cleanup.h"
 #include "ctl-internal.h"
 #include "maio_netlink.h"
+#include "time-util.h"
 
 #include "ctl-routes.h"
 
@@ -84,6 +86,30 @@ const char *maio_transport_to_string(maio_transport t) {
                 return "rest";
         }
         return NULL;
+}
+
+/* ---- time ---- */
+
+int64_t ctl_now_ms(void) {
+        return (int64_t) (now_usec(CLOCK_MONOTONIC) / 1000);
+}
+
+int ctl_wait_fd(int fd, short events, int64_t deadline_ms) {
+        for (;;) {
+                int64_t left = deadline_ms - ctl_now_ms();
+                struct pollfd p = { .fd = fd, .events = events };
+                int k;
+
+                if (left <= 0)
+                        return -ETIMEDOUT;
+                k = poll(&p, 1, (int) left);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return -errno;
+                if (k > 0)
+                        return 0;
+        }
 }
 
 /* ---- routes ---- */

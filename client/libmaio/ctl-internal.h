@@ -118,6 +118,13 @@ void ctl_rest_close(CtlRest *rest);
 int ctl_rest_exchange(CtlRest *rest, const char *method, const char *path, const char *body, int *ret_status,
                       char **ret_body, size_t *ret_len);
 
+/* ---- time (ctl-conn.c) ---- */
+
+int64_t ctl_now_ms(void); /* CLOCK_MONOTONIC */
+/* Waits until fd has events or the deadline (ctl_now_ms() time) passes. Returns 0, -ETIMEDOUT or
+ * -errno. */
+int ctl_wait_fd(int fd, short events, int64_t deadline_ms);
+
 /* ---- the connection either way ---- */
 
 typedef struct CtlConn {

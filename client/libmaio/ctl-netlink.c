@@ -18,7 +18,6 @@
 #include "cleanup.h"
 #include "ctl-internal.h"
 #include "maio_netlink.h"
-#include "time-util.h"
 
 #define CTL_NL_HDR_LEN (NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(struct maio_nlhdr)))
 #define CTL_NL_RCVBUF (1024 * 1024)
@@ -138,24 +137,6 @@ int ctl_nl_check_sender(const CtlNl *nl, uint32_t from, const struct ucred *cred
                 return -EPERM;
         }
         return 0;
-}
-
-static int wait_readable(int fd, int64_t deadline_ms) {
-        for (;;) {
-                int64_t left = deadline_ms - (int64_t) (now_usec(CLOCK_MONOTONIC) / 1000);
-                struct pollfd p = { .fd = fd, .events = POLLIN };
-                int k;
-
-                if (left <= 0)
-                        return -ETIMEDOUT;
-                k = poll(&p, 1, (int) left);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return -errno;
-                if (k > 0)
-                        return 0;
-        }
 }
 
 static int append_text(CtlNlReply *r, const char *s, size_t n) {
@@ -279,7 +260,7 @@ int ctl_nl_transact(CtlNl *nl, CtlNlReply *ret, char *err, size_t err_size) {
         struct nlmsghdr *req = (struct nlmsghdr *) nl->buf;
         struct sockaddr_nl to = { .nl_family = AF_NETLINK, .nl_pid = nl->port };
         bool want_ack = req->nlmsg_flags & NLM_F_ACK;
-        int64_t deadline = (int64_t) (now_usec(CLOCK_MONOTONIC) / 1000) + nl->timeout_ms;
+        int64_t deadline = ctl_now_ms() + nl->timeout_ms;
         CtlNlReply r = {};
         int k;
 
@@ -303,7 +284,7 @@ int ctl_nl_transact(CtlNl *nl, CtlNlReply *ret, char *err, size_t err_size) {
                 bool have = false;
                 ssize_t n;
 
-                k = wait_readable(nl->fd, deadline);
+                k = ctl_wait_fd(nl->fd, POLLIN, deadline);
                 if (k < 0)
                         break;
                 n = recvmsg(nl->fd, &mh, MSG_DONTWAIT);

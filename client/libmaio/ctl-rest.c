@@ -16,32 +16,9 @@
 
 #include "cleanup.h"
 #include "ctl-internal.h"
-#include "time-util.h"
 
 #define CTL_REST_REPLY_MAX (16u * 1024u * 1024u)
 #define CTL_REST_HEAD_MAX 8192u
-
-static int64_t now_ms(void) {
-        return (int64_t) (now_usec(CLOCK_MONOTONIC) / 1000);
-}
-
-static int wait_fd(int fd, short events, int64_t deadline) {
-        for (;;) {
-                int64_t left = deadline - now_ms();
-                struct pollfd p = { .fd = fd, .events = events };
-                int k;
-
-                if (left <= 0)
-                        return -ETIMEDOUT;
-                k = poll(&p, 1, (int) left);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return -errno;
-                if (k > 0)
-                        return 0;
-        }
-}
 
 /* Connects within the timeout. A unix stream connect to a listener whose backlog is full fails
  * with EAGAIN when non-blocking (and would wait unbounded when blocking): it is retried every 10 ms
@@ -49,7 +26,7 @@ static int wait_fd(int fd, short events, int64_t deadline) {
 static int rest_connect(CtlRest *rest) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
         _cleanup_close_ int fd = -EBADF;
-        int64_t deadline = now_ms() + rest->timeout_ms;
+        int64_t deadline = ctl_now_ms() + rest->timeout_ms;
 
         if (strlen(rest->path) >= sizeof sa.sun_path)
                 return -ENAMETOOLONG;
@@ -62,7 +39,7 @@ static int rest_connect(CtlRest *rest) {
                         continue;
                 if (errno != EAGAIN)
                         return -errno;
-                if (now_ms() >= deadline)
+                if (ctl_now_ms() >= deadline)
                         return -ETIMEDOUT;
                 (void) poll(NULL, 0, 10);
         }
@@ -94,7 +71,7 @@ static int send_all(int fd, const char *p, size_t n, int64_t deadline) {
                 int r;
 
                 if (k < 0 && (errno == EAGAIN || errno == EINTR)) {
-                        r = wait_fd(fd, POLLOUT, deadline);
+                        r = ctl_wait_fd(fd, POLLOUT, deadline);
                         if (r < 0)
                                 return r;
                         continue;
@@ -162,7 +139,7 @@ static int read_reply(CtlRest *rest, int64_t deadline, int *ret_status, size_t *
                         return r;
                 k = recv(rest->fd, rest->buf + len, rest->cap - len - 1, MSG_DONTWAIT);
                 if (k < 0 && (errno == EAGAIN || errno == EINTR)) {
-                        r = wait_fd(rest->fd, POLLIN, deadline);
+                        r = ctl_wait_fd(rest->fd, POLLIN, deadline);
                         if (r < 0)
                                 return r;
                         continue;
@@ -210,7 +187,7 @@ static int read_reply(CtlRest *rest, int64_t deadline, int *ret_status, size_t *
 
 static int exchange_once(CtlRest *rest, const char *method, const char *path, const char *body, int *ret_status,
                          char **ret_body, size_t *ret_len) {
-        int64_t deadline = now_ms() + rest->timeout_ms;
+        int64_t deadline = ctl_now_ms() + rest->timeout_ms;
         size_t blen = body ? strlen(body) : 0, off = 0, len = 0;
         _cleanup_free_ char *req = NULL;
         bool close_after = false;
