@@ -89,32 +89,6 @@ static void help(void) {
                "  -h, --help  --version\n");
 }
 
-static int parse_double(const char *s, double min, double max, double *ret) {
-        char *end;
-        double v;
-
-        errno = 0;
-        v = strtod(s, &end);
-        if (errno != 0 || end == s || *end != '\0' || !(v >= min && v <= max))
-                return -EINVAL;
-        *ret = v;
-        return 0;
-}
-
-static int parse_u64(const char *s, uint64_t max, uint64_t *ret) {
-        char *end;
-        unsigned long long v;
-
-        if (*s < '0' || *s > '9')
-                return -EINVAL;
-        errno = 0;
-        v = strtoull(s, &end, 0);
-        if (errno != 0 || *end != '\0' || v > max)
-                return -EINVAL;
-        *ret = v;
-        return 0;
-}
-
 static int parse_grid(const char *s, TierPolicyParams *pp) {
         unsigned rows, cols;
         char tail;
@@ -125,11 +99,6 @@ static int parse_grid(const char *s, TierPolicyParams *pp) {
                               TIER_GRID_DEFAULT_BURST_MIN, TIER_GRID_DEFAULT_BURST_MAX);
 }
 
-static int usage_error(const char *opt, const char *value) {
-        fprintf(stderr, "maio-tiersim: invalid value for %s: '%s'\n", opt, value);
-        return -EINVAL;
-}
-
 /* Handles one option that carries a number; returns 0 or -EINVAL after printing why. */
 static int parse_numeric(int c, const char *opt, const char *v, Args *a) {
         uint64_t u;
@@ -138,13 +107,13 @@ static int parse_numeric(int c, const char *opt, const char *v, Args *a) {
         switch (c) {
         case ARG_LOCAL_FRACTION:
                 a->have_local_fraction = true;
-                return parse_double(v, 0, 1, &a->sp.local_fraction) < 0 ? usage_error(opt, v) : 0;
+                return tiersim_parse_double(v, 0, 1, &a->sp.local_fraction) < 0 ? tiersim_usage_error(opt, v) : 0;
         case ARG_CONTENTION:
                 a->have_contention = true;
-                return parse_double(v, 0, 0.9, &a->sp.contention) < 0 ? usage_error(opt, v) : 0;
+                return tiersim_parse_double(v, 0, 0.9, &a->sp.contention) < 0 ? tiersim_usage_error(opt, v) : 0;
         case ARG_EPISODES:
-                if (parse_u64(v, 1000000, &u) < 0)
-                        return usage_error(opt, v);
+                if (tiersim_parse_u64(v, 0, 1000000, &u) < 0)
+                        return tiersim_usage_error(opt, v);
                 a->episodes = (unsigned) u;
                 return 0;
         case ARG_NOISE:
@@ -152,55 +121,57 @@ static int parse_numeric(int c, const char *opt, const char *v, Args *a) {
                         a->opts.noise = NOISE_DEFAULT;
                         return 0;
                 }
-                return parse_double(v, 0, 0.5, &a->opts.noise) < 0 ? usage_error(opt, v) : 0;
+                return tiersim_parse_double(v, 0, 0.5, &a->opts.noise) < 0 ? tiersim_usage_error(opt, v) : 0;
         case ARG_SHIFT_EPISODE:
-                if (parse_u64(v, 1000000, &u) < 0 || u < 1)
-                        return usage_error(opt, v);
+                if (tiersim_parse_u64(v, 1, 1000000, &u) < 0)
+                        return tiersim_usage_error(opt, v);
                 a->opts.shift_episode = (unsigned) u;
                 return 0;
         case ARG_SHIFT_CONTENTION:
                 a->have_shift_contention = true;
-                return parse_double(v, 0, 0.9, &a->opts.shift_contention) < 0 ? usage_error(opt, v) : 0;
+                return tiersim_parse_double(v, 0, 0.9, &a->opts.shift_contention) < 0 ? tiersim_usage_error(opt, v) : 0;
         case ARG_CHECKPOINT:
-                if (parse_u64(v, 1000000, &u) < 0 || u < 1)
-                        return usage_error(opt, v);
+                if (tiersim_parse_u64(v, 1, 1000000, &u) < 0)
+                        return tiersim_usage_error(opt, v);
                 a->opts.checkpoint = (unsigned) u;
                 return 0;
         case ARG_SEED:
-                return parse_u64(v, UINT64_MAX, &a->seed) < 0 ? usage_error(opt, v) : 0;
+                return tiersim_parse_u64(v, 0, UINT64_MAX, &a->seed) < 0 ? tiersim_usage_error(opt, v) : 0;
         case ARG_ACTION:
-                if (parse_u64(v, TIER_GRID_MAX * TIER_GRID_MAX - 1, &u) < 0)
-                        return usage_error(opt, v);
+                if (tiersim_parse_u64(v, 0, TIER_GRID_MAX * TIER_GRID_MAX - 1, &u) < 0)
+                        return tiersim_usage_error(opt, v);
                 a->pp.action = (unsigned) u;
                 a->have_action = true;
                 return 0;
         case ARG_PAGES:
-                if (parse_u64(v, TRACE_MAX_PAGES, &u) < 0 || u < 64)
-                        return usage_error(opt, v);
+                if (tiersim_parse_u64(v, 64, TRACE_MAX_PAGES, &u) < 0)
+                        return tiersim_usage_error(opt, v);
                 a->wp.pages = u;
                 return 0;
         case ARG_EPOCHS:
-                if (parse_u64(v, 100000, &u) < 0 || u < 1)
-                        return usage_error(opt, v);
+                if (tiersim_parse_u64(v, 1, 100000, &u) < 0)
+                        return tiersim_usage_error(opt, v);
                 a->wp.epochs = u;
                 return 0;
         case ARG_DELTA_RATE:
-                return parse_double(v, 0, 1e9, &a->sp.telemetry.delta_rate) < 0 ? usage_error(opt, v) : 0;
+                return tiersim_parse_double(v, 0, 1e9, &a->sp.telemetry.delta_rate) < 0 ? tiersim_usage_error(opt, v)
+                                                                                        : 0;
         case ARG_DELTA_MARK:
-                return parse_double(v, 0, 1e9, &a->sp.telemetry.delta_mark_s) < 0 ? usage_error(opt, v) : 0;
+                return tiersim_parse_double(v, 0, 1e9, &a->sp.telemetry.delta_mark_s) < 0 ? tiersim_usage_error(opt, v)
+                                                                                          : 0;
         case ARG_LOCAL_NS:
-                if (parse_double(v, 0.001, 1e9, &d) < 0)
-                        return usage_error(opt, v);
+                if (tiersim_parse_double(v, 0.001, 1e9, &d) < 0)
+                        return tiersim_usage_error(opt, v);
                 a->sp.local_lat_s = d * 1e-9;
                 return 0;
         case ARG_REMOTE_NS:
-                if (parse_double(v, 0.001, 1e9, &d) < 0)
-                        return usage_error(opt, v);
+                if (tiersim_parse_double(v, 0.001, 1e9, &d) < 0)
+                        return tiersim_usage_error(opt, v);
                 a->sp.remote_lat_s = d * 1e-9;
                 return 0;
         case ARG_LINK_GBPS:
-                if (parse_double(v, 1e-6, 1e6, &d) < 0)
-                        return usage_error(opt, v);
+                if (tiersim_parse_double(v, 1e-6, 1e6, &d) < 0)
+                        return tiersim_usage_error(opt, v);
                 a->sp.link_bw_Bps = d * 1e9;
                 return 0;
         default:
@@ -301,11 +272,11 @@ static int parse_args(int argc, char **argv, Args *a) {
                         else if (strcmp(optarg, "table") == 0)
                                 a->output = OUTPUT_TABLE;
                         else
-                                return usage_error("-o", optarg);
+                                return tiersim_usage_error("-o", optarg);
                         break;
                 case ARG_GRID:
                         if (parse_grid(optarg, &a->pp) < 0)
-                                return usage_error("--grid", optarg);
+                                return tiersim_usage_error("--grid", optarg);
                         break;
                 case '?':
                         return -EINVAL;

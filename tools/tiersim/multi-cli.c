@@ -11,6 +11,7 @@
 
 #include "multi-cli.h"
 #include "multi.h"
+#include "tiersim-io.h"
 
 enum {
         ARG_TENANTS = 0x100,
@@ -62,37 +63,6 @@ static void multi_help(void) {
                "  -h, --help\n");
 }
 
-static int bad(const char *opt, const char *v) {
-        fprintf(stderr, "maio-tiersim: invalid value for %s: '%s'\n", opt, v);
-        return -EINVAL;
-}
-
-static int num(const char *s, double min, double max, double *ret) {
-        char *end;
-        double v;
-
-        errno = 0;
-        v = strtod(s, &end);
-        if (errno != 0 || end == s || *end != '\0' || !(v >= min && v <= max))
-                return -EINVAL;
-        *ret = v;
-        return 0;
-}
-
-static int unum(const char *s, uint64_t min, uint64_t max, uint64_t *ret) {
-        char *end;
-        unsigned long long v;
-
-        if (*s < '0' || *s > '9')
-                return -EINVAL;
-        errno = 0;
-        v = strtoull(s, &end, 10);
-        if (errno != 0 || *end != '\0' || v < min || v > max)
-                return -EINVAL;
-        *ret = v;
-        return 0;
-}
-
 typedef struct MultiArgs {
         MultiParams p;
         int strategy, mode; /* -1 = all */
@@ -106,69 +76,69 @@ static int parse_value(int c, const char *opt, const char *v, MultiArgs *a) {
 
         switch (c) {
         case ARG_TENANTS:
-                return multi_params_parse_tenants(p, v) < 0 ? bad(opt, v) : 0;
+                return multi_params_parse_tenants(p, v) < 0 ? tiersim_usage_error(opt, v) : 0;
         case ARG_LINK_PAGES:
-                return unum(v, 1, UINT32_MAX, &p->link_pages) < 0 ? bad(opt, v) : 0;
+                return tiersim_parse_u64(v, 1, UINT32_MAX, &p->link_pages) < 0 ? tiersim_usage_error(opt, v) : 0;
         case ARG_CHURN:
-                if (unum(v, 0, 100000, &u) < 0)
-                        return bad(opt, v);
+                if (tiersim_parse_u64(v, 0, 100000, &u) < 0)
+                        return tiersim_usage_error(opt, v);
                 p->churn_every = (unsigned) u;
                 return 0;
         case ARG_PERIOD:
-                if (unum(v, 1, 100000, &u) < 0)
-                        return bad(opt, v);
+                if (tiersim_parse_u64(v, 1, 100000, &u) < 0)
+                        return tiersim_usage_error(opt, v);
                 p->period = (unsigned) u;
                 return 0;
         case ARG_PERIOD_PHASE:
-                if (unum(v, 0, 100000, &u) < 0)
-                        return bad(opt, v);
+                if (tiersim_parse_u64(v, 0, 100000, &u) < 0)
+                        return tiersim_usage_error(opt, v);
                 p->period_phase = (int) u;
                 return 0;
         case ARG_HORIZON:
-                if (unum(v, 0, 100000, &u) < 0)
-                        return bad(opt, v);
+                if (tiersim_parse_u64(v, 0, 100000, &u) < 0)
+                        return tiersim_usage_error(opt, v);
                 p->horizon = (unsigned) u;
                 return 0;
         case ARG_STRATEGY:
                 a->strategy = strcmp(v, "all") == 0 ? -1 : multi_strategy_from_name(v);
-                return a->strategy == -EINVAL ? bad(opt, v) : 0;
+                return a->strategy == -EINVAL ? tiersim_usage_error(opt, v) : 0;
         case ARG_MODE:
                 a->mode = strcmp(v, "all") == 0 ? -1 : multi_mode_from_name(v);
-                return a->mode == -EINVAL ? bad(opt, v) : 0;
+                return a->mode == -EINVAL ? tiersim_usage_error(opt, v) : 0;
         case ARG_LOCAL_FRACTION:
-                return num(v, 0, 1, &p->sp.local_fraction) < 0 ? bad(opt, v) : 0;
+                return tiersim_parse_double(v, 0, 1, &p->sp.local_fraction) < 0 ? tiersim_usage_error(opt, v) : 0;
         case ARG_CONTENTION:
-                return num(v, 0, 0.9, &p->sp.contention) < 0 ? bad(opt, v) : 0;
+                return tiersim_parse_double(v, 0, 0.9, &p->sp.contention) < 0 ? tiersim_usage_error(opt, v) : 0;
         case ARG_ACTION:
-                if (unum(v, 0, TIER_GRID_MAX * TIER_GRID_MAX - 1, &u) < 0)
-                        return bad(opt, v);
+                if (tiersim_parse_u64(v, 0, TIER_GRID_MAX * TIER_GRID_MAX - 1, &u) < 0)
+                        return tiersim_usage_error(opt, v);
                 p->pp.action = (unsigned) u;
                 return 0;
         case ARG_SEED:
-                return unum(v, 0, UINT64_MAX, &p->seed) < 0 ? bad(opt, v) : 0;
+                return tiersim_parse_u64(v, 0, UINT64_MAX, &p->seed) < 0 ? tiersim_usage_error(opt, v) : 0;
         case ARG_PAGES:
-                if (unum(v, 64, TRACE_MAX_PAGES, &u) < 0)
-                        return bad(opt, v);
+                if (tiersim_parse_u64(v, 64, TRACE_MAX_PAGES, &u) < 0)
+                        return tiersim_usage_error(opt, v);
                 p->wp.pages = u;
                 return 0;
         case ARG_EPOCHS:
-                if (unum(v, 1, 100000, &u) < 0)
-                        return bad(opt, v);
+                if (tiersim_parse_u64(v, 1, 100000, &u) < 0)
+                        return tiersim_usage_error(opt, v);
                 p->wp.epochs = u;
                 return 0;
         case ARG_LOCAL_NS:
-                if (num(v, 0.001, 1e9, &d) < 0)
-                        return bad(opt, v);
+                if (tiersim_parse_double(v, 0.001, 1e9, &d) < 0)
+                        return tiersim_usage_error(opt, v);
                 p->sp.local_lat_s = d * 1e-9;
                 return 0;
         case ARG_REMOTE_NS:
-                if (num(v, 0.001, 1e9, &d) < 0)
-                        return bad(opt, v);
+                if (tiersim_parse_double(v, 0.001, 1e9, &d) < 0)
+                        return tiersim_usage_error(opt, v);
                 p->sp.remote_lat_s = d * 1e-9;
                 return 0;
         case ARG_LINK_GBPS:
-                if (num(v, 1e-6, 1e6, &d) < 0)
-                        return bad(opt, v);
+                if (tiersim_parse_double(v, 1e-6, 1e6, &d) < 0)
+                        return tiersim_usage_error(opt, v);
                 p->sp.link_bw_Bps = d * 1e9;
                 return 0;
         default:
@@ -217,7 +187,7 @@ static int multi_parse(int argc, char **argv, MultiArgs *a) {
                         return 0;
                 case 'o':
                         if (strcmp(optarg, "json") != 0 && strcmp(optarg, "table") != 0)
-                                return bad("-o", optarg);
+                                return tiersim_usage_error("-o", optarg);
                         a->json = strcmp(optarg, "json") == 0;
                         break;
                 case ARG_ISOLATED:
@@ -247,21 +217,6 @@ static int multi_parse(int argc, char **argv, MultiArgs *a) {
 
 /* ---- output ---- */
 
-static json_object *jdbl(double v) {
-        char buf[32];
-
-        snprintf(buf, sizeof buf, "%.9g", v);
-        return json_object_new_double_s(v, buf);
-}
-
-static int jadd(json_object *o, const char *key, json_object *v) {
-        if (!v || json_object_object_add(o, key, v) < 0) {
-                json_object_put(v);
-                return -ENOMEM;
-        }
-        return 0;
-}
-
 static int jappend(json_object *a, json_object *v) {
         if (!v || json_object_array_add(a, v) < 0) {
                 json_object_put(v);
@@ -276,8 +231,9 @@ static json_object *tenants_spec_json(const MultiParams *p) {
         for (unsigned i = 0; a && i < p->n_tenants; i++) {
                 json_object *t = json_object_new_object();
 
-                if (jappend(a, t) < 0 || jadd(t, "priority", json_object_new_int((int) p->priority[i])) < 0 ||
-                    jadd(t, "workload", json_object_new_string(p->workload[i])) < 0) {
+                if (jappend(a, t) < 0 ||
+                    tiersim_json_add(t, "priority", json_object_new_int((int) p->priority[i])) < 0 ||
+                    tiersim_json_add(t, "workload", json_object_new_string(p->workload[i])) < 0) {
                         json_object_put(a);
                         return NULL;
                 }
@@ -288,20 +244,20 @@ static json_object *tenants_spec_json(const MultiParams *p) {
 static json_object *scenario_json(const MultiParams *p) {
         json_object *o = json_object_new_object();
 
-        if (!o || jadd(o, "tenants", tenants_spec_json(p)) < 0 ||
-            jadd(o, "local_fraction", jdbl(p->sp.local_fraction)) < 0 ||
-            jadd(o, "contention", jdbl(p->sp.contention)) < 0 ||
-            jadd(o, "policy", json_object_new_string(p->policy)) < 0 ||
-            jadd(o, "link_pages", json_object_new_int64((int64_t) p->link_pages)) < 0 ||
-            jadd(o, "churn_every", json_object_new_int((int) p->churn_every)) < 0 ||
-            jadd(o, "period", json_object_new_int((int) p->period)) < 0 ||
-            jadd(o, "period_phase",
-                 json_object_new_int(p->period_phase >= 0 ? p->period_phase : (int) (p->period / 2))) < 0 ||
-            jadd(o, "pages", json_object_new_int64((int64_t) p->wp.pages)) < 0 ||
-            jadd(o, "epochs", json_object_new_int64((int64_t) p->wp.epochs)) < 0 ||
-            jadd(o, "horizon", json_object_new_int((int) p->horizon)) < 0 ||
-            jadd(o, "shared_latency", json_object_new_boolean(p->shared_latency)) < 0 ||
-            jadd(o, "seed", json_object_new_uint64(p->seed)) < 0) {
+        if (!o || tiersim_json_add(o, "tenants", tenants_spec_json(p)) < 0 ||
+            tiersim_json_add(o, "local_fraction", tiersim_json_double(p->sp.local_fraction)) < 0 ||
+            tiersim_json_add(o, "contention", tiersim_json_double(p->sp.contention)) < 0 ||
+            tiersim_json_add(o, "policy", json_object_new_string(p->policy)) < 0 ||
+            tiersim_json_add(o, "link_pages", json_object_new_int64((int64_t) p->link_pages)) < 0 ||
+            tiersim_json_add(o, "churn_every", json_object_new_int((int) p->churn_every)) < 0 ||
+            tiersim_json_add(o, "period", json_object_new_int((int) p->period)) < 0 ||
+            tiersim_json_add(o, "period_phase",
+                             json_object_new_int(p->period_phase >= 0 ? p->period_phase : (int) (p->period / 2))) < 0 ||
+            tiersim_json_add(o, "pages", json_object_new_int64((int64_t) p->wp.pages)) < 0 ||
+            tiersim_json_add(o, "epochs", json_object_new_int64((int64_t) p->wp.epochs)) < 0 ||
+            tiersim_json_add(o, "horizon", json_object_new_int((int) p->horizon)) < 0 ||
+            tiersim_json_add(o, "shared_latency", json_object_new_boolean(p->shared_latency)) < 0 ||
+            tiersim_json_add(o, "seed", json_object_new_uint64(p->seed)) < 0) {
                 json_object_put(o);
                 return NULL;
         }
@@ -311,16 +267,17 @@ static json_object *scenario_json(const MultiParams *p) {
 static json_object *tenant_json(const MultiTenantResult *t) {
         json_object *o = json_object_new_object();
 
-        if (!o || jadd(o, "slot", json_object_new_int((int) t->slot)) < 0 ||
-            jadd(o, "priority", json_object_new_int((int) t->priority)) < 0 ||
-            jadd(o, "workload", json_object_new_string(t->workload)) < 0 ||
-            jadd(o, "generation", json_object_new_int((int) t->generation)) < 0 ||
-            jadd(o, "join_epoch", json_object_new_int((int) t->join_epoch)) < 0 ||
-            jadd(o, "epochs", json_object_new_int((int) t->epochs)) < 0 ||
-            jadd(o, "runtime_s", jdbl(t->runtime_s)) < 0 || jadd(o, "alone_s", jdbl(t->alone_s)) < 0 ||
-            jadd(o, "degradation", jdbl(t->degradation)) < 0 ||
-            jadd(o, "demand", json_object_new_uint64(t->demand)) < 0 ||
-            jadd(o, "promoted", json_object_new_uint64(t->promoted)) < 0) {
+        if (!o || tiersim_json_add(o, "slot", json_object_new_int((int) t->slot)) < 0 ||
+            tiersim_json_add(o, "priority", json_object_new_int((int) t->priority)) < 0 ||
+            tiersim_json_add(o, "workload", json_object_new_string(t->workload)) < 0 ||
+            tiersim_json_add(o, "generation", json_object_new_int((int) t->generation)) < 0 ||
+            tiersim_json_add(o, "join_epoch", json_object_new_int((int) t->join_epoch)) < 0 ||
+            tiersim_json_add(o, "epochs", json_object_new_int((int) t->epochs)) < 0 ||
+            tiersim_json_add(o, "runtime_s", tiersim_json_double(t->runtime_s)) < 0 ||
+            tiersim_json_add(o, "alone_s", tiersim_json_double(t->alone_s)) < 0 ||
+            tiersim_json_add(o, "degradation", tiersim_json_double(t->degradation)) < 0 ||
+            tiersim_json_add(o, "demand", json_object_new_uint64(t->demand)) < 0 ||
+            tiersim_json_add(o, "promoted", json_object_new_uint64(t->promoted)) < 0) {
                 json_object_put(o);
                 return NULL;
         }
@@ -330,14 +287,16 @@ static json_object *tenant_json(const MultiTenantResult *t) {
 static json_object *run_json(const MultiRun *r) {
         json_object *o = json_object_new_object(), *deg = json_object_new_object(), *ts = json_object_new_array();
 
-        if (!o || jadd(o, "strategy", json_object_new_string(multi_strategy_name(r->strategy))) < 0 ||
-            jadd(o, "mode", json_object_new_string(multi_mode_name(r->mode))) < 0 ||
-            jadd(o, "degradation_by_priority", deg) < 0 || jadd(o, "total_runtime_s", jdbl(r->total_runtime_s)) < 0 ||
-            jadd(o, "total_alone_s", jdbl(r->total_alone_s)) < 0 ||
-            jadd(o, "reallocations", json_object_new_uint64(r->reallocations)) < 0 ||
-            jadd(o, "promoted", json_object_new_uint64(r->promoted)) < 0 ||
-            jadd(o, "idle_pages", json_object_new_uint64(r->idle_pages)) < 0 ||
-            jadd(o, "epochs", json_object_new_int((int) r->epochs)) < 0 || jadd(o, "tenants", ts) < 0) {
+        if (!o || tiersim_json_add(o, "strategy", json_object_new_string(multi_strategy_name(r->strategy))) < 0 ||
+            tiersim_json_add(o, "mode", json_object_new_string(multi_mode_name(r->mode))) < 0 ||
+            tiersim_json_add(o, "degradation_by_priority", deg) < 0 ||
+            tiersim_json_add(o, "total_runtime_s", tiersim_json_double(r->total_runtime_s)) < 0 ||
+            tiersim_json_add(o, "total_alone_s", tiersim_json_double(r->total_alone_s)) < 0 ||
+            tiersim_json_add(o, "reallocations", json_object_new_uint64(r->reallocations)) < 0 ||
+            tiersim_json_add(o, "promoted", json_object_new_uint64(r->promoted)) < 0 ||
+            tiersim_json_add(o, "idle_pages", json_object_new_uint64(r->idle_pages)) < 0 ||
+            tiersim_json_add(o, "epochs", json_object_new_int((int) r->epochs)) < 0 ||
+            tiersim_json_add(o, "tenants", ts) < 0) {
                 json_object_put(o);
                 return NULL;
         }
@@ -347,7 +306,7 @@ static json_object *run_json(const MultiRun *r) {
                 if (!r->have_priority[p])
                         continue;
                 snprintf(key, sizeof key, "%u", p);
-                if (jadd(deg, key, jdbl(r->degradation[p])) < 0) {
+                if (tiersim_json_add(deg, key, tiersim_json_double(r->degradation[p])) < 0) {
                         json_object_put(o);
                         return NULL;
                 }
@@ -416,7 +375,8 @@ int multi_main(int argc, char **argv) {
         if (a.json) {
                 root = json_object_new_object();
                 runs = json_object_new_array();
-                if (!root || jadd(root, "scenario", scenario_json(&a.p)) < 0 || jadd(root, "runs", runs) < 0) {
+                if (!root || tiersim_json_add(root, "scenario", scenario_json(&a.p)) < 0 ||
+                    tiersim_json_add(root, "runs", runs) < 0) {
                         json_object_put(root);
                         return 1;
                 }

@@ -22,15 +22,14 @@ static const char *rule_name(TierRuleKind k) {
         return k >= 0 && k < _TIER_RULE_KIND_MAX ? names[k] : "unknown";
 }
 
-/* A double printed with 9 significant digits: reports need no more, and they stay readable. */
-static json_object *jdouble(double v) {
+json_object *tiersim_json_double(double v) {
         char buf[32];
 
         snprintf(buf, sizeof buf, "%.9g", v);
         return json_object_new_double_s(v, buf);
 }
 
-static int add(json_object *o, const char *key, json_object *v) {
+int tiersim_json_add(json_object *o, const char *key, json_object *v) {
         if (!v || json_object_object_add(o, key, v) < 0) {
                 json_object_put(v);
                 return -ENOMEM;
@@ -43,12 +42,14 @@ static json_object *decision_to_json(const TierDecision *d) {
 
         if (!o)
                 return NULL;
-        if (add(o, "rule", json_object_new_string(rule_name(d->rule))) < 0 ||
-            add(o, "action", json_object_new_int(d->action)) < 0 ||
-            (d->rule == TIER_RULE_THRESHOLDS && (add(o, "rate_threshold", jdouble(d->rate_threshold)) < 0 ||
-                                                 add(o, "burst_threshold_s", jdouble(d->burst_threshold)) < 0)) ||
-            (d->rule == TIER_RULE_COUNTER && (add(o, "hot_samples", jdouble(d->hot_samples)) < 0 ||
-                                              add(o, "cool_samples", jdouble(d->cool_samples)) < 0))) {
+        if (tiersim_json_add(o, "rule", json_object_new_string(rule_name(d->rule))) < 0 ||
+            tiersim_json_add(o, "action", json_object_new_int(d->action)) < 0 ||
+            (d->rule == TIER_RULE_THRESHOLDS &&
+             (tiersim_json_add(o, "rate_threshold", tiersim_json_double(d->rate_threshold)) < 0 ||
+              tiersim_json_add(o, "burst_threshold_s", tiersim_json_double(d->burst_threshold)) < 0)) ||
+            (d->rule == TIER_RULE_COUNTER &&
+             (tiersim_json_add(o, "hot_samples", tiersim_json_double(d->hot_samples)) < 0 ||
+              tiersim_json_add(o, "cool_samples", tiersim_json_double(d->cool_samples)) < 0))) {
                 json_object_put(o);
                 return NULL;
         }
@@ -59,10 +60,10 @@ static int report_learning(const TiersimReport *rep, json_object *o) {
         uint64_t updates;
 
         policy_counters(rep->policy, NULL, NULL, &updates);
-        if (add(o, "episodes", json_object_new_int64(rep->training.episodes)) < 0 ||
-            add(o, "cache_served", json_object_new_int64(rep->training.cache_served)) < 0 ||
-            add(o, "cache_hit_rate", jdouble(rep->training.cache_hit_rate)) < 0 ||
-            add(o, "model_version", json_object_new_int64((int64_t) updates)) < 0)
+        if (tiersim_json_add(o, "episodes", json_object_new_int64(rep->training.episodes)) < 0 ||
+            tiersim_json_add(o, "cache_served", json_object_new_int64(rep->training.cache_served)) < 0 ||
+            tiersim_json_add(o, "cache_hit_rate", tiersim_json_double(rep->training.cache_hit_rate)) < 0 ||
+            tiersim_json_add(o, "model_version", json_object_new_int64((int64_t) updates)) < 0)
                 return -ENOMEM;
         return 0;
 }
@@ -72,21 +73,24 @@ static int report_regret(const TiersimReport *rep, json_object *o) {
         const SimTraining *t = &rep->training;
         const SimTrainOpts *op = &rep->opts;
 
-        if (add(o, "noise", jdouble(op->noise)) < 0)
+        if (tiersim_json_add(o, "noise", tiersim_json_double(op->noise)) < 0)
                 return -ENOMEM;
-        if (op->shift_episode > 0 && (add(o, "shift_episode", json_object_new_int64(op->shift_episode)) < 0 ||
-                                      add(o, "shift_contention", jdouble(op->shift_contention)) < 0))
+        if (op->shift_episode > 0 &&
+            (tiersim_json_add(o, "shift_episode", json_object_new_int64(op->shift_episode)) < 0 ||
+             tiersim_json_add(o, "shift_contention", tiersim_json_double(op->shift_contention)) < 0))
                 return -ENOMEM;
         if (!t->have_regret)
                 return 0;
-        if (add(o, "best_action", json_object_new_int64(t->best_action)) < 0 ||
-            add(o, "best_runtime_s", jdouble(t->best_runtime_s)) < 0 || add(o, "regret", jdouble(t->regret)) < 0 ||
-            add(o, "cumulative_regret", jdouble(t->cumulative_regret)) < 0)
+        if (tiersim_json_add(o, "best_action", json_object_new_int64(t->best_action)) < 0 ||
+            tiersim_json_add(o, "best_runtime_s", tiersim_json_double(t->best_runtime_s)) < 0 ||
+            tiersim_json_add(o, "regret", tiersim_json_double(t->regret)) < 0 ||
+            tiersim_json_add(o, "cumulative_regret", tiersim_json_double(t->cumulative_regret)) < 0)
                 return -ENOMEM;
         if (op->checkpoint > 0 && policy_learns(rep->policy) &&
-            (add(o, "checkpoint_episodes", json_object_new_int64(op->checkpoint)) < 0 ||
-             add(o, "checkpoint_regret", jdouble(t->checkpoint_regret)) < 0 ||
-             add(o, "checkpoint_cumulative_regret", jdouble(t->checkpoint_cumulative_regret)) < 0))
+            (tiersim_json_add(o, "checkpoint_episodes", json_object_new_int64(op->checkpoint)) < 0 ||
+             tiersim_json_add(o, "checkpoint_regret", tiersim_json_double(t->checkpoint_regret)) < 0 ||
+             tiersim_json_add(o, "checkpoint_cumulative_regret", tiersim_json_double(t->checkpoint_cumulative_regret)) <
+                     0))
                 return -ENOMEM;
         return 0;
 }
@@ -100,23 +104,25 @@ static int report_to_json(const TiersimReport *rep, json_object **ret) {
         if (!o)
                 return -ENOMEM;
         snprintf(seed, sizeof seed, "%" PRIu64, rep->seed);
-        if ((rep->workload ? add(o, "workload", json_object_new_string(rep->workload))
-                           : add(o, "trace", json_object_new_string(rep->trace))) < 0 ||
-            add(o, "policy", json_object_new_string(policy_name(rep->policy))) < 0 ||
-            add(o, "seed", json_object_new_string(seed)) < 0 ||
-            add(o, "local_fraction", jdouble(rep->local_fraction)) < 0 ||
-            add(o, "contention", jdouble(rep->contention)) < 0 ||
-            add(o, "footprint_pages", json_object_new_int64((int64_t) rep->pages)) < 0 ||
-            add(o, "epochs", json_object_new_int64((int64_t) rep->epochs)) < 0 ||
-            add(o, "local_capacity_pages", json_object_new_int64((int64_t) rep->capacity)) < 0 ||
-            add(o, "runtime_s", jdouble(r->runtime_s)) < 0 ||
-            add(o, "runtime_all_local_s", jdouble(rep->all_local_s)) < 0 ||
-            add(o, "degradation", jdouble(rep->all_local_s > 0 ? r->runtime_s / rep->all_local_s : 0)) < 0 ||
-            add(o, "promotions", json_object_new_int64((int64_t) r->promotions)) < 0 ||
-            add(o, "demotions", json_object_new_int64((int64_t) r->demotions)) < 0 ||
-            add(o, "traffic_bytes", json_object_new_int64((int64_t) r->traffic_bytes)) < 0 ||
-            add(o, "remote_access_fraction", jdouble(samples ? (double) r->remote_samples / samples : 0)) < 0 ||
-            add(o, "decision", decision_to_json(&rep->training.final)) < 0 ||
+        if ((rep->workload ? tiersim_json_add(o, "workload", json_object_new_string(rep->workload))
+                           : tiersim_json_add(o, "trace", json_object_new_string(rep->trace))) < 0 ||
+            tiersim_json_add(o, "policy", json_object_new_string(policy_name(rep->policy))) < 0 ||
+            tiersim_json_add(o, "seed", json_object_new_string(seed)) < 0 ||
+            tiersim_json_add(o, "local_fraction", tiersim_json_double(rep->local_fraction)) < 0 ||
+            tiersim_json_add(o, "contention", tiersim_json_double(rep->contention)) < 0 ||
+            tiersim_json_add(o, "footprint_pages", json_object_new_int64((int64_t) rep->pages)) < 0 ||
+            tiersim_json_add(o, "epochs", json_object_new_int64((int64_t) rep->epochs)) < 0 ||
+            tiersim_json_add(o, "local_capacity_pages", json_object_new_int64((int64_t) rep->capacity)) < 0 ||
+            tiersim_json_add(o, "runtime_s", tiersim_json_double(r->runtime_s)) < 0 ||
+            tiersim_json_add(o, "runtime_all_local_s", tiersim_json_double(rep->all_local_s)) < 0 ||
+            tiersim_json_add(o, "degradation",
+                             tiersim_json_double(rep->all_local_s > 0 ? r->runtime_s / rep->all_local_s : 0)) < 0 ||
+            tiersim_json_add(o, "promotions", json_object_new_int64((int64_t) r->promotions)) < 0 ||
+            tiersim_json_add(o, "demotions", json_object_new_int64((int64_t) r->demotions)) < 0 ||
+            tiersim_json_add(o, "traffic_bytes", json_object_new_int64((int64_t) r->traffic_bytes)) < 0 ||
+            tiersim_json_add(o, "remote_access_fraction",
+                             tiersim_json_double(samples ? (double) r->remote_samples / samples : 0)) < 0 ||
+            tiersim_json_add(o, "decision", decision_to_json(&rep->training.final)) < 0 ||
             (policy_learns(rep->policy) && report_learning(rep, o) < 0) || report_regret(rep, o) < 0) {
                 json_object_put(o);
                 return -ENOMEM;
@@ -196,4 +202,35 @@ int tiersim_model_save(const TierPolicy *p, const char *path) {
                 return r ? r : -EIO;
         }
         return 0;
+}
+
+int tiersim_parse_double(const char *s, double min, double max, double *ret) {
+        char *end;
+        double v;
+
+        errno = 0;
+        v = strtod(s, &end);
+        if (errno != 0 || end == s || *end != '\0' || !(v >= min && v <= max))
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+int tiersim_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret) {
+        char *end;
+        unsigned long long v;
+
+        if (*s < '0' || *s > '9')
+                return -EINVAL;
+        errno = 0;
+        v = strtoull(s, &end, 0);
+        if (errno != 0 || *end != '\0' || v < min || v > max)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+int tiersim_usage_error(const char *opt, const char *value) {
+        fprintf(stderr, "maio-tiersim: invalid value for %s: '%s'\n", opt, value);
+        return -EINVAL;
 }
