@@ -465,6 +465,7 @@ static void manager_wire_scheduler(Manager *m) {
         tierd_set_event_sink(m->tierd, &m->sched_sink);
         topo_set_event_sink(m->topo, &m->sched_sink);
         journal_set_event_sink(m->journal, &m->sched_sink);
+        mflow_set_event_sink(m->mflow, &m->sched_sink);
         for (size_t i = 0; i < ELEMENTSOF(resources); i++)
                 (void) sched_add_resource(m->sched, &resources[i]);
 }

@@ -122,6 +122,7 @@ struct Mflow {
         Store *store;
         Journal *journal;
         const Notifier *notifier; /* the tenants' netlink subscribers (flow-elephant, flow-split) */
+        const EventSink *sched;   /* the scheduler: an elephant or idle flow is an event */
         sd_event *event;
         char *root;
         bool dry_run;

@@ -124,6 +124,18 @@ void mflow_set_notifier(Mflow *m, const Notifier *n) {
         m->notifier = n;
 }
 
+void mflow_set_event_sink(Mflow *m, const EventSink *sink) {
+        m->sched = sink;
+}
+
+/* The scheduler hears of an elephant or an idle flow: its tenant's, at its priority, or the host's. */
+static void flow_sched_event(Mflow *m, const Flow *f) {
+        bool mine = f && f->tenant_id;
+
+        event_sink_emit(m->sched, SCHED_EVENT_FLOW, mine ? f->tenant_id : 0,
+                        mine ? f->tenant_priority : SCHED_PRIORITY_HOST, 0);
+}
+
 /* Tells the flow's tenant's subscribers (an unattributed flow has none) of kind, with the flow as
  * GET /v1/flows lists it. */
 static void flow_notify(Mflow *m, const Flow *f, NotifyKind kind) {
@@ -464,6 +476,7 @@ static int on_event(const struct mflow_event *e, void *userdata) {
                                 keytext, d->name, (uint64_t) e->rate, f->detect_ms);
                 flow_notify(m, f, NOTIFY_FLOW_ELEPHANT);
                 dev_assign(d, f);
+                flow_sched_event(m, f);
         } else if (e->type == MFLOW_EVENT_IDLE) {
                 if (f)
                         mflowd_flow_refresh(f);
@@ -475,6 +488,7 @@ static int on_event(const struct mflow_event *e, void *userdata) {
                         f->state = FLOW_IDLE;
                         f->last_usec = now_usec(CLOCK_MONOTONIC);
                 }
+                flow_sched_event(m, f);
                 store_event_log(m->store, LOG_INFO, NULL, 0, "mflow-idle",
                                 "MFLOW: %s on %s went idle; its splitting cores are released", keytext, d->name);
         }

@@ -14,6 +14,7 @@
 #include "journal.h"
 #include "notify.h"
 #include "request.h"
+#include "sched-event.h"
 #include "store.h"
 
 typedef struct Mflow Mflow;
@@ -36,6 +37,8 @@ static inline void mflow_freep(Mflow **m) {
 
 /* Where flow-elephant and flow-split notifications of attributed flows go (n may be NULL). */
 void mflow_set_notifier(Mflow *m, const Notifier *n);
+/* Where the ring buffer's elephant and idle events go as scheduler events (sink may be NULL). */
+void mflow_set_event_sink(Mflow *m, const EventSink *sink);
 
 /* Takes the [mflow] settings. Before mflow_start() all of them; after it the per-device defaults,
  * thresholds and the interval, applied to the attached devices (devices and bpffs need a restart). */

@@ -416,6 +416,8 @@ def test_mflow_daemon():
             check(xdp_prog(HB, UB) != 0, "an XDP program on the device")
 
             check_flows(run_traffic(d), "split")
+            sched = d.ok("GET", "/v1/scheduler")["events"]
+            check(sched["flow"] >= 2, f"the elephants reached the scheduler as flow events: {sched}")
             ctl = os.environ["MAIOCTL"]
             out = sh(ctl, "--socket", d.socket_path, "flows").stdout
             check(f"10.80.0.1:" in out and f"10.80.0.2:{TCP_PORT}" in out and "0,1" in out, f"maioctl flows:\n{out}")
