@@ -64,6 +64,27 @@ def fixture(name):
     return os.path.join(env("MAIO_FIXTURES"), name)
 
 
+class FixtureRoot:
+    """A temp copy of fixture tree `tree` for a maiod's --root, removed on exit; .path is the copy."""
+
+    def __init__(self, tree="tier-free"):
+        self.tree = tree
+
+    def __enter__(self):
+        self.tmp = tempfile.mkdtemp(prefix=f"maio-{self.tree}-")
+        self.path = os.path.join(self.tmp, "root")
+        shutil.copytree(fixture(self.tree), self.path, symlinks=True)
+        return self
+
+    def __exit__(self, *exc):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        return False
+
+    def read(self, rel):
+        with open(os.path.join(self.path, rel)) as f:
+            return f.read()
+
+
 def free_port():
     """A loopback TCP port nobody listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

@@ -24,7 +24,7 @@ import urllib.request
 import zlib
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from maiotest import Daemon, Skip, check, check_eq, fixture, free_port, main, wait_for
+from maiotest import Daemon, FixtureRoot, Skip, check, check_eq, fixture, free_port, main, wait_for
 
 PREFIX = "/maio-test"
 CLASSES = ("batch", "serving")
@@ -253,20 +253,6 @@ class Etcd:
         return sorted(base64.b64decode(kv["key"]).decode() for kv in r.get("kvs", []))
 
 
-class Root:
-    """A temp copy of the tier-free fixture (one per maiod)."""
-
-    def __enter__(self):
-        self.tmp = tempfile.mkdtemp(prefix="maio-fleet-root-")
-        self.path = os.path.join(self.tmp, "root")
-        shutil.copytree(fixture("tier-free"), self.path, symlinks=True)
-        return self
-
-    def __exit__(self, *exc):
-        shutil.rmtree(self.tmp, ignore_errors=True)
-        return False
-
-
 def config(etcd, host, sources="", extra=""):
     return (f"[tiering]\npolicy = linucb\ninterval_sec = 3600\n"
             f"[fleet]\nendpoints = {etcd.endpoints()}\nusername = host-{host}\npassword = pw-{host}\n"
@@ -324,7 +310,7 @@ def test_fleet():
         print(f"etcd members at {etcd.endpoints()}" + (f" (namespaces {', '.join(net.ns)}, bridge {net.bridge})"
                                                        if net.made else " (loopback)"))
         etcd.setup_auth(["a", "b"])
-        with Root() as ra, Root() as rb, \
+        with FixtureRoot() as ra, FixtureRoot() as rb, \
                 Daemon(config=config(etcd, "a", extra="max_request_bytes = 8192\n"), root=ra.path) as a, \
                 Daemon(config=config(etcd, "b", sources="a"), root=rb.path) as b:
             wait_for(lambda: fleet_status(a)["state"] == "connected" and fleet_status(b)["state"] == "connected",

@@ -9,35 +9,18 @@
 import os
 import shutil
 import sys
-import tempfile
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import signal
 import subprocess
 
-from maiotest import NOBODY, Daemon, NlClient, Skip, check, check_eq, fixture, main, needs, wait_for
+from maiotest import NOBODY, Daemon, FixtureRoot, NlClient, Skip, check, check_eq, fixture, main, needs, wait_for
 
 S = "sys/kernel/mm/damon/admin/kdamonds/0/contexts/0/schemes/"
 BUDGET = 16000000000  # 50% of the fixture's 32 GB/s link
 # How long a reaction may take on a loaded test machine (the bench measures the real figure).
 BOUND_S = 2.0
-
-
-class Root:
-    def __enter__(self):
-        self.tmp = tempfile.mkdtemp(prefix="maio-sched-")
-        self.path = os.path.join(self.tmp, "root")
-        shutil.copytree(fixture("tier-free"), self.path, symlinks=True)
-        return self
-
-    def __exit__(self, *exc):
-        shutil.rmtree(self.tmp, ignore_errors=True)
-        return False
-
-    def read(self, rel):
-        with open(os.path.join(self.path, rel)) as f:
-            return f.read().strip()
 
 
 def config(mode="event", extra=""):
@@ -85,7 +68,7 @@ def check_allocator(rows):
 
 
 def test_joins_leaves_feedback():
-    with Root() as root, Daemon(config=config(), root=root.path, log_level="info") as d:
+    with FixtureRoot() as root, Daemon(config=config(), root=root.path, log_level="info") as d:
         ids, slowest = [], 0.0
         for i in range(6):
             ids.append(join(d, f"t{i}", "/maio/a" if i % 2 == 0 else "/maio/b", priority=(i * 3) % 8))
@@ -101,7 +84,7 @@ def test_joins_leaves_feedback():
         # (the fixture has the directories of the first two tenants' schemes).
         rows = allocations(d)
         for k, tid in enumerate(sorted(ids, key=lambda t: (rows[t]["priority"], t))[:2]):
-            check_eq(root.read(S + f"{2 * k + 1}/quotas/bytes"), str(max(4096, rows[tid]["allocation"])),
+            check_eq(root.read(S + f"{2 * k + 1}/quotas/bytes").strip(), str(max(4096, rows[tid]["allocation"])),
                      f"tenant {tid}'s DAMON quota is its allocation")
         # Leaves: each one's row goes, and what it held goes to the others.
         while len(ids) > 2:
@@ -128,7 +111,7 @@ def test_joins_leaves_feedback():
 
 
 def test_visibility_and_notification():
-    with Root() as root, Daemon(config=config(), root=root.path, log_level="info") as d:
+    with FixtureRoot() as root, Daemon(config=config(), root=root.path, log_level="info") as d:
         nl = NlClient(d.netlink_port)
         os.chown(os.path.join(root.path, "sys/fs/cgroup/maio/a"), NOBODY, NOBODY)  # delegated to its owner
         mine = d.ok("POST", "/v1/tenants", {"name": "mine", "cgroup": "/maio/a", "priority": 4}, want=201,
@@ -152,7 +135,7 @@ def test_visibility_and_notification():
 
 def test_periodic():
     period_ms = 700
-    with Root() as root, Daemon(config=config("periodic", f"period_ms = {period_ms}\n"), root=root.path,
+    with FixtureRoot() as root, Daemon(config=config("periodic", f"period_ms = {period_ms}\n"), root=root.path,
                                 log_level="info") as d:
         time.sleep(period_ms / 1000 / 2)
         tid = join(d, "p", "/maio/a", priority=0)
@@ -167,7 +150,7 @@ def test_periodic():
 
 def test_psi_fixture():
     # A fixture's plain file takes no trigger: maiod says so and runs without.
-    with Root() as root, Daemon(config=config(extra="psi_memory_stall_ms = 50\n"), root=root.path) as d:
+    with FixtureRoot() as root, Daemon(config=config(extra="psi_memory_stall_ms = 50\n"), root=root.path) as d:
         check("No memory pressure (PSI) below" in d.log(), "a fixture has no PSI trigger, logged")
 
 
@@ -200,7 +183,7 @@ def test_psi_trigger():
     cg = memory_cgroup()
     child = None
     try:
-        with Root() as root:
+        with FixtureRoot() as root:
             shutil.rmtree(os.path.join(root.path, "proc", "pressure"), ignore_errors=True)
             os.symlink("/proc/pressure", os.path.join(root.path, "proc", "pressure"))
             with Daemon(config=config(extra="psi_memory_stall_ms = 50\n"), root=root.path) as d:
