@@ -148,7 +148,8 @@ def tc_filters(ns, dev):
 
 def run_traffic(d):
     """Mice, then a TCP elephant (verified byte for byte) and a UDP elephant, container A to B.
-    Returns the flows maiod lists afterwards."""
+    Returns the flows maiod lists afterwards that an earlier run did not leave (new source ports)."""
+    before = {(f["proto"], f["sport"], f["dport"]) for f in d.ok("GET", "/v1/flows")["flows"]}
     sink = role(CB, "mice-sink", MICE_PORT, 20)
     check("listening" in sink.stdout.readline(), "mice sink listening")
     nsx(CA, sys.executable, XDP_TEST, "mice", "10.80.0.2", str(MICE_PORT))
@@ -180,7 +181,19 @@ def run_traffic(d):
     urecv.wait(timeout=30)
     print(f"UDP: {udp['received']}/{count} datagrams, {udp['ooo']} out of order")
     check(udp["received"] > count // 2, "UDP elephant mostly delivered")
-    return d.ok("GET", "/v1/flows")["flows"]
+    return [f for f in d.ok("GET", "/v1/flows")["flows"] if (f["proto"], f["sport"], f["dport"]) not in before]
+
+
+def wait_idle(d, limit=15.0):
+    """Until every listed flow went idle (its cores released): the next run's flows are then the
+    only ones not idle. Idle detection takes about 2 s; a loaded machine takes longer."""
+    deadline = time.monotonic() + limit
+    while True:
+        busy = [f for f in d.ok("GET", "/v1/flows")["flows"] if f["state"] != "idle"]
+        if not busy:
+            return
+        check(time.monotonic() < deadline, f"the flows went idle within {limit:.0f} s: {busy}")
+        time.sleep(0.2)
 
 
 def check_stall(d):
@@ -248,8 +261,9 @@ def check_adaptive(d, flows):
         else:
             check(f["flowlet_gap_us"] in a["gaps_us"], f"{f['proto']}: a gap of the ladder")
     tcp = [f for f in flows if f["proto"] == "tcp"][0]["adaptive"]
-    # The 3 s transfer spans several 400 ms windows: the controller judged its reordering.
-    check(tcp["windows"] >= 2 and tcp["excess_ooo_per_million"] is not None and tcp["min_share_percent"] is not None,
+    # The 3 s transfer spans several 400 ms windows (a window with too few segments, as on a loaded
+    # machine, is not judged): the controller judged its reordering at least once.
+    check(tcp["windows"] >= 1 and tcp["excess_ooo_per_million"] is not None and tcp["min_share_percent"] is not None,
           f"tcp: windows judged with the excess and shares measured: {tcp}")
     udp = [f for f in flows if f["proto"] == "udp"][0]["adaptive"]
     check(udp["excess_ooo_per_million"] is None, "udp: no reordering measure (the tc counter sees TCP)")
@@ -436,8 +450,8 @@ def test_mflow_daemon():
             # flowlet: the same overlay and checks
             got = d.ok("PUT", "/v1/mflow", {"device": UB, "mode": "flowlet", "flowlet_gap_us": 200})
             check_eq(got["mode"], "flowlet", "PUT /v1/mflow mode flowlet")
-            time.sleep(2)  # the split flows go idle and are released
-            check_flows([f for f in run_traffic(d) if f["mode"] == "flowlet" or f["state"] != "idle"], "flowlet")
+            wait_idle(d)  # the split flows go idle and are released
+            check_flows(run_traffic(d), "flowlet")
 
             # adaptive: the same checks, and each split flow shows its choice, setting and reason;
             # the flows now belong to the tenant whose process lives in container B's namespace
@@ -447,8 +461,8 @@ def test_mflow_daemon():
             loose.append(owner)
             sub = Subscriber(d)
             loose.append(sub)
-            time.sleep(2)
-            flows = [f for f in run_traffic(d) if f["mode"] == "adaptive" or f["state"] != "idle"]
+            wait_idle(d)
+            flows = run_traffic(d)
             check_flows(flows, "adaptive")
             check_adaptive(d, flows)
             check_attribution(d, flows, tenants)
