@@ -199,7 +199,7 @@ def test_partial_allocation():
               f"the message gives pages and bytes obtained: {msg}")
         check_eq(body["allocation"], {"node": 1, "requested_pages": 5, "requested_bytes": 5 * PAGE,
                                       "obtained_pages": 3, "obtained_bytes": 3 * PAGE, "node_target_pages": 8,
-                                      "node_kept_pages": 6}, "allocation member")
+                                      "node_kept_pages": 6, "pending": True}, "allocation member")
         check_eq(root.node(1), b"3\n", "the knob is back to what the remaining grants need")
         check_eq([x["tenant_id"] for x in d.ok("GET", "/v1/maio")["grants"]], [first], "nothing was granted")
         check_eq(metric(d, "maiod_maio_partial_allocations_total"), 1, "partial allocations counted")
@@ -212,8 +212,12 @@ def test_partial_allocation():
         r = subprocess.run([env("MAIOCTL"), "--socket", d.socket_path, "maio", "grant", str(first), "64M",
                             "--node", "1"], capture_output=True, text=True, timeout=30)
         check_eq(r.returncode, 1, f"maioctl maio grant exit status ({r.stderr})")
-        check("(insufficient-storage, HTTP 507)" in r.stderr and "only 6 of the 32 hugepages" in r.stderr,
+        check("(insufficient-storage, HTTP 507)" in r.stderr and "only 5 of the 32 hugepages" in r.stderr,
               f"maioctl reports the partial allocation: {r.stderr!r}")
+        # The refused grants wait (the scheduler shares what is left among them, equal priorities
+        # alike): first's 32 pages and second's 2 split the 2 pages left, 1 each, nothing granted.
+        check_eq(grant(d, second, 2 * PAGE, 1, as_uid=NOBODY)[0], 507, "2 pages while first's 32 wait")
+        grant_ok(d, first, 4 * PAGE, 1)  # asking for the size it holds withdraws its waiting grant
         grant_ok(d, second, 2 * PAGE, 1, as_uid=NOBODY)
         check_eq(root.node(1), b"6\n", "a grant that fits beside it")
         d.ok("DELETE", f"/v1/tenants/{first}/maio")
@@ -339,8 +343,8 @@ def test_pollers():
             c = add_tenant(d, "c")
             g = grant_ok(d, c, PAGE, 0, poller=True)
             check_eq(g["poller_cpu"], None, "exhausted: none")
-            check_eq(g["poller_reason"], f"all 2 poller CPUs are held (CPU 1: tenant {a}, CPU 3: tenant {b})",
-                     "exhausted: the reason")
+            check_eq(g["poller_reason"], f"all 2 poller CPUs are held (CPU 1: tenant {a}, CPU 3: tenant {b})"
+                     "; waiting: a CPU freed goes to the waiting tenant of highest priority", "exhausted: the reason")
             g = grant_ok(d, c, PAGE, 0)
             check_eq((g["poller_cpu"], g["poller_reason"]), (None, "not asked for"), "not asked")
             check_eq((metric(d, 'maiod_maio_poller_cpus{state="held"}'), metric(d, 'maiod_maio_poller_cpus{state="free"}'),
