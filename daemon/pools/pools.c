@@ -370,18 +370,10 @@ static void short_note(Pools *m, unsigned node, int r, uint64_t extra, const Nod
                 s->kept = ns->kept;
 }
 
-static void count_forget(Pools *m, unsigned node) {
-        for (size_t i = 0; i < m->n_counts; i++)
-                if (m->counts[i].node == node) {
-                        m->counts[i] = m->counts[--m->n_counts];
-                        return;
-                }
-}
-
-/* nr_hugepages and free_hugepages of a node as read now: a change from the last read (not maiod's
- * own sizing, which forgets the counts) is an event of the scheduler; more pages than a shortage
+/* nr_hugepages and free_hugepages of a node as read now. A change from the last read is an event of
+ * the scheduler, unless quiet (maiod's own sizing, an event of its own); more pages than a shortage
  * left raise its count. */
-static void count_note(Pools *m, unsigned node, unsigned long total, unsigned long free_pages) {
+static void count_note(Pools *m, unsigned node, unsigned long total, unsigned long free_pages, bool quiet) {
         NodeShort *s = short_find(m, node);
         NodeCount *c = NULL, *v;
 
@@ -396,7 +388,8 @@ static void count_note(Pools *m, unsigned node, unsigned long total, unsigned lo
         if (c) {
                 if (c->total != total || c->free_pages != free_pages) {
                         *c = (NodeCount) { node, total, free_pages };
-                        pools_emit(m, 0, SCHED_PRIORITY_HOST, 0);
+                        if (!quiet)
+                                pools_emit(m, 0, SCHED_PRIORITY_HOST, 0);
                 }
                 return;
         }
@@ -407,15 +400,17 @@ static void count_note(Pools *m, unsigned node, unsigned long total, unsigned lo
         m->counts[m->n_counts++] = (NodeCount) { node, total, free_pages };
 }
 
-/* Reads a node's counts into count_note(); a node without them is skipped. */
-static void count_read(Pools *m, unsigned node) {
-        unsigned long total, free_pages;
+/* Reads a node's counts into count_note(); a node without nr_hugepages is skipped, one without
+ * free_hugepages (a fixture) counts 0 free. */
+static void count_read(Pools *m, unsigned node, bool quiet) {
+        unsigned long total, free_pages = 0;
 
-        if (detect_read_ulong_at(m->root, &total, NODES_DIR "/node%u/hugepages/hugepages-2048kB/nr_hugepages", node) >=
-                    0 &&
-            detect_read_ulong_at(m->root, &free_pages, NODES_DIR "/node%u/hugepages/hugepages-2048kB/free_hugepages",
-                                 node) >= 0)
-                count_note(m, node, total, free_pages);
+        if (detect_read_ulong_at(m->root, &total, NODES_DIR "/node%u/hugepages/hugepages-2048kB/nr_hugepages", node) <
+            0)
+                return;
+        (void) detect_read_ulong_at(m->root, &free_pages, NODES_DIR "/node%u/hugepages/hugepages-2048kB/free_hugepages",
+                                    node);
+        count_note(m, node, total, free_pages, quiet);
 }
 
 static bool poller_waits(Pools *m, int64_t tenant_id) {
@@ -504,7 +499,7 @@ static int node_grow(Pools *m, const Knob *k, const StoreKnob *row, const char *
  * message in *ret_error (NULL only on -ENOMEM); -ENOSPC when the kernel kept
  * fewer pages than the target, as journal_set() says. */
 static void short_note(Pools *m, unsigned node, int r, uint64_t extra, const NodeSize *ns);
-static void count_forget(Pools *m, unsigned node);
+static void count_read(Pools *m, unsigned node, bool quiet);
 
 static int node_size_for(Pools *m, unsigned node, uint64_t extra, const char *by, NodeSize *ret, char **ret_error);
 
@@ -539,7 +534,7 @@ static int node_size_for(Pools *m, unsigned node, uint64_t extra, const char *by
         else
                 r = node_grow(m, &k, has_row ? &row : NULL, by, ret, ret_error);
         short_note(m, node, r, extra, ret);
-        count_forget(m, node); /* maiod's own change: no event of its own */
+        count_read(m, node, true); /* maiod's own change: no event of its own */
         return r;
 }
 
@@ -874,6 +869,8 @@ static int node_view(Pools *m, unsigned node, NodeView *v) {
         v->have_total = r >= 0 && node_live(&k, &v->total) >= 0;
         v->have_free = detect_read_ulong_at(m->root, &v->free_pages,
                                             NODES_DIR "/node%u/hugepages/hugepages-2048kB/free_hugepages", node) >= 0;
+        if (v->have_total) /* GET /v1/maio reads the counts too: a change is noticed there */
+                count_note(m, node, (unsigned long) v->total, v->have_free ? v->free_pages : 0, false);
         if (has_row && !(v->state = TAKE_PTR(row.state)))
                 return -ENOMEM;
         return 0;
@@ -1404,7 +1401,7 @@ int pools_hugepages_snapshot(void *userdata, ResourceSnapshot *ret) {
         for (size_t i = 0; i < n_nodes; i++) {
                 NodeShort *sh;
 
-                count_read(m, nodes[i].node);
+                count_read(m, nodes[i].node, false);
                 sh = short_find(m, nodes[i].node);
                 if (!sh)
                         s.capacity = add_sat(s.capacity, nodes[i].demand);
