@@ -1397,11 +1397,11 @@ int pools_hugepages_snapshot(void *userdata, ResourceSnapshot *ret) {
         if (r < 0)
                 return r;
         /* A node not known short can give what is asked of it; a short one what its kernel kept
-         * beyond the headroom. Reading the counts is where a change is noticed. */
+         * beyond the headroom (raised by the counts read here when the node holds more now). */
         for (size_t i = 0; i < n_nodes; i++) {
                 NodeShort *sh;
 
-                count_read(m, nodes[i].node, false);
+                count_read(m, nodes[i].node, true); /* quiet: this evaluation is what an event would ask */
                 sh = short_find(m, nodes[i].node);
                 if (!sh)
                         s.capacity = add_sat(s.capacity, nodes[i].demand);

@@ -80,7 +80,8 @@ int pools_start(Pools *p);
 /* The scheduler, as the reserve sees it (both copied, their userdata borrowed; NULL: none, and
  * grants are served first come, first served as the kernel allows). sink hears
  * SCHED_EVENT_HUGEPAGES on a grant request, a release (with the grants, the tenant, its process)
- * and a change of a node's nr_hugepages or free_hugepages read by the reserve. decider is asked for
+ * and a change of a node's nr_hugepages or free_hugepages read by GET /v1/maio (the reserve's own
+ * sizings and snapshots read them quietly). decider is asked for
  * the allocation of "hugepages" when a grant would grow a node that is short (the kernel kept fewer
  * pages than asked) or has grants waiting, and of "poller_cores" when a poller CPU is asked for and
  * none is free or tenants wait for one. */

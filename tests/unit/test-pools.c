@@ -644,13 +644,16 @@ static void test_hugepages_shortage(void **state) {
         assert_int_equal(allocation_of(sc, "hugepages", hi), 8);
         assert_int_equal(allocation_of(sc, "hugepages", lo), 4);
 
-        /* An administrator gives the node more pages: the reserve notices the count at the next
-         * read, an event; the low priority's waiting grant is granted at the pass after. */
+        /* An administrator gives the node more pages: GET /v1/maio reads the new count, an event;
+         * the low priority's waiting grant is granted at the pass after. */
         keep_limit = 16;
+        assert_int_equal(sched_queue_depth(sc), 0);
         testutil_put_text(NODE1_FILE, "16\n");
+        assert_int_equal(list(s, &root_peer, &reply), 200);
+        reply_done(&reply);
+        assert_int_equal(sched_queue_depth(sc), 1);
         assert_int_equal(pools_hugepages_snapshot(s->pools, &snap), 0);
         assert_int_equal(snap.capacity, 16);
-        assert_true(sched_queue_depth(sc) > 0);
         (void) sched_run_pass(sc);
         assert_int_equal(grant_pages_of(s, lo, 1), 8);
         testutil_assert_text(NODE1_FILE, "16\n");
