@@ -439,6 +439,14 @@ def test_shortage_by_priority():
                      "the freed poller CPU to go to the high priority tenant")
             check_eq(allocations(d, "poller_cores"), (1, {lo: (1, 0), hi: (1, 1)}), "poller_cores after the release")
             check_eq(grant_ok(d, hi, 8 * PAGE, 1, poller=True)["poller_cpu"], 1, "asking again shows it")
+            r = subprocess.run([env("MAIOCTL"), "--socket", d.socket_path, "alloc"], capture_output=True, text=True,
+                               timeout=30)
+            check_eq(r.returncode, 0, f"maioctl alloc ({r.stderr})")
+            rows = [line.split() for line in r.stdout.splitlines()]
+            for want in (["hugepages", "pages", "12", str(hi), "1", "8", "8"],
+                         ["hugepages", "pages", "12", str(lo), "6", "8", "4"],
+                         ["poller_cores", "cores", "1", str(hi), "1", "1", "1"]):
+                check(want in rows, f"maioctl alloc shows {want}: {r.stdout}")
             events = d.ok("GET", "/v1/events")["events"]
             check(any(e["kind"] == "maio-grant" and e["tenant_id"] == hi and "scheduler" in e["message"]
                       for e in events), "the grant made by the allocation is in the event log")
