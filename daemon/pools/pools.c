@@ -1584,4 +1584,10 @@ void pools_metrics_write(void *userdata, FILE *f) {
                 "# HELP maiod_maio_poller_refusals_total Grants that asked for a poller CPU when none was free.\n"
                 "# TYPE maiod_maio_poller_refusals_total counter\nmaiod_maio_poller_refusals_total %" PRIu64 "\n",
                 held, m->n_pollers - held, m->poller_refusals_total);
+        fprintf(f,
+                "# HELP maiod_maio_waiting_grants Hugepage grants refused while short that wait for the scheduler's "
+                "allocation.\n# TYPE maiod_maio_waiting_grants gauge\nmaiod_maio_waiting_grants %zu\n"
+                "# HELP maiod_maio_poller_waiting Tenants waiting for a poller CPU.\n"
+                "# TYPE maiod_maio_poller_waiting gauge\nmaiod_maio_poller_waiting %zu\n",
+                m->n_asks, m->n_waiting);
 }

@@ -125,7 +125,8 @@ void pools_counters(const Pools *p, PoolsCounters *ret);
 
 /* Writes maiod_maio_grant_pages{node="N"} (a gauge per host node),
  * maiod_maio_partial_allocations_total, maiod_maio_poller_cpus{state="held|free"} and
- * maiod_maio_poller_refusals_total in Prometheus text. Never fails. */
+ * maiod_maio_poller_refusals_total, maiod_maio_waiting_grants and maiod_maio_poller_waiting in
+ * Prometheus text. Never fails. */
 void pools_metrics_write(void *userdata, FILE *f);
 
 /* GET /v1/maio, POST /v1/tenants/{id}/maio, DELETE /v1/tenants/{id}/maio; userdata is the Pools. */

@@ -426,6 +426,8 @@ def test_shortage_by_priority():
                 check("Hugepages are short on node 1" in body["error"]["message"], body["error"]["message"])
             check_eq(root.node(1), b"12\n", "the node holds the granted pages")
             check_eq(allocations(d, "hugepages"), (12, {c: (4, 4), lo: (8, 4), hi: (8, 4)}), "hugepages while short")
+            check_eq((metric(d, "maiod_maio_waiting_grants"), metric(d, "maiod_maio_poller_waiting")), (2, 2),
+                     "waiting grants and pollers")
 
             d.ok("DELETE", f"/v1/tenants/{c}/maio")
 
@@ -439,6 +441,8 @@ def test_shortage_by_priority():
                      "the freed poller CPU to go to the high priority tenant")
             check_eq(allocations(d, "poller_cores"), (1, {lo: (1, 0), hi: (1, 1)}), "poller_cores after the release")
             check_eq(grant_ok(d, hi, 8 * PAGE, 1, poller=True)["poller_cpu"], 1, "asking again shows it")
+            check_eq((metric(d, "maiod_maio_waiting_grants"), metric(d, "maiod_maio_poller_waiting")), (1, 1),
+                     "the low priority still waits")
             r = subprocess.run([env("MAIOCTL"), "--socket", d.socket_path, "alloc"], capture_output=True, text=True,
                                timeout=30)
             check_eq(r.returncode, 0, f"maioctl alloc ({r.stderr})")
