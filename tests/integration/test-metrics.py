@@ -38,6 +38,8 @@ EXPECTED = {
     "maiod_maio_partial_allocations_total": "counter",
     "maiod_maio_poller_cpus": "gauge",
     "maiod_maio_poller_refusals_total": "counter",
+    "maiod_maio_waiting_grants": "gauge",
+    "maiod_maio_poller_waiting": "gauge",
     "maiod_fleet_state": "gauge",
     "maiod_fleet_unreachable_total": "counter",
     "maiod_fleet_published_total": "counter",
