@@ -458,6 +458,8 @@ static void manager_wire_scheduler(Manager *m) {
         const ResourceProvider resources[] = {
                 { "promotion_bandwidth", "bytes/s", EV(TENANT) | EV(FEEDBACK) | EV(PRESSURE) | EV(LINK) | EV(DRIFT),
                   tierd_promotion_snapshot, tierd_promotion_apply, m->tierd },
+                { "splitting_cores", "core slots", EV(FLOW) | EV(TENANT) | EV(LINK), mflow_splitting_snapshot,
+                  mflow_splitting_apply, m->mflow },
         };
 
         m->sched_sink = sched_event_sink(m->sched);

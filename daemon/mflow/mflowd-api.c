@@ -479,7 +479,8 @@ int mflow_op_flows(void *userdata, const Request *req, Reply *reply) {
                 json_object_put(arr);
                 return -ENOMEM;
         }
-        mflowd_flows_attribute(m);
+        if (mflowd_flows_attribute(m))
+                mflowd_sched_kick(m); /* the tenants' demands of splitting cores changed */
         for (size_t i = 0; i < m->n_flows; i++) {
                 if (!flow_visible(req->who, &m->flows[i]))
                         continue;
