@@ -152,8 +152,8 @@ static void reason_not_split(Flow *f, const MflowSplitShare *share, uint64_t dem
                 snprintf(who, sizeof(who), "the host");
         if (share)
                 snprintf(f->reason, sizeof(f->reason),
-                         "not split: the scheduler gave %s %" PRIu64 " of the %" PRIu64
-                         " splitting_cores slots its elephants ask for",
+                         "not split: the scheduler's splitting_cores share of %s is %" PRIu64 " of the %" PRIu64
+                         " core slots its elephants ask for",
                          who, share->slots, demand);
         else
                 snprintf(f->reason, sizeof(f->reason),

@@ -250,8 +250,8 @@ static void test_apply(void **state) {
         assert_true(a1->admitted);
         assert_int_equal(a1->state, FLOW_SPLIT);
         assert_false(a2->admitted);
-        assert_non_null(strstr(a2->reason, "not split: the scheduler gave tenant"));
-        assert_non_null(strstr(a2->reason, "2 of the 4 splitting_cores slots"));
+        assert_non_null(strstr(a2->reason, "not split: the scheduler's splitting_cores share of tenant"));
+        assert_non_null(strstr(a2->reason, "is 2 of the 4 core slots"));
         assert_false(b1->admitted);
         assert_non_null(strstr(b1->reason, "0 of the 2"));
 
@@ -319,8 +319,8 @@ static void test_priority_order(void **state) {
         assert_int_equal(allocation(s, 0), 0);
         assert_true(a1->admitted && a2->admitted);
         assert_false(b1->admitted || h1->admitted);
-        assert_non_null(strstr(b1->reason, "the scheduler gave tenant"));
-        assert_non_null(strstr(h1->reason, "the scheduler gave the host 0 of the 2"));
+        assert_non_null(strstr(b1->reason, "splitting_cores share of tenant"));
+        assert_non_null(strstr(h1->reason, "share of the host is 0 of the 2 core slots"));
 
         /* One of a's goes idle (as the ring buffer's idle event does it): b's turn, the host still waits. */
         a2->state = FLOW_IDLE;
