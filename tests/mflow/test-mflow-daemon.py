@@ -451,6 +451,7 @@ def check_priority_split(env):
         check_eq((f_hi["tenant"], f_lo["tenant"]), (hi, lo), "the flows belong to hi and lo")
         check(f_lo["state"] == "elephant" and "splitting_cores" in (f_lo["state_reason"] or ""),
               f"lo's state_reason names the scheduler: {f_lo['state_reason']}")
+        check_eq(d.metrics().get("maiod_mflow_elephants_waiting"), 1, "one elephant waits for splitting cores")
         capacity, rows = splitting_rows(d)
         check_eq(capacity, env.online, "capacity: the CPUs x flows_per_core")
         check_eq((rows[hi]["allocation"], rows[lo]["allocation"]), (env.online, 0), f"hi's share, not lo's: {rows}")
