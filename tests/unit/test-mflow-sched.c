@@ -373,6 +373,54 @@ static void test_priority_order(void **state) {
         sched_free(s);
 }
 
+/* A tenant registered by pid owns the addresses of its process's namespace (ROOT/proc/PID/net).
+ * When they change, the topology's rtnetlink watch sends a link event; the pass it arms attributes
+ * the flows again: the host's flow becomes the tenant's, with its demand and share. */
+static void test_address_event(void **state) {
+        Fixture *x = *state;
+        Tenant t = { .name = (char *) "d",
+                     .priority = 2,
+                     .workload_class = (char *) "batch",
+                     .uid = 1003,
+                     .pid = 4242,
+                     .pid_starttime = 987654 };
+        char hash[TOKEN_HASH_STRLEN + 1];
+        EventSink sink;
+        Scheduler *s;
+        int64_t d = 0;
+        Flow *h;
+
+        testutil_write_file(x->root, "proc/4242/stat",
+                            "4242 (server) S 1 4242 4242 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 "
+                            "987654 1 2 3\n");
+        testutil_write_file(x->root, "proc/4242/net/fib_trie", "Local:\n  |-- 10.0.0.6\n     /32 host LOCAL\n");
+        memset(hash, 'd', TOKEN_HASH_STRLEN);
+        hash[TOKEN_HASH_STRLEN] = '\0';
+        assert_int_equal(store_tenant_add(x->store, &t, hash, &d), 0);
+        h = flow_put(x, 5, 7, 1);
+        s = sched_for(x, &sink);
+        sched_run_pass(s);
+        assert_int_equal(h->tenant_id, 0);
+        assert_int_equal(allocation(s, 0), 2);
+        assert_true(h->admitted);
+
+        /* 10.0.0.5 appears in its namespace: nothing but the link event tells the daemon. */
+        testutil_write_file(x->root, "proc/4242/net/fib_trie",
+                            "Local:\n  |-- 10.0.0.5\n     /32 host LOCAL\n  |-- 10.0.0.6\n     /32 host LOCAL\n");
+        sched_run_pass(s); /* no event: no pass over the resource */
+        assert_int_equal(h->tenant_id, 0);
+        event_sink_emit(&sink, SCHED_EVENT_LINK, 0, SCHED_PRIORITY_HOST, 0);
+        assert_int_equal(sched_run_pass(s), 1);
+        assert_int_equal(h->tenant_id, d);
+        assert_int_equal(h->tenant_priority, 2);
+        assert_int_equal(allocation(s, d), 2);
+        assert_int_equal(sched_allocation_get(s, "splitting_cores", 0, &(uint64_t) { 0 }), -ENOENT);
+        assert_true(h->admitted); /* kept split across the move: its new tenant's share covers it */
+
+        mflow_set_event_sink(x->m, NULL);
+        sched_free(s);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_select_no_scheduler),
@@ -381,6 +429,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_snapshot, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_apply, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_priority_order, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_address_event, setup, teardown),
         };
 
         if (testutil_fixtures_init() < 0)
