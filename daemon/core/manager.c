@@ -453,7 +453,7 @@ static void manager_reload_metrics_write(void *userdata, FILE *f) {
 #define EV(c) (1u << SCHED_EVENT_##c)
 
 /* The scheduler hears every module that announces what may change an allocation, and allocates
- * each resource a module offers: one row per resource (splitting cores join here). */
+ * each resource a module offers: one row per resource. */
 static void manager_wire_scheduler(Manager *m) {
         const ResourceProvider resources[] = {
                 { "promotion_bandwidth", "bytes/s", EV(TENANT) | EV(FEEDBACK) | EV(PRESSURE) | EV(LINK) | EV(DRIFT),
@@ -462,6 +462,8 @@ static void manager_wire_scheduler(Manager *m) {
                   m->pools },
                 { "poller_cores", "cores", EV(TENANT) | EV(HUGEPAGES), pools_pollers_snapshot, pools_pollers_apply,
                   m->pools },
+                { "splitting_cores", "core slots", EV(FLOW) | EV(TENANT) | EV(LINK), mflow_splitting_snapshot,
+                  mflow_splitting_apply, m->mflow },
         };
 
         m->sched_sink = sched_event_sink(m->sched);

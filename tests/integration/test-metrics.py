@@ -58,6 +58,7 @@ EXPECTED = {
     "maiod_mflow_moves_total": "counter",
     "maiod_mflow_idle_total": "counter",
     "maiod_mflow_stalls_total": "counter",
+    "maiod_mflow_elephants_waiting": "gauge",
     "maiod_mflow_adaptive_changes_total": "counter",
     "maiod_mflow_redirects_total": "counter",
     "maiod_mflow_cpumap_packets_total": "counter",
