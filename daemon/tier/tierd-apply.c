@@ -193,11 +193,12 @@ static int known_make(TierdPlan *p, TierdPlan *ret) {
         return 0;
 }
 
-static bool known_holds(const TierdPlan *known, const TierdWrite *w) {
+/* The value a run left in force for w's knob, or NULL. */
+static const char *known_value(const TierdPlan *known, const TierdWrite *w) {
         TierdWrite key = { .name = w->name };
         const TierdWrite *k = known->n ? bsearch(&key, known->writes, known->n, sizeof *k, write_by_name) : NULL;
 
-        return k && strcmp(k->value, w->value) == 0;
+        return k ? k->value : NULL;
 }
 
 /* Writing a DAMON count file (nr_kdamonds, nr_schemes, nr_filters, ...) makes the kernel rebuild
@@ -238,15 +239,21 @@ static int plan_execute(Tierd *m, TierdApplier *a, const TierdPlan *p, char **re
                         continue;
                 if (!w->if_changed) {
                         bool rebuilt = false;
+                        const char *known = NULL;
 
                         for (size_t j = 0; !rebuilt && j < n_reset; j++)
                                 rebuilt = strncmp(w->name, reset[j], reset_len[j]) == 0;
-                        if (trust && !rebuilt && known_holds(&a->known, w))
+                        if (trust && !rebuilt)
+                                known = known_value(&a->known, w);
+                        if (known && strcmp(known, w->value) == 0)
                                 goto in_force;
-                        a->live_reads++;
-                        if (knobs_resolve(m->root, w->name, &k) >= 0 && knobs_read(&k, &live) >= 0 &&
-                            knobs_value_equal(k.def, live, w->value))
-                                goto in_force;
+                        /* Known to hold another value: written without a look. */
+                        if (!known) {
+                                a->live_reads++;
+                                if (knobs_resolve(m->root, w->name, &k) >= 0 && knobs_read(&k, &live) >= 0 &&
+                                    knobs_value_equal(k.def, live, w->value))
+                                        goto in_force;
+                        }
                 }
                 r = journal_set(m->journal, w->name, w->value, BY, &error);
                 if (r == -EOPNOTSUPP) {
