@@ -457,7 +457,9 @@ int tierd_applier_run(Tierd *m, TierdApplier *a, const TierdTiers *tiers, const 
 
 int tierd_applier_snapshot(Tierd *m, TierdApplier *a, TierdTelemetry *t) {
         _cleanup_free_ char *state = NULL, *error = NULL;
+        JournalCounters jc;
         char name[64];
+        bool in_step;
         int r;
 
         if (a->backend != TIERD_BACKEND_DAMON || a->kdamond < 0 || !a->kdamond_made || m->dry_run)
@@ -465,9 +467,15 @@ int tierd_applier_snapshot(Tierd *m, TierdApplier *a, TierdTelemetry *t) {
         snprintf(name, sizeof name, "damon.%d.state", a->kdamond);
         if (knob_live(m, name, &state) < 0 || strcmp(state, "off") == 0)
                 return 0;
+        journal_counters(m->journal, &jc);
+        in_step = jc.writes_total == a->known_writes && jc.overrides_total == a->known_overrides;
         r = journal_set(m->journal, name, "update_schemes_tried_regions", BY, &error);
         if (r < 0)
                 return log_debug_errno(r, "Asking for DAMON regions failed: %s", error ?: "out of memory");
+        /* A command, no value: what the last run left in force still is. */
+        journal_counters(m->journal, &jc);
+        if (in_step)
+                a->known_writes = jc.writes_total;
         return tierd_regions_read(m->root, (unsigned) a->kdamond, t);
 }
 
