@@ -193,6 +193,25 @@ static int known_make(TierdPlan *p, TierdPlan *ret) {
         return 0;
 }
 
+static bool startswith(const char *s, const char *prefix) {
+        return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* Forgets the entries of p whose names start with prefix (their directory was rebuilt). */
+static void known_drop_below(TierdPlan *p, const char *prefix) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < p->n; i++) {
+                if (startswith(p->writes[i].name, prefix)) {
+                        free(p->writes[i].name);
+                        free(p->writes[i].value);
+                        continue;
+                }
+                p->writes[n++] = p->writes[i];
+        }
+        p->n = n;
+}
+
 /* The value a run left in force for w's knob, or NULL. */
 static const char *known_value(const TierdPlan *known, const TierdWrite *w) {
         TierdWrite key = { .name = w->name };
@@ -201,14 +220,25 @@ static const char *known_value(const TierdPlan *known, const TierdWrite *w) {
         return k ? k->value : NULL;
 }
 
-/* Writing a DAMON count file (nr_kdamonds, nr_schemes, nr_filters, ...) makes the kernel rebuild
- * the directories beside it with default values: nothing known below that prefix is true after it. */
-static bool resets_below(const char *name, size_t *ret_prefix) {
-        const char *dot = strrchr(name, '.');
+/* Writing a DAMON count file makes the kernel rebuild the directories it counts with default
+ * values: nothing known below them is true after it. Fills ret (size bytes) with the prefix of the
+ * knob names below those directories: damon.K.scheme.S.filter_ for its nr_filters, damon.K.scheme.
+ * for nr_schemes, damon.K.target for nr_targets; nr_contexts and nr_kdamonds rebuild everything
+ * below (the context's knobs are named flat: damon.K.sample_us). Returns whether name is a count. */
+static bool resets_below(const char *name, char *ret, size_t size) {
+        const char *dot = strrchr(name, '.'), *what;
+        size_t dir, len;
 
         if (!dot || strncmp(dot + 1, "nr_", 3) != 0)
                 return false;
-        *ret_prefix = (size_t) (dot + 1 - name);
+        dir = (size_t) (dot + 1 - name);
+        what = dot + 4;
+        len = strlen(what);
+        if (len > 0 && what[len - 1] == 's')
+                len--;
+        if ((len == 7 && strncmp(what, "context", 7) == 0) || (len == 7 && strncmp(what, "kdamond", 7) == 0))
+                len = 0;
+        snprintf(ret, size, "%.*s%.*s", (int) dir, name, (int) len, what);
         return true;
 }
 
@@ -218,11 +248,11 @@ static bool resets_below(const char *name, size_t *ret_prefix) {
  * last run while nobody else wrote through the journal, else read); a write marked if_changed
  * happens only after another one did. */
 static int plan_execute(Tierd *m, TierdApplier *a, const TierdPlan *p, char **ret_error) {
-        _cleanup_(tierd_plan_done) TierdPlan now = {};
+        _cleanup_(tierd_plan_done) TierdPlan now = {}, all = {};
         /* Prefixes (of plan names) whose directories the kernel rebuilt in this run; more than
          * RESETS_MAX: nothing known is trusted any more. */
-        const char *reset[RESETS_MAX];
-        size_t reset_len[RESETS_MAX], n_reset = 0;
+        char reset[RESETS_MAX][96];
+        size_t n_reset = 0;
         JournalCounters jc;
         bool changed = false, trust;
 
@@ -232,7 +262,6 @@ static int plan_execute(Tierd *m, TierdApplier *a, const TierdPlan *p, char **re
                 const TierdWrite *w = &p->writes[i];
                 _cleanup_(knob_done) Knob k = {};
                 _cleanup_free_ char *live = NULL, *error = NULL;
-                size_t prefix;
                 int r;
 
                 if (w->if_changed && !changed)
@@ -242,7 +271,7 @@ static int plan_execute(Tierd *m, TierdApplier *a, const TierdPlan *p, char **re
                         const char *known = NULL;
 
                         for (size_t j = 0; !rebuilt && j < n_reset; j++)
-                                rebuilt = strncmp(w->name, reset[j], reset_len[j]) == 0;
+                                rebuilt = startswith(w->name, reset[j]);
                         if (trust && !rebuilt)
                                 known = known_value(&a->known, w);
                         if (known && strcmp(known, w->value) == 0)
@@ -267,20 +296,30 @@ static int plan_execute(Tierd *m, TierdApplier *a, const TierdPlan *p, char **re
                 }
                 changed = true;
                 a->writes++;
-                if (resets_below(w->name, &prefix)) {
-                        if (n_reset == RESETS_MAX)
-                                trust = false;
-                        else {
-                                reset[n_reset] = w->name;
-                                reset_len[n_reset++] = prefix;
-                        }
-                }
+                if (n_reset == RESETS_MAX)
+                        trust = false;
+                else if (resets_below(w->name, reset[n_reset], sizeof reset[n_reset]))
+                        known_drop_below(&now, reset[n_reset++]); /* written earlier in this run */
         in_force:
                 if (!w->if_changed && tierd_plan_add(&now, false, w->name, "%s", w->value) < 0)
                         return -ENOMEM; /* if_changed: a command (commit), not a value to hold */
         }
+        /* In force now: what the last run knew and this one neither rebuilt nor wrote (a free slot's
+         * pattern and quota stay), then what this run wrote or found. */
+        for (size_t i = 0; trust && i < a->known.n; i++) {
+                const TierdWrite *k = &a->known.writes[i];
+                bool rebuilt = false;
+
+                for (size_t j = 0; !rebuilt && j < n_reset; j++)
+                        rebuilt = startswith(k->name, reset[j]);
+                if (!rebuilt && tierd_plan_add(&all, false, k->name, "%s", k->value) < 0)
+                        return -ENOMEM;
+        }
+        for (size_t i = 0; i < now.n; i++)
+                if (tierd_plan_add(&all, false, now.writes[i].name, "%s", now.writes[i].value) < 0)
+                        return -ENOMEM;
         tierd_plan_done(&a->known);
-        if (known_make(&now, &a->known) < 0)
+        if (known_make(&all, &a->known) < 0)
                 return -ENOMEM;
         journal_counters(m->journal, &jc);
         a->known_writes = jc.writes_total;

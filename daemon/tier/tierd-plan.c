@@ -268,11 +268,14 @@ int tierd_slots_assign(int64_t **slots, size_t *n_slots, const TierdApplyTenant 
                 }
                 ret[i] = k;
         }
-        /* Trailing free slots go (the kernel rebuilds the schemes for the new count anyway). */
+        /* Trailing free slots go once at most half the slots are held: a new count makes the
+         * kernel rebuild every scheme, so a tenant leaving and another joining at the top slot must
+         * not shrink and grow the count each time. */
         for (size_t k = 0; k < *n_slots; k++)
                 if (v[k] != 0)
                         used = k + 1;
-        *n_slots = used;
+        if (used * 2 <= *n_slots)
+                *n_slots = used;
         return 0;
 }
 

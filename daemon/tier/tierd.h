@@ -197,7 +197,8 @@ typedef struct TierdDamonInput {
 /* Stable scheme slots, so that a join or a leave rewrites the schemes of that tenant only (writing
  * nr_schemes makes the kernel rebuild every scheme): *slots holds a tenant id per slot (0 free).
  * Frees the slots of tenants not in t (or without a cgroup), keeps every other's, gives each new
- * tenant with a cgroup the lowest free slot or a new one, drops trailing free slots. Fills ret[i]
+ * tenant with a cgroup the lowest free slot or a new one, drops the trailing free slots once at most
+ * half the slots are held (a new count rebuilds every scheme). Fills ret[i]
  * with tenant i's slot (SIZE_MAX: no cgroup). Returns 0 or -ENOMEM (the table then still valid). */
 int tierd_slots_assign(int64_t **slots, size_t *n_slots, const TierdApplyTenant *t, size_t n, size_t *ret);
 

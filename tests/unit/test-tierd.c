@@ -379,11 +379,12 @@ static void test_slots_assign(void **state) {
         assert_int_equal(ret[0], 0);
         assert_int_equal(ret[1], 1);
         assert_int_equal(ret[3], 2);
-        /* 13 (the last slot) leaves: the count shrinks; a plan over the slots leaves slot 0's
-         * schemes to 14 and writes nothing for 12. */
+        /* 13 (the last slot) leaves: two of three slots are still held, the count stays (a new
+         * count rebuilds every scheme). */
         assert_int_equal(tierd_slots_assign(&slots, &n_slots, t, 3, ret), 0);
-        assert_int_equal(n_slots, 2);
-        /* 11 leaves too: slot 1 is free but 14 holds slot 0; the plan makes slot 1 a free slot. */
+        assert_int_equal(n_slots, 3);
+        assert_int_equal(slots[2], 0);
+        /* 11 leaves too: one of three held, the trailing free slots go. */
         t[1].cgroup = NULL;
         assert_int_equal(tierd_slots_assign(&slots, &n_slots, t, 3, ret), 0);
         assert_int_equal(n_slots, 1);
