@@ -537,9 +537,9 @@ static int on_ring(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 
 /* A split flow that stopped making progress while its packets keep coming has stalled: redirected
  * packets are being lost (e.g. on veth with TX checksum offload on, where they arrive
- * unchecksummed) and the sender only retransmits. Progress is the TCP sequence the tc counter saw
- * (segments arrive, the highest end sequence stays), or for other flows the rate (packets at under
- * an eighth of the elephant rate). Two such timer passes without a pass at full speed between them
+ * unchecksummed) and the sender only retransmits. No progress is the TCP sequence the tc counter
+ * saw (segments arrive, the highest end sequence stays), or a trickle (packets at under an eighth
+ * of the elephant rate) without the sequence advancing (lost packets never reach the counter). Two such timer passes without a pass at full speed between them
  * put the flow back to pass-through for good (its elephant event is not sent again). A flow that
  * simply ends sends nothing and goes idle instead. */
 static void flow_check_stall(Flow *f) {
@@ -566,7 +566,10 @@ static void flow_check_stall(Flow *f) {
         ds = f->segments >= f->prev_segments ? f->segments - f->prev_segments : 0;
         rate = (double) db * 1e6 / (double) (now - f->prev_usec);
         stuck = f->key.proto == 6 && ds > 0 && f->max_end == f->prev_max_end;
-        slow = dp > 0 && rate * 8 < (double) d->conf.elephant_bytes_per_s;
+        /* A TCP flow whose highest sequence still advances is slow, not stalled (a receiver short of
+         * CPU closes its window): only a flow without that progress can be a trickle. */
+        slow = dp > 0 && rate * 8 < (double) d->conf.elephant_bytes_per_s &&
+               !(f->key.proto == 6 && ds > 0 && f->max_end != f->prev_max_end);
         f->prev_usec = now;
         f->prev_bytes = f->bytes;
         f->prev_packets = f->packets;

@@ -427,61 +427,71 @@ def check_priority_split(env):
         return
     for a in ("10.80.0.3", "10.80.0.4"):
         nsx(CB, "ip", "addr", "add", f"{a}/32", "dev", "eth0")
-    extra = f"flows_per_core = 1\ncores_per_flow = {env.online}\n"
-    with NsDaemon(config=config(env, mode="split") + extra, root=env.root) as d:
-        if d.ok("GET", "/v1/mflow")["devices"][0]["attached"] == "none":
-            raise Skip("the kernel refuses the BPF programs")
-        hi = d.ok("POST", "/v1/tenants", {"name": "hi", "priority": 0, "addresses": ["10.80.0.3"]}, want=201)["id"]
-        lo = d.ok("POST", "/v1/tenants", {"name": "lo", "priority": 5, "addresses": ["10.80.0.4"]}, want=201)["id"]
-        ports = {lo: TCP_PORT + 21, hi: TCP_PORT + 20}
-        recvs = {t: role(CB, "tcp-recv", port) for t, port in ports.items()}
-        for r in recvs.values():
-            check("listening" in r.stdout.readline(), "TCP receiver listening")
+    procs = []
+    try:
+        extra = f"flows_per_core = 1\ncores_per_flow = {env.online}\n"
+        with NsDaemon(config=config(env, mode="split") + extra, root=env.root) as d:
+            if d.ok("GET", "/v1/mflow")["devices"][0]["attached"] == "none":
+                raise Skip("the kernel refuses the BPF programs")
+            hi = d.ok("POST", "/v1/tenants", {"name": "hi", "priority": 0, "addresses": ["10.80.0.3"]}, want=201)["id"]
+            lo = d.ok("POST", "/v1/tenants", {"name": "lo", "priority": 5, "addresses": ["10.80.0.4"]}, want=201)["id"]
+            ports = {lo: TCP_PORT + 21, hi: TCP_PORT + 20}
+            recvs = {t: role(CB, "tcp-recv", port) for t, port in ports.items()}
+            procs.extend(recvs.values())
+            for r in recvs.values():
+                check("listening" in r.stdout.readline(), "TCP receiver listening")
 
-        def flow(flows, t):
-            got = [f for f in flows if f["dport"] == ports[t] and f["state"] != "idle"]
-            return got[0] if got else None
+            def flow(flows, t):
+                got = [f for f in flows if f["dport"] == ports[t] and f["state"] != "idle"]
+                return got[0] if got else None
 
-        def wait_flows(what, cond, timeout=4):
-            deadline, flows = time.monotonic() + timeout, []
-            while time.monotonic() < deadline:
-                flows = d.ok("GET", "/v1/flows")["flows"]
-                if cond(flows):
-                    return flows
-                time.sleep(0.1)
-            raise AssertionError(f"{what}: {json.dumps([f for f in flows if f['dport'] in ports.values()])}")
+            def wait_flows(what, cond, timeout=8):
+                deadline, flows = time.monotonic() + timeout, []
+                while time.monotonic() < deadline:
+                    flows = d.ok("GET", "/v1/flows")["flows"]
+                    if cond(flows):
+                        return flows
+                    time.sleep(0.1)
+                raise AssertionError(f"{what}: {json.dumps([f for f in flows if f['dport'] in ports.values()])}")
 
-        sends = [subprocess.Popen(["ip", "netns", "exec", CA, sys.executable, XDP_TEST, "tcp-send", "10.80.0.4",
-                                   str(ports[lo]), "9"])]
-        wait_flows("lo's elephant split while alone", lambda fl: flow(fl, lo) and flow(fl, lo)["splitting_cores"])
-        sends.append(subprocess.Popen(["ip", "netns", "exec", CA, sys.executable, XDP_TEST, "tcp-send", "10.80.0.3",
-                                       str(ports[hi]), "2"]))
-        flows = wait_flows("hi's elephant split, lo's back to pass-through",
-                           lambda fl: flow(fl, hi) and flow(fl, hi)["splitting_cores"] and flow(fl, lo)
-                           and not flow(fl, lo)["splitting_cores"])
-        f_hi, f_lo = flow(flows, hi), flow(flows, lo)
-        print("hi:", json.dumps(f_hi))
-        print("lo:", json.dumps(f_lo))
-        check_eq((f_hi["tenant"], f_lo["tenant"]), (hi, lo), "the flows belong to hi and lo")
-        check(f_lo["state"] == "elephant" and "splitting_cores" in (f_lo["state_reason"] or ""),
-              f"lo's state_reason names the scheduler: {f_lo['state_reason']}")
-        check_eq(d.metrics().get("maiod_mflow_elephants_waiting"), 1, "one elephant waits for splitting cores")
-        capacity, rows = splitting_rows(d)
-        check_eq(capacity, env.online, "capacity: the CPUs x flows_per_core")
-        check_eq((rows[hi]["allocation"], rows[lo]["allocation"]), (env.online, 0), f"hi's share, not lo's: {rows}")
-        # hi's sender ends; once its flow is idle (idle_ms) the slots are lo's again
-        wait_flows("lo's elephant split again after hi's went idle",
-                   lambda fl: flow(fl, hi) is None and flow(fl, lo) and flow(fl, lo)["splitting_cores"], timeout=6)
-        for p in sends:
-            check_eq(p.wait(timeout=60), 0, "TCP sender finished")
-        for r in recvs.values():
-            got = json.loads(r.stdout.readline())
-            r.wait(timeout=30)
-            check(got["bytes"] > 0 and got["intact"], f"TCP transfer intact: {got['bytes']} bytes")
-        kinds = [e["message"] for e in d.ok("GET", "/v1/events")["events"] if e["kind"] == "mflow-assign"]
-        check(any("back to pass-through" in m for m in kinds), "an event says lo's flow went back to pass-through")
-    for a in ("10.80.0.3", "10.80.0.4"):
-        nsx(CB, "ip", "addr", "del", f"{a}/32", "dev", "eth0")
+            sends = [subprocess.Popen(["ip", "netns", "exec", CA, sys.executable, XDP_TEST, "tcp-send", "10.80.0.4",
+                                       str(ports[lo]), "12"])]
+            procs.extend(sends)
+            wait_flows("lo's elephant split while alone", lambda fl: flow(fl, lo) and flow(fl, lo)["splitting_cores"])
+            sends.append(subprocess.Popen(["ip", "netns", "exec", CA, sys.executable, XDP_TEST, "tcp-send", "10.80.0.3",
+                                           str(ports[hi]), "2"]))
+            procs.append(sends[-1])
+            flows = wait_flows("hi's elephant split, lo's back to pass-through",
+                               lambda fl: flow(fl, hi) and flow(fl, hi)["splitting_cores"] and flow(fl, lo)
+                               and not flow(fl, lo)["splitting_cores"])
+            f_hi, f_lo = flow(flows, hi), flow(flows, lo)
+            print("hi:", json.dumps(f_hi))
+            print("lo:", json.dumps(f_lo))
+            check_eq((f_hi["tenant"], f_lo["tenant"]), (hi, lo), "the flows belong to hi and lo")
+            check(f_lo["state"] == "elephant" and "splitting_cores" in (f_lo["state_reason"] or ""),
+                  f"lo's state_reason names the scheduler: {f_lo['state_reason']}")
+            check_eq(d.metrics().get("maiod_mflow_elephants_waiting"), 1, "one elephant waits for splitting cores")
+            capacity, rows = splitting_rows(d)
+            check_eq(capacity, env.online, "capacity: the CPUs x flows_per_core")
+            check_eq((rows[hi]["allocation"], rows[lo]["allocation"]), (env.online, 0), f"hi's share, not lo's: {rows}")
+            # hi's sender ends; once its flow is idle (idle_ms) the slots are lo's again
+            wait_flows("lo's elephant split again after hi's went idle",
+                       lambda fl: flow(fl, hi) is None and flow(fl, lo) and flow(fl, lo)["splitting_cores"], timeout=12)
+            for p in sends:
+                check_eq(p.wait(timeout=60), 0, "TCP sender finished")
+            for r in recvs.values():
+                got = json.loads(r.stdout.readline())
+                r.wait(timeout=30)
+                check(got["bytes"] > 0 and got["intact"], f"TCP transfer intact: {got['bytes']} bytes")
+            kinds = [e["message"] for e in d.ok("GET", "/v1/events")["events"] if e["kind"] == "mflow-assign"]
+            check(any("back to pass-through" in m for m in kinds), "an event says lo's flow went back to pass-through")
+    finally:
+        for p in procs:  # a failed check leaves senders and receivers: ended here, by pid
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        for a in ("10.80.0.3", "10.80.0.4"):
+            nsx(CB, "ip", "addr", "del", f"{a}/32", "dev", "eth0")
 
 
 def test_mflow_daemon():
