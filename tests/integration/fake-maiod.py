@@ -58,6 +58,7 @@ STATUS = {
                   "cgroup_hierarchy": "hybrid",
                   "groups": [{"group": "users", "gid": 100, "max_tenants_per_uid": 64, "highest_priority": 2}]},
     "pollers": {"configured": "1,3", "held": [{"cpu": 1, "tenant_id": 7}], "free": 1},
+    "tiering": {"anchors": {"entries": 12, "buckets": 2, "dropped": 0, "decisions": 5, "served": 3, "share": 0.6}},
 }
 
 KNOB_NUMAB = {
