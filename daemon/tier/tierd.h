@@ -407,7 +407,8 @@ void tierd_tenant_removed(Tierd *m, int64_t id);
 
 /* The tiering state of tenant t (visible to the caller already), loaded from the store or, with
  * create, created: the tenant takes part from then on (policy and seed from [tiering], a learning
- * policy starting from the nearest model of the workload class, episode 1 opened and applied).
+ * policy starting from the nearest model of the workload class, episode 1 opened with thresholds
+ * from the nearest anchor when one is within [tiering] anchor_distance_milli, and applied).
  * Returns 0 and *ret (owned by m), -ENOENT without state when !create, -EAGAIN before
  * tierd_start(), or -errno. */
 int tierd_tenant_get(Tierd *m, const Tenant *t, bool create, TierdTenant **ret);
