@@ -227,6 +227,9 @@ static const ConfItem conf_items[] = {
              "Packets queued per splitting core in the CPUMAP."),
         ITEM("mflow", "interval_ms", CONF_UINT, mflow_interval_ms, 50, 60000, "500", NULL,
              "Milliseconds between refreshes of the flow table, the softirq load and the core assignment."),
+        ITEM("mflow", "flows_per_core", CONF_UINT, mflow_flows_per_core, 1, 1024, "4", NULL,
+             "Elephant flows one splitting core serves at once: the scheduler's splitting_cores capacity is the "
+             "splitting cores times this, in core slots (an elephant takes cores_per_flow of them)."),
         ITEM("mflow", "hysteresis_percent", CONF_UINT, mflow_hysteresis_percent, 0, 100, "20", NULL,
              "Points of softirq load by which a splitting core must exceed the least loaded other core before a "
              "flow leaves it."),

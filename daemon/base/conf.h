@@ -133,6 +133,7 @@ typedef struct Config {
         char *mflow_bpffs;                         /* where maps are pinned (a bpffs, mounted by maiod if none) */
         unsigned mflow_cpumap_qsize;               /* CPUMAP queue size per splitting core */
         unsigned mflow_interval_ms;                /* period of the flow table refresh and core assignment */
+        unsigned mflow_flows_per_core;             /* elephants one splitting core serves (scheduler capacity) */
         unsigned mflow_hysteresis_percent;         /* load gap before a flow leaves a loaded splitting core */
         char *mflow_adaptive_batches;              /* adaptive mode: the batch ladder, ascending, one blank between */
         char *mflow_adaptive_gaps_us;              /* adaptive mode: the flowlet gap ladder in microseconds */

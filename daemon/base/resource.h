@@ -41,3 +41,12 @@ typedef struct ResourceProvider {
         int (*apply)(void *userdata, const ResourceDemand *tenants, const uint64_t *alloc, size_t n);
         void *userdata;
 } ResourceProvider;
+
+/* How a module asks for the scheduler's decision on one of its resources now, in the middle of a
+ * request (a grant when the resource is short): decide(userdata, name) evaluates that resource at
+ * once (snapshot, allocation, apply, whatever the plan's diff) and returns 0, -ENOENT (no such
+ * resource) or -errno when the evaluation failed (it is retried at the next pass). */
+typedef struct ResourceDecider {
+        int (*decide)(void *userdata, const char *name);
+        void *userdata; /* NULL decide: no scheduler, first come first served */
+} ResourceDecider;

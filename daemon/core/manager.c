@@ -453,11 +453,17 @@ static void manager_reload_metrics_write(void *userdata, FILE *f) {
 #define EV(c) (1u << SCHED_EVENT_##c)
 
 /* The scheduler hears every module that announces what may change an allocation, and allocates
- * each resource a module offers: one row per resource (splitting cores and poller cores join here). */
+ * each resource a module offers: one row per resource. */
 static void manager_wire_scheduler(Manager *m) {
         const ResourceProvider resources[] = {
                 { "promotion_bandwidth", "bytes/s", EV(TENANT) | EV(FEEDBACK) | EV(PRESSURE) | EV(LINK) | EV(DRIFT),
                   tierd_promotion_snapshot, tierd_promotion_apply, m->tierd },
+                { "hugepages", "pages", EV(TENANT) | EV(HUGEPAGES), pools_hugepages_snapshot, pools_hugepages_apply,
+                  m->pools },
+                { "poller_cores", "cores", EV(TENANT) | EV(HUGEPAGES), pools_pollers_snapshot, pools_pollers_apply,
+                  m->pools },
+                { "splitting_cores", "core slots", EV(FLOW) | EV(TENANT) | EV(LINK), mflow_splitting_snapshot,
+                  mflow_splitting_apply, m->mflow },
         };
 
         m->sched_sink = sched_event_sink(m->sched);
@@ -466,6 +472,7 @@ static void manager_wire_scheduler(Manager *m) {
         topo_set_event_sink(m->topo, &m->sched_sink);
         journal_set_event_sink(m->journal, &m->sched_sink);
         mflow_set_event_sink(m->mflow, &m->sched_sink);
+        pools_set_scheduler(m->pools, &m->sched_sink, &(ResourceDecider) { sched_decide, m->sched });
         for (size_t i = 0; i < ELEMENTSOF(resources); i++)
                 (void) sched_add_resource(m->sched, &resources[i]);
 }

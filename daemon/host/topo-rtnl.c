@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The rtnetlink side of the topology, over libnl-3: one RTM_GETLINK dump for
  * what sysfs does not say (link kind, attached XDP program), its stand-in file
- * below fixture roots, and the RTNLGRP_LINK subscription in the event loop. */
+ * below fixture roots, and the RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR and
+ * RTNLGRP_IPV6_IFADDR subscription in the event loop. */
 #include <errno.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -32,6 +33,8 @@ struct TopoWatch {
         uint64_t delay_usec;
         TopoWatchFn fn;
         void *userdata;
+        TopoWatchCounts burst; /* messages of the burst the timer is armed for */
+        TopoWatchCounts total;
 };
 
 static const int nle_to_errno[NLE_MAX + 1] = {
@@ -339,7 +342,18 @@ static void watch_schedule(TopoWatch *w) {
 }
 
 static int on_watch_msg(struct nl_msg *msg, void *userdata) {
-        return NL_OK; /* what changed does not matter: the whole topology is read again */
+        TopoWatch *w = userdata;
+        uint16_t type = nlmsg_hdr(msg)->nlmsg_type;
+
+        /* What changed does not matter beyond its kind: the whole topology is read again. */
+        if (type == RTM_NEWADDR || type == RTM_DELADDR) {
+                w->burst.addresses++;
+                w->total.addresses++;
+        } else {
+                w->burst.links++;
+                w->total.links++;
+        }
+        return NL_OK;
 }
 
 static int on_watch_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -356,9 +370,15 @@ static int on_watch_io(sd_event_source *s, int fd, uint32_t revents, void *userd
 
 static int on_watch_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         TopoWatch *w = userdata;
+        TopoWatchCounts burst = w->burst;
 
-        w->fn(w->userdata);
+        w->burst = (TopoWatchCounts) {};
+        w->fn(w->userdata, &burst);
         return 0;
+}
+
+TopoWatchCounts topo_watch_counts(const TopoWatch *w) {
+        return w ? w->total : (TopoWatchCounts) {};
 }
 
 TopoWatch *topo_watch_free(TopoWatch *w) {
@@ -387,7 +407,10 @@ static int watch_socket(TopoWatch *w) {
         if (r >= 0)
                 r = nl_connect(w->sock, NETLINK_ROUTE);
         if (r >= 0)
-                r = nl_socket_add_membership(w->sock, RTNLGRP_LINK);
+                r = nl_socket_add_memberships(w->sock, RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, 0);
+        /* A kernel without IPv6 has no such group: links and IPv4 addresses are still followed. */
+        if (r >= 0 && nl_socket_add_membership(w->sock, RTNLGRP_IPV6_IFADDR) < 0)
+                log_debug("Cannot subscribe to IPv6 address changes, ignoring.");
         if (r >= 0)
                 r = nl_socket_set_nonblocking(w->sock);
         if (r >= 0 && nl_socket_set_buffer_size(w->sock, WATCH_RCVBUF, 0) < 0)

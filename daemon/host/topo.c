@@ -813,7 +813,7 @@ static void log_netdev_changes(const Topology *old, const Topology *new) {
 struct TopoState {
         char *root;
         sd_event *event;
-        Topology *topology; /* re-read on rtnetlink link events */
+        Topology *topology; /* re-read on rtnetlink link and address events */
         TopoWatch *watch;
         const EventSink *sched; /* told after a re-read that followed link events */
 };
@@ -860,9 +860,13 @@ int topo_reload(TopoState *ts) {
         return 0;
 }
 
-static void on_links_changed(void *userdata) {
+/* A burst of link or address messages: the topology is read again and the scheduler hears of it
+ * (an address change re-attributes MFLOW's flows to tenants and may change what they ask for). */
+static void on_links_changed(void *userdata, const TopoWatchCounts *burst) {
         TopoState *ts = userdata;
 
+        log_debug("rtnetlink: %" PRIu64 " link and %" PRIu64 " address messages, re-reading the topology.",
+                  burst->links, burst->addresses);
         if (topo_reload(ts) >= 0)
                 event_sink_emit(ts->sched, SCHED_EVENT_LINK, 0, SCHED_PRIORITY_HOST, 0);
 }
@@ -881,8 +885,8 @@ int topo_start(TopoState *ts) {
         if (r == -ENOMEM)
                 return log_oom();
         if (r < 0)
-                log_warning_errno(r, "Failed to subscribe to rtnetlink link events, the topology will not follow "
-                                     "link changes, ignoring: %m");
+                log_warning_errno(r, "Failed to subscribe to rtnetlink link and address events, the topology will "
+                                     "not follow link and address changes, ignoring: %m");
         return 0;
 }
 

@@ -143,14 +143,25 @@ void topo_links_free(TopoLink *links, size_t n);
 int topo_rtnl_errno(int nlerr);
 
 typedef struct TopoWatch TopoWatch;
-typedef void (*TopoWatchFn)(void *userdata);
 
-/* Subscribes to RTNLGRP_LINK on a non-blocking libnl route socket watched by
- * event (io source "rtnl-link"). Any link message, or an overrun of the
- * socket, arms a one-shot timer ("rtnl-link-debounce") that calls fn once,
- * delay_usec later, however many messages arrive meanwhile. Returns 0 and
- * *ret, or -errno. */
+/* rtnetlink messages received, by kind. */
+typedef struct TopoWatchCounts {
+        uint64_t links;     /* RTM_NEWLINK, RTM_DELLINK */
+        uint64_t addresses; /* RTM_NEWADDR, RTM_DELADDR (IPv4 and IPv6) */
+} TopoWatchCounts;
+
+/* burst: the messages since the previous call (both 0 after an overrun that lost them). */
+typedef void (*TopoWatchFn)(void *userdata, const TopoWatchCounts *burst);
+
+/* Subscribes to RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR and RTNLGRP_IPV6_IFADDR (the
+ * last when the kernel has IPv6) on a non-blocking libnl route socket watched
+ * by event (io source "rtnl-link"). Any link or address message, or an overrun
+ * of the socket, arms a one-shot timer ("rtnl-link-debounce") that calls fn
+ * once, delay_usec later, however many messages arrive meanwhile. Returns 0
+ * and *ret, or -errno. */
 int topo_watch_new(sd_event *event, uint64_t delay_usec, TopoWatchFn fn, void *userdata, TopoWatch **ret);
+/* The messages received since topo_watch_new() (zeros for NULL). */
+TopoWatchCounts topo_watch_counts(const TopoWatch *w);
 /* Unsubscribes and frees; NULL is fine. Returns NULL. */
 TopoWatch *topo_watch_free(TopoWatch *w);
 
@@ -164,10 +175,10 @@ TopoState *topo_state_free(TopoState *ts);
 /* The current topology, NULL before topo_start(). */
 const Topology *topo_state_get(const TopoState *ts);
 
-/* Where a re-read after rtnetlink link events is announced (SCHED_EVENT_LINK, after the debounce);
- * sink is borrowed (NULL: nobody listens). */
+/* Where a re-read after rtnetlink link or address events is announced (SCHED_EVENT_LINK, after the
+ * debounce); sink is borrowed (NULL: nobody listens). */
 void topo_set_event_sink(TopoState *ts, const EventSink *sink);
-/* Reads the topology and subscribes to rtnetlink link events (io source "rtnl-link"); an event
+/* Reads the topology and subscribes to rtnetlink link and address events (io source "rtnl-link"); an event
  * schedules one re-read ~100 ms later (timer "rtnl-link-debounce"). A failed subscription is
  * logged and tolerated (the topology then stays as read at start). Returns 0 or -ENOMEM (logged). */
 int topo_start(TopoState *ts);

@@ -27,10 +27,13 @@ void mflow_conflicts(void *userdata, json_object *array) {
 
 void mflow_metrics_write(void *userdata, FILE *f) {
         Mflow *m = userdata;
-        size_t attached = 0;
+        size_t attached = 0, waiting = 0;
 
         for (size_t i = 0; i < m->n_devs; i++)
                 attached += m->devs[i]->attached;
+        for (size_t i = 0; i < m->n_flows; i++)
+                waiting += m->flows[i].state == FLOW_ELEPHANT && !m->flows[i].admitted && !m->flows[i].stalled &&
+                           mflowd_dev_splits(m->flows[i].dev);
         metrics_u64(f, "maiod_mflow_devices_attached", "gauge", "Devices with maiod's MFLOW XDP program attached.",
                     attached);
         metrics_u64(f, "maiod_mflow_elephants_total", "counter", "Elephant flows detected.", m->elephants_total);
@@ -42,6 +45,9 @@ void mflow_metrics_write(void *userdata, FILE *f) {
                     m->idle_total);
         metrics_u64(f, "maiod_mflow_stalls_total", "counter",
                     "Split flows that stalled and were put back to pass-through.", m->stalls_total);
+        metrics_u64(f, "maiod_mflow_elephants_waiting", "gauge",
+                    "Elephants of split-mode devices left pass-through: their tenant's splitting_cores share is short.",
+                    waiting);
         metrics_u64(f, "maiod_mflow_adaptive_changes_total", "counter",
                     "Settings (batch, gap, batch or flowlet) the adaptive mode changed on split flows.",
                     m->adapt_changes_total);
@@ -479,7 +485,8 @@ int mflow_op_flows(void *userdata, const Request *req, Reply *reply) {
                 json_object_put(arr);
                 return -ENOMEM;
         }
-        mflowd_flows_attribute(m);
+        if (mflowd_flows_attribute(m))
+                mflowd_sched_kick(m); /* the tenants' demands of splitting cores changed */
         for (size_t i = 0; i < m->n_flows; i++) {
                 if (!flow_visible(req->who, &m->flows[i]))
                         continue;

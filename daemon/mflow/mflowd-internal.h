@@ -3,6 +3,7 @@
  * and mflowd-api.c (status, metrics, the ops): private to daemon/mflow. */
 #pragma once
 
+#include <limits.h>
 #include <net/if.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -10,6 +11,7 @@
 #include "mflow-adapt.h"
 #include "mflow-bpf.h"
 #include "mflow-cores.h"
+#include "mflow-split.h"
 #include "mflowd.h"
 
 #define MFLOW_MAX_DEVICES 16
@@ -116,6 +118,9 @@ typedef struct Flow {
         int64_t tenant_id;
         uid_t tenant_uid;
         int tenant_priority;
+        /* the scheduler's splitting_cores (mflowd-sched.c) */
+        bool admitted; /* its tenant's share of core slots covers it: split it (or keep it split) */
+        bool stalled;  /* put back to pass-through after a stall: asks for nothing until its next elephant event */
 } Flow;
 
 struct Mflow {
@@ -136,6 +141,9 @@ struct Mflow {
         unsigned xdp; /* MFLOW_CONF_XDP_* */
         unsigned interval_ms;
         unsigned hysteresis;
+        unsigned flows_per_core; /* [mflow] flows_per_core: core slots per splitting core */
+        MflowSplitShare *shares; /* the scheduler's splitting_cores allocation in force, per tenant */
+        size_t n_shares;
         MflowAdaptConf adapt; /* [mflow] adaptive_* */
         unsigned adapt_window_ms;
         bool pollers[MFLOW_MAX_CPUS]; /* [pools] poller_cpus: never splitting cores */
@@ -161,7 +169,7 @@ void mflowd_dev_baseline(Dev *d);                         /* each timer pass, af
 void mflowd_flow_adapt(Flow *f);                          /* each timer pass: judges a window that ended */
 json_object *mflowd_flow_json(const Flow *f);             /* a flow as GET /v1/flows lists it */
 uint64_t mflowd_baseline_ppm(const Dev *d);               /* 0 until 1000 segments were seen */
-void mflowd_flows_attribute(Mflow *m);                    /* every flow's tenant, from the tenants' addresses */
+bool mflowd_flows_attribute(Mflow *m);                    /* each flow's tenant by address; true: one changed */
 const char *mflowd_mode_word(MflowConfMode mode);
 void mflowd_dev_switch(Dev *d, const DevConf *c);
 void mflowd_flow_refresh(Flow *f);
@@ -170,3 +178,14 @@ Dev *mflowd_dev_find(Mflow *m, const char *name);
 Dev *mflowd_dev_new(Mflow *m, const char *name);
 int mflowd_bpffs_prepare_once(Mflow *m);
 int mflowd_timer_start(Mflow *m); /* the refresh timer, once */
+/* Splits the device's admitted elephants that wait for their cores and re-runs the assignment of its split
+ * flows (moves); returns the split marks written. */
+int mflowd_dev_assign(Dev *d);
+void mflowd_flow_unsplit(Flow *f); /* back to pass-through (its mark removed), cores released */
+/* mflowd-sched.c */
+bool mflowd_dev_splits(const Dev *d); /* attached in split, flowlet or adaptive mode: its elephants ask for cores */
+/* Decides which elephants are split from the scheduler's shares in force (every one without a scheduler),
+ * unsplits the others with a state_reason and splits the newly admitted ones. Returns the kernel writes. */
+int mflowd_flows_select(Mflow *m);
+/* Tells the scheduler that the splitting cores' capacity or demands may have changed (a host event). */
+void mflowd_sched_kick(Mflow *m);

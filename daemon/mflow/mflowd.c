@@ -71,6 +71,7 @@ Mflow *mflow_free(Mflow *m) {
         for (size_t i = 0; i < m->n_devs; i++)
                 dev_free(m->devs[i]);
         free(m->flows);
+        free(m->shares);
         free(m->devices);
         free(m->bpffs);
         free(m->root);
@@ -148,6 +149,7 @@ void mflow_set_config(Mflow *m, const Config *c) {
         mflowd_adapt_conf(m, c);
         m->interval_ms = c->mflow_interval_ms;
         m->hysteresis = c->mflow_hysteresis_percent;
+        m->flows_per_core = c->mflow_flows_per_core;
         m->qsize = c->mflow_cpumap_qsize;
         m->xdp = c->mflow_xdp;
         memset(m->pollers, 0, sizeof(m->pollers));
@@ -192,6 +194,7 @@ void mflow_set_config(Mflow *m, const Config *c) {
                 }
         if (m->timer)
                 (void) sd_event_source_set_time_relative(m->timer, (uint64_t) m->interval_ms * 1000);
+        mflowd_sched_kick(m); /* flows_per_core and cores_per_flow shape the splitting cores */
 }
 
 /* ---- the flow table ---- */
@@ -279,19 +282,20 @@ static bool owner_load(Mflow *m, const Tenant *t, MflowOwner *o) {
         return mflow_netns_addrs(m->root, t->pid, &o->addrs) > 0;
 }
 
-void mflowd_flows_attribute(Mflow *m) {
+bool mflowd_flows_attribute(Mflow *m) {
         _cleanup_free_ MflowOwner *owners = NULL;
         Tenant *tenants = NULL;
         size_t n = 0, k = 0;
+        bool changed = false;
 
         if (m->n_flows == 0)
-                return;
+                return false;
         if (store_tenant_list(m->store, -1, &tenants, &n) < 0)
-                return; /* the flows keep their owners */
+                return false; /* the flows keep their owners */
         owners = calloc(n ?: 1, sizeof(*owners));
         if (!owners) {
                 tenant_list_free(tenants, n);
-                return;
+                return false;
         }
         for (size_t i = 0; i < n; i++)
                 if (owner_load(m, &tenants[i], &owners[k]))
@@ -300,11 +304,15 @@ void mflowd_flows_attribute(Mflow *m) {
         for (size_t i = 0; i < m->n_flows; i++) {
                 Flow *f = &m->flows[i];
                 int o = mflow_owner_find(owners, k, &f->key);
+                int64_t id = o >= 0 ? owners[o].tenant_id : 0;
+                int priority = o >= 0 ? owners[o].priority : 0;
 
-                f->tenant_id = o >= 0 ? owners[o].tenant_id : 0;
+                changed = changed || id != f->tenant_id || priority != f->tenant_priority;
+                f->tenant_id = id;
                 f->tenant_uid = o >= 0 ? owners[o].uid : 0;
-                f->tenant_priority = o >= 0 ? owners[o].priority : 0;
+                f->tenant_priority = priority;
         }
+        return changed;
 }
 
 /* ---- core assignment ---- */
@@ -342,7 +350,7 @@ static unsigned online_cpus(Mflow *m) {
         return mflow_snapshot_online(&s);
 }
 
-static void flow_mark(Flow *f, const MflowCoreAssignment *a, bool is_new) {
+static bool flow_mark(Flow *f, const MflowCoreAssignment *a, bool is_new) {
         Dev *d = f->dev;
         Mflow *m = d->m;
         struct mflow_split s = {
@@ -359,11 +367,11 @@ static void flow_mark(Flow *f, const MflowCoreAssignment *a, bool is_new) {
         if (is_new)
                 f->adaptive = false; /* a new elephant starts its controller afresh */
         mflowd_flow_setting(f, &s);
-        r = mflow_bpf_split(d->bpf, &f->key, &s);
+        r = d->bpf ? mflow_bpf_split(d->bpf, &f->key, &s) : -EBADF;
         mflow_key_format(&f->key, keytext, sizeof(keytext));
         if (r < 0) {
                 log_warning_errno(r, "MFLOW: failed to split %s on %s: %m", keytext, d->name);
-                return;
+                return false;
         }
         if (!is_new) {
                 /* The per-slot counters restart with the new cores. */
@@ -387,37 +395,47 @@ static void flow_mark(Flow *f, const MflowCoreAssignment *a, bool is_new) {
         store_event_log(m->store, LOG_INFO, NULL, 0, "mflow-assign", "MFLOW: %s on %s %s cores %s (%s)%s%s", keytext,
                         d->name, is_new ? "split over" : "moved to", list, mflowd_mode_word(d->conf.mode),
                         a->reason[0] ? "; " : "", a->reason);
+        return true;
 }
 
-/* Gives the device's split flows (and a new elephant) their cores; with new NULL a periodic pass. */
-static void dev_assign(Dev *d, Flow *new) {
+void mflowd_flow_unsplit(Flow *f) {
+        if (f->dev->bpf)
+                (void) mflow_bpf_unsplit(f->dev->bpf, &f->key);
+        f->state = FLOW_ELEPHANT;
+        f->n_cores = 0;
+        f->last_usec = now_usec(CLOCK_MONOTONIC);
+}
+
+/* Gives the device's split flows and its admitted elephants waiting for cores their cores. */
+int mflowd_dev_assign(Dev *d) {
         Mflow *m = d->m;
         _cleanup_free_ MflowCoreRequest *reqs = NULL;
         _cleanup_free_ MflowCoreAssignment *as = NULL;
         _cleanup_free_ Flow **fl = NULL;
         MflowSnapshot snap;
         size_t n = 0;
-        int r;
+        int r, writes = 0;
 
         if (d->conf.mode != MFLOW_CONF_MODE_SPLIT && d->conf.mode != MFLOW_CONF_MODE_FLOWLET &&
             d->conf.mode != MFLOW_CONF_MODE_ADAPTIVE)
-                return;
+                return 0;
         if (dev_snapshot(d, &snap) < 0 || mflow_snapshot_online(&snap) == 0)
-                return;
+                return 0;
         reqs = calloc(m->n_flows + 1, sizeof(*reqs));
         as = calloc(m->n_flows + 1, sizeof(*as));
         fl = calloc(m->n_flows + 1, sizeof(*fl));
         if (!reqs || !as || !fl)
-                return;
+                return 0;
         for (size_t i = 0; i < m->n_flows; i++) {
                 Flow *f = &m->flows[i];
+                bool waiting = f->state == FLOW_ELEPHANT && f->admitted && !f->stalled;
 
-                if (f->dev != d || (f->state != FLOW_SPLIT && f != new))
+                if (f->dev != d || (f->state != FLOW_SPLIT && !waiting))
                         continue;
                 /* A tenant's flows by its priority, unattributed ones after them (each in detection order). */
                 reqs[n] = (MflowCoreRequest) { .priority = f->tenant_id ? f->tenant_priority : 8,
                                                .want = d->conf.cores_per_flow };
-                if (f != new) {
+                if (f->state == FLOW_SPLIT) {
                         reqs[n].n_cur = f->n_cores;
                         memcpy(reqs[n].cur, f->cores, sizeof(reqs[n].cur));
                 }
@@ -426,11 +444,15 @@ static void dev_assign(Dev *d, Flow *new) {
         r = mflow_cores_assign(&snap, d->load, m->hysteresis, reqs, n, as);
         if (r < 0) {
                 log_warning_errno(r, "MFLOW: core assignment on %s failed: %m", d->name);
-                return;
+                return 0;
         }
-        for (size_t i = 0; i < n; i++)
-                if (fl[i] == new || as[i].moved)
-                        flow_mark(fl[i], &as[i], fl[i] == new);
+        for (size_t i = 0; i < n; i++) {
+                bool is_new = fl[i]->state != FLOW_SPLIT;
+
+                if ((is_new || as[i].moved) && flow_mark(fl[i], &as[i], is_new))
+                        writes++;
+        }
+        return writes;
 }
 
 static void dev_sample(Dev *d) {
@@ -460,7 +482,10 @@ static int on_event(const struct mflow_event *e, void *userdata) {
                         log_warning("MFLOW: too many elephants tracked, ignoring %s on %s.", keytext, d->name);
                         return 0;
                 }
+                /* A flow split when it was detected again keeps its admission: it is marked again at once. */
+                f->admitted = f->admitted && f->state == FLOW_SPLIT;
                 f->state = FLOW_ELEPHANT;
+                f->stalled = false;
                 f->n_cores = 0;
                 f->reason[0] = '\0';
                 f->rate = e->rate;
@@ -475,7 +500,9 @@ static int on_event(const struct mflow_event *e, void *userdata) {
                                 "MFLOW: elephant %s on %s at %" PRIu64 " bytes/s, %.1f ms after its first packet",
                                 keytext, d->name, (uint64_t) e->rate, f->detect_ms);
                 flow_notify(m, f, NOTIFY_FLOW_ELEPHANT);
-                dev_assign(d, f);
+                /* Split now when its tenant's share in force covers it (always without a scheduler);
+                 * else when the scheduler's pass that this event arms grants it. */
+                (void) mflowd_flows_select(m);
                 flow_sched_event(m, f);
         } else if (e->type == MFLOW_EVENT_IDLE) {
                 if (f)
@@ -486,7 +513,10 @@ static int on_event(const struct mflow_event *e, void *userdata) {
                 m->idle_total++;
                 if (f) {
                         f->state = FLOW_IDLE;
+                        f->admitted = false;
                         f->last_usec = now_usec(CLOCK_MONOTONIC);
+                        /* Its slots go to its tenant's next elephant waiting, if any. */
+                        (void) mflowd_flows_select(m);
                 }
                 flow_sched_event(m, f);
                 store_event_log(m->store, LOG_INFO, NULL, 0, "mflow-idle",
@@ -548,10 +578,9 @@ static void flow_check_stall(Flow *f) {
                 f->slow++;
         if (f->slow < 2)
                 return;
-        (void) mflow_bpf_unsplit(d->bpf, &f->key);
-        f->state = FLOW_ELEPHANT;
-        f->n_cores = 0;
-        f->last_usec = now;
+        mflowd_flow_unsplit(f);
+        f->stalled = true;
+        f->admitted = false;
         m->stalls_total++;
         snprintf(f->reason, sizeof(f->reason), "stalled after the split (%s, %.0f bytes/s): back to pass-through",
                  stuck ? "no TCP progress" : "a trickle", rate);
@@ -560,6 +589,8 @@ static void flow_check_stall(Flow *f) {
                         "MFLOW: %s on %s stalled after it was split (%s, %.0f bytes/s, packets still coming): back "
                         "to pass-through",
                         keytext, d->name, stuck ? "no TCP progress" : "a trickle", rate);
+        (void) mflowd_flows_select(m); /* its slots go to its tenant's next elephant waiting */
+        flow_sched_event(m, f);
 }
 
 static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -580,7 +611,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
                 for (size_t k = 0; k < m->n_flows; k++)
                         if (m->flows[k].dev == d)
                                 mflowd_flow_adapt(&m->flows[k]);
-                dev_assign(d, NULL);
+                (void) mflowd_dev_assign(d);
         }
         (void) sd_event_source_set_time_relative(s, (uint64_t) m->interval_ms * 1000);
         return 0;
@@ -1285,9 +1316,8 @@ void mflowd_dev_switch(Dev *d, const DevConf *c) {
                         if (f->dev != d || f->state != FLOW_SPLIT)
                                 continue;
                         if (c->mode == MFLOW_CONF_MODE_PASS) {
-                                (void) mflow_bpf_unsplit(d->bpf, &f->key);
-                                f->state = FLOW_ELEPHANT;
-                                f->n_cores = 0;
+                                mflowd_flow_unsplit(f);
+                                f->admitted = false;
                         } else {
                                 f->mode = c->mode;
                                 if (c->mode != MFLOW_CONF_MODE_ADAPTIVE)
@@ -1296,6 +1326,7 @@ void mflowd_dev_switch(Dev *d, const DevConf *c) {
                         }
                 }
         }
+        mflowd_sched_kick(d->m); /* its elephants' demand and the splitting cores may have changed */
 }
 
 int mflow_start(Mflow *m) {
@@ -1339,6 +1370,7 @@ int mflow_start(Mflow *m) {
                         else
                                 (void) dev_attach(m->devs[i]);
                 }
+        mflowd_sched_kick(m);
         if (r < 0)
                 return 0;
         return mflowd_timer_start(m);

@@ -14,6 +14,7 @@
 #include "journal.h"
 #include "notify.h"
 #include "request.h"
+#include "resource.h"
 #include "sched-event.h"
 #include "store.h"
 
@@ -52,6 +53,17 @@ void mflow_set_config(Mflow *m, const Config *c);
 int mflow_start(Mflow *m);
 /* Clean stop: detaches and unpins every device, unmounts a bpffs maiod mounted, forgets the records. */
 void mflow_stop(Mflow *m);
+
+/* The scheduler resource "splitting_cores" (unit: core slots), userdata the Mflow. Capacity: the
+ * splitting cores of the attached devices in a split mode (online, no poller CPU, in a device's
+ * "cores" when given) times [mflow] flows_per_core; demand: per tenant, cores_per_flow slots for
+ * each of its elephants on such a device (unattributed flows: tenant 0, the host, priority 7);
+ * -ENODEV without such a device. The snapshot re-attributes the flows first (tenants and their
+ * addresses may have changed). Apply: each tenant's slots go to its split elephants first, then
+ * to the others by detection; the rest are put back to pass-through with a state_reason naming
+ * the scheduler. Returns the split marks written and removed. */
+int mflow_splitting_snapshot(void *userdata, ResourceSnapshot *ret);
+int mflow_splitting_apply(void *userdata, const ResourceDemand *tenants, const uint64_t *alloc, size_t n);
 
 /* The maiod_mflow_* metrics (a MetricsWriteFn). */
 void mflow_metrics_write(void *userdata, FILE *f);

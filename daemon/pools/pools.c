@@ -17,6 +17,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pools.h"
+#include "sched-event.h"
 #include "topo.h"
 
 #define NODES_DIR "sys/devices/system/node"
@@ -40,6 +41,29 @@ typedef struct PollerHold {
         int64_t tenant_id;
 } PollerHold;
 
+/* A grant that waits for the scheduler: refused (507) while hugepages were short, it stays the
+ * tenant's demand on the node until the allocation covers it (then it is granted), the tenant asks
+ * again (it is replaced) or releases. In memory only. */
+typedef struct PoolsAsk {
+        int64_t tenant_id;
+        unsigned node;
+        uint64_t pages;   /* the grant asked for (it replaces the tenant's grant on the node) */
+        uint64_t covered; /* of those, the pages the last allocation covered */
+        bool poller;      /* a poller CPU asked for with it */
+} PoolsAsk;
+
+/* A node whose kernel kept fewer pages than asked: at most kept pages, until it is seen holding more. */
+typedef struct NodeShort {
+        unsigned node;
+        uint64_t kept;
+} NodeShort;
+
+/* The hugepage counts last read of a node (a change is an event of the scheduler). */
+typedef struct NodeCount {
+        unsigned node;
+        unsigned long total, free_pages;
+} NodeCount;
+
 struct Pools {
         Store *store;
         char *root;
@@ -53,6 +77,18 @@ struct Pools {
         PollerHold *holds; /* in memory only: a restart forgets them (docs/maiod.conf.5) */
         size_t n_holds;
         uint64_t poller_refusals_total; /* pollers asked for when none was free */
+
+        EventSink sink;          /* the scheduler's: SCHED_EVENT_HUGEPAGES */
+        ResourceDecider decider; /* decide NULL: first come, first served */
+        PoolsAsk *asks;          /* grants waiting for the allocation, oldest first */
+        size_t n_asks;
+        NodeShort *shorts;
+        size_t n_shorts;
+        NodeCount *counts;
+        size_t n_counts;
+        int64_t *waiting; /* tenants waiting for a poller CPU, oldest first */
+        size_t n_waiting;
+        bool redecide; /* an apply met a kernel that kept fewer pages than the allocation assumed */
 };
 
 int pools_new(Store *store, const char *root, bool dry_run, Journal *journal, const PoolsConf *conf, Pools **ret) {
@@ -76,6 +112,10 @@ Pools *pools_free(Pools *p) {
         free(p->root);
         free(p->pollers);
         free(p->holds);
+        free(p->asks);
+        free(p->shorts);
+        free(p->counts);
+        free(p->waiting);
         free(p);
         return NULL;
 }
@@ -102,14 +142,30 @@ void pools_set_conf(Pools *p, const PoolsConf *conf) {
 }
 
 static void poller_release(Pools *m, int64_t tenant_id, const char *why);
+static void ask_drop(Pools *m, int64_t tenant_id, int node);
+
+void pools_set_scheduler(Pools *m, const EventSink *sink, const ResourceDecider *decider) {
+        m->sink = sink ? *sink : (EventSink) {};
+        m->decider = decider ? *decider : (ResourceDecider) {};
+}
+
+/* What may change the allocation of hugepages or poller CPUs: a grant request, a release, a count
+ * change. */
+static void pools_emit(Pools *m, int64_t tenant_id, int priority, uint64_t source_usec) {
+        event_sink_emit(&m->sink, SCHED_EVENT_HUGEPAGES, tenant_id, priority, source_usec);
+}
 
 void pools_tenant_exited(void *userdata, int64_t tenant_id) {
         poller_release(userdata, tenant_id, "its process exited");
 }
 
 void pools_tenant_removed(void *userdata, int64_t tenant_id) {
-        poller_release(userdata, tenant_id, "the tenant was removed");
-        (void) pools_sync(userdata, "maio reserve (tenant removed)");
+        Pools *m = userdata;
+
+        poller_release(m, tenant_id, "the tenant was removed");
+        ask_drop(m, tenant_id, -1);
+        (void) pools_sync(m, "maio reserve (tenant removed)");
+        pools_emit(m, tenant_id, SCHED_PRIORITY_HOST, 0);
 }
 
 uint64_t pools_bytes_to_pages(uint64_t bytes) {
@@ -208,6 +264,184 @@ static int node_in_reserve(Pools *m, unsigned node) {
                 store_event_log((m)->store, (level), _field_, (tenant_id), (kind), __VA_ARGS__); \
         } while (0)
 
+/* ---- what the scheduler needs to know: waiting grants, short nodes, counts, waiting pollers ---- */
+
+static PoolsAsk *ask_find(Pools *m, int64_t tenant_id, unsigned node) {
+        for (size_t i = 0; i < m->n_asks; i++)
+                if (m->asks[i].tenant_id == tenant_id && m->asks[i].node == node)
+                        return &m->asks[i];
+        return NULL;
+}
+
+/* Replaces the tenant's waiting grant on the node, or adds one. -ENOMEM. */
+static int ask_put(Pools *m, const PoolsAsk *a) {
+        PoolsAsk *old = ask_find(m, a->tenant_id, a->node), *v;
+
+        if (old) {
+                *old = *a;
+                return 0;
+        }
+        v = reallocarray(m->asks, m->n_asks + 1, sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        m->asks = v;
+        m->asks[m->n_asks++] = *a;
+        return 0;
+}
+
+static void ask_remove_at(Pools *m, size_t i) {
+        memmove(&m->asks[i], &m->asks[i + 1], (m->n_asks - i - 1) * sizeof *m->asks);
+        m->n_asks--;
+}
+
+/* Drops the tenant's waiting grant on node, all of them when node < 0. */
+static void ask_drop(Pools *m, int64_t tenant_id, int node) {
+        for (size_t i = 0; i < m->n_asks;)
+                if (m->asks[i].tenant_id == tenant_id && (node < 0 || m->asks[i].node == (unsigned) node))
+                        ask_remove_at(m, i);
+                else
+                        i++;
+}
+
+/* Pages the tenant holds on node (0 without a grant). */
+static uint64_t granted_pages(Pools *m, int64_t tenant_id, unsigned node) {
+        _cleanup_(store_grant_done) StoreGrant g = {};
+
+        return store_grant_get(m->store, tenant_id, node, &g) >= 0 ? g.pages : 0;
+}
+
+/* Pages the waiting grants on node ask beyond what their tenants hold there (except's not counted). */
+static uint64_t asks_extra(Pools *m, unsigned node, int64_t except) {
+        uint64_t sum = 0;
+
+        for (size_t i = 0; i < m->n_asks; i++) {
+                const PoolsAsk *a = &m->asks[i];
+                uint64_t held;
+
+                if (a->node != node || a->tenant_id == except)
+                        continue;
+                held = granted_pages(m, a->tenant_id, node);
+                if (a->pages > held)
+                        sum = add_sat(sum, a->pages - held);
+        }
+        return sum;
+}
+
+static NodeShort *short_find(Pools *m, unsigned node) {
+        for (size_t i = 0; i < m->n_shorts; i++)
+                if (m->shorts[i].node == node)
+                        return &m->shorts[i];
+        return NULL;
+}
+
+static void short_set(Pools *m, unsigned node, uint64_t kept) {
+        NodeShort *s = short_find(m, node), *v;
+
+        if (s) {
+                s->kept = kept;
+                return;
+        }
+        v = reallocarray(m->shorts, m->n_shorts + 1, sizeof *v);
+        if (!v)
+                return; /* the node is taken for unlimited: the next write tells again */
+        m->shorts = v;
+        m->shorts[m->n_shorts++] = (NodeShort) { node, kept };
+}
+
+static void short_clear(Pools *m, unsigned node) {
+        NodeShort *s = short_find(m, node);
+
+        if (s)
+                *s = m->shorts[--m->n_shorts];
+}
+
+/* What a sizing showed: fewer pages kept than asked is a shortage at that count; a probe (extra > 0)
+ * that got everything ends one; a sizing that holds more than a shortage's count raises it. */
+static void short_note(Pools *m, unsigned node, int r, uint64_t extra, const NodeSize *ns) {
+        NodeShort *s = short_find(m, node);
+
+        if (m->dry_run)
+                return;
+        if (r == -ENOSPC)
+                short_set(m, node, ns->kept);
+        else if (r >= 0 && extra > 0)
+                short_clear(m, node);
+        else if (r >= 0 && s && ns->kept > s->kept)
+                s->kept = ns->kept;
+}
+
+/* nr_hugepages and free_hugepages of a node as read now. A change from the last read is an event of
+ * the scheduler, unless quiet (maiod's own sizing, an event of its own); more pages than a shortage
+ * left raise its count. */
+static void count_note(Pools *m, unsigned node, unsigned long total, unsigned long free_pages, bool quiet) {
+        NodeShort *s = short_find(m, node);
+        NodeCount *c = NULL, *v;
+
+        if (s && total > s->kept) {
+                log_info("Node %u holds %lu hugepages now, more than the %" PRIu64 " it kept when short.", node, total,
+                         s->kept);
+                s->kept = total;
+        }
+        for (size_t i = 0; i < m->n_counts; i++)
+                if (m->counts[i].node == node)
+                        c = &m->counts[i];
+        if (c) {
+                if (c->total != total || c->free_pages != free_pages) {
+                        *c = (NodeCount) { node, total, free_pages };
+                        if (!quiet)
+                                pools_emit(m, 0, SCHED_PRIORITY_HOST, 0);
+                }
+                return;
+        }
+        v = reallocarray(m->counts, m->n_counts + 1, sizeof *v);
+        if (!v)
+                return;
+        m->counts = v;
+        m->counts[m->n_counts++] = (NodeCount) { node, total, free_pages };
+}
+
+/* Reads a node's counts into count_note(); a node without nr_hugepages is skipped, one without
+ * free_hugepages (a fixture) counts 0 free. */
+static void count_read(Pools *m, unsigned node, bool quiet) {
+        unsigned long total, free_pages = 0;
+
+        if (detect_read_ulong_at(m->root, &total, NODES_DIR "/node%u/hugepages/hugepages-2048kB/nr_hugepages", node) <
+            0)
+                return;
+        (void) detect_read_ulong_at(m->root, &free_pages, NODES_DIR "/node%u/hugepages/hugepages-2048kB/free_hugepages",
+                                    node);
+        count_note(m, node, total, free_pages, quiet);
+}
+
+static bool poller_waits(Pools *m, int64_t tenant_id) {
+        for (size_t i = 0; i < m->n_waiting; i++)
+                if (m->waiting[i] == tenant_id)
+                        return true;
+        return false;
+}
+
+static int poller_wait_add(Pools *m, int64_t tenant_id) {
+        int64_t *v;
+
+        if (poller_waits(m, tenant_id))
+                return 0;
+        v = reallocarray(m->waiting, m->n_waiting + 1, sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        m->waiting = v;
+        m->waiting[m->n_waiting++] = tenant_id;
+        return 0;
+}
+
+static void poller_wait_drop(Pools *m, int64_t tenant_id) {
+        for (size_t i = 0; i < m->n_waiting; i++)
+                if (m->waiting[i] == tenant_id) {
+                        memmove(&m->waiting[i], &m->waiting[i + 1], (m->n_waiting - i - 1) * sizeof *m->waiting);
+                        m->n_waiting--;
+                        return;
+                }
+}
+
 /* ---- sizing a node ---- */
 
 /* No grant needs more than the original: the knob goes back through the
@@ -264,7 +498,18 @@ static int node_grow(Pools *m, const Knob *k, const StoreKnob *row, const char *
  * also on failure (kept matters for -ENOSPC). Returns 0 or -errno with a
  * message in *ret_error (NULL only on -ENOMEM); -ENOSPC when the kernel kept
  * fewer pages than the target, as journal_set() says. */
+static void short_note(Pools *m, unsigned node, int r, uint64_t extra, const NodeSize *ns);
+static void count_read(Pools *m, unsigned node, bool quiet);
+
+static int node_size_for(Pools *m, unsigned node, uint64_t extra, const char *by, NodeSize *ret, char **ret_error);
+
 static int node_size(Pools *m, unsigned node, const char *by, NodeSize *ret, char **ret_error) {
+        return node_size_for(m, node, 0, by, ret, ret_error);
+}
+
+/* Sizes the node for its grants plus extra pages (a probe for grants waiting), and keeps what the
+ * kernel showed: a shortage (it kept fewer), or more pages than a shortage had left. */
+static int node_size_for(Pools *m, unsigned node, uint64_t extra, const char *by, NodeSize *ret, char **ret_error) {
         _cleanup_(knob_done) Knob k = {};
         _cleanup_(store_knob_done) StoreKnob row = {};
         char name[64];
@@ -281,11 +526,16 @@ static int node_size(Pools *m, unsigned node, const char *by, NodeSize *ret, cha
                 r = node_original(m, &k, &row, &has_row, &ret->original);
         if (r < 0)
                 return fail(ret_error, r, "Failed to read the state of %s: %m", name);
+        ret->granted = add_sat(ret->granted, extra);
         ret->headroom = ret->granted > 0 ? m->conf.headroom_pages : 0;
         ret->target = pools_target_pages(ret->original, ret->granted, ret->headroom);
         if (ret->target == ret->original)
-                return node_give_back(m, &k, has_row, ret, ret_error);
-        return node_grow(m, &k, has_row ? &row : NULL, by, ret, ret_error);
+                r = node_give_back(m, &k, has_row, ret, ret_error);
+        else
+                r = node_grow(m, &k, has_row ? &row : NULL, by, ret, ret_error);
+        short_note(m, node, r, extra, ret);
+        count_read(m, node, true); /* maiod's own change: no event of its own */
+        return r;
 }
 
 int pools_sync(Pools *m, const char *by) {
@@ -459,23 +709,14 @@ static bool poller_cpu_held(Pools *m, unsigned cpu) {
         return false;
 }
 
-/* The rule (docs/maiod.conf.5.scd, libmaio(3)): a tenant holds at most one poller CPU, and asking
- * again gives the same one; otherwise the lowest configured CPU that is online and held by no
- * tenant, first come first served. A held CPU is never taken back for a tenant of higher priority:
- * the kernel's poller thread cannot be moved (PF_NO_SETAFFINITY) and the tenant's ring would
- * keep polling there. Returns the CPU, or -1 with the reason; -ENOMEM. */
-static int poller_assign(Pools *m, int64_t tenant_id, char *reason, size_t size) {
+/* The lowest configured CPU that is online and held by no tenant, now tenant_id's: the CPU, -1
+ * when none is free, -ENOMEM. */
+static int poller_take_free(Pools *m, int64_t tenant_id) {
         _cleanup_free_ unsigned *online = NULL;
         size_t n_online = 0;
-        PollerHold *h = poller_held_by(m, tenant_id);
+        PollerHold *h;
         int r;
 
-        if (h)
-                return (int) h->cpu;
-        if (m->n_pollers == 0) {
-                snprintf(reason, size, "no poller CPUs are configured ([pools] poller_cpus)");
-                return -1;
-        }
         r = cpus_online(m, &online, &n_online, NULL);
         if (r == -ENOMEM)
                 return r;
@@ -489,16 +730,58 @@ static int poller_assign(Pools *m, int64_t tenant_id, char *reason, size_t size)
                         return -ENOMEM;
                 m->holds = h;
                 m->holds[m->n_holds++] = (PollerHold) { .cpu = cpu, .tenant_id = tenant_id };
+                poller_wait_drop(m, tenant_id);
                 event(m, LOG_INFO, tenant_id, "maio-poller", "Tenant %" PRId64 " holds poller CPU %u", tenant_id, cpu);
                 return (int) cpu;
         }
+        return -1;
+}
+
+/* The rule (docs/maiod.conf.5.scd, libmaio(3)): a tenant holds at most one poller CPU, and asking
+ * again gives the same one; otherwise the lowest configured CPU that is online and held by no
+ * tenant. While one is free and nobody waits, first come first served; else the scheduler's
+ * allocation of poller_cores decides (the tenant waits, and the next CPU freed goes to the waiting
+ * tenant of highest priority). A held CPU is never taken back for a tenant of higher priority:
+ * the kernel's poller thread cannot be moved (PF_NO_SETAFFINITY) and the tenant's ring would
+ * keep polling there. Returns the CPU, or -1 with the reason; -ENOMEM. */
+static int poller_assign(Pools *m, int64_t tenant_id, char *reason, size_t size) {
+        PollerHold *h = poller_held_by(m, tenant_id);
+        bool waits;
+        int r;
+
+        if (h)
+                return (int) h->cpu;
+        if (m->n_pollers == 0) {
+                snprintf(reason, size, "no poller CPUs are configured ([pools] poller_cpus)");
+                return -1;
+        }
+        if (!m->decider.decide || m->n_waiting == 0) {
+                r = poller_take_free(m, tenant_id);
+                if (r != -1)
+                        return r;
+        }
+        if (m->decider.decide) {
+                r = poller_wait_add(m, tenant_id);
+                if (r < 0)
+                        return r;
+                if (m->decider.decide(m->decider.userdata, "poller_cores") < 0) {
+                        r = poller_take_free(m, tenant_id); /* no decision: as without a scheduler */
+                        if (r != -1)
+                                return r;
+                }
+                h = poller_held_by(m, tenant_id);
+                if (h)
+                        return (int) h->cpu;
+        }
+        waits = poller_waits(m, tenant_id);
         m->poller_refusals_total++;
         size_t len = (size_t) snprintf(reason, size, "all %zu poller CPUs are held (", m->n_pollers);
         for (size_t i = 0; i < m->n_holds && len < size; i++)
                 len += (size_t) snprintf(reason + len, size - len, "%sCPU %u: tenant %" PRId64, i ? ", " : "",
                                          m->holds[i].cpu, m->holds[i].tenant_id);
         if (len < size)
-                snprintf(reason + len, size - len, ")");
+                snprintf(reason + len, size - len, ")%s",
+                         waits ? "; waiting: a CPU freed goes to the waiting tenant of highest priority" : "");
         event(m, LOG_NOTICE, tenant_id, "maio-poller-none", "Tenant %" PRId64 " asked for a poller CPU: %s", tenant_id,
               reason);
         return -1;
@@ -507,11 +790,13 @@ static int poller_assign(Pools *m, int64_t tenant_id, char *reason, size_t size)
 static void poller_release(Pools *m, int64_t tenant_id, const char *why) {
         PollerHold *h = poller_held_by(m, tenant_id);
 
+        poller_wait_drop(m, tenant_id);
         if (!h)
                 return;
         event(m, LOG_INFO, tenant_id, "maio-poller-release", "Tenant %" PRId64 " gave poller CPU %u back: %s",
               tenant_id, h->cpu, why);
         *h = m->holds[--m->n_holds];
+        pools_emit(m, tenant_id, SCHED_PRIORITY_HOST, 0); /* a CPU is free: who waits gets it */
 }
 
 json_object *pools_pollers_to_json(Pools *m) {
@@ -584,6 +869,8 @@ static int node_view(Pools *m, unsigned node, NodeView *v) {
         v->have_total = r >= 0 && node_live(&k, &v->total) >= 0;
         v->have_free = detect_read_ulong_at(m->root, &v->free_pages,
                                             NODES_DIR "/node%u/hugepages/hugepages-2048kB/free_hugepages", node) >= 0;
+        if (v->have_total) /* GET /v1/maio reads the counts too: a change is noticed there */
+                count_note(m, node, (unsigned long) v->total, v->have_free ? v->free_pages : 0, false);
         if (has_row && !(v->state = TAKE_PTR(row.state)))
                 return -ENOMEM;
         return 0;
@@ -799,12 +1086,94 @@ static int grant_reply(Pools *m, Reply *reply, const GrantAsk *g) {
 
         if (g->poller && !h)
                 cpu = poller_assign(m, g->tenant_id, why, sizeof why);
+        else if (!g->poller)
+                poller_wait_drop(m, g->tenant_id); /* asking without: no longer waiting for one */
         if (cpu == -ENOMEM)
                 return cpu;
         if (json_add_int(o, "poller_cpu", cpu, cpu >= 0) < 0 ||
             (cpu < 0 && json_add_string(o, "poller_reason", why) < 0))
                 return -ENOMEM;
         return reply_json(reply, 200, TAKE_PTR(o));
+}
+
+/* A tenant removed after the request was resolved goes the direct way, to its 404. */
+static bool tenant_exists(Pools *m, int64_t tenant_id) {
+        _cleanup_(tenant_done) Tenant t = {};
+
+        return store_tenant_get(m->store, tenant_id, &t) != -ENOENT;
+}
+
+/* The grant waits, short (507): what the scheduler's allocation covered of it, in the numbers of
+ * a partial allocation, with pending. */
+static int grant_short_reply(Pools *m, Reply *reply, const GrantAsk *g, const PoolsAsk *a) {
+        NodeShort *sh = short_find(m, g->node);
+        uint64_t granted = 0, kept, headroom = m->conf.headroom_pages, target;
+        NodeView v;
+        json_object *o;
+        int r;
+
+        r = node_view(m, g->node, &v);
+        if (r < 0)
+                return r;
+        free(v.state);
+        granted = v.granted > g->old.pages ? v.granted - g->old.pages : 0;
+        target = pools_target_pages(v.original, add_sat(granted, g->pages), headroom);
+        kept = sh ? sh->kept : v.total;
+        event(m, LOG_WARNING, g->tenant_id, "maio-partial",
+              "Hugepage grant of tenant %" PRId64
+              " on node %u waits: hugepages are short (the node holds at most %" PRIu64 " pages, %" PRIu64
+              " granted), the scheduler's allocation covers %" PRIu64 " of the %" PRIu64 " pages asked",
+              g->tenant_id, g->node, kept, v.granted, a->covered, g->pages);
+        reply_error(reply, REPLY_INSUFFICIENT_STORAGE,
+                    "Hugepages are short on node %u: the allocation covers only %" PRIu64 " of the %" PRIu64
+                    " hugepages asked (%" PRIu64 " of %" PRIu64 " bytes; the node holds at most %" PRIu64
+                    " pages, %" PRIu64 " of them granted); nothing was granted yet: the request waits and is granted "
+                    "once the allocation covers it (tenants of higher priority first; DELETE withdraws it)",
+                    g->node, a->covered, g->pages, a->covered * POOLS_PAGE_SIZE, g->pages * POOLS_PAGE_SIZE, kept,
+                    v.granted);
+        reply->json = reply_error_to_json(reply);
+        o = json_object_new_object();
+        if (!o || json_add_int(o, "node", g->node, true) < 0 || add_pages(o, "requested_pages", g->pages, true) < 0 ||
+            add_pages(o, "requested_bytes", g->pages * POOLS_PAGE_SIZE, true) < 0 ||
+            add_pages(o, "obtained_pages", a->covered, true) < 0 ||
+            add_pages(o, "obtained_bytes", a->covered * POOLS_PAGE_SIZE, true) < 0 ||
+            add_pages(o, "node_target_pages", target, true) < 0 || add_pages(o, "node_kept_pages", kept, true) < 0 ||
+            json_add(o, "pending", json_object_new_boolean(true)) < 0 || !reply->json ||
+            json_add(reply->json, "allocation", TAKE_PTR(o)) < 0)
+                json_object_put(o);
+        return -ENOSPC;
+}
+
+/* Hugepages are short on the node, or grants wait there: the grant waits for the scheduler's
+ * allocation instead of taking pages first come. The kernel is asked first for what every waiting
+ * grant needs (a probe: the pages it keeps are the node's capacity now; the node goes back to its
+ * grants after), then the allocation of "hugepages" is decided at once: its apply grants what it
+ * covers, this grant too if it is covered, else it stays waiting and the answer is 507. */
+static int grant_decided(Pools *m, Reply *reply, GrantAsk *g) {
+        _cleanup_free_ char *error = NULL, *error2 = NULL;
+        PoolsAsk *a;
+        NodeSize ns;
+        int r;
+
+        r = ask_put(m, &(PoolsAsk) { .tenant_id = g->tenant_id,
+                                     .node = g->node,
+                                     .pages = g->pages,
+                                     .covered = g->old.pages,
+                                     .poller = g->poller });
+        if (r < 0)
+                return r;
+        (void) node_size_for(m, g->node, asks_extra(m, g->node, 0), "maio probe (grants waiting)", &ns, &error);
+        if (node_size(m, g->node, "maio probe (back to the grants)", &ns, &error2) == -ENOSPC)
+                m->partial_allocations_total++;
+        for (unsigned i = 0; i < 3; i++) {
+                m->redecide = false;
+                if (m->decider.decide(m->decider.userdata, "hugepages") < 0 || !m->redecide)
+                        break;
+        }
+        a = ask_find(m, g->tenant_id, g->node);
+        if (!a)
+                return grant_reply(m, reply, g); /* covered and granted by the apply */
+        return grant_short_reply(m, reply, g, a);
 }
 
 /* Records the grant, then sizes the node; on failure rolls both back. */
@@ -818,6 +1187,9 @@ static int grant_apply(Pools *m, Reply *reply, GrantAsk *g) {
         r = store_grant_get(m->store, g->tenant_id, g->node, &g->old);
         if (r < 0 && r != -ENOENT)
                 return r;
+        if (m->decider.decide && g->pages > g->old.pages && tenant_exists(m, g->tenant_id) &&
+            (short_find(m, g->node) || asks_extra(m, g->node, g->tenant_id) > 0))
+                return grant_decided(m, reply, g);
         /* The intent is committed first: a crash during the write leaves a grant the next start sizes for. */
         r = store_grant_put(m->store, &want);
         if (r == -ENOENT)
@@ -827,6 +1199,7 @@ static int grant_apply(Pools *m, Reply *reply, GrantAsk *g) {
         snprintf(by, sizeof by, "maio grant (tenant %" PRId64 ")", g->tenant_id);
         r = node_size(m, g->node, by, &ns, &error);
         if (r >= 0) {
+                ask_drop(m, g->tenant_id, (int) g->node); /* a waiting grant on the node is replaced */
                 event(m, LOG_INFO, g->tenant_id, "maio-grant",
                       "Tenant %" PRId64 " holds %" PRIu64 " hugepages on node %u (node.%u.hugepages.2048kB = %" PRIu64
                       ")",
@@ -834,6 +1207,10 @@ static int grant_apply(Pools *m, Reply *reply, GrantAsk *g) {
                 return grant_reply(m, reply, g);
         }
         grant_roll_back(m, g, by);
+        if (r == -ENOSPC && m->decider.decide) {
+                m->partial_allocations_total++;
+                return grant_decided(m, reply, g); /* short now: the scheduler decides */
+        }
         if (r == -ENOSPC)
                 return grant_partial_reply(m, reply, g, &ns);
         return grant_error_reply(reply, r, error);
@@ -866,6 +1243,7 @@ int pools_op_grant(void *userdata, const Request *req, Reply *reply) {
         g.pages = pools_bytes_to_pages(g.bytes);
         r = grant_apply(m, reply, &g);
         store_grant_done(&g.old);
+        pools_emit(m, g.tenant_id, req->tenant->priority, req->received_usec);
         return r;
 }
 
@@ -912,6 +1290,7 @@ int pools_op_release(void *userdata, const Request *req, Reply *reply) {
         if (r >= 0)
                 r = store_grant_remove(m->store, id, -1);
         if (r >= 0) {
+                ask_drop(m, id, -1);
                 poller_release(m, id, "its grants were released");
                 release_resize(m, id, gs, n);
                 for (size_t i = 0; i < n; i++)
@@ -920,9 +1299,253 @@ int pools_op_release(void *userdata, const Request *req, Reply *reply) {
                         event(m, LOG_INFO, id, "maio-release",
                               "Tenant %" PRId64 " released %" PRIu64 " hugepages on %zu node(s)", id, pages, n);
                 r = release_reply(reply, id, gs, n);
+                pools_emit(m, id, req->tenant->priority, req->received_usec);
         }
         store_grants_free(gs, n);
         return r;
+}
+
+/* ---- the scheduler's resources ---- */
+
+/* The demand row of tenant_id in s (added when absent, with its priority and owner; NULL when the
+ * tenant is gone or without memory: *ret_r says which). */
+static ResourceDemand *demand_row(Pools *m, ResourceSnapshot *s, size_t *cap, int64_t tenant_id, int *ret_r) {
+        _cleanup_(tenant_done) Tenant t = {};
+        ResourceDemand *v;
+        int r;
+
+        *ret_r = 0;
+        for (size_t i = 0; i < s->n; i++)
+                if (s->tenants[i].tenant_id == tenant_id)
+                        return &s->tenants[i];
+        r = store_tenant_get(m->store, tenant_id, &t);
+        if (r < 0) {
+                *ret_r = r == -ENOENT ? 0 : r;
+                return NULL;
+        }
+        if (s->n == *cap) {
+                v = reallocarray(s->tenants, *cap * 2 + 4, sizeof *v);
+                if (!v) {
+                        *ret_r = -ENOMEM;
+                        return NULL;
+                }
+                s->tenants = v;
+                *cap = *cap * 2 + 4;
+        }
+        v = &s->tenants[s->n++];
+        *v = (ResourceDemand) {
+                .tenant_id = tenant_id,
+                .owner = t.uid,
+                .priority = t.priority < 0   ? 0
+                            : t.priority > 7 ? 7
+                                             : (unsigned) t.priority,
+        };
+        return v;
+}
+
+typedef struct NodeUse {
+        unsigned node;
+        uint64_t demand; /* grants, with each waiting grant's size in place of its tenant's grant */
+} NodeUse;
+
+static int node_use_add(NodeUse **nodes, size_t *n, unsigned node, uint64_t pages) {
+        NodeUse *v;
+
+        for (size_t i = 0; i < *n; i++)
+                if ((*nodes)[i].node == node) {
+                        (*nodes)[i].demand = add_sat((*nodes)[i].demand, pages);
+                        return 0;
+                }
+        v = reallocarray(*nodes, *n + 1, sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        *nodes = v;
+        v[(*n)++] = (NodeUse) { node, pages };
+        return 0;
+}
+
+int pools_hugepages_snapshot(void *userdata, ResourceSnapshot *ret) {
+        Pools *m = userdata;
+        _cleanup_(resource_snapshot_done) ResourceSnapshot s = {};
+        _cleanup_free_ NodeUse *nodes = NULL;
+        StoreGrant *gs = NULL;
+        size_t n = 0, n_nodes = 0, cap = 0;
+        int r;
+
+        r = store_grant_list(m->store, 0, -1, &gs, &n);
+        for (size_t i = 0; r >= 0 && i < n; i++) {
+                ResourceDemand *d = demand_row(m, &s, &cap, gs[i].tenant_id, &r);
+
+                if (d) {
+                        d->floor = add_sat(d->floor, gs[i].pages);
+                        d->demand = add_sat(d->demand, gs[i].pages);
+                }
+                if (r >= 0)
+                        r = node_use_add(&nodes, &n_nodes, gs[i].node, gs[i].pages);
+        }
+        store_grants_free(gs, n);
+        for (size_t i = 0; r >= 0 && i < m->n_asks; i++) {
+                const PoolsAsk *a = &m->asks[i];
+                uint64_t held = granted_pages(m, a->tenant_id, a->node), extra = a->pages > held ? a->pages - held : 0;
+                ResourceDemand *d = demand_row(m, &s, &cap, a->tenant_id, &r);
+
+                if (d)
+                        d->demand = add_sat(d->demand, extra);
+                if (r >= 0)
+                        r = node_use_add(&nodes, &n_nodes, a->node, extra);
+        }
+        if (r < 0)
+                return r;
+        /* A node not known short can give what is asked of it; a short one what its kernel kept
+         * beyond the headroom (raised by the counts read here when the node holds more now). */
+        for (size_t i = 0; i < n_nodes; i++) {
+                NodeShort *sh;
+
+                count_read(m, nodes[i].node, true); /* quiet: this evaluation is what an event would ask */
+                sh = short_find(m, nodes[i].node);
+                if (!sh)
+                        s.capacity = add_sat(s.capacity, nodes[i].demand);
+                else if (sh->kept > m->conf.headroom_pages)
+                        s.capacity = add_sat(s.capacity, sh->kept - m->conf.headroom_pages);
+        }
+        if (!s.tenants && !(s.tenants = calloc(1, sizeof *s.tenants)))
+                return -ENOMEM;
+        *ret = s;
+        s = (ResourceSnapshot) {};
+        return 0;
+}
+
+/* Grants the tenant's waiting grants that extra pages (its allocation beyond its grants) cover,
+ * oldest first; records what each was covered. Returns the grants made, -ENOMEM. */
+static int asks_serve(Pools *m, int64_t tenant_id, uint64_t extra) {
+        int made = 0;
+
+        for (size_t i = 0; i < m->n_asks;) {
+                PoolsAsk *a = &m->asks[i];
+                _cleanup_free_ char *error = NULL;
+                StoreGrant old = {};
+                char by[64];
+                NodeSize ns;
+                uint64_t need;
+                int r;
+
+                if (a->tenant_id != tenant_id) {
+                        i++;
+                        continue;
+                }
+                r = store_grant_get(m->store, tenant_id, a->node, &old);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+                need = a->pages > old.pages ? a->pages - old.pages : 0;
+                a->covered = old.pages + (need < extra ? need : extra);
+                if (need > extra) {
+                        store_grant_done(&old);
+                        i++;
+                        continue;
+                }
+                snprintf(by, sizeof by, "maio allocation (tenant %" PRId64 ")", tenant_id);
+                r = store_grant_put(m->store,
+                                    &(StoreGrant) { .tenant_id = tenant_id, .node = a->node, .pages = a->pages });
+                if (r >= 0)
+                        r = node_size(m, a->node, by, &ns, &error);
+                if (r >= 0) {
+                        PoolsAsk done = *a;
+
+                        extra -= need;
+                        made++;
+                        ask_remove_at(m, i);
+                        event(m, LOG_INFO, tenant_id, "maio-grant",
+                              "Tenant %" PRId64 " holds %" PRIu64
+                              " hugepages on node %u (node.%u.hugepages.2048kB = %" PRIu64
+                              "), granted by the scheduler's allocation",
+                              tenant_id, done.pages, done.node, done.node, ns.kept);
+                        if (done.poller && !poller_held_by(m, tenant_id) && poller_wait_add(m, tenant_id) >= 0)
+                                pools_emit(m, tenant_id, SCHED_PRIORITY_HOST, 0);
+                        store_grant_done(&old);
+                        continue;
+                }
+                /* Put back; a kernel that kept fewer pages than the allocation assumed: decide again. */
+                GrantAsk g = { .tenant_id = tenant_id, .node = a->node, .pages = a->pages, .old = old };
+                grant_roll_back(m, &g, by);
+                store_grant_done(&old);
+                if (r == -ENOSPC) {
+                        m->partial_allocations_total++;
+                        m->redecide = true;
+                        pools_emit(m, 0, SCHED_PRIORITY_HOST, 0);
+                } else
+                        log_warning("Granting the waiting hugepage grant of tenant %" PRId64 " on node %u failed: %s",
+                                    tenant_id, g.node, error ?: strerror(-r));
+                i++;
+        }
+        return made;
+}
+
+int pools_hugepages_apply(void *userdata, const ResourceDemand *tenants, const uint64_t *alloc, size_t n) {
+        Pools *m = userdata;
+        int writes = 0;
+
+        /* Tenants of higher priority first: if the kernel keeps fewer pages than the allocation
+         * assumed, they are the ones served. */
+        for (unsigned p = 0; p < 8; p++)
+                for (size_t i = 0; i < n; i++) {
+                        uint64_t extra = alloc[i] > tenants[i].floor ? alloc[i] - tenants[i].floor : 0;
+                        int r;
+
+                        if (tenants[i].priority != p)
+                                continue;
+                        r = asks_serve(m, tenants[i].tenant_id, extra);
+                        if (r < 0)
+                                return r;
+                        writes += r;
+                }
+        return writes;
+}
+
+int pools_pollers_snapshot(void *userdata, ResourceSnapshot *ret) {
+        Pools *m = userdata;
+        _cleanup_(resource_snapshot_done) ResourceSnapshot s = {};
+        size_t cap = 0;
+        int r = 0;
+
+        if (m->n_pollers == 0 && m->n_holds == 0 && m->n_waiting == 0)
+                return -ENODEV;
+        s.capacity = m->n_pollers;
+        for (size_t i = 0; r >= 0 && i < m->n_holds; i++) {
+                ResourceDemand *d = demand_row(m, &s, &cap, m->holds[i].tenant_id, &r);
+
+                if (d)
+                        d->demand = d->floor = 1;
+        }
+        for (size_t i = 0; r >= 0 && i < m->n_waiting; i++) {
+                ResourceDemand *d = demand_row(m, &s, &cap, m->waiting[i], &r);
+
+                if (d)
+                        d->demand = 1;
+        }
+        if (r < 0)
+                return r;
+        if (!s.tenants && !(s.tenants = calloc(1, sizeof *s.tenants)))
+                return -ENOMEM;
+        *ret = s;
+        s = (ResourceSnapshot) {};
+        return 0;
+}
+
+int pools_pollers_apply(void *userdata, const ResourceDemand *tenants, const uint64_t *alloc, size_t n) {
+        Pools *m = userdata;
+        int writes = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                int cpu;
+
+                if (alloc[i] == 0 || poller_held_by(m, tenants[i].tenant_id) || !poller_waits(m, tenants[i].tenant_id))
+                        continue;
+                cpu = poller_take_free(m, tenants[i].tenant_id);
+                if (cpu == -ENOMEM)
+                        return cpu;
+                writes += cpu >= 0; /* none free (offline): it keeps waiting */
+        }
+        return writes;
 }
 
 /* ---- metrics ---- */
@@ -961,4 +1584,10 @@ void pools_metrics_write(void *userdata, FILE *f) {
                 "# HELP maiod_maio_poller_refusals_total Grants that asked for a poller CPU when none was free.\n"
                 "# TYPE maiod_maio_poller_refusals_total counter\nmaiod_maio_poller_refusals_total %" PRIu64 "\n",
                 held, m->n_pollers - held, m->poller_refusals_total);
+        fprintf(f,
+                "# HELP maiod_maio_waiting_grants Hugepage grants refused while short that wait for the scheduler's "
+                "allocation.\n# TYPE maiod_maio_waiting_grants gauge\nmaiod_maio_waiting_grants %zu\n"
+                "# HELP maiod_maio_poller_waiting Tenants waiting for a poller CPU.\n"
+                "# TYPE maiod_maio_poller_waiting gauge\nmaiod_maio_poller_waiting %zu\n",
+                m->n_asks, m->n_waiting);
 }

@@ -9,6 +9,8 @@
 
 #include "journal.h"
 #include "request.h"
+#include "resource.h"
+#include "sched-event.h"
 #include "store.h"
 
 /* The page size grants are counted in: the kernel's 2048 kB hugepages. */
@@ -75,6 +77,30 @@ void pools_tenant_exited(void *userdata, int64_t tenant_id);
  * Returns 0, or -errno for an invalid test hook setting. */
 int pools_start(Pools *p);
 
+/* The scheduler, as the reserve sees it (both copied, their userdata borrowed; NULL: none, and
+ * grants are served first come, first served as the kernel allows). sink hears
+ * SCHED_EVENT_HUGEPAGES on a grant request, a release (with the grants, the tenant, its process)
+ * and a change of a node's nr_hugepages or free_hugepages read by GET /v1/maio (the reserve's own
+ * sizings and snapshots read them quietly). decider is asked for
+ * the allocation of "hugepages" when a grant would grow a node that is short (the kernel kept fewer
+ * pages than asked) or has grants waiting, and of "poller_cores" when a poller CPU is asked for and
+ * none is free or tenants wait for one. */
+void pools_set_scheduler(Pools *p, const EventSink *sink, const ResourceDecider *decider);
+
+/* The two resources (base/resource.h; userdata the Pools). "hugepages", unit pages: capacity the
+ * pages the reserve can give tenants on the nodes in use (a node's demand while it is not short,
+ * else the pages its kernel kept minus the headroom); each tenant with grants or grants waiting
+ * demands its grants' pages with each waiting grant's size in place of its node's grant, floor its
+ * granted pages (mapped, never taken back). Apply grants each waiting grant the allocation covers,
+ * tenants of higher priority first. "poller_cores", unit cores: capacity the configured poller
+ * CPUs (-ENODEV when none are configured and none is held); demand 1 for each tenant holding one
+ * (its floor: the kernel's poller thread cannot move) or waiting for one; apply hands the lowest
+ * free CPU to each waiting tenant allocated one. */
+int pools_hugepages_snapshot(void *userdata, ResourceSnapshot *ret);
+int pools_hugepages_apply(void *userdata, const ResourceDemand *tenants, const uint64_t *alloc, size_t n);
+int pools_pollers_snapshot(void *userdata, ResourceSnapshot *ret);
+int pools_pollers_apply(void *userdata, const ResourceDemand *tenants, const uint64_t *alloc, size_t n);
+
 /* Checks that every [pools] poller_cpus CPU is online (ROOT/sys/devices/system/cpu/online).
  * Returns 0, or -EINVAL with the reason in error (size bytes). pools_start() fails with it. */
 int pools_check_pollers(Pools *p, char *error, size_t size);
@@ -99,7 +125,8 @@ void pools_counters(const Pools *p, PoolsCounters *ret);
 
 /* Writes maiod_maio_grant_pages{node="N"} (a gauge per host node),
  * maiod_maio_partial_allocations_total, maiod_maio_poller_cpus{state="held|free"} and
- * maiod_maio_poller_refusals_total in Prometheus text. Never fails. */
+ * maiod_maio_poller_refusals_total, maiod_maio_waiting_grants and maiod_maio_poller_waiting in
+ * Prometheus text. Never fails. */
 void pools_metrics_write(void *userdata, FILE *f);
 
 /* GET /v1/maio, POST /v1/tenants/{id}/maio, DELETE /v1/tenants/{id}/maio; userdata is the Pools. */

@@ -208,8 +208,9 @@ static void resource_run(Scheduler *s, SchedResource *r) {
         int k;
 
         k = r->p.snapshot(r->p.userdata, &snap);
-        if (k == -ENODEV) { /* not in use on this host: nothing is allocated */
+        if (k == -ENODEV) { /* not in use on this host: nothing is allocated, nothing to retry */
                 resource_clear(r);
+                r->retry = false;
                 return;
         }
         if (k < 0)
@@ -236,6 +237,30 @@ static void resource_run(Scheduler *s, SchedResource *r) {
                 r->retry = true;
 }
 
+static void resource_log_flush(Scheduler *s, SchedResource *r) {
+        if (!r->log_pending)
+                return;
+        (void) store_event_add(s->store, 0, "allocation-changed", r->log_pending);
+        free(r->log_pending);
+        r->log_pending = NULL;
+}
+
+int sched_decide(void *userdata, const char *name) {
+        Scheduler *s = userdata;
+
+        for (size_t i = 0; i < s->n_res; i++) {
+                SchedResource *r = &s->res[i];
+
+                if (strcmp(r->p.name, name) != 0)
+                        continue;
+                r->retry = true; /* apply even if the allocation did not change */
+                resource_run(s, r);
+                resource_log_flush(s, r);
+                return r->retry ? -EIO : 0;
+        }
+        return -ENOENT;
+}
+
 /* ---- passes ---- */
 
 size_t sched_run_pass(Scheduler *s) {
@@ -257,11 +282,7 @@ size_t sched_run_pass(Scheduler *s) {
         for (size_t i = 0; i < n; i++)
                 reaction_record(s, end > s->batch[i].source_usec ? end - s->batch[i].source_usec : 0);
         for (size_t i = 0; i < s->n_res; i++)
-                if (s->res[i].log_pending) {
-                        (void) store_event_add(s->store, 0, "allocation-changed", s->res[i].log_pending);
-                        free(s->res[i].log_pending);
-                        s->res[i].log_pending = NULL;
-                }
+                resource_log_flush(s, &s->res[i]);
         s->passes_total++;
         s->pass_usec_total += end - start;
         if (full) {

@@ -70,6 +70,11 @@ void sched_stop(Scheduler *s);
 
 /* Runs one pass now (tests; the loop runs them itself). Returns the number of events it took. */
 size_t sched_run_pass(Scheduler *s);
+/* A ResourceDecider's decide (userdata the Scheduler): evaluates resource name now and applies its
+ * allocation even when the plan did not change (the provider's demands changed within the same
+ * allocation, e.g. a request replaced). Returns 0, -ENOENT or -EIO (the evaluation failed; retried
+ * at the next pass). */
+int sched_decide(void *userdata, const char *name);
 /* Events waiting. */
 size_t sched_queue_depth(const Scheduler *s);
 /* The allocation in force of tenant_id in resource name, or -ENOENT. */

@@ -25,11 +25,14 @@ int store_errno_from_sqlite(int code, int system_errno);
 
 /* Logs (debug) and converts a SQLite result code on db to -errno (store_errno_from_sqlite). */
 int store_error(struct sqlite3 *db, int code, const char *what);
-/* Prepares an uncached statement. Returns 0 or -errno. */
+/* Prepares a statement, or hands out the connection's compiled one of the same SQL text that nobody
+ * holds; release it with store_finalizep() (which keeps it for the next user). One thread per
+ * process uses the store. Returns 0 or -errno. */
 int store_prepare(struct sqlite3 *db, const char *sql, struct sqlite3_stmt **ret);
 /* Steps st: 1 with a row ready, 0 when done, or -errno. */
 int store_step(struct sqlite3 *db, struct sqlite3_stmt *st, const char *what);
-/* _cleanup_ helper finalising a statement (NULL is fine). */
+/* _cleanup_ helper releasing a statement of store_prepare() (reset and kept) or finalising another
+ * (NULL is fine). */
 void store_finalizep(struct sqlite3_stmt **st);
 /* Fills *ret_elem from the current row of st. Returns 0 or -errno. */
 typedef int (*StoreRowFn)(struct sqlite3_stmt *st, void *ret_elem);

@@ -29,6 +29,8 @@ void tierd_applier_done(TierdApplier *a) {
         free(a->unavailable);
         free(a->last_plan);
         free(a->error);
+        free(a->slots);
+        tierd_plan_done(&a->known);
         *a = (TierdApplier) { .kdamond = -1 };
 }
 
@@ -148,33 +150,141 @@ static int plan_text(const TierdPlan *p, char **ret) {
         return 0;
 }
 
-/* Writes the plan through the journal, skipping values the kernel holds already; a write marked
- * if_changed happens only after another one did. */
-static int plan_execute(Tierd *m, TierdApplier *a, const TierdPlan *p, char **ret_error) {
-        bool changed = false;
+/* ---- the values known to be in force ---- */
 
+static int write_by_name(const void *x, const void *y) {
+        return strcmp(((const TierdWrite *) x)->name, ((const TierdWrite *) y)->name);
+}
+
+static int index_by_name(const void *x, const void *y, void *userdata) {
+        const TierdWrite *w = userdata;
+        size_t i = *(const size_t *) x, j = *(const size_t *) y;
+
+        return strcmp(w[i].name, w[j].name) ?: (i > j) - (i < j);
+}
+
+/* What a run left in force, sorted by name, the last value of each name (a plan may write one
+ * knob twice). Takes the contents of *p. Returns 0 or -ENOMEM (*p then emptied). */
+static int known_make(TierdPlan *p, TierdPlan *ret) {
+        _cleanup_free_ size_t *idx = calloc(p->n ?: 1, sizeof *idx);
+        TierdPlan k = {};
+
+        if (!idx || !(k.writes = calloc(p->n ?: 1, sizeof *k.writes))) {
+                tierd_plan_done(p);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < p->n; i++)
+                idx[i] = i;
+        qsort_r(idx, p->n, sizeof *idx, index_by_name, p->writes);
+        for (size_t i = 0; i < p->n; i++) {
+                TierdWrite *w = &p->writes[idx[i]];
+
+                if (i + 1 < p->n && strcmp(w->name, p->writes[idx[i + 1]].name) == 0) {
+                        free(w->name);
+                        free(w->value);
+                        continue;
+                }
+                k.writes[k.n++] = *w;
+        }
+        free(p->writes);
+        *p = (TierdPlan) {};
+        k.allocated = k.n;
+        *ret = k;
+        return 0;
+}
+
+/* The value a run left in force for w's knob, or NULL. */
+static const char *known_value(const TierdPlan *known, const TierdWrite *w) {
+        TierdWrite key = { .name = w->name };
+        const TierdWrite *k = known->n ? bsearch(&key, known->writes, known->n, sizeof *k, write_by_name) : NULL;
+
+        return k ? k->value : NULL;
+}
+
+/* Writing a DAMON count file (nr_kdamonds, nr_schemes, nr_filters, ...) makes the kernel rebuild
+ * the directories beside it with default values: nothing known below that prefix is true after it. */
+static bool resets_below(const char *name, size_t *ret_prefix) {
+        const char *dot = strrchr(name, '.');
+
+        if (!dot || strncmp(dot + 1, "nr_", 3) != 0)
+                return false;
+        *ret_prefix = (size_t) (dot + 1 - name);
+        return true;
+}
+
+#define RESETS_MAX 16
+
+/* Writes the plan through the journal, skipping values the kernel holds already (known from the
+ * last run while nobody else wrote through the journal, else read); a write marked if_changed
+ * happens only after another one did. */
+static int plan_execute(Tierd *m, TierdApplier *a, const TierdPlan *p, char **ret_error) {
+        _cleanup_(tierd_plan_done) TierdPlan now = {};
+        /* Prefixes (of plan names) whose directories the kernel rebuilt in this run; more than
+         * RESETS_MAX: nothing known is trusted any more. */
+        const char *reset[RESETS_MAX];
+        size_t reset_len[RESETS_MAX], n_reset = 0;
+        JournalCounters jc;
+        bool changed = false, trust;
+
+        journal_counters(m->journal, &jc);
+        trust = jc.writes_total == a->known_writes && jc.overrides_total == a->known_overrides;
         for (size_t i = 0; i < p->n; i++) {
                 const TierdWrite *w = &p->writes[i];
                 _cleanup_(knob_done) Knob k = {};
                 _cleanup_free_ char *live = NULL, *error = NULL;
+                size_t prefix;
                 int r;
 
                 if (w->if_changed && !changed)
                         continue;
-                if (!w->if_changed && knobs_resolve(m->root, w->name, &k) >= 0 && knobs_read(&k, &live) >= 0 &&
-                    knobs_value_equal(k.def, live, w->value))
-                        continue;
+                if (!w->if_changed) {
+                        bool rebuilt = false;
+                        const char *known = NULL;
+
+                        for (size_t j = 0; !rebuilt && j < n_reset; j++)
+                                rebuilt = strncmp(w->name, reset[j], reset_len[j]) == 0;
+                        if (trust && !rebuilt)
+                                known = known_value(&a->known, w);
+                        if (known && strcmp(known, w->value) == 0)
+                                goto in_force;
+                        /* Known to hold another value: written without a look. */
+                        if (!known) {
+                                a->live_reads++;
+                                if (knobs_resolve(m->root, w->name, &k) >= 0 && knobs_read(&k, &live) >= 0 &&
+                                    knobs_value_equal(k.def, live, w->value))
+                                        goto in_force;
+                        }
+                }
                 r = journal_set(m->journal, w->name, w->value, BY, &error);
                 if (r == -EOPNOTSUPP) {
                         /* This host lacks the file (debugfs not mounted): the rest still applies. */
                         log_notice("%s, leaving it out.", error ?: w->name);
                         continue;
                 }
-                if (r < 0)
+                if (r < 0) {
+                        tierd_plan_done(&a->known);
                         return set_string(ret_error, "%s", error ?: "out of memory") < 0 ? -ENOMEM : r;
+                }
                 changed = true;
                 a->writes++;
+                if (resets_below(w->name, &prefix)) {
+                        if (n_reset == RESETS_MAX)
+                                trust = false;
+                        else {
+                                reset[n_reset] = w->name;
+                                reset_len[n_reset++] = prefix;
+                        }
+                }
+        in_force:
+                if (!w->if_changed && tierd_plan_add(&now, false, w->name, "%s", w->value) < 0)
+                        return -ENOMEM; /* if_changed: a command (commit), not a value to hold */
         }
+        tierd_plan_done(&a->known);
+        if (known_make(&now, &a->known) < 0)
+                return -ENOMEM;
+        journal_counters(m->journal, &jc);
+        a->known_writes = jc.writes_total;
+        a->known_overrides = jc.overrides_total;
         return 0;
 }
 
@@ -214,6 +324,10 @@ static int plan_damon(Tierd *m, TierdApplier *a, const TierdTiers *tiers, const 
         long nr = 0;
         int r;
 
+        _cleanup_free_ size_t *slots = calloc(n ?: 1, sizeof *slots);
+
+        if (!slots)
+                return -ENOMEM;
         r = knob_live_int(m, "damon.nr_kdamonds", &nr);
         if (r < 0)
                 return r;
@@ -234,7 +348,12 @@ static int plan_damon(Tierd *m, TierdApplier *a, const TierdTiers *tiers, const 
                 .demote_after_s = m->config->tiering_demote_after_s,
                 .tenants = tenants,
                 .n_tenants = n,
+                .slots = slots,
         };
+        r = tierd_slots_assign(&a->slots, &a->n_slots, tenants, n, slots);
+        if (r < 0)
+                return r;
+        in.n_slots = a->n_slots;
         return tierd_plan_damon(&in, ret);
 }
 
@@ -283,6 +402,10 @@ static void applier_release(Tierd *m, TierdApplier *a) {
 
         free(a->last_plan);
         a->last_plan = NULL;
+        tierd_plan_done(&a->known);
+        free(a->slots);
+        a->slots = NULL;
+        a->n_slots = 0;
         if (a->backend == TIERD_BACKEND_DAMON) {
                 tierd_applier_teardown(m, a);
                 return;

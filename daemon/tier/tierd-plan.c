@@ -219,6 +219,65 @@ static int plan_tenant(TierdPlan *p, const TierdDamonInput *in, const TierdApply
         return r;
 }
 
+/* A slot nobody holds: both schemes only count (their pattern and quota stay as they were: "stat"
+ * moves nothing) and lose their cgroup filter (the last holder's cgroup may be gone, and DAMON
+ * refuses a commit naming it). Four writes, so that a leave costs little. */
+static int plan_free(TierdPlan *p, const TierdDamonInput *in, size_t s) {
+        char n[96];
+        int r = 0;
+
+        for (size_t k = s; r >= 0 && k < s + 2; k++) {
+                r = tierd_plan_add(p, false, SCHEME_KNOB(n, in, k, "action"), "stat");
+                r = r < 0 ? r : tierd_plan_add(p, false, SCHEME_KNOB(n, in, k, "nr_filters"), "0");
+        }
+        return r;
+}
+
+int tierd_slots_assign(int64_t **slots, size_t *n_slots, const TierdApplyTenant *t, size_t n, size_t *ret) {
+        int64_t *v = *slots;
+        size_t used = 0, next = 0;
+
+        /* A slot whose tenant left (or lost its cgroup) is free. */
+        for (size_t k = 0; k < *n_slots; k++) {
+                bool here = false;
+
+                for (size_t i = 0; !here && i < n; i++)
+                        here = t[i].cgroup && t[i].id == v[k];
+                if (!here)
+                        v[k] = 0;
+        }
+        for (size_t i = 0; i < n; i++) {
+                size_t k = 0;
+
+                ret[i] = SIZE_MAX;
+                if (!t[i].cgroup)
+                        continue;
+                while (k < *n_slots && v[k] != t[i].id)
+                        k++;
+                if (k == *n_slots) { /* new: the lowest free slot, else one more */
+                        while (next < *n_slots && v[next] != 0)
+                                next++;
+                        if (next == *n_slots) {
+                                int64_t *w = reallocarray(v, *n_slots + 1, sizeof *w);
+
+                                if (!w)
+                                        return -ENOMEM;
+                                *slots = v = w;
+                                (*n_slots)++;
+                        }
+                        k = next;
+                        v[k] = t[i].id;
+                }
+                ret[i] = k;
+        }
+        /* Trailing free slots go (the kernel rebuilds the schemes for the new count anyway). */
+        for (size_t k = 0; k < *n_slots; k++)
+                if (v[k] != 0)
+                        used = k + 1;
+        *n_slots = used;
+        return 0;
+}
+
 int tierd_plan_damon(const TierdDamonInput *in, TierdPlan *ret) {
         _cleanup_(tierd_plan_done) TierdPlan p = {};
         size_t n_scoped = 0, s = 1;
@@ -232,18 +291,29 @@ int tierd_plan_damon(const TierdDamonInput *in, TierdPlan *ret) {
         for (size_t i = 0; i < in->n_tenants; i++)
                 if (in->tenants[i].cgroup)
                         n_scoped++;
-        r = plan_kdamond(&p, in, 1 + 2 * n_scoped);
+        r = plan_kdamond(&p, in, 1 + 2 * (in->slots ? in->n_slots : n_scoped));
         /* Scheme 0: every region, acted on by nothing; its tried regions are the snapshot. */
         r = r < 0 ? r : tierd_plan_add(&p, false, SCHEME_KNOB(n, in, (size_t) 0, "action"), "stat");
         r = r < 0 ? r : plan_pattern(&p, in, 0, 0, nr_max, 0);
-        for (size_t i = 0; r >= 0 && i < in->n_tenants; i++) {
-                const TierdApplyTenant *t = &in->tenants[i];
+        if (in->slots) {
+                _cleanup_free_ const TierdApplyTenant **by_slot = calloc(in->n_slots ?: 1, sizeof *by_slot);
 
-                if (!t->cgroup)
-                        continue;
-                r = plan_tenant(&p, in, t, s, nr_max);
-                s += 2;
-        }
+                if (!by_slot)
+                        return -ENOMEM;
+                for (size_t i = 0; i < in->n_tenants; i++)
+                        if (in->tenants[i].cgroup && in->slots[i] < in->n_slots)
+                                by_slot[in->slots[i]] = &in->tenants[i];
+                for (size_t k = 0; r >= 0 && k < in->n_slots; k++, s += 2)
+                        r = by_slot[k] ? plan_tenant(&p, in, by_slot[k], s, nr_max) : plan_free(&p, in, s);
+        } else
+                for (size_t i = 0; r >= 0 && i < in->n_tenants; i++) {
+                        const TierdApplyTenant *t = &in->tenants[i];
+
+                        if (!t->cgroup)
+                                continue;
+                        r = plan_tenant(&p, in, t, s, nr_max);
+                        s += 2;
+                }
         if (r >= 0)
                 r = tierd_plan_add(&p, in->running, (snprintf(n, sizeof n, "damon.%u.state", in->kdamond), n),
                                    in->running ? "commit" : "on");

@@ -23,6 +23,7 @@ struct TierdState {
         TierdApplier applier;
         TierdTiers tiers;
         TierdTelemetry now, prev;
+        double snapshot_s; /* CLOCK_MONOTONIC when now got its DAMON region snapshot, 0 never */
         TierdTenant *tenants;
         sd_event_source *timer;
         TierdTrainer *trainer;     /* model updates, off the loop */
@@ -171,6 +172,12 @@ static void telemetry_refresh(Tierd *m, bool snapshot) {
         TierdTelemetry fresh = {};
         int r;
 
+        /* DAMON's counts move once per aggregation interval: a snapshot sooner than that after the
+         * last reads nothing new (and rates over so short a window are noise). Decisions in a burst
+         * of feedback share one, so the loop is not held by a region read per request. */
+        if (snapshot && t->snapshot_s > 0 && t->now.aggr_s > 0 &&
+            now_sec(CLOCK_MONOTONIC) - t->snapshot_s < t->now.aggr_s)
+                return;
         r = tierd_telemetry_read(m->root, &fresh);
         if (r < 0) {
                 log_debug_errno(r, "Reading tiering telemetry failed, keeping the last: %m");
@@ -182,6 +189,8 @@ static void telemetry_refresh(Tierd *m, bool snapshot) {
         fresh.aggr_s = t->now.aggr_s;
         if (snapshot && (r = tierd_applier_snapshot(m, &t->applier, &fresh)) < 0)
                 log_debug_errno(r, "No DAMON region snapshot, ignoring: %m");
+        else if (snapshot && r > 0)
+                t->snapshot_s = fresh.time_s;
         tierd_telemetry_done(&t->prev);
         t->prev = t->now;
         t->prev.regions = NULL;

@@ -188,7 +188,19 @@ typedef struct TierdDamonInput {
         double demote_after_s;     /* idle time before migrate_cold demotes */
         const TierdApplyTenant *tenants;
         size_t n_tenants;
+        /* NULL: the tenants with a cgroup in the order given. Else each tenant's slot
+         * (tierd_slots_assign(); SIZE_MAX none) among n_slots: slot k is schemes 1 + 2k and 2 + 2k,
+         * a slot nobody holds is free (its schemes count only). */
+        const size_t *slots;
+        size_t n_slots;
 } TierdDamonInput;
+
+/* Stable scheme slots, so that a join or a leave rewrites the schemes of that tenant only (writing
+ * nr_schemes makes the kernel rebuild every scheme): *slots holds a tenant id per slot (0 free).
+ * Frees the slots of tenants not in t (or without a cgroup), keeps every other's, gives each new
+ * tenant with a cgroup the lowest free slot or a new one, drops trailing free slots. Fills ret[i]
+ * with tenant i's slot (SIZE_MAX: no cgroup). Returns 0 or -ENOMEM (the table then still valid). */
+int tierd_slots_assign(int64_t **slots, size_t *n_slots, const TierdApplyTenant *t, size_t n, size_t *ret);
 
 /* The DAMON backend's writes: the kdamond (paddr, one target), scheme 0 a stat scheme over all
  * regions (the snapshot the context reads), then per tenant with a cgroup, in the order given,
@@ -496,6 +508,14 @@ typedef struct TierdApplier {
         char *last_plan;   /* the plan last executed, to skip identical ones */
         char *error;       /* the last apply error, NULL none */
         uint64_t writes;   /* kernel writes made through the journal */
+        /* The values the last successful run left in force (sorted by name, one per name), trusted
+         * instead of reading the kernel's file while the journal saw no other write and no override
+         * since (its counters then: known_writes, known_overrides). */
+        TierdPlan known;
+        uint64_t known_writes, known_overrides;
+        int64_t *slots; /* DAMON scheme slots: a tenant id each, 0 free (tierd_slots_assign()) */
+        size_t n_slots;
+        uint64_t live_reads; /* kernel files read to compare before a write */
 } TierdApplier;
 
 /* Chooses the backend for [tiering] backend `requested` (a TIERING_BACKEND_* of conf.h) on

@@ -150,7 +150,8 @@ def test_pool_poller():
             check_eq(pool_ring(lib, d.socket_path, a), (1, "sqpoll", 1, "auto: maiod granted poller CPU 1"),
                      "granted: SQPOLL on the granted CPU")
             check_eq(pool_ring(lib, d.socket_path, b),
-                     (-1, "batch", -1, f"auto: no poller CPU (all 1 poller CPUs are held (CPU 1: tenant {a}))"),
+                     (-1, "batch", -1, f"auto: no poller CPU (all 1 poller CPUs are held (CPU 1: tenant {a})"
+                      "; waiting: a CPU freed goes to the waiting tenant of highest priority)"),
                      "none left: batch, with maiod's reason")
             check_eq(d.ok("GET", "/v1/status")["pollers"]["held"], [{"cpu": 1, "tenant_id": a}], "status")
 

@@ -6,7 +6,8 @@
 # a floor, a partial allocation is a 507 with the amount, bad input, other uids,
 # restarts, SIGKILL, maioctl maio against the daemon, and the poller CPUs ([pools] poller_cpus)
 # handed out with grants: one per tenant, none when all are held (with the reason), back on
-# release, removal and process exit, shown in /v1/maio, /v1/status and the metrics.
+# release, removal and process exit, shown in /v1/maio, /v1/status and the metrics; under
+# shortage the scheduler's allocations (hugepages, poller_cores) decide by priority.
 #
 # Partial allocations: a fixture file keeps whatever is written, so maiod is
 # started with MAIOD_TEST_HUGEPAGES_LIMIT=NODE:PAGES, a test hook honoured only
@@ -199,7 +200,7 @@ def test_partial_allocation():
               f"the message gives pages and bytes obtained: {msg}")
         check_eq(body["allocation"], {"node": 1, "requested_pages": 5, "requested_bytes": 5 * PAGE,
                                       "obtained_pages": 3, "obtained_bytes": 3 * PAGE, "node_target_pages": 8,
-                                      "node_kept_pages": 6}, "allocation member")
+                                      "node_kept_pages": 6, "pending": True}, "allocation member")
         check_eq(root.node(1), b"3\n", "the knob is back to what the remaining grants need")
         check_eq([x["tenant_id"] for x in d.ok("GET", "/v1/maio")["grants"]], [first], "nothing was granted")
         check_eq(metric(d, "maiod_maio_partial_allocations_total"), 1, "partial allocations counted")
@@ -212,8 +213,12 @@ def test_partial_allocation():
         r = subprocess.run([env("MAIOCTL"), "--socket", d.socket_path, "maio", "grant", str(first), "64M",
                             "--node", "1"], capture_output=True, text=True, timeout=30)
         check_eq(r.returncode, 1, f"maioctl maio grant exit status ({r.stderr})")
-        check("(insufficient-storage, HTTP 507)" in r.stderr and "only 6 of the 32 hugepages" in r.stderr,
+        check("(insufficient-storage, HTTP 507)" in r.stderr and "only 5 of the 32 hugepages" in r.stderr,
               f"maioctl reports the partial allocation: {r.stderr!r}")
+        # The refused grants wait (the scheduler shares what is left among them, equal priorities
+        # alike): first's 32 pages and second's 2 split the 2 pages left, 1 each, nothing granted.
+        check_eq(grant(d, second, 2 * PAGE, 1, as_uid=NOBODY)[0], 507, "2 pages while first's 32 wait")
+        grant_ok(d, first, 4 * PAGE, 1)  # asking for the size it holds withdraws its waiting grant
         grant_ok(d, second, 2 * PAGE, 1, as_uid=NOBODY)
         check_eq(root.node(1), b"6\n", "a grant that fits beside it")
         d.ok("DELETE", f"/v1/tenants/{first}/maio")
@@ -339,8 +344,8 @@ def test_pollers():
             c = add_tenant(d, "c")
             g = grant_ok(d, c, PAGE, 0, poller=True)
             check_eq(g["poller_cpu"], None, "exhausted: none")
-            check_eq(g["poller_reason"], f"all 2 poller CPUs are held (CPU 1: tenant {a}, CPU 3: tenant {b})",
-                     "exhausted: the reason")
+            check_eq(g["poller_reason"], f"all 2 poller CPUs are held (CPU 1: tenant {a}, CPU 3: tenant {b})"
+                     "; waiting: a CPU freed goes to the waiting tenant of highest priority", "exhausted: the reason")
             g = grant_ok(d, c, PAGE, 0)
             check_eq((g["poller_cpu"], g["poller_reason"]), (None, "not asked for"), "not asked")
             check_eq((metric(d, 'maiod_maio_poller_cpus{state="held"}'), metric(d, 'maiod_maio_poller_cpus{state="free"}'),
@@ -389,6 +394,77 @@ def test_pollers():
                 shutil.rmtree(d.tmp, ignore_errors=True)
 
 
+def allocations(d, name):
+    res = {r["name"]: r for r in d.ok("GET", "/v1/allocations")["resources"]}
+    check(name in res, f"GET /v1/allocations has the row {name}: {sorted(res)}")
+    return res[name]["capacity"], {t["id"]: (t["demand"], t["allocation"]) for t in res[name]["tenants"]}
+
+
+def test_shortage_by_priority():
+    """Node 1 keeps at most 12 pages and there is one poller CPU. Three tenants hold 4 pages each;
+    the low (6) and then the high priority (1) tenant ask for 8: nothing is left, both wait (507,
+    pending). When the lowest (7) releases, the scheduler's allocation gives its pages to the high
+    priority first although it asked last; the low priority's granted pages are never taken back.
+    The poller CPU the releaser held goes to the high priority tenant too."""
+    with Root() as root:
+        poller_root(root)
+        with Daemon(root=root.path, config="[pools]\npoller_cpus = 1\n",
+                    env_extra={"MAIOD_TEST_HUGEPAGES_LIMIT": "1:12"}) as d:
+            c, lo, hi = add_tenant(d, "c", priority=7), add_tenant(d, "low", priority=6), add_tenant(d, "high", priority=1)
+            check_eq(grant_ok(d, c, 4 * PAGE, 1, poller=True)["poller_cpu"], 1, "c holds the poller CPU")
+            for t in (lo, hi):
+                g = grant_ok(d, t, 4 * PAGE, 1, poller=True)
+                check(g["poller_cpu"] is None and "; waiting:" in g["poller_reason"], f"tenant {t} waits: {g}")
+            check_eq(root.node(1), b"12\n", "three grants of 4 fill the node")
+            check_eq(allocations(d, "poller_cores"), (1, {c: (1, 1), lo: (1, 0), hi: (1, 0)}), "poller_cores")
+
+            for t in (lo, hi):
+                status, _, body = grant(d, t, 8 * PAGE, 1, poller=True)
+                check_eq(status, 507, f"tenant {t}: 4 -> 8 pages while nothing is left ({body})")
+                check_eq((body["allocation"]["obtained_pages"], body["allocation"]["pending"]), (4, True),
+                         f"tenant {t}: covered its grant only, waiting")
+                check("Hugepages are short on node 1" in body["error"]["message"], body["error"]["message"])
+            check_eq(root.node(1), b"12\n", "the node holds the granted pages")
+            check_eq(allocations(d, "hugepages"), (12, {c: (4, 4), lo: (8, 4), hi: (8, 4)}), "hugepages while short")
+            check_eq((metric(d, "maiod_maio_waiting_grants"), metric(d, "maiod_maio_poller_waiting")), (2, 2),
+                     "waiting grants and pollers")
+
+            d.ok("DELETE", f"/v1/tenants/{c}/maio")
+
+            def served():
+                return {g["tenant_id"]: g["pages"] for g in d.ok("GET", "/v1/maio")["grants"]} == {lo: 4, hi: 8}
+
+            wait_for(served, 5, "the freed pages to go to the high priority tenant")
+            check_eq(root.node(1), b"12\n", "the node holds the grants")
+            check_eq(allocations(d, "hugepages"), (12, {lo: (8, 4), hi: (8, 8)}), "hugepages after the release")
+            wait_for(lambda: d.ok("GET", "/v1/maio")["pollers"]["held"] == [{"cpu": 1, "tenant_id": hi}], 5,
+                     "the freed poller CPU to go to the high priority tenant")
+            check_eq(allocations(d, "poller_cores"), (1, {lo: (1, 0), hi: (1, 1)}), "poller_cores after the release")
+            check_eq(grant_ok(d, hi, 8 * PAGE, 1, poller=True)["poller_cpu"], 1, "asking again shows it")
+            check_eq((metric(d, "maiod_maio_waiting_grants"), metric(d, "maiod_maio_poller_waiting")), (1, 1),
+                     "the low priority still waits")
+            r = subprocess.run([env("MAIOCTL"), "--socket", d.socket_path, "alloc"], capture_output=True, text=True,
+                               timeout=30)
+            check_eq(r.returncode, 0, f"maioctl alloc ({r.stderr})")
+            rows = [line.split() for line in r.stdout.splitlines()]
+            for want in (["hugepages", "pages", "12", str(hi), "1", "8", "8"],
+                         ["hugepages", "pages", "12", str(lo), "6", "8", "4"],
+                         ["poller_cores", "cores", "1", str(hi), "1", "1", "1"]):
+                check(want in rows, f"maioctl alloc shows {want}: {r.stdout}")
+            events = d.ok("GET", "/v1/events")["events"]
+            check(any(e["kind"] == "maio-grant" and e["tenant_id"] == hi and "scheduler" in e["message"]
+                      for e in events), "the grant made by the allocation is in the event log")
+            check(any(e["kind"] == "allocation-changed" and "hugepages" in e["message"] for e in events),
+                  "allocation-changed of hugepages in the event log")
+
+            # The low priority withdraws its wait with DELETE: everything goes back.
+            d.ok("DELETE", f"/v1/tenants/{lo}/maio")
+            d.ok("DELETE", f"/v1/tenants/{hi}/maio")
+            check_eq(allocations(d, "hugepages")[1], {}, "no demand left")
+        root.check_pristine("after the releases")
+
+
 if __name__ == "__main__":
     main([test_grant_release_remove, test_bad_input, test_original_is_a_floor, test_partial_allocation,
-          test_restart_keeps_grants, test_sigkill_reconciles, test_pid_exit_removes, test_maioctl, test_pollers])
+          test_restart_keeps_grants, test_sigkill_reconciles, test_pid_exit_removes, test_maioctl, test_pollers,
+          test_shortage_by_priority])

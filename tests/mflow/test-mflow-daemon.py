@@ -12,7 +12,9 @@
 # receiving container (its namespace's address), seen by that tenant's uid and token only; bad
 # tenant addresses and bad API input
 # answered 400; with the sender's TX checksum offload on, the split flow stalls and is put back to
-# pass-through within 2 s, with an event saying why; a clean stop leaves no XDP program, tc filter or pin; SIGKILL then restart adopts
+# pass-through within 2 s, with an event saying why; with splitting cores for one elephant, a tenant of
+# priority 0 takes them from a priority-5 tenant's elephant (back to pass-through, its state_reason
+# naming the scheduler) until its own flow goes idle; a clean stop leaves no XDP program, tc filter or pin; SIGKILL then restart adopts
 # (device still configured) or detaches (device dropped) and says which; a foreign XDP program is
 # left alone and reported.
 import json
@@ -148,7 +150,8 @@ def tc_filters(ns, dev):
 
 def run_traffic(d):
     """Mice, then a TCP elephant (verified byte for byte) and a UDP elephant, container A to B.
-    Returns the flows maiod lists afterwards."""
+    Returns the flows maiod lists afterwards that an earlier run did not leave (new source ports)."""
+    before = {(f["proto"], f["sport"], f["dport"]) for f in d.ok("GET", "/v1/flows")["flows"]}
     sink = role(CB, "mice-sink", MICE_PORT, 20)
     check("listening" in sink.stdout.readline(), "mice sink listening")
     nsx(CA, sys.executable, XDP_TEST, "mice", "10.80.0.2", str(MICE_PORT))
@@ -180,7 +183,19 @@ def run_traffic(d):
     urecv.wait(timeout=30)
     print(f"UDP: {udp['received']}/{count} datagrams, {udp['ooo']} out of order")
     check(udp["received"] > count // 2, "UDP elephant mostly delivered")
-    return d.ok("GET", "/v1/flows")["flows"]
+    return [f for f in d.ok("GET", "/v1/flows")["flows"] if (f["proto"], f["sport"], f["dport"]) not in before]
+
+
+def wait_idle(d, limit=15.0):
+    """Until every listed flow went idle (its cores released): the next run's flows are then the
+    only ones not idle. Idle detection takes about 2 s; a loaded machine takes longer."""
+    deadline = time.monotonic() + limit
+    while True:
+        busy = [f for f in d.ok("GET", "/v1/flows")["flows"] if f["state"] != "idle"]
+        if not busy:
+            return
+        check(time.monotonic() < deadline, f"the flows went idle within {limit:.0f} s: {busy}")
+        time.sleep(0.2)
 
 
 def check_stall(d):
@@ -248,8 +263,9 @@ def check_adaptive(d, flows):
         else:
             check(f["flowlet_gap_us"] in a["gaps_us"], f"{f['proto']}: a gap of the ladder")
     tcp = [f for f in flows if f["proto"] == "tcp"][0]["adaptive"]
-    # The 3 s transfer spans several 400 ms windows: the controller judged its reordering.
-    check(tcp["windows"] >= 2 and tcp["excess_ooo_per_million"] is not None and tcp["min_share_percent"] is not None,
+    # The 3 s transfer spans several 400 ms windows (a window with too few segments, as on a loaded
+    # machine, is not judged): the controller judged its reordering at least once.
+    check(tcp["windows"] >= 1 and tcp["excess_ooo_per_million"] is not None and tcp["min_share_percent"] is not None,
           f"tcp: windows judged with the excess and shares measured: {tcp}")
     udp = [f for f in flows if f["proto"] == "udp"][0]["adaptive"]
     check(udp["excess_ooo_per_million"] is None, "udp: no reordering measure (the tc counter sees TCP)")
@@ -395,6 +411,79 @@ def check_attribution(d, flows, tenants):
     check(events, "the elephant events are in tenant b's events")
 
 
+def splitting_rows(d):
+    res = [r for r in d.ok("GET", "/v1/allocations")["resources"] if r["name"] == "splitting_cores"]
+    check_eq(len(res), 1, "one splitting_cores resource")
+    return res[0]["capacity"], {t["id"]: t for t in res[0]["tenants"]}
+
+
+def check_priority_split(env):
+    """Splitting cores are the scheduler's: with room for one elephant (flows_per_core 1,
+    cores_per_flow = the CPUs), tenant hi (priority 0) takes it from tenant lo (priority 5), whose
+    elephant came first and goes back to pass-through saying why; when hi's flow goes idle, lo's
+    is split again. Each tenant declares one of two extra addresses of container B."""
+    if env.online > 8:
+        print(f"priority split skipped: cores_per_flow cannot cover {env.online} CPUs")
+        return
+    for a in ("10.80.0.3", "10.80.0.4"):
+        nsx(CB, "ip", "addr", "add", f"{a}/32", "dev", "eth0")
+    extra = f"flows_per_core = 1\ncores_per_flow = {env.online}\n"
+    with NsDaemon(config=config(env, mode="split") + extra, root=env.root) as d:
+        if d.ok("GET", "/v1/mflow")["devices"][0]["attached"] == "none":
+            raise Skip("the kernel refuses the BPF programs")
+        hi = d.ok("POST", "/v1/tenants", {"name": "hi", "priority": 0, "addresses": ["10.80.0.3"]}, want=201)["id"]
+        lo = d.ok("POST", "/v1/tenants", {"name": "lo", "priority": 5, "addresses": ["10.80.0.4"]}, want=201)["id"]
+        ports = {lo: TCP_PORT + 21, hi: TCP_PORT + 20}
+        recvs = {t: role(CB, "tcp-recv", port) for t, port in ports.items()}
+        for r in recvs.values():
+            check("listening" in r.stdout.readline(), "TCP receiver listening")
+
+        def flow(flows, t):
+            got = [f for f in flows if f["dport"] == ports[t] and f["state"] != "idle"]
+            return got[0] if got else None
+
+        def wait_flows(what, cond, timeout=4):
+            deadline, flows = time.monotonic() + timeout, []
+            while time.monotonic() < deadline:
+                flows = d.ok("GET", "/v1/flows")["flows"]
+                if cond(flows):
+                    return flows
+                time.sleep(0.1)
+            raise AssertionError(f"{what}: {json.dumps([f for f in flows if f['dport'] in ports.values()])}")
+
+        sends = [subprocess.Popen(["ip", "netns", "exec", CA, sys.executable, XDP_TEST, "tcp-send", "10.80.0.4",
+                                   str(ports[lo]), "9"])]
+        wait_flows("lo's elephant split while alone", lambda fl: flow(fl, lo) and flow(fl, lo)["splitting_cores"])
+        sends.append(subprocess.Popen(["ip", "netns", "exec", CA, sys.executable, XDP_TEST, "tcp-send", "10.80.0.3",
+                                       str(ports[hi]), "2"]))
+        flows = wait_flows("hi's elephant split, lo's back to pass-through",
+                           lambda fl: flow(fl, hi) and flow(fl, hi)["splitting_cores"] and flow(fl, lo)
+                           and not flow(fl, lo)["splitting_cores"])
+        f_hi, f_lo = flow(flows, hi), flow(flows, lo)
+        print("hi:", json.dumps(f_hi))
+        print("lo:", json.dumps(f_lo))
+        check_eq((f_hi["tenant"], f_lo["tenant"]), (hi, lo), "the flows belong to hi and lo")
+        check(f_lo["state"] == "elephant" and "splitting_cores" in (f_lo["state_reason"] or ""),
+              f"lo's state_reason names the scheduler: {f_lo['state_reason']}")
+        check_eq(d.metrics().get("maiod_mflow_elephants_waiting"), 1, "one elephant waits for splitting cores")
+        capacity, rows = splitting_rows(d)
+        check_eq(capacity, env.online, "capacity: the CPUs x flows_per_core")
+        check_eq((rows[hi]["allocation"], rows[lo]["allocation"]), (env.online, 0), f"hi's share, not lo's: {rows}")
+        # hi's sender ends; once its flow is idle (idle_ms) the slots are lo's again
+        wait_flows("lo's elephant split again after hi's went idle",
+                   lambda fl: flow(fl, hi) is None and flow(fl, lo) and flow(fl, lo)["splitting_cores"], timeout=6)
+        for p in sends:
+            check_eq(p.wait(timeout=60), 0, "TCP sender finished")
+        for r in recvs.values():
+            got = json.loads(r.stdout.readline())
+            r.wait(timeout=30)
+            check(got["bytes"] > 0 and got["intact"], f"TCP transfer intact: {got['bytes']} bytes")
+        kinds = [e["message"] for e in d.ok("GET", "/v1/events")["events"] if e["kind"] == "mflow-assign"]
+        check(any("back to pass-through" in m for m in kinds), "an event says lo's flow went back to pass-through")
+    for a in ("10.80.0.3", "10.80.0.4"):
+        nsx(CB, "ip", "addr", "del", f"{a}/32", "dev", "eth0")
+
+
 def test_mflow_daemon():
     if sh("ip", "netns", "add", TAG + "probe", check_rc=False).returncode != 0:
         raise Skip("cannot create a network namespace")
@@ -403,6 +492,7 @@ def test_mflow_daemon():
     loose = []
     try:
         build_overlay()
+        check_priority_split(env)
         with NsDaemon(config=config(env, mode="split", listen=True), root=env.root) as d:
             st = d.ok("GET", "/v1/mflow")
             dev = st["devices"][0]
@@ -436,8 +526,8 @@ def test_mflow_daemon():
             # flowlet: the same overlay and checks
             got = d.ok("PUT", "/v1/mflow", {"device": UB, "mode": "flowlet", "flowlet_gap_us": 200})
             check_eq(got["mode"], "flowlet", "PUT /v1/mflow mode flowlet")
-            time.sleep(2)  # the split flows go idle and are released
-            check_flows([f for f in run_traffic(d) if f["mode"] == "flowlet" or f["state"] != "idle"], "flowlet")
+            wait_idle(d)  # the split flows go idle and are released
+            check_flows(run_traffic(d), "flowlet")
 
             # adaptive: the same checks, and each split flow shows its choice, setting and reason;
             # the flows now belong to the tenant whose process lives in container B's namespace
@@ -447,8 +537,8 @@ def test_mflow_daemon():
             loose.append(owner)
             sub = Subscriber(d)
             loose.append(sub)
-            time.sleep(2)
-            flows = [f for f in run_traffic(d) if f["mode"] == "adaptive" or f["state"] != "idle"]
+            wait_idle(d)
+            flows = run_traffic(d)
             check_flows(flows, "adaptive")
             check_adaptive(d, flows)
             check_attribution(d, flows, tenants)

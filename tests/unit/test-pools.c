@@ -3,7 +3,9 @@
  * target never below the original, what a partial allocation covered), and
  * Pools over a Journal and a Store on a temp copy of tests/fixtures/knobs-host:
  * grants size the node knob, replace, release and removal shrink it, a kernel
- * that keeps fewer pages gives 507 with nothing granted, who sees which grant. */
+ * that keeps fewer pages gives 507 with nothing granted, who sees which grant; the scheduler's
+ * resources hugepages and poller_cores: snapshot and apply on their own, and with a scheduler, a
+ * shortage decided by priority (granted pages and held CPUs never taken back). */
 #include <errno.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -21,6 +23,7 @@
 #include "journal.h"
 #include "knobs.h"
 #include "pools.h"
+#include "scheduler.h"
 #include "store-internal.h"
 #include "testutil.h"
 
@@ -452,6 +455,300 @@ static void test_dry_run(void **state) {
         subject_free(s);
 }
 
+/* ---- the scheduler's resources: hugepages and poller_cores ---- */
+
+/* The kernel allocates at most keep_limit pages on any node. */
+static uint64_t keep_limit;
+
+static ssize_t write_keep_limit(int fd, const void *buf, size_t n) {
+        uint64_t want = strtoull(buf, NULL, 10);
+        char out[32];
+        int k;
+
+        if (want <= keep_limit || n > sizeof out)
+                return write(fd, buf, n);
+        k = snprintf(out, sizeof out, "%" PRIu64 "\n", keep_limit);
+        if (k < 0 || (size_t) k > n)
+                return write(fd, buf, n);
+        memset(out + k, '\n', n - (size_t) k);
+        return write(fd, out, n);
+}
+
+static int64_t tenant_add_prio(Subject *s, const char *name, int priority) {
+        int64_t id = tenant_add(s, name, 1000);
+        Tenant t = {};
+
+        assert_int_equal(store_tenant_get(s->store, id, &t), 0);
+        t.priority = priority;
+        assert_int_equal(store_tenant_update(s->store, &t), 0);
+        tenant_done(&t);
+        return id;
+}
+
+/* The Manager's wiring, with a scheduler without an event loop (passes by sched_run_pass()). */
+static Scheduler *scheduler_wire(Subject *s, EventSink *sink) {
+        SchedConf conf = { .mode = SCHED_MODE_EVENT, .pass_events = 64 };
+        Scheduler *sc = NULL;
+
+        alloc_classes_default(&conf.classes);
+        assert_int_equal(sched_new(NULL, NULL, &conf, &sc), 0);
+        assert_int_equal(sched_add_resource(sc, &(ResourceProvider) { "hugepages", "pages", 1u << SCHED_EVENT_HUGEPAGES,
+                                                                      pools_hugepages_snapshot, pools_hugepages_apply,
+                                                                      s->pools }),
+                         0);
+        assert_int_equal(sched_add_resource(sc,
+                                            &(ResourceProvider) { "poller_cores", "cores", 1u << SCHED_EVENT_HUGEPAGES,
+                                                                  pools_pollers_snapshot, pools_pollers_apply,
+                                                                  s->pools }),
+                         0);
+        *sink = sched_event_sink(sc);
+        pools_set_scheduler(s->pools, sink, &(ResourceDecider) { sched_decide, sc });
+        return sc;
+}
+
+static const ResourceDemand *row_of(const ResourceSnapshot *snap, int64_t id) {
+        for (size_t i = 0; i < snap->n; i++)
+                if (snap->tenants[i].tenant_id == id)
+                        return &snap->tenants[i];
+        fail_msg("no row of tenant %" PRId64, id);
+        return NULL;
+}
+
+static uint64_t grant_pages_of(Subject *s, int64_t id, unsigned node) {
+        StoreGrant g = {};
+        uint64_t pages;
+
+        if (store_grant_get(s->store, id, node, &g) < 0)
+                return 0;
+        pages = g.pages;
+        store_grant_done(&g);
+        return pages;
+}
+
+static uint64_t allocation_of(Scheduler *sc, const char *name, int64_t id) {
+        uint64_t v = UINT64_MAX;
+
+        assert_int_equal(sched_allocation_get(sc, name, id, &v), 0);
+        return v;
+}
+
+/* Snapshot and apply on their own, without a scheduler: what a tenant demands (its grants, a waiting
+ * grant in place of its node's grant), its floor (granted pages), the capacity (a node not short:
+ * its demand; a short one: what its kernel kept), and an apply that grants exactly what an
+ * allocation covers. */
+static void test_hugepages_provider(void **state) {
+        _cleanup_(resource_snapshot_done) ResourceSnapshot snap = {};
+        Subject *s = subject_new(false);
+        int64_t a = tenant_add_prio(s, "web", 6), b = tenant_add_prio(s, "db", 1);
+        EventSink sink = {};
+        Scheduler *sc;
+        Reply reply;
+
+        /* No grants: nothing to share. */
+        assert_int_equal(pools_hugepages_snapshot(s->pools, &snap), 0);
+        assert_int_equal(snap.n, 0);
+        assert_int_equal(snap.capacity, 0);
+        resource_snapshot_done(&snap);
+
+        grant_ok(s, a, 4 * MIB, 1, 2);
+        grant_ok(s, b, 2 * MIB, 0, 1);
+        assert_int_equal(pools_hugepages_snapshot(s->pools, &snap), 0);
+        assert_int_equal(snap.n, 2);
+        assert_int_equal(snap.capacity, 3); /* not short: each node's demand */
+        assert_int_equal(row_of(&snap, a)->demand, 2);
+        assert_int_equal(row_of(&snap, a)->floor, 2);
+        assert_int_equal(row_of(&snap, a)->priority, 6);
+        assert_int_equal(row_of(&snap, a)->owner, 1000);
+        assert_int_equal(row_of(&snap, b)->demand, 1);
+        resource_snapshot_done(&snap);
+
+        /* Node 1 keeps at most 4: a's 2 -> 5 waits (the decider is a scheduler without passes). */
+        sc = scheduler_wire(s, &sink);
+        keep_limit = 4;
+        knobs_set_write_fn(write_keep_limit);
+        assert_int_equal(grant(s, &root_peer, a, 10 * MIB, 1, &reply), 507);
+        reply_done(&reply);
+        testutil_assert_text(NODE1_FILE, "2\n");
+        assert_int_equal(pools_hugepages_snapshot(s->pools, &snap), 0);
+        assert_int_equal(snap.capacity, 4 + 1); /* node 1: what the kernel kept; node 0: its demand */
+        assert_int_equal(row_of(&snap, a)->demand, 5);
+        assert_int_equal(row_of(&snap, a)->floor, 2);
+        assert_int_equal(allocation_of(sc, "hugepages", a), 4); /* its grant and 2 of the 3 it asks more */
+
+        /* An allocation covering less than the waiting grant grants nothing... */
+        uint64_t alloc[2];
+        size_t ia = row_of(&snap, a) - snap.tenants, ib = 1 - ia;
+
+        alloc[ia] = 4;
+        alloc[ib] = 1;
+        assert_int_equal(pools_hugepages_apply(s->pools, snap.tenants, alloc, snap.n), 0);
+        assert_int_equal(grant_pages_of(s, a, 1), 2);
+        /* ...one that covers it grants it (the kernel permitting). */
+        keep_limit = 10;
+        alloc[ia] = 5;
+        assert_int_equal(pools_hugepages_apply(s->pools, snap.tenants, alloc, snap.n), 1);
+        assert_int_equal(grant_pages_of(s, a, 1), 5);
+        testutil_assert_text(NODE1_FILE, "5\n");
+        resource_snapshot_done(&snap);
+
+        knobs_set_write_fn(NULL);
+        pools_set_scheduler(s->pools, NULL, NULL);
+        sched_free(sc);
+        assert_int_equal(release(s, &root_peer, a, &reply), 200);
+        reply_done(&reply);
+        assert_int_equal(release(s, &root_peer, b, &reply), 200);
+        reply_done(&reply);
+        testutil_assert_pristine();
+        subject_free(s);
+}
+
+/* Two tenants of different priority ask for more than the node keeps: the grants already made
+ * stay (floors), the pages a release frees go to the higher priority first, whatever the order
+ * of asking; a count change read by the reserve is an event. */
+static void test_hugepages_shortage(void **state) {
+        _cleanup_(resource_snapshot_done) ResourceSnapshot snap = {};
+        Subject *s = subject_new(false);
+        int64_t lo = tenant_add_prio(s, "low", 6), hi = tenant_add_prio(s, "high", 1), c = tenant_add_prio(s, "c", 7);
+        EventSink sink = {};
+        Scheduler *sc = scheduler_wire(s, &sink);
+        json_object *alloc;
+        Reply reply;
+
+        keep_limit = 12;
+        knobs_set_write_fn(write_keep_limit);
+        grant_ok(s, c, 8 * MIB, 1, 4);
+        grant_ok(s, lo, 8 * MIB, 1, 4);
+        grant_ok(s, hi, 8 * MIB, 1, 4);
+        testutil_assert_text(NODE1_FILE, "12\n");
+        (void) sched_run_pass(sc);
+
+        /* The low priority asks first; nothing is left, both wait. */
+        assert_int_equal(grant(s, &root_peer, lo, 16 * MIB, 1, &reply), 507);
+        assert_true(json_object_object_get_ex(reply.json, "allocation", &alloc));
+        assert_int_equal(member_int(alloc, "obtained_pages"), 4);
+        assert_true(json_object_get_boolean(json_object_object_get(alloc, "pending")));
+        reply_done(&reply);
+        assert_int_equal(grant(s, &root_peer, hi, 16 * MIB, 1, &reply), 507);
+        reply_done(&reply);
+        testutil_assert_text(NODE1_FILE, "12\n");
+        assert_int_equal(partial_allocations(s), 1); /* the kernel refused once; then it was known */
+
+        /* c releases: its 4 pages go to the higher priority's waiting grant, not the older one. */
+        assert_int_equal(release(s, &root_peer, c, &reply), 200);
+        reply_done(&reply);
+        assert_true(sched_queue_depth(sc) > 0);
+        (void) sched_run_pass(sc);
+        assert_int_equal(grant_pages_of(s, hi, 1), 8);
+        assert_int_equal(grant_pages_of(s, lo, 1), 4); /* never taken back */
+        testutil_assert_text(NODE1_FILE, "12\n");
+        assert_int_equal(allocation_of(sc, "hugepages", hi), 8);
+        assert_int_equal(allocation_of(sc, "hugepages", lo), 4);
+
+        /* An administrator gives the node more pages: GET /v1/maio reads the new count, an event;
+         * the low priority's waiting grant is granted at the pass after. */
+        keep_limit = 16;
+        assert_int_equal(sched_queue_depth(sc), 0);
+        testutil_put_text(NODE1_FILE, "16\n");
+        assert_int_equal(list(s, &root_peer, &reply), 200);
+        reply_done(&reply);
+        assert_int_equal(sched_queue_depth(sc), 1);
+        assert_int_equal(pools_hugepages_snapshot(s->pools, &snap), 0);
+        assert_int_equal(snap.capacity, 16);
+        (void) sched_run_pass(sc);
+        assert_int_equal(grant_pages_of(s, lo, 1), 8);
+        testutil_assert_text(NODE1_FILE, "16\n");
+
+        knobs_set_write_fn(NULL);
+        pools_set_scheduler(s->pools, NULL, NULL);
+        sched_free(sc);
+        assert_int_equal(release(s, &root_peer, lo, &reply), 200);
+        reply_done(&reply);
+        assert_int_equal(release(s, &root_peer, hi, &reply), 200);
+        reply_done(&reply);
+        testutil_assert_pristine();
+        subject_free(s);
+}
+
+static unsigned grant_poller(Subject *s, int64_t id, Reply *reply) {
+        return call(s, pools_op_grant, &pools_grant_body, &root_peer, id,
+                    "{\"bytes\": 1, \"node\": 0, \"poller\": true}", reply);
+}
+
+static json_object *member(json_object *o, const char *key) {
+        json_object *v = NULL;
+
+        assert_true(json_object_object_get_ex(o, key, &v));
+        return v;
+}
+
+/* One poller CPU: held by the first (a floor: never taken back); the two who ask after wait, and
+ * the CPU freed goes to the higher priority. */
+static void test_pollers_provider(void **state) {
+        _cleanup_(resource_snapshot_done) ResourceSnapshot snap = {};
+        Subject *s = subject_new(false);
+        int64_t c = tenant_add_prio(s, "c", 7), lo = tenant_add_prio(s, "low", 6), hi = tenant_add_prio(s, "high", 1);
+        EventSink sink = {};
+        Scheduler *sc;
+        Reply reply;
+
+        /* None configured: the resource is not in use. */
+        assert_int_equal(pools_pollers_snapshot(s->pools, &snap), -ENODEV);
+        pools_set_conf(s->pools, &(PoolsConf) { .max_grant_bytes = defaults.max_grant_bytes, .poller_cpus = "1" });
+        sc = scheduler_wire(s, &sink);
+        assert_int_equal(grant_poller(s, c, &reply), 200);
+        assert_int_equal(json_object_get_int(member(reply.json, "poller_cpu")), 1);
+        reply_done(&reply);
+        assert_int_equal(grant_poller(s, lo, &reply), 200);
+        assert_null(member(reply.json, "poller_cpu"));
+        assert_non_null(strstr(json_object_get_string(member(reply.json, "poller_reason")), "; waiting:"));
+        reply_done(&reply);
+        assert_int_equal(grant_poller(s, hi, &reply), 200);
+        assert_null(member(reply.json, "poller_cpu"));
+        reply_done(&reply);
+
+        assert_int_equal(pools_pollers_snapshot(s->pools, &snap), 0);
+        assert_int_equal(snap.capacity, 1);
+        assert_int_equal(snap.n, 3);
+        assert_int_equal(row_of(&snap, c)->floor, 1);
+        assert_int_equal(row_of(&snap, lo)->demand, 1);
+        assert_int_equal(row_of(&snap, lo)->floor, 0);
+        assert_int_equal(row_of(&snap, hi)->priority, 1);
+        /* An apply gives a free CPU only to a waiting tenant allocated one; none is free now. */
+        uint64_t alloc[3] = { 1, 1, 1 };
+        assert_int_equal(pools_pollers_apply(s->pools, snap.tenants, alloc, snap.n), 0);
+        resource_snapshot_done(&snap);
+        (void) sched_run_pass(sc);
+        assert_int_equal(allocation_of(sc, "poller_cores", c), 1);
+        assert_int_equal(allocation_of(sc, "poller_cores", hi), 0);
+
+        /* c releases: the CPU goes to the higher priority, who asked last. */
+        assert_int_equal(release(s, &root_peer, c, &reply), 200);
+        reply_done(&reply);
+        (void) sched_run_pass(sc);
+        assert_int_equal(allocation_of(sc, "poller_cores", hi), 1);
+        assert_int_equal(allocation_of(sc, "poller_cores", lo), 0);
+        assert_int_equal(grant_poller(s, hi, &reply), 200);
+        assert_int_equal(json_object_get_int(member(reply.json, "poller_cpu")), 1);
+        reply_done(&reply);
+        /* A grant without poller stops the wait. */
+        assert_int_equal(call(s, pools_op_grant, &pools_grant_body, &root_peer, lo, "{\"bytes\": 1, \"node\": 0}",
+                              &reply),
+                         200);
+        reply_done(&reply);
+        assert_int_equal(pools_pollers_snapshot(s->pools, &snap), 0);
+        assert_int_equal(snap.n, 1);
+        resource_snapshot_done(&snap);
+
+        pools_set_scheduler(s->pools, NULL, NULL);
+        sched_free(sc);
+        assert_int_equal(release(s, &root_peer, lo, &reply), 200);
+        reply_done(&reply);
+        assert_int_equal(release(s, &root_peer, hi, &reply), 200);
+        reply_done(&reply);
+        testutil_assert_pristine();
+        subject_free(s);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_bytes_to_pages),
@@ -464,6 +761,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_start_reconciles, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_admin_setting_kept, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_hugepages_provider, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_hugepages_shortage, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_pollers_provider, setup, teardown),
         };
 
         if (testutil_fixtures_init() < 0)

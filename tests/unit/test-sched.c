@@ -311,6 +311,34 @@ static void test_sched_api_not_starved(void **state) {
         sched_stop(s);
 }
 
+/* sched_decide: one resource at once, applied even when its allocation did not change (the
+ * provider's demands changed within it); no queue, no pass. */
+static void test_sched_decide(void **state) {
+        Fake f = { .capacity = 10, .n = 1, .t = { { 1, 0, 0, 4 } } };
+        _cleanup_(sched_freep) Scheduler *s = fake_sched(NULL, SCHED_MODE_EVENT, 1, &f, 1u << SCHED_EVENT_HUGEPAGES);
+        uint64_t v;
+
+        assert_int_equal(sched_decide(s, "nothing"), -ENOENT);
+        assert_int_equal(f.snapshots, 0);
+        assert_int_equal(sched_decide(s, "fake"), 0);
+        assert_int_equal(f.snapshots, 1);
+        assert_int_equal(f.applies, 1);
+        assert_int_equal(sched_allocation_get(s, "fake", 1, &v), 0);
+        assert_int_equal(v, 4);
+        /* The same allocation: a pass would not apply it, a decision does. */
+        assert_int_equal(sched_decide(s, "fake"), 0);
+        assert_int_equal(f.applies, 2);
+        assert_int_equal(s->passes_total, 0);
+        assert_int_equal(sched_queue_depth(s), 0);
+        /* A failed apply: -EIO, and the next pass retries it. */
+        f.fail = -EIO;
+        assert_int_equal(sched_decide(s, "fake"), -EIO);
+        f.fail = 0;
+        assert_int_equal(sched_run_pass(s), 0);
+        assert_int_equal(f.applies, 4);
+        assert_null(s->res[0].error);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_queue_order),
@@ -320,6 +348,7 @@ int main(void) {
                 cmocka_unit_test(test_sched_passes),
                 cmocka_unit_test(test_sched_periodic),
                 cmocka_unit_test(test_sched_api_not_starved),
+                cmocka_unit_test(test_sched_decide),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

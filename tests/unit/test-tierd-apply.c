@@ -219,6 +219,20 @@ static void test_damon_writes(void **state) {
                 testutil_assert_text(KD "0/contexts/0/schemes/2/quotas/bytes", "16000000000\n");
                 /* The same allocation again writes nothing. */
                 assert_int_equal(tierd_promotion_apply(s->tierd, snap.tenants, &snap.capacity, 1), 0);
+                /* A new one writes the two quotas and the commit: what the last run left in force
+                 * is known, not rewritten. */
+                uint64_t half = snap.capacity / 2;
+
+                assert_int_equal(tierd_promotion_apply(s->tierd, snap.tenants, &half, 1), 3);
+                testutil_assert_text(S1 "quotas/bytes", "8000000000\n");
+                /* Someone changes a scheme file: the journal's drift check finds it, and the next
+                 * apply no longer trusts what it knew, so it puts the file back. */
+                testutil_put_text(S1 "action", "stat\n");
+                assert_int_equal(journal_check_drift(s->journal), 1);
+                half = snap.capacity / 4;
+                assert_int_equal(tierd_promotion_apply(s->tierd, snap.tenants, &half, 1), 4);
+                testutil_assert_text(S1 "action", "migrate_hot\n");
+                testutil_assert_text(S1 "quotas/bytes", "4000000000\n");
         }
         testutil_assert_text(KD "0/contexts/0/schemes/2/action", "migrate_cold\n");
         testutil_assert_text(KD "0/contexts/0/schemes/2/target_nid", "1\n");

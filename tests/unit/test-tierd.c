@@ -348,6 +348,85 @@ static void test_plan_damon(void **state) {
         assert_int_equal(tierd_plan_damon(&in, &p), -EINVAL);
 }
 
+/* Stable slots: a leave frees only its slot, a join takes the lowest free one, trailing free slots
+ * go; a tenant without a cgroup gets none. */
+static void test_slots_assign(void **state) {
+        TierdApplyTenant t[4] = {
+                { .id = 10, .cgroup = "/a" },
+                { .id = 11, .cgroup = "/b" },
+                { .id = 12, .cgroup = NULL },
+                { .id = 13, .cgroup = "/d" },
+        };
+        _cleanup_free_ int64_t *slots = NULL;
+        size_t n_slots = 0, ret[4];
+
+        assert_int_equal(tierd_slots_assign(&slots, &n_slots, t, 4, ret), 0);
+        assert_int_equal(n_slots, 3);
+        assert_int_equal(ret[0], 0);
+        assert_int_equal(ret[1], 1);
+        assert_int_equal(ret[2], SIZE_MAX);
+        assert_int_equal(ret[3], 2);
+        /* 10 leaves: the others keep their slots, slot 0 is free (and not trailing, so it stays). */
+        assert_int_equal(tierd_slots_assign(&slots, &n_slots, t + 1, 3, ret), 0);
+        assert_int_equal(n_slots, 3);
+        assert_int_equal(ret[0], 1);
+        assert_int_equal(ret[2], 2);
+        assert_int_equal(slots[0], 0);
+        /* 14 joins (in any position of the list): the free slot 0. */
+        t[0].id = 14;
+        assert_int_equal(tierd_slots_assign(&slots, &n_slots, t, 4, ret), 0);
+        assert_int_equal(n_slots, 3);
+        assert_int_equal(ret[0], 0);
+        assert_int_equal(ret[1], 1);
+        assert_int_equal(ret[3], 2);
+        /* 13 (the last slot) leaves: the count shrinks; a plan over the slots leaves slot 0's
+         * schemes to 14 and writes nothing for 12. */
+        assert_int_equal(tierd_slots_assign(&slots, &n_slots, t, 3, ret), 0);
+        assert_int_equal(n_slots, 2);
+        /* 11 leaves too: slot 1 is free but 14 holds slot 0; the plan makes slot 1 a free slot. */
+        t[1].cgroup = NULL;
+        assert_int_equal(tierd_slots_assign(&slots, &n_slots, t, 3, ret), 0);
+        assert_int_equal(n_slots, 1);
+        t[1].cgroup = "/b";
+        t[1].id = 15;
+        assert_int_equal(tierd_slots_assign(&slots, &n_slots, t, 2, ret), 0);
+        assert_int_equal(n_slots, 2);
+        assert_int_equal(ret[1], 1);
+
+        /* A plan over slots: slot 1 free between two held ones. */
+        TierdApplyTenant held[2] = { plan_tenants[0], plan_tenants[0] };
+        size_t where[2] = { 0, 2 };
+        TierdDamonInput in = {
+                .sample_s = 0.005,
+                .aggr_s = 0.1,
+                .local_nid = 0,
+                .remote_nid = 1,
+                .demote_after_s = 5,
+                .tenants = held,
+                .n_tenants = 2,
+                .slots = where,
+                .n_slots = 3,
+        };
+        _cleanup_(tierd_plan_done) TierdPlan p = {};
+
+        held[1].id = 2;
+        held[1].cgroup = "/maio/z";
+        assert_int_equal(tierd_plan_damon(&in, &p), 0);
+        assert_write(&p, "damon.0.nr_schemes", "7");
+        assert_write(&p, "damon.0.scheme.1.action", "migrate_hot");
+        assert_write(&p, "damon.0.scheme.1.filter_memcg_path", "/maio/a");
+        assert_write(&p, "damon.0.scheme.3.action", "stat");
+        assert_write(&p, "damon.0.scheme.3.nr_filters", "0");
+        assert_null(plan_value(&p, "damon.0.scheme.3.quota_bytes"));
+        assert_write(&p, "damon.0.scheme.4.action", "stat");
+        assert_write(&p, "damon.0.scheme.4.nr_filters", "0");
+        assert_null(plan_value(&p, "damon.0.scheme.3.filter_memcg_path"));
+        assert_write(&p, "damon.0.scheme.5.action", "migrate_hot");
+        assert_write(&p, "damon.0.scheme.5.filter_memcg_path", "/maio/z");
+        assert_write(&p, "damon.0.scheme.6.action", "migrate_cold");
+        assert_null(plan_value(&p, "damon.0.scheme.7.action"));
+}
+
 static void test_promotion_demand(void **state) {
         TierDecision d = { .rule = TIER_RULE_THRESHOLDS, .rate_threshold = 100, .burst_threshold = 0.25 };
         TierdRegion regions[] = {
@@ -690,25 +769,16 @@ static void test_model_bounds(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_parse_vmstat),
-                cmocka_unit_test(test_parse_psi_meminfo),
-                cmocka_unit_test(test_tiers),
-                cmocka_unit_test(test_parse_numa_stat),
-                cmocka_unit_test(test_read_fixture),
-                cmocka_unit_test(test_context),
-                cmocka_unit_test(test_demote_rate),
-                cmocka_unit_test(test_context_json),
-                cmocka_unit_test(test_nr_accesses),
-                cmocka_unit_test(test_plan_damon),
-                cmocka_unit_test(test_promotion_demand),
-                cmocka_unit_test(test_plan_numab),
-                cmocka_unit_test(test_feedback_parse),
-                cmocka_unit_test(test_feedback_values),
-                cmocka_unit_test(test_nearest),
-                cmocka_unit_test(test_anchor_fold),
-                cmocka_unit_test(test_anchor_nearest),
-                cmocka_unit_test(test_features_json),
-                cmocka_unit_test(test_reseed),
+                cmocka_unit_test(test_parse_vmstat),    cmocka_unit_test(test_parse_psi_meminfo),
+                cmocka_unit_test(test_tiers),           cmocka_unit_test(test_parse_numa_stat),
+                cmocka_unit_test(test_read_fixture),    cmocka_unit_test(test_context),
+                cmocka_unit_test(test_demote_rate),     cmocka_unit_test(test_context_json),
+                cmocka_unit_test(test_nr_accesses),     cmocka_unit_test(test_plan_damon),
+                cmocka_unit_test(test_slots_assign),    cmocka_unit_test(test_promotion_demand),
+                cmocka_unit_test(test_plan_numab),      cmocka_unit_test(test_feedback_parse),
+                cmocka_unit_test(test_feedback_values), cmocka_unit_test(test_nearest),
+                cmocka_unit_test(test_anchor_fold),     cmocka_unit_test(test_anchor_nearest),
+                cmocka_unit_test(test_features_json),   cmocka_unit_test(test_reseed),
                 cmocka_unit_test(test_model_bounds),
         };
 

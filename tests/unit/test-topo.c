@@ -23,6 +23,7 @@
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
 #include <netlink/errno.h>
+#include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/veth.h>
 #include <numa.h>
@@ -639,9 +640,28 @@ static void test_live_netns_xdp(void **state) {
 }
 
 static unsigned watch_calls;
+static TopoWatchCounts watch_last;
 
-static void on_watch(void *userdata) {
+static void on_watch(void *userdata, const TopoWatchCounts *burst) {
         watch_calls++;
+        watch_last = *burst;
+}
+
+/* Adds (or deletes) the address text (with its prefix) on lo. */
+static void child_addr(struct nl_sock *s, const char *text, bool add) {
+        struct rtnl_addr *a = rtnl_addr_alloc();
+        struct nl_addr *local = NULL;
+
+        child_check(a);
+        child_check(nl_addr_parse(text, AF_UNSPEC, &local) == 0);
+        rtnl_addr_set_ifindex(a, 1);
+        child_check(rtnl_addr_set_local(a, local) == 0);
+        if (add)
+                child_check(rtnl_addr_add(s, a, 0) == 0);
+        else
+                child_check(rtnl_addr_delete(s, a, 0) == 0);
+        nl_addr_put(local);
+        rtnl_addr_put(a);
 }
 
 /* Runs the loop for usec, or until it fails. */
@@ -679,6 +699,21 @@ static void child_watch(void) {
         child_del_link(s, "maio-a");
         child_run_for(e, 400 * 1000);
         child_check(watch_calls == 2);
+        child_check(watch_last.links > 0 && watch_last.addresses == 0);
+
+        /* Address changes are events too, IPv4 and IPv6, debounced the same way. */
+        child_addr(s, "10.99.0.1/32", true);
+        child_run_for(e, 50 * 1000);
+        child_check(watch_calls == 2);
+        child_run_for(e, 300 * 1000);
+        child_check(watch_calls == 3);
+        child_check(watch_last.addresses >= 1);
+        child_addr(s, "10.99.0.1/32", false);
+        child_addr(s, "fd99::1/128", true);
+        child_run_for(e, 400 * 1000);
+        child_check(watch_calls == 4);
+        child_check(watch_last.addresses >= 2); /* one burst: the IPv4 removal and the IPv6 address */
+        child_check(topo_watch_counts(w).addresses >= 3);
 
         topo_watch_free(w);
         nl_socket_free(s);
@@ -687,6 +722,47 @@ static void child_watch(void) {
 
 static void test_watch_debounce(void **state) {
         run_in_child(child_watch, "link watch in a network namespace");
+}
+
+static unsigned sink_calls;
+
+static void on_sink(void *userdata, SchedEventClass cls, int64_t tenant_id, int priority, uint64_t source_usec) {
+        child_check(cls == SCHED_EVENT_LINK && tenant_id == 0 && priority == SCHED_PRIORITY_HOST);
+        sink_calls++;
+}
+
+/* The daemon's topology state: an address change reaches the scheduler's sink as a host-wide
+ * link event after the debounce, once per burst. */
+static void child_state_addresses(void) {
+        EventSink sink = { .fn = on_sink };
+        TopoState *ts = NULL;
+        struct nl_sock *s;
+        sd_event *e = NULL;
+        uint64_t gen;
+
+        child_enter_netns();
+        child_check(sd_event_new(&e) >= 0);
+        child_check(topo_state_new("/", e, &ts) == 0);
+        topo_set_event_sink(ts, &sink);
+        child_check(topo_start(ts) == 0);
+        gen = topo_state_get(ts)->generation;
+        s = child_route_socket();
+        child_run_for(e, 150 * 1000);
+        child_check(sink_calls == 0);
+
+        child_addr(s, "10.99.0.2/32", true);
+        child_addr(s, "10.99.0.3/32", true);
+        child_run_for(e, 400 * 1000);
+        child_check(sink_calls == 1);
+        child_check(topo_state_get(ts)->generation == gen + 1);
+
+        topo_state_free(ts);
+        nl_socket_free(s);
+        sd_event_unref(e);
+}
+
+static void test_state_addresses(void **state) {
+        run_in_child(child_state_addresses, "address events in a network namespace");
 }
 
 /* Fixtures, temp trees and read-only invariants of the live host: any host runs these. */
@@ -708,6 +784,7 @@ static const struct CMUnitTest tests_any_host[] = {
 static const struct CMUnitTest tests_netns[] = {
         cmocka_unit_test(test_live_netns_links),
         cmocka_unit_test(test_watch_debounce),
+        cmocka_unit_test(test_state_addresses),
 };
 
 static const struct CMUnitTest tests_xdp[] = {
