@@ -531,6 +531,76 @@ static int anchor_measured(Tierd *m, const TierdTenant *tt, double reward, Tierd
         return tierd_anchor_fold(ret, &sample) < 0 ? -EINVAL : 1;
 }
 
+/* Folds tenant t's committed grid episodes into the anchors (in memory). */
+static void anchors_from_episodes(TierdState *t, const Tenant *tenant, const StoreTierEpisode *e, size_t n) {
+        int kind = tierd_kind_from_class(tenant->workload_class);
+
+        for (size_t i = 0; kind >= 0 && i < n; i++) {
+                _cleanup_(json_object_putp) json_object *j = json_tokener_parse(e[i].context);
+                TierdAnchor a = {}, sample = {
+                        .kind = (TierTenantKind) kind,
+                        .action = (unsigned) e[i].action,
+                        .rate_threshold = e[i].rate_threshold,
+                        .burst_threshold = e[i].burst_threshold,
+                        .reward = e[i].reward,
+                        .samples = 1,
+                        .tenant_id = tenant->id,
+                        .updated_usec = e[i].committed_usec,
+                };
+                TierContext c;
+                int k;
+
+                if (e[i].action < 0 || strcmp(e[i].rule, "thresholds") != 0 || !isfinite(e[i].reward) ||
+                    !isfinite(e[i].rate_threshold) || !isfinite(e[i].burst_threshold) ||
+                    tierd_context_from_json(j, &c) < 0)
+                        continue;
+                sample.bucket = tier_context_bucket(&c, TIERD_BUCKET_LEVELS);
+                tier_context_features(&c, sample.features);
+                k = tierd_anchor_find(&t->anchors, sample.kind, sample.bucket, sample.action);
+                if (k >= 0)
+                        a = t->anchors.v[k];
+                if (tierd_anchor_fold(&a, &sample) < 0)
+                        continue;
+                if (tierd_anchor_put(&t->anchors, &a) == -ENOSPC)
+                        t->anchors_dropped++;
+        }
+}
+
+/* With no anchors stored (a database from before schema v6), the episodes the tenants there
+ * committed are folded in once and stored, so what they measured serves at once. Never fails. */
+static void anchors_backfill(Tierd *m) {
+        TierdState *t = m->tierd;
+        Tenant *ts = NULL;
+        size_t n = 0;
+        int r = 0;
+
+        if (t->anchors.n > 0 || store_tenant_list(m->store, -1, &ts, &n) < 0)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                StoreTierEpisode *e = NULL;
+                size_t ne = 0;
+
+                if (store_tier_episode_list(m->store, ts[i].id, true, 0, &e, &ne) >= 0)
+                        anchors_from_episodes(t, &ts[i], e, ne);
+                store_tier_episodes_free(e, ne);
+        }
+        tenant_list_free(ts, n);
+        if (t->anchors.n == 0)
+                return;
+        r = store_tier_begin(m->store);
+        for (size_t i = 0; r >= 0 && i < t->anchors.n; i++)
+                r = anchor_store(m, &t->anchors.v[i]);
+        if (r >= 0)
+                r = store_tier_commit(m->store);
+        if (r < 0) {
+                store_tier_rollback(m->store);
+                log_warning_errno(r,
+                                  "Failed to store the tiering anchors rebuilt from episodes, using them anyway: %m");
+                return;
+        }
+        log_info("Rebuilt %zu tiering anchor entries from the episodes in the store.", t->anchors.n);
+}
+
 /* Whether grid action a of an anchor is the same thresholds in p's grid (an imported model may
  * have another grid). */
 static bool anchor_fits(const TierPolicy *p, const TierdAnchor *a) {
@@ -1534,6 +1604,7 @@ int tierd_start(Tierd *m) {
                 return log_error_errno(r, "Failed to start the tiering training thread: %m");
         telemetry_refresh(m, false);
         anchors_load(m);
+        anchors_backfill(m);
         tierd_load_all(m);
         /* Also without tenants: what an earlier run left applied (restore_on_exit = no) goes back. */
         tierd_apply(m);
