@@ -64,6 +64,7 @@ enum maio_cmd {
         MAIO_CMD_FLOWS_LIST = 32,
         MAIO_CMD_SCHEDULER = 33,
         MAIO_CMD_ALLOCATIONS = 34,
+        MAIO_CMD_TIERING_POLICY_UPDATE = 35,
         __MAIO_CMD_MAX,
 };
 

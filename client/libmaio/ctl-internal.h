@@ -29,7 +29,7 @@ typedef enum CtlFieldType {
         CTL_FIELD_JSON,
 } CtlFieldType;
 
-#define CTL_ROUTE_FIELDS_MAX 16
+#define CTL_ROUTE_FIELDS_MAX 24
 
 typedef struct CtlRouteField {
         uint8_t id;

@@ -40,6 +40,7 @@ enum {
         ARG_BATCH,
         ARG_CORES_PER_FLOW,
         ARG_ADDRESSES,
+        ARG_PROMOTION_RATE,
         _ARG_MAX,
 };
 
@@ -74,6 +75,7 @@ static const VerbOption verb_options[N_VERB_OPTIONS] = {
         V(ARG_BATCH)    = { "batch",    "N",             "Packets per micro-flow, 1 to 1048576" },
         V(ARG_CORES_PER_FLOW) = { "cores-per-flow", "N", "Splitting cores per elephant, 1 to 8 (at most the online CPUs)" },
         V(ARG_ADDRESSES) = { "addresses", "LIST", "Comma-separated IP addresses whose flows are the tenant's (default: its pid's network namespace)" },
+        V(ARG_PROMOTION_RATE) = { "promotion-rate", "BYTES", "State a promotion rate in bytes/s as the tenant's demand (0: none)" },
 };
 /* clang-format on */
 #undef V
@@ -147,7 +149,7 @@ static const Verb verbs[] = {
           "Set one device's MFLOW mode and settings (administrators)" },
         { "flows", NULL, POS_NONE, 0, flows_list,
           "Show the elephant flows and their splitting cores (administrators see unattributed flows)" },
-        { "policy", NULL, POS_ID, OPT(ARG_SET) | OPT(ARG_SEED), tier_policy,
+        { "policy", NULL, POS_ID, OPT(ARG_SET) | OPT(ARG_SEED) | OPT(ARG_PROMOTION_RATE), tier_policy,
           "Show a tenant's tiering policy and reward history, or switch its policy (--set)" },
         { "sched", NULL, POS_NONE, 0, sched_show,
           "Show the scheduler: mode, queue, events per class, reaction latency" },
@@ -180,6 +182,7 @@ static const struct option all_options[] = { { "help", no_argument, NULL, 'h' },
                                              { "batch", required_argument, NULL, ARG_BATCH },
                                              { "cores-per-flow", required_argument, NULL, ARG_CORES_PER_FLOW },
                                              { "addresses", required_argument, NULL, ARG_ADDRESSES },
+                                             { "promotion-rate", required_argument, NULL, ARG_PROMOTION_RATE },
                                              {} };
 
 static const char *verb_title(const Verb *v, char *buf, size_t size) {
@@ -479,7 +482,7 @@ static int parse_positive_arg(const char *what, const char *s, double *ret, cons
         return 0;
 }
 
-/* The tiering options: --time, --rps, --set, --seed. */
+/* The tiering options: --time, --rps, --set, --seed, --promotion-rate. */
 static int parse_tier_values(const char *const *raw, Args *a, const char *command) {
         const char *s;
         int r;
@@ -490,6 +493,9 @@ static int parse_tier_values(const char *const *raw, Args *a, const char *comman
                 return r;
         if ((s = raw[ARG_SEED - ARG_PRIORITY]) &&
             (r = parse_number_arg("--seed", s, 0, INT64_MAX, &a->seed, command)) < 0)
+                return r;
+        if ((s = raw[ARG_PROMOTION_RATE - ARG_PRIORITY]) &&
+            (r = parse_number_arg("--promotion-rate", s, 0, INT64_C(1) << 40, &a->promotion_rate, command)) < 0)
                 return r;
         if ((s = raw[ARG_SET - ARG_PRIORITY])) {
                 if (s[0] == '\0')
@@ -782,6 +788,7 @@ int main(int argc, char *argv[]) {
                 .time_s = NAN,
                 .rps = NAN,
                 .seed = -1,
+                .promotion_rate = -1,
                 .mflow_batch = -1,
                 .mflow_cores_per_flow = -1,
                 .transport = MAIO_TRANSPORT_REST,

@@ -42,6 +42,7 @@ typedef struct Args {
         double rps;                   /* --rps, NAN when unset */
         const char *policy;           /* --set of policy, NULL when unset */
         int64_t seed;                 /* --seed, -1 when unset */
+        int64_t promotion_rate;       /* --promotion-rate in bytes/s, -1 when unset */
         const char *mflow_mode;       /* --mode of mflow set, NULL when unset */
         int64_t mflow_batch;          /* --batch of mflow set, -1 when unset */
         int64_t mflow_cores_per_flow; /* --cores-per-flow of mflow set, -1 when unset */
@@ -114,7 +115,8 @@ ExitStatus alloc_list(const Args *a);
 ExitStatus maio_list(const Args *a);
 ExitStatus maio_grant(const Args *a);
 ExitStatus maio_release(const Args *a);
-/* tier.c: thresholds ID, feedback ID EPISODE --time S | --rps R, policy ID [--set P [--seed N]]. */
+/* tier.c: thresholds ID, feedback ID EPISODE --time S | --rps R, policy ID [--set P [--seed N] | --promotion-rate
+ * BYTES]. */
 ExitStatus tier_thresholds(const Args *a);
 ExitStatus tier_feedback(const Args *a);
 ExitStatus tier_policy(const Args *a);

@@ -201,6 +201,22 @@ static void status_pollers(FILE *f, json_object *p) {
         fprintf(f, "%s, %" PRId64 " free", json_object_array_length(held) ? ")" : "", free_n);
 }
 
+/* Anchor prefetching host-wide: decisions served from anchors since start, and what is held. */
+static void status_anchors(FILE *f, json_object *o) {
+        int64_t served, decisions, entries, buckets;
+
+        if (!reply_int(o, "served", &served) || !reply_int(o, "decisions", &decisions) ||
+            !reply_int(o, "entries", &entries) || !reply_int(o, "buckets", &buckets)) {
+                fputs("-", f);
+                return;
+        }
+        fprintf(f,
+                "%" PRId64 " of %" PRId64 " decisions since start (%.0f%%); %" PRId64 " entries in %" PRId64
+                " context buckets",
+                served, decisions, decisions > 0 ? 100.0 * (double) served / (double) decisions : 0.0, entries,
+                buckets);
+}
+
 typedef struct StatusLine {
         const char *label;
         const char *section;    /* member of the status object holding the value, NULL: the object itself */
@@ -231,6 +247,7 @@ static const StatusLine status_lines[] = {
         { "tenants", "counts", NULL, "tenants" },
         { "admission", "admission", NULL, NULL, status_admission },
         { "poller cpus", "pollers", NULL, NULL, status_pollers },
+        { "tier anchors", "tiering", "anchors", NULL, status_anchors },
         { "events", "counts", NULL, "events" },
         { "requests", "counts", NULL, "requests" },
         { "connections", "counts", NULL, "connections" },

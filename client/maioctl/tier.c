@@ -73,6 +73,8 @@ static int add_thresholds(Table *t, json_object *th) {
                 r = add_number(t, "demote rate", ctx, "demote_rate", " accesses/s");
         if (r >= 0)
                 r = table_add_pair(t, "decided", reply_text(th, "decided"));
+        if (r >= 0 && reply_member(th, "anchor", json_type_string))
+                r = table_add_pair(t, "from anchor", reply_text(th, "anchor"));
         return r;
 }
 
@@ -137,7 +139,7 @@ ExitStatus tier_feedback(const Args *a) {
 static int policy_pairs(Table *t, json_object *reply) {
         json_object *ep = reply_member(reply, "episodes", json_type_object);
         json_object *cache = reply_member(reply, "cache", json_type_object);
-        char ref[64], rate[32];
+        char ref[64], rate[32], share[32];
         int r;
 
         number_text(reply, "reference", "", ref, sizeof ref);
@@ -146,6 +148,8 @@ static int policy_pairs(Table *t, json_object *reply) {
                          100 * json_object_get_double(json_object_object_get(cache, "hit_rate")));
         else
                 snprintf(rate, sizeof rate, "-");
+        snprintf(share, sizeof share, "%.0f%%",
+                 100 * json_object_get_double(json_object_object_get(ep, "anchor_share")));
         r = table_add_pair(t, "tenant", reply_text(reply, "tenant_id"));
         if (r >= 0)
                 r = table_add_pairf(t, "policy", "%s (seed %s%s)", reply_text(reply, "policy"),
@@ -159,8 +163,14 @@ static int policy_pairs(Table *t, json_object *reply) {
         if (r >= 0)
                 r = table_add_pairf(t, "reward scale", "%s, first episode %s", reply_text(reply, "metric"), ref);
         if (r >= 0)
-                r = table_add_pairf(t, "episodes", "%s (%s committed, %s explored)", reply_text(ep, "total"),
-                                    reply_text(ep, "committed"), reply_text(ep, "explored"));
+                r = table_add_pairf(t, "episodes", "%s (%s committed, %s explored, %s from anchors: %s)",
+                                    reply_text(ep, "total"), reply_text(ep, "committed"), reply_text(ep, "explored"),
+                                    reply_text(ep, "anchored"), share);
+        if (r >= 0 && reply_member(reply, "promotion_rate_bytes", json_type_int))
+                r = table_add_pairf(t, "stated rate", "%s bytes/s (its promotion demand)",
+                                    reply_text(reply, "promotion_rate_bytes"));
+        else if (r >= 0)
+                r = table_add_pair(t, "stated rate", "none (the demand follows its thresholds)");
         if (r >= 0)
                 r = table_add_pairf(t, "reward cache", "%s entries, %s hits, %s misses (hit rate %s)",
                                     reply_text(cache, "entries"), reply_text(cache, "hits"),
@@ -202,13 +212,26 @@ ExitStatus tier_policy(const Args *a) {
                 fprintf(stderr, "maioctl: --seed goes with --set\nTry 'maioctl policy --help'.\n");
                 return EXIT_USAGE;
         }
-        if (a->policy) {
+        if (a->promotion_rate >= 0 && a->policy) {
+                fprintf(stderr, "maioctl: --promotion-rate does not go with --set\nTry 'maioctl policy --help'.\n");
+                return EXIT_USAGE;
+        }
+        if (a->promotion_rate >= 0) {
+                body = json_object_new_object();
+                if (!body ||
+                    json_object_object_add(body, "promotion_rate_bytes", json_object_new_int64(a->promotion_rate)) < 0)
+                        return maioctl_local_error(-ENOMEM);
+        } else if (a->policy) {
                 body = json_object_new_object();
                 if (!body || json_object_object_add(body, "policy", json_object_new_string(a->policy)) < 0 ||
                     (a->seed >= 0 && json_object_object_add(body, "seed", json_object_new_int64(a->seed)) < 0))
                         return maioctl_local_error(-ENOMEM);
         }
-        e = maioctl_call(a, a->policy ? "PUT" : "GET", maioctl_tenant_path(path, a->id, "policy"), body, &reply);
+        e = maioctl_call(a,
+                         a->promotion_rate >= 0 ? "PATCH"
+                         : a->policy            ? "PUT"
+                                                : "GET",
+                         maioctl_tenant_path(path, a->id, "policy"), body, &reply);
         if (e != EXIT_OK)
                 return e;
         if (!reply_member(reply, "rewards", json_type_array) || !reply_member(reply, "thresholds", json_type_object))

@@ -71,6 +71,7 @@ static const Op op_table[] = {
         { "tiering.feedback",    MAIO_CMD_TIERING_FEEDBACK,   "POST",   "/v1/tenants/{id}/feedback",   OP_TENANT_OWN, true,  TIER,     tierd_op_feedback,       &tierd_feedback_body, 0, &tierd_feedback_reply },
         { "tiering.policy",      MAIO_CMD_TIERING_POLICY,     "GET",    "/v1/tenants/{id}/policy",     OP_TENANT_OWN, false, TIER,     tierd_op_policy_get },
         { "tiering.policy_set",  MAIO_CMD_TIERING_POLICY_SET, "PUT",    "/v1/tenants/{id}/policy",     OP_TENANT_OWN, true,  TIER,     tierd_op_policy_set,     &tierd_policy_body },
+        { "tiering.policy_update", MAIO_CMD_TIERING_POLICY_UPDATE, "PATCH", "/v1/tenants/{id}/policy", OP_TENANT_OWN, true, TIER,     tierd_op_policy_update,  &tierd_policy_update_body },
         { "models.get",          MAIO_CMD_MODELS_GET,         "GET",    "/v1/models/{id}",             OP_TENANT,     false, TIER,     tierd_op_model_get },
         /* A trained indigo model (weights and Adam state) is far beyond 64 KiB. */
         { "models.import",       MAIO_CMD_MODELS_IMPORT,      "POST",   "/v1/models",                  OP_ADMIN,      true,  TIER,     tierd_op_model_import,   &tierd_import_body,

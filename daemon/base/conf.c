@@ -167,6 +167,9 @@ static const ConfItem conf_items[] = {
              "Percent of the link bandwidth left to this host that promotions may use, shared by priority."),
         ITEM("tiering", "demote_after_sec", CONF_UINT, tiering_demote_after_s, 1, 3600, "5", NULL,
              "DAMON backend: seconds a tenant's region must go unaccessed before it is demoted."),
+        ITEM("tiering", "anchor_distance_milli", CONF_UINT, tiering_anchor_distance_milli, 0, 2237, "500", NULL,
+             "A joining tenant starts from the nearest anchor within this distance (thousandths, Euclidean "
+             "over the context features); 0 turns anchors off."),
 
         ITEM("fleet", "endpoints", CONF_URL_LIST, fleet_endpoints, 0, 16, "", NULL,
              "Comma-separated etcd client URLs (http://HOST:PORT or https://HOST:PORT); empty turns the fleet off."),

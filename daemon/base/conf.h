@@ -103,6 +103,7 @@ typedef struct Config {
         unsigned tiering_remote_latency_ns;
         unsigned tiering_promote_budget_percent; /* share of our link bandwidth promotions may use */
         unsigned tiering_demote_after_s;         /* DAMON: idle time before a page is demoted */
+        unsigned tiering_anchor_distance_milli;  /* farthest anchor a joining tenant starts from (x 1/1000), 0 off */
 
         /* [fleet] */
         char *fleet_endpoints;                  /* "" = fleet off; else comma-separated etcd client URLs */

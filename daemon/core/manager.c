@@ -578,6 +578,7 @@ static int manager_wire(Manager *m) {
         (void) metrics_register(&m->metrics, fleet_metrics_write, m->fleet);
         (void) metrics_register(&m->metrics, mflow_metrics_write, m->mflow);
         (void) metrics_register(&m->metrics, sched_metrics_write, m->sched);
+        (void) metrics_register(&m->metrics, tierd_metrics_write, m->tierd);
         (void) metrics_register(&m->metrics, manager_reload_metrics_write, m);
         return 0;
 }

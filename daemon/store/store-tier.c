@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The tiering tables (schema v4): tier_models, tier_tenants, tier_episodes.
+/* The tiering tables (schema v4, v6): tier_models, tier_tenants, tier_episodes, tier_anchors.
  * Statements are prepared per call (tiering writes happen at episode pace);
  * the caller groups writes that belong together in one transaction. */
 #include <errno.h>
@@ -17,11 +17,15 @@
 #include "time-util.h"
 
 #define MODEL_COLUMNS "id, tenant_id, workload_class, bucket, centroid, samples, policy, json, version, updated_usec"
-#define TENANT_COLUMNS \
-        "tenant_id, policy, seed, model_id, transferred_from, ref_cost, cache_hits, cache_misses, episode"
+#define TENANT_COLUMNS                                                                                       \
+        "tenant_id, policy, seed, model_id, transferred_from, ref_cost, cache_hits, cache_misses, episode, " \
+        "promotion_rate_bytes"
 #define EPISODE_COLUMNS                                                                                              \
         "tenant_id, episode, policy, action, rule, rate_threshold, burst_threshold, context, explored, cache_hits, " \
-        "metric, value, reward, started_usec, committed_usec"
+        "metric, value, reward, started_usec, committed_usec, anchor"
+#define ANCHOR_COLUMNS                                                                                            \
+        "workload_class, bucket, action, rate_threshold, burst_threshold, features, reward, samples, tenant_id, " \
+        "updated_usec"
 
 /* Binds values in order from parameter 1: 'i' int64, 'I' int64 with <= 0 as NULL, 'd' double with
  * NAN as NULL, 's' text (NULL binds NULL). */
@@ -267,15 +271,15 @@ int store_tier_tenant_put(Store *s, const StoreTierTenant *t) {
         sqlite3 *db = store_db(s);
         int r;
 
-        if (t->tenant_id <= 0 || !t->policy || !isfinite(t->ref_cost) || t->episode < 0)
+        if (t->tenant_id <= 0 || !t->policy || !isfinite(t->ref_cost) || t->episode < 0 || t->promotion_rate_bytes < 0)
                 return -EINVAL;
         r = store_prepare(db,
                           "INSERT OR REPLACE INTO tier_tenants(" TENANT_COLUMNS
-                          ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                          ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                           &st);
         if (r >= 0)
-                r = st_bind(db, st, "isiIIdiii", t->tenant_id, t->policy, t->seed, t->model_id, t->transferred_from,
-                            t->ref_cost, t->cache_hits, t->cache_misses, t->episode);
+                r = st_bind(db, st, "isiIIdiiii", t->tenant_id, t->policy, t->seed, t->model_id, t->transferred_from,
+                            t->ref_cost, t->cache_hits, t->cache_misses, t->episode, t->promotion_rate_bytes);
         if (r >= 0)
                 r = store_step(db, st, "put tier tenant");
         return r < 0 ? r : 0;
@@ -305,6 +309,7 @@ int store_tier_tenant_get(Store *s, int64_t tenant_id, StoreTierTenant *ret) {
                 .cache_hits = sqlite3_column_int64(st, 6),
                 .cache_misses = sqlite3_column_int64(st, 7),
                 .episode = sqlite3_column_int64(st, 8),
+                .promotion_rate_bytes = sqlite3_column_int64(st, 9),
         };
         r = st_text(st, 1, false, &t.policy);
         if (r < 0)
@@ -322,6 +327,7 @@ void store_tier_episode_done(StoreTierEpisode *e) {
         free(e->rule);
         free(e->context);
         free(e->metric);
+        free(e->anchor);
         *e = (StoreTierEpisode) {};
 }
 
@@ -342,14 +348,14 @@ int store_tier_episode_put(Store *s, const StoreTierEpisode *e) {
                 return -EINVAL;
         r = store_prepare(db,
                           "INSERT OR REPLACE INTO tier_episodes(" EPISODE_COLUMNS ") VALUES "
-                          "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                          "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
                           &st);
         if (r >= 0)
-                r = st_bind(db, st, "iisisddsiisddiI", e->tenant_id, e->episode, e->policy, e->action, e->rule,
+                r = st_bind(db, st, "iisisddsiisddiIs", e->tenant_id, e->episode, e->policy, e->action, e->rule,
                             e->rate_threshold, e->burst_threshold, e->context, (int64_t) e->explored, e->cache_hits,
                             e->metric, e->value, e->reward,
                             e->started_usec > 0 ? e->started_usec : (int64_t) now_usec(CLOCK_REALTIME),
-                            e->committed_usec);
+                            e->committed_usec, e->anchor);
         if (r >= 0)
                 r = store_step(db, st, "put episode");
         return r < 0 ? r : 0;
@@ -378,6 +384,8 @@ static int episode_from_row(sqlite3_stmt *st, StoreTierEpisode *ret) {
                 r = st_text(st, 7, false, &e.context);
         if (r >= 0)
                 r = st_text(st, 10, true, &e.metric);
+        if (r >= 0)
+                r = st_text(st, 15, true, &e.anchor);
         if (r < 0) {
                 store_tier_episode_done(&e);
                 return r;
@@ -437,14 +445,14 @@ int store_tier_episode_list(Store *s, int64_t tenant_id, bool committed_only, un
 }
 
 int store_tier_episode_counts(Store *s, int64_t tenant_id, int64_t *ret_total, int64_t *ret_committed,
-                              int64_t *ret_explored) {
+                              int64_t *ret_explored, int64_t *ret_anchored) {
         _cleanup_(store_finalizep) sqlite3_stmt *st = NULL;
         sqlite3 *db = store_db(s);
         int r;
 
         r = store_prepare(db,
-                          "SELECT count(*), count(committed_usec), coalesce(sum(explored), 0) FROM tier_episodes "
-                          "WHERE tenant_id = ?1",
+                          "SELECT count(*), count(committed_usec), coalesce(sum(explored), 0), count(anchor) "
+                          "FROM tier_episodes WHERE tenant_id = ?1",
                           &st);
         if (r >= 0)
                 r = st_bind(db, st, "i", tenant_id);
@@ -457,5 +465,87 @@ int store_tier_episode_counts(Store *s, int64_t tenant_id, int64_t *ret_total, i
         *ret_total = sqlite3_column_int64(st, 0);
         *ret_committed = sqlite3_column_int64(st, 1);
         *ret_explored = sqlite3_column_int64(st, 2);
+        if (ret_anchored)
+                *ret_anchored = sqlite3_column_int64(st, 3);
         return 0;
+}
+
+/* ---- anchors ---- */
+
+void store_tier_anchor_done(StoreTierAnchor *a) {
+        if (!a)
+                return;
+        free(a->workload_class);
+        free(a->features);
+        *a = (StoreTierAnchor) {};
+}
+
+void store_tier_anchors_free(StoreTierAnchor *a, size_t n) {
+        if (!a)
+                return;
+        for (size_t i = 0; i < n; i++)
+                store_tier_anchor_done(&a[i]);
+        free(a);
+}
+
+int store_tier_anchor_put(Store *s, const StoreTierAnchor *a) {
+        _cleanup_(store_finalizep) sqlite3_stmt *st = NULL;
+        sqlite3 *db = store_db(s);
+        int r;
+
+        if (!a->workload_class || !a->features || a->action < 0 || a->samples <= 0 || !isfinite(a->reward) ||
+            !isfinite(a->rate_threshold) || !isfinite(a->burst_threshold))
+                return -EINVAL;
+        r = store_prepare(db,
+                          "INSERT OR REPLACE INTO tier_anchors(" ANCHOR_COLUMNS
+                          ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                          &st);
+        if (r >= 0)
+                r = st_bind(db, st, "siiddsdiIi", a->workload_class, a->bucket, a->action, a->rate_threshold,
+                            a->burst_threshold, a->features, a->reward, a->samples, a->tenant_id,
+                            a->updated_usec > 0 ? a->updated_usec : (int64_t) now_usec(CLOCK_REALTIME));
+        if (r >= 0)
+                r = store_step(db, st, "put anchor");
+        return r < 0 ? r : 0;
+}
+
+static int anchor_row(sqlite3_stmt *st, void *ret) {
+        StoreTierAnchor a = {
+                .bucket = sqlite3_column_int64(st, 1),
+                .action = sqlite3_column_int64(st, 2),
+                .rate_threshold = sqlite3_column_double(st, 3),
+                .burst_threshold = sqlite3_column_double(st, 4),
+                .reward = sqlite3_column_double(st, 6),
+                .samples = sqlite3_column_int64(st, 7),
+                .tenant_id = sqlite3_column_type(st, 8) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 8),
+                .updated_usec = sqlite3_column_int64(st, 9),
+        };
+        int r;
+
+        r = st_text(st, 0, false, &a.workload_class);
+        if (r >= 0)
+                r = st_text(st, 5, false, &a.features);
+        if (r < 0) {
+                store_tier_anchor_done(&a);
+                return r;
+        }
+        *(StoreTierAnchor *) ret = a;
+        return 0;
+}
+
+static void anchors_free_v(void *v, size_t n) {
+        store_tier_anchors_free(v, n);
+}
+
+int store_tier_anchor_list(Store *s, StoreTierAnchor **ret, size_t *ret_n) {
+        _cleanup_(store_finalizep) sqlite3_stmt *st = NULL;
+        sqlite3 *db = store_db(s);
+        int r;
+
+        r = store_prepare(db, "SELECT " ANCHOR_COLUMNS " FROM tier_anchors ORDER BY workload_class, bucket, action",
+                          &st);
+        if (r < 0)
+                return r;
+        return store_collect(db, st, "list anchors", sizeof(StoreTierAnchor), anchor_row, anchors_free_v, (void **) ret,
+                             ret_n);
 }

@@ -34,7 +34,8 @@ typedef struct StoreTierTenant {
         int64_t transferred_from; /* model the tenant's model started from, 0 = none */
         double ref_cost;          /* reward normalisation: the first episode's cost, 0 before */
         int64_t cache_hits, cache_misses;
-        int64_t episode; /* the open episode, 0 = none */
+        int64_t episode;              /* the open episode, 0 = none */
+        int64_t promotion_rate_bytes; /* the promotion rate (bytes/s) the tenant states, 0 = none */
 } StoreTierTenant;
 
 /* One episode: the decision it ran with and, once committed, its feedback. */
@@ -54,7 +55,22 @@ typedef struct StoreTierEpisode {
         double reward;          /* normalised reward; NAN while open */
         int64_t started_usec;   /* CLOCK_REALTIME; <= 0 means now on writes */
         int64_t committed_usec; /* 0 while open */
+        char *anchor;           /* why the decision came from an anchor (schema v6), NULL when it did not */
 } StoreTierEpisode;
+
+/* An anchor entry (schema v6): the mean normalised reward of one grid action measured in one
+ * context bucket by tenants of one workload class; the entries of a bucket are its anchor. */
+typedef struct StoreTierAnchor {
+        char *workload_class;
+        int64_t bucket;
+        int64_t action;
+        double rate_threshold, burst_threshold;
+        char *features; /* JSON array of the mean features of the contexts its rewards were measured in */
+        double reward;  /* mean normalised reward */
+        int64_t samples;
+        int64_t tenant_id;    /* the tenant that measured it last, 0 none (no reference: it outlives it) */
+        int64_t updated_usec; /* CLOCK_REALTIME; <= 0 means now on writes */
+} StoreTierAnchor;
 
 /* Opens a write transaction (BEGIN IMMEDIATE). Returns 0, -EBUSY (another
  * writer held the database for over a second) or -errno. */
@@ -96,9 +112,18 @@ int store_tier_episode_remove(Store *s, int64_t tenant_id, int64_t episode);
  * array (NULL when empty; free with store_tier_episodes_free), or -errno. */
 int store_tier_episode_list(Store *s, int64_t tenant_id, bool committed_only, unsigned limit, StoreTierEpisode **ret,
                             size_t *ret_n);
-/* Counts the tenant's episodes: all, committed, and exploratory ones. Returns 0 or -errno. */
+/* Counts the tenant's episodes: all, committed, exploratory ones and those whose decision came from
+ * an anchor (ret_anchored may be NULL). Returns 0 or -errno. */
 int store_tier_episode_counts(Store *s, int64_t tenant_id, int64_t *ret_total, int64_t *ret_committed,
-                              int64_t *ret_explored);
+                              int64_t *ret_explored, int64_t *ret_anchored);
+
+/* Inserts or replaces the entry (workload class, bucket, action). Returns 0, -EINVAL or -errno. */
+int store_tier_anchor_put(Store *s, const StoreTierAnchor *a);
+/* Every anchor entry, by workload class, bucket and action. Returns 0 and a malloc'd array (NULL
+ * when empty; free with store_tier_anchors_free), or -errno. */
+int store_tier_anchor_list(Store *s, StoreTierAnchor **ret, size_t *ret_n);
+void store_tier_anchor_done(StoreTierAnchor *a);
+void store_tier_anchors_free(StoreTierAnchor *a, size_t n);
 
 void store_tier_model_done(StoreTierModel *m);
 void store_tier_models_free(StoreTierModel *m, size_t n);

@@ -125,6 +125,25 @@ static const char *const store_migrations[] = {
         "  PRIMARY KEY (tenant_id, episode));",
         /* 5: the addresses a tenant declares (blank-separated, normalised), whose flows are its own. */
         "ALTER TABLE tenants ADD COLUMN addresses TEXT;",
+        /* 6: tiering anchors (store-tier.c): the mean reward of each grid action per (workload class,
+         * context bucket), measured by any tenant and kept after it goes, so a joining tenant starts
+         * from the nearest one; which anchor an episode's decision came from; the promotion rate a
+         * tenant states. */
+        "CREATE TABLE tier_anchors("
+        "  workload_class TEXT NOT NULL,"
+        "  bucket INTEGER NOT NULL,"
+        "  action INTEGER NOT NULL CHECK (action >= 0),"
+        "  rate_threshold REAL NOT NULL,"
+        "  burst_threshold REAL NOT NULL,"
+        "  features TEXT NOT NULL,"
+        "  reward REAL NOT NULL,"
+        "  samples INTEGER NOT NULL CHECK (samples > 0),"
+        "  tenant_id INTEGER,"
+        "  updated_usec INTEGER NOT NULL,"
+        "  PRIMARY KEY (workload_class, bucket, action));"
+        "ALTER TABLE tier_episodes ADD COLUMN anchor TEXT;"
+        "ALTER TABLE tier_tenants ADD COLUMN promotion_rate_bytes INTEGER NOT NULL DEFAULT 0"
+        "  CHECK (promotion_rate_bytes >= 0);",
 };
 
 typedef enum StoreStmt {

@@ -58,6 +58,8 @@ static int thresholds_fill(Tierd *m, const TierdTenant *tt, json_object *o) {
         r = r < 0 ? r : json_add_string(o, "backend", tierd_backend_to_string(tierd_backend(m)));
         r = r < 0 ? r : json_add(o, "applied", json_object_new_boolean(applied));
         r = r < 0 ? r : json_add_string(o, "applied_note", note);
+        /* Which anchor the decision came from and how far it is, null when the policy decided. */
+        r = r < 0 ? r : json_add_string(o, "anchor", tt->anchor);
         return r;
 }
 
@@ -71,6 +73,7 @@ static const Field thresholds_reply_fields[] = {
         { "cached_rewards", FIELD_INT, .id = 11 }, { "context", FIELD_JSON, .id = 12 },
         { "decided", FIELD_STRING, .id = 13 },     { "backend", FIELD_STRING, .id = 14 },
         { "applied", FIELD_BOOL, .id = 15 },       { "applied_note", FIELD_STRING, .id = 16 },
+        { "anchor", FIELD_STRING, .id = 17 },
 };
 const FieldSet tierd_thresholds_reply = { thresholds_reply_fields, ELEMENTSOF(thresholds_reply_fields) };
 
@@ -199,13 +202,17 @@ static json_object *history_to_json(const StoreTierEpisode *e, size_t n) {
         return a;
 }
 
+/* The episodes, and how many of their decisions came from an anchor: anchored / total is the share
+ * of the tenant's decisions served from anchors. */
 static json_object *episodes_to_json(Tierd *m, const TierdTenant *tt) {
-        int64_t total = 0, committed = 0, explored = 0;
+        int64_t total = 0, committed = 0, explored = 0, anchored = 0;
         json_object *o = json_object_new_object();
 
-        if (!o || store_tier_episode_counts(m->store, tt->id, &total, &committed, &explored) < 0 ||
+        if (!o || store_tier_episode_counts(m->store, tt->id, &total, &committed, &explored, &anchored) < 0 ||
             json_add_int(o, "total", total, true) < 0 || json_add_int(o, "committed", committed, true) < 0 ||
-            json_add_int(o, "explored", explored, true) < 0 || json_add_int(o, "open", tt->episode, true) < 0) {
+            json_add_int(o, "explored", explored, true) < 0 || json_add_int(o, "anchored", anchored, true) < 0 ||
+            json_add(o, "anchor_share", tierd_json_number(total > 0 ? (double) anchored / (double) total : 0)) < 0 ||
+            json_add_int(o, "open", tt->episode, true) < 0) {
                 json_object_put(o);
                 return NULL;
         }
@@ -261,6 +268,7 @@ static int policy_fill(Tierd *m, const TierdTenant *tt, json_object *o) {
         r = r < 0 ? r
                   : add_double(o, "reference", tt->kind == TIER_TENANT_SERVING && ref > 0 ? 1.0 / ref : ref, ref > 0);
         r = r < 0 ? r : json_add(o, "episodes", episodes_to_json(m, tt));
+        r = r < 0 ? r : json_add_int(o, "promotion_rate_bytes", tt->promotion_rate_bytes, tt->promotion_rate_bytes > 0);
         r = r < 0 ? r : json_add(o, "cache", cache_to_json(tt));
         r = r < 0 ? r : json_add(o, "thresholds", tierd_thresholds_to_json(m, tt));
         r = r < 0 ? r : json_add(o, "rewards", history_to_json(e, n));
@@ -317,6 +325,35 @@ int tierd_op_policy_set(void *userdata, const Request *req, Reply *reply) {
                 return reply_errno(reply, r, "Failed to set the policy: %m");
         if (r < 0)
                 return r;
+        event_sink_emit(m->sched, SCHED_EVENT_FEEDBACK, tt->id, tt->priority, req->received_usec);
+        return policy_reply(m, tt, reply);
+}
+
+/* The largest rate a tenant may state: 1 TiB/s, beyond any memory link. */
+#define PROMOTION_RATE_MAX (INT64_C(1) << 40)
+
+enum { POLICY_UPDATE_RATE };
+static const Field policy_update_fields[] = {
+        [POLICY_UPDATE_RATE] = { "promotion_rate_bytes", FIELD_INT, true, 0, PROMOTION_RATE_MAX, .id = 1 },
+};
+const FieldSet tierd_policy_update_body = { policy_update_fields, ELEMENTSOF(policy_update_fields) };
+
+/* PATCH .../policy: what the tenant states without switching its policy (the promotion rate); the
+ * tenant is enrolled with the [tiering] defaults when it was not yet. */
+int tierd_op_policy_update(void *userdata, const Request *req, Reply *reply) {
+        Tierd *m = userdata;
+        int64_t rate = request_param(req, POLICY_UPDATE_RATE)->i;
+        TierdTenant *tt;
+        int r;
+
+        r = state_lookup(m, req->tenant, true, reply, &tt);
+        if (r >= 0)
+                r = tierd_promotion_rate_set(m, tt, rate);
+        if (r < 0 && !reply_is_set(reply))
+                return reply_errno(reply, r, "Failed to set the promotion rate: %m");
+        if (r < 0)
+                return r;
+        /* A stated rate is a new promotion demand. */
         event_sink_emit(m->sched, SCHED_EVENT_FEEDBACK, tt->id, tt->priority, req->received_usec);
         return policy_reply(m, tt, reply);
 }

@@ -168,12 +168,14 @@ static int plan_kdamond(TierdPlan *p, const TierdDamonInput *in, size_t n_scheme
 }
 
 double tierd_promotion_demand(const TierDecision *d, bool can_promote, const TierdTenantMem *mem,
-                              const TierdTelemetry *t, double budget_Bps) {
+                              const TierdTelemetry *t, double budget_Bps, double stated_Bps) {
         double want = budget_Bps, reset_s = QUOTA_RESET_MS / 1000.0;
 
         if (!can_promote || d->rule != TIER_RULE_THRESHOLDS)
                 return 0;
-        if (t && t->n_regions > 0 && t->sample_s > 0 && t->aggr_s >= t->sample_s) {
+        if (stated_Bps > 0)
+                want = stated_Bps;
+        else if (t && t->n_regions > 0 && t->sample_s > 0 && t->aggr_s >= t->sample_s) {
                 unsigned nr_min = tierd_damon_nr_accesses(d->rate_threshold, t->sample_s, t->aggr_s),
                          age_min = damon_age(d->burst_threshold, t->aggr_s);
                 double hot = 0;

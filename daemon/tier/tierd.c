@@ -13,6 +13,7 @@
 
 #include "jsonutil.h"
 #include "log.h"
+#include "metrics.h"
 #include "store-tier.h"
 #include "tier-internal.h"
 #include "tierd.h"
@@ -25,8 +26,12 @@ struct TierdState {
         double snapshot_s; /* CLOCK_MONOTONIC when now got its DAMON region snapshot, 0 never */
         TierdTenant *tenants;
         sd_event_source *timer;
-        TierdTrainer *trainer; /* model updates, off the loop */
-        uint64_t train_seq;    /* the last job number handed out */
+        TierdTrainer *trainer;     /* model updates, off the loop */
+        uint64_t train_seq;        /* the last job number handed out */
+        TierdAnchorSet anchors;    /* every tenant's measured rewards per context bucket (tier_anchors) */
+        uint64_t anchors_dropped;  /* measurements not kept: TIERD_ANCHORS_MAX entries held */
+        uint64_t decisions;        /* episodes decided since start */
+        uint64_t anchor_decisions; /* of which from an anchor */
 };
 
 static TierdState *tierd_state_free(TierdState *t);
@@ -112,6 +117,7 @@ static void tenant_free(TierdTenant *tt) {
         reward_cache_free(tt->cache);
         free(tt->workload_class);
         free(tt->cgroup);
+        free(tt->anchor);
         free(tt);
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(TierdTenant *, tenant_free);
@@ -244,6 +250,8 @@ static int tenant_decide(TierdTenant *tt, const TierContext *ctx) {
         tt->context = *ctx;
         tt->decision_cache_hits = hits;
         tt->decided_usec = (int64_t) now_usec(CLOCK_REALTIME);
+        free(tt->anchor);
+        tt->anchor = NULL;
         return 0;
 }
 
@@ -430,6 +438,233 @@ static void train_done(void *userdata, TierdTrainJob *j) {
         train_kick(m, tt);
 }
 
+/* ---- anchors ---- */
+
+static const char *kind_class(TierTenantKind k) {
+        return k == TIER_TENANT_SERVING ? "serving" : "batch";
+}
+
+/* The row of anchor entry a, in the transaction the caller holds. Returns 0 or -errno. */
+static int anchor_store(Tierd *m, const TierdAnchor *a) {
+        _cleanup_(json_object_putp) json_object *fj = tierd_features_to_json(a->features);
+        StoreTierAnchor row = {
+                .workload_class = (char *) kind_class(a->kind),
+                .bucket = (int64_t) a->bucket,
+                .action = a->action,
+                .rate_threshold = a->rate_threshold,
+                .burst_threshold = a->burst_threshold,
+                .reward = a->reward,
+                .samples = a->samples,
+                .tenant_id = a->tenant_id,
+                .updated_usec = a->updated_usec,
+        };
+
+        if (!fj)
+                return -ENOMEM;
+        row.features = (char *) json_object_to_json_string_ext(fj, JSON_C_TO_STRING_PLAIN);
+        return store_tier_anchor_put(m->store, &row);
+}
+
+/* The anchors every earlier tenant measured, from the store. Never fails: without them tenants
+ * start as they would without anchors. */
+static void anchors_load(Tierd *m) {
+        TierdState *t = m->tierd;
+        StoreTierAnchor *v = NULL;
+        size_t n = 0;
+
+        if (store_tier_anchor_list(m->store, &v, &n) < 0) {
+                log_warning("Failed to load the tiering anchors, tenants join without them.");
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_(json_object_putp) json_object *fj = json_tokener_parse(v[i].features);
+                int kind = tierd_kind_from_class(v[i].workload_class);
+                TierdAnchor a = {
+                        .kind = kind < 0 ? TIER_TENANT_BATCH : (TierTenantKind) kind,
+                        .bucket = (uint64_t) v[i].bucket,
+                        .action = (unsigned) v[i].action,
+                        .rate_threshold = v[i].rate_threshold,
+                        .burst_threshold = v[i].burst_threshold,
+                        .reward = v[i].reward,
+                        .samples = v[i].samples,
+                        .tenant_id = v[i].tenant_id,
+                        .updated_usec = v[i].updated_usec,
+                };
+
+                if (kind < 0 || tierd_features_from_json(fj, a.features) < 0)
+                        continue;
+                if (tierd_anchor_put(&t->anchors, &a) == -ENOSPC)
+                        t->anchors_dropped++;
+        }
+        store_tier_anchors_free(v, n);
+        log_debug("Loaded %zu tiering anchor entries.", t->anchors.n);
+}
+
+/* The entry tt's committed episode updates: its (bucket, action) with the reward folded in.
+ * Returns 1 and *ret, 0 when the episode measured no grid action or no entry can be added (the
+ * set is full: counted), or -EINVAL. */
+static int anchor_measured(Tierd *m, const TierdTenant *tt, double reward, TierdAnchor *ret) {
+        TierdState *t = m->tierd;
+        uint64_t bucket = tier_context_bucket(&tt->context, TIERD_BUCKET_LEVELS);
+        TierdAnchor sample = {
+                .kind = tt->kind,
+                .bucket = bucket,
+                .action = (unsigned) tt->decision.action,
+                .rate_threshold = tt->decision.rate_threshold,
+                .burst_threshold = tt->decision.burst_threshold,
+                .reward = reward,
+                .samples = 1,
+                .tenant_id = tt->id,
+                .updated_usec = (int64_t) now_usec(CLOCK_REALTIME),
+        };
+        int i;
+
+        if (tt->decision.rule != TIER_RULE_THRESHOLDS || tt->decision.action < 0)
+                return 0;
+        tier_context_features(&tt->context, sample.features);
+        i = tierd_anchor_find(&t->anchors, tt->kind, bucket, sample.action);
+        if (i < 0 && t->anchors.n >= TIERD_ANCHORS_MAX) {
+                t->anchors_dropped++;
+                return 0;
+        }
+        *ret = i >= 0 ? t->anchors.v[i] : (TierdAnchor) {};
+        return tierd_anchor_fold(ret, &sample) < 0 ? -EINVAL : 1;
+}
+
+/* Folds tenant t's committed grid episodes into the anchors (in memory). */
+static void anchors_from_episodes(TierdState *t, const Tenant *tenant, const StoreTierEpisode *e, size_t n) {
+        int kind = tierd_kind_from_class(tenant->workload_class);
+
+        for (size_t i = 0; kind >= 0 && i < n; i++) {
+                _cleanup_(json_object_putp) json_object *j = json_tokener_parse(e[i].context);
+                TierdAnchor a = {}, sample = {
+                        .kind = (TierTenantKind) kind,
+                        .action = (unsigned) e[i].action,
+                        .rate_threshold = e[i].rate_threshold,
+                        .burst_threshold = e[i].burst_threshold,
+                        .reward = e[i].reward,
+                        .samples = 1,
+                        .tenant_id = tenant->id,
+                        .updated_usec = e[i].committed_usec,
+                };
+                TierContext c;
+                int k;
+
+                if (e[i].action < 0 || strcmp(e[i].rule, "thresholds") != 0 || !isfinite(e[i].reward) ||
+                    !isfinite(e[i].rate_threshold) || !isfinite(e[i].burst_threshold) ||
+                    tierd_context_from_json(j, &c) < 0)
+                        continue;
+                sample.bucket = tier_context_bucket(&c, TIERD_BUCKET_LEVELS);
+                tier_context_features(&c, sample.features);
+                k = tierd_anchor_find(&t->anchors, sample.kind, sample.bucket, sample.action);
+                if (k >= 0)
+                        a = t->anchors.v[k];
+                if (tierd_anchor_fold(&a, &sample) < 0)
+                        continue;
+                if (tierd_anchor_put(&t->anchors, &a) == -ENOSPC)
+                        t->anchors_dropped++;
+        }
+}
+
+/* With no anchors stored (a database from before schema v6), the episodes the tenants there
+ * committed are folded in once and stored, so what they measured serves at once. Never fails. */
+static void anchors_backfill(Tierd *m) {
+        TierdState *t = m->tierd;
+        Tenant *ts = NULL;
+        size_t n = 0;
+        int r = 0;
+
+        if (t->anchors.n > 0 || store_tenant_list(m->store, -1, &ts, &n) < 0)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                StoreTierEpisode *e = NULL;
+                size_t ne = 0;
+
+                if (store_tier_episode_list(m->store, ts[i].id, true, 0, &e, &ne) >= 0)
+                        anchors_from_episodes(t, &ts[i], e, ne);
+                store_tier_episodes_free(e, ne);
+        }
+        tenant_list_free(ts, n);
+        if (t->anchors.n == 0)
+                return;
+        r = store_tier_begin(m->store);
+        for (size_t i = 0; r >= 0 && i < t->anchors.n; i++)
+                r = anchor_store(m, &t->anchors.v[i]);
+        if (r >= 0)
+                r = store_tier_commit(m->store);
+        if (r < 0) {
+                store_tier_rollback(m->store);
+                log_warning_errno(r,
+                                  "Failed to store the tiering anchors rebuilt from episodes, using them anyway: %m");
+                return;
+        }
+        log_info("Rebuilt %zu tiering anchor entries from the episodes in the store.", t->anchors.n);
+}
+
+/* Whether grid action a of an anchor is the same thresholds in p's grid (an imported model may
+ * have another grid). */
+static bool anchor_fits(const TierPolicy *p, const TierdAnchor *a) {
+        double rate, burst;
+
+        return tier_grid_action(&policy_params(p)->grid, a->action, &rate, &burst) >= 0 && rate == a->rate_threshold &&
+               burst == a->burst_threshold;
+}
+
+/* A joining tenant's first decision from the nearest anchor within [tiering] anchor_distance_milli:
+ * a context bucket's best measured action or, when nearer, the model its learning policy was
+ * transferred from (at model_distance), whose greedy decision it takes. Returns 1 when an anchor
+ * decided (tt->anchor says which and how far), 0 when none is near (the policy decides), or -errno. */
+static int anchor_decide(Tierd *m, TierdTenant *tt, const TierContext *ctx, double model_distance) {
+        double max = m->config->tiering_anchor_distance_milli / 1000.0, d = INFINITY, f[TIER_N_FEATURES];
+        _cleanup_free_ char *why = NULL;
+        TierDecision dec;
+        int i, r;
+
+        if (m->config->tiering_anchor_distance_milli == 0)
+                return 0;
+        tier_context_features(ctx, f);
+        i = tierd_anchor_nearest(&m->tierd->anchors, tt->kind, f, max, &d);
+        if (tt->transferred_from > 0 && model_distance <= max && (i < 0 || model_distance <= d)) {
+                r = policy_greedy(tt->policy, ctx, &dec);
+                if (r < 0)
+                        return r;
+                r = asprintf(&why, "nearest anchor: model %" PRId64 " (trained in contexts at distance %.3f)",
+                             tt->transferred_from, model_distance);
+        } else if (i >= 0 && anchor_fits(tt->policy, &m->tierd->anchors.v[i])) {
+                const TierdAnchor *a = &m->tierd->anchors.v[i];
+
+                dec = (TierDecision) {
+                        .rule = TIER_RULE_THRESHOLDS,
+                        .action = (int) a->action,
+                        .rate_threshold = a->rate_threshold,
+                        .burst_threshold = a->burst_threshold,
+                };
+                r = asprintf(&why,
+                             "nearest anchor: %s context bucket %#" PRIx64 " at distance %.3f, its best action %u "
+                             "(mean reward %.3f over %" PRId64 " episodes, last measured by tenant %" PRId64 ")",
+                             kind_class(a->kind), a->bucket, d, a->action, a->reward, a->samples, a->tenant_id);
+        } else
+                return 0;
+        if (r < 0) {
+                why = NULL;
+                return -ENOMEM;
+        }
+        tt->decision = dec;
+        tt->context = *ctx;
+        tt->decision_cache_hits = 0;
+        tt->decided_usec = (int64_t) now_usec(CLOCK_REALTIME);
+        free(tt->anchor);
+        tt->anchor = TAKE_PTR(why);
+        return 1;
+}
+
+/* One more episode decided (from an anchor or not), for the host-wide share. */
+static void decision_count(Tierd *m, const TierdTenant *tt) {
+        m->tierd->decisions++;
+        if (tt->anchor)
+                m->tierd->anchor_decisions++;
+}
+
 /* ---- rows ---- */
 
 static const char *rule_to_string(TierRuleKind k) {
@@ -491,8 +726,9 @@ static int episode_row(const TierdTenant *tt, StoreTierEpisode *ret) {
                 .value = NAN,
                 .reward = NAN,
                 .started_usec = tt->decided_usec,
+                .anchor = tt->anchor ? strdup(tt->anchor) : NULL,
         };
-        if (!ret->policy || !ret->rule || !ret->context) {
+        if (!ret->policy || !ret->rule || !ret->context || (tt->anchor && !ret->anchor)) {
                 store_tier_episode_done(ret);
                 return -ENOMEM;
         }
@@ -510,6 +746,7 @@ static StoreTierTenant tenant_row(const TierdTenant *tt) {
                 .cache_hits = tt->cache_hits,
                 .cache_misses = tt->cache_misses,
                 .episode = tt->episode,
+                .promotion_rate_bytes = tt->promotion_rate_bytes,
         };
 }
 
@@ -519,7 +756,8 @@ typedef struct SaveExtra {
         int64_t drop_episode;              /* an abandoned open episode to delete, 0 none */
         int64_t old_model;                 /* the tenant's previous model: kept if trained, else deleted */
         bool old_model_trained;
-        bool keep_model; /* the model row is not written (the training job commits it) */
+        bool keep_model;           /* the model row is not written (the training job commits it) */
+        const TierdAnchor *anchor; /* an anchor entry with the committed episode's reward folded in */
 } SaveExtra;
 
 static int save_writes(Tierd *m, TierdTenant *tt, const SaveExtra *x, int64_t *ret_model_id) {
@@ -545,6 +783,8 @@ static int save_writes(Tierd *m, TierdTenant *tt, const SaveExtra *x, int64_t *r
                 r = store_tier_episode_put(m->store, x->committed);
         if (r >= 0 && x->drop_episode > 0)
                 r = store_tier_episode_remove(m->store, tt->id, x->drop_episode);
+        if (r >= 0 && x->anchor)
+                r = anchor_store(m, x->anchor);
         if (r >= 0)
                 r = store_tier_episode_put(m->store, &open);
         return r;
@@ -607,15 +847,20 @@ static int tenant_create(Tierd *m, const Tenant *t, const char *name, uint64_t s
         r = trainee_make(tt->policy, &tt->trainee);
         if (r < 0)
                 return r;
-        r = tenant_decide(tt, &ctx);
+        /* Anchor prefetching: known-good thresholds at once, before the first episode. */
+        r = anchor_decide(m, tt, &ctx, distance);
+        if (r == 0)
+                r = tenant_decide(tt, &ctx);
         if (r < 0)
                 return r;
         tt->episode = 1;
         r = tenant_save(m, tt, NULL);
         if (r < 0)
                 return log_error_errno(r, "Failed to store the tiering state of tenant %" PRId64 ": %m", t->id);
-        log_info("Tenant %" PRId64 " takes part in tiering with policy %s (seed %" PRIu64 ")%s.", t->id, name, tt->seed,
-                 tt->transferred_from > 0 ? ", starting from a transferred model" : "");
+        decision_count(m, tt);
+        log_info("Tenant %" PRId64 " takes part in tiering with policy %s (seed %" PRIu64 ")%s%s%s.", t->id, name,
+                 tt->seed, tt->transferred_from > 0 ? ", starting from a transferred model" : "",
+                 tt->anchor ? "; first thresholds from the " : "", tt->anchor ? tt->anchor + strlen("nearest ") : "");
         *ret = TAKE_PTR(tt);
         return 0;
 }
@@ -661,6 +906,8 @@ static int open_episode_load(Tierd *m, TierdTenant *tt) {
         };
         tt->decision_cache_hits = e.cache_hits;
         tt->decided_usec = e.started_usec;
+        free(tt->anchor);
+        tt->anchor = TAKE_PTR(e.anchor);
         return 0;
 }
 
@@ -697,6 +944,7 @@ static int tenant_load(Tierd *m, const Tenant *t, const StoreTierTenant *row, Ti
         tt->cache_hits = row->cache_hits;
         tt->cache_misses = row->cache_misses;
         tt->episode = row->episode;
+        tt->promotion_rate_bytes = row->promotion_rate_bytes;
         r = model_load(m, tt, row);
         if (r >= 0)
                 r = trainee_make(tt->policy, &tt->trainee);
@@ -814,9 +1062,10 @@ static int tenant_learn(TierdTenant *tt, double reward) {
 
 static int feedback_commit(Tierd *m, TierdTenant *tt, const TierdFeedback *fb, double reward) {
         _cleanup_(store_tier_episode_done) StoreTierEpisode done = {};
+        TierdAnchor anchor;
         SaveExtra x = {};
         TierContext ctx;
-        int r;
+        int r, measured;
 
         r = episode_row(tt, &done);
         if (r < 0)
@@ -827,6 +1076,9 @@ static int feedback_commit(Tierd *m, TierdTenant *tt, const TierdFeedback *fb, d
         done.value = fb->value;
         done.reward = reward;
         done.committed_usec = (int64_t) now_usec(CLOCK_REALTIME);
+        measured = anchor_measured(m, tt, reward, &anchor);
+        if (measured < 0)
+                return measured;
         r = tenant_learn(tt, reward);
         if (r < 0)
                 return r;
@@ -838,7 +1090,15 @@ static int feedback_commit(Tierd *m, TierdTenant *tt, const TierdFeedback *fb, d
         tt->episode++;
         x.committed = &done;
         x.keep_model = true;
-        return tenant_save(m, tt, &x);
+        x.anchor = measured > 0 ? &anchor : NULL;
+        r = tenant_save(m, tt, &x);
+        if (r < 0)
+                return r;
+        /* Committed: the entry every later tenant may start from. Cannot fail (an entry for it fitted). */
+        if (measured > 0)
+                (void) tierd_anchor_put(&m->tierd->anchors, &anchor);
+        decision_count(m, tt);
+        return 0;
 }
 
 int tierd_feedback(Tierd *m, TierdTenant *tt, const TierdFeedback *fb, double *ret_reward) {
@@ -916,6 +1176,7 @@ int tierd_policy_set(Tierd *m, TierdTenant *tt, const char *name, uint64_t seed)
                 tenant_forget(m->tierd, tt);
                 return r;
         }
+        decision_count(m, tt);
         log_info("Tenant %" PRId64 " switched to tiering policy %s (seed %" PRIu64 ").", tt->id, name, seed);
         train_kick(m, tt);
         tierd_apply(m);
@@ -956,6 +1217,26 @@ int tierd_model_import(Tierd *m, const char *workload_class, const double featur
         row.json = (char *) json_object_to_json_string_ext(canon, JSON_C_TO_STRING_PLAIN);
         row.centroid = (char *) json_object_to_json_string_ext(cj, JSON_C_TO_STRING_PLAIN);
         return store_tier_model_put(m->store, &row, ret_id);
+}
+
+int tierd_promotion_rate_set(Tierd *m, TierdTenant *tt, int64_t bytes) {
+        StoreTierTenant row;
+        int64_t before = tt->promotion_rate_bytes;
+        int r;
+
+        if (bytes < 0)
+                return -EINVAL;
+        tt->promotion_rate_bytes = bytes;
+        row = tenant_row(tt);
+        r = store_tier_tenant_put(m->store, &row);
+        if (r < 0) {
+                tt->promotion_rate_bytes = before;
+                return r;
+        }
+        if (bytes != before)
+                log_info("Tenant %" PRId64 " states a promotion rate of %" PRId64 " bytes/s%s.", tt->id, bytes,
+                         bytes == 0 ? " (none: its demand follows its thresholds again)" : "");
+        return 0;
 }
 
 /* ---- models from elsewhere ---- */
@@ -1006,6 +1287,8 @@ int tierd_tenant_adopt(Tierd *m, int64_t id, int64_t model_id) {
         tt->context = ctx;
         tt->decision_cache_hits = 0;
         tt->decided_usec = (int64_t) now_usec(CLOCK_REALTIME);
+        free(tt->anchor);
+        tt->anchor = NULL;
         r = tenant_save(m, tt, &x);
         if (r < 0) {
                 log_warning_errno(r, "Failed to move tenant %" PRId64 " to model %" PRId64 ", reloading its state: %m",
@@ -1013,6 +1296,7 @@ int tierd_tenant_adopt(Tierd *m, int64_t id, int64_t model_id) {
                 tenant_forget(m->tierd, tt);
                 return r;
         }
+        decision_count(m, tt);
         tierd_apply(m);
         return 0;
 }
@@ -1133,7 +1417,8 @@ int tierd_promotion_snapshot(void *userdata, ResourceSnapshot *ret) {
                 if (!tt->cgroup) /* DAMON cannot scope a scheme to it: nothing to allocate */
                         continue;
                 (void) tierd_tenant_mem_read(m->root, tt->cgroup, &t->tiers, &mem);
-                d = tierd_promotion_demand(&tt->decision, t->tiers.local_nid >= 0, &mem, &t->now, budget);
+                d = tierd_promotion_demand(&tt->decision, t->tiers.local_nid >= 0, &mem, &t->now, budget,
+                                           (double) tt->promotion_rate_bytes);
                 s.tenants[s.n++] = (ResourceDemand) {
                         .tenant_id = tt->id,
                         .owner = tt->uid,
@@ -1216,7 +1501,8 @@ static void tierd_tick(Tierd *m) {
                 TierDecision d;
                 TierContext ctx;
 
-                if (!policy_online(tt->policy))
+                /* An anchor's thresholds were measured: they hold for their episode. */
+                if (!policy_online(tt->policy) || tt->anchor)
                         continue;
                 /* An online policy follows the link as it changes; the episode keeps its first decision. */
                 tenant_context(m, tt, &ctx);
@@ -1276,6 +1562,7 @@ static TierdState *tierd_state_free(TierdState *t) {
         tierd_applier_done(&t->applier);
         tierd_telemetry_done(&t->now);
         tierd_telemetry_done(&t->prev);
+        tierd_anchor_set_done(&t->anchors);
         free(t);
         return NULL;
 }
@@ -1316,6 +1603,8 @@ int tierd_start(Tierd *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to start the tiering training thread: %m");
         telemetry_refresh(m, false);
+        anchors_load(m);
+        anchors_backfill(m);
         tierd_load_all(m);
         /* Also without tenants: what an earlier run left applied (restore_on_exit = no) goes back. */
         tierd_apply(m);
@@ -1351,6 +1640,49 @@ static json_object *training_to_json(TierdState *t) {
         return o;
 }
 
+/* Anchors host-wide: entries and buckets held, measurements not kept, and the episodes decided since
+ * start with the share of them served from an anchor. NULL on OOM. */
+static json_object *anchors_to_json(TierdState *t) {
+        json_object *o = json_object_new_object();
+        uint64_t decisions = t ? t->decisions : 0, served = t ? t->anchor_decisions : 0;
+        size_t buckets = 0;
+
+        for (size_t i = 0; t && i < t->anchors.n; i++) {
+                bool seen = false;
+
+                for (size_t k = 0; k < i && !seen; k++)
+                        seen = t->anchors.v[k].kind == t->anchors.v[i].kind &&
+                               t->anchors.v[k].bucket == t->anchors.v[i].bucket;
+                buckets += !seen;
+        }
+        if (!o || json_add_int(o, "entries", t ? (int64_t) t->anchors.n : 0, true) < 0 ||
+            json_add_int(o, "buckets", (int64_t) buckets, true) < 0 ||
+            json_add_int(o, "dropped", t ? (int64_t) t->anchors_dropped : 0, true) < 0 ||
+            json_add_int(o, "decisions", (int64_t) decisions, true) < 0 ||
+            json_add_int(o, "served", (int64_t) served, true) < 0 ||
+            json_add(o, "share", tierd_json_number(decisions ? (double) served / (double) decisions : 0)) < 0) {
+                json_object_put(o);
+                return NULL;
+        }
+        return o;
+}
+
+void tierd_metrics_write(void *userdata, FILE *f) {
+        Tierd *m = userdata;
+        TierdState *t = m ? m->tierd : NULL;
+
+        metrics_u64(f, "maiod_tier_decisions_total", "counter",
+                    "Tiering episodes decided (enrolment, feedback, policy change) since start.", t ? t->decisions : 0);
+        metrics_u64(f, "maiod_tier_anchor_decisions_total", "counter",
+                    "Tiering episodes whose thresholds came from the nearest anchor since start.",
+                    t ? t->anchor_decisions : 0);
+        metrics_u64(f, "maiod_tier_anchors", "gauge", "Tiering anchor entries held (context bucket, grid action).",
+                    t ? t->anchors.n : 0);
+        metrics_u64(f, "maiod_tier_anchors_dropped_total", "counter",
+                    "Measured rewards not kept as anchors because the anchor table was full.",
+                    t ? t->anchors_dropped : 0);
+}
+
 json_object *tierd_status_to_json(Tierd *m) {
         TierdState *t = m->tierd;
         json_object *o = json_object_new_object();
@@ -1374,6 +1706,8 @@ json_object *tierd_status_to_json(Tierd *m) {
                 r = json_add_string(o, "apply_error", t ? t->applier.error : NULL);
         if (r >= 0)
                 r = json_add(o, "training", training_to_json(t));
+        if (r >= 0)
+                r = json_add(o, "anchors", anchors_to_json(t));
         if (r < 0) {
                 json_object_put(o);
                 return NULL;

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <json-c/json.h>
 
@@ -212,12 +213,13 @@ int tierd_slots_assign(int64_t **slots, size_t *n_slots, const TierdApplyTenant 
 int tierd_plan_damon(const TierdDamonInput *in, TierdPlan *ret);
 
 /* The promotion bandwidth (bytes/s) a tenant's decision calls for: 0 when it promotes nothing
- * (another rule, or no local node); else the bytes of the snapshot's regions hot enough for its
- * thresholds (nr_accesses and age minimums as the DAMON plan sets them) per quota interval (1 s),
- * capped by the bytes it has on remote nodes (mem valid) and by the decision's own rate limit.
- * Without a snapshot (t NULL or no regions) the regions' bound is budget_Bps. Pure. */
+ * (another rule, or no local node); else the rate the tenant states (stated_Bps > 0) or, without
+ * one, the bytes of the snapshot's regions hot enough for its thresholds (nr_accesses and age
+ * minimums as the DAMON plan sets them) per quota interval (1 s); either capped by the bytes it
+ * has on remote nodes (mem valid) and by the decision's own rate limit. Without a snapshot (t NULL
+ * or no regions) the regions' bound is budget_Bps. Pure. */
 double tierd_promotion_demand(const TierDecision *d, bool can_promote, const TierdTenantMem *mem,
-                              const TierdTelemetry *t, double budget_Bps);
+                              const TierdTelemetry *t, double budget_Bps, double stated_Bps);
 
 /* DAMON nr_accesses minimum for an access rate (1/s): the expected count of sampling intervals a
  * page of that rate is seen accessed in per aggregation interval, 1 .. aggr/sample. Pure. */
@@ -283,6 +285,49 @@ int tierd_model_check_bounds(json_object *model);
  * like a fresh policy with that seed. Returns 0, -EINVAL (not a model object) or -ENOMEM. */
 int tierd_model_reseed(json_object *model, uint64_t seed);
 
+/* ---- anchors (pure, tierd-anchor.c) ---- */
+
+/* Anchor entries held at most: beyond, new (bucket, action) pairs are not kept (counted). */
+#define TIERD_ANCHORS_MAX 4096
+
+/* One anchor entry: the mean normalised reward of grid action `action` measured in context bucket
+ * `bucket` (TIERD_BUCKET_LEVELS levels) by tenants of one kind. The entries of a bucket are its
+ * anchor; its best action is the thresholds a joining tenant starts from. */
+typedef struct TierdAnchor {
+        TierTenantKind kind;
+        uint64_t bucket;
+        unsigned action;
+        double rate_threshold, burst_threshold; /* the action's thresholds */
+        double features[TIER_N_FEATURES];       /* mean features of the contexts its rewards were measured in */
+        double reward;                          /* mean normalised reward */
+        int64_t samples;                        /* rewards averaged */
+        int64_t tenant_id;                      /* the tenant that measured it last */
+        int64_t updated_usec;                   /* CLOCK_REALTIME */
+} TierdAnchor;
+
+typedef struct TierdAnchorSet {
+        TierdAnchor *v;
+        size_t n, allocated;
+} TierdAnchorSet;
+
+void tierd_anchor_set_done(TierdAnchorSet *s);
+/* Index of the entry (kind, bucket, action), or -ENOENT. */
+int tierd_anchor_find(const TierdAnchorSet *s, TierTenantKind kind, uint64_t bucket, unsigned action);
+/* Folds one measured reward (sample: samples 1, its context's features) into a: the running means
+ * of reward and features, one more sample, the sample's tenant and time; a with no samples becomes
+ * the sample. Returns 0 or -EINVAL (reward or a feature not finite). */
+int tierd_anchor_fold(TierdAnchor *a, const TierdAnchor *sample);
+/* Replaces the entry of a's (kind, bucket, action) or appends it. Returns its index, -ENOSPC when
+ * TIERD_ANCHORS_MAX entries are held already, or -ENOMEM. */
+int tierd_anchor_put(TierdAnchorSet *s, const TierdAnchor *a);
+/* The anchor a joining tenant of kind in a context with features f starts from: the entry nearest
+ * to f (Euclidean over its mean features; ties go to the earlier entry) within max_distance, then
+ * in that entry's bucket the action with the best mean reward (means within 1e-9 tie; ties: more
+ * samples, then the lower action). Returns the chosen entry's index and *ret_distance (the nearest entry's), or
+ * -ENOENT. */
+int tierd_anchor_nearest(const TierdAnchorSet *s, TierTenantKind kind, const double f[static TIER_N_FEATURES],
+                         double max_distance, double *ret_distance);
+
 /* ---- per-tenant state (tierd.c) ---- */
 
 typedef struct TierdTenant {
@@ -306,13 +351,15 @@ typedef struct TierdTenant {
         int64_t model_samples;
         double centroid[TIER_N_FEATURES];
         int64_t cache_hits, cache_misses;
-        int64_t episode;             /* the open episode */
-        TierDecision decision;       /* the open episode's (online policies: the latest) */
-        TierContext context;         /* the context the decision was made in */
-        int64_t decision_cache_hits; /* cached rewards fed before the open episode's decision */
-        int64_t decided_usec;        /* CLOCK_REALTIME */
-        bool republished;            /* a tick changed the decision: announce it once applied */
-        bool lookup;                 /* created without a close local model: the on_lookup hooks run */
+        int64_t episode;              /* the open episode */
+        TierDecision decision;        /* the open episode's (online policies: the latest) */
+        TierContext context;          /* the context the decision was made in */
+        int64_t decision_cache_hits;  /* cached rewards fed before the open episode's decision */
+        int64_t decided_usec;         /* CLOCK_REALTIME */
+        bool republished;             /* a tick changed the decision: announce it once applied */
+        bool lookup;                  /* created without a close local model: the on_lookup hooks run */
+        char *anchor;                 /* the open episode's decision came from an anchor: which and how far */
+        int64_t promotion_rate_bytes; /* the promotion rate (bytes/s) the tenant states, 0 none */
         struct TierdTenant *next;
 } TierdTenant;
 
@@ -373,7 +420,8 @@ void tierd_tenant_removed(Tierd *m, int64_t id);
 
 /* The tiering state of tenant t (visible to the caller already), loaded from the store or, with
  * create, created: the tenant takes part from then on (policy and seed from [tiering], a learning
- * policy starting from the nearest model of the workload class, episode 1 opened and applied).
+ * policy starting from the nearest model of the workload class, episode 1 opened with thresholds
+ * from the nearest anchor when one is within [tiering] anchor_distance_milli, and applied).
  * Returns 0 and *ret (owned by m), -ENOENT without state when !create, -EAGAIN before
  * tierd_start(), or -errno. */
 int tierd_tenant_get(Tierd *m, const Tenant *t, bool create, TierdTenant **ret);
@@ -399,6 +447,15 @@ int tierd_feedback(Tierd *m, TierdTenant *tt, const TierdFeedback *fb, double *r
  * once trained, the open episode replaced by a new one. Returns 0, -EINVAL (nothing changed),
  * or another -errno after which tt is freed as for tierd_feedback(). */
 int tierd_policy_set(Tierd *m, TierdTenant *tt, const char *policy, uint64_t seed);
+
+/* Sets the promotion rate (bytes/s) tt states, 0 for none: its promotion demand from the next
+ * scheduler pass (tierd_promotion_demand()). Committed before it returns. Returns 0, -EINVAL
+ * (negative) or -errno (nothing changed). */
+int tierd_promotion_rate_set(Tierd *m, TierdTenant *tt, int64_t bytes);
+
+/* The maiod_tier_* metrics (MetricsWriteFn; userdata is the Tierd): episodes decided, of which
+ * from an anchor, anchor entries held and dropped. */
+void tierd_metrics_write(void *userdata, FILE *f);
 
 /* Stores an imported model for transfer (no tenant). Returns 0 and *ret_id, -EINVAL (not a model
  * policy_from_json() takes, or not a selectable policy) or -errno. */
@@ -478,7 +535,7 @@ void tierd_applier_teardown(Tierd *m, TierdApplier *a);
 
 /* ---- REST (tierd-ops.c); userdata is the Tierd ---- */
 
-extern const FieldSet tierd_feedback_body, tierd_policy_body, tierd_import_body;
+extern const FieldSet tierd_feedback_body, tierd_policy_body, tierd_policy_update_body, tierd_import_body;
 /* The members of the thresholds and feedback replies, as typed netlink reply attributes. */
 extern const FieldSet tierd_thresholds_reply, tierd_feedback_reply;
 
@@ -486,6 +543,7 @@ int tierd_op_thresholds(void *userdata, const Request *req, Reply *reply);
 int tierd_op_feedback(void *userdata, const Request *req, Reply *reply);
 int tierd_op_policy_get(void *userdata, const Request *req, Reply *reply);
 int tierd_op_policy_set(void *userdata, const Request *req, Reply *reply);
+int tierd_op_policy_update(void *userdata, const Request *req, Reply *reply);
 int tierd_op_model_get(void *userdata, const Request *req, Reply *reply);
 int tierd_op_model_import(void *userdata, const Request *req, Reply *reply);
 

@@ -58,6 +58,7 @@ STATUS = {
                   "cgroup_hierarchy": "hybrid",
                   "groups": [{"group": "users", "gid": 100, "max_tenants_per_uid": 64, "highest_priority": 2}]},
     "pollers": {"configured": "1,3", "held": [{"cpu": 1, "tenant_id": 7}], "free": 1},
+    "tiering": {"anchors": {"entries": 12, "buckets": 2, "dropped": 0, "decisions": 5, "served": 3, "share": 0.6}},
 }
 
 KNOB_NUMAB = {
@@ -106,7 +107,7 @@ THRESHOLDS = {
                 "contention": 0.5, "link_bandwidth_Bps": 16000000000.0, "delta_latency_s": 3e-07,
                 "demote_rate": 20.0, "page_size": 4096.0},
     "decided": "2026-11-21T22:50:00Z", "backend": "damon", "applied": True,
-    "applied_note": "DAMON schemes limited to the tenant's cgroup",
+    "applied_note": "DAMON schemes limited to the tenant's cgroup", "anchor": None,
 }
 NEXT_THRESHOLDS = dict(THRESHOLDS, episode=4, model_version=3, action=22, burst_duration=0.31622776601683794,
                        explored=False, cached_rewards=0, decided="2026-11-21T22:51:00Z")
@@ -120,7 +121,9 @@ REWARDS = [
 POLICY = {
     "tenant_id": 1, "policy": "linucb", "seed": 7, "learns": True, "model_id": 7, "model_version": 2,
     "transferred_from": None, "metric": "completion_time_s", "reference": 48.0,
-    "episodes": {"total": 3, "committed": 2, "explored": 2, "open": 3},
+    "episodes": {"total": 3, "committed": 2, "explored": 2, "anchored": 1, "anchor_share": 0.3333333333333333,
+                 "open": 3},
+    "promotion_rate_bytes": None,
     "cache": {"hits": 1, "misses": 2, "hit_rate": 0.3333333333333333, "entries": 2},
     "thresholds": THRESHOLDS, "rewards": REWARDS,
 }
@@ -252,7 +255,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip()
         if raw and content_type != "application/json":
             raise ApiError(415, "unsupported-media-type", "expected application/json")
-        if raw and self.command not in ("POST", "PUT"):
+        if raw and self.command not in ("POST", "PUT", "PATCH"):
             raise ApiError(400, "bad-request", f"{self.command} takes no body")
 
     def route(self, raw):
@@ -345,9 +348,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if what == "policy" and self.command == "GET":
             return 200, copy.deepcopy(CANNED["policy"]), None
         body = json.loads(raw) if raw else None
+        if what == "policy" and self.command == "PATCH":
+            rate = body.get("promotion_rate_bytes") if isinstance(body, dict) else None
+            if set(body or {}) != {"promotion_rate_bytes"} or type(rate) is not int or not 0 <= rate <= 1 << 40:
+                raise ApiError(400, "invalid-value", "Field 'promotion_rate_bytes' must be from 0 to 1099511627776")
+            return 200, dict(copy.deepcopy(CANNED["policy"]), promotion_rate_bytes=rate or None), None
         if what == "policy":
             if self.command != "PUT":
-                raise ApiError(405, "method-not-allowed", f"{self.command} not allowed", "GET, PUT")
+                raise ApiError(405, "method-not-allowed", f"{self.command} not allowed", "GET, PUT, PATCH")
             if not isinstance(body, dict) or set(body) - {"policy", "seed"} or body.get("policy") not in POLICIES:
                 raise ApiError(400, "invalid-value", "Field 'policy' must be one of indigo, linucb, heuristic, static")
             return 200, copy.deepcopy(CANNED["policy-set"]), None

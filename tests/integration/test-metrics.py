@@ -74,6 +74,10 @@ EXPECTED = {
     "maiod_sched_capacity": "gauge",
     "maiod_sched_allocation_changes_total": "counter",
     "maiod_sched_apply_failures_total": "counter",
+    "maiod_tier_decisions_total": "counter",
+    "maiod_tier_anchor_decisions_total": "counter",
+    "maiod_tier_anchors": "gauge",
+    "maiod_tier_anchors_dropped_total": "counter",
     "maiod_config_reloads_total": "counter",
     "maiod_config_reload_failures_total": "counter",
 }

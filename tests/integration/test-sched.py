@@ -211,6 +211,41 @@ def test_psi_trigger():
         os.rmdir(cg)
 
 
+def test_stated_rate():
+    """A promotion rate the tenant states (PATCH .../policy) is its demand, capped by its remote
+    bytes (3 GiB in /maio/a); 0 withdraws it; it survives a restart; bad values are 400."""
+    rate = 123456789
+    with FixtureRoot() as root, Daemon(config=config(), root=root.path, log_level="info") as d:
+        tid = join(d, "t", "/maio/a", priority=2)
+        before = follows(d, [tid], "join")[0][tid]["demand"]
+        check(before != rate, f"the demand from its thresholds first: {before}")
+        pol = d.ok("PATCH", f"/v1/tenants/{tid}/policy", {"promotion_rate_bytes": rate})
+        check_eq((pol["promotion_rate_bytes"], pol["policy"], pol["episodes"]["open"]), (rate, "static", 1),
+                 "stated, the policy and its episode unchanged")
+        wait_for(lambda: allocations(d)[tid]["demand"] == rate, BOUND_S, "the stated rate becomes the demand")
+        check_eq(allocations(d)[tid]["allocation"], rate, "and is allocated (the budget is larger)")
+        # Capped by what it has on remote nodes, as any demand.
+        d.ok("PATCH", f"/v1/tenants/{tid}/policy", {"promotion_rate_bytes": 1 << 40})
+        wait_for(lambda: allocations(d)[tid]["demand"] == 3 << 30, BOUND_S, "capped by the remote bytes")
+        for body, code in [({"promotion_rate_bytes": -1}, "invalid-value"),
+                           ({"promotion_rate_bytes": (1 << 40) + 1}, "invalid-value"),
+                           ({"promotion_rate_bytes": 1.5}, "wrong-type"),
+                           ({"promotion_rate_bytes": "1000"}, "wrong-type"),
+                           ({"promotion_rate_bytes": None}, "wrong-type"),
+                           ({}, "missing-field"),
+                           ({"promotion_rate_bytes": 1, "policy": "static"}, "unknown-field")]:
+            d.check_error("PATCH", f"/v1/tenants/{tid}/policy", body, 400, code)
+        check_eq(d.ok("GET", f"/v1/tenants/{tid}/policy")["promotion_rate_bytes"], 1 << 40, "bad values change nothing")
+        d.check_error("PATCH", "/v1/tenants/999/policy", {"promotion_rate_bytes": 1}, 404, "not-found")
+        d.ok("PATCH", f"/v1/tenants/{tid}/policy", {"promotion_rate_bytes": rate})
+        d.restart()
+        check_eq(d.ok("GET", f"/v1/tenants/{tid}/policy")["promotion_rate_bytes"], rate, "kept across a restart")
+        wait_for(lambda: allocations(d).get(tid, {}).get("demand") == rate, BOUND_S, "the demand after a restart")
+        pol = d.ok("PATCH", f"/v1/tenants/{tid}/policy", {"promotion_rate_bytes": 0})
+        check_eq(pol["promotion_rate_bytes"], None, "0 withdraws it")
+        wait_for(lambda: allocations(d)[tid]["demand"] == before, BOUND_S, "the demand follows the thresholds again")
+
+
 if __name__ == "__main__":
     main([test_joins_leaves_feedback, test_visibility_and_notification, test_periodic, test_psi_fixture,
-          test_psi_trigger])
+          test_psi_trigger, test_stated_rate])

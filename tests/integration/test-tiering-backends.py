@@ -111,7 +111,9 @@ def test_damon():
             tiering = d.ok("GET", "/v1/status")["tiering"]
             check_eq(tiering, {"requested": "auto", "backend": "damon", "unavailable": None, "kdamond": 0,
                                "tenants": 0, "apply_error": None,
-                               "training": {"jobs": 0, "dropped": 0, "updates": 0, "queued": 0, "busy_ms": 0}},
+                               "training": {"jobs": 0, "dropped": 0, "updates": 0, "queued": 0, "busy_ms": 0},
+                               "anchors": {"entries": 0, "buckets": 0, "dropped": 0, "decisions": 0, "served": 0,
+                                           "share": 0}},
                      "status before any tenant")
             check_eq(root.differences(), {}, "nothing written before a tenant takes part")
             a = enrol(d, "a", "/maio/a", priority=0)

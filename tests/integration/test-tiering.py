@@ -10,6 +10,7 @@ import json
 import math
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -116,7 +117,7 @@ def test_feedback_loop():
         th = thresholds(d, tid, as_uid=NOBODY)
         keys = {"tenant_id", "episode", "policy", "model_id", "model_version", "rule", "access_rate",
                 "burst_duration", "action", "explored", "cached_rewards", "context", "decided", "backend",
-                "applied", "applied_note"}
+                "applied", "applied_note", "anchor"}
         check_eq(set(th), keys, "thresholds members")
         check_eq((th["episode"], th["policy"], th["model_version"], th["backend"], th["applied"]),
                  (1, "linucb", 0, "damon", True), "first thresholds")
@@ -353,6 +354,88 @@ def test_models_and_transfer():
         check_eq(d.ok("GET", f"/v1/models/{mid}")["tenant_id"], None, "model kept without its tenant")
 
 
+def best_action(rewards):
+    """The action of the best mean reward (means within 1e-9 are equal; ties: more episodes, then
+    the lower action), as an anchor chooses in its bucket, with its thresholds."""
+    by = {}
+    for e in rewards:
+        by.setdefault(e["action"], []).append(e)
+    mean = {act: sum(e["reward"] for e in eps) / len(eps) for act, eps in by.items()}
+    top = max(mean.values())
+    act = min((a for a in by if mean[a] >= top - 1e-9), key=lambda a: (-len(by[a]), a))
+    return act, by[act][0]["access_rate"], by[act][0]["burst_duration"]
+
+
+def test_anchors():
+    """Tenant a trains and leaves; after a restart (anchors are in the store) tenant b, in the same
+    context, joins with the heuristic policy and its first thresholds come at once from the anchor
+    (a's best measured action), the reason says which and how far, and the share is reported; a
+    learning tenant c starts from a's model as its anchor; with anchors off nobody does."""
+    with Root() as root:
+        d = Daemon(config=config("linucb"), root=root.path)
+        with d:
+            a = add_tenant(d, "a", cgroup="/maio/a")
+            first = thresholds(d, a)
+            check_eq(first["anchor"], None, "no anchor before anyone measured")
+            for i, t in enumerate([20.0, 16.0, 19.0, 17.0, 18.0], start=1):
+                feedback(d, a, i, t)
+            pol = settled_policy(d, a)
+            check_eq((pol["episodes"]["anchored"], pol["episodes"]["anchor_share"]), (0, 0), "a's share")
+            rewards = [(e["action"], e["reward"]) for e in pol["rewards"]]
+            want = best_action(pol["rewards"])
+            st = d.ok("GET", "/v1/status")["tiering"]["anchors"]
+            check(st["entries"] >= 1 and st["buckets"] >= 1, f"anchors held: {st}")
+            check_eq((st["decisions"], st["served"]), (6, 0), "decisions since start")
+            # A database from before anchors (schema v5) has episodes but no anchors: they are
+            # rebuilt from the episodes at start.
+            d.stop()
+            with sqlite3.connect(os.path.join(d.state_dir, "maiod.db")) as db:
+                db.execute("DELETE FROM tier_anchors")
+            db.close()
+            d.start()
+            check_eq(d.ok("GET", "/v1/status")["tiering"]["anchors"]["entries"], st["entries"],
+                     "anchors rebuilt from the stored episodes")
+            d.ok("DELETE", f"/v1/tenants/{a}", want=204)
+            d.restart()
+
+            b = add_tenant(d, "b", cgroup="/maio/a")
+            pol = d.ok("PUT", f"/v1/tenants/{b}/policy", {"policy": "heuristic"})
+            th = pol["thresholds"]
+            check_eq((th["action"], th["access_rate"], th["burst_duration"], th["explored"]), (*want, False),
+                     f"b's first thresholds are a's best measured action (a's episodes: {rewards})")
+            check(th["anchor"] is not None and th["anchor"].startswith("nearest anchor: batch context bucket 0x"),
+                  f"the reason names the anchor: {th['anchor']}")
+            check(f"tenant {a})" in th["anchor"] and "at distance 0.0" in th["anchor"],
+                  f"how far, and who measured it: {th['anchor']}")
+            check_eq((pol["episodes"]["anchored"], pol["episodes"]["anchor_share"]), (1, 1), "b's share")
+            check_scheme_follows(root, th)
+            # The anchor's thresholds hold for the episode; the next one is the policy's own.
+            nxt = feedback(d, b, 1, 15.0)["next"]
+            check_eq(nxt["anchor"], None, "episode 2 decided by the policy")
+            pol = d.ok("GET", f"/v1/tenants/{b}/policy")
+            check_eq((pol["episodes"]["total"], pol["episodes"]["anchored"], pol["episodes"]["anchor_share"]),
+                     (2, 1, 0.5), "one of b's two decisions from an anchor")
+
+            c = add_tenant(d, "c", cgroup="/maio/a")
+            pol = d.ok("PUT", f"/v1/tenants/{c}/policy", {"policy": "linucb"})
+            check(pol["transferred_from"] is not None, "c starts from a's model")
+            check(pol["thresholds"]["anchor"] == f"nearest anchor: model {pol['transferred_from']} "
+                  "(trained in contexts at distance 0.000)", f"c's anchor is the model: {pol['thresholds']['anchor']}")
+            check_eq(pol["thresholds"]["explored"], False, "the model's greedy decision")
+
+            st = d.ok("GET", "/v1/status")["tiering"]["anchors"]
+            check_eq((st["decisions"], st["served"], st["share"]), (3, 2, 0.6666666667), "host-wide share since start")
+            m = d.metrics()
+            check_eq((m["maiod_tier_decisions_total"], m["maiod_tier_anchor_decisions_total"]), (3, 2),
+                     "the share as metrics")
+            # Anchors off: the policy decides.
+            d.write_config(config("linucb", "anchor_distance_milli = 0\n"))
+            d.restart()
+            e = add_tenant(d, "e", cgroup="/maio/a")
+            pol = d.ok("PUT", f"/v1/tenants/{e}/policy", {"policy": "heuristic"})
+            check_eq((pol["thresholds"]["anchor"], pol["thresholds"]["action"]), (None, None), "no anchor when off")
+
+
 def test_persistence():
     with Root() as root:
         d = Daemon(config=config("linucb"), root=root.path)
@@ -423,8 +506,17 @@ def test_maioctl():
         rc, out, err = run("policy", str(tid), "--set", "static", "--seed", "4")
         check_eq(rc, 0, f"maioctl policy --set ({err})")
         check("policy:        static (seed 4)" in out and "Reward history" in out, f"policy --set output: {out}")
+        check("from anchors: 0%)" in out and "stated rate:   none" in out, f"policy output: {out}")
+        rc, out, err = run("policy", str(tid), "--promotion-rate", "1000")
+        check_eq(rc, 0, f"maioctl policy --promotion-rate ({err})")
+        check("stated rate:   1000 bytes/s (its promotion demand)" in out and "policy:        static (seed 4)" in out,
+              f"policy --promotion-rate output: {out}")
+        rc, out, err = run("policy", str(tid), "--promotion-rate", "-5")
+        check_eq(rc, 2, f"a negative rate is a usage error: {err}")
+        rc, out, err = run("policy", str(tid), "--set", "static", "--promotion-rate", "5")
+        check_eq((rc, "--promotion-rate does not go with --set" in err), (2, True), f"with --set: {err}")
 
 
 if __name__ == "__main__":
-    main([test_feedback_loop, test_bad_feedback, test_policy_switch, test_training_off_the_loop, test_models_and_transfer, test_indigo_model_import, test_persistence,
-          test_removal, test_maioctl])
+    main([test_feedback_loop, test_bad_feedback, test_policy_switch, test_training_off_the_loop, test_models_and_transfer, test_indigo_model_import, test_anchors,
+          test_persistence, test_removal, test_maioctl])

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 
 #include "cleanup.h"
 #include "store-internal.h"
+#include "store-tier.h"
 #include "store.h"
 
 /* ---- helpers ---- */
@@ -901,6 +903,88 @@ static void test_token_store_roundtrip(void **state) {
         assert_int_equal(store_tenant_by_token(s, token, &id), -ENOENT);
 }
 
+/* Schema v6: anchors (kept without their tenant), an episode's anchor, a tenant's stated rate. */
+static void test_tier_anchors(void **state) {
+        _cleanup_(store_freep) Store *s = NULL;
+        StoreTierAnchor a = {
+                .workload_class = (char *) "batch",
+                .bucket = 0x10440,
+                .action = 3,
+                .rate_threshold = 3.98,
+                .burst_threshold = 0.01,
+                .features = (char *) "[0.25,0.95,0.25,0,0]",
+                .reward = 0.125,
+                .samples = 2,
+                .updated_usec = 7,
+        };
+        StoreTierAnchor *v = NULL;
+        StoreTierTenant tt = { .policy = (char *) "heuristic", .episode = 1, .promotion_rate_bytes = 1 << 20 },
+                        got = {};
+        StoreTierEpisode e = { .episode = 1,
+                               .policy = (char *) "heuristic",
+                               .action = 3,
+                               .rule = (char *) "thresholds",
+                               .context = (char *) "{}",
+                               .anchor = (char *) "nearest anchor: here",
+                               .value = NAN,
+                               .reward = NAN },
+                         ge = {};
+        int64_t total, committed, explored, anchored;
+        size_t n = 9;
+
+        assert_int_equal(store_open(*state, &s), 0);
+        assert_int_equal(store_tier_anchor_list(s, &v, &n), 0);
+        assert_int_equal(n, 0);
+        a.tenant_id = add_tenant(s, "a", 1000, "hash-a");
+        assert_int_equal(store_tier_anchor_put(s, &a), 0);
+        a.action = 4;
+        a.reward = -0.5;
+        a.samples = 1;
+        assert_int_equal(store_tier_anchor_put(s, &a), 0);
+        a.reward = 0.25; /* replaces (batch, 0x10440, 4) */
+        assert_int_equal(store_tier_anchor_put(s, &a), 0);
+        a.samples = 0;
+        assert_int_equal(store_tier_anchor_put(s, &a), -EINVAL);
+        a.samples = 1;
+        a.reward = NAN;
+        assert_int_equal(store_tier_anchor_put(s, &a), -EINVAL);
+
+        /* The tenant goes; its anchors stay. */
+        assert_int_equal(store_tenant_remove(s, a.tenant_id), 0);
+        assert_int_equal(store_tier_anchor_list(s, &v, &n), 0);
+        assert_int_equal(n, 2);
+        assert_string_equal(v[0].workload_class, "batch");
+        assert_int_equal(v[0].bucket, 0x10440);
+        assert_int_equal(v[0].action, 3);
+        assert_true(v[0].reward == 0.125 && v[0].samples == 2 && v[0].updated_usec == 7);
+        assert_string_equal(v[0].features, "[0.25,0.95,0.25,0,0]");
+        assert_int_equal(v[1].action, 4);
+        assert_true(v[1].reward == 0.25 && v[1].rate_threshold == 3.98 && v[1].burst_threshold == 0.01);
+        assert_int_equal(v[1].tenant_id, a.tenant_id);
+        store_tier_anchors_free(v, n);
+
+        /* A stated promotion rate and an episode's anchor read back. */
+        tt.tenant_id = e.tenant_id = add_tenant(s, "b", 1000, "hash-b");
+        assert_int_equal(store_tier_tenant_put(s, &tt), 0);
+        assert_int_equal(store_tier_tenant_get(s, tt.tenant_id, &got), 0);
+        assert_int_equal(got.promotion_rate_bytes, 1 << 20);
+        store_tier_tenant_done(&got);
+        tt.promotion_rate_bytes = -1;
+        assert_int_equal(store_tier_tenant_put(s, &tt), -EINVAL);
+        assert_int_equal(store_tier_episode_put(s, &e), 0);
+        e.episode = 2;
+        e.anchor = NULL;
+        assert_int_equal(store_tier_episode_put(s, &e), 0);
+        assert_int_equal(store_tier_episode_get(s, e.tenant_id, 1, &ge), 0);
+        assert_string_equal(ge.anchor, "nearest anchor: here");
+        store_tier_episode_done(&ge);
+        assert_int_equal(store_tier_episode_get(s, e.tenant_id, 2, &ge), 0);
+        assert_null(ge.anchor);
+        store_tier_episode_done(&ge);
+        assert_int_equal(store_tier_episode_counts(s, e.tenant_id, &total, &committed, &explored, &anchored), 0);
+        assert_true(total == 2 && committed == 0 && anchored == 1);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup_dir, teardown_dir)
 
 int main(void) {
@@ -927,6 +1011,7 @@ int main(void) {
                 T(test_many_rows),
                 T(test_durability),
                 T(test_busy),
+                T(test_tier_anchors),
                 cmocka_unit_test(test_errno_mapping),
                 cmocka_unit_test(test_token_generate),
                 cmocka_unit_test(test_token_hash),

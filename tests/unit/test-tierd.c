@@ -440,24 +440,33 @@ static void test_promotion_demand(void **state) {
         TierdTenantMem mem = { .valid = true, .remote_bytes = 1 << 30 };
 
         /* 1 MiB + 2 MiB hot for these thresholds (nr_accesses >= 8, age >= 3), per second. */
-        assert_float_equal(tierd_promotion_demand(&d, true, &mem, &t, 1e9), 3145728.0, 0.5);
+        assert_float_equal(tierd_promotion_demand(&d, true, &mem, &t, 1e9, 0), 3145728.0, 0.5);
         /* Capped by what it has on remote nodes ... */
         mem.remote_bytes = 1 << 20;
-        assert_float_equal(tierd_promotion_demand(&d, true, &mem, &t, 1e9), 1048576.0, 0.5);
+        assert_float_equal(tierd_promotion_demand(&d, true, &mem, &t, 1e9, 0), 1048576.0, 0.5);
         /* ... and by the decision's own limit. */
         mem.remote_bytes = 1 << 30;
         d.rate_limit_Bps = 4096;
-        assert_float_equal(tierd_promotion_demand(&d, true, &mem, &t, 1e9), 4096, 0.5);
+        assert_float_equal(tierd_promotion_demand(&d, true, &mem, &t, 1e9, 0), 4096, 0.5);
         d.rate_limit_Bps = 0;
         /* No snapshot: the whole budget, capped by its remote bytes. */
-        assert_float_equal(tierd_promotion_demand(&d, true, &mem, NULL, 1e9), 1e9, 0.5);
-        assert_float_equal(tierd_promotion_demand(&d, true, NULL, NULL, 1e9), 1e9, 0.5);
+        assert_float_equal(tierd_promotion_demand(&d, true, &mem, NULL, 1e9, 0), 1e9, 0.5);
+        assert_float_equal(tierd_promotion_demand(&d, true, NULL, NULL, 1e9, 0), 1e9, 0.5);
         mem.remote_bytes = 1 << 20;
-        assert_float_equal(tierd_promotion_demand(&d, true, &mem, NULL, 1e9), 1048576.0, 0.5);
+        assert_float_equal(tierd_promotion_demand(&d, true, &mem, NULL, 1e9, 0), 1048576.0, 0.5);
         /* Nothing to promote: no local node, or a decision that promotes nothing. */
-        assert_float_equal(tierd_promotion_demand(&d, false, &mem, &t, 1e9), 0, 0);
+        assert_float_equal(tierd_promotion_demand(&d, false, &mem, &t, 1e9, 0), 0, 0);
+        /* A stated rate replaces the snapshot's bound, still capped by the remote bytes. */
+        d.rule = TIER_RULE_THRESHOLDS;
+        mem.remote_bytes = 1 << 30;
+        assert_float_equal(tierd_promotion_demand(&d, true, &mem, &t, 1e9, 5e6), 5e6, 0.5);
+        assert_float_equal(tierd_promotion_demand(&d, true, &mem, NULL, 1e9, 5e6), 5e6, 0.5);
+        mem.remote_bytes = 1 << 20;
+        assert_float_equal(tierd_promotion_demand(&d, true, &mem, &t, 1e9, 5e6), 1048576.0, 0.5);
+        assert_float_equal(tierd_promotion_demand(&d, false, &mem, &t, 1e9, 5e6), 0, 0);
         d.rule = TIER_RULE_NEVER;
-        assert_float_equal(tierd_promotion_demand(&d, true, &mem, &t, 1e9), 0, 0);
+        assert_float_equal(tierd_promotion_demand(&d, true, &mem, &t, 1e9, 0), 0, 0);
+        assert_float_equal(tierd_promotion_demand(&d, true, &mem, &t, 1e9, 5e6), 0, 0);
 }
 
 static void test_plan_numab(void **state) {
@@ -580,6 +589,102 @@ static void test_nearest(void **state) {
         assert_int_equal(tierd_model_nearest(c, 0, origin), -ENOENT);
 }
 
+static TierdAnchor anchor_sample(TierTenantKind kind, uint64_t bucket, unsigned action, double reward, double f0) {
+        return (TierdAnchor) {
+                .kind = kind,
+                .bucket = bucket,
+                .action = action,
+                .rate_threshold = 10.0 * (action + 1),
+                .burst_threshold = 0.01,
+                .features = { f0, 0.5, 0.5, 0, 0 },
+                .reward = reward,
+                .samples = 1,
+                .tenant_id = 7,
+                .updated_usec = 1000,
+        };
+}
+
+static void test_anchor_fold(void **state) {
+        TierdAnchor a = {}, x = anchor_sample(TIER_TENANT_BATCH, 3, 5, 0.2, 0.1);
+        TierdAnchorSet set = {};
+
+        /* The first sample becomes the entry; later ones move the means. */
+        assert_int_equal(tierd_anchor_fold(&a, &x), 0);
+        assert_int_equal(a.samples, 1);
+        assert_near(a.reward, 0.2);
+        x = anchor_sample(TIER_TENANT_BATCH, 3, 5, 0.5, 0.3);
+        x.tenant_id = 9;
+        assert_int_equal(tierd_anchor_fold(&a, &x), 0);
+        assert_int_equal(a.samples, 2);
+        assert_near(a.reward, 0.35);
+        assert_near(a.features[0], 0.2);
+        assert_int_equal(a.tenant_id, 9);
+        x.reward = NAN;
+        assert_int_equal(tierd_anchor_fold(&a, &x), -EINVAL);
+        assert_int_equal(a.samples, 2);
+
+        /* put replaces the entry of its (kind, bucket, action) or appends one. */
+        assert_int_equal(tierd_anchor_put(&set, &a), 0);
+        a.reward = 0.4;
+        assert_int_equal(tierd_anchor_put(&set, &a), 0);
+        assert_int_equal(set.n, 1);
+        assert_near(set.v[0].reward, 0.4);
+        x = anchor_sample(TIER_TENANT_SERVING, 3, 5, 0.1, 0.1);
+        assert_int_equal(tierd_anchor_put(&set, &x), 1);
+        assert_int_equal(tierd_anchor_find(&set, TIER_TENANT_SERVING, 3, 5), 1);
+        assert_int_equal(tierd_anchor_find(&set, TIER_TENANT_BATCH, 3, 5), 0);
+        assert_int_equal(tierd_anchor_find(&set, TIER_TENANT_BATCH, 3, 6), -ENOENT);
+        /* A bound on entries. */
+        for (unsigned i = 0; set.n < TIERD_ANCHORS_MAX; i++) {
+                x = anchor_sample(TIER_TENANT_BATCH, 100 + i, 0, 0, 0.9);
+                assert_true(tierd_anchor_put(&set, &x) >= 0);
+        }
+        x = anchor_sample(TIER_TENANT_BATCH, 99, 0, 0, 0.9);
+        assert_int_equal(tierd_anchor_put(&set, &x), -ENOSPC);
+        a.reward = 0.6; /* an existing entry still updates when full */
+        assert_int_equal(tierd_anchor_put(&set, &a), 0);
+        tierd_anchor_set_done(&set);
+        assert_null(set.v);
+}
+
+static void test_anchor_nearest(void **state) {
+        TierdAnchorSet set = {};
+        const TierdAnchor v[] = {
+                anchor_sample(TIER_TENANT_BATCH, 1, 0, 0.1, 0.10),   /* bucket 1: nearest to 0.12 */
+                anchor_sample(TIER_TENANT_BATCH, 1, 4, 0.3, 0.14),   /* bucket 1's best action */
+                anchor_sample(TIER_TENANT_BATCH, 1, 2, 0.3, 0.15),   /* as good, fewer samples below */
+                anchor_sample(TIER_TENANT_BATCH, 2, 7, 0.9, 0.60),   /* better but far */
+                anchor_sample(TIER_TENANT_SERVING, 1, 9, 0.9, 0.12), /* another kind */
+        };
+        const double f[TIER_N_FEATURES] = { 0.12, 0.5, 0.5, 0, 0 };
+        double d = -1;
+        int i;
+
+        assert_int_equal(tierd_anchor_nearest(&set, TIER_TENANT_BATCH, f, 1, &d), -ENOENT);
+        for (size_t k = 0; k < ELEMENTSOF(v); k++)
+                assert_int_equal(tierd_anchor_put(&set, &v[k]), (int) k);
+        set.v[1].samples = 3;
+        /* The nearest entry's bucket, then its best action (equal rewards: more samples). */
+        i = tierd_anchor_nearest(&set, TIER_TENANT_BATCH, f, 1, &d);
+        assert_int_equal(i, 1);
+        assert_near(d, 0.02);
+        /* Equal rewards and samples: the lower action. */
+        set.v[1].samples = 1;
+        assert_int_equal(tierd_anchor_nearest(&set, TIER_TENANT_BATCH, f, 1, &d), 2);
+        /* Beyond max_distance nothing serves; the other kind has its own anchors. */
+        assert_int_equal(tierd_anchor_nearest(&set, TIER_TENANT_BATCH, f, 0.01, &d), -ENOENT);
+        assert_int_equal(tierd_anchor_nearest(&set, TIER_TENANT_SERVING, f, 0.01, &d), 4);
+        assert_near(d, 0);
+        /* Closer to bucket 2: its action, however bucket 1 fares. */
+        {
+                const double g[TIER_N_FEATURES] = { 0.55, 0.5, 0.5, 0, 0 };
+
+                assert_int_equal(tierd_anchor_nearest(&set, TIER_TENANT_BATCH, g, 1, &d), 3);
+                assert_near(d, 0.05);
+        }
+        tierd_anchor_set_done(&set);
+}
+
 static void test_features_json(void **state) {
         static const char *const bad[] = { "[0.1,0.2,0.3,0.4]", "[0.1,0.2,0.3,0.4,1.5]",  "[0.1,0.2,0.3,0.4,\"a\"]",
                                            "{\"a\":1}",         "[0.1,0.2,0.3,0.4,-0.1]", "[0.1,0.2,0.3,0.4,NaN]" };
@@ -673,6 +778,7 @@ int main(void) {
                 cmocka_unit_test(test_slots_assign),    cmocka_unit_test(test_promotion_demand),
                 cmocka_unit_test(test_plan_numab),      cmocka_unit_test(test_feedback_parse),
                 cmocka_unit_test(test_feedback_values), cmocka_unit_test(test_nearest),
+                cmocka_unit_test(test_anchor_fold),     cmocka_unit_test(test_anchor_nearest),
                 cmocka_unit_test(test_features_json),   cmocka_unit_test(test_reseed),
                 cmocka_unit_test(test_model_bounds),
         };
