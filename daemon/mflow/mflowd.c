@@ -539,9 +539,9 @@ static int on_ring(sd_event_source *s, int fd, uint32_t revents, void *userdata)
  * packets are being lost (e.g. on veth with TX checksum offload on, where they arrive
  * unchecksummed) and the sender only retransmits. No progress is the TCP sequence the tc counter
  * saw (segments arrive, the highest end sequence stays), or a trickle (packets at under an eighth
- * of the elephant rate) without the sequence advancing (lost packets never reach the counter). Two such timer passes without a pass at full speed between them
- * put the flow back to pass-through for good (its elephant event is not sent again). A flow that
- * simply ends sends nothing and goes idle instead. */
+ * of the elephant rate) without the sequence advancing (lost packets never reach the counter). Two such timer passes
+ * without a pass at full speed between them put the flow back to pass-through for good (its elephant event is not sent
+ * again). A flow that simply ends sends nothing and goes idle instead. */
 static void flow_check_stall(Flow *f) {
         Dev *d = f->dev;
         Mflow *m = d->m;
