@@ -137,10 +137,11 @@ typedef struct maio_relay_pipe {
         int rd, wr;              /* the pipe's ends */
         int to;                  /* the handle the pipe drains to */
         uint32_t size;           /* the pipe's capacity in bytes */
-        uint32_t in_pipe;        /* spliced in, not yet out */
+        int64_t in_pipe;         /* spliced in, not yet out */
         uint32_t in_op, out_op;  /* the op in flight each way, MAIO_NONE when idle */
         bool in_poll, out_poll;  /* the next splice waits for readiness first */
         bool in_blocked;         /* the pipe was full: the next splice in waits for one out */
+        bool grow, grow_failed;  /* a splice filled the pipe: make it larger (relay.c) */
         bool eof;                /* a splice in returned 0 */
         int in_error, out_error; /* first error of each way */
         uint64_t moved;          /* spliced out to `to`, not yet returned by maio_relay */

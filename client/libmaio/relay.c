@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The relay without user-space copies (libmaio(3), RELAYING): each `from` handle gets a pipe, and
+/* The relay without user-space copies (libmaio(3), Relaying): each `from` handle gets a pipe, and
  * the ring moves the bytes socket -> pipe -> socket with IORING_OP_SPLICE, the kernel's own
  * socket splicing. The two ways run independently (the next splice in while the last one goes
  * out). Splices run in io-wq workers, so each is SPLICE_F_NONBLOCK and, when the last one found
@@ -14,10 +14,14 @@
 
 #include "maio-internal.h"
 
-/* The pipe's capacity, as large as the buffer relay's 64 KiB receive buffers four times over
- * (measured: docs/benchmarks.md, Fig. 4). The kernel may refuse it (fs.pipe-max-size, the
- * per-user pipe quota): the pipe keeps its default size then. */
-#define RELAY_PIPE_SIZE (256u * 1024u)
+/* The pipe's largest capacity. A pipe starts at the kernel's default (64 KiB, 16 slots) and
+ * grows fourfold each time a splice filled it, up to this: 1 MiB moved Fig. 4's stream with 0.84x
+ * splice's cycles per byte where 256 KiB took 1.1-1.5x (docs/benchmarks.md), while idle relays
+ * keep small pipes within the per-user pipe quota (fs.pipe-user-pages-soft, 64 MiB by default).
+ * The kernel may refuse to grow one (fs.pipe-max-size, the quota): it keeps the size it has. */
+#ifndef RELAY_PIPE_SIZE /* a build may try another (-DRELAY_PIPE_SIZE=...) */
+#define RELAY_PIPE_SIZE (1024u * 1024u)
+#endif
 
 /* The user_data of a relay's POLL_ADD: beyond every op index (ring_dispatch ignores it), and
  * unique per op so that closing can cancel it. Its successful CQE is skipped. */
@@ -38,7 +42,6 @@ static maio_relay_pipe *relay_pipe_new(void) {
                 errno = ENOMEM;
                 return NULL;
         }
-        (void) fcntl(fds[1], F_SETPIPE_SZ, (int) RELAY_PIPE_SIZE);
         int size = fcntl(fds[1], F_GETPIPE_SZ);
         *p = (maio_relay_pipe) { .rd = fds[0],
                                  .wr = fds[1],
@@ -58,11 +61,22 @@ static void relay_pipe_free(maio_relay_pipe *p) {
         free(p);
 }
 
-/* Queues [POLL_ADD(poll_fd, mask) hard-linked to] SPLICE(fd_in -> fd_out, len). Returns 0 and
- * *ret the op, or -EBUSY (no op or SQE free: the next call tries again). */
-static int relay_queue(maio_ring *r, maio_op_kind kind, int from, bool poll, int poll_fd, unsigned mask, int fd_in,
-                       int fd_out, uint32_t len, uint32_t *ret) {
-        unsigned need = poll ? 2 : 1;
+/* One step of a relay: [POLL_ADD(poll_fd, mask) ->] SPLICE(fd_in -> fd_out, len), hard-linked:
+ * the splice runs whatever the poll returned (also when closing cancels it; non-blocking, the
+ * splice finishes at once). */
+typedef struct relay_chain {
+        maio_op_kind kind;
+        bool poll;
+        int poll_fd;
+        unsigned mask;
+        int fd_in, fd_out;
+        uint32_t len;
+} relay_chain;
+
+/* Queues the chain. Returns 0 with *ret the op, or -EBUSY (no op or SQE free: the next call
+ * tries again). */
+static int relay_queue(maio_ring *r, int from, const relay_chain *c, uint32_t *ret) {
+        unsigned need = 1u + c->poll;
         if (io_uring_sq_space_left(&r->uring) < need) {
                 (void) ring_submit(r);
                 if (io_uring_sq_space_left(&r->uring) < need) {
@@ -71,37 +85,61 @@ static int relay_queue(maio_ring *r, maio_op_kind kind, int from, bool poll, int
                 }
         }
         uint32_t i;
-        int k = ring_op_new(r, kind, from, &i);
+        int k = ring_op_new(r, c->kind, from, &i);
         if (k < 0)
                 return k;
-        r->ops[i].len = len;
-        struct io_uring_sqe *sqe;
-        if (poll) {
-                sqe = io_uring_get_sqe(&r->uring);
-                io_uring_prep_poll_add(sqe, poll_fd, mask);
-                /* Hard: the splice runs whatever the poll's result, also when closing cancels it
-                 * (non-blocking, it finishes at once). */
+        r->ops[i].len = c->len;
+        if (c->poll) {
+                struct io_uring_sqe *sqe = io_uring_get_sqe(&r->uring);
+                io_uring_prep_poll_add(sqe, c->poll_fd, c->mask);
                 sqe->flags |= IOSQE_IO_HARDLINK | IOSQE_CQE_SKIP_SUCCESS;
                 io_uring_sqe_set_data64(sqe, RELAY_POLL_TAG + i);
         }
-        sqe = io_uring_get_sqe(&r->uring);
-        io_uring_prep_splice(sqe, fd_in, -1, fd_out, -1, len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        struct io_uring_sqe *sqe = io_uring_get_sqe(&r->uring);
+        io_uring_prep_splice(sqe, c->fd_in, -1, c->fd_out, -1, c->len, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         io_uring_sqe_set_data64(sqe, (uint64_t) i + 1);
         *ret = i;
         return 0;
 }
 
 /* Starts what can run: the next splice in (room in the pipe, no end or error yet) and the next
- * splice out (bytes in the pipe, and `to` has no buffer sends in flight that it could overtake). */
+ * splice out (bytes in the pipe, and `to` has no buffer sends in flight that it could overtake).
+ * The two ways run independently: the next piece comes in while the last one goes out. (Linking
+ * the splice out behind the splice in, to save the round trip through the application, measured
+ * the same within the noise: docs/benchmarks.md.) */
 static void relay_arm(maio_ring *r, int from, maio_relay_pipe *p) {
         maio_sock *f = &r->socks[from], *t = p->to >= 0 ? &r->socks[p->to] : NULL;
+        if (p->grow) {
+                p->grow = false;
+                uint32_t want = p->size * 4 < RELAY_PIPE_SIZE ? p->size * 4 : RELAY_PIPE_SIZE;
+                int size = fcntl(p->wr, F_SETPIPE_SZ, (int) want);
+                if (size > 0)
+                        p->size = (uint32_t) size;
+                else
+                        p->grow_failed = true; /* the limits said no: keep this size */
+        }
+        bool out_ok = p->out_op == MAIO_NONE && p->out_error == 0 && t && t->pending == 0;
         if (p->in_op == MAIO_NONE && !p->eof && p->in_error == 0 && p->out_error == 0 && !p->in_blocked &&
-            p->in_pipe < p->size)
-                (void) relay_queue(r, OP_RELAY_IN, from, p->in_poll, f->fd, POLLIN | POLLRDHUP, f->fd, p->wr,
-                                   p->size - p->in_pipe, &p->in_op);
-        if (p->out_op == MAIO_NONE && p->in_pipe > 0 && p->out_error == 0 && t && t->pending == 0)
-                (void) relay_queue(r, OP_RELAY_OUT, from, p->out_poll, t->fd, POLLOUT, p->rd, t->fd, p->in_pipe,
-                                   &p->out_op);
+            p->in_pipe < (int64_t) p->size) {
+                relay_chain c = { .kind = OP_RELAY_IN,
+                                  .poll = p->in_poll,
+                                  .poll_fd = f->fd,
+                                  .mask = POLLIN | POLLRDHUP,
+                                  .fd_in = f->fd,
+                                  .fd_out = p->wr,
+                                  .len = (uint32_t) (p->size - p->in_pipe) };
+                (void) relay_queue(r, from, &c, &p->in_op);
+        }
+        if (out_ok && p->in_pipe > 0) {
+                relay_chain c = { .kind = OP_RELAY_OUT,
+                                  .poll = p->out_poll,
+                                  .poll_fd = t->fd,
+                                  .mask = POLLOUT,
+                                  .fd_in = p->rd,
+                                  .fd_out = t->fd,
+                                  .len = (uint32_t) p->in_pipe };
+                (void) relay_queue(r, from, &c, &p->out_op);
+        }
 }
 
 void relay_complete(maio_ring *r, uint32_t i, const struct io_uring_cqe *cqe) {
@@ -112,17 +150,22 @@ void relay_complete(maio_ring *r, uint32_t i, const struct io_uring_cqe *cqe) {
         if (p && op->kind == OP_RELAY_IN) {
                 p->in_op = MAIO_NONE;
                 if (res > 0) {
-                        p->in_pipe += (uint32_t) res;
+                        p->in_pipe += res;
                         /* Less than asked: the socket is drained, wait for it next time. */
                         p->in_poll = (uint32_t) res < op->len;
+                        /* It filled the pipe: a busy relay, give it a larger one. */
+                        if (!p->in_poll && p->size < RELAY_PIPE_SIZE && !p->grow_failed)
+                                p->grow = true;
                         r->st.bytes_received += (uint64_t) res;
                 } else if (res == 0)
                         p->eof = true;
                 else if (res == -EAGAIN) {
                         /* Nothing queued, or the pipe's slots are full (small segments). */
-                        if (p->in_pipe > 0)
+                        if (p->in_pipe > 0) {
                                 p->in_blocked = true;
-                        else
+                                if (p->size < RELAY_PIPE_SIZE && !p->grow_failed)
+                                        p->grow = true;
+                        } else
                                 p->in_poll = true;
                 } else if (res != -ECANCELED && p->in_error == 0) {
                         p->in_error = res;
@@ -132,13 +175,13 @@ void relay_complete(maio_ring *r, uint32_t i, const struct io_uring_cqe *cqe) {
         } else if (p && op->kind == OP_RELAY_OUT) {
                 p->out_op = MAIO_NONE;
                 if (res > 0) {
-                        p->in_pipe -= (uint32_t) res;
+                        p->in_pipe -= res;
                         p->moved += (uint64_t) res;
                         p->in_blocked = false;
                         p->out_poll = false;
                         r->st.bytes_sent += (uint64_t) res;
                 } else if (res == -EAGAIN || res == 0)
-                        p->out_poll = true;
+                        p->out_poll = true; /* `to` is full */
                 else if (res != -ECANCELED && p->out_error == 0) {
                         p->out_error = res;
                         maio_sock *t = p->to >= 0 ? &r->socks[p->to] : NULL;
@@ -201,23 +244,25 @@ static ssize_t relay_splice(maio_ring *r, int from, int to, int timeout_ms) {
         }
         int64_t deadline = timeout_ms < 0 ? INT64_MAX : ring_now_ms() + timeout_ms;
         for (;;) {
-                relay_arm(r, from, p);
-                int k = maio_ring_poll(r, 0);
-                if (k < 0)
-                        return k;
                 ssize_t n;
-                if (relay_result(p, &n))
-                        return n;
-                bool expired = deadline != INT64_MAX && ring_now_ms() >= deadline;
-                if (k > 0 && !expired)
-                        continue; /* completions may let the next splice start: before sleeping */
-                if (expired)
-                        return timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
                 relay_arm(r, from, p);
+                if (relay_result(p, &n)) /* completions reaped by other calls count too */
+                        return n;
+                /* One call submits what relay_arm queued, reaps, and sleeps only when nothing
+                 * was there (a syscall or two per round). */
                 int64_t left = deadline == INT64_MAX ? -1 : deadline - ring_now_ms();
-                k = maio_ring_poll(r, left < 0 ? -1 : left > INT32_MAX ? INT32_MAX : (int) left);
+                if (left < 0 && deadline != INT64_MAX)
+                        left = 0;
+                int k = maio_ring_poll(r, left > INT32_MAX ? INT32_MAX : (int) left);
                 if (k < 0 && k != -ETIMEDOUT)
                         return k;
+                if (relay_result(p, &n))
+                        return n;
+                if (left == 0) {
+                        relay_arm(r, from, p); /* what the completions allow, for the next call */
+                        (void) ring_submit(r);
+                        return timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
+                }
         }
 }
 

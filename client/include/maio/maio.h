@@ -312,8 +312,8 @@ enum {
 
 /* Socket splicing: moves what has arrived on `from` to `to` (from == to echoes), waiting up to
  * timeout_ms for something to move. By default the bytes never reach user space: the ring
- * splices them socket -> pipe -> socket (IORING_OP_SPLICE through a pipe of up to 256 KiB that
- * `from` keeps until it is closed; libmaio(3), RELAYING). The buffer relay (MAIO_RELAY_BUFFERS)
+ * splices them socket -> pipe -> socket (IORING_OP_SPLICE through a pipe of 64 KiB to 1 MiB
+ * that `from` keeps until it is closed; libmaio(3), Relaying). The buffer relay (MAIO_RELAY_BUFFERS)
  * is used instead when asked, for datagram handles, on kernels without IORING_OP_SPLICE, and
  * for a `from` whose receive the application had started (maio_recv_start/maio_recv_sg) before
  * its first relay. `from` relays to one `to` at a time; bytes move in order, and after the
