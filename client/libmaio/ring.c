@@ -215,7 +215,11 @@ int maio_ring_poll(maio_ring *r, int timeout_ms) {
                 return -EINVAL;
         if (ring_owner_check(r) < 0)
                 return -EEXIST;
-        r->events_fresh = false; /* an enter before this call ran only what was due then */
+        /* An enter before this call ran only what was due then; but a call that may wait need
+         * not enter just to run the deferred completions: if none are posted it sleeps, and the
+         * wait's enter runs them and returns at once when they post something (one syscall a
+         * round, not two: the relay's application-core cost, docs/benchmarks.md). */
+        r->events_fresh = timeout_ms != 0;
         ring_kick_all(r);
         int k = ring_submit(r);
         if (k < 0)
