@@ -277,10 +277,11 @@ ssize_t maio_relay_flags(maio_ring *r, int from, int to, unsigned flags, int tim
                 return k;
         maio_relay_pipe *p = f->relay;
         /* Buffers when asked, for datagrams (splicing would lose their boundaries), without
-         * IORING_OP_SPLICE, and for a handle whose receive the application started (its bytes are
-         * in receive buffers already), unless it has spliced before. */
+         * IORING_OP_SPLICE, and while the handle's receive is started (by the application or an
+         * earlier buffer relay: bytes may sit in receive buffers, and a splice would race the
+         * multishot receive for the rest). */
         bool buffers = (flags & MAIO_RELAY_BUFFERS) || f->type != SOCK_STREAM || t->type != SOCK_STREAM ||
-                       !r->splice_ok || (!p && ((f->flags & SOCK_RECV_ARMED) || f->rq_count > 0));
+                       !r->splice_ok || (f->flags & SOCK_RECV_ARMED) || f->rq_count > 0;
         if (!buffers)
                 return relay_splice(r, from, to, timeout_ms);
         if (p && (relay_busy(p) || p->in_pipe > 0 || p->moved > 0))

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for maio_relay over loopback (in a private network namespace when the test may
- * create one): a stream relayed intact byte for byte by the splice relay (batch and SQPOLL rings)
- * and by the buffer relay (MAIO_RELAY_BUFFERS), the end of the stream, a datagram handle falling
- * back to buffers, errors (bad handles and flags, a peer reset on either side), and the io-wq
- * worker bound: its value, and 64 idle splice relays that leave the workers alone and do not
- * hold up a 65th. The client and the sink are plain sockets, so the ring's counters are the
- * relay's alone. */
+ * create one): a stream relayed intact byte for byte by the splice relay (batch and SQPOLL
+ * rings), by the buffer relay (MAIO_RELAY_BUFFERS) and by the two by turns, the end of the
+ * stream, a datagram handle falling back to buffers, errors (bad handles and flags, a peer
+ * reset on either side), and the io-wq worker bound: its value, and 64 idle splice relays that
+ * leave the workers alone and do not hold up a 65th. The client and the sink are plain
+ * sockets, so the ring's counters are the relay's alone. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -115,6 +115,8 @@ static void relay_ends_close(maio_ring *r, relay_ends *x) {
         close(x->sink);
 }
 
+#define RELAY_ALTERNATE 0xffffu
+
 /* Streams `total` pattern bytes client -> relay -> sink, then the end of the stream; checks
  * every byte the sink reads and that the relay reports exactly total, then 0 (and keeps
  * reporting 0). */
@@ -139,7 +141,10 @@ static void relay_stream(maio_ring *r, relay_ends *x, unsigned flags, uint64_t s
                         assert_int_equal(shutdown(x->client, SHUT_WR), 0);
                         closed = true;
                 }
-                ssize_t k = maio_relay_flags(r, x->in, x->out, flags, 0);
+                /* RELAY_ALTERNATE: buffers and default by turns (the receive, once armed,
+                 * keeps the default call on buffers too: no race for the bytes). */
+                unsigned f = flags == RELAY_ALTERNATE ? (sent / PIECE) % 2 ? MAIO_RELAY_BUFFERS : 0 : flags;
+                ssize_t k = maio_relay_flags(r, x->in, x->out, f, 0);
                 /* -EBUSY: the buffer relay's sends fill the op table (back-pressure). */
                 if (k < 0 && k != -EAGAIN && k != -EBUSY)
                         fail_msg("maio_relay: %zd", k);
@@ -163,11 +168,12 @@ static void relay_stream(maio_ring *r, relay_ends *x, unsigned flags, uint64_t s
         assert_int_equal(got, total);
         /* The end of the stream, once everything reached the sink. */
         ssize_t k;
-        while ((k = maio_relay_flags(r, x->in, x->out, flags, 1000)) > 0)
+        unsigned f = flags == RELAY_ALTERNATE ? 0 : flags;
+        while ((k = maio_relay_flags(r, x->in, x->out, f, 1000)) > 0)
                 relayed += (size_t) k;
         assert_int_equal(k, 0);
         assert_int_equal(relayed, total);
-        assert_int_equal(maio_relay_flags(r, x->in, x->out, flags, 0), 0);
+        assert_int_equal(maio_relay_flags(r, x->in, x->out, f, 0), 0);
         /* Nothing more reached the sink. */
         assert_int_equal(shutdown(maio_fd(r, x->out), SHUT_WR), 0);
         for (int i = 0; i < 200; i++) {
@@ -189,12 +195,12 @@ static void relay_case(const maio_ring_config *rc, unsigned flags) {
         relay_ends x = relay_ends_make(e.ring, SOCK_STREAM);
         maio_ring_stats st0, st;
         maio_ring_stats_get(e.ring, &st0);
-        relay_stream(e.ring, &x, flags, 31 + flags, TOTAL);
+        relay_stream(e.ring, &x, flags, 31 + (flags & 7), TOTAL);
         maio_ring_stats_get(e.ring, &st);
         /* Both relays count the bytes; only the buffer relay receives into buffers and sends. */
         assert_int_equal(st.bytes_received - st0.bytes_received, TOTAL);
         assert_int_equal(st.bytes_sent - st0.bytes_sent, TOTAL);
-        if (flags & MAIO_RELAY_BUFFERS) {
+        if (flags & MAIO_RELAY_BUFFERS) { /* RELAY_ALTERNATE too */
                 assert_true(st.recv_completions > st0.recv_completions);
                 assert_true(st.sends > st0.sends);
         } else {
@@ -217,6 +223,11 @@ static void test_splice_sqpoll(void **state) {
 
 static void test_buffers(void **state) {
         relay_case(NULL, MAIO_RELAY_BUFFERS);
+}
+
+/* Buffers and default by turns on one stream: intact, through buffers once their receive runs. */
+static void test_alternate(void **state) {
+        relay_case(NULL, RELAY_ALTERNATE);
 }
 
 /* Echo (from == to): what the client sends comes back intact. */
@@ -439,7 +450,7 @@ int main(void) {
                 cmocka_unit_test(test_splice_batch), cmocka_unit_test(test_splice_sqpoll),
                 cmocka_unit_test(test_buffers),      cmocka_unit_test(test_echo),
                 cmocka_unit_test(test_datagrams),    cmocka_unit_test(test_errors),
-                cmocka_unit_test(test_iowq_bound),
+                cmocka_unit_test(test_iowq_bound),   cmocka_unit_test(test_alternate),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

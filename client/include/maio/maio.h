@@ -315,8 +315,8 @@ enum {
  * splices them socket -> pipe -> socket (IORING_OP_SPLICE through a pipe of 64 KiB to 1 MiB
  * that `from` keeps until it is closed; libmaio(3), Relaying). The buffer relay (MAIO_RELAY_BUFFERS)
  * is used instead when asked, for datagram handles, on kernels without IORING_OP_SPLICE, and
- * for a `from` whose receive the application had started (maio_recv_start/maio_recv_sg) before
- * its first relay. `from` relays to one `to` at a time; bytes move in order, and after the
+ * while the receive of `from` is started (maio_recv_start, maio_recv_sg, an earlier buffer
+ * relay: the multishot receive stays armed). `from` relays to one `to` at a time; bytes move in order, and after the
  * sends already queued on `to` (do not maio_send on `to` while a relay into it has bytes in
  * flight). Returns bytes that reached `to` (> 0); 0 at the end of the stream on `from` once
  * all of it reached `to` (-ETIMEDOUT/-EAGAIN while it has not: call again); -ETIMEDOUT
@@ -326,7 +326,9 @@ enum {
  * an error of `from` after the bytes received before it reached `to`). */
 ssize_t maio_relay(maio_ring *ring, int from, int to, int timeout_ms);
 /* maio_relay with MAIO_RELAY_* flags (0: as maio_relay). Also -EINVAL for unknown flags, and
- * -EBUSY for MAIO_RELAY_BUFFERS while the splice relay of `from` still holds bytes. LIBMAIO_0.2. */
+ * -EBUSY for MAIO_RELAY_BUFFERS while the splice relay of `from` has a splice in flight or bytes
+ * in its pipe (it keeps a splice armed while the stream lasts: choose one relay per handle; a
+ * handle that relayed through buffers stays on buffers). LIBMAIO_0.2. */
 ssize_t maio_relay_flags(maio_ring *ring, int from, int to, unsigned flags, int timeout_ms);
 
 /* io_uring runs the relay's splices in its io-wq worker threads (iou-wrk-*); maio_ring_new
