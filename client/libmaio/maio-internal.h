@@ -97,7 +97,9 @@ typedef enum maio_op_kind {
         OP_FREE,
         OP_SYNC, /* socket/connect/accept/close/cancel: a waiter reads res */
         OP_SEND,
-        OP_RECV, /* the multishot receive of one socket */
+        OP_RECV,      /* the multishot receive of one socket */
+        OP_RELAY_IN,  /* the splice relay: socket -> pipe (relay.c) */
+        OP_RELAY_OUT, /* ... pipe -> socket */
 } maio_op_kind;
 
 enum {
@@ -128,6 +130,23 @@ enum {
         SOCK_RECV_THROTTLED = 1u << 4, /* multishot cancelled: the socket holds too many buffers */
 };
 
+/* The splice relay of one `from` handle (relay.c): a pipe the kernel moves the bytes through,
+ * socket -> pipe and pipe -> socket, each an IORING_OP_SPLICE (after a POLL_ADD when the last
+ * one found nothing to do). */
+typedef struct maio_relay_pipe {
+        int rd, wr;              /* the pipe's ends */
+        int to;                  /* the handle the pipe drains to */
+        uint32_t size;           /* the pipe's capacity in bytes */
+        int64_t in_pipe;         /* spliced in, not yet out */
+        uint32_t in_op, out_op;  /* the op in flight each way, MAIO_NONE when idle */
+        bool in_poll, out_poll;  /* the next splice waits for readiness first */
+        bool in_blocked;         /* the pipe was full: the next splice in waits for one out */
+        bool grow, grow_failed;  /* a splice filled the pipe: make it larger (relay.c) */
+        bool eof;                /* a splice in returned 0 */
+        int in_error, out_error; /* first error of each way */
+        uint64_t moved;          /* spliced out to `to`, not yet returned by maio_relay */
+} maio_relay_pipe;
+
 typedef struct maio_sock {
         int fd;
         int type;
@@ -151,6 +170,7 @@ typedef struct maio_sock {
         uint32_t send_cqes_seen; /* ... at the watchdog's last look */
         uint8_t zc_path;         /* maio_zc_path: what the notifications said about this socket */
         uint32_t zc_copy_sends;  /* copying sends since the last zero-copy probe (ZC_PATH_COPIES) */
+        maio_relay_pipe *relay;  /* the splice relay from this handle, NULL until the first */
 } maio_sock;
 
 /* Whether zero-copy pays on a socket's path, learnt from SEND_ZC notifications (send.c). */
@@ -174,6 +194,8 @@ struct maio_ring {
         maio_ring_mode_info mode;
         char mode_reason[256];
         bool zc_ok;
+        bool splice_ok;     /* the kernel has IORING_OP_SPLICE: maio_relay splices */
+        int iowq_error;     /* -errno of the io-wq worker bound at creation, else 0 */
         bool poller_shared; /* another ring attached to our poller, or we to theirs */
         bool kick_pending;  /* some handle has queued sends and nothing in flight */
         int zc_probe_error;
@@ -243,7 +265,15 @@ void send_fail_queued(maio_ring *r, int handle);
 /* Watchdog: re-signals write space on a stream socket whose sends went quiet. */
 void send_check_stall(maio_ring *r, maio_sock *s);
 
+/* relay.c */
+void relay_complete(maio_ring *r, uint32_t op, const struct io_uring_cqe *cqe);
+/* Before closing `handle`: stops the splice relays from or to it, waits for their splices, and
+ * frees the pipe of the relay from it. */
+void relay_close(maio_ring *r, int handle);
+
 /* recv.c */
+/* The buffer relay (MAIO_RELAY_BUFFERS): receive buffers sent on zero-copy. */
+ssize_t relay_buffers(maio_ring *r, int from, int to, int timeout_ms);
 int recv_init(maio_ring *r, size_t rbuf_size, unsigned nbufs);
 void recv_done(maio_ring *r);
 void recv_complete(maio_ring *r, uint32_t op, const struct io_uring_cqe *cqe);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Receives: a provided-buffer ring of pool buffers shared by the ring's sockets, one multishot
- * receive per socket, per-socket queues of filled buffers handed out as iovecs, and the relay
- * that sends received buffers on zero-copy (socket splicing). */
+ * receive per socket, per-socket queues of filled buffers handed out as iovecs, and the buffer
+ * relay that sends received buffers on zero-copy (MAIO_RELAY_BUFFERS; relay.c has the default). */
 
 #include <errno.h>
 #include <stdlib.h>
@@ -358,7 +358,7 @@ int maio_recv_release(maio_ring *r, void *buf) {
         return 0;
 }
 
-ssize_t maio_relay(maio_ring *r, int from, int to, int timeout_ms) {
+ssize_t relay_buffers(maio_ring *r, int from, int to, int timeout_ms) {
         struct iovec iov[32];
         if (!r || !ring_sock(r, to))
                 return -EBADF;

@@ -130,6 +130,10 @@ static void ring_dispatch(maio_ring *r, const struct io_uring_cqe *cqe) {
         case OP_RECV:
                 recv_complete(r, i, cqe);
                 break;
+        case OP_RELAY_IN:
+        case OP_RELAY_OUT:
+                relay_complete(r, i, cqe);
+                break;
         case OP_FREE:
                 break;
         }
@@ -211,7 +215,11 @@ int maio_ring_poll(maio_ring *r, int timeout_ms) {
                 return -EINVAL;
         if (ring_owner_check(r) < 0)
                 return -EEXIST;
-        r->events_fresh = false; /* an enter before this call ran only what was due then */
+        /* An enter before this call ran only what was due then; but a call that may wait need
+         * not enter just to run the deferred completions: if none are posted it sleeps, and the
+         * wait's enter runs them and returns at once when they post something (one syscall a
+         * round, not two: the relay's application-core cost, docs/benchmarks.md). */
+        r->events_fresh = timeout_ms != 0;
         ring_kick_all(r);
         int k = ring_submit(r);
         if (k < 0)
@@ -305,6 +313,8 @@ static void ring_probe_zc(maio_ring *r) {
                 r->zc_probe_error = -ENOMEM;
                 return;
         }
+        r->splice_ok = io_uring_opcode_supported(probe, IORING_OP_SPLICE) &&
+                       io_uring_opcode_supported(probe, IORING_OP_POLL_ADD);
         if (io_uring_opcode_supported(probe, IORING_OP_SEND_ZC))
                 r->zc_ok = !(r->flags & MAIO_RING_NO_ZC);
         else
@@ -477,6 +487,35 @@ static size_t ring_default_threshold(void) {
         return MAIO_ZC_THRESHOLD_DEFAULT;
 }
 
+/* $MAIO_IOWQ_MAX_WORKERS (0: the kernel's own limits), else MAIO_IOWQ_MAX_WORKERS_DEFAULT. */
+static unsigned ring_default_iowq(void) {
+        const char *e = getenv("MAIO_IOWQ_MAX_WORKERS");
+        if (e && *e) {
+                char *end;
+                unsigned long v = strtoul(e, &end, 10);
+                if (*end == 0 && v <= INT32_MAX)
+                        return (unsigned) v;
+        }
+        return MAIO_IOWQ_MAX_WORKERS_DEFAULT;
+}
+
+int maio_ring_iowq_max_workers(maio_ring *r, unsigned max, unsigned *ret_prev) {
+        if (!r || max > INT32_MAX)
+                return -EINVAL;
+        int k = ring_owner_check(r);
+        if (k < 0)
+                return k;
+        /* Both kinds alike: the splice relay's workers are unbounded ones (sockets, pipes); the
+         * bounded kind (regular files) gets the same bound so neither can pile up threads. */
+        unsigned v[2] = { max, max };
+        k = io_uring_register_iowq_max_workers(&r->uring, v);
+        if (k < 0)
+                return k;
+        if (ret_prev)
+                *ret_prev = v[1];
+        return 0;
+}
+
 static void maio_ring_freep(maio_ring **r) {
         maio_ring_free(*r);
 }
@@ -526,6 +565,11 @@ int maio_ring_new(maio_pool *pool, const maio_ring_config *cfg, maio_ring **ret)
         if (k < 0)
                 return k;
         ring_probe_zc(r);
+        /* The splice relay runs in io-wq workers: bound them before any is started. A kernel
+         * without the call (before 5.15) keeps its own limits; the relay works either way. */
+        unsigned iowq = ring_default_iowq();
+        if (iowq > 0)
+                r->iowq_error = maio_ring_iowq_max_workers(r, iowq, NULL);
         k = recv_init(r, rsize, nbufs);
         if (k < 0)
                 return k;

@@ -188,6 +188,7 @@ int maio_close(maio_ring *r, int handle) {
         maio_sock *s = r ? ring_sock(r, handle) : NULL;
         if (!s)
                 return -EBADF;
+        relay_close(r, handle);
         s->flags |= SOCK_CLOSING;
         if (s->error == 0)
                 s->error = -ECANCELED;

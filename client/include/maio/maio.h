@@ -301,12 +301,48 @@ int maio_recv_sg(maio_ring *ring, int handle, struct iovec *iov, int iovcnt, int
  * delivered receive buffer of this ring. */
 int maio_recv_release(maio_ring *ring, void *buf);
 
-/* Socket splicing: moves what has arrived on `from` to `to`, sending the very receive buffers
- * zero-copy (they return to the receive ring after their notifications). Waits up to timeout_ms
- * for data. Returns bytes moved (> 0); 0 at end of stream on `from` once `to`'s pending sends
- * are flushed (-ETIMEDOUT/-EAGAIN while they are not: call again); -ETIMEDOUT/-EAGAIN when
- * nothing arrived; -EBUSY when the op table is full; or an error of either handle. */
+/* ---- relay ------------------------------------------------------------------------------------ */
+
+enum {
+        /* The buffer relay: received pool buffers sent on zero-copy (the 0.1 relay), for an
+         * application that must see the data (it uses maio_recv_sg and maio_send the same way) or
+         * wants the ring's send and receive counters to count it. (0.2) */
+        MAIO_RELAY_BUFFERS = 1u << 0,
+};
+
+/* Socket splicing: moves what has arrived on `from` to `to` (from == to echoes), waiting up to
+ * timeout_ms for something to move. By default the bytes never reach user space: the ring
+ * splices them socket -> pipe -> socket (IORING_OP_SPLICE through a pipe of 64 KiB to 1 MiB
+ * that `from` keeps until it is closed; libmaio(3), Relaying). The buffer relay (MAIO_RELAY_BUFFERS)
+ * is used instead when asked, for datagram handles, on kernels without IORING_OP_SPLICE, and
+ * while the receive of `from` is started (maio_recv_start, maio_recv_sg, an earlier buffer
+ * relay: the multishot receive stays armed). `from` relays to one `to` at a time; bytes move in order, and after the
+ * sends already queued on `to` (do not maio_send on `to` while a relay into it has bytes in
+ * flight). Returns bytes that reached `to` (> 0); 0 at the end of the stream on `from` once
+ * all of it reached `to` (-ETIMEDOUT/-EAGAIN while it has not: call again); -ETIMEDOUT
+ * (-EAGAIN for timeout_ms 0) when nothing moved; -EBUSY when the op table or SQ is full, or
+ * when `to` differs from the previous call's while bytes for that one are in the pipe;
+ * -EBADF for a handle that is not open; or the error of either handle (-ECONNRESET, -EPIPE...;
+ * an error of `from` after the bytes received before it reached `to`). */
 ssize_t maio_relay(maio_ring *ring, int from, int to, int timeout_ms);
+/* maio_relay with MAIO_RELAY_* flags (0: as maio_relay). Also -EINVAL for unknown flags, and
+ * -EBUSY for MAIO_RELAY_BUFFERS while the splice relay of `from` has a splice in flight or bytes
+ * in its pipe (it keeps a splice armed while the stream lasts: choose one relay per handle; a
+ * handle that relayed through buffers stays on buffers). LIBMAIO_0.2. */
+ssize_t maio_relay_flags(maio_ring *ring, int from, int to, unsigned flags, int timeout_ms);
+
+/* io_uring runs the relay's splices in its io-wq worker threads (iou-wrk-*); maio_ring_new
+ * bounds them to MAIO_IOWQ_MAX_WORKERS_DEFAULT per thread using the ring (or $MAIO_IOWQ_MAX_WORKERS;
+ * 0 leaves the kernel's limits, which grow with RLIMIT_NPROC). An idle relay holds no worker (it
+ * waits on a POLL_ADD), so the bound caps the splices running at once, not the relays. */
+#define MAIO_IOWQ_MAX_WORKERS_DEFAULT 4u
+
+/* Sets the io-wq worker bound of the ring (both of io_uring's kinds, bounded and unbounded) to
+ * max; max 0 changes nothing (a query). *ret_prev (may be NULL) is the bound before the call as
+ * the kernel reports it for the calling thread (or the SQPOLL poller), 0 if that thread has no
+ * workers' pool yet. Returns 0, -EINVAL, -EEXIST (batch ring, foreign thread), or the kernel's
+ * error (-EINVAL before Linux 5.15). LIBMAIO_0.2. */
+int maio_ring_iowq_max_workers(maio_ring *ring, unsigned max, unsigned *ret_prev);
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Example: a TCP relay built on maio_relay (socket splicing). It accepts connections on
  * --listen one at a time and forwards each, both ways, to --to; without --to it echoes what it
- * receives back to the sender. Received pool buffers are sent on as they are, zero-copy.
+ * receives back to the sender. The bytes go through the kernel only (the ring splices them
+ * socket -> pipe -> socket; libmaio(3), Relaying).
  * --once exits after the first connection. Prints READY on stdout once listening. */
 
 #include <errno.h>

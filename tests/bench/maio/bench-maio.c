@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The libmaio side of the benchmarks: a UDP sender that rotates through pool buffers (zero-copy
  * at and above the ring's crossover size; SQPOLL on its own CPU or batch, as the ring mode rule,
- * $MAIO_RING_MODE and --sq-cpu say) and the socket-splicing relay (maio_relay). When back-pressured they sleep in
+ * $MAIO_RING_MODE and --sq-cpu say) and the socket-splicing relay (maio_relay: the splice relay, or with
+ * MAIO_RELAY_BUFFERS the buffer relay). When back-pressured they sleep in
  * maio_ring_poll unless --spin. */
 
 #include <errno.h>
@@ -154,7 +155,7 @@ static int maio_relay_open(maio_ctx *m, const bench_opts *o, int *ret_in, int *r
         return 0;
 }
 
-int relay_maio(const bench_opts *o, bench_result *ret) {
+static int relay_maio_flags(const bench_opts *o, unsigned flags, bench_result *ret) {
         bench_clock c;
         maio_ctx m;
         int in, out;
@@ -164,7 +165,7 @@ int relay_maio(const bench_opts *o, bench_result *ret) {
         k = maio_relay_open(&m, o, &in, &out);
         bench_clock_start(&c, o->duration);
         while (k >= 0) {
-                ssize_t n = maio_relay(m.ring, in, out, o->maio_spin ? 0 : 1000);
+                ssize_t n = maio_relay_flags(m.ring, in, out, flags, o->maio_spin ? 0 : 1000);
                 if (n == 0)
                         break;
                 if (n > 0) {
@@ -180,4 +181,12 @@ int relay_maio(const bench_opts *o, bench_result *ret) {
         maio_print_stats(m.ring);
         maio_ctx_done(&m);
         return k < 0 ? k : 0;
+}
+
+int relay_maio(const bench_opts *o, bench_result *ret) {
+        return relay_maio_flags(o, 0, ret);
+}
+
+int relay_maio_buffers(const bench_opts *o, bench_result *ret) {
+        return relay_maio_flags(o, MAIO_RELAY_BUFFERS, ret);
 }

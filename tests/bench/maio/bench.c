@@ -148,6 +148,7 @@ static const bench_method methods[] = {
         { "readwrite", relay_readwrite },
         { "splice", relay_splice },
         { "maio_relay", relay_maio },
+        { "maio_relay_buffers", relay_maio_buffers },
 };
 
 static const bench_method *method_find(const char *name) {
@@ -162,7 +163,7 @@ static void usage(void) {
                         "                  [--batch N] [--buffers N] [--chain N] [--zc] [--duration S]\n"
                         "                  [--sq-cpu N] [--spin]\n"
                         "methods: sendto sendmmsg io_uring io_uring_sqpoll msg_zerocopy sendfile maio (UDP senders),\n"
-                        "         source sink readwrite splice maio_relay (TCP relay experiment)\n");
+                        "         source sink readwrite splice maio_relay maio_relay_buffers (TCP relay experiment)\n");
 }
 
 static int parse_opts(int argc, char **argv, bench_opts *o, const bench_method **ret) {

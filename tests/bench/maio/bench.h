@@ -72,7 +72,8 @@ int tcp_source(const bench_opts *o, bench_result *ret);
 int tcp_sink(const bench_opts *o, bench_result *ret);
 int relay_readwrite(const bench_opts *o, bench_result *ret);
 int relay_splice(const bench_opts *o, bench_result *ret);
-int relay_maio(const bench_opts *o, bench_result *ret);
+int relay_maio(const bench_opts *o, bench_result *ret);         /* the splice relay (default) */
+int relay_maio_buffers(const bench_opts *o, bench_result *ret); /* MAIO_RELAY_BUFFERS */
 
 /* Relays: accepts the client on o->lst and connects to o->dst. Returns 0 or -errno. */
 int relay_open(const bench_opts *o, int *ret_in, int *ret_out);
