@@ -16,6 +16,7 @@
 #include "knobs.h"
 #include "log.h"
 #include "metrics.h"
+#include "pools-internal.h"
 #include "pools.h"
 #include "sched-event.h"
 #include "topo.h"
@@ -32,64 +33,6 @@ typedef struct NodeSize {
         uint64_t target;
         uint64_t kept; /* what the knob holds afterwards (the target in a dry run) */
 } NodeSize;
-
-/* ---- pure ---- */
-
-/* A poller CPU handed out: to one tenant, until its grants are released or it is removed. */
-typedef struct PollerHold {
-        unsigned cpu;
-        int64_t tenant_id;
-} PollerHold;
-
-/* A grant that waits for the scheduler: refused (507) while hugepages were short, it stays the
- * tenant's demand on the node until the allocation covers it (then it is granted), the tenant asks
- * again (it is replaced) or releases. In memory only. */
-typedef struct PoolsAsk {
-        int64_t tenant_id;
-        unsigned node;
-        uint64_t pages;   /* the grant asked for (it replaces the tenant's grant on the node) */
-        uint64_t covered; /* of those, the pages the last allocation covered */
-        bool poller;      /* a poller CPU asked for with it */
-} PoolsAsk;
-
-/* A node whose kernel kept fewer pages than asked: at most kept pages, until it is seen holding more. */
-typedef struct NodeShort {
-        unsigned node;
-        uint64_t kept;
-} NodeShort;
-
-/* The hugepage counts last read of a node (a change is an event of the scheduler). */
-typedef struct NodeCount {
-        unsigned node;
-        unsigned long total, free_pages;
-} NodeCount;
-
-struct Pools {
-        Store *store;
-        char *root;
-        bool dry_run;
-        Journal *journal;
-        PoolsConf conf;
-        uint64_t partial_allocations_total; /* the kernel kept fewer pages than the grants needed */
-
-        unsigned *pollers; /* [pools] poller_cpus, ascending */
-        size_t n_pollers;
-        PollerHold *holds; /* in memory only: a restart forgets them (docs/maiod.conf.5) */
-        size_t n_holds;
-        uint64_t poller_refusals_total; /* pollers asked for when none was free */
-
-        EventSink sink;          /* the scheduler's: SCHED_EVENT_HUGEPAGES */
-        ResourceDecider decider; /* decide NULL: first come, first served */
-        PoolsAsk *asks;          /* grants waiting for the allocation, oldest first */
-        size_t n_asks;
-        NodeShort *shorts;
-        size_t n_shorts;
-        NodeCount *counts;
-        size_t n_counts;
-        int64_t *waiting; /* tenants waiting for a poller CPU, oldest first */
-        size_t n_waiting;
-        bool redecide; /* an apply met a kernel that kept fewer pages than the allocation assumed */
-};
 
 int pools_new(Store *store, const char *root, bool dry_run, Journal *journal, const PoolsConf *conf, Pools **ret) {
         Pools *p = calloc(1, sizeof *p);
@@ -141,7 +84,6 @@ void pools_set_conf(Pools *p, const PoolsConf *conf) {
         p->n_pollers = n;
 }
 
-static void poller_release(Pools *m, int64_t tenant_id, const char *why);
 static void ask_drop(Pools *m, int64_t tenant_id, int node);
 
 void pools_set_scheduler(Pools *m, const EventSink *sink, const ResourceDecider *decider) {
@@ -151,22 +93,24 @@ void pools_set_scheduler(Pools *m, const EventSink *sink, const ResourceDecider 
 
 /* What may change the allocation of hugepages or poller CPUs: a grant request, a release, a count
  * change. */
-static void pools_emit(Pools *m, int64_t tenant_id, int priority, uint64_t source_usec) {
+void pools_emit(Pools *m, int64_t tenant_id, int priority, uint64_t source_usec) {
         event_sink_emit(&m->sink, SCHED_EVENT_HUGEPAGES, tenant_id, priority, source_usec);
 }
 
 void pools_tenant_exited(void *userdata, int64_t tenant_id) {
-        poller_release(userdata, tenant_id, "its process exited");
+        pools_poller_release(userdata, tenant_id, "its process exited");
 }
 
 void pools_tenant_removed(void *userdata, int64_t tenant_id) {
         Pools *m = userdata;
 
-        poller_release(m, tenant_id, "the tenant was removed");
+        pools_poller_release(m, tenant_id, "the tenant was removed");
         ask_drop(m, tenant_id, -1);
         (void) pools_sync(m, "maio reserve (tenant removed)");
         pools_emit(m, tenant_id, SCHED_PRIORITY_HOST, 0);
 }
+
+/* ---- pure ---- */
 
 uint64_t pools_bytes_to_pages(uint64_t bytes) {
         return bytes / POOLS_PAGE_SIZE + (bytes % POOLS_PAGE_SIZE != 0);
@@ -257,12 +201,6 @@ static int node_in_reserve(Pools *m, unsigned node) {
         return r < 0 ? r : 0;
 }
 
-#define event(m, level, tenant_id, kind, ...)                                                    \
-        do {                                                                                     \
-                char _field_[32];                                                                \
-                snprintf(_field_, sizeof _field_, "TENANT=%" PRId64, (int64_t) (tenant_id));     \
-                store_event_log((m)->store, (level), _field_, (tenant_id), (kind), __VA_ARGS__); \
-        } while (0)
 
 /* ---- what the scheduler needs to know: waiting grants, short nodes, counts, waiting pollers ---- */
 
@@ -411,35 +349,6 @@ static void count_read(Pools *m, unsigned node, bool quiet) {
         (void) detect_read_ulong_at(m->root, &free_pages, NODES_DIR "/node%u/hugepages/hugepages-2048kB/free_hugepages",
                                     node);
         count_note(m, node, total, free_pages, quiet);
-}
-
-static bool poller_waits(Pools *m, int64_t tenant_id) {
-        for (size_t i = 0; i < m->n_waiting; i++)
-                if (m->waiting[i] == tenant_id)
-                        return true;
-        return false;
-}
-
-static int poller_wait_add(Pools *m, int64_t tenant_id) {
-        int64_t *v;
-
-        if (poller_waits(m, tenant_id))
-                return 0;
-        v = reallocarray(m->waiting, m->n_waiting + 1, sizeof *v);
-        if (!v)
-                return -ENOMEM;
-        m->waiting = v;
-        m->waiting[m->n_waiting++] = tenant_id;
-        return 0;
-}
-
-static void poller_wait_drop(Pools *m, int64_t tenant_id) {
-        for (size_t i = 0; i < m->n_waiting; i++)
-                if (m->waiting[i] == tenant_id) {
-                        memmove(&m->waiting[i], &m->waiting[i + 1], (m->n_waiting - i - 1) * sizeof *m->waiting);
-                        m->n_waiting--;
-                        return;
-                }
 }
 
 /* ---- sizing a node ---- */
@@ -641,186 +550,6 @@ int pools_start(Pools *m) {
                 log_warning_errno(r, "Failed to look for hugepage grants of removed tenants, ignoring: %m");
         (void) pools_sync(m, "maio reserve (start)");
         return 0;
-}
-
-/* ---- poller CPUs ---- */
-
-#define CPU_ONLINE "sys/devices/system/cpu/online"
-
-static bool poller_online(const unsigned *online, size_t n_online, unsigned cpu) {
-        for (size_t i = 0; i < n_online; i++)
-                if (online[i] == cpu)
-                        return true;
-        return false;
-}
-
-/* The host's online CPUs; -errno when cpu/online cannot be read. */
-static int cpus_online(Pools *m, unsigned **ret, size_t *ret_n, char **ret_text) {
-        _cleanup_free_ char *text = NULL;
-        int r;
-
-        r = detect_read_text_at(m->root, &text, CPU_ONLINE);
-        if (r >= 0)
-                r = detect_nodelist_parse(text, ret, ret_n);
-        if (r >= 0 && ret_text)
-                *ret_text = TAKE_PTR(text);
-        return r;
-}
-
-int pools_check_pollers(Pools *m, char *error, size_t size) {
-        _cleanup_free_ unsigned *online = NULL;
-        _cleanup_free_ char *text = NULL;
-        size_t n = 0;
-        int r;
-
-        if (m->n_pollers == 0)
-                return 0;
-        r = cpus_online(m, &online, &n, &text);
-        if (r < 0) {
-                snprintf(error, size, "[pools] poller_cpus: cannot read the online CPUs (%s): %s", CPU_ONLINE,
-                         strerror(-r));
-                return -EINVAL;
-        }
-        for (size_t i = 0; i < m->n_pollers; i++)
-                if (!poller_online(online, n, m->pollers[i])) {
-                        snprintf(error, size, "[pools] poller_cpus: CPU %u is not online (online: %s)", m->pollers[i],
-                                 text);
-                        return -EINVAL;
-                }
-        if (m->n_pollers >= n) {
-                snprintf(error, size, "[pools] poller_cpus: all %zu online CPUs (%s) would be pollers; leave one", n,
-                         text);
-                return -EINVAL;
-        }
-        return 0;
-}
-
-static PollerHold *poller_held_by(Pools *m, int64_t tenant_id) {
-        for (size_t i = 0; i < m->n_holds; i++)
-                if (m->holds[i].tenant_id == tenant_id)
-                        return &m->holds[i];
-        return NULL;
-}
-
-static bool poller_cpu_held(Pools *m, unsigned cpu) {
-        for (size_t i = 0; i < m->n_holds; i++)
-                if (m->holds[i].cpu == cpu)
-                        return true;
-        return false;
-}
-
-/* The lowest configured CPU that is online and held by no tenant, now tenant_id's: the CPU, -1
- * when none is free, -ENOMEM. */
-static int poller_take_free(Pools *m, int64_t tenant_id) {
-        _cleanup_free_ unsigned *online = NULL;
-        size_t n_online = 0;
-        PollerHold *h;
-        int r;
-
-        r = cpus_online(m, &online, &n_online, NULL);
-        if (r == -ENOMEM)
-                return r;
-        for (size_t i = 0; i < m->n_pollers; i++) {
-                unsigned cpu = m->pollers[i];
-
-                if (poller_cpu_held(m, cpu) || (r >= 0 && !poller_online(online, n_online, cpu)))
-                        continue;
-                h = reallocarray(m->holds, m->n_holds + 1, sizeof(*m->holds));
-                if (!h)
-                        return -ENOMEM;
-                m->holds = h;
-                m->holds[m->n_holds++] = (PollerHold) { .cpu = cpu, .tenant_id = tenant_id };
-                poller_wait_drop(m, tenant_id);
-                event(m, LOG_INFO, tenant_id, "maio-poller", "Tenant %" PRId64 " holds poller CPU %u", tenant_id, cpu);
-                return (int) cpu;
-        }
-        return -1;
-}
-
-/* The rule (docs/maiod.conf.5.scd, libmaio(3)): a tenant holds at most one poller CPU, and asking
- * again gives the same one; otherwise the lowest configured CPU that is online and held by no
- * tenant. While one is free and nobody waits, first come first served; else the scheduler's
- * allocation of poller_cores decides (the tenant waits, and the next CPU freed goes to the waiting
- * tenant of highest priority). A held CPU is never taken back for a tenant of higher priority:
- * the kernel's poller thread cannot be moved (PF_NO_SETAFFINITY) and the tenant's ring would
- * keep polling there. Returns the CPU, or -1 with the reason; -ENOMEM. */
-static int poller_assign(Pools *m, int64_t tenant_id, char *reason, size_t size) {
-        PollerHold *h = poller_held_by(m, tenant_id);
-        bool waits;
-        int r;
-
-        if (h)
-                return (int) h->cpu;
-        if (m->n_pollers == 0) {
-                snprintf(reason, size, "no poller CPUs are configured ([pools] poller_cpus)");
-                return -1;
-        }
-        if (!m->decider.decide || m->n_waiting == 0) {
-                r = poller_take_free(m, tenant_id);
-                if (r != -1)
-                        return r;
-        }
-        if (m->decider.decide) {
-                r = poller_wait_add(m, tenant_id);
-                if (r < 0)
-                        return r;
-                if (m->decider.decide(m->decider.userdata, "poller_cores") < 0) {
-                        r = poller_take_free(m, tenant_id); /* no decision: as without a scheduler */
-                        if (r != -1)
-                                return r;
-                }
-                h = poller_held_by(m, tenant_id);
-                if (h)
-                        return (int) h->cpu;
-        }
-        waits = poller_waits(m, tenant_id);
-        m->poller_refusals_total++;
-        size_t len = (size_t) snprintf(reason, size, "all %zu poller CPUs are held (", m->n_pollers);
-        for (size_t i = 0; i < m->n_holds && len < size; i++)
-                len += (size_t) snprintf(reason + len, size - len, "%sCPU %u: tenant %" PRId64, i ? ", " : "",
-                                         m->holds[i].cpu, m->holds[i].tenant_id);
-        if (len < size)
-                snprintf(reason + len, size - len, ")%s",
-                         waits ? "; waiting: a CPU freed goes to the waiting tenant of highest priority" : "");
-        event(m, LOG_NOTICE, tenant_id, "maio-poller-none", "Tenant %" PRId64 " asked for a poller CPU: %s", tenant_id,
-              reason);
-        return -1;
-}
-
-static void poller_release(Pools *m, int64_t tenant_id, const char *why) {
-        PollerHold *h = poller_held_by(m, tenant_id);
-
-        poller_wait_drop(m, tenant_id);
-        if (!h)
-                return;
-        event(m, LOG_INFO, tenant_id, "maio-poller-release", "Tenant %" PRId64 " gave poller CPU %u back: %s",
-              tenant_id, h->cpu, why);
-        *h = m->holds[--m->n_holds];
-        pools_emit(m, tenant_id, SCHED_PRIORITY_HOST, 0); /* a CPU is free: who waits gets it */
-}
-
-json_object *pools_pollers_to_json(Pools *m) {
-        _cleanup_(json_object_putp) json_object *o = json_object_new_object(), *held = json_object_new_array();
-        char list[256] = "";
-        size_t len = 0, free_n = 0;
-
-        if (!o || !held)
-                return NULL;
-        for (size_t i = 0; i < m->n_pollers && len < sizeof list; i++) {
-                len += (size_t) snprintf(list + len, sizeof list - len, "%s%u", i ? "," : "", m->pollers[i]);
-                free_n += !poller_cpu_held(m, m->pollers[i]);
-        }
-        for (size_t i = 0; i < m->n_holds; i++) {
-                json_object *h = json_object_new_object();
-
-                if (!h || json_add_int(h, "cpu", m->holds[i].cpu, true) < 0 ||
-                    json_add_int(h, "tenant_id", m->holds[i].tenant_id, true) < 0 || json_append(held, h) < 0)
-                        return NULL;
-        }
-        if (json_add_string(o, "configured", list) < 0 || json_add(o, "held", TAKE_PTR(held)) < 0 ||
-            json_add_int(o, "free", (int64_t) free_n, true) < 0)
-                return NULL;
-        return TAKE_PTR(o);
 }
 
 /* ---- JSON ---- */
@@ -1081,13 +810,13 @@ static int grant_reply(Pools *m, Reply *reply, const GrantAsk *g) {
         /* The poller CPU once the pages are granted: a refused grant holds none. One the tenant
          * holds is shown whether asked or not (it is still the tenant's). */
         char why[256] = "not asked for";
-        PollerHold *h = poller_held_by(m, g->tenant_id);
+        PollerHold *h = pools_poller_held_by(m, g->tenant_id);
         int cpu = h ? (int) h->cpu : -1;
 
         if (g->poller && !h)
-                cpu = poller_assign(m, g->tenant_id, why, sizeof why);
+                cpu = pools_poller_assign(m, g->tenant_id, why, sizeof why);
         else if (!g->poller)
-                poller_wait_drop(m, g->tenant_id); /* asking without: no longer waiting for one */
+                pools_poller_wait_drop(m, g->tenant_id); /* asking without: no longer waiting for one */
         if (cpu == -ENOMEM)
                 return cpu;
         if (json_add_int(o, "poller_cpu", cpu, cpu >= 0) < 0 ||
@@ -1291,7 +1020,7 @@ int pools_op_release(void *userdata, const Request *req, Reply *reply) {
                 r = store_grant_remove(m->store, id, -1);
         if (r >= 0) {
                 ask_drop(m, id, -1);
-                poller_release(m, id, "its grants were released");
+                pools_poller_release(m, id, "its grants were released");
                 release_resize(m, id, gs, n);
                 for (size_t i = 0; i < n; i++)
                         pages += gs[i].pages;
@@ -1309,7 +1038,7 @@ int pools_op_release(void *userdata, const Request *req, Reply *reply) {
 
 /* The demand row of tenant_id in s (added when absent, with its priority and owner; NULL when the
  * tenant is gone or without memory: *ret_r says which). */
-static ResourceDemand *demand_row(Pools *m, ResourceSnapshot *s, size_t *cap, int64_t tenant_id, int *ret_r) {
+ResourceDemand *pools_demand_row(Pools *m, ResourceSnapshot *s, size_t *cap, int64_t tenant_id, int *ret_r) {
         _cleanup_(tenant_done) Tenant t = {};
         ResourceDemand *v;
         int r;
@@ -1374,7 +1103,7 @@ int pools_hugepages_snapshot(void *userdata, ResourceSnapshot *ret) {
 
         r = store_grant_list(m->store, 0, -1, &gs, &n);
         for (size_t i = 0; r >= 0 && i < n; i++) {
-                ResourceDemand *d = demand_row(m, &s, &cap, gs[i].tenant_id, &r);
+                ResourceDemand *d = pools_demand_row(m, &s, &cap, gs[i].tenant_id, &r);
 
                 if (d) {
                         d->floor = add_sat(d->floor, gs[i].pages);
@@ -1387,7 +1116,7 @@ int pools_hugepages_snapshot(void *userdata, ResourceSnapshot *ret) {
         for (size_t i = 0; r >= 0 && i < m->n_asks; i++) {
                 const PoolsAsk *a = &m->asks[i];
                 uint64_t held = granted_pages(m, a->tenant_id, a->node), extra = a->pages > held ? a->pages - held : 0;
-                ResourceDemand *d = demand_row(m, &s, &cap, a->tenant_id, &r);
+                ResourceDemand *d = pools_demand_row(m, &s, &cap, a->tenant_id, &r);
 
                 if (d)
                         d->demand = add_sat(d->demand, extra);
@@ -1459,7 +1188,8 @@ static int asks_serve(Pools *m, int64_t tenant_id, uint64_t extra) {
                               " hugepages on node %u (node.%u.hugepages.2048kB = %" PRIu64
                               "), granted by the scheduler's allocation",
                               tenant_id, done.pages, done.node, done.node, ns.kept);
-                        if (done.poller && !poller_held_by(m, tenant_id) && poller_wait_add(m, tenant_id) >= 0)
+                        if (done.poller && !pools_poller_held_by(m, tenant_id) &&
+                            pools_poller_wait_add(m, tenant_id) >= 0)
                                 pools_emit(m, tenant_id, SCHED_PRIORITY_HOST, 0);
                         store_grant_done(&old);
                         continue;
@@ -1501,53 +1231,6 @@ int pools_hugepages_apply(void *userdata, const ResourceDemand *tenants, const u
         return writes;
 }
 
-int pools_pollers_snapshot(void *userdata, ResourceSnapshot *ret) {
-        Pools *m = userdata;
-        _cleanup_(resource_snapshot_done) ResourceSnapshot s = {};
-        size_t cap = 0;
-        int r = 0;
-
-        if (m->n_pollers == 0 && m->n_holds == 0 && m->n_waiting == 0)
-                return -ENODEV;
-        s.capacity = m->n_pollers;
-        for (size_t i = 0; r >= 0 && i < m->n_holds; i++) {
-                ResourceDemand *d = demand_row(m, &s, &cap, m->holds[i].tenant_id, &r);
-
-                if (d)
-                        d->demand = d->floor = 1;
-        }
-        for (size_t i = 0; r >= 0 && i < m->n_waiting; i++) {
-                ResourceDemand *d = demand_row(m, &s, &cap, m->waiting[i], &r);
-
-                if (d)
-                        d->demand = 1;
-        }
-        if (r < 0)
-                return r;
-        if (!s.tenants && !(s.tenants = calloc(1, sizeof *s.tenants)))
-                return -ENOMEM;
-        *ret = s;
-        s = (ResourceSnapshot) {};
-        return 0;
-}
-
-int pools_pollers_apply(void *userdata, const ResourceDemand *tenants, const uint64_t *alloc, size_t n) {
-        Pools *m = userdata;
-        int writes = 0;
-
-        for (size_t i = 0; i < n; i++) {
-                int cpu;
-
-                if (alloc[i] == 0 || poller_held_by(m, tenants[i].tenant_id) || !poller_waits(m, tenants[i].tenant_id))
-                        continue;
-                cpu = poller_take_free(m, tenants[i].tenant_id);
-                if (cpu == -ENOMEM)
-                        return cpu;
-                writes += cpu >= 0; /* none free (offline): it keeps waiting */
-        }
-        return writes;
-}
-
 /* ---- metrics ---- */
 
 void pools_counters(const Pools *p, PoolsCounters *ret) {
@@ -1576,7 +1259,7 @@ void pools_metrics_write(void *userdata, FILE *f) {
                 m->partial_allocations_total);
         size_t held = 0;
         for (size_t i = 0; i < m->n_pollers; i++)
-                held += poller_cpu_held(m, m->pollers[i]);
+                held += pools_poller_cpu_held(m, m->pollers[i]);
         fprintf(f,
                 "# HELP maiod_maio_poller_cpus [pools] poller_cpus by state: held by a tenant's libmaio poller, "
                 "or free.\n# TYPE maiod_maio_poller_cpus gauge\n"
