@@ -93,3 +93,39 @@ void tierd_trainer_stats(TierdTrainer *t, TierdTrainStats *ret);
 /* The worker's part, pure: runs the updates, exports the trainee, builds the published copy. */
 void tierd_train_job_run(TierdTrainJob *j);
 void tierd_train_job_free(TierdTrainJob *j);
+
+/* ---- the running state (tierd.c, tierd-prefetch.c) ---- */
+
+struct TierdState {
+        TierdApplier applier;
+        TierdTiers tiers;
+        TierdTelemetry now, prev;
+        double snapshot_s; /* CLOCK_MONOTONIC when now got its DAMON region snapshot, 0 never */
+        TierdTenant *tenants;
+        sd_event_source *timer;
+        TierdTrainer *trainer;     /* model updates, off the loop */
+        uint64_t train_seq;        /* the last job number handed out */
+        TierdAnchorSet anchors;    /* every tenant's measured rewards per context bucket (tier_anchors) */
+        uint64_t anchors_dropped;  /* measurements not kept: TIERD_ANCHORS_MAX entries held */
+        uint64_t decisions;        /* episodes decided since start */
+        uint64_t anchor_decisions; /* of which from an anchor */
+};
+
+/* ---- anchor prefetching (tierd-prefetch.c) ---- */
+
+/* Loads the stored anchors into m->tierd. Never fails: without them tenants start as before. */
+void tierd_prefetch_load(Tierd *m);
+/* With no anchors stored (a database from before schema v6), rebuilds them from the tenants'
+ * committed grid episodes and stores them. Never fails. */
+void tierd_prefetch_backfill(Tierd *m);
+/* The anchor entry tt's committed episode with reward updates, into *ret: 1; 0 when the episode
+ * measured no grid action or the set is full (counted); -EINVAL. */
+int tierd_prefetch_measured(Tierd *m, const TierdTenant *tt, double reward, TierdAnchor *ret);
+/* Stores anchor entry a in the transaction the caller holds. Returns 0 or -errno. */
+int tierd_prefetch_store(Tierd *m, const TierdAnchor *a);
+/* A joining tenant's first decision from the nearest anchor (1), none near (0), or -errno. */
+int tierd_prefetch_decide(Tierd *m, TierdTenant *tt, const TierContext *ctx, double model_distance);
+/* One more episode decided, from an anchor or not, for the host-wide share. */
+void tierd_decision_count(Tierd *m, const TierdTenant *tt);
+/* The host-wide anchors object of GET /v1/status (t may be NULL). NULL on OOM. */
+json_object *tierd_anchors_to_json(TierdState *t);
