@@ -84,6 +84,21 @@ class FixtureRoot:
         with open(os.path.join(self.path, rel)) as f:
             return f.read()
 
+    def differences(self):
+        """{file: content} of the copy's files whose bytes differ from the fixture's (None: gone)."""
+        pristine, out = fixture(self.tree), {}
+        for base, _, files in os.walk(pristine):
+            for name in files:
+                rel = os.path.relpath(os.path.join(base, name), pristine)
+                if not os.path.exists(os.path.join(self.path, rel)):
+                    out[rel] = None
+                    continue
+                with open(os.path.join(pristine, rel), "rb") as a, open(os.path.join(self.path, rel), "rb") as b:
+                    new = b.read()
+                    if a.read() != new:
+                        out[rel] = new.decode()
+        return out
+
 
 def free_port():
     """A loopback TCP port nobody listens on right now."""

@@ -10,52 +10,14 @@
 # every run ends with the fixture as it was.
 
 import os
-import shutil
 import sys
-import tempfile
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from maiotest import Daemon, check, check_eq, fixture, main, wait_for
+from maiotest import Daemon, FixtureRoot, check, check_eq, main, wait_for
 
 KD = "sys/kernel/mm/damon/admin/kdamonds/"
 S = KD + "0/contexts/0/schemes/"
 UNAVAILABLE = "tiering backend unavailable: foreign kdamond"
-
-
-class Root:
-    """A temp copy of a tier fixture, removed on exit."""
-
-    def __init__(self, tree):
-        self.tree = tree
-
-    def __enter__(self):
-        self.tmp = tempfile.mkdtemp(prefix="maio-tier-backends-")
-        self.path = os.path.join(self.tmp, "root")
-        shutil.copytree(fixture(self.tree), self.path, symlinks=True)
-        return self
-
-    def __exit__(self, *exc):
-        shutil.rmtree(self.tmp, ignore_errors=True)
-        return False
-
-    def read(self, rel):
-        with open(os.path.join(self.path, rel)) as f:
-            return f.read()
-
-    def differences(self):
-        """{file: content} of the copy's files whose bytes differ from the fixture's (None: gone)."""
-        pristine, out = fixture(self.tree), {}
-        for base, _, files in os.walk(pristine):
-            for name in files:
-                rel = os.path.relpath(os.path.join(base, name), pristine)
-                if not os.path.exists(os.path.join(self.path, rel)):
-                    out[rel] = None
-                    continue
-                with open(os.path.join(pristine, rel), "rb") as a, open(os.path.join(self.path, rel), "rb") as b:
-                    new = b.read()
-                    if a.read() != new:
-                        out[rel] = new.decode()
-        return out
 
 
 def config(backend="auto", policy="static", extra=""):
@@ -106,7 +68,7 @@ def allocated_quotas(d, ids):
 
 
 def test_damon():
-    with Root("tier-free") as root:
+    with FixtureRoot("tier-free") as root:
         with Daemon(config=config("auto", "static"), root=root.path) as d:
             tiering = d.ok("GET", "/v1/status")["tiering"]
             check_eq(tiering, {"requested": "auto", "backend": "damon", "unavailable": None, "kdamond": 0,
@@ -151,7 +113,7 @@ def test_damon():
 
 
 def test_foreign_kdamond():
-    with Root("tier-foreign") as root:
+    with FixtureRoot("tier-foreign") as root:
         with Daemon(config=config("auto", "heuristic"), root=root.path) as d:
             st = d.ok("GET", "/v1/status")
             check_eq((st["tiering"]["backend"], st["tiering"]["unavailable"], st["tiering"]["kdamond"]),
@@ -177,7 +139,7 @@ def test_foreign_kdamond():
 
 
 def test_off_and_unavailable():
-    with Root("tier-free") as root:
+    with FixtureRoot("tier-free") as root:
         with Daemon(config=config("off"), root=root.path) as d:
             th = enrol(d, "a", "/maio/a")
             check_eq((th["backend"], th["applied"], th["episode"]), ("off", False, 1), "thresholds served, not applied")
@@ -193,7 +155,7 @@ def test_off_and_unavailable():
 
 
 def test_kdamond_kept_and_reused():
-    with Root("tier-free") as root:
+    with FixtureRoot("tier-free") as root:
         d = Daemon(config=config(extra="[knobs]\nrestore_on_exit = no\n"), root=root.path)
         with d:
             enrol(d, "a", "/maio/a")
@@ -213,7 +175,7 @@ def test_kdamond_kept_and_reused():
 
 
 def test_sigkill():
-    with Root("tier-free") as root:
+    with FixtureRoot("tier-free") as root:
         d = Daemon(config=config(), root=root.path)
         with d:
             enrol(d, "a", "/maio/a")
@@ -229,7 +191,7 @@ def test_sigkill():
 def test_last_tenant_leaves():
     # The telemetry timer notices removed tenants; without tenants the backend gives everything back.
     fast = config(extra="").replace("interval_sec = 3600", "interval_sec = 1")
-    with Root("tier-free") as root, Daemon(config=fast, root=root.path) as d:
+    with FixtureRoot("tier-free") as root, Daemon(config=fast, root=root.path) as d:
         a = enrol(d, "a", "/maio/a")
         check(root.differences(), "DAMON schemes written")
         d.ok("DELETE", f"/v1/tenants/{a['tenant_id']}", want=204)
@@ -238,7 +200,7 @@ def test_last_tenant_leaves():
         # The next tenant makes it again.
         enrol(d, "b", "/maio/b")
         check_eq(root.read(S + "1/filters/0/memcg_path"), "/maio/b\n", "kdamond made again")
-    with Root("tier-foreign") as root:
+    with FixtureRoot("tier-foreign") as root:
         # Without debugfs the hot threshold cannot be set; the rest is applied anyway.
         os.remove(os.path.join(root.path, "sys/kernel/debug/sched/numa_balancing/hot_threshold_ms"))
         with Daemon(config=fast, root=root.path) as d:

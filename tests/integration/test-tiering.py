@@ -9,54 +9,27 @@
 import json
 import math
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
-from maiotest import NOBODY, Daemon, as_user, check, check_eq, env, fixture, main, runnable_by_others, transports
+from maiotest import NOBODY, Daemon, FixtureRoot, as_user, check, check_eq, env, main, runnable_by_others, transports
 
 SCHEME = "sys/kernel/mm/damon/admin/kdamonds/0/contexts/0/schemes/{}/{}"
 
 
-class Root:
-    """A temp copy of a tier fixture, removed on exit."""
-
-    def __init__(self, tree="tier-free"):
-        self.tree = tree
+class Root(FixtureRoot):
+    """A temp copy of a tier fixture whose tenants' cgroups are delegated to nobody, who registers
+    most tenants here (a non-admin may only name a cgroup it owns)."""
 
     def __enter__(self):
-        self.tmp = tempfile.mkdtemp(prefix="maio-tiering-")
-        self.path = os.path.join(self.tmp, "root")
-        shutil.copytree(fixture(self.tree), self.path, symlinks=True)
-        # The tenants' cgroups are delegated to nobody, who registers most tenants here (a
-        # non-admin may only name a cgroup it owns).
+        super().__enter__()
         cgroups = os.path.join(self.path, "sys/fs/cgroup/maio")
         for name in os.listdir(cgroups) if os.path.isdir(cgroups) else ():
             os.chown(os.path.join(cgroups, name), NOBODY, NOBODY)
         return self
-
-    def __exit__(self, *exc):
-        shutil.rmtree(self.tmp, ignore_errors=True)
-        return False
-
-    def read(self, rel):
-        with open(os.path.join(self.path, rel)) as f:
-            return f.read()
-
-    def differences(self):
-        """Files of the copy whose bytes differ from the fixture's."""
-        pristine, out = fixture(self.tree), []
-        for base, _, files in os.walk(pristine):
-            for name in files:
-                rel = os.path.relpath(os.path.join(base, name), pristine)
-                with open(os.path.join(pristine, rel), "rb") as a, open(os.path.join(self.path, rel), "rb") as b:
-                    if a.read() != b.read():
-                        out.append(rel)
-        return sorted(out)
 
 
 def config(policy="linucb", extra=""):
@@ -455,7 +428,7 @@ def test_persistence():
             check_scheme_follows(root, after["thresholds"])
             r = feedback(d, tid, 4, 30.0)
             check_eq(r["reward"], 0.25, "the reward scale survives a restart")
-        check_eq(root.differences(), [], "a clean stop leaves the fixture as it was")
+        check_eq(sorted(root.differences()), [], "a clean stop leaves the fixture as it was")
 
 
 def test_removal():
