@@ -27,34 +27,9 @@
 
 #include <maio/maio.h>
 
+#include "ring-env.h"
+
 #include "pattern.h"
-
-typedef struct env {
-        maio_pool *pool;
-        maio_ring *ring;
-} env;
-
-static void env_make(env *e, const maio_ring_config *rc) {
-        maio_pool_config pc = { .size = 16u << 20, .numa_node = -1, .flags = MAIO_POOL_NO_DAEMON };
-        assert_int_equal(maio_pool_new(&pc, &e->pool), 0);
-        assert_int_equal(maio_ring_new(e->pool, rc, &e->ring), 0);
-}
-
-/* Frees the ring and checks the pool got every chunk back (one may stay with the frag cursor). */
-static void env_free(env *e) {
-        maio_pool_stats st;
-        maio_ring_free(e->ring);
-        maio_pool_stats_get(e->pool, &st);
-        assert_true(st.chunks_free + 1 >= st.chunks_total);
-        assert_int_equal(st.allocs, st.frees);
-        maio_pool_free(e->pool);
-}
-
-static struct sockaddr_in loopback(uint16_t port) {
-        return (struct sockaddr_in) { .sin_family = AF_INET,
-                                      .sin_port = htons(port),
-                                      .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-}
 
 static uint16_t fd_port(int fd) {
         struct sockaddr_in sa;
@@ -191,7 +166,7 @@ static void relay_stream(maio_ring *r, relay_ends *x, unsigned flags, uint64_t s
 static void relay_case(const maio_ring_config *rc, unsigned flags) {
         env e;
         enum { TOTAL = 8u << 20 };
-        env_make(&e, rc);
+        env_make(&e, 16u << 20, rc);
         relay_ends x = relay_ends_make(e.ring, SOCK_STREAM);
         maio_ring_stats st0, st;
         maio_ring_stats_get(e.ring, &st0);
@@ -233,7 +208,7 @@ static void test_alternate(void **state) {
 /* Echo (from == to): what the client sends comes back intact. */
 static void test_echo(void **state) {
         env e;
-        env_make(&e, NULL);
+        env_make(&e, 16u << 20, NULL);
         struct sockaddr_in sa = loopback(0);
         int l = maio_listen(e.ring, SOCK_STREAM, (struct sockaddr *) &sa, sizeof(sa), 4);
         assert_true(l >= 0);
@@ -271,7 +246,7 @@ static void test_echo(void **state) {
 /* Datagram handles relay through buffers: each datagram arrives whole. */
 static void test_datagrams(void **state) {
         env e;
-        env_make(&e, NULL);
+        env_make(&e, 16u << 20, NULL);
         relay_ends x = relay_ends_make(e.ring, SOCK_DGRAM);
         uint8_t d[1000], got[2000];
         for (unsigned i = 0; i < 16; i++) {
@@ -311,7 +286,7 @@ static ssize_t relay_until_result(maio_ring *r, int from, int to) {
 
 static void test_errors(void **state) {
         env e;
-        env_make(&e, NULL);
+        env_make(&e, 16u << 20, NULL);
         relay_ends x = relay_ends_make(e.ring, SOCK_STREAM);
         assert_int_equal(maio_relay(NULL, x.in, x.out, 0), -EBADF);
         assert_int_equal(maio_relay(e.ring, 999, x.out, 0), -EBADF);
@@ -384,7 +359,7 @@ static unsigned iowq_threads(void) {
 static void test_iowq_bound(void **state) {
         env e;
         unsigned prev = 0;
-        env_make(&e, NULL);
+        env_make(&e, 16u << 20, NULL);
         /* maio_ring_new applied the default bound. */
         assert_int_equal(maio_ring_iowq_max_workers(e.ring, 0, &prev), 0);
         assert_int_equal(prev, MAIO_IOWQ_MAX_WORKERS_DEFAULT);
@@ -396,7 +371,7 @@ static void test_iowq_bound(void **state) {
         env_free(&e);
 
         setenv("MAIO_IOWQ_MAX_WORKERS", "3", 1);
-        env_make(&e, NULL);
+        env_make(&e, 16u << 20, NULL);
         unsetenv("MAIO_IOWQ_MAX_WORKERS");
         assert_int_equal(maio_ring_iowq_max_workers(e.ring, 0, &prev), 0);
         assert_int_equal(prev, 3);

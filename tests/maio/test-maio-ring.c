@@ -25,34 +25,9 @@
 
 #include <maio/maio.h>
 
+#include "ring-env.h"
+
 #include "pattern.h"
-
-typedef struct env {
-        maio_pool *pool;
-        maio_ring *ring;
-} env;
-
-static void env_make(env *e, size_t pool_size, const maio_ring_config *rc) {
-        maio_pool_config pc = { .size = pool_size, .numa_node = -1, .flags = MAIO_POOL_NO_DAEMON };
-        assert_int_equal(maio_pool_new(&pc, &e->pool), 0);
-        assert_int_equal(maio_ring_new(e->pool, rc, &e->ring), 0);
-}
-
-/* Frees the ring and checks the pool got every chunk back (one may stay with the frag cursor). */
-static void env_free(env *e) {
-        maio_pool_stats st;
-        maio_ring_free(e->ring);
-        maio_pool_stats_get(e->pool, &st);
-        assert_true(st.chunks_free + 1 >= st.chunks_total);
-        assert_int_equal(st.allocs, st.frees);
-        maio_pool_free(e->pool);
-}
-
-static struct sockaddr_in loopback(uint16_t port) {
-        return (struct sockaddr_in) { .sin_family = AF_INET,
-                                      .sin_port = htons(port),
-                                      .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-}
 
 static uint16_t handle_port(maio_ring *r, int h) {
         struct sockaddr_in sa;
