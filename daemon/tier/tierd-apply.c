@@ -244,6 +244,14 @@ static bool resets_below(const char *name, char *ret, size_t size) {
 
 #define RESETS_MAX 16
 
+/* Whether name is below one of the n prefixes the kernel rebuilt in this run. */
+static bool rebuilt_in(const char *name, char reset[][96], size_t n) {
+        for (size_t j = 0; j < n; j++)
+                if (startswith(name, reset[j]))
+                        return true;
+        return false;
+}
+
 /* Writes the plan through the journal, skipping values the kernel holds already (known from the
  * last run while nobody else wrote through the journal, else read); a write marked if_changed
  * happens only after another one did. */
@@ -267,22 +275,15 @@ static int plan_execute(Tierd *m, TierdApplier *a, const TierdPlan *p, char **re
                 if (w->if_changed && !changed)
                         continue;
                 if (!w->if_changed) {
-                        bool rebuilt = false;
-                        const char *known = NULL;
+                        const char *known =
+                                trust && !rebuilt_in(w->name, reset, n_reset) ? known_value(&a->known, w) : NULL;
 
-                        for (size_t j = 0; !rebuilt && j < n_reset; j++)
-                                rebuilt = startswith(w->name, reset[j]);
-                        if (trust && !rebuilt)
-                                known = known_value(&a->known, w);
                         if (known && strcmp(known, w->value) == 0)
                                 goto in_force;
-                        /* Known to hold another value: written without a look. */
-                        if (!known) {
-                                a->live_reads++;
-                                if (knobs_resolve(m->root, w->name, &k) >= 0 && knobs_read(&k, &live) >= 0 &&
-                                    knobs_value_equal(k.def, live, w->value))
-                                        goto in_force;
-                        }
+                        /* Known to hold another value: written without a look; unknown: read. */
+                        if (!known && knobs_resolve(m->root, w->name, &k) >= 0 && knobs_read(&k, &live) >= 0 &&
+                            knobs_value_equal(k.def, live, w->value))
+                                goto in_force;
                 }
                 r = journal_set(m->journal, w->name, w->value, BY, &error);
                 if (r == -EOPNOTSUPP) {
@@ -308,11 +309,8 @@ static int plan_execute(Tierd *m, TierdApplier *a, const TierdPlan *p, char **re
          * pattern and quota stay), then what this run wrote or found. */
         for (size_t i = 0; trust && i < a->known.n; i++) {
                 const TierdWrite *k = &a->known.writes[i];
-                bool rebuilt = false;
 
-                for (size_t j = 0; !rebuilt && j < n_reset; j++)
-                        rebuilt = startswith(k->name, reset[j]);
-                if (!rebuilt && tierd_plan_add(&all, false, k->name, "%s", k->value) < 0)
+                if (!rebuilt_in(k->name, reset, n_reset) && tierd_plan_add(&all, false, k->name, "%s", k->value) < 0)
                         return -ENOMEM;
         }
         for (size_t i = 0; i < now.n; i++)

@@ -516,7 +516,6 @@ typedef struct TierdApplier {
         uint64_t known_writes, known_overrides;
         int64_t *slots; /* DAMON scheme slots: a tenant id each, 0 free (tierd_slots_assign()) */
         size_t n_slots;
-        uint64_t live_reads; /* kernel files read to compare before a write */
 } TierdApplier;
 
 /* Chooses the backend for [tiering] backend `requested` (a TIERING_BACKEND_* of conf.h) on
