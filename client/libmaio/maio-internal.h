@@ -13,6 +13,7 @@
 
 #include "cleanup.h"
 #include "maio/maio.h"
+#include "zc-cost.h"
 
 #define MAIO_GRANULES (MAIO_CHUNK_SIZE / MAIO_ALIGN) /* state slots per chunk */
 #define MAIO_MAG_SIZE 16u                            /* chunks per magazine */
@@ -170,6 +171,7 @@ typedef struct maio_sock {
         uint32_t send_cqes_seen; /* ... at the watchdog's last look */
         uint8_t zc_path;         /* maio_zc_path: what the notifications said about this socket */
         uint32_t zc_copy_sends;  /* copying sends since the last zero-copy probe (ZC_PATH_COPIES) */
+        maio_zc_cost cost;       /* ZC_PATH_ZC: copy or zero-copy by measured cost (zc-cost.h) */
         maio_relay_pipe *relay;  /* the splice relay from this handle, NULL until the first */
 } maio_sock;
 
@@ -200,6 +202,7 @@ struct maio_ring {
         bool kick_pending;  /* some handle has queued sends and nothing in flight */
         int zc_probe_error;
         size_t zc_threshold;
+        int cost_owner;    /* the handle measuring copy against zero-copy (one at a time), -1 none */
         unsigned nregions; /* registered iovecs, 1 GiB each */
 
         maio_op *ops;
@@ -264,6 +267,8 @@ void send_abandon(maio_ring *r, uint32_t op);
 void send_fail_queued(maio_ring *r, int handle);
 /* Watchdog: re-signals write space on a stream socket whose sends went quiet. */
 void send_check_stall(maio_ring *r, maio_sock *s);
+/* The handle stops measuring copy against zero-copy (it left the zero-copy path or closes). */
+void send_cost_release(maio_ring *r, int handle);
 
 /* relay.c */
 void relay_complete(maio_ring *r, uint32_t op, const struct io_uring_cqe *cqe);

@@ -11,6 +11,7 @@
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "maio-internal.h"
 
@@ -34,6 +35,49 @@
  * and a socket whose path copies sends plain SEND, with one probe every ZC_REPROBE_SENDS in
  * case the route changed. */
 #define ZC_REPROBE_SENDS 1024u
+
+/* On a path where the kernel does send from our pages, zero-copy may still cost more than the
+ * copy it saves (zc-cost.h): in batch mode each socket measures both now and then, one socket of
+ * the ring at a time, on the ring thread's CPU clock (the sends, the softirq work they trigger and
+ * their completions all run inside its io_uring_enter). With a poller thread the size rule alone
+ * decides: the poller's time is the process's, where its idle spinning and every other thread's
+ * work drown the difference (measured: the judgments flipped between runs of one workload). */
+static uint64_t send_cost_clock(void *userdata) {
+        struct timespec ts;
+
+        (void) userdata;
+        if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
+                return 0;
+        return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+}
+
+void send_cost_release(maio_ring *r, int handle) {
+        maio_sock *s = &r->socks[handle];
+
+        if (s->cost.measuring)
+                zc_cost_abort(&s->cost);
+        if (r->cost_owner == handle)
+                r->cost_owner = -1;
+}
+
+/* A send of len bytes on the zero-copy path: SEND_ZC unless the socket's measurement says
+ * copying is cheaper there (or is timing the copy now). */
+static bool send_cost_use_zc(maio_ring *r, int handle, maio_sock *s, size_t len) {
+        if (r->sqpoll || (r->flags & MAIO_RING_ZC_BY_SIZE))
+                return true;
+        unsigned out = zc_cost_next(&s->cost, len, r->cost_owner < 0 || r->cost_owner == handle, send_cost_clock, r);
+        if (out & ZC_COST_STARTED)
+                r->cost_owner = handle;
+        if (out & ZC_COST_JUDGED) {
+                r->cost_owner = -1;
+                r->mode.zc_judgments++;
+                if (!s->cost.zc)
+                        r->mode.zc_judged_copy++;
+                r->mode.zc_ns_per_kib[0] = s->cost.last_ns_per_kib[0];
+                r->mode.zc_ns_per_kib[1] = s->cost.last_ns_per_kib[1];
+        }
+        return out & ZC_COST_USE_ZC;
+}
 
 /* Hands the buffer back to whoever owns it next and frees the op. */
 static void send_finish(maio_ring *r, uint32_t i) {
@@ -83,8 +127,11 @@ void send_complete(maio_ring *r, uint32_t i, const struct io_uring_cqe *cqe) {
                 r->st.zc_notifications++;
                 if (copied)
                         r->st.zc_copied++;
-                if (s)
+                if (s) {
                         s->zc_path = copied ? ZC_PATH_COPIES : ZC_PATH_ZC;
+                        if (copied)
+                                send_cost_release(r, op->handle);
+                }
                 op->flags &= (uint16_t) ~SEND_WAIT_NOTIF;
         } else {
                 op->flags |= SEND_GOT_RESULT;
@@ -116,11 +163,12 @@ void send_complete(maio_ring *r, uint32_t i, const struct io_uring_cqe *cqe) {
                 send_finish(r, i);
 }
 
-/* Whether an eligible send on s goes zero-copy (see ZC_REPROBE_SENDS). */
-static bool send_use_zc(maio_sock *s) {
+/* Whether an eligible send of len bytes on handle goes zero-copy (see ZC_REPROBE_SENDS and
+ * send_cost_use_zc). */
+static bool send_use_zc(maio_ring *r, int handle, maio_sock *s, size_t len) {
         switch ((maio_zc_path) s->zc_path) {
         case ZC_PATH_ZC:
-                return true;
+                return send_cost_use_zc(r, handle, s, len);
         case ZC_PATH_UNKNOWN:
                 s->zc_path = ZC_PATH_PROBING;
                 return true;
@@ -136,11 +184,12 @@ static bool send_use_zc(maio_sock *s) {
         return false;
 }
 
-static void send_prep(maio_ring *r, maio_sock *s, uint32_t i, struct io_uring_sqe *sqe) {
+static void send_prep(maio_ring *r, int handle, uint32_t i, struct io_uring_sqe *sqe) {
+        maio_sock *s = &r->socks[handle];
         maio_op *op = &r->ops[i];
         int msg = MSG_NOSIGNAL | (s->type == SOCK_STREAM ? MSG_WAITALL : 0) |
                   ((op->flags & SEND_MSG_MORE) ? MSG_MORE : 0);
-        if (r->zc_ok && op->len >= r->zc_threshold && send_use_zc(s)) {
+        if (r->zc_ok && op->len >= r->zc_threshold && send_use_zc(r, handle, s, op->len)) {
                 size_t base_len;
                 uint8_t *base = maio_pool_base(r->pool, &base_len);
                 unsigned idx = (unsigned) (((uint8_t *) op->buf - base) >> 30);
@@ -180,7 +229,7 @@ void send_kick(maio_ring *r, int handle) {
                 s->q_head = r->ops[i].next;
                 if (s->q_head == MAIO_NONE)
                         s->q_tail = MAIO_NONE;
-                send_prep(r, s, i, sqe);
+                send_prep(r, handle, i, sqe);
                 if (last)
                         last->flags |= IOSQE_IO_LINK;
                 if (stream)

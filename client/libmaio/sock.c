@@ -37,6 +37,7 @@ static int sock_add(maio_ring *r, int fd, int type) {
                            .recv_op = MAIO_NONE,
                            .rq = rq,
                            .rq_len = rq_len };
+        zc_cost_init(&s->cost);
         if ((uint32_t) h >= r->socks_hwm)
                 r->socks_hwm = (uint32_t) h + 1;
         return h;
@@ -207,6 +208,7 @@ int maio_close(maio_ring *r, int handle) {
                                 r->ops[i].handle = -1;
         }
         recv_sock_reset(r, s);
+        send_cost_release(r, handle);
         int fd = s->fd;
         s->flags = 0;
         int k = sock_close_fd(r, fd);

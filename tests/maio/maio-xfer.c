@@ -316,7 +316,10 @@ static int xfer_report(xfer *x, int r, double secs) {
         maio_ring_mode_info m = { .reason = "no ring" };
         if (x->ring)
                 (void) maio_ring_mode_get(x->ring, &m);
-        printf("MODE %s (%s)\n", maio_ring_mode_to_string(m.mode), m.reason);
+        printf("MODE %s (%s); zero-copy by cost: %" PRIu64 " judgments, %" PRIu64
+               " chose copy (ns/KiB copy %.1f, zc %.1f)\n",
+               maio_ring_mode_to_string(m.mode), m.reason, m.zc_judgments, m.zc_judged_copy, m.zc_ns_per_kib[0],
+               m.zc_ns_per_kib[1]);
         if (r < 0) {
                 fprintf(stderr, "maio-xfer: %s\n", strerror(-r));
                 xfer_report_socket(x);

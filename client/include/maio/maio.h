@@ -147,6 +147,7 @@ enum {
         MAIO_RING_NO_ZC = 1u << 1,             /* never use SEND_ZC (copying sends only) */
         MAIO_RING_SQPOLL = 1u << 2,            /* SQPOLL mode whatever the automatic rule says (0.2) */
         MAIO_RING_BATCH = MAIO_RING_NO_SQPOLL, /* batch mode: SINGLE_ISSUER|DEFER_TASKRUN (0.2) */
+        MAIO_RING_ZC_BY_SIZE = 1u << 3,        /* batch mode: SEND_ZC by size alone, not by measured cost (0.2) */
 };
 
 typedef enum maio_ring_mode {
@@ -164,9 +165,9 @@ typedef struct maio_ring_config {
         unsigned sq_idle_ms;     /* poller idle time before it sleeps; 0 = 100 ms */
         maio_ring *attach_to;    /* share this ring's SQPOLL poller (IORING_SETUP_ATTACH_WQ) */
         size_t zc_threshold;     /* sends >= this use SEND_ZC (unless the socket's notifications
-                                  * said the kernel copies anyway, libmaio(3)), smaller ones
-                                  * plain SEND; 0 = default (MAIO_ZC_THRESHOLD_DEFAULT or
-                                  * $MAIO_ZC_THRESHOLD) */
+                                  * said the kernel copies anyway, or its measured cost chose
+                                  * copies, libmaio(3)), smaller ones plain SEND; 0 = default
+                                  * (MAIO_ZC_THRESHOLD_DEFAULT or $MAIO_ZC_THRESHOLD) */
         unsigned recv_buffers;   /* provided receive buffers (power of two); 0 = 64 */
         size_t recv_buffer_size; /* 0 = 64 KiB; at most MAIO_CHUNK_SIZE */
         unsigned max_ops;        /* in-flight operations; 0 = 4 * entries */
@@ -211,6 +212,10 @@ typedef struct maio_ring_mode_info {
         unsigned setup_flags;    /* the IORING_SETUP_* flags the ring was created with */
         int fallback_error;      /* -errno of a setup the kernel refused before this one, else 0 */
         uint64_t event_syscalls; /* batch: io_uring_enter calls made only to run completions */
+        /* Copy or zero-copy by measured cost (libmaio(3), ZERO-COPY BY COST): */
+        uint64_t zc_judgments;   /* measurements completed on the ring's sockets */
+        uint64_t zc_judged_copy; /* ... that chose copying sends as cheaper */
+        double zc_ns_per_kib[2]; /* the last measurement's CPU ns per KiB: [0] copy, [1] zero-copy */
 } maio_ring_mode_info;
 
 /* Fills *ret. Returns 0, or -EINVAL for NULL arguments. LIBMAIO_0.2. */

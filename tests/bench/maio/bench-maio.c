@@ -63,6 +63,11 @@ static void maio_print_stats(maio_ring *ring) {
                s.sqpoll, s.zc_supported, maio_ring_zc_threshold(ring), s.sends, s.sends_zc, s.sends_copy,
                s.zc_notifications, s.zc_copied, s.submits, s.submit_syscalls, s.wait_syscalls, s.ring_full,
                s.recv_completions, s.recv_nobufs);
+        maio_ring_mode_info mi;
+        (void) maio_ring_mode_get(ring, &mi);
+        printf("STAT maio_zc_cost judgments=%" PRIu64 " judged_copy=%" PRIu64
+               " copy_ns_per_kib=%.1f zc_ns_per_kib=%.1f\n",
+               mi.zc_judgments, mi.zc_judged_copy, mi.zc_ns_per_kib[0], mi.zc_ns_per_kib[1]);
 }
 
 /* Processes completions; sleeps for the next one unless spinning. Returns >= 0 or -errno. */

@@ -27,6 +27,29 @@
 
 #define CHECK_EVERY 64u /* sends between looks at the clock */
 
+/* What the raw senders send: o->nbufs distinct buffers in rotation, the same footprint as the
+ * libmaio and MSG_ZEROCOPY rows, whose buffers stay the kernel's until a notification and so must
+ * rotate. A copying send of one buffer over and over (--one-buffer) copies from a source always
+ * in the L1/L2 cache, which no application sending its data does. */
+typedef struct source {
+        uint8_t *base;
+        size_t size;
+        unsigned n, next;
+} source;
+
+static int source_init(source *s, const bench_opts *o) {
+        *s = (source) { .size = o->size, .n = o->one_buffer ? 1 : o->nbufs };
+        s->base = bench_buffer(o->size * s->n);
+        return s->base ? 0 : -ENOMEM;
+}
+
+static void *source_next(source *s) {
+        void *p = s->base + (size_t) s->next * s->size;
+        if (++s->next == s->n)
+                s->next = 0;
+        return p;
+}
+
 /* A transient send failure: the datagram was not sent, try again. */
 static bool send_transient(int err) {
         return err == EAGAIN || err == ENOBUFS || err == EINTR;
@@ -37,8 +60,8 @@ int udp_sendto(const bench_opts *o, bench_result *ret) {
         int fd = bench_udp_connect(o);
         if (fd < 0)
                 return fd;
-        void *buf = bench_buffer(o->size);
-        if (!buf) {
+        source src;
+        if (source_init(&src, o) < 0) {
                 close(fd);
                 return -ENOMEM;
         }
@@ -46,7 +69,7 @@ int udp_sendto(const bench_opts *o, bench_result *ret) {
         bench_clock_start(&c, o->duration);
         while (r == 0 && !bench_clock_expired(&c))
                 for (unsigned i = 0; i < CHECK_EVERY; i++) {
-                        ssize_t n = sendto(fd, buf, o->size, 0, NULL, 0);
+                        ssize_t n = sendto(fd, source_next(&src), o->size, 0, NULL, 0);
                         if (n < 0 && !send_transient(errno)) {
                                 r = -errno;
                                 break;
@@ -58,26 +81,28 @@ int udp_sendto(const bench_opts *o, bench_result *ret) {
                 }
         bench_clock_stop(&c, ret);
         ret->ops_total = ret->ops;
-        free(buf);
+        free(src.base);
         close(fd);
         return r;
 }
 
 int udp_sendmmsg(const bench_opts *o, bench_result *ret) {
         bench_clock c;
+        source src;
         int fd = bench_udp_connect(o);
         if (fd < 0)
                 return fd;
-        void *buf = bench_buffer(o->size);
         struct mmsghdr *m = calloc(o->batch, sizeof(*m));
-        struct iovec iov = { buf, o->size };
-        int r = 0;
-        if (!buf || !m)
+        struct iovec *iov = calloc(o->batch, sizeof(*iov));
+        int r = source_init(&src, o);
+        if (!m || !iov)
                 r = -ENOMEM;
         for (unsigned i = 0; r == 0 && i < o->batch; i++)
-                m[i].msg_hdr = (struct msghdr) { .msg_iov = &iov, .msg_iovlen = 1 };
+                m[i].msg_hdr = (struct msghdr) { .msg_iov = &iov[i], .msg_iovlen = 1 };
         bench_clock_start(&c, o->duration);
         while (r == 0 && !bench_clock_expired(&c)) {
+                for (unsigned i = 0; i < o->batch; i++)
+                        iov[i] = (struct iovec) { source_next(&src), o->size };
                 int n = sendmmsg(fd, m, o->batch, 0);
                 if (n < 0 && !send_transient(errno))
                         r = -errno;
@@ -89,18 +114,19 @@ int udp_sendmmsg(const bench_opts *o, bench_result *ret) {
         bench_clock_stop(&c, ret);
         ret->ops_total = ret->ops;
         free(m);
-        free(buf);
+        free(iov);
+        free(src.base);
         close(fd);
         return r;
 }
 
 /* One batch of IORING_OP_SEND: prepare, one io_uring_enter that submits and waits, reap. */
-static int uring_batch(struct io_uring *ring, int fd, void *buf, const bench_opts *o, bench_result *ret) {
+static int uring_batch(struct io_uring *ring, int fd, source *src, const bench_opts *o, bench_result *ret) {
         struct io_uring_cqe *cqe;
         unsigned head, seen = 0;
         int r = 0;
         for (unsigned i = 0; i < o->batch; i++)
-                io_uring_prep_send(io_uring_get_sqe(ring), fd, buf, o->size, 0);
+                io_uring_prep_send(io_uring_get_sqe(ring), fd, source_next(src), o->size, 0);
         int k = io_uring_submit_and_wait(ring, o->batch);
         if (k < 0)
                 return k;
@@ -140,16 +166,15 @@ int udp_uring(const bench_opts *o, bench_result *ret) {
                 close(fd);
                 return r;
         }
-        void *buf = bench_buffer(o->size);
-        if (!buf)
-                r = -ENOMEM;
+        source src;
+        r = source_init(&src, o);
         bench_clock_start(&c, o->duration);
         while (r == 0 && !bench_clock_expired(&c))
-                r = uring_batch(&ring, fd, buf, o, ret);
+                r = uring_batch(&ring, fd, &src, o, ret);
         bench_clock_stop(&c, ret);
         ret->ops_total = ret->ops;
         io_uring_queue_exit(&ring);
-        free(buf);
+        free(src.base);
         close(fd);
         return r;
 }
@@ -307,12 +332,13 @@ static int sqpoll_reap(struct io_uring *ring, bench_result *ret) {
 
 /* Keeps up to o->nbufs sends queued, independent or (--chain N) in linked chains of N as libmaio
  * submits them. Returns sends in flight or -errno. */
-static int sqpoll_step(struct io_uring *ring, int fd, void *buf, const bench_opts *o, unsigned inflight,
+static int sqpoll_step(struct io_uring *ring, int fd, source *src, const bench_opts *o, unsigned inflight,
                        uint64_t *waits, bench_result *ret) {
         unsigned chain = o->chain ? o->chain : 1;
         while (inflight + chain <= o->nbufs && io_uring_sq_space_left(ring) >= chain) {
                 for (unsigned i = 0; i < chain; i++) {
                         struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+                        void *buf = source_next(src);
                         if (o->zc)
                                 io_uring_prep_send_zc_fixed(sqe, fd, buf, o->size, 0, 0, 0);
                         else
@@ -359,17 +385,17 @@ int udp_uring_sqpoll(const bench_opts *o, bench_result *ret) {
                 close(fd);
                 return r;
         }
-        void *buf = bench_buffer(o->size);
-        int inflight = buf ? 0 : -ENOMEM;
+        source src;
+        int inflight = source_init(&src, o);
         uint64_t waits = 0;
-        if (buf && o->zc) {
+        if (inflight == 0 && o->zc) {
                 /* SEND_ZC from a registered buffer, as libmaio sends from its pool. */
-                struct iovec iov = { buf, o->size };
+                struct iovec iov = { src.base, o->size * src.n };
                 inflight = io_uring_register_buffers(&ring, &iov, 1);
         }
         bench_clock_start(&c, o->duration);
         while (inflight >= 0 && !bench_clock_expired(&c))
-                inflight = sqpoll_step(&ring, fd, buf, o, (unsigned) inflight, &waits, ret);
+                inflight = sqpoll_step(&ring, fd, &src, o, (unsigned) inflight, &waits, ret);
         bench_clock_stop(&c, ret);
         printf("STAT io_uring_sqpoll wait_syscalls=%llu\n", (unsigned long long) waits);
         uint64_t ops = ret->ops;
@@ -385,7 +411,7 @@ int udp_uring_sqpoll(const bench_opts *o, bench_result *ret) {
         ret->ops = ops;
         ret->bytes = bytes;
         io_uring_queue_exit(&ring);
-        free(buf);
+        free(src.base);
         close(fd);
         return inflight < 0 ? inflight : 0;
 }

@@ -161,7 +161,7 @@ static const bench_method *method_find(const char *name) {
 static void usage(void) {
         fprintf(stderr, "usage: maio-bench --method M [--dst IP:PORT] [--listen IP:PORT] [--size BYTES]\n"
                         "                  [--batch N] [--buffers N] [--chain N] [--zc] [--duration S]\n"
-                        "                  [--sq-cpu N] [--spin]\n"
+                        "                  [--sq-cpu N] [--spin] [--one-buffer]\n"
                         "methods: sendto sendmmsg io_uring io_uring_sqpoll msg_zerocopy sendfile maio (UDP senders),\n"
                         "         source sink readwrite splice maio_relay maio_relay_buffers (TCP relay experiment)\n");
 }
@@ -178,6 +178,7 @@ static int parse_opts(int argc, char **argv, bench_opts *o, const bench_method *
                                               { "spin", no_argument, NULL, 'S' },
                                               { "chain", required_argument, NULL, 'C' },
                                               { "zc", no_argument, NULL, 'z' },
+                                              { "one-buffer", no_argument, NULL, 'o' },
                                               {} };
         const bench_method *m = NULL;
         int c;
@@ -215,6 +216,9 @@ static int parse_opts(int argc, char **argv, bench_opts *o, const bench_method *
                         break;
                 case 'z':
                         o->zc = true;
+                        break;
+                case 'o':
+                        o->one_buffer = true;
                         break;
                 case 'C':
                         o->chain = (unsigned) strtoul(optarg, NULL, 0);

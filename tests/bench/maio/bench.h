@@ -15,14 +15,16 @@ typedef struct bench_opts {
         socklen_t lst_len;
         size_t size;     /* bytes per send (per read for relays and sinks) */
         unsigned batch;  /* sends per syscall (sendmmsg, io_uring) */
-        unsigned nbufs;  /* buffers in rotation (MSG_ZEROCOPY, libmaio), sends in
-                          * flight (io_uring_sqpoll) */
+        unsigned nbufs;  /* buffers in rotation (every UDP sender: the data they send), sends
+                          * in flight (io_uring_sqpoll) */
         unsigned chain;  /* io_uring_sqpoll: link sends in chains of this many */
         bool zc;         /* io_uring_sqpoll: SEND_ZC from a registered buffer */
         double duration; /* seconds of the measurement window */
         int sq_cpu;      /* CPU of libmaio's SQPOLL thread, -1 unpinned */
         bool maio_spin;  /* libmaio, io_uring_sqpoll: poll without sleeping when
                           * back-pressured */
+        bool one_buffer; /* raw senders: send one buffer over and over (a diagnostic: an always
+                          * cache-hot source) instead of nbufs distinct ones */
 } bench_opts;
 
 /* What one run measured, inside its window. */
