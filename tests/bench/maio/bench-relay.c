@@ -33,6 +33,13 @@ int tcp_source(const bench_opts *o, bench_result *ret) {
                 return fd;
         uint8_t *buf = bench_buffer(o->size);
         int r = buf ? 0 : -ENOMEM;
+        if (r == 0 && o->wait_go) {
+                /* The relay is ready once it sends one byte back (the SOCKMAP relay must have
+                 * the connection in its map before the first byte arrives). */
+                uint8_t go;
+                ssize_t n = read(fd, &go, 1);
+                r = n == 1 ? 0 : n < 0 ? -errno : -EPIPE;
+        }
         bench_clock_start(&c, o->duration);
         while (r == 0 && !bench_clock_expired(&c)) {
                 r = write_all(fd, buf, o->size);

@@ -149,6 +149,7 @@ static const bench_method methods[] = {
         { "splice", relay_splice },
         { "maio_relay", relay_maio },
         { "maio_relay_buffers", relay_maio_buffers },
+        { "sockmap", relay_sockmap },
 };
 
 static const bench_method *method_find(const char *name) {
@@ -161,9 +162,10 @@ static const bench_method *method_find(const char *name) {
 static void usage(void) {
         fprintf(stderr, "usage: maio-bench --method M [--dst IP:PORT] [--listen IP:PORT] [--size BYTES]\n"
                         "                  [--batch N] [--buffers N] [--chain N] [--zc] [--duration S]\n"
-                        "                  [--sq-cpu N] [--spin] [--one-buffer]\n"
+                        "                  [--sq-cpu N] [--spin] [--one-buffer] [--bpf OBJ] [--wait-go]\n"
                         "methods: sendto sendmmsg io_uring io_uring_sqpoll msg_zerocopy sendfile maio (UDP senders),\n"
-                        "         source sink readwrite splice maio_relay maio_relay_buffers (TCP relay experiment)\n");
+                        "         source sink readwrite splice maio_relay maio_relay_buffers sockmap (TCP relay\n"
+                        "         experiment)\n");
 }
 
 static int parse_opts(int argc, char **argv, bench_opts *o, const bench_method **ret) {
@@ -179,6 +181,8 @@ static int parse_opts(int argc, char **argv, bench_opts *o, const bench_method *
                                               { "chain", required_argument, NULL, 'C' },
                                               { "zc", no_argument, NULL, 'z' },
                                               { "one-buffer", no_argument, NULL, 'o' },
+                                              { "bpf", required_argument, NULL, 'B' },
+                                              { "wait-go", no_argument, NULL, 'g' },
                                               {} };
         const bench_method *m = NULL;
         int c;
@@ -219,6 +223,12 @@ static int parse_opts(int argc, char **argv, bench_opts *o, const bench_method *
                         break;
                 case 'o':
                         o->one_buffer = true;
+                        break;
+                case 'B':
+                        o->bpf = optarg;
+                        break;
+                case 'g':
+                        o->wait_go = true;
                         break;
                 case 'C':
                         o->chain = (unsigned) strtoul(optarg, NULL, 0);

@@ -25,6 +25,8 @@ typedef struct bench_opts {
                           * back-pressured */
         bool one_buffer; /* raw senders: send one buffer over and over (a diagnostic: an always
                           * cache-hot source) instead of nbufs distinct ones */
+        const char *bpf; /* sockmap: the compiled sockmap.bpf.c */
+        bool wait_go;    /* source: stream only after the relay sent one byte back (it is ready) */
 } bench_opts;
 
 /* What one run measured, inside its window. */
@@ -76,6 +78,7 @@ int relay_readwrite(const bench_opts *o, bench_result *ret);
 int relay_splice(const bench_opts *o, bench_result *ret);
 int relay_maio(const bench_opts *o, bench_result *ret);         /* the splice relay (default) */
 int relay_maio_buffers(const bench_opts *o, bench_result *ret); /* MAIO_RELAY_BUFFERS */
+int relay_sockmap(const bench_opts *o, bench_result *ret);      /* SOCKMAP stream verdict */
 
 /* Relays: accepts the client on o->lst and connects to o->dst. Returns 0 or -errno. */
 int relay_open(const bench_opts *o, int *ret_in, int *ret_out);
