@@ -202,8 +202,8 @@ struct maio_ring {
         bool kick_pending;  /* some handle has queued sends and nothing in flight */
         int zc_probe_error;
         size_t zc_threshold;
-        int cost_owner;    /* the handle measuring copy against zero-copy (one at a time), -1 none */
-        unsigned nregions; /* registered iovecs, 1 GiB each */
+        maio_zc_turn cost_turn; /* which handle measures copy against zero-copy (zc-cost.h) */
+        unsigned nregions;      /* registered iovecs, 1 GiB each */
 
         maio_op *ops;
         uint32_t nops, op_free, ops_used;

@@ -542,7 +542,7 @@ int maio_ring_new(maio_pool *pool, const maio_ring_config *cfg, maio_ring **ret)
         r->pool = pool;
         r->flags = cfg->flags;
         r->zc_threshold = cfg->zc_threshold ? cfg->zc_threshold : ring_default_threshold();
-        r->cost_owner = -1;
+        zc_turn_init(&r->cost_turn);
         r->ops = calloc(nops, sizeof(maio_op));
         r->socks = calloc(nsocks, sizeof(maio_sock));
         if (!r->ops || !r->socks)

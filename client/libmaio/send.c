@@ -56,8 +56,7 @@ void send_cost_release(maio_ring *r, int handle) {
 
         if (s->cost.measuring)
                 zc_cost_abort(&s->cost);
-        if (r->cost_owner == handle)
-                r->cost_owner = -1;
+        zc_turn_release(&r->cost_turn, handle);
 }
 
 /* A send of len bytes on the zero-copy path: SEND_ZC unless the socket's measurement says
@@ -65,11 +64,15 @@ void send_cost_release(maio_ring *r, int handle) {
 static bool send_cost_use_zc(maio_ring *r, int handle, maio_sock *s, size_t len) {
         if (r->sqpoll || (r->flags & MAIO_RING_ZC_BY_SIZE))
                 return true;
-        unsigned out = zc_cost_next(&s->cost, len, r->cost_owner < 0 || r->cost_owner == handle, send_cost_clock, r);
+        int lapsed;
+        bool may = zc_turn_may(&r->cost_turn, handle, len, &lapsed);
+        if (lapsed >= 0)
+                send_cost_release(r, lapsed);
+        unsigned out = zc_cost_next(&s->cost, len, may, send_cost_clock, r);
         if (out & ZC_COST_STARTED)
-                r->cost_owner = handle;
+                zc_turn_take(&r->cost_turn, handle);
         if (out & ZC_COST_JUDGED) {
-                r->cost_owner = -1;
+                zc_turn_release(&r->cost_turn, handle);
                 r->mode.zc_judgments++;
                 if (!s->cost.zc)
                         r->mode.zc_judged_copy++;

@@ -66,3 +66,34 @@ unsigned zc_cost_next(maio_zc_cost *c, size_t len, bool may_start, zc_cost_clock
         c->bytes += len;
         return out | (c->zc ? ZC_COST_USE_ZC : 0);
 }
+
+void zc_turn_init(maio_zc_turn *t) {
+        *t = (maio_zc_turn) { .owner = -1 };
+}
+
+bool zc_turn_may(maio_zc_turn *t, int handle, size_t len, int *ret_lapsed) {
+        *ret_lapsed = -1;
+        if (t->owner < 0 || t->owner == handle) {
+                t->idle_bytes = 0;
+                return true;
+        }
+        t->idle_bytes += len;
+        if (t->idle_bytes < ZC_COST_STALE_BYTES)
+                return false;
+        *ret_lapsed = t->owner;
+        t->owner = -1;
+        t->idle_bytes = 0;
+        return true;
+}
+
+void zc_turn_take(maio_zc_turn *t, int handle) {
+        t->owner = handle;
+        t->idle_bytes = 0;
+}
+
+void zc_turn_release(maio_zc_turn *t, int handle) {
+        if (t->owner == handle) {
+                t->owner = -1;
+                t->idle_bytes = 0;
+        }
+}

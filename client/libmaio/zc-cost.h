@@ -20,6 +20,7 @@
 #define ZC_COST_REJUDGE_BYTES ((uint64_t) ZC_COST_WINDOW_BYTES * 64u) /* measurement <= 6% of eligible bytes */
 #define ZC_COST_TIE 0.02                                              /* copy must be 2% cheaper to win */
 #define ZC_COST_WARMUP_BYTES ((uint64_t) ZC_COST_WINDOW_BYTES * 4u)   /* first-touch faults settle before */
+#define ZC_COST_STALE_BYTES ((uint64_t) ZC_COST_WINDOW_BYTES * 64u)   /* a quiet measurer's turn lapses */
 
 typedef uint64_t (*zc_cost_clock_fn)(void *userdata); /* nanoseconds of CPU time */
 
@@ -54,3 +55,21 @@ unsigned zc_cost_next(maio_zc_cost *c, size_t len, bool may_start, zc_cost_clock
 /* Ends a measurement early (the socket left the zero-copy path, or closed): the choice stays
  * zero-copy and a new measurement is due after ZC_COST_REJUDGE_BYTES. */
 void zc_cost_abort(maio_zc_cost *c);
+
+/* A ring's turn to measure: one socket at a time (the CPU clock is the ring thread's, shared by
+ * all its sockets). A measuring socket that went quiet (it closed its window on no send while the
+ * ring's other sockets sent ZC_COST_STALE_BYTES) loses the turn, so one idle connection cannot
+ * stop every other from measuring again. */
+typedef struct maio_zc_turn {
+        int owner;           /* the measuring handle, -1 none */
+        uint64_t idle_bytes; /* eligible bytes the others sent since the owner's last send */
+} maio_zc_turn;
+
+void zc_turn_init(maio_zc_turn *t);
+/* Before an eligible send of len bytes by handle: whether handle may measure (start or go on).
+ * When the owner's turn lapsed, returns true and sets *ret_lapsed to the old owner (the caller
+ * aborts its measurement), else -1. */
+bool zc_turn_may(maio_zc_turn *t, int handle, size_t len, int *ret_lapsed);
+/* handle started measuring, or stopped (judged, left the zero-copy path, closed). */
+void zc_turn_take(maio_zc_turn *t, int handle);
+void zc_turn_release(maio_zc_turn *t, int handle);

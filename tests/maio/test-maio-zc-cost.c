@@ -3,7 +3,8 @@
  * driven by a simulated CPU clock that charges each send what its mode costs: the cheaper mode
  * wins, a near tie keeps zero-copy, the windows run zero-copy, copy, copy, zero-copy so a cost
  * that drifts during the measurement does not decide, one socket of a ring measures at a time,
- * and the choice is measured again after ZC_COST_REJUDGE_BYTES. */
+ * the choice is measured again after ZC_COST_REJUDGE_BYTES, and a measurer that went quiet loses
+ * the ring's turn. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -157,12 +158,43 @@ static void test_rejudged(void **state) {
         assert_true(p.sent - before == (n + 1) * SEND);
 }
 
+/* The ring's turn: one measurer; its sends keep the turn; a quiet one loses it once the others
+ * sent ZC_COST_STALE_BYTES. */
+static void test_turn(void **state) {
+        (void) state;
+        maio_zc_turn t;
+        int lapsed;
+        zc_turn_init(&t);
+        assert_true(zc_turn_may(&t, 1, SEND, &lapsed));
+        assert_int_equal(lapsed, -1);
+        zc_turn_take(&t, 1);
+        assert_false(zc_turn_may(&t, 2, SEND, &lapsed));
+        assert_int_equal(lapsed, -1);
+        /* The owner keeps sending: the others never take over. */
+        for (uint64_t i = 0; i < 4 * ZC_COST_STALE_BYTES / SEND; i++) {
+                assert_false(zc_turn_may(&t, 2, SEND, &lapsed));
+                assert_true(zc_turn_may(&t, 1, SEND, &lapsed));
+        }
+        /* The owner goes quiet: the turn lapses after ZC_COST_STALE_BYTES of the others' sends. */
+        uint64_t n = 0;
+        while (!zc_turn_may(&t, 2, SEND, &lapsed))
+                n++;
+        assert_int_equal((n + 1) * SEND, ZC_COST_STALE_BYTES);
+        assert_int_equal(lapsed, 1);
+        zc_turn_take(&t, 2);
+        zc_turn_release(&t, 1); /* not the owner: nothing changes */
+        assert_false(zc_turn_may(&t, 1, SEND, &lapsed));
+        zc_turn_release(&t, 2);
+        assert_true(zc_turn_may(&t, 1, SEND, &lapsed));
+        assert_int_equal(lapsed, -1);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_copy_cheaper_wins), cmocka_unit_test(test_zc_cheaper_wins),
                 cmocka_unit_test(test_near_tie_keeps_zc), cmocka_unit_test(test_window_order),
                 cmocka_unit_test(test_drift_cancels),     cmocka_unit_test(test_one_measures_at_a_time),
-                cmocka_unit_test(test_rejudged),
+                cmocka_unit_test(test_rejudged),          cmocka_unit_test(test_turn),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
