@@ -26,9 +26,6 @@ static void judge(maio_zc_cost *c) {
         c->zc = !(per_kib[0] < per_kib[1] * (1.0 - ZC_COST_TIE));
         c->last_ns_per_kib[0] = per_kib[0];
         c->last_ns_per_kib[1] = per_kib[1];
-        c->judgments++;
-        if (!c->zc)
-                c->judged_copy++;
         c->measuring = false;
         c->bytes = 0;
 }

@@ -32,8 +32,6 @@ typedef struct maio_zc_cost {
         uint64_t window_start;     /* the clock at the window's first send */
         uint64_t cost_ns[2];       /* CPU time per mode in this measurement: [copy, zc] */
         uint64_t cost_bytes[2];    /* ... and the bytes it moved */
-        uint64_t judgments;        /* measurements completed */
-        uint64_t judged_copy;      /* ... that chose copying sends */
         double last_ns_per_kib[2]; /* the last judgment's cost per KiB: [copy, zc] */
 } maio_zc_cost;
 

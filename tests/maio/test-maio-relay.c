@@ -410,17 +410,8 @@ static void test_iowq_bound(void **state) {
 }
 
 int main(void) {
-        /* A private network namespace keeps the connections off the host's port space. */
-        if (unshare(CLONE_NEWNET) == 0) {
-                int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-                struct ifreq ifr = { .ifr_name = "lo" };
-                if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0 ||
-                    (ifr.ifr_flags |= IFF_UP, ioctl(fd, SIOCSIFFLAGS, &ifr)) < 0) {
-                        fprintf(stderr, "cannot bring up lo in the new namespace\n");
-                        return 1;
-                }
-                close(fd);
-        }
+        if (private_netns() < 0)
+                return 1;
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_splice_batch), cmocka_unit_test(test_splice_sqpoll),
                 cmocka_unit_test(test_buffers),      cmocka_unit_test(test_echo),

@@ -734,16 +734,8 @@ static void test_ring_modes(void **state) {
 
 int main(void) {
         /* A private network namespace keeps 10,000 connections off the host's port space. */
-        if (unshare(CLONE_NEWNET) == 0) {
-                int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-                struct ifreq ifr = { .ifr_name = "lo" };
-                if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0 ||
-                    (ifr.ifr_flags |= IFF_UP, ioctl(fd, SIOCSIFFLAGS, &ifr)) < 0) {
-                        fprintf(stderr, "cannot bring up lo in the new namespace\n");
-                        return 1;
-                }
-                close(fd);
-        }
+        if (private_netns() < 0)
+                return 1;
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_zc_ownership),
                 cmocka_unit_test(test_recv_states),
